@@ -1,0 +1,3 @@
+"""driftless: pull-based GitOps continuous delivery for Kubernetes."""
+
+__version__ = "0.1.0"
