@@ -1,0 +1,172 @@
+"""The controller process: watch Applications, queue them, reconcile with workers.
+
+* An informer-style loop lists Applications, then watches them; it keeps the
+  latest object of each in memory and enqueues a key when the spec changed
+  (generation), the object is new, or it carries the refresh annotation.
+  Status-only updates (our own writes) do not enqueue, so there is no loop.
+* Workers take keys from a ``WorkQueue`` (one worker per key at a time) and
+  run the ``Reconciler``. Each app is requeued after its outcome's delay;
+  retriable failures back off exponentially (5 s doubling, capped at the
+  interval) and reset on success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from driftless.controller.outcome import Outcome, jittered
+from driftless.controller.queue import WorkQueue
+from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
+from driftless.core.errors import DriftlessError
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.sources.git import GitCache
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+JSON = dict[str, Any]
+
+BACKOFF_BASE_SECONDS = 5.0
+RELIST_DELAY_SECONDS = 5.0
+
+
+@dataclass
+class ControllerSettings:
+    namespace: str | None = None  # None: every namespace
+    workers: int = 4
+    default_interval: float = 180.0
+    apply_concurrency: int = 16
+
+
+class Controller:
+    """Owns the watch, the queue and the workers for one cluster."""
+
+    def __init__(self, client: KubeClient, git: GitCache, settings: ControllerSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.reconciler = Reconciler(client, git, concurrency=settings.apply_concurrency)
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.apps: dict[Key, JSON] = {}
+        self._failures: dict[Key, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set."""
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._watch_apps())]
+            tasks += [group.create_task(self._worker()) for _ in range(self.settings.workers)]
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+
+    # -- informer -----------------------------------------------------
+
+    async def _watch_apps(self) -> None:
+        while True:
+            try:
+                version = await self._relist()
+                while True:
+                    version = await self._watch_from(version)
+            except UnknownKindError:
+                log.error("the Application CRD is not installed; run `driftless install`")
+            except KubeApiError as exc:
+                if exc.status != 410:
+                    log.warning("watching Applications failed: %s", exc)
+            await asyncio.sleep(RELIST_DELAY_SECONDS)
+
+    async def _relist(self) -> str:
+        items, version = await self.client.list_with_version(
+            API_VERSION, APPLICATION_KIND, self.settings.namespace
+        )
+        seen = set()
+        for obj in items:
+            key = _key(obj)
+            seen.add(key)
+            self._observe(obj)
+        for key in set(self.apps) - seen:
+            self._forget(key)
+        return version
+
+    async def _watch_from(self, version: str) -> str:
+        async for event in self.client.watch(
+            API_VERSION, APPLICATION_KIND, self.settings.namespace, resource_version=version
+        ):
+            version = event.obj.get("metadata", {}).get("resourceVersion", version)
+            if event.type == "BOOKMARK":
+                continue
+            if event.type == "DELETED":
+                self._forget(_key(event.obj))
+            else:
+                self._observe(event.obj)
+        return version
+
+    def _observe(self, obj: JSON) -> None:
+        key = _key(obj)
+        previous = self.apps.get(key)
+        self.apps[key] = obj
+        if previous is None or _needs_reconcile(previous, obj):
+            self.queue.add(key)
+
+    def _forget(self, key: Key) -> None:
+        self.apps.pop(key, None)
+        self._failures.pop(key, None)
+        self.queue.forget(key)
+
+    # -- workers ------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self._process(key)
+            except Exception:  # a bug must not kill the worker for every other app
+                log.exception("reconcile of %s/%s crashed", *key)
+                self.queue.add(key, self._backoff(key))
+            finally:
+                self.queue.done(key)
+
+    async def _process(self, key: Key) -> None:
+        raw = self.apps.get(key)
+        if raw is None:
+            return
+        if raw.get("metadata", {}).get("deletionTimestamp"):
+            return
+        try:
+            outcome = await self.reconciler.reconcile(
+                raw, default_interval=self.settings.default_interval
+            )
+        except (KubeApiError, DriftlessError) as exc:
+            log.warning("app %s/%s: cannot write status: %s", *key, exc)
+            outcome = Outcome(requeue_after=self._backoff(key))
+        if REFRESH_ANNOTATION in (raw.get("metadata", {}).get("annotations") or {}):
+            await self.reconciler.clear_refresh(raw)
+        self.queue.add(key, self._delay(key, outcome))
+
+    def _delay(self, key: Key, outcome: Outcome) -> float:
+        if outcome.retriable:
+            return self._backoff(key)
+        self._failures.pop(key, None)
+        return outcome.requeue_after
+
+    def _backoff(self, key: Key) -> float:
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        return jittered(min(BACKOFF_BASE_SECONDS * 2**failures, self.settings.default_interval))
+
+
+def _key(obj: JSON) -> Key:
+    meta = obj.get("metadata", {})
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _needs_reconcile(previous: JSON, current: JSON) -> bool:
+    """Spec changed, refresh asked, or deletion started; not our own status writes."""
+    old_meta, new_meta = previous.get("metadata", {}), current.get("metadata", {})
+    if old_meta.get("generation") != new_meta.get("generation"):
+        return True
+    if REFRESH_ANNOTATION in (new_meta.get("annotations") or {}):
+        return True
+    return bool(new_meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")

@@ -1,0 +1,215 @@
+"""From a reconcile result or error to a status and a requeue delay. Pure.
+
+This is the one place that maps outcomes to conditions:
+
+=====================  =====  ===========  =======  ==========================
+outcome                Ready  Reconciling  Stalled  requeue
+=====================  =====  ===========  =======  ==========================
+synced, healthy        True   -            -        interval
+synced, progressing    False  True         -        soon (health is polled)
+synced, degraded       False  -            -        interval
+out of sync (manual)   False  -            -        interval
+StallingError          False  -            True     interval (input must change)
+other DriftlessError   False  True         -        backoff (by the manager)
+=====================  =====  ===========  =======  ==========================
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from driftless.core import conditions as cond
+from driftless.core import reasons
+from driftless.core.errors import DriftlessError, StallingError, TransientError
+from driftless.core.models import (
+    Application,
+    ApplicationStatus,
+    HealthStatus,
+    HealthStatusCode,
+    ResourceStatus,
+    SyncStatus,
+    SyncStatusCode,
+    parse_duration,
+)
+from driftless.core.resources import ResourceRef
+from driftless.health import HealthResult, worst
+from driftless.kube.client import KubeApiError
+from driftless.sync.execute import ObjectState
+
+JSON = dict[str, Any]
+PROGRESS_POLL_SECONDS = 3.0
+OUT_OF_SYNC = "OutOfSync"
+DEGRADED = "Degraded"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the manager should do after a reconcile."""
+
+    requeue_after: float
+    error: DriftlessError | None = None
+
+    @property
+    def retriable(self) -> bool:
+        return self.error is not None and not isinstance(self.error, StallingError)
+
+
+def interval_of(app: Application, default: float) -> float:
+    """The app's re-check interval, or the controller default."""
+    if app.spec.interval:
+        return max(parse_duration(app.spec.interval).total_seconds(), 1.0)
+    return default
+
+
+def jittered(seconds: float, fraction: float = 0.1) -> float:
+    """Spread requeues of many apps so they do not hit git and the API in bursts."""
+    return seconds * (1 + random.uniform(-fraction, fraction))
+
+
+def api_failure(exc: KubeApiError, context: str) -> DriftlessError:
+    return TransientError(f"{context}: {exc.message}")
+
+
+def _status_of(raw: JSON) -> ApplicationStatus:
+    try:
+        return ApplicationStatus.model_validate(raw.get("status") or {})
+    except ValueError:
+        return ApplicationStatus()
+
+
+def failed(raw: JSON, err: DriftlessError) -> JSON:
+    """Status after a failed reconcile: previous resources kept, sync Unknown."""
+    status = _status_of(raw)
+    generation = raw.get("metadata", {}).get("generation")
+    status.observed_generation = generation
+    status.sync = SyncStatus(status=SyncStatusCode.UNKNOWN, revision=status.sync.revision)
+    conditions = cond.set_condition(
+        status.conditions, cond.READY, False, err.reason, err.message, generation=generation
+    )
+    if isinstance(err, StallingError):
+        conditions = cond.set_condition(
+            conditions, cond.STALLED, True, err.reason, err.message, generation=generation
+        )
+        conditions = cond.remove_condition(conditions, cond.RECONCILING)
+    else:
+        conditions = cond.set_condition(
+            conditions,
+            cond.RECONCILING,
+            True,
+            reasons.PROGRESSING,
+            f"retrying after error: {err.message}",
+            generation=generation,
+        )
+        conditions = cond.remove_condition(conditions, cond.STALLED)
+    status.conditions = cond.ordered(conditions)
+    return status.to_api()
+
+
+def succeeded(
+    app: Application,
+    revision: str,
+    states: list[ObjectState],
+    health: dict[ResourceRef, HealthResult],
+) -> JSON:
+    """Status after a pipeline run that reached the cluster."""
+    status = _status_of({"status": app.status.to_api()})
+    status.observed_generation = app.generation
+    resources = [_resource_status(s, health.get(s.desired.ref)) for s in states]
+    in_sync = all(s.in_sync for s in states)
+    status.resources = resources
+    status.sync = SyncStatus(
+        status=SyncStatusCode.SYNCED if in_sync else SyncStatusCode.OUT_OF_SYNC, revision=revision
+    )
+    verdicts = [
+        health.get(s.desired.ref, HealthResult(HealthStatusCode.MISSING, "not in the cluster"))
+        for s in states
+    ]
+    overall = worst(verdicts)
+    status.health = HealthStatus(status=overall.status, message=_health_message(states, health))
+    if any(s.message == "applied" for s in states):
+        status.last_synced_at = cond.now_rfc3339()
+    status.conditions = cond.ordered(
+        _conditions(status, in_sync, overall.status, revision, app.generation)
+    )
+    return status.to_api()
+
+
+def _conditions(
+    status: ApplicationStatus,
+    in_sync: bool,
+    health: HealthStatusCode,
+    revision: str,
+    generation: int,
+) -> list[cond.Condition]:
+    conditions = cond.remove_condition(status.conditions, cond.STALLED)
+    short = revision[:12]
+    if not in_sync:
+        count = sum(1 for r in status.resources if r.status != SyncStatusCode.SYNCED)
+        ready = (False, OUT_OF_SYNC, f"{count} resource(s) differ from revision {short}")
+        reconciling = None
+    elif health == HealthStatusCode.HEALTHY:
+        ready = (True, reasons.SYNCED, f"revision {short} applied and healthy")
+        reconciling = None
+    elif health in (HealthStatusCode.PROGRESSING, HealthStatusCode.MISSING):
+        message = f"revision {short} applied; waiting for: {status.health.message}"
+        ready = (False, reasons.PROGRESSING, message)
+        reconciling = message
+    else:
+        ready = (False, DEGRADED, f"revision {short} applied; {health}: {status.health.message}")
+        reconciling = None
+    conditions = cond.set_condition(
+        conditions, cond.READY, ready[0], ready[1], ready[2], generation=generation
+    )
+    if reconciling is None:
+        return cond.remove_condition(conditions, cond.RECONCILING)
+    return cond.set_condition(
+        conditions, cond.RECONCILING, True, reasons.PROGRESSING, reconciling, generation=generation
+    )
+
+
+def _resource_status(state: ObjectState, health: HealthResult | None) -> ResourceStatus:
+    ref = state.desired.ref
+    version = state.desired.api_version.rpartition("/")[2]
+    return ResourceStatus(
+        group=ref.group,
+        version=version,
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+        status=SyncStatusCode.SYNCED if state.in_sync else SyncStatusCode.OUT_OF_SYNC,
+        health=HealthStatus(status=health.status, message=health.message or None)
+        if health
+        else HealthStatus(status=HealthStatusCode.MISSING),
+        message=None if state.in_sync else state.message or None,
+    )
+
+
+def _health_message(states: list[ObjectState], health: dict[ResourceRef, HealthResult]) -> str:
+    """Name the resources that keep the app from being healthy (at most three)."""
+    unhealthy = []
+    for state in states:
+        verdict = health.get(state.desired.ref)
+        if verdict is None:
+            unhealthy.append(f"{state.desired.ref} is missing")
+        elif verdict.status != HealthStatusCode.HEALTHY:
+            unhealthy.append(f"{state.desired.ref}: {verdict.message or verdict.status}")
+    if not unhealthy:
+        return ""
+    more = f" (+{len(unhealthy) - 3} more)" if len(unhealthy) > 3 else ""
+    return "; ".join(unhealthy[:3]) + more
+
+
+def after_success(status: JSON, interval: float, *, applied: int) -> Outcome:
+    """Poll again soon while rolling out, otherwise at the interval."""
+    health = (status.get("health") or {}).get("status")
+    progressing = health in (HealthStatusCode.PROGRESSING, HealthStatusCode.MISSING)
+    if progressing or applied:
+        return Outcome(requeue_after=PROGRESS_POLL_SECONDS)
+    return Outcome(requeue_after=jittered(interval))
+
+
+def same_status(old: JSON, new: JSON) -> bool:
+    """True when writing ``new`` would not change what the object shows."""
+    return _status_of({"status": old}).to_api() == new

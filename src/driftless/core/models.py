@@ -1,0 +1,226 @@
+"""The ``Application`` resource: its spec and status as pydantic models.
+
+These models are the single definition of the API: the controller parses and
+writes objects through them and ``core.crd`` generates the CRD's structural
+OpenAPI schema from them, so the two cannot drift apart. Field names are the
+camelCase names users write in YAML; Python code uses the snake_case names.
+
+Invariants:
+* parsing never fails on fields added by a newer version (``extra="ignore"``),
+* every optional field has a default, so a minimal manifest is valid,
+* ``Field(description=...)`` texts end up in ``kubectl explain``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "driftless.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+APPLICATION_KIND = "Application"
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a Go-style duration made of hours, minutes and seconds (``1h30m``, ``45s``)."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 3m, 1h30m")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body for the API server: camelCase, no unset/None fields."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# --------------------------------------------------------------------- spec
+
+
+class DirectorySource(_Model):
+    """Options for a plain directory of YAML/JSON manifests."""
+
+    recurse: bool = Field(False, description="Also read manifests in subdirectories.")
+    include: str | None = Field(
+        None, description="Glob of files to read, e.g. '*.yaml' or '{a.yaml,b.yaml}'."
+    )
+    exclude: str | None = Field(None, description="Glob of files to skip.")
+
+
+class ApplicationSource(_Model):
+    """Where the desired state comes from."""
+
+    repo_url: Annotated[str, Field(alias="repoURL", min_length=1)] = Field(
+        description="Git repository URL (https://, ssh://, file://)."
+    )
+    target_revision: str = Field(
+        "HEAD", description="Branch, tag or commit SHA to follow; HEAD is the default branch."
+    )
+    path: str = Field(".", description="Directory inside the repository holding the manifests.")
+    directory: DirectorySource | None = Field(None, description="Plain directory options.")
+
+
+class ApplicationDestination(_Model):
+    """Where the manifests are applied."""
+
+    server: str | None = Field(
+        None, description="API server URL of the destination; empty means this cluster."
+    )
+    name: str | None = Field(None, description="Name of a registered cluster.")
+    namespace: str | None = Field(
+        None, description="Namespace for namespaced objects that do not name one."
+    )
+
+
+class AutomatedSync(_Model):
+    """Sync automatically whenever git or the cluster changes."""
+
+    prune: bool = Field(False, description="Delete objects removed from git.")
+    self_heal: bool = Field(False, description="Revert changes made in the cluster.")
+
+
+class SyncPolicy(_Model):
+    """When and how the controller converges the cluster to git."""
+
+    automated: AutomatedSync | None = Field(
+        None, description="Present: sync on every change. Absent: sync only when asked."
+    )
+    sync_options: list[str] = Field(
+        default_factory=list, description="Options such as CreateNamespace=true."
+    )
+
+    def option(self, name: str) -> str | None:
+        """The value of ``name=value`` in ``syncOptions`` (last one wins), or None."""
+        value = None
+        for item in self.sync_options:
+            key, _, val = item.partition("=")
+            if key.strip() == name:
+                value = val.strip()
+        return value
+
+    def option_enabled(self, name: str) -> bool:
+        return (self.option(name) or "").lower() == "true"
+
+
+class ApplicationSpec(_Model):
+    """What an Application asks for."""
+
+    project: str = Field("default", description="Project the application belongs to.")
+    source: ApplicationSource
+    destination: ApplicationDestination = Field(default_factory=ApplicationDestination)
+    sync_policy: SyncPolicy = Field(default_factory=SyncPolicy)
+    interval: Annotated[str, Field(pattern=DURATION_PATTERN)] | None = Field(
+        None, description="How often to re-check git and the cluster (default: controller's)."
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _valid_interval(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+# ------------------------------------------------------------------- status
+
+
+class SyncStatusCode(StrEnum):
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+class HealthStatusCode(StrEnum):
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    SUSPENDED = "Suspended"
+    MISSING = "Missing"
+    UNKNOWN = "Unknown"
+
+
+class Condition(_Model):
+    """A ``metav1.Condition``: the shape ``kubectl wait --for=condition=X`` reads."""
+
+    type: str
+    status: str = Field(description="True, False or Unknown.")
+    reason: str
+    message: str = ""
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class SyncStatus(_Model):
+    status: SyncStatusCode = SyncStatusCode.UNKNOWN
+    revision: str | None = Field(None, description="Full commit SHA last compared or applied.")
+
+
+class HealthStatus(_Model):
+    status: HealthStatusCode = HealthStatusCode.UNKNOWN
+    message: str | None = None
+
+
+class ResourceStatus(_Model):
+    """One managed object as seen in the last reconcile."""
+
+    group: str = ""
+    version: str = ""
+    kind: str
+    namespace: str = ""
+    name: str
+    status: SyncStatusCode = SyncStatusCode.UNKNOWN
+    health: HealthStatus | None = None
+    message: str | None = None
+
+
+class ApplicationStatus(_Model):
+    """What the controller observed and did."""
+
+    observed_generation: int | None = None
+    sync: SyncStatus = Field(default_factory=SyncStatus)
+    health: HealthStatus = Field(default_factory=HealthStatus)
+    resources: list[ResourceStatus] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    last_reconciled_at: str | None = None
+    last_synced_at: str | None = None
+
+
+class Application(_Model):
+    """A whole Application object (metadata kept as the raw dict the server sent)."""
+
+    api_version: str = API_VERSION
+    kind: str = APPLICATION_KIND
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: ApplicationSpec
+    status: ApplicationStatus = Field(default_factory=ApplicationStatus)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+    @property
+    def generation(self) -> int:
+        return int(self.metadata.get("generation", 0))
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return dict(self.metadata.get("annotations") or {})

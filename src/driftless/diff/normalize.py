@@ -1,0 +1,45 @@
+"""Normalize objects before comparing desired with live state.
+
+The API server adds fields nobody wrote (uid, resourceVersion, managedFields,
+timestamps, status). Comparing a *server-side dry-run* of the desired object
+with the live one already removes defaulting and admission noise; what is left
+to drop is the bookkeeping below. Pure.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# Metadata the server maintains itself; a difference here never means drift.
+_SERVER_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+def normalize(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` without status and server-maintained metadata."""
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for key in _SERVER_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        # kubectl's client-side-apply record is rewritten by kubectl, not by git.
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        if not annotations:
+            meta.pop("annotations", None)
+    return out
+
+
+def equivalent(predicted: dict[str, Any], live: dict[str, Any]) -> bool:
+    """True when applying would change nothing a person cares about."""
+    return normalize(predicted) == normalize(live)

@@ -1,0 +1,377 @@
+"""The one place where driftless talks to a Kubernetes API server.
+
+``KubeClient`` is a thin, typed layer over ``kubernetes_asyncio``: that library
+loads kubeconfigs (client certificates, tokens, exec plugins, OIDC) and owns the
+HTTP connection pool; this module builds the request paths, speaks raw JSON
+dicts (a GitOps engine handles arbitrary kinds, so generated model classes
+would only get in the way) and turns API failures into ``KubeApiError``.
+
+Contracts:
+
+* Objects go in and come out as plain ``dict`` bodies, exactly as the API
+  server sends them.
+* ``apply`` is server-side apply and refuses to run without a field manager.
+* ``get`` returns ``None`` for a missing object instead of raising.
+* Every failure of the API server is a ``KubeApiError`` carrying the HTTP
+  status and the server's own message; unknown kinds raise
+  ``UnknownKindError`` from discovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
+
+__all__ = ["KubeApiError", "KubeClient", "ResourceType", "UnknownKindError", "WatchEvent"]
+
+JSON = dict[str, Any]
+
+_MERGE_PATCH = "application/merge-patch+json"
+_APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class KubeApiError(Exception):
+    """The API server refused a request or could not be reached.
+
+    ``status`` is the HTTP status (0 when no response arrived); ``message`` is
+    the API server's ``Status.message`` when it sent one.
+    """
+
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One event of a watch stream: ``type`` is ADDED, MODIFIED, DELETED or BOOKMARK."""
+
+    type: str
+    obj: JSON
+
+
+class KubeClient:
+    """An async client for one cluster. Close it with ``await client.close()``."""
+
+    def __init__(self, api: k8s_client.ApiClient) -> None:
+        self._api = api
+        self.discovery = Discovery(self._get_json)
+
+    # -- construction -------------------------------------------------
+
+    @classmethod
+    async def from_kubeconfig(
+        cls, path: str | None = None, context: str | None = None, *, pool_size: int = 32
+    ) -> KubeClient:
+        """Connect with a kubeconfig file (``None``: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        configuration = k8s_client.Configuration()
+        await k8s_config.load_kube_config(
+            config_file=path, context=context, client_configuration=configuration
+        )
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s_client.ApiClient(configuration))
+
+    @classmethod
+    async def in_cluster(cls, *, pool_size: int = 32) -> KubeClient:
+        """Connect with the service account of the Pod this process runs in."""
+        configuration = k8s_client.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s_client.ApiClient(configuration))
+
+    @classmethod
+    async def connect(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+        """Kubeconfig when one is given or found, else the in-cluster service account."""
+        try:
+            return await cls.from_kubeconfig(path, context)
+        except k8s_config.ConfigException:
+            if path is not None:
+                raise
+            return await cls.in_cluster()
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    @property
+    def server(self) -> str:
+        return str(self._api.configuration.host)
+
+    # -- raw transport ------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | aiohttp.ClientTimeout | None = 60,
+    ) -> aiohttp.ClientResponse:
+        try:
+            response = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise _api_error(exc.status or 0, exc.body, exc.reason) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
+        resp = cast(aiohttp.ClientResponse, response)
+        if resp.status >= 400:
+            payload = await resp.read()
+            resp.release()
+            raise _api_error(resp.status, payload, resp.reason or "")
+        return resp
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
+        resp = await self._request(method, path, **kwargs)
+        try:
+            return cast(JSON, await resp.json(content_type=None))
+        finally:
+            resp.release()
+
+    async def _get_json(self, path: str, accept: str | None = None) -> JSON:
+        """GET used by discovery; ``accept`` selects aggregated discovery documents."""
+        if accept is None:
+            return await self._json("GET", path)
+        try:
+            response = await self._api.call_api(
+                path,
+                "GET",
+                header_params={"Accept": accept},
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=60,
+            )
+        except ApiException as exc:
+            raise _api_error(exc.status or 0, exc.body, exc.reason) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
+        resp = cast(aiohttp.ClientResponse, response)
+        try:
+            if resp.status >= 400:
+                raise _api_error(resp.status, await resp.read(), resp.reason or "")
+            return cast(JSON, await resp.json(content_type=None))
+        finally:
+            resp.release()
+
+    # -- typed operations ---------------------------------------------
+
+    async def resource_type(self, api_version: str, kind: str) -> ResourceType:
+        """Discovery lookup; raises ``UnknownKindError`` if the server does not serve it."""
+        return await self.discovery.lookup(api_version, kind)
+
+    async def version(self) -> JSON:
+        return await self._json("GET", "/version")
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> JSON | None:
+        rtype = await self.resource_type(api_version, kind)
+        try:
+            return await self._json("GET", rtype.path(namespace, name))
+        except KubeApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[JSON]:
+        """Every object of a kind (all namespaces when ``namespace`` is None)."""
+        objects, _ = await self.list_with_version(
+            api_version, kind, namespace, label_selector=label_selector
+        )
+        return objects
+
+    async def list_with_version(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> tuple[list[JSON], str]:
+        """Like ``list`` plus the list's resourceVersion, to start a watch from."""
+        rtype = await self.resource_type(api_version, kind)
+        query: dict[str, str] = {"limit": "500"}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        items: list[JSON] = []
+        while True:
+            page = await self._json("GET", rtype.path(namespace), query=query)
+            for item in page.get("items", []):
+                # List items omit apiVersion/kind; put them back so callers see whole objects.
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return items, str(page.get("metadata", {}).get("resourceVersion", ""))
+            query["continue"] = token
+
+    async def apply(
+        self,
+        obj: JSON,
+        *,
+        field_manager: str,
+        force: bool = True,
+        dry_run: bool = False,
+    ) -> JSON:
+        """Server-side apply ``obj``; returns the object as the server now holds it."""
+        if not field_manager:
+            raise ValueError("server-side apply needs a field manager")
+        rtype = await self.resource_type(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata", {})
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            query["dryRun"] = "All"
+        namespace = meta.get("namespace") if rtype.namespaced else None
+        path = rtype.path(namespace, meta["name"])
+        return await self._json("PATCH", path, query=query, body=obj, content_type=_APPLY_PATCH)
+
+    async def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: JSON,
+        *,
+        namespace: str | None = None,
+        subresource: str | None = None,
+    ) -> JSON:
+        """JSON merge patch (RFC 7386) of an object or one of its subresources."""
+        rtype = await self.resource_type(api_version, kind)
+        path = rtype.path(namespace, name)
+        if subresource:
+            path = f"{path}/{subresource}"
+        return await self._json("PATCH", path, body=patch, content_type=_MERGE_PATCH)
+
+    async def create(self, obj: JSON) -> JSON:
+        rtype = await self.resource_type(obj["apiVersion"], obj["kind"])
+        namespace = obj.get("metadata", {}).get("namespace") if rtype.namespaced else None
+        return await self._json("POST", rtype.path(namespace), body=obj)
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete an object; ``False`` when it was already gone."""
+        rtype = await self.resource_type(api_version, kind)
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
+        try:
+            await self._json("DELETE", rtype.path(namespace, name), body=body)
+        except KubeApiError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str = "",
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream events after ``resource_version`` until the server closes the stream.
+
+        Callers re-list and re-watch when this ends or raises ``KubeApiError``
+        with status 410 (the resource version is too old).
+        """
+        rtype = await self.resource_type(api_version, kind)
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
+        resp = await self._request("GET", rtype.path(namespace), query=query, timeout=timeout)
+        try:
+            async for line in resp.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object", {})
+                    raise KubeApiError(
+                        int(status.get("code", 0)), str(status.get("message", "watch error"))
+                    )
+                yield WatchEvent(type=str(event["type"]), obj=event["object"])
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise KubeApiError(0, f"watch of {kind} interrupted: {exc}") from None
+        finally:
+            resp.release()
+
+
+def _api_error(status: int, payload: bytes | str | None, fallback: str) -> KubeApiError:
+    """Build a KubeApiError from a ``Status`` body when the server sent one."""
+    message = fallback or f"HTTP {status}"
+    reason = ""
+    if payload:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+            message = text.strip()[:500] or message
+        else:
+            if isinstance(body, dict):
+                message = str(body.get("message") or message)
+                reason = str(body.get("reason") or "")
+    return KubeApiError(status, message, reason)
+
+
+def quote_name(name: str) -> str:
+    """Percent-encode one path segment (object names may hold ':' for RBAC objects)."""
+    return quote(name, safe=":")

@@ -1,0 +1,194 @@
+"""Compare desired objects with the cluster and apply what differs.
+
+Contract:
+
+* ``compare`` reads every desired object's live state and a server-side
+  dry-run of applying it, and decides per object whether it is in sync. A
+  dry-run that the server refuses (schema error, admission denial, missing
+  namespace) raises ``ValidationError`` naming the object and its file, so a
+  broken render never reaches the cluster: ``apply`` is only called after a
+  ``compare`` that succeeded for every object.
+* ``apply`` server-side-applies the out-of-sync objects with field manager
+  ``driftless`` in kind order (namespaces and CRDs first), concurrently within
+  one kind, and waits for applied CRDs to be Established before going on.
+  It changes nothing that is already in sync, so a no-op reconcile sends no
+  write request at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from driftless.core.errors import DriftlessError, TransientError, ValidationError
+from driftless.core.resources import FIELD_MANAGER
+from driftless.diff.normalize import equivalent
+from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.sync.prepare import DesiredObject, kind_rank
+
+T = TypeVar("T")
+R = TypeVar("R")
+JSON = dict[str, Any]
+
+CRD_KIND = "CustomResourceDefinition"
+
+
+@dataclass
+class ObjectState:
+    """Desired vs live for one object after ``compare`` (and maybe ``apply``)."""
+
+    desired: DesiredObject
+    live: JSON | None
+    in_sync: bool
+    message: str = ""
+
+
+async def compare(
+    client: KubeClient, desired: list[DesiredObject], *, concurrency: int = 16
+) -> list[ObjectState]:
+    """Live state and in-sync verdict for every desired object, in the same order."""
+    pending_namespaces = await _namespaces_to_create(client, desired)
+    pending_kinds = _kinds_defined_by(desired)
+
+    async def one(obj: DesiredObject) -> ObjectState:
+        return await _compare_one(client, obj, pending_namespaces, pending_kinds)
+
+    return await _bounded(concurrency, desired, one)
+
+
+async def apply(
+    client: KubeClient, states: list[ObjectState], *, concurrency: int = 16
+) -> list[ObjectState]:
+    """Apply every out-of-sync object; returns the states with live objects updated."""
+    todo = [s for s in states if not s.in_sync]
+    for _, group in itertools.groupby(todo, key=lambda s: kind_rank(s.desired.ref.kind)):
+        batch = list(group)
+
+        async def one(state: ObjectState) -> ObjectState:
+            return await _apply_one(client, state)
+
+        await _bounded(concurrency, batch, one)
+        crds = [s for s in batch if s.desired.ref.kind == CRD_KIND]
+        if crds:
+            await _wait_established(client, [s.desired.ref.name for s in crds])
+            await client.discovery.refresh()
+    return states
+
+
+async def _compare_one(
+    client: KubeClient,
+    obj: DesiredObject,
+    pending_namespaces: set[str],
+    pending_kinds: set[tuple[str, str]],
+) -> ObjectState:
+    ref = obj.ref
+    if (obj.api_version, ref.kind) in pending_kinds:
+        # Its CRD is part of this render and not established yet: nothing to compare.
+        return ObjectState(obj, None, in_sync=False, message="CRD not yet applied")
+    if ref.namespace in pending_namespaces:
+        return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
+    try:
+        live = await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None)
+        predicted = await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
+    except UnknownKindError as exc:
+        raise ValidationError(
+            f"{obj.describe()}: {exc}; is the CRD that defines it installed?"
+        ) from None
+    except KubeApiError as exc:
+        raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
+    if live is None:
+        return ObjectState(obj, None, in_sync=False, message="missing from the cluster")
+    in_sync = equivalent(predicted, live)
+    return ObjectState(obj, live, in_sync=in_sync, message="" if in_sync else "differs from git")
+
+
+async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
+    obj = state.desired
+    try:
+        state.live = await client.apply(obj.body, field_manager=FIELD_MANAGER)
+    except UnknownKindError as exc:
+        raise ValidationError(f"{obj.describe()}: {exc}") from None
+    except KubeApiError as exc:
+        raise _classify(exc, f"apply of {obj.describe()} failed") from None
+    state.in_sync = True
+    state.message = "applied"
+    return state
+
+
+async def _namespaces_to_create(client: KubeClient, desired: list[DesiredObject]) -> set[str]:
+    """Namespaces that this render creates and that do not exist yet."""
+    in_render = {d.ref.name for d in desired if d.ref.kind == "Namespace" and not d.ref.group}
+    missing: set[str] = set()
+    for name in in_render:
+        try:
+            if await client.get("v1", "Namespace", name) is None:
+                missing.add(name)
+        except KubeApiError as exc:
+            raise _classify(exc, f"cannot read namespace {name}") from None
+    return missing
+
+
+def _kinds_defined_by(desired: list[DesiredObject]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every custom resource whose CRD is in this render."""
+    kinds: set[tuple[str, str]] = set()
+    for d in desired:
+        if d.ref.kind != CRD_KIND:
+            continue
+        spec = d.body.get("spec") or {}
+        group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+        for version in spec.get("versions") or []:
+            kinds.add((f"{group}/{version.get('name')}", kind))
+    return kinds
+
+
+async def _wait_established(client: KubeClient, names: list[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd = await client.get("apiextensions.k8s.io/v1", CRD_KIND, name)
+            conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise TransientError(f"CRD {name} was not Established within {timeout:.0f}s")
+            await asyncio.sleep(0.2)
+
+
+def _classify(exc: KubeApiError, context: str) -> DriftlessError:
+    """API failures: refusals are the user's to fix, outages are retried."""
+    message = f"{context}: {exc.message}"
+    if exc.unreachable or exc.status == 429:
+        return TransientError(message)
+    if exc.status == 404 and "namespaces" in exc.message:
+        return ValidationError(
+            f"{message} (create the namespace in git or set syncOptions CreateNamespace=true)"
+        )
+    return ValidationError(message)
+
+
+async def _bounded(
+    limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]
+) -> list[R]:
+    """``func`` over ``items`` with at most ``limit`` running; first error cancels the rest."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def guarded(item: T) -> R:
+        async with semaphore:
+            return await func(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(guarded(item)) for item in items]
+    except BaseExceptionGroup as grouped:
+        raise _first_leaf(grouped) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real exception inside (possibly nested) exception groups."""
+    first = grouped.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
