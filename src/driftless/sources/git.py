@@ -1,0 +1,387 @@
+"""The git source: a shared cache of repositories and of checked-out commits.
+
+Contract:
+
+* ``GitCache.resolve(url, revision)`` returns the full commit id that
+  ``revision`` (branch, tag, annotated tag, full or short commit id, ``HEAD``,
+  empty/``None`` for the default branch) names in the repository *now*.
+* ``GitCache.checkout(url, revision)`` resolves and returns an ``Artifact``
+  whose directory holds the tree of that commit.
+* Cost: one ``git ls-remote`` per call; a fetch only when the commit is not
+  already in the local clone; a checkout only when that commit's tree is not
+  already on disk. Apps on the same repository share one clone, and
+  concurrent calls for one repository are serialized by an ``asyncio.Lock``,
+  so N apps that see the same new commit cause one fetch.
+* Errors: the repository cannot be reached, refuses us or times out →
+  ``SourceUnavailableError`` (transient, retried); the repository answered but
+  has no such revision → ``SourceError`` (stalling); the local cache itself
+  fails → ``DriftlessError``. No message contains URL credentials.
+
+Layout under ``root`` (default ``$DRIFTLESS_CACHE_DIR/repos``, where
+``DRIFTLESS_CACHE_DIR`` defaults to ``~/.cache/driftless``)::
+
+    <name>-<hash of normalized URL>/   bare clone: refs/heads/*, refs/tags/* of the remote
+    trees/<commit>/                    the files of one commit, newest ``keep_trees`` kept
+
+The cache belongs to one process; two controllers must not share a root.
+Credentials are not implemented yet; the ``credentials`` hook returns extra
+environment variables for git (e.g. ``GIT_ASKPASS`` and what it reads), so
+secrets never appear in process arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftless.core.errors import DriftlessError, SourceError, SourceUnavailableError
+from driftless.sources import refs
+from driftless.sources.artifact import Artifact, resolve_app_path
+from driftless.sources.gitexec import GitCommandError, run_git
+from driftless.sources.urls import check_repo_url, redact, repo_cache_key
+
+__all__ = [
+    "Artifact",
+    "CredentialEnv",
+    "GitCache",
+    "GitStats",
+    "default_cache_root",
+    "resolve_app_path",
+]
+
+CredentialEnv = Callable[[str], Awaitable[Mapping[str, str]]]
+"""Given a repository URL, the extra environment git needs to authenticate."""
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_KEEP_TREES = 16
+_LOCAL_TIMEOUT = 60.0
+# A temp tree older than this is a leftover of a crash, not work in progress.
+_STALE_TMP_SECONDS = 3600.0
+_FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+_DETACHED_HEAD_REF = "refs/driftless/HEAD"
+
+
+def default_cache_root() -> Path:
+    """``${DRIFTLESS_CACHE_DIR:-~/.cache/driftless}/repos``."""
+    base = os.environ.get("DRIFTLESS_CACHE_DIR") or str(Path.home() / ".cache" / "driftless")
+    return Path(base) / "repos"
+
+
+@dataclass
+class GitStats:
+    """Counters of the expensive operations, for metrics and tests."""
+
+    ls_remotes: int = 0
+    fetches: int = 0
+    checkouts: int = 0
+
+
+class GitCache:
+    """Bare clones and commit trees of every repository the controller uses."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        keep_trees: int = DEFAULT_KEEP_TREES,
+        timeout: float = DEFAULT_TIMEOUT,
+        credentials: CredentialEnv | None = None,
+    ) -> None:
+        self.root = root if root is not None else default_cache_root()
+        self.trees = self.root / "trees"
+        self.keep_trees = max(1, keep_trees)
+        self.timeout = timeout
+        self.stats = GitStats()
+        self._credentials = credentials
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- public API -----------------------------------------------------------
+
+    async def resolve(self, repo_url: str, revision: str | None) -> str:
+        """The full commit id ``revision`` names in ``repo_url`` now."""
+        url = check_repo_url(repo_url)
+        wanted = _check_revision(revision, url)
+        env = await self._env(url)
+        remote = await self._ls_remote(url, env)
+        match = refs.match_revision(remote, wanted)
+        async with self._lock(url):
+            clone = await self._ensure_clone(url)
+            if match is not None:
+                return await self._commit_of_ref(clone, url, env, remote, match, wanted)
+            if wanted is not None and refs.looks_like_sha(wanted):
+                return await self._commit_by_id(clone, url, env, remote, wanted)
+        raise SourceError(_not_found(wanted, url))
+
+    async def checkout(self, repo_url: str, revision: str | None) -> Artifact:
+        """Resolve ``revision`` and return the tree of that commit."""
+        sha = await self.resolve(repo_url, revision)
+        url = check_repo_url(repo_url)
+        tree = self.trees / sha
+        async with self._lock(url):
+            if tree.is_dir():
+                # mtime is the "last used" clock of the bounded tree cache.
+                with contextlib.suppress(OSError):
+                    os.utime(tree)
+            else:
+                await self._materialize(self.root / repo_cache_key(url), sha, tree)
+            await asyncio.to_thread(self._prune_trees, tree)
+        return Artifact(repo_url=repo_url, revision=sha, path=tree)
+
+    # -- resolving --------------------------------------------------------------
+
+    async def _commit_of_ref(
+        self,
+        clone: Path,
+        url: str,
+        env: Mapping[str, str],
+        remote: refs.RemoteRefs,
+        match: refs.RefMatch,
+        wanted: str | None,
+    ) -> str:
+        """The commit of an advertised ref, fetching it if the clone lacks it."""
+        if await self._commit_id(clone, match.sha) is not None:
+            return match.sha
+        await self._fetch(clone, url, env, remote)
+        if await self._commit_id(clone, match.sha) is not None:
+            return match.sha
+        # The ref moved (or was force-pushed) between ls-remote and fetch: what
+        # the fetch brought is newer than what ls-remote said, so use it.
+        local_ref = match.ref if match.ref is not None else _DETACHED_HEAD_REF
+        sha = await self._commit_id(clone, local_ref)
+        if sha is None:
+            raise SourceError(
+                f"revision {wanted or 'HEAD'!r} in {redact(url)} does not point to a commit"
+            )
+        return sha
+
+    async def _commit_by_id(
+        self,
+        clone: Path,
+        url: str,
+        env: Mapping[str, str],
+        remote: refs.RemoteRefs,
+        wanted: str,
+    ) -> str:
+        """A (possibly abbreviated) commit id that no ref is named after."""
+        sha = await self._commit_id(clone, wanted)
+        if sha is not None:
+            return sha
+        await self._fetch(clone, url, env, remote)
+        sha = await self._commit_id(clone, wanted)
+        if sha is None and refs.is_full_sha(wanted):
+            # Not reachable from any branch or tag; servers that allow fetching
+            # any commit by id (GitHub, GitLab) still give it to us.
+            self.stats.fetches += 1
+            with contextlib.suppress(GitCommandError):
+                await self._run_network(["fetch", "--quiet", "--no-tags", url, wanted], clone, env)
+                sha = await self._commit_id(clone, wanted)
+        if sha is None:
+            raise SourceError(_not_found(wanted, url))
+        return sha
+
+    async def _commit_id(self, clone: Path, revision: str) -> str | None:
+        """The full id of the commit ``revision`` names in the clone, if it has it."""
+        try:
+            out = await run_git(
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+                git_dir=clone,
+                time_limit=_LOCAL_TIMEOUT,
+            )
+        except GitCommandError as exc:
+            if exc.timed_out:
+                raise DriftlessError(f"git cache lookup of {revision!r} timed out") from exc
+            if "ambiguous" in exc.stderr:
+                raise SourceError(
+                    f"revision {revision!r} is ambiguous; use more digits of the commit id"
+                ) from exc
+            return None
+        sha = out.decode().strip()
+        return sha or None
+
+    # -- talking to the remote ------------------------------------------------
+
+    async def _ls_remote(self, url: str, env: Mapping[str, str]) -> refs.RemoteRefs:
+        self.stats.ls_remotes += 1
+        try:
+            out = await self._run_network(["ls-remote", "--symref", url], None, env)
+        except GitCommandError as exc:
+            raise _unavailable(url, exc, self.timeout) from None
+        return refs.parse_ls_remote(out.decode("utf-8", errors="replace"))
+
+    async def _fetch(
+        self, clone: Path, url: str, env: Mapping[str, str], remote: refs.RemoteRefs
+    ) -> None:
+        """Bring the clone's branches and tags up to date with the remote.
+
+        git's negotiation sends only objects the clone does not have yet.
+        """
+        self.stats.fetches += 1
+        refspecs = list(_FETCH_REFSPECS)
+        if remote.head is not None and remote.head_target is None:
+            refspecs.append(f"+HEAD:{_DETACHED_HEAD_REF}")
+        args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", url]
+        try:
+            await self._run_network([*args, *refspecs], clone, env)
+        except GitCommandError as exc:
+            raise _unavailable(url, exc, self.timeout) from None
+
+    async def _run_network(
+        self, args: list[str], clone: Path | None, env: Mapping[str, str]
+    ) -> bytes:
+        return await run_git(args, git_dir=clone, time_limit=self.timeout, extra_env=env)
+
+    async def _env(self, url: str) -> Mapping[str, str]:
+        if self._credentials is None:
+            return {}
+        return await self._credentials(url)
+
+    # -- local state ----------------------------------------------------------
+
+    def _lock(self, url: str) -> asyncio.Lock:
+        key = repo_cache_key(url)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _ensure_clone(self, url: str) -> Path:
+        """The bare clone of ``url``, created empty on first use (caller holds the lock)."""
+        clone = self.root / repo_cache_key(url)
+        if (clone / "HEAD").is_file():
+            return clone
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{clone.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            await _local_git(["init", "--quiet", "--bare", str(tmp)], None)
+            settings = {
+                # gc in the foreground, inside our lock, never racing a fetch
+                "gc.autoDetach": "false",
+                "core.logAllRefUpdates": "false",
+                # for a person looking at the cache; credentials stripped
+                "driftless.url": redact(url),
+            }
+            for key, value in settings.items():
+                await _local_git(["config", key, value], tmp)
+            # Atomic: a crash leaves a .tmp- directory, never a half-made clone.
+            tmp.rename(clone)
+        finally:
+            if tmp.exists():
+                await asyncio.to_thread(shutil.rmtree, tmp, True)
+        return clone
+
+    async def _materialize(self, clone: Path, sha: str, tree: Path) -> None:
+        """Write the files of commit ``sha`` to ``tree``, atomically."""
+        self.stats.checkouts += 1
+        self.trees.mkdir(parents=True, exist_ok=True)
+        tmp = self.trees / f".tmp-{sha}-{uuid.uuid4().hex[:8]}"
+        index = tmp.with_name(tmp.name + ".index")
+        tmp.mkdir()
+        # A private index file: the bare clone's own index is never touched,
+        # so checkouts cannot disturb each other or a fetch.
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            await _local_git(["read-tree", sha], clone, env=env)
+            await _local_git(["checkout-index", "--all", "--force"], clone, env=env, work_tree=tmp)
+            _publish_tree(tmp, tree)
+        except OSError as exc:
+            raise DriftlessError(f"cannot write the tree of {sha[:12]}: {exc}") from exc
+        finally:
+            index.unlink(missing_ok=True)
+            if tmp.exists():
+                await asyncio.to_thread(shutil.rmtree, tmp, True)
+
+    def _prune_trees(self, keep: Path) -> None:
+        """Keep the ``keep_trees`` most recently used trees (always ``keep``)."""
+        try:
+            entries = list(os.scandir(self.trees))
+        except FileNotFoundError:
+            return
+        now = time.time()
+        trees: list[tuple[float, str]] = []
+        for entry in entries:
+            mtime = _mtime(entry)
+            if entry.name.startswith(".tmp-"):
+                if now - mtime > _STALE_TMP_SECONDS:
+                    _remove(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                trees.append((mtime, entry.name))
+        trees.sort(reverse=True)
+        for _, name in trees[self.keep_trees :]:
+            if name != keep.name:
+                _remove(self.trees / name)
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+async def _local_git(
+    args: list[str],
+    git_dir: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    work_tree: Path | None = None,
+) -> bytes:
+    """A git command on the local cache; any failure is an internal error."""
+    try:
+        return await run_git(
+            args, git_dir=git_dir, work_tree=work_tree, time_limit=_LOCAL_TIMEOUT, extra_env=env
+        )
+    except GitCommandError as exc:
+        raise DriftlessError(f"git cache: {exc}") from None
+
+
+def _check_revision(revision: str | None, url: str) -> str | None:
+    """``revision`` stripped, or ``SourceError`` when git could never accept it."""
+    if revision is None or refs.is_default_revision(revision):
+        return None
+    wanted = revision.strip()
+    problem = refs.check_revision(wanted)
+    if problem is not None:
+        raise SourceError(f"revision {wanted!r} for {redact(url)}: {problem}")
+    return wanted
+
+
+def _not_found(wanted: str | None, url: str) -> str:
+    if wanted is None:
+        return f"repository {redact(url)} has no default branch (is it empty?)"
+    what = "no branch, tag or commit" if refs.looks_like_sha(wanted) else "no branch or tag"
+    return f"revision {wanted!r} not found in {redact(url)}: {what} of that name"
+
+
+def _unavailable(url: str, exc: GitCommandError, timeout: float) -> SourceUnavailableError:
+    if exc.timed_out:
+        detail = f"git {exc.command} timed out after {timeout:g}s"
+    else:
+        detail = exc.stderr or f"git {exc.command} exited with status {exc.returncode}"
+    return SourceUnavailableError(f"cannot reach repository {redact(url)}: {detail}")
+
+
+def _publish_tree(tmp: Path, tree: Path) -> None:
+    """Move a finished tree into place; atomic, so readers never see half a tree."""
+    try:
+        tmp.rename(tree)
+    except OSError:
+        # Another repository with this very commit won the race: same content.
+        if not tree.is_dir():
+            raise
+
+
+def _mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
