@@ -25,6 +25,7 @@ from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
     Application,
+    Condition,
     ApplicationStatus,
     HealthStatus,
     HealthStatusCode,
@@ -142,7 +143,7 @@ def _conditions(
     health: HealthStatusCode,
     revision: str,
     generation: int,
-) -> list[cond.Condition]:
+) -> list[Condition]:
     conditions = cond.remove_condition(status.conditions, cond.STALLED)
     short = revision[:12]
     if not in_sync:

@@ -10,6 +10,7 @@ Semantics (like client-go's delaying queue):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from typing import Generic, TypeVar
@@ -60,10 +61,8 @@ class WorkQueue(Generic[K]):
             else:
                 wait = None
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-            except TimeoutError:
-                pass
 
     def done(self, key: K) -> None:
         """Processing finished; re-queue if the key was added meanwhile."""

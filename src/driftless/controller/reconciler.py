@@ -28,7 +28,8 @@ from driftless.core.resources import Manifest, ResourceRef
 from driftless.health import HealthResult, assess
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render.directory import render_directory
-from driftless.sources.git import GitCache, resolve_app_path
+from driftless.sources.artifact import resolve_app_path
+from driftless.sources.git import GitCache
 from driftless.sync import execute
 from driftless.sync.prepare import DesiredObject, prepare
 
@@ -78,7 +79,9 @@ class Reconciler:
 
     async def _pipeline(self, app: Application) -> PipelineResult:
         self._check_destination(app)
-        artifact = await self.git.checkout(app.spec.source.repo_url, app.spec.source.target_revision)
+        artifact = await self.git.checkout(
+            app.spec.source.repo_url, app.spec.source.target_revision
+        )
         app_dir = resolve_app_path(artifact, app.spec.source.path)
         directory = app.spec.source.directory
         manifests = render_directory(

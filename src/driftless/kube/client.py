@@ -19,7 +19,7 @@ Contracts:
 
 from __future__ import annotations
 
-import asyncio
+import builtins
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -103,7 +103,7 @@ class KubeClient:
     async def in_cluster(cls, *, pool_size: int = 32) -> KubeClient:
         """Connect with the service account of the Pod this process runs in."""
         configuration = k8s_client.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.connection_pool_maxsize = pool_size
         return cls(k8s_client.ApiClient(configuration))
 
@@ -149,7 +149,7 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except ApiException as exc:
-            raise _api_error(exc.status or 0, exc.body, exc.reason) from None
+            raise _api_error(exc.status or 0, exc.body, exc.reason or "") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
         resp = cast(aiohttp.ClientResponse, response)
@@ -181,7 +181,7 @@ class KubeClient:
                 _request_timeout=60,
             )
         except ApiException as exc:
-            raise _api_error(exc.status or 0, exc.body, exc.reason) from None
+            raise _api_error(exc.status or 0, exc.body, exc.reason or "") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
         resp = cast(aiohttp.ClientResponse, response)
@@ -233,13 +233,13 @@ class KubeClient:
         namespace: str | None = None,
         *,
         label_selector: str | None = None,
-    ) -> tuple[list[JSON], str]:
+    ) -> tuple[builtins.list[JSON], str]:
         """Like ``list`` plus the list's resourceVersion, to start a watch from."""
         rtype = await self.resource_type(api_version, kind)
         query: dict[str, str] = {"limit": "500"}
         if label_selector:
             query["labelSelector"] = label_selector
-        items: list[JSON] = []
+        items: builtins.list[JSON] = []
         while True:
             page = await self._json("GET", rtype.path(namespace), query=query)
             for item in page.get("items", []):
@@ -349,7 +349,7 @@ class KubeClient:
                         int(status.get("code", 0)), str(status.get("message", "watch error"))
                     )
                 yield WatchEvent(type=str(event["type"]), obj=event["object"])
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise KubeApiError(0, f"watch of {kind} interrupted: {exc}") from None
         finally:
             resp.release()

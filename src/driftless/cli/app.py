@@ -1,0 +1,204 @@
+"""``driftless app ...``: inspect and nudge Applications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.kube.client import KubeClient
+
+JSON = dict[str, Any]
+REFRESH_ANNOTATION = "driftless.dev/refresh"
+
+namespace_option = click.option(
+    "-n", "--namespace", default=None, help="Namespace of the Application (default: driftless)."
+)
+output_option = click.option(
+    "-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table", help="Output format."
+)
+
+
+@click.group("app")
+def app_group() -> None:
+    """Inspect and operate Applications."""
+
+
+def _row(app: JSON, *, wide: bool, all_namespaces: bool) -> list[str]:
+    status = app.get("status") or {}
+    spec = app.get("spec") or {}
+    meta = app["metadata"]
+    revision = (status.get("sync") or {}).get("revision") or ""
+    row = [
+        meta["name"],
+        (status.get("sync") or {}).get("status", "Unknown"),
+        (status.get("health") or {}).get("status", "Unknown"),
+        revision[:12],
+        age(meta.get("creationTimestamp")),
+    ]
+    if all_namespaces:
+        row.insert(0, meta.get("namespace", ""))
+    if wide:
+        ready: JSON = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        source = spec.get("source") or {}
+        row += [
+            ready.get("status", "Unknown"),
+            source.get("repoURL", ""),
+            source.get("path", "."),
+            source.get("targetRevision", "HEAD"),
+        ]
+    return row
+
+
+@app_group.command("list")
+@namespace_option
+@click.option("-A", "--all-namespaces", is_flag=True, help="List Applications of every namespace.")
+@output_option
+@click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
+@click.pass_obj
+@run_async
+async def list_apps(
+    globals_: Globals, namespace: str | None, all_namespaces: bool, output: str, no_headers: bool
+) -> None:
+    """List Applications with their sync and health status.
+
+    \b
+    Examples:
+      driftless app list
+      driftless app list -A -o wide
+    """
+    ns = None if all_namespaces else app_namespace(namespace)
+
+    async def fetch(client: KubeClient) -> list[JSON]:
+        return await client.list(API_VERSION, APPLICATION_KIND, ns)
+
+    apps = sorted(
+        await with_client(globals_, fetch),
+        key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
+    )
+    if output in ("json", "yaml"):
+        click.echo(dump({"apiVersion": "v1", "kind": "List", "items": apps}, output))
+        return
+    if output == "name":
+        for app in apps:
+            click.echo(f"application.driftless.dev/{app['metadata']['name']}")
+        return
+    wide = output == "wide"
+    headers = ["name", "sync", "health", "revision", "age"]
+    if all_namespaces:
+        headers.insert(0, "namespace")
+    if wide:
+        headers += ["ready", "repo", "path", "target"]
+    rows = [_row(a, wide=wide, all_namespaces=all_namespaces) for a in apps]
+    if not rows and not no_headers:
+        where = "any namespace" if all_namespaces else f"namespace {ns}"
+        click.echo(f"No Applications found in {where}.", err=True)
+        return
+    click.echo(table(headers, rows, no_headers=no_headers))
+
+
+async def _get(client: KubeClient, name: str, namespace: str) -> JSON:
+    app = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
+    if app is None:
+        raise click.ClickException(f'application "{name}" not found in namespace {namespace}')
+    return app
+
+
+@app_group.command("get")
+@click.argument("name")
+@namespace_option
+@output_option
+@click.pass_obj
+@run_async
+async def get_app(globals_: Globals, name: str, namespace: str | None, output: str) -> None:
+    """Show one Application: source, status, conditions and resources.
+
+    \b
+    Examples:
+      driftless app get guestbook
+      driftless app get guestbook -o yaml
+    """
+    ns = app_namespace(namespace)
+    app = await with_client(globals_, lambda c: _get(c, name, ns))
+    if output in ("json", "yaml"):
+        click.echo(dump(app, output))
+    elif output == "name":
+        click.echo(f"application.driftless.dev/{name}")
+    else:
+        click.echo(describe(app))
+
+
+def describe(app: JSON) -> str:
+    """A human summary of one Application, like ``kubectl describe`` but shorter."""
+    spec, status, meta = app.get("spec") or {}, app.get("status") or {}, app["metadata"]
+    source, dest = spec.get("source") or {}, spec.get("destination") or {}
+    sync, health = status.get("sync") or {}, status.get("health") or {}
+    automated = (spec.get("syncPolicy") or {}).get("automated")
+    policy = (
+        "manual"
+        if automated is None
+        else "automated" + "".join(f" +{k}" for k in ("prune", "selfHeal") if automated.get(k))
+    )
+    lines = [
+        f"Name:          {meta.get('namespace')}/{meta['name']}",
+        f"Project:       {spec.get('project', 'default')}",
+        f"Repo:          {source.get('repoURL', '')}",
+        f"Path:          {source.get('path', '.')}",
+        f"Target:        {source.get('targetRevision', 'HEAD')}",
+        f"Destination:   {dest.get('server') or 'in-cluster'} / {dest.get('namespace') or '-'}",
+        f"Sync Policy:   {policy}",
+        f"Sync Status:   {sync.get('status', 'Unknown')} to {sync.get('revision') or '-'}",
+        f"Health:        {health.get('status', 'Unknown')}"
+        + (f" ({health['message']})" if health.get("message") else ""),
+        "",
+        "CONDITIONS",
+    ]
+    cond_rows = [
+        [c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", "")]
+        for c in status.get("conditions") or []
+    ]
+    lines.append(table(["type", "status", "reason", "message"], cond_rows) if cond_rows else "-")
+    lines += ["", "RESOURCES"]
+    res_rows = [
+        [
+            r.get("group") or "-",
+            r.get("kind", ""),
+            r.get("namespace") or "-",
+            r.get("name", ""),
+            r.get("status", ""),
+            (r.get("health") or {}).get("status", ""),
+            (r.get("health") or {}).get("message") or r.get("message") or "",
+        ]
+        for r in status.get("resources") or []
+    ]
+    headers = ["group", "kind", "namespace", "name", "status", "health", "message"]
+    lines.append(table(headers, res_rows) if res_rows else "-")
+    return "\n".join(lines)
+
+
+@app_group.command("refresh")
+@click.argument("name")
+@namespace_option
+@click.pass_obj
+@run_async
+async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> None:
+    """Ask the controller to re-check git and the cluster now.
+
+    \b
+    Example:
+      driftless app refresh guestbook
+    """
+    ns = app_namespace(namespace)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    async def annotate(client: KubeClient) -> None:
+        await _get(client, name, ns)
+        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}}
+        await client.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=ns)
+
+    await with_client(globals_, annotate)
+    click.echo(f"application.driftless.dev/{name} refresh requested")

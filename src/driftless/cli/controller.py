@@ -1,0 +1,86 @@
+"""``driftless controller``: run the reconcile loop against the current cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import click
+
+from driftless.cli.context import Globals, run_async
+from driftless.controller.manager import Controller, ControllerSettings
+from driftless.core.models import parse_duration
+from driftless.sources.git import GitCache
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+async def run_controller(
+    globals_: Globals, settings: ControllerSettings, cache: Path | None, stop: asyncio.Event
+) -> None:
+    """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI)."""
+    client = await globals_.client()
+    try:
+        controller = Controller(client, GitCache(cache), settings)
+        await controller.run(stop)
+    finally:
+        await client.close()
+
+
+@click.command("controller")
+@click.option("--namespace", default=None, help="Only watch Applications in this namespace.")
+@click.option(
+    "--interval",
+    default="3m",
+    show_default=True,
+    help="Default re-check interval of every app (jittered by 10%).",
+)
+@click.option("--workers", default=4, show_default=True, help="Apps reconciled in parallel.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where repository clones live (default: ~/.cache/driftless/repos).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+@run_async
+async def controller_command(
+    globals_: Globals,
+    namespace: str | None,
+    interval: str,
+    workers: int,
+    cache_dir: Path | None,
+    log_level: str,
+) -> None:
+    """Watch Applications and keep their clusters converged to git.
+
+    \b
+    Example:
+      driftless controller --interval 1m --log-level debug
+    """
+    configure_logging(log_level)
+    try:
+        seconds = parse_duration(interval).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--interval") from None
+    settings = ControllerSettings(namespace=namespace, workers=workers, default_interval=seconds)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run_controller(globals_, settings, cache_dir, stop)

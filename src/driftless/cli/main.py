@@ -1,0 +1,46 @@
+"""The ``driftless`` command: entry point and global flags."""
+
+from __future__ import annotations
+
+import click
+
+from driftless import __version__
+from driftless.cli.app import app_group
+from driftless.cli.context import Globals
+from driftless.cli.controller import controller_command
+from driftless.cli.install import install_command
+from driftless.cli.quickstart import quickstart_command
+from driftless.devcluster.cli import devcluster
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    default=None,
+    help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", "kube_context", default=None, help="Kubeconfig context to use.")
+@click.option("--debug", is_flag=True, help="Show full error details (tracebacks).")
+@click.version_option(__version__, prog_name="driftless")
+@click.pass_context
+def cli(ctx: click.Context, kubeconfig: str | None, kube_context: str | None, debug: bool) -> None:
+    """driftless: pull-based GitOps continuous delivery for Kubernetes."""
+    # KUBECONFIG may list several files; kubernetes_asyncio takes one, use the first.
+    first = kubeconfig.split(":")[0] if kubeconfig else None
+    ctx.obj = Globals(kubeconfig=first, context=kube_context, debug=debug)
+
+
+cli.add_command(app_group)
+cli.add_command(install_command)
+cli.add_command(controller_command)
+cli.add_command(devcluster)
+cli.add_command(quickstart_command)
+
+
+def main() -> None:
+    cli(prog_name="driftless")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""``driftless quickstart``: the whole product on one machine, in one command.
+
+Starts the embedded control plane, installs the CRDs, turns ``examples/`` into
+a local git repository, creates the example Application, runs the controller
+in this process and shows the apps' status as it changes, until Ctrl-C, which
+stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from driftless.cli.app import describe
+from driftless.cli.context import Globals, run_async
+from driftless.cli.controller import configure_logging
+from driftless.cli.install import install
+from driftless.cli.output import table
+from driftless.controller.manager import Controller, ControllerSettings
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.resources import FIELD_MANAGER
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from driftless.sources.git import GitCache
+from driftless.sources.seed import seed_repository
+
+JSON = dict[str, Any]
+POLL_SECONDS = 1.0
+
+
+def _rows(apps: list[JSON]) -> list[list[str]]:
+    rows = []
+    for app in sorted(apps, key=lambda a: a["metadata"]["name"]):
+        status = app.get("status") or {}
+        ready: JSON = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+        rows.append(
+            [
+                app["metadata"]["name"],
+                (status.get("sync") or {}).get("status", "Unknown"),
+                (status.get("health") or {}).get("status", "Unknown"),
+                ((status.get("sync") or {}).get("revision") or "")[:12],
+                ready.get("message", "waiting for the controller"),
+            ]
+        )
+    return rows
+
+
+def _ready(app: JSON) -> bool:
+    conditions = (app.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+async def _create_apps(client: KubeClient, examples: Path, repo_url: str) -> list[str]:
+    names = []
+    for path in sorted((examples / "apps").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc:
+                continue
+            doc["spec"]["source"]["repoURL"] = repo_url
+            await client.apply(doc, field_manager=FIELD_MANAGER)
+            names.append(doc["metadata"]["name"])
+    return names
+
+
+async def _show_until(
+    client: KubeClient, stop: asyncio.Event, *, exit_when_ready: bool, namespace: str
+) -> bool:
+    """Print the status table whenever it changes; True once every app is Ready."""
+    last: list[list[str]] = []
+    announced = False
+    while not stop.is_set():
+        apps = await client.list(API_VERSION, APPLICATION_KIND, namespace)
+        rows = _rows(apps)
+        if rows != last:
+            click.echo(table(["name", "sync", "health", "revision", "message"], rows) + "\n")
+            last = rows
+        if apps and all(_ready(a) for a in apps) and not announced:
+            announced = True
+            for app in apps:
+                click.echo(describe(app) + "\n")
+            if exit_when_ready:
+                return True
+            click.echo("All applications are Synced and Healthy. Press Ctrl-C to stop.\n")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+    return announced
+
+
+@click.command("quickstart")
+@click.option(
+    "--examples",
+    type=click.Path(path_type=Path, file_okay=False),
+    default="examples",
+    show_default=True,
+    help="Directory with the example manifests and apps/.",
+)
+@click.option(
+    "--name", default="quickstart", show_default=True, help="Name of the embedded cluster."
+)
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    help="Re-check interval of the controller, in seconds.",
+)
+@click.option(
+    "--exit-when-ready",
+    is_flag=True,
+    help="Stop everything and exit 0 once every app is Ready (for scripts).",
+)
+@click.pass_obj
+@run_async
+async def quickstart_command(
+    globals_: Globals, examples: Path, name: str, interval: float, exit_when_ready: bool
+) -> None:
+    """Run driftless end to end on this machine: cluster, git repo, controller, status.
+
+    \b
+    Example:
+      driftless quickstart            # Ctrl-C stops everything
+    """
+    if not (examples / "apps").is_dir():
+        raise click.ClickException(f"{examples}/apps not found; run from the driftless checkout")
+    configure_logging("warning")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    cluster = DevCluster(name)
+    click.echo("Starting the embedded Kubernetes control plane (first run builds it)...")
+    cluster.up()
+    try:
+        ok = await _run(cluster, examples, interval, stop, exit_when_ready=exit_when_ready)
+    finally:
+        click.echo("Stopping the controller and the control plane...")
+        cluster.down()
+    if exit_when_ready and not ok:
+        raise click.ClickException("stopped before every application was Ready")
+
+
+async def _run(
+    cluster: DevCluster,
+    examples: Path,
+    interval: float,
+    stop: asyncio.Event,
+    *,
+    exit_when_ready: bool,
+) -> bool:
+    kubeconfig = str(cluster.kubeconfig)
+    click.echo(f"Control plane ready. In another shell:\n  export KUBECONFIG={kubeconfig}\n")
+    client = await KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        for line in await install(client):
+            click.echo(f"{line} applied")
+        repo_dir = cluster.state_dir / "example-repo"
+        repo_url = await seed_repository(examples, repo_dir)
+        names = await _create_apps(client, examples, repo_url)
+        click.echo(f"Example repository: {repo_dir} (commit there, then `driftless app refresh`)")
+        click.echo(f"Applications created: {', '.join(names)}\n")
+        settings = ControllerSettings(namespace="driftless", default_interval=interval)
+        controller = Controller(client, GitCache(cluster.state_dir / "repos"), settings)
+        controller_stop = asyncio.Event()
+        task = asyncio.create_task(controller.run(controller_stop))
+        try:
+            return await _show_until(
+                client, stop, exit_when_ready=exit_when_ready, namespace="driftless"
+            )
+        finally:
+            controller_stop.set()
+            await task
+    finally:
+        await client.close()
