@@ -1,0 +1,126 @@
+"""The pinned versions of every binary driftless builds, in one table.
+
+Each :class:`Component` names one executable, the Go module and version it is
+built from, and the recipe that builds it (see ``gobuild``). Bumping a version
+here is the whole upgrade: the cache key is ``<name>-<version>``, so a new
+version is built on the next run and the old file is simply no longer used.
+
+Invariants:
+  * component names are unique and are the executable names users know;
+  * every version is a released tag (``vX.Y.Z``), never a branch or a pseudo-version,
+    so a build is reproducible from the Go module proxy alone.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+
+class Recipe(enum.Enum):
+    """How a component's main package is turned into a binary."""
+
+    #: ``k8s.io/kubernetes``: its go.mod maps staging modules to local paths, so a
+    #: wrapper module replaces each of them with its published ``v0.Y.Z`` release.
+    KUBERNETES = "kubernetes"
+    #: A wrapper module that requires ``module`` and builds ``package`` from it; this
+    #: ignores the dependency's own ``replace`` lines, which ``go install`` refuses.
+    WRAPPER = "wrapper"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One executable at one pinned version."""
+
+    name: str
+    version: str
+    module: str
+    package: str
+    recipe: Recipe
+    #: A Go string variable (``importpath.name``) set to ``version`` at link time, for
+    #: tools whose ``version`` command would otherwise print a placeholder.
+    version_var: str | None = None
+
+    @property
+    def filename(self) -> str:
+        """The cache file name, ``<name>-<version>``; unique per build input."""
+        return f"{self.name}-{self.version}"
+
+
+KUBERNETES_VERSION: Final = "v1.36.3"
+ETCD_VERSION: Final = "v3.6.16"
+KWOK_VERSION: Final = "v0.8.0"
+# v5.8.3 needs go >= 1.27; v5.8.2 is the newest release that builds with Go 1.26.
+KUSTOMIZE_VERSION: Final = "v5.8.2"
+HELM_VERSION: Final = "v3.22.0"
+
+
+def _kubernetes(name: str) -> Component:
+    return Component(
+        name=name,
+        version=KUBERNETES_VERSION,
+        module="k8s.io/kubernetes",
+        package=f"k8s.io/kubernetes/cmd/{name}",
+        recipe=Recipe.KUBERNETES,
+    )
+
+
+KUBE_APISERVER: Final = _kubernetes("kube-apiserver")
+KUBE_CONTROLLER_MANAGER: Final = _kubernetes("kube-controller-manager")
+KUBE_SCHEDULER: Final = _kubernetes("kube-scheduler")
+KUBECTL: Final = _kubernetes("kubectl")
+ETCD: Final = Component(
+    name="etcd",
+    version=ETCD_VERSION,
+    module="go.etcd.io/etcd/server/v3",
+    # The server module's root package is etcd's own ``main`` (it calls etcdmain.Main).
+    package="go.etcd.io/etcd/server/v3",
+    recipe=Recipe.WRAPPER,
+)
+KWOK: Final = Component(
+    name="kwok",
+    version=KWOK_VERSION,
+    module="sigs.k8s.io/kwok",
+    package="sigs.k8s.io/kwok/cmd/kwok",
+    recipe=Recipe.WRAPPER,
+)
+KUSTOMIZE: Final = Component(
+    name="kustomize",
+    version=KUSTOMIZE_VERSION,
+    module="sigs.k8s.io/kustomize/kustomize/v5",
+    package="sigs.k8s.io/kustomize/kustomize/v5",
+    recipe=Recipe.WRAPPER,
+)
+HELM: Final = Component(
+    name="helm",
+    version=HELM_VERSION,
+    module="helm.sh/helm/v3",
+    package="helm.sh/helm/v3/cmd/helm",
+    recipe=Recipe.WRAPPER,
+    version_var="helm.sh/helm/v3/internal/version.version",
+)
+
+#: Every component, in build order (the control plane first: it is what ``up`` needs).
+ALL: Final[tuple[Component, ...]] = (
+    ETCD,
+    KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    KWOK,
+    KUBECTL,
+    KUSTOMIZE,
+    HELM,
+)
+#: What ``DevCluster.up()`` runs.
+CONTROL_PLANE: Final[tuple[Component, ...]] = (
+    ETCD,
+    KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    KWOK,
+)
+#: The client tools other packages (render, tests, bench) call.
+TOOLS: Final[tuple[Component, ...]] = (KUBECTL, KUSTOMIZE, HELM)
+
+BY_NAME: Final[dict[str, Component]] = {c.name: c for c in ALL}
