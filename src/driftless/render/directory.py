@@ -1,0 +1,139 @@
+"""The plain-directory renderer: every YAML/JSON manifest in a directory of the repo.
+
+Contract of ``render_directory(root, app_dir, recurse=, include=, exclude=)``:
+
+* Reads ``*.yaml``, ``*.yml`` and ``*.json`` files of ``app_dir`` (and of its
+  subdirectories when ``recurse``), in a deterministic order: sorted by path
+  relative to ``app_dir``, a directory's files before its subdirectories.
+  Names starting with ``.`` (files and directories) are skipped.
+* ``include`` / ``exclude`` are glob patterns like Argo CD's directory
+  options: one pattern, several separated by commas, or ``{a,b}``. They match
+  the path relative to ``app_dir`` (``*`` also matches ``/``); a file is read
+  when it matches some include pattern (or there is none) and no exclude
+  pattern.
+* Multi-document YAML, ``kind: List`` flattened; empty and ``null`` documents
+  skipped. Each ``Manifest`` has ``source_file`` relative to ``root`` (the
+  repository tree, POSIX separators) and the 1-based ``line`` where its
+  document starts.
+* ``kustomization.yaml``, ``Chart.yaml`` and ``values.yaml`` get no special
+  treatment here: they are read as plain manifests (and usually fail, having
+  no ``metadata.name``). Picking the right renderer is the caller's job.
+* Errors are ``RenderError`` with file and line: invalid YAML/JSON, a document
+  that is not a Kubernetes object, a missing ``apiVersion``, ``kind`` or
+  ``metadata.name``, a duplicate object, a file that is not UTF-8, a symlink
+  that leaves ``root``. Nothing is returned from a render that has any error.
+* Pure apart from reading files under ``root``; no Kubernetes access.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from driftless.core.errors import RenderError
+from driftless.core.resources import Manifest
+from driftless.render import manifests as checks
+from driftless.render import yaml_docs
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def render_directory(
+    root: Path,
+    app_dir: Path,
+    *,
+    recurse: bool = False,
+    include: str | None = None,
+    exclude: str | None = None,
+) -> list[Manifest]:
+    """All manifests under ``app_dir`` (inside the repository tree ``root``)."""
+    real_root = root.resolve()
+    start = app_dir.resolve()
+    if not start.is_relative_to(real_root):
+        raise RenderError(f"{app_dir} is outside the repository tree")
+    includes = split_patterns(include)
+    excludes = split_patterns(exclude)
+    rendered: list[Manifest] = []
+    for relative in _manifest_files(start, real_root, recurse):
+        if not is_selected(relative, includes, excludes):
+            continue
+        path = start.joinpath(relative)
+        source_file = path.relative_to(real_root).as_posix()
+        text = _read_inside(path, real_root, source_file)
+        rendered.extend(checks.to_manifests(_parse(text, source_file), source_file))
+    checks.reject_duplicates(rendered)
+    return rendered
+
+
+def split_patterns(spec: str | None) -> list[str]:
+    """``"a,b"``, ``"{a,b}"`` or ``"a"`` → ``["a", "b"]`` / ``["a"]``; blanks dropped."""
+    if spec is None:
+        return []
+    text = spec.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def is_selected(relative: str, includes: list[str], excludes: list[str]) -> bool:
+    """Whether a file at ``relative`` (POSIX, relative to the app dir) is read."""
+    if includes and not any(fnmatch.fnmatchcase(relative, p) for p in includes):
+        return False
+    return not any(fnmatch.fnmatchcase(relative, p) for p in excludes)
+
+
+def is_manifest_name(name: str) -> bool:
+    """A visible file with a manifest suffix."""
+    return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
+
+
+def _manifest_files(start: Path, real_root: Path, recurse: bool) -> Iterator[str]:
+    """POSIX paths relative to ``start`` of candidate files, in render order."""
+    # Symlinked directories are followed only while they stay inside the
+    # repository; remembering real paths stops link cycles.
+    seen: set[Path] = set()
+
+    def walk(directory: Path, prefix: PurePosixPath) -> Iterator[str]:
+        real = directory.resolve()
+        if not real.is_relative_to(real_root):
+            where = directory.relative_to(real_root).as_posix()
+            raise RenderError("symlink points outside the repository", file=where)
+        if real in seen:
+            return
+        seen.add(real)
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        subdirs: list[os.DirEntry[str]] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                subdirs.append(entry)
+            elif is_manifest_name(entry.name):
+                yield str(prefix / entry.name)
+        if recurse:
+            for entry in subdirs:
+                yield from walk(Path(entry.path), prefix / entry.name)
+
+    yield from walk(start, PurePosixPath())
+
+
+def _read_inside(path: Path, real_root: Path, source_file: str) -> str:
+    """The text of ``path``; refuses files whose real location is outside ``real_root``."""
+    if not path.resolve().is_relative_to(real_root):
+        raise RenderError("symlink points outside the repository", file=source_file)
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RenderError(
+            f"not UTF-8 text (invalid byte at offset {exc.start})", file=source_file
+        ) from None
+    except OSError as exc:
+        raise RenderError(f"cannot read file: {exc.strerror}", file=source_file) from None
+
+
+def _parse(text: str, source_file: str) -> list[yaml_docs.Document]:
+    if source_file.lower().endswith(".json"):
+        return yaml_docs.parse_json(text, source_file)
+    return yaml_docs.parse_yaml_stream(text, source_file)
