@@ -1,0 +1,82 @@
+"""Outcome → status conditions: the table in controller.outcome's docstring."""
+
+from typing import Any
+
+from driftless.controller import outcome
+from driftless.core.errors import RenderError, SourceUnavailableError
+from driftless.core.models import Application, HealthStatusCode
+from driftless.core.resources import Manifest
+from driftless.health import HealthResult
+from driftless.sync.execute import ObjectState
+from driftless.sync.prepare import prepare
+
+RAW: dict[str, Any] = {
+    "apiVersion": "driftless.dev/v1alpha1",
+    "kind": "Application",
+    "metadata": {"name": "a", "namespace": "driftless", "generation": 4},
+    "spec": {"source": {"repoURL": "file:///r"}, "destination": {"namespace": "ns"}},
+}
+
+
+def _conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+def _states(in_sync: bool) -> list[ObjectState]:
+    manifest = Manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    desired = prepare(
+        [manifest], app_name="a", default_namespace="ns", is_namespaced=lambda *_: True
+    )
+    live = desired[0].body if in_sync else None
+    return [ObjectState(desired[0], live, in_sync=in_sync)]
+
+
+def test_stalling_error_sets_stalled_and_names_the_file() -> None:
+    status = outcome.failed(
+        RAW, RenderError("mapping values are not allowed", file="a.yaml", line=3)
+    )
+    assert _conditions(status) == {
+        "Ready": ("False", "RenderFailed"),
+        "Stalled": ("True", "RenderFailed"),
+    }
+    assert status["conditions"][0]["message"] == "a.yaml:3: mapping values are not allowed"
+    assert status["observedGeneration"] == 4
+    assert status["sync"]["status"] == "Unknown"
+
+
+def test_transient_error_is_reconciling_not_stalled() -> None:
+    status = outcome.failed(RAW, SourceUnavailableError("connection refused"))
+    assert _conditions(status) == {
+        "Ready": ("False", "SourceUnavailable"),
+        "Reconciling": ("True", "Progressing"),
+    }
+
+
+def test_synced_and_healthy_is_ready() -> None:
+    app = Application.model_validate(RAW)
+    states = _states(in_sync=True)
+    health = {states[0].desired.ref: HealthResult(HealthStatusCode.HEALTHY)}
+    status = outcome.succeeded(app, "a" * 40, states, health)
+    assert _conditions(status) == {"Ready": ("True", "Synced")}
+    assert status["sync"] == {"status": "Synced", "revision": "a" * 40}
+    assert status["resources"][0]["name"] == "c"
+    assert status["resources"][0]["namespace"] == "ns"
+
+
+def test_out_of_sync_and_missing() -> None:
+    app = Application.model_validate(RAW)
+    status = outcome.succeeded(app, "b" * 40, _states(in_sync=False), {})
+    assert status["sync"]["status"] == "OutOfSync"
+    assert status["health"]["status"] == "Missing"
+    assert _conditions(status)["Ready"] == ("False", "OutOfSync")
+
+
+def test_recovery_clears_stalled_and_unchanged_status_is_not_rewritten() -> None:
+    stalled = outcome.failed(RAW, RenderError("bad"))
+    app = Application.model_validate({**RAW, "status": stalled})
+    states = _states(in_sync=True)
+    health = {states[0].desired.ref: HealthResult(HealthStatusCode.HEALTHY)}
+    status = outcome.succeeded(app, "c" * 40, states, health)
+    assert "Stalled" not in _conditions(status)
+    assert outcome.same_status(status, status)
+    assert not outcome.same_status(stalled, status)
