@@ -1,0 +1,98 @@
+"""Helpers for controller tests: build Applications, read them back, wait for status."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.kube.client import KubeClient
+
+JSON = dict[str, Any]
+APPS_NAMESPACE = "driftless"
+_names = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_names)}-{int(time.time()) % 100000}"
+
+
+def application(
+    name: str,
+    repo_url: str,
+    *,
+    path: str = ".",
+    revision: str = "main",
+    namespace: str | None = None,
+    automated: bool = True,
+    create_namespace: bool = True,
+    interval: str | None = None,
+    directory: JSON | None = None,
+) -> JSON:
+    spec: JSON = {
+        "source": {"repoURL": repo_url, "targetRevision": revision, "path": path},
+        "destination": {"namespace": namespace or name},
+        "syncPolicy": {"syncOptions": ["CreateNamespace=true"] if create_namespace else []},
+    }
+    if automated:
+        spec["syncPolicy"]["automated"] = {"prune": False, "selfHeal": False}
+    if interval:
+        spec["interval"] = interval
+    if directory:
+        spec["source"]["directory"] = directory
+    return {
+        "apiVersion": API_VERSION,
+        "kind": APPLICATION_KIND,
+        "metadata": {"name": name, "namespace": APPS_NAMESPACE},
+        "spec": spec,
+    }
+
+
+async def create_app(kube: KubeClient, app: JSON) -> None:
+    await kube.apply(app, field_manager="test")
+
+
+async def get_app(kube: KubeClient, name: str) -> JSON:
+    app = await kube.get(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+    assert app is not None, f"application {name} disappeared"
+    return app
+
+
+def condition(app: JSON, type_: str) -> JSON | None:
+    conditions = (app.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == type_), None)
+
+
+async def wait_for(
+    kube: KubeClient,
+    name: str,
+    predicate: Callable[[JSON], bool],
+    *,
+    timeout: float = 60,
+    what: str = "condition",
+) -> JSON:
+    """Poll the Application until ``predicate`` holds; fail with its last status."""
+    deadline = time.monotonic() + timeout
+    app = await get_app(kube, name)
+    while time.monotonic() < deadline:
+        app = await get_app(kube, name)
+        if predicate(app):
+            return app
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{name}: timed out waiting for {what}; status: {app.get('status')}")
+
+
+def ready(app: JSON) -> bool:
+    found = condition(app, "Ready")
+    return found is not None and found["status"] == "True"
+
+
+def ready_false_with(reason: str) -> Callable[[JSON], bool]:
+    def check(app: JSON) -> bool:
+        found = condition(app, "Ready")
+        return found is not None and found["status"] == "False" and found["reason"] == reason
+
+    return check

@@ -1,0 +1,130 @@
+"""The real ``driftless`` CLI, run as a subprocess against the dev cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from driftless.controller.manager import Controller
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    create_app,
+    ready,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cli\ndata:\n  n: '{n}'\n"
+
+
+def driftless(cluster: DevCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftless.cli.main",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def run_cli(cluster: DevCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(driftless, cluster, *args)
+
+
+async def test_list_get_and_refresh(
+    kube: KubeClient, controller: Controller, devcluster: DevCluster, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("cli")
+    repo = make_git_repo({"cm.yaml": CM.format(n=1)})
+    # A long interval: only the refresh can bring the next commit in quickly.
+    await create_app(kube, application(name, repo.url, interval="1h"))
+    await wait_for(kube, name, ready)
+
+    listed = await run_cli(devcluster, "app", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["NAME", "SYNC", "HEALTH", "REVISION", "AGE"]
+    row = next(r.split() for r in rows if r.split()[0] == name)
+    assert row[1:4] == ["Synced", "Healthy", repo.head()[:12]]
+
+    as_json = await run_cli(devcluster, "app", "get", name, "-o", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["status"]["sync"]["revision"] == repo.head()
+    as_yaml = await run_cli(devcluster, "app", "get", name, "-o", "yaml")
+    assert yaml.safe_load(as_yaml.stdout)["metadata"]["name"] == name
+    described = await run_cli(devcluster, "app", "get", name)
+    assert "Sync Status:   Synced" in described.stdout
+    assert "ConfigMap" in described.stdout
+
+    sha = repo.commit({"cm.yaml": CM.format(n=2)}, "second")
+    started = time.monotonic()
+    refreshed = await run_cli(devcluster, "app", "refresh", name)
+    assert refreshed.returncode == 0, refreshed.stderr
+    await wait_for(kube, name, lambda a: a["status"]["sync"]["revision"] == sha, timeout=20)
+    assert time.monotonic() - started < 20
+    live = await kube.get("v1", "ConfigMap", "cli", name)
+    assert live is not None and live["data"]["n"] == "2"
+    app = await wait_for(kube, name, ready)
+    assert "driftless.dev/refresh" not in (app["metadata"].get("annotations") or {})
+
+
+async def test_unknown_app_is_one_clear_line(devcluster: DevCluster, kube: KubeClient) -> None:
+    result = await run_cli(devcluster, "app", "get", "does-not-exist")
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        f'Error: application "does-not-exist" not found in namespace {APPS_NAMESPACE}'
+    )
+    assert "Traceback" not in result.stderr
+
+
+async def test_install_is_idempotent(devcluster: DevCluster, kube: KubeClient) -> None:
+    for _ in range(2):
+        result = await run_cli(devcluster, "install")
+        assert result.returncode == 0, result.stderr
+        assert "customresourcedefinition/applications.driftless.dev applied" in result.stdout
+
+
+def test_quickstart_end_to_end() -> None:
+    """The README's first command, minus Ctrl-C: the example app becomes Ready."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftless.cli.main",
+            "quickstart",
+            "--name",
+            "qs-test",
+            "--exit-when-ready",
+            "--examples",
+            str(REPO_ROOT / "examples"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "guestbook" in result.stdout
+    assert "Sync Status:   Synced" in result.stdout
+    assert "Health:        Healthy" in result.stdout

@@ -1,0 +1,198 @@
+"""The walking skeleton end to end: git → controller → real cluster → status."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from driftless.controller.manager import Controller
+from driftless.core.resources import TRACKING_ANNOTATION
+from driftless.kube.client import KubeClient
+from tests.fixtures.devcluster import Kubectl
+from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    condition,
+    create_app,
+    ready,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: {color}
+"""
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: example.com/web:1.0
+"""
+
+SERVICE_AND_SECRET = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  password: hunter2
+"""
+
+
+async def test_directory_app_is_applied_and_reported(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
+) -> None:
+    name = unique("basic")
+    repo = make_git_repo(
+        {
+            "app/configmap.yaml": CONFIGMAP.format(color="blue"),
+            "app/deployment.yaml": DEPLOYMENT,
+            "app/more.yaml": SERVICE_AND_SECRET,
+            "README.md": "not a manifest",
+        }
+    )
+    await create_app(kube, application(name, repo.url, path="app"))
+
+    # What a user checks first: kubectl wait on the Ready condition.
+    waited = await asyncio.to_thread(
+        kubectl,
+        "wait",
+        f"application/{name}",
+        "-n",
+        APPS_NAMESPACE,
+        "--for=condition=Ready",
+        "--timeout=90s",
+        check=False,
+    )
+    assert waited.returncode == 0, waited.stderr
+    app = await wait_for(kube, name, ready)
+    status = app["status"]
+    assert status["sync"] == {"status": "Synced", "revision": repo.head()}
+    assert status["health"]["status"] == "Healthy"
+    assert status["observedGeneration"] == app["metadata"]["generation"]
+    listed = {(r["kind"], r["namespace"], r["name"]) for r in status["resources"]}
+    assert listed >= {
+        ("ConfigMap", name, "settings"),
+        ("Deployment", name, "web"),
+        ("Service", name, "web"),
+        ("Secret", name, "creds"),
+    }
+    assert all(r["status"] == "Synced" for r in status["resources"])
+
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None
+    assert live["data"] == {"color": "blue"}
+    annotations = live["metadata"]["annotations"]
+    assert annotations[TRACKING_ANNOTATION] == f"{name}:/ConfigMap:{name}/settings"
+    managers = {m["manager"] for m in live["metadata"]["managedFields"]}
+    assert "driftless" in managers
+    deployment = await kube.get("apps/v1", "Deployment", "web", name)
+    assert deployment is not None
+    assert deployment["status"].get("availableReplicas") == 2  # kwok really ran the pods
+
+    # The printer columns show what kubectl users expect.
+    table = await asyncio.to_thread(kubectl, "get", "applications", "-n", APPS_NAMESPACE, name)
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split()[:5] == ["NAME", "SYNC", "HEALTH", "REVISION", "AGE"]
+    assert row.split()[1:4] == ["Synced", "Healthy", repo.head()]
+
+
+async def test_new_commit_reaches_cluster_within_interval(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("poll")
+    repo = make_git_repo({"cm.yaml": CONFIGMAP.format(color="blue")})
+    await create_app(kube, application(name, repo.url, interval="2s"))
+    await wait_for(kube, name, ready)
+    sha = repo.commit({"cm.yaml": CONFIGMAP.format(color="green")}, "green")
+    app = await wait_for(
+        kube, name, lambda a: a["status"]["sync"]["revision"] == sha, timeout=30, what="new sha"
+    )
+    assert ready(app)
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None and live["data"]["color"] == "green"
+
+
+async def test_smart_http_repository(
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
+) -> None:
+    name = unique("http")
+    repo = make_git_repo({"deploy/cm.yaml": CONFIGMAP.format(color="red")})
+    url = git_http_server.publish(repo.path)
+    assert url.startswith("http://127.0.0.1:")
+    await create_app(kube, application(name, url, path="deploy"))
+    app = await wait_for(kube, name, ready)
+    assert app["status"]["sync"]["revision"] == repo.head()
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None and live["data"]["color"] == "red"
+
+
+async def test_manual_app_reports_out_of_sync_and_applies_nothing(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("manual")
+    repo = make_git_repo({"cm.yaml": CONFIGMAP.format(color="blue")})
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="test"
+    )
+    await create_app(kube, application(name, repo.url, automated=False))
+    app = await wait_for(
+        kube, name, lambda a: (a.get("status") or {}).get("sync", {}).get("status") == "OutOfSync"
+    )
+    found = condition(app, "Ready")
+    assert found is not None and found["reason"] == "OutOfSync"
+    assert app["status"]["resources"][0]["status"] == "OutOfSync"
+    assert await kube.get("v1", "ConfigMap", "settings", name) is None
+
+
+async def test_generation_change_is_picked_up_at_once(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("respec")
+    repo = make_git_repo(
+        {"a/cm.yaml": CONFIGMAP.format(color="blue"), "b/cm.yaml": CONFIGMAP.format(color="pink")}
+    )
+    await create_app(kube, application(name, repo.url, path="a"))
+    await wait_for(kube, name, ready)
+    await create_app(kube, application(name, repo.url, path="b"))
+    await wait_for(
+        kube,
+        name,
+        lambda a: a["status"].get("observedGeneration") == a["metadata"]["generation"] and ready(a),
+        timeout=20,
+    )
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None and live["data"]["color"] == "pink"
