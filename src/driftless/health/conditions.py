@@ -33,6 +33,9 @@ def assess_conditions(obj: dict[str, Any]) -> HealthResult | None:
     message = str(ready.get("message", ""))
     if ready.get("status") == "True":
         return HealthResult(HealthStatusCode.HEALTHY, message)
-    if conditions.get("Reconciling", {}).get("status") == "True" or ready.get("status") == "Unknown":
+    if (
+        conditions.get("Reconciling", {}).get("status") == "True"
+        or ready.get("status") == "Unknown"
+    ):
         return HealthResult(HealthStatusCode.PROGRESSING, message)
     return HealthResult(HealthStatusCode.DEGRADED, message)

@@ -32,9 +32,7 @@ def assess(obj: dict[str, Any]) -> HealthResult:
     total = int(status.get("replicas", 0))
     available = int(status.get("availableReplicas", 0))
     if updated < wanted:
-        return HealthResult(
-            HealthStatusCode.PROGRESSING, f"{updated} of {wanted} replicas updated"
-        )
+        return HealthResult(HealthStatusCode.PROGRESSING, f"{updated} of {wanted} replicas updated")
     if total > updated:
         return HealthResult(
             HealthStatusCode.PROGRESSING, f"{total - updated} old replicas pending termination"

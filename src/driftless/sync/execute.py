@@ -151,7 +151,9 @@ async def _wait_established(client: KubeClient, names: list[str], timeout: float
         while True:
             crd = await client.get("apiextensions.k8s.io/v1", CRD_KIND, name)
             conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            if any(
+                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+            ):
                 break
             if time.monotonic() > deadline:
                 raise TransientError(f"CRD {name} was not Established within {timeout:.0f}s")
@@ -170,9 +172,7 @@ def _classify(exc: KubeApiError, context: str) -> DriftlessError:
     return ValidationError(message)
 
 
-async def _bounded(
-    limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]
-) -> list[R]:
+async def _bounded(limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]) -> list[R]:
     """``func`` over ``items`` with at most ``limit`` running; first error cancels the rest."""
     semaphore = asyncio.Semaphore(limit)
 

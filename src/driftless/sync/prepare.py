@@ -101,9 +101,7 @@ def prepare(
         ref = ResourceRef.from_object(body)
         if ref in seen:
             first = seen[ref].origin() or "the render"
-            raise ValidationError(
-                f"{_where(manifest)}{ref} is defined twice (first in {first})"
-            )
+            raise ValidationError(f"{_where(manifest)}{ref} is defined twice (first in {first})")
         seen[ref] = manifest
         meta.setdefault("annotations", {})[TRACKING_ANNOTATION] = ref.tracking_id(app_name)
         prepared.append(DesiredObject(ref=ref, body=body, manifest=manifest))
