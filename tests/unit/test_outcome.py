@@ -80,3 +80,14 @@ def test_recovery_clears_stalled_and_unchanged_status_is_not_rewritten() -> None
     assert "Stalled" not in _conditions(status)
     assert outcome.same_status(status, status)
     assert not outcome.same_status(stalled, status)
+
+
+def test_events_only_on_change() -> None:
+    from driftless.controller.events import events_for
+
+    stalled = outcome.failed(RAW, RenderError("bad"))
+    assert events_for(stalled, stalled, applied=0) == []
+    [(kind, reason, message)] = events_for({}, stalled, applied=0)
+    assert (kind, reason, message) == ("Warning", "RenderFailed", "bad")
+    applied = events_for(stalled, stalled, applied=3)
+    assert applied[0][:2] == ("Normal", "Applied")

@@ -25,8 +25,8 @@ from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
     Application,
-    Condition,
     ApplicationStatus,
+    Condition,
     HealthStatus,
     HealthStatusCode,
     ResourceStatus,

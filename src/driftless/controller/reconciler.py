@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless.controller import outcome as outcomes
+from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, ValidationError
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
@@ -56,6 +57,7 @@ class Reconciler:
         self.client = client
         self.git = git
         self.concurrency = concurrency
+        self.events = EventRecorder(client)
 
     async def reconcile(self, raw: dict[str, Any], *, default_interval: float) -> outcomes.Outcome:
         """Reconcile one Application object; returns what to do next."""
@@ -74,7 +76,7 @@ class Reconciler:
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, result.revision, result.states, result.health)
-        await self._write_status(raw, status)
+        await self._write_status(raw, status, applied=result.applied)
         return outcomes.after_success(status, interval, applied=result.applied)
 
     async def _pipeline(self, app: Application) -> PipelineResult:
@@ -153,9 +155,13 @@ class Reconciler:
             reason=reasons.VALIDATION_FAILED,
         )
 
-    async def _write_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
-        """Patch the status subresource, skipped when nothing changed."""
+    async def _write_status(
+        self, raw: dict[str, Any], status: dict[str, Any], *, applied: int = 0
+    ) -> None:
+        """Patch the status subresource (skipped when nothing changed) and record events."""
         meta = raw.get("metadata", {})
+        for event in events_for(raw.get("status") or {}, status, applied):
+            await self.events.record(raw, *event)
         if outcomes.same_status(raw.get("status") or {}, status):
             return
         try:

@@ -1,0 +1,80 @@
+"""Kubernetes Events on Applications, emitted only when something changed.
+
+An event is recorded when the Ready condition flips or changes reason (a
+failure, a recovery) and when a sync wrote objects. Steady state emits
+nothing, so `kubectl describe application` shows history, not noise.
+Messages come from conditions, which never contain credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from driftless.core.conditions import now_rfc3339
+from driftless.kube.client import KubeApiError, KubeClient
+
+log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+COMPONENT = "driftless-controller"
+MAX_MESSAGE = 1024
+
+
+def _ready(status: JSON) -> tuple[str, str, str]:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status", ""), cond.get("reason", ""), cond.get("message", "")
+    return "", "", ""
+
+
+def events_for(old_status: JSON, new_status: JSON, applied: int) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of the events a status transition deserves. Pure."""
+    events = []
+    if applied:
+        revision = (new_status.get("sync") or {}).get("revision") or ""
+        events.append(("Normal", "Applied", f"applied {applied} object(s) at {revision[:12]}"))
+    old, new = _ready(old_status), _ready(new_status)
+    if new[:2] != old[:2] and new[0]:
+        kind = "Normal" if new[0] == "True" or new[1] == "Progressing" else "Warning"
+        events.append((kind, new[1], new[2]))
+    return events
+
+
+class EventRecorder:
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    async def record(self, app: JSON, type_: str, reason: str, message: str) -> None:
+        """Create one core/v1 Event about ``app``; failures are logged, never raised."""
+        meta = app.get("metadata", {})
+        now = now_rfc3339()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
+                "namespace": meta.get("namespace"),
+            },
+            "involvedObject": {
+                "apiVersion": app.get("apiVersion"),
+                "kind": app.get("kind"),
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:MAX_MESSAGE],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.client.create(event)
+        except KubeApiError as exc:
+            log.warning("cannot record event on %s: %s", meta.get("name"), exc)
