@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -226,6 +228,44 @@ async def test_a_server_that_hangs_times_out(tmp_path: Path) -> None:
             await cache.resolve(f"http://127.0.0.1:{port}/x.git", None)
 
 
+async def test_cancelling_a_resolve_leaves_no_git_process(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        cache = GitCache(tmp_path / "cache")
+        task = asyncio.create_task(cache.resolve(f"http://127.0.0.1:{port}/x.git", None))
+        await asyncio.sleep(0.5)
+        assert _processes_mentioning(f"127.0.0.1:{port}"), "git should be waiting by now"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _processes_mentioning(f"127.0.0.1:{port}") == []
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+async def test_lock_files_left_by_a_killed_git_are_cleared(
+    tmp_path: Path, make_git_repo: MakeGitRepo
+) -> None:
+    repo = make_git_repo({"a.yaml": "x: 1\n"})
+    await GitCache(tmp_path / "cache").resolve(repo.url, "main")
+    (clone,) = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith("repo")]
+    (clone / "refs" / "heads" / "main.lock").write_text("")
+    new = repo.commit({"a.yaml": "x: 2\n"}, "change")
+    # A new process (a new cache object) on the same root recovers.
+    assert await GitCache(tmp_path / "cache").resolve(repo.url, "main") == new
+
+
 # -- checkout ------------------------------------------------------------------
 
 
@@ -251,15 +291,22 @@ async def test_checkout_reuses_trees_and_keeps_only_the_newest(
 ) -> None:
     repo = make_git_repo({"a.yaml": "x: 0\n"})
     cache = GitCache(tmp_path / "cache", keep_trees=2)
+    trees = tmp_path / "cache" / "trees"
     shas = [repo.head()] + [repo.commit({"a.yaml": f"x: {i}\n"}, f"c{i}") for i in range(1, 4)]
 
-    artifacts = [await cache.checkout(repo.url, sha) for sha in shas]
+    artifacts = [await cache.checkout(repo.url, sha) for sha in shas[:3]]
+    # Trees used within the last minutes are in use by some render: all kept.
+    assert sorted(p.name for p in trees.iterdir()) == sorted(shas[:3])
+    assert await cache.checkout(repo.url, shas[2]) == artifacts[2]
+    assert cache.stats.checkouts == 3
+
+    # An hour later, the next checkout keeps only the two most recently used.
+    now = time.time()
+    for age, sha in zip((3600, 3000, 2400), shas[:3], strict=True):
+        os.utime(trees / sha, (now - age, now - age))
+    await cache.checkout(repo.url, shas[3])
     assert cache.stats.checkouts == 4
-    again = await cache.checkout(repo.url, shas[-1])
-    assert again == artifacts[-1]
-    assert cache.stats.checkouts == 4
-    kept = sorted(p.name for p in (tmp_path / "cache" / "trees").iterdir())
-    assert kept == sorted(shas[-2:])
+    assert sorted(p.name for p in trees.iterdir()) == sorted(shas[2:])
 
 
 async def test_concurrent_checkouts_of_one_commit_write_one_tree(

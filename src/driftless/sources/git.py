@@ -64,6 +64,8 @@ DEFAULT_KEEP_TREES = 16
 _LOCAL_TIMEOUT = 60.0
 # A temp tree older than this is a leftover of a crash, not work in progress.
 _STALE_TMP_SECONDS = 3600.0
+# A tree used this recently is never pruned: an app may still be rendering it.
+_IN_USE_SECONDS = 600.0
 _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _DETACHED_HEAD_REF = "refs/driftless/HEAD"
 
@@ -101,6 +103,7 @@ class GitCache:
         self.stats = GitStats()
         self._credentials = credentials
         self._locks: dict[str, asyncio.Lock] = {}
+        self._checked_clones: set[Path] = set()
 
     # -- public API -----------------------------------------------------------
 
@@ -230,7 +233,12 @@ class GitCache:
         try:
             await self._run_network([*args, *refspecs], clone, env)
         except GitCommandError as exc:
+            _clear_stale_locks(clone)
             raise _unavailable(url, exc, self.timeout) from None
+        except BaseException:
+            # Cancelled: git was killed mid-write and may have left *.lock files.
+            _clear_stale_locks(clone)
+            raise
 
     async def _run_network(
         self, args: list[str], clone: Path | None, env: Mapping[str, str]
@@ -255,6 +263,10 @@ class GitCache:
         """The bare clone of ``url``, created empty on first use (caller holds the lock)."""
         clone = self.root / repo_cache_key(url)
         if (clone / "HEAD").is_file():
+            if clone not in self._checked_clones:
+                # A previous process may have died inside git, leaving *.lock files.
+                self._checked_clones.add(clone)
+                await asyncio.to_thread(_clear_stale_locks, clone)
             return clone
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".tmp-{clone.name}-{uuid.uuid4().hex[:8]}"
@@ -298,7 +310,11 @@ class GitCache:
                 await asyncio.to_thread(shutil.rmtree, tmp, True)
 
     def _prune_trees(self, keep: Path) -> None:
-        """Keep the ``keep_trees`` most recently used trees (always ``keep``)."""
+        """Keep the ``keep_trees`` most recently used trees, ``keep``, and any in use.
+
+        "In use" means used in the last ``_IN_USE_SECONDS``: a caller renders
+        its tree right after ``checkout`` returns, and must not find it gone.
+        """
         try:
             entries = list(os.scandir(self.trees))
         except FileNotFoundError:
@@ -313,8 +329,8 @@ class GitCache:
             elif entry.is_dir(follow_symlinks=False):
                 trees.append((mtime, entry.name))
         trees.sort(reverse=True)
-        for _, name in trees[self.keep_trees :]:
-            if name != keep.name:
+        for mtime, name in trees[self.keep_trees :]:
+            if name != keep.name and now - mtime > _IN_USE_SECONDS:
                 _remove(self.trees / name)
 
 
@@ -371,6 +387,19 @@ def _publish_tree(tmp: Path, tree: Path) -> None:
         # Another repository with this very commit won the race: same content.
         if not tree.is_dir():
             raise
+
+
+def _clear_stale_locks(clone: Path) -> None:
+    """Remove git's ``*.lock`` files from a clone nobody is using.
+
+    Only valid while holding the clone's lock, in the one process that owns
+    the cache: then no git process can be writing, and a lock file left by a
+    killed git would otherwise make every later fetch fail.
+    """
+    candidates = [clone / name for name in ("packed-refs.lock", "shallow.lock", "config.lock")]
+    candidates.extend((clone / "refs").rglob("*.lock"))
+    for lock_file in candidates:
+        lock_file.unlink(missing_ok=True)
 
 
 def _mtime(entry: os.DirEntry[str]) -> float:
