@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,9 @@ class Reconciler:
         )
         app_dir = resolve_app_path(artifact, app.spec.source.path)
         directory = app.spec.source.directory
-        manifests = render_directory(
+        # Reading and parsing files is blocking work: keep it off the event loop.
+        manifests = await asyncio.to_thread(
+            render_directory,
             artifact.path,
             app_dir,
             recurse=bool(directory and directory.recurse),
