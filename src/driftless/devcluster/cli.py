@@ -13,6 +13,7 @@ devcluster up)`` works); progress and messages go to stderr.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,6 +24,12 @@ from driftless.devcluster.errors import DevClusterError
 _name_option = click.option(
     "--name", default="default", show_default=True, help="Which dev cluster (one state dir each)."
 )
+_state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory [default: <cache>/devcluster/<name>].",
+)
 
 
 @click.group("devcluster")
@@ -32,15 +39,16 @@ def devcluster() -> None:
 
 @devcluster.command()
 @_name_option
+@_state_dir_option
 @click.option(
     "--foreground",
     is_flag=True,
     help="Stay attached: stop the cluster on Ctrl-C or when this command dies.",
 )
 @click.option("--nodes", default=3, show_default=True, help="Number of fake kwok Nodes.")
-def up(name: str, foreground: bool, nodes: int) -> None:
+def up(name: str, state_dir: Path | None, foreground: bool, nodes: int) -> None:
     """Start the dev cluster and print its kubeconfig path."""
-    cluster = DevCluster(name, nodes=nodes)
+    cluster = DevCluster(name, state_dir=state_dir, nodes=nodes)
     try:
         cluster.up(attached=foreground)
     except DevClusterError as exc:
@@ -61,10 +69,11 @@ def up(name: str, foreground: bool, nodes: int) -> None:
 
 @devcluster.command()
 @_name_option
-def down(name: str) -> None:
+@_state_dir_option
+def down(name: str, state_dir: Path | None) -> None:
     """Stop the dev cluster's processes and remove its state."""
     try:
-        DevCluster(name).down()
+        DevCluster(name, state_dir=state_dir).down()
     except DevClusterError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"dev cluster {name!r} is down", err=True)
@@ -72,9 +81,10 @@ def down(name: str) -> None:
 
 @devcluster.command()
 @_name_option
-def status(name: str) -> None:
+@_state_dir_option
+def status(name: str, state_dir: Path | None) -> None:
     """Say whether the dev cluster runs; exit 1 if it does not."""
-    found = DevCluster(name).status()
+    found = DevCluster(name, state_dir=state_dir).status()
     if not found.running:
         click.echo(f"dev cluster {name!r}: not running")
         sys.exit(1)
@@ -85,9 +95,10 @@ def status(name: str) -> None:
 
 @devcluster.command("kubeconfig")
 @_name_option
-def kubeconfig_path(name: str) -> None:
+@_state_dir_option
+def kubeconfig_path(name: str, state_dir: Path | None) -> None:
     """Print the kubeconfig path of a running dev cluster."""
-    found = DevCluster(name).status()
+    found = DevCluster(name, state_dir=state_dir).status()
     if not found.running or found.kubeconfig is None:
         raise click.ClickException(f"dev cluster {name!r} is not running")
     click.echo(str(found.kubeconfig))

@@ -74,8 +74,10 @@ class ClusterStatus:
     ready: bool
     server: str | None
     kubeconfig: Path | None
-    #: component name -> whether its process is alive
-    processes: dict[str, bool]
+    #: component name -> pid recorded in the state file
+    pids: dict[str, int]
+    #: component name -> whether that very process is alive
+    alive: dict[str, bool]
 
 
 class DevCluster:
@@ -170,7 +172,8 @@ class DevCluster:
             ready=running and bool(state.get("ready")),
             server=state.get("server"),
             kubeconfig=self.kubeconfig if self.kubeconfig.exists() else None,
-            processes=alive,
+            pids={r.name: r.pid for r in records},
+            alive=alive,
         )
 
     def check(self) -> None:
