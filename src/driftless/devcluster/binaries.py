@@ -125,6 +125,9 @@ def _build_one(component: Component, progress: Progress) -> None:
     log = workdir / f"build-{component.name}.log"
     log.write_text("")
     final = binary_path(component)
+    # We hold the build lock, so any partial file left here is from a killed build.
+    for stale in final.parent.glob(f".{final.name}.partial-*"):
+        stale.unlink(missing_ok=True)
     partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
     progress(
         f"building {component.name} {component.version} "
