@@ -103,28 +103,3 @@ async def test_install_is_idempotent(devcluster: DevCluster, kube: KubeClient) -
         result = await run_cli(devcluster, "install")
         assert result.returncode == 0, result.stderr
         assert "customresourcedefinition/applications.driftless.dev applied" in result.stdout
-
-
-def test_quickstart_end_to_end() -> None:
-    """The README's first command, minus Ctrl-C: the example app becomes Ready."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "driftless.cli.main",
-            "quickstart",
-            "--name",
-            "qs-test",
-            "--exit-when-ready",
-            "--examples",
-            str(REPO_ROOT / "examples"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "guestbook" in result.stdout
-    assert "Sync Status:   Synced" in result.stdout
-    assert "Health:        Healthy" in result.stdout

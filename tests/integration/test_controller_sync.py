@@ -174,7 +174,9 @@ async def test_manual_app_reports_out_of_sync_and_applies_nothing(
     )
     found = condition(app, "Ready")
     assert found is not None and found["reason"] == "OutOfSync"
-    assert app["status"]["resources"][0]["status"] == "OutOfSync"
+    rows = {r["kind"]: r for r in app["status"]["resources"]}
+    assert rows["ConfigMap"]["status"] == "OutOfSync"
+    assert rows["ConfigMap"]["health"]["status"] == "Missing"
     assert await kube.get("v1", "ConfigMap", "settings", name) is None
 
 

@@ -43,7 +43,9 @@ def _row(app: JSON, *, wide: bool, all_namespaces: bool) -> list[str]:
     if all_namespaces:
         row.insert(0, meta.get("namespace", ""))
     if wide:
-        ready: JSON = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        ready: JSON = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+        )
         source = spec.get("source") or {}
         row += [
             ready.get("status", "Unknown"),

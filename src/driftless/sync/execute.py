@@ -35,6 +35,8 @@ R = TypeVar("R")
 JSON = dict[str, Any]
 
 CRD_KIND = "CustomResourceDefinition"
+_SCHEMA_MISMATCH = "failed to create typed patch object"
+VALIDATION_NAMESPACE = "default"
 
 
 @dataclass
@@ -90,6 +92,7 @@ async def _compare_one(
         # Its CRD is part of this render and not established yet: nothing to compare.
         return ObjectState(obj, None, in_sync=False, message="CRD not yet applied")
     if ref.namespace in pending_namespaces:
+        await _validate_elsewhere(client, obj)
         return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
     try:
         live = await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None)
@@ -104,6 +107,27 @@ async def _compare_one(
         return ObjectState(obj, None, in_sync=False, message="missing from the cluster")
     in_sync = equivalent(predicted, live)
     return ObjectState(obj, live, in_sync=in_sync, message="" if in_sync else "differs from git")
+
+
+async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
+    """Dry-run an object whose namespace does not exist yet in ``default`` instead.
+
+    The API server refuses any request into a missing namespace, but creating
+    the namespace first would write to the cluster before the render is known
+    to be valid. ``default`` always exists; the result is thrown away, only a
+    refusal (schema, admission) matters.
+    """
+    body = {**obj.body, "metadata": {**obj.body["metadata"], "namespace": VALIDATION_NAMESPACE}}
+    try:
+        await client.apply(body, field_manager=FIELD_MANAGER, dry_run=True)
+    except UnknownKindError as exc:
+        raise ValidationError(f"{obj.describe()}: {exc}") from None
+    except KubeApiError as exc:
+        # Name the namespace the user wrote, not the stand-in.
+        exc.message = exc.message.replace(
+            f"{VALIDATION_NAMESPACE}/{obj.ref.name}", f"{obj.ref.namespace}/{obj.ref.name}"
+        )
+        raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
 
 
 async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
@@ -163,6 +187,10 @@ async def _wait_established(client: KubeClient, names: list[str], timeout: float
 def _classify(exc: KubeApiError, context: str) -> DriftlessError:
     """API failures: refusals are the user's to fix, outages are retried."""
     message = f"{context}: {exc.message}"
+    if _SCHEMA_MISMATCH in exc.message:
+        # The API server answers 500 when an applied body does not fit the
+        # kind's schema; that is the manifest's fault, not an outage.
+        return ValidationError(message)
     if exc.unreachable or exc.status == 429:
         return TransientError(message)
     if exc.status == 404 and "namespaces" in exc.message:
