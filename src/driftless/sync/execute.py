@@ -7,7 +7,10 @@ Contract:
   dry-run that the server refuses (schema error, admission denial, missing
   namespace) raises ``ValidationError`` naming the object and its file, so a
   broken render never reaches the cluster: ``apply`` is only called after a
-  ``compare`` that succeeded for every object.
+  ``compare`` that succeeded for every object. Objects bound for a namespace
+  this sync will create are dry-run in ``default`` instead (a request into a
+  missing namespace is refused), and custom resources whose CRD is part of
+  the same render cannot be validated before that CRD exists.
 * ``apply`` server-side-applies the out-of-sync objects with field manager
   ``driftless`` in kind order (namespaces and CRDs first), concurrently within
   one kind, and waits for applied CRDs to be Established before going on.
