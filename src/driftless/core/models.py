@@ -62,8 +62,74 @@ class DirectorySource(_Model):
     exclude: str | None = Field(None, description="Glob of files to skip.")
 
 
+class KustomizeSource(_Model):
+    """Overrides applied on top of the kustomization at ``path``."""
+
+    name_prefix: str | None = Field(None, description="Prefix added to every object's name.")
+    name_suffix: str | None = Field(None, description="Suffix added to every object's name.")
+    namespace: str | None = Field(None, description="Namespace set on every namespaced object.")
+    images: list[str] = Field(
+        default_factory=list,
+        description="Image overrides like `kustomize edit set image`: name=newName:tag, name:tag.",
+    )
+    common_labels: dict[str, str] = Field(default_factory=dict, description="Labels added.")
+    common_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations added."
+    )
+    components: list[str] = Field(
+        default_factory=list, description="Extra components (paths inside the repository)."
+    )
+
+
+class HelmParameter(_Model):
+    """One ``--set`` value."""
+
+    name: str
+    value: str
+    force_string: bool = Field(False, description="Use --set-string instead of --set.")
+
+
+class HelmSource(_Model):
+    """Options for a Helm chart (in the repository, or from a Helm/OCI repository)."""
+
+    release_name: str | None = Field(None, description="Release name; default the app name.")
+    namespace: str | None = Field(
+        None, description="Release namespace; default the destination namespace."
+    )
+    value_files: list[str] = Field(
+        default_factory=list, description="Values files, relative to the chart directory."
+    )
+    values: str | None = Field(None, description="Inline values, as a YAML document.")
+    parameters: list[HelmParameter] = Field(default_factory=list, description="--set values.")
+    skip_crds: bool = Field(False, description="Do not render the chart's crds/ directory.")
+
+
+class JsonnetVar(_Model):
+    """A top-level argument or external variable."""
+
+    name: str
+    value: str
+    code: bool = Field(False, description="Evaluate value as Jsonnet code, not a string.")
+
+
+class JsonnetSource(_Model):
+    """Options for Jsonnet files at ``path``."""
+
+    tlas: list[JsonnetVar] = Field(default_factory=list, description="Top-level arguments.")
+    ext_vars: list[JsonnetVar] = Field(default_factory=list, description="External variables.")
+    libs: list[str] = Field(
+        default_factory=list, description="Library search paths inside the repository."
+    )
+
+
 class ApplicationSource(_Model):
-    """Where the desired state comes from."""
+    """Where the desired state comes from.
+
+    With ``chart`` set, ``repoURL`` is a Helm repository (https:// index or
+    oci://) and ``targetRevision`` the chart version or a semver range;
+    otherwise ``repoURL`` is a git repository. The renderer is detected from
+    the files at ``path`` unless one of directory/kustomize/helm/jsonnet is set.
+    """
 
     repo_url: Annotated[str, Field(alias="repoURL", min_length=1)] = Field(
         description="Git repository URL (https://, ssh://, file://)."
@@ -72,7 +138,11 @@ class ApplicationSource(_Model):
         "HEAD", description="Branch, tag or commit SHA to follow; HEAD is the default branch."
     )
     path: str = Field(".", description="Directory inside the repository holding the manifests.")
+    chart: str | None = Field(None, description="Chart name in a Helm repository.")
     directory: DirectorySource | None = Field(None, description="Plain directory options.")
+    kustomize: KustomizeSource | None = Field(None, description="Kustomize options.")
+    helm: HelmSource | None = Field(None, description="Helm options.")
+    jsonnet: JsonnetSource | None = Field(None, description="Jsonnet options.")
 
 
 class ApplicationDestination(_Model):
