@@ -10,24 +10,37 @@ import click
 from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async, with_client
 from driftless.core.crd import all_crds
 from driftless.core.resources import FIELD_MANAGER
-from driftless.kube.client import KubeClient
+from driftless.core.project import DEFAULT_PROJECT, default_project
+from driftless.kube.client import KubeApiError, KubeClient
 
 
 async def install(client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE) -> list[str]:
-    """Apply the CRDs and the apps namespace; wait until the CRDs are Established."""
+    """Apply the CRDs, the apps namespace and the default project; one line per object."""
     done = []
     for crd in all_crds():
         await client.apply(crd, field_manager=FIELD_MANAGER)
-        done.append(f"customresourcedefinition/{crd['metadata']['name']}")
+        done.append(f"customresourcedefinition/{crd['metadata']['name']} applied")
     for crd in all_crds():
         await wait_established(client, crd["metadata"]["name"])
     await client.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         field_manager=FIELD_MANAGER,
     )
-    done.append(f"namespace/{namespace}")
+    done.append(f"namespace/{namespace} applied")
     await client.discovery.refresh()
+    done.append(await _ensure_default_project(client, namespace))
     return done
+
+
+async def _ensure_default_project(client: KubeClient, namespace: str) -> str:
+    """Create the permissive default project once; never overwrite an admin's edits."""
+    try:
+        await client.create(default_project(namespace))
+    except KubeApiError as exc:
+        if not exc.conflict:
+            raise
+        return f"project/{DEFAULT_PROJECT} unchanged"
+    return f"project/{DEFAULT_PROJECT} created"
 
 
 async def wait_established(client: KubeClient, name: str, timeout: float = 60) -> None:
@@ -61,4 +74,4 @@ async def install_command(globals_: Globals, namespace: str) -> None:
     """
     applied = await with_client(globals_, lambda c: install(c, namespace=namespace))
     for line in applied:
-        click.echo(f"{line} applied")
+        click.echo(line)

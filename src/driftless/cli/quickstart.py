@@ -157,7 +157,7 @@ async def _run(
     client = await KubeClient.from_kubeconfig(kubeconfig)
     try:
         for line in await install(client):
-            click.echo(f"{line} applied")
+            click.echo(line)
         repo_dir = cluster.state_dir / "example-repo"
         repo_url = await seed_repository(examples, repo_dir)
         names = await _create_apps(client, examples, repo_url)

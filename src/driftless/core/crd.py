@@ -26,6 +26,7 @@ from driftless.core.models import (
     ApplicationSpec,
     ApplicationStatus,
 )
+from driftless.core.project import PROJECT_KIND, ProjectSpec
 
 JSON = dict[str, Any]
 
@@ -156,6 +157,49 @@ def application_crd() -> JSON:
     }
 
 
+def project_crd() -> JSON:
+    """The ``projects.driftless.dev`` CRD."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": model_schema(ProjectSpec),
+        },
+    }
+    columns = [
+        {"name": "Description", "type": "string", "jsonPath": ".spec.description"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"projects.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": PROJECT_KIND,
+                "listKind": f"{PROJECT_KIND}List",
+                "plural": "projects",
+                "singular": "project",
+                "shortNames": ["proj"],
+                "categories": ["driftless"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                    "additionalPrinterColumns": columns,
+                }
+            ],
+        },
+    }
+
+
 def _strip_defaults(node: Any) -> None:
     if isinstance(node, dict):
         node.pop("default", None)
@@ -168,7 +212,7 @@ def _strip_defaults(node: Any) -> None:
 
 def all_crds() -> list[JSON]:
     """Every CRD driftless needs, in install order."""
-    return [application_crd()]
+    return [application_crd(), project_crd()]
 
 
 __all__ = ["API_VERSION", "all_crds", "application_crd", "model_schema", "structural"]

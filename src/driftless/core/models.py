@@ -39,7 +39,9 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-class _Model(BaseModel):
+class ApiModel(BaseModel):
+    """Base of every API model: camelCase aliases, unknown fields ignored."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
     )
@@ -52,7 +54,7 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------- spec
 
 
-class DirectorySource(_Model):
+class DirectorySource(ApiModel):
     """Options for a plain directory of YAML/JSON manifests."""
 
     recurse: bool = Field(False, description="Also read manifests in subdirectories.")
@@ -62,7 +64,7 @@ class DirectorySource(_Model):
     exclude: str | None = Field(None, description="Glob of files to skip.")
 
 
-class KustomizeSource(_Model):
+class KustomizeSource(ApiModel):
     """Overrides applied on top of the kustomization at ``path``."""
 
     name_prefix: str | None = Field(None, description="Prefix added to every object's name.")
@@ -81,7 +83,7 @@ class KustomizeSource(_Model):
     )
 
 
-class HelmParameter(_Model):
+class HelmParameter(ApiModel):
     """One ``--set`` value."""
 
     name: str
@@ -89,7 +91,7 @@ class HelmParameter(_Model):
     force_string: bool = Field(False, description="Use --set-string instead of --set.")
 
 
-class HelmSource(_Model):
+class HelmSource(ApiModel):
     """Options for a Helm chart (in the repository, or from a Helm/OCI repository)."""
 
     release_name: str | None = Field(None, description="Release name; default the app name.")
@@ -104,7 +106,7 @@ class HelmSource(_Model):
     skip_crds: bool = Field(False, description="Do not render the chart's crds/ directory.")
 
 
-class JsonnetVar(_Model):
+class JsonnetVar(ApiModel):
     """A top-level argument or external variable."""
 
     name: str
@@ -112,7 +114,7 @@ class JsonnetVar(_Model):
     code: bool = Field(False, description="Evaluate value as Jsonnet code, not a string.")
 
 
-class JsonnetSource(_Model):
+class JsonnetSource(ApiModel):
     """Options for Jsonnet files at ``path``."""
 
     tlas: list[JsonnetVar] = Field(default_factory=list, description="Top-level arguments.")
@@ -122,7 +124,7 @@ class JsonnetSource(_Model):
     )
 
 
-class ApplicationSource(_Model):
+class ApplicationSource(ApiModel):
     """Where the desired state comes from.
 
     With ``chart`` set, ``repoURL`` is a Helm repository (https:// index or
@@ -145,7 +147,7 @@ class ApplicationSource(_Model):
     jsonnet: JsonnetSource | None = Field(None, description="Jsonnet options.")
 
 
-class ApplicationDestination(_Model):
+class ApplicationDestination(ApiModel):
     """Where the manifests are applied."""
 
     server: str | None = Field(
@@ -157,14 +159,17 @@ class ApplicationDestination(_Model):
     )
 
 
-class AutomatedSync(_Model):
+class AutomatedSync(ApiModel):
     """Sync automatically whenever git or the cluster changes."""
 
     prune: bool = Field(False, description="Delete objects removed from git.")
     self_heal: bool = Field(False, description="Revert changes made in the cluster.")
+    allow_empty: bool = Field(
+        False, description="Allow a render with no objects to prune everything the app had."
+    )
 
 
-class SyncPolicy(_Model):
+class SyncPolicy(ApiModel):
     """When and how the controller converges the cluster to git."""
 
     automated: AutomatedSync | None = Field(
@@ -187,13 +192,36 @@ class SyncPolicy(_Model):
         return (self.option(name) or "").lower() == "true"
 
 
-class ApplicationSpec(_Model):
+class IgnoreDifference(ApiModel):
+    """Fields that may differ from git without making the app OutOfSync.
+
+    Matched objects keep these fields out of the comparison and out of what
+    driftless applies, so another controller (an HPA, a mutating webhook) may
+    own them.
+    """
+
+    group: str = Field("", description="API group; empty for the core group, * for any.")
+    kind: str = Field(description="Kind, or * for any.")
+    name: str | None = Field(None, description="Only the object with this name.")
+    namespace: str | None = Field(None, description="Only objects in this namespace.")
+    json_pointers: list[str] = Field(
+        default_factory=list, description="RFC 6901 pointers such as /spec/replicas."
+    )
+    managed_fields_managers: list[str] = Field(
+        default_factory=list, description="Ignore every field owned by these field managers."
+    )
+
+
+class ApplicationSpec(ApiModel):
     """What an Application asks for."""
 
     project: str = Field("default", description="Project the application belongs to.")
     source: ApplicationSource
     destination: ApplicationDestination = Field(default_factory=ApplicationDestination)
     sync_policy: SyncPolicy = Field(default_factory=SyncPolicy)
+    ignore_differences: list[IgnoreDifference] = Field(
+        default_factory=list, description="Differences that do not count as drift."
+    )
     interval: Annotated[str, Field(pattern=DURATION_PATTERN)] | None = Field(
         None, description="How often to re-check git and the cluster (default: controller's)."
     )
@@ -224,7 +252,7 @@ class HealthStatusCode(StrEnum):
     UNKNOWN = "Unknown"
 
 
-class Condition(_Model):
+class Condition(ApiModel):
     """A ``metav1.Condition``: the shape ``kubectl wait --for=condition=X`` reads."""
 
     type: str
@@ -235,18 +263,22 @@ class Condition(_Model):
     observed_generation: int | None = None
 
 
-class SyncStatus(_Model):
+class SyncStatus(ApiModel):
     status: SyncStatusCode = SyncStatusCode.UNKNOWN
     revision: str | None = Field(None, description="Full commit SHA last compared or applied.")
 
 
-class HealthStatus(_Model):
+class HealthStatus(ApiModel):
     status: HealthStatusCode = HealthStatusCode.UNKNOWN
     message: str | None = None
 
 
-class ResourceStatus(_Model):
-    """One managed object as seen in the last reconcile."""
+class ResourceStatus(ApiModel):
+    """One managed object as seen in the last reconcile.
+
+    The list of these is also the app's inventory: an object listed here that
+    git no longer renders is a prune candidate (``requiresPruning``).
+    """
 
     group: str = ""
     version: str = ""
@@ -256,9 +288,12 @@ class ResourceStatus(_Model):
     status: SyncStatusCode = SyncStatusCode.UNKNOWN
     health: HealthStatus | None = None
     message: str | None = None
+    requires_pruning: bool | None = Field(
+        None, description="Gone from git but still in the cluster."
+    )
 
 
-class ApplicationStatus(_Model):
+class ApplicationStatus(ApiModel):
     """What the controller observed and did."""
 
     observed_generation: int | None = None
@@ -270,7 +305,7 @@ class ApplicationStatus(_Model):
     last_synced_at: str | None = None
 
 
-class Application(_Model):
+class Application(ApiModel):
     """A whole Application object (metadata kept as the raw dict the server sent)."""
 
     api_version: str = API_VERSION

@@ -1,0 +1,127 @@
+"""The ``Project`` resource and its policy checks. Pure.
+
+A Project fences what its Applications may do:
+
+* ``sourceRepos``: globs of repository URLs an app may use,
+* ``destinations``: (server glob, namespace glob) pairs an app may deploy to,
+* ``clusterResourceAllowList``: cluster-scoped (group, kind) an app may create
+  — empty means none, as cluster-scoped objects affect every tenant,
+* ``namespaceResourceDenyList``: namespaced (group, kind) an app may not create.
+
+Globs use shell-style wildcards (``*``, ``?``, ``[..]``) and are matched
+case-sensitively; ``*`` matches ``/`` too, so ``https://git.example.com/team/*``
+covers every repository of that team. ``check_*`` functions raise
+``ProjectViolation`` naming the offending object, so nothing is applied.
+``driftless install`` creates a ``default`` project that allows everything.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from pydantic import Field
+
+from driftless.core import reasons
+from driftless.core.errors import StallingError
+from driftless.core.models import ApiModel
+
+PROJECT_KIND = "Project"
+DEFAULT_PROJECT = "default"
+LOCAL_SERVER = "https://kubernetes.default.svc"
+
+
+class ProjectViolation(StallingError):
+    """The app asks for something its project does not allow."""
+
+    reason = reasons.PROJECT_VIOLATION
+
+
+class GroupKind(ApiModel):
+    group: str = Field("", description="API group (empty: core), or a glob.")
+    kind: str = Field(description="Kind, or a glob.")
+
+    def matches(self, group: str, kind: str) -> bool:
+        return fnmatchcase(group, self.group or "") and fnmatchcase(kind, self.kind)
+
+
+class ProjectDestination(ApiModel):
+    server: str = Field(
+        "*", description="Glob of API server URLs (in-cluster: " + LOCAL_SERVER + ")."
+    )
+    namespace: str = Field("*", description="Glob of namespaces.")
+
+
+class ProjectSpec(ApiModel):
+    description: str | None = None
+    source_repos: list[str] = Field(default_factory=list, description="Allowed repository globs.")
+    destinations: list[ProjectDestination] = Field(
+        default_factory=list, description="Allowed (server, namespace) destinations."
+    )
+    cluster_resource_allow_list: list[GroupKind] = Field(
+        default_factory=list, description="Cluster-scoped kinds apps may manage."
+    )
+    namespace_resource_deny_list: list[GroupKind] = Field(
+        default_factory=list, description="Namespaced kinds apps may not manage."
+    )
+
+
+class Project(ApiModel):
+    api_version: str = "driftless.dev/v1alpha1"
+    kind: str = PROJECT_KIND
+    metadata: dict[str, object] = Field(default_factory=dict)
+    spec: ProjectSpec = Field(default_factory=ProjectSpec)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+
+def default_project(namespace: str) -> dict[str, object]:
+    """The permissive ``default`` project ``driftless install`` creates."""
+    return {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": PROJECT_KIND,
+        "metadata": {"name": DEFAULT_PROJECT, "namespace": namespace},
+        "spec": {
+            "description": "Allows everything; restrict it or create narrower projects.",
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceAllowList": [{"group": "*", "kind": "*"}],
+        },
+    }
+
+
+def check_source(project: Project, repo_url: str) -> None:
+    if not any(fnmatchcase(repo_url, pattern) for pattern in project.spec.source_repos):
+        raise ProjectViolation(f"repository {repo_url} is not permitted in project {project.name}")
+
+
+def check_destination(project: Project, server: str, namespace: str) -> None:
+    for dest in project.spec.destinations:
+        if fnmatchcase(server, dest.server) and fnmatchcase(namespace, dest.namespace):
+            return
+    shown = namespace or "(cluster scope)"
+    raise ProjectViolation(
+        f"destination {server} namespace {shown} is not permitted in project {project.name}"
+    )
+
+
+def check_resource(
+    project: Project, group: str, kind: str, namespaced: bool, describe: str
+) -> None:
+    """Raise if the project forbids managing this kind; ``describe`` names the object."""
+    if namespaced:
+        if any(gk.matches(group, kind) for gk in project.spec.namespace_resource_deny_list):
+            raise ProjectViolation(
+                f"{describe}: kind {_gk(group, kind)} is denied in project {project.name}"
+            )
+        return
+    if not any(gk.matches(group, kind) for gk in project.spec.cluster_resource_allow_list):
+        raise ProjectViolation(
+            f"{describe}: cluster-scoped kind {_gk(group, kind)} is not allowed "
+            f"in project {project.name}"
+        )
+
+
+def _gk(group: str, kind: str) -> str:
+    return f"{kind}.{group}" if group else kind
