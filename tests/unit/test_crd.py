@@ -32,7 +32,7 @@ def test_schema_uses_the_names_users_write() -> None:
     assert source["required"] == ["repoURL"]
     assert set(source["properties"]) >= {"repoURL", "targetRevision", "path", "directory"}
     policy = spec["spec"]["properties"]["syncPolicy"]["properties"]
-    assert set(policy["automated"]["properties"]) == {"prune", "selfHeal"}
+    assert set(policy["automated"]["properties"]) == {"prune", "selfHeal", "allowEmpty"}
 
 
 def test_status_subresource_and_printer_columns() -> None:

@@ -4,9 +4,9 @@ from typing import Any
 
 from driftless.controller import outcome
 from driftless.core.errors import RenderError, SourceUnavailableError
-from driftless.core.models import Application, HealthStatusCode
+from driftless.core.models import Application
 from driftless.core.resources import Manifest
-from driftless.health import HealthResult
+from driftless.controller.engine import Plan
 from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import prepare
 
@@ -54,9 +54,7 @@ def test_transient_error_is_reconciling_not_stalled() -> None:
 
 def test_synced_and_healthy_is_ready() -> None:
     app = Application.model_validate(RAW)
-    states = _states(in_sync=True)
-    health = {states[0].desired.ref: HealthResult(HealthStatusCode.HEALTHY)}
-    status = outcome.succeeded(app, "a" * 40, states, health)
+    status = outcome.succeeded(app, Plan(app, "a" * 40, _states(in_sync=True)))
     assert _conditions(status) == {"Ready": ("True", "Synced")}
     assert status["sync"] == {"status": "Synced", "revision": "a" * 40}
     assert status["resources"][0]["name"] == "c"
@@ -65,7 +63,7 @@ def test_synced_and_healthy_is_ready() -> None:
 
 def test_out_of_sync_and_missing() -> None:
     app = Application.model_validate(RAW)
-    status = outcome.succeeded(app, "b" * 40, _states(in_sync=False), {})
+    status = outcome.succeeded(app, Plan(app, "b" * 40, _states(in_sync=False)))
     assert status["sync"]["status"] == "OutOfSync"
     assert status["health"]["status"] == "Missing"
     assert _conditions(status)["Ready"] == ("False", "OutOfSync")
@@ -74,9 +72,7 @@ def test_out_of_sync_and_missing() -> None:
 def test_recovery_clears_stalled_and_unchanged_status_is_not_rewritten() -> None:
     stalled = outcome.failed(RAW, RenderError("bad"))
     app = Application.model_validate({**RAW, "status": stalled})
-    states = _states(in_sync=True)
-    health = {states[0].desired.ref: HealthResult(HealthStatusCode.HEALTHY)}
-    status = outcome.succeeded(app, "c" * 40, states, health)
+    status = outcome.succeeded(app, Plan(app, "c" * 40, _states(in_sync=True)))
     assert "Stalled" not in _conditions(status)
     assert outcome.same_status(status, status)
     assert not outcome.same_status(stalled, status)

@@ -133,6 +133,8 @@ class Controller:
         if raw is None:
             return
         if raw.get("metadata", {}).get("deletionTimestamp"):
+            if not await self.reconciler.finalize(raw):
+                self.queue.add(key, self._backoff(key))
             return
         try:
             outcome = await self.reconciler.reconcile(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftless.core import conditions as cond
 from driftless.core import reasons
@@ -38,6 +38,10 @@ from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult, worst
 from driftless.kube.client import KubeApiError
 from driftless.sync.execute import ObjectState
+from driftless.sync.prune import Orphan
+
+if TYPE_CHECKING:
+    from driftless.controller.engine import Plan
 
 JSON = dict[str, Any]
 PROGRESS_POLL_SECONDS = 3.0
@@ -108,20 +112,19 @@ def failed(raw: JSON, err: DriftlessError) -> JSON:
     return status.to_api()
 
 
-def succeeded(
-    app: Application,
-    revision: str,
-    states: list[ObjectState],
-    health: dict[ResourceRef, HealthResult],
-) -> JSON:
+def succeeded(app: Application, plan: Plan, *, pruned: int = 0) -> JSON:
     """Status after a pipeline run that reached the cluster."""
     status = _status_of({"status": app.status.to_api()})
     status.observed_generation = app.generation
+    health = plan.health()
+    states = plan.states
     resources = [_resource_status(s, health.get(s.desired.ref)) for s in states]
-    in_sync = all(s.in_sync for s in states)
+    resources += [_orphan_status(o, plan.prune_blocked) for o in plan.orphans]
+    in_sync = all(s.in_sync for s in states) and all(o.prune_disabled for o in plan.orphans)
     status.resources = resources
     status.sync = SyncStatus(
-        status=SyncStatusCode.SYNCED if in_sync else SyncStatusCode.OUT_OF_SYNC, revision=revision
+        status=SyncStatusCode.SYNCED if in_sync else SyncStatusCode.OUT_OF_SYNC,
+        revision=plan.revision,
     )
     verdicts = [
         health.get(s.desired.ref, HealthResult(HealthStatusCode.MISSING, "not in the cluster"))
@@ -129,12 +132,30 @@ def succeeded(
     ]
     overall = worst(verdicts)
     status.health = HealthStatus(status=overall.status, message=_health_message(states, health))
-    if any(s.message == "applied" for s in states):
+    if pruned or any(s.message == "applied" for s in states):
         status.last_synced_at = cond.now_rfc3339()
     status.conditions = cond.ordered(
-        _conditions(status, in_sync, overall.status, revision, app.generation)
+        _conditions(status, in_sync, overall.status, plan.revision, app.generation)
     )
     return status.to_api()
+
+
+def _orphan_status(orphan: Orphan, blocked: str | None) -> ResourceStatus:
+    ref = orphan.ref
+    if orphan.prune_disabled:
+        message = "not in git; kept because of Prune=false"
+    else:
+        message = f"requires pruning: {blocked}" if blocked else "requires pruning"
+    return ResourceStatus(
+        group=ref.group,
+        version=orphan.api_version.rpartition("/")[2],
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+        status=SyncStatusCode.OUT_OF_SYNC,
+        message=message,
+        requires_pruning=True,
+    )
 
 
 def _conditions(

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
 from driftless.core.resources import FIELD_MANAGER
+from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.sync.prepare import DesiredObject, kind_rank
@@ -50,6 +51,7 @@ class ObjectState:
     live: JSON | None
     in_sync: bool
     message: str = ""
+    predicted: JSON | None = None  # the server-side dry-run of applying ``desired``
 
 
 async def compare(
@@ -99,6 +101,8 @@ async def _compare_one(
         return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
     try:
         live = await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None)
+        # Ignored fields are left out of what is applied, so their owner keeps them.
+        obj.body = strip_ignored(obj.body, obj.ignore, live)
         predicted = await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
     except UnknownKindError as exc:
         raise ValidationError(
@@ -107,9 +111,11 @@ async def _compare_one(
     except KubeApiError as exc:
         raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
     if live is None:
-        return ObjectState(obj, None, in_sync=False, message="missing from the cluster")
-    in_sync = equivalent(predicted, live)
-    return ObjectState(obj, live, in_sync=in_sync, message="" if in_sync else "differs from git")
+        return ObjectState(obj, None, False, "missing from the cluster", predicted)
+    in_sync = equivalent(
+        strip_ignored(predicted, obj.ignore, live), strip_ignored(live, obj.ignore, live)
+    )
+    return ObjectState(obj, live, in_sync, "" if in_sync else "differs from git", predicted)
 
 
 async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.core.errors import ValidationError
+from driftless.core.models import IgnoreDifference
 from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
 
 # Applied first, in this order; everything else follows, then webhooks last
@@ -52,6 +53,7 @@ class DesiredObject:
     ref: ResourceRef
     body: dict[str, Any]
     manifest: Manifest
+    ignore: list[IgnoreDifference] = field(default_factory=list)
 
     @property
     def api_version(self) -> str:

@@ -1,0 +1,200 @@
+"""The sync engine shared by the controller and the CLI: plan, then act.
+
+``Engine.plan`` is read-only: it resolves and fetches the revision, renders
+it, checks the app's Project, dry-runs every object and finds orphans. Only
+``apply`` and ``prune`` write, and only after a plan that succeeded as a
+whole — so a failed fetch, render or policy check changes nothing.
+``driftless app diff`` runs ``plan`` alone; the controller runs all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from driftless.controller import outcome as outcomes
+from driftless.core import reasons
+from driftless.core.errors import StallingError, ValidationError
+from driftless.core.models import API_VERSION, Application
+from driftless.core.project import (
+    LOCAL_SERVER,
+    PROJECT_KIND,
+    Project,
+    ProjectViolation,
+    check_destination,
+    check_resource,
+    check_source,
+)
+from driftless.core.resources import Manifest, ResourceRef
+from driftless.diff.ignore import rules_for
+from driftless.health import HealthResult, assess
+from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.render.directory import render_directory
+from driftless.sources.artifact import resolve_app_path
+from driftless.sources.git import GitCache
+from driftless.sync import execute, prune
+from driftless.sync.prepare import DesiredObject, prepare
+
+LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
+
+
+@dataclass
+class Plan:
+    """Everything known about one app after a read-only pass."""
+
+    app: Application
+    revision: str
+    states: list[execute.ObjectState]
+    orphans: list[prune.Orphan] = field(default_factory=list)
+    prune_blocked: str | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return all(s.in_sync for s in self.states) and not self.orphans
+
+    def health(self) -> dict[ResourceRef, HealthResult]:
+        return {s.desired.ref: assess(s.live) for s in self.states if s.live is not None}
+
+
+class Engine:
+    """Plans and syncs apps against one cluster."""
+
+    def __init__(self, client: KubeClient, git: GitCache, *, concurrency: int = 16) -> None:
+        self.client = client
+        self.git = git
+        self.concurrency = concurrency
+
+    async def plan(self, app: Application) -> Plan:
+        project = await self._project(app)
+        self._check_destination(app, project)
+        check_source(project, app.spec.source.repo_url)
+        artifact = await self.git.checkout(
+            app.spec.source.repo_url, app.spec.source.target_revision
+        )
+        app_dir = resolve_app_path(artifact, app.spec.source.path)
+        directory = app.spec.source.directory
+        # Reading and parsing files is blocking work: keep it off the event loop.
+        manifests = await asyncio.to_thread(
+            render_directory,
+            artifact.path,
+            app_dir,
+            recurse=bool(directory and directory.recurse),
+            include=directory.include if directory else None,
+            exclude=directory.exclude if directory else None,
+        )
+        desired = await self._prepare(app, project, manifests)
+        states = await execute.compare(self.client, desired, concurrency=self.concurrency)
+        rendered = {d.ref for d in desired}
+        leftovers = prune.candidates(app.status.resources, rendered)
+        orphans = await prune.find_orphans(self.client, app.name, leftovers)
+        automated = app.spec.sync_policy.automated
+        blocked = prune.empty_render_guard(
+            len(manifests), len(app.status.resources), bool(automated and automated.allow_empty)
+        )
+        return Plan(app, artifact.revision, states, orphans, blocked)
+
+    async def apply(self, plan: Plan) -> int:
+        """Apply the out-of-sync objects; returns how many were written."""
+        count = sum(1 for s in plan.states if not s.in_sync)
+        await execute.apply(self.client, plan.states, concurrency=self.concurrency)
+        return count
+
+    async def prune(self, plan: Plan) -> list[prune.Orphan]:
+        """Delete the plan's orphans unless pruning is blocked; returns those deleted."""
+        if plan.prune_blocked:
+            return []
+        deleted = await prune.prune(self.client, plan.orphans)
+        plan.orphans = [o for o in plan.orphans if o not in deleted]
+        return deleted
+
+    # -- steps ----------------------------------------------------------
+
+    async def _project(self, app: Application) -> Project:
+        name = app.spec.project
+        try:
+            raw = await self.client.get(API_VERSION, PROJECT_KIND, name, app.namespace)
+        except UnknownKindError:
+            raise StallingError(
+                "the Project CRD is not installed; run `driftless install`",
+                reason=reasons.PROJECT_VIOLATION,
+            ) from None
+        except KubeApiError as exc:
+            raise outcomes.api_failure(exc, f"cannot read project {name}") from None
+        if raw is None:
+            raise ProjectViolation(f"project {name} does not exist in namespace {app.namespace}")
+        return Project.model_validate(raw)
+
+    def _check_destination(self, app: Application, project: Project) -> None:
+        server = (app.spec.destination.server or "").rstrip("/")
+        if server not in LOCAL_SERVERS and server != self.client.server.rstrip("/"):
+            raise StallingError(
+                f"destination server {server} is not a registered cluster; only the local "
+                "cluster is supported by this controller version",
+                reason=reasons.VALIDATION_FAILED,
+            )
+        check_destination(project, LOCAL_SERVER, app.spec.destination.namespace or "")
+
+    async def _prepare(
+        self, app: Application, project: Project, manifests: list[Manifest]
+    ) -> list[DesiredObject]:
+        namespaced = await self._scope_map(manifests)
+        desired = prepare(
+            manifests,
+            app_name=app.name,
+            default_namespace=app.spec.destination.namespace or "",
+            is_namespaced=lambda api_version, kind: namespaced[(api_version, kind)],
+        )
+        for obj in desired:
+            is_namespaced = bool(obj.ref.namespace)
+            check_resource(project, obj.ref.group, obj.ref.kind, is_namespaced, obj.describe())
+            if is_namespaced and obj.ref.namespace != app.spec.destination.namespace:
+                check_destination(project, LOCAL_SERVER, obj.ref.namespace)
+            obj.ignore = rules_for(app.spec.ignore_differences, obj.ref)
+        return self._with_created_namespace(app, desired)
+
+    def _with_created_namespace(
+        self, app: Application, desired: list[DesiredObject]
+    ) -> list[DesiredObject]:
+        namespace = app.spec.destination.namespace
+        create = app.spec.sync_policy.option_enabled("CreateNamespace")
+        already = any(d.ref.kind == "Namespace" and d.ref.name == namespace for d in desired)
+        if create and namespace and not already:
+            # Created for the app but not tracked by it: pruning never deletes it.
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            ref = ResourceRef("", "Namespace", "", namespace)
+            desired.insert(0, DesiredObject(ref=ref, body=body, manifest=Manifest(body)))
+        return desired
+
+    async def _scope_map(self, manifests: list[Manifest]) -> dict[tuple[str, str], bool]:
+        """Whether each (apiVersion, kind) is namespaced: from discovery or a CRD in the render."""
+        from_crds = {key: scope == "Namespaced" for key, scope in _crd_scopes(manifests).items()}
+        result: dict[tuple[str, str], bool] = {}
+        for manifest in manifests:
+            key = (manifest.api_version, manifest.kind)
+            if key in result:
+                continue
+            if key in from_crds:
+                result[key] = from_crds[key]
+                continue
+            try:
+                result[key] = (await self.client.resource_type(*key)).namespaced
+            except UnknownKindError as exc:
+                where = f"{manifest.origin()}: " if manifest.origin() else ""
+                raise ValidationError(
+                    f"{where}{exc}; is the CRD that defines it installed?"
+                ) from None
+            except KubeApiError as exc:
+                raise outcomes.api_failure(exc, "discovery failed") from None
+        return result
+
+
+def _crd_scopes(manifests: list[Manifest]) -> dict[tuple[str, str], str]:
+    scopes: dict[tuple[str, str], str] = {}
+    for manifest in manifests:
+        if manifest.kind != "CustomResourceDefinition":
+            continue
+        spec = manifest.obj.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind", "")
+        for version in spec.get("versions") or []:
+            scopes[(f"{spec.get('group')}/{version.get('name')}", kind)] = spec.get("scope", "")
+    return scopes

@@ -1,0 +1,114 @@
+"""Find and delete what git no longer has.
+
+The app's inventory is its last ``status.resources`` list. An object in the
+inventory that the current render does not produce is an *orphan* when the
+live object still carries this app's tracking id — an object that changed
+hands (another app's tracking id, or none) is never touched.
+
+Contract:
+* ``find_orphans`` only reads; it is safe to call on every reconcile.
+* ``prune`` deletes orphans in reverse apply order (workloads before the
+  namespaces and CRDs they live in), skipping objects annotated
+  ``driftless.dev/sync-options: Prune=false``.
+* The caller decides *whether* to prune: never after a failed fetch or
+  render (the pipeline never gets here), never when a render suddenly yields
+  no objects unless the app allows it (``empty_render_guard``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from driftless.core.errors import TransientError, ValidationError
+from driftless.core.models import ResourceStatus
+from driftless.core.resources import TRACKING_ANNOTATION, ResourceRef
+from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.sync.prepare import kind_rank
+
+JSON = dict[str, Any]
+SYNC_OPTIONS_ANNOTATION = "driftless.dev/sync-options"
+
+
+@dataclass
+class Orphan:
+    """A live object of this app that git no longer renders."""
+
+    ref: ResourceRef
+    api_version: str
+    live: JSON
+
+    @property
+    def prune_disabled(self) -> bool:
+        return "Prune=false" in object_sync_options(self.live)
+
+
+def object_sync_options(obj: JSON) -> list[str]:
+    """The per-object options of the ``driftless.dev/sync-options`` annotation."""
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS_ANNOTATION, "")
+    return [part.strip() for part in str(raw).split(",") if part.strip()]
+
+
+def candidates(
+    inventory: Iterable[ResourceStatus], rendered: set[ResourceRef]
+) -> list[ResourceStatus]:
+    """Inventory entries the render no longer produces. Pure."""
+    out = []
+    for entry in inventory:
+        ref = ResourceRef(entry.group, entry.kind, entry.namespace, entry.name)
+        if ref not in rendered:
+            out.append(entry)
+    return out
+
+
+def empty_render_guard(rendered: int, inventory: int, allow_empty: bool) -> str | None:
+    """Why pruning must be skipped, or None. A render that drops to zero objects
+    is far more often a mistake (wrong path, emptied overlay) than an intent."""
+    if rendered == 0 and inventory > 0 and not allow_empty:
+        return (
+            "the render produced no objects; refusing to prune everything "
+            "(set syncPolicy.automated.allowEmpty to allow it)"
+        )
+    return None
+
+
+async def find_orphans(
+    client: KubeClient, app_name: str, entries: list[ResourceStatus]
+) -> list[Orphan]:
+    """The entries whose live object exists and still carries this app's tracking id."""
+    orphans = []
+    for entry in entries:
+        ref = ResourceRef(entry.group, entry.kind, entry.namespace, entry.name)
+        api_version = f"{entry.group}/{entry.version}" if entry.group else entry.version
+        try:
+            live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
+        except UnknownKindError:
+            continue  # the kind itself is gone (CRD deleted): nothing left to prune
+        except KubeApiError as exc:
+            raise TransientError(f"cannot read {ref} to check for pruning: {exc}") from None
+        if live is None:
+            continue
+        annotations = (live.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(TRACKING_ANNOTATION) != ref.tracking_id(app_name):
+            continue
+        orphans.append(Orphan(ref, api_version, live))
+    return orphans
+
+
+async def prune(client: KubeClient, orphans: list[Orphan]) -> list[Orphan]:
+    """Delete orphans in reverse apply order; returns the ones deleted."""
+    deleted = []
+    ordered = sorted(orphans, key=lambda o: (-kind_rank(o.ref.kind), o.ref.namespace, o.ref.name))
+    for orphan in ordered:
+        if orphan.prune_disabled:
+            continue
+        ref = orphan.ref
+        try:
+            await client.delete(orphan.api_version, ref.kind, ref.name, ref.namespace or None)
+        except KubeApiError as exc:
+            if exc.unreachable:
+                raise TransientError(f"cannot prune {ref}: {exc}") from None
+            raise ValidationError(f"cannot prune {ref}: {exc}") from None
+        deleted.append(orphan)
+    return deleted
