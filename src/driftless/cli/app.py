@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,8 +11,11 @@ import click
 
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
-from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.controller.engine import Engine
+from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
+from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeClient
+from driftless.sources.git import GitCache, default_cache_root
 
 JSON = dict[str, Any]
 REFRESH_ANNOTATION = "driftless.dev/refresh"
@@ -204,3 +209,79 @@ async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> No
 
     await with_client(globals_, annotate)
     click.echo(f"application.driftless.dev/{name} refresh requested")
+
+
+def _color(text: str, enabled: bool) -> str:
+    if not enabled:
+        return text
+    colored = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            colored.append(click.style(line, bold=True))
+        elif line.startswith("+"):
+            colored.append(click.style(line, fg="green"))
+        elif line.startswith("-"):
+            colored.append(click.style(line, fg="red"))
+        elif line.startswith("@@"):
+            colored.append(click.style(line, fg="cyan"))
+        else:
+            colored.append(line)
+    return "".join(colored)
+
+
+async def compute_diffs(client: KubeClient, app_raw: JSON) -> list[ResourceDiff]:
+    """Plan the app exactly as the controller would and diff every resource."""
+    app = Application.model_validate(app_raw)
+    engine = Engine(client, GitCache(default_cache_root().parent / "cli-repos"))
+    plan = await engine.plan(app)
+    diffs = []
+    for state in plan.states:
+        desired = state.predicted if state.predicted is not None else state.desired.body
+        diffs.append(
+            resource_diff(
+                state.desired.ref, live=state.live, desired=desired, ignore=state.desired.ignore
+            )
+        )
+    for orphan in plan.orphans:
+        if not orphan.prune_disabled:
+            diffs.append(resource_diff(orphan.ref, live=orphan.live, desired=None))
+    return diffs
+
+
+@app_group.command("diff")
+@click.argument("name")
+@namespace_option
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+@click.pass_obj
+@run_async
+async def diff_app(
+    globals_: Globals, name: str, namespace: str | None, output: str, no_color: bool
+) -> None:
+    """Show what syncing would change: git (after a server-side dry-run) vs the cluster.
+
+    Secret values are never shown, only whether each key changed. Exits 1
+    when there are differences and 0 when the cluster matches git, like
+    `kubectl diff`.
+
+    \b
+    Examples:
+      driftless app diff guestbook
+      driftless app diff guestbook -o json
+    """
+    ns = app_namespace(namespace)
+
+    async def run(client: KubeClient) -> list[ResourceDiff]:
+        return await compute_diffs(client, await _get(client, name, ns))
+
+    diffs = await with_client(globals_, run)
+    changed = [d for d in diffs if d.status != "unchanged"]
+    if output == "json":
+        click.echo(json.dumps([d.to_json() for d in diffs], indent=2))
+    else:
+        use_color = not no_color and sys.stdout.isatty()
+        for item in changed:
+            click.echo(f"===== {item.status}: {item.ref} =====")
+            click.echo(_color(item.text, use_color), nl=False)
+    if changed:
+        sys.exit(1)

@@ -9,8 +9,8 @@ import click
 
 from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async, with_client
 from driftless.core.crd import all_crds
-from driftless.core.resources import FIELD_MANAGER
 from driftless.core.project import DEFAULT_PROJECT, default_project
+from driftless.core.resources import FIELD_MANAGER
 from driftless.kube.client import KubeApiError, KubeClient
 
 

@@ -20,7 +20,7 @@ from driftless.core.project import (
     LOCAL_SERVER,
     PROJECT_KIND,
     Project,
-    ProjectViolation,
+    ProjectViolationError,
     check_destination,
     check_resource,
     check_source,
@@ -121,7 +121,9 @@ class Engine:
         except KubeApiError as exc:
             raise outcomes.api_failure(exc, f"cannot read project {name}") from None
         if raw is None:
-            raise ProjectViolation(f"project {name} does not exist in namespace {app.namespace}")
+            raise ProjectViolationError(
+                f"project {name} does not exist in namespace {app.namespace}"
+            )
         return Project.model_validate(raw)
 
     def _check_destination(self, app: Application, project: Project) -> None:

@@ -11,7 +11,7 @@ A Project fences what its Applications may do:
 Globs use shell-style wildcards (``*``, ``?``, ``[..]``) and are matched
 case-sensitively; ``*`` matches ``/`` too, so ``https://git.example.com/team/*``
 covers every repository of that team. ``check_*`` functions raise
-``ProjectViolation`` naming the offending object, so nothing is applied.
+``ProjectViolationError`` naming the offending object, so nothing is applied.
 ``driftless install`` creates a ``default`` project that allows everything.
 """
 
@@ -30,7 +30,7 @@ DEFAULT_PROJECT = "default"
 LOCAL_SERVER = "https://kubernetes.default.svc"
 
 
-class ProjectViolation(StallingError):
+class ProjectViolationError(StallingError):
     """The app asks for something its project does not allow."""
 
     reason = reasons.PROJECT_VIOLATION
@@ -93,7 +93,9 @@ def default_project(namespace: str) -> dict[str, object]:
 
 def check_source(project: Project, repo_url: str) -> None:
     if not any(fnmatchcase(repo_url, pattern) for pattern in project.spec.source_repos):
-        raise ProjectViolation(f"repository {repo_url} is not permitted in project {project.name}")
+        raise ProjectViolationError(
+            f"repository {repo_url} is not permitted in project {project.name}"
+        )
 
 
 def check_destination(project: Project, server: str, namespace: str) -> None:
@@ -101,7 +103,7 @@ def check_destination(project: Project, server: str, namespace: str) -> None:
         if fnmatchcase(server, dest.server) and fnmatchcase(namespace, dest.namespace):
             return
     shown = namespace or "(cluster scope)"
-    raise ProjectViolation(
+    raise ProjectViolationError(
         f"destination {server} namespace {shown} is not permitted in project {project.name}"
     )
 
@@ -112,12 +114,12 @@ def check_resource(
     """Raise if the project forbids managing this kind; ``describe`` names the object."""
     if namespaced:
         if any(gk.matches(group, kind) for gk in project.spec.namespace_resource_deny_list):
-            raise ProjectViolation(
+            raise ProjectViolationError(
                 f"{describe}: kind {_gk(group, kind)} is denied in project {project.name}"
             )
         return
     if not any(gk.matches(group, kind) for gk in project.spec.cluster_resource_allow_list):
-        raise ProjectViolation(
+        raise ProjectViolationError(
             f"{describe}: cluster-scoped kind {_gk(group, kind)} is not allowed "
             f"in project {project.name}"
         )

@@ -22,7 +22,7 @@ APPLY_FAILED: Final = "ApplyFailed"
 RECONCILIATION_FAILED: Final = "ReconciliationFailed"
 # health
 HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
-PROJECT_VIOLATION: Final = "ProjectViolation"
+PROJECT_VIOLATION: Final = "ProjectViolationError"
 # pruning
 PRUNE_SKIPPED: Final = "PruneSkipped"
 DELETION_FAILED: Final = "DeletionFailed"
