@@ -4,18 +4,27 @@ Contract:
 
 * ``GitCache.resolve(url, revision)`` returns the full commit id that
   ``revision`` (branch, tag, annotated tag, full or short commit id, ``HEAD``,
-  empty/``None`` for the default branch) names in the repository *now*.
+  empty/``None`` for the default branch, or a semver range over tags such as
+  ``~1.2`` or ``>=1.0 <2``, see ``tagrange``) names in the repository *now*.
+  An exact ref name always wins over reading the same string as a range.
 * ``GitCache.checkout(url, revision)`` resolves and returns an ``Artifact``
   whose directory holds the tree of that commit.
 * Cost: one ``git ls-remote`` per call; a fetch only when the commit is not
   already in the local clone; a checkout only when that commit's tree is not
   already on disk. Apps on the same repository share one clone, and
   concurrent calls for one repository are serialized by an ``asyncio.Lock``,
-  so N apps that see the same new commit cause one fetch.
+  so N apps that see the same new commit cause one fetch. A clone made for a
+  branch or tag is shallow (``--depth=1`` of every branch and tag, a subset
+  of a full clone's objects) and its later fetches stay shallow; the first
+  lookup of a commit id the clone lacks deepens it to full history once, so
+  any commit of the remote can still be named.
 * Errors: the repository cannot be reached, refuses us or times out →
   ``SourceUnavailableError`` (transient, retried); the repository answered but
   has no such revision → ``SourceError`` (stalling); the local cache itself
-  fails → ``DriftlessError``. No message contains URL credentials.
+  fails → ``DriftlessError``. A refused credential (or none where one is
+  needed) and an untrusted SSH host key are ``SourceUnavailableError`` saying
+  "authentication failed for URL" / "host key verification failed for URL";
+  git never prompts, so they fail at once. No message contains credentials.
 
 Layout under ``root`` (default ``$DRIFTLESS_CACHE_DIR/repos``, where
 ``DRIFTLESS_CACHE_DIR`` defaults to ``~/.cache/driftless``)::
@@ -24,9 +33,10 @@ Layout under ``root`` (default ``$DRIFTLESS_CACHE_DIR/repos``, where
     trees/<commit>/                    the files of one commit, newest ``keep_trees`` kept
 
 The cache belongs to one process; two controllers must not share a root.
-Credentials are not implemented yet; the ``credentials`` hook returns extra
-environment variables for git (e.g. ``GIT_ASKPASS`` and what it reads), so
-secrets never appear in process arguments.
+Credentials come from the ``credentials`` hook (``CredentialStore.auth`` in
+production): given a URL, an async context manager yielding a ``GitAuth``
+(extra environment for git, secrets to scrub) that lives for one resolve, so
+key files exist only while git runs. See ``gitauth`` for how nothing leaks.
 """
 
 from __future__ import annotations
@@ -34,30 +44,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from driftless.core.errors import DriftlessError, SourceError, SourceUnavailableError
-from driftless.sources import refs
+from driftless.sources import refs, tagrange
 from driftless.sources.artifact import Artifact, resolve_app_path
+from driftless.sources.gitauth import NO_AUTH, GitAuth
 from driftless.sources.gitexec import GitCommandError, run_git
 from driftless.sources.urls import check_repo_url, redact, repo_cache_key
 
 __all__ = [
     "Artifact",
     "CredentialEnv",
+    "GitAuth",
     "GitCache",
     "GitStats",
     "default_cache_root",
     "resolve_app_path",
 ]
 
-CredentialEnv = Callable[[str], Awaitable[Mapping[str, str]]]
-"""Given a repository URL, the extra environment git needs to authenticate."""
+CredentialEnv = Callable[[str], AbstractAsyncContextManager[GitAuth]]
+"""Given a repository URL, a context yielding what git needs to authenticate to it."""
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_KEEP_TREES = 16
@@ -68,6 +82,16 @@ _STALE_TMP_SECONDS = 3600.0
 _IN_USE_SECONDS = 600.0
 _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _DETACHED_HEAD_REF = "refs/driftless/HEAD"
+# What git, git-remote-http(s) and ssh print when a server refuses us.
+_AUTH_FAILED = re.compile(
+    r"Authentication failed|could not read (Username|Password)|terminal prompts disabled"
+    r"|Permission denied \(|Permission denied, please try again|returned error: 40[13]"
+    r"|Too many authentication failures|no supported authentication methods"
+)
+_HOST_KEY_FAILED = re.compile(
+    r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"
+    r"|host key is known for|No .* host key is known"
+)
 
 
 def default_cache_root() -> Path:
@@ -111,15 +135,15 @@ class GitCache:
         """The full commit id ``revision`` names in ``repo_url`` now."""
         url = check_repo_url(repo_url)
         wanted = _check_revision(revision, url)
-        env = await self._env(url)
-        remote = await self._ls_remote(url, env)
-        match = refs.match_revision(remote, wanted)
-        async with self._lock(url):
-            clone = await self._ensure_clone(url)
-            if match is not None:
-                return await self._commit_of_ref(clone, url, env, remote, match, wanted)
-            if wanted is not None and refs.looks_like_sha(wanted):
-                return await self._commit_by_id(clone, url, env, remote, wanted)
+        async with self._auth(url) as auth:
+            remote = await self._ls_remote(url, auth)
+            match = _match(remote, wanted, url)
+            async with self._lock(url):
+                clone = await self._ensure_clone(url)
+                if match is not None:
+                    return await self._commit_of_ref(clone, url, auth, remote, match, wanted)
+                if wanted is not None and refs.looks_like_sha(wanted):
+                    return await self._commit_by_id(clone, url, auth, remote, wanted)
         raise SourceError(_not_found(wanted, url))
 
     async def checkout(self, repo_url: str, revision: str | None) -> Artifact:
@@ -143,7 +167,7 @@ class GitCache:
         self,
         clone: Path,
         url: str,
-        env: Mapping[str, str],
+        auth: GitAuth,
         remote: refs.RemoteRefs,
         match: refs.RefMatch,
         wanted: str | None,
@@ -151,7 +175,7 @@ class GitCache:
         """The commit of an advertised ref, fetching it if the clone lacks it."""
         if await self._commit_id(clone, match.sha) is not None:
             return match.sha
-        await self._fetch(clone, url, env, remote)
+        await self._fetch(clone, url, auth, remote, shallow=True)
         if await self._commit_id(clone, match.sha) is not None:
             return match.sha
         # The ref moved (or was force-pushed) between ls-remote and fetch: what
@@ -168,7 +192,7 @@ class GitCache:
         self,
         clone: Path,
         url: str,
-        env: Mapping[str, str],
+        auth: GitAuth,
         remote: refs.RemoteRefs,
         wanted: str,
     ) -> str:
@@ -176,14 +200,15 @@ class GitCache:
         sha = await self._commit_id(clone, wanted)
         if sha is not None:
             return sha
-        await self._fetch(clone, url, env, remote)
+        # Full history: the commit may be any ancestor of what a shallow clone has.
+        await self._fetch(clone, url, auth, remote, shallow=False)
         sha = await self._commit_id(clone, wanted)
         if sha is None and refs.is_full_sha(wanted):
             # Not reachable from any branch or tag; servers that allow fetching
             # any commit by id (GitHub, GitLab) still give it to us.
             self.stats.fetches += 1
             with contextlib.suppress(GitCommandError):
-                await self._run_network(["fetch", "--quiet", "--no-tags", url, wanted], clone, env)
+                await self._run_network(["fetch", "--quiet", "--no-tags", url, wanted], clone, auth)
                 sha = await self._commit_id(clone, wanted)
         if sha is None:
             raise SourceError(_not_found(wanted, url))
@@ -210,45 +235,71 @@ class GitCache:
 
     # -- talking to the remote ------------------------------------------------
 
-    async def _ls_remote(self, url: str, env: Mapping[str, str]) -> refs.RemoteRefs:
+    async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
         self.stats.ls_remotes += 1
         try:
-            out = await self._run_network(["ls-remote", "--symref", url], None, env)
+            out = await self._run_network(["ls-remote", "--symref", url], None, auth)
         except GitCommandError as exc:
-            raise _unavailable(url, exc, self.timeout) from None
+            raise _unavailable(url, exc, self.timeout, auth) from None
         return refs.parse_ls_remote(out.decode("utf-8", errors="replace"))
 
     async def _fetch(
-        self, clone: Path, url: str, env: Mapping[str, str], remote: refs.RemoteRefs
+        self,
+        clone: Path,
+        url: str,
+        auth: GitAuth,
+        remote: refs.RemoteRefs,
+        *,
+        shallow: bool,
     ) -> None:
         """Bring the clone's branches and tags up to date with the remote.
 
         git's negotiation sends only objects the clone does not have yet.
+        ``shallow``: the tips are enough (a branch or tag was asked for), so
+        a new or already shallow clone gets only them; otherwise a shallow
+        clone is deepened to the full history.
         """
         self.stats.fetches += 1
         refspecs = list(_FETCH_REFSPECS)
         if remote.head is not None and remote.head_target is None:
             refspecs.append(f"+HEAD:{_DETACHED_HEAD_REF}")
-        args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", url]
+        args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head"]
+        args += await self._depth_args(clone, shallow)
         try:
-            await self._run_network([*args, *refspecs], clone, env)
+            await self._run_network([*args, url, *refspecs], clone, auth)
         except GitCommandError as exc:
             _clear_stale_locks(clone)
-            raise _unavailable(url, exc, self.timeout) from None
+            raise _unavailable(url, exc, self.timeout, auth) from None
         except BaseException:
             # Cancelled: git was killed mid-write and may have left *.lock files.
             _clear_stale_locks(clone)
             raise
 
-    async def _run_network(
-        self, args: list[str], clone: Path | None, env: Mapping[str, str]
-    ) -> bytes:
-        return await run_git(args, git_dir=clone, time_limit=self.timeout, extra_env=env)
+    async def _depth_args(self, clone: Path, shallow: bool) -> list[str]:
+        is_shallow = (clone / "shallow").is_file()
+        if not shallow:
+            return ["--unshallow"] if is_shallow else []
+        if is_shallow or not await self._has_refs(clone):
+            return ["--depth=1"]
+        return []
 
-    async def _env(self, url: str) -> Mapping[str, str]:
+    async def _has_refs(self, clone: Path) -> bool:
+        out = await _local_git(["for-each-ref", "--count=1", "--format=%(refname)"], clone)
+        return bool(out.strip())
+
+    async def _run_network(self, args: list[str], clone: Path | None, auth: GitAuth) -> bytes:
+        return await run_git(
+            args,
+            git_dir=clone,
+            time_limit=self.timeout,
+            extra_env=auth.env,
+            secrets=auth.secrets,
+        )
+
+    def _auth(self, url: str) -> AbstractAsyncContextManager[GitAuth]:
         if self._credentials is None:
-            return {}
-        return await self._credentials(url)
+            return contextlib.nullcontext(NO_AUTH)
+        return self._credentials(url)
 
     # -- local state ----------------------------------------------------------
 
@@ -358,6 +409,9 @@ def _check_revision(revision: str | None, url: str) -> str | None:
     if revision is None or refs.is_default_revision(revision):
         return None
     wanted = revision.strip()
+    if tagrange.parse_range(wanted) is not None:
+        # Never handed to git as an argument: matched against ls-remote output.
+        return wanted
     problem = refs.check_revision(wanted)
     if problem is not None:
         raise SourceError(f"revision {wanted!r} for {redact(url)}: {problem}")
@@ -371,12 +425,39 @@ def _not_found(wanted: str | None, url: str) -> str:
     return f"revision {wanted!r} not found in {redact(url)}: {what} of that name"
 
 
-def _unavailable(url: str, exc: GitCommandError, timeout: float) -> SourceUnavailableError:
+def _match(remote: refs.RemoteRefs, wanted: str | None, url: str) -> refs.RefMatch | None:
+    """The advertised ref ``wanted`` names: an exact ref first, then a semver range."""
+    match = refs.match_revision(remote, wanted)
+    if match is not None or wanted is None:
+        return match
+    tag_range = tagrange.parse_range(wanted)
+    if tag_range is None:
+        return None
+    return tagrange.select(remote, tag_range, url)
+
+
+def _unavailable(
+    url: str, exc: GitCommandError, timeout: float, auth: GitAuth
+) -> SourceUnavailableError:
+    """The message for a remote that failed us, saying *why* when git tells."""
+    shown = redact(url)
     if exc.timed_out:
         detail = f"git {exc.command} timed out after {timeout:g}s"
-    else:
-        detail = exc.stderr or f"git {exc.command} exited with status {exc.returncode}"
-    return SourceUnavailableError(f"cannot reach repository {redact(url)}: {detail}")
+        return SourceUnavailableError(f"cannot reach repository {shown}: {detail}")
+    detail = exc.stderr or f"git {exc.command} exited with status {exc.returncode}"
+    if _HOST_KEY_FAILED.search(detail):
+        trusted = f"the knownHosts of {auth.label}" if auth.label else "known hosts"
+        return SourceUnavailableError(
+            f"host key verification failed for {shown}: the server's key is not in {trusted}"
+            f" ({detail})"
+        )
+    if _AUTH_FAILED.search(detail):
+        if auth.label is None:
+            why = "no repository credential matches this URL (see `driftless repo add`)"
+        else:
+            why = f"the server refused {auth.label}"
+        return SourceUnavailableError(f"authentication failed for {shown}: {why}")
+    return SourceUnavailableError(f"cannot reach repository {shown}: {detail}")
 
 
 def _publish_tree(tmp: Path, tree: Path) -> None:

@@ -13,9 +13,13 @@ Contract:
   the call.
 * The environment never lets git prompt: ``GIT_TERMINAL_PROMPT=0`` and an
   empty ``GIT_ASKPASS`` make a repository that needs credentials fail at once
-  instead of hanging. Credentials are injected only through ``extra_env``
-  (e.g. a ``GIT_ASKPASS`` helper and the variables it reads), never through
-  arguments, which other users of the machine can read in ``/proc``.
+  instead of hanging; ssh runs in batch mode with strict host key checking,
+  so an unknown host or a missing key fails instead of prompting. Credential
+  helpers configured on the machine are switched off: credentials come only
+  from driftless's repository Secrets, and git never stores them anywhere.
+  Credentials are injected only through ``extra_env`` (see ``gitauth``),
+  never through arguments, which other users of the machine can read in
+  ``/proc``; ``secrets`` are scrubbed from git's stderr before it is kept.
 * Only the transports driftless supports are allowed (``GIT_ALLOW_PROTOCOL``),
   as a second fence behind URL validation.
 """
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from driftless.core.errors import DriftlessError
-from driftless.sources.urls import redact
+from driftless.sources.gitauth import scrub
 
 GIT = "git"
 ALLOWED_PROTOCOLS = "file:http:https:ssh:git"
@@ -56,6 +60,9 @@ _REPO_LOCATING_VARS = frozenset(
     }
 )
 _MAX_STDERR = 600
+# Without a repository credential, ssh still must never ask (host key or
+# passphrase) and never trust an unknown host on first use.
+_DEFAULT_SSH_COMMAND = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,12 @@ def git_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str
             "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
             "LC_ALL": "C",  # stderr in English, so it can be matched
             "LANGUAGE": "C",
+            "GIT_SSH_COMMAND": _DEFAULT_SSH_COMMAND,
+            # An empty credential.helper resets the list: no helper of the
+            # machine supplies credentials, and none stores ours.
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "credential.helper",
+            "GIT_CONFIG_VALUE_0": "",
         }
     )
     if extra_env:
@@ -96,9 +109,13 @@ def git_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str
     return env
 
 
-def trim_stderr(raw: bytes) -> str:
-    """git's stderr as one short redacted line: progress noise dropped, last lines kept."""
-    text = raw.decode("utf-8", errors="replace")
+def trim_stderr(raw: bytes, secrets: Sequence[str] = ()) -> str:
+    """git's stderr as one short redacted line: progress noise dropped, last lines kept.
+
+    ``secrets`` are replaced wherever they occur, before trimming can cut one
+    in half and leave a recognizable piece behind.
+    """
+    text = scrub(raw.decode("utf-8", errors="replace"), list(secrets))
     lines = [
         line.strip()
         for line in text.replace("\r", "\n").splitlines()
@@ -107,7 +124,7 @@ def trim_stderr(raw: bytes) -> str:
     joined = "; ".join(lines)
     if len(joined) > _MAX_STDERR:
         joined = "..." + joined[-_MAX_STDERR:]
-    return redact(joined)
+    return scrub(joined, list(secrets))
 
 
 async def run_git(
@@ -119,13 +136,14 @@ async def run_git(
     time_limit: float,
     extra_env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
+    secrets: Sequence[str] = (),
 ) -> bytes:
     """Run ``git [--git-dir=DIR] [--work-tree=DIR] ARGS...`` and return its stdout.
 
     ``time_limit`` (seconds) is mandatory rather than left to the caller's
     ``asyncio.timeout``, so no git call can ever be made without one. Raises
     ``GitCommandError`` on failure or timeout, ``DriftlessError`` when git
-    cannot be started at all.
+    cannot be started at all. ``secrets`` never appear in the error.
     """
     argv = [GIT]
     if git_dir is not None:
@@ -159,7 +177,7 @@ async def run_git(
         await _kill(proc)
         raise
     if proc.returncode != 0:
-        raise GitCommandError(command, proc.returncode, trim_stderr(stderr))
+        raise GitCommandError(command, proc.returncode, trim_stderr(stderr, secrets))
     return stdout
 
 
