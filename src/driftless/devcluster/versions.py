@@ -124,3 +124,13 @@ CONTROL_PLANE: Final[tuple[Component, ...]] = (
 TOOLS: Final[tuple[Component, ...]] = (KUBECTL, KUSTOMIZE, HELM)
 
 BY_NAME: Final[dict[str, Component]] = {c.name: c for c in ALL}
+
+# distribution's registry: the OCI registry the Helm/OCI chart tests push to (in-memory storage).
+REGISTRY_VERSION: Final = "v3.1.2"
+REGISTRY: Final = Component(
+    name="registry",
+    version=REGISTRY_VERSION,
+    module="github.com/distribution/distribution/v3",
+    package="github.com/distribution/distribution/v3/cmd/registry",
+    recipe=Recipe.WRAPPER,
+)

@@ -1,0 +1,80 @@
+"""What a render needs from outside the repository: tool paths and the destination.
+
+* ``RenderTools`` says where the external renderers are and how long they may
+  run. ``render`` never locates pinned binaries itself (that is
+  ``driftless.devcluster``'s business, a layer it must not import): the
+  controller and the tests pass paths in; the default looks ``kustomize`` and
+  ``helm`` up on ``PATH`` when they are used.
+* ``KubeTarget`` is the destination cluster as Helm's ``.Capabilities`` sees
+  it: the server version (``/version``'s ``gitVersion``, e.g. ``v1.36.3``) and
+  the API versions from discovery (``apps/v1``, and ``apps/v1/Deployment`` for
+  charts that test for a kind).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driftless.core.errors import DriftlessError
+
+DEFAULT_TIME_LIMIT = 120.0
+
+
+def default_cache_dir() -> Path:
+    """``${DRIFTLESS_CACHE_DIR:-~/.cache/driftless}``."""
+    base = os.environ.get("DRIFTLESS_CACHE_DIR") or str(Path.home() / ".cache" / "driftless")
+    return Path(base)
+
+
+@dataclass(frozen=True)
+class RenderTools:
+    """External tools and local directories of the renderers.
+
+    ``kustomize`` / ``helm``: executable paths, or bare names looked up on
+    ``PATH``. ``chart_cache``: where charts from repositories are kept
+    (default ``$DRIFTLESS_CACHE_DIR/charts``). ``scratch_dir``: parent of
+    temporary copies of repository trees (default: the system temp dir; on
+    the same file system as the git cache, copies are hard links).
+    ``plain_http_registries``: ``host:port`` of OCI registries spoken to over
+    plain HTTP (a local test registry); every other one uses HTTPS.
+    """
+
+    kustomize: str = "kustomize"
+    helm: str = "helm"
+    chart_cache: Path = field(default_factory=lambda: default_cache_dir() / "charts")
+    scratch_dir: Path | None = None
+    plain_http_registries: frozenset[str] = frozenset()
+    time_limit: float = DEFAULT_TIME_LIMIT
+    download_limit: float = DEFAULT_TIME_LIMIT
+
+    def executable(self, name: str) -> str:
+        """The path of ``kustomize`` or ``helm``; ``DriftlessError`` when it is nowhere."""
+        configured = self.kustomize if name == "kustomize" else self.helm
+        if os.sep in configured:
+            return configured
+        found = shutil.which(configured)
+        if found is None:
+            raise DriftlessError(
+                f"the {name} executable was not found on PATH; install it or configure its path"
+            )
+        return found
+
+    def fingerprint(self, name: str) -> str:
+        """Identity of a tool binary for cache keys: path, size and mtime (no exec)."""
+        path = self.executable(name)
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return path
+        return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """The destination as templates see it: server version and served API versions."""
+
+    version: str
+    api_versions: tuple[str, ...] = ()

@@ -1,0 +1,212 @@
+"""Running external renderer tools (kustomize, helm): the one exec edge of ``render``.
+
+Contract of ``run_tool(argv, ...)``:
+
+* Starts ``argv`` with ``asyncio.create_subprocess_exec`` (never a shell) in
+  its own process group, waits at most ``time_limit`` seconds and returns its
+  stdout. A timeout or a cancellation of the awaiting task kills the whole
+  process group, so nothing outlives the call.
+* The environment is built from scratch, never inherited: a fixed ``PATH``,
+  ``LC_ALL=C`` and ``HOME``/``TMPDIR``/XDG and Helm directories pointing at a
+  private temporary directory that is removed afterwards. So the tools read
+  no user configuration (``~/.config/helm/repositories.yaml``, registry
+  logins, kustomize plugins) and no credentials of the controller's own
+  environment (cloud tokens, ``KUBECONFIG``) reach them. Callers add what a
+  single call needs through ``extra_env``.
+* stdout is capped at ``max_stdout`` bytes: a render that explodes (a template
+  looping over a huge range) is killed instead of exhausting memory.
+* On a non-zero exit, a timeout or an oversized output it raises
+  ``ToolError``, whose ``output`` is the tool's stderr trimmed to its last
+  lines (where tools print the actual error) with ``path_aliases`` applied, so
+  messages name repository paths rather than cache directories. Callers turn
+  a ``ToolError`` into the typed error they mean (a ``RenderError`` for a
+  broken chart, a ``SourceUnavailableError`` for an unreachable registry).
+* A tool that cannot be started at all (not installed, not executable) is a
+  ``DriftlessError``: an operator problem, retried, not the user's input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftless.core.errors import DriftlessError, RenderError
+
+DEFAULT_MAX_STDOUT = 64 * 1024 * 1024
+_SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+_MAX_LINES = 8
+_MAX_CHARS = 1200
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ToolError(Exception):
+    """A tool exited non-zero, timed out, or printed more than allowed.
+
+    ``output`` is already trimmed and has the path aliases applied.
+    """
+
+    tool: str
+    returncode: int | None
+    output: str
+    timed_out: bool = False
+    too_large: bool = False
+
+    def __str__(self) -> str:
+        if self.timed_out:
+            return f"{self.tool} timed out"
+        if self.too_large:
+            return f"{self.tool} output exceeds the size limit"
+        return f"{self.tool} failed: {self.output or f'exit status {self.returncode}'}"
+
+    def as_render_error(self, *, file: str | None = None) -> RenderError:
+        """The same failure as a ``RenderError`` located at ``file``."""
+        return RenderError(str(self), file=file)
+
+
+def tool_environment(home: Path, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of one tool process, rooted at the private ``home``."""
+    env = {
+        "PATH": _SAFE_PATH,
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        # Helm derives these from XDG, but being explicit survives a HELM_* default change.
+        "HELM_CONFIG_HOME": str(home / ".config" / "helm"),
+        "HELM_CACHE_HOME": str(home / ".cache" / "helm"),
+        "HELM_DATA_HOME": str(home / ".local" / "share" / "helm"),
+        "HELM_PLUGINS": str(home / "helm-plugins"),
+        "LC_ALL": "C",  # English messages, so callers can recognise them
+        "LANGUAGE": "C",
+    }
+    if extra_env:
+        env.update(extra_env)
+    return env
+
+
+def trim_output(raw: bytes, path_aliases: Mapping[str, str] | None = None) -> str:
+    """A tool's stderr as a short message: last non-empty lines, joined, capped."""
+    text = raw.decode("utf-8", errors="replace")
+    # Longest first, so a path is not half-replaced by an alias of its parent.
+    for real, shown in sorted((path_aliases or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(real, shown)
+    lines = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    joined = "; ".join(lines[-_MAX_LINES:])
+    if len(lines) > _MAX_LINES:
+        joined = "...; " + joined
+    if len(joined) > _MAX_CHARS:
+        joined = "..." + joined[-_MAX_CHARS:]
+    return joined
+
+
+async def run_tool(
+    argv: Sequence[str | Path],
+    *,
+    time_limit: float,
+    cwd: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    max_stdout: int = DEFAULT_MAX_STDOUT,
+    path_aliases: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run ``argv`` (no shell) with a scrubbed environment; return its stdout.
+
+    Raises ``ToolError`` on failure, timeout or oversized output and
+    ``DriftlessError`` when the executable cannot be started.
+    """
+    args = [str(a) for a in argv]
+    name = Path(args[0]).name
+    home = Path(tempfile.mkdtemp(prefix="driftless-tool-"))
+    try:
+        proc = await _start(args, name, home, cwd, extra_env)
+        try:
+            stdout, stderr = await asyncio.wait_for(_collect(proc, max_stdout), time_limit)
+        except TimeoutError:
+            await _kill(proc)
+            raise ToolError(name, None, "", timed_out=True) from None
+        except _TooLargeError:
+            await _kill(proc)
+            raise ToolError(name, None, "", too_large=True) from None
+        except BaseException:
+            # Cancelled: do not leave the tool behind.
+            await _kill(proc)
+            raise
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    if proc.returncode != 0:
+        raise ToolError(name, proc.returncode, trim_output(stderr, path_aliases))
+    return stdout
+
+
+async def _start(
+    args: list[str],
+    name: str,
+    home: Path,
+    cwd: Path | None,
+    extra_env: Mapping[str, str] | None,
+) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd if cwd is not None else home,
+            env=tool_environment(home, extra_env),
+            start_new_session=True,  # own process group: a timeout kills helpers too
+        )
+    except FileNotFoundError as exc:
+        raise DriftlessError(f"the {name} executable was not found ({args[0]})") from exc
+    except OSError as exc:
+        raise DriftlessError(f"cannot start {name}: {exc.strerror}") from exc
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+async def _collect(proc: asyncio.subprocess.Process, max_stdout: int) -> tuple[bytes, bytes]:
+    """Read stdout (capped) and stderr (last part kept) concurrently, then reap."""
+    assert proc.stdout is not None and proc.stderr is not None
+
+    async def read_stdout() -> bytes:
+        assert proc.stdout is not None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await proc.stdout.read(_CHUNK):
+            size += len(chunk)
+            if size > max_stdout:
+                raise _TooLargeError
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def read_stderr() -> bytes:
+        assert proc.stderr is not None
+        kept = b""
+        while chunk := await proc.stderr.read(_CHUNK):
+            # Only the end matters for the message; bound memory on chatty tools.
+            kept = (kept + chunk)[-4 * _CHUNK :]
+        return kept
+
+    stdout, stderr = await asyncio.gather(read_stdout(), read_stderr())
+    await proc.wait()
+    return stdout, stderr
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill the process group of ``proc`` and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    # Shielded: reaping must finish even when we are being cancelled.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(proc.wait())

@@ -1,0 +1,367 @@
+"""The Helm renderer: ``helm template`` of a chart, hooks mapped to sync hooks.
+
+Contract of ``render_helm(chart_dir, root, options, ...)``:
+
+* ``chart_dir`` holds ``Chart.yaml``; ``root`` is the tree it must not leave
+  (the repository, or the extracted archive of a chart from a repository).
+* Dependencies: those vendored in ``charts/`` (a directory or a ``.tgz``) are
+  used as they are. Dependencies declared in ``Chart.yaml`` but not vendored
+  are built with ``helm dependency build`` only when they are in-repository
+  ``file://`` charts (on a private copy of the tree: the shared tree is never
+  written); a missing dependency from a chart repository is a ``RenderError``
+  — a render must not depend on a third-party repository being up.
+* Values, in Helm's order of precedence: ``valueFiles`` (relative to the
+  chart directory, inside ``root``; a missing one is a ``RenderError`` naming
+  it), then the inline ``values`` document, then ``parameters`` (``--set``, or
+  ``--set-string`` when ``forceString``; commas in values are escaped so a
+  value is one value, except Helm's ``{a,b}`` list syntax).
+* ``--include-crds`` unless ``skipCrds``; the release name defaults to the app
+  name and the namespace to the destination namespace; ``--kube-version`` and
+  ``--api-versions`` come from the destination (``KubeTarget``), so
+  ``.Capabilities`` answers what the real cluster serves.
+* Output: one ``Manifest`` per object with ``source_file`` the template that
+  produced it (from Helm's ``# Source:`` comments, relative to the repository
+  root, or ``<chart>@<version>/…`` for repository charts) and ``line`` None.
+  Helm hooks are mapped by ``helm_hooks`` (test hooks and delete/rollback-only
+  hooks dropped).
+* Errors: a missing chart, values file or dependency, invalid inline values,
+  ``helm template`` failing → ``RenderError`` with the template file and line
+  when Helm names them and Helm's trimmed message; a timeout →
+  ``TransientError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftless.core.errors import RenderError, TransientError
+from driftless.core.models import HelmParameter, HelmSource
+from driftless.core.resources import Manifest
+from driftless.render import helm_hooks, scratch, yaml_docs
+from driftless.render import manifests as checks
+from driftless.render.context import KubeTarget
+from driftless.render.exec import ToolError, run_tool
+
+CHART_FILE = "Chart.yaml"
+_DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$", re.MULTILINE)
+# "at (demo/templates/x.yaml:3:15)", "template: demo/templates/x.yaml:3:4: ..."
+_TEMPLATE_AT_LINE = re.compile(r"([\w.\-]+(?:/[\w.\-]+)*?/(?:templates|crds)/[\w.\-/]+):(\d+)")
+# "YAML parse error on demo/templates/x.yaml: ..."
+_TEMPLATE_NO_LINE = re.compile(r"\bon ([\w.\-]+(?:/[\w.\-]+)*?/(?:templates|crds)/[\w.\-/]+):")
+
+
+@dataclass(frozen=True)
+class Release:
+    """Who the chart is rendered for."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One entry of ``dependencies:`` in Chart.yaml."""
+
+    name: str
+    repository: str
+
+
+async def render_helm(
+    chart_dir: Path,
+    root: Path,
+    options: HelmSource | None,
+    *,
+    release: Release,
+    kube: KubeTarget,
+    helm: str,
+    time_limit: float,
+    scratch_dir: Path | None = None,
+    display: str | None = None,
+) -> list[Manifest]:
+    """Render the chart in ``chart_dir`` (see the module contract).
+
+    ``display`` names the chart directory in messages and ``source_file``
+    (default: its path relative to ``root``).
+    """
+    opts = options or HelmSource()
+    real_root = root.resolve()
+    real_chart = chart_dir.resolve()
+    shown = display or _relative(real_chart, real_root)
+    chart_file = real_chart / CHART_FILE
+    if not chart_file.is_file():
+        raise RenderError("no Chart.yaml in the chart directory", file=shown)
+    meta = _read_chart_meta(chart_file, _join(shown, CHART_FILE))
+    value_files = [_value_file(real_root, real_chart, shown, vf) for vf in opts.value_files]
+    missing = missing_dependencies(meta, real_chart)
+    _check_buildable(missing, real_root, real_chart, _join(shown, CHART_FILE))
+    with tempfile.TemporaryDirectory(prefix="driftless-helm-") as private:
+        values_args = [arg for path in value_files for arg in ("--values", str(path))]
+        if opts.values is not None and opts.values.strip():
+            inline = Path(private) / "inline-values.yaml"
+            inline.write_text(_checked_inline_values(opts.values))
+            values_args += ["--values", str(inline)]
+        template_args = [
+            *values_args,
+            *set_arguments(opts.parameters),
+            *capability_arguments(kube),
+            *(["--namespace", release.namespace] if release.namespace else []),
+            *([] if opts.skip_crds else ["--include-crds"]),
+        ]
+        aliases = {f"{real_root}/": "", f"{private}/": ""}
+        if not missing:
+            output = await _template(
+                helm, release.name, real_chart, template_args, time_limit, aliases, shown
+            )
+        else:
+            async with scratch.tree_copy(real_root, scratch_dir) as copy_root:
+                copy_chart = copy_root / _relative(real_chart, real_root)
+                aliases[f"{copy_root}/"] = ""
+                await _dependency_build(helm, copy_chart, time_limit, aliases, shown)
+                output = await _template(
+                    helm, release.name, copy_chart, template_args, time_limit, aliases, shown
+                )
+    text = output.decode("utf-8", errors="replace")
+    rendered = await asyncio.to_thread(parse_output, text, shown)
+    checks.reject_duplicates(rendered)
+    return rendered
+
+
+# --------------------------------------------------------------- pure parts
+
+
+def set_arguments(parameters: Sequence[HelmParameter]) -> list[str]:
+    """``--set`` / ``--set-string`` arguments for the parameters, in order."""
+    args: list[str] = []
+    for param in parameters:
+        flag = "--set-string" if param.force_string else "--set"
+        args += [flag, f"{param.name}={escape_set_value(param.value)}"]
+    return args
+
+
+def escape_set_value(value: str) -> str:
+    """A ``--set`` value that Helm reads as one value: unescaped commas escaped.
+
+    Helm splits ``--set a=1,b=2`` at commas; a parameter's value is one value,
+    except Helm's list syntax ``{a,b}`` which the user wrote on purpose.
+    """
+    if value.startswith("{") and value.endswith("}"):
+        return value
+    return re.sub(r"(?<!\\),", r"\\,", value)
+
+
+def capability_arguments(kube: KubeTarget) -> list[str]:
+    """``--kube-version`` and one ``--api-versions`` per served API version."""
+    args = ["--kube-version", kube.version] if kube.version else []
+    for api_version in kube.api_versions:
+        args += ["--api-versions", api_version]
+    return args
+
+
+def missing_dependencies(meta: dict[str, Any], chart_dir: Path) -> list[Dependency]:
+    """Dependencies of Chart.yaml that are not vendored in ``charts/``."""
+    declared = meta.get("dependencies") or []
+    if not isinstance(declared, list):
+        return []
+    charts = chart_dir / "charts"
+    present = set()
+    archives: list[str] = []
+    if charts.is_dir():
+        for entry in charts.iterdir():
+            if entry.is_dir() and (entry / CHART_FILE).is_file():
+                present.add(entry.name)
+                present.add(str(_read_name(entry / CHART_FILE) or entry.name))
+            elif entry.name.endswith(".tgz"):
+                archives.append(entry.name)
+    missing: list[Dependency] = []
+    for dep in declared:
+        if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
+            continue
+        name = dep["name"]
+        if name in present or any(re.match(rf"{re.escape(name)}-\d", a) for a in archives):
+            continue
+        missing.append(Dependency(name=name, repository=str(dep.get("repository") or "")))
+    return missing
+
+
+def parse_output(text: str, shown: str) -> list[Manifest]:
+    """``helm template``'s output as manifests located at the templates they came from."""
+    rendered: list[Manifest] = []
+    for chunk in _DOC_SEPARATOR.split(text):
+        match = _SOURCE_COMMENT.search(chunk)
+        source = template_path(match.group(1), shown) if match else _join(shown, "(helm output)")
+        documents = yaml_docs.parse_yaml_stream(chunk, source)
+        objects = checks.to_manifests(documents, source)
+        for manifest in objects:
+            mapped = helm_hooks.map_hook(manifest.obj)
+            if mapped is None:
+                continue
+            manifest.obj = mapped
+            manifest.line = None
+            rendered.append(manifest)
+    return rendered
+
+
+def template_path(helm_source: str, shown: str) -> str:
+    """``demo/templates/x.yaml`` (Helm names the chart first) → under ``shown``."""
+    _, _, rest = helm_source.partition("/")
+    return _join(shown, rest or helm_source)
+
+
+def locate_error(message: str, shown: str) -> tuple[str | None, int | None]:
+    """The template file and line a Helm error names, relative to ``shown``."""
+    match = _TEMPLATE_AT_LINE.search(message)
+    if match:
+        return template_path(match.group(1), shown), int(match.group(2))
+    match = _TEMPLATE_NO_LINE.search(message)
+    if match:
+        return template_path(match.group(1), shown), None
+    return None, None
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _join(shown: str, rest: str) -> str:
+    return rest if shown in ("", ".") else posixpath.join(shown, rest)
+
+
+def _relative(path: Path, real_root: Path) -> str:
+    return path.relative_to(real_root).as_posix() or "."
+
+
+def _read_chart_meta(chart_file: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = chart_file.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RenderError(f"cannot read Chart.yaml: {exc}", file=shown) from None
+    documents = yaml_docs.parse_yaml_stream(text, shown)
+    data = documents[0].data if documents else None
+    if not isinstance(data, dict):
+        raise RenderError("Chart.yaml is not a YAML mapping", file=shown)
+    return data
+
+
+def _read_name(chart_file: Path) -> str | None:
+    try:
+        data = yaml.safe_load(chart_file.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _value_file(real_root: Path, real_chart: Path, shown: str, value_file: str) -> Path:
+    """The checked real path of one ``valueFiles`` entry."""
+    where = _join(shown, value_file)
+    if "://" in value_file:
+        raise RenderError(f"values file {value_file!r}: only files in the repository are supported")
+    if value_file.startswith("/"):
+        raise RenderError(f"values file {value_file!r} must be relative to the chart directory")
+    chart_rel = _relative(real_chart, real_root)
+    joined = posixpath.normpath(posixpath.join(chart_rel, value_file))
+    if joined == ".." or joined.startswith("../"):
+        raise RenderError(f"values file {value_file!r} is outside the repository")
+    path = (real_root / joined).resolve()
+    if not path.is_relative_to(real_root):
+        raise RenderError(f"values file {value_file!r} resolves outside the repository")
+    if not path.is_file():
+        raise RenderError(f"values file {value_file!r} not found", file=where)
+    return path
+
+
+def _checked_inline_values(values: str) -> str:
+    documents = yaml_docs.parse_yaml_stream(values, "spec.source.helm.values")
+    if len(documents) > 1 or (documents and not isinstance(documents[0].data, dict)):
+        raise RenderError("spec.source.helm.values must be one YAML mapping")
+    return values
+
+
+def _check_buildable(
+    missing: list[Dependency], real_root: Path, real_chart: Path, shown_chart_file: str
+) -> None:
+    """Refuse dependencies that a render cannot build from inside the tree."""
+    for dep in missing:
+        if not dep.repository.startswith("file://"):
+            where = f" ({dep.repository})" if dep.repository else ""
+            raise RenderError(
+                f"dependency {dep.name}{where} is not vendored in charts/; driftless does not"
+                " download dependencies from chart repositories while rendering: run"
+                " `helm dependency build` and commit charts/, or use a file:// dependency",
+                file=shown_chart_file,
+            )
+        local = dep.repository.removeprefix("file://")
+        chart_rel = _relative(real_chart, real_root)
+        joined = posixpath.normpath(posixpath.join(chart_rel, local))
+        target = (real_root / joined).resolve()
+        if local.startswith("/") or joined.startswith("../") or joined == "..":
+            raise RenderError(
+                f"dependency {dep.name} ({dep.repository}) is outside the repository",
+                file=shown_chart_file,
+            )
+        if not target.is_relative_to(real_root):
+            raise RenderError(
+                f"dependency {dep.name} ({dep.repository}) resolves outside the repository",
+                file=shown_chart_file,
+            )
+
+
+async def _dependency_build(
+    helm: str, chart_dir: Path, time_limit: float, aliases: dict[str, str], shown: str
+) -> None:
+    # Helm writes charts/ and Chart.lock: in the copy those must be files of our
+    # own, not hard links into the shared tree, and not symlinks leading out of it.
+    for name in ("charts", "Chart.lock", "requirements.lock"):
+        target = chart_dir / name
+        if target.is_symlink():
+            raise RenderError(
+                f"{name} is a symlink; Helm would write through it", file=_join(shown, name)
+            )
+    await asyncio.to_thread(scratch.unshare, [chart_dir / "charts", chart_dir / "Chart.lock"])
+    try:
+        await run_tool(
+            [helm, "dependency", "build", str(chart_dir), "--skip-refresh"],
+            time_limit=time_limit,
+            path_aliases=aliases,
+        )
+    except ToolError as exc:
+        if exc.timed_out:
+            raise TransientError(f"helm dependency build of {shown} timed out") from None
+        raise RenderError(
+            f"helm dependency build failed: {exc.output}", file=_join(shown, CHART_FILE)
+        ) from None
+
+
+async def _template(
+    helm: str,
+    release_name: str,
+    chart_dir: Path,
+    args: list[str],
+    time_limit: float,
+    aliases: dict[str, str],
+    shown: str,
+) -> bytes:
+    try:
+        return await run_tool(
+            [helm, "template", release_name, str(chart_dir), *args],
+            time_limit=time_limit,
+            path_aliases=aliases,
+        )
+    except ToolError as exc:
+        if exc.timed_out:
+            raise TransientError(f"helm template of {shown} timed out") from None
+        file, line = locate_error(exc.output, shown)
+        message = exc.output.removeprefix("Error: ")
+        message = message.replace("; Use --debug flag to render out invalid YAML", "")
+        raise RenderError(
+            f"helm template failed: {message}", file=file or _join(shown, CHART_FILE), line=line
+        ) from None

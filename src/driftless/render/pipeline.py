@@ -1,0 +1,250 @@
+"""The one entry point of ``driftless.render``: an app's source → checked manifests.
+
+Contract of ``render(source, tree, app_dir, ...)``:
+
+* Git sources: ``tree`` is the checked-out commit (read-only, shared), and
+  ``app_dir`` the app's directory inside it (already resolved and checked by
+  ``sources.resolve_app_path``); ``revision`` is the commit id. The renderer
+  is picked by ``detect`` (explicit options, then the files in ``app_dir``).
+* Chart-repository sources (``spec.source.chart`` set): ``tree`` and
+  ``app_dir`` are ``None``; the chart is resolved from ``repoURL`` and
+  ``targetRevision`` (a version or a semver range) and cached on disk by
+  ``chart_repo``.
+* ``app_name`` is Helm's default release name and ``namespace`` (the
+  destination namespace) Helm's default release namespace; ``kube`` is what
+  ``.Capabilities`` reports.
+* With a ``cache``, a render whose ``RenderKey`` was seen is served from it
+  (a deep copy); git renders are cached only when ``revision`` is given.
+  Chart-repository renders are keyed by the resolved chart version, so a
+  range that starts matching a newer release renders again.
+* Every result is checked the same way whatever the renderer: objects with
+  apiVersion, kind and metadata.name, no duplicates.
+* Raises ``RenderError`` (the input is wrong: file and line where known),
+  ``SourceError`` (chart or version not in the chart repository),
+  ``SourceUnavailableError`` (chart repository unreachable), ``TransientError``
+  (a tool timed out), ``DriftlessError`` (a tool is missing or cannot start).
+  Blocking work (file reading, Jsonnet, parsing) runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import _jsonnet  # type: ignore[import-untyped]
+
+from driftless.core.errors import DriftlessError
+from driftless.core.models import ApplicationSource
+from driftless.core.resources import Manifest
+from driftless.render import chart_repo, detect
+from driftless.render import manifests as checks
+from driftless.render.cache import RenderCache, RenderKey
+from driftless.render.context import KubeTarget, RenderTools
+from driftless.render.detect import Renderer
+from driftless.render.directory import render_directory
+from driftless.render.helm import Release, render_helm
+from driftless.render.jsonnet import render_jsonnet
+from driftless.render.kustomize import render_kustomize
+
+
+async def render(
+    source: ApplicationSource,
+    tree: Path | None,
+    app_dir: Path | None,
+    *,
+    revision: str | None,
+    app_name: str,
+    namespace: str,
+    kube: KubeTarget,
+    tools: RenderTools,
+    cache: RenderCache | None = None,
+) -> list[Manifest]:
+    """Render an app's source (see the module contract)."""
+    if source.chart:
+        return await _render_repository_chart(
+            source, app_name=app_name, namespace=namespace, kube=kube, tools=tools, cache=cache
+        )
+    if tree is None or app_dir is None:
+        raise DriftlessError("internal error: a git source needs its tree and app directory")
+    names = await asyncio.to_thread(os.listdir, app_dir)
+    renderer = detect.detect(source, names)
+    key = None
+    if cache is not None and revision is not None:
+        key = cache_key(
+            source,
+            renderer,
+            content=revision,
+            path=app_dir.resolve().relative_to(tree.resolve()).as_posix(),
+            app_name=app_name,
+            namespace=namespace,
+            kube=kube,
+            tools=tools,
+        )
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    rendered = await _render_git(
+        renderer,
+        source,
+        tree,
+        app_dir,
+        app_name=app_name,
+        namespace=namespace,
+        kube=kube,
+        tools=tools,
+    )
+    checks.reject_duplicates(rendered)
+    if cache is not None and key is not None:
+        cache.put(key, rendered)
+    return rendered
+
+
+def cache_key(
+    source: ApplicationSource,
+    renderer: Renderer,
+    *,
+    content: str,
+    path: str,
+    app_name: str,
+    namespace: str,
+    kube: KubeTarget,
+    tools: RenderTools,
+) -> RenderKey:
+    """The cache key of one render: only what that renderer's output depends on."""
+    options: dict[str, Any] = {
+        "source": source.model_dump(mode="json", exclude={"repo_url", "target_revision"})
+    }
+    tool_ids: list[str] = []
+    kube_version = ""
+    api_versions: tuple[str, ...] = ()
+    if renderer is Renderer.HELM:
+        options.update(app=app_name, namespace=namespace)
+        tool_ids.append(tools.fingerprint("helm"))
+        kube_version, api_versions = kube.version, kube.api_versions
+    elif renderer is Renderer.KUSTOMIZE:
+        tool_ids.append(tools.fingerprint("kustomize"))
+    elif renderer is Renderer.JSONNET:
+        tool_ids.append(f"jsonnet:{_jsonnet.version}")
+    return RenderKey.build(
+        content=content,
+        path=path,
+        renderer=renderer.value,
+        options=options,
+        tools=tool_ids,
+        kube_version=kube_version,
+        api_versions=api_versions,
+    )
+
+
+async def _render_git(
+    renderer: Renderer,
+    source: ApplicationSource,
+    tree: Path,
+    app_dir: Path,
+    *,
+    app_name: str,
+    namespace: str,
+    kube: KubeTarget,
+    tools: RenderTools,
+) -> list[Manifest]:
+    directory = source.directory
+    if renderer is Renderer.KUSTOMIZE:
+        return await render_kustomize(
+            tree,
+            app_dir,
+            source.kustomize,
+            kustomize=tools.executable("kustomize"),
+            time_limit=tools.time_limit,
+            scratch_dir=tools.scratch_dir,
+        )
+    if renderer is Renderer.HELM:
+        helm = source.helm
+        release = Release(
+            name=(helm.release_name if helm else None) or app_name,
+            namespace=(helm.namespace if helm else None) or namespace,
+        )
+        return await render_helm(
+            app_dir,
+            tree,
+            helm,
+            release=release,
+            kube=kube,
+            helm=tools.executable("helm"),
+            time_limit=tools.time_limit,
+            scratch_dir=tools.scratch_dir,
+        )
+    if renderer is Renderer.JSONNET:
+        return await asyncio.to_thread(
+            render_jsonnet,
+            tree,
+            app_dir,
+            source.jsonnet,
+            recurse=bool(directory and directory.recurse),
+            include=directory.include if directory else None,
+            exclude=directory.exclude if directory else None,
+        )
+    return await asyncio.to_thread(
+        render_directory,
+        tree,
+        app_dir,
+        recurse=bool(directory and directory.recurse),
+        include=directory.include if directory else None,
+        exclude=directory.exclude if directory else None,
+    )
+
+
+async def _render_repository_chart(
+    source: ApplicationSource,
+    *,
+    app_name: str,
+    namespace: str,
+    kube: KubeTarget,
+    tools: RenderTools,
+    cache: RenderCache | None,
+) -> list[Manifest]:
+    assert source.chart is not None
+    detect.explicit(source)  # refuses kustomize/jsonnet/directory options beside a chart
+    fetched = await chart_repo.fetch_chart(
+        source.repo_url,
+        source.chart,
+        source.target_revision,
+        cache_root=tools.chart_cache,
+        plain_http_registries=tools.plain_http_registries,
+        timeout=tools.download_limit,
+    )
+    key = None
+    if cache is not None:
+        key = cache_key(
+            source,
+            Renderer.HELM,
+            content=fetched.identity,
+            path=".",
+            app_name=app_name,
+            namespace=namespace,
+            kube=kube,
+            tools=tools,
+        )
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    helm = source.helm
+    release = Release(
+        name=(helm.release_name if helm else None) or app_name,
+        namespace=(helm.namespace if helm else None) or namespace,
+    )
+    rendered = await render_helm(
+        fetched.path,
+        fetched.path,
+        helm,
+        release=release,
+        kube=kube,
+        helm=tools.executable("helm"),
+        time_limit=tools.time_limit,
+        scratch_dir=tools.scratch_dir,
+        display=f"{source.chart}@{fetched.version}",
+    )
+    if cache is not None and key is not None:
+        cache.put(key, rendered)
+    return rendered
