@@ -1,13 +1,41 @@
-"""Health assessment of live objects.
+"""Health assessment of live objects. Pure: objects in, verdicts out, no I/O.
 
-``assess(obj)`` maps one live object to a ``HealthResult``; ``worst`` folds
-many into the app's health. Each kind has its own small module; ``registry``
-dispatches by (group, kind) and falls back to kstatus-style conditions, then to
-Healthy for kinds that have no notion of progress (ConfigMap, Service, ...).
-Pure: objects in, verdicts out, no I/O.
+Public surface:
+
+* ``assess(obj)`` — the verdict of the built-in rules for one live object;
+* ``HealthRegistry(custom_checks).assess(obj)`` — the same, with custom checks
+  overriding the built-in rules for their (group, kind);
+* ``parse_custom_checks(data)`` — custom checks from plain data or YAML text,
+  raising ``CustomHealthCheckError`` (a ``StallingError``) with a precise message;
+* ``app_health(resources)`` / ``worst(results)`` — fold verdicts, worst wins, in
+  the severity order documented in ``result``.
+
+One module per kind judges it (``deployment``, ``statefulset``, ``daemonset``,
+``replicaset``, ``pod``, ``job``, ``cronjob``, ``service``, ``ingress``, ``pvc``,
+``hpa``, ``crd``, ``apiservice``, ``namespace``), each docstring saying how;
+``conditions`` judges any other object by kstatus conventions; ``registry``
+dispatches; ``custom`` and ``expressions`` hold the CEL checks.
 """
 
-from driftless.health.registry import assess
-from driftless.health.result import HealthResult, worst
+from driftless.health.custom import (
+    CustomHealthCheck,
+    CustomHealthCheckError,
+    HealthRule,
+    parse_custom_checks,
+)
+from driftless.health.registry import HealthRegistry, assess, group_kind
+from driftless.health.result import SEVERITY, HealthResult, app_health, worst
 
-__all__ = ["HealthResult", "assess", "worst"]
+__all__ = [
+    "SEVERITY",
+    "CustomHealthCheck",
+    "CustomHealthCheckError",
+    "HealthRegistry",
+    "HealthResult",
+    "HealthRule",
+    "app_health",
+    "assess",
+    "group_kind",
+    "parse_custom_checks",
+    "worst",
+]
