@@ -19,6 +19,8 @@ Contract:
   refresh did.
 
 Wire it into the controller with ``GitCache(root, credentials=store.auth)``.
+``static_auth(credentials)`` is the same hook over a fixed list, for tools
+and tests that run without a cluster.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources import credentials as creds
 from driftless.sources.gitauth import GitAuth, git_auth
 
-__all__ = ["DEFAULT_MAX_AGE", "DEFAULT_NAMESPACE", "CredentialStore"]
+__all__ = ["DEFAULT_MAX_AGE", "DEFAULT_NAMESPACE", "CredentialStore", "static_auth"]
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +102,15 @@ class CredentialStore:
                 log.warning("cannot read repository credentials in %s: %s", self.namespace, exc)
                 # Do not hammer the API server: try again after max_age.
                 self._loaded_at = now
+
+
+def static_auth(
+    known: Iterable[creds.RepoCredential],
+) -> Callable[[str], AbstractAsyncContextManager[GitAuth]]:
+    """A ``CredentialEnv`` hook over a fixed set of credentials (no cluster needed)."""
+    fixed = tuple(known)
+
+    def auth(url: str) -> AbstractAsyncContextManager[GitAuth]:
+        return git_auth(creds.match_credential(fixed, url), url)
+
+    return auth

@@ -1,0 +1,289 @@
+"""Authenticated git: SSH (key + known_hosts) through a real sshd, https basic auth through
+``git http-backend``; credentials never reach process arguments or messages (no Kubernetes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftless.core.errors import SourceUnavailableError
+from driftless.sources import gitexec
+from driftless.sources.credentials import RepoCredential
+from driftless.sources.credstore import static_auth
+from driftless.sources.git import GitCache
+from tests.fixtures.git import GitRepo, MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
+from tests.fixtures.ssh_server import SshServer, keygen
+from tests.fixtures.ssh_server import ssh_server as ssh_server  # until the root conftest has it
+
+pytestmark = pytest.mark.integration
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+TOKEN = "dlt-token-7f3c9a1e5b2d4c6f8a0b"
+# A failed authentication must be reported at once, never wait for a prompt.
+FAST = 20.0
+
+
+@pytest.fixture
+def repo(make_git_repo: MakeGitRepo) -> GitRepo:
+    made = make_git_repo({"app/cm.yaml": CM.format(name="one")})
+    made.tag("v1.0.0")
+    return made
+
+
+def ssh_credential(server: SshServer, **overrides: Any) -> RepoCredential:
+    values: dict[str, Any] = {
+        "name": "ssh-cred",
+        "url": f"ssh://{server.host}:{server.port}/",
+        "ssh_private_key": server.client_key,
+        "known_hosts": server.known_hosts,
+    }
+    values.update(overrides)
+    return RepoCredential(**values)
+
+
+def https_url(server: GitHttpServer, repo: GitRepo, password: str = TOKEN) -> str:
+    name = f"private-{repo.path.parent.name}-{repo.path.name}"
+    return server.publish(repo.path, name, credentials=("any-user", password))
+
+
+def cache_with(tmp_path: Path, *credentials: RepoCredential) -> GitCache:
+    return GitCache(tmp_path / "cache", credentials=static_auth(credentials), timeout=60)
+
+
+# -- SSH -----------------------------------------------------------------------------
+
+
+async def test_ssh_with_key_and_known_hosts_resolves_and_checks_out(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer
+) -> None:
+    cache = cache_with(tmp_path, ssh_credential(ssh_server))
+    url = ssh_server.url(repo.path)
+    assert await cache.resolve(url, "main") == repo.head()
+    assert await cache.resolve(url, "v1.0.0") == repo.head()
+    artifact = await cache.checkout(url, "main")
+    assert (artifact.path / "app/cm.yaml").read_text() == CM.format(name="one")
+
+    new = repo.commit({"app/cm.yaml": CM.format(name="two")})
+    assert await cache.resolve(url, "main") == new
+    assert cache.stats.fetches == 2
+
+
+async def test_ssh_key_files_exist_only_while_git_runs(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[Path, int, int]] = []
+    real_run_git = gitexec.run_git
+
+    async def spy(args: Any, **kwargs: Any) -> bytes:
+        command = (kwargs.get("extra_env") or {}).get("GIT_SSH_COMMAND", "")
+        if " -i " in command:
+            key = Path(command.split(" -i ", 1)[1].split()[0])
+            seen.append((key, key.stat().st_mode & 0o777, key.parent.stat().st_mode & 0o777))
+        return await real_run_git(args, **kwargs)
+
+    monkeypatch.setattr("driftless.sources.git.run_git", spy)
+    cache = cache_with(tmp_path, ssh_credential(ssh_server))
+    await cache.resolve(ssh_server.url(repo.path), "main")
+    assert seen, "git never ran with the credential's key"
+    for key, mode, dir_mode in seen:
+        assert (mode, dir_mode) == (0o600, 0o700)
+        assert not key.exists() and not key.parent.exists()
+
+
+async def test_ssh_with_a_wrong_host_key_fails_clearly(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer
+) -> None:
+    _, other_pub = keygen(tmp_path / "impostor", "impostor")
+    wrong = f"[{ssh_server.host}]:{ssh_server.port} {' '.join(other_pub.split()[:2])}"
+    cache = cache_with(tmp_path, ssh_credential(ssh_server, known_hosts=wrong))
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError) as caught:
+        await cache.resolve(ssh_server.url(repo.path), "main")
+    assert time.monotonic() - started < FAST
+    message = str(caught.value)
+    assert message.startswith("host key verification failed for ssh://")
+    assert "'ssh-cred'" in message
+
+
+async def test_ssh_without_known_hosts_is_refused_unless_explicitly_insecure(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer
+) -> None:
+    url = ssh_server.url(repo.path)
+    strict = cache_with(tmp_path / "strict", ssh_credential(ssh_server, known_hosts=""))
+    with pytest.raises(SourceUnavailableError, match="has no knownHosts"):
+        await strict.resolve(url, "main")
+    assert strict.stats.ls_remotes == 0  # refused before any connection
+
+    insecure = cache_with(
+        tmp_path / "insecure",
+        ssh_credential(ssh_server, known_hosts="", insecure_ignore_host_key=True),
+    )
+    assert await insecure.resolve(url, "main") == repo.head()
+
+
+async def test_ssh_with_an_unknown_key_is_an_authentication_failure(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer
+) -> None:
+    stranger, _ = keygen(tmp_path / "stranger", "stranger")
+    cache = cache_with(tmp_path, ssh_credential(ssh_server, ssh_private_key=stranger))
+    with pytest.raises(SourceUnavailableError) as caught:
+        await cache.resolve(ssh_server.url(repo.path), "main")
+    message = str(caught.value)
+    # userinfo is redacted from every URL in a message, even a plain user name
+    assert message.startswith(f"authentication failed for ssh://{ssh_server.host}:")
+    assert_no_secret(message, stranger)
+
+
+async def test_ssh_without_any_credential_fails_without_prompting(
+    tmp_path: Path, repo: GitRepo, ssh_server: SshServer
+) -> None:
+    cache = GitCache(tmp_path / "cache", timeout=60)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError, match=r"verification failed|authentication"):
+        await cache.resolve(ssh_server.url(repo.path), "main")
+    assert time.monotonic() - started < FAST
+
+
+# -- https basic auth ----------------------------------------------------------------------
+
+
+def https_credential(server: GitHttpServer, password: str = TOKEN) -> RepoCredential:
+    return RepoCredential(
+        name="http-cred", url=server.base_url + "/", username="any-user", password=password
+    )
+
+
+async def test_https_with_a_token_works(
+    tmp_path: Path, repo: GitRepo, git_http_server: GitHttpServer
+) -> None:
+    url = https_url(git_http_server, repo)
+    cache = cache_with(tmp_path, https_credential(git_http_server))
+    assert await cache.resolve(url, "main") == repo.head()
+    artifact = await cache.checkout(url, "v1.0.0")
+    assert (artifact.path / "app/cm.yaml").is_file()
+    # The clone never records the credential anywhere on disk.
+    clone_files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    for path in clone_files:
+        assert TOKEN.encode() not in path.read_bytes(), path
+
+
+async def test_https_without_a_credential_fails_fast(
+    tmp_path: Path, repo: GitRepo, git_http_server: GitHttpServer
+) -> None:
+    url = https_url(git_http_server, repo)
+    cache = GitCache(tmp_path / "cache", timeout=60)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError) as caught:
+        await cache.resolve(url, "main")
+    assert time.monotonic() - started < FAST
+    assert str(caught.value) == (
+        f"authentication failed for {url}: no repository credential matches this URL"
+        " (see `driftless repo add`)"
+    )
+
+
+async def test_https_with_a_wrong_token_names_the_credential_not_the_token(
+    tmp_path: Path, repo: GitRepo, git_http_server: GitHttpServer
+) -> None:
+    url = https_url(git_http_server, repo)
+    wrong = "dlt-wrong-token-0a1b2c3d4e5f"
+    cache = cache_with(tmp_path, https_credential(git_http_server, password=wrong))
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError) as caught:
+        await cache.resolve(url, "main")
+    assert time.monotonic() - started < FAST
+    message = str(caught.value)
+    assert (
+        message
+        == f"authentication failed for {url}: the server refused repository credential 'http-cred'"
+    )
+    assert_no_secret(message, wrong)
+
+
+async def test_credentials_never_appear_in_process_arguments(
+    tmp_path: Path,
+    repo: GitRepo,
+    git_http_server: GitHttpServer,
+    ssh_server: SshServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every argv driftless starts, and every command line seen in /proc meanwhile."""
+    recorded: list[tuple[str, ...]] = []
+    real_exec = asyncio.create_subprocess_exec
+
+    async def recording_exec(*argv: Any, **kwargs: Any) -> Any:
+        recorded.append(tuple(str(a) for a in argv))
+        return await real_exec(*argv, **kwargs)
+
+    monkeypatch.setattr(gitexec.asyncio, "create_subprocess_exec", recording_exec)
+    ssh = ssh_credential(ssh_server)
+    cache = cache_with(tmp_path, https_credential(git_http_server), ssh)
+    https = https_url(git_http_server, repo)
+    with ProcWatcher() as watcher:
+        for _ in range(3):
+            repo.commit({"app/cm.yaml": CM.format(name=f"n{time.monotonic_ns()}")})
+            await cache.checkout(https, "main")
+            await cache.checkout(ssh_server.url(repo.path), "main")
+    assert any("ls-remote" in argv for argv in recorded)
+    assert any("ssh" in " ".join(cmd) for cmd in watcher.seen), "no ssh process observed"
+    secrets = [TOKEN, *ssh.secret_values()]
+    for argv in [*recorded, *watcher.seen]:
+        for secret in secrets:
+            assert secret not in " ".join(argv)
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        for line in secret.splitlines():
+            if line.strip() and not line.startswith("-----"):
+                assert line.strip() not in text
+
+
+class ProcWatcher:
+    """Polls ``/proc/*/cmdline`` in a thread and keeps every git/ssh command line seen."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, ...]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> ProcWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _poll(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit() or entry.name == me:
+                    continue
+                try:
+                    raw = Path(entry.path, "cmdline").read_bytes()
+                except OSError:
+                    continue
+                argv = tuple(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+                if argv and any(word in argv[0] for word in ("git", "ssh", "askpass")):
+                    self.seen.add(argv)
+            time.sleep(0.001)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_auth_dirs() -> Iterator[None]:
+    """Every private credential directory is gone after each test."""
+    yield
+    import tempfile
+
+    left = list(Path(tempfile.gettempdir()).glob("driftless-auth-*"))
+    assert not left, f"credential directories left behind: {left}"
