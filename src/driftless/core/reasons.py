@@ -22,7 +22,7 @@ APPLY_FAILED: Final = "ApplyFailed"
 RECONCILIATION_FAILED: Final = "ReconciliationFailed"
 # health
 HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
-PROJECT_VIOLATION: Final = "ProjectViolationError"
+PROJECT_VIOLATION: Final = "ProjectViolation"
 # pruning
 PRUNE_SKIPPED: Final = "PruneSkipped"
 DELETION_FAILED: Final = "DeletionFailed"

@@ -50,7 +50,7 @@ def resource_diff(
     rules = ignore or []
     left = normalize(strip_ignored(live, rules, live)) if live is not None else None
     right = normalize(strip_ignored(desired, rules, live)) if desired is not None else None
-    left, right = mask_pair(left, right)
+    right, left = mask_pair(right, left)
     name = f"{ref.kind}/{ref.namespace + '/' if ref.namespace else ''}{ref.name}"
     text = unified(left, right, name=name)
     if live is None:

@@ -1,9 +1,10 @@
 """Keep Secret values out of every diff, log, event and page. Pure.
 
 ``mask_pair`` replaces each value under ``data``/``stringData`` of a Secret
-with ``<unchanged>`` or ``<changed>`` (compared between the two sides) and
-``<added>``/``<removed>`` for keys on one side only, so a diff still shows
-*which* keys changed but never a value.
+with ``<unchanged>``, or with ``<changed: value in git>`` on the desired side
+and ``<changed: value in cluster>`` on the live side (the two lines must
+differ for a diff to show them), and ``<added>``/``<removed>`` for keys on one
+side only: a diff shows *which* keys changed, never a value.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ def mask_pair(desired: JSON | None, live: JSON | None) -> tuple[JSON | None, JSO
         left = (desired or {}).get(field) or {}
         right = (live or {}).get(field) or {}
         if desired is not None and field in desired:
-            desired[field] = {k: _mark(k, left, right, "<added>") for k in left}
+            desired[field] = {k: _mark(k, left, right, "<added>", "git") for k in left}
         if live is not None and field in live:
-            live[field] = {k: _mark(k, right, left, "<removed>") for k in right}
+            live[field] = {k: _mark(k, right, left, "<removed>", "cluster") for k in right}
     return desired, live
 
 
-def _mark(key: str, mine: JSON, other: JSON, only_here: str) -> str:
+def _mark(key: str, mine: JSON, other: JSON, only_here: str, side: str) -> str:
     if key not in other:
         return only_here
-    return "<unchanged>" if mine[key] == other[key] else "<changed>"
+    return "<unchanged>" if mine[key] == other[key] else f"<changed: value in {side}>"
 
 
 def mask(obj: JSON) -> JSON:
