@@ -166,7 +166,9 @@ def _nearest(tag_range: TagRange, candidates: list[TagVersion]) -> list[str]:
     found = _FIRST_VERSION.search(tag_range.text)
     numbers = [int(g or 0) for g in found.groups()] if found else [0, 0, 0]
     pivot = semantic_version.Version(major=numbers[0], minor=numbers[1], patch=numbers[2])
-    ascending = list(reversed(_descending(candidates)))
+    # Releases only, unless there are none: pre-releases get their own hint.
+    releases = [c for c in candidates if not c.version.prerelease] or candidates
+    ascending = list(reversed(_descending(releases)))
     split = sum(1 for c in ascending if c.version < pivot)
     # Rank distance from the pivot's place in the order: 0 for the tag just
     # below and the tag just at/above it, 1 for the next ones out, ...
