@@ -47,7 +47,7 @@ def assess(obj: f.Obj) -> HealthResult:
     if phase == "Succeeded":
         return healthy("pod completed")
     if phase == "Failed":
-        return degraded(_explain(status, "pod failed"))
+        return degraded(_explain(status, _exits(status) or "pod failed"))
     if phase == "Unknown":
         return unknown(_explain(status, "the pod's node does not report"))
     broken = _broken_container(status)
@@ -104,3 +104,16 @@ def _waiting_for(obj: f.Obj, phase: str) -> str:
 
 def _exit_code(container: Mapping[str, Any]) -> object:
     return ((container.get("state") or {}).get("terminated") or {}).get("exitCode")
+
+
+def _exits(status: Mapping[str, Any]) -> str:
+    """``container app exited 2 (Error)`` for each container that exited non-zero."""
+    found = []
+    for container in _statuses(status, "containerStatuses"):
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if terminated.get("exitCode"):
+            reason = f" ({terminated['reason']})" if terminated.get("reason") else ""
+            found.append(
+                f"container {container.get('name')} exited {terminated['exitCode']}{reason}"
+            )
+    return ", ".join(found)
