@@ -24,7 +24,9 @@ optional-field syntax ``a.?b`` is not supported by the library: guard with
 
 Variables: ``self`` is the whole object; for expressions written for Flux's
 ``healthCheckExprs`` the top-level fields are also variables — ``apiVersion``,
-``kind``, ``metadata``, ``spec``, ``status`` (bound to ``""``/``{}`` when absent).
+``kind``, ``metadata``, ``spec``, ``status``. These five are always present,
+``""`` or ``{}`` when the object has none, so ``has(self.status.phase)`` (like
+``has(status.phase)``) is false, not an error, before the first status write.
 ``metadata.managedFields`` is removed first: no health rule needs it, and it is
 most of an object's size.
 
@@ -192,12 +194,10 @@ def bind(obj: Mapping[str, Any]) -> Bindings:
     Raises ``EvaluationError`` when the object is too deep or too large, or the
     evaluator cannot represent one of its values.
     """
-    view = _without_managed_fields(obj)
+    view = _with_defaults(_without_managed_fields(obj))
     width = _measure(view)
     variables: dict[str, Any] = {"self": view}
-    for name, default in TOP_LEVEL_DEFAULTS.items():
-        value = view.get(name)
-        variables[name] = default if value is None else value
+    variables.update((name, view[name]) for name in TOP_LEVEL_DEFAULTS)
     try:
         return Bindings(context=cel.Context(variables=variables), width=width)
     except Exception as err:
@@ -291,6 +291,11 @@ def _without_managed_fields(obj: Mapping[str, Any]) -> Mapping[str, Any]:
         return obj
     trimmed = {k: v for k, v in metadata.items() if k != "managedFields"}
     return {**obj, "metadata": trimmed}
+
+
+def _with_defaults(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    missing = {k: v for k, v in TOP_LEVEL_DEFAULTS.items() if obj.get(k) is None}
+    return {**obj, **missing} if missing else obj
 
 
 def _measure(obj: Mapping[str, Any]) -> int:
