@@ -7,7 +7,6 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +75,36 @@ async def test_ssh_with_key_and_known_hosts_resolves_and_checks_out(
     assert cache.stats.fetches == 2
 
 
-async def test_ssh_key_files_exist_only_while_git_runs(
-    tmp_path: Path, repo: GitRepo, ssh_server: SshServer, monkeypatch: pytest.MonkeyPatch
+async def test_credential_files_exist_only_while_git_runs(
+    tmp_path: Path,
+    repo: GitRepo,
+    ssh_server: SshServer,
+    git_http_server: GitHttpServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[tuple[Path, int, int]] = []
+    """Key, known_hosts and askpass helper: private while git runs, gone afterwards."""
+    seen: list[Path] = []
     real_run_git = gitexec.run_git
 
     async def spy(args: Any, **kwargs: Any) -> bytes:
-        command = (kwargs.get("extra_env") or {}).get("GIT_SSH_COMMAND", "")
+        env = kwargs.get("extra_env") or {}
+        command = env.get("GIT_SSH_COMMAND", "")
+        files = [Path(env["GIT_ASKPASS"])] if env.get("GIT_ASKPASS") else []
         if " -i " in command:
-            key = Path(command.split(" -i ", 1)[1].split()[0])
-            seen.append((key, key.stat().st_mode & 0o777, key.parent.stat().st_mode & 0o777))
+            files.append(Path(command.split(" -i ", 1)[1].split()[0]))
+        for path in files:
+            assert path.parent.stat().st_mode & 0o777 == 0o700
+            assert path.stat().st_mode & 0o077 == 0, path  # nobody else may read it
+            seen.append(path)
         return await real_run_git(args, **kwargs)
 
     monkeypatch.setattr("driftless.sources.git.run_git", spy)
-    cache = cache_with(tmp_path, ssh_credential(ssh_server))
+    cache = cache_with(tmp_path, ssh_credential(ssh_server), https_credential(git_http_server))
     await cache.resolve(ssh_server.url(repo.path), "main")
-    assert seen, "git never ran with the credential's key"
-    for key, mode, dir_mode in seen:
-        assert (mode, dir_mode) == (0o600, 0o700)
-        assert not key.exists() and not key.parent.exists()
+    await cache.resolve(https_url(git_http_server, repo), "main")
+    assert {p.name for p in seen} == {"id", "askpass.sh"}
+    for path in seen:
+        assert not path.exists() and not path.parent.exists()
 
 
 async def test_ssh_with_a_wrong_host_key_fails_clearly(
@@ -277,13 +286,3 @@ class ProcWatcher:
                 if argv and any(word in argv[0] for word in ("git", "ssh", "askpass")):
                     self.seen.add(argv)
             time.sleep(0.001)
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_auth_dirs() -> Iterator[None]:
-    """Every private credential directory is gone after each test."""
-    yield
-    import tempfile
-
-    left = list(Path(tempfile.gettempdir()).glob("driftless-auth-*"))
-    assert not left, f"credential directories left behind: {left}"
