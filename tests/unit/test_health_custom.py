@@ -259,3 +259,21 @@ def test_the_offered_standard_library_works(source: str) -> None:
     obj["metadata"]["name"] = "widget"
     obj["kind"] = "Widget"
     assert _registry(source).assess(obj).status == HealthStatusCode.HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("source", "exponent", "variables"),
+    [
+        ("self.kind == 'W'", 0, {"self"}),
+        ("status.conditions.exists(c, c.type == 'Ready')", 1, {"status"}),
+        ("spec.l.map(x, x).size() > 0 && metadata.name != ''", 2, {"spec", "metadata"}),
+        ("self.a.exists(x, self.b.filter(y, y == x).size() > 0)", 3, {"self"}),
+        ("self.a.exists(x, x) || self.b.all(y, y)", 1, {"self"}),
+        ("'.map(' + self.kind + '.all(' == ''", 0, {"self"}),  # macros inside strings
+        ("self.a.map(x, x > 0, x * 2).size() > 0", 2, {"self"}),  # three-argument map
+    ],
+)
+def test_expression_shape(source: str, exponent: int, variables: set[str]) -> None:
+    expression = cel_expr.compile_expression(source)
+    assert expression.exponent == exponent
+    assert expression.variables == variables

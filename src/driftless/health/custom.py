@@ -103,6 +103,12 @@ class HealthRule:
         compiled = None if self.message is None else _compile("message", self.message)
         object.__setattr__(self, "_message", compiled)
 
+    @property
+    def variables(self) -> frozenset[str]:
+        """The object variables the rule's expressions read."""
+        message = self._message.variables if self._message is not None else frozenset()
+        return self._when.variables | message
+
     def judge(self, bindings: Bindings) -> HealthResult | None:
         """The verdict if the rule matches, None if not; ``EvaluationError`` on failure."""
         matched = evaluate(self._when, bindings)
@@ -125,6 +131,7 @@ class CustomHealthCheck:
     group: str
     kind: str
     rules: tuple[HealthRule, ...]
+    _variables: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -132,6 +139,8 @@ class CustomHealthCheck:
         if not self.rules:
             raise CustomHealthCheckError("rules: at least one rule is needed")
         object.__setattr__(self, "rules", tuple(self.rules))
+        variables = frozenset().union(*(rule.variables for rule in self.rules))
+        object.__setattr__(self, "_variables", variables)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -140,7 +149,7 @@ class CustomHealthCheck:
     def evaluate(self, obj: Mapping[str, Any]) -> HealthResult | None:
         """The first matching rule's verdict; None when none matches; Unknown on error."""
         try:
-            bindings = bind(obj)
+            bindings = bind(obj, self._variables)
         except EvaluationError as err:
             return unknown(f"custom health check for {self.kind}: {err}")
         for index, rule in enumerate(self.rules):
