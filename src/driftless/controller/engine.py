@@ -33,6 +33,7 @@ from driftless.render.directory import render_directory
 from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
 from driftless.sync import execute, prune
+from driftless.sync import plan as sync_plan
 from driftless.sync.prepare import DesiredObject, prepare
 
 LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
@@ -47,10 +48,25 @@ class Plan:
     states: list[execute.ObjectState]
     orphans: list[prune.Orphan] = field(default_factory=list)
     prune_blocked: str | None = None
+    hooks: list[sync_plan.Task] = field(default_factory=list)
+    rendered: int = 0
 
     @property
     def in_sync(self) -> bool:
         return all(s.in_sync for s in self.states) and not self.orphans
+
+    def needs_sync(self, *, prune_enabled: bool) -> bool:
+        """Whether a sync would change anything (orphans count only when pruning)."""
+        prunable = [o for o in self.orphans if not o.prune_disabled]
+        return any(not s.in_sync for s in self.states) or (prune_enabled and bool(prunable))
+
+    def tasks(self, selection: set[ResourceRef] | None = None) -> list[sync_plan.Task]:
+        """Sync tasks: every resource plus the hooks, or only the selected resources."""
+        resources = [s.desired for s in self.states]
+        if selection:
+            chosen = [r for r in resources if r.ref in selection]
+            return sync_plan.resource_tasks(chosen)
+        return sync_plan.resource_tasks(resources) + self.hooks
 
     def health(self) -> dict[ResourceRef, HealthResult]:
         return {s.desired.ref: assess(s.live) for s in self.states if s.live is not None}
@@ -64,12 +80,13 @@ class Engine:
         self.git = git
         self.concurrency = concurrency
 
-    async def plan(self, app: Application) -> Plan:
+    async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
+        """Read-only pass at ``revision`` (default: the app's targetRevision)."""
         project = await self._project(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
         artifact = await self.git.checkout(
-            app.spec.source.repo_url, app.spec.source.target_revision
+            app.spec.source.repo_url, revision or app.spec.source.target_revision
         )
         app_dir = resolve_app_path(artifact, app.spec.source.path)
         directory = app.spec.source.directory
@@ -83,15 +100,38 @@ class Engine:
             exclude=directory.exclude if directory else None,
         )
         desired = await self._prepare(app, project, manifests)
-        states = await execute.compare(self.client, desired, concurrency=self.concurrency)
-        rendered = {d.ref for d in desired}
-        leftovers = prune.candidates(app.status.resources, rendered)
-        orphans = await prune.find_orphans(self.client, app.name, leftovers)
-        automated = app.spec.sync_policy.automated
-        blocked = prune.empty_render_guard(
-            len(manifests), len(app.status.resources), bool(automated and automated.allow_empty)
+        resources, hooks = sync_plan.split_hooks(desired)
+        states = await execute.compare(self.client, resources, concurrency=self.concurrency)
+        # Hooks are validated too (so a broken hook fails the plan), but never compared.
+        await execute.validate_new(
+            self.client,
+            _unique_hook_objects(hooks),
+            context=resources,
+            concurrency=self.concurrency,
         )
-        return Plan(app, artifact.revision, states, orphans, blocked)
+        for state in states:
+            sync_plan.wave_of(state.desired)  # a bad wave annotation fails the plan, not the sync
+        plan = Plan(app, artifact.revision, states, hooks=hooks, rendered=len(manifests))
+        await self._find_orphans(plan)
+        return plan
+
+    async def refresh(self, plan: Plan) -> None:
+        """Re-read the live side of a plan after a sync step changed the cluster."""
+        plan.states = await execute.compare(
+            self.client, [s.desired for s in plan.states], concurrency=self.concurrency
+        )
+        await self._find_orphans(plan)
+
+    async def _find_orphans(self, plan: Plan) -> None:
+        app = plan.app
+        rendered = {s.desired.ref for s in plan.states}
+        leftovers = prune.candidates(app.status.resources, rendered)
+        plan.orphans = await prune.find_orphans(self.client, app.name, leftovers)
+        automated = app.spec.sync_policy.automated
+        allow_empty = bool(automated and automated.allow_empty)
+        plan.prune_blocked = prune.empty_render_guard(
+            plan.rendered, len(app.status.resources), allow_empty
+        )
 
     async def apply(self, plan: Plan) -> int:
         """Apply the out-of-sync objects; returns how many were written."""
@@ -188,6 +228,14 @@ class Engine:
             except KubeApiError as exc:
                 raise outcomes.api_failure(exc, "discovery failed") from None
         return result
+
+
+def _unique_hook_objects(hooks: list[sync_plan.Task]) -> list[DesiredObject]:
+    """Each hook object once, even when it runs in several phases."""
+    seen: dict[ResourceRef, DesiredObject] = {}
+    for task in hooks:
+        seen.setdefault(task.obj.ref, task.obj)
+    return list(seen.values())
 
 
 def _crd_scopes(manifests: list[Manifest]) -> dict[tuple[str, str], str]:

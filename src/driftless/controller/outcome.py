@@ -28,6 +28,9 @@ from driftless.core.models import (
     ApplicationStatus,
     Condition,
     HealthStatus,
+    HistoryEntry,
+    OperationPhase,
+    OperationState,
     HealthStatusCode,
     ResourceStatus,
     SyncStatus,
@@ -112,10 +115,20 @@ def failed(raw: JSON, err: DriftlessError) -> JSON:
     return status.to_api()
 
 
-def succeeded(app: Application, plan: Plan, *, pruned: int = 0) -> JSON:
+def succeeded(
+    app: Application,
+    plan: Plan,
+    *,
+    operation: OperationState | None = None,
+    history: list[HistoryEntry] | None = None,
+) -> JSON:
     """Status after a pipeline run that reached the cluster."""
     status = _status_of({"status": app.status.to_api()})
     status.observed_generation = app.generation
+    status.operation_state = operation
+    if history is not None:
+        status.history = history
+    pruned = sum(1 for r in (operation.resources if operation else []) if r.status == "Pruned")
     health = plan.health()
     states = plan.states
     resources = [_resource_status(s, health.get(s.desired.ref)) for s in states]
@@ -134,10 +147,39 @@ def succeeded(app: Application, plan: Plan, *, pruned: int = 0) -> JSON:
     status.health = HealthStatus(status=overall.status, message=_health_message(states, health))
     if pruned or any(s.message == "applied" for s in states):
         status.last_synced_at = cond.now_rfc3339()
-    status.conditions = cond.ordered(
-        _conditions(status, in_sync, overall.status, plan.revision, app.generation)
-    )
+    conditions = _conditions(status, in_sync, overall.status, plan.revision, app.generation)
+    status.conditions = cond.ordered(_with_operation(conditions, operation, app.generation))
     return status.to_api()
+
+
+def _with_operation(
+    conditions: list[Condition], operation: OperationState | None, generation: int
+) -> list[Condition]:
+    """A running sync keeps the app Reconciling; a failed one explains Ready=False."""
+    if operation is None:
+        return conditions
+    if operation.phase == OperationPhase.RUNNING:
+        step = operation.step
+        where = f" ({step.phase}, wave {step.wave})" if step and step.wave is not None else ""
+        message = f"syncing revision {operation.revision[:12]}{where}"
+        conditions = cond.set_condition(
+            conditions, cond.READY, False, reasons.PROGRESSING, message, generation=generation
+        )
+        return cond.set_condition(
+            conditions, cond.RECONCILING, True, reasons.PROGRESSING, message, generation=generation
+        )
+    ready = cond.find(conditions, cond.READY)
+    failed = operation.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
+    if failed and ready is not None and ready.status != "True":
+        return cond.set_condition(
+            conditions,
+            cond.READY,
+            False,
+            reasons.SYNC_FAILED,
+            f"sync of {operation.revision[:12]} failed: {operation.message}",
+            generation=generation,
+        )
+    return conditions
 
 
 def _orphan_status(orphan: Orphan, blocked: str | None) -> ResourceStatus:
@@ -223,12 +265,14 @@ def _health_message(states: list[ObjectState], health: dict[ResourceRef, HealthR
     return "; ".join(unhealthy[:3]) + more
 
 
-def after_success(status: JSON, interval: float, *, applied: int) -> Outcome:
-    """Poll again soon while rolling out, otherwise at the interval."""
+def after_run(status: JSON, interval: float, running: bool, wait: float) -> Outcome:
+    """Poll again soon while a sync runs or a rollout progresses, otherwise at the interval."""
     health = (status.get("health") or {}).get("status")
     progressing = health in (HealthStatusCode.PROGRESSING, HealthStatusCode.MISSING)
-    if progressing or applied:
+    if running or progressing:
         return Outcome(requeue_after=PROGRESS_POLL_SECONDS)
+    if wait > 0:
+        return Outcome(requeue_after=min(wait, jittered(interval)))
     return Outcome(requeue_after=jittered(interval))
 
 

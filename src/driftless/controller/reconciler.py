@@ -15,19 +15,32 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless.controller import outcome as outcomes
+from driftless.controller import operations as ops
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError
-from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
+from driftless.core.models import (
+    API_VERSION,
+    APPLICATION_KIND,
+    Application,
+    HistoryEntry,
+    Operation,
+    OperationPhase,
+    OperationState,
+)
+from driftless.core.resources import ResourceRef
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources.git import GitCache
-from driftless.sync.prune import Orphan, find_orphans
+from driftless.sync.runner import SyncRunner
+from driftless.sync.prune import find_orphans
 from driftless.sync.prune import prune as prune_objects
 
 log = logging.getLogger(__name__)
@@ -43,7 +56,9 @@ class Reconciler:
     def __init__(self, client: KubeClient, git: GitCache, *, concurrency: int = 16) -> None:
         self.client = client
         self.engine = Engine(client, git, concurrency=concurrency)
+        self.runner = SyncRunner(client, concurrency=concurrency)
         self.events = EventRecorder(client)
+        self._heals: dict[tuple[str, str], ops.HealRecord] = {}
 
     async def reconcile(self, raw: dict[str, Any], *, default_interval: float) -> outcomes.Outcome:
         """Reconcile one Application object; returns what to do next."""
@@ -56,15 +71,61 @@ class Reconciler:
             return outcomes.Outcome(requeue_after=default_interval, error=err)
         interval = outcomes.interval_of(app, default_interval)
         try:
-            plan = await self.engine.plan(app)
-            applied, pruned = await self._act(app, plan)
+            run = await self._run(app)
         except DriftlessError as err:
             log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, err)
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=interval, error=err)
-        status = outcomes.succeeded(app, plan, pruned=len(pruned))
-        await self._write_status(raw, status, applied=applied, pruned=pruned)
-        return outcomes.after_success(status, interval, applied=applied + len(pruned))
+        status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
+        await self._write_status(raw, status, run=run)
+        if run.finished and app.operation is not None:
+            await self._clear_operation(raw, app.operation)
+        return outcomes.after_run(status, interval, run.running, run.wait)
+
+    async def _run(self, app: Application) -> RunResult:
+        """Plan, then start or advance a sync operation as policy and requests say."""
+        previous = app.status.operation_state
+        running = previous if previous and previous.phase == OperationPhase.RUNNING else None
+        requested = app.operation
+        if running is None and requested is not None and not _leftover(requested, previous):
+            running = ops.start(requested, revision=requested.sync.revision or "")
+        plan = await self.engine.plan(app, revision=running.revision or None if running else None)
+        result = RunResult(plan=plan, state=previous, history=app.status.history)
+        if running is None:
+            running = self._auto_sync(app, plan, result)
+        if running is None:
+            return result
+        started = not running.revision or running is not previous
+        running.revision = running.revision or plan.revision
+        result.started = running if started else None
+        selection = _selection(running)
+        result.state = await self.runner.advance(
+            running,
+            plan.tasks(selection),
+            orphans=[] if selection else plan.orphans,
+            prune_blocked=plan.prune_blocked,
+        )
+        result.advanced = True
+        await self.engine.refresh(plan)
+        if result.finished:
+            result.history = ops.add_history(app, result.state)
+        return result
+
+    def _auto_sync(self, app: Application, plan: Plan, result: RunResult) -> OperationState | None:
+        automated = app.spec.sync_policy.automated
+        prune_enabled = bool(automated and automated.prune)
+        heal = self._heals.setdefault((app.namespace, app.name), ops.HealRecord())
+        now = time.time()
+        decision = ops.decide_auto_sync(
+            app, plan.revision, plan.needs_sync(prune_enabled=prune_enabled), heal, now
+        )
+        result.wait = decision.wait
+        if decision.operation is None:
+            return None
+        if decision.is_heal:
+            heal.healed(now)
+            result.healed = True
+        return ops.start(decision.operation, plan.revision)
 
     async def finalize(self, raw: dict[str, Any]) -> bool:
         """Handle a deleted app; True when done, False to retry later.
@@ -103,29 +164,12 @@ class Reconciler:
             return exc.not_found  # a conflict is retried with the newer object
         return True
 
-    async def _act(self, app: Application, plan: Plan) -> tuple[int, list[Orphan]]:
-        """Apply and prune as the sync policy allows; (objects applied, objects pruned)."""
-        automated = app.spec.sync_policy.automated
-        if automated is None:
-            return 0, []
-        applied = await self.engine.apply(plan)
-        pruned = await self.engine.prune(plan) if automated.prune else []
-        return applied, pruned
-
     async def _write_status(
-        self,
-        raw: dict[str, Any],
-        status: dict[str, Any],
-        *,
-        applied: int = 0,
-        pruned: list[Orphan] | None = None,
+        self, raw: dict[str, Any], status: dict[str, Any], *, run: RunResult | None = None
     ) -> None:
         """Patch the status subresource (skipped when nothing changed) and record events."""
         meta = raw.get("metadata", {})
-        for event in events_for(raw.get("status") or {}, status, applied):
-            await self.events.record(raw, *event)
-        for orphan in pruned or []:
-            await self.events.record(raw, "Normal", "Pruned", f"deleted {orphan.ref}")
+        await self._record_events(raw, status, run)
         if outcomes.same_status(raw.get("status") or {}, status):
             return
         try:
@@ -141,6 +185,42 @@ class Reconciler:
             if not exc.not_found:  # deleted while we worked: nothing to report on
                 raise
 
+    async def _record_events(
+        self, raw: dict[str, Any], status: dict[str, Any], run: RunResult | None
+    ) -> None:
+        for event in events_for(raw.get("status") or {}, status, 0):
+            await self.events.record(raw, *event)
+        if run is None:
+            return
+        if run.started is not None:
+            by = run.started.operation.initiated_by
+            who = "self-heal" if run.healed else ("auto-sync" if by.automated else by.username)
+            revision = run.started.revision[:12]
+            await self.events.record(
+                raw, "Normal", "SyncStarted", f"sync to {revision} started by {who or 'a user'}"
+            )
+        if run.finished and run.state is not None:
+            kind = "Normal" if run.state.phase == OperationPhase.SUCCEEDED else "Warning"
+            reason = "Synced" if kind == "Normal" else "SyncFailed"
+            pruned = sum(1 for r in run.state.resources if r.status == "Pruned")
+            extra = f"; pruned {pruned} object(s)" if pruned else ""
+            await self.events.record(raw, kind, reason, f"{run.state.message}{extra}")
+
+    async def _clear_operation(self, raw: dict[str, Any], ran: Operation) -> None:
+        """Remove the request that just finished, unless someone replaced it meanwhile."""
+        meta = raw.get("metadata", {})
+        patch: list[dict[str, Any]] = [
+            {"op": "test", "path": "/operation", "value": ran.to_api()},
+            {"op": "remove", "path": "/operation"},
+        ]
+        try:
+            await self.client.json_patch(
+                API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
+            )
+        except KubeApiError as exc:
+            if exc.status not in (404, 409, 422):  # gone, or a newer request is waiting
+                raise
+
     async def clear_refresh(self, raw: dict[str, Any]) -> None:
         """Remove the refresh annotation once the request it carries was served."""
         meta = raw.get("metadata", {})
@@ -152,6 +232,45 @@ class Reconciler:
         except KubeApiError as exc:
             if not exc.not_found:
                 raise
+
+
+@dataclass
+class RunResult:
+    """What one reconcile pass found (the plan) and did (the operation)."""
+
+    plan: Plan
+    state: OperationState | None
+    history: list[HistoryEntry]
+    started: OperationState | None = None
+    healed: bool = False
+    wait: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.state is not None and self.state.phase == OperationPhase.RUNNING
+
+    advanced: bool = False  # an operation step ran in this pass
+
+    @property
+    def finished(self) -> bool:
+        """An operation ended in this very pass."""
+        return self.advanced and self.state is not None and not self.running
+
+
+def _leftover(requested: Operation, previous: OperationState | None) -> bool:
+    """The request already ran (its clearing was interrupted): do not run it twice."""
+    return (
+        previous is not None
+        and previous.phase != OperationPhase.RUNNING
+        and previous.operation.to_api() == requested.to_api()
+    )
+
+
+def _selection(state: OperationState) -> set[ResourceRef] | None:
+    chosen = state.operation.sync.resources
+    if not chosen:
+        return None
+    return {ResourceRef(r.group, r.kind, r.namespace, r.name) for r in chosen}
 
 
 def _first_error(exc: PydanticValidationError) -> str:

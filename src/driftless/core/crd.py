@@ -25,6 +25,7 @@ from driftless.core.models import (
     VERSION,
     ApplicationSpec,
     ApplicationStatus,
+    Operation,
 )
 from driftless.core.project import PROJECT_KIND, ProjectSpec
 
@@ -106,6 +107,7 @@ def application_crd() -> JSON:
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
             "spec": spec,
+            "operation": model_schema(Operation),
             "status": status,
         },
     }

@@ -169,6 +169,25 @@ class AutomatedSync(ApiModel):
     )
 
 
+class Backoff(ApiModel):
+    """Exponential backoff between retries of a failed sync."""
+
+    duration: Annotated[str, Field(pattern=DURATION_PATTERN)] = Field(
+        "5s", description="Delay before the first retry."
+    )
+    factor: int = Field(2, ge=1, description="Multiplier applied to the delay after each retry.")
+    max_duration: Annotated[str, Field(pattern=DURATION_PATTERN)] = Field(
+        "3m", description="Upper bound of the delay."
+    )
+
+
+class RetryPolicy(ApiModel):
+    """How a failed sync is retried."""
+
+    limit: int = Field(5, ge=0, description="Retries after the first attempt; 0 disables.")
+    backoff: Backoff = Field(default_factory=Backoff)
+
+
 class SyncPolicy(ApiModel):
     """When and how the controller converges the cluster to git."""
 
@@ -178,6 +197,7 @@ class SyncPolicy(ApiModel):
     sync_options: list[str] = Field(
         default_factory=list, description="Options such as CreateNamespace=true."
     )
+    retry: RetryPolicy | None = Field(None, description="Retry failed syncs with backoff.")
 
     def option(self, name: str) -> str | None:
         """The value of ``name=value`` in ``syncOptions`` (last one wins), or None."""
@@ -224,6 +244,9 @@ class ApplicationSpec(ApiModel):
     )
     interval: Annotated[str, Field(pattern=DURATION_PATTERN)] | None = Field(
         None, description="How often to re-check git and the cluster (default: controller's)."
+    )
+    revision_history_limit: int = Field(
+        10, ge=1, le=100, description="How many past syncs status.history keeps."
     )
 
     @field_validator("interval")
@@ -293,6 +316,95 @@ class ResourceStatus(ApiModel):
     )
 
 
+class SyncResourceSelector(ApiModel):
+    """One object of a selective sync."""
+
+    group: str = ""
+    kind: str
+    namespace: str = ""
+    name: str
+
+
+class SyncOperation(ApiModel):
+    """What one sync should do (written by the CLI, or by the controller for auto-sync)."""
+
+    revision: str | None = Field(None, description="Commit to sync to; default: targetRevision.")
+    prune: bool = Field(False, description="Delete objects that git no longer has.")
+    dry_run: bool = Field(False, description="Only report what would be done.")
+    resources: list[SyncResourceSelector] = Field(
+        default_factory=list, description="Sync only these objects (no hooks run)."
+    )
+
+
+class InitiatedBy(ApiModel):
+    username: str | None = None
+    automated: bool = False
+
+
+class Operation(ApiModel):
+    """A requested operation: set ``operation`` on the Application to start one."""
+
+    sync: SyncOperation = Field(default_factory=SyncOperation)
+    initiated_by: InitiatedBy = Field(default_factory=InitiatedBy)
+    retry: int = Field(0, description="How many times this operation was retried.")
+
+
+class OperationPhase(StrEnum):
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ERROR = "Error"
+
+
+class SyncStep(ApiModel):
+    """Where a running sync is: the step machine's cursor."""
+
+    phase: str = "PreSync"
+    wave: int | None = None
+    applied: bool = Field(False, description="The objects of this step were sent.")
+
+
+class ResourceResult(ApiModel):
+    """What a sync did to one object."""
+
+    group: str = ""
+    version: str = ""
+    kind: str
+    namespace: str = ""
+    name: str
+    status: str = Field(description="Synced, Pruned, PruneSkipped, SyncFailed.")
+    message: str | None = None
+    hook_type: str | None = Field(None, description="PreSync, Sync, PostSync or SyncFail.")
+    hook_phase: str | None = Field(None, description="Running, Succeeded or Failed.")
+    sync_phase: str | None = None
+    wave: int | None = None
+
+
+class OperationState(ApiModel):
+    """Progress and result of the current or last operation (resumable)."""
+
+    operation: Operation
+    phase: OperationPhase = OperationPhase.RUNNING
+    message: str = ""
+    started_at: str
+    finished_at: str | None = None
+    revision: str = Field("", description="The commit this operation syncs.")
+    step: SyncStep | None = None
+    resources: list[ResourceResult] = Field(default_factory=list)
+
+
+class HistoryEntry(ApiModel):
+    """One finished sync, for rollback."""
+
+    id: int
+    revision: str
+    deployed_at: str
+    started_at: str | None = None
+    initiated_by: InitiatedBy = Field(default_factory=InitiatedBy)
+    result: OperationPhase = OperationPhase.SUCCEEDED
+    source: ApplicationSource | None = None
+
+
 class ApplicationStatus(ApiModel):
     """What the controller observed and did."""
 
@@ -301,8 +413,9 @@ class ApplicationStatus(ApiModel):
     health: HealthStatus = Field(default_factory=HealthStatus)
     resources: list[ResourceStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
-    last_reconciled_at: str | None = None
     last_synced_at: str | None = None
+    operation_state: OperationState | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
 
 
 class Application(ApiModel):
@@ -312,6 +425,7 @@ class Application(ApiModel):
     kind: str = APPLICATION_KIND
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: ApplicationSpec
+    operation: Operation | None = None
     status: ApplicationStatus = Field(default_factory=ApplicationStatus)
 
     @property

@@ -26,3 +26,4 @@ PROJECT_VIOLATION: Final = "ProjectViolation"
 # pruning
 PRUNE_SKIPPED: Final = "PruneSkipped"
 DELETION_FAILED: Final = "DeletionFailed"
+SYNC_FAILED: Final = "SyncFailed"

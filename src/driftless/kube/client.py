@@ -39,6 +39,7 @@ JSON = dict[str, Any]
 
 _MERGE_PATCH = "application/merge-patch+json"
 _APPLY_PATCH = "application/apply-patch+yaml"
+_JSON_PATCH = "application/json-patch+json"
 
 
 class KubeApiError(Exception):
@@ -288,6 +289,32 @@ class KubeClient:
         if subresource:
             path = f"{path}/{subresource}"
         return await self._json("PATCH", path, body=patch, content_type=_MERGE_PATCH)
+
+    async def json_patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        operations: builtins.list[JSON],
+        *,
+        namespace: str | None = None,
+    ) -> JSON:
+        """JSON patch (RFC 6902); a failing ``test`` operation raises a 422 KubeApiError."""
+        rtype = await self.resource_type(api_version, kind)
+        return await self._json(
+            "PATCH", rtype.path(namespace, name), body=operations, content_type=_JSON_PATCH
+        )
+
+    async def replace(self, obj: JSON) -> JSON:
+        """PUT the whole object (create it when missing): for fields apply cannot change."""
+        rtype = await self.resource_type(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace") if rtype.namespaced else None
+        live = await self.get(obj["apiVersion"], obj["kind"], meta["name"], namespace)
+        if live is None:
+            return await self.create(obj)
+        body = {**obj, "metadata": {**meta, "resourceVersion": live["metadata"]["resourceVersion"]}}
+        return await self._json("PUT", rtype.path(namespace, meta["name"]), body=body)
 
     async def create(self, obj: JSON) -> JSON:
         rtype = await self.resource_type(obj["apiVersion"], obj["kind"])

@@ -67,6 +67,39 @@ async def compare(
     return await _bounded(concurrency, desired, one)
 
 
+async def validate_new(
+    client: KubeClient,
+    objects: list[DesiredObject],
+    *,
+    context: list[DesiredObject],
+    concurrency: int = 16,
+) -> None:
+    """Dry-run the objects that do not exist yet (hooks: existing ones get replaced).
+
+    ``context`` is the rest of the render: namespaces and CRDs it creates.
+    """
+    pending_namespaces = await _namespaces_to_create(client, context + objects)
+    pending_kinds = _kinds_defined_by(context + objects)
+
+    async def one(obj: DesiredObject) -> None:
+        ref = obj.ref
+        if (obj.api_version, ref.kind) in pending_kinds:
+            return
+        if ref.namespace in pending_namespaces:
+            await _validate_elsewhere(client, obj)
+            return
+        try:
+            if await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None):
+                return
+            await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
+        except UnknownKindError as exc:
+            raise ValidationError(f"{obj.describe()}: {exc}") from None
+        except KubeApiError as exc:
+            raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
+
+    await _bounded(concurrency, objects, one)
+
+
 async def apply(
     client: KubeClient, states: list[ObjectState], *, concurrency: int = 16
 ) -> list[ObjectState]:
@@ -81,7 +114,7 @@ async def apply(
         await _bounded(concurrency, batch, one)
         crds = [s for s in batch if s.desired.ref.kind == CRD_KIND]
         if crds:
-            await _wait_established(client, [s.desired.ref.name for s in crds])
+            await wait_established(client, [s.desired.ref.name for s in crds])
             await client.discovery.refresh()
     return states
 
@@ -178,7 +211,7 @@ def _kinds_defined_by(desired: list[DesiredObject]) -> set[tuple[str, str]]:
     return kinds
 
 
-async def _wait_established(client: KubeClient, names: list[str], timeout: float = 60) -> None:
+async def wait_established(client: KubeClient, names: list[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     for name in names:
         while True:

@@ -1,0 +1,144 @@
+"""Sync ordering as data: tasks, phases, waves and steps. Pure.
+
+See the package docstring for the rules. This module turns prepared objects
+into ``Task``s and lists the ``Step``s (phase, wave) an operation walks
+through; ``sync.runner`` executes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftless.core.errors import ValidationError
+from driftless.sync.prepare import DesiredObject, kind_rank
+
+HOOK_ANNOTATION = "driftless.dev/hook"
+WAVE_ANNOTATION = "driftless.dev/sync-wave"
+DELETE_POLICY_ANNOTATION = "driftless.dev/hook-delete-policy"
+SYNC_OPTIONS_ANNOTATION = "driftless.dev/sync-options"
+
+PRE_SYNC, SYNC, POST_SYNC, SYNC_FAIL, SKIP = "PreSync", "Sync", "PostSync", "SyncFail", "Skip"
+PHASES = (PRE_SYNC, SYNC, POST_SYNC)
+HOOK_PHASES = (*PHASES, SYNC_FAIL)
+BEFORE_HOOK_CREATION, HOOK_SUCCEEDED, HOOK_FAILED = (
+    "BeforeHookCreation",
+    "HookSucceeded",
+    "HookFailed",
+)
+DELETE_POLICIES = (BEFORE_HOOK_CREATION, HOOK_SUCCEEDED, HOOK_FAILED)
+# Pruning is a pseudo-wave after every real wave of the Sync phase.
+PRUNE_WAVE = 2**31
+
+
+@dataclass(frozen=True, order=True)
+class Step:
+    """One (phase, wave) position of an operation."""
+
+    phase_index: int
+    wave: int
+    phase: str = field(compare=False)
+
+
+@dataclass
+class Task:
+    """One object to apply in one step."""
+
+    obj: DesiredObject
+    phase: str
+    wave: int
+    hook: bool
+    delete_policies: frozenset[str] = frozenset()
+
+    @property
+    def step(self) -> Step:
+        return Step(phase_index(self.phase), self.wave, self.phase)
+
+
+def phase_index(phase: str) -> int:
+    return HOOK_PHASES.index(phase)
+
+
+def _annotations(obj: DesiredObject) -> dict[str, Any]:
+    return dict((obj.body.get("metadata") or {}).get("annotations") or {})
+
+
+def hook_phases(obj: DesiredObject) -> list[str] | None:
+    """The hook phases of an object: None when it is not a hook, [] for Skip."""
+    raw = _annotations(obj).get(HOOK_ANNOTATION)
+    if raw is None:
+        return None
+    phases = [part.strip() for part in str(raw).split(",") if part.strip()]
+    unknown = [p for p in phases if p not in (*HOOK_PHASES, SKIP)]
+    if unknown or not phases:
+        raise ValidationError(
+            f"{obj.describe()}: {HOOK_ANNOTATION} must list {', '.join(HOOK_PHASES)} or Skip, "
+            f"got {raw!r}"
+        )
+    return [] if SKIP in phases else phases
+
+
+def wave_of(obj: DesiredObject) -> int:
+    raw = _annotations(obj).get(WAVE_ANNOTATION, "0")
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValidationError(
+            f"{obj.describe()}: {WAVE_ANNOTATION} must be an integer, got {raw!r}"
+        ) from None
+
+
+def delete_policies(obj: DesiredObject) -> frozenset[str]:
+    raw = _annotations(obj).get(DELETE_POLICY_ANNOTATION)
+    if raw is None:
+        return frozenset({BEFORE_HOOK_CREATION})
+    policies = frozenset(p.strip() for p in str(raw).split(",") if p.strip())
+    unknown = sorted(policies - set(DELETE_POLICIES))
+    if unknown:
+        raise ValidationError(
+            f"{obj.describe()}: unknown {DELETE_POLICY_ANNOTATION} {', '.join(unknown)}"
+        )
+    return policies
+
+
+def object_options(obj: DesiredObject) -> set[str]:
+    raw = _annotations(obj).get(SYNC_OPTIONS_ANNOTATION, "")
+    return {part.strip() for part in str(raw).split(",") if part.strip()}
+
+
+def split_hooks(desired: list[DesiredObject]) -> tuple[list[DesiredObject], list[Task]]:
+    """(the app's resources, its hook tasks); Skip objects are dropped from both."""
+    resources: list[DesiredObject] = []
+    hooks: list[Task] = []
+    for obj in desired:
+        phases = hook_phases(obj)
+        if phases is None:
+            resources.append(obj)
+            continue
+        wave, policies = wave_of(obj), delete_policies(obj)
+        hooks += [Task(obj, phase, wave, hook=True, delete_policies=policies) for phase in phases]
+    return resources, hooks
+
+
+def resource_tasks(resources: list[DesiredObject]) -> list[Task]:
+    return [Task(obj, SYNC, wave_of(obj), hook=False) for obj in resources]
+
+
+def steps(tasks: list[Task], *, prune: bool) -> list[Step]:
+    """The ordered steps of the normal phases (SyncFail excluded)."""
+    found = {t.step for t in tasks if t.phase != SYNC_FAIL}
+    if prune:
+        found.add(Step(phase_index(SYNC), PRUNE_WAVE, SYNC))
+    return sorted(found)
+
+
+def fail_steps(tasks: list[Task]) -> list[Step]:
+    return sorted({t.step for t in tasks if t.phase == SYNC_FAIL})
+
+
+def tasks_of(tasks: list[Task], step: Step) -> list[Task]:
+    """The tasks of one step, in apply order."""
+    chosen = [t for t in tasks if t.phase == step.phase and t.wave == step.wave]
+    return sorted(
+        chosen, key=lambda t: (kind_rank(t.obj.ref.kind), t.obj.ref.namespace, t.obj.ref.name)
+    )

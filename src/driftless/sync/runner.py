@@ -1,0 +1,355 @@
+"""The resumable sync step machine (see the package docstring for the rules).
+
+``SyncRunner.advance`` moves one ``OperationState`` forward as far as it can
+without waiting: it applies the current step's objects once, checks the
+step's gate, and either moves to the next step or returns with the operation
+still Running, to be called again a few seconds later. All progress is in the
+state object, which the controller stores in ``status.operationState``; a
+restarted controller therefore continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from driftless.core.conditions import now_rfc3339
+from driftless.core.errors import DriftlessError
+from driftless.core.models import (
+    HealthStatusCode,
+    OperationPhase,
+    OperationState,
+    ResourceResult,
+    SyncStep,
+)
+from driftless.core.resources import FIELD_MANAGER
+from driftless.health import assess
+from driftless.kube.client import KubeApiError, KubeClient
+from driftless.sync import plan as sp
+from driftless.sync.execute import wait_established
+from driftless.sync.prune import Orphan, prune
+
+JSON = dict[str, Any]
+DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
+
+
+@dataclass
+class Gate:
+    """The verdict on one step: done, still waiting, or failed with a message."""
+
+    done: bool
+    failure: str = ""
+
+
+class SyncRunner:
+    """Executes steps against one cluster."""
+
+    def __init__(self, client: KubeClient, *, concurrency: int = 16) -> None:
+        self.client = client
+        self.concurrency = concurrency
+
+    async def advance(
+        self,
+        state: OperationState,
+        tasks: list[sp.Task],
+        *,
+        orphans: list[Orphan],
+        prune_blocked: str | None,
+    ) -> OperationState:
+        """Run steps until one must wait, or the operation ends."""
+        sync = state.operation.sync
+        normal = sp.steps(tasks, prune=sync.prune and not sync.resources)
+        failing = sp.fail_steps(tasks)
+        while True:
+            step = _current(state, normal, failing)
+            if step is None:
+                return self._finish(state)
+            sent = bool(state.step and state.step.applied)
+            if not sent and not await self._send(state, step, tasks, orphans, prune_blocked):
+                continue  # the failure moved the cursor to SyncFail (or ended it)
+            gate = await self._gate(state, step, tasks)
+            if not gate.done and not gate.failure:
+                return state
+            await self._after_hooks(state, step, tasks)
+            if gate.failure:
+                self._fail(state, gate.failure, failing)
+                continue
+            following = _next(step, failing if step.phase == sp.SYNC_FAIL else normal)
+            if following is None:
+                return self._finish(state)
+            state.step = SyncStep(phase=following.phase, wave=following.wave, applied=False)
+
+    # -- sending --------------------------------------------------------
+
+    async def _send(
+        self,
+        state: OperationState,
+        step: sp.Step,
+        tasks: list[sp.Task],
+        orphans: list[Orphan],
+        prune_blocked: str | None,
+    ) -> bool:
+        """Send the step's objects once; False when that failed (cursor already moved)."""
+        state.step = SyncStep(phase=step.phase, wave=step.wave, applied=False)
+        try:
+            if step.wave == sp.PRUNE_WAVE:
+                await self._prune(state, orphans, prune_blocked)
+            else:
+                await self._apply_step(state, sp.tasks_of(tasks, step))
+        except DriftlessError as err:
+            self._fail(state, err.message, sp.fail_steps(tasks))
+            return False
+        state.step.applied = True
+        return True
+
+    async def _apply_step(self, state: OperationState, step_tasks: list[sp.Task]) -> None:
+        dry_run = state.operation.sync.dry_run
+
+        async def one(task: sp.Task) -> None:
+            result = _result(state, task)
+            if task.hook and result.hook_phase is not None:
+                return  # created by an earlier pass of this operation
+            try:
+                if task.hook and sp.BEFORE_HOOK_CREATION in task.delete_policies and not dry_run:
+                    await self._delete_and_wait(task)
+                await self._apply(task, dry_run=dry_run)
+            except KubeApiError as exc:
+                result.status, result.message = "SyncFailed", exc.message
+                raise DriftlessError(f"{task.obj.describe()}: {exc.message}") from None
+            result.status = "Synced"
+            result.message = "dry run" if dry_run else None
+            if task.hook:
+                result.hook_phase = "Running"
+
+        await _bounded(self.concurrency, step_tasks, one)
+        crds = [t.obj.ref.name for t in step_tasks if t.obj.ref.kind == "CustomResourceDefinition"]
+        if crds and not dry_run:
+            await wait_established(self.client, crds)
+            await self.client.discovery.refresh()
+
+    async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
+        body = task.obj.body
+        if "Replace=true" in sp.object_options(task.obj) and not dry_run:
+            await self.client.replace(body)
+            return
+        await self.client.apply(body, field_manager=FIELD_MANAGER, dry_run=dry_run)
+
+    async def _delete_and_wait(self, task: sp.Task, timeout: float = 60) -> None:
+        ref = task.obj.ref
+        args = (task.obj.api_version, ref.kind, ref.name, ref.namespace or None)
+        if not await self.client.delete(*args, propagation="Foreground"):
+            return
+        for _ in range(int(timeout / 0.2)):
+            if await self.client.get(*args) is None:
+                return
+            await asyncio.sleep(0.2)
+        raise DriftlessError(f"previous instance of hook {ref} was not deleted in {timeout:.0f}s")
+
+    async def _prune(
+        self, state: OperationState, orphans: list[Orphan], prune_blocked: str | None
+    ) -> None:
+        if prune_blocked:
+            for orphan in orphans:
+                _orphan_result(state, orphan, "PruneSkipped", prune_blocked)
+            return
+        if state.operation.sync.dry_run:
+            for orphan in orphans:
+                _orphan_result(state, orphan, "Pruned", "dry run")
+            return
+        deleted = await prune(self.client, orphans)
+        for orphan in orphans:
+            if orphan in deleted:
+                _orphan_result(state, orphan, "Pruned", None)
+            else:
+                _orphan_result(state, orphan, "PruneSkipped", "Prune=false")
+
+    # -- gates ----------------------------------------------------------
+
+    async def _gate(self, state: OperationState, step: sp.Step, tasks: list[sp.Task]) -> Gate:
+        if state.operation.sync.dry_run or step.wave == sp.PRUNE_WAVE:
+            return Gate(done=True)
+        waiting = False
+        for task in sp.tasks_of(tasks, step):
+            verdict = await self._task_gate(state, task)
+            if verdict.failure:
+                return verdict
+            waiting = waiting or not verdict.done
+        return Gate(done=not waiting)
+
+    async def _task_gate(self, state: OperationState, task: sp.Task) -> Gate:
+        ref = task.obj.ref
+        live = await self.client.get(
+            task.obj.api_version, ref.kind, ref.name, ref.namespace or None
+        )
+        result = _result(state, task)
+        if live is None:
+            if task.hook and result.hook_phase in ("Succeeded", "Failed"):
+                return Gate(done=result.hook_phase == "Succeeded", failure=_hook_failure(result))
+            return Gate(done=False)
+        if task.hook:
+            return _hook_gate(result, live)
+        verdict = assess(live)
+        if verdict.status == HealthStatusCode.DEGRADED:
+            return Gate(done=False, failure=f"{ref} is Degraded: {verdict.message}")
+        return Gate(done=verdict.status in DONE_HEALTH)
+
+    async def _after_hooks(
+        self, state: OperationState, step: sp.Step, tasks: list[sp.Task]
+    ) -> None:
+        """Apply HookSucceeded / HookFailed delete policies of the step's hooks."""
+        if state.operation.sync.dry_run:
+            return
+        for task in sp.tasks_of(tasks, step):
+            if not task.hook:
+                continue
+            phase = _result(state, task).hook_phase
+            policy = sp.HOOK_SUCCEEDED if phase == "Succeeded" else sp.HOOK_FAILED
+            if phase in ("Succeeded", "Failed") and policy in task.delete_policies:
+                ref = task.obj.ref
+                await self.client.delete(
+                    task.obj.api_version, ref.kind, ref.name, ref.namespace or None
+                )
+
+    # -- endings --------------------------------------------------------
+
+    def _fail(self, state: OperationState, message: str, failing: list[sp.Step]) -> None:
+        """Record the failure; switch to the SyncFail phase unless already in it."""
+        if state.step and state.step.phase == sp.SYNC_FAIL:
+            state.message = f"{state.message}; {message}" if state.message else message
+            state.step = None
+            state.phase = OperationPhase.FAILED
+            state.finished_at = now_rfc3339()
+            return
+        state.message = message
+        if failing:
+            first = failing[0]
+            state.step = SyncStep(phase=first.phase, wave=first.wave, applied=False)
+        else:
+            state.step = None
+            state.phase = OperationPhase.FAILED
+            state.finished_at = now_rfc3339()
+
+    def _finish(self, state: OperationState) -> OperationState:
+        if state.phase == OperationPhase.RUNNING:
+            in_fail_phase = bool(state.message)
+            state.phase = OperationPhase.FAILED if in_fail_phase else OperationPhase.SUCCEEDED
+            if not in_fail_phase:
+                state.message = "successfully synced" + (
+                    " (dry run)" if state.operation.sync.dry_run else ""
+                )
+            state.finished_at = now_rfc3339()
+        state.step = None
+        return state
+
+
+def _current(
+    state: OperationState, normal: list[sp.Step], failing: list[sp.Step]
+) -> sp.Step | None:
+    if state.phase != OperationPhase.RUNNING:
+        return None
+    if state.step is None:
+        if state.message:  # failed before any SyncFail step could start
+            return None
+        return normal[0] if normal else None
+    pool = failing if state.step.phase == sp.SYNC_FAIL else normal
+    wanted = sp.Step(sp.phase_index(state.step.phase), state.step.wave or 0, state.step.phase)
+    return next((s for s in pool if s >= wanted), None)
+
+
+def _next(step: sp.Step, pool: list[sp.Step]) -> sp.Step | None:
+    return next((s for s in pool if s > step), None)
+
+
+def _result(state: OperationState, task: sp.Task) -> ResourceResult:
+    ref = task.obj.ref
+    hook_type = task.phase if task.hook else None
+    for result in state.resources:
+        same = (result.group, result.kind, result.namespace, result.name) == (
+            ref.group,
+            ref.kind,
+            ref.namespace,
+            ref.name,
+        )
+        if same and result.hook_type == hook_type:
+            return result
+    result = ResourceResult(
+        group=ref.group,
+        version=task.obj.api_version.rpartition("/")[2],
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+        status="Pending",
+        hook_type=hook_type,
+        sync_phase=task.phase,
+        wave=task.wave,
+    )
+    state.resources.append(result)
+    return result
+
+
+def _orphan_result(state: OperationState, orphan: Orphan, status: str, message: str | None) -> None:
+    ref = orphan.ref
+    state.resources.append(
+        ResourceResult(
+            group=ref.group,
+            version=orphan.api_version.rpartition("/")[2],
+            kind=ref.kind,
+            namespace=ref.namespace,
+            name=ref.name,
+            status=status,
+            message=message,
+            sync_phase=sp.SYNC,
+        )
+    )
+
+
+def _hook_gate(result: ResourceResult, live: JSON) -> Gate:
+    """A hook is done when its Job completed / Pod succeeded / object is Healthy."""
+    kind = live.get("kind")
+    status = live.get("status") or {}
+    if kind == "Job":
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        if conditions.get("Complete", {}).get("status") == "True":
+            result.hook_phase = "Succeeded"
+        elif conditions.get("Failed", {}).get("status") == "True":
+            result.hook_phase = "Failed"
+            result.message = str(conditions["Failed"].get("message") or "job failed")
+    elif kind == "Pod":
+        phase = status.get("phase")
+        if phase in ("Succeeded", "Failed"):
+            result.hook_phase = phase
+    else:
+        verdict = assess(live)
+        if verdict.status == HealthStatusCode.HEALTHY:
+            result.hook_phase = "Succeeded"
+        elif verdict.status == HealthStatusCode.DEGRADED:
+            result.hook_phase, result.message = "Failed", verdict.message
+    if result.hook_phase == "Failed":
+        return Gate(done=False, failure=_hook_failure(result))
+    return Gate(done=result.hook_phase == "Succeeded")
+
+
+def _hook_failure(result: ResourceResult) -> str:
+    if result.hook_phase != "Failed":
+        return ""
+    return f"{result.hook_type} hook {result.kind} {result.name} failed: {result.message or ''}"
+
+
+async def _bounded(
+    limit: int, items: list[sp.Task], func: Callable[[sp.Task], Awaitable[None]]
+) -> None:
+    semaphore = asyncio.Semaphore(limit)
+    failures: list[BaseException] = []
+
+    async def guarded(item: sp.Task) -> None:
+        async with semaphore:
+            try:
+                await func(item)
+            except DriftlessError as exc:  # keep going: report every failure of the wave
+                failures.append(exc)
+
+    await asyncio.gather(*(guarded(item) for item in items))
+    if failures:
+        raise failures[0]
