@@ -1,0 +1,343 @@
+"""Pure parts of the CLI's write commands: merge patches, flag parsing, spec edits."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from pydantic import ValidationError as PydanticValidationError
+
+from driftless.cli import app_edit, objects, project
+from driftless.core.models import Application, ApplicationSource, ApplicationSpec
+from driftless.core.project import ProjectSpec
+
+# -- objects ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "patch"),
+    [
+        ({"a": 1}, {"a": 1}, {}),
+        ({"a": 1}, {"a": 2}, {"a": 2}),
+        ({"a": 1, "b": 2}, {"a": 1}, {"b": None}),
+        ({"a": {"x": 1, "y": 2}}, {"a": {"x": 1, "y": 3}}, {"a": {"y": 3}}),
+        ({"a": {"x": 1}}, {"a": {}}, {"a": {"x": None}}),
+        ({"l": [1, 2]}, {"l": [2]}, {"l": [2]}),
+        ({}, {"a": {"b": 1}}, {"a": {"b": 1}}),
+        ({"a": 1}, {"a": {"b": 1}}, {"a": {"b": 1}}),
+    ],
+)
+def test_merge_patch_diff(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any]) -> None:
+    assert objects.merge_patch_diff(old, new) == patch
+
+
+def test_validation_message_names_the_field() -> None:
+    with pytest.raises(PydanticValidationError) as caught:
+        Application.model_validate({"spec": {"source": {"path": "x"}}})
+    assert objects.validation_message(caught.value) == "spec.source.repoURL: Field required"
+    with pytest.raises(PydanticValidationError) as caught:
+        ApplicationSpec.model_validate({"source": {"repoURL": "x"}, "interval": "soon"})
+    message = objects.validation_message(caught.value, "spec")
+    assert message.startswith("spec.interval: ")
+
+
+def test_key_value() -> None:
+    assert objects.key_value("a=b=c", "--x") == ("a", "b=c")
+    assert objects.key_value("a=", "--x") == ("a", "")
+    for bad in ("novalue", "=v"):
+        with pytest.raises(click.BadParameter):
+            objects.key_value(bad, "--x")
+
+
+def test_check_name() -> None:
+    assert objects.check_name("guest-book.v1", "app") == "guest-book.v1"
+    for bad in ("Guestbook", "-x", "a_b", "", "x" * 254):
+        with pytest.raises(click.BadParameter):
+            objects.check_name(bad, "app")
+
+
+def test_load_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "apps.yaml"
+    path.write_text("a: 1\n---\n---\nkind: List\nitems:\n- b: 2\n- c: 3\n")
+    assert objects.load_documents(str(path)) == [{"a": 1}, {"b": 2}, {"c": 3}]
+    monkeypatch.setattr("sys.stdin", io.StringIO("{d: 4}"))
+    assert objects.load_documents("-") == [{"d": 4}]
+    path.write_text("- not a mapping\n")
+    with pytest.raises(click.BadParameter, match="not a mapping"):
+        objects.load_documents(str(path))
+    path.write_text("a: [\n")
+    with pytest.raises(click.BadParameter, match="invalid YAML"):
+        objects.load_documents(str(path))
+    with pytest.raises(click.BadParameter, match="cannot read"):
+        objects.load_documents(str(tmp_path / "missing.yaml"))
+
+
+# -- project ------------------------------------------------------------------------
+
+
+def test_parse_destination_and_group_kind() -> None:
+    dest = project.parse_destination("https://kubernetes.default.svc, team-*")
+    assert (dest.server, dest.namespace) == ("https://kubernetes.default.svc", "team-*")
+    for bad in ("no-comma", ",ns", "server,", "a,b,c"):
+        with pytest.raises(click.BadParameter):
+            project.parse_destination(bad)
+    assert project.parse_group_kind("apps/Deployment", "--x").model_dump() == {
+        "group": "apps",
+        "kind": "Deployment",
+    }
+    assert project.parse_group_kind("/Namespace", "--x").group == ""
+    assert project.parse_group_kind("Namespace", "--x").group == ""
+    gk = project.parse_group_kind("rbac.authorization.k8s.io/ClusterRole", "--x")
+    assert (gk.group, gk.kind) == ("rbac.authorization.k8s.io", "ClusterRole")
+    with pytest.raises(click.BadParameter):
+        project.parse_group_kind("apps/", "--x")
+
+
+def test_build_spec_adds_flags_to_file_spec() -> None:
+    spec = project.build_spec(
+        {"sourceRepos": ["https://a/*"], "description": "from file"},
+        description=None,
+        source_repos=("https://a/*", "https://b/*"),
+        destinations=("*,team",),
+        allow_cluster=("/Namespace",),
+        deny_namespaced=("/ResourceQuota",),
+    )
+    assert spec.to_api() == {
+        "description": "from file",
+        "sourceRepos": ["https://a/*", "https://b/*"],
+        "destinations": [{"server": "*", "namespace": "team"}],
+        "clusterResourceAllowList": [{"group": "", "kind": "Namespace"}],
+        "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
+    }
+    with pytest.raises(click.UsageError, match=r"spec\.sourceRepos"):
+        project.build_spec(
+            {"sourceRepos": "not-a-list"},
+            description=None,
+            source_repos=(),
+            destinations=(),
+            allow_cluster=(),
+            deny_namespaced=(),
+        )
+
+
+def test_spec_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("kind: Project\nmetadata: {name: team}\nspec: {sourceRepos: ['*']}\n")
+    assert project.spec_from_file(str(path), "team") == {"sourceRepos": ["*"]}
+    with pytest.raises(click.BadParameter, match="not 'other'"):
+        project.spec_from_file(str(path), "other")
+    path.write_text("sourceRepos: ['*']\n")
+    assert project.spec_from_file(str(path), "any") == {"sourceRepos": ["*"]}
+    path.write_text("kind: Application\nspec: {}\n")
+    with pytest.raises(click.BadParameter, match="not a Project"):
+        project.spec_from_file(str(path), "any")
+
+
+def _edit(spec: ProjectSpec, **kw: Any) -> ProjectSpec:
+    args: dict[str, Any] = {
+        "description": None,
+        "add_repos": (),
+        "remove_repos": (),
+        "add_destinations": (),
+        "remove_destinations": (),
+    }
+    return project.edited_spec(spec, **{**args, **kw})
+
+
+def test_project_edits_are_idempotent_and_minimal() -> None:
+    spec = ProjectSpec.model_validate(
+        {"sourceRepos": ["a", "b"], "destinations": [{"server": "*", "namespace": "x"}]}
+    )
+    edited = _edit(
+        spec,
+        add_repos=("c", "a"),
+        remove_repos=("b",),
+        add_destinations=("*,y", "*, y"),
+        remove_destinations=("*,x",),
+    )
+    assert edited.source_repos == ["a", "c"]
+    assert [(d.server, d.namespace) for d in edited.destinations] == [("*", "y")]
+    again = _edit(edited, add_repos=("c", "a"), remove_repos=("b",), add_destinations=("*,y",))
+    assert again == edited
+    assert spec.source_repos == ["a", "b"], "the input is not modified"
+
+    current = {"spec": spec.to_api()}
+    assert project.spec_patch(current, lambda s: _edit(s, add_repos=("a",))) == {}
+    assert project.spec_patch(current, lambda s: _edit(s, description="d")) == {
+        "spec": {"description": "d"}
+    }
+    assert project.spec_patch(current, lambda s: _edit(s, add_repos=("z",))) == {
+        "spec": {"sourceRepos": ["a", "b", "z"]}
+    }
+
+
+def test_apps_of_counts_default_project() -> None:
+    apps = [
+        {"metadata": {"name": "b"}, "spec": {"project": "team"}},
+        {"metadata": {"name": "a"}, "spec": {"project": "team"}},
+        {"metadata": {"name": "c"}, "spec": {}},
+    ]
+    assert project.apps_of("team", apps) == ["a", "b"]
+    assert project.apps_of("default", apps) == ["c"]
+
+
+# -- app edits ----------------------------------------------------------------------
+
+
+def _spec(**source: Any) -> ApplicationSpec:
+    return ApplicationSpec(source=ApplicationSource(repo_url="https://git/x.git", **source))
+
+
+def test_app_edits_set_only_given_fields() -> None:
+    edits = app_edit.AppEdits(
+        revision="v2",
+        sync_options=("CreateNamespace=true",),
+        self_heal=True,
+        interval="1m",
+        dest_namespace="web",
+    )
+    spec = edits.apply_to(_spec(path="apps/web"))
+    body = spec.to_api()
+    assert body["source"] == {
+        "repoURL": "https://git/x.git",
+        "targetRevision": "v2",
+        "path": "apps/web",
+    }
+    assert body["destination"] == {"namespace": "web"}
+    assert body["syncPolicy"]["automated"]["selfHeal"] is True
+    assert body["syncPolicy"]["automated"]["prune"] is False
+    assert body["syncPolicy"]["syncOptions"] == ["CreateNamespace=true"]
+    assert body["interval"] == "1m"
+    assert body["project"] == "default"
+    untouched = {
+        k: v
+        for k, v in body.items()
+        if k not in ("source", "destination", "syncPolicy", "interval")
+    }
+    assert untouched == {k: v for k, v in _spec().to_api().items() if k in untouched}
+    assert edits.apply_to(spec) == spec, "idempotent"
+
+
+def test_app_edits_sync_policy() -> None:
+    automated = app_edit.AppEdits(sync_policy="automated", auto_prune=True).apply_to(_spec())
+    assert automated.sync_policy.automated is not None
+    assert automated.sync_policy.automated.prune
+    manual = app_edit.AppEdits(sync_policy="manual").apply_to(automated)
+    assert manual.sync_policy.automated is None
+    unchanged = app_edit.AppEdits(auto_prune=False).apply_to(manual)
+    assert unchanged.sync_policy.automated is None
+    replaced = app_edit.AppEdits(sync_options=("A=1", "B=2")).apply_to(_spec())
+    replaced = app_edit.AppEdits(sync_options=("A=3",)).apply_to(replaced)
+    assert replaced.sync_policy.sync_options == ["B=2", "A=3"]
+    with pytest.raises(click.UsageError, match="need --sync-policy automated"):
+        app_edit.AppEdits(sync_policy="manual", self_heal=True).check()
+    with pytest.raises(click.BadParameter):
+        app_edit.AppEdits(interval="3 minutes").check()
+    with pytest.raises(click.BadParameter):
+        app_edit.AppEdits(helm_sets=("noequals",)).check()
+
+
+def test_app_edits_helm_and_kustomize() -> None:
+    helm = app_edit.AppEdits(
+        helm_sets=("replicas=2", "image.tag=1.0"), helm_values_files=("prod.yaml",)
+    ).apply_to(_spec())
+    helm = app_edit.AppEdits(
+        helm_sets=("replicas=3",), helm_unsets=("image.tag",), helm_values_files=("prod.yaml",)
+    ).apply_to(helm)
+    assert helm.source.helm is not None
+    assert [(p.name, p.value) for p in helm.source.helm.parameters] == [("replicas", "3")]
+    assert helm.source.helm.value_files == ["prod.yaml"]
+
+    kust = app_edit.AppEdits(kustomize_images=("nginx:1.25", "redis=redis:7")).apply_to(_spec())
+    kust = app_edit.AppEdits(kustomize_images=("nginx=nginx:1.27",)).apply_to(kust)
+    assert kust.source.kustomize is not None
+    assert kust.source.kustomize.images == ["redis=redis:7", "nginx=nginx:1.27"]
+
+    mixed = app_edit.AppEdits(directory_recurse=True).apply_to(kust)
+    with pytest.raises(click.UsageError, match="cannot be combined"):
+        app_edit.validated(mixed)
+
+
+@pytest.mark.parametrize(
+    ("image", "name"),
+    [
+        ("nginx", "nginx"),
+        ("nginx:1.27", "nginx"),
+        ("nginx=ghcr.io/x/nginx:1", "nginx"),
+        ("registry:5000/team/app:2", "registry:5000/team/app"),
+        ("registry:5000/team/app", "registry:5000/team/app"),
+        ("app@sha256:abc", "app"),
+    ],
+)
+def test_image_name(image: str, name: str) -> None:
+    assert app_edit.image_name(image) == name
+
+
+def test_validated_rejects_bad_interval_after_assignment() -> None:
+    spec = _spec()
+    spec.interval = "soon"
+    with pytest.raises(click.UsageError, match=r"spec\.interval"):
+        app_edit.validated(spec)
+
+
+def test_app_spec_patch_only_touches_changes() -> None:
+    current = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a", "resourceVersion": "7"},
+        "spec": {
+            "source": {"repoURL": "https://git/x.git", "path": "p", "futureField": 1},
+            "syncPolicy": {"automated": {"prune": True}},
+        },
+    }
+    patch = app_edit.app_spec_patch(current, app_edit.AppEdits(revision="v3"))
+    assert patch == {"spec": {"source": {"targetRevision": "v3"}}}
+    patch = app_edit.app_spec_patch(current, app_edit.AppEdits(sync_policy="manual"))
+    assert patch == {"spec": {"syncPolicy": {"automated": None}}}
+    assert app_edit.app_spec_patch(current, app_edit.AppEdits(path="p")) == {}
+
+
+def test_finalizer_patch() -> None:
+    fin = app_edit.RESOURCES_FINALIZER
+    plain: dict[str, Any] = {"metadata": {"name": "a", "finalizers": ["other"]}}
+    assert app_edit.finalizer_patch(plain, cascade=False) == {}
+    assert app_edit.finalizer_patch(plain, cascade=True) == {
+        "metadata": {"finalizers": ["other", fin]}
+    }
+    with_fin: dict[str, Any] = {"metadata": {"name": "a", "finalizers": [fin]}}
+    assert app_edit.finalizer_patch(with_fin, cascade=True) == {}
+    assert app_edit.finalizer_patch(with_fin, cascade=False) == {"metadata": {"finalizers": []}}
+    deleting = {"metadata": {"name": "a", "deletionTimestamp": "2025-01-01T00:00:00Z"}}
+    with pytest.raises(click.ClickException, match="already being deleted"):
+        app_edit.finalizer_patch(deleting, cascade=True)
+
+
+def test_apps_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "apps.yaml"
+    path.write_text(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\n"
+        "metadata: {name: one, labels: {team: a}, uid: x}\n"
+        "spec: {source: {repoURL: 'https://git/x.git'}}\nstatus: {sync: {status: Synced}}\n"
+        "---\nkind: Application\nmetadata: {name: two, namespace: other}\n"
+        "spec: {source: {repoURL: 'https://git/y.git'}}\n"
+    )
+    one, two = app_edit.apps_from_file(str(path), None)
+    assert one == {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "one", "labels": {"team": "a"}, "namespace": "driftless"},
+        "spec": {"source": {"repoURL": "https://git/x.git"}},
+    }
+    assert two["metadata"]["namespace"] == "other"
+    assert two["apiVersion"] == "driftless.dev/v1alpha1"
+    with pytest.raises(click.UsageError, match="not driftless"):
+        app_edit.apps_from_file(str(path), "driftless")
+    path.write_text("kind: Application\nmetadata: {name: bad}\nspec: {source: {}}\n")
+    with pytest.raises(click.UsageError, match=r"application bad: spec.source.repoURL"):
+        app_edit.apps_from_file(str(path), None)
+    path.write_text("kind: ConfigMap\nmetadata: {name: x}\n")
+    with pytest.raises(click.UsageError, match="expected kind Application"):
+        app_edit.apps_from_file(str(path), None)
