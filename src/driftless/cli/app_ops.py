@@ -1,0 +1,345 @@
+"""``driftless app sync|wait|history|rollback``: operate on an app's syncs.
+
+These commands talk to the controller only through the Application object:
+a sync or rollback is a request written to its ``operation`` field, progress
+is read back from ``status.operationState``. Exit codes (documented in the
+README): 0 synced and healthy, 1 operation failed, 2 usage error,
+3 degraded, 4 timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import time
+from typing import Any
+
+import click
+
+from driftless.cli.app import _get, app_group, namespace_option
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.output import table
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.kube.client import KubeClient
+
+JSON = dict[str, Any]
+EXIT_FAILED, EXIT_DEGRADED, EXIT_TIMEOUT = 1, 3, 4
+POLL_SECONDS = 1.0
+
+
+def _parse_resource(text: str) -> JSON:
+    """``GROUP:KIND:NAME`` or ``GROUP:KIND:NAMESPACE/NAME`` (empty group for core)."""
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise click.BadParameter(
+            f"{text!r}: use GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME "
+            "(e.g. apps:Deployment:web)",
+            param_hint="--resource",
+        )
+    namespace, _, name = parts[2].rpartition("/")
+    return {"group": parts[0], "kind": parts[1], "namespace": namespace, "name": name}
+
+
+def _condition(app: JSON, type_: str) -> JSON:
+    conditions = (app.get("status") or {}).get("conditions") or []
+    found: JSON = next((c for c in conditions if c.get("type") == type_), {})
+    return found
+
+
+def _progress_line(app: JSON, started: float) -> str:
+    status = app.get("status") or {}
+    op = status.get("operationState") or {}
+    step = op.get("step") or {}
+    resources = status.get("resources") or []
+    healthy = sum(1 for r in resources if (r.get("health") or {}).get("status") == "Healthy")
+    synced = sum(1 for r in resources if r.get("status") == "Synced")
+    hooks = [r for r in op.get("resources") or [] if r.get("hookPhase") == "Running"]
+    parts = [
+        f"[{time.monotonic() - started:5.1f}s]",
+        f"operation={op.get('phase', '-')}",
+        f"phase={step.get('phase', '-')}",
+        f"wave={step.get('wave', '-')}",
+        f"synced={synced}/{len(resources)}",
+        f"healthy={healthy}/{len(resources)}",
+        f"sync={(status.get('sync') or {}).get('status', 'Unknown')}",
+        f"health={(status.get('health') or {}).get('status', 'Unknown')}",
+    ]
+    if hooks:
+        parts.append("hooks=" + ",".join(f"{h['kind']}/{h['name']}" for h in hooks))
+    return " ".join(parts)
+
+
+async def _wait(
+    client: KubeClient,
+    name: str,
+    namespace: str,
+    *,
+    want_sync: bool,
+    want_health: bool,
+    timeout: float,
+    operation_started: str | None = None,
+) -> int:
+    """Poll until the app is where it should be; returns the exit code."""
+    started = time.monotonic()
+    last = ""
+    interactive = sys.stderr.isatty()
+    while True:
+        app = await _get(client, name, namespace)
+        line = _progress_line(app, started)
+        if line.split(" ", 1)[1] != last.split(" ", 1)[-1] or interactive:
+            if interactive:
+                click.echo(f"\r\033[K{line}", nl=False, err=True)
+            else:
+                click.echo(line, err=True)
+            last = line
+        code = _verdict(app, want_sync, want_health, operation_started)
+        if code is not None:
+            if interactive:
+                click.echo("", err=True)
+            return code
+        if time.monotonic() - started > timeout:
+            if interactive:
+                click.echo("", err=True)
+            click.echo(
+                f"timed out after {timeout:.0f}s: {_condition(app, 'Ready').get('message', '')}",
+                err=True,
+            )
+            return EXIT_TIMEOUT
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _verdict(
+    app: JSON, want_sync: bool, want_health: bool, operation_started: str | None
+) -> int | None:
+    status = app.get("status") or {}
+    meta = app["metadata"]
+    if status.get("observedGeneration") != meta.get("generation"):
+        return None
+    op = status.get("operationState") or {}
+    if operation_started is not None:
+        if app.get("operation") is not None or op.get("startedAt", "") < operation_started:
+            return None  # our request has not been picked up, or not finished
+        if op.get("phase") in ("Failed", "Error"):
+            click.echo(f"sync failed: {op.get('message', '')}", err=True)
+            return EXIT_FAILED
+        if op.get("phase") == "Running":
+            return None
+    elif op.get("phase") == "Running":
+        return None
+    health = (status.get("health") or {}).get("status")
+    if want_health and health == "Degraded":
+        click.echo(f"degraded: {(status.get('health') or {}).get('message', '')}", err=True)
+        return EXIT_DEGRADED
+    synced = (status.get("sync") or {}).get("status") == "Synced"
+    healthy = health in ("Healthy", "Suspended")
+    if (synced or not want_sync) and (healthy or not want_health):
+        return 0
+    return None
+
+
+@app_group.command("sync")
+@click.argument("name")
+@namespace_option
+@click.option("--prune", is_flag=True, help="Delete objects that git no longer has.")
+@click.option("--dry-run", is_flag=True, help="Report what would be applied, change nothing.")
+@click.option("--revision", default=None, help="Sync this commit/branch/tag instead of the target.")
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    help="Sync only GROUP:KIND:[NAMESPACE/]NAME (repeatable; runs no hooks).",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the result.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@click.pass_obj
+@run_async
+async def sync_app(
+    globals_: Globals,
+    name: str,
+    namespace: str | None,
+    prune: bool,
+    dry_run: bool,
+    revision: str | None,
+    resources: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Sync an app now (phases, waves and hooks as in automated syncs).
+
+    \b
+    Examples:
+      driftless app sync guestbook
+      driftless app sync guestbook --prune --timeout 600
+      driftless app sync guestbook --resource apps:Deployment:guestbook-ui
+      driftless app sync guestbook --dry-run
+    """
+    ns = app_namespace(namespace)
+    selected = [_parse_resource(r) for r in resources]
+    operation = {
+        "sync": {"prune": prune, "dryRun": dry_run, "resources": selected, "revision": revision},
+        "initiatedBy": {"username": getpass.getuser(), "automated": False},
+    }
+
+    async def run(client: KubeClient) -> int:
+        await _get(client, name, ns)
+        requested_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        await client.merge_patch(
+            API_VERSION, APPLICATION_KIND, name, {"operation": operation}, namespace=ns
+        )
+        click.echo(f"application.driftless.dev/{name} sync requested", err=True)
+        if not wait:
+            return 0
+        return await _wait(
+            client,
+            name,
+            ns,
+            want_sync=not dry_run and not selected,
+            want_health=not dry_run,
+            timeout=timeout,
+            operation_started=requested_at,
+        )
+
+    sys.exit(await with_client(globals_, run))
+
+
+@app_group.command("wait")
+@click.argument("name")
+@namespace_option
+@click.option("--sync", "want_sync", is_flag=True, help="Wait until Synced.")
+@click.option("--health", "want_health", is_flag=True, help="Wait until Healthy.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@click.pass_obj
+@run_async
+async def wait_app(
+    globals_: Globals,
+    name: str,
+    namespace: str | None,
+    want_sync: bool,
+    want_health: bool,
+    timeout: float,
+) -> None:
+    """Wait until an app is synced and/or healthy (both when neither flag is given).
+
+    Exit codes: 0 done, 3 degraded, 4 timeout.
+
+    \b
+    Examples:
+      driftless app wait guestbook --health --timeout 120
+    """
+    if not want_sync and not want_health:
+        want_sync = want_health = True
+    ns = app_namespace(namespace)
+
+    async def run(client: KubeClient) -> int:
+        return await _wait(
+            client, name, ns, want_sync=want_sync, want_health=want_health, timeout=timeout
+        )
+
+    sys.exit(await with_client(globals_, run))
+
+
+@app_group.command("history")
+@click.argument("name")
+@namespace_option
+@click.pass_obj
+@run_async
+async def history_app(globals_: Globals, name: str, namespace: str | None) -> None:
+    """List the app's past syncs (newest last); IDs are what `rollback` takes.
+
+    \b
+    Example:
+      driftless app history guestbook
+    """
+    ns = app_namespace(namespace)
+    app = await with_client(globals_, lambda c: _get(c, name, ns))
+    rows = []
+    for entry in (app.get("status") or {}).get("history") or []:
+        by = entry.get("initiatedBy") or {}
+        who = "automated" if by.get("automated") else (by.get("username") or "-")
+        rows.append(
+            [
+                str(entry["id"]),
+                entry.get("deployedAt", ""),
+                entry["revision"][:12],
+                entry.get("result", ""),
+                who,
+                (entry.get("source") or {}).get("path", ""),
+            ]
+        )
+    if not rows:
+        click.echo(f"application {name} has no sync history yet", err=True)
+        return
+    click.echo(table(["id", "date", "revision", "result", "initiated by", "path"], rows))
+
+
+@app_group.command("rollback")
+@click.argument("name")
+@click.argument("history_id", type=int)
+@namespace_option
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--timeout", default=300.0, show_default=True)
+@click.pass_obj
+@run_async
+async def rollback_app(
+    globals_: Globals,
+    name: str,
+    history_id: int,
+    namespace: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Sync the app back to the revision of a history entry.
+
+    Automated sync is turned off first (otherwise the controller would sync
+    forward again at once); turn it back on with `driftless app set` or by
+    editing spec.syncPolicy.automated.
+
+    \b
+    Example:
+      driftless app history guestbook
+      driftless app rollback guestbook 3
+    """
+    ns = app_namespace(namespace)
+
+    async def run(client: KubeClient) -> int:
+        app = await _get(client, name, ns)
+        history = (app.get("status") or {}).get("history") or []
+        entry = next((h for h in history if h.get("id") == history_id), None)
+        if entry is None:
+            known = ", ".join(str(h.get("id")) for h in history) or "none"
+            raise click.ClickException(f"no history entry {history_id} (known: {known})")
+        policy = (app.get("spec") or {}).get("syncPolicy") or {}
+        if policy.get("automated") is not None:
+            await client.merge_patch(
+                API_VERSION,
+                APPLICATION_KIND,
+                name,
+                {"spec": {"syncPolicy": {"automated": None}}},
+                namespace=ns,
+            )
+            click.echo(f"automated sync of {name} disabled for the rollback", err=True)
+        requested_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        operation = {
+            "sync": {"revision": entry["revision"], "prune": True},
+            "initiatedBy": {"username": getpass.getuser(), "automated": False},
+        }
+        await client.merge_patch(
+            API_VERSION, APPLICATION_KIND, name, {"operation": operation}, namespace=ns
+        )
+        click.echo(
+            f"rolling back {name} to {entry['revision'][:12]} (history {history_id})", err=True
+        )
+        if not wait:
+            return 0
+        return await _wait(
+            client,
+            name,
+            ns,
+            want_sync=False,
+            want_health=True,
+            timeout=timeout,
+            operation_started=requested_at,
+        )
+
+    sys.exit(await with_client(globals_, run))
