@@ -223,3 +223,42 @@ async def test_repo_add_refuses_incomplete_ssh_credentials(
     )
     assert result.returncode == 2
     assert "needs --known-hosts-path" in result.stderr
+
+
+async def test_repo_add_upsert_replaces_every_key(
+    devcluster: DevCluster, kube: KubeClient, creds_controller: CredentialStore, tmp_path: Path
+) -> None:
+    url = "https://git.example.invalid/upsert"
+    await run_repo_cli(devcluster, "add", url, "--name", "upsert", "--password-stdin", stdin="one")
+    again = await asyncio.to_thread(
+        repo_cli, devcluster, "add", url, "--name", "upsert", "--password-stdin", stdin="two"
+    )
+    assert again.returncode == 1
+    assert "already exists; use --upsert" in again.stderr
+    other = await asyncio.to_thread(
+        repo_cli, devcluster, "add", url + ".git", "--password-stdin", stdin="three"
+    )
+    assert other.returncode == 1
+    assert "repository credential upsert already covers" in other.stderr
+
+    key = tmp_path / "k"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n")
+    await run_repo_cli(
+        devcluster,
+        "add",
+        "ssh://git@git.example.invalid/upsert",
+        "--name",
+        "upsert",
+        "--ssh-private-key-path",
+        str(key),
+        "--insecure-ignore-host-key",
+        "--upsert",
+    )
+    stored = await kube.get("v1", "Secret", "upsert", NS)
+    assert stored is not None
+    # The password and username are gone: a key and a password together would be refused.
+    assert set(stored["data"]) == {"url", "sshPrivateKey", "insecureIgnoreHostKey"}
+    await creds_controller.refresh()
+    (credential,) = [c for c in creds_controller.credentials if c.name == "upsert"]
+    assert credential.insecure_ignore_host_key
+    await run_repo_cli(devcluster, "rm", "upsert")
