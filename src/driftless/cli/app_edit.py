@@ -98,7 +98,7 @@ class AppEdits:
             try:
                 parse_duration(self.interval)
             except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--interval") from None
+                raise click.BadParameter(str(exc), param_hint="'--interval'") from None
 
     def apply_to(self, spec: ApplicationSpec) -> ApplicationSpec:
         """A copy of ``spec`` with these edits; applying twice equals applying once."""
@@ -573,7 +573,7 @@ async def delete_app(
     try:
         seconds = parse_duration(timeout).total_seconds()
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+        raise click.BadParameter(str(exc), param_hint="'--timeout'") from None
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> None:

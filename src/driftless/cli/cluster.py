@@ -47,11 +47,13 @@ def load_kubeconfig(path: Path) -> tuple[dict[str, Any], clusters.ReadFile]:
     try:
         config = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--kubeconfig") from None
+        raise click.BadParameter(
+            f"cannot read {path}: {exc}", param_hint="'--kubeconfig'"
+        ) from None
     except yaml.YAMLError:
-        raise click.BadParameter(f"{path} is not valid YAML", param_hint="--kubeconfig") from None
+        raise click.BadParameter(f"{path} is not valid YAML", param_hint="'--kubeconfig'") from None
     if not isinstance(config, dict):
-        raise click.BadParameter(f"{path} is not a kubeconfig", param_hint="--kubeconfig")
+        raise click.BadParameter(f"{path} is not a kubeconfig", param_hint="'--kubeconfig'")
 
     def read_file(name: str) -> bytes:
         target = Path(name).expanduser()

@@ -180,7 +180,7 @@ def check_name(name: str, what: str) -> str:
         raise click.BadParameter(
             f"{name!r} is not a valid {what} name: use lower-case letters, digits, '-' and '.',"
             " starting and ending with a letter or digit",
-            param_hint="NAME",
+            param_hint="'NAME'",
         )
     return name
 
@@ -189,7 +189,7 @@ def key_value(text: str, flag: str) -> tuple[str, str]:
     """Split ``KEY=VALUE`` (the value may contain ``=``); a usage error otherwise."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint=flag)
+        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint=f"'{flag}'")
     return key.strip(), value
 
 
@@ -201,18 +201,20 @@ def load_documents(source: str) -> list[JSON]:
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {source}: {exc}", param_hint="-f") from None
+        raise click.BadParameter(f"cannot read {source}: {exc}", param_hint="'-f'") from None
     where = "stdin" if source == "-" else source
     try:
         raw_docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        raise click.BadParameter(f"{where}: invalid YAML: {exc}", param_hint="-f") from None
+        raise click.BadParameter(f"{where}: invalid YAML: {exc}", param_hint="'-f'") from None
     documents: list[JSON] = []
     for index, doc in enumerate(raw_docs, start=1):
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise click.BadParameter(f"{where}: document {index} is not a mapping", param_hint="-f")
+            raise click.BadParameter(
+                f"{where}: document {index} is not a mapping", param_hint="'-f'"
+            )
         if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             documents.extend(item for item in doc["items"] if isinstance(item, dict))
         else:

@@ -62,7 +62,7 @@ def parse_destination(text: str) -> ProjectDestination:
         raise click.BadParameter(
             f"expected SERVER_GLOB,NAMESPACE_GLOB (e.g. https://kubernetes.default.svc,team-*),"
             f" got {text!r}",
-            param_hint="--destination",
+            param_hint="'--destination'",
         )
     return ProjectDestination(server=server.strip(), namespace=namespace.strip())
 
@@ -73,7 +73,7 @@ def parse_group_kind(text: str, flag: str) -> GroupKind:
     if not kind:
         raise click.BadParameter(
             f"expected GROUP/KIND (e.g. apps/Deployment, /Namespace), got {text!r}",
-            param_hint=flag,
+            param_hint=f"'{flag}'",
         )
     return GroupKind(group=group, kind=kind)
 
@@ -95,23 +95,23 @@ def spec_from_file(path: str, name: str) -> JSON:
     if len(documents) != 1:
         raise click.BadParameter(
             f"expected one Project in {path}, found {len(documents)} documents",
-            param_hint="--from-file",
+            param_hint="'--from-file'",
         )
     doc = documents[0]
     if "spec" not in doc and "kind" not in doc:
         return doc
     if doc.get("kind", PROJECT_KIND) != PROJECT_KIND:
         raise click.BadParameter(
-            f"{path} holds a {doc.get('kind')}, not a Project", param_hint="--from-file"
+            f"{path} holds a {doc.get('kind')}, not a Project", param_hint="'--from-file'"
         )
     file_name = (doc.get("metadata") or {}).get("name")
     if file_name and file_name != name:
         raise click.BadParameter(
-            f"{path} describes project {file_name!r}, not {name!r}", param_hint="--from-file"
+            f"{path} describes project {file_name!r}, not {name!r}", param_hint="'--from-file'"
         )
     spec = doc.get("spec") or {}
     if not isinstance(spec, dict):
-        raise click.BadParameter(f"{path}: spec is not a mapping", param_hint="--from-file")
+        raise click.BadParameter(f"{path}: spec is not a mapping", param_hint="'--from-file'")
     return spec
 
 
