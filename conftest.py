@@ -1,3 +1,3 @@
 """Root pytest configuration: registers the fixtures of the real parts."""
 
-pytest_plugins = ["tests.fixtures.devcluster", "tests.fixtures.git"]
+pytest_plugins = ["tests.fixtures.devcluster", "tests.fixtures.git", "tests.fixtures.ssh_server"]

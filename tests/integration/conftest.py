@@ -14,6 +14,7 @@ from driftless.cli.install import install
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 from tests.integration.helpers import APPS_NAMESPACE
 
@@ -31,7 +32,8 @@ async def controller(
     kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Controller]:
     """The controller, running for the whole session in the test's event loop."""
-    cache = GitCache(Path(tmp_path_factory.mktemp("git-cache")))
+    store = CredentialStore(kube, APPS_NAMESPACE, max_age=1.0)
+    cache = GitCache(Path(tmp_path_factory.mktemp("git-cache")), credentials=store.auth)
     settings = ControllerSettings(namespace=APPS_NAMESPACE, workers=4, default_interval=3600)
     instance = Controller(kube, cache, settings)
     stop = asyncio.Event()

@@ -20,7 +20,6 @@ from driftless.sources.git import GitCache
 from tests.fixtures.git import GitRepo, MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
 from tests.fixtures.ssh_server import SshServer, keygen
-from tests.fixtures.ssh_server import ssh_server as ssh_server  # until the root conftest has it
 
 pytestmark = pytest.mark.integration
 

@@ -30,7 +30,6 @@ from driftless.sources.git import GitCache
 from tests.fixtures.git import MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
 from tests.fixtures.ssh_server import SshServer
-from tests.fixtures.ssh_server import ssh_server as ssh_server  # until the root conftest has it
 from tests.integration.helpers import application, condition, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -60,10 +59,10 @@ async def creds_controller(
 
 
 def repo_cli(cluster: DevCluster, *args: str, stdin: str | None = None) -> Any:
-    """``driftless repo ...`` as a real process (``python -m driftless.cli.repo``)."""
+    """``driftless repo ...`` as a real process."""
     return subprocess.run(
         [
-            *(sys.executable, "-m", "driftless.cli.repo"),
+            *(sys.executable, "-m", "driftless.cli.main"),
             *("--kubeconfig", str(cluster.kubeconfig)),
             *("repo", *args, "-n", NS),
         ],

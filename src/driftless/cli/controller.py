@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from driftless.cli.context import Globals, run_async
+from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
+from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 
 
@@ -29,7 +30,8 @@ async def run_controller(
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI)."""
     client = await globals_.client()
     try:
-        controller = Controller(client, GitCache(cache), settings)
+        store = CredentialStore(client, settings.namespace or DEFAULT_APP_NAMESPACE)
+        controller = Controller(client, GitCache(cache, credentials=store.auth), settings)
         await controller.run(stop)
     finally:
         await client.close()

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import click
 
+# Importing these modules registers their subcommands on ``app_group``.
+import driftless.cli.app_edit
+import driftless.cli.app_ops  # noqa: F401
 from driftless import __version__
 from driftless.cli.app import app_group
+from driftless.cli.cluster import cluster_group
+from driftless.cli.completion import completion_command
 from driftless.cli.context import Globals
 from driftless.cli.controller import controller_command
 from driftless.cli.install import install_command
+from driftless.cli.project import project_group
 from driftless.cli.quickstart import quickstart_command
+from driftless.cli.repo import repo_group
+from driftless.cli.version import version_command
 from driftless.devcluster.cli import devcluster
 
 
@@ -36,6 +44,11 @@ cli.add_command(install_command)
 cli.add_command(controller_command)
 cli.add_command(devcluster)
 cli.add_command(quickstart_command)
+cli.add_command(project_group)
+cli.add_command(repo_group)
+cli.add_command(cluster_group)
+cli.add_command(version_command)
+cli.add_command(completion_command)
 
 
 def main() -> None:

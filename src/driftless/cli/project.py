@@ -19,6 +19,7 @@ from collections.abc import Callable
 import click
 from pydantic import ValidationError as PydanticValidationError
 
+from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import (
     JSON,
@@ -29,6 +30,7 @@ from driftless.cli.objects import (
     load_documents,
     merge_patch_diff,
     update,
+    upsert,
     validation_message,
 )
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
@@ -45,6 +47,8 @@ namespace_option = click.option(
 output_option = click.option(
     "-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table", help="Output format."
 )
+
+complete_project = complete_names(API_VERSION, PROJECT_KIND)
 
 
 @click.group("project")
@@ -192,6 +196,7 @@ def project_object(name: str, namespace: str, spec: ProjectSpec) -> JSON:
     metavar="FILE",
     help="Start from the spec of this Project manifest ('-' for stdin); flags add to it.",
 )
+@click.option("--upsert", "upsert_", is_flag=True, help="Replace the spec of an existing project.")
 @namespace_option
 @click.pass_obj
 @run_async
@@ -204,9 +209,10 @@ async def create_project(
     allow_cluster: tuple[str, ...],
     deny_namespaced: tuple[str, ...],
     from_file: str | None,
+    upsert_: bool,
     namespace: str | None,
 ) -> None:
-    """Create a Project; fails if one of that name exists.
+    """Create a Project; fails if one of that name exists, unless --upsert.
 
     A new project allows nothing it does not list: no repositories, no
     destinations, no cluster-scoped kinds.
@@ -228,9 +234,10 @@ async def create_project(
         allow_cluster=allow_cluster,
         deny_namespaced=deny_namespaced,
     )
-    ns = app_namespace(namespace)
-    await api_call(globals_, lambda client: create_only(client, project_object(name, ns, spec)))
-    click.echo(f"project.driftless.dev/{name} created")
+    obj = project_object(name, app_namespace(namespace), spec)
+    write = upsert if upsert_ else create_only
+    await api_call(globals_, lambda client: write(client, obj))
+    click.echo(f"project.driftless.dev/{name} {'configured' if upsert_ else 'created'}")
 
 
 # -- list / get ----------------------------------------------------------------------
@@ -259,8 +266,16 @@ def _joined(items: list[str]) -> str:
     return ",".join(items) if items else "<none>"
 
 
+def stored_spec(project: JSON) -> ProjectSpec:
+    """The spec of a stored Project; one the model refuses shows as allowing nothing."""
+    try:
+        return ProjectSpec.model_validate(project.get("spec") or {})
+    except PydanticValidationError:
+        return ProjectSpec(description="<invalid spec: see -o yaml>")
+
+
 def project_row(project: JSON, apps: list[JSON], *, wide: bool) -> list[str]:
-    spec = validated_spec(project.get("spec") or {})
+    spec = stored_spec(project)
     meta = project["metadata"]
     row = [
         str(meta["name"]),
@@ -315,7 +330,7 @@ async def list_projects(
 
 def describe_project(project: JSON, app_names: list[str]) -> str:
     """A human summary of one Project."""
-    spec = validated_spec(project.get("spec") or {})
+    spec = stored_spec(project)
     meta = project["metadata"]
 
     def block(title: str, items: list[str]) -> list[str]:
@@ -349,7 +364,7 @@ async def _project_and_apps(
 
 
 @project_group.command("get")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_project)
 @namespace_option
 @output_option
 @click.pass_obj
@@ -411,7 +426,7 @@ def spec_patch(current: JSON, edit: Callable[[ProjectSpec], ProjectSpec]) -> JSO
 
 
 @project_group.command("set")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_project)
 @click.option("--description", default=None, help="New description ('' clears it).")
 @click.option("--add-source-repo", "add_repos", multiple=True, metavar="GLOB")
 @click.option("--remove-source-repo", "remove_repos", multiple=True, metavar="GLOB")
@@ -484,7 +499,7 @@ async def _delete(client: KubeClient, name: str, namespace: str, force: bool) ->
 
 
 @project_group.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_project)
 @click.option("--force", is_flag=True, help="Delete even if Applications use it (they will stall).")
 @namespace_option
 @click.pass_obj
@@ -506,10 +521,3 @@ async def delete_project(globals_: Globals, name: str, force: bool, namespace: s
             " until it exists again",
             err=True,
         )
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m driftless.cli.project`
-    from driftless.cli.main import cli
-
-    cli.add_command(project_group)
-    cli(prog_name="driftless")

@@ -27,6 +27,7 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import FIELD_MANAGER
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 from driftless.sources.seed import seed_repository
 
@@ -164,7 +165,9 @@ async def _run(
         click.echo(f"Example repository: {repo_dir} (commit there, then `driftless app refresh`)")
         click.echo(f"Applications created: {', '.join(names)}\n")
         settings = ControllerSettings(namespace="driftless", default_interval=interval)
-        controller = Controller(client, GitCache(cluster.state_dir / "repos"), settings)
+        store = CredentialStore(client, "driftless")
+        cache = GitCache(cluster.state_dir / "repos", credentials=store.auth)
+        controller = Controller(client, cache, settings)
         controller_stop = asyncio.Event()
         task = asyncio.create_task(controller.run(controller_stop))
         try:

@@ -308,9 +308,3 @@ def _same_url(secret: JSON, url: str) -> bool:
     except (creds.CredentialError, SourceError):
         return False
 
-
-if __name__ == "__main__":  # pragma: no cover - `python -m driftless.cli.repo`
-    from driftless.cli.main import cli
-
-    cli.add_command(repo_group)
-    cli(prog_name="driftless")

@@ -204,7 +204,8 @@ class Engine:
             # Created for the app but not tracked by it: pruning never deletes it.
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             ref = ResourceRef("", "Namespace", "", namespace)
-            desired.insert(0, DesiredObject(ref=ref, body=body, manifest=Manifest(body)))
+            created = DesiredObject(ref=ref, body=body, manifest=Manifest(body), first=True)
+            desired.insert(0, created)
         return desired
 
     async def _scope_map(self, manifests: list[Manifest]) -> dict[tuple[str, str], bool]:

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.controller import outcome as outcomes
 from driftless.controller import operations as ops
+from driftless.controller import outcome as outcomes
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
@@ -39,9 +39,9 @@ from driftless.core.models import (
 from driftless.core.resources import ResourceRef
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources.git import GitCache
-from driftless.sync.runner import SyncRunner
 from driftless.sync.prune import find_orphans
 from driftless.sync.prune import prune as prune_objects
+from driftless.sync.runner import SyncRunner
 
 log = logging.getLogger(__name__)
 

@@ -120,8 +120,17 @@ def split_hooks(desired: list[DesiredObject]) -> tuple[list[DesiredObject], list
     return resources, hooks
 
 
+FIRST_WAVE = -(2**31)
+
+
 def resource_tasks(resources: list[DesiredObject]) -> list[Task]:
-    return [Task(obj, SYNC, wave_of(obj), hook=False) for obj in resources]
+    """Sync-phase tasks; objects marked ``first`` go before PreSync's first wave."""
+    return [
+        Task(obj, PRE_SYNC, FIRST_WAVE, hook=False)
+        if obj.first
+        else Task(obj, SYNC, wave_of(obj), hook=False)
+        for obj in resources
+    ]
 
 
 def steps(tasks: list[Task], *, prune: bool) -> list[Step]:

@@ -54,6 +54,8 @@ class DesiredObject:
     body: dict[str, Any]
     manifest: Manifest
     ignore: list[IgnoreDifference] = field(default_factory=list)
+    # Created before anything else (PreSync hooks included): the app's own namespace.
+    first: bool = False
 
     @property
     def api_version(self) -> str:

@@ -1,0 +1,334 @@
+"""Issue 4 on the real cluster: waves with a health gate, hooks and their
+delete policies, SyncFail, Deployment health for real, manual sync, retry,
+history and rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from driftless.controller.manager import Controller
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    condition,
+    create_app,
+    get_app,
+    ready,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+JSON = dict[str, Any]
+
+
+def deployment(name: str, *, wave: int = 0, node_selector: str = "", deadline: int = 600) -> str:
+    selector = f"      nodeSelector: {{{node_selector}}}\n" if node_selector else ""
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  annotations:
+    driftless.dev/sync-wave: "{wave}"
+spec:
+  replicas: 2
+  progressDeadlineSeconds: {deadline}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+{selector}      containers:
+        - name: app
+          image: example.com/{name}:1
+"""
+
+
+def configmap(name: str, *, wave: int = 0, value: str = "1", extra: str = "") -> str:
+    return f"""\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  annotations:
+    driftless.dev/sync-wave: "{wave}"
+{extra}data:
+  value: "{value}"
+"""
+
+
+def hook_job(name: str, phase: str, *, policy: str = "", fail: bool = False) -> str:
+    policy_line = f"    driftless.dev/hook-delete-policy: {policy}\n" if policy else ""
+    # A pod that can never be scheduled, with a short deadline, fails for sure.
+    failing = "  activeDeadlineSeconds: 2\n  backoffLimit: 0\n" if fail else "  backoffLimit: 0\n"
+    selector = "      nodeSelector: {nowhere: 'true'}\n" if fail else ""
+    return f"""\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  annotations:
+    driftless.dev/hook: {phase}
+{policy_line}spec:
+{failing}  template:
+    spec:
+      restartPolicy: Never
+{selector}      containers:
+        - name: hook
+          image: example.com/hook:1
+"""
+
+
+def _time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _available_since(dep: JSON) -> datetime:
+    for cond in dep["status"]["conditions"]:
+        if cond["type"] == "Available" and cond["status"] == "True":
+            return _time(cond["lastTransitionTime"])
+    raise AssertionError("deployment never became Available")
+
+
+def operation_phase(app: JSON) -> str:
+    return str(((app.get("status") or {}).get("operationState") or {}).get("phase", ""))
+
+
+async def test_waves_wait_for_health_of_the_previous_wave(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("waves")
+    repo = make_git_repo(
+        {"dep.yaml": deployment("db", wave=0), "cm.yaml": configmap("after-db", wave=1)}
+    )
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, ready, timeout=90)
+    assert operation_phase(app) == "Succeeded"
+    dep = await kube.get("apps/v1", "Deployment", "db", name)
+    cm = await kube.get("v1", "ConfigMap", "after-db", name)
+    assert dep is not None and cm is not None
+    # Wave 1 was created only once wave 0 was Available (healthy).
+    assert _time(cm["metadata"]["creationTimestamp"]) >= _available_since(dep)
+    waves = {r["name"]: r["wave"] for r in app["status"]["operationState"]["resources"]}
+    assert waves == {"db": 0, "after-db": 1, name: -(2**31)}  # name: the created namespace
+
+
+async def test_degraded_wave_fails_the_sync_and_stops_later_waves(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("degraded")
+    repo = make_git_repo(
+        {
+            "dep.yaml": deployment("stuck", node_selector="nowhere: 'true'", deadline=3),
+            "cm.yaml": configmap("never", wave=1),
+        }
+    )
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, lambda a: operation_phase(a) == "Failed", timeout=90)
+    assert "Degraded" in app["status"]["operationState"]["message"]
+    assert app["status"]["health"]["status"] == "Degraded"
+    ready_cond = condition(app, "Ready")
+    assert ready_cond is not None and ready_cond["reason"] == "SyncFailed"
+    assert await kube.get("v1", "ConfigMap", "never", name) is None
+
+
+async def test_deployment_goes_progressing_then_healthy(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("rollout")
+    repo = make_git_repo({"dep.yaml": deployment("web")})
+    await create_app(kube, application(name, repo.url))
+    seen: set[str] = set()
+    for _ in range(300):
+        app = await get_app(kube, name)
+        health = ((app.get("status") or {}).get("health") or {}).get("status")
+        if health:
+            seen.add(health)
+        if health == "Healthy":
+            break
+        await asyncio.sleep(0.1)
+    assert "Healthy" in seen
+    assert seen & {"Progressing", "Missing"}, seen
+
+
+async def test_hooks_run_in_order_and_follow_delete_policies(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("hooks")
+    repo = make_git_repo(
+        {
+            "pre.yaml": hook_job("migrate", "PreSync", policy="HookSucceeded"),
+            "post.yaml": hook_job("smoke", "PostSync"),
+            "fail.yaml": configmap("on-failure").replace(
+                "  annotations:\n", "  annotations:\n    driftless.dev/hook: SyncFail\n"
+            ),
+            "dep.yaml": deployment("web"),
+        }
+    )
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, ready, timeout=90)
+    results = {(r["kind"], r["name"]): r for r in app["status"]["operationState"]["resources"]}
+    assert results[("Job", "migrate")]["hookPhase"] == "Succeeded"
+    assert results[("Job", "smoke")]["hookPhase"] == "Succeeded"
+    assert ("ConfigMap", "on-failure") not in results  # SyncFail did not run
+    # HookSucceeded deleted the PreSync job; the PostSync job stays (BeforeHookCreation).
+    assert await kube.get("batch/v1", "Job", "migrate", name) is None
+    smoke = await kube.get("batch/v1", "Job", "smoke", name)
+    web = await kube.get("apps/v1", "Deployment", "web", name)
+    assert smoke is not None and web is not None
+    assert _time(smoke["metadata"]["creationTimestamp"]) >= _available_since(web)
+    # Hooks are not part of the app's resources, so never OutOfSync nor pruned.
+    assert {r["name"] for r in app["status"]["resources"]} == {"web", name}
+    assert await kube.get("v1", "ConfigMap", "on-failure", name) is None
+
+
+async def test_failed_hook_fails_sync_and_runs_syncfail_hooks(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("hookfail")
+    repo = make_git_repo(
+        {
+            "pre.yaml": hook_job("migrate", "PreSync", fail=True),
+            "fail.yaml": configmap("on-failure").replace(
+                "  annotations:\n", "  annotations:\n    driftless.dev/hook: SyncFail\n"
+            ),
+            "cm.yaml": configmap("main"),
+        }
+    )
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, lambda a: operation_phase(a) == "Failed", timeout=90)
+    assert "PreSync hook Job migrate failed" in app["status"]["operationState"]["message"]
+    assert await kube.get("v1", "ConfigMap", "on-failure", name) is not None
+    assert await kube.get("v1", "ConfigMap", "main", name) is None  # Sync phase never ran
+    ready_cond = condition(app, "Ready")
+    assert ready_cond is not None and ready_cond["reason"] == "SyncFailed"
+
+
+async def test_failed_sync_is_retried_with_backoff_up_to_the_limit(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("retry")
+    repo = make_git_repo({"pre.yaml": hook_job("migrate", "PreSync", fail=True)})
+    app = application(name, repo.url)
+    app["spec"]["syncPolicy"]["retry"] = {
+        "limit": 2,
+        "backoff": {"duration": "1s", "factor": 2, "maxDuration": "5s"},
+    }
+    await create_app(kube, app)
+    found = await wait_for(
+        kube,
+        name,
+        lambda a: (
+            operation_phase(a) == "Failed"
+            and a["status"]["operationState"]["operation"].get("retry") == 2
+        ),
+        timeout=120,
+    )
+    results = [h["result"] for h in found["status"]["history"]]
+    assert results == ["Failed", "Failed", "Failed"]
+    await asyncio.sleep(6)  # past the largest backoff: no fourth attempt
+    again = await get_app(kube, name)
+    assert len(again["status"]["history"]) == 3
+
+
+def cli(cluster: DevCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+async def test_manual_sync_dry_run_and_selective(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, devcluster: DevCluster
+) -> None:
+    name = unique("manual")
+    repo = make_git_repo({"a.yaml": configmap("a"), "b.yaml": configmap("b")})
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="t"
+    )
+    await create_app(kube, application(name, repo.url, automated=False))
+    await wait_for(kube, name, lambda a: a["status"]["sync"]["status"] == "OutOfSync")
+
+    dry = await asyncio.to_thread(cli, devcluster, "app", "sync", name, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert await kube.get("v1", "ConfigMap", "a", name) is None
+
+    only_a = await asyncio.to_thread(
+        cli, devcluster, "app", "sync", name, "--resource", f":ConfigMap:{name}/a"
+    )
+    assert only_a.returncode == 0, only_a.stderr
+    assert await kube.get("v1", "ConfigMap", "a", name) is not None
+    assert await kube.get("v1", "ConfigMap", "b", name) is None
+
+    full = await asyncio.to_thread(cli, devcluster, "app", "sync", name, "--timeout", "60")
+    assert full.returncode == 0, full.stderr
+    assert "operation=" in full.stderr  # plain progress lines when not a terminal
+    assert await kube.get("v1", "ConfigMap", "b", name) is not None
+    app = await get_app(kube, name)
+    assert app["status"]["sync"]["status"] == "Synced"
+    assert app["status"]["history"][-1]["initiatedBy"]["automated"] is False
+    assert "operation" not in app
+
+
+async def test_history_and_rollback(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, devcluster: DevCluster
+) -> None:
+    name = unique("rollback")
+    repo = make_git_repo({"a.yaml": configmap("a", value="v1")})
+    first = repo.head()
+    app = application(name, repo.url, interval="2s")
+    app["spec"]["syncPolicy"]["automated"]["prune"] = True
+    await create_app(kube, app)
+    await wait_for(kube, name, ready)
+    second = repo.commit({"a.yaml": configmap("a", value="v2"), "b.yaml": configmap("b")}, "v2")
+    await wait_for(
+        kube, name, lambda a: a["status"]["sync"]["revision"] == second and ready(a), timeout=30
+    )
+    history = (await get_app(kube, name))["status"]["history"]
+    assert [h["revision"] for h in history] == [first, second]
+
+    listed = await asyncio.to_thread(cli, devcluster, "app", "history", name)
+    assert listed.returncode == 0 and first[:12] in listed.stdout
+
+    rolled = await asyncio.to_thread(
+        cli, devcluster, "app", "rollback", name, str(history[0]["id"]), "--timeout", "60"
+    )
+    assert rolled.returncode == 0, rolled.stderr
+    assert "automated sync of" in rolled.stderr and "disabled" in rolled.stderr
+    live = await kube.get("v1", "ConfigMap", "a", name)
+    assert live is not None and live["data"]["value"] == "v1"
+    assert await kube.get("v1", "ConfigMap", "b", name) is None  # not in the old revision
+    app_now = await get_app(kube, name)
+    assert app_now["spec"]["syncPolicy"].get("automated") is None
+    assert app_now["status"]["history"][-1]["revision"] == first
+    # The target (main) is newer than what runs now: reported, not synced forward.
+    assert app_now["status"]["sync"]["status"] == "OutOfSync"
+
+
+async def test_wait_command_exit_codes(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, devcluster: DevCluster
+) -> None:
+    name = unique("waitcmd")
+    repo = make_git_repo({"dep.yaml": deployment("web")})
+    await create_app(kube, application(name, repo.url))
+    done = await asyncio.to_thread(cli, devcluster, "app", "wait", name, "--timeout", "90")
+    assert done.returncode == 0, done.stderr
+    timeout = await asyncio.to_thread(
+        cli, devcluster, "app", "wait", "does-not-exist", "--timeout", "1"
+    )
+    assert timeout.returncode == 1 and "not found" in timeout.stderr
+    assert APPS_NAMESPACE in timeout.stderr
