@@ -48,6 +48,7 @@ from driftless.core.models import HelmParameter, HelmSource
 from driftless.core.resources import Manifest
 from driftless.render import helm_hooks, scratch, yaml_docs
 from driftless.render import manifests as checks
+from driftless.render import output as tool_output
 from driftless.render.context import KubeTarget
 from driftless.render.exec import ToolError, run_tool
 
@@ -200,14 +201,11 @@ def parse_output(text: str, shown: str) -> list[Manifest]:
         match = _SOURCE_COMMENT.search(chunk)
         source = template_path(match.group(1), shown) if match else _join(shown, "(helm output)")
         documents = yaml_docs.parse_yaml_stream(chunk, source)
-        objects = checks.to_manifests(documents, source)
-        for manifest in objects:
+        for manifest in tool_output.to_manifests(documents, source):
             mapped = helm_hooks.map_hook(manifest.obj)
-            if mapped is None:
-                continue
-            manifest.obj = mapped
-            manifest.line = None
-            rendered.append(manifest)
+            if mapped is not None:
+                manifest.obj = mapped
+                rendered.append(manifest)
     return rendered
 
 

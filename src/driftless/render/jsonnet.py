@@ -42,6 +42,7 @@ from driftless.core.errors import RenderError
 from driftless.core.models import JsonnetSource, JsonnetVar
 from driftless.core.resources import Manifest
 from driftless.render import manifests as checks
+from driftless.render import output
 from driftless.render.directory import is_selected, split_patterns
 from driftless.render.yaml_docs import Document
 
@@ -161,10 +162,7 @@ def to_manifests(value: Any, source_file: str) -> list[Manifest]:
     """A file's value (object, array of objects, ``List``) as checked manifests."""
     items = value if isinstance(value, list) else [value]
     documents = [Document(data=item, line=1) for item in items if item is not None]
-    manifests = checks.to_manifests(documents, source_file)
-    for manifest in manifests:
-        manifest.line = None
-    return manifests
+    return output.to_manifests(documents, source_file)
 
 
 def jsonnet_files(start: Path, real_root: Path, recurse: bool) -> Iterator[str]:

@@ -43,7 +43,7 @@ import yaml
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import KustomizeSource
 from driftless.core.resources import Manifest
-from driftless.render import manifests as checks
+from driftless.render import output as tool_output
 from driftless.render import scratch, yaml_docs
 from driftless.render.exec import ToolError, run_tool
 from driftless.render.kustomize_paths import check_kustomization_tree, find_kustomization
@@ -173,10 +173,7 @@ def parse_output(output: bytes, source_file: str) -> list[Manifest]:
     """kustomize's YAML stream as checked manifests located at the app directory."""
     text = output.decode("utf-8", errors="replace")
     documents = yaml_docs.parse_yaml_stream(text, f"{source_file} (kustomize output)")
-    rendered = checks.to_manifests(documents, source_file)
-    for manifest in rendered:
-        manifest.line = None
-    return rendered
+    return tool_output.to_manifests(documents, source_file)
 
 
 def _split_reference(text: str) -> tuple[str, str, str]:

@@ -131,8 +131,10 @@ def is_remote(value: str) -> bool:
 
 def looks_like_host_path(value: str) -> bool:
     """``example.com/org/repo//dir``: a remote spec without scheme (only if not on disk)."""
-    first = value.strip().split("/", 1)[0]
-    return "//" in value or ("." in first.strip(".") and not first.startswith("."))
+    # kustomize tries a missing local path as a remote one, so this is its own rule:
+    # a first segment that looks like a host name, followed by a path.
+    first, slash, _ = value.strip().partition("/")
+    return "//" in value or (bool(slash) and "." in first and not first.startswith("."))
 
 
 def lexically_inside(kdir_rel: str, value: str) -> str | None:
