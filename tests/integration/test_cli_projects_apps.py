@@ -70,6 +70,20 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         " use --upsert to replace its spec"
     )
 
+    replaced = await invoke(
+        kc, "project", "create", name, "--upsert", "--source-repo", "https://git.example.com/a/*",
+        "--destination", f"{LOCAL},team-a-*",
+    )  # fmt: skip
+    assert replaced.stdout.strip() == f"project.driftless.dev/{name} configured"
+    stored = await kube.get(API_VERSION, PROJECT_KIND, name, APPS_NAMESPACE)
+    assert stored is not None
+    assert stored["spec"] == {
+        "sourceRepos": ["https://git.example.com/a/*"],
+        "destinations": [{"server": LOCAL, "namespace": "team-a-*"}],
+        "clusterResourceAllowList": [],
+        "namespaceResourceDenyList": [],
+    }, "upsert replaces the spec"
+
     listed = await invoke(kc, "project", "list")
     assert listed.exit_code == 0, listed.output
     header, *rows = listed.stdout.splitlines()
@@ -77,12 +91,11 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
     row = next(r.split() for r in rows if r.split()[0] == name)
     assert row[1:4] == ["https://git.example.com/a/*", f"{LOCAL},team-a-*", "0"]
     assert "default" in [r.split()[0] for r in rows]
+    await invoke(kc, "project", "set", name, "--description", "team a")
     names = await invoke(kc, "project", "list", "-o", "name", "--no-headers")
     assert f"project.driftless.dev/{name}" in names.stdout.splitlines()
     wide = await invoke(kc, "project", "list", "-o", "wide", "--no-headers")
-    assert any(
-        line.split()[0] == name and "/Namespace" in line for line in wide.stdout.splitlines()
-    )
+    assert any(line.split()[0] == name and "team a" in line for line in wide.stdout.splitlines())
     as_json = json.loads((await invoke(kc, "project", "list", "-o", "json")).stdout)
     assert name in [p["metadata"]["name"] for p in as_json["items"]]
 

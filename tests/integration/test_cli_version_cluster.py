@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +15,13 @@ import pytest
 import yaml
 
 from driftless.cli.version import CONTROLLER_CONFIGMAP
+from driftless.core.models import API_VERSION
+from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube import clusters
 from driftless.kube.client import KubeClient
-from tests.integration.cli_driver import invoke, run_subprocess
-from tests.integration.helpers import APPS_NAMESPACE
+from tests.integration.cli_driver import MOUNT, invoke, run_subprocess
+from tests.integration.helpers import APPS_NAMESPACE, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -203,3 +209,42 @@ async def test_cluster_add_refuses_what_the_controller_cannot_use(
     assert unreachable_target.exit_code == 1
     assert "cannot use cluster down at https://127.0.0.1:1" in unreachable_target.output
     assert "--skip-check" in unreachable_target.output
+
+
+async def test_completion_offers_names_from_the_cluster(
+    devcluster: DevCluster, kube: KubeClient
+) -> None:
+    name = unique("complete-me")
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": PROJECT_KIND,
+            "metadata": {"name": name, "namespace": APPS_NAMESPACE},
+            "spec": {},
+        },
+        field_manager="test",
+    )
+    words = f"driftless --kubeconfig {devcluster.kubeconfig} project get complete-"
+    env = {**os.environ, "_DRIFTLESS_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": "5"}  # fmt: skip
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", MOUNT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"plain,{name}" in result.stdout.splitlines()
+    assert all(line.split(",", 1)[1].startswith("complete-") for line in result.stdout.splitlines())
+    await kube.delete(API_VERSION, PROJECT_KIND, name, APPS_NAMESPACE)
+
+    # An unreachable cluster completes nothing, quietly.
+    env["COMP_WORDS"] = "driftless --kubeconfig /does/not/exist project get x"
+    quiet = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", MOUNT], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert (quiet.returncode, quiet.stdout.strip(), quiet.stderr) == (0, "", "")

@@ -31,6 +31,7 @@ import click
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless.cli.app import app_group, namespace_option
+from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import (
     JSON,
@@ -59,6 +60,8 @@ from driftless.core.models import (
     parse_duration,
 )
 from driftless.kube.client import KubeClient
+
+complete_app = complete_names(API_VERSION, APPLICATION_KIND)
 
 # -- edits: what the flags ask for -----------------------------------------------------------
 
@@ -454,7 +457,7 @@ def app_spec_patch(current: JSON, edits: AppEdits) -> JSON:
 
 
 @app_group.command("set")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_app)
 @_spec_options(create=False)
 @namespace_option
 @click.pass_obj
@@ -537,7 +540,7 @@ async def _wait_gone(
 
 
 @app_group.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_app)
 @click.option(
     "--cascade/--no-cascade",
     default=True,

@@ -20,6 +20,7 @@ from typing import Any
 import click
 import yaml
 
+from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import JSON, api_call, apply
 from driftless.cli.output import age, dump, table
@@ -31,6 +32,15 @@ namespace_option = click.option(
     "--namespace",
     default=None,
     help="Namespace of the cluster Secrets (default: $DRIFTLESS_NAMESPACE or driftless).",
+)
+
+
+def _cluster_names(secrets: list[JSON]) -> list[str]:
+    return [r["name"] for r in map(describe, secrets) if r["auth"] != "invalid"]
+
+
+complete_cluster = complete_names(
+    "v1", "Secret", label_selector=clusters.CLUSTER_SECRET_SELECTOR, names_of=_cluster_names
 )
 
 
@@ -261,7 +271,7 @@ async def remove(client: KubeClient, name_or_server: str, namespace: str) -> str
 
 
 @cluster_group.command("rm")
-@click.argument("name_or_server")
+@click.argument("name_or_server", shell_complete=complete_cluster)
 @namespace_option
 @click.pass_obj
 @run_async
