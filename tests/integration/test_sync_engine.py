@@ -261,7 +261,9 @@ async def test_manual_sync_dry_run_and_selective(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="t"
     )
     await create_app(kube, application(name, repo.url, automated=False))
-    await wait_for(kube, name, lambda a: a["status"]["sync"]["status"] == "OutOfSync")
+    await wait_for(
+        kube, name, lambda a: (a.get("status") or {}).get("sync", {}).get("status") == "OutOfSync"
+    )
 
     dry = await asyncio.to_thread(cli, devcluster, "app", "sync", name, "--dry-run")
     assert dry.returncode == 0, dry.stderr

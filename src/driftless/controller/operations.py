@@ -86,16 +86,21 @@ def decide_auto_sync(
 ) -> AutoSyncDecision:
     """Whether to start an automated sync of ``revision`` now."""
     automated = app.spec.sync_policy.automated
-    if automated is None or not needs_sync:
+    if automated is None:
+        return AutoSyncDecision(None)
+    previous = app.status.operation_state
+    same_target = previous is not None and _same_target(previous, app, revision)
+    if previous is not None and same_target and previous.phase != OperationPhase.SUCCEEDED:
+        # A failed sync is retried by policy even when the objects look in sync:
+        # what failed may be a hook, which is not part of the comparison.
+        return _retry(previous, app.spec.sync_policy.retry, now)
+    if not needs_sync:
         return AutoSyncDecision(None)
     operation = Operation(
         sync=SyncOperation(prune=automated.prune),
         initiated_by=InitiatedBy(automated=True),
     )
-    previous = app.status.operation_state
-    if previous is not None and _same_target(previous, app, revision):
-        if previous.phase != OperationPhase.SUCCEEDED:
-            return _retry(previous, app.spec.sync_policy.retry, now)
+    if same_target:
         if not automated.self_heal:
             return AutoSyncDecision(None, reason="drift at a synced revision; selfHeal is off")
         wait = heal.delay(now)
