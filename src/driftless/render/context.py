@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,3 +79,14 @@ class KubeTarget:
 
     version: str
     api_versions: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, version: str, served: Iterable[tuple[str, str]]) -> KubeTarget:
+        """From ``/version``'s ``gitVersion`` and the served (apiVersion, kind) pairs.
+
+        Lists every ``group/version`` and every ``group/version/Kind``, as Helm's
+        own client does, sorted so equal clusters give equal cache keys.
+        """
+        pairs = list(served)
+        names = {api for api, _ in pairs} | {f"{api}/{kind}" for api, kind in pairs}
+        return cls(version=version, api_versions=tuple(sorted(names)))
