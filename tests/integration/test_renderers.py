@@ -443,6 +443,22 @@ async def test_helm_bad_input(
     assert str(repo) not in str(caught.value)
 
 
+async def test_helm_symlink_out_of_the_repository_is_refused(
+    repo: Path, tools: RenderTools, tmp_path: Path
+) -> None:
+    (tmp_path / "host-secret").write_text("s3cr3t")
+    (repo / "helm/demo/files").mkdir()
+    (repo / "helm/demo/files/secret").symlink_to(tmp_path / "host-secret")
+    (repo / "helm/demo/templates/leak.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n"
+        'data:\n  x: {{ .Files.Get "files/secret" | quote }}\n'
+    )
+    with pytest.raises(
+        RenderError, match=r"^helm/demo/files/secret: symlink points outside the repository"
+    ):
+        await render_app(repo, source("helm/demo"), tools)
+
+
 async def test_helm_missing_chart(repo: Path, tools: RenderTools) -> None:
     with pytest.raises(RenderError, match=r"^jsonnet/app: no Chart\.yaml in the chart directory"):
         await render_app(repo, source("jsonnet/app", helm={}), tools)

@@ -25,7 +25,8 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
   Helm hooks are mapped by ``helm_hooks`` (test hooks and delete/rollback-only
   hooks dropped).
 * Errors: a missing chart, values file or dependency, invalid inline values,
-  ``helm template`` failing → ``RenderError`` with the template file and line
+  a symlink in the chart leading out of ``root`` (Helm's loader would follow
+  it), ``helm template`` failing → ``RenderError`` with the template file and line
   when Helm names them and Helm's trimmed message; a timeout →
   ``TransientError``.
 """
@@ -33,6 +34,7 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
 from __future__ import annotations
 
 import asyncio
+import os
 import posixpath
 import re
 import tempfile
@@ -101,6 +103,7 @@ async def render_helm(
     chart_file = real_chart / CHART_FILE
     if not chart_file.is_file():
         raise RenderError("no Chart.yaml in the chart directory", file=shown)
+    await asyncio.to_thread(check_symlinks, real_chart, real_root, shown)
     meta = _read_chart_meta(chart_file, _join(shown, CHART_FILE))
     value_files = [_value_file(real_root, real_chart, shown, vf) for vf in opts.value_files]
     missing = missing_dependencies(meta, real_chart)
@@ -138,6 +141,27 @@ async def render_helm(
 
 
 # --------------------------------------------------------------- pure parts
+
+
+def check_symlinks(real_chart: Path, real_root: Path, shown: str) -> None:
+    """Refuse a symlink in the chart that leads outside ``real_root``.
+
+    Helm's chart loader follows symlinks, so ``files/x -> /etc/shadow`` would
+    hand the host's file to ``.Files.Get`` and into a rendered ConfigMap.
+    """
+    seen: set[Path] = set()
+    # Followed like Helm follows them, so links behind links are checked too.
+    for directory, dirnames, filenames in os.walk(real_chart, followlinks=True):
+        real_dir = Path(directory).resolve()
+        if real_dir in seen:
+            dirnames.clear()  # a link cycle: already checked
+            continue
+        seen.add(real_dir)
+        for name in [*dirnames, *filenames]:
+            path = Path(directory) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                where = _join(shown, path.relative_to(real_chart).as_posix())
+                raise RenderError("symlink points outside the repository", file=where)
 
 
 def set_arguments(parameters: Sequence[HelmParameter]) -> list[str]:
