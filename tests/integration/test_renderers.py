@@ -192,6 +192,14 @@ async def test_kustomize_app_overrides_equal_kustomize_edit(
     assert kfile.stat().st_nlink == 1
 
 
+async def test_kustomize_override_component_must_stay_in_the_repository(
+    repo: Path, tools: RenderTools
+) -> None:
+    src = source("kustomize/overlays/dev", kustomize={"components": ["../../../../../elsewhere"]})
+    with pytest.raises(RenderError, match=r"components entry .* points outside the repository"):
+        await render_app(repo, src, tools)
+
+
 async def test_kustomize_render_is_cached_per_commit(repo: Path, tools: RenderTools) -> None:
     cache = RenderCache()
     first = await render_app(repo, source("kustomize/overlays/prod"), tools, cache=cache)
