@@ -190,12 +190,14 @@ async def sync_app(
         click.echo(f"application.driftless.dev/{name} sync requested", err=True)
         if not wait:
             return 0
+        # A dry run or a selective sync says nothing about the whole app's state.
+        whole_app = not dry_run and not selected
         return await _wait(
             client,
             name,
             ns,
-            want_sync=not dry_run and not selected,
-            want_health=not dry_run,
+            want_sync=whole_app,
+            want_health=whole_app,
             timeout=timeout,
             operation_started=requested_at,
         )
@@ -332,12 +334,14 @@ async def rollback_app(
         )
         if not wait:
             return 0
+        # The target revision is newer than the one rolled back to, so the app
+        # reads OutOfSync afterwards: success is the operation's own result.
         return await _wait(
             client,
             name,
             ns,
             want_sync=False,
-            want_health=True,
+            want_health=False,
             timeout=timeout,
             operation_started=requested_at,
         )

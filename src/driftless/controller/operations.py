@@ -129,6 +129,15 @@ def _retry(previous: OperationState, policy: RetryPolicy | None, now: float) -> 
     return AutoSyncDecision(operation, reason=f"retry {operation.retry} of {policy.limit}")
 
 
+def retry_wait(policy: RetryPolicy | None, state: OperationState | None) -> float:
+    """Seconds until a just-failed operation may be retried; 0 when it will not be."""
+    if policy is None or state is None or state.phase == OperationPhase.SUCCEEDED:
+        return 0.0
+    if state.operation.retry >= policy.limit:
+        return 0.0
+    return retry_delay(policy, state.operation.retry)
+
+
 def retry_delay(policy: RetryPolicy, attempt: int) -> float:
     base = parse_duration(policy.backoff.duration).total_seconds()
     cap = parse_duration(policy.backoff.max_duration).total_seconds()

@@ -109,6 +109,7 @@ class Reconciler:
         await self.engine.refresh(plan)
         if result.finished:
             result.history = ops.add_history(app, result.state)
+            result.wait = ops.retry_wait(app.spec.sync_policy.retry, result.state)
         return result
 
     def _auto_sync(self, app: Application, plan: Plan, result: RunResult) -> OperationState | None:
