@@ -78,8 +78,9 @@ class Reconciler:
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
         await self._write_status(raw, status, run=run)
-        if run.finished and app.operation is not None:
-            await self._clear_operation(raw, app.operation)
+        requested = app.operation
+        if requested is not None and (run.finished or _leftover(requested, run.state)):
+            await self._clear_operation(raw, requested)
         return outcomes.after_run(status, interval, run.running, run.wait)
 
     async def _run(self, app: Application) -> RunResult:
@@ -208,18 +209,35 @@ class Reconciler:
             await self.events.record(raw, kind, reason, f"{run.state.message}{extra}")
 
     async def _clear_operation(self, raw: dict[str, Any], ran: Operation) -> None:
-        """Remove the request that just finished, unless someone replaced it meanwhile."""
+        """Remove the request that just finished, unless someone replaced it meanwhile.
+
+        The stored request carries API-server defaults, so it is compared
+        through the model; the removal is guarded by the resourceVersion that
+        comparison saw (a request written in between makes it fail, and the
+        next reconcile runs that request).
+        """
         meta = raw.get("metadata", {})
+        name, namespace = meta["name"], meta.get("namespace")
+        fresh = await self.client.get(API_VERSION, APPLICATION_KIND, name, namespace)
+        if fresh is None or fresh.get("operation") is None:
+            return
+        try:
+            stored = Operation.model_validate(fresh["operation"])
+        except PydanticValidationError:
+            return
+        if stored.to_api() != ran.to_api():
+            return
+        version = fresh["metadata"]["resourceVersion"]
         patch: list[dict[str, Any]] = [
-            {"op": "test", "path": "/operation", "value": ran.to_api()},
+            {"op": "test", "path": "/metadata/resourceVersion", "value": version},
             {"op": "remove", "path": "/operation"},
         ]
         try:
             await self.client.json_patch(
-                API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
+                API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
             )
         except KubeApiError as exc:
-            if exc.status not in (404, 409, 422):  # gone, or a newer request is waiting
+            if exc.status not in (404, 409, 422):
                 raise
 
     async def clear_refresh(self, raw: dict[str, Any]) -> None:
