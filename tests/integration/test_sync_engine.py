@@ -15,6 +15,7 @@ import pytest
 from driftless.controller.manager import Controller
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import (
     APPS_NAMESPACE,
@@ -334,3 +335,40 @@ async def test_wait_command_exit_codes(
     )
     assert timeout.returncode == 1 and "not found" in timeout.stderr
     assert APPS_NAMESPACE in timeout.stderr
+
+
+async def test_drift_is_seen_within_seconds_and_healed_with_self_heal(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
+) -> None:
+    healed, watched = unique("heal"), unique("drift")
+    repo = make_git_repo({"cm.yaml": configmap("settings", value="git")})
+    app = application(healed, repo.url)  # interval 1h: only the watch can be this fast
+    app["spec"]["syncPolicy"]["automated"]["selfHeal"] = True
+    await create_app(kube, app)
+    await create_app(kube, application(watched, repo.url))
+    await wait_for(kube, healed, ready)
+    await wait_for(kube, watched, ready)
+
+    for namespace in (healed, watched):
+        await asyncio.to_thread(
+            kubectl, "-n", namespace, "patch", "configmap", "settings", "--type=merge",
+            "-p", '{"data":{"value":"edited by hand"}}',
+        )  # fmt: skip
+    # Without selfHeal: reported OutOfSync within seconds, left as it is.
+    drifted = await wait_for(
+        kube, watched, lambda a: a["status"]["sync"]["status"] == "OutOfSync", timeout=10
+    )
+    row = next(r for r in drifted["status"]["resources"] if r["kind"] == "ConfigMap")
+    assert row["status"] == "OutOfSync"
+    # With selfHeal: reverted, and the heal is an Event on the Application.
+    for _ in range(100):
+        live = await kube.get("v1", "ConfigMap", "settings", healed)
+        if live and live["data"]["value"] == "git":
+            break
+        await asyncio.sleep(0.1)
+    assert live is not None and live["data"]["value"] == "git"
+    still = await kube.get("v1", "ConfigMap", "settings", watched)
+    assert still is not None and still["data"]["value"] == "edited by hand"
+    events = await kube.list("v1", "Event", APPS_NAMESPACE)
+    messages = [e["message"] for e in events if e["involvedObject"]["name"] == healed]
+    assert any("started by self-heal" in m for m in messages), messages

@@ -307,4 +307,3 @@ def _same_url(secret: JSON, url: str) -> bool:
         return creds.parse_secret(secret).prefix == creds.normalize_prefix(url)
     except (creds.CredentialError, SourceError):
         return False
-

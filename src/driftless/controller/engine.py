@@ -28,12 +28,14 @@ from driftless.core.project import (
 from driftless.core.resources import Manifest, ResourceRef
 from driftless.diff.ignore import rules_for
 from driftless.health import HealthResult, assess
+from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render.directory import render_directory
 from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
 from driftless.sync import execute, prune
 from driftless.sync import plan as sync_plan
+from driftless.sync.live import LiveReader, VerdictCache
 from driftless.sync.prepare import DesiredObject, prepare
 
 LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
@@ -75,10 +77,19 @@ class Plan:
 class Engine:
     """Plans and syncs apps against one cluster."""
 
-    def __init__(self, client: KubeClient, git: GitCache, *, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        git: GitCache,
+        *,
+        concurrency: int = 16,
+        cache: WatchCache | None = None,
+    ) -> None:
         self.client = client
         self.git = git
         self.concurrency = concurrency
+        self.live = LiveReader(client, cache)
+        self.verdicts = VerdictCache()
 
     async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
         """Read-only pass at ``revision`` (default: the app's targetRevision)."""
@@ -101,7 +112,13 @@ class Engine:
         )
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
-        states = await execute.compare(self.client, resources, concurrency=self.concurrency)
+        states = await execute.compare(
+            self.client,
+            resources,
+            concurrency=self.concurrency,
+            live=self.live,
+            verdicts=self.verdicts,
+        )
         # Hooks are validated too (so a broken hook fails the plan), but never compared.
         await execute.validate_new(
             self.client,
@@ -117,8 +134,13 @@ class Engine:
 
     async def refresh(self, plan: Plan) -> None:
         """Re-read the live side of a plan after a sync step changed the cluster."""
+        # Fresh reads: the watch cache may not have seen our own writes yet.
         plan.states = await execute.compare(
-            self.client, [s.desired for s in plan.states], concurrency=self.concurrency
+            self.client,
+            [s.desired for s in plan.states],
+            concurrency=self.concurrency,
+            live=LiveReader(self.client, None, fresh=True),
+            verdicts=self.verdicts,
         )
         await self._find_orphans(plan)
 

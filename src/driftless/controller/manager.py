@@ -22,6 +22,8 @@ from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.resources import TRACKING_ANNOTATION, parse_tracking_id
+from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.sources.git import GitCache
 
@@ -31,6 +33,7 @@ Key = tuple[str, str]
 JSON = dict[str, Any]
 
 BACKOFF_BASE_SECONDS = 5.0
+LIVE_CHANGE_DELAY_SECONDS = 0.2
 RELIST_DELAY_SECONDS = 5.0
 
 
@@ -48,19 +51,40 @@ class Controller:
     def __init__(self, client: KubeClient, git: GitCache, settings: ControllerSettings) -> None:
         self.client = client
         self.settings = settings
-        self.reconciler = Reconciler(client, git, concurrency=settings.apply_concurrency)
+        self.cache = WatchCache(client)
+        self.cache.subscribe(self._on_live_change)
+        self.reconciler = Reconciler(
+            client, git, concurrency=settings.apply_concurrency, cache=self.cache
+        )
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
         self._failures: dict[Key, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._watch_apps())]
-            tasks += [group.create_task(self._worker()) for _ in range(self.settings.workers)]
-            await stop.wait()
-            for task in tasks:
-                task.cancel()
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._watch_apps())]
+                tasks += [group.create_task(self._worker()) for _ in range(self.settings.workers)]
+                await stop.wait()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await self.cache.close()
+
+    def _on_live_change(self, event_type: str, obj: JSON) -> None:
+        """A managed object changed in the cluster: re-check its app soon.
+
+        The short delay coalesces bursts (a rollout updates status many times).
+        """
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        tracked = parse_tracking_id(str(annotations.get(TRACKING_ANNOTATION, "")))
+        if tracked is None:
+            return
+        app_name = tracked[0]
+        for key in self.apps:
+            if key[1] == app_name:
+                self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
 
     # -- informer -----------------------------------------------------
 

@@ -37,6 +37,7 @@ from driftless.core.models import (
     OperationState,
 )
 from driftless.core.resources import ResourceRef
+from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
@@ -53,9 +54,16 @@ RESOURCES_FINALIZER = "resources-finalizer.driftless.dev"
 class Reconciler:
     """Runs the pipeline for one app at a time; safe to share between workers."""
 
-    def __init__(self, client: KubeClient, git: GitCache, *, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        git: GitCache,
+        *,
+        concurrency: int = 16,
+        cache: WatchCache | None = None,
+    ) -> None:
         self.client = client
-        self.engine = Engine(client, git, concurrency=concurrency)
+        self.engine = Engine(client, git, concurrency=concurrency, cache=cache)
         self.runner = SyncRunner(client, concurrency=concurrency)
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}

@@ -127,18 +127,11 @@ async def run_tool(
     home = Path(tempfile.mkdtemp(prefix="driftless-tool-"))
     try:
         proc = await _start(args, name, home, cwd, extra_env)
-        try:
-            stdout, stderr = await asyncio.wait_for(_collect(proc, max_stdout), time_limit)
-        except TimeoutError:
-            await _kill(proc)
-            raise ToolError(name, None, "", timed_out=True) from None
-        except _TooLargeError:
-            await _kill(proc)
-            raise ToolError(name, None, "", too_large=True) from None
-        except BaseException:
-            # Cancelled: do not leave the tool behind.
-            await _kill(proc)
-            raise
+        stdout, stderr = await _communicate(proc, max_stdout, time_limit)
+    except TimeoutError:
+        raise ToolError(name, None, "", timed_out=True) from None
+    except _TooLargeError:
+        raise ToolError(name, None, "", too_large=True) from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
     if proc.returncode != 0:
@@ -173,32 +166,49 @@ class _TooLargeError(Exception):
     pass
 
 
-async def _collect(proc: asyncio.subprocess.Process, max_stdout: int) -> tuple[bytes, bytes]:
-    """Read stdout (capped) and stderr (last part kept) concurrently, then reap."""
+async def _communicate(
+    proc: asyncio.subprocess.Process, max_stdout: int, time_limit: float
+) -> tuple[bytes, bytes]:
+    """stdout (capped) and stderr (its end) of ``proc``, which is reaped.
+
+    On a timeout, an oversized output or a cancellation the process group is
+    killed and the readers are let run to EOF, so no pipe is left open.
+    """
     assert proc.stdout is not None and proc.stderr is not None
-
-    async def read_stdout() -> bytes:
-        assert proc.stdout is not None
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await proc.stdout.read(_CHUNK):
-            size += len(chunk)
-            if size > max_stdout:
-                raise _TooLargeError
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def read_stderr() -> bytes:
-        assert proc.stderr is not None
-        kept = b""
-        while chunk := await proc.stderr.read(_CHUNK):
-            # Only the end matters for the message; bound memory on chatty tools.
-            kept = (kept + chunk)[-4 * _CHUNK :]
-        return kept
-
-    stdout, stderr = await asyncio.gather(read_stdout(), read_stderr())
-    await proc.wait()
+    out_task = asyncio.ensure_future(_read_capped(proc.stdout, max_stdout))
+    err_task = asyncio.ensure_future(_read_tail(proc.stderr))
+    try:
+        async with asyncio.timeout(time_limit):
+            stdout = await out_task
+            stderr = await err_task
+            await proc.wait()
+    except BaseException:
+        await _kill(proc)
+        # A dead process group closes the pipes: the readers finish at EOF.
+        await asyncio.wait({out_task, err_task}, timeout=5)
+        for task in (out_task, err_task):
+            task.cancel()
+        raise
     return stdout, stderr
+
+
+async def _read_capped(stream: asyncio.StreamReader, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await stream.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_tail(stream: asyncio.StreamReader) -> bytes:
+    kept = b""
+    while chunk := await stream.read(_CHUNK):
+        # Only the end matters for the message; bound memory on chatty tools.
+        kept = (kept + chunk)[-4 * _CHUNK :]
+    return kept
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -100,44 +100,54 @@ async def render_helm(
     real_root = root.resolve()
     real_chart = chart_dir.resolve()
     shown = display or _relative(real_chart, real_root)
-    chart_file = real_chart / CHART_FILE
-    if not chart_file.is_file():
-        raise RenderError("no Chart.yaml in the chart directory", file=shown)
-    await asyncio.to_thread(check_symlinks, real_chart, real_root, shown)
-    meta = _read_chart_meta(chart_file, _join(shown, CHART_FILE))
-    value_files = [_value_file(real_root, real_chart, shown, vf) for vf in opts.value_files]
-    missing = missing_dependencies(meta, real_chart)
-    _check_buildable(missing, real_root, real_chart, _join(shown, CHART_FILE))
+    value_files, missing = await asyncio.to_thread(
+        _inspect_chart, real_root, real_chart, shown, opts
+    )
     with tempfile.TemporaryDirectory(prefix="driftless-helm-") as private:
-        values_args = [arg for path in value_files for arg in ("--values", str(path))]
-        if opts.values is not None and opts.values.strip():
-            inline = Path(private) / "inline-values.yaml"
-            inline.write_text(_checked_inline_values(opts.values))
-            values_args += ["--values", str(inline)]
-        template_args = [
-            *values_args,
-            *set_arguments(opts.parameters),
-            *capability_arguments(kube),
-            *(["--namespace", release.namespace] if release.namespace else []),
-            *([] if opts.skip_crds else ["--include-crds"]),
-        ]
+        inline = _write_inline_values(opts.values, Path(private))
+        args = template_arguments(opts, release, kube, [*value_files, *inline])
         aliases = {f"{real_root}/": "", f"{private}/": ""}
         if not missing:
             output = await _template(
-                helm, release.name, real_chart, template_args, time_limit, aliases, shown
+                helm, release.name, real_chart, args, time_limit, aliases, shown
             )
         else:
+            # Dependencies to build: on a private copy, never in the shared tree.
             async with scratch.tree_copy(real_root, scratch_dir) as copy_root:
                 copy_chart = copy_root / _relative(real_chart, real_root)
                 aliases[f"{copy_root}/"] = ""
                 await _dependency_build(helm, copy_chart, time_limit, aliases, shown)
                 output = await _template(
-                    helm, release.name, copy_chart, template_args, time_limit, aliases, shown
+                    helm, release.name, copy_chart, args, time_limit, aliases, shown
                 )
     text = output.decode("utf-8", errors="replace")
     rendered = await asyncio.to_thread(parse_output, text, shown)
     checks.reject_duplicates(rendered)
     return rendered
+
+
+def _inspect_chart(
+    real_root: Path, real_chart: Path, shown: str, opts: HelmSource
+) -> tuple[list[Path], list[Dependency]]:
+    """Check the chart before Helm reads it: (checked values files, deps to build)."""
+    chart_file = real_chart / CHART_FILE
+    if not chart_file.is_file():
+        raise RenderError("no Chart.yaml in the chart directory", file=shown)
+    check_symlinks(real_chart, real_root, shown)
+    meta = _read_chart_meta(chart_file, _join(shown, CHART_FILE))
+    value_files = [_value_file(real_root, real_chart, shown, vf) for vf in opts.value_files]
+    missing = missing_dependencies(meta, real_chart)
+    _check_buildable(missing, real_root, real_chart, _join(shown, CHART_FILE))
+    return value_files, missing
+
+
+def _write_inline_values(values: str | None, directory: Path) -> list[Path]:
+    """The inline values as a file for ``--values`` (none when there are none)."""
+    if values is None or not values.strip():
+        return []
+    path = directory / "inline-values.yaml"
+    path.write_text(_checked_inline_values(values))
+    return [path]
 
 
 # --------------------------------------------------------------- pure parts
@@ -162,6 +172,19 @@ def check_symlinks(real_chart: Path, real_root: Path, shown: str) -> None:
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
                 where = _join(shown, path.relative_to(real_chart).as_posix())
                 raise RenderError("symlink points outside the repository", file=where)
+
+
+def template_arguments(
+    opts: HelmSource, release: Release, kube: KubeTarget, values: Sequence[Path]
+) -> list[str]:
+    """The flags of ``helm template`` after release name and chart, in precedence order."""
+    return [
+        *[arg for path in values for arg in ("--values", str(path))],
+        *set_arguments(opts.parameters),
+        *capability_arguments(kube),
+        *(["--namespace", release.namespace] if release.namespace else []),
+        *([] if opts.skip_crds else ["--include-crds"]),
+    ]
 
 
 def set_arguments(parameters: Sequence[HelmParameter]) -> list[str]:

@@ -32,6 +32,7 @@ from driftless.core.resources import FIELD_MANAGER
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash
 from driftless.sync.prepare import DesiredObject, kind_rank
 
 T = TypeVar("T")
@@ -55,14 +56,20 @@ class ObjectState:
 
 
 async def compare(
-    client: KubeClient, desired: list[DesiredObject], *, concurrency: int = 16
+    client: KubeClient,
+    desired: list[DesiredObject],
+    *,
+    concurrency: int = 16,
+    live: LiveReader | None = None,
+    verdicts: VerdictCache | None = None,
 ) -> list[ObjectState]:
     """Live state and in-sync verdict for every desired object, in the same order."""
-    pending_namespaces = await _namespaces_to_create(client, desired)
+    reader = live or LiveReader(client, None)
+    pending_namespaces = await _namespaces_to_create(client, desired, reader)
     pending_kinds = _kinds_defined_by(desired)
 
     async def one(obj: DesiredObject) -> ObjectState:
-        return await _compare_one(client, obj, pending_namespaces, pending_kinds)
+        return await _compare_one(client, obj, pending_namespaces, pending_kinds, reader, verdicts)
 
     return await _bounded(concurrency, desired, one)
 
@@ -124,6 +131,8 @@ async def _compare_one(
     obj: DesiredObject,
     pending_namespaces: set[str],
     pending_kinds: set[tuple[str, str]],
+    reader: LiveReader,
+    verdicts: VerdictCache | None,
 ) -> ObjectState:
     ref = obj.ref
     if (obj.api_version, ref.kind) in pending_kinds:
@@ -133,9 +142,15 @@ async def _compare_one(
         await _validate_elsewhere(client, obj)
         return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
     try:
-        live = await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None)
+        live = await reader.get(obj.api_version, ref.kind, ref.name, ref.namespace)
         # Ignored fields are left out of what is applied, so their owner keeps them.
         obj.body = strip_ignored(obj.body, obj.ignore, live)
+        digest = body_hash(obj.body)
+        version = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        known = verdicts.lookup(ref, digest, version) if verdicts and live else None
+        if known is not None and live is not None:
+            message = "" if known.in_sync else "differs from git"
+            return ObjectState(obj, live, known.in_sync, message, known.predicted)
         predicted = await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
     except UnknownKindError as exc:
         raise ValidationError(
@@ -148,6 +163,8 @@ async def _compare_one(
     in_sync = equivalent(
         strip_ignored(predicted, obj.ignore, live), strip_ignored(live, obj.ignore, live)
     )
+    if verdicts is not None:
+        verdicts.store(ref, Verdict(digest, version, in_sync, predicted))
     return ObjectState(obj, live, in_sync, "" if in_sync else "differs from git", predicted)
 
 
@@ -185,13 +202,16 @@ async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
     return state
 
 
-async def _namespaces_to_create(client: KubeClient, desired: list[DesiredObject]) -> set[str]:
+async def _namespaces_to_create(
+    client: KubeClient, desired: list[DesiredObject], reader: LiveReader | None = None
+) -> set[str]:
     """Namespaces that this render creates and that do not exist yet."""
     in_render = {d.ref.name for d in desired if d.ref.kind == "Namespace" and not d.ref.group}
     missing: set[str] = set()
+    reader = reader or LiveReader(client, None)
     for name in in_render:
         try:
-            if await client.get("v1", "Namespace", name) is None:
+            if await reader.get("v1", "Namespace", name, "") is None:
                 missing.add(name)
         except KubeApiError as exc:
             raise _classify(exc, f"cannot read namespace {name}") from None

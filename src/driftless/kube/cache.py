@@ -1,0 +1,157 @@
+"""One shared watch cache per cluster: the live state of every kind apps manage.
+
+``WatchCache.ensure(api_version, kind)`` starts an informer for that kind the
+first time it is asked for (list, then watch from the list's resourceVersion,
+re-list when the watch expires) and returns once the first list is in. From
+then on ``get`` answers from memory, and every change is handed to the
+subscribers — the controller uses that to re-check the owning app within
+moments of an out-of-band edit, instead of polling each app.
+
+Contract:
+* ``get`` returns ``None`` for "not cached" *and* "does not exist" only
+  after ``ensure`` succeeded for the kind; callers check ``synced`` first.
+* Objects are the API server's dicts; callers must not mutate them.
+* Subscribers are called synchronously from the informer task: keep them
+  cheap (enqueue a key, nothing more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from driftless.kube.client import KubeApiError, KubeClient, WatchEvent
+from driftless.kube.discovery import UnknownKindError
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+Kind = tuple[str, str]  # (apiVersion, kind)
+Subscriber = Callable[[str, JSON], None]
+RELIST_DELAY_SECONDS = 1.0
+
+
+class _Informer:
+    """List+watch of one kind, cluster-wide."""
+
+    def __init__(self, client: KubeClient, kind: Kind, notify: Subscriber) -> None:
+        self.client = client
+        self.kind = kind
+        self.notify = notify
+        self.objects: dict[tuple[str, str], JSON] = {}
+        self.synced = asyncio.Event()
+        self.failed: BaseException | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"informer {self.kind[1]}")
+
+    async def _run(self) -> None:
+        api_version, kind = self.kind
+        while True:
+            try:
+                version = await self._relist()
+                while True:
+                    async for event in self.client.watch(
+                        api_version, kind, resource_version=version, timeout_seconds=300
+                    ):
+                        version = self._apply(event) or version
+            except UnknownKindError as exc:
+                self.failed = exc  # the CRD went away; ensure() will report it
+                self.synced.set()
+                return
+            except KubeApiError as exc:
+                if exc.status != 410:
+                    log.debug("watch of %s interrupted: %s", kind, exc)
+            await asyncio.sleep(RELIST_DELAY_SECONDS)
+
+    async def _relist(self) -> str:
+        items, version = await self.client.list_with_version(*self.kind)
+        fresh = {_key(obj): obj for obj in items}
+        for key, old in self.objects.items():
+            if key not in fresh:
+                self.notify("DELETED", old)
+        for key, obj in fresh.items():
+            previous = self.objects.get(key)
+            if previous is None or _rv(previous) != _rv(obj):
+                self.notify("MODIFIED" if previous else "ADDED", obj)
+        self.objects = fresh
+        self.synced.set()
+        return version
+
+    def _apply(self, event: WatchEvent) -> str:
+        obj = event.obj
+        version = _rv(obj)
+        if event.type == "BOOKMARK":
+            return version
+        obj.setdefault("apiVersion", self.kind[0])
+        obj.setdefault("kind", self.kind[1])
+        if event.type == "DELETED":
+            self.objects.pop(_key(obj), None)
+        else:
+            self.objects[_key(obj)] = obj
+        self.notify(event.type, obj)
+        return version
+
+
+class WatchCache:
+    """Informers for every kind asked for, sharing one set of subscribers."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+        self._informers: dict[Kind, _Informer] = {}
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, callback: Subscriber) -> None:
+        self._subscribers.append(callback)
+
+    async def ensure(self, api_version: str, kind: str, timeout: float = 30) -> None:
+        """Start watching a kind (once) and wait for its first list."""
+        key = (api_version, kind)
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = _Informer(self.client, key, self._notify)
+            self._informers[key] = informer
+            informer.start()
+        await asyncio.wait_for(informer.synced.wait(), timeout)
+        if informer.failed is not None:
+            self._informers.pop(key, None)
+            raise informer.failed
+
+    def synced(self, api_version: str, kind: str) -> bool:
+        informer = self._informers.get((api_version, kind))
+        return informer is not None and informer.synced.is_set() and informer.failed is None
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> JSON | None:
+        informer = self._informers.get((api_version, kind))
+        if informer is None:
+            return None
+        return informer.objects.get((namespace, name))
+
+    def kinds(self) -> list[Kind]:
+        return list(self._informers)
+
+    async def close(self) -> None:
+        tasks = [i.task for i in self._informers.values() if i.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._informers.clear()
+
+    def _notify(self, event_type: str, obj: JSON) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event_type, obj)
+            except Exception:  # one bad subscriber must not stop the informer
+                log.exception("watch subscriber failed")
+
+
+def _key(obj: JSON) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name", ""))
+
+
+def _rv(obj: JSON) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
