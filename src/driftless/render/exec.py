@@ -44,6 +44,7 @@ _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _MAX_LINES = 8
 _MAX_CHARS = 1200
 _CHUNK = 64 * 1024
+_REAP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ async def _communicate(
     """stdout (capped) and stderr (its end) of ``proc``, which is reaped.
 
     On a timeout, an oversized output or a cancellation the process group is
-    killed and the readers are let run to EOF, so no pipe is left open.
+    killed, its pipes drained and the process reaped, so nothing is left open.
     """
     assert proc.stdout is not None and proc.stderr is not None
     out_task = asyncio.ensure_future(_read_capped(proc.stdout, max_stdout))
@@ -183,11 +184,10 @@ async def _communicate(
             stderr = await err_task
             await proc.wait()
     except BaseException:
-        await _kill(proc)
-        # A dead process group closes the pipes: the readers finish at EOF.
-        await asyncio.wait({out_task, err_task}, timeout=5)
-        for task in (out_task, err_task):
-            task.cancel()
+        _signal_group(proc)
+        # Shielded: the reaping must finish even while we are being cancelled.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_drain_and_reap(proc, (out_task, err_task)))
         raise
     return stdout, stderr
 
@@ -211,12 +211,33 @@ async def _read_tail(stream: asyncio.StreamReader) -> bytes:
     return kept
 
 
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the process group of ``proc`` and reap it."""
+def _signal_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process group of ``proc`` (helpers included)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
-    # Shielded: reaping must finish even when we are being cancelled.
-    with contextlib.suppress(Exception):
-        await asyncio.shield(proc.wait())
+
+
+async def _drain_and_reap(
+    proc: asyncio.subprocess.Process, readers: tuple[asyncio.Future[bytes], ...]
+) -> None:
+    """Read the killed process's pipes to EOF, then reap it.
+
+    Why drain: a reader that stopped early (output over the cap) leaves its
+    pipe transport paused by flow control, so it would never see EOF, and on
+    Python 3.11 ``wait()`` only returns once every pipe is closed.
+    """
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    streams = [s for s in (proc.stdout, proc.stderr) if s is not None]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(_discard(s) for s in streams)), _REAP_SECONDS)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), _REAP_SECONDS)
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(_CHUNK):
+        pass
