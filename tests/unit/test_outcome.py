@@ -3,10 +3,10 @@
 from typing import Any
 
 from driftless.controller import outcome
+from driftless.controller.engine import Plan
 from driftless.core.errors import RenderError, SourceUnavailableError
 from driftless.core.models import Application
 from driftless.core.resources import Manifest
-from driftless.controller.engine import Plan
 from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import prepare
 
