@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from driftless.cli.install import install
+from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
@@ -35,7 +36,7 @@ async def controller(
     store = CredentialStore(kube, APPS_NAMESPACE, max_age=1.0)
     cache = GitCache(Path(tmp_path_factory.mktemp("git-cache")), credentials=store.auth)
     settings = ControllerSettings(namespace=APPS_NAMESPACE, workers=4, default_interval=3600)
-    instance = Controller(kube, cache, settings)
+    instance = Controller(kube, cache, settings, tools=render_tools())
     stop = asyncio.Event()
     task = asyncio.create_task(instance.run(stop))
     yield instance

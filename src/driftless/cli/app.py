@@ -11,6 +11,7 @@ import click
 
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
+from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.diff.report import ResourceDiff, resource_diff
@@ -232,7 +233,8 @@ def _color(text: str, enabled: bool) -> str:
 async def compute_diffs(client: KubeClient, app_raw: JSON) -> list[ResourceDiff]:
     """Plan the app exactly as the controller would and diff every resource."""
     app = Application.model_validate(app_raw)
-    engine = Engine(client, GitCache(default_cache_root().parent / "cli-repos"))
+    git = GitCache(default_cache_root().parent / "cli-repos")
+    engine = Engine(client, git, tools=render_tools())
     plan = await engine.plan(app)
     diffs = []
     for state in plan.states:

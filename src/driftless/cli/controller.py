@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async
+from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
 from driftless.sources.credstore import CredentialStore
@@ -31,7 +32,8 @@ async def run_controller(
     client = await globals_.client()
     try:
         store = CredentialStore(client, settings.namespace or DEFAULT_APP_NAMESPACE)
-        controller = Controller(client, GitCache(cache, credentials=store.auth), settings)
+        git = GitCache(cache, credentials=store.auth)
+        controller = Controller(client, git, settings, tools=render_tools())
         await controller.run(stop)
     finally:
         await client.close()

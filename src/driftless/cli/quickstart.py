@@ -22,6 +22,7 @@ from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
 from driftless.cli.install import install
 from driftless.cli.output import table
+from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import FIELD_MANAGER
@@ -167,7 +168,7 @@ async def _run(
         settings = ControllerSettings(namespace="driftless", default_interval=interval)
         store = CredentialStore(client, "driftless")
         cache = GitCache(cluster.state_dir / "repos", credentials=store.auth)
-        controller = Controller(client, cache, settings)
+        controller = Controller(client, cache, settings, tools=render_tools())
         controller_stop = asyncio.Event()
         task = asyncio.create_task(controller.run(controller_stop))
         try:

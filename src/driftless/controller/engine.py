@@ -9,7 +9,7 @@ whole — so a failed fetch, render or policy check changes nothing.
 
 from __future__ import annotations
 
-import asyncio
+import time
 from dataclasses import dataclass, field
 
 from driftless.controller import outcome as outcomes
@@ -30,7 +30,7 @@ from driftless.diff.ignore import rules_for
 from driftless.health import HealthResult, assess
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
-from driftless.render.directory import render_directory
+from driftless.render import KubeTarget, RenderCache, RenderTools, render
 from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
 from driftless.sync import execute, prune
@@ -39,6 +39,7 @@ from driftless.sync.live import LiveReader, VerdictCache
 from driftless.sync.prepare import DesiredObject, prepare
 
 LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
+KUBE_TARGET_TTL = 300.0
 
 
 @dataclass
@@ -84,32 +85,23 @@ class Engine:
         *,
         concurrency: int = 16,
         cache: WatchCache | None = None,
+        tools: RenderTools | None = None,
     ) -> None:
         self.client = client
         self.git = git
         self.concurrency = concurrency
         self.live = LiveReader(client, cache)
         self.verdicts = VerdictCache()
+        self.tools = tools or RenderTools()
+        self.renders = RenderCache()
+        self._target: tuple[float, KubeTarget] | None = None
 
     async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
         """Read-only pass at ``revision`` (default: the app's targetRevision)."""
         project = await self._project(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
-        artifact = await self.git.checkout(
-            app.spec.source.repo_url, revision or app.spec.source.target_revision
-        )
-        app_dir = resolve_app_path(artifact, app.spec.source.path)
-        directory = app.spec.source.directory
-        # Reading and parsing files is blocking work: keep it off the event loop.
-        manifests = await asyncio.to_thread(
-            render_directory,
-            artifact.path,
-            app_dir,
-            recurse=bool(directory and directory.recurse),
-            include=directory.include if directory else None,
-            exclude=directory.exclude if directory else None,
-        )
+        revision_used, manifests = await self._render(app, revision)
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
         states = await execute.compare(
@@ -128,9 +120,46 @@ class Engine:
         )
         for state in states:
             sync_plan.wave_of(state.desired)  # a bad wave annotation fails the plan, not the sync
-        plan = Plan(app, artifact.revision, states, hooks=hooks, rendered=len(manifests))
+        plan = Plan(app, revision_used, states, hooks=hooks, rendered=len(manifests))
         await self._find_orphans(plan)
         return plan
+
+    async def _render(self, app: Application, revision: str | None) -> tuple[str, list[Manifest]]:
+        """(the commit or chart version rendered, its manifests)."""
+        source = app.spec.source
+        wanted = revision or source.target_revision
+        target = await self._kube_target()
+        namespace = app.spec.destination.namespace or ""
+        if source.chart:
+            # A chart from a Helm/OCI repository: no git; the version is the revision.
+            chart_source = source.model_copy(update={"target_revision": wanted})
+            manifests = await render(
+                chart_source, None, None, revision=None, app_name=app.name,
+                namespace=namespace, kube=target, tools=self.tools, cache=self.renders,
+            )  # fmt: skip
+            return f"{source.chart}@{wanted}", manifests
+        artifact = await self.git.checkout(source.repo_url, wanted)
+        app_dir = resolve_app_path(artifact, source.path)
+        manifests = await render(
+            source, artifact.path, app_dir, revision=artifact.revision, app_name=app.name,
+            namespace=namespace, kube=target, tools=self.tools, cache=self.renders,
+        )  # fmt: skip
+        return artifact.revision, manifests
+
+    async def _kube_target(self) -> KubeTarget:
+        """The destination's version and API versions (Helm's .Capabilities), cached 5 min."""
+        now = time.monotonic()
+        if self._target is not None and now - self._target[0] < KUBE_TARGET_TTL:
+            return self._target[1]
+        try:
+            version = str((await self.client.version()).get("gitVersion", ""))
+            await self.client.discovery.refresh(force=False)
+        except KubeApiError as exc:
+            raise outcomes.api_failure(exc, "cannot read the cluster version") from None
+        served = [(rt.api_version, rt.kind) for rt in self.client.discovery.served()]
+        target = KubeTarget.build(version, served)
+        self._target = (now, target)
+        return target
 
     async def refresh(self, plan: Plan) -> None:
         """Re-read the live side of a plan after a sync step changed the cluster."""

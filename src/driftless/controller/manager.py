@@ -25,6 +25,7 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import TRACKING_ANNOTATION, parse_tracking_id
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,20 @@ class ControllerSettings:
 class Controller:
     """Owns the watch, the queue and the workers for one cluster."""
 
-    def __init__(self, client: KubeClient, git: GitCache, settings: ControllerSettings) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        git: GitCache,
+        settings: ControllerSettings,
+        *,
+        tools: RenderTools | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.cache = WatchCache(client)
         self.cache.subscribe(self._on_live_change)
         self.reconciler = Reconciler(
-            client, git, concurrency=settings.apply_concurrency, cache=self.cache
+            client, git, concurrency=settings.apply_concurrency, cache=self.cache, tools=tools
         )
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}

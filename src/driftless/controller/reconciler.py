@@ -39,6 +39,7 @@ from driftless.core.models import (
 from driftless.core.resources import ResourceRef
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
 from driftless.sync.prune import prune as prune_objects
@@ -61,9 +62,10 @@ class Reconciler:
         *,
         concurrency: int = 16,
         cache: WatchCache | None = None,
+        tools: RenderTools | None = None,
     ) -> None:
         self.client = client
-        self.engine = Engine(client, git, concurrency=concurrency, cache=cache)
+        self.engine = Engine(client, git, concurrency=concurrency, cache=cache, tools=tools)
         self.runner = SyncRunner(client, concurrency=concurrency)
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}

@@ -101,6 +101,16 @@ HELM: Final = Component(
     version_var="helm.sh/helm/v3/internal/version.version",
 )
 
+# distribution's registry: the OCI registry the Helm/OCI chart tests push to (in-memory storage).
+REGISTRY_VERSION: Final = "v3.1.2"
+REGISTRY: Final = Component(
+    name="registry",
+    version=REGISTRY_VERSION,
+    module="github.com/distribution/distribution/v3",
+    package="github.com/distribution/distribution/v3/cmd/registry",
+    recipe=Recipe.WRAPPER,
+)
+
 #: Every component, in build order (the control plane first: it is what ``up`` needs).
 ALL: Final[tuple[Component, ...]] = (
     ETCD,
@@ -111,6 +121,7 @@ ALL: Final[tuple[Component, ...]] = (
     KUBECTL,
     KUSTOMIZE,
     HELM,
+    REGISTRY,
 )
 #: What ``DevCluster.up()`` runs.
 CONTROL_PLANE: Final[tuple[Component, ...]] = (
@@ -124,13 +135,3 @@ CONTROL_PLANE: Final[tuple[Component, ...]] = (
 TOOLS: Final[tuple[Component, ...]] = (KUBECTL, KUSTOMIZE, HELM)
 
 BY_NAME: Final[dict[str, Component]] = {c.name: c for c in ALL}
-
-# distribution's registry: the OCI registry the Helm/OCI chart tests push to (in-memory storage).
-REGISTRY_VERSION: Final = "v3.1.2"
-REGISTRY: Final = Component(
-    name="registry",
-    version=REGISTRY_VERSION,
-    module="github.com/distribution/distribution/v3",
-    package="github.com/distribution/distribution/v3/cmd/registry",
-    recipe=Recipe.WRAPPER,
-)
