@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from driftless.controller import outcome as outcomes
 from driftless.core import reasons
@@ -35,9 +36,10 @@ from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
 from driftless.sync import execute, prune
 from driftless.sync import plan as sync_plan
-from driftless.sync.live import LiveReader, VerdictCache
+from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash
 from driftless.sync.prepare import DesiredObject, prepare
 
+JSON = dict[str, Any]
 LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
 KUBE_TARGET_TTL = 300.0
 
@@ -161,16 +163,21 @@ class Engine:
         self._target = (now, target)
         return target
 
-    async def refresh(self, plan: Plan) -> None:
-        """Re-read the live side of a plan after a sync step changed the cluster."""
-        # Fresh reads: the watch cache may not have seen our own writes yet.
-        plan.states = await execute.compare(
-            self.client,
-            [s.desired for s in plan.states],
-            concurrency=self.concurrency,
-            live=LiveReader(self.client, None, fresh=True),
-            verdicts=self.verdicts,
-        )
+    async def refresh(self, plan: Plan, applied: dict[ResourceRef, JSON]) -> None:
+        """Update a plan after a sync step wrote ``applied`` (the server's responses).
+
+        An object just applied from its desired body is in sync by definition,
+        and its response is its live state: no request is needed, and the
+        verdict is remembered so the next reconcile needs no dry-run either.
+        """
+        for state in plan.states:
+            live = applied.get(state.desired.ref)
+            if live is None:
+                continue
+            state.live, state.in_sync, state.predicted, state.message = live, True, live, ""
+            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+            verdict = Verdict(body_hash(state.desired.body), version, True, live)
+            self.verdicts.store(state.desired.ref, verdict)
         await self._find_orphans(plan)
 
     async def _find_orphans(self, plan: Plan) -> None:

@@ -66,7 +66,7 @@ class Reconciler:
     ) -> None:
         self.client = client
         self.engine = Engine(client, git, concurrency=concurrency, cache=cache, tools=tools)
-        self.runner = SyncRunner(client, concurrency=concurrency)
+        self.concurrency = concurrency
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
 
@@ -110,14 +110,16 @@ class Reconciler:
         running.revision = running.revision or plan.revision
         result.started = running if started else None
         selection = _selection(running)
-        result.state = await self.runner.advance(
+        # One runner per pass: it collects what this pass applied (workers run in parallel).
+        runner = SyncRunner(self.client, concurrency=self.concurrency, live=self.engine.live)
+        result.state = await runner.advance(
             running,
             plan.tasks(selection),
             orphans=[] if selection else plan.orphans,
             prune_blocked=plan.prune_blocked,
         )
         result.advanced = True
-        await self.engine.refresh(plan)
+        await self.engine.refresh(plan, runner.applied)
         if result.finished:
             result.history = ops.add_history(app, result.state)
             result.wait = ops.retry_wait(app.spec.sync_policy.retry, result.state)

@@ -24,11 +24,12 @@ from driftless.core.models import (
     ResourceResult,
     SyncStep,
 )
-from driftless.core.resources import FIELD_MANAGER
+from driftless.core.resources import FIELD_MANAGER, ResourceRef
 from driftless.health import assess
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
+from driftless.sync.live import LiveReader
 from driftless.sync.prune import Orphan, prune
 
 JSON = dict[str, Any]
@@ -46,9 +47,15 @@ class Gate:
 class SyncRunner:
     """Executes steps against one cluster."""
 
-    def __init__(self, client: KubeClient, *, concurrency: int = 16) -> None:
+    def __init__(
+        self, client: KubeClient, *, concurrency: int = 16, live: LiveReader | None = None
+    ) -> None:
         self.client = client
         self.concurrency = concurrency
+        self.live = live or LiveReader(client, None)
+        # Objects as the API server returned them from our applies, per advance()
+        # call: the freshest possible live state, at no extra request.
+        self.applied: dict[ResourceRef, JSON] = {}
 
     async def advance(
         self,
@@ -58,7 +65,11 @@ class SyncRunner:
         orphans: list[Orphan],
         prune_blocked: str | None,
     ) -> OperationState:
-        """Run steps until one must wait, or the operation ends."""
+        """Run steps until one must wait, or the operation ends.
+
+        ``self.applied`` afterwards holds the objects this call wrote.
+        """
+        self.applied = {}
         sync = state.operation.sync
         normal = sp.steps(tasks, prune=sync.prune and not sync.resources)
         failing = sp.fail_steps(tasks)
@@ -132,9 +143,11 @@ class SyncRunner:
     async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
         body = task.obj.body
         if "Replace=true" in sp.object_options(task.obj) and not dry_run:
-            await self.client.replace(body)
+            self.applied[task.obj.ref] = await self.client.replace(body)
             return
-        await self.client.apply(body, field_manager=FIELD_MANAGER, dry_run=dry_run)
+        result = await self.client.apply(body, field_manager=FIELD_MANAGER, dry_run=dry_run)
+        if not dry_run:
+            self.applied[task.obj.ref] = result
 
     async def _delete_and_wait(self, task: sp.Task, timeout: float = 60) -> None:
         ref = task.obj.ref
