@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from driftless import __version__
 from driftless.controller.manager import Controller
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
@@ -103,3 +104,33 @@ async def test_install_is_idempotent(devcluster: DevCluster, kube: KubeClient) -
         result = await run_cli(devcluster, "install")
         assert result.returncode == 0, result.stderr
         assert "customresourcedefinition/applications.driftless.dev applied" in result.stdout
+
+
+async def test_install_controller_dry_run_and_uninstall(
+    devcluster: DevCluster, kube: KubeClient, controller: Controller
+) -> None:
+    printed = await run_cli(devcluster, "install", "--dry-run")
+    assert printed.returncode == 0, printed.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(printed.stdout)]
+    assert kinds.count("CustomResourceDefinition") == 2
+    assert {"Namespace", "Project", "ServiceAccount", "ClusterRole", "Deployment"} <= set(kinds)
+
+    installed = await run_cli(devcluster, "install", "--namespace", "driftless-system")
+    assert installed.returncode == 0, installed.stderr
+    assert "deployment/driftless-controller applied" in installed.stdout
+    assert await kube.get("apps/v1", "Deployment", "driftless-controller", "driftless-system")
+    removed = await run_cli(devcluster, "uninstall", "--namespace", "driftless-system")
+    assert removed.returncode == 0, removed.stderr
+    assert "deployment/driftless-controller deleted" in removed.stdout
+    assert (
+        await kube.get("apps/v1", "Deployment", "driftless-controller", "driftless-system") is None
+    )
+    # The CRDs stay unless asked: apps are never deleted by accident.
+    assert await kube.get(
+        "apiextensions.k8s.io/v1", "CustomResourceDefinition", "applications.driftless.dev"
+    )
+
+    # The running controller (the test fixture) published its version.
+    version = await run_cli(devcluster, "version", "-o", "json")
+    assert version.returncode == 0, version.stderr
+    assert json.loads(version.stdout)["controller"] == __version__

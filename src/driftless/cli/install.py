@@ -6,11 +6,13 @@ import asyncio
 import time
 
 import click
+import yaml
 
 from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async, with_client
 from driftless.core.crd import all_crds
+from driftless.core.deployment import DEFAULT_IMAGE, controller_manifests
 from driftless.core.project import DEFAULT_PROJECT, default_project
-from driftless.core.resources import FIELD_MANAGER
+from driftless.core.resources import CONTROLLER_CONFIGMAP, FIELD_MANAGER
 from driftless.kube.client import KubeApiError, KubeClient
 
 
@@ -59,19 +61,93 @@ async def wait_established(client: KubeClient, name: str, timeout: float = 60) -
     "--namespace",
     default=DEFAULT_APP_NAMESPACE,
     show_default=True,
-    help="Namespace that holds Applications.",
+    help="Namespace that holds Applications and the controller.",
 )
+@click.option("--crds-only", is_flag=True, help="Only the CRDs, namespace and default project.")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Controller image.")
+@click.option("--dry-run", is_flag=True, help="Print the manifests (YAML) instead of applying.")
 @click.pass_obj
 @run_async
-async def install_command(globals_: Globals, namespace: str) -> None:
-    """Install the driftless CRDs into the cluster of the current kubeconfig.
+async def install_command(
+    globals_: Globals, namespace: str, crds_only: bool, image: str, dry_run: bool
+) -> None:
+    """Install driftless into the cluster of the current kubeconfig.
 
-    Safe to run again: it applies with server-side apply.
+    Applies the CRDs, the apps namespace, a permissive `default` Project
+    (created once, never overwritten), and unless --crds-only the controller:
+    ServiceAccount, ClusterRole/Binding and a one-replica Deployment. Safe to
+    run again: everything is server-side applied.
 
     \b
-    Example:
-      driftless install --kubeconfig ~/.kube/config
+    Examples:
+      driftless install
+      driftless install --crds-only        # run `driftless controller` yourself
+      driftless install --dry-run > driftless.yaml
     """
-    applied = await with_client(globals_, lambda c: install(c, namespace=namespace))
-    for line in applied:
+    controller = [] if crds_only else controller_manifests(namespace, image)
+    if dry_run:
+        documents = [*all_crds(), _namespace(namespace), default_project(namespace), *controller]
+        click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
+        return
+
+    async def run(client: KubeClient) -> list[str]:
+        lines = await install(client, namespace=namespace)
+        for obj in controller:
+            await client.apply(obj, field_manager=FIELD_MANAGER)
+            lines.append(f"{obj['kind'].lower()}/{obj['metadata']['name']} applied")
+        return lines
+
+    for line in await with_client(globals_, run):
         click.echo(line)
+
+
+@click.command("uninstall")
+@click.option("--namespace", default=DEFAULT_APP_NAMESPACE, show_default=True)
+@click.option(
+    "--crds",
+    is_flag=True,
+    help="Also delete the CRDs — and with them every Application and Project.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before deleting the CRDs.")
+@click.pass_obj
+@run_async
+async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: bool) -> None:
+    """Remove the controller (and with --crds, the CRDs and every app object).
+
+    Objects the apps deployed keep running: delete the apps first (with
+    cascade) if they should go too.
+
+    \b
+    Examples:
+      driftless uninstall
+      driftless uninstall --crds --yes
+    """
+    if crds and not yes:
+        click.confirm(
+            "Deleting the CRDs deletes every Application and Project. Continue?", abort=True
+        )
+
+    async def run(client: KubeClient) -> list[str]:
+        lines = []
+        targets = list(reversed(controller_manifests(namespace)))
+        targets.append(
+            {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": CONTROLLER_CONFIGMAP, "namespace": namespace}}
+        )  # fmt: skip
+        if crds:
+            targets += all_crds()
+        for obj in targets:
+            meta = obj["metadata"]
+            gone = await client.delete(
+                obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+            )
+            state = "deleted" if gone else "not found"
+            lines.append(f"{obj['kind'].lower()}/{meta['name']} {state}")
+        return lines
+
+    for line in await with_client(globals_, run):
+        click.echo(line)
+
+
+def _namespace(name: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}

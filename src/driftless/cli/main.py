@@ -13,7 +13,7 @@ from driftless.cli.cluster import cluster_group
 from driftless.cli.completion import completion_command
 from driftless.cli.context import Globals
 from driftless.cli.controller import controller_command
-from driftless.cli.install import install_command
+from driftless.cli.install import install_command, uninstall_command
 from driftless.cli.project import project_group
 from driftless.cli.quickstart import quickstart_command
 from driftless.cli.repo import repo_group
@@ -41,6 +41,7 @@ def cli(ctx: click.Context, kubeconfig: str | None, kube_context: str | None, de
 
 cli.add_command(app_group)
 cli.add_command(install_command)
+cli.add_command(uninstall_command)
 cli.add_command(controller_command)
 cli.add_command(devcluster)
 cli.add_command(quickstart_command)

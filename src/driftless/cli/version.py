@@ -17,10 +17,9 @@ import click
 from driftless import __version__
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import dump
+from driftless.core.resources import CONTROLLER_CONFIGMAP, CONTROLLER_VERSION_KEY
 from driftless.kube.client import KubeApiError, KubeClient
 
-CONTROLLER_CONFIGMAP = "driftless-controller"
-CONTROLLER_VERSION_KEY = "version"
 NOT_FOUND = "not found"
 
 

@@ -17,12 +17,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from driftless import __version__
 from driftless.controller.outcome import Outcome, jittered
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
+from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
-from driftless.core.resources import TRACKING_ANNOTATION, parse_tracking_id
+from driftless.core.resources import (
+    CONTROLLER_CONFIGMAP,
+    CONTROLLER_VERSION_KEY,
+    FIELD_MANAGER,
+    TRACKING_ANNOTATION,
+    parse_tracking_id,
+)
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render import RenderTools
@@ -35,6 +43,7 @@ JSON = dict[str, Any]
 
 BACKOFF_BASE_SECONDS = 5.0
 LIVE_CHANGE_DELAY_SECONDS = 0.2
+DEFAULT_NAMESPACE = "driftless"
 RELIST_DELAY_SECONDS = 5.0
 
 
@@ -70,6 +79,7 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
+        await self._publish_version()
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(self._watch_apps())]
@@ -79,6 +89,20 @@ class Controller:
                     task.cancel()
         finally:
             await self.cache.close()
+
+    async def _publish_version(self) -> None:
+        """Tell `driftless version` (and admins) which controller runs; best effort."""
+        namespace = self.settings.namespace or DEFAULT_NAMESPACE
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CONTROLLER_CONFIGMAP, "namespace": namespace},
+            "data": {CONTROLLER_VERSION_KEY: __version__, "startedAt": now_rfc3339()},
+        }
+        try:
+            await self.client.apply(body, field_manager=FIELD_MANAGER)
+        except KubeApiError as exc:
+            log.warning("cannot publish the controller version: %s", exc)
 
     def _on_live_change(self, event_type: str, obj: JSON) -> None:
         """A managed object changed in the cluster: re-check its app soon.

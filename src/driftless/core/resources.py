@@ -16,6 +16,9 @@ from typing import Any
 
 TRACKING_ANNOTATION = "driftless.dev/tracking-id"
 FIELD_MANAGER = "driftless"
+# The running controller publishes its version here (read by `driftless version`).
+CONTROLLER_CONFIGMAP = "driftless-controller"
+CONTROLLER_VERSION_KEY = "version"
 
 
 @dataclass(frozen=True, order=True)
