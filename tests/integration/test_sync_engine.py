@@ -372,3 +372,39 @@ async def test_drift_is_seen_within_seconds_and_healed_with_self_heal(
     events = await kube.list("v1", "Event", APPS_NAMESPACE)
     messages = [e["message"] for e in events if e["involvedObject"]["name"] == healed]
     assert any("started by self-heal" in m for m in messages), messages
+
+
+async def test_custom_health_check_from_configmap(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    checks = """\
+healthChecks:
+  - group: ""
+    kind: ConfigMap
+    rules:
+      - when: "has(self.data.state) && self.data.state == 'broken'"
+        status: Degraded
+        message: "'state is ' + self.data.state"
+"""
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "driftless-health", "namespace": APPS_NAMESPACE},
+            "data": {"healthChecks": checks},
+        },
+        field_manager="test",
+    )
+    name = unique("customhealth")
+    state = configmap("probe").replace('  value: "1"\n', '  value: "1"\n  state: broken\n')
+    repo = make_git_repo({"cm.yaml": state})
+    await create_app(kube, application(name, repo.url, interval="2s"))
+    app = await wait_for(
+        kube,
+        name,
+        lambda a: ((a.get("status") or {}).get("health") or {}).get("status") == "Degraded",
+        timeout=60,
+    )
+    assert "state is broken" in app["status"]["health"]["message"]
+    repo.commit({"cm.yaml": state.replace("broken", "fine")}, "fixed")
+    await wait_for(kube, name, ready, timeout=30)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.controller import outcome as outcomes
+from driftless.controller.health_config import HealthConfig
 from driftless.core import reasons
 from driftless.core.errors import StallingError, ValidationError
 from driftless.core.models import API_VERSION, Application
@@ -28,7 +29,7 @@ from driftless.core.project import (
 )
 from driftless.core.resources import Manifest, ResourceRef
 from driftless.diff.ignore import rules_for
-from driftless.health import HealthResult, assess
+from driftless.health import HealthRegistry, HealthResult
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render import KubeTarget, RenderCache, RenderTools, render
@@ -55,6 +56,7 @@ class Plan:
     prune_blocked: str | None = None
     hooks: list[sync_plan.Task] = field(default_factory=list)
     rendered: int = 0
+    registry: HealthRegistry = field(default_factory=HealthRegistry)
 
     @property
     def in_sync(self) -> bool:
@@ -74,7 +76,8 @@ class Plan:
         return sync_plan.resource_tasks(resources) + self.hooks
 
     def health(self) -> dict[ResourceRef, HealthResult]:
-        return {s.desired.ref: assess(s.live) for s in self.states if s.live is not None}
+        judge = self.registry.assess
+        return {s.desired.ref: judge(s.live) for s in self.states if s.live is not None}
 
 
 class Engine:
@@ -96,6 +99,7 @@ class Engine:
         self.verdicts = VerdictCache()
         self.tools = tools or RenderTools()
         self.renders = RenderCache()
+        self.health_checks = HealthConfig(client)
         self._target: tuple[float, KubeTarget] | None = None
 
     async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
@@ -122,7 +126,10 @@ class Engine:
         )
         for state in states:
             sync_plan.wave_of(state.desired)  # a bad wave annotation fails the plan, not the sync
-        plan = Plan(app, revision_used, states, hooks=hooks, rendered=len(manifests))
+        registry = await self.health_checks.registry(app.namespace)
+        plan = Plan(
+            app, revision_used, states, hooks=hooks, rendered=len(manifests), registry=registry
+        )
         await self._find_orphans(plan)
         return plan
 

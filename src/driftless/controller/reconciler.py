@@ -111,7 +111,12 @@ class Reconciler:
         result.started = running if started else None
         selection = _selection(running)
         # One runner per pass: it collects what this pass applied (workers run in parallel).
-        runner = SyncRunner(self.client, concurrency=self.concurrency, live=self.engine.live)
+        runner = SyncRunner(
+            self.client,
+            concurrency=self.concurrency,
+            live=self.engine.live,
+            assess=plan.registry.assess,
+        )
         result.state = await runner.advance(
             running,
             plan.tasks(selection),

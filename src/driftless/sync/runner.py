@@ -25,7 +25,8 @@ from driftless.core.models import (
     SyncStep,
 )
 from driftless.core.resources import FIELD_MANAGER, ResourceRef
-from driftless.health import assess
+from driftless.health import HealthResult
+from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
@@ -48,8 +49,14 @@ class SyncRunner:
     """Executes steps against one cluster."""
 
     def __init__(
-        self, client: KubeClient, *, concurrency: int = 16, live: LiveReader | None = None
+        self,
+        client: KubeClient,
+        *,
+        concurrency: int = 16,
+        live: LiveReader | None = None,
+        assess: Callable[[JSON], HealthResult] = builtin_assess,
     ) -> None:
+        self.assess = assess
         self.client = client
         self.concurrency = concurrency
         self.live = live or LiveReader(client, None)
@@ -203,7 +210,7 @@ class SyncRunner:
             return Gate(done=False)
         if task.hook:
             return _hook_gate(result, live)
-        verdict = assess(live)
+        verdict = self.assess(live)
         if verdict.status == HealthStatusCode.DEGRADED:
             return Gate(done=False, failure=f"{ref} is Degraded: {verdict.message}")
         return Gate(done=verdict.status in DONE_HEALTH)
@@ -334,7 +341,7 @@ def _hook_gate(result: ResourceResult, live: JSON) -> Gate:
         if phase in ("Succeeded", "Failed"):
             result.hook_phase = phase
     else:
-        verdict = assess(live)
+        verdict = builtin_assess(live)
         if verdict.status == HealthStatusCode.HEALTHY:
             result.hook_phase = "Succeeded"
         elif verdict.status == HealthStatusCode.DEGRADED:

@@ -1,0 +1,796 @@
+"""Push mode: ``driftless render``, ``driftless diff --local`` and ``driftless apply``.
+
+These commands need no installed controller. They run the controller's own
+engine (``Engine.plan``, ``SyncRunner``) from the CLI, so a GitLab CI or
+Jenkins job gets the same rendering, phases, waves, hooks, pruning and
+health checks as a pull-mode app.
+
+* ``render`` works offline: no kubeconfig is read. Helm's ``.Capabilities``
+  come from ``--kube-version`` and the built-in API versions.
+* ``diff --local`` renders a local directory with an existing Application's
+  source options and compares it with the cluster (the merge-request preview).
+* ``apply`` renders, prints the diff, syncs, prunes (``--prune``) and waits
+  (``--wait``). Push-mode apps have no Application object: their inventory
+  (what to prune next time) is a ConfigMap, see ``driftless.cli.inventory``.
+  Push mode has no Project either: the pipeline's own RBAC is the fence.
+
+``--repo`` is a URL (https, ssh, git, file) or a local path. A local git
+repository is read through git (the committed content at ``--revision``,
+default HEAD); any other local directory is rendered as it is on disk.
+
+Exit codes (also in each command's ``--help``): 0 synced and healthy (or no
+difference, for ``diff``), 1 sync failed or differences found, 2 usage error,
+3 degraded, 4 timeout, 5 render or source error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import click
+import yaml
+
+from driftless.cli import inventory
+from driftless.cli.app import _color
+from driftless.cli.context import Globals, app_namespace
+from driftless.cli.tools import render_tools
+from driftless.controller.engine import Engine, Plan
+from driftless.controller.operations import start
+from driftless.core.errors import DriftlessError
+from driftless.core.models import (
+    API_VERSION,
+    APPLICATION_KIND,
+    Application,
+    ApplicationDestination,
+    ApplicationSource,
+    ApplicationSpec,
+    HealthStatusCode,
+    Operation,
+    OperationPhase,
+    OperationState,
+    ResourceStatus,
+    SyncOperation,
+    SyncPolicy,
+    parse_duration,
+)
+from driftless.core.project import Project, default_project
+from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
+from driftless.diff.report import ResourceDiff, resource_diff
+from driftless.health import assess
+from driftless.kube.client import KubeApiError, KubeClient
+from driftless.render import KubeTarget, RenderTools, render
+from driftless.sources.artifact import Artifact, resolve_app_path
+from driftless.sources.git import GitCache, default_cache_root
+from driftless.sync import plan as sp
+from driftless.sync.runner import SyncRunner
+
+P = ParamSpec("P")
+JSON = dict[str, Any]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED, EXIT_TIMEOUT, EXIT_SOURCE = 0, 1, 2, 3, 4, 5
+DEFAULT_KUBE_VERSION = "v1.36.3"
+POLL_SECONDS = 1.0
+LOCAL_REVISION = "local"
+DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
+
+EXIT_CODES_HELP = """\
+\b
+Exit codes:
+  0  synced and healthy
+  1  sync failed (a hook failed, the API server refused an object)
+  2  usage error
+  3  degraded (an object became Degraded)
+  4  timeout
+  5  render or source error (bad YAML, missing path, unreachable repository)
+"""
+
+# The API versions a Kubernetes v1.36 API server serves without any CRD
+# (Helm's .Capabilities.APIVersions when rendering offline).
+BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
+    "v1": (
+        "ConfigMap", "Endpoints", "Event", "LimitRange", "Namespace", "Node",
+        "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodTemplate",
+        "ReplicationController", "ResourceQuota", "Secret", "Service", "ServiceAccount",
+    ),
+    "admissionregistration.k8s.io/v1": (
+        "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+    ),
+    "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
+    "apiregistration.k8s.io/v1": ("APIService",),
+    "apps/v1": ("ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"),
+    "authentication.k8s.io/v1": ("SelfSubjectReview", "TokenReview"),
+    "authorization.k8s.io/v1": (
+        "LocalSubjectAccessReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview",
+        "SubjectAccessReview",
+    ),
+    "autoscaling/v1": ("HorizontalPodAutoscaler",),
+    "autoscaling/v2": ("HorizontalPodAutoscaler",),
+    "batch/v1": ("CronJob", "Job"),
+    "certificates.k8s.io/v1": ("CertificateSigningRequest",),
+    "coordination.k8s.io/v1": ("Lease",),
+    "discovery.k8s.io/v1": ("EndpointSlice",),
+    "events.k8s.io/v1": ("Event",),
+    "flowcontrol.apiserver.k8s.io/v1": ("FlowSchema", "PriorityLevelConfiguration"),
+    "networking.k8s.io/v1": (
+        "IPAddress", "Ingress", "IngressClass", "NetworkPolicy", "ServiceCIDR",
+    ),
+    "node.k8s.io/v1": ("RuntimeClass",),
+    "policy/v1": ("PodDisruptionBudget",),
+    "rbac.authorization.k8s.io/v1": ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    "resource.k8s.io/v1": (
+        "DeviceClass", "ResourceClaim", "ResourceClaimTemplate", "ResourceSlice",
+    ),
+    "scheduling.k8s.io/v1": ("PriorityClass",),
+    "storage.k8s.io/v1": (
+        "CSIDriver", "CSINode", "CSIStorageCapacity", "StorageClass", "VolumeAttachment",
+        "VolumeAttributesClass",
+    ),
+}  # fmt: skip
+
+
+class SourceFailedError(DriftlessError):
+    """Fetching or rendering the source failed (exit code 5)."""
+
+
+class UsageFailedError(DriftlessError):
+    """The flags contradict each other (exit code 2)."""
+
+
+def offline_target(version: str) -> KubeTarget:
+    """Helm's ``.Capabilities`` without a cluster: ``version`` and the built-in APIs."""
+    served = [(api, kind) for api, kinds in BUILTIN_KINDS.items() for kind in kinds]
+    return KubeTarget.build(version, served)
+
+
+# ------------------------------------------------------------------ sources
+
+
+@dataclass(frozen=True)
+class LocalTree:
+    """A directory rendered as it is on disk (no git): ``app_dir`` inside ``tree``."""
+
+    tree: Path
+    app_dir: Path
+
+
+@dataclass(frozen=True)
+class PushSource:
+    """Where ``--repo``/``--path`` point: a git repository URL, or a local tree."""
+
+    repo_url: str
+    path: str
+    local: LocalTree | None
+
+
+def _is_git_repo(path: Path) -> bool:
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+def resolve_source(repo: str, path: str, revision: str | None) -> PushSource:
+    """Classify ``--repo``: local git repository, plain local directory, or URL.
+
+    Raises ``SourceFailedError`` when the path does not exist inside a plain
+    directory (or escapes it), ``UsageFailedError`` for ``--revision`` with a
+    plain directory (it has no revisions).
+    """
+    candidate = Path(repo).expanduser()
+    if "://" in repo or not candidate.exists():
+        if not ("://" in repo or ":" in repo):  # neither URL nor scp-like: a missing path
+            raise SourceFailedError(f"repository {repo!r}: no such directory")
+        return PushSource(repo, path, None)
+    if not candidate.is_dir():
+        raise SourceFailedError(f"repository {repo!r} is not a directory")
+    root = candidate.resolve()
+    if _is_git_repo(root):
+        return PushSource(str(root), path, None)
+    if revision is not None:
+        raise UsageFailedError(f"--revision needs a git repository; {repo} is a plain directory")
+    try:
+        app_dir = resolve_app_path(Artifact(str(root), LOCAL_REVISION, root), path)
+    except DriftlessError as exc:
+        raise SourceFailedError(exc.message) from None
+    return PushSource(str(root), path, LocalTree(root, app_dir))
+
+
+def local_tree(path: str) -> LocalTree:
+    """``diff --local PATH``: PATH is the app directory; the tree is its git work tree
+    (so a kustomize overlay may use ``../base``), or PATH itself outside git."""
+    app_dir = Path(path).expanduser().resolve()
+    if not app_dir.is_dir():
+        raise SourceFailedError(f"{path}: no such directory")
+    for parent in (app_dir, *app_dir.parents):
+        if (parent / ".git").exists():
+            return LocalTree(parent, app_dir)
+    return LocalTree(app_dir, app_dir)
+
+
+def _git_cache() -> GitCache:
+    return GitCache(default_cache_root().parent / "cli-repos")
+
+
+async def render_source(
+    source: ApplicationSource,
+    local: LocalTree | None,
+    *,
+    revision: str | None,
+    app_name: str,
+    namespace: str,
+    kube: KubeTarget,
+    tools: RenderTools,
+    git: GitCache | None = None,
+) -> tuple[str, list[Manifest]]:
+    """(the commit rendered, or ``local``; the manifests). Any failure: ``SourceFailedError``."""
+    try:
+        if local is not None:
+            manifests = await render(
+                source, local.tree, local.app_dir, revision=None, app_name=app_name,
+                namespace=namespace, kube=kube, tools=tools,
+            )  # fmt: skip
+            return LOCAL_REVISION, manifests
+        cache = git or _git_cache()
+        artifact = await cache.checkout(source.repo_url, revision or source.target_revision)
+        app_dir = resolve_app_path(artifact, source.path)
+        manifests = await render(
+            source, artifact.path, app_dir, revision=artifact.revision, app_name=app_name,
+            namespace=namespace, kube=kube, tools=tools,
+        )  # fmt: skip
+        return artifact.revision, manifests
+    except SourceFailedError:
+        raise
+    except DriftlessError as exc:
+        raise SourceFailedError(exc.message) from exc
+
+
+class PushEngine(Engine):
+    """The controller's engine for apps that live outside the cluster's API.
+
+    * ``permissive``: push mode has no project: the pipeline's own RBAC is
+      the fence, so the app gets the allow-everything ``default`` project
+      in memory (nothing is read from the cluster).
+    * ``local``: render this directory instead of fetching the app's source.
+    * Any fetch or render failure is a ``SourceFailedError`` (exit code 5),
+      so callers can tell it from a refused apply.
+    """
+
+    def __init__(
+        self,
+        client: KubeClient,
+        git: GitCache,
+        *,
+        tools: RenderTools,
+        permissive: bool,
+        local: LocalTree | None = None,
+    ) -> None:
+        super().__init__(client, git, tools=tools)
+        self.permissive = permissive
+        self.local = local
+
+    async def _project(self, app: Application) -> Project:
+        if self.permissive:
+            return Project.model_validate(default_project(app.namespace))
+        return await super()._project(app)
+
+    async def _render(self, app: Application, revision: str | None) -> tuple[str, list[Manifest]]:
+        target = await self._kube_target()  # a cluster failure is not a render failure
+        return await render_source(
+            app.spec.source,
+            self.local,
+            revision=revision,
+            app_name=app.name,
+            namespace=app.spec.destination.namespace or "",
+            kube=target,
+            tools=self.tools,
+            git=self.git,
+        )
+
+
+# ------------------------------------------------------------ exit handling
+
+
+def exit_codes(func: Callable[P, Coroutine[Any, Any, int]]) -> Callable[P, None]:
+    """Run an async command returning its exit code; failures become one line and a code.
+
+    ``SourceFailedError`` → 5, ``UsageFailedError`` → 2, any other driftless or
+    API error → 1 (with ``--debug``: the traceback instead).
+    """
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            code = asyncio.run(func(*args, **kwargs))
+        except (KubeApiError, DriftlessError) as exc:
+            if debug:
+                raise
+            code = _code_of(exc)
+            label = {EXIT_SOURCE: "render error", EXIT_USAGE: "usage error"}.get(code, "error")
+            click.echo(f"{label}: {exc}", err=True)
+        except KeyboardInterrupt:
+            code = 130
+        sys.exit(code)
+
+    return wrapper
+
+
+def _code_of(exc: Exception) -> int:
+    if isinstance(exc, SourceFailedError):
+        return EXIT_SOURCE
+    if isinstance(exc, UsageFailedError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+# ------------------------------------------------------------------ render
+
+
+def _stream(objects: list[JSON], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2)
+    docs = [yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objects]
+    return "---\n" + "---\n".join(docs) if docs else ""
+
+
+def _default_name(repo: str, path: str) -> str:
+    base = Path(path.strip("/")).name if path.strip("/. ") else ""
+    if not base:
+        base = Path(repo.rstrip("/")).name.removesuffix(".git")
+    return base.lower().replace("_", "-") or "app"
+
+
+repo_option = click.option(
+    "--repo", required=True, help="Git repository URL, or a local git repository or directory."
+)
+path_option = click.option(
+    "--path", default=".", show_default=True, help="Directory of the app inside the repository."
+)
+revision_option = click.option(
+    "--revision", default=None, help="Branch, tag or commit (git only; default HEAD)."
+)
+
+
+@click.command("render", epilog=EXIT_CODES_HELP)
+@repo_option
+@path_option
+@revision_option
+@click.option("--namespace", default="", help="Destination namespace (Helm's release namespace).")
+@click.option("--name", default=None, help="App name (Helm's release name; default: the path).")
+@click.option(
+    "--kube-version",
+    default=DEFAULT_KUBE_VERSION,
+    show_default=True,
+    help="Kubernetes version templates see (.Capabilities.KubeVersion).",
+)
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
+@exit_codes
+async def render_command(
+    repo: str,
+    path: str,
+    revision: str | None,
+    namespace: str,
+    name: str | None,
+    kube_version: str,
+    output: str,
+) -> int:
+    """Render an app's manifests offline (no cluster, no kubeconfig needed).
+
+    A local directory that is not a git repository is rendered as it is on
+    disk; a git repository (local or remote) at --revision. Kustomize, Helm,
+    Jsonnet and plain directories are detected as for Applications. Prints a
+    YAML stream (or a JSON List with -o json).
+
+    \b
+    Examples:
+      driftless render --repo . --path deploy/overlays/prod
+      driftless render --repo https://git.example.com/team/app.git --path chart \\
+          --revision v1.2.0 --namespace shop --kube-version v1.35.0 -o json
+    """
+    source = resolve_source(repo, path, revision)
+    app_source = ApplicationSource(repo_url=source.repo_url, path=path)
+    _, manifests = await render_source(
+        app_source,
+        source.local,
+        revision=revision,
+        app_name=name or _default_name(repo, path),
+        namespace=namespace,
+        kube=offline_target(kube_version),
+        tools=render_tools(),
+    )
+    text = _stream([m.obj for m in manifests], output)
+    if text:
+        click.echo(text.rstrip("\n"))
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------- diff
+
+
+def plan_diffs(plan: Plan, *, include_orphans: bool = True) -> list[ResourceDiff]:
+    """Every resource's diff (live vs the dry-run of desired), orphans as deletions."""
+    diffs = []
+    for state in plan.states:
+        desired = state.predicted if state.predicted is not None else state.desired.body
+        diffs.append(
+            resource_diff(
+                state.desired.ref, live=state.live, desired=desired, ignore=state.desired.ignore
+            )
+        )
+    if include_orphans:
+        for orphan in plan.orphans:
+            if not orphan.prune_disabled:
+                diffs.append(resource_diff(orphan.ref, live=orphan.live, desired=None))
+    return diffs
+
+
+def print_diffs(diffs: list[ResourceDiff], *, color: bool) -> int:
+    """Print the changed ones (unified diff, secrets masked); returns how many changed."""
+    changed = [d for d in diffs if d.status != "unchanged"]
+    for item in changed:
+        click.echo(f"===== {item.status}: {item.ref} =====")
+        click.echo(_color(item.text, color), nl=False)
+    return len(changed)
+
+
+@click.command("diff", epilog="\b\nExit codes: 0 no difference, 1 differences, 2 usage error,\n"
+               "5 render error.")  # fmt: skip
+@click.option("--local", "local_path", required=True, help="The app's directory on disk.")
+@click.option("--app", "app_name", required=True, help="The Application whose options to use.")
+@click.option("-n", "--namespace", default=None, help="Namespace of the Application.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+@click.pass_obj
+@exit_codes
+async def diff_local_command(
+    globals_: Globals,
+    local_path: str,
+    app_name: str,
+    namespace: str | None,
+    output: str,
+    no_color: bool,
+) -> int:
+    """Show what a local checkout would change in the cluster (merge-request preview).
+
+    Renders the local directory with the source options of Application
+    APP (renderer, Helm values, Kustomize overrides) and compares it with
+    the cluster exactly as `driftless app diff` does: server-side dry-run,
+    Secret values masked. Uncommitted edits count. No controller needed.
+
+    \b
+    Examples:
+      driftless diff --local deploy/overlays/prod --app shop
+      driftless diff --local . --app guestbook -n team-a -o json
+    """
+    ns = app_namespace(namespace)
+    tree = local_tree(local_path)
+    client = await globals_.client()
+    try:
+        raw = await client.get(API_VERSION, APPLICATION_KIND, app_name, ns)
+        if raw is None:
+            raise UsageFailedError(f'application "{app_name}" not found in namespace {ns}')
+        app = Application.model_validate(raw)
+        engine = PushEngine(
+            client, _git_cache(), tools=render_tools(), permissive=False, local=tree
+        )
+        diffs = plan_diffs(await engine.plan(app))
+    finally:
+        await client.close()
+    changed = [d for d in diffs if d.status != "unchanged"]
+    if output == "json":
+        click.echo(json.dumps([d.to_json() for d in diffs], indent=2))
+    else:
+        print_diffs(diffs, color=not no_color and sys.stdout.isatty())
+    return EXIT_FAILED if changed else EXIT_OK
+
+
+# ------------------------------------------------------------------- apply
+
+
+@dataclass
+class ApplyOptions:
+    """What ``driftless apply`` was asked to do."""
+
+    name: str
+    namespace: str
+    revision: str | None
+    prune: bool
+    wait: bool
+    timeout: float
+    create_namespace: bool
+    color: bool
+
+
+def push_application(source: PushSource, opts: ApplyOptions) -> Application:
+    """The in-memory Application of a push-mode app (never stored in the cluster)."""
+    options = ["CreateNamespace=true"] if opts.create_namespace else []
+    return Application(
+        metadata={"name": opts.name, "namespace": opts.namespace},
+        spec=ApplicationSpec(
+            source=ApplicationSource(repo_url=source.repo_url, path=source.path),
+            destination=ApplicationDestination(namespace=opts.namespace),
+            sync_policy=SyncPolicy(sync_options=options),
+        ),
+    )
+
+
+def _entry(api_version: str, ref: ResourceRef) -> ResourceStatus:
+    return ResourceStatus(
+        group=ref.group,
+        version=api_version.rpartition("/")[2],
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+    )
+
+
+def next_inventory(
+    plan: Plan, previous: list[ResourceStatus], state: OperationState
+) -> list[ResourceStatus]:
+    """What to store after a sync. Pure.
+
+    Always every rendered object that carries the tracking annotation (the
+    namespace made by --create-namespace does not: it is never pruned). After
+    a successful sync, old entries are kept only while they are orphans that
+    were not pruned; after a failed or unfinished one, every old entry that
+    was not pruned is kept, so nothing applied earlier is forgotten.
+    """
+    tracked = [
+        s.desired
+        for s in plan.states
+        if TRACKING_ANNOTATION in ((s.desired.body.get("metadata") or {}).get("annotations") or {})
+    ]
+    entries = [_entry(d.api_version, d.ref) for d in tracked]
+    rendered = {d.ref for d in tracked}
+    pruned = {
+        ResourceRef(r.group, r.kind, r.namespace, r.name)
+        for r in state.resources
+        if r.status == "Pruned"
+    }
+    orphans = {o.ref for o in plan.orphans}
+    succeeded = state.phase == OperationPhase.SUCCEEDED
+    for old in previous:
+        ref = ResourceRef(old.group, old.kind, old.namespace, old.name)
+        if ref in rendered or ref in pruned:
+            continue
+        if succeeded and ref not in orphans:
+            continue
+        entries.append(old)
+    return entries
+
+
+class Progress:
+    """Progress lines on stderr: rewritten in place on a terminal, one per change otherwise."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.interactive = sys.stderr.isatty()
+        self.last = ""
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def show(self, state: OperationState, total: int, healthy: int) -> None:
+        step = state.step
+        applied = sum(1 for r in state.resources if r.hook_type is None and r.status == "Synced")
+        hooks = [f"{r.kind}/{r.name}" for r in state.resources if r.hook_phase == "Running"]
+        body = " ".join(
+            [
+                f"operation={state.phase.value}",
+                f"phase={step.phase if step else '-'}",
+                f"wave={step.wave if step and step.wave is not None else '-'}",
+                f"applied={applied}/{total}",
+                f"healthy={healthy}/{total}",
+                *(["hooks=" + ",".join(hooks)] if hooks else []),
+            ]
+        )
+        line = f"[{self.elapsed():5.1f}s] {body}"
+        if self.interactive:
+            click.echo(f"\r\033[K{line}", nl=False, err=True)
+        elif body != self.last:
+            click.echo(line, err=True)
+        self.last = body
+
+    def done(self) -> None:
+        if self.interactive:
+            click.echo("", err=True)
+
+
+async def live_health(client: KubeClient, plan: Plan) -> list[HealthStatusCode]:
+    """The health of every planned resource, read now (Missing when absent)."""
+
+    async def one(api_version: str, ref: ResourceRef) -> HealthStatusCode:
+        live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
+        return HealthStatusCode.MISSING if live is None else assess(live).status
+
+    return list(
+        await asyncio.gather(*(one(s.desired.api_version, s.desired.ref) for s in plan.states))
+    )
+
+
+def _last_step_sent(state: OperationState, last: sp.Step | None) -> bool:
+    step = state.step
+    if last is None or step is None or not step.applied:
+        return False
+    return step.phase == last.phase and (step.wave or 0) == last.wave
+
+
+async def run_sync(
+    client: KubeClient, engine: Engine, plan: Plan, state: OperationState, opts: ApplyOptions
+) -> int:
+    """Drive ``SyncRunner`` until the operation ends; returns the exit code.
+
+    Without ``--wait`` it returns 0 as soon as the last step's objects were
+    sent (earlier waves still wait for health, as their order requires).
+    """
+    runner = SyncRunner(client, live=engine.live)
+    tasks = plan.tasks()
+    steps = sp.steps(tasks, prune=opts.prune)
+    last = steps[-1] if steps else None
+    progress = Progress()
+    total = len(plan.states)
+    try:
+        while True:
+            state = await runner.advance(
+                state, tasks, orphans=plan.orphans, prune_blocked=plan.prune_blocked
+            )
+            await engine.refresh(plan, runner.applied)
+            health = await live_health(client, plan)
+            progress.show(state, total, sum(1 for h in health if h in DONE_HEALTH))
+            if state.phase != OperationPhase.RUNNING:
+                break
+            if not opts.wait and _last_step_sent(state, last):
+                progress.done()
+                click.echo("applied (not waiting for health: no --wait)", err=True)
+                return EXIT_OK
+            if progress.elapsed() > opts.timeout:
+                progress.done()
+                click.echo(f"timed out after {opts.timeout:.0f}s: sync still running", err=True)
+                return EXIT_TIMEOUT
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        progress.done()
+    if state.phase != OperationPhase.SUCCEEDED:
+        click.echo(f"sync failed: {state.message}", err=True)
+        return await _failure_code(client, plan, state)
+    if opts.wait:
+        return await _wait_healthy(client, plan, progress, opts.timeout)
+    return EXIT_OK
+
+
+async def _failure_code(client: KubeClient, plan: Plan, state: OperationState) -> int:
+    """3 when the failure is an object that went Degraded, 1 for anything else."""
+    refused = any(r.status == "SyncFailed" or r.hook_phase == "Failed" for r in state.resources)
+    if refused:
+        return EXIT_FAILED
+    degraded = HealthStatusCode.DEGRADED in await live_health(client, plan)
+    return EXIT_DEGRADED if degraded else EXIT_FAILED
+
+
+async def _wait_healthy(client: KubeClient, plan: Plan, progress: Progress, timeout: float) -> int:
+    while True:
+        health = await live_health(client, plan)
+        if HealthStatusCode.DEGRADED in health:
+            click.echo("degraded: an object is Degraded", err=True)
+            return EXIT_DEGRADED
+        if all(h in DONE_HEALTH for h in health):
+            click.echo(f"synced and healthy in {progress.elapsed():.1f}s", err=True)
+            return EXIT_OK
+        if progress.elapsed() > timeout:
+            click.echo(f"timed out after {timeout:.0f}s waiting for health", err=True)
+            return EXIT_TIMEOUT
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _timeout_seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+
+
+@click.command("apply", epilog=EXIT_CODES_HELP)
+@repo_option
+@path_option
+@click.option("--dest-namespace", required=True, help="Namespace to deploy to.")
+@click.option("--name", default=None, help="App name for tracking and pruning (default: the path).")
+@revision_option
+@click.option(
+    "--prune", is_flag=True, help="Delete objects an earlier apply made that git no longer has."
+)
+@click.option("--wait", is_flag=True, help="Wait until every object is healthy.")
+@click.option(
+    "--timeout", default="5m", show_default=True, help="Give up after this long (5m, 90s, 300)."
+)
+@click.option("--create-namespace", is_flag=True, help="Create --dest-namespace if missing.")
+@click.option("--no-color", is_flag=True, help="Plain diff even on a terminal.")
+@click.pass_obj
+@exit_codes
+async def apply_command(
+    globals_: Globals,
+    repo: str,
+    path: str,
+    dest_namespace: str,
+    name: str | None,
+    revision: str | None,
+    prune: bool,
+    wait: bool,
+    timeout: str,
+    create_namespace: bool,
+    no_color: bool,
+) -> int:
+    """Push mode: render, diff, sync, prune and wait, without an installed controller.
+
+    Runs the controller's engine from here: the same rendering, server-side
+    apply (field manager `driftless`, tracking annotation), phases, waves and
+    hooks. The objects applied are recorded in the ConfigMap
+    driftless-inventory-NAME in --dest-namespace; with --prune, objects of
+    an earlier apply that the render no longer has are deleted. The diff of
+    what changes is printed on stdout, progress on stderr.
+
+    Push mode has no Project: the pipeline's credentials (its RBAC) decide
+    what it may change.
+
+    \b
+    Examples:
+      driftless apply --repo . --path deploy --dest-namespace shop --prune --wait
+      driftless apply --repo https://git.example.com/team/app.git --path k8s \\
+          --revision "$CI_COMMIT_SHA" --dest-namespace shop --wait --timeout 10m
+    """
+    opts = ApplyOptions(
+        name=name or _default_name(repo, path),
+        namespace=dest_namespace,
+        revision=revision,
+        prune=prune,
+        wait=wait,
+        timeout=_timeout_seconds(timeout),
+        create_namespace=create_namespace,
+        color=not no_color and sys.stdout.isatty(),
+    )
+    source = resolve_source(repo, path, revision)
+    client = await globals_.client()
+    try:
+        return await push(client, source, opts)
+    finally:
+        await client.close()
+
+
+async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> int:
+    """One push-mode apply against ``client``'s cluster; returns the exit code."""
+    engine = PushEngine(
+        client, _git_cache(), tools=render_tools(), permissive=True, local=source.local
+    )
+    app = push_application(source, opts)
+    previous = await inventory.read(client, opts.name, opts.namespace)
+    app.status.resources = previous
+    plan = await engine.plan(app, revision=opts.revision)
+    changed = print_diffs(plan_diffs(plan, include_orphans=opts.prune), color=opts.color)
+    click.echo(
+        f"{opts.name}: revision {plan.revision[:12]}, {len(plan.states)} objects,"
+        f" {changed} to change, {len(plan.orphans)} not in git"
+        + ("" if opts.prune or not plan.orphans else " (kept: no --prune)"),
+        err=True,
+    )
+    operation = Operation(sync=SyncOperation(prune=opts.prune, revision=plan.revision))
+    state = start(operation, plan.revision)
+    code = EXIT_FAILED
+    try:
+        code = await run_sync(client, engine, plan, state, opts)
+    finally:
+        entries = next_inventory(plan, previous, state)
+        try:
+            await inventory.write(client, opts.name, opts.namespace, entries, plan.revision)
+        except KubeApiError as exc:
+            click.echo(f"warning: cannot record the inventory: {exc}", err=True)
+            code = EXIT_FAILED if code == EXIT_OK else code
+    return code
