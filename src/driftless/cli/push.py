@@ -64,7 +64,6 @@ from driftless.core.models import (
 from driftless.core.project import Project, default_project
 from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
 from driftless.diff.report import ResourceDiff, resource_diff
-from driftless.health import assess
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.render import KubeTarget, RenderTools, render
 from driftless.sources.artifact import Artifact, resolve_app_path
@@ -607,7 +606,7 @@ async def live_health(client: KubeClient, plan: Plan) -> list[HealthStatusCode]:
 
     async def one(api_version: str, ref: ResourceRef) -> HealthStatusCode:
         live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
-        return HealthStatusCode.MISSING if live is None else assess(live).status
+        return HealthStatusCode.MISSING if live is None else plan.registry.assess(live).status
 
     return list(
         await asyncio.gather(*(one(s.desired.api_version, s.desired.ref) for s in plan.states))
@@ -629,7 +628,7 @@ async def run_sync(
     Without ``--wait`` it returns 0 as soon as the last step's objects were
     sent (earlier waves still wait for health, as their order requires).
     """
-    runner = SyncRunner(client, live=engine.live)
+    runner = SyncRunner(client, live=engine.live, assess=plan.registry.assess)
     tasks = plan.tasks()
     steps = sp.steps(tasks, prune=opts.prune)
     last = steps[-1] if steps else None

@@ -41,7 +41,6 @@ from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash
 from driftless.sync.prepare import DesiredObject, prepare
 
 JSON = dict[str, Any]
-LOCAL_SERVERS = {"", LOCAL_SERVER, "in-cluster"}
 KUBE_TARGET_TTL = 300.0
 
 
@@ -91,8 +90,14 @@ class Engine:
         concurrency: int = 16,
         cache: WatchCache | None = None,
         tools: RenderTools | None = None,
+        control: KubeClient | None = None,
+        server_url: str = LOCAL_SERVER,
     ) -> None:
+        # ``client`` reaches the destination cluster; ``control`` the cluster that
+        # holds Applications and Projects (the same one unless deploying remotely).
         self.client = client
+        self.control = control or client
+        self.server_url = server_url
         self.git = git
         self.concurrency = concurrency
         self.live = LiveReader(client, cache)
@@ -101,6 +106,11 @@ class Engine:
         self.renders = RenderCache()
         self.health_checks = HealthConfig(client)
         self._target: tuple[float, KubeTarget] | None = None
+
+    async def close(self) -> None:
+        """Stop this engine's watches (the client belongs to the caller)."""
+        if self.live.cache is not None:
+            await self.live.cache.close()
 
     async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
         """Read-only pass at ``revision`` (default: the app's targetRevision)."""
@@ -217,7 +227,7 @@ class Engine:
     async def _project(self, app: Application) -> Project:
         name = app.spec.project
         try:
-            raw = await self.client.get(API_VERSION, PROJECT_KIND, name, app.namespace)
+            raw = await self.control.get(API_VERSION, PROJECT_KIND, name, app.namespace)
         except UnknownKindError:
             raise StallingError(
                 "the Project CRD is not installed; run `driftless install`",
@@ -232,14 +242,7 @@ class Engine:
         return Project.model_validate(raw)
 
     def _check_destination(self, app: Application, project: Project) -> None:
-        server = (app.spec.destination.server or "").rstrip("/")
-        if server not in LOCAL_SERVERS and server != self.client.server.rstrip("/"):
-            raise StallingError(
-                f"destination server {server} is not a registered cluster; only the local "
-                "cluster is supported by this controller version",
-                reason=reasons.VALIDATION_FAILED,
-            )
-        check_destination(project, LOCAL_SERVER, app.spec.destination.namespace or "")
+        check_destination(project, self.server_url, app.spec.destination.namespace or "")
 
     async def _prepare(
         self, app: Application, project: Project, manifests: list[Manifest]
@@ -255,7 +258,7 @@ class Engine:
             is_namespaced = bool(obj.ref.namespace)
             check_resource(project, obj.ref.group, obj.ref.kind, is_namespaced, obj.describe())
             if is_namespaced and obj.ref.namespace != app.spec.destination.namespace:
-                check_destination(project, LOCAL_SERVER, obj.ref.namespace)
+                check_destination(project, self.server_url, obj.ref.namespace)
             obj.ignore = rules_for(app.spec.ignore_differences, obj.ref)
         return self._with_created_namespace(app, desired)
 

@@ -71,7 +71,12 @@ class Controller:
         self.cache = WatchCache(client)
         self.cache.subscribe(self._on_live_change)
         self.reconciler = Reconciler(
-            client, git, concurrency=settings.apply_concurrency, cache=self.cache, tools=tools
+            client,
+            git,
+            concurrency=settings.apply_concurrency,
+            cache=self.cache,
+            tools=tools,
+            on_live_change=self._on_live_change,
         )
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
@@ -89,6 +94,7 @@ class Controller:
                     task.cancel()
         finally:
             await self.cache.close()
+            await self.reconciler.close()
 
     async def _publish_version(self) -> None:
         """Tell `driftless version` (and admins) which controller runs; best effort."""

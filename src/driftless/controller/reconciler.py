@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.controller import operations as ops
 from driftless.controller import outcome as outcomes
+from driftless.controller.destinations import Destinations
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
@@ -37,7 +38,7 @@ from driftless.core.models import (
     OperationState,
 )
 from driftless.core.resources import ResourceRef
-from driftless.kube.cache import WatchCache
+from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.render import RenderTools
 from driftless.sources.git import GitCache
@@ -63,9 +64,15 @@ class Reconciler:
         concurrency: int = 16,
         cache: WatchCache | None = None,
         tools: RenderTools | None = None,
+        on_live_change: Subscriber | None = None,
     ) -> None:
         self.client = client
+        self.git = git
+        self.tools = tools
         self.engine = Engine(client, git, concurrency=concurrency, cache=cache, tools=tools)
+        self.destinations = Destinations(client)
+        self._remote_engines: dict[str, Engine] = {}
+        self._on_live_change = on_live_change
         self.concurrency = concurrency
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
@@ -93,14 +100,44 @@ class Reconciler:
             await self._clear_operation(raw, requested)
         return outcomes.after_run(status, interval, run.running, run.wait)
 
+    async def close(self) -> None:
+        """Stop the watches of remote clusters and close their clients."""
+        for engine in self._remote_engines.values():
+            await engine.close()
+        self._remote_engines.clear()
+        await self.destinations.close()
+
+    async def engine_for(self, app: Application) -> Engine:
+        """The engine of the app's destination cluster (one per remote cluster)."""
+        destination = await self.destinations.resolve(app)
+        if destination.local:
+            return self.engine
+        engine = self._remote_engines.get(destination.server)
+        if engine is None or engine.client is not destination.client:
+            cache = WatchCache(destination.client)
+            if self._on_live_change is not None:
+                cache.subscribe(self._on_live_change)
+            engine = Engine(
+                destination.client,
+                self.git,
+                concurrency=self.concurrency,
+                cache=cache,
+                tools=self.tools,
+                control=self.client,
+                server_url=destination.server,
+            )
+            self._remote_engines[destination.server] = engine
+        return engine
+
     async def _run(self, app: Application) -> RunResult:
         """Plan, then start or advance a sync operation as policy and requests say."""
+        engine = await self.engine_for(app)
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
         if running is None and requested is not None and not _leftover(requested, previous):
             running = ops.start(requested, revision=requested.sync.revision or "")
-        plan = await self.engine.plan(app, revision=running.revision or None if running else None)
+        plan = await engine.plan(app, revision=running.revision or None if running else None)
         result = RunResult(plan=plan, state=previous, history=app.status.history)
         if running is None:
             running = self._auto_sync(app, plan, result)
@@ -112,9 +149,9 @@ class Reconciler:
         selection = _selection(running)
         # One runner per pass: it collects what this pass applied (workers run in parallel).
         runner = SyncRunner(
-            self.client,
+            engine.client,
             concurrency=self.concurrency,
-            live=self.engine.live,
+            live=engine.live,
             assess=plan.registry.assess,
         )
         result.state = await runner.advance(
@@ -124,7 +161,7 @@ class Reconciler:
             prune_blocked=plan.prune_blocked,
         )
         result.advanced = True
-        await self.engine.refresh(plan, runner.applied)
+        await engine.refresh(plan, runner.applied)
         if result.finished:
             result.history = ops.add_history(app, result.state)
             result.wait = ops.retry_wait(app.spec.sync_policy.retry, result.state)
@@ -159,8 +196,9 @@ class Reconciler:
             return True
         try:
             app = Application.model_validate(raw)
-            orphans = await find_orphans(self.client, app.name, app.status.resources)
-            deleted = await prune_objects(self.client, orphans)
+            target = (await self.engine_for(app)).client
+            orphans = await find_orphans(target, app.name, app.status.resources)
+            deleted = await prune_objects(target, orphans)
         except (DriftlessError, PydanticValidationError) as exc:
             log.warning(
                 "app %s/%s: cannot delete its resources: %s",
