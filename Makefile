@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test unit lint typecheck bench clean
+.PHONY: quickstart test unit lint typecheck bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,12 @@ quickstart: $(STAMP)
 	$(BIN)/driftless quickstart
 
 ## Everything: lint, types, import layers, unit and integration tests.
-test: $(STAMP) lint typecheck
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/driftless devcluster build
 	$(BIN)/pytest -q -ra
+
+system-deps:
+	scripts/system-deps.sh
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -ra tests/unit
@@ -34,7 +37,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/driftless devcluster build
 	$(BIN)/python bench/devcluster_up.py
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
