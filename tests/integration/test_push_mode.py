@@ -186,7 +186,7 @@ async def test_ci_job_apply_update_prune_and_broken_commit(
     first = await run("apply", "--repo", str(fresh_clone(repo.path, tmp_path, "1")), *flags,
                       kubeconfig=cfg)  # fmt: skip
     assert first.returncode == 0, first.stderr
-    assert "created" in first.stdout  # the diff of what changes
+    assert "===== added: ConfigMap" in first.stdout  # the diff of what changes
     assert "healthy" in first.stderr
     live_a = await kube.get("v1", "ConfigMap", "a", ns)
     assert live_a is not None
