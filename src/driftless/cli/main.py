@@ -15,6 +15,7 @@ from driftless.cli.context import Globals
 from driftless.cli.controller import controller_command
 from driftless.cli.install import install_command, uninstall_command
 from driftless.cli.project import project_group
+from driftless.cli.push import apply_command, diff_local_command, render_command
 from driftless.cli.quickstart import quickstart_command
 from driftless.cli.repo import repo_group
 from driftless.cli.version import version_command
@@ -50,6 +51,9 @@ cli.add_command(repo_group)
 cli.add_command(cluster_group)
 cli.add_command(version_command)
 cli.add_command(completion_command)
+cli.add_command(render_command)
+cli.add_command(diff_local_command)
+cli.add_command(apply_command)
 
 
 def main() -> None:
