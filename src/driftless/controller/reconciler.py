@@ -229,12 +229,15 @@ class Reconciler:
         await self._record_events(raw, status, run)
         if outcomes.same_status(raw.get("status") or {}, status):
             return
+        # Replace the whole status: a merge patch would keep fields that are gone
+        # from the new status (a finished operation's cursor, an old message).
+        replace: list[dict[str, Any]] = [{"op": "add", "path": "/status", "value": status}]
         try:
-            await self.client.merge_patch(
+            await self.client.json_patch(
                 API_VERSION,
                 APPLICATION_KIND,
                 meta["name"],
-                {"status": status},
+                replace,
                 namespace=meta.get("namespace"),
                 subresource="status",
             )

@@ -298,12 +298,14 @@ class KubeClient:
         operations: builtins.list[JSON],
         *,
         namespace: str | None = None,
+        subresource: str | None = None,
     ) -> JSON:
         """JSON patch (RFC 6902); a failing ``test`` operation raises a 422 KubeApiError."""
         rtype = await self.resource_type(api_version, kind)
-        return await self._json(
-            "PATCH", rtype.path(namespace, name), body=operations, content_type=_JSON_PATCH
-        )
+        path = rtype.path(namespace, name)
+        if subresource:
+            path = f"{path}/{subresource}"
+        return await self._json("PATCH", path, body=operations, content_type=_JSON_PATCH)
 
     async def replace(self, obj: JSON) -> JSON:
         """PUT the whole object (create it when missing): for fields apply cannot change."""
