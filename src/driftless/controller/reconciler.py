@@ -143,8 +143,10 @@ class Reconciler:
             running = self._auto_sync(app, plan, result)
         if running is None:
             return result
-        started = not running.revision or running is not previous
-        running.revision = running.revision or plan.revision
+        started = running is not previous
+        if started:
+            # Pin the commit the plan resolved (a branch or tag may move mid-sync).
+            running.revision = plan.revision
         result.started = running if started else None
         selection = _selection(running)
         # One runner per pass: it collects what this pass applied (workers run in parallel).
