@@ -408,3 +408,23 @@ healthChecks:
     assert "state is broken" in app["status"]["health"]["message"]
     repo.commit({"cm.yaml": state.replace("broken", "fine")}, "fixed")
     await wait_for(kube, name, ready, timeout=30)
+
+
+async def test_drift_on_a_kind_first_created_by_the_sync_is_seen(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
+) -> None:
+    """Regression: the kind's watch must start even though no object of it existed
+    when the app was planned (the first sync creates them)."""
+    name = unique("firstkind")
+    account = (
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: robot\n"
+        "automountServiceAccountToken: false\n"
+    )
+    repo = make_git_repo({"sa.yaml": account})
+    await create_app(kube, application(name, repo.url))
+    await wait_for(kube, name, ready)
+    await asyncio.to_thread(
+        kubectl, "-n", name, "patch", "serviceaccount", "robot", "--type=merge",
+        "-p", '{"automountServiceAccountToken": true}',
+    )  # fmt: skip
+    await wait_for(kube, name, lambda a: a["status"]["sync"]["status"] == "OutOfSync", timeout=10)

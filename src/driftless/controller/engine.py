@@ -120,6 +120,7 @@ class Engine:
         revision_used, manifests = await self._render(app, revision)
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
+        await self.live.watch({(d.api_version, d.ref.kind) for d in resources})
         states = await execute.compare(
             self.client,
             resources,

@@ -31,6 +31,19 @@ class LiveReader:
         self.cache = cache
         self.fresh = fresh
 
+    async def watch(self, kinds: set[tuple[str, str]]) -> None:
+        """Make sure every kind an app renders is watched, even before any of its
+        objects exist (the first sync creates them; drift must be seen afterwards)."""
+        if self.cache is None:
+            return
+        for api_version, kind in sorted(kinds):
+            if self.cache.synced(api_version, kind):
+                continue
+            try:
+                await self.cache.ensure(api_version, kind)
+            except (UnknownKindError, TimeoutError):
+                continue  # not served yet (its CRD comes with this sync): polled instead
+
     async def get(self, api_version: str, kind: str, name: str, namespace: str) -> JSON | None:
         if self.cache is not None and not self.fresh:
             if not self.cache.synced(api_version, kind):
