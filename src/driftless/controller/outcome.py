@@ -278,4 +278,6 @@ def after_run(status: JSON, interval: float, running: bool, wait: float) -> Outc
 
 def same_status(old: JSON, new: JSON) -> bool:
     """True when writing ``new`` would not change what the object shows."""
-    return _status_of({"status": old}).to_api() == new
+    # Usually the stored status is exactly what was written last time: a plain
+    # comparison avoids re-validating hundreds of resource rows on every reconcile.
+    return old == new or _status_of({"status": old}).to_api() == new

@@ -9,12 +9,12 @@ never takes over a field it was told to ignore (another controller owns it).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 
+from driftless.core.jsoncopy import deep_copy
 from driftless.core.models import IgnoreDifference
 from driftless.core.resources import ResourceRef
 
@@ -41,7 +41,7 @@ def strip_ignored(obj: JSON, rules: list[IgnoreDifference], live: JSON | None) -
     """
     if not rules:
         return obj
-    out = copy.deepcopy(obj)
+    out = deep_copy(obj)
     for rule in rules:
         for pointer in rule.json_pointers:
             remove_pointer(out, pointer)

@@ -8,8 +8,9 @@ to drop is the bookkeeping below. Pure.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from driftless.core.jsoncopy import deep_copy
 
 # Metadata the server maintains itself; a difference here never means drift.
 _SERVER_METADATA = (
@@ -26,7 +27,7 @@ _SERVER_METADATA = (
 
 def normalize(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` without status and server-maintained metadata."""
-    out = copy.deepcopy(obj)
+    out = deep_copy(obj)
     out.pop("status", None)
     meta = out.get("metadata") or {}
     for key in _SERVER_METADATA:

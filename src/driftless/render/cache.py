@@ -22,7 +22,6 @@ Contract:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftless.core.jsoncopy import deep_copy
 from driftless.core.resources import Manifest
 
 DEFAULT_MAX_ENTRIES = 256
@@ -110,7 +110,7 @@ class RenderCache:
             return None
         self._entries.move_to_end(key)
         self.stats.hits += 1
-        return copy.deepcopy(entry[0])
+        return deep_copy(entry[0])
 
     def put(self, key: RenderKey, manifests: Sequence[Manifest]) -> None:
         """Store a private copy of ``manifests`` under ``key``, evicting as needed."""
@@ -118,7 +118,7 @@ class RenderCache:
         self.discard(key)
         if size > self.max_bytes or self.max_entries <= 0:
             return
-        self._entries[key] = (copy.deepcopy(list(manifests)), size)
+        self._entries[key] = (deep_copy(list(manifests)), size)
         self._bytes += size
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             _, (_, evicted) = self._entries.popitem(last=False)

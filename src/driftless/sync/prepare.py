@@ -8,12 +8,12 @@ and objects are ordered so that what others depend on is applied first.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.core.errors import ValidationError
+from driftless.core.jsoncopy import deep_copy
 from driftless.core.models import IgnoreDifference
 from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
 
@@ -90,7 +90,7 @@ def prepare(
     prepared: list[DesiredObject] = []
     seen: dict[ResourceRef, Manifest] = {}
     for manifest in manifests:
-        body = copy.deepcopy(manifest.obj)
+        body = deep_copy(manifest.obj)
         meta = body.setdefault("metadata", {})
         if is_namespaced(manifest.api_version, manifest.kind):
             if not meta.get("namespace"):
