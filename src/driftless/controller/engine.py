@@ -37,7 +37,7 @@ from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
 from driftless.sync import execute, prune
 from driftless.sync import plan as sync_plan
-from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash
+from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject, prepare
 
 JSON = dict[str, Any]
@@ -193,7 +193,7 @@ class Engine:
             if live is None:
                 continue
             state.live, state.in_sync, state.predicted, state.message = live, True, live, ""
-            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+            version = live_fingerprint(live)
             verdict = Verdict(body_hash(state.desired.body), version, True, live)
             self.verdicts.store(state.desired.ref, verdict)
         await self._find_orphans(plan)

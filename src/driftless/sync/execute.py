@@ -32,7 +32,7 @@ from driftless.core.resources import FIELD_MANAGER
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
-from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash
+from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject, kind_rank
 
 T = TypeVar("T")
@@ -146,7 +146,7 @@ async def _compare_one(
         # Ignored fields are left out of what is applied, so their owner keeps them.
         obj.body = strip_ignored(obj.body, obj.ignore, live)
         digest = body_hash(obj.body)
-        version = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        version = live_fingerprint(live) if live is not None else ""
         known = verdicts.lookup(ref, digest, version) if verdicts and live else None
         if known is not None and live is not None:
             message = "" if known.in_sync else "differs from git"

@@ -5,9 +5,12 @@
 reads right after our own writes, which the cache may not have seen yet.
 
 ``VerdictCache`` remembers, per object, the dry-run verdict for one (desired
-body, live resourceVersion) pair. While neither changes, the verdict cannot
-change either, so a reconcile of an unchanged app sends no dry-run — this is
-what makes a no-op reconcile cost memory lookups instead of requests.
+body, live fingerprint) pair. The fingerprint is a digest of the live object
+without its status and bookkeeping (``live_fingerprint``), so a controller
+updating status — a Deployment rolling out — does not invalidate it, while
+any change to spec, metadata or field ownership does. While neither side
+changes the verdict cannot change either, so a reconcile of an unchanged app
+sends no dry-run: a no-op reconcile costs memory lookups instead of requests.
 """
 
 from __future__ import annotations
@@ -65,6 +68,29 @@ class Verdict:
 
 def body_hash(body: JSON) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+_BOOKKEEPING = ("resourceVersion", "generation", "managedFields")
+
+
+def live_fingerprint(live: JSON) -> str:
+    """Digest of what a dry-run apply depends on: everything but status and bookkeeping.
+
+    Field ownership matters (it decides what an apply may change), so the
+    managers and their field sets are kept, without their timestamps.
+    """
+    meta = live.get("metadata") or {}
+    owners = [
+        (m.get("manager"), m.get("operation"), m.get("subresource"), m.get("fieldsV1"))
+        for m in meta.get("managedFields") or []
+        if m.get("subresource") != "status"
+    ]
+    view = {
+        **{k: v for k, v in live.items() if k not in ("status", "metadata")},
+        "metadata": {k: v for k, v in meta.items() if k not in _BOOKKEEPING},
+        "owners": owners,
+    }
+    return hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class VerdictCache:
