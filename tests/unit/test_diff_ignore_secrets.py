@@ -99,3 +99,19 @@ def test_secret_values_never_appear_and_sides_differ() -> None:
 def test_non_secrets_are_not_masked() -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"}}
     assert mask_pair(cm, cm) == (cm, cm)
+
+
+def test_api_errors_about_secrets_lose_echoed_values() -> None:
+    from driftless.core.resources import Manifest
+    from driftless.kube.client import KubeApiError
+    from driftless.sync.execute import _redacted
+    from driftless.sync.prepare import DesiredObject
+
+    secret = DesiredObject(ResourceRef("", "Secret", "ns", "s"), {}, Manifest({}))
+    typed = KubeApiError(500, ".data: expected map, got &{hunter2}")
+    assert "hunter2" not in _redacted(typed, secret).message
+    invalid = KubeApiError(422, 'data[x]: Invalid value: "hunter2": must be base64')
+    assert "hunter2" not in _redacted(invalid, secret).message
+    configmap = DesiredObject(ResourceRef("", "ConfigMap", "ns", "c"), {}, Manifest({}))
+    plain = KubeApiError(422, 'Invalid value: "x"')
+    assert _redacted(plain, configmap).message == 'Invalid value: "x"'

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ async def validate_new(
         except UnknownKindError as exc:
             raise ValidationError(f"{obj.describe()}: {exc}") from None
         except KubeApiError as exc:
-            raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
+            raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
 
     await _bounded(concurrency, objects, one)
 
@@ -157,7 +158,7 @@ async def _compare_one(
             f"{obj.describe()}: {exc}; is the CRD that defines it installed?"
         ) from None
     except KubeApiError as exc:
-        raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
+        raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
     if live is None:
         return ObjectState(obj, None, False, "missing from the cluster", predicted)
     in_sync = equivalent(
@@ -186,7 +187,7 @@ async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
         exc.message = exc.message.replace(
             f"{VALIDATION_NAMESPACE}/{obj.ref.name}", f"{obj.ref.namespace}/{obj.ref.name}"
         )
-        raise _classify(exc, f"dry-run of {obj.describe()} failed") from None
+        raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
 
 
 async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
@@ -196,7 +197,7 @@ async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
     except UnknownKindError as exc:
         raise ValidationError(f"{obj.describe()}: {exc}") from None
     except KubeApiError as exc:
-        raise _classify(exc, f"apply of {obj.describe()} failed") from None
+        raise _classify(_redacted(exc, obj), f"apply of {obj.describe()} failed") from None
     state.in_sync = True
     state.message = "applied"
     return state
@@ -244,6 +245,18 @@ async def wait_established(client: KubeClient, names: list[str], timeout: float 
             if time.monotonic() > deadline:
                 raise TransientError(f"CRD {name} was not Established within {timeout:.0f}s")
             await asyncio.sleep(0.2)
+
+
+_QUOTED_OR_ECHOED = re.compile(r'(got &?\{[^}]*\}|got [^,;)]+|"[^"]*"|\'[^\']*\')')
+
+
+def _redacted(exc: KubeApiError, obj: DesiredObject) -> KubeApiError:
+    """For Secrets, drop values the API server echoes in its error (``got &{…}``,
+    quoted values): the message ends up in status, events and logs."""
+    if obj.ref.kind != "Secret" or obj.ref.group:
+        return exc
+    exc.message = _QUOTED_OR_ECHOED.sub("<redacted>", exc.message)
+    return exc
 
 
 def _classify(exc: KubeApiError, context: str) -> DriftlessError:
