@@ -135,6 +135,7 @@ class KubeClient:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
         timeout: float | aiohttp.ClientTimeout | None = 60,
     ) -> aiohttp.ClientResponse:
         try:
@@ -142,7 +143,7 @@ class KubeClient:
                 path,
                 method,
                 query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
+                header_params={"Accept": accept, "Content-Type": content_type},
                 body=body,
                 auth_settings=["BearerToken"],
                 _return_http_data_only=True,
@@ -169,29 +170,7 @@ class KubeClient:
 
     async def _get_json(self, path: str, accept: str | None = None) -> JSON:
         """GET used by discovery; ``accept`` selects aggregated discovery documents."""
-        if accept is None:
-            return await self._json("GET", path)
-        try:
-            response = await self._api.call_api(
-                path,
-                "GET",
-                header_params={"Accept": accept},
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=False,
-                _request_timeout=60,
-            )
-        except ApiException as exc:
-            raise _api_error(exc.status or 0, exc.body, exc.reason or "") from None
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
-        resp = cast(aiohttp.ClientResponse, response)
-        try:
-            if resp.status >= 400:
-                raise _api_error(resp.status, await resp.read(), resp.reason or "")
-            return cast(JSON, await resp.json(content_type=None))
-        finally:
-            resp.release()
+        return await self._json("GET", path, accept=accept or "application/json")
 
     # -- typed operations ---------------------------------------------
 
