@@ -76,9 +76,11 @@ class Reconciler:
         self.concurrency = concurrency
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def reconcile(self, raw: dict[str, Any], *, default_interval: float) -> outcomes.Outcome:
         """Reconcile one Application object; returns what to do next."""
+        raw = self._freshest(raw)
         name = raw.get("metadata", {}).get("name", "?")
         try:
             app = Application.model_validate(raw)
@@ -235,7 +237,7 @@ class Reconciler:
         # from the new status (a finished operation's cursor, an old message).
         replace: list[dict[str, Any]] = [{"op": "add", "path": "/status", "value": status}]
         try:
-            await self.client.json_patch(
+            written = await self.client.json_patch(
                 API_VERSION,
                 APPLICATION_KIND,
                 meta["name"],
@@ -246,6 +248,21 @@ class Reconciler:
         except KubeApiError as exc:
             if not exc.not_found:  # deleted while we worked: nothing to report on
                 raise
+            return
+        self._written[_app_key(written)] = written
+
+    def _freshest(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The newer of ``raw`` and the object our last status write returned.
+
+        The watch may deliver our own status write after the next reconcile
+        has started; reconciling the older copy would forget a running sync
+        and start it again (deleting its running hooks).
+        """
+        written = self._written.get(_app_key(raw))
+        if written is not None and _newer(written, raw):
+            return written
+        self._written.pop(_app_key(raw), None)
+        return raw
 
     async def _record_events(
         self, raw: dict[str, Any], status: dict[str, Any], run: RunResult | None
@@ -334,6 +351,23 @@ class RunResult:
     def finished(self) -> bool:
         """An operation ended in this very pass."""
         return self.advanced and self.state is not None and not self.running
+
+
+def _app_key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Is ``a`` a later version of the object than ``b``?
+
+    resourceVersions are opaque by contract, but every API server backed by
+    etcd hands out increasing integers; when they are not integers, trust ``b``.
+    """
+    try:
+        return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _leftover(requested: Operation, previous: OperationState | None) -> bool:
