@@ -4,10 +4,16 @@
   latest object of each in memory and enqueues a key when the spec changed
   (generation), the object is new, or it carries the refresh annotation.
   Status-only updates (our own writes) do not enqueue, so there is no loop.
+* A shared ``WatchCache`` per cluster (the local one here, remote ones in the
+  reconciler) watches every kind the apps render; a change to an object that
+  carries an app's tracking id enqueues that app within moments, which is how
+  drift is seen without polling each app.
 * Workers take keys from a ``WorkQueue`` (one worker per key at a time) and
   run the ``Reconciler``. Each app is requeued after its outcome's delay;
   retriable failures back off exponentially (5 s doubling, capped at the
   interval) and reset on success.
+* On start the controller publishes its version in the ConfigMap
+  ``driftless-controller`` (read by ``driftless version``).
 """
 
 from __future__ import annotations
