@@ -82,8 +82,6 @@ def test_events_only_on_change() -> None:
     from driftless.controller.events import events_for
 
     stalled = outcome.failed(RAW, RenderError("bad"))
-    assert events_for(stalled, stalled, applied=0) == []
-    [(kind, reason, message)] = events_for({}, stalled, applied=0)
+    assert events_for(stalled, stalled) == []
+    [(kind, reason, message)] = events_for({}, stalled)
     assert (kind, reason, message) == ("Warning", "RenderFailed", "bad")
-    applied = events_for(stalled, stalled, applied=3)
-    assert applied[0][:2] == ("Normal", "Applied")

@@ -1,10 +1,11 @@
 """The sync engine shared by the controller and the CLI: plan, then act.
 
 ``Engine.plan`` is read-only: it resolves and fetches the revision, renders
-it, checks the app's Project, dry-runs every object and finds orphans. Only
-``apply`` and ``prune`` write, and only after a plan that succeeded as a
-whole — so a failed fetch, render or policy check changes nothing.
-``driftless app diff`` runs ``plan`` alone; the controller runs all three.
+it, checks the app's Project, dry-runs every object and finds orphans.
+Writes happen only in ``sync.runner``, driven by the controller (or push
+mode) with the tasks of a plan that succeeded as a whole — so a failed fetch,
+render or policy check changes nothing. ``driftless app diff`` runs ``plan``
+alone; ``refresh`` folds a runner's writes back into the plan.
 """
 
 from __future__ import annotations
@@ -208,20 +209,6 @@ class Engine:
         plan.prune_blocked = prune.empty_render_guard(
             plan.rendered, len(app.status.resources), allow_empty
         )
-
-    async def apply(self, plan: Plan) -> int:
-        """Apply the out-of-sync objects; returns how many were written."""
-        count = sum(1 for s in plan.states if not s.in_sync)
-        await execute.apply(self.client, plan.states, concurrency=self.concurrency)
-        return count
-
-    async def prune(self, plan: Plan) -> list[prune.Orphan]:
-        """Delete the plan's orphans unless pruning is blocked; returns those deleted."""
-        if plan.prune_blocked:
-            return []
-        deleted = await prune.prune(self.client, plan.orphans)
-        plan.orphans = [o for o in plan.orphans if o not in deleted]
-        return deleted
 
     # -- steps ----------------------------------------------------------
 

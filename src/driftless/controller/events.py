@@ -1,8 +1,9 @@
 """Kubernetes Events on Applications, emitted only when something changed.
 
 An event is recorded when the Ready condition flips or changes reason (a
-failure, a recovery) and when a sync wrote objects. Steady state emits
-nothing, so `kubectl describe application` shows history, not noise.
+failure, a recovery); the reconciler adds one when a sync starts and ends.
+Steady state emits nothing, so `kubectl describe application` shows
+history, not noise.
 Messages come from conditions, which never contain credentials.
 """
 
@@ -28,12 +29,9 @@ def _ready(status: JSON) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def events_for(old_status: JSON, new_status: JSON, applied: int) -> list[tuple[str, str, str]]:
+def events_for(old_status: JSON, new_status: JSON) -> list[tuple[str, str, str]]:
     """(type, reason, message) of the events a status transition deserves. Pure."""
     events = []
-    if applied:
-        revision = (new_status.get("sync") or {}).get("revision") or ""
-        events.append(("Normal", "Applied", f"applied {applied} object(s) at {revision[:12]}"))
     old, new = _ready(old_status), _ready(new_status)
     if new[:2] != old[:2] and new[0]:
         kind = "Normal" if new[0] == "True" or new[1] == "Progressing" else "Warning"

@@ -267,7 +267,7 @@ class Reconciler:
     async def _record_events(
         self, raw: dict[str, Any], status: dict[str, Any], run: RunResult | None
     ) -> None:
-        for event in events_for(raw.get("status") or {}, status, 0):
+        for event in events_for(raw.get("status") or {}, status):
             await self.events.record(raw, *event)
         if run is None:
             return

@@ -1,4 +1,4 @@
-"""Compare desired objects with the cluster and apply what differs.
+"""Compare desired objects with the cluster; validate objects before any write.
 
 Contract:
 
@@ -6,22 +6,19 @@ Contract:
   dry-run of applying it, and decides per object whether it is in sync. A
   dry-run that the server refuses (schema error, admission denial, missing
   namespace) raises ``ValidationError`` naming the object and its file, so a
-  broken render never reaches the cluster: ``apply`` is only called after a
-  ``compare`` that succeeded for every object. Objects bound for a namespace
+  broken render never reaches the cluster: the sync runner only writes after
+  a ``compare`` that succeeded for every object. Objects bound for a namespace
   this sync will create are dry-run in ``default`` instead (a request into a
   missing namespace is refused), and custom resources whose CRD is part of
   the same render cannot be validated before that CRD exists.
-* ``apply`` server-side-applies the out-of-sync objects with field manager
-  ``driftless`` in kind order (namespaces and CRDs first), concurrently within
-  one kind, and waits for applied CRDs to be Established before going on.
-  It changes nothing that is already in sync, so a no-op reconcile sends no
-  write request at all.
+* ``validate_new`` dry-runs objects that do not exist yet (hooks).
+* ``wait_established`` waits for CRDs the sync applied (``sync.runner``
+  writes; this module never does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -34,7 +31,7 @@ from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
-from driftless.sync.prepare import DesiredObject, kind_rank
+from driftless.sync.prepare import DesiredObject
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -108,25 +105,6 @@ async def validate_new(
     await _bounded(concurrency, objects, one)
 
 
-async def apply(
-    client: KubeClient, states: list[ObjectState], *, concurrency: int = 16
-) -> list[ObjectState]:
-    """Apply every out-of-sync object; returns the states with live objects updated."""
-    todo = [s for s in states if not s.in_sync]
-    for _, group in itertools.groupby(todo, key=lambda s: kind_rank(s.desired.ref.kind)):
-        batch = list(group)
-
-        async def one(state: ObjectState) -> ObjectState:
-            return await _apply_one(client, state)
-
-        await _bounded(concurrency, batch, one)
-        crds = [s for s in batch if s.desired.ref.kind == CRD_KIND]
-        if crds:
-            await wait_established(client, [s.desired.ref.name for s in crds])
-            await client.discovery.refresh()
-    return states
-
-
 async def _compare_one(
     client: KubeClient,
     obj: DesiredObject,
@@ -188,19 +166,6 @@ async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
             f"{VALIDATION_NAMESPACE}/{obj.ref.name}", f"{obj.ref.namespace}/{obj.ref.name}"
         )
         raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
-
-
-async def _apply_one(client: KubeClient, state: ObjectState) -> ObjectState:
-    obj = state.desired
-    try:
-        state.live = await client.apply(obj.body, field_manager=FIELD_MANAGER)
-    except UnknownKindError as exc:
-        raise ValidationError(f"{obj.describe()}: {exc}") from None
-    except KubeApiError as exc:
-        raise _classify(_redacted(exc, obj), f"apply of {obj.describe()} failed") from None
-    state.in_sync = True
-    state.message = "applied"
-    return state
 
 
 async def _namespaces_to_create(
