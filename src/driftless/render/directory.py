@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from driftless.core.errors import RenderError
@@ -56,7 +56,7 @@ def render_directory(
     includes = split_patterns(include)
     excludes = split_patterns(exclude)
     rendered: list[Manifest] = []
-    for relative in _manifest_files(start, real_root, recurse):
+    for relative in repository_files(start, real_root, recurse, is_manifest_name):
         if not is_selected(relative, includes, excludes):
             continue
         path = start.joinpath(relative)
@@ -89,8 +89,14 @@ def is_manifest_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
 
 
-def _manifest_files(start: Path, real_root: Path, recurse: bool) -> Iterator[str]:
-    """POSIX paths relative to ``start`` of candidate files, in render order."""
+def repository_files(
+    start: Path, real_root: Path, recurse: bool, wanted: Callable[[str], bool]
+) -> Iterator[str]:
+    """POSIX paths relative to ``start`` of the files whose name is ``wanted``.
+
+    Render order: sorted by name, a directory's files before its
+    subdirectories; hidden names skipped. Shared by the file-based renderers.
+    """
     # Symlinked directories are followed only while they stay inside the
     # repository; remembering real paths stops link cycles.
     seen: set[Path] = set()
@@ -110,7 +116,7 @@ def _manifest_files(start: Path, real_root: Path, recurse: bool) -> Iterator[str
                 continue
             if entry.is_dir():
                 subdirs.append(entry)
-            elif is_manifest_name(entry.name):
+            elif wanted(entry.name):
                 yield str(prefix / entry.name)
         if recurse:
             for entry in subdirs:

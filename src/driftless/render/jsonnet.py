@@ -33,7 +33,7 @@ import os
 import posixpath
 import re
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import _jsonnet  # type: ignore[import-untyped]
@@ -43,7 +43,7 @@ from driftless.core.models import JsonnetSource, JsonnetVar
 from driftless.core.resources import Manifest
 from driftless.render import manifests as checks
 from driftless.render import output
-from driftless.render.directory import is_selected, split_patterns
+from driftless.render.directory import is_selected, repository_files, split_patterns
 from driftless.render.yaml_docs import Document
 
 JSONNET_SUFFIX = ".jsonnet"
@@ -166,33 +166,21 @@ def to_manifests(value: Any, source_file: str) -> list[Manifest]:
 
 
 def jsonnet_files(start: Path, real_root: Path, recurse: bool) -> Iterator[str]:
-    """POSIX paths relative to ``start`` of the ``*.jsonnet`` files, in render order."""
-    seen: set[Path] = set()
+    """POSIX paths relative to ``start`` of the ``*.jsonnet`` files, in render order.
 
-    def walk(directory: Path, prefix: PurePosixPath) -> Iterator[str]:
-        real = directory.resolve()
-        if not real.is_relative_to(real_root):
-            where = directory.relative_to(real_root).as_posix()
-            raise RenderError("symlink points outside the repository", file=where)
-        if real in seen:
-            return
-        seen.add(real)
-        subdirs: list[os.DirEntry[str]] = []
-        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                subdirs.append(entry)
-            elif entry.name.endswith(JSONNET_SUFFIX):
-                if not Path(entry.path).resolve().is_relative_to(real_root):
-                    shown = Path(entry.path).relative_to(real_root).as_posix()
-                    raise RenderError("symlink points outside the repository", file=shown)
-                yield str(prefix / entry.name)
-        if recurse:
-            for entry in subdirs:
-                yield from walk(Path(entry.path), prefix / entry.name)
+    A file that is a symlink out of the repository is refused here, before
+    it is evaluated.
+    """
+    for relative in repository_files(start, real_root, recurse, _is_jsonnet):
+        path = start / relative
+        if not path.resolve().is_relative_to(real_root):
+            shown = path.relative_to(real_root).as_posix()
+            raise RenderError("symlink points outside the repository", file=shown)
+        yield relative
 
-    yield from walk(start, PurePosixPath())
+
+def _is_jsonnet(name: str) -> bool:
+    return name.endswith(JSONNET_SUFFIX)
 
 
 def _split_vars(variables: list[JsonnetVar]) -> tuple[dict[str, str], dict[str, str]]:
