@@ -13,12 +13,11 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from driftless.core.errors import DriftlessError
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.kube.client import KubeApiError, KubeClient
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-DEFAULT_APP_NAMESPACE = "driftless"
 
 
 @dataclass

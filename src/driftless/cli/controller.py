@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async
+from driftless.cli.context import Globals, run_async
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 

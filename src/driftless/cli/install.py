@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import click
 import yaml
 
-from driftless.cli.context import DEFAULT_APP_NAMESPACE, Globals, run_async, with_client
+from driftless.cli.context import Globals, run_async, with_client
 from driftless.core.crd import all_crds
 from driftless.core.deployment import DEFAULT_IMAGE, controller_manifests
 from driftless.core.project import DEFAULT_PROJECT, default_project
-from driftless.core.resources import CONTROLLER_CONFIGMAP, FIELD_MANAGER
+from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.sync.execute import wait_established
 
 
 async def install(client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE) -> list[str]:
@@ -23,7 +21,7 @@ async def install(client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE)
         await client.apply(crd, field_manager=FIELD_MANAGER)
         done.append(f"customresourcedefinition/{crd['metadata']['name']} applied")
     for crd in all_crds():
-        await wait_established(client, crd["metadata"]["name"])
+        await wait_established(client, [crd["metadata"]["name"]])
     await client.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         field_manager=FIELD_MANAGER,
@@ -43,17 +41,6 @@ async def _ensure_default_project(client: KubeClient, namespace: str) -> str:
             raise
         return f"project/{DEFAULT_PROJECT} unchanged"
     return f"project/{DEFAULT_PROJECT} created"
-
-
-async def wait_established(client: KubeClient, name: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        crd = await client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-            return
-        await asyncio.sleep(0.2)
-    raise click.ClickException(f"CRD {name} was not Established within {timeout:.0f}s")
 
 
 @click.command("install")

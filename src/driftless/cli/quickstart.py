@@ -25,7 +25,7 @@ from driftless.cli.output import table
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import API_VERSION, APPLICATION_KIND
-from driftless.core.resources import FIELD_MANAGER
+from driftless.core.resources import DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.sources.credstore import CredentialStore
@@ -165,15 +165,15 @@ async def _run(
         names = await _create_apps(client, examples, repo_url)
         click.echo(f"Example repository: {repo_dir} (commit there, then `driftless app refresh`)")
         click.echo(f"Applications created: {', '.join(names)}\n")
-        settings = ControllerSettings(namespace="driftless", default_interval=interval)
-        store = CredentialStore(client, "driftless")
+        settings = ControllerSettings(namespace=DEFAULT_APP_NAMESPACE, default_interval=interval)
+        store = CredentialStore(client, DEFAULT_APP_NAMESPACE)
         cache = GitCache(cluster.state_dir / "repos", credentials=store.auth)
         controller = Controller(client, cache, settings, tools=render_tools())
         controller_stop = asyncio.Event()
         task = asyncio.create_task(controller.run(controller_stop))
         try:
             return await _show_until(
-                client, stop, exit_when_ready=exit_when_ready, namespace="driftless"
+                client, stop, exit_when_ready=exit_when_ready, namespace=DEFAULT_APP_NAMESPACE
             )
         finally:
             controller_stop.set()

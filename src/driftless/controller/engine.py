@@ -17,6 +17,7 @@ from typing import Any
 from driftless.controller import outcome as outcomes
 from driftless.controller.health_config import HealthConfig
 from driftless.core import reasons
+from driftless.core.crd import kinds_defined
 from driftless.core.errors import StallingError, ValidationError
 from driftless.core.models import API_VERSION, Application
 from driftless.core.project import (
@@ -266,7 +267,7 @@ class Engine:
 
     async def _scope_map(self, manifests: list[Manifest]) -> dict[tuple[str, str], bool]:
         """Whether each (apiVersion, kind) is namespaced: from discovery or a CRD in the render."""
-        from_crds = {key: scope == "Namespaced" for key, scope in _crd_scopes(manifests).items()}
+        from_crds = _crd_scopes(manifests)
         result: dict[tuple[str, str], bool] = {}
         for manifest in manifests:
             key = (manifest.api_version, manifest.kind)
@@ -295,13 +296,11 @@ def _unique_hook_objects(hooks: list[sync_plan.Task]) -> list[DesiredObject]:
     return list(seen.values())
 
 
-def _crd_scopes(manifests: list[Manifest]) -> dict[tuple[str, str], str]:
-    scopes: dict[tuple[str, str], str] = {}
-    for manifest in manifests:
-        if manifest.kind != "CustomResourceDefinition":
-            continue
-        spec = manifest.obj.get("spec") or {}
-        kind = (spec.get("names") or {}).get("kind", "")
-        for version in spec.get("versions") or []:
-            scopes[(f"{spec.get('group')}/{version.get('name')}", kind)] = spec.get("scope", "")
-    return scopes
+def _crd_scopes(manifests: list[Manifest]) -> dict[tuple[str, str], bool]:
+    """Whether each kind defined by a CRD in the render is namespaced."""
+    return {
+        (api_version, kind): namespaced
+        for manifest in manifests
+        if manifest.kind == "CustomResourceDefinition"
+        for api_version, kind, namespaced in kinds_defined(manifest.obj)
+    }

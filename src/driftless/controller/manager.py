@@ -33,6 +33,7 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import (
     CONTROLLER_CONFIGMAP,
     CONTROLLER_VERSION_KEY,
+    DEFAULT_APP_NAMESPACE,
     FIELD_MANAGER,
     TRACKING_ANNOTATION,
     parse_tracking_id,
@@ -49,7 +50,6 @@ JSON = dict[str, Any]
 
 BACKOFF_BASE_SECONDS = 5.0
 LIVE_CHANGE_DELAY_SECONDS = 0.2
-DEFAULT_NAMESPACE = "driftless"
 RELIST_DELAY_SECONDS = 5.0
 
 
@@ -104,7 +104,7 @@ class Controller:
 
     async def _publish_version(self) -> None:
         """Tell `driftless version` (and admins) which controller runs; best effort."""
-        namespace = self.settings.namespace or DEFAULT_NAMESPACE
+        namespace = self.settings.namespace or DEFAULT_APP_NAMESPACE
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",

@@ -212,9 +212,24 @@ def _strip_defaults(node: Any) -> None:
             _strip_defaults(value)
 
 
+def kinds_defined(crd: JSON) -> list[tuple[str, str, bool]]:
+    """(apiVersion, kind, namespaced) of every version a CRD body defines."""
+    spec = crd.get("spec") or {}
+    group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+    namespaced = spec.get("scope") == "Namespaced"
+    return [(f"{group}/{v.get('name')}", kind, namespaced) for v in spec.get("versions") or []]
+
+
 def all_crds() -> list[JSON]:
     """Every CRD driftless needs, in install order."""
     return [application_crd(), project_crd()]
 
 
-__all__ = ["API_VERSION", "all_crds", "application_crd", "model_schema", "structural"]
+__all__ = [
+    "API_VERSION",
+    "all_crds",
+    "application_crd",
+    "kinds_defined",
+    "model_schema",
+    "structural",
+]

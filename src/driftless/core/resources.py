@@ -16,6 +16,8 @@ from typing import Any
 
 TRACKING_ANNOTATION = "driftless.dev/tracking-id"
 FIELD_MANAGER = "driftless"
+# Where Applications, Projects and the controller live unless told otherwise.
+DEFAULT_APP_NAMESPACE = "driftless"
 # The running controller publishes its version here (read by `driftless version`).
 CONTROLLER_CONFIGMAP = "driftless-controller"
 CONTROLLER_VERSION_KEY = "version"

@@ -10,18 +10,11 @@ else ``~/.cache/driftless``. Under it:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-ENV_VAR = "DRIFTLESS_CACHE_DIR"
+from driftless.core.paths import CACHE_ENV_VAR, cache_root
 
-
-def cache_root() -> Path:
-    """The cache root, read from the environment on every call (tests change it)."""
-    configured = os.environ.get(ENV_VAR)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "driftless"
+ENV_VAR = CACHE_ENV_VAR
 
 
 def bin_dir() -> Path:

@@ -263,10 +263,7 @@ class KubeClient:
         subresource: str | None = None,
     ) -> JSON:
         """JSON merge patch (RFC 7386) of an object or one of its subresources."""
-        rtype = await self.resource_type(api_version, kind)
-        path = rtype.path(namespace, name)
-        if subresource:
-            path = f"{path}/{subresource}"
+        path = await self._object_path(api_version, kind, name, namespace, subresource)
         return await self._json("PATCH", path, body=patch, content_type=_MERGE_PATCH)
 
     async def json_patch(
@@ -280,11 +277,15 @@ class KubeClient:
         subresource: str | None = None,
     ) -> JSON:
         """JSON patch (RFC 6902); a failing ``test`` operation raises a 422 KubeApiError."""
+        path = await self._object_path(api_version, kind, name, namespace, subresource)
+        return await self._json("PATCH", path, body=operations, content_type=_JSON_PATCH)
+
+    async def _object_path(
+        self, api_version: str, kind: str, name: str, namespace: str | None, subresource: str | None
+    ) -> str:
         rtype = await self.resource_type(api_version, kind)
         path = rtype.path(namespace, name)
-        if subresource:
-            path = f"{path}/{subresource}"
-        return await self._json("PATCH", path, body=operations, content_type=_JSON_PATCH)
+        return f"{path}/{subresource}" if subresource else path
 
     async def replace(self, obj: JSON) -> JSON:
         """PUT the whole object (create it when missing): for fields apply cannot change."""

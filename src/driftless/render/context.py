@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftless.core.errors import DriftlessError
+from driftless.core.paths import cache_root
 
 DEFAULT_TIME_LIMIT = 120.0
 
 
 def default_cache_dir() -> Path:
     """``${DRIFTLESS_CACHE_DIR:-~/.cache/driftless}``."""
-    base = os.environ.get("DRIFTLESS_CACHE_DIR") or str(Path.home() / ".cache" / "driftless")
-    return Path(base)
+    return cache_root()
 
 
 @dataclass(frozen=True)

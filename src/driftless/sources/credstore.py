@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources import credentials as creds
 from driftless.sources.gitauth import GitAuth, git_auth
@@ -39,7 +40,7 @@ __all__ = ["DEFAULT_MAX_AGE", "DEFAULT_NAMESPACE", "CredentialStore", "static_au
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "driftless"
+DEFAULT_NAMESPACE = DEFAULT_APP_NAMESPACE
 DEFAULT_MAX_AGE = 15.0
 
 

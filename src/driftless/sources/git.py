@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from driftless.core.errors import DriftlessError, SourceError, SourceUnavailableError
+from driftless.core.paths import cache_root
 from driftless.sources import refs, tagrange
 from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.gitauth import NO_AUTH, GitAuth
@@ -96,8 +97,7 @@ _HOST_KEY_FAILED = re.compile(
 
 def default_cache_root() -> Path:
     """``${DRIFTLESS_CACHE_DIR:-~/.cache/driftless}/repos``."""
-    base = os.environ.get("DRIFTLESS_CACHE_DIR") or str(Path.home() / ".cache" / "driftless")
-    return Path(base) / "repos"
+    return cache_root() / "repos"
 
 
 @dataclass

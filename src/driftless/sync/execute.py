@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
 from driftless.core.resources import FIELD_MANAGER
 from driftless.diff.ignore import strip_ignored
@@ -186,15 +187,12 @@ async def _namespaces_to_create(
 
 def _kinds_defined_by(desired: list[DesiredObject]) -> set[tuple[str, str]]:
     """(apiVersion, kind) of every custom resource whose CRD is in this render."""
-    kinds: set[tuple[str, str]] = set()
-    for d in desired:
-        if d.ref.kind != CRD_KIND:
-            continue
-        spec = d.body.get("spec") or {}
-        group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
-        for version in spec.get("versions") or []:
-            kinds.add((f"{group}/{version.get('name')}", kind))
-    return kinds
+    return {
+        (api_version, kind)
+        for d in desired
+        if d.ref.kind == CRD_KIND
+        for api_version, kind, _ in kinds_defined(d.body)
+    }
 
 
 async def wait_established(client: KubeClient, names: list[str], timeout: float = 60) -> None:

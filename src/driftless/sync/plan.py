@@ -101,9 +101,14 @@ def delete_policies(obj: DesiredObject) -> frozenset[str]:
     return policies
 
 
-def object_options(obj: DesiredObject) -> set[str]:
-    raw = _annotations(obj).get(SYNC_OPTIONS_ANNOTATION, "")
+def sync_options(obj: dict[str, Any]) -> set[str]:
+    """The per-object options of the ``driftless.dev/sync-options`` annotation."""
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS_ANNOTATION, "")
     return {part.strip() for part in str(raw).split(",") if part.strip()}
+
+
+def object_options(obj: DesiredObject) -> set[str]:
+    return sync_options(obj.body)
 
 
 def split_hooks(desired: list[DesiredObject]) -> tuple[list[DesiredObject], list[Task]]:

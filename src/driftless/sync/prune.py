@@ -25,10 +25,10 @@ from driftless.core.errors import TransientError, ValidationError
 from driftless.core.models import ResourceStatus
 from driftless.core.resources import TRACKING_ANNOTATION, ResourceRef
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.sync.plan import sync_options
 from driftless.sync.prepare import kind_rank
 
 JSON = dict[str, Any]
-SYNC_OPTIONS_ANNOTATION = "driftless.dev/sync-options"
 
 
 @dataclass
@@ -41,13 +41,7 @@ class Orphan:
 
     @property
     def prune_disabled(self) -> bool:
-        return "Prune=false" in object_sync_options(self.live)
-
-
-def object_sync_options(obj: JSON) -> list[str]:
-    """The per-object options of the ``driftless.dev/sync-options`` annotation."""
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS_ANNOTATION, "")
-    return [part.strip() for part in str(raw).split(",") if part.strip()]
+        return "Prune=false" in sync_options(self.live)
 
 
 def candidates(
