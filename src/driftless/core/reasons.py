@@ -23,6 +23,10 @@ RECONCILIATION_FAILED: Final = "ReconciliationFailed"
 # health
 HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
 PROJECT_VIOLATION: Final = "ProjectViolation"
+# tenancy: a live object is tracked by another Application
+RESOURCE_OWNED_ELSEWHERE: Final = "ResourceOwnedElsewhere"
+# a reconcile ran past its deadline and was cancelled; retried with backoff
+RECONCILE_TIMED_OUT: Final = "ReconcileTimedOut"
 # pruning
 PRUNE_SKIPPED: Final = "PruneSkipped"
 DELETION_FAILED: Final = "DeletionFailed"
