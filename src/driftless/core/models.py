@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from driftless.core import names
+
 GROUP = "driftless.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -54,6 +56,16 @@ class ApiModel(BaseModel):
 # --------------------------------------------------------------------- spec
 
 
+_Namespace = Annotated[str, Field(pattern=names.NAMESPACE_PATTERN, max_length=names.NAMESPACE_MAX)]
+_NameAffix = Annotated[
+    str, Field(pattern=names.NAME_AFFIX_PATTERN, max_length=names.NAME_AFFIX_MAX)
+]
+_Image = Annotated[str, Field(pattern=names.IMAGE_PATTERN, max_length=names.IMAGE_MAX)]
+_LabelValue = Annotated[
+    str, Field(pattern=names.LABEL_VALUE_PATTERN, max_length=names.LABEL_VALUE_MAX)
+]
+
+
 class DirectorySource(ApiModel):
     """Options for a plain directory of YAML/JSON manifests."""
 
@@ -67,26 +79,40 @@ class DirectorySource(ApiModel):
 class KustomizeSource(ApiModel):
     """Overrides applied on top of the kustomization at ``path``."""
 
-    name_prefix: str | None = Field(None, description="Prefix added to every object's name.")
-    name_suffix: str | None = Field(None, description="Suffix added to every object's name.")
-    namespace: str | None = Field(None, description="Namespace set on every namespaced object.")
-    images: list[str] = Field(
+    name_prefix: _NameAffix | None = Field(None, description="Prefix added to every object's name.")
+    name_suffix: _NameAffix | None = Field(None, description="Suffix added to every object's name.")
+    namespace: _Namespace | None = Field(
+        None, description="Namespace set on every namespaced object."
+    )
+    images: list[_Image] = Field(
         default_factory=list,
         description="Image overrides like `kustomize edit set image`: name=newName:tag, name:tag.",
     )
-    common_labels: dict[str, str] = Field(default_factory=dict, description="Labels added.")
+    common_labels: dict[str, _LabelValue] = Field(default_factory=dict, description="Labels added.")
     common_annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations added."
     )
+
     components: list[str] = Field(
         default_factory=list, description="Extra components (paths inside the repository)."
     )
+
+    @field_validator("common_labels", "common_annotations")
+    @classmethod
+    def _valid_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            problem = names.label_key_problem(key)
+            if problem:
+                raise ValueError(f"key {key[:60]!r}: {problem}")
+        return value
 
 
 class HelmParameter(ApiModel):
     """One ``--set`` value."""
 
-    name: str
+    name: Annotated[str, Field(pattern=names.SET_NAME_PATTERN, max_length=names.SET_NAME_MAX)] = (
+        Field(description="Value path such as image.tag (no '=', ',' or spaces).")
+    )
     value: str
     force_string: bool = Field(False, description="Use --set-string instead of --set.")
 
@@ -94,12 +120,18 @@ class HelmParameter(ApiModel):
 class HelmSource(ApiModel):
     """Options for a Helm chart (in the repository, or from a Helm/OCI repository)."""
 
-    release_name: str | None = Field(None, description="Release name; default the app name.")
-    namespace: str | None = Field(
+    release_name: (
+        Annotated[str, Field(pattern=names.RELEASE_NAME_PATTERN, max_length=names.RELEASE_NAME_MAX)]
+        | None
+    ) = Field(None, description="Release name (DNS-1123, at most 53); default the app name.")
+    namespace: _Namespace | None = Field(
         None, description="Release namespace; default the destination namespace."
     )
-    value_files: list[str] = Field(
-        default_factory=list, description="Values files, relative to the chart directory."
+    value_files: list[
+        Annotated[str, Field(pattern=names.VALUE_FILE_PATTERN, max_length=names.PATH_MAX)]
+    ] = Field(
+        default_factory=list,
+        description="Values files, relative to the chart directory, inside the repository.",
     )
     values: str | None = Field(None, description="Inline values, as a YAML document.")
     parameters: list[HelmParameter] = Field(default_factory=list, description="--set values.")
@@ -140,7 +172,10 @@ class ApplicationSource(ApiModel):
         "HEAD", description="Branch, tag or commit SHA to follow; HEAD is the default branch."
     )
     path: str = Field(".", description="Directory inside the repository holding the manifests.")
-    chart: str | None = Field(None, description="Chart name in a Helm repository.")
+    chart: (
+        Annotated[str, Field(pattern=names.CHART_NAME_PATTERN, max_length=names.CHART_NAME_MAX)]
+        | None
+    ) = Field(None, description="Chart name in a Helm repository.")
     directory: DirectorySource | None = Field(None, description="Plain directory options.")
     kustomize: KustomizeSource | None = Field(None, description="Kustomize options.")
     helm: HelmSource | None = Field(None, description="Helm options.")
