@@ -2,16 +2,29 @@
 
 Contract:
 
-* ``get(url, ...)`` returns the body of a ``200`` answer, at most
-  ``max_bytes`` long, following redirects. It speaks the anonymous token
-  dance of OCI registries: a ``401`` with ``WWW-Authenticate: Bearer
+* ``get(url, ..., auth=...)`` returns the body of a ``200`` answer, at most
+  ``max_bytes`` long, following redirects. It speaks the token dance of OCI
+  registries: a ``401`` with ``WWW-Authenticate: Bearer
   realm=…,service=…,scope=…`` fetches a token from the realm and retries
   once with it.
+* Only ``http://`` and ``https://``: any other scheme (``file://``, ``ftp://``,
+  ``data:``), as the URL asked for, a redirect target, a token realm or a
+  pagination link, is a ``SourceError``; the opener has no handler that could
+  read a local file.
+* Credentials go only to the origin they were registered for. ``BasicAuth``
+  is bound to one scheme + host + port (``split_credentials`` takes it from a
+  URL's user info and binds it to that URL's origin). Its header is sent only
+  on requests to that origin: not to a chart URL of an index that points at
+  another host, not across a redirect to another origin (the class of Helm's
+  CVE-2021-32690: the redirect handler removes ``Authorization``), not to a
+  token realm on another origin (that realm is asked anonymously). A bearer
+  token obtained for a registry is likewise dropped on a cross-origin
+  redirect (registries redirect blob downloads to storage that needs none).
 * Failures are typed for the controller: the server not reachable, timing
   out, or answering 5xx/429 → ``SourceUnavailableError`` (transient); any
-  other 4xx → ``SourceError`` (the URL, chart or version is wrong); a body
-  over the limit → ``SourceError``.
-* Messages never contain URL credentials (``redact``).
+  other 4xx → ``SourceError`` (the URL, chart or version is wrong, or the
+  credentials are missing or refused); a body over the limit → ``SourceError``.
+* Messages never contain URL credentials (``redact``) or header values.
 * No cookies, no proxies from the environment: chart downloads go where the
   spec says and nowhere else.
 """
@@ -19,20 +32,80 @@ Contract:
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
+from typing import IO, Any
 
 from driftless.core.errors import SourceError, SourceUnavailableError
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _USER_AGENT = "driftless"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_SCHEMES = ("http", "https")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_AUTHORIZATION = "Authorization"
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """A user name and password for exactly one origin (``scheme://host:port``)."""
+
+    origin: str
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+
+    def header(self) -> str:
+        pair = f"{self.username}:{self.password}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
+    def allows(self, url: str) -> bool:
+        """Whether this credential may be sent to ``url`` (same origin only)."""
+        return origin(url) == self.origin
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but never carries ``Authorization`` to another origin."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if urllib.parse.urlsplit(target).scheme.lower() not in _SCHEMES:
+            raise SourceError(f"{redact(req.full_url)}: redirected to a non-http(s) URL")
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and origin(new.full_url) != origin(req.full_url):
+            new.remove_header(_AUTHORIZATION)
+        return new
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener for http(s) only: no file/ftp/data handlers, no proxies, no cookies."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _SameOriginRedirects(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+_OPENER = _opener()
 
 
 @dataclass(frozen=True)
@@ -54,6 +127,40 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower-cased, default port explicit."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        port = 0
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def split_credentials(url: str) -> tuple[str, BasicAuth | None]:
+    """``https://user:pw@host/x`` → (``https://host/x``, credentials bound to its origin)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    clean = redact(url)
+    auth = BasicAuth(
+        origin=origin(clean),
+        username=urllib.parse.unquote(parts.username),
+        password=urllib.parse.unquote(parts.password or ""),
+    )
+    return clean, auth
+
+
+def check_scheme(url: str, what: str) -> None:
+    """Refuse anything but ``http(s)://`` (``SourceError`` naming ``what``)."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in _SCHEMES:
+        raise SourceError(f"{what}: {redact(url)!r} is not an http(s) URL; refused")
+
+
 def get(
     url: str,
     *,
@@ -61,14 +168,17 @@ def get(
     max_bytes: int,
     accept: str | None = None,
     what: str = "",
+    auth: BasicAuth | None = None,
 ) -> Response:
     """GET ``url`` (see the module contract); ``what`` names the thing in messages."""
+    url = redact(url)  # user info in a URL is never a credential here: ``auth`` is
+    check_scheme(url, what or "download")
     headers = {"User-Agent": _USER_AGENT}
     if accept:
         headers["Accept"] = accept
-    url, basic = _split_userinfo(url)
-    if basic is not None:
-        headers["Authorization"] = basic
+    sent = auth if auth is not None and auth.allows(url) else None
+    if sent is not None:
+        headers[_AUTHORIZATION] = sent.header()
     try:
         return _get_once(url, headers, timeout, max_bytes)
     except urllib.error.HTTPError as exc:
@@ -76,16 +186,16 @@ def get(
             raise _http_error(exc, url, what) from None
         challenge = exc.headers.get("WWW-Authenticate", "")
         exc.close()
-        token = _bearer_token(challenge, timeout, url, what)
+        token = _bearer_token(challenge, timeout, url, what, auth)
         if token is None:
-            raise SourceError(f"{what or redact(url)}: the server requires credentials") from None
+            raise _unauthorized(url, what, sent) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
     try:
-        return _get_once(url, {**headers, "Authorization": f"Bearer {token}"}, timeout, max_bytes)
+        return _get_once(url, {**headers, _AUTHORIZATION: f"Bearer {token}"}, timeout, max_bytes)
     except urllib.error.HTTPError as exc:
         if exc.code == 401:
-            raise SourceError(f"{what or redact(url)}: the server requires credentials") from None
+            raise _unauthorized(url, what, sent) from None
         raise _http_error(exc, url, what) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
@@ -108,15 +218,6 @@ def next_link(headers: Message, base: str) -> str | None:
     return urllib.parse.urljoin(base, match.group(1)) if match else None
 
 
-def _split_userinfo(url: str) -> tuple[str, str | None]:
-    """``https://user:pw@host/x`` → (``https://host/x``, a Basic Authorization value)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, None
-    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-    return redact(url), "Basic " + base64.b64encode(pair.encode()).decode()
-
-
 def _get_once(url: str, headers: Mapping[str, str], timeout: float, max_bytes: int) -> Response:
     request = urllib.request.Request(url, headers=dict(headers))
     with _OPENER.open(request, timeout=timeout) as answer:
@@ -126,29 +227,47 @@ def _get_once(url: str, headers: Mapping[str, str], timeout: float, max_bytes: i
         return Response(body=body, headers=answer.headers)
 
 
-def _bearer_token(challenge: str, timeout: float, url: str, what: str) -> str | None:
-    """An anonymous token for the realm of ``challenge``, or ``None`` if there is none."""
+def _bearer_token(
+    challenge: str, timeout: float, url: str, what: str, auth: BasicAuth | None
+) -> str | None:
+    """A token for the realm of ``challenge``, or ``None`` if there is none.
+
+    The realm gets the Basic credentials only when it is on their own origin;
+    a realm elsewhere is asked anonymously (it may still grant public pulls).
+    """
     params = parse_challenge(challenge)
     if not params or "realm" not in params:
         return None
     query: dict[str, str] = {k: params[k] for k in ("service", "scope") if k in params}
-    token_url = params["realm"]
+    token_url = redact(params["realm"])
+    check_scheme(token_url, f"{what or redact(url)}: token realm")
     if query:
         token_url += ("&" if "?" in token_url else "?") + urllib.parse.urlencode(query)
+    headers = {"User-Agent": _USER_AGENT}
+    if auth is not None and auth.allows(token_url):
+        headers[_AUTHORIZATION] = auth.header()
     try:
-        answer = _get_once(token_url, {"User-Agent": _USER_AGENT}, timeout, 1024 * 1024)
+        answer = _get_once(token_url, headers, timeout, 1024 * 1024)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
+            exc.close()
             return None
         raise _http_error(exc, url, what) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
     try:
-        data = json.loads(answer.body)
+        data: Any = json.loads(answer.body)
     except ValueError:
         return None
     token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
     return token if isinstance(token, str) and token else None
+
+
+def _unauthorized(url: str, what: str, sent: BasicAuth | None) -> SourceError:
+    shown = what or redact(url)
+    if sent is None:
+        return SourceError(f"{shown}: the server requires credentials")
+    return SourceError(f"{shown}: the server refused the credentials (HTTP 401)")
 
 
 def _http_error(exc: urllib.error.HTTPError, url: str, what: str) -> Exception:

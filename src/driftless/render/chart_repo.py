@@ -13,11 +13,24 @@ Contract of ``fetch_chart(repo_url, chart, wanted, ...)``:
   registry's anonymous token dance included), its sha256 checked against the
   index digest or the OCI layer digest, and extracted (``tarfile``'s ``data``
   filter: no absolute paths, no ``..``, no links out, no devices) under
-  ``<cache_root>/<host>-<hash of URL>/<chart>/<version>/``. Entries appear
+  ``<cache_root>/<host>-<hash of URL and access>/<chart>/<version>/``. Entries appear
   atomically (rename of a finished temp directory), so a crash leaves no half
   chart, and two concurrent fetches of one chart are harmless.
 * An exact version already in the cache is returned without any network
   access; a range always re-reads the index or tag list (it may have moved).
+* Credentials: user info in ``repo_url`` (``https://user:token@host/…``) is
+  the repository's credential, bound to that URL's origin (scheme, host,
+  port) and sent by ``chart_http`` only there: an index entry whose archive
+  lives on another host, a redirect elsewhere or a token realm elsewhere gets
+  nothing. The cache entry is keyed by what grants access
+  (``chart_access.fingerprint``; anonymous is its own key), so an app without
+  the credential never gets a private chart another app fetched: it goes to
+  the server and gets the server's refusal. ``FetchedChart.identity`` carries
+  the same fingerprint, so render caches keyed by it separate them too.
+* Only ``http(s)://`` and ``oci://`` repositories, and only ``http(s)://``
+  archive URLs in an index (relative ones resolved against the index URL):
+  ``file://``, paths and any other scheme are a ``SourceError`` naming the
+  entry, never read.
 * Errors: unreachable or 5xx → ``SourceUnavailableError``; unknown chart, no
   matching version, a bad URL, a digest mismatch or an archive without
   ``Chart.yaml`` → ``SourceError``. Messages never contain credentials.
@@ -41,7 +54,7 @@ from typing import Any
 import yaml
 
 from driftless.core.errors import SourceError
-from driftless.render import chart_http, chart_versions
+from driftless.render import chart_access, chart_http, chart_versions
 from driftless.render.chart_http import redact
 
 MAX_INDEX_BYTES = 256 * 1024 * 1024
@@ -63,11 +76,16 @@ class FetchedChart:
     chart: str
     version: str
     path: Path
+    access: str = ""  # chart_access fingerprint of the credential; "" when anonymous
 
     @property
     def identity(self) -> str:
-        """What names this exact chart content (for cache keys and messages)."""
-        return f"{redact(self.repo_url)} {self.chart}@{self.version}"
+        """What names this chart content *for this credential* (cache keys).
+
+        It never contains the credential, only its keyed fingerprint.
+        """
+        shown = f"{redact(self.repo_url)} {self.chart}@{self.version}"
+        return f"{shown} access:{self.access}" if self.access else shown
 
 
 @dataclass(frozen=True)
@@ -92,18 +110,19 @@ async def fetch_chart(
     if not _CHART_NAME.match(chart) or ".." in chart.split("/"):
         raise SourceError(f"invalid chart name {chart!r}")
     repo = _Repository.parse(repo_url, chart, plain_http_registries)
-    base = cache_root / repo.cache_dir_name() / chart.replace("/", "_")
+    access = await asyncio.to_thread(chart_access.fingerprint, repo.auth, cache_root)
+    base = cache_root / repo.cache_dir_name(access) / chart.replace("/", "_")
     if chart_versions.is_exact(wanted):
         cached = _cached(base, wanted.strip())
         if cached is not None:
-            return FetchedChart(repo_url, chart, wanted.strip(), cached)
+            return FetchedChart(repo_url, chart, wanted.strip(), cached, access)
     candidates = await asyncio.to_thread(repo.candidates, timeout)
     picked = _pick(candidates, wanted, chart, repo_url)
     cached = _cached(base, picked.version)
     if cached is None:
         archive = await asyncio.to_thread(repo.download, picked, timeout)
         cached = await asyncio.to_thread(_store, base, picked.version, archive, chart)
-    return FetchedChart(repo_url, chart, picked.version, cached)
+    return FetchedChart(repo_url, chart, picked.version, cached, access)
 
 
 def _pick(candidates: list[_Candidate], wanted: str, chart: str, repo_url: str) -> _Candidate:
@@ -126,30 +145,39 @@ class _Repository:
     """A Helm repository (``index``) or an OCI registry repository (``oci``)."""
 
     kind: str
-    url: str  # index base URL, or registry base URL (scheme://host)
+    url: str  # index base URL, or registry base URL (scheme://host); no user info
     name: str  # OCI repository name (path/chart); the chart name for an index
     identity: str
+    auth: chart_http.BasicAuth | None  # bound to the origin of ``url``
 
     @classmethod
     def parse(cls, repo_url: str, chart: str, plain_http: frozenset[str]) -> _Repository:
         parts = urllib.parse.urlsplit(repo_url.strip())
         identity = redact(repo_url.strip()).rstrip("/")
         if parts.scheme == "oci":
-            if not parts.netloc:
+            if not parts.hostname:
                 raise SourceError(f"OCI chart repository {identity!r} names no registry host")
             host = parts.netloc.rpartition("@")[2]
             scheme = "http" if host in plain_http else "https"
+            # The credential is registered for the registry the URL names.
+            userinfo = parts.netloc.rpartition("@")[0]
+            base, auth = chart_http.split_credentials(
+                f"{scheme}://{userinfo + '@' if userinfo else ''}{host}"
+            )
             path = "/".join(p for p in (parts.path.strip("/"), chart) if p)
-            return cls("oci", f"{scheme}://{host}", path, identity)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            return cls("index", repo_url.strip().rstrip("/"), chart, identity)
+            return cls("oci", base, path, identity, auth)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            url, auth = chart_http.split_credentials(repo_url.strip().rstrip("/"))
+            return cls("index", url, chart, identity, auth)
         raise SourceError(
             f"chart repository {identity!r} must be an https://, http:// or oci:// URL"
+            " (file:// and local paths are refused)"
         )
 
-    def cache_dir_name(self) -> str:
+    def cache_dir_name(self, access: str) -> str:
+        """The cache directory of this repository *for this credential* (``access``)."""
         host = urllib.parse.urlsplit(self.identity).netloc or "repo"
-        digest = hashlib.sha256(self.identity.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{self.identity}\0{access}".encode()).hexdigest()[:16]
         return f"{re.sub(r'[^A-Za-z0-9.]+', '-', host)}-{digest}"
 
     def candidates(self, timeout: float) -> list[_Candidate]:
@@ -162,10 +190,13 @@ class _Repository:
         digest = candidate.digest
         if self.kind == "index":
             url = candidate.locator
+            chart_http.check_scheme(url, f"{what}: the index entry's URL")
         else:
             digest = self._layer_digest(candidate, timeout)
             url = f"{self.url}/v2/{self.name}/blobs/{digest}"
-        body = chart_http.get(url, timeout=timeout, max_bytes=MAX_ARCHIVE_BYTES, what=what).body
+        body = chart_http.get(
+            url, timeout=timeout, max_bytes=MAX_ARCHIVE_BYTES, what=what, auth=self.auth
+        ).body
         if digest:
             actual = hashlib.sha256(body).hexdigest()
             if actual != digest.removeprefix("sha256:"):
@@ -175,7 +206,11 @@ class _Repository:
     def _index_candidates(self, timeout: float) -> list[_Candidate]:
         what = f"index of chart repository {self.identity}"
         body = chart_http.get(
-            f"{self.url}/index.yaml", timeout=timeout, max_bytes=MAX_INDEX_BYTES, what=what
+            f"{self.url}/index.yaml",
+            timeout=timeout,
+            max_bytes=MAX_INDEX_BYTES,
+            what=what,
+            auth=self.auth,
         ).body
         try:
             index = yaml.load(body, Loader=_IndexLoader)
@@ -195,8 +230,9 @@ class _Repository:
         urls = item.get("urls")
         if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
             return None
-        # Archive URLs may be relative to the repository URL.
-        url = urllib.parse.urljoin(self.url + "/", urls[0])
+        # Archive URLs may be relative to the repository URL (always http(s)
+        # here); an absolute one of another scheme is refused when downloaded.
+        url = urllib.parse.urljoin(self.url + "/", urls[0].strip())
         digest = item.get("digest")
         return _Candidate(str(item["version"]), url, digest if isinstance(digest, str) else None)
 
@@ -207,7 +243,9 @@ class _Repository:
         for _ in range(_MAX_TAG_PAGES):
             if url is None:
                 break
-            answer = chart_http.get(url, timeout=timeout, max_bytes=16 * 1024 * 1024, what=what)
+            answer = chart_http.get(
+                url, timeout=timeout, max_bytes=16 * 1024 * 1024, what=what, auth=self.auth
+            )
             try:
                 data = json.loads(answer.body)
             except ValueError:
@@ -225,6 +263,7 @@ class _Repository:
             max_bytes=4 * 1024 * 1024,
             accept=OCI_MANIFEST,
             what=what,
+            auth=self.auth,
         )
         try:
             manifest = json.loads(answer.body)

@@ -19,6 +19,11 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
   name and the namespace to the destination namespace; ``--kube-version`` and
   ``--api-versions`` come from the destination (``KubeTarget``), so
   ``.Capabilities`` answers what the real cluster serves.
+* The command line: every value built from input is checked by ``argv`` as
+  Helm would check it (release name, namespace, versions, ``--set`` names)
+  and never starts with ``-``; option values are passed as ``--flag=value``
+  and option parsing ends with ``--`` before the release name and chart, so
+  no value can become an option (``--post-renderer``, ``--set-file``).
 * Output: one ``Manifest`` per object with ``source_file`` the template that
   produced it (from Helm's ``# Source:`` comments, relative to the repository
   root, or ``<chart>@<version>/…`` for repository charts) and ``line`` None.
@@ -48,7 +53,7 @@ import yaml
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import HelmParameter, HelmSource
 from driftless.core.resources import Manifest
-from driftless.render import helm_hooks, scratch, yaml_docs
+from driftless.render import argv, helm_hooks, scratch, yaml_docs
 from driftless.render import manifests as checks
 from driftless.render import output as tool_output
 from driftless.render.context import KubeTarget
@@ -97,6 +102,7 @@ async def render_helm(
     (default: its path relative to ``root``).
     """
     opts = options or HelmSource()
+    release = checked_release(release)
     real_root = root.resolve()
     real_chart = chart_dir.resolve()
     shown = display or _relative(real_chart, real_root)
@@ -174,25 +180,55 @@ def check_symlinks(real_chart: Path, real_root: Path, shown: str) -> None:
                 raise RenderError("symlink points outside the repository", file=where)
 
 
+def checked_release(release: Release) -> Release:
+    """``release`` if Helm accepts its name and namespace (``RenderError`` otherwise)."""
+    argv.release_name(release.name)
+    if release.namespace:
+        argv.namespace(release.namespace)
+    return release
+
+
+def template_command(
+    helm: str, release_name: str, chart_dir: Path, flags: Sequence[str]
+) -> list[str]:
+    """``helm template FLAGS -- NAME CHART``: after ``--`` nothing is an option."""
+    return [
+        helm,
+        "template",
+        *flags,
+        "--",
+        argv.release_name(release_name),
+        argv.safe_arg(str(chart_dir), "chart directory"),
+    ]
+
+
 def template_arguments(
     opts: HelmSource, release: Release, kube: KubeTarget, values: Sequence[Path]
 ) -> list[str]:
-    """The flags of ``helm template`` after release name and chart, in precedence order."""
+    """The flags of ``helm template`` (before ``--``), in precedence order."""
     return [
-        *[arg for path in values for arg in ("--values", str(path))],
+        *[f"--values={argv.safe_arg(str(path), 'values file')}" for path in values],
         *set_arguments(opts.parameters),
         *capability_arguments(kube),
-        *(["--namespace", release.namespace] if release.namespace else []),
+        *([f"--namespace={argv.namespace(release.namespace)}"] if release.namespace else []),
         *([] if opts.skip_crds else ["--include-crds"]),
     ]
 
 
 def set_arguments(parameters: Sequence[HelmParameter]) -> list[str]:
-    """``--set`` / ``--set-string`` arguments for the parameters, in order."""
+    """``--set=`` / ``--set-string=`` arguments for the parameters, in order.
+
+    ``--set`` and ``--set-string`` never read files (``--set-file`` does, and
+    is never passed), so a value may be anything but a NUL character.
+    """
     args: list[str] = []
-    for param in parameters:
+    for index, param in enumerate(parameters):
+        where = f"spec.source.helm.parameters[{index}]"
+        name = argv.set_name(param.name, f"{where}.name")
+        if "\x00" in param.value:
+            raise RenderError(f"{where}.value: contains a NUL character")
         flag = "--set-string" if param.force_string else "--set"
-        args += [flag, f"{param.name}={escape_set_value(param.value)}"]
+        args.append(f"{flag}={name}={escape_set_value(param.value)}")
     return args
 
 
@@ -209,9 +245,9 @@ def escape_set_value(value: str) -> str:
 
 def capability_arguments(kube: KubeTarget) -> list[str]:
     """``--kube-version`` and one ``--api-versions`` per served API version."""
-    args = ["--kube-version", kube.version] if kube.version else []
+    args = [f"--kube-version={argv.kube_version(kube.version)}"] if kube.version else []
     for api_version in kube.api_versions:
-        args += ["--api-versions", api_version]
+        args.append(f"--api-versions={argv.api_version(api_version)}")
     return args
 
 
@@ -374,7 +410,14 @@ async def _dependency_build(
     await asyncio.to_thread(scratch.unshare, [chart_dir / "charts", chart_dir / "Chart.lock"])
     try:
         await run_tool(
-            [helm, "dependency", "build", str(chart_dir), "--skip-refresh"],
+            [
+                helm,
+                "dependency",
+                "build",
+                "--skip-refresh",
+                "--",
+                argv.safe_arg(str(chart_dir), "chart directory"),
+            ],
             time_limit=time_limit,
             path_aliases=aliases,
         )
@@ -397,7 +440,7 @@ async def _template(
 ) -> bytes:
     try:
         return await run_tool(
-            [helm, "template", release_name, str(chart_dir), *args],
+            template_command(helm, release_name, chart_dir, args),
             time_limit=time_limit,
             path_aliases=aliases,
         )

@@ -18,12 +18,20 @@ Contract of ``render_kustomize(root, app_dir, options, kustomize=..., ...)``:
   the overlay's own; images merge by name; labels and annotations merge (the
   override wins); components are appended (paths relative to the app
   directory, and they must stay inside the repository).
+  Each override is checked first (``check_overrides``: a namespace is a
+  DNS-1123 label, prefixes and suffixes are name characters, images are image
+  references, label and annotation keys and label values are what Kubernetes
+  accepts), so a bad one is a ``RenderError`` naming the field rather than a
+  broken kustomization. They reach kustomize only inside the rewritten file,
+  never on its command line.
   They are applied to a *copy* of the repository tree (hard links where the
   file system allows, so it costs metadata only) whose app kustomization is
   rewritten; the shared tree of the commit is never written to. A wrapping
   kustomization in a scratch directory would be cheaper but has different
   semantics: its prefix would be added to the overlay's instead of replacing
   it, and its components would run after the overlay's transformers.
+* The command line is ``kustomize build --load-restrictor=… -- DIR``: the
+  directory is an absolute path after ``--``, so it can never be an option.
 * Output: one ``Manifest`` per object, ``source_file`` the app directory
   relative to the repository root (``.`` for the root), ``line`` ``None``
   (kustomize's output lines mean nothing in git).
@@ -40,11 +48,12 @@ from typing import Any
 
 import yaml
 
+from driftless.core import names
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import KustomizeSource
 from driftless.core.resources import Manifest
+from driftless.render import argv, scratch, yaml_docs
 from driftless.render import output as tool_output
-from driftless.render import scratch, yaml_docs
 from driftless.render.exec import ToolError, run_tool
 from driftless.render.kustomize_paths import check_kustomization_tree, find_kustomization
 
@@ -75,6 +84,7 @@ async def render_kustomize(
     if options is None or not has_overrides(options):
         output = await _build(kustomize, real_app, real_root, kfile_rel, time_limit)
     else:
+        check_overrides(options)
         async with scratch.tree_copy(real_root, scratch_dir) as copy_root:
             await asyncio.to_thread(_rewrite, copy_root / kfile_rel, kfile_rel, options)
             # The overrides may name components: check the edited graph too.
@@ -101,6 +111,40 @@ def has_overrides(options: KustomizeSource) -> bool:
         or options.common_annotations
         or options.components
     )
+
+
+def check_overrides(options: KustomizeSource) -> None:
+    """Refuse an override Kubernetes or kustomize would not accept (``RenderError``)."""
+    where = "spec.source.kustomize"
+    if options.namespace is not None:
+        argv.namespace(options.namespace, f"{where}.namespace")
+    for field, value in (("namePrefix", options.name_prefix), ("nameSuffix", options.name_suffix)):
+        if value is not None and not _valid(names.NAME_AFFIX_PATTERN, names.NAME_AFFIX_MAX, value):
+            raise RenderError(
+                f"{where}.{field} {argv.shown(value)}: only lower-case letters, digits, '-'"
+                " and '.' may be added to object names"
+            )
+    for image in options.images:
+        if not _valid(names.IMAGE_PATTERN, names.IMAGE_MAX, image.strip()):
+            raise RenderError(f"{where}.images entry {argv.shown(image)} is not an image reference")
+    for field, mapping in (
+        ("commonLabels", options.common_labels),
+        ("commonAnnotations", options.common_annotations),
+    ):
+        for key in mapping:
+            problem = names.label_key_problem(key)
+            if problem:
+                raise RenderError(f"{where}.{field} key {argv.shown(key)}: {problem}")
+    for key, value in options.common_labels.items():
+        if not _valid(names.LABEL_VALUE_PATTERN, names.LABEL_VALUE_MAX, value):
+            raise RenderError(
+                f"{where}.commonLabels[{key}] {argv.shown(value)} is not a label value"
+                " (at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric)"
+            )
+
+
+def _valid(pattern: str, max_length: int, value: str) -> bool:
+    return len(value) <= max_length and names.matches(pattern, value)
 
 
 def apply_overrides(kustomization: dict[str, Any], options: KustomizeSource) -> dict[str, Any]:
@@ -200,7 +244,13 @@ async def _build(
         aliases.update({f"{extra_alias}/": "", str(extra_alias): "."})
     try:
         return await run_tool(
-            [kustomize, "build", str(directory), "--load-restrictor", LOAD_RESTRICTOR],
+            [
+                kustomize,
+                "build",
+                f"--load-restrictor={LOAD_RESTRICTOR}",
+                "--",
+                argv.safe_arg(str(directory), "kustomization directory"),
+            ],
             time_limit=time_limit,
             path_aliases=aliases,
         )
