@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -44,6 +45,7 @@ from driftless.cli.context import Globals, app_namespace
 from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.operations import start
+from driftless.core import names
 from driftless.core.errors import DriftlessError
 from driftless.core.models import (
     API_VERSION,
@@ -339,10 +341,33 @@ def _stream(objects: list[JSON], fmt: str) -> str:
 
 
 def _default_name(repo: str, path: str) -> str:
+    """A valid app (and Helm release) name from the path or repository name."""
     base = Path(path.strip("/")).name if path.strip("/. ") else ""
     if not base:
         base = Path(repo.rstrip("/")).name.removesuffix(".git")
-    return base.lower().replace("_", "-") or "app"
+    name = re.sub(r"[^a-z0-9.-]+", "-", base.lower())[: names.RELEASE_NAME_MAX]
+    return name.strip("-.") or "app"
+
+
+def _checked_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--name``: it is Helm's release name, so Helm's rule (never a leading ``-``)."""
+    problem = None if value is None else names.release_name_problem(value)
+    if problem:
+        raise click.BadParameter(f"{value!r} is not a valid app name: {problem}")
+    return value
+
+
+def _checked_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    problem = names.namespace_problem(value) if value else None
+    if problem:
+        raise click.BadParameter(f"{value!r} is not a valid namespace: {problem}")
+    return value
+
+
+def _checked_kube_version(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not names.matches(names.KUBE_VERSION_PATTERN, value):
+        raise click.BadParameter(f"{value!r} is not a Kubernetes version such as v1.36.3")
+    return value
 
 
 repo_option = click.option(
@@ -360,12 +385,23 @@ revision_option = click.option(
 @repo_option
 @path_option
 @revision_option
-@click.option("--namespace", default="", help="Destination namespace (Helm's release namespace).")
-@click.option("--name", default=None, help="App name (Helm's release name; default: the path).")
+@click.option(
+    "--namespace",
+    default="",
+    callback=_checked_namespace,
+    help="Destination namespace (Helm's release namespace).",
+)
+@click.option(
+    "--name",
+    default=None,
+    callback=_checked_name,
+    help="App name (Helm's release name; default: the path).",
+)
 @click.option(
     "--kube-version",
     default=DEFAULT_KUBE_VERSION,
     show_default=True,
+    callback=_checked_kube_version,
     help="Kubernetes version templates see (.Capabilities.KubeVersion).",
 )
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
@@ -701,8 +737,18 @@ def _timeout_seconds(text: str) -> float:
 @click.command("apply", epilog=EXIT_CODES_HELP)
 @repo_option
 @path_option
-@click.option("--dest-namespace", required=True, help="Namespace to deploy to.")
-@click.option("--name", default=None, help="App name for tracking and pruning (default: the path).")
+@click.option(
+    "--dest-namespace",
+    required=True,
+    callback=_checked_namespace,
+    help="Namespace to deploy to.",
+)
+@click.option(
+    "--name",
+    default=None,
+    callback=_checked_name,
+    help="App name for tracking and pruning, and Helm's release name (default: the path).",
+)
 @revision_option
 @click.option(
     "--prune", is_flag=True, help="Delete objects an earlier apply made that git no longer has."
