@@ -104,6 +104,7 @@ def test_build_spec_adds_flags_to_file_spec() -> None:
         destinations=("*,team",),
         allow_cluster=("/Namespace",),
         deny_namespaced=("/ResourceQuota",),
+        source_namespaces=("team-*",),
     )
     assert spec.to_api() == {
         "description": "from file",
@@ -111,6 +112,7 @@ def test_build_spec_adds_flags_to_file_spec() -> None:
         "destinations": [{"server": "*", "namespace": "team"}],
         "clusterResourceAllowList": [{"group": "", "kind": "Namespace"}],
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
+        "sourceNamespaces": ["team-*"],
     }
     with pytest.raises(click.UsageError, match=r"spec\.sourceRepos"):
         project.build_spec(

@@ -25,7 +25,11 @@ def _conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def _states(in_sync: bool) -> list[ObjectState]:
     manifest = Manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
     desired = prepare(
-        [manifest], app_name="a", default_namespace="ns", is_namespaced=lambda *_: True
+        [manifest],
+        app_namespace="d",
+        app_name="a",
+        default_namespace="ns",
+        is_namespaced=lambda *_: True,
     )
     live = desired[0].body if in_sync else None
     return [ObjectState(desired[0], live, in_sync=in_sync)]

@@ -25,15 +25,20 @@ def _m(kind: str, name: str, api_version: str = "v1", **meta: Any) -> Manifest:
 
 def test_defaults_namespace_and_sets_tracking_id() -> None:
     [cm] = prepare(
-        [_m("ConfigMap", "c")], app_name="app", default_namespace="ns", is_namespaced=_namespaced
+        [_m("ConfigMap", "c")],
+        app_namespace="d",
+        app_name="app",
+        default_namespace="ns",
+        is_namespaced=_namespaced,
     )
     assert cm.body["metadata"]["namespace"] == "ns"
-    assert cm.body["metadata"]["annotations"][TRACKING_ANNOTATION] == "app:/ConfigMap:ns/c"
+    assert cm.body["metadata"]["annotations"][TRACKING_ANNOTATION] == "d_app:/ConfigMap:ns/c"
 
 
 def test_keeps_explicit_namespace_and_drops_it_for_cluster_scoped() -> None:
     out = prepare(
         [_m("ConfigMap", "c", namespace="other"), _m("Namespace", "n", namespace="junk")],
+        app_namespace="d",
         app_name="app",
         default_namespace="ns",
         is_namespaced=_namespaced,
@@ -51,7 +56,13 @@ def test_order_namespaces_and_crds_first() -> None:
         _m("CustomResourceDefinition", "widgets.example.com", "apiextensions.k8s.io/v1"),
         _m("Namespace", "n"),
     ]
-    out = prepare(manifests, app_name="a", default_namespace="ns", is_namespaced=_namespaced)
+    out = prepare(
+        manifests,
+        app_namespace="d",
+        app_name="a",
+        default_namespace="ns",
+        is_namespaced=_namespaced,
+    )
     assert [d.ref.kind for d in out] == [
         "Namespace",
         "CustomResourceDefinition",
@@ -64,7 +75,11 @@ def test_order_namespaces_and_crds_first() -> None:
 def test_missing_namespace_is_an_error_naming_the_file() -> None:
     with pytest.raises(ValidationError, match=r"c\.yaml:1: ConfigMap c has no namespace"):
         prepare(
-            [_m("ConfigMap", "c")], app_name="a", default_namespace="", is_namespaced=_namespaced
+            [_m("ConfigMap", "c")],
+            app_namespace="d",
+            app_name="a",
+            default_namespace="",
+            is_namespaced=_namespaced,
         )
 
 
@@ -73,4 +88,10 @@ def test_same_object_twice_after_defaulting_is_an_error() -> None:
     second = _m("ConfigMap", "c", namespace="ns")
     second.source_file = "other.yaml"
     with pytest.raises(ValidationError, match=r"defined twice \(first in c\.yaml:1\)"):
-        prepare([first, second], app_name="a", default_namespace="ns", is_namespaced=_namespaced)
+        prepare(
+            [first, second],
+            app_namespace="d",
+            app_name="a",
+            default_namespace="ns",
+            is_namespaced=_namespaced,
+        )

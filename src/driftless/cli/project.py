@@ -1,7 +1,10 @@
 """``driftless project ...``: create, inspect, edit and delete Projects.
 
-Projects live in the apps namespace (``-n``, else ``$DRIFTLESS_NAMESPACE``,
-else ``driftless``) next to the Applications that name them. Every write is
+Projects live in the controller's namespace (``-n``, else
+``$DRIFTLESS_NAMESPACE``, else ``driftless``): the controller reads them only
+there. Applications in that namespace may use any project; Applications in
+other namespaces only projects whose ``sourceNamespaces`` match theirs
+(``--source-namespace``). Every write is
 validated with ``ProjectSpec`` first; ``set`` is a read-modify-write guarded
 by the object's ``resourceVersion`` (see ``cli.objects.update``), so two
 people adding repositories at once both keep their change. ``delete`` refuses
@@ -134,9 +137,11 @@ def build_spec(
     destinations: tuple[str, ...],
     allow_cluster: tuple[str, ...],
     deny_namespaced: tuple[str, ...],
+    source_namespaces: tuple[str, ...] = (),
 ) -> ProjectSpec:
     """The spec of ``base`` (a file's spec or ``{}``) with the flags' values added."""
     spec = validated_spec(base)
+    spec.source_namespaces += [n for n in source_namespaces if n not in spec.source_namespaces]
     if description is not None:
         spec.description = description
     spec.source_repos += [r for r in source_repos if r not in spec.source_repos]
@@ -191,6 +196,14 @@ def project_object(name: str, namespace: str, spec: ProjectSpec) -> JSON:
     help="Namespaced kind apps may not manage (repeatable).",
 )
 @click.option(
+    "--source-namespace",
+    "source_namespaces",
+    multiple=True,
+    metavar="GLOB",
+    help="Namespace glob whose Applications may use the project (repeatable; apps in the "
+    "controller's namespace always may).",
+)
+@click.option(
     "--from-file",
     default=None,
     metavar="FILE",
@@ -208,6 +221,7 @@ async def create_project(
     destinations: tuple[str, ...],
     allow_cluster: tuple[str, ...],
     deny_namespaced: tuple[str, ...],
+    source_namespaces: tuple[str, ...],
     from_file: str | None,
     upsert_: bool,
     namespace: str | None,
@@ -215,14 +229,16 @@ async def create_project(
     """Create a Project; fails if one of that name exists, unless --upsert.
 
     A new project allows nothing it does not list: no repositories, no
-    destinations, no cluster-scoped kinds.
+    destinations, no cluster-scoped kinds, no apps outside the controller's
+    namespace. The controller's own namespace is a destination only when a
+    --destination names it literally (a glob never reaches it).
 
     \b
     Examples:
       driftless project create team-a \\
           --source-repo 'https://git.example.com/team-a/*' \\
           --destination 'https://kubernetes.default.svc,team-a-*' \\
-          --deny-namespaced-resource /ResourceQuota
+          --deny-namespaced-resource /ResourceQuota --source-namespace team-a
       driftless project create platform --from-file platform-project.yaml
     """
     check_name(name, "project")
@@ -233,6 +249,7 @@ async def create_project(
         destinations=destinations,
         allow_cluster=allow_cluster,
         deny_namespaced=deny_namespaced,
+        source_namespaces=source_namespaces,
     )
     obj = project_object(name, app_namespace(namespace), spec)
     write = upsert if upsert_ else create_only
@@ -259,7 +276,13 @@ def apps_of(project: str, apps: list[JSON]) -> list[str]:
 
 
 TABLE_HEADERS = ["name", "source-repos", "destinations", "apps", "age"]
-WIDE_HEADERS = [*TABLE_HEADERS, "cluster-resources", "denied-resources", "description"]
+WIDE_HEADERS = [
+    *TABLE_HEADERS,
+    "cluster-resources",
+    "denied-resources",
+    "source-namespaces",
+    "description",
+]
 
 
 def _joined(items: list[str]) -> str:
@@ -288,6 +311,7 @@ def project_row(project: JSON, apps: list[JSON], *, wide: bool) -> list[str]:
         row += [
             _joined([show_group_kind(g) for g in spec.cluster_resource_allow_list]),
             _joined([show_group_kind(g) for g in spec.namespace_resource_deny_list]),
+            _joined(spec.source_namespaces),
             spec.description or "",
         ]
     return row
@@ -351,6 +375,7 @@ def describe_project(project: JSON, app_names: list[str]) -> str:
             "Namespaced Resources Denied",
             [show_group_kind(g) for g in spec.namespace_resource_deny_list],
         ),
+        *block("Source Namespaces (besides the controller's)", spec.source_namespaces),
         *block("Applications", app_names),
     ]
     return "\n".join(lines)
@@ -400,6 +425,8 @@ def edited_spec(
     remove_repos: tuple[str, ...],
     add_destinations: tuple[str, ...],
     remove_destinations: tuple[str, ...],
+    add_source_namespaces: tuple[str, ...] = (),
+    remove_source_namespaces: tuple[str, ...] = (),
 ) -> ProjectSpec:
     """``spec`` with the edits applied; adding what is there and removing what is not are
     no-ops, so the edit can be replayed on a fresher object after a conflict."""
@@ -408,6 +435,10 @@ def edited_spec(
         new.description = description or None
     new.source_repos = [r for r in new.source_repos if r not in remove_repos]
     new.source_repos += [r for r in dict.fromkeys(add_repos) if r not in new.source_repos]
+    new.source_namespaces = [n for n in new.source_namespaces if n not in remove_source_namespaces]
+    new.source_namespaces += [
+        n for n in dict.fromkeys(add_source_namespaces) if n not in new.source_namespaces
+    ]
     removed = {show_destination(parse_destination(d)) for d in remove_destinations}
     new.destinations = [d for d in new.destinations if show_destination(d) not in removed]
     for text in add_destinations:
@@ -434,6 +465,10 @@ def spec_patch(current: JSON, edit: Callable[[ProjectSpec], ProjectSpec]) -> JSO
 @click.option(
     "--remove-destination", "remove_destinations", multiple=True, metavar="SERVER_GLOB,NS_GLOB"
 )
+@click.option("--add-source-namespace", "add_source_namespaces", multiple=True, metavar="GLOB")
+@click.option(
+    "--remove-source-namespace", "remove_source_namespaces", multiple=True, metavar="GLOB"
+)
 @namespace_option
 @click.pass_obj
 @run_async
@@ -445,9 +480,11 @@ async def set_project(
     remove_repos: tuple[str, ...],
     add_destinations: tuple[str, ...],
     remove_destinations: tuple[str, ...],
+    add_source_namespaces: tuple[str, ...],
+    remove_source_namespaces: tuple[str, ...],
     namespace: str | None,
 ) -> None:
-    """Change a Project's repositories, destinations or description.
+    """Change a Project's repositories, destinations, source namespaces or description.
 
     Concurrent edits are safe: the change is written against the version
     read, and recomputed on the newer one if someone else changed it meanwhile.
@@ -455,6 +492,7 @@ async def set_project(
     \b
     Examples:
       driftless project set team-a --add-source-repo 'https://git.example.com/shared/*'
+      driftless project set team-a --add-source-namespace 'team-a-*'
       driftless project set team-a --remove-destination 'https://kubernetes.default.svc,team-a-*' \\
           --add-destination 'https://kubernetes.default.svc,team-a'
     """
@@ -470,6 +508,8 @@ async def set_project(
             remove_repos=remove_repos,
             add_destinations=add_destinations,
             remove_destinations=remove_destinations,
+            add_source_namespaces=add_source_namespaces,
+            remove_source_namespaces=remove_source_namespaces,
         )
 
     _, changed = await api_call(

@@ -1,7 +1,15 @@
 """The sync engine shared by the controller and the CLI: plan, then act.
 
 ``Engine.plan`` is read-only: it resolves and fetches the revision, renders
-it, checks the app's Project, dry-runs every object and finds orphans.
+it, checks the app's Project, dry-runs every object, checks that no live
+object belongs to another app (``sync.ownership``) and finds orphans.
+
+Trust: the Project is read from the controller's own namespace (``home``),
+never the app's, and the app's namespace must be one of its
+``sourceNamespaces``; on the local cluster the controller's namespace is a
+protected destination (see ``core.project``). Whether a kind is namespaced —
+which decides the Project rule that applies — comes from discovery, never
+from the render (``sync.scope``).
 Writes happen only in ``sync.runner``, driven by the controller (or push
 mode) with the tasks of a plan that succeeded as a whole — so a failed fetch,
 render or policy check changes nothing. ``driftless app diff`` runs ``plan``
@@ -14,10 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from driftless.controller import outcome as outcomes
 from driftless.controller.health_config import HealthConfig
 from driftless.core import reasons
-from driftless.core.crd import kinds_defined
 from driftless.core.errors import StallingError, ValidationError
 from driftless.core.models import API_VERSION, Application
 from driftless.core.project import (
@@ -25,11 +34,12 @@ from driftless.core.project import (
     PROJECT_KIND,
     Project,
     ProjectViolationError,
+    check_app_namespace,
     check_destination,
     check_resource,
     check_source,
 )
-from driftless.core.resources import Manifest, ResourceRef
+from driftless.core.resources import DEFAULT_APP_NAMESPACE, Manifest, ResourceRef
 from driftless.diff.ignore import rules_for
 from driftless.health import HealthRegistry, HealthResult
 from driftless.kube.cache import WatchCache
@@ -37,7 +47,7 @@ from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render import KubeTarget, RenderCache, RenderTools, render
 from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
-from driftless.sync import execute, prune
+from driftless.sync import execute, ownership, prune, scope
 from driftless.sync import plan as sync_plan
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject, prepare
@@ -94,12 +104,17 @@ class Engine:
         tools: RenderTools | None = None,
         control: KubeClient | None = None,
         server_url: str = LOCAL_SERVER,
+        home: str = DEFAULT_APP_NAMESPACE,
     ) -> None:
         # ``client`` reaches the destination cluster; ``control`` the cluster that
         # holds Applications and Projects (the same one unless deploying remotely).
         self.client = client
         self.control = control or client
         self.server_url = server_url
+        # The controller's namespace: Projects live there, and on the local
+        # cluster it (with the credentials it holds) is no place for apps.
+        self.home = home
+        self.protected = frozenset({home}) if server_url == LOCAL_SERVER else frozenset()
         self.git = git
         self.concurrency = concurrency
         self.live = LiveReader(client, cache)
@@ -130,6 +145,7 @@ class Engine:
             live=self.live,
             verdicts=self.verdicts,
         )
+        await self._check_ownership(app, states, _unique_hook_objects(hooks))
         # Hooks are validated too (so a broken hook fails the plan), but never compared.
         await execute.validate_new(
             self.client,
@@ -204,7 +220,7 @@ class Engine:
         app = plan.app
         rendered = {s.desired.ref for s in plan.states}
         leftovers = prune.candidates(app.status.resources, rendered)
-        plan.orphans = await prune.find_orphans(self.client, app.name, leftovers)
+        plan.orphans = await prune.find_orphans(self.client, app.namespace, app.name, leftovers)
         automated = app.spec.sync_policy.automated
         allow_empty = bool(automated and automated.allow_empty)
         plan.prune_blocked = prune.empty_render_guard(
@@ -214,9 +230,14 @@ class Engine:
     # -- steps ----------------------------------------------------------
 
     async def _project(self, app: Application) -> Project:
-        name = app.spec.project
+        """The app's Project, from the controller's namespace, if the app may use it."""
+        project = await self._read_project(app.spec.project)
+        check_app_namespace(project, app.namespace, self.home)
+        return project
+
+    async def _read_project(self, name: str) -> Project:
         try:
-            raw = await self.control.get(API_VERSION, PROJECT_KIND, name, app.namespace)
+            raw = await self.control.get(API_VERSION, PROJECT_KIND, name, self.home)
         except UnknownKindError:
             raise StallingError(
                 "the Project CRD is not installed; run `driftless install`",
@@ -225,31 +246,70 @@ class Engine:
         except KubeApiError as exc:
             raise outcomes.api_failure(exc, f"cannot read project {name}") from None
         if raw is None:
+            raise ProjectViolationError(f"project {name} does not exist in namespace {self.home}")
+        try:
+            return Project.model_validate(raw)
+        except PydanticValidationError as exc:
+            # Written around the schema (kubectl --validate=false, an old CRD):
+            # the admin must fix it; the app says which field.
             raise ProjectViolationError(
-                f"project {name} does not exist in namespace {app.namespace}"
-            )
-        return Project.model_validate(raw)
+                f"project {name} is malformed: {_first_error(exc)}"
+            ) from None
 
     def _check_destination(self, app: Application, project: Project) -> None:
-        check_destination(project, self.server_url, app.spec.destination.namespace or "")
+        namespace = app.spec.destination.namespace or ""
+        check_destination(project, self.server_url, namespace, protected=self.protected)
 
     async def _prepare(
         self, app: Application, project: Project, manifests: list[Manifest]
     ) -> list[DesiredObject]:
-        namespaced = await self._scope_map(manifests)
+        namespaced = await self._scope_map(manifests, project)
         desired = prepare(
             manifests,
+            app_namespace=app.namespace,
             app_name=app.name,
             default_namespace=app.spec.destination.namespace or "",
             is_namespaced=lambda api_version, kind: namespaced[(api_version, kind)],
         )
         for obj in desired:
-            is_namespaced = bool(obj.ref.namespace)
-            check_resource(project, obj.ref.group, obj.ref.kind, is_namespaced, obj.describe())
-            if is_namespaced and obj.ref.namespace != app.spec.destination.namespace:
-                check_destination(project, self.server_url, obj.ref.namespace)
+            self._check_object(app, project, obj)
             obj.ignore = rules_for(app.spec.ignore_differences, obj.ref)
         return self._with_created_namespace(app, desired)
+
+    def _check_object(self, app: Application, project: Project, obj: DesiredObject) -> None:
+        """The project's rules for one rendered object (hooks included)."""
+        ref = obj.ref
+        is_namespaced = bool(ref.namespace)
+        check_resource(project, ref.group, ref.kind, is_namespaced, obj.describe())
+        if is_namespaced and ref.namespace != app.spec.destination.namespace:
+            check_destination(project, self.server_url, ref.namespace, protected=self.protected)
+        if ref.kind == "Namespace" and not ref.group and ref.name in self.protected:
+            # Labelling, owning or pruning the controller's namespace is writing into it.
+            check_destination(project, self.server_url, ref.name, protected=self.protected)
+        ownership.check_render(obj.body, ref, obj.describe(), app_namespace=app.namespace)
+
+    async def _check_ownership(
+        self, app: Application, states: list[execute.ObjectState], hooks: list[DesiredObject]
+    ) -> None:
+        """Refuse the plan if any live object it would write belongs to another app."""
+        allow = app.spec.sync_policy.option_enabled(ownership.ALLOW_TAKEOVER)
+
+        def check(live: dict[str, Any] | None, obj: DesiredObject) -> None:
+            ownership.check_take(
+                live, obj.describe(), app_namespace=app.namespace, app_name=app.name,
+                allow_takeover=allow, home=self.home,
+            )  # fmt: skip
+
+        for state in states:
+            check(state.live, state.desired)
+        for hook in hooks:
+            # An existing hook object is deleted and recreated: the same rule applies.
+            ref = hook.ref
+            try:
+                live = await self.live.get(hook.api_version, ref.kind, ref.name, ref.namespace)
+            except (KubeApiError, UnknownKindError):
+                continue  # validated (or refused) by the dry-run of hooks
+            check(live, hook)
 
     def _with_created_namespace(
         self, app: Application, desired: list[DesiredObject]
@@ -265,26 +325,31 @@ class Engine:
             desired.insert(0, created)
         return desired
 
-    async def _scope_map(self, manifests: list[Manifest]) -> dict[tuple[str, str], bool]:
-        """Whether each (apiVersion, kind) is namespaced: from discovery or a CRD in the render."""
-        from_crds = _crd_scopes(manifests)
+    async def _scope_map(
+        self, manifests: list[Manifest], project: Project
+    ) -> dict[tuple[str, str], bool]:
+        """Whether each (apiVersion, kind) is namespaced (see ``sync.scope``)."""
+        claims = scope.crd_claims(manifests, project)
         result: dict[tuple[str, str], bool] = {}
         for manifest in manifests:
             key = (manifest.api_version, manifest.kind)
             if key in result:
                 continue
-            if key in from_crds:
-                result[key] = from_crds[key]
-                continue
+            served: bool | None = None
             try:
-                result[key] = (await self.client.resource_type(*key)).namespaced
-            except UnknownKindError as exc:
-                where = f"{manifest.origin()}: " if manifest.origin() else ""
-                raise ValidationError(
-                    f"{where}{exc}; is the CRD that defines it installed?"
-                ) from None
+                served = (await self.client.resource_type(*key)).namespaced
+            except UnknownKindError:
+                served = None
             except KubeApiError as exc:
                 raise outcomes.api_failure(exc, "discovery failed") from None
+            decided = scope.decide(key, served, claims)
+            if decided is None:
+                where = f"{manifest.origin()}: " if manifest.origin() else ""
+                raise ValidationError(
+                    f"{where}the cluster does not serve kind {key[1]!r} in apiVersion "
+                    f"{key[0]!r}; is the CRD that defines it installed?"
+                )
+            result[key] = decided
         return result
 
 
@@ -296,11 +361,8 @@ def _unique_hook_objects(hooks: list[sync_plan.Task]) -> list[DesiredObject]:
     return list(seen.values())
 
 
-def _crd_scopes(manifests: list[Manifest]) -> dict[tuple[str, str], bool]:
-    """Whether each kind defined by a CRD in the render is namespaced."""
-    return {
-        (api_version, kind): namespaced
-        for manifest in manifests
-        if manifest.kind == "CustomResourceDefinition"
-        for api_version, kind, namespaced in kinds_defined(manifest.obj)
-    }
+def _first_error(exc: PydanticValidationError) -> str:
+    """``field.path: problem`` of the first validation error."""
+    first = exc.errors()[0]
+    location = ".".join(str(p) for p in first["loc"])
+    return f"{location}: {first['msg']}" if location else str(first["msg"])

@@ -12,6 +12,14 @@
   run the ``Reconciler``. Each app is requeued after its outcome's delay;
   retriable failures back off exponentially (5 s doubling, capped at the
   interval) and reset on success.
+* Every reconcile runs under a deadline (``reconcile_timeout``, 5 min by
+  default): past it the reconcile is cancelled, the app gets ``Ready=False``
+  with reason ``ReconcileTimedOut`` and is retried with backoff, so a few
+  hostile or stuck apps cannot hold every worker. A sync cut short resumes
+  from the cursor its last status write stored.
+* Projects are read from the controller's own namespace (``home``: the
+  ``controller_namespace`` setting, else the watched namespace, else
+  ``driftless``), which is also off-limits to apps as a destination.
 * On start the controller publishes its version in the ConfigMap
   ``driftless-controller`` (read by ``driftless version``).
 """
@@ -35,8 +43,7 @@ from driftless.core.resources import (
     CONTROLLER_VERSION_KEY,
     DEFAULT_APP_NAMESPACE,
     FIELD_MANAGER,
-    TRACKING_ANNOTATION,
-    parse_tracking_id,
+    tracking_of,
 )
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
@@ -51,6 +58,9 @@ JSON = dict[str, Any]
 BACKOFF_BASE_SECONDS = 5.0
 LIVE_CHANGE_DELAY_SECONDS = 0.2
 RELIST_DELAY_SECONDS = 5.0
+DEFAULT_RECONCILE_TIMEOUT = 300.0
+# Writing the timeout condition gets its own small budget.
+STATUS_WRITE_TIMEOUT = 30.0
 
 
 @dataclass
@@ -59,6 +69,13 @@ class ControllerSettings:
     workers: int = 4
     default_interval: float = 180.0
     apply_concurrency: int = 16
+    # The controller's own namespace (Projects, credentials); default: see ``home``.
+    controller_namespace: str | None = None
+    reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT
+
+    @property
+    def home(self) -> str:
+        return self.controller_namespace or self.namespace or DEFAULT_APP_NAMESPACE
 
 
 class Controller:
@@ -83,6 +100,7 @@ class Controller:
             cache=self.cache,
             tools=tools,
             on_live_change=self._on_live_change,
+            home=settings.home,
         )
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
@@ -104,7 +122,7 @@ class Controller:
 
     async def _publish_version(self) -> None:
         """Tell `driftless version` (and admins) which controller runs; best effort."""
-        namespace = self.settings.namespace or DEFAULT_APP_NAMESPACE
+        namespace = self.settings.home
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -121,13 +139,11 @@ class Controller:
 
         The short delay coalesces bursts (a rollout updates status many times).
         """
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        tracked = parse_tracking_id(str(annotations.get(TRACKING_ANNOTATION, "")))
+        tracked = tracking_of(obj)
         if tracked is None:
             return
-        app_name = tracked[0]
         for key in self.apps:
-            if key[1] == app_name:
+            if tracked.owned_by(*key):
                 self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
 
     # -- informer -----------------------------------------------------
@@ -200,20 +216,41 @@ class Controller:
         raw = self.apps.get(key)
         if raw is None:
             return
+        limit = self.settings.reconcile_timeout
         if raw.get("metadata", {}).get("deletionTimestamp"):
-            if not await self.reconciler.finalize(raw):
+            try:
+                async with asyncio.timeout(limit):
+                    finalized = await self.reconciler.finalize(raw)
+            except TimeoutError:
+                log.warning("app %s/%s: deletion did not finish within %gs", *key, limit)
+                finalized = False
+            if not finalized:
                 self.queue.add(key, self._backoff(key))
             return
         try:
-            outcome = await self.reconciler.reconcile(
-                raw, default_interval=self.settings.default_interval
-            )
+            async with asyncio.timeout(limit):
+                outcome = await self.reconciler.reconcile(
+                    raw, default_interval=self.settings.default_interval
+                )
+        except TimeoutError:
+            outcome = await self._timed_out(key, raw, limit)
         except (KubeApiError, DriftlessError) as exc:
             log.warning("app %s/%s: cannot write status: %s", *key, exc)
             outcome = Outcome(requeue_after=self._backoff(key))
         if REFRESH_ANNOTATION in (raw.get("metadata", {}).get("annotations") or {}):
             await self.reconciler.clear_refresh(raw)
         self.queue.add(key, self._delay(key, outcome))
+
+    async def _timed_out(self, key: Key, raw: JSON, limit: float) -> Outcome:
+        """Cancelled at the deadline: say so on the app, then back off."""
+        log.warning("app %s/%s: reconcile cancelled after %gs", *key, limit)
+        try:
+            async with asyncio.timeout(STATUS_WRITE_TIMEOUT):
+                err = await self.reconciler.report_timeout(raw, limit)
+        except (TimeoutError, KubeApiError, DriftlessError) as exc:
+            log.warning("app %s/%s: cannot write status: %s", *key, exc)
+            return Outcome(requeue_after=self._backoff(key))
+        return Outcome(requeue_after=0.0, error=err)  # retriable: ``_delay`` backs off
 
     def _delay(self, key: Key, outcome: Outcome) -> float:
         if outcome.retriable:

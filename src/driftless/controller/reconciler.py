@@ -27,7 +27,7 @@ from driftless.controller.destinations import Destinations
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
-from driftless.core.errors import DriftlessError, StallingError
+from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
     API_VERSION,
     APPLICATION_KIND,
@@ -37,7 +37,7 @@ from driftless.core.models import (
     OperationPhase,
     OperationState,
 )
-from driftless.core.resources import ResourceRef
+from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
 from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.render import RenderTools
@@ -65,11 +65,15 @@ class Reconciler:
         cache: WatchCache | None = None,
         tools: RenderTools | None = None,
         on_live_change: Subscriber | None = None,
+        home: str = DEFAULT_APP_NAMESPACE,
     ) -> None:
         self.client = client
         self.git = git
         self.tools = tools
-        self.engine = Engine(client, git, concurrency=concurrency, cache=cache, tools=tools)
+        self.home = home
+        self.engine = Engine(
+            client, git, concurrency=concurrency, cache=cache, tools=tools, home=home
+        )
         self.destinations = Destinations(client)
         self._remote_engines: dict[str, Engine] = {}
         self._on_live_change = on_live_change
@@ -102,6 +106,16 @@ class Reconciler:
             await self._clear_operation(raw, requested)
         return outcomes.after_run(status, interval, run.running, run.wait)
 
+    async def report_timeout(self, raw: dict[str, Any], seconds: float) -> DriftlessError:
+        """Record on the app that its reconcile was cancelled after ``seconds``."""
+        err = TransientError(
+            f"reconcile did not finish within {seconds:g}s and was cancelled; "
+            "retrying with backoff (a slow repository, render or hook?)",
+            reason=reasons.RECONCILE_TIMED_OUT,
+        )
+        await self._write_status(raw, outcomes.failed(self._freshest(raw), err))
+        return err
+
     async def close(self) -> None:
         """Stop the watches of remote clusters and close their clients."""
         for engine in self._remote_engines.values():
@@ -127,6 +141,7 @@ class Reconciler:
                 tools=self.tools,
                 control=self.client,
                 server_url=destination.server,
+                home=self.home,
             )
             self._remote_engines[destination.server] = engine
         return engine
@@ -201,7 +216,7 @@ class Reconciler:
         try:
             app = Application.model_validate(raw)
             target = (await self.engine_for(app)).client
-            orphans = await find_orphans(target, app.name, app.status.resources)
+            orphans = await find_orphans(target, app.namespace, app.name, app.status.resources)
             deleted = await prune_objects(target, orphans)
         except (DriftlessError, PydanticValidationError) as exc:
             log.warning(

@@ -7,6 +7,24 @@ the empty string; cluster-scoped objects have namespace ``""``.
 
 A ``Manifest`` is one rendered object together with where it came from, so an
 error about it can name the file and line a person has to fix.
+
+Tracking ids
+    Every object driftless applies carries the annotation
+    ``driftless.dev/tracking-id`` naming the Application that manages it::
+
+        <app-namespace>_<app-name>:<group>/<kind>:<namespace>/<name>
+
+    e.g. ``team-a_shop:apps/Deployment:shop/web`` (the core group is empty:
+    ``team-a_shop:/ConfigMap:shop/settings``; cluster-scoped objects have an
+    empty namespace: ``team-a_shop:rbac.authorization.k8s.io/ClusterRole:/view``).
+    Namespace names are DNS-1123 labels and app names DNS-1123 subdomains, so
+    neither contains ``_`` or ``:`` and the id splits unambiguously.
+
+    Ids written before the app's namespace was part of them
+    (``<app-name>:<group>/<kind>:<namespace>/<name>``) still parse, with
+    ``app_namespace`` ``None``: an app of that name treats them as its own
+    (its next sync re-annotates the object with the new id; prune deletes it
+    like any object of the app).
 """
 
 from __future__ import annotations
@@ -45,9 +63,10 @@ class ResourceRef:
             name=meta["name"],
         )
 
-    def tracking_id(self, app_name: str) -> str:
-        """The value of the tracking annotation: ``<app>:<group>/<kind>:<namespace>/<name>``."""
-        return f"{app_name}:{self.group}/{self.kind}:{self.namespace}/{self.name}"
+    def tracking_id(self, app_namespace: str, app_name: str) -> str:
+        """The value of the tracking annotation (format in the module docstring)."""
+        owner = f"{app_namespace}_{app_name}"
+        return f"{owner}:{self.group}/{self.kind}:{self.namespace}/{self.name}"
 
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind
@@ -55,17 +74,57 @@ class ResourceRef:
         return f"{kind} {where}{self.name}"
 
 
-def parse_tracking_id(value: str) -> tuple[str, ResourceRef] | None:
-    """Split a tracking annotation into (app name, ref); ``None`` if it is malformed."""
+@dataclass(frozen=True)
+class TrackingId:
+    """A parsed tracking annotation: which app manages which object."""
+
+    app_namespace: str | None  # None: an id written before namespaces were part of it
+    app_name: str
+    ref: ResourceRef
+
+    @property
+    def legacy(self) -> bool:
+        return self.app_namespace is None
+
+    def owned_by(self, app_namespace: str, app_name: str) -> bool:
+        """Does this id name that app? Old-format ids match any app of that name."""
+        if self.app_name != app_name:
+            return False
+        return self.app_namespace is None or self.app_namespace == app_namespace
+
+    @property
+    def owner(self) -> str:
+        """``namespace/name`` of the managing app, for messages."""
+        if self.app_namespace is None:
+            return self.app_name
+        return f"{self.app_namespace}/{self.app_name}"
+
+
+def parse_tracking_id(value: str) -> TrackingId | None:
+    """Parse a tracking annotation (either format); ``None`` if it is malformed."""
     try:
-        app, group_kind, ns_name = value.split(":", 2)
+        owner, group_kind, ns_name = value.split(":", 2)
         group, kind = group_kind.split("/", 1)
         namespace, name = ns_name.split("/", 1)
     except ValueError:
         return None
-    if not app or not kind or not name:
+    app_namespace: str | None
+    app_namespace, sep, app = owner.partition("_")
+    if not sep:
+        app_namespace, app = None, owner
+    if not app or app_namespace == "" or not kind or not name:
         return None
-    return app, ResourceRef(group=group, kind=kind, namespace=namespace, name=name)
+    ref = ResourceRef(group=group, kind=kind, namespace=namespace, name=name)
+    return TrackingId(app_namespace, app, ref)
+
+
+def tracking_of(obj: dict[str, Any] | None) -> TrackingId | None:
+    """The parsed tracking id of a live object, if it carries a well-formed one."""
+    if not obj:
+        return None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(TRACKING_ANNOTATION)
+    return parse_tracking_id(value) if isinstance(value, str) else None
 
 
 @dataclass

@@ -19,7 +19,6 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject
+from driftless.sync.redact import redact_api_error
+from driftless.sync.scope import is_builtin_group
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,7 +66,7 @@ async def compare(
     """Live state and in-sync verdict for every desired object, in the same order."""
     reader = live or LiveReader(client, None)
     pending_namespaces = await _namespaces_to_create(client, desired, reader)
-    pending_kinds = _kinds_defined_by(desired)
+    pending_kinds = await _kinds_defined_by(client, desired)
 
     async def one(obj: DesiredObject) -> ObjectState:
         return await _compare_one(client, obj, pending_namespaces, pending_kinds, reader, verdicts)
@@ -85,7 +86,7 @@ async def validate_new(
     ``context`` is the rest of the render: namespaces and CRDs it creates.
     """
     pending_namespaces = await _namespaces_to_create(client, context + objects)
-    pending_kinds = _kinds_defined_by(context + objects)
+    pending_kinds = await _kinds_defined_by(client, context + objects)
 
     async def one(obj: DesiredObject) -> None:
         ref = obj.ref
@@ -185,14 +186,27 @@ async def _namespaces_to_create(
     return missing
 
 
-def _kinds_defined_by(desired: list[DesiredObject]) -> set[tuple[str, str]]:
-    """(apiVersion, kind) of every custom resource whose CRD is in this render."""
-    return {
-        (api_version, kind)
-        for d in desired
-        if d.ref.kind == CRD_KIND
-        for api_version, kind, _ in kinds_defined(d.body)
-    }
+async def _kinds_defined_by(
+    client: KubeClient, desired: list[DesiredObject]
+) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every custom resource whose CRD is in this render and
+    that the cluster does not serve yet. A kind the cluster serves is validated
+    as usual whatever the render's CRDs say, and a built-in group is never a
+    render's to define (``sync.scope``)."""
+    pending: set[tuple[str, str]] = set()
+    for d in desired:
+        if d.ref.kind != CRD_KIND:
+            continue
+        for api_version, kind, _ in kinds_defined(d.body):
+            if is_builtin_group(api_version.rpartition("/")[0]):
+                continue
+            try:
+                await client.resource_type(api_version, kind)
+            except UnknownKindError:
+                pending.add((api_version, kind))
+            except KubeApiError as exc:
+                raise _classify(exc, "discovery failed") from None
+    return pending
 
 
 async def wait_established(client: KubeClient, names: list[str], timeout: float = 60) -> None:
@@ -210,15 +224,9 @@ async def wait_established(client: KubeClient, names: list[str], timeout: float 
             await asyncio.sleep(0.2)
 
 
-_QUOTED_OR_ECHOED = re.compile(r'(got &?\{[^}]*\}|got [^,;)]+|"[^"]*"|\'[^\']*\')')
-
-
 def _redacted(exc: KubeApiError, obj: DesiredObject) -> KubeApiError:
-    """For Secrets, drop values the API server echoes in its error (``got &{…}``,
-    quoted values): the message ends up in status, events and logs."""
-    if obj.ref.kind != "Secret" or obj.ref.group:
-        return exc
-    exc.message = _QUOTED_OR_ECHOED.sub("<redacted>", exc.message)
+    """For Secrets, drop values the API server echoes in its error (``sync.redact``)."""
+    exc.message = redact_api_error(exc.message, obj.ref)
     return exc
 
 

@@ -77,15 +77,18 @@ def kind_rank(kind: str) -> int:
 def prepare(
     manifests: list[Manifest],
     *,
+    app_namespace: str,
     app_name: str,
     default_namespace: str,
     is_namespaced: Callable[[str, str], bool],
 ) -> list[DesiredObject]:
     """Bodies to apply, in apply order.
 
-    ``is_namespaced(api_version, kind)`` answers from discovery (or from a CRD
-    in the same render). Raises ``ValidationError`` for a namespaced object
-    with no namespace anywhere, and for two manifests naming the same object.
+    ``is_namespaced(api_version, kind)`` answers from discovery (or, for a
+    kind discovery does not know yet, from a CRD the same sync applies; see
+    ``sync.scope``). The tracking id names the app by namespace and name.
+    Raises ``ValidationError`` for a namespaced object with no namespace
+    anywhere, and for two manifests naming the same object.
     """
     prepared: list[DesiredObject] = []
     seen: dict[ResourceRef, Manifest] = {}
@@ -107,7 +110,8 @@ def prepare(
             first = seen[ref].origin() or "the render"
             raise ValidationError(f"{_where(manifest)}{ref} is defined twice (first in {first})")
         seen[ref] = manifest
-        meta.setdefault("annotations", {})[TRACKING_ANNOTATION] = ref.tracking_id(app_name)
+        tracking = ref.tracking_id(app_namespace, app_name)
+        meta.setdefault("annotations", {})[TRACKING_ANNOTATION] = tracking
         prepared.append(DesiredObject(ref=ref, body=body, manifest=manifest))
     prepared.sort(key=lambda d: (kind_rank(d.ref.kind), d.ref.namespace, d.ref.name))
     return prepared

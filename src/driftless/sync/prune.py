@@ -2,8 +2,9 @@
 
 The app's inventory is its last ``status.resources`` list. An object in the
 inventory that the current render does not produce is an *orphan* when the
-live object still carries this app's tracking id — an object that changed
-hands (another app's tracking id, or none) is never touched.
+live object still carries this app's tracking id (or an old-format id naming
+an app of this name; see ``core.resources``) — an object that changed hands
+(another app's tracking id, or none) is never touched.
 
 Contract:
 * ``find_orphans`` only reads; it is safe to call on every reconcile.
@@ -23,10 +24,11 @@ from typing import Any
 
 from driftless.core.errors import TransientError, ValidationError
 from driftless.core.models import ResourceStatus
-from driftless.core.resources import TRACKING_ANNOTATION, ResourceRef
+from driftless.core.resources import ResourceRef, tracking_of
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.sync.plan import sync_options
 from driftless.sync.prepare import kind_rank
+from driftless.sync.redact import redact_api_error
 
 JSON = dict[str, Any]
 
@@ -68,7 +70,7 @@ def empty_render_guard(rendered: int, inventory: int, allow_empty: bool) -> str 
 
 
 async def find_orphans(
-    client: KubeClient, app_name: str, entries: list[ResourceStatus]
+    client: KubeClient, app_namespace: str, app_name: str, entries: list[ResourceStatus]
 ) -> list[Orphan]:
     """The entries whose live object exists and still carries this app's tracking id."""
     orphans = []
@@ -80,12 +82,15 @@ async def find_orphans(
         except UnknownKindError:
             continue  # the kind itself is gone (CRD deleted): nothing left to prune
         except KubeApiError as exc:
-            raise TransientError(f"cannot read {ref} to check for pruning: {exc}") from None
+            message = redact_api_error(exc.message, ref)
+            raise TransientError(f"cannot read {ref} to check for pruning: {message}") from None
         if live is None:
             continue
-        annotations = (live.get("metadata") or {}).get("annotations") or {}
-        if annotations.get(TRACKING_ANNOTATION) != ref.tracking_id(app_name):
+        tracked = tracking_of(live)
+        if tracked is None or not tracked.owned_by(app_namespace, app_name):
             continue
+        if tracked.ref != ref:
+            continue  # the annotation was copied onto another object: not ours to delete
         orphans.append(Orphan(ref, api_version, live))
     return orphans
 
@@ -101,8 +106,9 @@ async def prune(client: KubeClient, orphans: list[Orphan]) -> list[Orphan]:
         try:
             await client.delete(orphan.api_version, ref.kind, ref.name, ref.namespace or None)
         except KubeApiError as exc:
+            message = redact_api_error(exc.message, ref)
             if exc.unreachable:
-                raise TransientError(f"cannot prune {ref}: {exc}") from None
-            raise ValidationError(f"cannot prune {ref}: {exc}") from None
+                raise TransientError(f"cannot prune {ref}: {message}") from None
+            raise ValidationError(f"cannot prune {ref}: {message}") from None
         deleted.append(orphan)
     return deleted

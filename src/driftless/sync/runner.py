@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftless.core.conditions import now_rfc3339
-from driftless.core.errors import DriftlessError
+from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import (
     HealthStatusCode,
     OperationPhase,
@@ -32,6 +32,7 @@ from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
 from driftless.sync.live import LiveReader
 from driftless.sync.prune import Orphan, prune
+from driftless.sync.redact import redact_api_error
 
 JSON = dict[str, Any]
 DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
@@ -134,8 +135,9 @@ class SyncRunner:
                     await self._delete_and_wait(task)
                 await self._apply(task, dry_run=dry_run)
             except KubeApiError as exc:
-                result.status, result.message = "SyncFailed", exc.message
-                raise DriftlessError(f"{task.obj.describe()}: {exc.message}") from None
+                message = redact_api_error(exc.message, task.obj.ref)
+                result.status, result.message = "SyncFailed", message
+                raise DriftlessError(f"{task.obj.describe()}: {message}") from None
             result.status = "Synced"
             result.message = "dry run" if dry_run else None
             if task.hook:
@@ -228,9 +230,13 @@ class SyncRunner:
             policy = sp.HOOK_SUCCEEDED if phase == "Succeeded" else sp.HOOK_FAILED
             if phase in ("Succeeded", "Failed") and policy in task.delete_policies:
                 ref = task.obj.ref
-                await self.client.delete(
-                    task.obj.api_version, ref.kind, ref.name, ref.namespace or None
-                )
+                try:
+                    await self.client.delete(
+                        task.obj.api_version, ref.kind, ref.name, ref.namespace or None
+                    )
+                except KubeApiError as exc:
+                    message = redact_api_error(exc.message, ref)
+                    raise TransientError(f"cannot delete hook {ref}: {message}") from None
 
     # -- endings --------------------------------------------------------
 
