@@ -18,9 +18,11 @@ Contract:
   ``CredentialError`` naming the Secret and the offending key, never a value.
 * ``normalize_prefix`` and ``match_credential``: an app's ``repoURL`` gets the
   credential with the **longest** matching prefix. Both sides are normalized
-  the same way (scheme and host lower-cased, userinfo and default ports
-  dropped, trailing ``/`` and ``.git`` removed, scp-like ``git@host:path``
-  read as ``ssh://host/path``), and a prefix only matches on a path-segment
+  the same way, by ``core.repourl`` (scheme and host lower-cased, userinfo
+  and default ports dropped, ``..``/``.`` segments and duplicate ``/``
+  resolved, escapes of unreserved characters decoded, trailing ``/`` and
+  ``.git`` removed, scp-like ``git@host:path`` read as ``ssh://host/path``),
+  exactly as Project allow-lists do, and a prefix only matches on a path-segment
   boundary, so ``https://host/org`` never hands its token to
   ``https://host/organisation``. Local repositories (``file://``, paths) never
   match anything.
@@ -40,7 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from driftless.core.errors import SourceError
-from driftless.sources.urls import check_repo_url, normalize_repo_url, redact
+from driftless.sources.urls import parse_repo_url, redact
 
 __all__ = [
     "DEFAULT_USERNAME",
@@ -68,7 +70,6 @@ DEFAULT_USERNAME = "git"
 # Shorter usernames ("git", "oauth2") are common words: scrubbing them from
 # messages would garble the messages while protecting nothing.
 _MIN_SCRUBBED_USERNAME = 8
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
 _SECRET_NAME_MAX = 63
 
 
@@ -124,18 +125,12 @@ class RepoCredential:
 def normalize_prefix(url: str) -> str:
     """The comparable form of a repository URL or credential prefix.
 
+    This is ``core.repourl``'s match key, the same one Project allow-lists
+    use, computed on the spelling git fetches (``..`` resolved, escapes of
+    unreserved characters decoded, ``@`` tricks read as git reads them).
     Raises ``SourceError`` for strings git could not use as a repository URL.
     """
-    normalized = normalize_repo_url(url)
-    scheme, sep, rest = normalized.partition("://")
-    if not sep or scheme == "file":
-        return normalized
-    host, slash, path = rest.partition("/")
-    host = _drop_default_port(scheme, host)
-    path = path.rstrip("/")
-    while path.endswith(".git"):
-        path = path.removesuffix(".git").rstrip("/")
-    return f"{scheme}://{host}{slash if path else ''}{path}"
+    return parse_repo_url(url).key
 
 
 def match_credential(credentials: Iterable[RepoCredential], repo_url: str) -> RepoCredential | None:
@@ -161,13 +156,6 @@ def _prefix_matches(credential: RepoCredential, key: str) -> bool:
     except SourceError:
         return False
     return key == prefix or key.startswith(prefix + "/")
-
-
-def _drop_default_port(scheme: str, host: str) -> str:
-    name, colon, port = host.rpartition(":")
-    if colon and port.isdigit() and int(port) == _DEFAULT_PORTS.get(scheme) and "]" not in port:
-        return name
-    return host
 
 
 # -- Secrets ----------------------------------------------------------------------
@@ -230,10 +218,9 @@ def _decoded_data(secret: Mapping[str, Any], name: str) -> dict[str, str]:
 
 def _url_kind(url: str, name: str) -> AuthKind:
     try:
-        normalized = normalize_repo_url(check_repo_url(url))
+        scheme = parse_repo_url(url).scheme
     except SourceError as exc:
         raise CredentialError(f"repository Secret {name}: {exc}") from None
-    scheme = normalized.partition("://")[0]
     if scheme in ("http", "https"):
         return AuthKind.HTTPS
     if scheme == "ssh":
