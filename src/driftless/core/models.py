@@ -57,8 +57,11 @@ class ApiModel(BaseModel):
 
 
 _Namespace = Annotated[str, Field(pattern=names.NAMESPACE_PATTERN, max_length=names.NAMESPACE_MAX)]
-_NameAffix = Annotated[
-    str, Field(pattern=names.NAME_AFFIX_PATTERN, max_length=names.NAME_AFFIX_MAX)
+_NamePrefix = Annotated[
+    str, Field(pattern=names.NAME_PREFIX_PATTERN, max_length=names.NAME_AFFIX_MAX)
+]
+_NameSuffix = Annotated[
+    str, Field(pattern=names.NAME_SUFFIX_PATTERN, max_length=names.NAME_AFFIX_MAX)
 ]
 _Image = Annotated[str, Field(pattern=names.IMAGE_PATTERN, max_length=names.IMAGE_MAX)]
 _LabelValue = Annotated[
@@ -79,8 +82,12 @@ class DirectorySource(ApiModel):
 class KustomizeSource(ApiModel):
     """Overrides applied on top of the kustomization at ``path``."""
 
-    name_prefix: _NameAffix | None = Field(None, description="Prefix added to every object's name.")
-    name_suffix: _NameAffix | None = Field(None, description="Suffix added to every object's name.")
+    name_prefix: _NamePrefix | None = Field(
+        None, description="Prefix added to every object's name."
+    )
+    name_suffix: _NameSuffix | None = Field(
+        None, description="Suffix added to every object's name."
+    )
     namespace: _Namespace | None = Field(
         None, description="Namespace set on every namespaced object."
     )

@@ -45,7 +45,9 @@ VALUE_FILE_PATTERN: Final = r"^[^-/\s]"
 PATH_MAX: Final = 4096
 IMAGE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._/:@=-]*$"
 IMAGE_MAX: Final = 512
-NAME_AFFIX_PATTERN: Final = r"^[-a-z0-9.]*$"
+# A prefix starts and a suffix ends an object name: alphanumeric there.
+NAME_PREFIX_PATTERN: Final = r"^([a-z0-9][-a-z0-9.]*)?$"
+NAME_SUFFIX_PATTERN: Final = r"^([-a-z0-9.]*[a-z0-9])?$"
 NAME_AFFIX_MAX: Final = 200
 LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 LABEL_VALUE_MAX: Final = 63
