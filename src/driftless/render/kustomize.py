@@ -118,11 +118,14 @@ def check_overrides(options: KustomizeSource) -> None:
     where = "spec.source.kustomize"
     if options.namespace is not None:
         argv.namespace(options.namespace, f"{where}.namespace")
-    for field, value in (("namePrefix", options.name_prefix), ("nameSuffix", options.name_suffix)):
-        if value is not None and not _valid(names.NAME_AFFIX_PATTERN, names.NAME_AFFIX_MAX, value):
+    for field, value, pattern in (
+        ("namePrefix", options.name_prefix, names.NAME_PREFIX_PATTERN),
+        ("nameSuffix", options.name_suffix, names.NAME_SUFFIX_PATTERN),
+    ):
+        if value is not None and not _valid(pattern, names.NAME_AFFIX_MAX, value):
             raise RenderError(
                 f"{where}.{field} {argv.shown(value)}: only lower-case letters, digits, '-'"
-                " and '.' may be added to object names"
+                " and '.' may be added to object names, alphanumeric at the name's ends"
             )
     for image in options.images:
         if not _valid(names.IMAGE_PATTERN, names.IMAGE_MAX, image.strip()):
