@@ -81,13 +81,28 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        target = urllib.parse.urljoin(req.full_url, newurl)
-        if urllib.parse.urlsplit(target).scheme.lower() not in _SCHEMES:
-            raise SourceError(f"{redact(req.full_url)}: redirected to a non-http(s) URL")
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and origin(new.full_url) != origin(req.full_url):
             new.remove_header(_AUTHORIZATION)
         return new
+
+    def http_error_302(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+    ) -> Any:
+        # Checked before the stdlib's own check, so the message says why.
+        location = headers.get("Location") or headers.get("URI") or ""
+        target = urllib.parse.urljoin(req.full_url, location)
+        if location and urllib.parse.urlsplit(target).scheme.lower() not in _SCHEMES:
+            fp.close()
+            raise SourceError(f"{redact(req.full_url)}: redirected to a non-http(s) URL; refused")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def _opener() -> urllib.request.OpenerDirector:
