@@ -51,10 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from driftless.core.errors import SourceError
-from driftless.render import chart_access, chart_http, chart_versions
+from driftless.core.errors import RenderError, SourceError
+from driftless.render import chart_access, chart_http, chart_versions, yaml_docs
 from driftless.render.chart_http import redact
 
 MAX_INDEX_BYTES = 256 * 1024 * 1024
@@ -65,7 +63,6 @@ HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
 _SAFE_VERSION = re.compile(r"^[0-9A-Za-z.+_\-]+$")
 _MAX_TAG_PAGES = 50
-_IndexLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -212,10 +209,7 @@ class _Repository:
             what=what,
             auth=self.auth,
         ).body
-        try:
-            index = yaml.load(body, Loader=_IndexLoader)
-        except yaml.YAMLError as exc:
-            raise SourceError(f"{what}: invalid YAML ({exc})") from None
+        index = parse_index(body, what)
         entries = index.get("entries") if isinstance(index, dict) else None
         if not isinstance(entries, dict):
             raise SourceError(f"{what}: no 'entries' (not a Helm repository index)")
@@ -275,6 +269,21 @@ class _Repository:
                 if isinstance(digest, str) and re.match(r"^sha256:[0-9a-f]{64}$", digest):
                     return digest
         raise SourceError(f"{what}: the artifact is not a Helm chart (no chart layer)")
+
+
+def parse_index(body: bytes, what: str) -> Any:
+    """A repository's ``index.yaml``, parsed with the bounded parser of ``yaml_docs``.
+
+    Depth, aliases and expanded size are limited before anything is built, so
+    a hostile index can neither crash the controller nor balloon in memory.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+        return yaml_docs.load_single(text, "index.yaml", limits=yaml_docs.INDEX_LIMITS)
+    except UnicodeDecodeError:
+        raise SourceError(f"{what}: not UTF-8 text") from None
+    except RenderError as exc:
+        raise SourceError(f"{what}: {exc.message}") from None
 
 
 def _cached(base: Path, version: str) -> Path | None:
