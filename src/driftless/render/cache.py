@@ -3,10 +3,12 @@
 Contract:
 
 * A ``RenderKey`` holds everything a render's output depends on: the content
-  identity (repository commit, or chart repository + chart + version), the app
-  path in it, the renderer and its options (including release name and
-  namespace), the tool fingerprints, and the destination's Kubernetes version
-  and API versions. Equal keys ⇒ equal output; ``RenderKey.build`` makes the
+  identity (repository commit, or chart repository + chart + version + the
+  fingerprint of the credential that read it, ``FetchedChart.identity``, so a
+  private chart's render is never served to an app without that credential),
+  the app path in it, the renderer and its options (including release name
+  and namespace), the tool fingerprints, and the destination's Kubernetes
+  version and API versions. Equal keys ⇒ equal output; ``RenderKey.build`` makes the
   options canonical (sorted JSON), so equal specs give equal keys.
 * ``RenderCache.get`` returns a deep copy of the stored manifests and
   ``put`` stores a deep copy: callers mutate manifests freely (namespace
