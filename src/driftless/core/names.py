@@ -41,7 +41,7 @@ SET_NAME_PATTERN: Final = r"^[^-=,\s][^=,\s]*$"
 SET_NAME_MAX: Final = 512
 CHART_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
 CHART_NAME_MAX: Final = 250
-VALUE_FILE_PATTERN: Final = r"^[^-/\s]"
+VALUE_FILE_PATTERN: Final = r"^[^-/\s].*$"
 PATH_MAX: Final = 4096
 IMAGE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._/:@=-]*$"
 IMAGE_MAX: Final = 512
