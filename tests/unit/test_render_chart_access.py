@@ -12,6 +12,7 @@ import base64
 import hashlib
 import http.server
 import io
+import json
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ import pytest
 from driftless.core.errors import SourceError
 from driftless.render import chart_http
 from driftless.render.chart_http import BasicAuth
-from driftless.render.chart_repo import fetch_chart
+from driftless.render.chart_repo import HELM_CHART_LAYER, fetch_chart
 
 USER, PASSWORD = "reader", "s3cr3t-p@ss"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -305,3 +306,37 @@ async def test_private_chart_is_not_served_from_cache_without_credentials(
     # The render cache key (identity) separates them too, and never holds the password.
     assert fetched.access and fetched.identity != f"{anonymous} demo@1.0.0"
     assert PASSWORD not in fetched.identity and "guess" not in str(list(tmp_path.rglob("*")))
+
+
+async def test_oci_credentials_go_to_the_registry_and_not_to_blob_storage(
+    serve: Callable[[], Server], tmp_path: Path
+) -> None:
+    registry, storage = serve(), serve()
+    archive = chart_archive()
+    digest = "sha256:" + hashlib.sha256(archive).hexdigest()
+    manifest = {"layers": [{"mediaType": HELM_CHART_LAYER, "digest": digest}]}
+    registry.routes["/v2/charts/demo/tags/list"] = protected(b'{"tags": ["1.0.0"]}')
+    registry.routes["/v2/charts/demo/manifests/1.0.0"] = protected(json.dumps(manifest).encode())
+    registry.routes[f"/v2/charts/demo/blobs/{digest}"] = lambda auth: (
+        (307, {"Location": f"{storage.url}/blob"}, b"") if auth == BASIC else (401, {}, b"")
+    )
+    storage.routes["/blob"] = ok(archive)
+    host = f"127.0.0.1:{registry.port}"
+    fetched = await fetch_chart(
+        f"oci://{USER}:{PASSWORD.replace('@', '%40')}@{host}/charts",
+        "demo",
+        "^1",
+        cache_root=tmp_path,
+        plain_http_registries=frozenset({host}),
+    )
+    assert (fetched.path / "Chart.yaml").is_file()
+    assert set(registry.authorizations("/v2/charts/demo/tags/list")) == {BASIC}
+    assert storage.authorizations("/blob") == [None]
+    with pytest.raises(SourceError, match="the server requires credentials"):
+        await fetch_chart(
+            f"oci://{host}/charts",
+            "demo",
+            "1.0.0",
+            cache_root=tmp_path,
+            plain_http_registries=frozenset({host}),
+        )
