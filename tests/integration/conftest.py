@@ -34,7 +34,10 @@ async def controller(
 ) -> AsyncIterator[Controller]:
     """The controller, running for the whole session in the test's event loop."""
     store = CredentialStore(kube, APPS_NAMESPACE, max_age=1.0)
-    cache = GitCache(Path(tmp_path_factory.mktemp("git-cache")), credentials=store.auth)
+    # The test repositories are file:// ones: allow them, as an administrator would.
+    cache = GitCache(
+        Path(tmp_path_factory.mktemp("git-cache")), credentials=store.auth, allow_local=True
+    )
     settings = ControllerSettings(namespace=APPS_NAMESPACE, workers=4, default_interval=3600)
     instance = Controller(kube, cache, settings, tools=render_tools())
     stop = asyncio.Event()

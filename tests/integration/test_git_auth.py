@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -81,14 +82,15 @@ async def test_credential_files_exist_only_while_git_runs(
     git_http_server: GitHttpServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Key, known_hosts and askpass helper: private while git runs, gone afterwards."""
+    """Key, known_hosts and credential helper: private while git runs, gone afterwards."""
     seen: list[Path] = []
     real_run_git = gitexec.run_git
 
     async def spy(args: Any, **kwargs: Any) -> bytes:
         env = kwargs.get("extra_env") or {}
         command = env.get("GIT_SSH_COMMAND", "")
-        files = [Path(env["GIT_ASKPASS"])] if env.get("GIT_ASKPASS") else []
+        helpers = [v for k, v in kwargs.get("config") or () if k == "credential.helper"]
+        files = [Path(shlex.split(v.removeprefix("!"))[0]) for v in helpers]
         if " -i " in command:
             files.append(Path(command.split(" -i ", 1)[1].split()[0]))
         for path in files:
@@ -101,7 +103,7 @@ async def test_credential_files_exist_only_while_git_runs(
     cache = cache_with(tmp_path, ssh_credential(ssh_server), https_credential(git_http_server))
     await cache.resolve(ssh_server.url(repo.path), "main")
     await cache.resolve(https_url(git_http_server, repo), "main")
-    assert {p.name for p in seen} == {"id", "askpass.sh"}
+    assert {p.name for p in seen} == {"id", "credential-helper.sh"}
     for path in seen:
         assert not path.exists() and not path.parent.exists()
 

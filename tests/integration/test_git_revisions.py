@@ -19,7 +19,7 @@ CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 @pytest.fixture
 def cache(tmp_path: Path) -> GitCache:
-    return GitCache(tmp_path / "cache")
+    return GitCache(tmp_path / "cache", allow_local=True)
 
 
 @pytest.fixture(params=["file", "http"])

@@ -233,7 +233,9 @@ def _color(text: str, enabled: bool) -> str:
 async def compute_diffs(client: KubeClient, app_raw: JSON) -> list[ResourceDiff]:
     """Plan the app exactly as the controller would and diff every resource."""
     app = Application.model_validate(app_raw)
-    git = GitCache(default_cache_root().parent / "cli-repos")
+    # Runs with the rights of the person at the terminal, who may read their
+    # own disk anyway: local repositories are allowed here, unlike in the controller.
+    git = GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
     engine = Engine(client, git, tools=render_tools())
     plan = await engine.plan(app)
     diffs = []

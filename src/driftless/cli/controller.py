@@ -27,13 +27,18 @@ def configure_logging(level: str) -> None:
 
 
 async def run_controller(
-    globals_: Globals, settings: ControllerSettings, cache: Path | None, stop: asyncio.Event
+    globals_: Globals,
+    settings: ControllerSettings,
+    cache: Path | None,
+    stop: asyncio.Event,
+    *,
+    allow_local_repositories: bool = False,
 ) -> None:
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI)."""
     client = await globals_.client()
     try:
         store = CredentialStore(client, settings.namespace or DEFAULT_APP_NAMESPACE)
-        git = GitCache(cache, credentials=store.auth)
+        git = GitCache(cache, credentials=store.auth, allow_local=allow_local_repositories)
         controller = Controller(client, git, settings, tools=render_tools())
         await controller.run(stop)
     finally:
@@ -56,6 +61,13 @@ async def run_controller(
     help="Where repository clones live (default: ~/.cache/driftless/repos).",
 )
 @click.option(
+    "--allow-local-repositories",
+    is_flag=True,
+    envvar="DRIFTLESS_ALLOW_LOCAL_REPOSITORIES",
+    help="Let apps use file:// URLs and paths on this machine (off: any app could read any"
+    " repository on the controller's disk; driftless's own cache stays refused).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -69,6 +81,7 @@ async def controller_command(
     interval: str,
     workers: int,
     cache_dir: Path | None,
+    allow_local_repositories: bool,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -88,4 +101,6 @@ async def controller_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await run_controller(globals_, settings, cache_dir, stop)
+    await run_controller(
+        globals_, settings, cache_dir, stop, allow_local_repositories=allow_local_repositories
+    )

@@ -215,7 +215,9 @@ def local_tree(path: str) -> LocalTree:
 
 
 def _git_cache() -> GitCache:
-    return GitCache(default_cache_root().parent / "cli-repos")
+    # Push mode reads the repositories of the person running it, with their
+    # own rights: not a tenant boundary, so local checkouts are allowed.
+    return GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
 
 
 async def render_source(

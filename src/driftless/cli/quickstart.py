@@ -167,7 +167,9 @@ async def _run(
         click.echo(f"Applications created: {', '.join(names)}\n")
         settings = ControllerSettings(namespace=DEFAULT_APP_NAMESPACE, default_interval=interval)
         store = CredentialStore(client, DEFAULT_APP_NAMESPACE)
-        cache = GitCache(cluster.state_dir / "repos", credentials=store.auth)
+        # The example repository is a local one: the quickstart allows local
+        # repositories explicitly, as `driftless controller --allow-local-repositories` does.
+        cache = GitCache(cluster.state_dir / "repos", credentials=store.auth, allow_local=True)
         controller = Controller(client, cache, settings, tools=render_tools())
         controller_stop = asyncio.Event()
         task = asyncio.create_task(controller.run(controller_stop))

@@ -32,6 +32,27 @@ Layout under ``root`` (default ``$DRIFTLESS_CACHE_DIR/repos``, where
     <name>-<hash of normalized URL>/   bare clone: refs/heads/*, refs/tags/* of the remote
     trees/<commit>/                    the files of one commit, newest ``keep_trees`` kept
 
+Local repositories (``file://`` URLs and absolute paths) let whoever writes
+an Application read any repository on the controller's disk, so they are
+refused (``SourceError`` saying how to allow them) unless the cache is made
+with ``allow_local=True`` (``driftless controller
+--allow-local-repositories``). Even then a path inside driftless's own cache
+directories (``root`` and ``$DRIFTLESS_CACHE_DIR``, where the clones of
+credentialed repositories live) is refused, symlinks resolved; and git only
+speaks ``file://`` when local repositories are allowed
+(``GIT_ALLOW_PROTOCOL``).
+
+Bounded work (``gitlimits.GitLimits``, defaults from the environment): a
+network command is killed after ``fetch_timeout``; a fetch is killed once the
+clone grows past ``max_repo_bytes`` (incoming data always lands in one pack
+file, ``fetch.unpackLimit=1``, whose leftovers are removed); a commit is
+checked out only when ``git ls-tree`` shows at most ``max_checkout_files``
+entries adding up to at most ``max_checkout_bytes``.
+
+What git is given is the canonical URL (``urls.check_repo_url``): the very
+string Project allow-lists and credential prefixes were matched against.
+Every URL, revision and refspec follows ``--end-of-options``.
+
 The cache belongs to one process; two controllers must not share a root.
 Credentials come from the ``credentials`` hook (``CredentialStore.auth`` in
 production): given a URL, an async context manager yielding a ``GitAuth``
@@ -58,14 +79,16 @@ from driftless.core.paths import cache_root
 from driftless.sources import refs, tagrange
 from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.gitauth import NO_AUTH, GitAuth
-from driftless.sources.gitexec import GitCommandError, run_git
-from driftless.sources.urls import check_repo_url, redact, repo_cache_key
+from driftless.sources.gitexec import ALLOWED_PROTOCOLS, GitCommandError, run_git
+from driftless.sources.gitlimits import GitLimits
+from driftless.sources.urls import parse_repo_url, redact, repo_cache_key
 
 __all__ = [
     "Artifact",
     "CredentialEnv",
     "GitAuth",
     "GitCache",
+    "GitLimits",
     "GitStats",
     "default_cache_root",
     "resolve_app_path",
@@ -74,8 +97,9 @@ __all__ = [
 CredentialEnv = Callable[[str], AbstractAsyncContextManager[GitAuth]]
 """Given a repository URL, a context yielding what git needs to authenticate to it."""
 
-DEFAULT_TIMEOUT = 120.0
 DEFAULT_KEEP_TREES = 16
+NETWORK_PROTOCOLS = ":".join(p for p in ALLOWED_PROTOCOLS.split(":") if p != "file")
+LOCAL_FLAG = "--allow-local-repositories"
 _LOCAL_TIMEOUT = 60.0
 # A temp tree older than this is a leftover of a crash, not work in progress.
 _STALE_TMP_SECONDS = 3600.0
@@ -117,13 +141,18 @@ class GitCache:
         root: Path | None = None,
         *,
         keep_trees: int = DEFAULT_KEEP_TREES,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         credentials: CredentialEnv | None = None,
+        allow_local: bool = False,
+        limits: GitLimits | None = None,
     ) -> None:
         self.root = root if root is not None else default_cache_root()
         self.trees = self.root / "trees"
         self.keep_trees = max(1, keep_trees)
-        self.timeout = timeout
+        self.limits = limits if limits is not None else GitLimits.from_env()
+        self.timeout = timeout if timeout is not None else self.limits.fetch_timeout
+        self.allow_local = allow_local
+        self._protocols = ALLOWED_PROTOCOLS if allow_local else NETWORK_PROTOCOLS
         self.stats = GitStats()
         self._credentials = credentials
         self._locks: dict[str, asyncio.Lock] = {}
@@ -133,7 +162,7 @@ class GitCache:
 
     async def resolve(self, repo_url: str, revision: str | None) -> str:
         """The full commit id ``revision`` names in ``repo_url`` now."""
-        url = check_repo_url(repo_url)
+        url = self._fetch_url(repo_url)
         wanted = _check_revision(revision, url)
         async with self._auth(url) as auth:
             remote = await self._ls_remote(url, auth)
@@ -149,7 +178,7 @@ class GitCache:
     async def checkout(self, repo_url: str, revision: str | None) -> Artifact:
         """Resolve ``revision`` and return the tree of that commit."""
         sha = await self.resolve(repo_url, revision)
-        url = check_repo_url(repo_url)
+        url = self._fetch_url(repo_url)
         tree = self.trees / sha
         async with self._lock(url):
             if tree.is_dir():
@@ -157,9 +186,34 @@ class GitCache:
                 with contextlib.suppress(OSError):
                     os.utime(tree)
             else:
-                await self._materialize(self.root / repo_cache_key(url), sha, tree)
+                await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
             await asyncio.to_thread(self._prune_trees, tree)
         return Artifact(repo_url=repo_url, revision=sha, path=tree)
+
+    # -- what may be fetched ----------------------------------------------------
+
+    def _fetch_url(self, repo_url: str) -> str:
+        """The canonical URL git is given; ``SourceError`` for a refused local path."""
+        parsed = parse_repo_url(repo_url)
+        url = parsed.check_fetchable()
+        if parsed.is_local:
+            self._check_local(Path(parsed.path), url)
+        return url
+
+    def _check_local(self, path: Path, url: str) -> None:
+        if not self.allow_local:
+            raise SourceError(
+                f"local repository {url} refused: this controller does not read repositories"
+                f" from its own disk; use an https:// or ssh:// URL (an administrator can"
+                f" allow local repositories with `driftless controller {LOCAL_FLAG}`)"
+            )
+        real = path.resolve()
+        for private in {self.root.resolve(), cache_root().resolve()}:
+            if real == private or real.is_relative_to(private):
+                raise SourceError(
+                    f"local repository {url} refused: it is inside driftless's own cache"
+                    f" ({private}), which holds clones of other apps' repositories"
+                )
 
     # -- resolving --------------------------------------------------------------
 
@@ -208,7 +262,8 @@ class GitCache:
             # any commit by id (GitHub, GitLab) still give it to us.
             self.stats.fetches += 1
             with contextlib.suppress(GitCommandError):
-                await self._run_network(["fetch", "--quiet", "--no-tags", url, wanted], clone, auth)
+                args = ["fetch", "--quiet", "--no-tags", "--end-of-options", url, wanted]
+                await self._run_network(args, clone, auth)
                 sha = await self._commit_id(clone, wanted)
         if sha is None:
             raise SourceError(_not_found(wanted, url))
@@ -238,7 +293,9 @@ class GitCache:
     async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
         self.stats.ls_remotes += 1
         try:
-            out = await self._run_network(["ls-remote", "--symref", url], None, auth)
+            out = await self._run_network(
+                ["ls-remote", "--symref", "--end-of-options", url], None, auth
+            )
         except GitCommandError as exc:
             raise _unavailable(url, exc, self.timeout, auth) from None
         return refs.parse_ls_remote(out.decode("utf-8", errors="replace"))
@@ -266,14 +323,22 @@ class GitCache:
         args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head"]
         args += await self._depth_args(clone, shallow)
         try:
-            await self._run_network([*args, url, *refspecs], clone, auth)
+            await self._run_network([*args, "--end-of-options", url, *refspecs], clone, auth)
         except GitCommandError as exc:
             _clear_stale_locks(clone)
-            raise _unavailable(url, exc, self.timeout, auth) from None
+            raise self._fetch_failed(url, exc, auth) from None
         except BaseException:
             # Cancelled: git was killed mid-write and may have left *.lock files.
             _clear_stale_locks(clone)
             raise
+
+    def _fetch_failed(self, url: str, exc: GitCommandError, auth: GitAuth) -> DriftlessError:
+        if exc.limit is None:
+            return _unavailable(url, exc, self.timeout, auth)
+        return SourceError(
+            f"repository {redact(url)} is too large: the fetch was stopped because {exc.limit}"
+            f" (limit {_limit_var('DRIFTLESS_GIT_MAX_REPO_SIZE')})"
+        )
 
     async def _depth_args(self, clone: Path, shallow: bool) -> list[str]:
         is_shallow = (clone / "shallow").is_file()
@@ -288,13 +353,28 @@ class GitCache:
         return bool(out.strip())
 
     async def _run_network(self, args: list[str], clone: Path | None, auth: GitAuth) -> bytes:
-        return await run_git(
-            args,
-            git_dir=clone,
-            time_limit=self.timeout,
-            extra_env=auth.env,
-            secrets=auth.secrets,
-        )
+        config = auth.config
+        disk_limit = None
+        if clone is not None:
+            # Every byte received lands in one temporary pack (never loose
+            # objects), so a killed fetch leaves one file to remove.
+            config = (*config, ("fetch.unpackLimit", "1"))
+            disk_limit = (clone, self.limits.max_repo_bytes)
+        try:
+            return await run_git(
+                args,
+                git_dir=clone,
+                time_limit=self.timeout,
+                extra_env=auth.env,
+                secrets=auth.secrets,
+                config=config,
+                allow_protocols=self._protocols,
+                disk_limit=disk_limit,
+            )
+        except BaseException:
+            if clone is not None:
+                await asyncio.to_thread(_remove_partial_packs, clone)
+            raise
 
     def _auth(self, url: str) -> AbstractAsyncContextManager[GitAuth]:
         if self._credentials is None:
@@ -339,8 +419,9 @@ class GitCache:
                 await asyncio.to_thread(shutil.rmtree, tmp, True)
         return clone
 
-    async def _materialize(self, clone: Path, sha: str, tree: Path) -> None:
+    async def _materialize(self, clone: Path, url: str, sha: str, tree: Path) -> None:
         """Write the files of commit ``sha`` to ``tree``, atomically."""
+        await self._check_tree_size(clone, url, sha)
         self.stats.checkouts += 1
         self.trees.mkdir(parents=True, exist_ok=True)
         tmp = self.trees / f".tmp-{sha}-{uuid.uuid4().hex[:8]}"
@@ -350,7 +431,7 @@ class GitCache:
         # so checkouts cannot disturb each other or a fetch.
         env = {"GIT_INDEX_FILE": str(index)}
         try:
-            await _local_git(["read-tree", sha], clone, env=env)
+            await _local_git(["read-tree", "--end-of-options", sha], clone, env=env)
             await _local_git(["checkout-index", "--all", "--force"], clone, env=env, work_tree=tmp)
             _publish_tree(tmp, tree)
         except OSError as exc:
@@ -359,6 +440,36 @@ class GitCache:
             index.unlink(missing_ok=True)
             if tmp.exists():
                 await asyncio.to_thread(shutil.rmtree, tmp, True)
+
+    async def _check_tree_size(self, clone: Path, url: str, sha: str) -> None:
+        """``SourceError`` unless commit ``sha`` fits the checkout limits."""
+        limits = self.limits
+        # ~ one line per entry; a listing past this is over the file limit anyway.
+        listing_cap = limits.max_checkout_files * 512 + (1 << 20)
+        too_many = SourceError(
+            f"commit {sha[:12]} of {redact(url)} has more than {limits.max_checkout_files}"
+            f" files (limit {_limit_var('DRIFTLESS_GIT_MAX_CHECKOUT_FILES')})"
+        )
+        try:
+            out = await run_git(
+                ["ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", sha],
+                git_dir=clone,
+                time_limit=_LOCAL_TIMEOUT,
+                max_stdout=listing_cap,
+            )
+        except GitCommandError as exc:
+            if exc.limit is not None:
+                raise too_many from None
+            raise DriftlessError(f"git cache: {exc}") from None
+        files, total = _tree_totals(out)
+        if files > limits.max_checkout_files:
+            raise too_many
+        if total > limits.max_checkout_bytes:
+            raise SourceError(
+                f"commit {sha[:12]} of {redact(url)} holds {total} bytes of files, more than"
+                f" the limit of {limits.max_checkout_bytes}"
+                f" ({_limit_var('DRIFTLESS_GIT_MAX_CHECKOUT_SIZE')})"
+            )
 
     def _prune_trees(self, keep: Path) -> None:
         """Keep the ``keep_trees`` most recently used trees, ``keep``, and any in use.
@@ -402,6 +513,31 @@ async def _local_git(
         )
     except GitCommandError as exc:
         raise DriftlessError(f"git cache: {exc}") from None
+
+
+def _tree_totals(listing: bytes) -> tuple[int, int]:
+    """(entries, bytes) of ``git ls-tree -r -l -z`` output; submodules count 0 bytes."""
+    files = total = 0
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        files += 1
+        meta = entry.partition(b"\t")[0].split()
+        if len(meta) == 4 and meta[3].isdigit():
+            total += int(meta[3])
+    return files, total
+
+
+def _limit_var(name: str) -> str:
+    return f"set by {name}"
+
+
+def _remove_partial_packs(clone: Path) -> None:
+    """Remove what a killed fetch left: temporary packs never referenced by anything."""
+    pack_dir = clone / "objects" / "pack"
+    with contextlib.suppress(OSError):
+        for leftover in pack_dir.glob("tmp_*"):
+            leftover.unlink(missing_ok=True)
 
 
 def _check_revision(revision: str | None, url: str) -> str | None:

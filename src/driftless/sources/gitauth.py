@@ -7,13 +7,19 @@ Contract:
   to scrub from anything git prints. Files it needs live in a fresh private
   directory (mode 0700, files 0600) that is removed when the context exits,
   also on error or cancellation.
-* https: ``GIT_ASKPASS`` names a tiny ``/bin/sh`` helper (it holds no secret)
-  that answers git's username/password prompts from the variables
-  ``DRIFTLESS_GIT_USERNAME`` / ``DRIFTLESS_GIT_PASSWORD`` of the git process.
-  So the secret is never in a process argument (``/proc/*/cmdline`` is
-  world-readable), never in the URL (git would print it and store it in the
-  clone's config), and never in a file; a process environment is readable
-  only by its owner.
+* https: a tiny ``/bin/sh`` *credential helper* (it holds no secret) answers
+  git's ``get`` request from the variables ``DRIFTLESS_GIT_USERNAME`` /
+  ``DRIFTLESS_GIT_PASSWORD`` of the git process — but only when the
+  ``protocol`` and ``host`` (with port) git names on its stdin are exactly
+  the scheme and host of the repository the credential was matched for.
+  git asks again for a host it was redirected to; the helper stays silent
+  there, so a redirect to another host (or scheme or port) never receives
+  the token. On top of that, git does not follow redirects at all while a
+  credential is attached (``http.followRedirects=false``). So the secret
+  is never in a process argument (``/proc/*/cmdline`` is world-readable),
+  never in the URL (git would print it and store it in the clone's config),
+  never in a file, and never sent to a host it was not registered for; a
+  process environment is readable only by its owner.
 * SSH: ``GIT_SSH_COMMAND`` runs ``ssh`` with the key file, the Secret's
   ``knownHosts`` as the *only* trusted host keys, strict checking and batch
   mode (no prompt can hang a reconcile). Without ``knownHosts`` the
@@ -36,20 +42,31 @@ from pathlib import Path
 
 from driftless.core.errors import SourceUnavailableError
 from driftless.sources.credentials import AuthKind, RepoCredential
-from driftless.sources.urls import redact
+from driftless.sources.urls import parse_repo_url, redact
 
 __all__ = ["NO_AUTH", "GitAuth", "git_auth", "scrub"]
 
 USERNAME_VAR = "DRIFTLESS_GIT_USERNAME"
 PASSWORD_VAR = "DRIFTLESS_GIT_PASSWORD"
-# git calls the helper with its prompt ("Username for 'https://host': ") as
-# the only argument. printf is a shell builtin, so the value is never an
-# argument of another process either.
-_ASKPASS_SCRIPT = f"""#!/bin/sh
-case "$1" in
-  [Uu]sername*) printf '%s\\n' "${USERNAME_VAR}" ;;
-  *) printf '%s\\n' "${PASSWORD_VAR}" ;;
-esac
+PROTOCOL_VAR = "DRIFTLESS_GIT_PROTOCOL"
+HOST_VAR = "DRIFTLESS_GIT_HOST"
+# git runs the helper as "<helper> get|store|erase" with "key=value" lines on
+# stdin (protocol, host[:port], path...), ended by an empty line. printf and
+# read are shell builtins, so a value is never an argument of another process.
+_HELPER_SCRIPT = f"""#!/bin/sh
+[ "$1" = get ] || exit 0
+protocol=
+host=
+while IFS= read -r line; do
+  case "$line" in
+    protocol=*) protocol="${{line#protocol=}}" ;;
+    host=*) host="${{line#host=}}" ;;
+    "") break ;;
+  esac
+done
+if [ -n "$protocol" ] && [ "$protocol" = "${PROTOCOL_VAR}" ] && [ "$host" = "${HOST_VAR}" ]; then
+  printf 'username=%s\npassword=%s\n' "${USERNAME_VAR}" "${PASSWORD_VAR}"
+fi
 """
 _SSH_CONNECT_TIMEOUT = 30
 _REDACTED = "[redacted]"
@@ -65,6 +82,7 @@ class GitAuth:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     label: str | None = None
+    config: tuple[tuple[str, str], ...] = ()  # git -c settings, passed through the environment
 
     def scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
@@ -91,25 +109,48 @@ async def git_auth(credential: RepoCredential | None, url: str) -> AsyncIterator
     label = f"repository credential {credential.name!r}"
     if credential.kind == AuthKind.SSH:
         _check_host_keys(credential, url, label)
+    else:
+        _check_https_values(credential, label)
     # mkdtemp creates the directory 0700: nobody else can even list it.
     workdir = Path(tempfile.mkdtemp(prefix="driftless-auth-"))
     try:
         if credential.kind == AuthKind.SSH:
-            env = _ssh_env(credential, workdir)
+            yield GitAuth(
+                env=_ssh_env(credential, workdir), secrets=credential.secret_values(), label=label
+            )
         else:
-            env = _https_env(credential, workdir)
-        yield GitAuth(env=env, secrets=credential.secret_values(), label=label)
+            env, config = _https_env(credential, url, workdir)
+            yield GitAuth(env=env, secrets=credential.secret_values(), label=label, config=config)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _https_env(credential: RepoCredential, workdir: Path) -> dict[str, str]:
-    askpass = _write_private(workdir / "askpass.sh", _ASKPASS_SCRIPT, mode=0o700)
-    return {
-        "GIT_ASKPASS": str(askpass),
+def _https_env(
+    credential: RepoCredential, url: str, workdir: Path
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    helper = _write_private(workdir / "credential-helper.sh", _HELPER_SCRIPT, mode=0o700)
+    target = parse_repo_url(url)
+    env = {
         USERNAME_VAR: credential.username,
         PASSWORD_VAR: credential.password,
+        PROTOCOL_VAR: target.scheme,
+        HOST_VAR: target.hostport,
     }
+    config = (
+        # "!cmd": git runs cmd through the shell and appends the action (get).
+        ("credential.helper", "!" + shlex.quote(str(helper))),
+        # git matches credentials by host only; the helper decides, so git
+        # must not narrow or widen that by path.
+        ("credential.useHttpPath", "false"),
+        ("http.followRedirects", "false"),
+    )
+    return env, config
+
+
+def _check_https_values(credential: RepoCredential, label: str) -> None:
+    """A newline in a value would let it add lines to the helper's answer."""
+    if any(ch in value for value in (credential.username, credential.password) for ch in "\r\n\0"):
+        raise SourceUnavailableError(f"{label}: username and password must be single-line")
 
 
 def _ssh_env(credential: RepoCredential, workdir: Path) -> dict[str, str]:

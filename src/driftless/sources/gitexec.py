@@ -21,7 +21,18 @@ Contract:
   never through arguments, which other users of the machine can read in
   ``/proc``; ``secrets`` are scrubbed from git's stderr before it is kept.
 * Only the transports driftless supports are allowed (``GIT_ALLOW_PROTOCOL``),
-  as a second fence behind URL validation.
+  as a second fence behind URL validation; callers that refuse local
+  repositories pass ``allow_protocols`` without ``file``.
+* ``config`` entries reach git as ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``
+  (after the reset of ``credential.helper``), never as arguments.
+* Bounded: stdout is capped at ``max_stdout`` bytes and stderr keeps its last
+  ``_STDERR_KEEP`` bytes, so a hostile server cannot fill the controller's
+  memory through git's output; with ``disk_limit=(directory, bytes)`` the
+  size of ``directory`` is polled while git runs and git is killed once it
+  grows past the cap. Both raise ``GitCommandError`` with ``limit`` set.
+* Every argv built from user input ends option parsing first (callers pass
+  ``--end-of-options`` before URLs, revisions and refspecs), on top of the
+  validation that already refuses values starting with ``-``.
 """
 
 from __future__ import annotations
@@ -60,6 +71,10 @@ _REPO_LOCATING_VARS = frozenset(
     }
 )
 _MAX_STDERR = 600
+_STDERR_KEEP = 64 * 1024
+DEFAULT_MAX_STDOUT = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+_DISK_POLL_SECONDS = 0.25
 # Without a repository credential, ssh still must never ask (host key or
 # passphrase) and never trust an unknown host on first use.
 _DEFAULT_SSH_COMMAND = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"
@@ -77,14 +92,22 @@ class GitCommandError(Exception):
     returncode: int | None
     stderr: str
     timed_out: bool = False
+    limit: str | None = None  # which bound git was killed for
 
     def __str__(self) -> str:
         if self.timed_out:
             return f"git {self.command} timed out"
+        if self.limit is not None:
+            return f"git {self.command} stopped: {self.limit}"
         return f"git {self.command} failed: {self.stderr or f'exit status {self.returncode}'}"
 
 
-def git_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+def git_environment(
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    config: Sequence[tuple[str, str]] = (),
+    allow_protocols: str = ALLOWED_PROTOCOLS,
+) -> dict[str, str]:
     """The environment for one git process: inherited, cleaned, non-interactive."""
     env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATING_VARS}
     env.update(
@@ -93,19 +116,23 @@ def git_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str
             # Empty (not unset): git then skips SSH_ASKPASS too and fails fast.
             "GIT_ASKPASS": "",
             "GCM_INTERACTIVE": "never",
-            "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
+            "GIT_ALLOW_PROTOCOL": allow_protocols,
             "LC_ALL": "C",  # stderr in English, so it can be matched
             "LANGUAGE": "C",
             "GIT_SSH_COMMAND": _DEFAULT_SSH_COMMAND,
             # An empty credential.helper resets the list: no helper of the
             # machine supplies credentials, and none stores ours.
-            "GIT_CONFIG_COUNT": "1",
             "GIT_CONFIG_KEY_0": "credential.helper",
             "GIT_CONFIG_VALUE_0": "",
         }
     )
     if extra_env:
         env.update(extra_env)
+    # Set after extra_env: the config list is ours alone, never the caller's env.
+    for index, (key, value) in enumerate(config, start=1):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env["GIT_CONFIG_COUNT"] = str(1 + len(config))
     return env
 
 
@@ -137,13 +164,18 @@ async def run_git(
     extra_env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     secrets: Sequence[str] = (),
+    config: Sequence[tuple[str, str]] = (),
+    allow_protocols: str = ALLOWED_PROTOCOLS,
+    max_stdout: int = DEFAULT_MAX_STDOUT,
+    disk_limit: tuple[Path, int] | None = None,
 ) -> bytes:
     """Run ``git [--git-dir=DIR] [--work-tree=DIR] ARGS...`` and return its stdout.
 
     ``time_limit`` (seconds) is mandatory rather than left to the caller's
     ``asyncio.timeout``, so no git call can ever be made without one. Raises
-    ``GitCommandError`` on failure or timeout, ``DriftlessError`` when git
-    cannot be started at all. ``secrets`` never appear in the error.
+    ``GitCommandError`` on failure, timeout or an exceeded bound,
+    ``DriftlessError`` when git cannot be started at all. ``secrets`` never
+    appear in the error.
     """
     argv = [GIT]
     if git_dir is not None:
@@ -152,6 +184,7 @@ async def run_git(
         argv.append(f"--work-tree={work_tree}")
     argv.extend(args)
     command = args[0] if args else ""
+    env = git_environment(extra_env, config=config, allow_protocols=allow_protocols)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -159,7 +192,7 @@ async def run_git(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=cwd,
-            env=git_environment(extra_env),
+            env=env,
             # Own process group, so a timeout can kill git's helpers too.
             start_new_session=True,
         )
@@ -168,17 +201,105 @@ async def run_git(
     except OSError as exc:
         raise DriftlessError(f"cannot start git: {exc}") from exc
     try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), time_limit)
+        async with asyncio.timeout(time_limit):
+            stdout, stderr = await _collect(proc, stdin, command, max_stdout, disk_limit)
     except TimeoutError:
         await _kill(proc)
         raise GitCommandError(command, None, "", timed_out=True) from None
     except BaseException:
-        # Cancelled: do not leave a git process behind.
+        # Cancelled or over a bound: do not leave a git process behind.
         await _kill(proc)
         raise
     if proc.returncode != 0:
         raise GitCommandError(command, proc.returncode, trim_stderr(stderr, secrets))
     return stdout
+
+
+async def _collect(
+    proc: asyncio.subprocess.Process,
+    stdin: bytes | None,
+    command: str,
+    max_stdout: int,
+    disk_limit: tuple[Path, int] | None,
+) -> tuple[bytes, bytes]:
+    """git's (stdout, tail of stderr) once it exits; ``GitCommandError`` past a bound."""
+    assert proc.stdout is not None and proc.stderr is not None
+    if stdin is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        proc.stdin.close()
+    stderr_task = asyncio.ensure_future(_read_tail(proc.stderr, _STDERR_KEEP))
+    out = bytearray()
+    reader = asyncio.ensure_future(_read_capped(proc.stdout, out, command, max_stdout))
+    waiting: set[asyncio.Future[None]] = {reader}
+    if disk_limit is not None:
+        waiting.add(asyncio.ensure_future(_watch_disk(command, disk_limit)))
+    try:
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # raises GitCommandError when a bound was crossed
+        await proc.wait()
+        return bytes(out), await stderr_task
+    finally:
+        for pending in waiting:
+            pending.cancel()
+        stderr_task.cancel()
+
+
+async def _read_capped(
+    stream: asyncio.StreamReader, out: bytearray, command: str, limit: int
+) -> None:
+    while chunk := await stream.read(_CHUNK):
+        out += chunk
+        if len(out) > limit:
+            raise GitCommandError(command, None, "", limit=f"its output exceeded {_size(limit)}")
+
+
+async def _read_tail(stream: asyncio.StreamReader, keep: int) -> bytes:
+    tail = b""
+    while chunk := await stream.read(_CHUNK):
+        tail = (tail + chunk)[-keep:]
+    return tail
+
+
+async def _watch_disk(command: str, disk_limit: tuple[Path, int]) -> None:
+    """Return never; raise once ``directory`` holds more than the cap."""
+    directory, cap = disk_limit
+    while True:
+        await asyncio.sleep(_DISK_POLL_SECONDS)
+        used = await asyncio.to_thread(directory_size, directory)
+        if used > cap:
+            raise GitCommandError(
+                command, None, "", limit=f"the repository grew past {_size(cap)} on disk"
+            )
+
+
+def directory_size(directory: Path) -> int:
+    """Bytes of the regular files under ``directory`` (symlinks not followed)."""
+    total = 0
+    stack = [directory]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= factor:
+            return f"{n / factor:g} {unit}"
+    return f"{n} bytes"
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
