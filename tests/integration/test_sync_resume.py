@@ -80,7 +80,7 @@ def _controller(cluster: DevCluster) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={cluster.kubeconfig}",
-            "controller", "--namespace", NS, "--interval", "1h",
+            "controller", "--namespace", NS, "--interval", "1h", "--allow-local-repositories",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
