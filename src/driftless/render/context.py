@@ -5,6 +5,10 @@
   ``driftless.devcluster``'s business, a layer it must not import): the
   controller and the tests pass paths in; the default looks ``kustomize`` and
   ``helm`` up on ``PATH`` when they are used.
+* ``RenderIsolation`` is the seam to the render server: with
+  ``RenderTools.isolation`` set, every render of a fetched tree runs there
+  (a separate process with hard limits, see ``driftless.render.server``);
+  without it, in this process (tests of pure logic, one-off CLI use).
 * ``KubeTarget`` is the destination cluster as Helm's ``.Capabilities`` sees
   it: the server version (``/version``'s ``gitVersion``, e.g. ``v1.36.3``) and
   the API versions from discovery (``apps/v1``, and ``apps/v1/Deployment`` for
@@ -18,9 +22,14 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from driftless.core.errors import DriftlessError
 from driftless.core.paths import cache_root
+from driftless.core.resources import Manifest
+
+if TYPE_CHECKING:
+    from driftless.render.wire import RenderRequest
 
 DEFAULT_TIME_LIMIT = 120.0
 
@@ -28,6 +37,14 @@ DEFAULT_TIME_LIMIT = 120.0
 def default_cache_dir() -> Path:
     """``${DRIFTLESS_CACHE_DIR:-~/.cache/driftless}``."""
     return cache_root()
+
+
+class RenderIsolation(Protocol):
+    """Where renders run when not in this process (``render.isolation``)."""
+
+    async def render(self, request: RenderRequest) -> list[Manifest]:
+        """The manifests of ``request``, or the typed error of the render."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,8 @@ class RenderTools:
     the same file system as the git cache, copies are hard links).
     ``plain_http_registries``: ``host:port`` of OCI registries spoken to over
     plain HTTP (a local test registry); every other one uses HTTPS.
+    ``isolation``: the render server every render goes to (``None``: render
+    in this process).
     """
 
     kustomize: str = "kustomize"
@@ -50,6 +69,7 @@ class RenderTools:
     plain_http_registries: frozenset[str] = frozenset()
     time_limit: float = DEFAULT_TIME_LIMIT
     download_limit: float = DEFAULT_TIME_LIMIT
+    isolation: RenderIsolation | None = field(default=None, compare=False)
 
     def executable(self, name: str) -> str:
         """The path of ``kustomize`` or ``helm``; ``DriftlessError`` when it is nowhere."""

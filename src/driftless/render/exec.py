@@ -23,6 +23,10 @@ Contract of ``run_tool(argv, ...)``:
   broken chart, a ``SourceUnavailableError`` for an unreachable registry).
 * A tool that cannot be started at all (not installed, not executable) is a
   ``DriftlessError``: an operator problem, retried, not the user's input.
+* Inside a render server child (after ``stay_in_process_group()``), tools are
+  started in the caller's process group instead of a session of their own:
+  the render server enforces a render's deadline by killing that group, and a
+  tool in a group of its own would outlive it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,17 @@ _MAX_LINES = 8
 _MAX_CHARS = 1200
 _CHUNK = 64 * 1024
 _REAP_SECONDS = 5.0
+
+
+class _Grouping:
+    """Whether tools get a session (and process group) of their own."""
+
+    own_session = True
+
+
+def stay_in_process_group() -> None:
+    """From now on start tools in this process's group (see the module contract)."""
+    _Grouping.own_session = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +170,9 @@ async def _start(
             stderr=asyncio.subprocess.PIPE,
             cwd=cwd if cwd is not None else home,
             env=tool_environment(home, extra_env),
-            start_new_session=True,  # own process group: a timeout kills helpers too
+            # Own process group: a timeout kills helpers too (unless the render
+            # server owns the group, see stay_in_process_group).
+            start_new_session=_Grouping.own_session,
         )
     except FileNotFoundError as exc:
         raise DriftlessError(f"the {name} executable was not found ({args[0]})") from exc
@@ -213,8 +230,9 @@ async def _read_tail(stream: asyncio.StreamReader) -> bytes:
 
 def _signal_group(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the process group of ``proc`` (helpers included)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    if _Grouping.own_session:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
 

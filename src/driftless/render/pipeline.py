@@ -47,6 +47,10 @@ from driftless.render.directory import render_directory
 from driftless.render.helm import Release, render_helm
 from driftless.render.jsonnet import render_jsonnet
 from driftless.render.kustomize import render_kustomize
+from driftless.render.wire import RenderRequest
+
+# Renderers that need no external tool and no event loop.
+FILE_RENDERERS = frozenset({Renderer.DIRECTORY, Renderer.JSONNET})
 
 
 async def render(
@@ -85,19 +89,22 @@ async def render(
         cached = cache.get(key)
         if cached is not None:
             return cached
-    rendered = await _render_git(
-        renderer,
-        source,
-        tree,
-        app_dir,
-        app_name=app_name,
-        namespace=namespace,
-        kube=kube,
-        tools=tools,
+    request = RenderRequest(
+        renderer, source, tree, app_dir, app_name, namespace, kube, tools.time_limit
     )
-    checks.reject_duplicates(rendered)
+    rendered = await _run(request, tools)
     if cache is not None and key is not None:
         cache.put(key, rendered)
+    return rendered
+
+
+async def _run(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
+    """The render of ``request``: in the render server when ``tools`` has one."""
+    if tools.isolation is not None:
+        rendered = await tools.isolation.render(request)
+    else:
+        rendered = await render_request(request, tools)
+    checks.reject_duplicates(rendered)
     return rendered
 
 
@@ -138,61 +145,58 @@ def cache_key(
     )
 
 
-async def _render_git(
-    renderer: Renderer,
-    source: ApplicationSource,
-    tree: Path,
-    app_dir: Path,
-    *,
-    app_name: str,
-    namespace: str,
-    kube: KubeTarget,
-    tools: RenderTools,
-) -> list[Manifest]:
-    directory = source.directory
-    if renderer is Renderer.KUSTOMIZE:
+async def render_request(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
+    """Render ``request`` in this process (the render server's children call this).
+
+    Blocking work (file reading, Jsonnet, parsing) runs in worker threads.
+    """
+    source, tree, app_dir = request.source, request.tree, request.app_dir
+    if request.renderer in FILE_RENDERERS:
+        return await asyncio.to_thread(render_files, request)
+    if request.renderer is Renderer.KUSTOMIZE:
         return await render_kustomize(
             tree,
             app_dir,
             source.kustomize,
             kustomize=tools.executable("kustomize"),
-            time_limit=tools.time_limit,
+            time_limit=request.time_limit,
             scratch_dir=tools.scratch_dir,
         )
-    if renderer is Renderer.HELM:
+    if request.renderer is Renderer.HELM:
         helm = source.helm
         release = Release(
-            name=(helm.release_name if helm else None) or app_name,
-            namespace=(helm.namespace if helm else None) or namespace,
+            name=(helm.release_name if helm else None) or request.app_name,
+            namespace=(helm.namespace if helm else None) or request.namespace,
         )
         return await render_helm(
             app_dir,
             tree,
             helm,
             release=release,
-            kube=kube,
+            kube=request.kube,
             helm=tools.executable("helm"),
-            time_limit=tools.time_limit,
+            time_limit=request.time_limit,
             scratch_dir=tools.scratch_dir,
+            display=request.display,
         )
-    if renderer is Renderer.JSONNET:
-        return await asyncio.to_thread(
-            render_jsonnet,
-            tree,
-            app_dir,
-            source.jsonnet,
-            recurse=bool(directory and directory.recurse),
-            include=directory.include if directory else None,
-            exclude=directory.exclude if directory else None,
+    raise DriftlessError(f"internal error: unknown renderer {request.renderer.value}")
+
+
+def render_files(request: RenderRequest) -> list[Manifest]:
+    """A directory or Jsonnet render (blocking, no tools: the render server runs
+    these without an event loop)."""
+    source, directory = request.source, request.source.directory
+    recurse = bool(directory and directory.recurse)
+    include = directory.include if directory else None
+    exclude = directory.exclude if directory else None
+    tree, app_dir = request.tree, request.app_dir
+    if request.renderer is Renderer.JSONNET:
+        return render_jsonnet(
+            tree, app_dir, source.jsonnet, recurse=recurse, include=include, exclude=exclude
         )
-    return await asyncio.to_thread(
-        render_directory,
-        tree,
-        app_dir,
-        recurse=bool(directory and directory.recurse),
-        include=directory.include if directory else None,
-        exclude=directory.exclude if directory else None,
-    )
+    if request.renderer is Renderer.DIRECTORY:
+        return render_directory(tree, app_dir, recurse=recurse, include=include, exclude=exclude)
+    raise DriftlessError(f"internal error: {request.renderer.value} is not a file renderer")
 
 
 async def _render_repository_chart(
@@ -229,22 +233,18 @@ async def _render_repository_chart(
         cached = cache.get(key)
         if cached is not None:
             return cached
-    helm = source.helm
-    release = Release(
-        name=(helm.release_name if helm else None) or app_name,
-        namespace=(helm.namespace if helm else None) or namespace,
-    )
-    rendered = await render_helm(
+    request = RenderRequest(
+        Renderer.HELM,
+        source,
         fetched.path,
         fetched.path,
-        helm,
-        release=release,
-        kube=kube,
-        helm=tools.executable("helm"),
-        time_limit=tools.time_limit,
-        scratch_dir=tools.scratch_dir,
+        app_name,
+        namespace,
+        kube,
+        tools.time_limit,
         display=f"{source.chart}@{fetched.version}",
     )
+    rendered = await _run(request, tools)
     if cache is not None and key is not None:
         cache.put(key, rendered)
     return rendered

@@ -1,0 +1,474 @@
+"""The render server: every render in a forked child with hard limits.
+
+Why: rendering runs code a repository author wrote (YAML parsers in C, Helm
+templates, Jsonnet programs, kustomize). A crash, a hang or a memory blow-up
+there must cost one app one render, never the controller; and in a cluster
+the renderer must not hold the controller's ServiceAccount token.
+
+Contract of ``serve(socket_path, tools, limits)`` (blocking, single-threaded,
+so forking is safe):
+
+* Listens on a Unix socket (mode 0600). A client sends one request frame
+  (``wire``: 8-byte length + JSON, at most ``wire.MAX_REQUEST_BYTES``) per
+  connection; the server reads it, then forks a child that renders it
+  (``worker.answer``) and writes the reply frame on the connection itself.
+  Children are forked from this process with every module already imported:
+  no interpreter start per render.
+* Each child gets its own process group and, before rendering:
+  ``RLIMIT_AS`` (``memory_bytes``), ``RLIMIT_CPU`` (the time limit), no core
+  files, a file-size limit; tools it starts stay in its group
+  (``exec.stay_in_process_group``).
+* Deadline: ``min(request time limit, limits.time_limit)`` of wall-clock
+  time from the fork. Past it the server SIGKILLs the child's whole process
+  group and answers ``TransientError("render exceeded the N s time limit")``.
+  A child that dies by a signal is answered ``RenderError("renderer crashed
+  (signal 11, SIGSEGV)")``; one that ran out of memory, "render exceeded the
+  memory limit of N MiB". A client that hangs up cancels its render (the
+  group is killed). Every child is reaped; nothing outlives its render.
+* At most ``max_concurrent`` renders run at once; further requests wait in
+  arrival order.
+* The server stops on SIGTERM/SIGINT, or when its stdin reaches EOF with
+  ``exit_with_stdin`` (the controller that started it died or let go): running
+  renders are killed and reaped, the socket removed.
+* The process environment is whatever it was started with: the controller
+  starts it with a scrubbed one (``render.isolation``), the in-cluster
+  renderer container has no ServiceAccount token at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import gc
+import json
+import math
+import os
+import resource
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driftless.core.errors import DriftlessError, RenderError, TransientError
+from driftless.render import exec as tool_exec
+from driftless.render import wire, worker
+from driftless.render.context import DEFAULT_TIME_LIMIT, RenderTools
+
+MIB = 1024 * 1024
+EXIT_OUT_OF_MEMORY = 3
+EXIT_FAILED = 4
+_REQUEST_READ_SECONDS = 10.0
+_MAX_FILE_BYTES = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Hard limits of every render."""
+
+    time_limit: float = DEFAULT_TIME_LIMIT
+    memory_bytes: int = 2048 * MIB
+    max_concurrent: int = 8
+    max_objects: int = 20_000
+    max_output_bytes: int = 128 * MIB
+
+    def output(self) -> worker.OutputLimits:
+        return worker.OutputLimits(
+            max_objects=self.max_objects,
+            max_output_bytes=self.max_output_bytes,
+            memory_bytes=self.memory_bytes,
+        )
+
+
+@dataclass
+class _Incoming:
+    """A connection whose request frame is still arriving."""
+
+    conn: socket.socket
+    since: float
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _Job:
+    """A running render child."""
+
+    conn: socket.socket
+    pid: int
+    deadline: float
+    time_limit: float
+    expired: bool = False
+    abandoned: bool = False
+
+
+class _Server:
+    def __init__(
+        self, listener: socket.socket, tools: RenderTools, limits: ServerLimits, stdin: bool
+    ) -> None:
+        self.listener = listener
+        self.tools = tools
+        self.limits = limits
+        self.selector = selectors.DefaultSelector()
+        self.jobs: dict[int, _Job] = {}
+        self.waiting: deque[tuple[socket.socket, bytes, float]] = deque()
+        self.stopping = False
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.selector.register(listener, selectors.EVENT_READ, "listen")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.stdin = stdin
+        if stdin:
+            self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        # Everything imported so far is shared with every child: keep the
+        # children's garbage collector off it, so it is never copied on write.
+        gc.freeze()
+        try:
+            while not self.stopping:
+                for key, _ in self.selector.select(self._timeout()):
+                    self._dispatch(key)
+                self._reap()
+                self._expire()
+                self._drop_slow_requests()
+                self._start_waiting()
+        finally:
+            self._shutdown()
+
+    def _stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def _timeout(self) -> float:
+        deadlines = [job.deadline for job in self.jobs.values() if not job.expired]
+        if not deadlines:
+            return 1.0
+        return max(0.0, min(1.0, min(deadlines) - time.monotonic()))
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        data = key.data
+        if data == "listen":
+            self._accept()
+        elif data == "wake":
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self.wake_r, 512):
+                    pass
+        elif data == "stdin":
+            if not os.read(sys.stdin.fileno(), 4096):
+                self.stopping = True
+        elif isinstance(data, _Incoming):
+            self._read_request(data)
+        elif isinstance(data, _Job):
+            self._check_hangup(data)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            self.selector.register(conn, selectors.EVENT_READ, _Incoming(conn, time.monotonic()))
+
+    def _read_request(self, incoming: _Incoming) -> None:
+        try:
+            chunk = incoming.conn.recv(64 * 1024)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._forget(incoming.conn)
+            return
+        incoming.buffer += chunk
+        header = wire.HEADER.size
+        if len(incoming.buffer) < header:
+            return
+        (length,) = wire.HEADER.unpack(incoming.buffer[:header])
+        if length > wire.MAX_REQUEST_BYTES:
+            self._refuse(incoming.conn, DriftlessError("render request too large"))
+            return
+        if len(incoming.buffer) < header + length:
+            return
+        body = bytes(incoming.buffer[header : header + length])
+        self.selector.unregister(incoming.conn)
+        self.waiting.append((incoming.conn, body, self._time_limit(body)))
+
+    def _time_limit(self, body: bytes) -> float:
+        try:
+            wanted = float(json.loads(body)["timeLimit"])
+        except Exception:  # malformed: the child will say so
+            wanted = self.limits.time_limit
+        if not math.isfinite(wanted) or wanted <= 0:
+            wanted = self.limits.time_limit
+        return min(wanted, self.limits.time_limit)
+
+    def _drop_slow_requests(self) -> None:
+        now = time.monotonic()
+        for key in list(self.selector.get_map().values()):
+            data = key.data
+            if isinstance(data, _Incoming) and now - data.since > _REQUEST_READ_SECONDS:
+                self._forget(data.conn)
+
+    def _start_waiting(self) -> None:
+        while self.waiting and len(self.jobs) < self.limits.max_concurrent:
+            conn, body, time_limit = self.waiting.popleft()
+            self._fork(conn, body, time_limit)
+
+    # ------------------------------------------------------------ children
+
+    def _fork(self, conn: socket.socket, body: bytes, time_limit: float) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self._child(conn, body, time_limit)  # never returns
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+        job = _Job(conn, pid, time.monotonic() + time_limit, time_limit)
+        self.jobs[pid] = job
+        self.selector.register(conn, selectors.EVENT_READ, job)
+
+    def _child(self, conn: socket.socket, body: bytes, time_limit: float) -> None:
+        code = EXIT_FAILED
+        try:
+            os.setpgid(0, 0)
+            self._become_child(conn)
+            _apply_limits(self.limits.memory_bytes, time_limit)
+            tool_exec.stay_in_process_group()
+            reply = worker.answer(body, self.tools, self.limits.output())
+            conn.setblocking(True)
+            conn.sendall(reply)
+            code = 0
+        except MemoryError:
+            code = EXIT_OUT_OF_MEMORY
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                traceback.print_exc(file=sys.stderr)
+        finally:
+            os._exit(code)
+
+    def _become_child(self, conn: socket.socket) -> None:
+        """Drop what belongs to the server: signal handlers, the loop's descriptors."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        keep = conn.fileno()
+        for key in list(self.selector.get_map().values()):
+            if key.fd != keep and key.data not in ("stdin",):
+                with contextlib.suppress(OSError):
+                    os.close(key.fd)
+        self.selector.close()
+        for waiting_conn, _, _ in self.waiting:
+            waiting_conn.close()
+        with contextlib.suppress(OSError):
+            os.close(self.wake_w)
+        with contextlib.suppress(OSError):
+            fd = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.close(fd)
+
+    def _check_hangup(self, job: _Job) -> None:
+        """The client closed its end: nobody waits for this render any more."""
+        try:
+            data = job.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            return  # a client must not send more; ignore until the render ends
+        job.abandoned = True
+        self.selector.unregister(job.conn)
+        _kill_group(job.pid)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs.values():
+            if not job.expired and now >= job.deadline:
+                job.expired = True
+                _kill_group(job.pid)
+
+    def _reap(self) -> None:
+        while self.jobs:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = self.jobs.pop(pid, None)
+            if job is None:
+                continue
+            _kill_group(pid)  # whatever the child started dies with it
+            self._finish(job, status)
+
+    def _finish(self, job: _Job, status: int) -> None:
+        if not job.abandoned:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(job.conn)
+            error = self._failure(job, status)
+            if error is not None:
+                _send_quietly(job.conn, wire.encode_frame(wire.error_reply(error)))
+        job.conn.close()
+
+    def _failure(self, job: _Job, status: int) -> DriftlessError | None:
+        if job.expired:
+            return TransientError(f"render exceeded the {job.time_limit:g} s time limit")
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            if number == signal.SIGXCPU:
+                return TransientError(f"render exceeded its CPU time limit of {job.time_limit:g} s")
+            return RenderError(f"renderer crashed (signal {number}, {_signal_name(number)})")
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        if code == 0:
+            return None  # the child answered itself
+        if code == EXIT_OUT_OF_MEMORY:
+            return worker.memory_error(self.limits.memory_bytes)
+        return DriftlessError(
+            f"the renderer failed (exit status {code}; see the render server log)"
+        )
+
+    # ---------------------------------------------------------------- exits
+
+    def _refuse(self, conn: socket.socket, error: DriftlessError) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(conn)
+        _send_quietly(conn, wire.encode_frame(wire.error_reply(error)))
+        conn.close()
+
+    def _forget(self, conn: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(conn)
+        conn.close()
+
+    def _shutdown(self) -> None:
+        for pid in list(self.jobs):
+            _kill_group(pid)
+        deadline = time.monotonic() + 5.0
+        while self.jobs and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            job = self.jobs.pop(pid, None)
+            if job is not None:
+                job.conn.close()
+        for conn, _, _ in self.waiting:
+            conn.close()
+        self.selector.close()
+        self.listener.close()
+
+
+def _apply_limits(memory_bytes: int, time_limit: float) -> None:
+    """Limits of one render child (inherited by the tools it starts)."""
+    cpu = math.ceil(time_limit) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES, _MAX_FILE_BYTES))
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _send_quietly(conn: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        conn.sendall(data)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+def listen(socket_path: Path) -> socket.socket:
+    """A listening Unix socket at ``socket_path`` only its owner may connect to.
+
+    Bound under a temporary name and renamed once listening, so a client that
+    sees the path can connect.
+    """
+    temporary = socket_path.with_name(f".{socket_path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(str(temporary))
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    listener.setblocking(False)
+    temporary.replace(socket_path)
+    return listener
+
+
+def serve(
+    socket_path: Path,
+    tools: RenderTools,
+    limits: ServerLimits | None = None,
+    *,
+    exit_with_stdin: bool = False,
+) -> None:
+    """Serve renders on ``socket_path`` until stopped (see the module contract)."""
+    listener = listen(socket_path)
+    try:
+        _Server(listener, tools, limits or ServerLimits(), exit_with_stdin).run()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            socket_path.unlink()
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """Arguments of ``python -m driftless.render.server`` (the controller's own child)."""
+    parser = argparse.ArgumentParser(prog="driftless-render-server")
+    parser.add_argument("--socket", type=Path, required=True)
+    parser.add_argument("--kustomize", default="kustomize")
+    parser.add_argument("--helm", default="helm")
+    parser.add_argument("--scratch-dir", type=Path, default=None)
+    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT)
+    parser.add_argument("--memory-limit-mib", type=int, default=2048)
+    parser.add_argument("--max-concurrent", type=int, default=8)
+    parser.add_argument("--exit-with-stdin", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    tools = RenderTools(
+        kustomize=args.kustomize,
+        helm=args.helm,
+        scratch_dir=args.scratch_dir,
+        time_limit=args.time_limit,
+    )
+    limits = ServerLimits(
+        time_limit=args.time_limit,
+        memory_bytes=args.memory_limit_mib * MIB,
+        max_concurrent=args.max_concurrent,
+    )
+    try:
+        serve(args.socket, tools, limits, exit_with_stdin=args.exit_with_stdin)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.ENOENT):
+            sys.exit(f"render server: cannot listen on {args.socket}: {exc.strerror}")
+        raise
+
+
+if __name__ == "__main__":
+    main()
