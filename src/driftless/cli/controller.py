@@ -15,6 +15,7 @@ from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
+from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 
@@ -33,16 +34,24 @@ async def run_controller(
     stop: asyncio.Event,
     *,
     allow_local_repositories: bool = False,
+    render_socket: Path | None = None,
 ) -> None:
-    """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI)."""
+    """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI).
+
+    Renders go to the render server on ``render_socket`` (the renderer
+    container), or to one started as this process's child.
+    """
     client = await globals_.client()
+    tools = render_tools(render_socket)
     try:
         store = CredentialStore(client, settings.namespace or DEFAULT_APP_NAMESPACE)
         git = GitCache(cache, credentials=store.auth, allow_local=allow_local_repositories)
-        controller = Controller(client, git, settings, tools=render_tools())
+        controller = Controller(client, git, settings, tools=tools)
         await controller.run(stop)
     finally:
         await client.close()
+        if isinstance(tools.isolation, LocalRenderServer):
+            tools.isolation.close()
 
 
 @click.command("controller")
@@ -68,6 +77,14 @@ async def run_controller(
     " repository on the controller's disk; driftless's own cache stays refused).",
 )
 @click.option(
+    "--render-socket",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="DRIFTLESS_RENDER_SOCKET",
+    help="Unix socket of a `driftless render-server` (the renderer container); default:"
+    " start one as a child process.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -82,6 +99,7 @@ async def controller_command(
     workers: int,
     cache_dir: Path | None,
     allow_local_repositories: bool,
+    render_socket: Path | None,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -102,5 +120,10 @@ async def controller_command(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await run_controller(
-        globals_, settings, cache_dir, stop, allow_local_repositories=allow_local_repositories
+        globals_,
+        settings,
+        cache_dir,
+        stop,
+        allow_local_repositories=allow_local_repositories,
+        render_socket=render_socket,
     )
