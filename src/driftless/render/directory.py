@@ -22,6 +22,9 @@ Contract of ``render_directory(root, app_dir, recurse=, include=, exclude=)``:
   that is not a Kubernetes object, a missing ``apiVersion``, ``kind`` or
   ``metadata.name``, a duplicate object, a file that is not UTF-8, a symlink
   that leaves ``root``. Nothing is returned from a render that has any error.
+* Bounded: a file larger than ``yaml_docs.MANIFEST_LIMITS.max_bytes``, or
+  files adding up to more than ``MAX_TOTAL_BYTES``, are refused by their size
+  before being read; parsing is bounded by ``yaml_docs``.
 * Pure apart from reading files under ``root``; no Kubernetes access.
 """
 
@@ -38,6 +41,7 @@ from driftless.render import manifests as checks
 from driftless.render import yaml_docs
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
 
 
 def render_directory(
@@ -56,11 +60,13 @@ def render_directory(
     includes = split_patterns(include)
     excludes = split_patterns(exclude)
     rendered: list[Manifest] = []
+    total = 0
     for relative in repository_files(start, real_root, recurse, is_manifest_name):
         if not is_selected(relative, includes, excludes):
             continue
         path = start.joinpath(relative)
         source_file = path.relative_to(real_root).as_posix()
+        total += _checked_size(path, source_file, total)
         text = _read_inside(path, real_root, source_file)
         rendered.extend(checks.to_manifests(_parse(text, source_file), source_file))
     checks.reject_duplicates(rendered)
@@ -123,6 +129,25 @@ def repository_files(
                 yield from walk(Path(entry.path), prefix / entry.name)
 
     yield from walk(start, PurePosixPath())
+
+
+def _checked_size(path: Path, source_file: str, total_before: int) -> int:
+    """The size of ``path``; ``RenderError`` when it or the running total is too large."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise RenderError(f"cannot read file: {exc.strerror}", file=source_file) from None
+    limit = yaml_docs.MANIFEST_LIMITS.max_bytes
+    if size > limit:
+        raise RenderError(
+            f"file larger than the limit of {limit // (1024 * 1024)} MiB", file=source_file
+        )
+    if total_before + size > MAX_TOTAL_BYTES:
+        raise RenderError(
+            f"the manifests add up to more than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB",
+            file=source_file,
+        )
+    return size
 
 
 def _read_inside(path: Path, real_root: Path, source_file: str) -> str:

@@ -21,9 +21,10 @@ Contract of ``render_jsonnet(root, app_dir, options, recurse=, include=, exclude
   line Jsonnet names (paths shown relative to the repository), with
   Jsonnet's first message line; a result that is not objects → the usual
   manifest errors. Duplicates across files are refused.
-* Limit: evaluation runs in-process and cannot be interrupted; a
-  non-terminating program occupies a worker thread. ``max_stack`` bounds
-  recursion depth.
+* Limits: ``max_stack`` bounds recursion depth and the output is checked
+  like parsed YAML (``yaml_docs.check_value``). Evaluation cannot be
+  interrupted from inside, so a program that never ends is stopped by the
+  render server, which kills the render's process at its deadline.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from driftless.core.errors import RenderError
 from driftless.core.models import JsonnetSource, JsonnetVar
 from driftless.core.resources import Manifest
 from driftless.render import manifests as checks
-from driftless.render import output
+from driftless.render import output, yaml_docs
 from driftless.render.directory import is_selected, repository_files, split_patterns
 from driftless.render.yaml_docs import Document
 
@@ -136,7 +137,13 @@ def evaluate(path: Path, real_root: Path, opts: JsonnetSource, importer: Reposit
     except RuntimeError as exc:
         fallback = path.relative_to(real_root).as_posix()
         raise error_from_text(str(exc), real_root, fallback) from None
-    return json.loads(output)
+    try:
+        value = json.loads(output)
+    except RecursionError:
+        fallback = path.relative_to(real_root).as_posix()
+        raise RenderError("jsonnet output is nested too deeply", file=fallback) from None
+    yaml_docs.check_value(value, path.relative_to(real_root).as_posix())
+    return value
 
 
 def error_from_text(text: str, real_root: Path, fallback_file: str) -> RenderError:
