@@ -14,12 +14,29 @@ from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
 from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
+from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeClient
 from driftless.sources.git import GitCache, default_cache_root
 
 JSON = dict[str, Any]
 REFRESH_ANNOTATION = "driftless.dev/refresh"
+# Fields that may hold a URL with credentials in it (repoURL as written, or
+# a message quoting one): shown only through ``redact``, in every format.
+_URL_FIELDS = frozenset({"repoURL", "message"})
+
+
+def _redacted(value: Any) -> Any:
+    """A copy of an API object with the URL-bearing strings redacted."""
+    if isinstance(value, dict):
+        return {
+            k: redact(v) if k in _URL_FIELDS and isinstance(v, str) else _redacted(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
 
 namespace_option = click.option(
     "-n", "--namespace", default=None, help="Namespace of the Application (default: driftless)."
@@ -55,7 +72,7 @@ def _row(app: JSON, *, wide: bool, all_namespaces: bool) -> list[str]:
         source = spec.get("source") or {}
         row += [
             ready.get("status", "Unknown"),
-            source.get("repoURL", ""),
+            redact(source.get("repoURL", "")),
             source.get("path", "."),
             source.get("targetRevision", "HEAD"),
         ]
@@ -85,7 +102,7 @@ async def list_apps(
         return await client.list(API_VERSION, APPLICATION_KIND, ns)
 
     apps = sorted(
-        await with_client(globals_, fetch),
+        (_redacted(a) for a in await with_client(globals_, fetch)),
         key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
     )
     if output in ("json", "yaml"):
@@ -131,7 +148,7 @@ async def get_app(globals_: Globals, name: str, namespace: str | None, output: s
       driftless app get guestbook -o yaml
     """
     ns = app_namespace(namespace)
-    app = await with_client(globals_, lambda c: _get(c, name, ns))
+    app = _redacted(await with_client(globals_, lambda c: _get(c, name, ns)))
     if output in ("json", "yaml"):
         click.echo(dump(app, output))
     elif output == "name":
@@ -154,7 +171,7 @@ def describe(app: JSON) -> str:
     lines = [
         f"Name:          {meta.get('namespace')}/{meta['name']}",
         f"Project:       {spec.get('project', 'default')}",
-        f"Repo:          {source.get('repoURL', '')}",
+        f"Repo:          {redact(source.get('repoURL', ''))}",
         f"Path:          {source.get('path', '.')}",
         f"Target:        {source.get('targetRevision', 'HEAD')}",
         f"Destination:   {dest.get('server') or 'in-cluster'} / {dest.get('namespace') or '-'}",
@@ -166,7 +183,7 @@ def describe(app: JSON) -> str:
         "CONDITIONS",
     ]
     cond_rows = [
-        [c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", "")]
+        [c.get("type", ""), c.get("status", ""), c.get("reason", ""), redact(c.get("message", ""))]
         for c in status.get("conditions") or []
     ]
     lines.append(table(["type", "status", "reason", "message"], cond_rows) if cond_rows else "-")

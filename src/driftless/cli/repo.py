@@ -20,6 +20,7 @@ import click
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import age, dump, table
 from driftless.core.errors import SourceError
+from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.sources import credentials as creds
 
@@ -292,11 +293,12 @@ async def _remove(client: KubeClient, url_or_name: str, namespace: str) -> str:
     targets = by_name or [s for s in secrets if _same_url(s, url_or_name)]
     if not targets:
         raise click.ClickException(
-            f"no repository credential named or for {url_or_name!r} in namespace {namespace}"
+            f"no repository credential named or for {redact(url_or_name)!r}"
+            f" in namespace {namespace}"
         )
     if len(targets) > 1:
         names = ", ".join(sorted(s["metadata"]["name"] for s in targets))
-        raise click.ClickException(f"{url_or_name!r} matches several credentials: {names}")
+        raise click.ClickException(f"{redact(url_or_name)!r} matches several credentials: {names}")
     name = str(targets[0]["metadata"]["name"])
     await client.delete("v1", "Secret", name, namespace)
     return name

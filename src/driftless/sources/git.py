@@ -261,9 +261,13 @@ class GitCache:
             # Not reachable from any branch or tag; servers that allow fetching
             # any commit by id (GitHub, GitLab) still give it to us.
             self.stats.fetches += 1
-            with contextlib.suppress(GitCommandError):
-                args = ["fetch", "--quiet", "--no-tags", "--end-of-options", url, wanted]
+            args = ["fetch", "--quiet", "--no-tags", "--end-of-options", url, wanted]
+            try:
                 await self._run_network(args, clone, auth)
+            except GitCommandError as exc:
+                if exc.limit is not None:
+                    raise await self._too_large(clone, url, exc) from None
+            else:
                 sha = await self._commit_id(clone, wanted)
         if sha is None:
             raise SourceError(_not_found(wanted, url))
@@ -326,15 +330,19 @@ class GitCache:
             await self._run_network([*args, "--end-of-options", url, *refspecs], clone, auth)
         except GitCommandError as exc:
             _clear_stale_locks(clone)
-            raise self._fetch_failed(url, exc, auth) from None
+            if exc.limit is not None:
+                raise await self._too_large(clone, url, exc) from None
+            raise _unavailable(url, exc, self.timeout, auth) from None
         except BaseException:
             # Cancelled: git was killed mid-write and may have left *.lock files.
             _clear_stale_locks(clone)
             raise
 
-    def _fetch_failed(self, url: str, exc: GitCommandError, auth: GitAuth) -> DriftlessError:
-        if exc.limit is None:
-            return _unavailable(url, exc, self.timeout, auth)
+    async def _too_large(self, clone: Path, url: str, exc: GitCommandError) -> SourceError:
+        """Drop the over-sized clone (caller holds its lock) and say why."""
+        # What was received stays on no disk: the next attempt starts empty.
+        self._checked_clones.discard(clone)
+        await asyncio.to_thread(shutil.rmtree, clone, True)
         return SourceError(
             f"repository {redact(url)} is too large: the fetch was stopped because {exc.limit}"
             f" (limit {_limit_var('DRIFTLESS_GIT_MAX_REPO_SIZE')})"
@@ -411,7 +419,7 @@ class GitCache:
                 "driftless.url": redact(url),
             }
             for key, value in settings.items():
-                await _local_git(["config", key, value], tmp)
+                await _local_git(["config", "--end-of-options", key, value], tmp)
             # Atomic: a crash leaves a .tmp- directory, never a half-made clone.
             tmp.rename(clone)
         finally:

@@ -240,6 +240,9 @@ async def _collect(
         for task in done:
             task.result()  # raises GitCommandError when a bound was crossed
         await proc.wait()
+        if disk_limit is not None:
+            # git may finish between two polls: the bound holds for the result too.
+            await _check_disk(command, disk_limit)
         return bytes(out), await stderr_task
     finally:
         for pending in waiting:
@@ -265,14 +268,18 @@ async def _read_tail(stream: asyncio.StreamReader, keep: int) -> bytes:
 
 async def _watch_disk(command: str, disk_limit: tuple[Path, int]) -> None:
     """Return never; raise once ``directory`` holds more than the cap."""
-    directory, cap = disk_limit
     while True:
         await asyncio.sleep(_DISK_POLL_SECONDS)
-        used = await asyncio.to_thread(directory_size, directory)
-        if used > cap:
-            raise GitCommandError(
-                command, None, "", limit=f"the repository grew past {_size(cap)} on disk"
-            )
+        await _check_disk(command, disk_limit)
+
+
+async def _check_disk(command: str, disk_limit: tuple[Path, int]) -> None:
+    directory, cap = disk_limit
+    used = await asyncio.to_thread(directory_size, directory)
+    if used > cap:
+        raise GitCommandError(
+            command, None, "", limit=f"the repository grew past {_size(cap)} on disk"
+        )
 
 
 def directory_size(directory: Path) -> int:
