@@ -113,7 +113,8 @@ async def test_directory_app_is_applied_and_reported(
     assert live is not None
     assert live["data"] == {"color": "blue"}
     annotations = live["metadata"]["annotations"]
-    assert annotations[TRACKING_ANNOTATION] == f"{name}:/ConfigMap:{name}/settings"
+    # The tracking id names the app by namespace and name.
+    assert annotations[TRACKING_ANNOTATION] == f"{APPS_NAMESPACE}_{name}:/ConfigMap:{name}/settings"
     managers = {m["manager"] for m in live["metadata"]["managedFields"]}
     assert "driftless" in managers
     deployment = await kube.get("apps/v1", "Deployment", "web", name)

@@ -190,7 +190,8 @@ async def test_ci_job_apply_update_prune_and_broken_commit(
     assert "healthy" in first.stderr
     live_a = await kube.get("v1", "ConfigMap", "a", ns)
     assert live_a is not None
-    assert live_a["metadata"]["annotations"][TRACKING_ANNOTATION] == f"{ns}:/ConfigMap:{ns}/a"
+    # Push mode names the app after its destination namespace, in that namespace.
+    assert live_a["metadata"]["annotations"][TRACKING_ANNOTATION] == f"{ns}_{ns}:/ConfigMap:{ns}/a"
     assert "driftless" in await managers(kube, "ConfigMap", "a", ns)
     assert "driftless" in await managers(kube, "Deployment", "web", ns)
     assert await kube.get("v1", "ConfigMap", f"driftless-inventory-{ns}", ns) is not None
