@@ -136,18 +136,15 @@ def test_set_arguments() -> None:
         HelmParameter(name="image.tag", value="1.0"),
         HelmParameter(name="port", value="80", force_string=True),
     ]
-    assert set_arguments(params) == ["--set", "image.tag=1.0", "--set-string", "port=80"]
+    assert set_arguments(params) == ["--set=image.tag=1.0", "--set-string=port=80"]
 
 
 def test_capability_arguments() -> None:
     kube = KubeTarget("v1.36.3", ("apps/v1", "example.com/v1/Widget"))
     assert capability_arguments(kube) == [
-        "--kube-version",
-        "v1.36.3",
-        "--api-versions",
-        "apps/v1",
-        "--api-versions",
-        "example.com/v1/Widget",
+        "--kube-version=v1.36.3",
+        "--api-versions=apps/v1",
+        "--api-versions=example.com/v1/Widget",
     ]
 
 

@@ -196,7 +196,7 @@ class ApplicationDestination(ApiModel):
         None, description="API server URL of the destination; empty means this cluster."
     )
     name: str | None = Field(None, description="Name of a registered cluster.")
-    namespace: str | None = Field(
+    namespace: _Namespace | None = Field(
         None, description="Namespace for namespaced objects that do not name one."
     )
 
