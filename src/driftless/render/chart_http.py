@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import IO, Any
 
+from driftless.core import repourl
 from driftless.core.errors import SourceError, SourceUnavailableError
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -132,14 +133,8 @@ class Response:
 
 
 def redact(url: str) -> str:
-    """``url`` without user info (``https://user:token@host`` → ``https://host``)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    """``url`` without user info or query values (``core.repourl.redact``: one rule)."""
+    return repourl.redact(url)
 
 
 def origin(url: str) -> str:
