@@ -35,10 +35,11 @@ from driftless.render.context import DEFAULT_TIME_LIMIT
 @click.option(
     "--memory-limit",
     "memory_limit_mib",
-    type=click.IntRange(min=64),
+    type=click.IntRange(min=1024),
     default=2048,
     show_default=True,
-    help="Address-space limit of each render process, in MiB.",
+    help="Address-space limit of each render process, in MiB (helm and kustomize are Go"
+    " programs, which reserve address space: at least 1024).",
 )
 @click.option(
     "--max-concurrent",

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -49,6 +50,8 @@ _MAX_LINES = 8
 _MAX_CHARS = 1200
 _CHUNK = 64 * 1024
 _REAP_SECONDS = 5.0
+_HEAD = 8 * 1024
+_GO_CRASH = re.compile(r"^(fatal error|panic): ")
 
 
 class _Grouping:
@@ -79,7 +82,7 @@ class ToolError(Exception):
         if self.timed_out:
             return f"{self.tool} timed out"
         if self.too_large:
-            return f"{self.tool} output exceeds the size limit"
+            return f"{self.tool} {self.output or 'output exceeds the size limit'}"
         return f"{self.tool} failed: {self.output or f'exit status {self.returncode}'}"
 
     def as_render_error(self, *, file: str | None = None) -> RenderError:
@@ -116,6 +119,10 @@ def trim_output(raw: bytes, path_aliases: Mapping[str, str] | None = None) -> st
     for real, shown in sorted((path_aliases or {}).items(), key=lambda kv: -len(kv[0])):
         text = text.replace(real, shown)
     lines = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    crash = next((line for line in lines if _GO_CRASH.match(line)), None)
+    if crash is not None:
+        # A Go runtime crash prints its cause first, then every goroutine's stack.
+        return crash[:_MAX_CHARS] + " (stack trace omitted)"
     joined = "; ".join(lines[-_MAX_LINES:])
     if len(lines) > _MAX_LINES:
         joined = "...; " + joined
@@ -147,7 +154,8 @@ async def run_tool(
     except TimeoutError:
         raise ToolError(name, None, "", timed_out=True) from None
     except _TooLargeError:
-        raise ToolError(name, None, "", too_large=True) from None
+        limit = f"output exceeds the limit of {max_stdout // (1024 * 1024)} MiB"
+        raise ToolError(name, None, limit, too_large=True) from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
     if proc.returncode != 0:
@@ -221,11 +229,17 @@ async def _read_capped(stream: asyncio.StreamReader, limit: int) -> bytes:
 
 
 async def _read_tail(stream: asyncio.StreamReader) -> bytes:
+    """The start (where Go puts a crash's cause) and the end (where tools put
+    their error) of a stream; memory stays bounded on chatty tools."""
+    head = b""
     kept = b""
     while chunk := await stream.read(_CHUNK):
-        # Only the end matters for the message; bound memory on chatty tools.
+        if len(head) < _HEAD:
+            head += chunk[: _HEAD - len(head)]
         kept = (kept + chunk)[-4 * _CHUNK :]
-    return kept
+    if len(head) < _HEAD or kept.startswith(head):
+        return kept
+    return head + b"\n...\n" + kept
 
 
 def _signal_group(proc: asyncio.subprocess.Process) -> None:

@@ -44,6 +44,7 @@ import gc
 import json
 import math
 import os
+import re
 import resource
 import selectors
 import signal
@@ -66,6 +67,11 @@ EXIT_OUT_OF_MEMORY = 3
 EXIT_FAILED = 4
 _REQUEST_READ_SECONDS = 10.0
 _MAX_FILE_BYTES = 1024 * MIB
+_STDERR_TAIL = 8 * 1024
+_STDERR_FORWARD = 64 * 1024
+_MEMORY_WORDS = re.compile(
+    rb"memory allocation|bad_alloc|out of memory|MemoryError|Cannot allocate memory", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,18 @@ class _Job:
     pid: int
     deadline: float
     time_limit: float
+    stderr: int = -1  # read end of the child's stderr pipe
+    stderr_tail: bytearray = field(default_factory=bytearray)
+    stderr_forwarded: int = 0
     expired: bool = False
     abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class _StderrOf:
+    """Selector tag of a job's stderr pipe."""
+
+    job: _Job
 
 
 class _Server:
@@ -172,6 +188,8 @@ class _Server:
             self._read_request(data)
         elif isinstance(data, _Job):
             self._check_hangup(data)
+        elif isinstance(data, _StderrOf):
+            self._read_stderr(data.job)
 
     def _accept(self) -> None:
         while True:
@@ -230,19 +248,30 @@ class _Server:
     # ------------------------------------------------------------ children
 
     def _fork(self, conn: socket.socket, body: bytes, time_limit: float) -> None:
+        # The child's stderr comes back through a pipe: logged here, and read
+        # for the words native code prints when an allocation fails.
+        err_r, err_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            self._child(conn, body, time_limit)  # never returns
+            self._child(conn, body, time_limit, (err_r, err_w))  # never returns
+        os.close(err_w)
+        os.set_blocking(err_r, False)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
-        job = _Job(conn, pid, time.monotonic() + time_limit, time_limit)
+        job = _Job(conn, pid, time.monotonic() + time_limit, time_limit, stderr=err_r)
         self.jobs[pid] = job
         self.selector.register(conn, selectors.EVENT_READ, job)
+        self.selector.register(err_r, selectors.EVENT_READ, _StderrOf(job))
 
-    def _child(self, conn: socket.socket, body: bytes, time_limit: float) -> None:
+    def _child(
+        self, conn: socket.socket, body: bytes, time_limit: float, stderr: tuple[int, int]
+    ) -> None:
         code = EXIT_FAILED
         try:
             os.setpgid(0, 0)
+            os.dup2(stderr[1], 2)
+            os.close(stderr[0])
+            os.close(stderr[1])
             self._become_child(conn)
             _apply_limits(self.limits.memory_bytes, time_limit)
             tool_exec.stay_in_process_group()
@@ -277,6 +306,29 @@ class _Server:
             fd = os.open(os.devnull, os.O_RDONLY)
             os.dup2(fd, 0)
             os.close(fd)
+
+    def _read_stderr(self, job: _Job) -> None:
+        """Keep the end of a child's stderr; forward a bounded part of it to ours."""
+        while job.stderr >= 0:
+            try:
+                chunk = os.read(job.stderr, 64 * 1024)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(job.stderr)
+                os.close(job.stderr)
+                job.stderr = -1
+                return
+            job.stderr_tail = (job.stderr_tail + chunk)[-_STDERR_TAIL:]
+            if job.stderr_forwarded < _STDERR_FORWARD:
+                part = chunk[: _STDERR_FORWARD - job.stderr_forwarded]
+                job.stderr_forwarded += len(part)
+                with contextlib.suppress(OSError):
+                    sys.stderr.buffer.write(part)
+                    sys.stderr.flush()
 
     def _check_hangup(self, job: _Job) -> None:
         """The client closed its end: nobody waits for this render any more."""
@@ -314,6 +366,12 @@ class _Server:
             self._finish(job, status)
 
     def _finish(self, job: _Job, status: int) -> None:
+        self._read_stderr(job)  # the child is gone: what is left is in the pipe
+        if job.stderr >= 0:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(job.stderr)
+            os.close(job.stderr)
+            job.stderr = -1
         if not job.abandoned:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(job.conn)
@@ -329,7 +387,12 @@ class _Server:
             number = os.WTERMSIG(status)
             if number == signal.SIGXCPU:
                 return TransientError(f"render exceeded its CPU time limit of {job.time_limit:g} s")
-            return RenderError(f"renderer crashed (signal {number}, {_signal_name(number)})")
+            name = f"signal {number}, {_signal_name(number)}"
+            # Native code (Jsonnet's C++) aborts when an allocation fails under
+            # RLIMIT_AS, after saying so on stderr.
+            if _MEMORY_WORDS.search(bytes(job.stderr_tail)):
+                return worker.memory_error(self.limits.memory_bytes, f"renderer stopped by {name}")
+            return RenderError(f"renderer crashed ({name})")
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         if code == 0:
             return None  # the child answered itself

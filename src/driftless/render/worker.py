@@ -85,5 +85,6 @@ def check_output(manifests: list[Manifest], limits: OutputLimits) -> None:
         yaml_docs.check_value(manifest.obj, manifest.source_file or "(render output)")
 
 
-def memory_error(memory_bytes: int) -> RenderError:
-    return RenderError(f"render exceeded the memory limit of {memory_bytes // MIB} MiB")
+def memory_error(memory_bytes: int, detail: str | None = None) -> RenderError:
+    extra = f" ({detail})" if detail else ""
+    return RenderError(f"render exceeded the memory limit of {memory_bytes // MIB} MiB{extra}")

@@ -1,0 +1,287 @@
+"""Renders in the render server: a hostile render costs one render, never the caller.
+
+Real processes throughout: the render server is started the way the
+controller starts it (``LocalRenderServer``, a child with a scrubbed
+environment), Jsonnet and helm are the real ones, and what is checked is what
+an operator would see — the error of the render, the environment in
+``/proc/<pid>/environ``, and the processes left in ``/proc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftless.cli.tools import local_tools
+from driftless.core.errors import RenderError, TransientError
+from driftless.core.models import ApplicationSource
+from driftless.core.resources import Manifest
+from driftless.render import KubeTarget, RenderTools, render
+from driftless.render.isolation import LocalRenderServer, RenderServerClient
+
+pytestmark = pytest.mark.integration
+
+TIME_LIMIT = 4.0
+MEMORY_MIB = 1024
+KUBE = KubeTarget("v1.36.3", ("v1", "apps/v1"))
+ENDLESS_JSONNET = "local loop(n) = if n < 0 then 0 else loop(n + 1) tailstrict;\n{a: loop(0)}\n"
+ALLOWED_ENV = {"PATH", "HOME", "TMPDIR", "LC_ALL", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {a: b}\n"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (non-zombie) processes whose parent is ``pid``, from ``/proc``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = [item.split("=", 1) for item in raw.decode().split("\0") if "=" in item]
+    return dict(pairs)
+
+
+async def wait_for(condition: object, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def app_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+async def render_app(
+    tools: RenderTools, tree: Path, path: str = "app", **source: object
+) -> list[Manifest]:
+    spec = ApplicationSource.model_validate({"repoURL": "file:///r.git", "path": path, **source})
+    return await render(
+        spec, tree, tree / path, revision=None, app_name="demo", namespace="default",
+        kube=KUBE, tools=tools,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def server() -> Iterator[LocalRenderServer]:
+    base = dataclasses.replace(local_tools(), time_limit=TIME_LIMIT)
+    instance = LocalRenderServer(base, memory_limit_mib=MEMORY_MIB)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def tools(server: LocalRenderServer) -> RenderTools:
+    return dataclasses.replace(server.tools, isolation=server)
+
+
+@pytest.fixture
+def roomy_tools() -> Iterator[RenderTools]:
+    """A render server with the default time limit, for big (slow) honest renders."""
+    instance = LocalRenderServer(local_tools(), memory_limit_mib=MEMORY_MIB)
+    yield dataclasses.replace(instance.tools, isolation=instance)
+    instance.close()
+
+
+def other_threads() -> set[str]:
+    """Threads other than the event loop's reusable executor workers."""
+    return {t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+
+# --------------------------------------------------------------------------- tests
+
+
+async def test_render_server_environment_holds_no_cluster_credentials(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", "/home/admin/.kube/config")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("DRIFTLESS_TOKEN", "s3cr3t-token")
+    tree = app_tree(tmp_path, {"app/loop.jsonnet": ENDLESS_JSONNET})
+    task = asyncio.create_task(render_app(tools, tree))
+    await wait_for(lambda: server.pid is not None and children_of(server.pid), "a render child")
+    assert server.pid is not None
+    child = children_of(server.pid)[0]
+    for pid in (server.pid, child):
+        env = environ(pid)
+        assert not [k for k in env if k.startswith("KUBE")], env
+        assert "s3cr3t-token" not in Path(f"/proc/{pid}/environ").read_text()
+        assert set(env) <= {
+            "PATH",
+            "HOME",
+            "TMPDIR",
+            "LC_ALL",
+            "PYTHONPATH",
+            "PYTHONDONTWRITEBYTECODE",
+        }
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_endless_jsonnet_is_killed_at_its_deadline_leaving_nothing_behind(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    await render_app(tools, app_tree(tmp_path / "ok", {"app/cm.yaml": CM}))  # server started
+    threads_before = other_threads()
+    tree = app_tree(tmp_path / "loop", {"app/loop.jsonnet": ENDLESS_JSONNET})
+    started = time.monotonic()
+    with pytest.raises(TransientError, match=r"^render exceeded the 4 s time limit$"):
+        await render_app(tools, tree)
+    elapsed = time.monotonic() - started
+    assert TIME_LIMIT <= elapsed < TIME_LIMIT + 10
+    assert server.pid is not None
+    await wait_for(lambda: not children_of(server.pid), "the render child to be gone")
+    assert other_threads() == threads_before
+    # The server itself lives on and renders the next app.
+    assert [m.obj["metadata"]["name"] for m in await render_app(tools, tmp_path / "ok")] == ["ok"]
+
+
+async def test_a_crashing_render_is_a_render_error_and_the_server_lives_on(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    tree = app_tree(tmp_path, {"app/loop.jsonnet": ENDLESS_JSONNET, "ok/cm.yaml": CM})
+    task = asyncio.create_task(render_app(tools, tree))
+    await wait_for(lambda: server.pid is not None and children_of(server.pid), "a render child")
+    assert server.pid is not None
+    server_pid = server.pid
+    os.kill(children_of(server_pid)[0], signal.SIGSEGV)
+    with pytest.raises(RenderError, match=r"renderer crashed \(signal 11, SIGSEGV\)"):
+        await task
+    assert server.pid == server_pid
+    assert len(await render_app(tools, tree, "ok")) == 1
+    await wait_for(lambda: not children_of(server_pid), "no render child")
+
+
+async def test_a_render_over_the_memory_limit_is_refused(
+    tools: RenderTools, tmp_path: Path
+) -> None:
+    greedy = "{a: std.length(std.makeArray(100000000, function(i) [i]))}\n"
+    tree = app_tree(tmp_path, {"app/greedy.jsonnet": greedy})
+    with pytest.raises(RenderError, match=rf"render exceeded the memory limit of {MEMORY_MIB} MiB"):
+        await render_app(tools, tree)
+
+
+async def test_a_cancelled_render_is_killed(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    tree = app_tree(tmp_path, {"app/loop.jsonnet": ENDLESS_JSONNET})
+    task = asyncio.create_task(render_app(tools, tree))
+    await wait_for(lambda: server.pid is not None and children_of(server.pid), "a render child")
+    assert server.pid is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Well before the 4 s deadline: the server noticed the hang-up.
+    await wait_for(lambda: not children_of(server.pid), "the cancelled render", timeout=3.0)
+
+
+async def test_hostile_yaml_through_the_render_server(tools: RenderTools, tmp_path: Path) -> None:
+    bomb = ["l0: &l0 [lol]"] + [
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)
+    ]
+    tree = app_tree(
+        tmp_path,
+        {
+            "deep/x.yaml": "x: " + "[" * 100_000 + "]" * 100_000 + "\n",
+            "bomb/x.yaml": CM + "\n".join(bomb) + "\n",
+        },
+    )
+    with pytest.raises(RenderError, match=r"^deep/x.yaml:1: invalid YAML: nesting deeper than"):
+        await render_app(tools, tree, "deep")
+    with pytest.raises(RenderError, match=r"^bomb/x.yaml:\d+: invalid YAML: the document expands"):
+        await render_app(tools, tree, "bomb")
+
+
+CHART = "apiVersion: v2\nname: big\nversion: 0.1.0\n"
+
+
+async def test_a_chart_with_too_many_objects_is_refused(
+    roomy_tools: RenderTools, tmp_path: Path
+) -> None:
+    template = (
+        "{{- range $i := until 25000 }}\n---\napiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: cm-{{ $i }}}\n{{- end }}\n"
+    )
+    tree = app_tree(tmp_path, {"app/Chart.yaml": CHART, "app/templates/cms.yaml": template})
+    with pytest.raises(RenderError, match=r"render produced 25000 objects, more than the limit"):
+        await render_app(roomy_tools, tree)
+
+
+async def test_a_chart_with_huge_output_is_refused(
+    roomy_tools: RenderTools, tmp_path: Path
+) -> None:
+    template = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\n"
+        'data:\n  a: {{ repeat 70000000 "x" | quote }}\n'
+    )
+    tree = app_tree(tmp_path, {"app/Chart.yaml": CHART, "app/templates/huge.yaml": template})
+    # Under the render's address-space limit helm runs out of memory before
+    # it prints 64 MiB; with more memory, its output would hit that cap.
+    with pytest.raises(
+        RenderError,
+        match=r"helm template failed: (fatal error: (runtime: )?out of memory"
+        r" \(stack trace omitted\)|helm output exceeds the limit of 64 MiB)$",
+    ):
+        await render_app(roomy_tools, tree)
+
+
+async def test_a_dead_render_server_is_started_again(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    tree = app_tree(tmp_path, {"app/cm.yaml": CM})
+    await render_app(tools, tree)
+    first = server.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    await wait_for(lambda: server.process is not None and server.process.poll() is not None, "exit")
+    assert len(await render_app(tools, tree)) == 1
+    assert server.pid not in (None, first)
+
+
+async def test_the_render_server_command_serves_a_socket(tmp_path: Path) -> None:
+    """What the renderer container runs: ``driftless render-server --socket``."""
+    socket_path = tmp_path / "render.sock"
+    command = [sys.executable, "-m", "driftless.cli.main", "render-server"]
+    argv = [*command, "--socket", str(socket_path), "--time-limit", "30"]
+    process = subprocess.Popen(argv, env={"PATH": "/usr/bin:/bin"})  # noqa: ASYNC220
+    try:
+        await wait_for(socket_path.exists, "the socket")
+        assert socket_path.stat().st_mode & 0o077 == 0  # only its owner may connect
+        tools = dataclasses.replace(local_tools(), isolation=RenderServerClient(socket_path))
+        tree = app_tree(tmp_path, {"app/cm.yaml": CM})
+        assert [m.obj["metadata"]["name"] for m in await render_app(tools, tree)] == ["ok"]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0
+    assert not socket_path.exists()
