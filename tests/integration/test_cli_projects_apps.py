@@ -48,6 +48,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "--destination", f"{LOCAL},team-a-*",
         "--allow-cluster-resource", "/Namespace",
         "--deny-namespaced-resource", "/ResourceQuota",
+        "--source-namespace", "team-a",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     assert created.stdout.strip() == f"project.driftless.dev/{name} created"
@@ -59,6 +60,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "destinations": [{"server": LOCAL, "namespace": "team-a-*"}],
         "clusterResourceAllowList": [{"group": "", "kind": "Namespace"}],
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
+        "sourceNamespaces": ["team-a"],
     }
     managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
     assert objects.CLI_FIELD_MANAGER in managers
@@ -82,6 +84,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "destinations": [{"server": LOCAL, "namespace": "team-a-*"}],
         "clusterResourceAllowList": [],
         "namespaceResourceDenyList": [],
+        "sourceNamespaces": [],
     }, "upsert replaces the spec"
 
     listed = await invoke(kc, "project", "list")
@@ -113,6 +116,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "--remove-source-repo", "https://git.example.com/a/*",
         "--add-destination", f"{LOCAL},team-a",
         "--remove-destination", f"{LOCAL},team-a-*",
+        "--add-source-namespace", "team-a-*",
         "--description", "",
     )  # fmt: skip
     assert changed.exit_code == 0, changed.output
@@ -122,6 +126,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
     assert stored["spec"]["sourceRepos"] == ["https://git.example.com/shared/*"]
     assert stored["spec"]["destinations"] == [{"server": LOCAL, "namespace": "team-a"}]
     assert "description" not in stored["spec"]
+    assert stored["spec"]["sourceNamespaces"] == ["team-a-*"]
     same = await invoke(
         kc, "project", "set", name, "--add-source-repo", "https://git.example.com/shared/*"
     )

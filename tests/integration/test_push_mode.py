@@ -214,25 +214,41 @@ async def test_ci_job_apply_update_prune_and_broken_commit(
     assert await kube.get("apps/v1", "Deployment", "web", ns) is not None
 
     # The merge-request preview: a checkout compared with the cluster via an Application.
+    # Push mode tracked the objects as app ``ns`` of namespace ``ns``: the Application
+    # that previews them is that app, so it lives there, with a Project admitting it.
     repo.commit({"app/a.yaml": configmap("a", "2")})
     checkout = fresh_clone(repo.path, tmp_path, "4")
+    project = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": f"preview-{ns}", "namespace": APPS_NAMESPACE},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": ns}],
+            "sourceNamespaces": [ns],
+        },
+    }
+    await kube.apply(project, field_manager="test")
     app = application(ns, repo.url, path="app", namespace=ns, automated=False)
+    app["metadata"]["namespace"] = ns
+    app["spec"]["project"] = f"preview-{ns}"
     await create_app(kube, app)
     try:
         same = await run("diff", "--local", str(checkout / "app"), "--app", ns,
-                         "-n", APPS_NAMESPACE, kubeconfig=cfg)  # fmt: skip
+                         "-n", ns, kubeconfig=cfg)  # fmt: skip
         assert same.returncode == 0, same.stdout + same.stderr
         assert same.stdout == "" and same.stderr == ""
         (checkout / "app" / "a.yaml").write_text(configmap("a", "edited"))
         edited = await run("diff", "--local", str(checkout / "app"), "--app", ns,
-                           "-n", APPS_NAMESPACE, kubeconfig=cfg)  # fmt: skip
+                           "-n", ns, kubeconfig=cfg)  # fmt: skip
         assert edited.returncode == 1, edited.stderr
         changed = [line for line in edited.stdout.splitlines() if line.startswith("=====")]
         assert changed == [f"===== changed: ConfigMap {ns}/a ====="], edited.stdout
         assert '+  value: "edited"' in edited.stdout or "+  value: edited" in edited.stdout
         assert '-  value: "2"' in edited.stdout or "-  value: '2'" in edited.stdout
     finally:
-        await kube.delete("driftless.dev/v1alpha1", "Application", ns, APPS_NAMESPACE)
+        await kube.delete("driftless.dev/v1alpha1", "Application", ns, ns)
+        await kube.delete("driftless.dev/v1alpha1", "Project", f"preview-{ns}", APPS_NAMESPACE)
 
 
 async def test_apply_degraded_is_exit_3(
