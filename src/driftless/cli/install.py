@@ -1,4 +1,9 @@
-"""``driftless install``: put what driftless needs into the current cluster. Idempotent."""
+"""``driftless install``: put what driftless needs into the current cluster. Idempotent.
+
+The controller's layout (RBAC scope, the token-less renderer container) is
+``driftless.core.deployment``'s; ``--scope namespace`` (or ``--namespaced``)
+gives the controller a Role in the apps namespace instead of a ClusterRole.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import yaml
 
 from driftless.cli.context import Globals, run_async, with_client
 from driftless.core.crd import all_crds
-from driftless.core.deployment import DEFAULT_IMAGE, controller_manifests
+from driftless.core.deployment import DEFAULT_IMAGE, Scope, all_rbac, controller_manifests
 from driftless.core.project import DEFAULT_PROJECT, default_project
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.kube.client import KubeApiError, KubeClient
@@ -52,26 +57,44 @@ async def _ensure_default_project(client: KubeClient, namespace: str) -> str:
 )
 @click.option("--crds-only", is_flag=True, help="Only the CRDs, namespace and default project.")
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Controller image.")
+@click.option(
+    "--scope",
+    type=click.Choice(["cluster", "namespace"]),
+    default="cluster",
+    show_default=True,
+    help="RBAC of the controller: every namespace (ClusterRole), or only --namespace (Role).",
+)
+@click.option("--namespaced", is_flag=True, help="Same as --scope namespace (single tenant).")
 @click.option("--dry-run", is_flag=True, help="Print the manifests (YAML) instead of applying.")
 @click.pass_obj
 @run_async
 async def install_command(
-    globals_: Globals, namespace: str, crds_only: bool, image: str, dry_run: bool
+    globals_: Globals,
+    namespace: str,
+    crds_only: bool,
+    image: str,
+    scope: Scope,
+    namespaced: bool,
+    dry_run: bool,
 ) -> None:
     """Install driftless into the cluster of the current kubeconfig.
 
     Applies the CRDs, the apps namespace, a permissive `default` Project
     (created once, never overwritten), and unless --crds-only the controller:
-    ServiceAccount, ClusterRole/Binding and a one-replica Deployment. Safe to
-    run again: everything is server-side applied.
+    ServiceAccount, RBAC and a one-replica Deployment whose renderer container
+    holds no ServiceAccount token. Safe to run again: everything is
+    server-side applied.
 
     \b
     Examples:
       driftless install
+      driftless install --namespaced       # the controller may touch only its namespace
       driftless install --crds-only        # run `driftless controller` yourself
       driftless install --dry-run > driftless.yaml
     """
-    controller = [] if crds_only else controller_manifests(namespace, image)
+    if namespaced:
+        scope = "namespace"
+    controller = [] if crds_only else controller_manifests(namespace, image, scope=scope)
     if dry_run:
         documents = [*all_crds(), _namespace(namespace), default_project(namespace), *controller]
         click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
@@ -116,7 +139,13 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
 
     async def run(client: KubeClient) -> list[str]:
         lines = []
-        targets = list(reversed(controller_manifests(namespace)))
+        # The reverse of install; both scopes' RBAC, whichever was installed.
+        by_kind = {obj["kind"]: obj for obj in controller_manifests(namespace)}
+        targets = [
+            by_kind["Deployment"],
+            *reversed(all_rbac(namespace)),
+            by_kind["ServiceAccount"],
+        ]
         targets.append(
             {"apiVersion": "v1", "kind": "ConfigMap",
              "metadata": {"name": CONTROLLER_CONFIGMAP, "namespace": namespace}}
