@@ -1,0 +1,134 @@
+"""``driftless install --dry-run``: the controller's pod as an attacker would audit it.
+
+The printed YAML is checked structurally: the ServiceAccount token reaches the
+controller container only, the renderer (which runs repository content) has
+no token and a read-only view of the cache, both containers are locked down,
+and the namespaced install has no cluster-wide RBAC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from driftless.cli.main import cli
+from driftless.core.deployment import RENDER_SOCKET, TOKEN_PATH
+
+JSON = dict[str, Any]
+
+
+def dry_run(*args: str) -> list[JSON]:
+    result = CliRunner().invoke(cli, ["install", "--dry-run", "--namespace", "gitops", *args])
+    assert result.exit_code == 0, result.output
+    return [doc for doc in yaml.safe_load_all(result.output) if doc]
+
+
+def pod_spec(documents: list[JSON]) -> JSON:
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    spec: JSON = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(documents: list[JSON]) -> dict[str, JSON]:
+    return {c["name"]: c for c in pod_spec(documents)["containers"]}
+
+
+def mounts(container: JSON) -> dict[str, JSON]:
+    return {m["name"]: m for m in container.get("volumeMounts", [])}
+
+
+def test_token_is_mounted_into_the_controller_container_only() -> None:
+    documents = dry_run()
+    spec = pod_spec(documents)
+    assert spec["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    token_volumes = {
+        name
+        for name, volume in volumes.items()
+        if any("serviceAccountToken" in s for s in volume.get("projected", {}).get("sources", []))
+    }
+    assert token_volumes == {"api-token"}
+    sources = volumes["api-token"]["projected"]["sources"]
+    assert sources[0]["serviceAccountToken"]["path"] == "token"
+    assert sources[1]["configMap"]["name"] == "kube-root-ca.crt"
+    assert sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    by_name = containers(documents)
+    assert set(by_name) == {"controller", "renderer"}
+    controller, renderer = by_name["controller"], by_name["renderer"]
+    assert mounts(controller)["api-token"] == {
+        "name": "api-token",
+        "mountPath": TOKEN_PATH,
+        "readOnly": True,
+    }
+    assert "api-token" not in mounts(renderer)
+    assert not [m for m in mounts(renderer).values() if m["mountPath"].startswith("/var/run")]
+    # Nothing else can hand the renderer a credential either.
+    assert not [e for e in renderer.get("env", []) if "valueFrom" in e]
+    assert "envFrom" not in renderer
+
+
+def test_renderer_serves_the_socket_the_controller_uses_and_reads_the_cache_read_only() -> None:
+    by_name = containers(dry_run())
+    controller, renderer = by_name["controller"], by_name["renderer"]
+    assert renderer["args"][:3] == ["render-server", "--socket", RENDER_SOCKET]
+    args = controller["args"]
+    assert args[args.index("--render-socket") + 1] == RENDER_SOCKET
+    socket_dir = RENDER_SOCKET.rsplit("/", 1)[0]
+    assert mounts(controller)["render-socket"]["mountPath"] == socket_dir
+    assert mounts(renderer)["render-socket"]["mountPath"] == socket_dir
+    assert mounts(renderer)["cache"]["readOnly"] is True
+    assert mounts(renderer)["cache"]["mountPath"] == mounts(controller)["cache"]["mountPath"]
+    assert not mounts(controller)["cache"].get("readOnly")
+
+
+@pytest.mark.parametrize("name", ["controller", "renderer"])
+def test_both_containers_are_locked_down(name: str) -> None:
+    documents = dry_run()
+    container = containers(documents)[name]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    pod = pod_spec(documents)["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_cluster_scope_binds_a_cluster_role() -> None:
+    kinds = {d["kind"] for d in dry_run()}
+    assert {"ClusterRole", "ClusterRoleBinding"} <= kinds
+    assert not {"Role", "RoleBinding"} & kinds
+
+
+@pytest.mark.parametrize("flags", [("--namespaced",), ("--scope", "namespace")])
+def test_namespaced_install_has_no_cluster_wide_rbac(flags: tuple[str, ...]) -> None:
+    documents = dry_run(*flags)
+    kinds = {d["kind"] for d in documents}
+    assert not {"ClusterRole", "ClusterRoleBinding"} & kinds
+    (role,) = [d for d in documents if d["kind"] == "Role"]
+    (binding,) = [d for d in documents if d["kind"] == "RoleBinding"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "gitops"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "gitops"}
+    ]
+    assert containers(documents)["controller"]["args"][1:3] == ["--namespace", "gitops"]
+
+
+def test_the_commands_the_pod_runs_exist() -> None:
+    runner = CliRunner()
+    server = runner.invoke(cli, ["render-server", "--help"])
+    assert server.exit_code == 0 and "--socket" in server.output
+    controller = runner.invoke(cli, ["controller", "--help"])
+    assert controller.exit_code == 0 and "--render-socket" in controller.output
