@@ -72,6 +72,8 @@ class ControllerSettings:
     # The controller's own namespace (Projects, credentials); default: see ``home``.
     controller_namespace: str | None = None
     reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT
+    # A namespaced install (RBAC in one namespace only): watch objects there only.
+    scope_namespace: str | None = None
 
     @property
     def home(self) -> str:
@@ -91,7 +93,7 @@ class Controller:
     ) -> None:
         self.client = client
         self.settings = settings
-        self.cache = WatchCache(client)
+        self.cache = WatchCache(client, namespace=settings.scope_namespace)
         self.cache.subscribe(self._on_live_change)
         self.reconciler = Reconciler(
             client,

@@ -11,6 +11,11 @@ Contract:
 * ``get`` returns ``None`` for "not cached" *and* "does not exist" only
   after ``ensure`` succeeded for the kind; callers check ``synced`` first.
 * Objects are the API server's dicts; callers must not mutate them.
+* With a ``namespace`` (a namespaced install, whose RBAC allows nothing
+  else), informers list and watch only that namespace. A kind this identity
+  may not list at all (a cluster-scoped kind there) fails ``ensure`` at once
+  with ``ListForbiddenError``, an ``UnknownKindError``: callers read such
+  objects one by one, as they do for kinds not served yet.
 * Subscribers are called synchronously from the informer task: keep them
   cheap (enqueue a key, nothing more).
 """
@@ -33,13 +38,24 @@ Subscriber = Callable[[str, JSON], None]
 RELIST_DELAY_SECONDS = 1.0
 
 
-class _Informer:
-    """List+watch of one kind, cluster-wide."""
+class ListForbiddenError(UnknownKindError):
+    """The kind is served, but this identity may not list it (see the module contract)."""
 
-    def __init__(self, client: KubeClient, kind: Kind, notify: Subscriber) -> None:
+    def __init__(self, api_version: str, kind: str) -> None:
+        super().__init__(api_version, kind)
+        self.args = (f"not allowed to list kind {kind!r} in apiVersion {api_version!r}",)
+
+
+class _Informer:
+    """List+watch of one kind, cluster-wide or in one namespace."""
+
+    def __init__(
+        self, client: KubeClient, kind: Kind, notify: Subscriber, namespace: str | None = None
+    ) -> None:
         self.client = client
         self.kind = kind
         self.notify = notify
+        self.namespace = namespace
         self.objects: dict[tuple[str, str], JSON] = {}
         self.synced = asyncio.Event()
         self.failed: BaseException | None = None
@@ -55,7 +71,11 @@ class _Informer:
                 version = await self._relist()
                 while True:
                     async for event in self.client.watch(
-                        api_version, kind, resource_version=version, timeout_seconds=300
+                        api_version,
+                        kind,
+                        self.namespace,
+                        resource_version=version,
+                        timeout_seconds=300,
                     ):
                         version = self._apply(event) or version
             except UnknownKindError as exc:
@@ -63,12 +83,16 @@ class _Informer:
                 self.synced.set()
                 return
             except KubeApiError as exc:
+                if exc.status == 403 and not self.synced.is_set():
+                    self.failed = ListForbiddenError(api_version, kind)
+                    self.synced.set()
+                    return
                 if exc.status != 410:
                     log.debug("watch of %s interrupted: %s", kind, exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 
     async def _relist(self) -> str:
-        items, version = await self.client.list_with_version(*self.kind)
+        items, version = await self.client.list_with_version(*self.kind, self.namespace)
         fresh = {_key(obj): obj for obj in items}
         for key, old in self.objects.items():
             if key not in fresh:
@@ -99,8 +123,9 @@ class _Informer:
 class WatchCache:
     """Informers for every kind asked for, sharing one set of subscribers."""
 
-    def __init__(self, client: KubeClient) -> None:
+    def __init__(self, client: KubeClient, *, namespace: str | None = None) -> None:
         self.client = client
+        self.namespace = namespace
         self._informers: dict[Kind, _Informer] = {}
         self._subscribers: list[Subscriber] = []
 
@@ -112,12 +137,13 @@ class WatchCache:
         key = (api_version, kind)
         informer = self._informers.get(key)
         if informer is None:
-            informer = _Informer(self.client, key, self._notify)
+            informer = _Informer(self.client, key, self._notify, self.namespace)
             self._informers[key] = informer
             informer.start()
         await asyncio.wait_for(informer.synced.wait(), timeout)
         if informer.failed is not None:
-            self._informers.pop(key, None)
+            if not isinstance(informer.failed, ListForbiddenError):
+                self._informers.pop(key, None)  # may be served later: try again then
             raise informer.failed
 
     def synced(self, api_version: str, kind: str) -> bool:
