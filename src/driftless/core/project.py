@@ -6,7 +6,18 @@ A Project fences what its Applications may do:
 * ``destinations``: (server glob, namespace glob) pairs an app may deploy to,
 * ``clusterResourceAllowList``: cluster-scoped (group, kind) an app may create
   — empty means none, as cluster-scoped objects affect every tenant,
-* ``namespaceResourceDenyList``: namespaced (group, kind) an app may not create.
+* ``namespaceResourceDenyList``: namespaced (group, kind) an app may not create,
+* ``sourceNamespaces``: globs of the namespaces whose Applications may use the
+  project.
+
+Projects are the administrator's objects: the controller reads them only from
+its own namespace (``driftless`` by default), never from the app's. An app in
+the controller's namespace may use any project; an app elsewhere only a
+project whose ``sourceNamespaces`` match its namespace (``check_app_namespace``).
+
+Protected namespaces (the controller's own, where its credentials live) are
+off-limits as destinations unless a project names them literally in
+``destinations`` — a glob such as ``*`` never reaches them.
 
 Globs use shell-style wildcards (``*``, ``?``, ``[..]``) and are matched
 case-sensitively; ``*`` matches ``/`` too, so ``https://git.example.com/team/*``
@@ -66,6 +77,11 @@ class ProjectSpec(ApiModel):
     namespace_resource_deny_list: list[GroupKind] = Field(
         default_factory=list, description="Namespaced kinds apps may not manage."
     )
+    source_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Globs of namespaces whose Applications may use this project "
+        "(apps in the controller's namespace may use any project).",
+    )
 
 
 class Project(ApiModel):
@@ -116,14 +132,50 @@ def check_source(project: Project, repo_url: str) -> None:
     )
 
 
-def check_destination(project: Project, server: str, namespace: str) -> None:
+def check_app_namespace(project: Project, app_namespace: str, home: str) -> None:
+    """May an Application in ``app_namespace`` use this project? ``home``: the controller's."""
+    if app_namespace == home:
+        return
+    if any(fnmatchcase(app_namespace, glob) for glob in project.spec.source_namespaces):
+        return
+    raise ProjectViolationError(
+        f"project {project.name} may not be used by applications in namespace "
+        f"{app_namespace} (not in its sourceNamespaces)"
+    )
+
+
+def check_destination(
+    project: Project, server: str, namespace: str, *, protected: frozenset[str] = frozenset()
+) -> None:
+    """Raise unless the project allows (server, namespace).
+
+    A ``protected`` namespace is allowed only by a destination naming it
+    literally; globs (``*``, ``team-*``) never match it.
+    """
+    guarded = namespace in protected
     for dest in project.spec.destinations:
+        if guarded and dest.namespace != namespace:
+            continue
         if fnmatchcase(server, dest.server) and fnmatchcase(namespace, dest.namespace):
             return
+    if guarded:
+        raise ProjectViolationError(
+            f"namespace {namespace} belongs to the driftless controller; project "
+            f"{project.name} must list it by name in destinations to deploy there"
+        )
     shown = namespace or "(cluster scope)"
     raise ProjectViolationError(
         f"destination {server} namespace {shown} is not permitted in project {project.name}"
     )
+
+
+def allows_kind(project: Project, group: str, kind: str, namespaced: bool) -> bool:
+    """Whether the project lets apps manage this kind at this scope."""
+    try:
+        check_resource(project, group, kind, namespaced, "")
+    except ProjectViolationError:
+        return False
+    return True
 
 
 def check_resource(
