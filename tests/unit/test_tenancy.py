@@ -135,3 +135,14 @@ def test_protected_namespace_needs_a_literal_destination() -> None:
         check_destination(globbed, server, HOME, protected=protected)
     literal = _project(destinations=[{"server": "*", "namespace": HOME}])
     check_destination(literal, server, HOME, protected=protected)
+
+
+def test_project_users_from_other_namespaces_are_shown_with_their_namespace() -> None:
+    from driftless.cli.project import apps_of
+
+    apps = [
+        {"metadata": {"name": "a", "namespace": HOME}, "spec": {"project": "team"}},
+        {"metadata": {"name": "b", "namespace": "team-a"}, "spec": {"project": "team"}},
+        {"metadata": {"name": "c", "namespace": "team-a"}, "spec": {"project": "other"}},
+    ]
+    assert apps_of("team", apps, HOME) == ["a", "team-a/b"]

@@ -39,7 +39,7 @@ from driftless.cli.objects import (
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
-from driftless.kube.client import KubeClient
+from driftless.kube.client import KubeApiError, KubeClient
 
 namespace_option = click.option(
     "-n",
@@ -260,18 +260,37 @@ async def create_project(
 # -- list / get ----------------------------------------------------------------------
 
 
+async def _apps(client: KubeClient, namespace: str) -> list[JSON]:
+    """Applications that may name the projects of ``namespace``: those of every
+    namespace (``sourceNamespaces``), or only that namespace's if the caller may
+    not list them cluster-wide."""
+    try:
+        return await client.list(API_VERSION, APPLICATION_KIND, None)
+    except KubeApiError as exc:
+        if exc.status != 403:
+            raise
+    return await client.list(API_VERSION, APPLICATION_KIND, namespace)
+
+
 async def _projects_and_apps(client: KubeClient, namespace: str) -> tuple[list[JSON], list[JSON]]:
     projects = await client.list(API_VERSION, PROJECT_KIND, namespace)
-    apps = await client.list(API_VERSION, APPLICATION_KIND, namespace)
+    apps = await _apps(client, namespace)
     return sorted(projects, key=lambda p: str(p["metadata"]["name"])), apps
 
 
-def apps_of(project: str, apps: list[JSON]) -> list[str]:
-    """Names of the Applications that belong to ``project`` (default: ``default``)."""
+def apps_of(project: str, apps: list[JSON], home: str | None = None) -> list[str]:
+    """The Applications that name ``project`` (default: ``default``): bare names in
+    the project's namespace ``home``, ``namespace/name`` elsewhere."""
+
+    def shown(app: JSON) -> str:
+        meta = app["metadata"]
+        namespace = meta.get("namespace")
+        if home is None or not namespace or namespace == home:
+            return str(meta["name"])
+        return f"{namespace}/{meta['name']}"
+
     return sorted(
-        str(a["metadata"]["name"])
-        for a in apps
-        if ((a.get("spec") or {}).get("project") or "default") == project
+        shown(a) for a in apps if ((a.get("spec") or {}).get("project") or "default") == project
     )
 
 
@@ -304,7 +323,7 @@ def project_row(project: JSON, apps: list[JSON], *, wide: bool) -> list[str]:
         str(meta["name"]),
         _joined(spec.source_repos),
         _joined([show_destination(d) for d in spec.destinations]),
-        str(len(apps_of(str(meta["name"]), apps))),
+        str(len(apps_of(str(meta["name"]), apps, meta.get("namespace")))),
         age(meta.get("creationTimestamp")),
     ]
     if wide:
@@ -385,7 +404,7 @@ async def _project_and_apps(
     client: KubeClient, name: str, namespace: str
 ) -> tuple[JSON, list[JSON]]:
     project = await get_or_fail(client, API_VERSION, PROJECT_KIND, name, namespace)
-    return project, await client.list(API_VERSION, APPLICATION_KIND, namespace)
+    return project, await _apps(client, namespace)
 
 
 @project_group.command("get")
@@ -411,7 +430,7 @@ async def get_project(globals_: Globals, name: str, namespace: str | None, outpu
     elif output == "wide":
         click.echo(table(WIDE_HEADERS, [project_row(project, apps, wide=True)]))
     else:
-        click.echo(describe_project(project, apps_of(name, apps)))
+        click.echo(describe_project(project, apps_of(name, apps, ns)))
 
 
 # -- set -----------------------------------------------------------------------------
@@ -527,7 +546,7 @@ async def set_project(
 async def _delete(client: KubeClient, name: str, namespace: str, force: bool) -> list[str]:
     """Delete the project; refuse while apps use it (unless ``force``). Returns their names."""
     await get_or_fail(client, API_VERSION, PROJECT_KIND, name, namespace)
-    users = apps_of(name, await client.list(API_VERSION, APPLICATION_KIND, namespace))
+    users = apps_of(name, await _apps(client, namespace), namespace)
     if users and not force:
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         raise click.ClickException(
