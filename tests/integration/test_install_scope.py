@@ -11,13 +11,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
-from tests.integration.helpers import unique
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import application, condition, ready, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -79,3 +85,82 @@ async def test_namespaced_install_confines_the_controller_to_its_namespace(
     assert await kube.get(RBAC, "Role", "driftless-controller", namespace) is None
     assert await kube.get(RBAC, "RoleBinding", "driftless-controller", namespace) is None
     assert not await can_i(devcluster, me, "create", "configmaps", "-n", namespace)
+
+
+def service_account_kubeconfig(cluster: DevCluster, token: str, path: Path) -> Path:
+    """The admin kubeconfig's cluster, with the ServiceAccount's token as the user."""
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    cluster_entry = admin["clusters"][0]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster_entry],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"], "user": "sa"}}],
+        "current-context": "sa",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def test_a_namespaced_controller_syncs_its_namespace_and_nothing_else(
+    devcluster: DevCluster, kube: KubeClient, make_git_repo: MakeGitRepo, tmp_path: Path
+) -> None:
+    """The controller runs with the namespaced install's token, as the pod would."""
+    namespace = unique("tenant")
+    installed = await driftless(devcluster, "install", "--namespaced", "--namespace", namespace)
+    assert installed.returncode == 0, installed.stderr
+    kubectl = str(binaries.tool("kubectl"))
+    token = await asyncio.to_thread(
+        run,
+        [kubectl, "--kubeconfig", str(devcluster.kubeconfig), "create", "token",
+         "driftless-controller", "-n", namespace, "--duration", "1h"],
+    )  # fmt: skip
+    assert token.returncode == 0, token.stderr
+    config = service_account_kubeconfig(devcluster, token.stdout.strip(), tmp_path / "sa.yaml")
+    argv = [
+        sys.executable, "-m", "driftless.cli.main", "--kubeconfig", str(config), "controller",
+        "--namespace", namespace, "--scope", "namespace", "--allow-local-repositories",
+        "--cache-dir", str(tmp_path / "cache"), "--interval", "1h",
+    ]  # fmt: skip
+    controller = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)  # noqa: ASYNC220
+    try:
+        repo = make_git_repo({"cm.yaml": CM})
+        inside, outside = unique("inside"), unique("outside")
+        for name, destination in ((inside, namespace), (outside, "default")):
+            app = application(name, repo.url, namespace=destination, create_namespace=False)
+            app["metadata"]["namespace"] = namespace
+            await kube.apply(app, field_manager="test")
+        found = await wait_in(kube, namespace, inside, ready, "the app in its namespace")
+        assert found is not None
+        assert await kube.get("v1", "ConfigMap", "scoped", namespace) is not None
+        refused = await wait_in(kube, namespace, outside, not_ready, "the app outside refused")
+        message = str((condition(refused, "Ready") or {}).get("message"))
+        assert "default" in message, message
+        assert await kube.get("v1", "ConfigMap", "scoped", "default") is None
+    finally:
+        controller.terminate()
+        _, stderr = await asyncio.to_thread(controller.communicate, timeout=60)
+    assert "Traceback" not in stderr, stderr[-3000:]
+    await driftless(devcluster, "uninstall", "--namespace", namespace)
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scoped\ndata:\n  a: b\n"
+
+
+def not_ready(app: dict[str, Any]) -> bool:
+    found = condition(app, "Ready")
+    return found is not None and found["status"] == "False"
+
+
+async def wait_in(
+    kube: KubeClient, namespace: str, name: str, check: Any, what: str, timeout: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    app: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        app = await kube.get(API_VERSION, APPLICATION_KIND, name, namespace)
+        if app is not None and check(app):
+            return app
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}: {app and app.get('status')}")

@@ -123,7 +123,9 @@ def test_namespaced_install_has_no_cluster_wide_rbac(flags: tuple[str, ...]) -> 
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "gitops"}
     ]
-    assert containers(documents)["controller"]["args"][1:3] == ["--namespace", "gitops"]
+    args = containers(documents)["controller"]["args"]
+    assert args[1:3] == ["--namespace", "gitops"]
+    assert args[args.index("--scope") + 1] == "namespace"
 
 
 def test_the_commands_the_pod_runs_exist() -> None:

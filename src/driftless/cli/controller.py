@@ -85,6 +85,14 @@ async def run_controller(
     " start one as a child process.",
 )
 @click.option(
+    "--scope",
+    type=click.Choice(["cluster", "namespace"]),
+    default="cluster",
+    show_default=True,
+    help="namespace: the controller's RBAC covers only --namespace (`install --namespaced`),"
+    " so it watches objects there only.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -100,6 +108,7 @@ async def controller_command(
     cache_dir: Path | None,
     allow_local_repositories: bool,
     render_socket: Path | None,
+    scope: str,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -113,7 +122,14 @@ async def controller_command(
         seconds = parse_duration(interval).total_seconds()
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from None
-    settings = ControllerSettings(namespace=namespace, workers=workers, default_interval=seconds)
+    if scope == "namespace" and not namespace:
+        raise click.BadParameter("--scope namespace needs --namespace", param_hint="--scope")
+    settings = ControllerSettings(
+        namespace=namespace,
+        workers=workers,
+        default_interval=seconds,
+        scope_namespace=namespace if scope == "namespace" else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

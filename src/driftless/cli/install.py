@@ -7,6 +7,8 @@ gives the controller a Role in the apps namespace instead of a ClusterRole.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import yaml
 
@@ -19,7 +21,9 @@ from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sync.execute import wait_established
 
 
-async def install(client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE) -> list[str]:
+async def install(
+    client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE, scope: Scope = "cluster"
+) -> list[str]:
     """Apply the CRDs, the apps namespace and the default project; one line per object."""
     done = []
     for crd in all_crds():
@@ -33,14 +37,14 @@ async def install(client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE)
     )
     done.append(f"namespace/{namespace} applied")
     await client.discovery.refresh()
-    done.append(await _ensure_default_project(client, namespace))
+    done.append(await _ensure_default_project(client, namespace, scope))
     return done
 
 
-async def _ensure_default_project(client: KubeClient, namespace: str) -> str:
+async def _ensure_default_project(client: KubeClient, namespace: str, scope: Scope) -> str:
     """Create the permissive default project once; never overwrite an admin's edits."""
     try:
-        await client.create(default_project(namespace))
+        await client.create(project_for(namespace, scope))
     except KubeApiError as exc:
         if not exc.conflict:
             raise
@@ -96,12 +100,13 @@ async def install_command(
         scope = "namespace"
     controller = [] if crds_only else controller_manifests(namespace, image, scope=scope)
     if dry_run:
-        documents = [*all_crds(), _namespace(namespace), default_project(namespace), *controller]
+        project = project_for(namespace, scope)
+        documents = [*all_crds(), _namespace(namespace), project, *controller]
         click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
         return
 
     async def run(client: KubeClient) -> list[str]:
-        lines = await install(client, namespace=namespace)
+        lines = await install(client, namespace=namespace, scope=scope)
         for obj in controller:
             await client.apply(obj, field_manager=FIELD_MANAGER)
             lines.append(f"{obj['kind'].lower()}/{obj['metadata']['name']} applied")
@@ -163,6 +168,24 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
 
     for line in await with_client(globals_, run):
         click.echo(line)
+
+
+def project_for(namespace: str, scope: Scope) -> dict[str, Any]:
+    """The ``default`` project: permissive, or for a namespaced install, that namespace only.
+
+    The controller's namespace is protected: only a destination naming it
+    literally lets apps deploy there, which is the whole point of a
+    single-tenant install.
+    """
+    project: dict[str, Any] = default_project(namespace)
+    if scope == "namespace":
+        project["spec"] = {
+            **project["spec"],
+            "description": f"Single tenant: deploys into namespace {namespace} only.",
+            "destinations": [{"server": "*", "namespace": namespace}],
+            "clusterResourceAllowList": [],
+        }
+    return project
 
 
 def _namespace(name: str) -> dict[str, object]:

@@ -56,7 +56,7 @@ def controller_manifests(
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
         *rbac(namespace, scope),
-        _deployment(meta, namespace, image),
+        _deployment(meta, namespace, image, scope),
     ]
 
 
@@ -99,11 +99,14 @@ def _security_context() -> JSON:
     }
 
 
-def _controller(namespace: str, image: str) -> JSON:
+def _controller(namespace: str, image: str, scope: Scope) -> JSON:
+    args = ["controller", "--namespace", namespace, "--render-socket", RENDER_SOCKET]
+    if scope == "namespace":
+        args += ["--scope", "namespace"]
     return {
         "name": "controller",
         "image": image,
-        "args": ["controller", "--namespace", namespace, "--render-socket", RENDER_SOCKET],
+        "args": args,
         "env": [{"name": "DRIFTLESS_CACHE_DIR", "value": CACHE_DIR}],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -169,7 +172,7 @@ def _token_volume() -> JSON:
     }
 
 
-def _deployment(meta: JSON, namespace: str, image: str) -> JSON:
+def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -191,7 +194,7 @@ def _deployment(meta: JSON, namespace: str, image: str) -> JSON:
                         "fsGroup": USER_ID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "containers": [_controller(namespace, image), _renderer(image)],
+                    "containers": [_controller(namespace, image, scope), _renderer(image)],
                     "volumes": [
                         {"name": "cache", "emptyDir": {}},
                         {"name": "render-socket", "emptyDir": {"medium": "Memory"}},
