@@ -253,7 +253,7 @@ class Engine:
             # Written around the schema (kubectl --validate=false, an old CRD):
             # the admin must fix it; the app says which field.
             raise ProjectViolationError(
-                f"project {name} is malformed: {_first_error(exc)}"
+                f"project {name} is malformed: {outcomes.first_error(exc)}"
             ) from None
 
     def _check_destination(self, app: Application, project: Project) -> None:
@@ -359,10 +359,3 @@ def _unique_hook_objects(hooks: list[sync_plan.Task]) -> list[DesiredObject]:
     for task in hooks:
         seen.setdefault(task.obj.ref, task.obj)
     return list(seen.values())
-
-
-def _first_error(exc: PydanticValidationError) -> str:
-    """``field.path: problem`` of the first validation error."""
-    first = exc.errors()[0]
-    location = ".".join(str(p) for p in first["loc"])
-    return f"{location}: {first['msg']}" if location else str(first["msg"])

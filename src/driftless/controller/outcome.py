@@ -20,6 +20,8 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from driftless.core import conditions as cond
 from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
@@ -78,6 +80,13 @@ def jittered(seconds: float, fraction: float = 0.1) -> float:
 
 def api_failure(exc: KubeApiError, context: str) -> DriftlessError:
     return TransientError(f"{context}: {exc.message}")
+
+
+def first_error(exc: PydanticValidationError) -> str:
+    """``field.path: problem`` of a model's first validation error, for a condition."""
+    first = exc.errors()[0]
+    location = ".".join(str(p) for p in first["loc"])
+    return f"{location}: {first['msg']}" if location else str(first["msg"])
 
 
 def _status_of(raw: JSON) -> ApplicationStatus:

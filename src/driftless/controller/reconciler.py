@@ -89,7 +89,9 @@ class Reconciler:
         try:
             app = Application.model_validate(raw)
         except PydanticValidationError as exc:
-            err = StallingError(f"invalid spec: {_first_error(exc)}", reason=reasons.STALLED)
+            err = StallingError(
+                f"invalid spec: {outcomes.first_error(exc)}", reason=reasons.STALLED
+            )
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=default_interval, error=err)
         interval = outcomes.interval_of(app, default_interval)
@@ -399,9 +401,3 @@ def _selection(state: OperationState) -> set[ResourceRef] | None:
     if not chosen:
         return None
     return {ResourceRef(r.group, r.kind, r.namespace, r.name) for r in chosen}
-
-
-def _first_error(exc: PydanticValidationError) -> str:
-    first = exc.errors()[0]
-    location = ".".join(str(p) for p in first["loc"])
-    return f"{location}: {first['msg']}" if location else str(first["msg"])
