@@ -48,8 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import HelmParameter, HelmSource
 from driftless.core.resources import Manifest
@@ -334,8 +332,9 @@ def _read_chart_meta(chart_file: Path, shown: str) -> dict[str, Any]:
 
 def _read_name(chart_file: Path) -> str | None:
     try:
-        data = yaml.safe_load(chart_file.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        # Bounded like every repository file (a vendored subchart is untrusted too).
+        data = yaml_docs.load_single(chart_file.read_text(), str(chart_file))
+    except (OSError, UnicodeDecodeError, RenderError):
         return None
     name = data.get("name") if isinstance(data, dict) else None
     return name if isinstance(name, str) else None
