@@ -93,6 +93,19 @@ async def run_controller(
     " so it watches objects there only.",
 )
 @click.option(
+    "--controller-namespace",
+    default=None,
+    envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
+    help="The controller's own namespace: Projects are read only there, and apps may not deploy"
+    " into it (default: --namespace, else driftless).",
+)
+@click.option(
+    "--reconcile-timeout",
+    default="5m",
+    show_default=True,
+    help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -109,6 +122,8 @@ async def controller_command(
     allow_local_repositories: bool,
     render_socket: Path | None,
     scope: str,
+    controller_namespace: str | None,
+    reconcile_timeout: str,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -122,6 +137,12 @@ async def controller_command(
         seconds = parse_duration(interval).total_seconds()
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from None
+    try:
+        deadline = parse_duration(reconcile_timeout).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reconcile-timeout") from None
+    if deadline <= 0:
+        raise click.BadParameter("must be positive", param_hint="--reconcile-timeout")
     if scope == "namespace" and not namespace:
         raise click.BadParameter("--scope namespace needs --namespace", param_hint="--scope")
     settings = ControllerSettings(
@@ -129,6 +150,8 @@ async def controller_command(
         workers=workers,
         default_interval=seconds,
         scope_namespace=namespace if scope == "namespace" else None,
+        controller_namespace=controller_namespace,
+        reconcile_timeout=deadline,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
