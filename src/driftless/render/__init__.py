@@ -13,7 +13,11 @@ Modules, one concept each: ``detect`` (which renderer), ``directory``,
 (+ ``helm_hooks``, ``chart_repo``, ``chart_http``, ``chart_versions``),
 ``jsonnet``, ``cache``, ``exec`` (the only place that starts a process),
 ``scratch`` (private copies of trees), ``manifests``/``yaml_docs`` (checks and
-parsing shared by all renderers), ``pipeline`` (the entry point).
+bounded parsing shared by all renderers), ``pipeline`` (the entry point).
+Isolation: ``server`` (the render server: one forked, limited child per
+render), ``worker`` (what that child does), ``wire`` (requests and replies on
+its socket), ``isolation`` (the controller's side: ``RenderServerClient``,
+``LocalRenderServer``).
 """
 
 from driftless.render.cache import RenderCache, RenderKey

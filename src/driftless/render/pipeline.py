@@ -19,11 +19,20 @@ Contract of ``render(source, tree, app_dir, ...)``:
   range that starts matching a newer release renders again.
 * Every result is checked the same way whatever the renderer: objects with
   apiVersion, kind and metadata.name, no duplicates.
-* Raises ``RenderError`` (the input is wrong: file and line where known),
+* Where the render runs: this function resolves everything that needs the
+  network or credentials (the git tree is already checked out; charts are
+  fetched here, into the chart cache) and keeps the render cache; the
+  render of the fetched tree itself is a ``RenderRequest`` sent to
+  ``tools.isolation`` (the render server: a killable child process with hard
+  limits, see ``driftless.render.server``). The controller and the CLI always
+  set it (``driftless.cli.tools``); without it ``render_request`` runs in
+  this process, which is for unit tests of pure logic.
+* Raises ``RenderError`` (the input is wrong: file and line where known; the
+  render crashed or went over its memory, object or output limit),
   ``SourceError`` (chart or version not in the chart repository),
   ``SourceUnavailableError`` (chart repository unreachable), ``TransientError``
-  (a tool timed out), ``DriftlessError`` (a tool is missing or cannot start).
-  Blocking work (file reading, Jsonnet, parsing) runs in worker threads.
+  (a tool or the render timed out, the render server is unreachable),
+  ``DriftlessError`` (a tool is missing or cannot start).
 """
 
 from __future__ import annotations
