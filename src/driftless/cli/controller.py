@@ -14,7 +14,6 @@ from driftless.cli.context import Globals, run_async
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
-from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -44,7 +43,8 @@ async def run_controller(
     client = await globals_.client()
     tools = render_tools(render_socket)
     try:
-        store = CredentialStore(client, settings.namespace or DEFAULT_APP_NAMESPACE)
+        # Credentials live with the controller (its namespace is off-limits to apps).
+        store = CredentialStore(client, settings.home)
         git = GitCache(cache, credentials=store.auth, allow_local=allow_local_repositories)
         controller = Controller(client, git, settings, tools=tools)
         await controller.run(stop)
