@@ -248,6 +248,18 @@ async def test_the_controller_namespace_is_off_limits_by_default(
     assert f"namespace {APPS_NAMESPACE} belongs to the driftless controller" in message_of(found)
     assert await kube.get("v1", "ConfigMap", into_home, APPS_NAMESPACE) is None
 
+    # Nor may an app claim the namespace object itself (to label, own or prune it).
+    claim = unique("claim")
+    namespace_doc = (
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {APPS_NAMESPACE}\n"
+        f"  labels: {{owned-by: {claim}}}\n"
+    )
+    await create_app(kube, application(claim, make_git_repo({"ns.yaml": namespace_doc}).url))
+    found = await wait_for(kube, claim, ready_false_with("ProjectViolation"))
+    assert "belongs to the driftless controller" in message_of(found)
+    home = await kube.get("v1", "Namespace", APPS_NAMESPACE)
+    assert home is not None and "owned-by" not in (home["metadata"].get("labels") or {})
+
     as_destination = unique("dest")
     app = application(as_destination, make_git_repo({"a.yaml": cm("a")}).url)
     app["spec"]["destination"]["namespace"] = APPS_NAMESPACE

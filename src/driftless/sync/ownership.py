@@ -23,6 +23,10 @@ check has to happen before the write. The tracking id on the live object
 
 Pruning uses ``owns``: an object is deleted only while its live tracking id
 is this app's.
+
+The check runs on the plan (the live state read just before the sync that
+applies it), so a whole sync is refused rather than half applied; an object
+another app grabs in the instant between plan and apply is not detected.
 """
 
 from __future__ import annotations
