@@ -8,7 +8,9 @@ Two ``RenderIsolation`` implementations (``RenderTools.isolation``):
   a size cap (``max_answer_bytes``) and a deadline (the render's time limit,
   twice over for queueing, plus a grace period), so a wedged server costs a
   ``TransientError``, not a stuck worker. Cancelling the awaiting task closes
-  the connection, and the server then kills that render.
+  the connection, and the server then kills that render. At most
+  ``max_in_flight`` connections are open at once (the server runs only a few
+  renders at a time anyway; the rest would only fill its listen backlog).
 * ``LocalRenderServer(tools)`` starts ``python -m driftless.render.server``
   as a child of this process on first use, on a socket in a private
   directory, with a scrubbed environment (``PATH``, ``LC_ALL``, a private
@@ -41,6 +43,7 @@ from driftless.render.context import RenderTools
 MIB = 1024 * 1024
 DEFAULT_MAX_ANSWER_BYTES = 160 * MIB
 ANSWER_GRACE_SECONDS = 30.0
+DEFAULT_MAX_IN_FLIGHT = 32
 START_TIMEOUT_SECONDS = 60.0
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -49,12 +52,24 @@ class RenderServerClient:
     """Renders through the render server listening on ``socket_path``."""
 
     def __init__(
-        self, socket_path: Path, *, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+        self,
+        socket_path: Path,
+        *,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self.socket_path = socket_path
         self.max_answer_bytes = max_answer_bytes
+        self.max_in_flight = max_in_flight
+        self._slots: asyncio.Semaphore | None = None
 
     async def render(self, request: wire.RenderRequest) -> list[Manifest]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_in_flight)
+        async with self._slots:
+            return await self._render(request)
+
+    async def _render(self, request: wire.RenderRequest) -> list[Manifest]:
         try:
             reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
         except OSError as exc:

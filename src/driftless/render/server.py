@@ -67,6 +67,7 @@ EXIT_OUT_OF_MEMORY = 3
 EXIT_FAILED = 4
 _REQUEST_READ_SECONDS = 10.0
 _MAX_FILE_BYTES = 1024 * MIB
+_BACKLOG = 1024
 _STDERR_TAIL = 8 * 1024
 _STDERR_FORWARD = 64 * 1024
 _MEMORY_WORDS = re.compile(
@@ -476,7 +477,7 @@ def listen(socket_path: Path) -> socket.socket:
         listener.bind(str(temporary))
     finally:
         os.umask(old)
-    listener.listen(128)
+    listener.listen(_BACKLOG)
     listener.setblocking(False)
     temporary.replace(socket_path)
     return listener
@@ -490,9 +491,11 @@ def serve(
     exit_with_stdin: bool = False,
 ) -> None:
     """Serve renders on ``socket_path`` until stopped (see the module contract)."""
+    limits = limits or ServerLimits()
+    worker.warm_up(tools, limits.output())
     listener = listen(socket_path)
     try:
-        _Server(listener, tools, limits or ServerLimits(), exit_with_stdin).run()
+        _Server(listener, tools, limits, exit_with_stdin).run()
     finally:
         with contextlib.suppress(FileNotFoundError):
             socket_path.unlink()

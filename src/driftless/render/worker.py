@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from driftless.core.errors import DriftlessError, RenderError
+from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
 from driftless.render import pipeline, wire, yaml_docs
-from driftless.render.context import RenderTools
+from driftless.render.context import KubeTarget, RenderTools
+from driftless.render.detect import Renderer
 
 MIB = 1024 * 1024
 
@@ -73,6 +77,50 @@ def answer(body: bytes, tools: RenderTools, limits: OutputLimits) -> bytes:
         traceback.print_exc(file=sys.stderr)
         failed = DriftlessError("the renderer failed unexpectedly (see the render server log)")
         return wire.encode_frame(wire.error_reply(failed))
+
+
+def warm_up(tools: RenderTools, limits: OutputLimits) -> None:
+    """Render a tiny app once in this process, before any child is forked.
+
+    Why: every child starts from the server's memory. Lazy state (compiled
+    patterns, validators, encoder tables) filled here is inherited warm;
+    otherwise each child would fill it again, which costs more than the
+    render of a small directory.
+    """
+    with tempfile.TemporaryDirectory(prefix="driftless-warm-up-") as temp:
+        root = Path(temp)
+        (root / "app").mkdir()
+        (root / "app" / "a.yaml").write_text(_WARM_UP_YAML)
+        (root / "app" / "b.json").write_text(_WARM_UP_JSON)
+        (root / "app" / "c.jsonnet").write_text(_WARM_UP_JSONNET)
+        source = ApplicationSource.model_validate({"repoURL": "file:///warm-up", "path": "app"})
+        for renderer in (Renderer.DIRECTORY, Renderer.JSONNET):
+            request = wire.RenderRequest(
+                renderer=renderer,
+                source=source,
+                tree=root,
+                app_dir=root / "app",
+                app_name="warm-up",
+                namespace="default",
+                kube=KubeTarget("v1.0.0"),
+                time_limit=10.0,
+            )
+            answer(wire.encode_frame(request.to_json())[wire.HEADER.size :], tools, limits)
+
+
+_WARM_UP_YAML = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, labels: {x: "1"}, annotations: {d: 2024-01-01}}
+data: {k: v, n: "1", list: "[a, b]"}
+---
+apiVersion: apps/v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {yes: "on"}}
+"""
+_WARM_UP_JSON = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}'
+_WARM_UP_JSONNET = '{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "d"}}'
 
 
 def check_output(manifests: list[Manifest], limits: OutputLimits) -> None:
