@@ -285,3 +285,34 @@ async def test_the_render_server_command_serves_a_socket(tmp_path: Path) -> None
         process.terminate()
         assert process.wait(timeout=20) == 0
     assert not socket_path.exists()
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def test_an_endless_helm_template_is_killed_with_its_render(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    # 10^10 empty iterations: no output and little memory, just time.
+    endless = "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"
+    tree = app_tree(tmp_path, {"app/Chart.yaml": CHART, "app/templates/spin.yaml": endless})
+    with pytest.raises(TransientError, match=r"(timed out|time limit)"):
+        await render_app(tools, tree)
+    assert server.pid is not None
+    await wait_for(lambda: not children_of(server.pid), "the render child to be gone")
+    await wait_for(lambda: not processes_mentioning(str(tree)), "helm to be gone")
+
+
+async def test_many_concurrent_renders_all_succeed(tools: RenderTools, tmp_path: Path) -> None:
+    tree = app_tree(tmp_path, {"app/cm.yaml": CM})
+    results = await asyncio.gather(*[render_app(tools, tree) for _ in range(300)])
+    assert all(len(r) == 1 for r in results)
