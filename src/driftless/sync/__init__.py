@@ -55,7 +55,14 @@ Options
     ``driftless.dev/sync-options`` on an object: ``Prune=false`` (never
     prune it), ``Replace=true`` (delete and recreate instead of apply, for
     fields that cannot be updated in place). On the Application:
-    ``CreateNamespace=true``. A *selective* sync (``resources`` set) applies
+    ``CreateNamespace=true``; ``AllowTakeover=true`` (adopt objects another
+    app of the same namespace tracks; see ``sync.ownership``).
+
+Ownership
+    A sync never writes an object whose live tracking id names another app
+    (the whole plan is refused with reason ``ResourceOwnedElsewhere``), and
+    prune never deletes one (``sync.ownership``, ``sync.prune``). Whether a
+    kind is namespaced comes from discovery (``sync.scope``). A *selective* sync (``resources`` set) applies
     only the named objects, runs no hooks and prunes nothing else.
 
 Resumption
