@@ -16,7 +16,9 @@
   default): past it the reconcile is cancelled, the app gets ``Ready=False``
   with reason ``ReconcileTimedOut`` and is retried with backoff, so a few
   hostile or stuck apps cannot hold every worker. A sync cut short resumes
-  from the cursor its last status write stored.
+  from the cursor its last status write stored (so a hook created in the
+  cancelled pass may be created again: keep the deadline well above a sync
+  step's duration).
 * Projects are read from the controller's own namespace (``home``: the
   ``controller_namespace`` setting, else the watched namespace, else
   ``driftless``), which is also off-limits to apps as a destination.
