@@ -353,7 +353,7 @@ class _Server:
                 _kill_group(job.pid)
 
     def _reap(self) -> None:
-        while self.jobs:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -362,7 +362,7 @@ class _Server:
                 return
             job = self.jobs.pop(pid, None)
             if job is None:
-                continue
+                continue  # an orphaned tool (we are PID 1 in the renderer container)
             _kill_group(pid)  # whatever the child started dies with it
             self._finish(job, status)
 
