@@ -278,7 +278,8 @@ class _Server:
             tool_exec.stay_in_process_group()
             reply = worker.answer(body, self.tools, self.limits.output())
             conn.setblocking(True)
-            conn.sendall(reply)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.sendall(reply)  # the client may have given up: nobody to tell
             code = 0
         except MemoryError:
             code = EXIT_OUT_OF_MEMORY
