@@ -17,7 +17,7 @@ from pathlib import Path
 
 from driftless.devcluster import binaries, versions
 from driftless.render import RenderTools
-from driftless.render.isolation import LocalRenderServer, RenderServerClient
+from driftless.render.isolation import RenderServerClient, isolated
 
 
 def local_tools() -> RenderTools:
@@ -35,4 +35,4 @@ def render_tools(render_socket: Path | None = None) -> RenderTools:
     tools = local_tools()
     if render_socket is not None:
         return dataclasses.replace(tools, isolation=RenderServerClient(render_socket))
-    return dataclasses.replace(tools, isolation=LocalRenderServer(tools))
+    return isolated(tools)

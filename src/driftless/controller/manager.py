@@ -50,6 +50,7 @@ from driftless.core.resources import (
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.render import RenderTools
+from driftless.render.isolation import isolated
 from driftless.sources.git import GitCache
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class Controller:
             git,
             concurrency=settings.apply_concurrency,
             cache=self.cache,
-            tools=tools,
+            # Never in this process: a hostile render must not crash or stall the controller.
+            tools=isolated(tools or RenderTools()),
             on_live_change=self._on_live_change,
             home=settings.home,
         )

@@ -19,6 +19,9 @@ Two ``RenderIsolation`` implementations (``RenderTools.isolation``):
   EOF and stops with its renders. A server that died is started again on
   the next render. ``close()`` stops it.
 
+``isolated(tools)`` is the seam the controller goes through: tools that
+already name a render server are kept, any others get a local one.
+
 Errors: the render's own typed error as the server sent it; an unreachable
 server or a malformed or oversized answer is a ``TransientError``.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -184,6 +188,13 @@ class LocalRenderServer:
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
+
+
+def isolated(tools: RenderTools) -> RenderTools:
+    """``tools`` whose renders run in a render server: as given, or a local one."""
+    if tools.isolation is not None:
+        return tools
+    return dataclasses.replace(tools, isolation=LocalRenderServer(tools))
 
 
 def server_environment(home: Path) -> dict[str, str]:
