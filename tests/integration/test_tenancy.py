@@ -511,3 +511,22 @@ async def test_apply_errors_about_secrets_never_show_the_value(
     mine = [e for e in events if (e.get("involvedObject") or {}).get("name") == name]
     assert mine and all(leak not in str(e.get("message")) for e in mine)
     assert (await get_app(kube, name))["metadata"]["name"] == name
+
+
+async def test_create_namespace_into_a_namespace_another_app_owns_is_no_takeover(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    platform, team = unique("platform"), unique("team")
+    shared = unique("shared-ns")
+    namespace_doc = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {shared}\n"
+    await create_app(
+        kube, application(platform, make_git_repo({"ns.yaml": namespace_doc}).url, namespace=shared)
+    )
+    await wait_for(kube, platform, ready)
+    await create_app(
+        kube, application(team, make_git_repo({"a.yaml": cm("a")}).url, namespace=shared)
+    )
+    await wait_for(kube, team, ready)
+    assert await kube.get("v1", "ConfigMap", "a", shared) is not None
+    owned = f"{APPS_NAMESPACE}_{platform}:/Namespace:/{shared}"
+    assert tracking(await kube.get("v1", "Namespace", shared)) == owned

@@ -54,6 +54,8 @@ from driftless.sync.prepare import DesiredObject, prepare
 
 JSON = dict[str, Any]
 KUBE_TARGET_TTL = 300.0
+# Field manager of the bare Namespace CreateNamespace applies (see DesiredObject).
+CREATE_NAMESPACE_MANAGER = "driftless-create-namespace"
 
 
 @dataclass
@@ -301,6 +303,8 @@ class Engine:
             )  # fmt: skip
 
         for state in states:
+            if state.desired.first:
+                continue  # CreateNamespace's bare Namespace: untracked, takes no field from anyone
             check(state.live, state.desired)
         for hook in hooks:
             # An existing hook object is deleted and recreated: the same rule applies.
@@ -321,7 +325,10 @@ class Engine:
             # Created for the app but not tracked by it: pruning never deletes it.
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             ref = ResourceRef("", "Namespace", "", namespace)
-            created = DesiredObject(ref=ref, body=body, manifest=Manifest(body), first=True)
+            created = DesiredObject(
+                ref=ref, body=body, manifest=Manifest(body), first=True,
+                field_manager=CREATE_NAMESPACE_MANAGER,
+            )  # fmt: skip
             desired.insert(0, created)
         return desired
 

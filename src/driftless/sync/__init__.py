@@ -55,15 +55,17 @@ Options
     ``driftless.dev/sync-options`` on an object: ``Prune=false`` (never
     prune it), ``Replace=true`` (delete and recreate instead of apply, for
     fields that cannot be updated in place). On the Application:
-    ``CreateNamespace=true``; ``AllowTakeover=true`` (adopt objects another
-    app of the same namespace tracks; see ``sync.ownership``).
+    ``CreateNamespace=true`` (its bare Namespace is applied under a field
+    manager of its own, so it never strips what the namespace already has);
+    ``AllowTakeover=true`` (adopt objects another app of the same namespace
+    tracks; see ``sync.ownership``). A *selective* sync (``resources`` set)
+    applies only the named objects, runs no hooks and prunes nothing else.
 
 Ownership
     A sync never writes an object whose live tracking id names another app
     (the whole plan is refused with reason ``ResourceOwnedElsewhere``), and
     prune never deletes one (``sync.ownership``, ``sync.prune``). Whether a
-    kind is namespaced comes from discovery (``sync.scope``). A *selective* sync (``resources`` set) applies
-    only the named objects, runs no hooks and prunes nothing else.
+    kind is namespaced comes from discovery (``sync.scope``).
 
 Resumption
     After each step the cursor (phase, wave, whether its objects were sent)

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
-from driftless.core.resources import FIELD_MANAGER
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
@@ -98,7 +97,7 @@ async def validate_new(
         try:
             if await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None):
                 return
-            await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
+            await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
         except UnknownKindError as exc:
             raise ValidationError(f"{obj.describe()}: {exc}") from None
         except KubeApiError as exc:
@@ -132,7 +131,7 @@ async def _compare_one(
         if known is not None and live is not None:
             message = "" if known.in_sync else "differs from git"
             return ObjectState(obj, live, known.in_sync, message, known.predicted)
-        predicted = await client.apply(obj.body, field_manager=FIELD_MANAGER, dry_run=True)
+        predicted = await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
     except UnknownKindError as exc:
         raise ValidationError(
             f"{obj.describe()}: {exc}; is the CRD that defines it installed?"
@@ -159,7 +158,7 @@ async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
     """
     body = {**obj.body, "metadata": {**obj.body["metadata"], "namespace": VALIDATION_NAMESPACE}}
     try:
-        await client.apply(body, field_manager=FIELD_MANAGER, dry_run=True)
+        await client.apply(body, field_manager=obj.field_manager, dry_run=True)
     except UnknownKindError as exc:
         raise ValidationError(f"{obj.describe()}: {exc}") from None
     except KubeApiError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 from driftless.core.errors import ValidationError
 from driftless.core.jsoncopy import deep_copy
 from driftless.core.models import IgnoreDifference
-from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
+from driftless.core.resources import FIELD_MANAGER, TRACKING_ANNOTATION, Manifest, ResourceRef
 
 # Applied first, in this order; everything else follows, then webhooks last
 # so they cannot block the objects of their own app.
@@ -56,6 +56,11 @@ class DesiredObject:
     ignore: list[IgnoreDifference] = field(default_factory=list)
     # Created before anything else (PreSync hooks included): the app's own namespace.
     first: bool = False
+    # Who owns the fields written: the app (``driftless``), or, for the bare
+    # Namespace of CreateNamespace, a manager of its own, so that applying it
+    # never drops fields (labels, another app's tracking id) the namespace
+    # already has under ``driftless``.
+    field_manager: str = FIELD_MANAGER
 
     @property
     def api_version(self) -> str:

@@ -24,7 +24,7 @@ from driftless.core.models import (
     ResourceResult,
     SyncStep,
 )
-from driftless.core.resources import FIELD_MANAGER, ResourceRef
+from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient
@@ -154,7 +154,8 @@ class SyncRunner:
         if "Replace=true" in sp.object_options(task.obj) and not dry_run:
             self.applied[task.obj.ref] = await self.client.replace(body)
             return
-        result = await self.client.apply(body, field_manager=FIELD_MANAGER, dry_run=dry_run)
+        manager = task.obj.field_manager
+        result = await self.client.apply(body, field_manager=manager, dry_run=dry_run)
         if not dry_run:
             self.applied[task.obj.ref] = result
 
