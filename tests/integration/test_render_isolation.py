@@ -316,3 +316,19 @@ async def test_many_concurrent_renders_all_succeed(tools: RenderTools, tmp_path:
     tree = app_tree(tmp_path, {"app/cm.yaml": CM})
     results = await asyncio.gather(*[render_app(tools, tree) for _ in range(300)])
     assert all(len(r) == 1 for r in results)
+
+
+async def test_stopping_the_server_kills_running_renders(
+    tools: RenderTools, server: LocalRenderServer, tmp_path: Path
+) -> None:
+    tree = app_tree(tmp_path, {"app/loop.jsonnet": ENDLESS_JSONNET})
+    task = asyncio.create_task(render_app(tools, tree))
+    await wait_for(lambda: server.pid is not None and children_of(server.pid), "a render child")
+    assert server.pid is not None
+    render_child = children_of(server.pid)[0]
+    started = time.monotonic()
+    await asyncio.to_thread(server.close)  # what the controller does when it stops
+    assert time.monotonic() - started < 10
+    with pytest.raises(TransientError):
+        await task
+    assert not Path(f"/proc/{render_child}").exists()
