@@ -25,8 +25,12 @@ so forking is safe):
   (signal 11, SIGSEGV)")``; one that ran out of memory, "render exceeded the
   memory limit of N MiB". A client that hangs up cancels its render (the
   group is killed). Every child is reaped; nothing outlives its render.
+* A child's stderr comes back through a pipe: its first 64 KiB go to the
+  server's log, and its end is read for the words native code prints when an
+  allocation fails (Jsonnet aborts), so that death says "memory limit".
 * At most ``max_concurrent`` renders run at once; further requests wait in
-  arrival order.
+  arrival order. Before serving, one tiny render warms the server up, so
+  lazily built state is inherited by every child instead of rebuilt in each.
 * The server stops on SIGTERM/SIGINT, or when its stdin reaches EOF with
   ``exit_with_stdin`` (the controller that started it died or let go): running
   renders are killed and reaped, the socket removed.
