@@ -228,6 +228,10 @@ async def test_allowed_local_repositories_never_include_the_cache_itself(
     ):
         with pytest.raises(SourceError, match="inside driftless's own cache"):
             await cache.resolve(hostile, "main")
+    # Another cache's clones (a second controller, a dev cluster's) are refused too.
+    other = GitCache(tmp_path / "other-cache", allow_local=True)
+    with pytest.raises(SourceError, match="inside driftless's own cache"):
+        await other.resolve(clone.as_uri(), "main")
 
     # Any repository under $DRIFTLESS_CACHE_DIR (chart caches, the CLI's clones) too.
     monkeypatch.setenv("DRIFTLESS_CACHE_DIR", str(secret.path.parent))

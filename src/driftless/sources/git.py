@@ -100,6 +100,10 @@ CredentialEnv = Callable[[str], AbstractAsyncContextManager[GitAuth]]
 DEFAULT_KEEP_TREES = 16
 NETWORK_PROTOCOLS = ":".join(p for p in ALLOWED_PROTOCOLS.split(":") if p != "file")
 LOCAL_FLAG = "--allow-local-repositories"
+CACHE_MARKER = ".driftless-git-cache"
+# Under the cache root, only the dev clusters' directories may hold a user's
+# own repositories (the quickstart's example repository lives there).
+_USER_AREAS = ("devcluster",)
 _LOCAL_TIMEOUT = 60.0
 # A temp tree older than this is a leftover of a crash, not work in progress.
 _STALE_TMP_SECONDS = 3600.0
@@ -207,13 +211,12 @@ class GitCache:
                 f" from its own disk; use an https:// or ssh:// URL (an administrator can"
                 f" allow local repositories with `driftless controller {LOCAL_FLAG}`)"
             )
-        real = path.resolve()
-        for private in {self.root.resolve(), cache_root().resolve()}:
-            if real == private or real.is_relative_to(private):
-                raise SourceError(
-                    f"local repository {url} refused: it is inside driftless's own cache"
-                    f" ({private}), which holds clones of other apps' repositories"
-                )
+        private = _private_cache_of(path.resolve(), self.root.resolve())
+        if private is not None:
+            raise SourceError(
+                f"local repository {url} refused: it is inside driftless's own cache"
+                f" ({private}), which holds clones of other apps' repositories"
+            )
 
     # -- resolving --------------------------------------------------------------
 
@@ -408,6 +411,8 @@ class GitCache:
                 await asyncio.to_thread(_clear_stale_locks, clone)
             return clone
         self.root.mkdir(parents=True, exist_ok=True)
+        # Marks the directory as a cache, so no GitCache reads it as a local repository.
+        (self.root / CACHE_MARKER).touch(exist_ok=True)
         tmp = self.root / f".tmp-{clone.name}-{uuid.uuid4().hex[:8]}"
         try:
             await _local_git(["init", "--quiet", "--bare", str(tmp)], None)
@@ -521,6 +526,25 @@ async def _local_git(
         )
     except GitCommandError as exc:
         raise DriftlessError(f"git cache: {exc}") from None
+
+
+def _private_cache_of(real: Path, own_root: Path) -> Path | None:
+    """The driftless cache directory that ``real`` lies in, if any.
+
+    That is this cache's root, any directory marked as a git cache (another
+    ``GitCache``, e.g. a dev cluster's), or ``$DRIFTLESS_CACHE_DIR`` outside
+    the dev clusters' directories (chart caches, the CLI's clones, binaries).
+    """
+    if real.is_relative_to(own_root):
+        return own_root
+    for directory in (real, *real.parents):
+        if (directory / CACHE_MARKER).is_file():
+            return directory
+    shared = cache_root().resolve()
+    in_user_area = any(real.is_relative_to(shared / area) for area in _USER_AREAS)
+    if real.is_relative_to(shared) and not in_user_area:
+        return shared
+    return None
 
 
 def _tree_totals(listing: bytes) -> tuple[int, int]:
