@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from driftless.core.conditions import now_rfc3339
+from driftless.core.repourl import redact
 from driftless.kube.client import KubeApiError, KubeClient
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class EventRecorder:
             },
             "type": type_,
             "reason": reason,
-            "message": message[:MAX_MESSAGE],
+            "message": redact(message)[:MAX_MESSAGE],
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": COMPONENT,

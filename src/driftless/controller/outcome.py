@@ -39,6 +39,7 @@ from driftless.core.models import (
     SyncStatusCode,
     parse_duration,
 )
+from driftless.core.repourl import redact
 from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult, worst
 from driftless.kube.client import KubeApiError
@@ -102,12 +103,14 @@ def failed(raw: JSON, err: DriftlessError) -> JSON:
     generation = raw.get("metadata", {}).get("generation")
     status.observed_generation = generation
     status.sync = SyncStatus(status=SyncStatusCode.UNKNOWN, revision=status.sync.revision)
+    # Last fence: no URL credential reaches a condition, whatever raised.
+    message = redact(err.message)
     conditions = cond.set_condition(
-        status.conditions, cond.READY, False, err.reason, err.message, generation=generation
+        status.conditions, cond.READY, False, err.reason, message, generation=generation
     )
     if isinstance(err, StallingError):
         conditions = cond.set_condition(
-            conditions, cond.STALLED, True, err.reason, err.message, generation=generation
+            conditions, cond.STALLED, True, err.reason, message, generation=generation
         )
         conditions = cond.remove_condition(conditions, cond.RECONCILING)
     else:
@@ -116,7 +119,7 @@ def failed(raw: JSON, err: DriftlessError) -> JSON:
             cond.RECONCILING,
             True,
             reasons.PROGRESSING,
-            f"retrying after error: {err.message}",
+            f"retrying after error: {message}",
             generation=generation,
         )
         conditions = cond.remove_condition(conditions, cond.STALLED)

@@ -37,6 +37,7 @@ from driftless.core.models import (
     OperationPhase,
     OperationState,
 )
+from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
 from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
@@ -98,7 +99,7 @@ class Reconciler:
         try:
             run = await self._run(app)
         except DriftlessError as err:
-            log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, err)
+            log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
