@@ -337,15 +337,19 @@ class _Server:
                     sys.stderr.flush()
 
     def _check_hangup(self, job: _Job) -> None:
-        """The client closed its end: nobody waits for this render any more."""
+        """The client closed its end: nobody waits for this render any more.
+
+        Bytes sent after the request are read and dropped (the child has its
+        request already), so they cannot keep the connection readable forever.
+        """
         try:
-            data = job.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            data = job.conn.recv(64 * 1024, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
         if data:
-            return  # a client must not send more; ignore until the render ends
+            return
         job.abandoned = True
         self.selector.unregister(job.conn)
         _kill_group(job.pid)
