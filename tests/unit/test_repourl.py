@@ -148,6 +148,7 @@ def project(*repos: str) -> Project:
         "https://git.example.com@evil.example/team-a/x",
         "https://evil.example/git.example.com/team-a/x",
         "http://git.example.com/team-a/x",
+        "https://evil.test/git.example.com/team-a/x",
     ],
 )
 def test_allow_list_is_not_fooled(url: str) -> None:
@@ -170,6 +171,27 @@ def test_allow_list_is_not_fooled(url: str) -> None:
     ],
 )
 def test_allow_list_matches_normalized_spellings(pattern: str, url: str) -> None:
+    check_source(project(pattern), url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://evil.test/.example.com/x", "https://evil.test/a.example.com/x", "ssh://evil.test/x"],
+)
+def test_a_host_glob_never_spans_into_the_path(url: str) -> None:
+    with pytest.raises(ProjectViolationError):
+        check_source(project("https://*.example.com/*"), url)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url"),
+    [
+        ("https://*", "https://any.example/team/x"),
+        ("https://*.example.com/*", "https://git.example.com/team/x"),
+        ("ssh://git.example.com/team-?/*", "git@git.example.com:team-a/x.git"),
+    ],
+)
+def test_host_and_path_globs(pattern: str, url: str) -> None:
     check_source(project(pattern), url)
 
 

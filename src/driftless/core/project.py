@@ -124,7 +124,7 @@ def check_source(project: Project, repo_url: str) -> None:
         key = None
     for pattern in project.spec.source_repos:
         if pattern.strip() == "*" or (
-            key is not None and fnmatchcase(key, repourl.pattern_key(pattern))
+            key is not None and repourl.glob_matches(repourl.pattern_key(pattern), key)
         ):
             return
     raise ProjectViolationError(

@@ -33,7 +33,11 @@ Contract:
   repository.
 * ``pattern_key(glob)`` normalizes an allow-list glob the same way, leaving
   ``*``, ``?`` and ``[...]`` alone; a glob that is not URL-shaped (``*``) is
-  returned as written.
+  returned as written. ``glob_matches(pattern_key, key)`` matches the scheme,
+  the host and the path each on its own, so a ``*`` in the host never spans
+  into the path: ``https://*.example.com/*`` does not match
+  ``https://evil.test/.example.com/x``. A pattern without a path whose host
+  ends in ``*`` (``https://*``) still covers every path.
 * ``redact(text)`` removes the userinfo of every ``scheme://`` URL in a text
   (it ends at the *last* ``@`` before the first ``/``, so a password holding
   ``@`` is removed whole) and the values of query parameters (``?token=``,
@@ -45,6 +49,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from urllib.parse import quote, unquote
 
 from driftless.core.errors import SourceError
@@ -52,6 +57,7 @@ from driftless.core.errors import SourceError
 __all__ = [
     "NETWORK_SCHEMES",
     "RepoURL",
+    "glob_matches",
     "parse_repo_url",
     "pattern_key",
     "redact",
@@ -186,6 +192,22 @@ def pattern_key(pattern: str) -> str:
     except SourceError:
         return raw
     return parsed.key
+
+
+def glob_matches(pattern: str, key: str) -> bool:
+    """Does the normalized glob ``pattern`` allow the repository ``key``?"""
+    p_scheme, p_sep, p_rest = pattern.partition("://")
+    k_scheme, k_sep, k_rest = key.partition("://")
+    if not p_sep or not k_sep:
+        return fnmatchcase(key, pattern)
+    p_host, p_slash, p_path = p_rest.partition("/")
+    k_host, _, k_path = k_rest.partition("/")
+    if not fnmatchcase(k_scheme, p_scheme):
+        return False
+    if not p_slash and p_host.endswith("*"):
+        # "https://*": any host, any path (the spelling admins use for "all of https").
+        return fnmatchcase(k_rest, p_rest)
+    return fnmatchcase(k_host, p_host) and fnmatchcase(k_path, p_path)
 
 
 # -- parsing -------------------------------------------------------------------------
