@@ -16,8 +16,9 @@ Contract:
   instead of hanging; ssh runs in batch mode with strict host key checking,
   so an unknown host or a missing key fails instead of prompting. Credential
   helpers configured on the machine are switched off: credentials come only
-  from driftless's repository Secrets, and git never stores them anywhere.
-  Credentials are injected only through ``extra_env`` (see ``gitauth``),
+  from driftless's repository Secrets (through ``gitauth``'s host-bound
+  helper, appended to the reset list), and git never stores them anywhere.
+  Credentials are injected only through ``extra_env`` and ``config``,
   never through arguments, which other users of the machine can read in
   ``/proc``; ``secrets`` are scrubbed from git's stderr before it is kept.
 * Only the transports driftless supports are allowed (``GIT_ALLOW_PROTOCOL``),
