@@ -148,6 +148,40 @@ async def test_a_fake_crd_cannot_sneak_a_cluster_admin_binding_past_the_project(
     assert await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd) is None
 
 
+async def test_a_crd_the_project_forbids_defines_nothing(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    project = unique("nocrd")
+    name = f"{project}-app"
+    group = f"{project}.example.com"
+    crd = f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  scope: Cluster
+  names: {{kind: Widget, plural: widgets}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
+"""
+    widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: w\n"
+    repo = make_git_repo({"crd.yaml": crd, "widget.yaml": widget})
+    spec = {"destinations": ALLOW_ALL_DESTINATIONS, "clusterResourceAllowList": [{"kind": "*"}]}
+    await make_project(kube, project, APPS_NAMESPACE, spec)  # core kinds only
+    app = application(name, repo.url)
+    app["spec"]["project"] = project
+    await create_app(kube, app)
+    found = await wait_for(kube, name, ready_false_with("ProjectViolation"))
+    assert "CustomResourceDefinition" in message_of(found)
+    crds = await kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    assert f"widgets.{group}" not in [c["metadata"]["name"] for c in crds]
+
+
 # -- item 9a/9b: tracking ids and ownership -----------------------------------------
 
 

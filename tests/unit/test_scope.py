@@ -76,3 +76,18 @@ def test_write_errors_about_secrets_are_redacted_for_every_path() -> None:
     assert "hunter2" not in redact_api_error("expected map, got &{hunter2 x}", secret)
     configmap = ResourceRef("", "ConfigMap", "ns", "c")
     assert redact_api_error(message, configmap) == message
+
+
+def test_an_untrusted_crd_is_named_in_the_message() -> None:
+    from driftless.core.errors import ValidationError
+    from driftless.core.project import ProjectViolationError
+    from driftless.sync.scope import distrust
+
+    key = ("example.com/v1", "Widget")
+    refused = distrust([_crd("example.com", "Widget")], NO_CRDS, key)
+    assert isinstance(refused, ProjectViolationError)
+    skipped = _crd("example.com", "Widget", **{"driftless.dev/hook": "Skip"})
+    assert isinstance(distrust([skipped], ALLOW_ALL, key), ValidationError)
+    builtin = distrust([_crd("apps", "Widget")], ALLOW_ALL, ("apps/v1", "Widget"))
+    assert builtin is not None and "built into Kubernetes" in builtin.message
+    assert distrust([], ALLOW_ALL, key) is None

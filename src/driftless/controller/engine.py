@@ -351,6 +351,9 @@ class Engine:
                 raise outcomes.api_failure(exc, "discovery failed") from None
             decided = scope.decide(key, served, claims)
             if decided is None:
+                refused = scope.distrust(manifests, project, key)
+                if refused is not None:
+                    raise refused
                 where = f"{manifest.origin()}: " if manifest.origin() else ""
                 raise ValidationError(
                     f"{where}the cluster does not serve kind {key[1]!r} in apiVersion "

@@ -16,14 +16,16 @@ list), so it is a permission decision and never comes from the tenant:
   render claiming one is a lie worth refusing outright.
 
 ``crd_claims`` lists what the render's CRDs may claim under these rules;
-``decide`` combines it with discovery's answer.
+``decide`` combines it with discovery's answer; ``distrust`` explains, for
+the message, why a CRD of the render was not believed.
 """
 
 from __future__ import annotations
 
 from driftless.core.crd import kinds_defined
+from driftless.core.errors import DriftlessError, ValidationError
 from driftless.core.models import GROUP
-from driftless.core.project import Project, allows_kind
+from driftless.core.project import Project, ProjectViolationError, allows_kind
 from driftless.core.resources import Manifest
 from driftless.sync.plan import HOOK_ANNOTATION
 
@@ -62,6 +64,36 @@ def crd_claims(manifests: list[Manifest], project: Project) -> dict[Key, bool]:
             if not is_builtin_group(api_version.rpartition("/")[0]):
                 claims[(api_version, kind)] = namespaced
     return claims
+
+
+def distrust(manifests: list[Manifest], project: Project, key: Key) -> DriftlessError | None:
+    """Why a CRD of the render that defines ``key`` was not believed (``None``: no such CRD).
+
+    Only for messages: the kind stays unknown either way.
+    """
+    group = key[0].rpartition("/")[0]
+    for manifest in manifests:
+        if manifest.kind != CRD_KIND or manifest.api_version.rpartition("/")[0] != CRD_GROUP:
+            continue
+        if not any((v, k) == key for v, k, _ in kinds_defined(manifest.obj)):
+            continue
+        where = f"{manifest.origin()}: " if manifest.origin() else ""
+        if not allows_kind(project, CRD_GROUP, CRD_KIND, namespaced=False):
+            return ProjectViolationError(
+                f"{where}kind {key[1]} is defined only by a CustomResourceDefinition, which "
+                f"project {project.name} does not allow"
+            )
+        if is_builtin_group(group):
+            return ValidationError(
+                f"{where}API group {group or 'core'} is built into Kubernetes; a "
+                "CustomResourceDefinition cannot define kinds in it"
+            )
+        if not _applied_crd(manifest):
+            return ValidationError(
+                f"{where}kind {key[1]} is defined only by a hook or Skip "
+                "CustomResourceDefinition, which this sync does not apply"
+            )
+    return None
 
 
 def decide(key: Key, served: bool | None, claims: dict[Key, bool]) -> bool | None:
