@@ -38,7 +38,7 @@ from driftless.controller.outcome import Outcome, jittered
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
 from driftless.core.conditions import now_rfc3339
-from driftless.core.errors import DriftlessError
+from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import (
     CONTROLLER_CONFIGMAP,
@@ -242,7 +242,7 @@ class Controller:
             outcome = await self._timed_out(key, raw, limit)
         except (KubeApiError, DriftlessError) as exc:
             log.warning("app %s/%s: cannot write status: %s", *key, exc)
-            outcome = Outcome(requeue_after=self._backoff(key))
+            outcome = _status_write_failed(exc)
         if REFRESH_ANNOTATION in (raw.get("metadata", {}).get("annotations") or {}):
             await self.reconciler.clear_refresh(raw)
         self.queue.add(key, self._delay(key, outcome))
@@ -255,7 +255,7 @@ class Controller:
                 err = await self.reconciler.report_timeout(raw, limit)
         except (TimeoutError, KubeApiError, DriftlessError) as exc:
             log.warning("app %s/%s: cannot write status: %s", *key, exc)
-            return Outcome(requeue_after=self._backoff(key))
+            return _status_write_failed(exc)
         return Outcome(requeue_after=0.0, error=err)  # retriable: ``_delay`` backs off
 
     def _delay(self, key: Key, outcome: Outcome) -> float:
@@ -268,6 +268,11 @@ class Controller:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
         return jittered(min(BACKOFF_BASE_SECONDS * 2**failures, self.settings.default_interval))
+
+
+def _status_write_failed(exc: Exception) -> Outcome:
+    """Retriable, so ``_delay`` backs off (and keeps counting the failures)."""
+    return Outcome(requeue_after=0.0, error=TransientError(f"cannot write status: {exc}"))
 
 
 def _key(obj: JSON) -> Key:
