@@ -332,3 +332,14 @@ async def test_stopping_the_server_kills_running_renders(
     with pytest.raises(TransientError):
         await task
     assert not Path(f"/proc/{render_child}").exists()
+
+
+async def test_output_over_the_reply_limit_is_refused(
+    roomy_tools: RenderTools, tmp_path: Path
+) -> None:
+    # 20 MB of manifests: under every per-file limit, over the 16 MiB a render may hand back.
+    value = "x" * 100_000
+    data = "".join(f"  k{i}: {value}\n" for i in range(200))
+    tree = app_tree(tmp_path, {"app/big.yaml": CM.replace("data: {a: b}\n", "data:\n" + data)})
+    with pytest.raises(RenderError, match=r"^render output exceeds the limit of 16 MiB$"):
+        await render_app(roomy_tools, tree)

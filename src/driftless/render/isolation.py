@@ -45,7 +45,8 @@ from driftless.render import wire
 from driftless.render.context import RenderTools
 
 MIB = 1024 * 1024
-DEFAULT_MAX_ANSWER_BYTES = 160 * MIB
+# The render server refuses more than 16 MiB of output; a little slack for the framing.
+DEFAULT_MAX_ANSWER_BYTES = 24 * MIB
 ANSWER_GRACE_SECONDS = 30.0
 DEFAULT_MAX_IN_FLIGHT = 32
 START_TIMEOUT_SECONDS = 60.0

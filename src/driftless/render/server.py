@@ -87,7 +87,7 @@ class ServerLimits:
     memory_bytes: int = 2048 * MIB
     max_concurrent: int = 8
     max_objects: int = 20_000
-    max_output_bytes: int = 128 * MIB
+    max_output_bytes: int = worker.DEFAULT_MAX_OUTPUT_BYTES
 
     def output(self) -> worker.OutputLimits:
         return worker.OutputLimits(

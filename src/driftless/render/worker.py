@@ -34,6 +34,10 @@ from driftless.render.context import KubeTarget, RenderTools
 from driftless.render.detect import Renderer
 
 MIB = 1024 * 1024
+# The controller decodes every reply into Python objects (several times the
+# JSON's size) while holding others: keep one render's share of its memory
+# small. Argo CD's repo server defaults to 10 MB of manifests per app.
+DEFAULT_MAX_OUTPUT_BYTES = 16 * MIB
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class OutputLimits:
     """What one render may hand back, and the memory it may use (for messages)."""
 
     max_objects: int = 20_000
-    max_output_bytes: int = 128 * MIB
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     memory_bytes: int = 2048 * MIB
 
 
