@@ -79,7 +79,8 @@ class RenderServerClient:
             reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
         except OSError as exc:
             raise TransientError(
-                f"the render server is not reachable at {self.socket_path} ({exc.strerror})"
+                f"the render server is not reachable at {self.socket_path}"
+                f" ({exc.strerror or type(exc).__name__})"
             ) from None
         try:
             writer.write(wire.encode_frame(request.to_json()))
