@@ -343,3 +343,12 @@ async def test_output_over_the_reply_limit_is_refused(
     tree = app_tree(tmp_path, {"app/big.yaml": CM.replace("data: {a: b}\n", "data:\n" + data)})
     with pytest.raises(RenderError, match=r"^render output exceeds the limit of 16 MiB$"):
         await render_app(roomy_tools, tree)
+
+
+async def test_an_unreachable_render_server_is_a_transient_error(tmp_path: Path) -> None:
+    """The renderer container not up yet: the app is retried, not stalled."""
+    socket_path = tmp_path / "missing.sock"
+    tools = dataclasses.replace(local_tools(), isolation=RenderServerClient(socket_path))
+    tree = app_tree(tmp_path, {"app/cm.yaml": CM})
+    with pytest.raises(TransientError, match=rf"render server is not reachable at {socket_path}"):
+        await render_app(tools, tree)
