@@ -16,6 +16,13 @@ is stopped — only those, identified by pid *and* start time — and the state 
 wrote is removed. It works from any process, so ``driftless devcluster down``
 stops a cluster that ``driftless devcluster up`` left running (detached).
 
+Fault injection: :meth:`DevCluster.stop_apiserver` stops only the
+kube-apiserver (SIGKILL by default, as a crash would) and leaves etcd, the
+other components and every certificate in place; :meth:`DevCluster.start_apiserver`
+starts it again on the same port with the same certificates and etcd, and
+returns once ``/readyz`` answers. Clients holding the kubeconfig see an outage,
+not a new cluster: same URL, same CA, same data.
+
 State dir layout (default ``<cache>/devcluster/<name>``)::
 
     state.json          pids, start times, ports, server URL (written as each process starts)
@@ -54,6 +61,7 @@ STATE_FILE: Final = "state.json"
 SERVICE_CIDR: Final = "10.0.0.0/24"
 SERVICE_IP: Final = "10.0.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
 _POLL: Final = 0.1
+_APISERVER: Final = "kube-apiserver"
 # Entries of the state dir that `down` removes; anything else there is left alone.
 _OWNED_ENTRIES: Final = ("state.json", "kubeconfig", "pki", "etcd", "logs")
 
@@ -96,6 +104,7 @@ class DevCluster:
         self.nodes = nodes
         self.progress = progress
         self.server: str | None = None
+        self._etcd_url: str | None = None
         self._records: list[ProcessRecord] = []
         self._popen: dict[int, subprocess.Popen[bytes]] = {}
         self._attached = True
@@ -188,6 +197,43 @@ class DevCluster:
             self.check()
             time.sleep(poll)
 
+    def stop_apiserver(self, *, kill: bool = True) -> None:
+        """Stop only kube-apiserver: SIGKILL (a crash) or, with ``kill=False``, SIGTERM.
+
+        Returns once the process is gone; everything else keeps running.
+        """
+        record = self._record(_APISERVER)
+        survivors = procs.kill([record]) if kill else procs.terminate([record])
+        if survivors:
+            raise DevClusterError(f"dev cluster {self.name!r}: could not stop {_APISERVER}")
+        self._records.remove(record)
+        process = self._popen.pop(record.pid, None)
+        if process is not None:
+            process.poll()
+        self._write_state(ready=False)
+
+    def start_apiserver(self, *, timeout: float = 60.0) -> None:
+        """Start kube-apiserver again on its old port, certificates and etcd; wait for /readyz."""
+        if any(r.name == _APISERVER for r in self._records):
+            raise DevClusterError(f"dev cluster {self.name!r}: {_APISERVER} is already running")
+        if self.server is None or self._etcd_url is None:
+            raise DevClusterError(f"dev cluster {self.name!r} was never started by this object")
+        port = int(self.server.rsplit(":", 1)[1])
+        executable = binaries.binary_path(versions.KUBE_APISERVER)
+        certs = self.certs
+        self._spawn(
+            _APISERVER, [str(executable), *self._apiserver_args(self._etcd_url, port, certs)]
+        )
+        client = ApiClient(self.server, certs)
+        self._wait_until(_APISERVER, time.monotonic() + timeout, lambda: _api_ok(client, "/readyz"))
+        self._write_state(ready=True)
+
+    def _record(self, name: str) -> ProcessRecord:
+        for record in self._records:
+            if record.name == name:
+                return record
+        raise DevClusterError(f"dev cluster {self.name!r}: {name} is not running")
+
     def __enter__(self) -> DevCluster:
         return self.up(attached=True)
 
@@ -207,13 +253,14 @@ class DevCluster:
         kubeconfig.write(self.kubeconfig, self.server, certs, name=self.name)
 
         etcd_url = f"http://127.0.0.1:{etcd_client}"
+        self._etcd_url = etcd_url
         self._spawn("etcd", [str(found["etcd"]), *self._etcd_args(etcd_client, etcd_peer)])
         self._wait_until("etcd", deadline, lambda: _http_ok(f"{etcd_url}/health"))
 
         args = self._apiserver_args(etcd_url, apiserver_port, certs)
-        self._spawn("kube-apiserver", [str(found["kube-apiserver"]), *args])
+        self._spawn(_APISERVER, [str(found[_APISERVER]), *args])
         client = ApiClient(self.server, certs)
-        self._wait_until("kube-apiserver", deadline, lambda: _api_ok(client, "/readyz"))
+        self._wait_until(_APISERVER, deadline, lambda: _api_ok(client, "/readyz"))
 
         # Started only now: the controller manager gives up if the apiserver stays
         # unhealthy for a few seconds, and nothing is gained by starting it earlier.
@@ -370,6 +417,7 @@ class DevCluster:
         state = {
             "name": self.name,
             "server": self.server,
+            "etcd": self._etcd_url,
             "kubeconfig": str(self.kubeconfig),
             "attached": self._attached,
             "owner_pid": os.getpid(),
@@ -392,6 +440,7 @@ class DevCluster:
     def _load_records(self) -> list[ProcessRecord]:
         state = self._read_state()
         self.server = state.get("server")
+        self._etcd_url = state.get("etcd")
         return [_record_from_json(p) for p in state.get("processes", [])]
 
 

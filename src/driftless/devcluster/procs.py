@@ -132,6 +132,20 @@ def terminate(records: Sequence[ProcessRecord], *, grace: float = 3.0) -> list[P
     return [r for r in records if alive(r)]
 
 
+def kill(records: Sequence[ProcessRecord], *, wait: float = 5.0) -> list[ProcessRecord]:
+    """SIGKILL ``records`` at once (a crash, no grace); wait until they are gone.
+
+    Returns the records still alive after ``wait`` seconds (empty on success).
+    """
+    for record in records:
+        _signal(record, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(alive(r) for r in records):
+        _reap(records)
+        time.sleep(0.05)
+    return [r for r in records if alive(r)]
+
+
 def _signal(record: ProcessRecord, signum: int) -> None:
     if alive(record):
         with contextlib.suppress(ProcessLookupError):
