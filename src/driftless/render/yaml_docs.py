@@ -339,8 +339,9 @@ def _documents(text: str, file: str, limits: Limits) -> Iterator[Document]:
         raise _yaml_error(exc, file) from None
     except yaml.YAMLError:
         raise RenderError("invalid YAML", file=file) from None
-    except (ValueError, TypeError, OverflowError, RecursionError):
-        # A constructor choking on a value (``!!int abc``); its text would quote the value.
+    except (ValueError, TypeError, LookupError, OverflowError, RecursionError):
+        # A constructor choking on a value (``!!int abc``, ``!!bool maybe`` is a
+        # KeyError); its text would quote the value.
         raise RenderError("invalid YAML: a value cannot be read as its type", file=file) from None
     finally:
         loader.dispose()
