@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -76,8 +77,17 @@ def test_kustomize_render_returns_manifests_or_a_driftless_error(
     check(worker, case)
 
 
+def _helm_options(**helm: Any) -> tuple[fs.Files, JSON]:
+    files, _ = _chart("{{ toYaml .Values }}")
+    return files, {**HELM_SOURCE, "helm": helm}
+
+
 @fuzz_settings(bounded=60)
 @given(case=fs.helm_trees())
+@example(case=_helm_options(parameters=[{"name": "raw", "value": "\udfff\udbff x"}]))
+@example(case=_helm_options(parameters=[{"name": "raw", "value": "a\x00b"}]))
+@example(case=_helm_options(values="raw: \udfff\n"))
+@example(case=_helm_options(values="raw: a\x00b\n"))
 @example(case=_chart('{{ define "l" }}{{ include "l" . }}{{ end }}{{ include "l" . }}'))
 @example(case=_chart("{{ range until 100000000 }}x{{ end }}"))
 @example(case=_chart('{{ .Files.Get "../secret.txt" }}'))
