@@ -22,7 +22,9 @@ Contract of ``run_tool(argv, ...)``:
   a ``ToolError`` into the typed error they mean (a ``RenderError`` for a
   broken chart, a ``SourceUnavailableError`` for an unreachable registry).
 * A tool that cannot be started at all (not installed, not executable) is a
-  ``DriftlessError``: an operator problem, retried, not the user's input.
+  ``DriftlessError``: an operator problem, retried, not the user's input. An
+  argument the OS cannot pass (a NUL, a lone surrogate that has no UTF-8
+  form) is the input's fault: ``RenderError``, checked before anything starts.
 * Inside a render server child (after ``stay_in_process_group()``), tools are
   started in the caller's process group instead of a session of their own:
   the render server enforces a render's deadline by killing that group, and a
@@ -147,6 +149,7 @@ async def run_tool(
     """
     args = [str(a) for a in argv]
     name = Path(args[0]).name
+    _check_passable(args, name)
     home = Path(tempfile.mkdtemp(prefix="driftless-tool-"))
     try:
         proc = await _start(args, name, home, cwd, extra_env)
@@ -161,6 +164,20 @@ async def run_tool(
     if proc.returncode != 0:
         raise ToolError(name, proc.returncode, trim_output(stderr, path_aliases))
     return stdout
+
+
+def _check_passable(args: Sequence[str], name: str) -> None:
+    """``RenderError`` for an argument that exec cannot carry (Python would raise
+    ``ValueError``/``UnicodeEncodeError`` from deep inside ``subprocess``)."""
+    for index, arg in enumerate(args[1:], start=1):
+        if "\x00" in arg:
+            raise RenderError(f"argument {index} of {name} contains a NUL character")
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RenderError(
+                f"argument {index} of {name} is not valid Unicode text (a lone surrogate)"
+            ) from None
 
 
 async def _start(

@@ -360,6 +360,10 @@ def _value_file(real_root: Path, real_chart: Path, shown: str, value_file: str) 
 
 
 def _checked_inline_values(values: str) -> str:
+    try:
+        values.encode("utf-8")  # written to a file for helm: it must have a UTF-8 form
+    except UnicodeEncodeError:
+        raise RenderError("spec.source.helm.values is not valid Unicode text") from None
     documents = yaml_docs.parse_yaml_stream(values, "spec.source.helm.values")
     if len(documents) > 1 or (documents and not isinstance(documents[0].data, dict)):
         raise RenderError("spec.source.helm.values must be one YAML mapping")
