@@ -232,6 +232,53 @@ spec:
 """
 
 
+LATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: late
+  annotations:
+    driftless.dev/sync-wave: "1"
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: late}}
+  template:
+    metadata:
+      labels: {{app: late}}
+    spec:
+      nodeSelector: {{{label}: "go"}}
+      containers: [{{name: late, image: example.com/late:1}}]
+"""
+
+
+@contextlib.asynccontextmanager
+async def apiserver_outage(
+    devcluster: DevCluster, controller: subprocess.Popen[bytes], controllers: Controllers
+) -> AsyncIterator[None]:
+    """The kube-apiserver SIGKILLed for a few seconds, then started again (same port, certs)."""
+    devcluster.stop_apiserver(kill=True)
+    try:
+        # Through the outage the controller must keep running: no exit, no crash.
+        outage_end = time.monotonic() + 5
+        while time.monotonic() < outage_end:
+            assert controller.poll() is None, controllers.log_tail()
+            await asyncio.sleep(0.2)
+        yield
+    finally:
+        devcluster.start_apiserver()
+    assert controller.poll() is None, controllers.log_tail()
+
+
+async def operation_at(kube: KubeClient, name: str, phase: str, wave: int) -> JSON | None:
+    """The app's running operation once its cursor is at (``phase``, ``wave``)."""
+    op = ((await get_app(kube, name)).get("status") or {}).get("operationState") or {}
+    step = op.get("step") or {}
+    if op.get("phase") == "Running" and step.get("phase") == phase and step.get("wave") == wave:
+        return dict(op)
+    return None
+
+
 async def test_apiserver_killed_mid_sync_controller_recovers(
     kube: KubeClient,
     devcluster: DevCluster,
@@ -240,54 +287,72 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
     kubectl: Kubectl,
     controllers: Controllers,
 ) -> None:
-    name = "fault-apiserver"
-    label = f"driftless-fault-{int(time.time())}"
+    name, bystander = "fault-apiserver", "fault-bystander"
+    hook_label = f"driftless-fault-hook-{int(time.time())}"
+    late_label = f"driftless-fault-late-{int(time.time())}"
     repo = make_git_repo(
         {
-            "hook.yaml": HOOK.format(label=label),
+            "hook.yaml": HOOK.format(label=hook_label),
             "w0.yaml": configmap("w0", {"color": "blue"}) + "---\n" + DEPLOYMENT,
-            "w1.yaml": configmap("w1", {"size": "1"}, wave=1),
+            "w1.yaml": configmap("w1", {"size": "1"}, wave=1)
+            + "---\n"
+            + LATE.format(label=late_label),
             "w2.yaml": configmap("w2", {"shape": "round"}, wave=2),
         }
     )
+    other = make_git_repo({"cm.yaml": configmap("plain", {"k": "v"})})
     controller = controllers.start()
     await kube.apply(app_spec(name, repo.url, self_heal=False), field_manager="test")
+    await kube.apply(app_spec(bystander, other.url, self_heal=False), field_manager="test")
+    node = (await kube.list("v1", "Node"))[0]["metadata"]["name"]
 
-    # The sync is underway and waits on its PreSync hook, whose Pod cannot be scheduled yet.
     async def hook_running() -> str | None:
-        op = ((await get_app(kube, name)).get("status") or {}).get("operationState") or {}
-        hooks = [r for r in op.get("resources", []) if r.get("hookType") == "PreSync"]
         job = await kube.get("batch/v1", "Job", "prep", name)
-        if op.get("phase") == "Running" and hooks and job is not None:
+        if await operation_at(kube, name, "PreSync", 0) and job is not None:
             return str(job["metadata"]["uid"])
         return None
 
-    job_uid = await explained(
-        eventually(hook_running, timeout=CONVERGE_SECONDS, what="the PreSync hook"),
-        kube,
-        name,
-        controllers,
-    )
-    devcluster.stop_apiserver(kill=True)
     try:
-        # Through the outage, the controller must keep running, not exit or crash.
-        outage_end = time.monotonic() + 5
-        while time.monotonic() < outage_end:
-            assert controller.poll() is None, controllers.log_tail()
-            await asyncio.sleep(0.2)
-    finally:
-        devcluster.start_apiserver()
-    assert controller.poll() is None, controllers.log_tail()
+        # Outage 1: the sync waits on its PreSync hook, whose Pod cannot be scheduled yet.
+        job_uid = await explained(
+            eventually(hook_running, timeout=CONVERGE_SECONDS, what="the PreSync hook"),
+            kube,
+            name,
+            controllers,
+        )
+        async with apiserver_outage(devcluster, controller, controllers):
+            pass
+        await asyncio.to_thread(kubectl, "label", "node", node, f"{hook_label}=go", "--overwrite")
 
-    node = (await eventually(lambda: kube.list("v1", "Node"), timeout=60, what="nodes"))[0]
-    node_name = node["metadata"]["name"]
-    await asyncio.to_thread(kubectl, "label", "node", node_name, f"{label}=go", "--overwrite")
-    try:
-        app = await converged(kube, name, repo.head(), controllers)
+        # Outage 2: the hook is done and wave 1 waits on a Deployment that cannot roll out yet.
+        await explained(
+            eventually(
+                lambda: operation_at(kube, name, "Sync", 1), timeout=CONVERGE_SECONDS, what="wave 1"
+            ),
+            kube,
+            name,
+            controllers,
+        )
+        async with apiserver_outage(devcluster, controller, controllers):
+            pass
+        assert await eventually(
+            lambda: kube.list("v1", "ConfigMap", name), timeout=60, what="the API back"
+        )
+        assert await kube.get("v1", "ConfigMap", "w2", name) is None  # wave 2 not reached yet
+        await asyncio.to_thread(kubectl, "label", "node", node, f"{late_label}=go", "--overwrite")
+        try:
+            app = await converged(kube, name, repo.head(), controllers)
+        except AssertionError as exc:
+            listing = await asyncio.to_thread(
+                kubectl, "get", "deploy,rs,pods,nodes", "-A", "-o", "wide", check=False
+            )
+            raise AssertionError(f"{exc}\ncluster:\n{listing.stdout}") from None
+        await converged(kube, bystander, other.head(), controllers)
     finally:
-        await asyncio.to_thread(kubectl, "label", "node", node_name, f"{label}-", check=False)
+        for label in (hook_label, late_label):
+            await asyncio.to_thread(kubectl, "label", "node", node, f"{label}-", check=False)
 
-    # The hook ran once: the same Job, one Pod.
+    # The hook ran once: the same Job, one Pod; one sync in the history.
     job = await kube.get("batch/v1", "Job", "prep", name)
     assert job is not None and job["metadata"]["uid"] == job_uid
     pods = [p for p in await kube.list("v1", "Pod", name) if p["metadata"]["labels"].get("hook")]
@@ -297,8 +362,10 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
     assert live["w0"]["data"] == {"color": "blue"}
     assert live["w1"]["data"] == {"size": "1"}
     assert live["w2"]["data"] == {"shape": "round"}
-    web = await kube.get("apps/v1", "Deployment", "web", name)
-    assert web is not None and web["status"].get("availableReplicas") == 2
+    for deployment, replicas in (("web", 2), ("late", 1)):
+        found = await kube.get("apps/v1", "Deployment", deployment, name)
+        assert found is not None and found["status"].get("availableReplicas") == replicas
+    assert (await configmaps(kube, bystander))["plain"]["data"] == {"k": "v"}
 
     # Watches are back: a change made in the cluster now is reported within
     # seconds, with no re-check interval (it is one hour), only by the watch
@@ -311,7 +378,7 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
         return status if rows and rows[0]["status"] == "OutOfSync" else None
 
     status = await explained(
-        eventually(drift_seen, timeout=30, what="drift seen after the restart"),
+        eventually(drift_seen, timeout=30, what="drift seen after the restarts"),
         kube,
         name,
         controllers,

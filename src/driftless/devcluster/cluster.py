@@ -19,9 +19,10 @@ stops a cluster that ``driftless devcluster up`` left running (detached).
 Fault injection: :meth:`DevCluster.stop_apiserver` stops only the
 kube-apiserver (SIGKILL by default, as a crash would) and leaves etcd, the
 other components and every certificate in place; :meth:`DevCluster.start_apiserver`
-starts it again on the same port with the same certificates and etcd, and
-returns once ``/readyz`` answers. Clients holding the kubeconfig see an outage,
-not a new cluster: same URL, same CA, same data.
+starts it again on the same port with the same certificates and etcd, returns
+once ``/readyz`` answers, and restarts the controller manager and scheduler
+(see there why). Clients holding the kubeconfig see an outage, not a new
+cluster: same URL, same CA, same data.
 
 State dir layout (default ``<cache>/devcluster/<name>``)::
 
@@ -62,6 +63,8 @@ SERVICE_CIDR: Final = "10.0.0.0/24"
 SERVICE_IP: Final = "10.0.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
 _POLL: Final = 0.1
 _APISERVER: Final = "kube-apiserver"
+_KCM: Final = "kube-controller-manager"
+_SCHEDULER: Final = "kube-scheduler"
 # Entries of the state dir that `down` removes; anything else there is left alone.
 _OWNED_ENTRIES: Final = ("state.json", "kubeconfig", "pki", "etcd", "logs")
 
@@ -213,20 +216,39 @@ class DevCluster:
         self._write_state(ready=False)
 
     def start_apiserver(self, *, timeout: float = 60.0) -> None:
-        """Start kube-apiserver again on its old port, certificates and etcd; wait for /readyz."""
+        """Start kube-apiserver again on its old port, certificates and etcd; wait for /readyz.
+
+        The controller manager and the scheduler are then restarted too: after
+        an apiserver restart, Kubernetes 1.36's controller manager was seen to
+        keep a stale Pod informer for minutes (it logs "read version ... is not
+        as new as written version" and never marks ReplicaSets ready). What
+        the fault tests examine is driftless's recovery, not theirs.
+        """
         if any(r.name == _APISERVER for r in self._records):
             raise DevClusterError(f"dev cluster {self.name!r}: {_APISERVER} is already running")
         if self.server is None or self._etcd_url is None:
             raise DevClusterError(f"dev cluster {self.name!r} was never started by this object")
         port = int(self.server.rsplit(":", 1)[1])
-        executable = binaries.binary_path(versions.KUBE_APISERVER)
         certs = self.certs
-        self._spawn(
-            _APISERVER, [str(executable), *self._apiserver_args(self._etcd_url, port, certs)]
-        )
+        found = {c.name: binaries.binary_path(c) for c in versions.CONTROL_PLANE}
+        args = self._apiserver_args(self._etcd_url, port, certs)
+        self._spawn(_APISERVER, [str(found[_APISERVER]), *args])
         client = ApiClient(self.server, certs)
         self._wait_until(_APISERVER, time.monotonic() + timeout, lambda: _api_ok(client, "/readyz"))
+        self._respawn(_KCM, [str(found[_KCM]), *self._kcm_args(certs)])
+        self._respawn(_SCHEDULER, [str(found[_SCHEDULER]), *self._scheduler_args()])
         self._write_state(ready=True)
+
+    def _respawn(self, name: str, argv: list[str]) -> None:
+        """Stop the running ``name`` (SIGTERM, then SIGKILL) and start ``argv`` in its place."""
+        record = self._record(name)
+        if procs.terminate([record]):
+            raise DevClusterError(f"dev cluster {self.name!r}: could not stop {name}")
+        self._records.remove(record)
+        process = self._popen.pop(record.pid, None)
+        if process is not None:
+            process.poll()
+        self._spawn(name, argv)
 
     def _record(self, name: str) -> ProcessRecord:
         for record in self._records:
@@ -264,17 +286,15 @@ class DevCluster:
 
         # Started only now: the controller manager gives up if the apiserver stays
         # unhealthy for a few seconds, and nothing is gained by starting it earlier.
-        kcm = found["kube-controller-manager"]
-        self._spawn("kube-controller-manager", [str(kcm), *self._kcm_args(certs)])
-        sched = found["kube-scheduler"]
-        self._spawn("kube-scheduler", [str(sched), *self._scheduler_args()])
+        self._spawn(_KCM, [str(found[_KCM]), *self._kcm_args(certs)])
+        self._spawn(_SCHEDULER, [str(found[_SCHEDULER]), *self._scheduler_args()])
         self._spawn("kwok", [str(found["kwok"]), *kwok.args(self.kubeconfig, stages)])
         for index in range(self.nodes):
             client.create("/api/v1/nodes", kwok.fake_node(f"kwok-node-{index}"))
 
         self._wait_until("kwok", deadline, lambda: _nodes_ready(client, self.nodes))
         self._wait_until(
-            "kube-controller-manager",
+            _KCM,
             deadline,
             lambda: _api_ok(client, "/api/v1/namespaces/default/serviceaccounts/default"),
         )
