@@ -41,7 +41,7 @@ async def run_controller(
     container), or to one started as this process's child.
     """
     client = await globals_.client()
-    tools = render_tools(render_socket)
+    tools = render_tools(render_socket, service=True)
     try:
         # Credentials live with the controller (its namespace is off-limits to apps).
         store = CredentialStore(client, settings.home)

@@ -67,7 +67,7 @@ def render_server_command(
     Example:
       driftless render-server --socket /run/driftless/render.sock
     """
-    tools = local_tools()
+    tools = local_tools(service=True)
     tools = type(tools)(
         kustomize=tools.kustomize,
         helm=tools.helm,
