@@ -9,6 +9,8 @@ Operations
     writes the request into the Application's top-level ``operation`` field.
     Its progress lives in ``status.operationState``; the request is cleared
     when the operation finishes and a ``status.history`` entry is added.
+    An operation ends ``Succeeded``, ``Failed``, ``Superseded`` or
+    ``Terminated``.
 
 Phases
     Every operation runs the phases ``PreSync`` → ``Sync`` → ``PostSync``.
@@ -32,12 +34,57 @@ Order
     before any custom resource is applied.
 
 Gates
-    A wave is complete when every object of it is healthy (``Healthy`` or
-    ``Suspended``) and every hook of it has completed (a Job Complete, a Pod
-    Succeeded, any other kind Healthy). Only then does the next wave start.
-    A ``Degraded`` object or a failed hook fails the operation. Objects that
-    are still ``Progressing`` simply keep the operation Running: the
-    controller re-checks a few seconds later and never blocks a worker.
+    A step is complete when every hook of it has completed (a Job Complete,
+    a Pod Succeeded, any other kind Healthy) and, *if anything depends on
+    it*, every object of it is healthy (``Healthy`` or ``Suspended``). Only
+    then does the next step start. Something depends on a step's health when
+    a later step other than pruning follows it (a later wave, a PostSync
+    hook), or when the caller asks for it (push mode's ``--wait``). The last
+    step is therefore complete once its objects are applied: the operation
+    ends ``Succeeded`` and the app's health keeps being reported
+    (``Progressing``, ``Ready=False reason=Progressing``) without holding an
+    operation open — an object that never turns healthy (a LoadBalancer
+    Service without a load balancer) cannot freeze the app.
+
+    A health gate has a deadline: ``spec.syncPolicy.healthTimeout`` (default
+    ``5m``), counted from the moment the step first waited (kept in the
+    cursor, so a restart does not reset it). At the deadline the operation
+    fails with a message naming every object still waiting and its health
+    message; the ``SyncFail`` phase runs and the retry policy applies.
+    A ``Degraded`` object or a failed hook fails the operation at once.
+    Hooks have no such deadline (a Job has ``activeDeadlineSeconds``).
+    Waiting never blocks a worker: the controller re-checks a few seconds
+    later.
+
+Safe points, supersession and termination
+    Between two passes of the step machine an operation is at a *safe
+    point* unless one of its hooks is running. There:
+
+    * a newer revision *supersedes* an automated operation that is only
+      waiting (for health or its deadline): the operation ends with phase
+      ``Superseded`` (recorded in ``status.history``) and a new automated
+      operation starts for the new revision. A running hook is never cut in
+      half: the operation is superseded once the hook has ended.
+      ``spec.syncPolicy.supersede: false`` turns this off; an operation a
+      person requested (``app sync --revision X``) is never superseded by
+      the automation.
+    * a termination request (the annotation
+      ``driftless.dev/terminate-operation`` whose value is the operation's
+      ``startedAt``, written by ``driftless app terminate-op``) ends the
+      running operation with phase ``Terminated`` (recorded in history).
+      Termination does not wait for a running hook: the hook is left to run
+      to its end, nothing further is applied. A request naming another
+      operation (a stale one) is ignored and removed. A terminated
+      operation is not retried by the retry policy; a new revision or a
+      manual sync starts the next one.
+
+Status during an operation
+    The comparison with git keeps running while an operation is in
+    progress: the app's sync status compares the live objects with the
+    *current* target revision, so a new commit shows ``OutOfSync`` with its
+    SHA at the next check (the refresh annotation, a webhook or the poll),
+    while ``status.operationState`` keeps reporting the operation's own
+    revision and progress.
 
 Pruning
     With ``prune``, objects of the app that git no longer has are deleted
@@ -68,8 +115,8 @@ Ownership
     kind is namespaced comes from discovery (``sync.scope``).
 
 Resumption
-    After each step the cursor (phase, wave, whether its objects were sent)
-    and every task's result are written to ``status.operationState``. A
+    After each step the cursor (phase, wave, whether its objects were sent,
+    since when its health gate waits) and every task's result are written to ``status.operationState``. A
     controller that restarts mid-sync continues from the cursor; finished
     hooks are recorded and are not run again; applying an already applied
     object is a no-op under server-side apply.
