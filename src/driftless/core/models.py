@@ -240,6 +240,26 @@ class SyncPolicy(ApiModel):
         default_factory=list, description="Options such as CreateNamespace=true."
     )
     retry: RetryPolicy | None = Field(None, description="Retry failed syncs with backoff.")
+    health_timeout: Annotated[str, Field(pattern=DURATION_PATTERN)] = Field(
+        "5m",
+        description="How long a sync step that something depends on (a later wave, a "
+        "PostSync hook) waits for its objects to turn healthy before the sync fails.",
+    )
+    supersede: bool = Field(
+        True,
+        description="Let a newer revision cancel an automated sync that is only waiting "
+        "for health (at a safe point, never during a hook) and sync the new revision.",
+    )
+
+    @field_validator("health_timeout")
+    @classmethod
+    def _valid_health_timeout(cls, value: str) -> str:
+        if parse_duration(value).total_seconds() < 1:
+            raise ValueError("healthTimeout must be at least 1s")
+        return value
+
+    def health_timeout_seconds(self) -> float:
+        return parse_duration(self.health_timeout).total_seconds()
 
     def option(self, name: str) -> str | None:
         """The value of ``name=value`` in ``syncOptions`` (last one wins), or None."""
@@ -396,6 +416,10 @@ class OperationPhase(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     ERROR = "Error"
+    # Cancelled at a safe point by a newer revision (see ``driftless.sync``).
+    SUPERSEDED = "Superseded"
+    # Stopped at a safe point on request (``driftless app terminate-op``).
+    TERMINATED = "Terminated"
 
 
 class SyncStep(ApiModel):
@@ -404,6 +428,9 @@ class SyncStep(ApiModel):
     phase: str = "PreSync"
     wave: int | None = None
     applied: bool = Field(False, description="The objects of this step were sent.")
+    waiting_since: str | None = Field(
+        None, description="When this step's health gate first waited (its deadline counts from it)."
+    )
 
 
 class ResourceResult(ApiModel):

@@ -31,3 +31,6 @@ RECONCILE_TIMED_OUT: Final = "ReconcileTimedOut"
 PRUNE_SKIPPED: Final = "PruneSkipped"
 DELETION_FAILED: Final = "DeletionFailed"
 SYNC_FAILED: Final = "SyncFailed"
+# operations that ended early (Events; the operation phase says the same)
+SYNC_SUPERSEDED: Final = "SyncSuperseded"
+SYNC_TERMINATED: Final = "SyncTerminated"
