@@ -49,7 +49,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from driftless.devcluster import binaries, kubeconfig, kwok, paths, pki, procs, versions
+from driftless.devcluster import (
+    addresses,
+    binaries,
+    kubeconfig,
+    kwok,
+    paths,
+    pki,
+    procs,
+    versions,
+)
 from driftless.devcluster.apiclient import ApiClient, ApiError
 from driftless.devcluster.errors import DevClusterError
 from driftless.devcluster.logtail import tail
@@ -66,7 +75,7 @@ _APISERVER: Final = "kube-apiserver"
 _KCM: Final = "kube-controller-manager"
 _SCHEDULER: Final = "kube-scheduler"
 # Entries of the state dir that `down` removes; anything else there is left alone.
-_OWNED_ENTRIES: Final = ("state.json", "kubeconfig", "pki", "etcd", "logs")
+_OWNED_ENTRIES: Final = ("state.json", "kubeconfig", "pki", "etcd", "logs", addresses.STAGES_FILE)
 
 
 def _stderr(message: str) -> None:
@@ -100,11 +109,14 @@ class DevCluster:
         *,
         state_dir: Path | None = None,
         nodes: int = 3,
+        addresses: bool = True,
         progress: Progress = _stderr,
     ) -> None:
         self.name = name
         self.state_dir = (state_dir or paths.devcluster_dir(name)).absolute()
         self.nodes = nodes
+        #: run the address stand-in (see ``addresses``); False gives a bare cluster
+        self.addresses = addresses
         self.progress = progress
         self.server: str | None = None
         self._etcd_url: str | None = None
@@ -288,9 +300,13 @@ class DevCluster:
         # unhealthy for a few seconds, and nothing is gained by starting it earlier.
         self._spawn(_KCM, [str(found[_KCM]), *self._kcm_args(certs)])
         self._spawn(_SCHEDULER, [str(found[_SCHEDULER]), *self._scheduler_args()])
-        self._spawn("kwok", [str(found["kwok"]), *kwok.args(self.kubeconfig, stages)])
+        self._spawn(
+            "kwok", [str(found["kwok"]), *kwok.args(self.kubeconfig, *self._stages(stages))]
+        )
         for index in range(self.nodes):
             client.create("/api/v1/nodes", kwok.fake_node(f"kwok-node-{index}"))
+        if self.addresses:
+            client.create("/apis/networking.k8s.io/v1/ingressclasses", addresses.ingress_class())
 
         self._wait_until("kwok", deadline, lambda: _nodes_ready(client, self.nodes))
         self._wait_until(
@@ -303,6 +319,14 @@ class DevCluster:
             f"dev cluster {self.name!r} ready in {time.monotonic() - started:.1f} s "
             f"at {self.server} (kubeconfig {self.kubeconfig})"
         )
+
+    def _stages(self, stages: Path) -> list[Path]:
+        """kwok's stage files: the Pod/Node lifecycle, plus the address stand-in if wanted."""
+        if not self.addresses:
+            return [stages]
+        extra = self.state_dir / addresses.STAGES_FILE
+        extra.write_text(addresses.stages_yaml())
+        return [stages, extra]
 
     def _etcd_args(self, client_port: int, peer_port: int) -> list[str]:
         peer = f"http://127.0.0.1:{peer_port}"
@@ -442,6 +466,7 @@ class DevCluster:
             "attached": self._attached,
             "owner_pid": os.getpid(),
             "ready": ready,
+            "addresses": self.addresses,
             "versions": {c.name: c.version for c in versions.CONTROL_PLANE},
             "processes": [_record_to_json(r) for r in self._records],
         }

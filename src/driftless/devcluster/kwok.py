@@ -66,11 +66,16 @@ def fake_node(name: str) -> dict[str, Any]:
     }
 
 
-def args(kubeconfig: Path, stages: Path) -> list[str]:
-    """Command-line arguments of kwok for a dev cluster (binary path excluded)."""
+def args(kubeconfig: Path, stages: Path, *more_stages: Path) -> list[str]:
+    """Command-line arguments of kwok for a dev cluster (binary path excluded).
+
+    ``more_stages`` are further stage files (kwok reads every ``--config``),
+    such as the address stand-in's (see ``addresses``).
+    """
     return [
         f"--kubeconfig={kubeconfig}",
         f"--config={stages}",
+        *(f"--config={extra}" for extra in more_stages),
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}={NODE_ANNOTATION_VALUE}",
         "--node-lease-duration-seconds=40",
