@@ -37,6 +37,12 @@ def _cases() -> list[Any]:
     return cases
 
 
+def test_the_fixture_tables_are_there() -> None:
+    # An empty glob would parametrize test_fixture with nothing and pass silently.
+    assert len(sorted(FIXTURES.glob("*.yaml"))) >= 1
+    assert len(_cases()) >= 10
+
+
 @pytest.mark.parametrize(("registry", "case"), _cases())
 def test_fixture(registry: HealthRegistry, case: dict[str, Any]) -> None:
     result = registry.assess(case["object"])
