@@ -66,6 +66,10 @@ def condition(app: JSON, type_: str) -> JSON | None:
     return next((c for c in conditions if c["type"] == type_), None)
 
 
+#: The shortest deadline of :func:`wait_for` (see there).
+MIN_WAIT = 120.0
+
+
 async def wait_for(
     kube: KubeClient,
     name: str,
@@ -74,8 +78,13 @@ async def wait_for(
     timeout: float = 60,
     what: str = "condition",
 ) -> JSON:
-    """Poll the Application until ``predicate`` holds; fail with its last status."""
-    deadline = time.monotonic() + timeout
+    """Poll the Application until ``predicate`` holds; fail with its last status.
+
+    ``timeout`` is how long to wait before giving up, never a measure of speed:
+    it is raised to at least :data:`MIN_WAIT`, since on a loaded 2-core machine
+    one reconcile can take tens of seconds.
+    """
+    deadline = time.monotonic() + max(timeout, MIN_WAIT)
     app = await get_app(kube, name)
     while time.monotonic() < deadline:
         app = await get_app(kube, name)

@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube import clusters
 from driftless.kube.client import KubeClient
-from tests.integration.cli_driver import MOUNT, invoke, run_subprocess
+from tests.integration.cli_driver import entry_point, invoke, run_subprocess
 from tests.integration.helpers import APPS_NAMESPACE, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -229,7 +228,7 @@ async def test_completion_offers_names_from_the_cluster(
            "COMP_CWORD": "5"}  # fmt: skip
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-c", MOUNT],
+        [entry_point()],
         env=env,
         capture_output=True,
         text=True,
@@ -244,7 +243,7 @@ async def test_completion_offers_names_from_the_cluster(
     # An unreachable cluster completes nothing, quietly.
     env["COMP_WORDS"] = "driftless --kubeconfig /does/not/exist project get x"
     quiet = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", MOUNT], env=env, capture_output=True, text=True,
+        subprocess.run, [entry_point()], env=env, capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert (quiet.returncode, quiet.stdout.strip(), quiet.stderr) == (0, "", "")

@@ -1,7 +1,7 @@
 """Push mode: ``driftless render``, ``diff --local`` and ``apply`` run as a CI job would.
 
-Every command runs as a real subprocess (``python -c``, mounting the push
-commands on the CLI the way ``cli/main.py`` will). ``render`` runs with
+Every command runs as a real subprocess of the installed ``driftless`` entry
+point. ``render`` runs with
 ``KUBECONFIG=/nonexistent`` to prove it needs no cluster.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,12 @@ from driftless.core.resources import TRACKING_ANNOTATION
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo, git
+from tests.integration.cli_driver import entry_point
 from tests.integration.helpers import APPS_NAMESPACE, application, create_app, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 JSON = dict[str, Any]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "render"
-
-MOUNT = (
-    "from driftless.cli.main import cli\n"
-    "from driftless.cli.push import render_command, diff_local_command, apply_command\n"
-    "for command in (render_command, diff_local_command, apply_command):\n"
-    "    if command.name not in cli.commands:\n"
-    "        cli.add_command(command)\n"
-    "cli(prog_name='driftless')\n"
-)
 
 
 def driftless(
@@ -42,7 +33,7 @@ def driftless(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     return subprocess.run(
-        [sys.executable, "-c", MOUNT, *args],
+        [entry_point(), *args],
         capture_output=True,
         text=True,
         timeout=180,
