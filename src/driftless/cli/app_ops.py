@@ -1,8 +1,10 @@
-"""``driftless app sync|wait|history|rollback``: operate on an app's syncs.
+"""``driftless app sync|wait|history|rollback|terminate-op``: operate on an app's syncs.
 
 These commands talk to the controller only through the Application object:
-a sync or rollback is a request written to its ``operation`` field, progress
-is read back from ``status.operationState``. Exit codes (documented in the
+a sync or rollback is a request written to its ``operation`` field, a
+termination the annotation ``driftless.dev/terminate-operation`` naming the
+running operation by its ``startedAt``; progress is read back from
+``status.operationState``. Exit codes (documented in the
 README): 0 synced and healthy, 1 operation failed, 2 usage error,
 3 degraded, 4 timeout.
 """
@@ -20,12 +22,16 @@ import click
 from driftless.cli.app import _get, app_group, namespace_option
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import table
+from driftless.controller.operations import TERMINATE_ANNOTATION
+from driftless.controller.reconciler import REFRESH_ANNOTATION
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
 
 JSON = dict[str, Any]
 EXIT_FAILED, EXIT_DEGRADED, EXIT_TIMEOUT = 1, 3, 4
 POLL_SECONDS = 1.0
+# Operation phases that end without the revision synced (exit code 1).
+ENDED_UNSYNCED = ("Failed", "Error", "Terminated", "Superseded")
 
 
 def _parse_resource(text: str) -> JSON:
@@ -120,8 +126,8 @@ def _verdict(
     if operation_started is not None:
         if app.get("operation") is not None or op.get("startedAt", "") < operation_started:
             return None  # our request has not been picked up, or not finished
-        if op.get("phase") in ("Failed", "Error"):
-            click.echo(f"sync failed: {op.get('message', '')}", err=True)
+        if op.get("phase") in ENDED_UNSYNCED:
+            click.echo(f"sync {op['phase'].lower()}: {op.get('message', '')}", err=True)
             return EXIT_FAILED
         if op.get("phase") == "Running":
             return None
@@ -347,3 +353,70 @@ async def rollback_app(
         )
 
     sys.exit(await with_client(globals_, run))
+
+
+@app_group.command("terminate-op")
+@click.argument("name")
+@namespace_option
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until it stopped.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
+@click.pass_obj
+@run_async
+async def terminate_op(
+    globals_: Globals, name: str, namespace: str | None, wait: bool, timeout: float
+) -> None:
+    """Stop the app's running sync operation at the next safe point.
+
+    Nothing more is applied; a running hook is left to finish on its own.
+    The operation ends Terminated and is kept in the history; an automated
+    sync does not retry it (a new commit or `driftless app sync` starts the
+    next one). Exit codes: 0 stopped, 1 no operation running, 4 timeout.
+
+    \b
+    Example:
+      driftless app terminate-op guestbook
+    """
+    ns = app_namespace(namespace)
+
+    async def run(client: KubeClient) -> int:
+        app = await _get(client, name, ns)
+        op = (app.get("status") or {}).get("operationState") or {}
+        if op.get("phase") != "Running" or not op.get("startedAt"):
+            click.echo(f"application {name} has no running operation", err=True)
+            return EXIT_FAILED
+        started_at = str(op["startedAt"])
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        # The refresh annotation wakes the controller now instead of at its next poll.
+        annotations = {TERMINATE_ANNOTATION: started_at, REFRESH_ANNOTATION: stamp}
+        patch = {"metadata": {"annotations": annotations}}
+        await client.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=ns)
+        click.echo(
+            f"application.driftless.dev/{name} termination of the operation started "
+            f"{started_at} requested",
+            err=True,
+        )
+        if not wait:
+            return 0
+        return await _wait_ended(client, name, ns, started_at, timeout)
+
+    sys.exit(await with_client(globals_, run))
+
+
+async def _wait_ended(
+    client: KubeClient, name: str, namespace: str, started_at: str, timeout: float
+) -> int:
+    """Poll until the operation that started at ``started_at`` is no longer running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        app = await _get(client, name, namespace)
+        op = (app.get("status") or {}).get("operationState") or {}
+        if op.get("startedAt") != started_at or op.get("phase") != "Running":
+            if op.get("startedAt") == started_at and op.get("phase") == "Terminated":
+                click.echo(f"operation terminated: {op.get('message', '')}", err=True)
+            else:
+                click.echo("the operation ended on its own before it could be stopped", err=True)
+            return 0
+        if time.monotonic() > deadline:
+            click.echo(f"timed out after {timeout:.0f}s: the operation still runs", err=True)
+            return EXIT_TIMEOUT
+        await asyncio.sleep(POLL_SECONDS)

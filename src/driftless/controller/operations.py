@@ -12,6 +12,17 @@ Auto-sync rules (``syncPolicy.automated`` set):
   exponential backoff from ``duration`` by ``factor`` up to ``maxDuration``).
 
 Manual operations (the ``operation`` field) always run, one at a time.
+
+Ending early (rules in ``driftless.sync``; the safe point is
+``sync.runner.at_safe_point``):
+
+* ``should_supersede``: an automated operation that is only waiting is
+  superseded by a newer target revision, unless ``syncPolicy.supersede`` is
+  off or the app is no longer automated; a manual one never is;
+* ``should_terminate``: ``driftless app terminate-op`` wrote the annotation
+  ``driftless.dev/terminate-operation`` naming the running operation by its
+  ``startedAt``; a value naming another operation is stale and ignored;
+* neither a superseded nor a terminated operation is retried by policy.
 """
 
 from __future__ import annotations
@@ -32,6 +43,10 @@ from driftless.core.models import (
     SyncOperation,
     parse_duration,
 )
+
+TERMINATE_ANNOTATION = "driftless.dev/terminate-operation"
+# Phases the retry policy retries (Superseded and Terminated ones are not).
+RETRIED = (OperationPhase.FAILED, OperationPhase.ERROR)
 
 HEAL_BACKOFF_BASE = 2.0
 HEAL_BACKOFF_MAX = 300.0
@@ -90,10 +105,14 @@ def decide_auto_sync(
         return AutoSyncDecision(None)
     previous = app.status.operation_state
     same_target = previous is not None and _same_target(previous, app, revision)
-    if previous is not None and same_target and previous.phase != OperationPhase.SUCCEEDED:
+    if previous is not None and same_target and previous.phase in RETRIED:
         # A failed sync is retried by policy even when the objects look in sync:
         # what failed may be a hook, which is not part of the comparison.
         return _retry(previous, app.spec.sync_policy.retry, now)
+    if previous is not None and same_target and previous.phase == OperationPhase.TERMINATED:
+        return AutoSyncDecision(
+            None, reason="the last sync of this revision was terminated; sync manually"
+        )
     if not needs_sync:
         return AutoSyncDecision(None)
     operation = Operation(
@@ -131,7 +150,7 @@ def _retry(previous: OperationState, policy: RetryPolicy | None, now: float) -> 
 
 def retry_wait(policy: RetryPolicy | None, state: OperationState | None) -> float:
     """Seconds until a just-failed operation may be retried; 0 when it will not be."""
-    if policy is None or state is None or state.phase == OperationPhase.SUCCEEDED:
+    if policy is None or state is None or state.phase not in RETRIED:
         return 0.0
     if state.operation.retry >= policy.limit:
         return 0.0
@@ -167,3 +186,39 @@ def add_history(app: Application, state: OperationState) -> list[HistoryEntry]:
         )
     )
     return history[-app.spec.revision_history_limit :]
+
+
+def should_supersede(app: Application, running: OperationState, target_revision: str) -> bool:
+    """Does ``target_revision`` replace the automated operation ``running``?
+
+    The caller checks the safe point; this is the policy alone.
+    """
+    policy = app.spec.sync_policy
+    return (
+        policy.automated is not None
+        and policy.supersede
+        and running.operation.initiated_by.automated
+        and not running.operation.sync.dry_run
+        and bool(running.revision)
+        and target_revision != running.revision
+    )
+
+
+def superseding_operation(app: Application) -> Operation:
+    """The automated operation that replaces a superseded one."""
+    automated = app.spec.sync_policy.automated
+    return Operation(
+        sync=SyncOperation(prune=bool(automated and automated.prune)),
+        initiated_by=InitiatedBy(automated=True),
+    )
+
+
+def terminate_request(app: Application) -> str | None:
+    """The value of the termination annotation, if any (``None``: no request)."""
+    return app.annotations.get(TERMINATE_ANNOTATION)
+
+
+def should_terminate(app: Application, running: OperationState) -> bool:
+    """Does the annotation ask to stop this very operation?"""
+    wanted = terminate_request(app)
+    return wanted is not None and wanted.strip() == running.started_at

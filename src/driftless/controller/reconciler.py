@@ -45,7 +45,7 @@ from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
 from driftless.sync.prune import prune as prune_objects
-from driftless.sync.runner import SyncRunner
+from driftless.sync.runner import SyncRunner, at_safe_point, end_early
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,10 @@ class Reconciler:
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
         await self._write_status(raw, status, run=run)
+        if ops.terminate_request(app) is not None and not run.running_at(app):
+            # Served, or stale (it names no running operation): never left to
+            # stop a later operation.
+            await self.clear_terminate(raw)
         requested = app.operation
         if requested is not None and (run.finished or _leftover(requested, run.state)):
             await self._clear_operation(raw, requested)
@@ -150,15 +154,28 @@ class Reconciler:
         return engine
 
     async def _run(self, app: Application) -> RunResult:
-        """Plan, then start or advance a sync operation as policy and requests say."""
+        """Plan, then start, advance or end a sync operation as policy and requests say.
+
+        The status always compares with the current target revision, also while
+        an operation of an older revision runs (see ``driftless.sync``).
+        """
         engine = await self.engine_for(app)
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
         if running is None and requested is not None and not _leftover(requested, previous):
             running = ops.start(requested, revision=requested.sync.revision or "")
-        plan = await engine.plan(app, revision=running.revision or None if running else None)
-        result = RunResult(plan=plan, state=previous, history=app.status.history)
+        plan, target = await self._plans(engine, app, running)
+        result = RunResult(plan=target or plan, state=previous, history=app.status.history)
+        if running is not None and running is previous:
+            ended = self._end_early(app, running, target)
+            if ended is not None:
+                result.ended, result.state = ended, ended
+                result.history = ops.add_history(app, ended)
+                if ended.phase == OperationPhase.TERMINATED:
+                    return result
+                app = _with_state(app, ended, result.history)
+                running, plan = None, target or plan
         if running is None:
             running = self._auto_sync(app, plan, result)
         if running is None:
@@ -175,6 +192,7 @@ class Reconciler:
             concurrency=self.concurrency,
             live=engine.live,
             assess=plan.registry.assess,
+            health_timeout=app.spec.sync_policy.health_timeout_seconds(),
         )
         result.state = await runner.advance(
             running,
@@ -188,6 +206,49 @@ class Reconciler:
             result.history = ops.add_history(app, result.state)
             result.wait = ops.retry_wait(app.spec.sync_policy.retry, result.state)
         return result
+
+    async def _plans(
+        self, engine: Engine, app: Application, running: OperationState | None
+    ) -> tuple[Plan, Plan | None]:
+        """(the plan the operation works on, the plan at the current target or None).
+
+        Without an operation there is one plan, at the target. With one, the
+        target is planned too (when it differs) so the status tells the truth;
+        a target that cannot be planned (a broken new commit) does not stop the
+        running operation: it is logged and reported once the operation ends.
+        """
+        if running is None:
+            return await engine.plan(app), None
+        try:
+            target: Plan | None = await engine.plan(app)
+        except DriftlessError as err:
+            log.info("app %s/%s: target not planned during a sync: %s", app.namespace,
+                     app.name, redact(str(err)))  # fmt: skip
+            target = None
+        if target is not None and running.revision in ("", target.revision):
+            return target, target
+        return await engine.plan(app, revision=running.revision or None), target
+
+    def _end_early(
+        self, app: Application, running: OperationState, target: Plan | None
+    ) -> OperationState | None:
+        """Terminate or supersede ``running`` at this safe point, if asked / due."""
+        if ops.should_terminate(app, running):
+            return end_early(
+                running,
+                OperationPhase.TERMINATED,
+                "terminated on request (driftless app terminate-op); nothing more is applied",
+            )
+        if target is None or not at_safe_point(running):
+            return None
+        if not ops.should_supersede(app, running, target.revision):
+            return None
+        return end_early(
+            running,
+            OperationPhase.SUPERSEDED,
+            f"superseded by revision {target.revision[:12]} while waiting "
+            f"({_where(running)}); what it applied stays",
+        )
 
     def _auto_sync(self, app: Application, plan: Plan, result: RunResult) -> OperationState | None:
         automated = app.spec.sync_policy.automated
@@ -204,6 +265,18 @@ class Reconciler:
             heal.healed(now)
             result.healed = True
         return ops.start(decision.operation, plan.revision)
+
+    async def clear_terminate(self, raw: dict[str, Any]) -> None:
+        """Remove a served (or stale) termination request."""
+        meta = raw.get("metadata", {})
+        patch = {"metadata": {"annotations": {ops.TERMINATE_ANNOTATION: None}}}
+        try:
+            await self.client.merge_patch(
+                API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
+            )
+        except KubeApiError as exc:
+            if not exc.not_found:
+                raise
 
     async def finalize(self, raw: dict[str, Any]) -> bool:
         """Handle a deleted app; True when done, False to retry later.
@@ -296,6 +369,12 @@ class Reconciler:
             await self.events.record(
                 raw, "Normal", "SyncStarted", f"sync to {revision} started by {who or 'a user'}"
             )
+        if run.ended is not None:
+            superseded = run.ended.phase == OperationPhase.SUPERSEDED
+            kind = "Normal" if superseded else "Warning"
+            reason = reasons.SYNC_SUPERSEDED if superseded else reasons.SYNC_TERMINATED
+            message = f"sync to {run.ended.revision[:12]}: {run.ended.message}"
+            await self.events.record(raw, kind, reason, message)
         if run.finished and run.state is not None:
             kind = "Normal" if run.state.phase == OperationPhase.SUCCEEDED else "Warning"
             reason = "Synced" if kind == "Normal" else "SyncFailed"
@@ -356,6 +435,8 @@ class RunResult:
     state: OperationState | None
     history: list[HistoryEntry]
     started: OperationState | None = None
+    # An operation superseded or terminated in this pass (history has it).
+    ended: OperationState | None = None
     healed: bool = False
     wait: float = 0.0
 
@@ -364,6 +445,10 @@ class RunResult:
         return self.state is not None and self.state.phase == OperationPhase.RUNNING
 
     advanced: bool = False  # an operation step ran in this pass
+
+    def running_at(self, app: Application) -> bool:
+        """Is an operation the app's termination request names still running?"""
+        return self.running and self.state is not None and ops.should_terminate(app, self.state)
 
     @property
     def finished(self) -> bool:
@@ -395,6 +480,19 @@ def _leftover(requested: Operation, previous: OperationState | None) -> bool:
         and previous.phase != OperationPhase.RUNNING
         and previous.operation.to_api() == requested.to_api()
     )
+
+
+def _where(state: OperationState) -> str:
+    step = state.step
+    return f"{step.phase}, wave {step.wave}" if step is not None else "between steps"
+
+
+def _with_state(
+    app: Application, state: OperationState, history: list[HistoryEntry]
+) -> Application:
+    """``app`` as it will look once ``state`` and ``history`` are written."""
+    status = app.status.model_copy(update={"operation_state": state, "history": history})
+    return app.model_copy(update={"status": status})
 
 
 def _selection(state: OperationState) -> set[ResourceRef] | None:

@@ -6,13 +6,21 @@ step's gate, and either moves to the next step or returns with the operation
 still Running, to be called again a few seconds later. All progress is in the
 state object, which the controller stores in ``status.operationState``; a
 restarted controller therefore continues exactly where it stopped.
+
+A step's objects are waited for only when something depends on their health
+(``needs_health``); that wait has a deadline (``health_timeout``, counted
+from ``SyncStep.waiting_since``). ``at_safe_point`` and ``end_early`` are the
+pure rules by which the controller supersedes or terminates an operation
+between two passes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from driftless.core.conditions import now_rfc3339
@@ -36,6 +44,9 @@ from driftless.sync.redact import redact_api_error
 
 JSON = dict[str, Any]
 DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
+DEFAULT_HEALTH_TIMEOUT = 300.0
+# How many waiting objects a deadline message names before "(+N more)".
+NAMED_WAITING = 10
 
 
 @dataclass
@@ -44,6 +55,9 @@ class Gate:
 
     done: bool
     failure: str = ""
+    # Why an object of the step is not done yet ("<ref>: <health message>");
+    # empty for hooks, which have no health deadline.
+    waiting: str = ""
 
 
 class SyncRunner:
@@ -56,8 +70,15 @@ class SyncRunner:
         concurrency: int = 16,
         live: LiveReader | None = None,
         assess: Callable[[JSON], HealthResult] = builtin_assess,
+        health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
+        wait_at_end: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.assess = assess
+        self.health_timeout = health_timeout
+        # True: the last step waits for health too (push mode's --wait).
+        self.wait_at_end = wait_at_end
+        self.clock = clock
         self.client = client
         self.concurrency = concurrency
         self.live = live or LiveReader(client, None)
@@ -88,14 +109,16 @@ class SyncRunner:
             sent = bool(state.step and state.step.applied)
             if not sent and not await self._send(state, step, tasks, orphans, prune_blocked):
                 continue  # the failure moved the cursor to SyncFail (or ended it)
-            gate = await self._gate(state, step, tasks)
+            pool = failing if step.phase == sp.SYNC_FAIL else normal
+            needs_health = self.wait_at_end or needs_health_gate(step, pool)
+            gate = await self._gate(state, step, tasks, needs_health=needs_health)
             if not gate.done and not gate.failure:
                 return state
             await self._after_hooks(state, step, tasks)
             if gate.failure:
                 self._fail(state, gate.failure, failing)
                 continue
-            following = _next(step, failing if step.phase == sp.SYNC_FAIL else normal)
+            following = _next(step, pool)
             if following is None:
                 return self._finish(state)
             state.step = SyncStep(phase=following.phase, wave=following.wave, applied=False)
@@ -190,16 +213,47 @@ class SyncRunner:
 
     # -- gates ----------------------------------------------------------
 
-    async def _gate(self, state: OperationState, step: sp.Step, tasks: list[sp.Task]) -> Gate:
+    async def _gate(
+        self, state: OperationState, step: sp.Step, tasks: list[sp.Task], *, needs_health: bool
+    ) -> Gate:
         if state.operation.sync.dry_run or step.wave == sp.PRUNE_WAVE:
             return Gate(done=True)
         waiting = False
+        unhealthy: list[str] = []
         for task in sp.tasks_of(tasks, step):
+            if not task.hook and not needs_health:
+                continue  # nothing depends on it: its health is the app's, not the sync's
             verdict = await self._task_gate(state, task)
             if verdict.failure:
                 return verdict
             waiting = waiting or not verdict.done
-        return Gate(done=not waiting)
+            if verdict.waiting:
+                unhealthy.append(verdict.waiting)
+        if not unhealthy:
+            if state.step is not None:
+                state.step.waiting_since = None
+            return Gate(done=not waiting)
+        return self._deadline(state, step, unhealthy)
+
+    def _deadline(self, state: OperationState, step: sp.Step, unhealthy: list[str]) -> Gate:
+        """Still waiting for health: fail once the step waited ``health_timeout``."""
+        assert state.step is not None  # the cursor is on this step (it was just sent)
+        now = self.clock()
+        if state.step.waiting_since is None:
+            state.step.waiting_since = _stamp(now)
+            return Gate(done=False)
+        waited = now - _parse_stamp(state.step.waiting_since, now)
+        if waited < self.health_timeout:
+            return Gate(done=False)
+        named = "; ".join(unhealthy[:NAMED_WAITING])
+        more = (
+            f" (+{len(unhealthy) - NAMED_WAITING} more)" if len(unhealthy) > NAMED_WAITING else ""
+        )
+        return Gate(
+            done=False,
+            failure=f"health deadline of {self.health_timeout:g}s passed in {step.phase} wave "
+            f"{step.wave} (syncPolicy.healthTimeout); still waiting for: {named}{more}",
+        )
 
     async def _task_gate(self, state: OperationState, task: sp.Task) -> Gate:
         ref = task.obj.ref
@@ -210,13 +264,15 @@ class SyncRunner:
         if live is None:
             if task.hook and result.hook_phase in ("Succeeded", "Failed"):
                 return Gate(done=result.hook_phase == "Succeeded", failure=_hook_failure(result))
-            return Gate(done=False)
+            return Gate(done=False, waiting="" if task.hook else f"{ref}: missing")
         if task.hook:
             return _hook_gate(result, live)
         verdict = self.assess(live)
         if verdict.status == HealthStatusCode.DEGRADED:
             return Gate(done=False, failure=f"{ref} is Degraded: {verdict.message}")
-        return Gate(done=verdict.status in DONE_HEALTH)
+        if verdict.status in DONE_HEALTH:
+            return Gate(done=True)
+        return Gate(done=False, waiting=f"{ref}: {verdict.message or verdict.status}")
 
     async def _after_hooks(
         self, state: OperationState, step: sp.Step, tasks: list[sp.Task]
@@ -269,6 +325,43 @@ class SyncRunner:
             state.finished_at = now_rfc3339()
         state.step = None
         return state
+
+
+def needs_health_gate(step: sp.Step, pool: list[sp.Step]) -> bool:
+    """Does a later step depend on this step's objects being healthy?
+
+    Pruning does not (it removes what git no longer has, whatever the new
+    objects' health); a later wave or a later phase (PostSync) does.
+    """
+    return any(s > step and s.wave != sp.PRUNE_WAVE for s in pool)
+
+
+def at_safe_point(state: OperationState) -> bool:
+    """May the operation be stopped between passes? Not while one of its hooks runs."""
+    if state.phase != OperationPhase.RUNNING:
+        return False
+    return not any(r.hook_type and r.hook_phase == "Running" for r in state.resources)
+
+
+def end_early(state: OperationState, phase: OperationPhase, message: str) -> OperationState:
+    """End a running operation where it stands (superseded or terminated)."""
+    state.phase = phase
+    state.message = message
+    state.step = None
+    state.finished_at = now_rfc3339()
+    return state
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_stamp(text: str, default: float) -> float:
+    """Seconds of an RFC 3339 stamp; ``default`` (no time waited) when unreadable."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return default
 
 
 def _current(
