@@ -99,3 +99,38 @@ def test_helm_render_returns_manifests_or_a_driftless_error(
     worker: RenderWorker, case: tuple[fs.Files, JSON]
 ) -> None:
     check(worker, case)
+
+
+def _repository(urls: list[str], archive: bytes | None = None) -> tuple[fs.Files, JSON, fs.Files]:
+    archive = fs.chart_archive() if archive is None else archive
+    index = fs.dump({"apiVersion": "v1", "entries": {"fuzz": [{"version": "0.1.0", "urls": urls}]}})
+    source = {"repoURL": "{repo}", "chart": "fuzz", "targetRevision": "0.1.0"}
+    served = {"index.yaml": fs.text_file(index), "fuzz-0.1.0.tgz": fs.bytes_file(archive)}
+    return {}, source, served
+
+
+def check_repository(worker: RenderWorker, case: tuple[fs.Files, JSON, fs.Files]) -> JSON:
+    files, source, served = case
+    reply = worker.render({"files": files, "source": source, "served": served})
+    problem = violation(reply)
+    assert problem is None, f"{problem}\n{describe({**files, **served}, source)}"
+    return reply
+
+
+@fuzz_settings(bounded=60)
+@given(case=fs.chart_repository_cases())
+@example(case=_repository(["fuzz-\u0130.tgz"]))  # not ASCII: urllib cannot send it
+@example(case=_repository(["a b\x01.tgz"]))  # control characters in the request line
+@example(case=_repository(["file:///etc/passwd"]))
+@example(case=_repository(["fuzz-0.1.0.tgz"], fs.chart_archive([fs.HOSTILE_MEMBERS[0]])))
+@example(case=_repository(["fuzz-0.1.0.tgz"], fs.chart_archive([fs.HOSTILE_MEMBERS[-1]])))
+def test_chart_repository_render_returns_manifests_or_a_driftless_error(
+    worker: RenderWorker, case: tuple[fs.Files, JSON, fs.Files]
+) -> None:
+    check_repository(worker, case)
+
+
+def test_a_well_formed_chart_repository_renders(worker: RenderWorker) -> None:
+    """The harness serves a real repository: the happy path renders the chart."""
+    reply = check_repository(worker, _repository(["fuzz-0.1.0.tgz"]))
+    assert reply["outcome"] == "ok" and reply["count"] == 1, reply
