@@ -331,8 +331,12 @@ async def test_app_create_from_file_upsert_and_delete_without_cascade(
         assert kept.exit_code == 0, kept.output
         assert kept.stdout.strip().endswith("(its objects keep running)")
         assert await kube.get(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE) is None
-        await asyncio.sleep(1)
-        assert await kube.get("v1", "ConfigMap", "cli-edit", name) is not None
+        # The app is gone: its objects were not deleted, and not even marked for deletion.
+        kept_object = await kube.get("v1", "ConfigMap", "cli-edit", name)
+        assert kept_object is not None
+        assert "deletionTimestamp" not in kept_object["metadata"]
+        namespace = await kube.get("v1", "Namespace", name)
+        assert namespace is not None and "deletionTimestamp" not in namespace["metadata"]
 
 
 async def test_app_user_mistakes_are_one_line(devcluster: DevCluster, kube: KubeClient) -> None:

@@ -153,10 +153,14 @@ async def test_smart_http_repository(
     name = unique("http")
     repo = make_git_repo({"deploy/cm.yaml": CONFIGMAP.format(color="red")})
     url = git_http_server.publish(repo.path)
-    assert url.startswith("http://127.0.0.1:")
+    served = f"/{url.rsplit('/', 1)[1]}/"
     await create_app(kube, application(name, url, path="deploy"))
     app = await wait_for(kube, name, ready)
     assert app["status"]["sync"]["revision"] == repo.head()
+    # The controller fetched through the HTTP server (smart protocol), not some other way.
+    paths = [path for _, path in list(git_http_server.requests) if path.startswith(served)]
+    assert any("service=git-upload-pack" in path for path in paths), paths
+    assert ("POST", f"{served}git-upload-pack") in git_http_server.requests
     live = await kube.get("v1", "ConfigMap", "settings", name)
     assert live is not None and live["data"]["color"] == "red"
 

@@ -44,7 +44,7 @@ def _pid_gone(pid: int) -> bool:
     return procs.start_time(pid) is None
 
 
-def _wait_all_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
+def _wait_all_gone(pids: list[int], timeout: float = 60.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         left = [p for p in pids if not _pid_gone(p)]
@@ -79,7 +79,7 @@ def test_deployment_becomes_available(kubectl: Kubectl) -> None:
         "wait",
         "--for=condition=Available",
         "deployment/web",
-        "--timeout=60s",
+        "--timeout=300s",
     )
     pods = json.loads(kubectl("-n", "devcluster-test", "get", "pods", "-o", "json").stdout)
     phases = sorted(p["status"]["phase"] for p in pods["items"])
@@ -114,7 +114,8 @@ def test_detached_cli_cluster_outlives_up_and_down_stops_it(tmp_path: Path) -> N
 
     stopped = _cli("down", *state)
     assert stopped.returncode == 0, stopped.stderr
-    assert _wait_all_gone(pids, timeout=1.0) == []
+    # `down` returned: every process was signalled; reaping may still take a moment.
+    assert _wait_all_gone(pids, timeout=60) == []
     assert not (tmp_path / "cli").exists()
     assert _cli("status", *state).returncode == 1
 

@@ -253,7 +253,7 @@ async def test_deleting_app_with_finalizer_deletes_its_objects(
     await wait_for(kube, without, ready)
     for name in (with_finalizer, without):
         await kube.delete(API_VERSION, "Application", name, APPS_NAMESPACE)
-    for _ in range(100):
+    for _ in range(600):  # 120 s: the deadline of a loaded machine, not a speed test
         gone = await kube.get(API_VERSION, "Application", with_finalizer, APPS_NAMESPACE) is None
         if gone:
             break

@@ -109,13 +109,23 @@ async def test_render_kustomize_overlay_and_helm(tmp_path: Path) -> None:
     overlay = await run("render", "--repo", str(FIXTURES / "kustomize"), "--path", "overlays/prod")
     assert overlay.returncode == 0, overlay.stderr
     objects = docs(overlay.stdout)
-    assert any(o["kind"] == "Deployment" for o in objects)
+    # The overlay itself took effect, not just the base: prefix, namespace, image tag.
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert deployment["metadata"]["name"].startswith("prod-")
+    assert deployment["metadata"]["namespace"] == "web-prod"
+    images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert "registry.example.com/web:1.0.3" in images
     chart = await run(
         "render", "--repo", str(FIXTURES / "helm"), "--path", "demo", "--namespace", "shop",
         "--kube-version", "v1.35.1",
     )  # fmt: skip
     assert chart.returncode == 0, chart.stderr
-    assert docs(chart.stdout)
+    rendered = docs(chart.stdout)
+    # --namespace and --kube-version reached helm: the chart echoes both.
+    (cluster,) = [o for o in rendered if o["metadata"]["name"].endswith("-cluster")]
+    assert cluster["metadata"]["namespace"] == "shop"
+    assert cluster["data"]["kubeVersion"] == "v1.35.1"
+    assert any(o["kind"] == "Deployment" for o in rendered)
 
 
 async def test_render_errors_are_exit_5_and_usage_2(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ async def test_controller_killed_mid_sync_resumes(
 
     # Wait until the PreSync hook finished and wave 0 is waiting for its Deployment.
     job_uid = ""
-    for _ in range(300):
+    for _ in range(1500):  # 300 s: a deadline, not a speed test
         found = await _app(kube, name)
         op = (found.get("status") or {}).get("operationState") or {}  # type: ignore[attr-defined]
         hooks = [r for r in op.get("resources", []) if r.get("hookType") == "PreSync"]
@@ -137,7 +137,7 @@ async def test_controller_killed_mid_sync_resumes(
     try:
         start_controller.append(_controller(devcluster))
         done: dict[str, object] = {}
-        for _ in range(300):
+        for _ in range(1500):  # 300 s: a deadline, not a speed test
             done = await _app(kube, name)
             ready = condition(done, "Ready")  # type: ignore[arg-type]
             if ready is not None and ready["status"] == "True":
