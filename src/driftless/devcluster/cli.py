@@ -1,6 +1,7 @@
 """``driftless devcluster ...``: run the embedded control plane from a shell.
 
-    up [--name N] [--foreground]   start (detached unless --foreground); print the kubeconfig path
+    up [--name N] [--foreground] [--no-addresses]
+                                   start (detached unless --foreground); print the kubeconfig path
     down [--name N]                stop it and remove its state
     status [--name N]              running or not, server URL, kubeconfig path
     kubeconfig [--name N]          print the kubeconfig path
@@ -46,9 +47,16 @@ def devcluster() -> None:
     help="Stay attached: stop the cluster on Ctrl-C or when this command dies.",
 )
 @click.option("--nodes", default=3, show_default=True, help="Number of fake kwok Nodes.")
-def up(name: str, state_dir: Path | None, foreground: bool, nodes: int) -> None:
+@click.option(
+    "--addresses/--no-addresses",
+    default=True,
+    show_default=True,
+    help="Give LoadBalancer Services and Ingresses the address 127.0.0.1, as a cloud "
+    "provider and an ingress controller would; --no-addresses leaves them without one.",
+)
+def up(name: str, state_dir: Path | None, foreground: bool, nodes: int, addresses: bool) -> None:
     """Start the dev cluster and print its kubeconfig path."""
-    cluster = DevCluster(name, state_dir=state_dir, nodes=nodes)
+    cluster = DevCluster(name, state_dir=state_dir, nodes=nodes, addresses=addresses)
     try:
         cluster.up(attached=foreground)
     except DevClusterError as exc:

@@ -2,7 +2,10 @@
 
 :class:`DevCluster` runs etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok (which plays the kubelet of a few fake Nodes, so Pods
-are bound, become Running and Ready, and Deployments become Available).
+are bound, become Running and Ready, and Deployments become Available). Unless
+``addresses=False``, kwok also plays the cloud provider and an ingress
+controller: LoadBalancer Services and Ingresses get the address 127.0.0.1
+moments after creation (the contract is in ``addresses``).
 
 Contract of :meth:`DevCluster.up`: when it returns, ``/readyz`` answers, every
 fake Node is Ready and the ``default`` ServiceAccount exists (so a Pod created
