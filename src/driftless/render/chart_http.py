@@ -166,9 +166,19 @@ def split_credentials(url: str) -> tuple[str, BasicAuth | None]:
 
 
 def check_scheme(url: str, what: str) -> None:
-    """Refuse anything but ``http(s)://`` (``SourceError`` naming ``what``)."""
+    """Refuse anything but ``http(s)://`` (``SourceError`` naming ``what``).
+
+    Also refuses what an HTTP request line cannot carry (non-ASCII text,
+    spaces, control characters), which ``http.client`` would otherwise raise
+    as ``UnicodeEncodeError``/``InvalidURL`` deep inside the request.
+    """
     if urllib.parse.urlsplit(url).scheme.lower() not in _SCHEMES:
         raise SourceError(f"{what}: {redact(url)!r} is not an http(s) URL; refused")
+    if any(not 0x21 <= ord(char) <= 0x7E for char in url):
+        raise SourceError(
+            f"{what}: {redact(url)!r} is not a valid URL (spaces, control characters or"
+            " non-ASCII text must be percent-encoded)"
+        )
 
 
 def get(
