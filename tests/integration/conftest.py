@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -13,6 +14,7 @@ import pytest_asyncio
 from driftless.cli.install import install
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.sources.credstore import CredentialStore
@@ -26,6 +28,42 @@ async def kube(devcluster: DevCluster) -> AsyncIterator[KubeClient]:
     await install(client, namespace=APPS_NAMESPACE)
     yield client
     await client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the cluster deletes its Applications when it is over.
+
+    Added after the test's own fixtures (so after ``kube``), not autouse: an
+    autouse fixture would be set up first, before the session's client.
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is not None and "kube" in names and _CLEANUP not in names:
+            names.append(_CLEANUP)
+
+
+_CLEANUP = "delete_the_test_s_apps"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def delete_the_test_s_apps(kube: KubeClient) -> AsyncIterator[None]:
+    """Delete the Applications a test created, once it is over.
+
+    The session-wide controller would otherwise keep reconciling every app of
+    every earlier test (many every 2 s), and tests that measure how fast it
+    reacts would share it with more and more of them. Objects the apps made
+    stay; apps with a finalizer are left to the test that set it.
+    """
+    before = {app["metadata"]["name"] for app in await _apps(kube)}
+    yield
+    for app in await _apps(kube):
+        name = app["metadata"]["name"]
+        if name not in before and not app["metadata"].get("finalizers"):
+            await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+
+
+async def _apps(kube: KubeClient) -> list[dict[str, Any]]:
+    return await kube.list(API_VERSION, APPLICATION_KIND, APPS_NAMESPACE)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -240,12 +240,15 @@ async def test_cancelling_a_resolve_leaves_no_git_process(tmp_path: Path) -> Non
         port = sock.getsockname()[1]
         cache = GitCache(tmp_path / "cache", allow_local=True)
         task = asyncio.create_task(cache.resolve(f"http://127.0.0.1:{port}/x.git", None))
-        await asyncio.sleep(0.5)
-        assert _processes_mentioning(f"127.0.0.1:{port}"), "git should be waiting by now"
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert _processes_mentioning(f"127.0.0.1:{port}") == []
+        # git has connected (the server sees it) and now waits for an answer.
+        sock.settimeout(120)
+        connection, _ = await asyncio.to_thread(sock.accept)
+        with connection:  # open, silent, until git is gone
+            assert _processes_mentioning(f"127.0.0.1:{port}"), "git is connected but not found"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert _processes_mentioning(f"127.0.0.1:{port}") == []
 
 
 def _processes_mentioning(text: str) -> list[int]:

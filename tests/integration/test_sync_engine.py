@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
-from datetime import datetime
+import time
 from typing import Any
 
 import pytest
@@ -17,8 +16,10 @@ from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import MakeGitRepo
+from tests.integration.cli_driver import entry_point
 from tests.integration.helpers import (
     APPS_NAMESPACE,
+    MIN_WAIT,
     application,
     condition,
     create_app,
@@ -30,6 +31,8 @@ from tests.integration.helpers import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 JSON = dict[str, Any]
+#: A kwok node of the dev cluster; a test labels it to let its pods schedule.
+GATE_NODE = "kwok-node-0"
 
 
 def deployment(name: str, *, wave: int = 0, node_selector: str = "", deadline: int = 600) -> str:
@@ -91,15 +94,29 @@ metadata:
 """
 
 
-def _time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+def applied_order(app: JSON) -> list[str]:
+    """Names in the order the operation first applied them (its own record)."""
+    return [r["name"] for r in app["status"]["operationState"]["resources"]]
 
 
-def _available_since(dep: JSON) -> datetime:
-    for cond in dep["status"]["conditions"]:
-        if cond["type"] == "Available" and cond["status"] == "True":
-            return _time(cond["lastTransitionTime"])
-    raise AssertionError("deployment never became Available")
+def health(app: JSON) -> str:
+    return str(((app.get("status") or {}).get("health") or {}).get("status", ""))
+
+
+def row_health(app: JSON, name: str) -> str:
+    """The health of the app's resource ``name`` (empty while not reported)."""
+    rows = (app.get("status") or {}).get("resources") or []
+    row = next((r for r in rows if r["name"] == name), {})
+    return str((row.get("health") or {}).get("status", ""))
+
+
+def open_gate(kubectl: Kubectl, key: str) -> None:
+    """Let pods with ``nodeSelector {key: open}`` schedule (on one fake node)."""
+    kubectl("label", "node", GATE_NODE, f"{key}=open", "--overwrite")
+
+
+def close_gate(kubectl: Kubectl, key: str) -> None:
+    kubectl("label", "node", GATE_NODE, f"{key}-")
 
 
 def operation_phase(app: JSON) -> str:
@@ -107,20 +124,39 @@ def operation_phase(app: JSON) -> str:
 
 
 async def test_waves_wait_for_health_of_the_previous_wave(
-    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
 ) -> None:
     name = unique("waves")
+    # Wave 0's pods can schedule only once the test opens the gate: until then it
+    # is Progressing for sure (a 600 s progress deadline), not for a lucky moment.
+    gate = f"gate-{name}"
     repo = make_git_repo(
-        {"dep.yaml": deployment("db", wave=0), "cm.yaml": configmap("after-db", wave=1)}
+        {
+            "dep.yaml": deployment("db", wave=0, node_selector=f"{gate}: open"),
+            "cm.yaml": configmap("after-db", wave=1),
+        }
     )
     await create_app(kube, application(name, repo.url))
-    app = await wait_for(kube, name, ready, timeout=90)
+    try:
+        waiting = await wait_for(
+            kube,
+            name,
+            lambda a: operation_phase(a) == "Running" and "db" in applied_order(a)
+            and row_health(a, "db") == "Progressing",
+            what="wave 0 applied and Progressing",
+        )  # fmt: skip
+        step = waiting["status"]["operationState"]["step"]
+        assert (step["phase"], step["wave"], step["applied"]) == ("Sync", 0, True)
+        assert "after-db" not in applied_order(waiting)
+        assert await kube.get("v1", "ConfigMap", "after-db", name) is None
+        open_gate(kubectl, gate)
+        app = await wait_for(kube, name, ready)
+    finally:
+        close_gate(kubectl, gate)
     assert operation_phase(app) == "Succeeded"
-    dep = await kube.get("apps/v1", "Deployment", "db", name)
-    cm = await kube.get("v1", "ConfigMap", "after-db", name)
-    assert dep is not None and cm is not None
-    # Wave 1 was created only once wave 0 was Available (healthy).
-    assert _time(cm["metadata"]["creationTimestamp"]) >= _available_since(dep)
+    assert await kube.get("v1", "ConfigMap", "after-db", name) is not None
+    order = applied_order(app)
+    assert order.index("db") < order.index("after-db")
     waves = {r["name"]: r["wave"] for r in app["status"]["operationState"]["resources"]}
     assert waves == {"db": 0, "after-db": 1, name: -(2**31)}  # name: the created namespace
 
@@ -145,22 +181,24 @@ async def test_degraded_wave_fails_the_sync_and_stops_later_waves(
 
 
 async def test_deployment_goes_progressing_then_healthy(
-    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
 ) -> None:
     name = unique("rollout")
-    repo = make_git_repo({"dep.yaml": deployment("web")})
+    gate = f"gate-{name}"
+    repo = make_git_repo({"dep.yaml": deployment("web", node_selector=f"{gate}: open")})
     await create_app(kube, application(name, repo.url))
-    seen: set[str] = set()
-    for _ in range(300):
-        app = await get_app(kube, name)
-        health = ((app.get("status") or {}).get("health") or {}).get("status")
-        if health:
-            seen.add(health)
-        if health == "Healthy":
-            break
-        await asyncio.sleep(0.1)
-    assert "Healthy" in seen
-    assert seen & {"Progressing", "Missing"}, seen
+    try:
+        # Held Progressing by the closed gate, however slow the machine is.
+        await wait_for(kube, name, lambda a: health(a) == "Progressing", what="Progressing")
+        live = await kube.get("apps/v1", "Deployment", "web", name)
+        assert live is not None and not (live.get("status") or {}).get("availableReplicas")
+        open_gate(kubectl, gate)
+        app = await wait_for(kube, name, lambda a: health(a) == "Healthy", what="Healthy")
+    finally:
+        close_gate(kubectl, gate)
+    assert ready(app)
+    live = await kube.get("apps/v1", "Deployment", "web", name)
+    assert live is not None and live["status"]["availableReplicas"] == 2
 
 
 async def test_hooks_run_in_order_and_follow_delete_policies(
@@ -188,7 +226,9 @@ async def test_hooks_run_in_order_and_follow_delete_policies(
     smoke = await kube.get("batch/v1", "Job", "smoke", name)
     web = await kube.get("apps/v1", "Deployment", "web", name)
     assert smoke is not None and web is not None
-    assert _time(smoke["metadata"]["creationTimestamp"]) >= _available_since(web)
+    # The operation's own record: PreSync, then the Deployment, then PostSync.
+    order = applied_order(app)
+    assert order.index("migrate") < order.index("web") < order.index("smoke"), order
     # Hooks are not part of the app's resources, so never OutOfSync nor pruned.
     assert {r["name"] for r in app["status"]["resources"]} == {"web", name}
     assert await kube.get("v1", "ConfigMap", "on-failure", name) is None
@@ -217,7 +257,7 @@ async def test_failed_hook_fails_sync_and_runs_syncfail_hooks(
 
 
 async def test_failed_sync_is_retried_with_backoff_up_to_the_limit(
-    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
 ) -> None:
     name = unique("retry")
     repo = make_git_repo({"pre.yaml": hook_job("migrate", "PreSync", fail=True)})
@@ -238,14 +278,28 @@ async def test_failed_sync_is_retried_with_backoff_up_to_the_limit(
     )
     results = [h["result"] for h in found["status"]["history"]]
     assert results == ["Failed", "Failed", "Failed"]
-    await asyncio.sleep(6)  # past the largest backoff: no fourth attempt
-    again = await get_app(kube, name)
+    # No fourth attempt: once the largest backoff (5 s) has passed, a reconcile the
+    # test asks for (and sees done: the controller drops the refresh annotation)
+    # would have started one; the operation must still be the third, failed one.
+    await asyncio.sleep(6)
+    await asyncio.to_thread(
+        kubectl, "-n", APPS_NAMESPACE, "annotate", "application", name,
+        "driftless.dev/refresh=now", "--overwrite",
+    )  # fmt: skip
+    again = await wait_for(
+        kube,
+        name,
+        lambda a: "driftless.dev/refresh" not in (a["metadata"].get("annotations") or {}),
+        what="the refresh handled",
+    )
+    assert operation_phase(again) == "Failed"
+    assert again["status"]["operationState"]["operation"].get("retry") == 2
     assert len(again["status"]["history"]) == 3
 
 
 def cli(cluster: DevCluster, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={cluster.kubeconfig}", *args],
+        [entry_point(), f"--kubeconfig={cluster.kubeconfig}", *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -328,8 +382,13 @@ async def test_wait_command_exit_codes(
     name = unique("waitcmd")
     repo = make_git_repo({"dep.yaml": deployment("web")})
     await create_app(kube, application(name, repo.url))
-    done = await asyncio.to_thread(cli, devcluster, "app", "wait", name, "--timeout", "90")
+    done = await asyncio.to_thread(cli, devcluster, "app", "wait", name, "--timeout", "300")
     assert done.returncode == 0, done.stderr
+    # It returned because the app is there, not merely because it returned.
+    app = await get_app(kube, name)
+    assert ready(app) and health(app) == "Healthy"
+    live = await kube.get("apps/v1", "Deployment", "web", name)
+    assert live is not None and live["status"].get("availableReplicas") == 2
     timeout = await asyncio.to_thread(
         cli, devcluster, "app", "wait", "does-not-exist", "--timeout", "1"
     )
@@ -361,11 +420,11 @@ async def test_drift_is_seen_within_seconds_and_healed_with_self_heal(
     row = next(r for r in drifted["status"]["resources"] if r["kind"] == "ConfigMap")
     assert row["status"] == "OutOfSync"
     # With selfHeal: reverted, and the heal is an Event on the Application.
-    for _ in range(100):
+    deadline = time.monotonic() + MIN_WAIT
+    live = await kube.get("v1", "ConfigMap", "settings", healed)
+    while time.monotonic() < deadline and not (live and live["data"]["value"] == "git"):
+        await asyncio.sleep(0.3)
         live = await kube.get("v1", "ConfigMap", "settings", healed)
-        if live and live["data"]["value"] == "git":
-            break
-        await asyncio.sleep(0.1)
     assert live is not None and live["data"]["value"] == "git"
     still = await kube.get("v1", "ConfigMap", "settings", watched)
     assert still is not None and still["data"]["value"] == "edited by hand"
