@@ -110,6 +110,7 @@ def test_load_balancer_service_gets_the_loopback_address_and_is_healthy(
     live = _wait_for_address(kubectl, "service", "web", namespace)
     # What the bare cluster's test looks for: kwok watching Services and Ingresses.
     assert "watching stages" in (devcluster.logs_dir / "kwok.log").read_text()
+    assert devcluster.status().addresses is True
 
     (entry,) = live["status"]["loadBalancer"]["ingress"]
     assert entry["ip"] == addresses.LOOPBACK
@@ -205,6 +206,7 @@ def test_without_the_stand_in_nothing_gets_an_address(
     devcluster_without_addresses: DevCluster, kubectl_without_addresses: Kubectl
 ) -> None:
     kubectl = kubectl_without_addresses
+    assert devcluster_without_addresses.status().addresses is False
     kubectl("create", "namespace", NS_BARE)
     _apply(kubectl, _service("web", NS_BARE), _ingress("classless", NS_BARE))
     # A Deployment's Pods turn Running only through kwok: once they do, kwok has

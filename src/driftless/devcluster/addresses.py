@@ -14,8 +14,10 @@ Contract, when a dev cluster runs with addresses (the default):
   [{ip: 127.0.0.1, ipMode: VIP, ports: <one per spec port>}]`` within moments;
   a Service naming a ``loadBalancerClass`` is left to that (absent) provider,
   as Kubernetes' own service controller does;
-* a Service that stops being ``LoadBalancer`` loses the loopback address the
-  stand-in gave it (the service controller releases it on a real cluster);
+* a Service that is not (or no longer) ``LoadBalancer`` and shows the loopback
+  address loses it, as Kubernetes' service controller releases the address of
+  a Service whose type changes (kwok cannot tell who wrote an address, so one
+  written by hand on such a Service goes too);
 * an Ingress gets ``status.loadBalancer.ingress: [{ip: 127.0.0.1}]`` when it
   names :data:`INGRESS_CLASS` (``spec.ingressClassName`` or the legacy
   ``kubernetes.io/ingress.class`` annotation) or names no class at all, like an
@@ -26,8 +28,10 @@ Contract, when a dev cluster runs with addresses (the default):
   ingressclass`` shows what is served; it is deliberately *not* the default
   class, because the apiserver would then write ``spec.ingressClassName`` into
   classless Ingresses at creation, a field git never had;
-* an object whose status already carries an address (set by someone else) is
-  never touched.
+* a LoadBalancer Service or an Ingress whose status already carries an
+  address (set by someone else, or by us before) is never touched: an Ingress
+  that later moves to another class keeps the address it got, which is what
+  an ingress controller that stopped watching it would leave behind too.
 
 With ``addresses=False`` none of these stages is loaded and the IngressClass is
 not created: the cluster behaves as a bare one, which is what tests of "an

@@ -99,6 +99,9 @@ def status(name: str, state_dir: Path | None) -> None:
     click.echo(f"dev cluster {name!r}: {'running' if found.ready else 'starting'}")
     click.echo(f"  server:     {found.server}")
     click.echo(f"  kubeconfig: {found.kubeconfig}")
+    if found.addresses is not None:
+        served = "127.0.0.1 for LoadBalancer Services and Ingresses" if found.addresses else "off"
+        click.echo(f"  addresses:  {served}")
 
 
 @devcluster.command("kubeconfig")

@@ -101,6 +101,8 @@ class ClusterStatus:
     pids: dict[str, int]
     #: component name -> whether that very process is alive
     alive: dict[str, bool]
+    #: whether it runs the address stand-in (None: no state, or written before it existed)
+    addresses: bool | None = None
 
 
 class DevCluster:
@@ -201,6 +203,7 @@ class DevCluster:
             kubeconfig=self.kubeconfig if self.kubeconfig.exists() else None,
             pids={r.name: r.pid for r in records},
             alive=alive,
+            addresses=state.get("addresses"),
         )
 
     def check(self) -> None:
