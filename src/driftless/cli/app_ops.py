@@ -411,8 +411,10 @@ async def _wait_ended(
         app = await _get(client, name, namespace)
         op = (app.get("status") or {}).get("operationState") or {}
         if op.get("startedAt") != started_at or op.get("phase") != "Running":
-            if op.get("startedAt") == started_at and op.get("phase") == "Terminated":
-                click.echo(f"operation terminated: {op.get('message', '')}", err=True)
+            # A newer operation may already have replaced it: history keeps its end.
+            ended = op if op.get("startedAt") == started_at else _history_entry(app, started_at)
+            if ended.get("phase", ended.get("result")) == "Terminated":
+                click.echo(f"operation started {started_at} terminated", err=True)
             else:
                 click.echo("the operation ended on its own before it could be stopped", err=True)
             return 0
@@ -420,3 +422,9 @@ async def _wait_ended(
             click.echo(f"timed out after {timeout:.0f}s: the operation still runs", err=True)
             return EXIT_TIMEOUT
         await asyncio.sleep(POLL_SECONDS)
+
+
+def _history_entry(app: JSON, started_at: str) -> JSON:
+    entries = (app.get("status") or {}).get("history") or []
+    found: JSON = next((h for h in entries if h.get("startedAt") == started_at), {})
+    return found
