@@ -82,7 +82,7 @@ def _helm_options(**helm: Any) -> tuple[fs.Files, JSON]:
     return files, {**HELM_SOURCE, "helm": helm}
 
 
-@fuzz_settings(bounded=60)
+@fuzz_settings(bounded=40)
 @given(case=fs.helm_trees())
 @example(case=_helm_options(parameters=[{"name": "raw", "value": "\udfff\udbff x"}]))
 @example(case=_helm_options(parameters=[{"name": "raw", "value": "a\x00b"}]))

@@ -59,7 +59,7 @@ def check(worker: RenderWorker, files: fs.Files, source: JSON) -> JSON:
     return reply
 
 
-@fuzz_settings(bounded=200)
+@fuzz_settings(bounded=150)
 @given(case=fs.manifest_trees())
 @example(case=(BRACKETS_100K, SOURCE))
 @example(case=(ALIAS_BOMB, SOURCE))
