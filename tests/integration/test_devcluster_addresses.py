@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from driftless.core.models import HealthStatusCode
 from driftless.devcluster import addresses
 from driftless.devcluster.cluster import DevCluster
 from driftless.health import registry
-from tests.fixtures.devcluster import Kubectl
+from tests.fixtures.devcluster import Kubectl, kubectl_for
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +225,17 @@ def test_without_the_stand_in_nothing_gets_an_address(
     # The stand-in was not merely slow: kwok never loaded its stages.
     kwok_log = (devcluster_without_addresses.logs_dir / "kwok.log").read_text()
     assert "watching stages" not in kwok_log
+
+
+def test_the_stand_in_keeps_serving_after_an_apiserver_restart(tmp_path: Path) -> None:
+    """kwok's watches of Services and Ingresses outlive an apiserver outage."""
+    with DevCluster(
+        "addresses-restart", state_dir=tmp_path / "state", progress=lambda _: None
+    ) as cluster:
+        kubectl = kubectl_for(cluster)
+        cluster.stop_apiserver()
+        cluster.start_apiserver()
+        _apply(kubectl, _service("after-restart", "default"), _ingress("after-restart", "default"))
+        for kind in ("service", "ingress"):
+            live = _wait_for_address(kubectl, kind, "after-restart", "default")
+            assert _ingress_ips(live) == [addresses.LOOPBACK]
