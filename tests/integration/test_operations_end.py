@@ -369,3 +369,68 @@ async def test_stale_termination_request_is_ignored_and_removed(
     )
     assert missing.returncode == 1
     assert 'application "no-such-app" not found' in missing.stderr
+
+
+async def test_terminate_op_works_while_git_is_unreachable(
+    kube: KubeClient, make_git_repo: MakeGitRepo, devcluster_without_addresses: DevCluster
+) -> None:
+    name = unique("gitgone")
+    repo = make_git_repo(
+        {"svc.yaml": lb_service("front", wave=0), "cm.yaml": configmap("after", wave=1)}
+    )
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, waiting_in_wave(0), what="waiting for wave 0")
+    started = op_state(app)["startedAt"]
+    repo.path.rename(repo.path.with_name(repo.path.name + "-gone"))
+    await refresh(kube, name)
+    await wait_for(
+        kube,
+        name,
+        lambda a: (
+            (condition(a, "Ready") or {}).get("reason") == "SourceUnavailable"
+            or "does not exist" in (condition(a, "Ready") or {}).get("message", "")
+        ),
+        what="the source failure reported",
+    )
+    result = await asyncio.to_thread(cli, devcluster_without_addresses, "app", "terminate-op", name)
+    assert result.returncode == 0, result.stderr
+    app = await get_app(kube, name)
+    assert op_state(app)["phase"] == "Terminated" and op_state(app)["startedAt"] == started
+    assert [h["result"] for h in history(app)] == ["Terminated"]
+
+
+async def test_a_manual_sync_to_a_revision_is_not_superseded_by_the_automation(
+    kube: KubeClient, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("manual")
+    repo = make_git_repo({"cm.yaml": configmap("conf")})
+    pinned = repo.commit(
+        {"svc.yaml": lb_service("front", wave=0), "cm.yaml": configmap("conf", wave=1, value="2")}
+    )
+    await create_app(kube, application(name, repo.url, automated=False))
+    await wait_for(
+        kube, name, lambda a: bool(((a.get("status") or {}).get("sync") or {}).get("revision"))
+    )
+    operation = {
+        "sync": {"revision": pinned},
+        "initiatedBy": {"username": "tester", "automated": False},
+    }
+    await kube.merge_patch(
+        API_VERSION, APPLICATION_KIND, name, {"operation": operation}, namespace=APPS_NAMESPACE
+    )
+    await wait_for(kube, name, waiting_in_wave(0, pinned), what="the manual sync waiting")
+    # Automation on, and a newer commit: the person's operation keeps running.
+    newer = repo.commit({"cm.yaml": configmap("conf", wave=1, value="3")})
+    patch = {"spec": {"syncPolicy": {"automated": {"prune": False}}}}
+    await kube.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=APPS_NAMESPACE)
+    await refresh(kube, name)
+    app = await wait_for(
+        kube,
+        name,
+        lambda a: a["status"].get("sync", {}).get("revision") == newer,
+        what="the newer commit compared",
+    )
+    op = op_state(app)
+    assert op["phase"] == "Running" and op["revision"] == pinned
+    assert op["operation"]["initiatedBy"] == {"username": "tester", "automated": False}
+    assert not [h for h in history(app) if h["result"] == "Superseded"]

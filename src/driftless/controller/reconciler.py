@@ -100,7 +100,19 @@ class Reconciler:
             run = await self._run(app)
         except DriftlessError as err:
             log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
-            await self._write_status(raw, outcomes.failed(raw, err))
+            status = outcomes.failed(raw, err)
+            terminated = _terminate_unplanned(app)
+            if terminated is not None:
+                # A termination needs no plan: git or the render failing must
+                # not keep an operation alive that a person asked to stop.
+                state, history = terminated
+                status["operationState"] = state.to_api()
+                status["history"] = [h.to_api() for h in history]
+                message = f"sync to {state.revision[:12]}: {state.message}"
+                await self.events.record(raw, "Warning", reasons.SYNC_TERMINATED, message)
+            await self._write_status(raw, status)
+            if ops.terminate_request(app) is not None:
+                await self.clear_terminate(raw)
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
         await self._write_status(raw, status, run=run)
@@ -480,6 +492,23 @@ def _leftover(requested: Operation, previous: OperationState | None) -> bool:
         and previous.phase != OperationPhase.RUNNING
         and previous.operation.to_api() == requested.to_api()
     )
+
+
+def _terminate_unplanned(
+    app: Application,
+) -> tuple[OperationState, list[HistoryEntry]] | None:
+    """End the running operation a termination request names, without a plan."""
+    state = app.status.operation_state
+    if state is None or state.phase != OperationPhase.RUNNING:
+        return None
+    if not ops.should_terminate(app, state):
+        return None
+    ended = end_early(
+        state.model_copy(deep=True),
+        OperationPhase.TERMINATED,
+        "terminated on request (driftless app terminate-op); nothing more is applied",
+    )
+    return ended, ops.add_history(app, ended)
 
 
 def _where(state: OperationState) -> str:
