@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "All applications are Synced and Healthy"
-DEADLINE_SECONDS = 600
+DEADLINE_SECONDS = 420  # under the 600 s pytest-timeout of every test
 
 
 class _Output:
