@@ -336,7 +336,9 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
         async with apiserver_outage(devcluster, controller, controllers):
             pass
         assert await eventually(
-            lambda: kube.list("v1", "ConfigMap", name), timeout=60, what="the API back"
+            lambda: kube.list("v1", "ConfigMap", name),
+            timeout=CONVERGE_SECONDS,
+            what="the API back",
         )
         assert await kube.get("v1", "ConfigMap", "w2", name) is None  # wave 2 not reached yet
         await asyncio.to_thread(kubectl, "label", "node", node, f"{late_label}=go", "--overwrite")
@@ -378,7 +380,8 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
         return status if rows and rows[0]["status"] == "OutOfSync" else None
 
     status = await explained(
-        eventually(drift_seen, timeout=30, what="drift seen after the restarts"),
+        # A deadline, not a speed test: without the watch it would take the 1 h interval.
+        eventually(drift_seen, timeout=CONVERGE_SECONDS, what="drift seen after the restarts"),
         kube,
         name,
         controllers,
