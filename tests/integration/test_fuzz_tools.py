@@ -70,6 +70,7 @@ def _chart(template: str, values: str = "raw: x\n") -> tuple[fs.Files, JSON]:
 @example(case=_kustomization("resources: [https://127.0.0.1:1/x.yaml]\n"))
 @example(case=_kustomization("configMapGenerator: [{name: x, files: [/etc/passwd]}]\n"))
 @example(case=_kustomization("generators: [../../outside.yaml]\n"))
+@example(case=_kustomization("resources: [" + "x" * 300 + "]\n"))  # longer than NAME_MAX
 @example(case=_kustomization("x: " + "[" * 50_000 + "]" * 50_000 + "\n"))
 def test_kustomize_render_returns_manifests_or_a_driftless_error(
     worker: RenderWorker, case: tuple[fs.Files, JSON]
