@@ -196,10 +196,16 @@ def _check_ref(real_root: Path, kdir_rel: str, ref: PathRef, text: str, shown: s
         candidates = sorted(real_root.glob(relative)) if relative != "." else candidates
     found: Path | None = None
     for candidate in candidates:
-        real = candidate.resolve()
+        try:
+            real = candidate.resolve()
+            exists = real.exists()
+        except OSError as exc:  # a name over NAME_MAX, a symlink loop: the input's fault
+            raise refuse(f"cannot be looked up ({exc.strerror})") from None
+        except RuntimeError:  # Python 3.11's resolve() on a symlink loop
+            raise refuse("is a symlink loop") from None
         if not real.is_relative_to(real_root):
             raise refuse("resolves (through a symlink) outside the repository")
-        if real.exists():
+        if exists:
             found = found or real
     if found is None and looks_like_host_path(ref.value):
         raise refuse("looks like a remote resource; driftless renders only the repository")
