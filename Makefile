@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/driftless devcluster build
 	$(BIN)/python bench/devcluster_up.py
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/operations_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
