@@ -665,8 +665,16 @@ async def run_sync(
 
     Without ``--wait`` it returns 0 as soon as the last step's objects were
     sent (earlier waves still wait for health, as their order requires).
+    With ``--wait`` the last step waits for health too, and every health wait
+    is bounded by ``--timeout`` rather than an app's ``healthTimeout``.
     """
-    runner = SyncRunner(client, live=engine.live, assess=plan.registry.assess)
+    runner = SyncRunner(
+        client,
+        live=engine.live,
+        assess=plan.registry.assess,
+        health_timeout=max(opts.timeout, 1.0),
+        wait_at_end=opts.wait,
+    )
     tasks = plan.tasks()
     steps = sp.steps(tasks, prune=opts.prune)
     last = steps[-1] if steps else None
