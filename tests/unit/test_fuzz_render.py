@@ -82,6 +82,17 @@ def test_valid_objects_render_unchanged(worker: RenderWorker, objects: list[JSON
     assert reply["objects"] == unique
 
 
+@pytest.mark.parametrize(("name", "target"), fs.HOSTILE_SYMLINKS)
+def test_hostile_symlinks_render_or_fail_cleanly(
+    worker: RenderWorker, name: str, target: str
+) -> None:
+    files = {
+        "app/cm.yaml": fs.text_file(fs.dump(_configmap("a"))),
+        f"app/{name}": fs.symlink(target),
+    }
+    check(worker, files, {**SOURCE, "directory": {"recurse": True}})
+
+
 @pytest.mark.parametrize("tag", fs.TAGGED)
 def test_every_yaml_tag_renders_or_fails_cleanly(worker: RenderWorker, tag: str) -> None:
     check(worker, EVERY_TAG[fs.TAGGED.index(tag)], SOURCE)
