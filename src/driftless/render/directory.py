@@ -108,7 +108,7 @@ def repository_files(
     seen: set[Path] = set()
 
     def walk(directory: Path, prefix: PurePosixPath) -> Iterator[str]:
-        real = directory.resolve()
+        real = _resolved(directory, directory.relative_to(real_root).as_posix())
         if not real.is_relative_to(real_root):
             where = directory.relative_to(real_root).as_posix()
             raise RenderError("symlink points outside the repository", file=where)
@@ -120,7 +120,7 @@ def repository_files(
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
+            if _is_dir(entry):
                 subdirs.append(entry)
             elif wanted(entry.name):
                 yield str(prefix / entry.name)
@@ -150,9 +150,29 @@ def _checked_size(path: Path, source_file: str, total_before: int) -> int:
     return size
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a directory; a symlink loop or an over-long target is not one
+    (``DirEntry.is_dir`` raises for those instead of answering)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _resolved(path: Path, source_file: str) -> Path:
+    """``path.resolve()``; a link the file system refuses (loop, name over NAME_MAX)
+    is the repository's fault: ``RenderError``."""
+    try:
+        return path.resolve()
+    except OSError as exc:
+        raise RenderError(f"cannot follow symlink: {exc.strerror}", file=source_file) from None
+    except RuntimeError:  # Python 3.11 reports some loops this way
+        raise RenderError("cannot follow symlink: symlink loop", file=source_file) from None
+
+
 def _read_inside(path: Path, real_root: Path, source_file: str) -> str:
     """The text of ``path``; refuses files whose real location is outside ``real_root``."""
-    if not path.resolve().is_relative_to(real_root):
+    if not _resolved(path, source_file).is_relative_to(real_root):
         raise RenderError("symlink points outside the repository", file=source_file)
     try:
         return path.read_bytes().decode("utf-8-sig")
