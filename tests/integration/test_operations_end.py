@@ -307,6 +307,10 @@ async def test_with_supersede_off_the_status_shows_the_commit_and_terminate_op_s
         what="OutOfSync at the new commit",
     )
     assert op_state(app)["revision"] == first and op_state(app)["phase"] == "Running"
+    ready = condition(app, "Ready")
+    assert ready is not None and ready["reason"] == "Progressing"
+    assert f"syncing revision {first[:12]} (Sync, wave 0)" in ready["message"]
+    assert f"the target is now revision {second[:12]}" in ready["message"]
 
     result = await asyncio.to_thread(cli, devcluster_without_addresses, "app", "terminate-op", name)
     assert result.returncode == 0, result.stderr

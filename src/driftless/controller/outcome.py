@@ -160,20 +160,33 @@ def succeeded(
     if pruned or any(s.message == "applied" for s in states):
         status.last_synced_at = cond.now_rfc3339()
     conditions = _conditions(status, in_sync, overall.status, plan.revision, app.generation)
-    status.conditions = cond.ordered(_with_operation(conditions, operation, app.generation))
+    status.conditions = cond.ordered(
+        _with_operation(conditions, operation, app.generation, plan.revision)
+    )
     return status.to_api()
 
 
 def _with_operation(
-    conditions: list[Condition], operation: OperationState | None, generation: int
+    conditions: list[Condition],
+    operation: OperationState | None,
+    generation: int,
+    target: str = "",
 ) -> list[Condition]:
-    """A running sync keeps the app Reconciling; a failed one explains Ready=False."""
+    """A running sync keeps the app Reconciling; a failed one explains Ready=False.
+
+    While a sync of an older revision runs, the message names the newer
+    ``target`` too (the sync status already compares with it).
+    """
     if operation is None:
         return conditions
     if operation.phase == OperationPhase.RUNNING:
         step = operation.step
         where = f" ({step.phase}, wave {step.wave})" if step and step.wave is not None else ""
         message = f"syncing revision {operation.revision[:12]}{where}"
+        if step is not None and step.waiting_since:
+            message += f", waiting for health since {step.waiting_since}"
+        if target and operation.revision and target != operation.revision:
+            message += f"; the target is now revision {target[:12]}"
         conditions = cond.set_condition(
             conditions, cond.READY, False, reasons.PROGRESSING, message, generation=generation
         )
