@@ -166,16 +166,28 @@ def check_symlinks(real_chart: Path, real_root: Path, shown: str) -> None:
     seen: set[Path] = set()
     # Followed like Helm follows them, so links behind links are checked too.
     for directory, dirnames, filenames in os.walk(real_chart, followlinks=True):
-        real_dir = Path(directory).resolve()
+        real_dir = _followed(Path(directory), real_chart, shown)
         if real_dir in seen:
             dirnames.clear()  # a link cycle: already checked
             continue
         seen.add(real_dir)
         for name in [*dirnames, *filenames]:
             path = Path(directory) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+            if path.is_symlink() and not _followed(path, real_chart, shown).is_relative_to(
+                real_root
+            ):
                 where = _join(shown, path.relative_to(real_chart).as_posix())
                 raise RenderError("symlink points outside the repository", file=where)
+
+
+def _followed(path: Path, real_chart: Path, shown: str) -> Path:
+    """``path.resolve()``; a link loop or a name over NAME_MAX is a ``RenderError``."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Python 3.11's symlink loop
+        why = exc.strerror if isinstance(exc, OSError) else "symlink loop"
+        where = _join(shown, path.relative_to(real_chart).as_posix())
+        raise RenderError(f"cannot follow symlink: {why}", file=where) from None
 
 
 def checked_release(release: Release) -> Release:
