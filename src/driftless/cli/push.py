@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import sys
 import time
@@ -665,14 +666,14 @@ async def run_sync(
 
     Without ``--wait`` it returns 0 as soon as the last step's objects were
     sent (earlier waves still wait for health, as their order requires).
-    With ``--wait`` the last step waits for health too, and every health wait
-    is bounded by ``--timeout`` rather than an app's ``healthTimeout``.
+    With ``--wait`` the last step waits for health too. Every health wait is
+    bounded by ``--timeout`` (exit 4), so the runner's own deadline is off.
     """
     runner = SyncRunner(
         client,
         live=engine.live,
         assess=plan.registry.assess,
-        health_timeout=max(opts.timeout, 1.0),
+        health_timeout=math.inf,
         wait_at_end=opts.wait,
     )
     tasks = plan.tasks()
