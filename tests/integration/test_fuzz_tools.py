@@ -90,6 +90,12 @@ def _helm_options(**helm: Any) -> tuple[fs.Files, JSON]:
 @example(case=_helm_options(values="raw: \udfff\n"))
 @example(case=_helm_options(values="raw: a\x00b\n"))
 @example(case=({**_chart("x: 1\n")[0], "chart/loop.yaml": fs.symlink("loop.yaml")}, HELM_SOURCE))
+@example(
+    case=(
+        {**_chart("x: 1\n")[0], "chart/v.yaml": fs.symlink("y" * 300)},
+        {**HELM_SOURCE, "helm": {"valueFiles": ["v.yaml"]}},
+    )
+)
 @example(case=({**_chart("x: 1\n")[0], "chart/templates/s/l": fs.symlink("l")}, HELM_SOURCE))
 @example(case=_chart('{{ define "l" }}{{ include "l" . }}{{ end }}{{ include "l" . }}'))
 @example(case=_chart("{{ range until 100000000 }}x{{ end }}"))
