@@ -363,10 +363,14 @@ def _value_file(real_root: Path, real_chart: Path, shown: str, value_file: str) 
     joined = posixpath.normpath(posixpath.join(chart_rel, value_file))
     if joined == ".." or joined.startswith("../"):
         raise RenderError(f"values file {value_file!r} is outside the repository")
-    path = (real_root / joined).resolve()
-    if not path.is_relative_to(real_root):
-        raise RenderError(f"values file {value_file!r} resolves outside the repository")
-    if not path.is_file():
+    try:
+        path = (real_root / joined).resolve()
+        if not path.is_relative_to(real_root):
+            raise RenderError(f"values file {value_file!r} resolves outside the repository")
+        found = path.is_file()
+    except (OSError, RuntimeError):  # a link loop or a name over NAME_MAX in the repository
+        raise RenderError(f"values file {value_file!r} cannot be looked up", file=where) from None
+    if not found:
         raise RenderError(f"values file {value_file!r} not found", file=where)
     return path
 
