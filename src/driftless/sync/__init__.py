@@ -51,7 +51,9 @@ Gates
     cursor, so a restart does not reset it). At the deadline the operation
     fails with a message naming every object still waiting and its health
     message; the ``SyncFail`` phase runs and the retry policy applies.
-    A ``Degraded`` object or a failed hook fails the operation at once.
+    A failed hook, or a ``Degraded`` object the step waits for, fails the
+    operation at once (a ``Degraded`` object of the last step shows on the
+    app's health instead).
     Hooks have no such deadline (a Job has ``activeDeadlineSeconds``).
     Waiting never blocks a worker: the controller re-checks a few seconds
     later.
@@ -116,8 +118,9 @@ Ownership
 
 Resumption
     After each step the cursor (phase, wave, whether its objects were sent,
-    since when its health gate waits) and every task's result are written to ``status.operationState``. A
-    controller that restarts mid-sync continues from the cursor; finished
-    hooks are recorded and are not run again; applying an already applied
-    object is a no-op under server-side apply.
+    since when its health gate waits) and every task's result are written
+    to ``status.operationState``. A controller that restarts mid-sync
+    continues from the cursor; finished hooks are recorded and are not run
+    again; applying an already applied object is a no-op under server-side
+    apply.
 """
