@@ -45,6 +45,7 @@ from driftless.core.models import (
 )
 
 TERMINATE_ANNOTATION = "driftless.dev/terminate-operation"
+TERMINATED_MESSAGE = "terminated on request (driftless app terminate-op); nothing more is applied"
 # Phases the retry policy retries (Superseded and Terminated ones are not).
 RETRIED = (OperationPhase.FAILED, OperationPhase.ERROR)
 

@@ -100,30 +100,38 @@ class Reconciler:
             run = await self._run(app)
         except DriftlessError as err:
             log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
-            status = outcomes.failed(raw, err)
-            terminated = _terminate_unplanned(app)
-            if terminated is not None:
-                # A termination needs no plan: git or the render failing must
-                # not keep an operation alive that a person asked to stop.
-                state, history = terminated
-                status["operationState"] = state.to_api()
-                status["history"] = [h.to_api() for h in history]
-                message = f"sync to {state.revision[:12]}: {state.message}"
-                await self.events.record(raw, "Warning", reasons.SYNC_TERMINATED, message)
-            await self._write_status(raw, status)
-            if ops.terminate_request(app) is not None:
-                await self.clear_terminate(raw)
+            await self._write_failure(raw, app, err)
             return outcomes.Outcome(requeue_after=interval, error=err)
         status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
         await self._write_status(raw, status, run=run)
-        if ops.terminate_request(app) is not None and not run.running_at(app):
-            # Served, or stale (it names no running operation): never left to
-            # stop a later operation.
+        if ops.terminate_request(app) is not None:
+            # Served by this pass, or stale (it names no running operation):
+            # never left behind to stop a later operation.
             await self.clear_terminate(raw)
         requested = app.operation
         if requested is not None and (run.finished or _leftover(requested, run.state)):
             await self._clear_operation(raw, requested)
         return outcomes.after_run(status, interval, run.running, run.wait)
+
+    async def _write_failure(
+        self, raw: dict[str, Any], app: Application, err: DriftlessError
+    ) -> None:
+        """The status of a failed pass; a termination request is served all the same.
+
+        A termination needs no plan: git or a render failing must not keep
+        alive an operation a person asked to stop.
+        """
+        status = outcomes.failed(raw, err)
+        terminated = _terminate_unplanned(app)
+        if terminated is not None:
+            state, history = terminated
+            status["operationState"] = state.to_api()
+            status["history"] = [h.to_api() for h in history]
+            message = f"sync to {state.revision[:12]}: {state.message}"
+            await self.events.record(raw, "Warning", reasons.SYNC_TERMINATED, message)
+        await self._write_status(raw, status)
+        if ops.terminate_request(app) is not None:
+            await self.clear_terminate(raw)
 
     async def report_timeout(self, raw: dict[str, Any], seconds: float) -> DriftlessError:
         """Record on the app that its reconcile was cancelled after ``seconds``."""
@@ -249,7 +257,7 @@ class Reconciler:
             return end_early(
                 running,
                 OperationPhase.TERMINATED,
-                "terminated on request (driftless app terminate-op); nothing more is applied",
+                ops.TERMINATED_MESSAGE,
             )
         if target is None or not at_safe_point(running):
             return None
@@ -458,10 +466,6 @@ class RunResult:
 
     advanced: bool = False  # an operation step ran in this pass
 
-    def running_at(self, app: Application) -> bool:
-        """Is an operation the app's termination request names still running?"""
-        return self.running and self.state is not None and ops.should_terminate(app, self.state)
-
     @property
     def finished(self) -> bool:
         """An operation ended in this very pass."""
@@ -506,7 +510,7 @@ def _terminate_unplanned(
     ended = end_early(
         state.model_copy(deep=True),
         OperationPhase.TERMINATED,
-        "terminated on request (driftless app terminate-op); nothing more is applied",
+        ops.TERMINATED_MESSAGE,
     )
     return ended, ops.add_history(app, ended)
 
