@@ -89,6 +89,7 @@ def _helm_options(**helm: Any) -> tuple[fs.Files, JSON]:
 @example(case=_helm_options(parameters=[{"name": "raw", "value": "a\x00b"}]))
 @example(case=_helm_options(values="raw: \udfff\n"))
 @example(case=_helm_options(values="raw: a\x00b\n"))
+@example(case=_helm_options(valueFiles=["a\x00b.yaml"]))
 @example(case=({**_chart("x: 1\n")[0], "chart/loop.yaml": fs.symlink("loop.yaml")}, HELM_SOURCE))
 @example(
     case=(
