@@ -368,7 +368,7 @@ def _value_file(real_root: Path, real_chart: Path, shown: str, value_file: str) 
         if not path.is_relative_to(real_root):
             raise RenderError(f"values file {value_file!r} resolves outside the repository")
         found = path.is_file()
-    except (OSError, RuntimeError):  # a link loop or a name over NAME_MAX in the repository
+    except (OSError, RuntimeError, ValueError):  # a link loop, a name over NAME_MAX, a NUL
         raise RenderError(f"values file {value_file!r} cannot be looked up", file=where) from None
     if not found:
         raise RenderError(f"values file {value_file!r} not found", file=where)
