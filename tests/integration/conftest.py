@@ -36,7 +36,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Added after the test's own fixtures (so after ``kube``), not autouse: an
     autouse fixture would be set up first, before the session's client.
     """
+    here = Path(__file__).parent
     for item in items:
+        if not item.path.is_relative_to(here):
+            continue  # the hook sees the whole session: unit tests may call a parameter "kube"
         names = getattr(item, "fixturenames", None)
         if names is not None and "kube" in names and _CLEANUP not in names:
             names.append(_CLEANUP)
