@@ -118,12 +118,21 @@ async def test_install_controller_dry_run_and_uninstall(
     assert installed.returncode == 0, installed.stderr
     assert "deployment/driftless-controller applied" in installed.stdout
     assert await kube.get("apps/v1", "Deployment", "driftless-controller", "driftless-system")
+    rbac = "rbac.authorization.k8s.io/v1"
+    binding_name = "driftless-controller-driftless-system"  # cluster-wide, per install
+    binding = await kube.get(rbac, "ClusterRoleBinding", binding_name, None)
+    assert binding is not None
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "driftless-system"}
+    ]
     removed = await run_cli(devcluster, "uninstall", "--namespace", "driftless-system")
     assert removed.returncode == 0, removed.stderr
     assert "deployment/driftless-controller deleted" in removed.stdout
     assert (
         await kube.get("apps/v1", "Deployment", "driftless-controller", "driftless-system") is None
     )
+    assert await kube.get(rbac, "ClusterRoleBinding", binding_name, None) is None
+    assert await kube.get(rbac, "ClusterRole", binding_name, None) is None
     # The CRDs stay unless asked: apps are never deleted by accident.
     assert await kube.get(
         "apiextensions.k8s.io/v1", "CustomResourceDefinition", "applications.driftless.dev"

@@ -15,7 +15,12 @@ import yaml
 from click.testing import CliRunner
 
 from driftless.cli.main import cli
-from driftless.core.deployment import RENDER_SOCKET, TOKEN_PATH
+from driftless.core.deployment import (
+    RENDER_SOCKET,
+    TOKEN_PATH,
+    all_rbac,
+    controller_manifests,
+)
 
 JSON = dict[str, Any]
 
@@ -134,3 +139,31 @@ def test_the_commands_the_pod_runs_exist() -> None:
     assert server.exit_code == 0 and "--socket" in server.output
     controller = runner.invoke(cli, ["controller", "--help"])
     assert controller.exit_code == 0 and "--render-socket" in controller.output
+
+
+def test_two_cluster_wide_installs_never_share_a_binding() -> None:
+    """Cluster-scoped names are global: each install's binding is its own.
+
+    With one shared name, installing into a second namespace would move the
+    binding to that namespace's ServiceAccount, and uninstalling either
+    install would delete the other's RBAC.
+    """
+
+    def cluster_rbac(namespace: str) -> dict[str, JSON]:
+        return {
+            d["kind"]: d
+            for d in controller_manifests(namespace)
+            if d["kind"] in {"ClusterRole", "ClusterRoleBinding"}
+        }
+
+    first, second = cluster_rbac("team-a"), cluster_rbac("team-b")
+    for kind in ("ClusterRole", "ClusterRoleBinding"):
+        assert first[kind]["metadata"]["name"] != second[kind]["metadata"]["name"]
+    binding = second["ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == second["ClusterRole"]["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "team-b"}
+    ]
+    # What uninstall of team-a deletes never names team-b's cluster-wide objects.
+    removed = {(d["kind"], d["metadata"]["name"]) for d in all_rbac("team-a")}
+    assert not {(k, d["metadata"]["name"]) for k, d in second.items()} & removed

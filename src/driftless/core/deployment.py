@@ -11,6 +11,10 @@ RBAC, by ``scope``:
   contain, so it gets every verb on every resource cluster-wide (as Argo CD's
   application controller does); Projects, not RBAC, fence what each app may
   do.
+  The ClusterRole and its binding are named after the install namespace
+  (``driftless-controller-<namespace>``): cluster-scoped names are shared by
+  every install, so two installs (or uninstalling one of them) must never
+  touch each other's binding.
 * ``namespace`` (single tenant): a Role and RoleBinding in ``namespace`` only.
   The controller cannot read or write any other namespace, nor any
   cluster-scoped object: apps deploy into that namespace or fail with a
@@ -68,7 +72,7 @@ def rbac(namespace: str, scope: Scope) -> list[JSON]:
         role_kind = "Role"
         rules = _RULES_ALL
     else:
-        meta = {"name": NAME, "labels": LABELS}
+        meta = {"name": cluster_rbac_name(namespace), "labels": LABELS}
         role_kind = "ClusterRole"
         rules = [*_RULES_ALL, {"nonResourceURLs": ["*"], "verbs": ["get"]}]
     api = "rbac.authorization.k8s.io"
@@ -78,10 +82,15 @@ def rbac(namespace: str, scope: Scope) -> list[JSON]:
             "apiVersion": f"{api}/v1",
             "kind": f"{role_kind}Binding",
             "metadata": meta,
-            "roleRef": {"apiGroup": api, "kind": role_kind, "name": NAME},
+            "roleRef": {"apiGroup": api, "kind": role_kind, "name": meta["name"]},
             "subjects": subjects,
         },
     ]
+
+
+def cluster_rbac_name(namespace: str) -> str:
+    """Name of the ClusterRole and ClusterRoleBinding of the install in ``namespace``."""
+    return f"{NAME}-{namespace}"
 
 
 def all_rbac(namespace: str) -> list[JSON]:
