@@ -142,3 +142,41 @@ async def test_install_controller_dry_run_and_uninstall(
     version = await run_cli(devcluster, "version", "-o", "json")
     assert version.returncode == 0, version.stderr
     assert json.loads(version.stdout)["controller"] == __version__
+
+
+async def test_uninstall_removes_an_earlier_versions_shared_rbac_only_when_it_is_its_own(
+    devcluster: DevCluster, kube: KubeClient
+) -> None:
+    """Earlier versions named the cluster-wide RBAC plainly ``driftless-controller``."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    legacy = "driftless-controller"
+
+    async def old_shared_rbac(namespace: str) -> None:
+        role = {
+            "apiVersion": rbac,
+            "kind": "ClusterRole",
+            "metadata": {"name": legacy},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        }
+        binding = {"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": legacy},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": legacy},
+                   "subjects": [{"kind": "ServiceAccount", "name": legacy,
+                                 "namespace": namespace}]}  # fmt: skip
+        for obj in (role, binding):
+            await kube.apply(obj, field_manager="earlier-driftless")
+
+    # Bound to another install: uninstalling this one leaves it alone.
+    await old_shared_rbac("someone-else")
+    removed = await run_cli(devcluster, "uninstall", "--namespace", "legacy-rbac")
+    assert removed.returncode == 0, removed.stderr
+    assert await kube.get(rbac, "ClusterRoleBinding", legacy) is not None
+    assert await kube.get(rbac, "ClusterRole", legacy) is not None
+
+    # Bound to this install only: it goes with it.
+    await old_shared_rbac("legacy-rbac")
+    removed = await run_cli(devcluster, "uninstall", "--namespace", "legacy-rbac")
+    assert removed.returncode == 0, removed.stderr
+    assert "clusterrolebinding/driftless-controller deleted" in removed.stdout
+    assert await kube.get(rbac, "ClusterRoleBinding", legacy) is None
+    assert await kube.get(rbac, "ClusterRole", legacy) is None

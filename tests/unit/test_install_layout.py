@@ -19,6 +19,7 @@ from driftless.core.deployment import (
     RENDER_SOCKET,
     TOKEN_PATH,
     all_rbac,
+    binds_this_install,
     controller_manifests,
 )
 
@@ -167,3 +168,26 @@ def test_two_cluster_wide_installs_never_share_a_binding() -> None:
     # What uninstall of team-a deletes never names team-b's cluster-wide objects.
     removed = {(d["kind"], d["metadata"]["name"]) for d in all_rbac("team-a")}
     assert not {(k, d["metadata"]["name"]) for k, d in second.items()} & removed
+
+
+@pytest.mark.parametrize(
+    ("subjects", "ours"),
+    [
+        ([{"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "gitops"}], True),
+        ([{"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "other"}], False),
+        (
+            [
+                {"kind": "ServiceAccount", "name": "driftless-controller", "namespace": "gitops"},
+                {"kind": "Group", "name": "system:masters"},
+            ],
+            False,
+        ),
+        ([], False),
+    ],
+)
+def test_an_old_shared_binding_is_this_installs_only_when_it_grants_only_it(
+    subjects: list[JSON], ours: bool
+) -> None:
+    binding = {"kind": "ClusterRoleBinding", "subjects": subjects}
+    assert binds_this_install(binding, "gitops") is ours
+    assert binds_this_install(None, "gitops") is False

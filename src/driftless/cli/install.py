@@ -14,7 +14,14 @@ import yaml
 
 from driftless.cli.context import Globals, run_async, with_client
 from driftless.core.crd import all_crds
-from driftless.core.deployment import DEFAULT_IMAGE, Scope, all_rbac, controller_manifests
+from driftless.core.deployment import (
+    DEFAULT_IMAGE,
+    NAME,
+    Scope,
+    all_rbac,
+    binds_this_install,
+    controller_manifests,
+)
 from driftless.core.project import DEFAULT_PROJECT, default_project
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.kube.client import KubeApiError, KubeClient
@@ -110,6 +117,8 @@ async def install_command(
         for obj in controller:
             await client.apply(obj, field_manager=FIELD_MANAGER)
             lines.append(f"{obj['kind'].lower()}/{obj['metadata']['name']} applied")
+        if controller:
+            lines += await remove_legacy_cluster_rbac(client, namespace)
         return lines
 
     for line in await with_client(globals_, run):
@@ -164,10 +173,28 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
             )
             state = "deleted" if gone else "not found"
             lines.append(f"{obj['kind'].lower()}/{meta['name']} {state}")
-        return lines
+        return lines + await remove_legacy_cluster_rbac(client, namespace)
 
     for line in await with_client(globals_, run):
         click.echo(line)
+
+
+async def remove_legacy_cluster_rbac(client: KubeClient, namespace: str) -> list[str]:
+    """Delete the cluster-wide RBAC an earlier version named plainly ``driftless-controller``.
+
+    Cluster-scoped RBAC is now named per install namespace; the old shared
+    pair is removed only when its binding grants nothing but this install's
+    ServiceAccount, so another install that still relies on it keeps it.
+    """
+    api = "rbac.authorization.k8s.io/v1"
+    binding = await client.get(api, "ClusterRoleBinding", NAME)
+    if not binds_this_install(binding, namespace):
+        return []
+    lines = []
+    for kind in ("ClusterRoleBinding", "ClusterRole"):
+        if await client.delete(api, kind, NAME):
+            lines.append(f"{kind.lower()}/{NAME} deleted (named by an earlier version)")
+    return lines
 
 
 def project_for(namespace: str, scope: Scope) -> dict[str, Any]:

@@ -93,6 +93,19 @@ def cluster_rbac_name(namespace: str) -> str:
     return f"{NAME}-{namespace}"
 
 
+def binds_this_install(binding: JSON | None, namespace: str) -> bool:
+    """Whether a ClusterRoleBinding grants only this install's ServiceAccount.
+
+    Used for the binding an earlier version named plainly ``driftless-controller``:
+    it belongs to this install (and may be removed with it) only when its sole
+    subject is the controller's ServiceAccount in ``namespace``.
+    """
+    if binding is None:
+        return False
+    subject = {"kind": "ServiceAccount", "name": NAME, "namespace": namespace}
+    return bool(binding.get("subjects") == [subject])
+
+
 def all_rbac(namespace: str) -> list[JSON]:
     """The RBAC objects of either scope (what uninstall removes)."""
     return [*rbac(namespace, "cluster"), *rbac(namespace, "namespace")]
