@@ -402,7 +402,13 @@ def _check_buildable(
         local = dep.repository.removeprefix("file://")
         chart_rel = _relative(real_chart, real_root)
         joined = posixpath.normpath(posixpath.join(chart_rel, local))
-        target = (real_root / joined).resolve()
+        try:
+            target = (real_root / joined).resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+            raise RenderError(
+                f"dependency {dep.name} ({dep.repository!r}) is not a usable path",
+                file=shown_chart_file,
+            ) from None
         if local.startswith("/") or joined.startswith("../") or joined == "..":
             raise RenderError(
                 f"dependency {dep.name} ({dep.repository}) is outside the repository",
