@@ -85,8 +85,9 @@ _GLOB_SAFE = _PATH_SAFE + "*?[]"
 
 # A URL in free text: up to whitespace or a quote that closes it.
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]*")
-# userinfo: everything up to the LAST "@" before the first "/" (greedy).
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s]*@")
+# Up to the last "@" before the query, fragment or end of the URL: a password
+# may hold a "/" (then no parser finds the host, but the secret must still go).
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s?#]*@")
 _QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&;#\s]+)=(?P<value>[^&;#\s]*)")
 # Query parameters that never carry a secret and make messages readable.
 _HARMLESS_PARAMS = frozenset({"service", "ref", "version", "format"})
