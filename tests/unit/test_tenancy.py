@@ -33,9 +33,9 @@ def test_tracking_id_names_the_app_namespace_and_round_trips() -> None:
     parsed = parse_tracking_id(value)
     assert parsed is not None
     assert (parsed.app_namespace, parsed.app_name, parsed.ref) == ("team-a", "shop", REF)
-    assert parsed.owned_by("team-a", "shop")
-    assert not parsed.owned_by("team-b", "shop")  # same app name, other tenant
-    assert not parsed.owned_by("team-a", "other")
+    assert parsed.owned_by("team-a", "shop", inventory=set())
+    assert not parsed.owned_by("team-b", "shop", inventory={REF})  # same app name, other tenant
+    assert not parsed.owned_by("team-a", "other", inventory={REF})
 
 
 def test_cluster_scoped_and_core_group_ids_parse() -> None:
@@ -44,12 +44,15 @@ def test_cluster_scoped_and_core_group_ids_parse() -> None:
     assert parsed is not None and parsed.ref == ref
 
 
-def test_old_format_ids_parse_as_legacy_and_belong_to_any_app_of_that_name() -> None:
+def test_old_format_ids_belong_to_the_app_of_that_name_whose_inventory_lists_them() -> None:
     parsed = parse_tracking_id("shop:apps/Deployment:shop/web")
     assert parsed is not None and parsed.legacy
     assert parsed.ref == REF
-    assert parsed.owned_by("team-a", "shop") and parsed.owned_by("team-b", "shop")
-    assert not parsed.owned_by("team-a", "web")
+    assert parsed.owned_by("team-a", "shop", inventory={REF})
+    assert not parsed.owned_by("team-b", "shop", inventory=set())
+    assert not parsed.owned_by("team-a", "web", inventory={REF})
+    # Routing a live change wakes every app of that name; ownership is decided later.
+    assert parsed.names("team-a", "shop") and parsed.names("team-b", "shop")
 
 
 @pytest.mark.parametrize(
@@ -60,9 +63,12 @@ def test_malformed_ids_are_none(value: str) -> None:
     assert parse_tracking_id(value) is None
 
 
+MINE = ResourceRef("", "ConfigMap", "shop", "x")
+
+
 def _take(live: dict[str, Any] | None, *, ns: str = "team-a", allow: bool = False) -> None:
     check_take(live, "ConfigMap shop/x", app_namespace=ns, app_name="shop",
-               allow_takeover=allow, home=HOME)  # fmt: skip
+               allow_takeover=allow, home=HOME, inventory={MINE})  # fmt: skip
 
 
 def test_untracked_and_own_objects_may_be_written() -> None:
@@ -103,10 +109,12 @@ def test_credential_secrets_are_never_adopted() -> None:
 
 
 def test_owns_is_what_prune_trusts() -> None:
-    assert owns(_live("team-a_shop:/ConfigMap:shop/x"), "team-a", "shop")
-    assert owns(_live("shop:/ConfigMap:shop/x"), "team-a", "shop")
-    assert not owns(_live("team-b_shop:/ConfigMap:shop/x"), "team-a", "shop")
-    assert not owns(_live(None), "team-a", "shop")
+    mine = {MINE}
+    assert owns(_live("team-a_shop:/ConfigMap:shop/x"), "team-a", "shop", inventory=mine)
+    assert owns(_live("shop:/ConfigMap:shop/x"), "team-a", "shop", inventory=mine)
+    assert not owns(_live("shop:/ConfigMap:shop/x"), "team-a", "shop", inventory=set())
+    assert not owns(_live("team-b_shop:/ConfigMap:shop/x"), "team-a", "shop", inventory=mine)
+    assert not owns(_live(None), "team-a", "shop", inventory=mine)
 
 
 def _project(**spec: Any) -> Project:

@@ -295,11 +295,14 @@ class Engine:
     ) -> None:
         """Refuse the plan if any live object it would write belongs to another app."""
         allow = app.spec.sync_policy.option_enabled(ownership.ALLOW_TAKEOVER)
+        inventory = {
+            ResourceRef(r.group, r.kind, r.namespace, r.name) for r in app.status.resources
+        }
 
         def check(live: dict[str, Any] | None, obj: DesiredObject) -> None:
             ownership.check_take(
                 live, obj.describe(), app_namespace=app.namespace, app_name=app.name,
-                allow_takeover=allow, home=self.home,
+                allow_takeover=allow, home=self.home, inventory=inventory,
             )  # fmt: skip
 
         for state in states:

@@ -149,7 +149,7 @@ class Controller:
         if tracked is None:
             return
         for key in self.apps:
-            if tracked.owned_by(*key):
+            if tracked.names(*key):  # a wake-up only: ownership is checked by the sync
                 self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
 
     # -- informer -----------------------------------------------------

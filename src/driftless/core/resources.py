@@ -22,13 +22,17 @@ Tracking ids
 
     Ids written before the app's namespace was part of them
     (``<app-name>:<group>/<kind>:<namespace>/<name>``) still parse, with
-    ``app_namespace`` ``None``: an app of that name treats them as its own
-    (its next sync re-annotates the object with the new id; prune deletes it
-    like any object of the app).
+    ``app_namespace`` ``None``. Such an id does not say which namespace's app
+    wrote it, so it belongs to an app of that name only when the object is in
+    that app's own inventory (its ``status.resources``, written by the
+    controller, never by a tenant): its next sync re-annotates the object
+    with the new id and prune deletes it like any object of the app. A
+    same-named app of another namespace is another app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +90,29 @@ class TrackingId:
     def legacy(self) -> bool:
         return self.app_namespace is None
 
-    def owned_by(self, app_namespace: str, app_name: str) -> bool:
-        """Does this id name that app? Old-format ids match any app of that name."""
+    def names(self, app_namespace: str, app_name: str) -> bool:
+        """Could this id be that app's? Old-format ids name every app of that name.
+
+        Only for routing (which app to wake up on a live change), never for
+        deciding ownership: see ``owned_by``.
+        """
         if self.app_name != app_name:
             return False
         return self.app_namespace is None or self.app_namespace == app_namespace
+
+    def owned_by(
+        self, app_namespace: str, app_name: str, *, inventory: Container[ResourceRef]
+    ) -> bool:
+        """Does this id belong to that app, whose inventory is ``inventory``?
+
+        An old-format id belongs to an app of that name only while its object
+        is in that app's inventory (see the module docstring).
+        """
+        if self.app_name != app_name:
+            return False
+        if self.app_namespace is None:
+            return self.ref in inventory
+        return self.app_namespace == app_namespace
 
     @property
     def owner(self) -> str:

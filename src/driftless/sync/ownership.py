@@ -7,7 +7,13 @@ check has to happen before the write. The tracking id on the live object
 * no tracking id (or a malformed one): the object is unmanaged and the app
   may adopt it (how an existing workload is brought under GitOps);
 * this app's id — or an id in the old format naming an app of the same name
-  — : the app's own object (old ids are rewritten by the next apply);
+  whose object is in this app's inventory (``status.resources``) — : the
+  app's own object (old ids are rewritten by the next apply);
+* an old-format id that is not in this app's inventory: it names no
+  namespace, so it is treated as another app's (the legacy owner is named,
+  and only an administrator's app may take it with ``AllowTakeover``) —
+  otherwise a tenant could take and prune another tenant's object just by
+  giving its Application the same name;
 * another app's id: refused with ``ResourceOwnedElsewhereError`` (reason
   ``ResourceOwnedElsewhere``) naming the owning app, so nothing is applied.
   The one exception is an explicit takeover: the Application sets the sync
@@ -22,7 +28,7 @@ check has to happen before the write. The tracking id on the live object
   app can rewrite where another tenant's apps deploy or which token they use.
 
 Pruning uses ``owns``: an object is deleted only while its live tracking id
-is this app's.
+is this app's (an old-format id: and the object is in the app's inventory).
 
 The check runs on the plan (the live state read just before the sync that
 applies it), so a whole sync is refused rather than half applied; an object
@@ -31,11 +37,12 @@ another app grabs in the instant between plan and apply is not detected.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from driftless.core import reasons
 from driftless.core.errors import StallingError
-from driftless.core.resources import ResourceRef, tracking_of
+from driftless.core.resources import ResourceRef, TrackingId, tracking_of
 from driftless.kube.clusters import SECRET_TYPE_LABEL
 
 JSON = dict[str, Any]
@@ -48,10 +55,35 @@ class ResourceOwnedElsewhereError(StallingError):
     reason = reasons.RESOURCE_OWNED_ELSEWHERE
 
 
-def owns(live: JSON, app_namespace: str, app_name: str) -> bool:
-    """Does the live object carry this app's tracking id (either format)?"""
+def owns(
+    live: JSON, app_namespace: str, app_name: str, *, inventory: Container[ResourceRef]
+) -> bool:
+    """Does the live object carry this app's tracking id (either format)?
+
+    ``inventory`` is the app's ``status.resources`` as refs.
+    """
     tracked = tracking_of(live)
-    return tracked is not None and tracked.owned_by(app_namespace, app_name)
+    return tracked is not None and _owned(tracked, live, app_namespace, app_name, inventory)
+
+
+def _owned(
+    tracked: TrackingId,
+    live: JSON,
+    app_namespace: str,
+    app_name: str,
+    inventory: Container[ResourceRef],
+) -> bool:
+    if not tracked.owned_by(app_namespace, app_name, inventory=inventory):
+        return False
+    # An old-format id is trusted only on the object it names (not a copy).
+    return not tracked.legacy or _ref_of(live) == tracked.ref
+
+
+def _ref_of(live: JSON) -> ResourceRef | None:
+    try:
+        return ResourceRef.from_object(live)
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 def check_take(
@@ -62,12 +94,16 @@ def check_take(
     app_name: str,
     allow_takeover: bool,
     home: str,
+    inventory: Container[ResourceRef],
 ) -> None:
-    """Raise unless this app may write ``live`` (``None``: the object does not exist)."""
+    """Raise unless this app may write ``live`` (``None``: the object does not exist).
+
+    ``inventory`` is the app's ``status.resources`` as refs.
+    """
     if live is None:
         return
     tracked = tracking_of(live)
-    if tracked is not None and tracked.owned_by(app_namespace, app_name):
+    if tracked is not None and _owned(tracked, live, app_namespace, app_name, inventory):
         return
     if _is_credential(live):
         raise ResourceOwnedElsewhereError(
@@ -79,14 +115,28 @@ def check_take(
     same_tenant = tracked.app_namespace == app_namespace or app_namespace == home
     if allow_takeover and same_tenant:
         return
-    hint = (
-        f"set syncOption {ALLOW_TAKEOVER}=true to move it to this app"
-        if same_tenant
-        else "an app of another namespace cannot take it over"
-    )
     raise ResourceOwnedElsewhereError(
-        f"{describe} is managed by application {tracked.owner}; refusing to take it over ({hint})"
+        f"{describe} is managed by {_owner(tracked)}; refusing to take it over "
+        f"({_hint(tracked, same_tenant)})"
     )
+
+
+def _owner(tracked: TrackingId) -> str:
+    if tracked.legacy:
+        # The id does not say which namespace's app wrote it.
+        return (
+            f"application {tracked.owner} (an old-format tracking id, without the app's "
+            "namespace, of an object not in this app's inventory)"
+        )
+    return f"application {tracked.owner}"
+
+
+def _hint(tracked: TrackingId, same_tenant: bool) -> str:
+    if same_tenant:
+        return f"set syncOption {ALLOW_TAKEOVER}=true to move it to this app"
+    if tracked.legacy:
+        return "only an app in the controller's namespace may take it over"
+    return "an app of another namespace cannot take it over"
 
 
 def check_render(body: JSON, ref: ResourceRef, describe: str, *, app_namespace: str) -> None:

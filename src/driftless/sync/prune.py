@@ -3,7 +3,8 @@
 The app's inventory is its last ``status.resources`` list. An object in the
 inventory that the current render does not produce is an *orphan* when the
 live object still carries this app's tracking id (or an old-format id naming
-an app of this name; see ``core.resources``) — an object that changed hands
+an app of this name, trusted because the object is in this very app's
+inventory; see ``core.resources``) — an object that changed hands
 (another app's tracking id, or none) is never touched.
 
 Contract:
@@ -73,6 +74,9 @@ async def find_orphans(
     client: KubeClient, app_namespace: str, app_name: str, entries: list[ResourceStatus]
 ) -> list[Orphan]:
     """The entries whose live object exists and still carries this app's tracking id."""
+    # ``entries`` come from this app's own inventory (``status.resources``):
+    # that is what lets an old-format id (no app namespace) count as its own.
+    inventory = {ResourceRef(e.group, e.kind, e.namespace, e.name) for e in entries}
     orphans = []
     for entry in entries:
         ref = ResourceRef(entry.group, entry.kind, entry.namespace, entry.name)
@@ -87,7 +91,7 @@ async def find_orphans(
         if live is None:
             continue
         tracked = tracking_of(live)
-        if tracked is None or not tracked.owned_by(app_namespace, app_name):
+        if tracked is None or not tracked.owned_by(app_namespace, app_name, inventory=inventory):
             continue
         if tracked.ref != ref:
             continue  # the annotation was copied onto another object: not ours to delete
