@@ -25,6 +25,12 @@ Contract:
   other 4xx → ``SourceError`` (the URL, chart or version is wrong, or the
   credentials are missing or refused); a body over the limit → ``SourceError``.
 * Messages never contain URL credentials (``redact``) or header values.
+  ``redact`` is for messages only: what is fetched is the URL as given minus
+  its user info (``strip_userinfo``), query included (registry pagination
+  ``?last=…``, signed archive URLs).
+* A URL no parser can take apart (a bad or out-of-range port, a broken IPv6
+  bracket, a ``/`` inside the password) is a ``SourceError`` that quotes no
+  parser message (those echo URL fragments, possibly of a password).
 * No cookies, no proxies from the environment: chart downloads go where the
   spec says and nowhere else.
 """
@@ -137,6 +143,14 @@ def redact(url: str) -> str:
     return repourl.redact(url)
 
 
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@`` and nothing else changed (what is fetched)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def origin(url: str) -> str:
     """``scheme://host:port`` of ``url``, lower-cased, default port explicit."""
     parts = urllib.parse.urlsplit(url)
@@ -156,7 +170,7 @@ def split_credentials(url: str) -> tuple[str, BasicAuth | None]:
     parts = urllib.parse.urlsplit(url)
     if parts.username is None:
         return url, None
-    clean = redact(url)
+    clean = strip_userinfo(url)
     auth = BasicAuth(
         origin=origin(clean),
         username=urllib.parse.unquote(parts.username),
@@ -172,7 +186,13 @@ def check_scheme(url: str, what: str) -> None:
     spaces, control characters), which ``http.client`` would otherwise raise
     as ``UnicodeEncodeError``/``InvalidURL`` deep inside the request.
     """
-    if urllib.parse.urlsplit(url).scheme.lower() not in _SCHEMES:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad or out-of-range port
+    except ValueError:
+        # The parser's message may quote a piece of the password: never shown.
+        raise SourceError(f"{what}: {redact(url)!r} is not a valid URL") from None
+    if parts.scheme.lower() not in _SCHEMES:
         raise SourceError(f"{what}: {redact(url)!r} is not an http(s) URL; refused")
     if any(not 0x21 <= ord(char) <= 0x7E for char in url):
         raise SourceError(
@@ -191,8 +211,8 @@ def get(
     auth: BasicAuth | None = None,
 ) -> Response:
     """GET ``url`` (see the module contract); ``what`` names the thing in messages."""
-    url = redact(url)  # user info in a URL is never a credential here: ``auth`` is
     check_scheme(url, what or "download")
+    url = strip_userinfo(url)  # user info in a URL is never a credential here: ``auth`` is
     headers = {"User-Agent": _USER_AGENT}
     if accept:
         headers["Accept"] = accept
@@ -211,6 +231,8 @@ def get(
             raise _unauthorized(url, what, sent) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
+    except (http.client.HTTPException, ValueError) as exc:
+        raise _invalid(exc, url, what) from None
     try:
         return _get_once(url, {**headers, _AUTHORIZATION: f"Bearer {token}"}, timeout, max_bytes)
     except urllib.error.HTTPError as exc:
@@ -219,6 +241,8 @@ def get(
         raise _http_error(exc, url, what) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
+    except (http.client.HTTPException, ValueError) as exc:
+        raise _invalid(exc, url, what) from None
 
 
 def parse_challenge(header: str) -> dict[str, str] | None:
@@ -259,8 +283,8 @@ def _bearer_token(
     if not params or "realm" not in params:
         return None
     query: dict[str, str] = {k: params[k] for k in ("service", "scope") if k in params}
-    token_url = redact(params["realm"])
-    check_scheme(token_url, f"{what or redact(url)}: token realm")
+    check_scheme(params["realm"], f"{what or redact(url)}: token realm")
+    token_url = strip_userinfo(params["realm"])
     if query:
         token_url += ("&" if "?" in token_url else "?") + urllib.parse.urlencode(query)
     headers = {"User-Agent": _USER_AGENT}
@@ -275,6 +299,8 @@ def _bearer_token(
         raise _http_error(exc, url, what) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise _network_error(exc, url, what) from None
+    except (http.client.HTTPException, ValueError) as exc:
+        raise _invalid(exc, url, what) from None
     try:
         data: Any = json.loads(answer.body)
     except ValueError:
@@ -298,6 +324,19 @@ def _http_error(exc: urllib.error.HTTPError, url: str, what: str) -> Exception:
     if exc.code == 404:
         return SourceError(f"{shown}: not found (HTTP 404 from {redact(url)})")
     return SourceError(f"{shown}: refused (HTTP {exc.code} from {redact(url)})")
+
+
+def _invalid(exc: Exception, url: str, what: str) -> Exception:
+    """A URL (a redirect's, say) ``http.client`` cannot use, or an answer that is not HTTP.
+
+    The exception's own text is not shown: it may quote part of a URL's user info.
+    """
+    shown = what or redact(url)
+    if isinstance(exc, http.client.InvalidURL | ValueError):
+        return SourceError(f"{shown}: {redact(url)} or a URL it redirects to is not a valid URL")
+    return SourceUnavailableError(
+        f"{shown}: {redact(url)} did not answer valid HTTP ({type(exc).__name__})"
+    )
 
 
 def _network_error(exc: BaseException, url: str, what: str) -> Exception:

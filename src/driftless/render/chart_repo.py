@@ -149,8 +149,12 @@ class _Repository:
 
     @classmethod
     def parse(cls, repo_url: str, chart: str, plain_http: frozenset[str]) -> _Repository:
-        parts = urllib.parse.urlsplit(repo_url.strip())
         identity = redact(repo_url.strip()).rstrip("/")
+        try:
+            parts = urllib.parse.urlsplit(repo_url.strip())
+            parts.port  # noqa: B018 - raises ValueError for a bad or out-of-range port
+        except ValueError:  # its message may quote part of the password: not shown
+            raise SourceError(f"chart repository {identity!r} is not a valid URL") from None
         if parts.scheme == "oci":
             if not parts.hostname:
                 raise SourceError(f"OCI chart repository {identity!r} names no registry host")
