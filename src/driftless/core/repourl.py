@@ -9,7 +9,9 @@ passes a ``team-a/*`` rule: git and curl collapse the ``..``.
 Contract:
 
 * ``parse_repo_url(text)`` accepts ``http(s)://``, ``git://``, ``ssh://``,
-  scp-like ``user@host:path``, ``file://`` and absolute paths, and returns a
+  scp-like ``user@host:path``, ``file://``, absolute paths and — for
+  matching only — ``oci://`` (a Helm chart registry, normalized like https,
+  default port 443; ``check_fetchable`` refuses it), and returns a
   ``RepoURL`` or raises ``SourceError`` (message redacted). It refuses what
   stays ambiguous between git, curl and a server: raw backslashes, control
   characters and whitespace, more than one ``@`` in the authority, a query or
@@ -21,9 +23,10 @@ Contract:
   percent-encoded unreserved characters decoded (so ``%2e%2e`` *is* ``..``),
   ``.``/``..`` segments resolved (``..`` stops at the root, as curl does),
   duplicate and trailing ``/`` removed, userinfo dropped except an ssh user.
-* ``RepoURL.check_fetchable()`` returns ``fetch_url`` but refuses a URL
-  written with a password (credentials belong in a repository Secret, not
-  in a spec every reader of the Application sees).
+* ``RepoURL.check_fetchable()`` returns ``fetch_url`` but refuses an
+  ``oci://`` URL (never git's to fetch) and a URL written with a password
+  (credentials belong in a repository Secret, not in a spec every reader of
+  the Application sees).
 * ``RepoURL.fetch_url`` is what git is given — the canonical form, so what a
   Project or credential was checked against is exactly what is fetched.
   ``RepoURL.identity`` is that without the ssh user (scp-like read as
@@ -55,6 +58,7 @@ from urllib.parse import quote, unquote
 from driftless.core.errors import SourceError
 
 __all__ = [
+    "MATCH_ONLY_SCHEMES",
     "NETWORK_SCHEMES",
     "RepoURL",
     "glob_matches",
@@ -64,7 +68,9 @@ __all__ = [
 ]
 
 NETWORK_SCHEMES = frozenset({"http", "https", "ssh", "git"})
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
+# Parsed so Project allow-lists can match OCI chart sources; git never fetches them.
+MATCH_ONLY_SCHEMES = frozenset({"oci"})
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418, "oci": 443}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 # [user@]host:path — the host part holds no "/", so a relative path with a
 # colon in it is not mistaken for one; "::" is git's transport syntax (ext::).
@@ -140,6 +146,11 @@ class RepoURL:
         A password in ``repoURL`` would be readable by everyone who can read
         the Application; credentials belong in a repository Secret.
         """
+        if self.scheme in MATCH_ONLY_SCHEMES:
+            raise SourceError(
+                f"repository URL {self.identity!r} is an OCI registry, not a git repository"
+                " (set spec.source.chart to deploy a chart from it)"
+            )
         if self.has_password:
             raise SourceError(
                 f"repository URL {self.identity!r} was given with a password: put"
@@ -242,7 +253,7 @@ def _parse(text: str, *, glob: bool) -> RepoURL:
     rest = url[scheme_match.end() :]
     if scheme == "file":
         return _parse_file(rest, shown)
-    if scheme in NETWORK_SCHEMES:
+    if scheme in NETWORK_SCHEMES or scheme in MATCH_ONLY_SCHEMES:
         return _parse_network(scheme, rest, shown, glob=glob)
     raise SourceError(
         f"repository URL {shown!r} uses the unsupported scheme {scheme!r}"
