@@ -15,6 +15,7 @@ from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeClient
 from driftless.sources.git import GitCache, default_cache_root
@@ -247,13 +248,31 @@ def _color(text: str, enabled: bool) -> str:
     return "".join(colored)
 
 
-async def compute_diffs(client: KubeClient, app_raw: JSON) -> list[ResourceDiff]:
-    """Plan the app exactly as the controller would and diff every resource."""
+# The controller reads Projects only from its own namespace and protects it as a
+# destination; a plan made here must use the same one (the controller's flag
+# of the same name), or it checks the app against the wrong Projects.
+controller_namespace_option = click.option(
+    "--controller-namespace",
+    default=DEFAULT_APP_NAMESPACE,
+    show_default=True,
+    envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
+    help="The controller's namespace: where Projects are read, and the destination apps may"
+    " not use.",
+)
+
+
+async def compute_diffs(
+    client: KubeClient, app_raw: JSON, *, home: str = DEFAULT_APP_NAMESPACE
+) -> list[ResourceDiff]:
+    """Plan the app exactly as the controller would and diff every resource.
+
+    ``home``: the controller's namespace (Projects, protected destination).
+    """
     app = Application.model_validate(app_raw)
     # Runs with the rights of the person at the terminal, who may read their
     # own disk anyway: local repositories are allowed here, unlike in the controller.
     git = GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
-    engine = Engine(client, git, tools=render_tools())
+    engine = Engine(client, git, tools=render_tools(), home=home)
     plan = await engine.plan(app)
     diffs = []
     for state in plan.states:
@@ -272,12 +291,18 @@ async def compute_diffs(client: KubeClient, app_raw: JSON) -> list[ResourceDiff]
 @app_group.command("diff")
 @click.argument("name")
 @namespace_option
+@controller_namespace_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
 @click.pass_obj
 @run_async
 async def diff_app(
-    globals_: Globals, name: str, namespace: str | None, output: str, no_color: bool
+    globals_: Globals,
+    name: str,
+    namespace: str | None,
+    controller_namespace: str,
+    output: str,
+    no_color: bool,
 ) -> None:
     """Show what syncing would change: git (after a server-side dry-run) vs the cluster.
 
@@ -293,7 +318,8 @@ async def diff_app(
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> list[ResourceDiff]:
-        return await compute_diffs(client, await _get(client, name, ns))
+        app_raw = await _get(client, name, ns)
+        return await compute_diffs(client, app_raw, home=controller_namespace)
 
     diffs = await with_client(globals_, run)
     changed = [d for d in diffs if d.status != "unchanged"]

@@ -41,7 +41,7 @@ import click
 import yaml
 
 from driftless.cli import inventory
-from driftless.cli.app import _color
+from driftless.cli.app import _color, controller_namespace_option
 from driftless.cli.context import Globals, app_namespace
 from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine, Plan
@@ -65,7 +65,12 @@ from driftless.core.models import (
     parse_duration,
 )
 from driftless.core.project import Project, default_project
-from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
+from driftless.core.resources import (
+    DEFAULT_APP_NAMESPACE,
+    TRACKING_ANNOTATION,
+    Manifest,
+    ResourceRef,
+)
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.render import KubeTarget, RenderTools, render
@@ -273,8 +278,9 @@ class PushEngine(Engine):
         tools: RenderTools,
         permissive: bool,
         local: LocalTree | None = None,
+        home: str = DEFAULT_APP_NAMESPACE,
     ) -> None:
-        super().__init__(client, git, tools=tools)
+        super().__init__(client, git, tools=tools, home=home)
         self.permissive = permissive
         self.local = local
 
@@ -482,6 +488,7 @@ def print_diffs(diffs: list[ResourceDiff], *, color: bool) -> int:
 @click.option("--local", "local_path", required=True, help="The app's directory on disk.")
 @click.option("--app", "app_name", required=True, help="The Application whose options to use.")
 @click.option("-n", "--namespace", default=None, help="Namespace of the Application.")
+@controller_namespace_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
 @click.pass_obj
@@ -491,6 +498,7 @@ async def diff_local_command(
     local_path: str,
     app_name: str,
     namespace: str | None,
+    controller_namespace: str,
     output: str,
     no_color: bool,
 ) -> int:
@@ -515,8 +523,9 @@ async def diff_local_command(
             raise UsageFailedError(f'application "{app_name}" not found in namespace {ns}')
         app = Application.model_validate(raw)
         engine = PushEngine(
-            client, _git_cache(), tools=render_tools(), permissive=False, local=tree
-        )
+            client, _git_cache(), tools=render_tools(), permissive=False, local=tree,
+            home=controller_namespace,
+        )  # fmt: skip
         diffs = plan_diffs(await engine.plan(app))
     finally:
         await client.close()
