@@ -2,7 +2,7 @@
 
 The index is parsed in the controller process, so its limits must bound the
 worst case: 32 MiB of text and 1M nodes (measured: the worst case, a flat
-list of 1M one-letter scalars, peaks near 360 MB and ~6 s; a realistic index
+list of 1M one-letter scalars, peaks near 400 MB RSS and ~5 s; a realistic index
 is ~19 bytes a node, so up to ~19 MB of real index parses). A chart archive is
 read header by header with a cap on entries and bytes, never all headers first.
 """

@@ -31,6 +31,12 @@ Contract of ``fetch_chart(repo_url, chart, wanted, ...)``:
   archive URLs in an index (relative ones resolved against the index URL):
   ``file://``, paths and any other scheme are a ``SourceError`` naming the
   entry, never read.
+* Bounds (this runs in the controller process): the index is at most
+  ``yaml_docs.INDEX_LIMITS`` (32 MiB, 1M nodes; see there for the measured
+  worst case), an archive at most ``MAX_ARCHIVE_BYTES`` compressed. The
+  archive is read one header at a time and refused once it has more than
+  ``MAX_ARCHIVE_MEMBERS`` entries or its entries add up to more than
+  ``MAX_EXTRACTED_BYTES``, before anything is extracted.
 * Errors: unreachable or 5xx → ``SourceUnavailableError``; unknown chart, no
   matching version, a bad URL, a digest mismatch or an archive without
   ``Chart.yaml`` → ``SourceError``. Messages never contain credentials.
@@ -55,9 +61,10 @@ from driftless.core.errors import RenderError, SourceError
 from driftless.render import chart_access, chart_http, chart_versions, yaml_docs
 from driftless.render.chart_http import redact
 
-MAX_INDEX_BYTES = 256 * 1024 * 1024
+MAX_INDEX_BYTES = yaml_docs.INDEX_LIMITS.max_bytes
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 MAX_EXTRACTED_BYTES = 256 * 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
@@ -334,9 +341,27 @@ def _store(base: Path, version: str, archive: bytes, chart: str) -> Path:
 def _extract(tgz: Path, target: Path, chart: str, version: str) -> None:
     try:
         with tarfile.open(tgz, "r:gz") as archive:
-            members = archive.getmembers()
-            if sum(m.size for m in members) > MAX_EXTRACTED_BYTES:
-                raise SourceError(f"chart {chart} {version}: archive expands beyond the limit")
-            archive.extractall(target, filter="data")
+            members = _bounded_members(archive, chart, version)
+            archive.extractall(target, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise SourceError(f"chart {chart} {version}: not a valid chart archive ({exc})") from None
+
+
+def _bounded_members(archive: tarfile.TarFile, chart: str, version: str) -> list[tarfile.TarInfo]:
+    """Every entry of ``archive``, read header by header and refused past the caps.
+
+    ``getmembers()`` would read every header first: a small gzip of millions of
+    empty entries would fill the controller's memory before any check ran.
+    """
+    members: list[tarfile.TarInfo] = []
+    size = 0
+    while (member := archive.next()) is not None:
+        members.append(member)
+        size += member.size
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise SourceError(
+                f"chart {chart} {version}: archive has more than {MAX_ARCHIVE_MEMBERS} entries"
+            )
+        if size > MAX_EXTRACTED_BYTES:
+            raise SourceError(f"chart {chart} {version}: archive expands beyond the limit")
+    return members

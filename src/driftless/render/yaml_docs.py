@@ -84,8 +84,11 @@ class Limits:
 
 
 MANIFEST_LIMITS = Limits()
-# A big public index (hundreds of charts times versions) has millions of nodes and no aliases.
-INDEX_LIMITS = Limits(max_bytes=256 * 1024 * 1024, max_nodes=20_000_000, max_aliases=1_000)
+# A chart repository's index.yaml is parsed in the controller process, so these
+# bound its worst case there. Measured: a flat list of 1M one-letter scalars (the
+# cheapest text per node) peaks near 400 MB RSS and ~5 s; a realistic index is
+# ~15-19 bytes a node, so indexes up to ~15-19 MB parse, bigger ones are refused.
+INDEX_LIMITS = Limits(max_bytes=32 * 1024 * 1024, max_nodes=1_000_000, max_aliases=1_000)
 
 
 class LimitExceededError(Exception):
