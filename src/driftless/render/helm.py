@@ -9,7 +9,9 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
   are built with ``helm dependency build`` only when they are in-repository
   ``file://`` charts (on a private copy of the tree: the shared tree is never
   written); a missing dependency from a chart repository is a ``RenderError``
-  — a render must not depend on a third-party repository being up.
+  — a render must not depend on a third-party repository being up. A
+  ``file://`` path outside the repository, through a symlink loop or holding
+  a NUL is a ``RenderError`` on ``Chart.yaml``.
 * Values, in Helm's order of precedence: ``valueFiles`` (relative to the
   chart directory, inside ``root``; a missing one is a ``RenderError`` naming
   it), then the inline ``values`` document, then ``parameters`` (``--set``, or
