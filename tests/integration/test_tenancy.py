@@ -221,21 +221,21 @@ async def test_an_app_cannot_take_or_prune_another_apps_object(
     assert tracking(await kube.get("v1", "ConfigMap", "shared", target)) == taken
 
 
-async def test_old_tracking_ids_are_adopted_then_pruned_like_new_ones(
-    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+async def test_old_tracking_ids_are_an_apps_own_only_while_in_its_inventory(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, tmp_path: Path
 ) -> None:
     name = unique("legacy")
     await kube.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="t"
     )
-    # Left by an older driftless: the id without the app's namespace.
+    # Left by an older driftless: ids without the app's namespace.
     old = f"{name}:/ConfigMap:{name}/kept"
     old_body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "kept", "namespace": name, "annotations": {TRACKING_ANNOTATION: old}},
+        "data": {"v": "1"},
     }
-    await kube.apply(old_body, field_manager="driftless")
     # One tracked (old format) by an app of another name stays that app's.
     other = {
         "apiVersion": "v1",
@@ -253,16 +253,50 @@ async def test_old_tracking_ids_are_adopted_then_pruned_like_new_ones(
     await create_app(kube, app)
     found = await wait_for(kube, name, ready_false_with("ResourceOwnedElsewhere"))
     assert "managed by application someone" in message_of(found)
+    assert "old-format" in message_of(found)
 
     sha = repo.commit(delete=["theirs.yaml"], message="not ours")
     await wait_for(kube, name, lambda a: at(a, sha) and ready(a))
     new = f"{APPS_NAMESPACE}_{name}:/ConfigMap:{name}/kept"
     assert tracking(await kube.get("v1", "ConfigMap", "kept", name)) == new
 
-    # An object still carrying the old id is pruned as the app's own.
+    # The object is back to the old id (as an older controller left it).
     await kube.apply(old_body, field_manager="driftless")
     assert tracking(await kube.get("v1", "ConfigMap", "kept", name)) == old
-    sha = repo.commit({"other.yaml": cm("other")}, delete=["kept.yaml"], message="drop kept")
+
+    # Hostile: a tenant names its app like the owner and renders that object.
+    tenant = unique("copycat")
+    project = unique("copycats")
+    spec = {"destinations": ALLOW_ALL_DESTINATIONS, "sourceNamespaces": [tenant]}
+    await make_project(kube, project, APPS_NAMESPACE, spec)
+    evil = cm("kept").replace("v: '1'", "v: 'evil'")
+    tenant_repo = make_git_repo({"kept.yaml": evil})
+    async with tenant_controller(kube, tmp_path, tenant):
+        copycat = tenant_app(name, tenant, tenant_repo.url, project,
+                             create_namespace=False, interval="2s")  # fmt: skip
+        copycat["spec"]["syncPolicy"]["automated"]["prune"] = True
+        await create_app(kube, copycat)
+        refused = await wait_tenant(
+            kube, tenant, name, ready_false_with("ResourceOwnedElsewhere"), 60
+        )
+        assert f"managed by application {name} (an old-format" in message_of(refused)
+        live = await kube.get("v1", "ConfigMap", "kept", name)
+        assert live is not None and live["data"] == {"v": "1"} and tracking(live) == old
+
+        # Dropping it from the tenant's render prunes nothing of the owner's.
+        sha = tenant_repo.commit({"mine.yaml": cm("mine")}, delete=["kept.yaml"], message="x")
+        await wait_tenant(kube, tenant, name, lambda a: at(a, sha) and ready(a), 60)
+        assert tracking(await kube.get("v1", "ConfigMap", "kept", name)) == old
+        await kube.delete(API_VERSION, APPLICATION_KIND, name, tenant)
+
+    # Its own app (the object is in its inventory) adopts it with the new id ...
+    sha = repo.commit({"other.yaml": cm("other")}, message="touch")
+    await wait_for(kube, name, lambda a: at(a, sha) and ready(a))
+    assert tracking(await kube.get("v1", "ConfigMap", "kept", name)) == new
+
+    # ... and prunes an object still carrying the old id as its own.
+    await kube.apply(old_body, field_manager="driftless")
+    sha = repo.commit(delete=["kept.yaml"], message="drop kept")
     await wait_for(kube, name, lambda a: at(a, sha) and ready(a))
     assert await kube.get("v1", "ConfigMap", "kept", name) is None
     assert await kube.get("v1", "ConfigMap", "theirs", name) is not None
