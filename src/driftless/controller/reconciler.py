@@ -288,15 +288,7 @@ class Reconciler:
 
     async def clear_terminate(self, raw: dict[str, Any]) -> None:
         """Remove a served (or stale) termination request."""
-        meta = raw.get("metadata", {})
-        patch = {"metadata": {"annotations": {ops.TERMINATE_ANNOTATION: None}}}
-        try:
-            await self.client.merge_patch(
-                API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
-            )
-        except KubeApiError as exc:
-            if not exc.not_found:
-                raise
+        await self._clear_annotation(raw, ops.TERMINATE_ANNOTATION)
 
     async def finalize(self, raw: dict[str, Any]) -> bool:
         """Handle a deleted app; True when done, False to retry later.
@@ -436,8 +428,12 @@ class Reconciler:
 
     async def clear_refresh(self, raw: dict[str, Any]) -> None:
         """Remove the refresh annotation once the request it carries was served."""
+        await self._clear_annotation(raw, REFRESH_ANNOTATION)
+
+    async def _clear_annotation(self, raw: dict[str, Any], key: str) -> None:
+        """Remove one request annotation of the app; an app already gone needs nothing."""
         meta = raw.get("metadata", {})
-        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+        patch = {"metadata": {"annotations": {key: None}}}
         try:
             await self.client.merge_patch(
                 API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")

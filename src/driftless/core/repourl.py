@@ -363,17 +363,22 @@ def _ascii_host(host: str, shown: str) -> str:
 
 def _url_path(path: str, shown: str, *, glob: bool) -> str:
     """Decode unreserved escapes, resolve dot segments, re-encode what must be."""
-    segments: list[str] = []
-    for raw in path.split("/"):
-        segment = _decode_unreserved(raw, shown)
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(quote(segment, safe=(_GLOB_SAFE if glob else _PATH_SAFE) + "%"))
+    decoded = [_decode_unreserved(raw, shown) for raw in path.split("/")]
+    safe = (_GLOB_SAFE if glob else _PATH_SAFE) + "%"
+    segments = [quote(segment, safe=safe) for segment in _resolve_dots(decoded)]
     return "/" + "/".join(segments) if segments else ""
+
+
+def _resolve_dots(segments: list[str]) -> list[str]:
+    """Path segments with empty and ``.`` ones dropped and ``..`` applied (never above root)."""
+    kept: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    return kept
 
 
 def _decode_unreserved(segment: str, shown: str) -> str:
@@ -401,15 +406,7 @@ def _local_path(path: str, shown: str, *, decode: bool) -> str:
         if re.search(r"%(?![0-9A-Fa-f]{2})", path) or re.search(r"%(2[fF]|00)", path):
             raise SourceError(f"repository URL {shown!r} has an invalid percent-escape")
         path = unquote(path)
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(segment)
+    segments = _resolve_dots(path.split("/"))
     if not segments:
         raise SourceError(f"repository URL {shown!r} names the root directory")
     return "/" + "/".join(segments)
