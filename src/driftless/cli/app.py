@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.context import Globals, app_namespace, checked_namespace, run_async, with_client
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
 from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine
@@ -254,6 +254,7 @@ def _color(text: str, enabled: bool) -> str:
 controller_namespace_option = click.option(
     "--controller-namespace",
     default=DEFAULT_APP_NAMESPACE,
+    callback=checked_namespace,
     show_default=True,
     envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
     help="The controller's namespace: where Projects are read, and the destination apps may"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from driftless.cli.context import Globals, run_async
+from driftless.cli.context import Globals, checked_namespace, run_async
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import parse_duration
@@ -95,6 +95,7 @@ async def run_controller(
 @click.option(
     "--controller-namespace",
     default=None,
+    callback=checked_namespace,
     envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
     help="The controller's own namespace: Projects are read only there, and apps may not deploy"
     " into it (default: --namespace, else driftless).",

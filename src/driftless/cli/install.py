@@ -12,7 +12,7 @@ from typing import Any
 import click
 import yaml
 
-from driftless.cli.context import Globals, run_async, with_client
+from driftless.cli.context import Globals, checked_namespace, run_async, with_client
 from driftless.core.crd import all_crds
 from driftless.core.deployment import (
     DEFAULT_IMAGE,
@@ -64,6 +64,7 @@ async def _ensure_default_project(client: KubeClient, namespace: str, scope: Sco
     "--namespace",
     default=DEFAULT_APP_NAMESPACE,
     show_default=True,
+    callback=checked_namespace,
     help="Namespace that holds Applications and the controller.",
 )
 @click.option("--crds-only", is_flag=True, help="Only the CRDs, namespace and default project.")
@@ -126,7 +127,9 @@ async def install_command(
 
 
 @click.command("uninstall")
-@click.option("--namespace", default=DEFAULT_APP_NAMESPACE, show_default=True)
+@click.option(
+    "--namespace", default=DEFAULT_APP_NAMESPACE, show_default=True, callback=checked_namespace
+)
 @click.option(
     "--crds",
     is_flag=True,

@@ -42,7 +42,7 @@ import yaml
 
 from driftless.cli import inventory
 from driftless.cli.app import _color, controller_namespace_option
-from driftless.cli.context import Globals, app_namespace
+from driftless.cli.context import Globals, app_namespace, checked_namespace
 from driftless.cli.tools import render_tools
 from driftless.controller.engine import Engine, Plan
 from driftless.controller.operations import start
@@ -366,13 +366,6 @@ def _checked_name(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
-def _checked_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    problem = names.namespace_problem(value) if value else None
-    if problem:
-        raise click.BadParameter(f"{value!r} is not a valid namespace: {problem}")
-    return value
-
-
 def _checked_kube_version(ctx: click.Context, param: click.Parameter, value: str) -> str:
     if not names.matches(names.KUBE_VERSION_PATTERN, value):
         raise click.BadParameter(f"{value!r} is not a Kubernetes version such as v1.36.3")
@@ -397,7 +390,7 @@ revision_option = click.option(
 @click.option(
     "--namespace",
     default="",
-    callback=_checked_namespace,
+    callback=checked_namespace,
     help="Destination namespace (Helm's release namespace).",
 )
 @click.option(
@@ -760,7 +753,7 @@ def _timeout_seconds(text: str) -> float:
 @click.option(
     "--dest-namespace",
     required=True,
-    callback=_checked_namespace,
+    callback=checked_namespace,
     help="Namespace to deploy to.",
 )
 @click.option(

@@ -27,7 +27,7 @@ from driftless.render.context import DEFAULT_TIME_LIMIT
 )
 @click.option(
     "--time-limit",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=DEFAULT_TIME_LIMIT,
     show_default=True,
     help="Wall-clock seconds a render may take before its processes are killed.",
