@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from driftless.cli.install import install
-from driftless.controller.engine import Engine
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.controller.reconciler import Reconciler
 from driftless.core.models import API_VERSION, Application
@@ -44,6 +43,7 @@ from driftless.devcluster.cluster import DevCluster
 from driftless.diff.report import resource_diff
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeClient
+from driftless.pipeline.planner import Engine
 from driftless.sources.git import GitCache
 from driftless.sources.seed import seed_repository
 

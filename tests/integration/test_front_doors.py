@@ -297,7 +297,7 @@ async def test_self_heal_backs_off_more_each_time_it_is_undone(
     """Someone keeps editing a healed object: heals come, each later than the last.
 
     The controller waits 2 s, then 4 s, then 8 s before the 2nd, 3rd and 4th heal
-    (``controller.operations``); a slow machine only lengthens the gaps, so
+    (``pipeline.policy``); a slow machine only lengthens the gaps, so
     lower bounds are safe to assert.
     """
     name = unique("healbackoff")

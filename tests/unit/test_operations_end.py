@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from driftless.controller import operations as ops
 from driftless.core.models import (
     Application,
     InitiatedBy,
@@ -19,6 +18,7 @@ from driftless.core.models import (
     SyncPolicy,
     SyncStep,
 )
+from driftless.pipeline import policy as ops
 from driftless.sync import plan as sp
 from driftless.sync.runner import at_safe_point, end_early, needs_health_gate
 

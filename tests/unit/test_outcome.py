@@ -1,12 +1,12 @@
-"""Outcome → status conditions: the table in controller.outcome's docstring."""
+"""Outcome → status conditions: the table in pipeline.status's docstring."""
 
 from typing import Any
 
-from driftless.controller import outcome
-from driftless.controller.engine import Plan
 from driftless.core.errors import RenderError, SourceUnavailableError
 from driftless.core.models import Application
 from driftless.core.resources import Manifest
+from driftless.pipeline import status as outcome
+from driftless.pipeline.plan import Plan
 from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import prepare
 

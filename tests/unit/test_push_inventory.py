@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from driftless.cli import inventory
 from driftless.cli.push import (
     EXIT_USAGE,
     LocalTree,
@@ -19,6 +18,7 @@ from driftless.cli.push import (
     resolve_source,
 )
 from driftless.core.models import ResourceStatus
+from driftless.pipeline import inventory
 
 
 def entry(

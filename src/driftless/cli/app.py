@@ -12,12 +12,12 @@ import click
 from driftless.cli.context import Globals, app_namespace, checked_namespace, run_async, with_client
 from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
 from driftless.cli.tools import render_tools
-from driftless.controller.engine import Engine
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeClient
+from driftless.pipeline.planner import Engine
 from driftless.sources.git import GitCache, default_cache_root
 
 JSON = dict[str, Any]

@@ -22,10 +22,10 @@ import click
 from driftless.cli.app import _get, app_group, namespace_option
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.output import table
-from driftless.controller.operations import TERMINATE_ANNOTATION
 from driftless.controller.reconciler import REFRESH_ANNOTATION
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
+from driftless.pipeline.policy import TERMINATE_ANNOTATION
 
 JSON = dict[str, Any]
 EXIT_FAILED, EXIT_DEGRADED, EXIT_TIMEOUT = 1, 3, 4

@@ -11,7 +11,7 @@ health checks as a pull-mode app.
   source options and compares it with the cluster (the merge-request preview).
 * ``apply`` renders, prints the diff, syncs, prunes (``--prune``) and waits
   (``--wait``). Push-mode apps have no Application object: their inventory
-  (what to prune next time) is a ConfigMap, see ``driftless.cli.inventory``.
+  (what to prune next time) is a ConfigMap, see ``driftless.pipeline.inventory``.
   Push mode has no Project either: the pipeline's own RBAC is the fence.
 
 ``--repo`` is a URL (https, ssh, git, file) or a local path. A local git
@@ -40,12 +40,9 @@ from typing import Any, ParamSpec
 import click
 import yaml
 
-from driftless.cli import inventory
 from driftless.cli.app import _color, controller_namespace_option
 from driftless.cli.context import Globals, app_namespace, checked_namespace
 from driftless.cli.tools import render_tools
-from driftless.controller.engine import Engine, Plan
-from driftless.controller.operations import start
 from driftless.core import names
 from driftless.core.errors import DriftlessError
 from driftless.core.models import (
@@ -73,6 +70,10 @@ from driftless.core.resources import (
 )
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.pipeline import inventory
+from driftless.pipeline.plan import Plan
+from driftless.pipeline.planner import Engine
+from driftless.pipeline.policy import start
 from driftless.render import KubeTarget, RenderTools, render
 from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.git import GitCache, default_cache_root

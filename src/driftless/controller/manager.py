@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftless import __version__
-from driftless.controller.outcome import Outcome, jittered
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
 from driftless.core.conditions import now_rfc3339
@@ -49,6 +48,7 @@ from driftless.core.resources import (
 )
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.pipeline.status import Outcome, jittered
 from driftless.render import RenderTools
 from driftless.render.isolation import isolated
 from driftless.sources.git import GitCache

@@ -2,7 +2,7 @@
 
 The shape is fixed (after flux's kustomize-controller): parse the object,
 run a straight pipeline, and write the status once at the end. Every failure
-is a typed ``DriftlessError``; ``controller.outcome`` turns its type into
+is a typed ``DriftlessError``; ``pipeline.status`` turns its type into
 conditions and a requeue delay, so no step decides retry policy itself.
 
 Guarantees:
@@ -21,10 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.controller import operations as ops
-from driftless.controller import outcome as outcomes
 from driftless.controller.destinations import Destinations
-from driftless.controller.engine import Engine, Plan
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
@@ -41,6 +38,10 @@ from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
 from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.pipeline import policy as ops
+from driftless.pipeline import status as outcomes
+from driftless.pipeline.plan import Plan
+from driftless.pipeline.planner import Engine
 from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans

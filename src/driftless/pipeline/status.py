@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -43,11 +43,9 @@ from driftless.core.repourl import redact
 from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult, worst
 from driftless.kube.client import KubeApiError
+from driftless.pipeline.plan import Plan
 from driftless.sync.execute import ObjectState
 from driftless.sync.prune import Orphan
-
-if TYPE_CHECKING:
-    from driftless.controller.engine import Plan
 
 JSON = dict[str, Any]
 PROGRESS_POLL_SECONDS = 3.0

@@ -19,13 +19,10 @@ alone; ``refresh`` folds a runner's writes back into the plan.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.controller import outcome as outcomes
-from driftless.controller.health_config import HealthConfig
 from driftless.core import reasons
 from driftless.core.errors import StallingError, ValidationError
 from driftless.core.models import API_VERSION, Application
@@ -41,9 +38,11 @@ from driftless.core.project import (
 )
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, Manifest, ResourceRef
 from driftless.diff.ignore import rules_for
-from driftless.health import HealthRegistry, HealthResult
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.pipeline import status as outcomes
+from driftless.pipeline.health_config import HealthConfig
+from driftless.pipeline.plan import Plan
 from driftless.render import KubeTarget, RenderCache, RenderTools, render
 from driftless.sources.artifact import resolve_app_path
 from driftless.sources.git import GitCache
@@ -56,41 +55,6 @@ JSON = dict[str, Any]
 KUBE_TARGET_TTL = 300.0
 # Field manager of the bare Namespace CreateNamespace applies (see DesiredObject).
 CREATE_NAMESPACE_MANAGER = "driftless-create-namespace"
-
-
-@dataclass
-class Plan:
-    """Everything known about one app after a read-only pass."""
-
-    app: Application
-    revision: str
-    states: list[execute.ObjectState]
-    orphans: list[prune.Orphan] = field(default_factory=list)
-    prune_blocked: str | None = None
-    hooks: list[sync_plan.Task] = field(default_factory=list)
-    rendered: int = 0
-    registry: HealthRegistry = field(default_factory=HealthRegistry)
-
-    @property
-    def in_sync(self) -> bool:
-        return all(s.in_sync for s in self.states) and not self.orphans
-
-    def needs_sync(self, *, prune_enabled: bool) -> bool:
-        """Whether a sync would change anything (orphans count only when pruning)."""
-        prunable = [o for o in self.orphans if not o.prune_disabled]
-        return any(not s.in_sync for s in self.states) or (prune_enabled and bool(prunable))
-
-    def tasks(self, selection: set[ResourceRef] | None = None) -> list[sync_plan.Task]:
-        """Sync tasks: every resource plus the hooks, or only the selected resources."""
-        resources = [s.desired for s in self.states]
-        if selection:
-            chosen = [r for r in resources if r.ref in selection]
-            return sync_plan.resource_tasks(chosen)
-        return sync_plan.resource_tasks(resources) + self.hooks
-
-    def health(self) -> dict[ResourceRef, HealthResult]:
-        judge = self.registry.assess
-        return {s.desired.ref: judge(s.live) for s in self.states if s.live is not None}
 
 
 class Engine:
