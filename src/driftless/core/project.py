@@ -35,9 +35,10 @@ from fnmatch import fnmatchcase
 
 from pydantic import Field
 
-from driftless.core import reasons, repourl
+from driftless.core import repourl
 from driftless.core.errors import SourceError, StallingError
-from driftless.core.models import ApiModel
+from driftless.core.models import API_VERSION, ApiModel
+from driftless.core.reasons import Reason
 
 PROJECT_KIND = "Project"
 DEFAULT_PROJECT = "default"
@@ -47,7 +48,7 @@ LOCAL_SERVER = "https://kubernetes.default.svc"
 class ProjectViolationError(StallingError):
     """The app asks for something its project does not allow."""
 
-    reason = reasons.PROJECT_VIOLATION
+    reason = Reason.PROJECT_VIOLATION
 
 
 class GroupKind(ApiModel):
@@ -85,7 +86,7 @@ class ProjectSpec(ApiModel):
 
 
 class Project(ApiModel):
-    api_version: str = "driftless.dev/v1alpha1"
+    api_version: str = API_VERSION
     kind: str = PROJECT_KIND
     metadata: dict[str, object] = Field(default_factory=dict)
     spec: ProjectSpec = Field(default_factory=ProjectSpec)
@@ -98,7 +99,7 @@ class Project(ApiModel):
 def default_project(namespace: str) -> dict[str, object]:
     """The permissive ``default`` project ``driftless install`` creates."""
     return {
-        "apiVersion": "driftless.dev/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": PROJECT_KIND,
         "metadata": {"name": DEFAULT_PROJECT, "namespace": namespace},
         "spec": {

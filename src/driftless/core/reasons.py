@@ -1,36 +1,79 @@
-"""Reason constants used in ``status.conditions`` and in Kubernetes Events.
+"""The reasons driftless writes in ``status.conditions`` and in Kubernetes Events.
 
 They are part of the public API: users match them in ``kubectl wait`` scripts
-and alerts, so a constant is never renamed, only added.
+and alerts, so a value is never renamed, only added. ``Reason`` is a
+``StrEnum``: a member *is* its string (it compares, hashes and serializes as
+the value), so conditions and Events carry the plain CamelCase text.
+
+Invariants (checked by ``tests/unit/test_vocabulary.py``): every reason the
+code emits is a member (no literal passed as a reason), every member is
+emitted somewhere, and every member is documented in the README's reasons
+table. An error's reason comes from its class (``core.errors``); the table in
+``controller`` / ``pipeline.status`` maps outcomes to conditions.
 """
 
+from enum import StrEnum, unique
 from typing import Final
 
-# Ready=True
-SYNCED: Final = "Synced"
-# Ready=False / Reconciling=True while work is in flight
-PROGRESSING: Final = "Progressing"
-RECONCILING: Final = "Reconciling"
-# Ready=False, Stalled=True: the input must change before anything can improve
-STALLED: Final = "Stalled"
-SOURCE_FAILED: Final = "SourceFailed"
-RENDER_FAILED: Final = "RenderFailed"
-VALIDATION_FAILED: Final = "ValidationFailed"
-# Ready=False, retried with backoff
-SOURCE_UNAVAILABLE: Final = "SourceUnavailable"
-APPLY_FAILED: Final = "ApplyFailed"
-RECONCILIATION_FAILED: Final = "ReconciliationFailed"
-# health
-HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
-PROJECT_VIOLATION: Final = "ProjectViolation"
-# tenancy: a live object is tracked by another Application
-RESOURCE_OWNED_ELSEWHERE: Final = "ResourceOwnedElsewhere"
-# a reconcile ran past its deadline and was cancelled; retried with backoff
-RECONCILE_TIMED_OUT: Final = "ReconcileTimedOut"
-# pruning
-PRUNE_SKIPPED: Final = "PruneSkipped"
-DELETION_FAILED: Final = "DeletionFailed"
-SYNC_FAILED: Final = "SyncFailed"
-# operations that ended early (Events; the operation phase says the same)
-SYNC_SUPERSEDED: Final = "SyncSuperseded"
-SYNC_TERMINATED: Final = "SyncTerminated"
+
+@unique
+class Reason(StrEnum):
+    """One condition or Event reason; the comment says when it is emitted."""
+
+    # Ready=True: the cluster matches the revision and every resource is healthy;
+    # also the Normal Event of a sync operation that succeeded.
+    SYNCED = "Synced"
+    # Ready=False and Reconciling=True while a sync runs, a rollout progresses or a
+    # retry is pending; the reason of a WaitingError.
+    PROGRESSING = "Progressing"
+    # Ready=False: some resource differs from git and no sync is running.
+    OUT_OF_SYNC = "OutOfSync"
+    # Ready=False: synced, but a resource is Degraded (or Suspended/Unknown).
+    DEGRADED = "Degraded"
+    # Ready=False, Stalled=True: a StallingError (e.g. an invalid spec).
+    STALLED = "Stalled"
+    # Ready=False, Stalled=True: the repository has no such revision or path.
+    SOURCE_FAILED = "SourceFailed"
+    # Ready=False, Stalled=True: the manifests cannot be rendered or parsed.
+    RENDER_FAILED = "RenderFailed"
+    # Ready=False, Stalled=True: rendered objects refused by the cluster or policy.
+    VALIDATION_FAILED = "ValidationFailed"
+    # Ready=False, retried with backoff: the repository could not be reached.
+    SOURCE_UNAVAILABLE = "SourceUnavailable"
+    # Ready=False, retried with backoff: any other failure (the API server, ...).
+    RECONCILIATION_FAILED = "ReconciliationFailed"
+    # Ready=False, Stalled=True: the app's Project forbids its source, destination or kinds.
+    PROJECT_VIOLATION = "ProjectViolation"
+    # Ready=False, Stalled=True: a live object carries another Application's tracking id.
+    RESOURCE_OWNED_ELSEWHERE = "ResourceOwnedElsewhere"
+    # Ready=False: a reconcile ran past its deadline and was cancelled; retried with backoff.
+    RECONCILE_TIMED_OUT = "ReconcileTimedOut"
+    # Ready=False after a failed sync operation; also the Warning Event it ends with.
+    SYNC_FAILED = "SyncFailed"
+    # Normal Event: a sync operation started (by a user, auto-sync or self-heal).
+    SYNC_STARTED = "SyncStarted"
+    # Normal Event: the resources finalizer deleted an object of a deleted app.
+    PRUNED = "Pruned"
+    # Normal Event: a newer revision superseded a sync waiting for health.
+    SYNC_SUPERSEDED = "SyncSuperseded"
+    # Warning Event: a sync was terminated on request (``app terminate-op``).
+    SYNC_TERMINATED = "SyncTerminated"
+
+
+# Module-level names of earlier releases, kept only while files of other
+# modules still use them (removed once every user says ``Reason.X``); typed
+# ``str`` as before, so their users type-check unchanged.
+SYNCED: Final[str] = Reason.SYNCED
+PROGRESSING: Final[str] = Reason.PROGRESSING
+STALLED: Final[str] = Reason.STALLED
+SOURCE_FAILED: Final[str] = Reason.SOURCE_FAILED
+RENDER_FAILED: Final[str] = Reason.RENDER_FAILED
+VALIDATION_FAILED: Final[str] = Reason.VALIDATION_FAILED
+SOURCE_UNAVAILABLE: Final[str] = Reason.SOURCE_UNAVAILABLE
+RECONCILIATION_FAILED: Final[str] = Reason.RECONCILIATION_FAILED
+PROJECT_VIOLATION: Final[str] = Reason.PROJECT_VIOLATION
+RESOURCE_OWNED_ELSEWHERE: Final[str] = Reason.RESOURCE_OWNED_ELSEWHERE
+RECONCILE_TIMED_OUT: Final[str] = Reason.RECONCILE_TIMED_OUT
+SYNC_FAILED: Final[str] = Reason.SYNC_FAILED
+SYNC_SUPERSEDED: Final[str] = Reason.SYNC_SUPERSEDED
+SYNC_TERMINATED: Final[str] = Reason.SYNC_TERMINATED

@@ -46,9 +46,9 @@ from typing import Any
 
 import yaml
 
-from driftless.core import reasons
 from driftless.core.errors import StallingError
 from driftless.core.models import HealthStatusCode
+from driftless.core.reasons import Reason
 from driftless.health.expressions import (
     Bindings,
     EvaluationError,
@@ -78,7 +78,7 @@ _RULE_KEYS = frozenset({"when", "status", "message"})
 class CustomHealthCheckError(StallingError):
     """A custom health check configuration that cannot be used; the message says where."""
 
-    reason = reasons.VALIDATION_FAILED
+    reason = Reason.VALIDATION_FAILED
 
 
 @dataclass(frozen=True)

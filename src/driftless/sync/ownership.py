@@ -40,8 +40,8 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any
 
-from driftless.core import reasons
 from driftless.core.errors import StallingError
+from driftless.core.reasons import Reason
 from driftless.core.resources import ResourceRef, TrackingId, tracking_of
 from driftless.kube.clusters import SECRET_TYPE_LABEL
 
@@ -52,7 +52,7 @@ ALLOW_TAKEOVER = "AllowTakeover"
 class ResourceOwnedElsewhereError(StallingError):
     """A live object belongs to another Application."""
 
-    reason = reasons.RESOURCE_OWNED_ELSEWHERE
+    reason = Reason.RESOURCE_OWNED_ELSEWHERE
 
 
 def owns(
