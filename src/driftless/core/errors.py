@@ -10,8 +10,12 @@ type alone decides what happens next (see ``driftless.controller``):
     │   ├── RenderError            a manifest cannot be parsed or is not a Kubernetes object
     │   └── ValidationError        an object is valid YAML but refused (unknown kind, ...)
     ├── TransientError             the outside world failed (network, API server); retry
-    │   └── SourceUnavailableError a repository could not be reached
+    │   ├── SourceUnavailableError a repository could not be reached
+    │   └── ConflictError          an object changed under us; retry with the newer one
+    ├── NotFoundError              an object asked for does not exist
     └── WaitingError               nothing is wrong, something is not ready yet; requeue soon
+
+``driftless.kube.errors`` maps Kubernetes API failures onto these types.
 
 Each error carries a ``reason`` (a CamelCase constant from ``core.conditions``)
 and a message written for the person reading ``kubectl describe``. Messages
@@ -87,6 +91,14 @@ class SourceUnavailableError(TransientError):
     """The repository could not be reached (network, auth, server error)."""
 
     reason = reasons.SOURCE_UNAVAILABLE
+
+
+class ConflictError(TransientError):
+    """A write lost a race (the object changed, or already exists); read again and retry."""
+
+
+class NotFoundError(DriftlessError):
+    """An object that was asked for by name does not exist (any more)."""
 
 
 class WaitingError(DriftlessError):

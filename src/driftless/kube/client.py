@@ -4,7 +4,8 @@
 loads kubeconfigs (client certificates, tokens, exec plugins, OIDC) and owns the
 HTTP connection pool; this module builds the request paths, speaks raw JSON
 dicts (a GitOps engine handles arbitrary kinds, so generated model classes
-would only get in the way) and turns API failures into ``KubeApiError``.
+would only get in the way) and turns API failures into the ``KubeApiError``
+classes of ``kube.errors`` (re-exported here).
 
 Contracts:
 
@@ -12,8 +13,10 @@ Contracts:
   server sends them.
 * ``apply`` is server-side apply and refuses to run without a field manager.
 * ``get`` returns ``None`` for a missing object instead of raising.
-* Every failure of the API server is a ``KubeApiError`` carrying the HTTP
-  status and the server's own message; unknown kinds raise
+* Every failure of the API server is one of ``KubeUnavailableError``,
+  ``KubeRefusedError``, ``KubeNotFoundError``, ``KubeConflictError`` carrying
+  the HTTP status and the server's own message — this module is the one place
+  that looks at status codes and connection errors; unknown kinds raise
   ``UnknownKindError`` from discovery.
 """
 
@@ -32,43 +35,33 @@ from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
+from driftless.kube.errors import (
+    KubeApiError,
+    KubeConflictError,
+    KubeNotFoundError,
+    KubeRefusedError,
+    KubeUnavailableError,
+    api_error,
+    unavailable,
+)
 
-__all__ = ["KubeApiError", "KubeClient", "ResourceType", "UnknownKindError", "WatchEvent"]
+__all__ = [
+    "KubeApiError",
+    "KubeClient",
+    "KubeConflictError",
+    "KubeNotFoundError",
+    "KubeRefusedError",
+    "KubeUnavailableError",
+    "ResourceType",
+    "UnknownKindError",
+    "WatchEvent",
+]
 
 JSON = dict[str, Any]
 
 _MERGE_PATCH = "application/merge-patch+json"
 _APPLY_PATCH = "application/apply-patch+yaml"
 _JSON_PATCH = "application/json-patch+json"
-
-
-class KubeApiError(Exception):
-    """The API server refused a request or could not be reached.
-
-    ``status`` is the HTTP status (0 when no response arrived); ``message`` is
-    the API server's ``Status.message`` when it sent one.
-    """
-
-    def __init__(self, status: int, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.reason = reason
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
-
-    @property
-    def unreachable(self) -> bool:
-        return self.status == 0 or self.status >= 500
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)
@@ -151,14 +144,15 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except ApiException as exc:
-            raise _api_error(exc.status or 0, exc.body, exc.reason or "") from None
+            raise api_error(exc.status or 0, exc.body, exc.reason or "") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise KubeApiError(0, f"cannot reach the API server at {self.server}: {exc}") from None
+            where = f"cannot reach the API server at {self.server}"
+            raise unavailable(f"{where}: {_why(exc)}") from None
         resp = cast(aiohttp.ClientResponse, response)
         if resp.status >= 400:
             payload = await resp.read()
             resp.release()
-            raise _api_error(resp.status, payload, resp.reason or "")
+            raise api_error(resp.status, payload, resp.reason or "")
         return resp
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
@@ -187,10 +181,8 @@ class KubeClient:
         rtype = await self.resource_type(api_version, kind)
         try:
             return await self._json("GET", rtype.path(namespace, name))
-        except KubeApiError as exc:
-            if exc.not_found:
-                return None
-            raise
+        except KubeNotFoundError:
+            return None
 
     async def list(
         self,
@@ -276,7 +268,7 @@ class KubeClient:
         namespace: str | None = None,
         subresource: str | None = None,
     ) -> JSON:
-        """JSON patch (RFC 6902); a failing ``test`` operation raises a 422 KubeApiError."""
+        """JSON patch (RFC 6902); a failing ``test`` operation raises ``KubeRefusedError`` (422)."""
         path = await self._object_path(api_version, kind, name, namespace, subresource)
         return await self._json("PATCH", path, body=operations, content_type=_JSON_PATCH)
 
@@ -317,10 +309,8 @@ class KubeClient:
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
         try:
             await self._json("DELETE", rtype.path(namespace, name), body=body)
-        except KubeApiError as exc:
-            if exc.not_found:
-                return False
-            raise
+        except KubeNotFoundError:
+            return False
         return True
 
     async def watch(
@@ -334,8 +324,8 @@ class KubeClient:
     ) -> AsyncIterator[WatchEvent]:
         """Stream events after ``resource_version`` until the server closes the stream.
 
-        Callers re-list and re-watch when this ends or raises ``KubeApiError``
-        with status 410 (the resource version is too old).
+        Callers re-list and re-watch when this ends or raises
+        ``KubeNotFoundError`` (410: the resource version is too old).
         """
         rtype = await self.resource_type(api_version, kind)
         query = {
@@ -353,32 +343,25 @@ class KubeClient:
                     continue
                 event = json.loads(line)
                 if event.get("type") == "ERROR":
-                    status = event.get("object", {})
-                    raise KubeApiError(
-                        int(status.get("code", 0)), str(status.get("message", "watch error"))
-                    )
+                    raise _watch_error(event.get("object"))
                 yield WatchEvent(type=str(event["type"]), obj=event["object"])
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise KubeApiError(0, f"watch of {kind} interrupted: {exc}") from None
+            raise unavailable(f"watch of {kind} interrupted: {_why(exc)}") from None
         finally:
             resp.release()
 
 
-def _api_error(status: int, payload: bytes | str | None, fallback: str) -> KubeApiError:
-    """Build a KubeApiError from a ``Status`` body when the server sent one."""
-    message = fallback or f"HTTP {status}"
-    reason = ""
-    if payload:
-        try:
-            body = json.loads(payload)
-        except ValueError:
-            text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
-            message = text.strip()[:500] or message
-        else:
-            if isinstance(body, dict):
-                message = str(body.get("message") or message)
-                reason = str(body.get("reason") or "")
-    return KubeApiError(status, message, reason)
+def _watch_error(status: object) -> KubeApiError:
+    """The error of a watch's ERROR event, whose object is a ``Status``."""
+    if not isinstance(status, dict):
+        return api_error(0, None, "watch error")
+    code = status.get("code")
+    return api_error(code if isinstance(code, int) else 0, json.dumps(status), "watch error")
+
+
+def _why(exc: BaseException) -> str:
+    """A connection failure in words (a bare ``TimeoutError`` says nothing)."""
+    return str(exc) or type(exc).__name__
 
 
 def quote_name(name: str) -> str:
