@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from driftless.cli.context import Globals, app_namespace, checked_namespace, run_async, with_client
-from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.options import controller_namespace_option, namespace_option, output_option
+from driftless.cli.output import age, dump, table
 from driftless.cli.tools import render_tools
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
@@ -39,12 +40,7 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-namespace_option = click.option(
-    "-n", "--namespace", default=None, help="Namespace of the Application (default: driftless)."
-)
-output_option = click.option(
-    "-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table", help="Output format."
-)
+__all__ = ["app_group", "controller_namespace_option", "namespace_option"]
 
 
 @click.group("app")
@@ -81,9 +77,9 @@ def _row(app: JSON, *, wide: bool, all_namespaces: bool) -> list[str]:
 
 
 @app_group.command("list")
-@namespace_option
+@namespace_option("the Application")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List Applications of every namespace.")
-@output_option
+@output_option()
 @click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
 @click.pass_obj
 @run_async
@@ -136,8 +132,8 @@ async def _get(client: KubeClient, name: str, namespace: str) -> JSON:
 
 @app_group.command("get")
 @click.argument("name")
-@namespace_option
-@output_option
+@namespace_option("the Application")
+@output_option()
 @click.pass_obj
 @run_async
 async def get_app(globals_: Globals, name: str, namespace: str | None, output: str) -> None:
@@ -208,7 +204,7 @@ def describe(app: JSON) -> str:
 
 @app_group.command("refresh")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @click.pass_obj
 @run_async
 async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> None:
@@ -248,20 +244,6 @@ def _color(text: str, enabled: bool) -> str:
     return "".join(colored)
 
 
-# The controller reads Projects only from its own namespace and protects it as a
-# destination; a plan made here must use the same one (the controller's flag
-# of the same name), or it checks the app against the wrong Projects.
-controller_namespace_option = click.option(
-    "--controller-namespace",
-    default=DEFAULT_APP_NAMESPACE,
-    callback=checked_namespace,
-    show_default=True,
-    envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
-    help="The controller's namespace: where Projects are read, and the destination apps may"
-    " not use.",
-)
-
-
 async def compute_diffs(
     client: KubeClient, app_raw: JSON, *, home: str = DEFAULT_APP_NAMESPACE
 ) -> list[ResourceDiff]:
@@ -291,7 +273,7 @@ async def compute_diffs(
 
 @app_group.command("diff")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @controller_namespace_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")

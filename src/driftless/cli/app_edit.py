@@ -30,7 +30,7 @@ from typing import Any
 import click
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.cli.app import app_group, namespace_option
+from driftless.cli.app import app_group
 from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import (
@@ -45,6 +45,7 @@ from driftless.cli.objects import (
     upsert,
     validation_message,
 )
+from driftless.cli.options import namespace_option, timeout_option
 from driftless.controller.reconciler import RESOURCES_FINALIZER
 from driftless.core.models import (
     API_VERSION,
@@ -387,7 +388,7 @@ async def _create_all(client: KubeClient, apps: list[JSON], upsert_: bool) -> li
 )
 @_spec_options(create=True)
 @click.option("--upsert", "upsert_", is_flag=True, help="Replace the spec of an existing app.")
-@namespace_option
+@namespace_option("the Application")
 @click.pass_obj
 @run_async
 async def create_app(
@@ -459,7 +460,7 @@ def app_spec_patch(current: JSON, edits: AppEdits) -> JSON:
 @app_group.command("set")
 @click.argument("name", shell_complete=complete_app)
 @_spec_options(create=False)
-@namespace_option
+@namespace_option("the Application")
 @click.pass_obj
 @run_async
 async def set_app(globals_: Globals, /, name: str, namespace: str | None, **flags: Any) -> None:
@@ -548,10 +549,8 @@ async def _wait_gone(
     help="Also delete the objects the app manages (done by the controller).",
 )
 @click.option("--wait", is_flag=True, help="Wait until the Application is gone.")
-@click.option(
-    "--timeout", default="5m", show_default=True, help="How long --wait waits, e.g. 90s, 5m."
-)
-@namespace_option
+@timeout_option("5m", "How long --wait waits")
+@namespace_option("the Application")
 @click.pass_obj
 @run_async
 async def delete_app(
@@ -559,7 +558,7 @@ async def delete_app(
     name: str,
     cascade: bool,
     wait: bool,
-    timeout: str,
+    timeout: float,
     namespace: str | None,
 ) -> None:
     """Delete an Application, and by default everything it deployed.
@@ -573,16 +572,12 @@ async def delete_app(
       driftless app delete guestbook --wait
       driftless app delete guestbook --no-cascade
     """
-    try:
-        seconds = parse_duration(timeout).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--timeout'") from None
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> None:
         await _delete(client, name, ns, cascade)
         if wait:
-            await _wait_gone(client, name, ns, seconds, cascade)
+            await _wait_gone(client, name, ns, timeout, cascade)
 
     await api_call(globals_, run)
     what = "its objects are deleted too" if cascade else "its objects keep running"

@@ -4,31 +4,32 @@ These commands talk to the controller only through the Application object:
 a sync or rollback is a request written to its ``operation`` field, a
 termination the annotation ``driftless.dev/terminate-operation`` naming the
 running operation by its ``startedAt``; progress is read back from
-``status.operationState``. Exit codes (documented in the
-README): 0 synced and healthy, 1 operation failed, 2 usage error,
-3 degraded, 4 timeout.
+``status.operationState`` and shown by ``cli.progress``. Exit codes
+(``cli.exits``, documented in the README): 0 synced and healthy,
+1 operation failed, 2 usage error, 3 degraded, 4 timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import sys
 import time
 from typing import Any
 
 import click
 
-from driftless.cli.app import _get, app_group, namespace_option
+from driftless.cli.app import _get, app_group
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from driftless.cli.options import namespace_option, timeout_option
 from driftless.cli.output import table
+from driftless.cli.progress import Progress
 from driftless.controller.reconciler import REFRESH_ANNOTATION
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
 from driftless.pipeline.policy import TERMINATE_ANNOTATION
 
 JSON = dict[str, Any]
-EXIT_FAILED, EXIT_DEGRADED, EXIT_TIMEOUT = 1, 3, 4
 POLL_SECONDS = 1.0
 # Operation phases that end without the revision synced (exit code 1).
 ENDED_UNSYNCED = ("Failed", "Error", "Terminated", "Superseded")
@@ -53,29 +54,6 @@ def _condition(app: JSON, type_: str) -> JSON:
     return found
 
 
-def _progress_line(app: JSON, started: float) -> str:
-    status = app.get("status") or {}
-    op = status.get("operationState") or {}
-    step = op.get("step") or {}
-    resources = status.get("resources") or []
-    healthy = sum(1 for r in resources if (r.get("health") or {}).get("status") == "Healthy")
-    synced = sum(1 for r in resources if r.get("status") == "Synced")
-    hooks = [r for r in op.get("resources") or [] if r.get("hookPhase") == "Running"]
-    parts = [
-        f"[{time.monotonic() - started:5.1f}s]",
-        f"operation={op.get('phase', '-')}",
-        f"phase={step.get('phase', '-')}",
-        f"wave={step.get('wave', '-')}",
-        f"synced={synced}/{len(resources)}",
-        f"healthy={healthy}/{len(resources)}",
-        f"sync={(status.get('sync') or {}).get('status', 'Unknown')}",
-        f"health={(status.get('health') or {}).get('status', 'Unknown')}",
-    ]
-    if hooks:
-        parts.append("hooks=" + ",".join(f"{h['kind']}/{h['name']}" for h in hooks))
-    return " ".join(parts)
-
-
 async def _wait(
     client: KubeClient,
     name: str,
@@ -87,36 +65,40 @@ async def _wait(
     operation_started: str | None = None,
 ) -> int:
     """Poll until the app is where it should be; returns the exit code."""
-    started = time.monotonic()
-    last = ""
-    interactive = sys.stderr.isatty()
-    while True:
-        app = await _get(client, name, namespace)
-        line = _progress_line(app, started)
-        if line.split(" ", 1)[1] != last.split(" ", 1)[-1] or interactive:
-            if interactive:
-                click.echo(f"\r\033[K{line}", nl=False, err=True)
-            else:
-                click.echo(line, err=True)
-            last = line
-        code = _verdict(app, want_sync, want_health, operation_started)
-        if code is not None:
-            if interactive:
-                click.echo("", err=True)
-            return code
-        if time.monotonic() - started > timeout:
-            if interactive:
-                click.echo("", err=True)
-            click.echo(
-                f"timed out after {timeout:.0f}s: {_condition(app, 'Ready').get('message', '')}",
-                err=True,
-            )
-            return EXIT_TIMEOUT
-        await asyncio.sleep(POLL_SECONDS)
+    progress = Progress()
+    try:
+        while True:
+            app = await _get(client, name, namespace)
+            progress.show_app(app)
+            code = _verdict(app, want_sync, want_health, operation_started, progress)
+            if code is not None:
+                return code
+            if progress.elapsed() > timeout:
+                ready = _condition(app, "Ready").get("message", "")
+                progress.say(f"timed out after {timeout:.0f}s: {ready}{_no_controller_hint(app)}")
+                return EXIT_TIMEOUT
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        progress.done()
+
+
+def _no_controller_hint(app: JSON) -> str:
+    """When nothing ever reported on the app, say why that may be: no controller runs."""
+    status = app.get("status") or {}
+    if status.get("observedGeneration") is None and not status.get("operationState"):
+        return (
+            "; the app was never reconciled: is the driftless controller running?"
+            " (`driftless install`, or `driftless controller` for a local one)"
+        )
+    return ""
 
 
 def _verdict(
-    app: JSON, want_sync: bool, want_health: bool, operation_started: str | None
+    app: JSON,
+    want_sync: bool,
+    want_health: bool,
+    operation_started: str | None,
+    progress: Progress,
 ) -> int | None:
     status = app.get("status") or {}
     meta = app["metadata"]
@@ -127,7 +109,7 @@ def _verdict(
         if app.get("operation") is not None or op.get("startedAt", "") < operation_started:
             return None  # our request has not been picked up, or not finished
         if op.get("phase") in ENDED_UNSYNCED:
-            click.echo(f"sync {op['phase'].lower()}: {op.get('message', '')}", err=True)
+            progress.say(f"sync {op['phase'].lower()}: {op.get('message', '')}")
             return EXIT_FAILED
         if op.get("phase") == "Running":
             return None
@@ -135,18 +117,18 @@ def _verdict(
         return None
     health = (status.get("health") or {}).get("status")
     if want_health and health == "Degraded":
-        click.echo(f"degraded: {(status.get('health') or {}).get('message', '')}", err=True)
+        progress.say(f"degraded: {(status.get('health') or {}).get('message', '')}")
         return EXIT_DEGRADED
     synced = (status.get("sync") or {}).get("status") == "Synced"
     healthy = health in ("Healthy", "Suspended")
     if (synced or not want_sync) and (healthy or not want_health):
-        return 0
+        return EXIT_OK
     return None
 
 
 @app_group.command("sync")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @click.option("--prune", is_flag=True, help="Delete objects that git no longer has.")
 @click.option("--dry-run", is_flag=True, help="Report what would be applied, change nothing.")
 @click.option("--revision", default=None, help="Sync this commit/branch/tag instead of the target.")
@@ -157,7 +139,7 @@ def _verdict(
     help="Sync only GROUP:KIND:[NAMESPACE/]NAME (repeatable; runs no hooks).",
 )
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the result.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@timeout_option("5m", "How long to wait")
 @click.pass_obj
 @run_async
 async def sync_app(
@@ -170,7 +152,7 @@ async def sync_app(
     resources: tuple[str, ...],
     wait: bool,
     timeout: float,
-) -> None:
+) -> int:
     """Sync an app now (phases, waves and hooks as in automated syncs).
 
     \b
@@ -195,7 +177,7 @@ async def sync_app(
         )
         click.echo(f"application.driftless.dev/{name} sync requested", err=True)
         if not wait:
-            return 0
+            return EXIT_OK
         # A dry run or a selective sync says nothing about the whole app's state.
         whole_app = not dry_run and not selected
         return await _wait(
@@ -208,15 +190,15 @@ async def sync_app(
             operation_started=requested_at,
         )
 
-    sys.exit(await with_client(globals_, run))
+    return await with_client(globals_, run)
 
 
 @app_group.command("wait")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @click.option("--sync", "want_sync", is_flag=True, help="Wait until Synced.")
 @click.option("--health", "want_health", is_flag=True, help="Wait until Healthy.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@timeout_option("5m", "How long to wait")
 @click.pass_obj
 @run_async
 async def wait_app(
@@ -226,7 +208,7 @@ async def wait_app(
     want_sync: bool,
     want_health: bool,
     timeout: float,
-) -> None:
+) -> int:
     """Wait until an app is synced and/or healthy (both when neither flag is given).
 
     Exit codes: 0 done, 3 degraded, 4 timeout.
@@ -244,12 +226,12 @@ async def wait_app(
             client, name, ns, want_sync=want_sync, want_health=want_health, timeout=timeout
         )
 
-    sys.exit(await with_client(globals_, run))
+    return await with_client(globals_, run)
 
 
 @app_group.command("history")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @click.pass_obj
 @run_async
 async def history_app(globals_: Globals, name: str, namespace: str | None) -> None:
@@ -284,9 +266,9 @@ async def history_app(globals_: Globals, name: str, namespace: str | None) -> No
 @app_group.command("rollback")
 @click.argument("name")
 @click.argument("history_id", type=int)
-@namespace_option
+@namespace_option("the Application")
 @click.option("--wait/--no-wait", default=True, show_default=True)
-@click.option("--timeout", default=300.0, show_default=True)
+@timeout_option("5m", "How long --wait waits")
 @click.pass_obj
 @run_async
 async def rollback_app(
@@ -296,7 +278,7 @@ async def rollback_app(
     namespace: str | None,
     wait: bool,
     timeout: float,
-) -> None:
+) -> int:
     """Sync the app back to the revision of a history entry.
 
     Automated sync is turned off first (otherwise the controller would sync
@@ -339,7 +321,7 @@ async def rollback_app(
             f"rolling back {name} to {entry['revision'][:12]} (history {history_id})", err=True
         )
         if not wait:
-            return 0
+            return EXIT_OK
         # The target revision is newer than the one rolled back to, so the app
         # reads OutOfSync afterwards: success is the operation's own result.
         return await _wait(
@@ -352,19 +334,19 @@ async def rollback_app(
             operation_started=requested_at,
         )
 
-    sys.exit(await with_client(globals_, run))
+    return await with_client(globals_, run)
 
 
 @app_group.command("terminate-op")
 @click.argument("name")
-@namespace_option
+@namespace_option("the Application")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until it stopped.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
+@timeout_option("2m", "How long --wait waits")
 @click.pass_obj
 @run_async
 async def terminate_op(
     globals_: Globals, name: str, namespace: str | None, wait: bool, timeout: float
-) -> None:
+) -> int:
     """Stop the app's running sync operation at the next safe point.
 
     Nothing more is applied; a running hook is left to finish on its own.
@@ -396,10 +378,10 @@ async def terminate_op(
             err=True,
         )
         if not wait:
-            return 0
+            return EXIT_OK
         return await _wait_ended(client, name, ns, started_at, timeout)
 
-    sys.exit(await with_client(globals_, run))
+    return await with_client(globals_, run)
 
 
 async def _wait_ended(
@@ -417,9 +399,13 @@ async def _wait_ended(
                 click.echo(f"operation started {started_at} terminated", err=True)
             else:
                 click.echo("the operation ended on its own before it could be stopped", err=True)
-            return 0
+            return EXIT_OK
         if time.monotonic() > deadline:
-            click.echo(f"timed out after {timeout:.0f}s: the operation still runs", err=True)
+            click.echo(
+                f"timed out after {timeout:.0f}s: the operation still runs"
+                f"{_no_controller_hint(app)}",
+                err=True,
+            )
             return EXIT_TIMEOUT
         await asyncio.sleep(POLL_SECONDS)
 

@@ -23,16 +23,10 @@ import yaml
 from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import JSON, api_call, apply
+from driftless.cli.options import namespace_option
 from driftless.cli.output import age, dump, table
 from driftless.kube import clusters
 from driftless.kube.client import KubeApiError, KubeClient
-
-namespace_option = click.option(
-    "-n",
-    "--namespace",
-    default=None,
-    help="Namespace of the cluster Secrets (default: $DRIFTLESS_NAMESPACE or driftless).",
-)
 
 
 def _cluster_names(secrets: list[JSON]) -> list[str]:
@@ -132,7 +126,7 @@ async def store(
 @click.option("--name", default=None, help="Name apps use as destination.name (default: CONTEXT).")
 @click.option("--upsert", is_flag=True, help="Replace the registration of this server.")
 @click.option("--skip-check", is_flag=True, help="Do not connect to the cluster first.")
-@namespace_option
+@namespace_option("the cluster Secrets")
 @click.pass_obj
 @run_async
 async def add_cluster(
@@ -210,7 +204,7 @@ IN_CLUSTER_ROW = {
 
 
 @cluster_group.command("list")
-@namespace_option
+@namespace_option("the cluster Secrets")
 @click.option(
     "-o",
     "--output",
@@ -272,7 +266,7 @@ async def remove(client: KubeClient, name_or_server: str, namespace: str) -> str
 
 @cluster_group.command("rm")
 @click.argument("name_or_server", shell_complete=complete_cluster)
-@namespace_option
+@namespace_option("the cluster Secrets")
 @click.pass_obj
 @run_async
 async def remove_cluster(globals_: Globals, name_or_server: str, namespace: str | None) -> None:

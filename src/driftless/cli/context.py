@@ -1,4 +1,19 @@
-"""Flags every command shares (kubeconfig, context, namespace) and client setup."""
+"""What every command shares: global flags, the client, and the one async runner.
+
+``run_async`` runs a command's coroutine and turns its outcome into the
+process's exit: the ``int`` it returns is the exit code (``None`` means 0);
+an error a user can cause or meet ends as one line on stderr and the code
+``exits.code_of`` gives it, never as a traceback (``--debug`` shows the
+traceback instead). Errors handled:
+
+* ``click.ClickException``/``UsageError``: click's own ``Error: ...`` (1, 2);
+* ``NoKubeconfigError``: no kubeconfig where one was looked for (1);
+* ``UnknownKindError`` for a driftless kind: the cluster lacks the CRDs, so
+  the line says to run ``driftless install`` (1);
+* ``KubeApiError`` and every ``DriftlessError`` (1, or 2/5 for
+  ``UsageFailedError``/``SourceFailedError``);
+* Ctrl-C: 130, quietly.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +23,13 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from driftless.core import names
+from driftless.cli import exits
+from driftless.cli.options import checked_namespace
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
@@ -21,6 +38,26 @@ from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 P = ParamSpec("P")
 T = TypeVar("T")
 
+__all__ = [
+    "Globals",
+    "NoKubeconfigError",
+    "app_namespace",
+    "checked_namespace",
+    "failure_message",
+    "run_async",
+    "unknown_kind_message",
+    "with_client",
+]
+
+KUBECONFIG_HINT = (
+    "pass --kubeconfig or set $KUBECONFIG to a cluster's kubeconfig"
+    " (`driftless devcluster up` starts a local cluster and prints one)"
+)
+
+
+class NoKubeconfigError(DriftlessError):
+    """No kubeconfig where one was looked for, and not running inside a cluster."""
+
 
 @dataclass
 class Globals:
@@ -28,23 +65,28 @@ class Globals:
     context: str | None
     debug: bool
 
+    def kubeconfig_problem(self) -> str | None:
+        """Why no client can be made, when that is clear before trying (no file). Pure-ish."""
+        if self.kubeconfig is not None:
+            path = Path(self.kubeconfig).expanduser()
+            return None if path.is_file() else f"no kubeconfig at {path}"
+        default = Path("~/.kube/config").expanduser()
+        if default.is_file() or os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return None
+        return f"no kubeconfig: $KUBECONFIG is not set and {default} does not exist"
+
     async def client(self) -> KubeClient:
+        problem = self.kubeconfig_problem()
+        if problem is not None:
+            raise NoKubeconfigError(f"{problem}; {KUBECONFIG_HINT}")
         try:
             return await KubeClient.connect(self.kubeconfig, self.context)
         except Exception as exc:
-            raise click.ClickException(f"cannot load kubeconfig: {exc}") from exc
+            raise NoKubeconfigError(f"cannot load kubeconfig: {exc}") from exc
 
 
 def app_namespace(namespace: str | None) -> str:
     return namespace or os.environ.get("DRIFTLESS_NAMESPACE") or DEFAULT_APP_NAMESPACE
-
-
-def checked_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: a namespace option must be a DNS-1123 label (never a flag)."""
-    problem = names.namespace_problem(value) if value else None
-    if problem:
-        raise click.BadParameter(f"{value!r} is not a valid namespace: {problem}")
-    return value
 
 
 def unknown_kind_message(exc: UnknownKindError) -> str:
@@ -54,24 +96,34 @@ def unknown_kind_message(exc: UnknownKindError) -> str:
     return str(exc)
 
 
-def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
-    """Run an async click command; user-facing failures become one clear line."""
+def failure_message(exc: BaseException) -> str:
+    """The one line (without its label) a failed command prints for ``exc``."""
+    if isinstance(exc, UnknownKindError):
+        return unknown_kind_message(exc)
+    return str(exc)
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("debug"))
+
+
+def run_async(func: Callable[P, Coroutine[Any, Any, int | None]]) -> Callable[P, None]:
+    """Run an async click command; its ``int`` result is the exit code (see module doc)."""
 
     @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
-            return asyncio.run(func(*args, **kwargs))
-        except (KubeApiError, DriftlessError) as exc:
-            if debug:
-                raise
-            raise click.ClickException(str(exc)) from None
-        except UnknownKindError as exc:
-            if debug:
-                raise
-            raise click.ClickException(unknown_kind_message(exc)) from None
+            code = asyncio.run(func(*args, **kwargs))
         except KeyboardInterrupt:
-            sys.exit(130)
+            sys.exit(exits.EXIT_INTERRUPTED)
+        except (DriftlessError, KubeApiError, UnknownKindError) as exc:
+            if _debug():
+                raise
+            click.echo(f"{exits.label_of(exc)}: {failure_message(exc)}", err=True)
+            sys.exit(exits.code_of(exc))
+        if code:
+            sys.exit(code)
 
     return wrapper
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from driftless.cli.context import Globals, checked_namespace, run_async
+from driftless.cli.context import Globals, run_async
+from driftless.cli.options import Duration, checked_namespace
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
-from driftless.core.models import parse_duration
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -55,9 +55,15 @@ async def run_controller(
 
 
 @click.command("controller")
-@click.option("--namespace", default=None, help="Only watch Applications in this namespace.")
+@click.option(
+    "--namespace",
+    default=None,
+    callback=checked_namespace,
+    help="Only watch Applications in this namespace.",
+)
 @click.option(
     "--interval",
+    type=Duration(),
     default="3m",
     show_default=True,
     help="Default re-check interval of every app (jittered by 10%).",
@@ -102,6 +108,7 @@ async def run_controller(
 )
 @click.option(
     "--reconcile-timeout",
+    type=Duration(),
     default="5m",
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
@@ -117,14 +124,14 @@ async def run_controller(
 async def controller_command(
     globals_: Globals,
     namespace: str | None,
-    interval: str,
+    interval: float,
     workers: int,
     cache_dir: Path | None,
     allow_local_repositories: bool,
     render_socket: Path | None,
     scope: str,
     controller_namespace: str | None,
-    reconcile_timeout: str,
+    reconcile_timeout: float,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -134,25 +141,17 @@ async def controller_command(
       driftless controller --interval 1m --log-level debug
     """
     configure_logging(log_level)
-    try:
-        seconds = parse_duration(interval).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--interval") from None
-    try:
-        deadline = parse_duration(reconcile_timeout).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--reconcile-timeout") from None
-    if deadline <= 0:
+    if reconcile_timeout <= 0:
         raise click.BadParameter("must be positive", param_hint="--reconcile-timeout")
     if scope == "namespace" and not namespace:
         raise click.BadParameter("--scope namespace needs --namespace", param_hint="--scope")
     settings = ControllerSettings(
         namespace=namespace,
         workers=workers,
-        default_interval=seconds,
+        default_interval=interval,
         scope_namespace=namespace if scope == "namespace" else None,
         controller_namespace=controller_namespace,
-        reconcile_timeout=deadline,
+        reconcile_timeout=reconcile_timeout,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -36,20 +36,11 @@ from driftless.cli.objects import (
     upsert,
     validation_message,
 )
-from driftless.cli.output import OUTPUT_FORMATS, age, dump, table
+from driftless.cli.options import namespace_option, output_option
+from driftless.cli.output import age, dump, table
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
 from driftless.kube.client import KubeApiError, KubeClient
-
-namespace_option = click.option(
-    "-n",
-    "--namespace",
-    default=None,
-    help="Namespace of the Project (default: $DRIFTLESS_NAMESPACE or driftless).",
-)
-output_option = click.option(
-    "-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table", help="Output format."
-)
 
 complete_project = complete_names(API_VERSION, PROJECT_KIND)
 
@@ -210,7 +201,7 @@ def project_object(name: str, namespace: str, spec: ProjectSpec) -> JSON:
     help="Start from the spec of this Project manifest ('-' for stdin); flags add to it.",
 )
 @click.option("--upsert", "upsert_", is_flag=True, help="Replace the spec of an existing project.")
-@namespace_option
+@namespace_option("the Project")
 @click.pass_obj
 @run_async
 async def create_project(
@@ -337,8 +328,8 @@ def project_row(project: JSON, apps: list[JSON], *, wide: bool) -> list[str]:
 
 
 @project_group.command("list")
-@namespace_option
-@output_option
+@namespace_option("the Project")
+@output_option()
 @click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
 @click.pass_obj
 @run_async
@@ -409,8 +400,8 @@ async def _project_and_apps(
 
 @project_group.command("get")
 @click.argument("name", shell_complete=complete_project)
-@namespace_option
-@output_option
+@namespace_option("the Project")
+@output_option()
 @click.pass_obj
 @run_async
 async def get_project(globals_: Globals, name: str, namespace: str | None, output: str) -> None:
@@ -488,7 +479,7 @@ def spec_patch(current: JSON, edit: Callable[[ProjectSpec], ProjectSpec]) -> JSO
 @click.option(
     "--remove-source-namespace", "remove_source_namespaces", multiple=True, metavar="GLOB"
 )
-@namespace_option
+@namespace_option("the Project")
 @click.pass_obj
 @run_async
 async def set_project(
@@ -560,7 +551,7 @@ async def _delete(client: KubeClient, name: str, namespace: str, force: bool) ->
 @project_group.command("delete")
 @click.argument("name", shell_complete=complete_project)
 @click.option("--force", is_flag=True, help="Delete even if Applications use it (they will stall).")
-@namespace_option
+@namespace_option("the Project")
 @click.pass_obj
 @run_async
 async def delete_project(globals_: Globals, name: str, force: bool, namespace: str | None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.options import namespace_option
 from driftless.cli.output import age, dump, table
 from driftless.core.errors import SourceError
 from driftless.core.repourl import redact
@@ -25,13 +26,6 @@ from driftless.kube.client import KubeClient
 from driftless.sources import credentials as creds
 
 JSON = dict[str, Any]
-
-namespace_option = click.option(
-    "-n",
-    "--namespace",
-    default=None,
-    help="Namespace of the credential Secrets (default: $DRIFTLESS_NAMESPACE or driftless).",
-)
 
 
 @click.group("repo")
@@ -66,7 +60,7 @@ def repo_group() -> None:
 )
 @click.option("--name", default=None, help="Secret name (default: derived from the URL).")
 @click.option("--upsert", is_flag=True, help="Replace an existing credential for this URL.")
-@namespace_option
+@namespace_option("the credential Secrets")
 @click.pass_obj
 @run_async
 async def add_repo(
@@ -213,7 +207,7 @@ async def _credentials(client: KubeClient, namespace: str) -> list[creds.RepoCre
 
 
 @repo_group.command("list")
-@namespace_option
+@namespace_option("the credential Secrets")
 @click.option(
     "-o",
     "--output",
@@ -270,7 +264,7 @@ def _describe(secret: JSON) -> dict[str, str]:
 
 @repo_group.command("rm")
 @click.argument("url_or_name")
-@namespace_option
+@namespace_option("the credential Secrets")
 @click.pass_obj
 @run_async
 async def remove_repo(globals_: Globals, url_or_name: str, namespace: str | None) -> None:

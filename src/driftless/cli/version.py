@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 import click
 
 from driftless import __version__
-from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.context import Globals, NoKubeconfigError, app_namespace, run_async, with_client
+from driftless.cli.options import namespace_option, output_option
 from driftless.cli.output import dump
 from driftless.core.resources import CONTROLLER_CONFIGMAP, CONTROLLER_VERSION_KEY
 from driftless.kube.client import KubeApiError, KubeClient
@@ -61,20 +62,9 @@ async def server_versions(client: KubeClient, namespace: str) -> tuple[str, str]
 
 
 @click.command("version")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "yaml"]),
-    default="text",
-    help="Output format.",
-)
+@output_option(("text", "json", "yaml"), default="text")
 @click.option("--client", "client_only", is_flag=True, help="Only the client version; no cluster.")
-@click.option(
-    "-n",
-    "--namespace",
-    default=None,
-    help="Namespace of the controller (default: $DRIFTLESS_NAMESPACE or driftless).",
-)
+@namespace_option("the controller")
 @click.pass_obj
 @run_async
 async def version_command(
@@ -98,8 +88,8 @@ async def version_command(
             versions.server, versions.controller = await with_client(
                 globals_, lambda client: server_versions(client, ns)
             )
-        except (KubeApiError, click.ClickException) as exc:
-            versions.server_error = exc.message if isinstance(exc, KubeApiError) else str(exc)
+        except (KubeApiError, NoKubeconfigError) as exc:
+            versions.server_error = exc.message
     if output == "text":
         for line in versions.lines():
             click.echo(line)

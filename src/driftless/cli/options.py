@@ -1,0 +1,114 @@
+"""Options shared by many commands, defined once so they read and behave the same.
+
+* ``namespace_option(what)``: ``-n/--namespace`` of the driftless objects a
+  command works on; default ``$DRIFTLESS_NAMESPACE`` or ``driftless`` (resolved
+  by ``context.app_namespace``, so ``None`` reaches the command when unset);
+  a value must be a DNS-1123 label (never a flag).
+* ``controller_namespace_option``: the controller's namespace, where Projects
+  are read and which apps may not deploy to.
+* ``output_option(formats, default)``: ``-o/--output``.
+* ``Duration``: a click type for ``--timeout`` and friends: plain seconds
+  (``300``, ``2.5``) or a Go-style duration (``90s``, ``5m``, ``1h30m``);
+  the command gets float seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from driftless.core import names
+from driftless.core.models import parse_duration
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+LIST_FORMATS = ("table", "wide", "json", "yaml", "name")
+
+
+def checked_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: a namespace option must be a DNS-1123 label (never a flag)."""
+    problem = names.namespace_problem(value) if value else None
+    if problem:
+        raise click.BadParameter(f"{value!r} is not a valid namespace: {problem}")
+    return value
+
+
+def namespace_option(what: str = "the driftless objects") -> Decorator:
+    """``-n/--namespace``; ``what`` completes the help text (``"the Application"``)."""
+    return click.option(
+        "-n",
+        "--namespace",
+        default=None,
+        callback=checked_namespace,
+        help=f"Namespace of {what} (default: $DRIFTLESS_NAMESPACE or driftless).",
+    )
+
+
+# The controller reads Projects only from its own namespace and protects it as a
+# destination; a plan made by the CLI must use the same one (the controller's flag
+# of the same name), or it checks the app against the wrong Projects.
+controller_namespace_option: Decorator = click.option(
+    "--controller-namespace",
+    default=DEFAULT_APP_NAMESPACE,
+    callback=checked_namespace,
+    show_default=True,
+    envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
+    help="The controller's namespace: where Projects are read, and the destination apps may"
+    " not use.",
+)
+
+
+def output_option(formats: Sequence[str] = LIST_FORMATS, default: str = "table") -> Decorator:
+    """``-o/--output`` restricted to ``formats``."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(list(formats)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+no_headers_option: Decorator = click.option(
+    "--no-headers", is_flag=True, help="Omit the header line of tables."
+)
+
+
+def duration_seconds(text: str) -> float:
+    """``300``/``2.5`` (seconds) or ``90s``/``5m``/``1h30m``; ``ValueError`` otherwise. Pure."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = parse_duration(text).total_seconds()
+    if not seconds >= 0 or seconds == float("inf"):  # also refuses NaN
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 3m, 1h30m or seconds")
+    return seconds
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A length of time as float seconds: ``300``, ``90s``, ``5m``, ``1h30m``."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return duration_seconds(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def timeout_option(default: str, what: str = "Give up waiting after this long") -> Decorator:
+    """``--timeout`` as a ``Duration`` (the command gets float seconds)."""
+    return click.option(
+        "--timeout",
+        type=Duration(),
+        default=default,
+        show_default=True,
+        help=f"{what} (e.g. 90s, 5m, or seconds).",
+    )
