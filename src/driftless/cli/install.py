@@ -12,7 +12,8 @@ from typing import Any
 import click
 import yaml
 
-from driftless.cli.context import Globals, checked_namespace, run_async, with_client
+from driftless.cli.context import Globals, run_async, with_client
+from driftless.cli.options import checked_namespace
 from driftless.core.crd import all_crds
 from driftless.core.deployment import (
     DEFAULT_IMAGE,

@@ -21,6 +21,7 @@ from driftless.cli.app import describe
 from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
 from driftless.cli.install import install
+from driftless.cli.options import Duration
 from driftless.cli.output import table
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
@@ -107,9 +108,10 @@ async def _show_until(
 )
 @click.option(
     "--interval",
-    default=30.0,
+    type=Duration(),
+    default="30s",
     show_default=True,
-    help="Re-check interval of the controller, in seconds.",
+    help="Re-check interval of the controller (e.g. 30s, 1m, or seconds).",
 )
 @click.option(
     "--exit-when-ready",
