@@ -32,20 +32,24 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from driftless.core.vocabulary import HookDeletePolicy, SyncPhase
+from driftless.core.wellknown import (
+    HOOK_ANNOTATION,
+    HOOK_DELETE_POLICY_ANNOTATION,
+    SYNC_WAVE_ANNOTATION,
+)
+
 HELM_HOOK = "helm.sh/hook"
 HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
 HELM_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
-HOOK = "driftless.dev/hook"
-SYNC_WAVE = "driftless.dev/sync-wave"
-HOOK_DELETE_POLICY = "driftless.dev/hook-delete-policy"
 
 _PRE = frozenset({"pre-install", "pre-upgrade"})
 _POST = frozenset({"post-install", "post-upgrade"})
 _TEST = frozenset({"test", "test-success", "test-failure"})
 _DELETE_POLICIES = {
-    "before-hook-creation": "BeforeHookCreation",
-    "hook-succeeded": "HookSucceeded",
-    "hook-failed": "HookFailed",
+    "before-hook-creation": HookDeletePolicy.BEFORE_HOOK_CREATION,
+    "hook-succeeded": HookDeletePolicy.HOOK_SUCCEEDED,
+    "hook-failed": HookDeletePolicy.HOOK_FAILED,
 }
 
 
@@ -54,23 +58,24 @@ def split_list(value: str) -> list[str]:
     return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
-def sync_phases(helm_hooks: list[str]) -> list[str] | None:
+def sync_phases(helm_hooks: list[str]) -> list[SyncPhase] | None:
     """The driftless hook phases for Helm hook kinds; ``None`` means drop the object."""
     kinds = set(helm_hooks)
     if kinds & _TEST:
         return None
     phases = []
     if kinds & _PRE:
-        phases.append("PreSync")
+        phases.append(SyncPhase.PRE_SYNC)
     if kinds & _POST:
-        phases.append("PostSync")
+        phases.append(SyncPhase.POST_SYNC)
     return phases or None
 
 
 def delete_policies(value: str | None) -> str:
     """Helm's delete policy list as driftless's (unknown entries dropped)."""
     mapped = [_DELETE_POLICIES[p] for p in split_list(value or "") if p in _DELETE_POLICIES]
-    return ",".join(dict.fromkeys(mapped)) or "BeforeHookCreation"
+    # Plain strings: the annotation values end up in manifests dumped as YAML.
+    return ",".join(dict.fromkeys(mapped)) or HookDeletePolicy.BEFORE_HOOK_CREATION.value
 
 
 def map_hook(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -83,12 +88,12 @@ def map_hook(obj: dict[str, Any]) -> dict[str, Any] | None:
     if phases is None:
         return None
     added = {
-        HOOK: ",".join(phases),
-        HOOK_DELETE_POLICY: delete_policies(_text(annotations, HELM_HOOK_DELETE_POLICY)),
+        HOOK_ANNOTATION: ",".join(phases),
+        HOOK_DELETE_POLICY_ANNOTATION: delete_policies(_text(annotations, HELM_HOOK_DELETE_POLICY)),
     }
     weight = _weight(annotations.get(HELM_HOOK_WEIGHT))
     if weight is not None:
-        added[SYNC_WAVE] = str(weight)
+        added[SYNC_WAVE_ANNOTATION] = str(weight)
     result = copy.deepcopy(obj)
     target = result["metadata"]["annotations"]
     for key, value in added.items():

@@ -42,13 +42,12 @@ from enum import StrEnum
 from typing import Any
 
 from driftless.core.errors import SourceError
+from driftless.core.wellknown import REPOSITORY_SECRET_TYPE, SECRET_TYPE_LABEL
 from driftless.sources.urls import parse_repo_url, redact
 
 __all__ = [
     "DEFAULT_USERNAME",
     "REPOSITORY_SECRET_LABEL",
-    "REPOSITORY_SECRET_TYPE",
-    "SECRET_TYPE_LABEL",
     "AuthKind",
     "CredentialError",
     "RepoCredential",
@@ -62,8 +61,6 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-SECRET_TYPE_LABEL = "driftless.dev/secret-type"
-REPOSITORY_SECRET_TYPE = "repository"
 REPOSITORY_SECRET_LABEL = f"{SECRET_TYPE_LABEL}={REPOSITORY_SECRET_TYPE}"
 # Forges accept any username with a token; git needs one to send basic auth.
 DEFAULT_USERNAME = "git"

@@ -11,22 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.core.errors import ValidationError
+from driftless.core.vocabulary import (
+    ALL_PHASES,
+    DEFAULT_DELETE_POLICIES,
+    HOOK_SKIP,
+    HookDeletePolicy,
+    SyncPhase,
+)
+from driftless.core.wellknown import (
+    HOOK_ANNOTATION,
+    HOOK_DELETE_POLICY_ANNOTATION,
+    SYNC_OPTIONS_ANNOTATION,
+    SYNC_WAVE_ANNOTATION,
+)
 from driftless.sync.prepare import DesiredObject, kind_rank
 
-HOOK_ANNOTATION = "driftless.dev/hook"
-WAVE_ANNOTATION = "driftless.dev/sync-wave"
-DELETE_POLICY_ANNOTATION = "driftless.dev/hook-delete-policy"
-SYNC_OPTIONS_ANNOTATION = "driftless.dev/sync-options"
-
-PRE_SYNC, SYNC, POST_SYNC, SYNC_FAIL, SKIP = "PreSync", "Sync", "PostSync", "SyncFail", "Skip"
-PHASES = (PRE_SYNC, SYNC, POST_SYNC)
-HOOK_PHASES = (*PHASES, SYNC_FAIL)
-BEFORE_HOOK_CREATION, HOOK_SUCCEEDED, HOOK_FAILED = (
-    "BeforeHookCreation",
-    "HookSucceeded",
-    "HookFailed",
-)
-DELETE_POLICIES = (BEFORE_HOOK_CREATION, HOOK_SUCCEEDED, HOOK_FAILED)
+# Names of earlier releases, kept only while other modules still use them.
+SYNC, SYNC_FAIL = SyncPhase.SYNC, SyncPhase.SYNC_FAIL
+BEFORE_HOOK_CREATION = HookDeletePolicy.BEFORE_HOOK_CREATION
+HOOK_SUCCEEDED = HookDeletePolicy.HOOK_SUCCEEDED
+HOOK_FAILED = HookDeletePolicy.HOOK_FAILED
 # Pruning is a pseudo-wave after every real wave of the Sync phase.
 PRUNE_WAVE = 2**31
 
@@ -45,10 +49,10 @@ class Task:
     """One object to apply in one step."""
 
     obj: DesiredObject
-    phase: str
+    phase: SyncPhase
     wave: int
     hook: bool
-    delete_policies: frozenset[str] = frozenset()
+    delete_policies: frozenset[HookDeletePolicy] = frozenset()
 
     @property
     def step(self) -> Step:
@@ -56,49 +60,50 @@ class Task:
 
 
 def phase_index(phase: str) -> int:
-    return HOOK_PHASES.index(phase)
+    """The rank of a phase in ``Step`` order (SyncFail last)."""
+    return ALL_PHASES.index(SyncPhase(phase))
 
 
 def _annotations(obj: DesiredObject) -> dict[str, Any]:
     return dict((obj.body.get("metadata") or {}).get("annotations") or {})
 
 
-def hook_phases(obj: DesiredObject) -> list[str] | None:
+def hook_phases(obj: DesiredObject) -> list[SyncPhase] | None:
     """The hook phases of an object: None when it is not a hook, [] for Skip."""
     raw = _annotations(obj).get(HOOK_ANNOTATION)
     if raw is None:
         return None
     phases = [part.strip() for part in str(raw).split(",") if part.strip()]
-    unknown = [p for p in phases if p not in (*HOOK_PHASES, SKIP)]
+    unknown = [p for p in phases if p not in (*ALL_PHASES, HOOK_SKIP)]
     if unknown or not phases:
         raise ValidationError(
-            f"{obj.describe()}: {HOOK_ANNOTATION} must list {', '.join(HOOK_PHASES)} or Skip, "
-            f"got {raw!r}"
+            f"{obj.describe()}: {HOOK_ANNOTATION} must list {', '.join(ALL_PHASES)} or "
+            f"{HOOK_SKIP}, got {raw!r}"
         )
-    return [] if SKIP in phases else phases
+    return [] if HOOK_SKIP in phases else [SyncPhase(p) for p in phases]
 
 
 def wave_of(obj: DesiredObject) -> int:
-    raw = _annotations(obj).get(WAVE_ANNOTATION, "0")
+    raw = _annotations(obj).get(SYNC_WAVE_ANNOTATION, "0")
     try:
         return int(str(raw).strip())
     except ValueError:
         raise ValidationError(
-            f"{obj.describe()}: {WAVE_ANNOTATION} must be an integer, got {raw!r}"
+            f"{obj.describe()}: {SYNC_WAVE_ANNOTATION} must be an integer, got {raw!r}"
         ) from None
 
 
-def delete_policies(obj: DesiredObject) -> frozenset[str]:
-    raw = _annotations(obj).get(DELETE_POLICY_ANNOTATION)
+def delete_policies(obj: DesiredObject) -> frozenset[HookDeletePolicy]:
+    raw = _annotations(obj).get(HOOK_DELETE_POLICY_ANNOTATION)
     if raw is None:
-        return frozenset({BEFORE_HOOK_CREATION})
+        return DEFAULT_DELETE_POLICIES
     policies = frozenset(p.strip() for p in str(raw).split(",") if p.strip())
-    unknown = sorted(policies - set(DELETE_POLICIES))
+    unknown = sorted(policies - set(HookDeletePolicy))
     if unknown:
         raise ValidationError(
-            f"{obj.describe()}: unknown {DELETE_POLICY_ANNOTATION} {', '.join(unknown)}"
+            f"{obj.describe()}: unknown {HOOK_DELETE_POLICY_ANNOTATION} {', '.join(unknown)}"
         )
-    return policies
+    return frozenset(HookDeletePolicy(p) for p in policies)
 
 
 def sync_options(obj: dict[str, Any]) -> set[str]:
@@ -131,23 +136,23 @@ FIRST_WAVE = -(2**31)
 def resource_tasks(resources: list[DesiredObject]) -> list[Task]:
     """Sync-phase tasks; objects marked ``first`` go before PreSync's first wave."""
     return [
-        Task(obj, PRE_SYNC, FIRST_WAVE, hook=False)
+        Task(obj, SyncPhase.PRE_SYNC, FIRST_WAVE, hook=False)
         if obj.first
-        else Task(obj, SYNC, wave_of(obj), hook=False)
+        else Task(obj, SyncPhase.SYNC, wave_of(obj), hook=False)
         for obj in resources
     ]
 
 
 def steps(tasks: list[Task], *, prune: bool) -> list[Step]:
     """The ordered steps of the normal phases (SyncFail excluded)."""
-    found = {t.step for t in tasks if t.phase != SYNC_FAIL}
+    found = {t.step for t in tasks if t.phase != SyncPhase.SYNC_FAIL}
     if prune:
-        found.add(Step(phase_index(SYNC), PRUNE_WAVE, SYNC))
+        found.add(Step(phase_index(SyncPhase.SYNC), PRUNE_WAVE, SyncPhase.SYNC))
     return sorted(found)
 
 
 def fail_steps(tasks: list[Task]) -> list[Step]:
-    return sorted({t.step for t in tasks if t.phase == SYNC_FAIL})
+    return sorted({t.step for t in tasks if t.phase == SyncPhase.SYNC_FAIL})
 
 
 def tasks_of(tasks: list[Task], step: Step) -> list[Task]:

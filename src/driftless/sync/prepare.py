@@ -15,7 +15,8 @@ from typing import Any
 from driftless.core.errors import ValidationError
 from driftless.core.jsoncopy import deep_copy
 from driftless.core.models import IgnoreDifference
-from driftless.core.resources import FIELD_MANAGER, TRACKING_ANNOTATION, Manifest, ResourceRef
+from driftless.core.resources import FIELD_MANAGER, Manifest, ResourceRef
+from driftless.core.wellknown import TRACKING_ANNOTATION
 
 # Applied first, in this order; everything else follows, then webhooks last
 # so they cannot block the objects of their own app.

@@ -27,7 +27,7 @@ from driftless.core.errors import DriftlessError, ValidationError
 from driftless.core.models import GROUP
 from driftless.core.project import Project, ProjectViolationError, allows_kind
 from driftless.core.resources import Manifest
-from driftless.sync.plan import HOOK_ANNOTATION
+from driftless.core.wellknown import HOOK_ANNOTATION
 
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_KIND = "CustomResourceDefinition"

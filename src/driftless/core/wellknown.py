@@ -1,0 +1,52 @@
+"""Every annotation, label and finalizer name driftless reads or writes. Pure.
+
+They are part of the public API: users write them in git or on their
+Applications, scripts and other tools select by them, and objects in running
+clusters carry them, so a name is never changed, only added. This is the one
+module that spells a ``driftless.dev/...`` key or a ``*.driftless.dev``
+finalizer (``tests/unit/test_vocabulary.py`` checks it); everything else
+imports the name from here.
+"""
+
+from typing import Final
+
+# ------------------------------------------------ on objects in git (users write)
+
+# Integer wave of an object or hook, default 0; lower waves first.
+SYNC_WAVE_ANNOTATION: Final = "driftless.dev/sync-wave"
+# Comma-separated hook phases (``core.vocabulary.SyncPhase``) or ``Skip``.
+HOOK_ANNOTATION: Final = "driftless.dev/hook"
+# Comma-separated ``core.vocabulary.HookDeletePolicy`` values.
+HOOK_DELETE_POLICY_ANNOTATION: Final = "driftless.dev/hook-delete-policy"
+# Comma-separated ``core.vocabulary.ObjectOption`` items such as ``Prune=false``.
+SYNC_OPTIONS_ANNOTATION: Final = "driftless.dev/sync-options"
+
+# ------------------------------------------- on managed objects (driftless writes)
+
+# ``<app-namespace>_<app>:<group>/<kind>:<namespace>/<name>`` (see ``core.resources``).
+TRACKING_ANNOTATION: Final = "driftless.dev/tracking-id"
+
+# ------------------------------------------------------ on Applications (requests)
+
+# Any new value asks the controller for an immediate re-check.
+REFRESH_ANNOTATION: Final = "driftless.dev/refresh"
+# The ``startedAt`` of the running operation to terminate at its next safe point.
+TERMINATE_ANNOTATION: Final = "driftless.dev/terminate-operation"
+# While present, deleting the Application deletes the objects it manages.
+RESOURCES_FINALIZER: Final = "resources-finalizer.driftless.dev"
+
+# ----------------------------------------------------------------- on Secrets
+
+# Marks a Secret as driftless's: its value says which kind of credential it holds.
+SECRET_TYPE_LABEL: Final = "driftless.dev/secret-type"
+# Value of ``SECRET_TYPE_LABEL``: git/Helm repository credentials (``sources.credentials``).
+REPOSITORY_SECRET_TYPE: Final = "repository"
+# Value of ``SECRET_TYPE_LABEL``: a remote cluster's kubeconfig (``kube.clusters``).
+CLUSTER_SECRET_TYPE: Final = "cluster"
+
+# ------------------------------------------- on push mode's inventory ConfigMap
+
+# The push-mode app (``driftless apply``) whose inventory the ConfigMap holds.
+PUSH_APP_LABEL: Final = "driftless.dev/push-app"
+# The revision that inventory was last written for.
+INVENTORY_REVISION_ANNOTATION: Final = "driftless.dev/revision"
