@@ -43,10 +43,12 @@ from typing import Any
 from driftless.core.errors import StallingError
 from driftless.core.reasons import Reason
 from driftless.core.resources import ResourceRef, TrackingId, tracking_of
-from driftless.kube.clusters import SECRET_TYPE_LABEL
+from driftless.core.vocabulary import AppSyncOption
+from driftless.core.wellknown import SECRET_TYPE_LABEL
 
 JSON = dict[str, Any]
-ALLOW_TAKEOVER = "AllowTakeover"
+# Name of earlier releases, kept only while other modules still use it.
+ALLOW_TAKEOVER = AppSyncOption.ALLOW_TAKEOVER
 
 
 class ResourceOwnedElsewhereError(StallingError):
@@ -133,7 +135,7 @@ def _owner(tracked: TrackingId) -> str:
 
 def _hint(tracked: TrackingId, same_tenant: bool) -> str:
     if same_tenant:
-        return f"set syncOption {ALLOW_TAKEOVER}=true to move it to this app"
+        return f"set syncOption {AppSyncOption.ALLOW_TAKEOVER}=true to move it to this app"
     if tracked.legacy:
         return "only an app in the controller's namespace may take it over"
     return "an app of another namespace cannot take it over"
