@@ -28,7 +28,7 @@ from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
-from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject
 from driftless.sync.redact import redact_api_error
@@ -39,7 +39,6 @@ R = TypeVar("R")
 JSON = dict[str, Any]
 
 CRD_KIND = "CustomResourceDefinition"
-_SCHEMA_MISMATCH = "failed to create typed patch object"
 VALIDATION_NAMESPACE = "default"
 
 
@@ -101,7 +100,7 @@ async def validate_new(
         except UnknownKindError as exc:
             raise ValidationError(f"{obj.describe()}: {exc}") from None
         except KubeApiError as exc:
-            raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
+            raise _dry_run_failure(_redacted(exc, obj), obj) from None
 
     await _bounded(concurrency, objects, one)
 
@@ -137,7 +136,7 @@ async def _compare_one(
             f"{obj.describe()}: {exc}; is the CRD that defines it installed?"
         ) from None
     except KubeApiError as exc:
-        raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
+        raise _dry_run_failure(_redacted(exc, obj), obj) from None
     if live is None:
         return ObjectState(obj, None, False, "missing from the cluster", predicted)
     in_sync = equivalent(
@@ -163,10 +162,12 @@ async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
         raise ValidationError(f"{obj.describe()}: {exc}") from None
     except KubeApiError as exc:
         # Name the namespace the user wrote, not the stand-in.
-        exc.message = exc.message.replace(
-            f"{VALIDATION_NAMESPACE}/{obj.ref.name}", f"{obj.ref.namespace}/{obj.ref.name}"
+        exc = exc.with_message(
+            exc.message.replace(
+                f"{VALIDATION_NAMESPACE}/{obj.ref.name}", f"{obj.ref.namespace}/{obj.ref.name}"
+            )
         )
-        raise _classify(_redacted(exc, obj), f"dry-run of {obj.describe()} failed") from None
+        raise _dry_run_failure(_redacted(exc, obj), obj) from None
 
 
 async def _namespaces_to_create(
@@ -181,7 +182,7 @@ async def _namespaces_to_create(
             if await reader.get("v1", "Namespace", name, "") is None:
                 missing.add(name)
         except KubeApiError as exc:
-            raise _classify(exc, f"cannot read namespace {name}") from None
+            raise exc.in_context(f"cannot read namespace {name}") from None
     return missing
 
 
@@ -204,7 +205,7 @@ async def _kinds_defined_by(
             except UnknownKindError:
                 pending.add((api_version, kind))
             except KubeApiError as exc:
-                raise _classify(exc, "discovery failed") from None
+                raise exc.in_context("discovery failed") from None
     return pending
 
 
@@ -212,7 +213,10 @@ async def wait_established(client: KubeClient, names: list[str], timeout: float 
     deadline = time.monotonic() + timeout
     for name in names:
         while True:
-            crd = await client.get("apiextensions.k8s.io/v1", CRD_KIND, name)
+            try:
+                crd = await client.get("apiextensions.k8s.io/v1", CRD_KIND, name)
+            except KubeApiError as exc:
+                raise exc.in_context(f"cannot read CRD {name}") from None
             conditions = ((crd or {}).get("status") or {}).get("conditions") or []
             if any(
                 c.get("type") == "Established" and c.get("status") == "True" for c in conditions
@@ -225,24 +229,23 @@ async def wait_established(client: KubeClient, names: list[str], timeout: float 
 
 def _redacted(exc: KubeApiError, obj: DesiredObject) -> KubeApiError:
     """For Secrets, drop values the API server echoes in its error (``sync.redact``)."""
-    exc.message = redact_api_error(exc.message, obj.ref)
-    return exc
+    return exc.with_message(redact_api_error(exc.message, obj.ref))
 
 
-def _classify(exc: KubeApiError, context: str) -> DriftlessError:
-    """API failures: refusals are the user's to fix, outages are retried."""
-    message = f"{context}: {exc.message}"
-    if _SCHEMA_MISMATCH in exc.message:
-        # The API server answers 500 when an applied body does not fit the
-        # kind's schema; that is the manifest's fault, not an outage.
-        return ValidationError(message)
-    if exc.unreachable or exc.status == 429:
-        return TransientError(message)
-    if exc.status == 404 and "namespaces" in exc.message:
+def _dry_run_failure(exc: KubeApiError, obj: DesiredObject) -> DriftlessError:
+    """A failed dry-run, as its class says (``kube.errors``), named after the object.
+
+    A dry-run into a namespace that does not exist is answered 404 "namespaces
+    ... not found": the render is wrong (or lacks CreateNamespace), so it is a
+    refusal that says how to fix it, not a missing object.
+    """
+    failure = exc.in_context(f"dry-run of {obj.describe()} failed")
+    if isinstance(exc, KubeNotFoundError) and "namespaces" in exc.message:
         return ValidationError(
-            f"{message} (create the namespace in git or set syncOptions CreateNamespace=true)"
+            f"{failure.message} (create the namespace in git or set syncOptions "
+            "CreateNamespace=true)"
         )
-    return ValidationError(message)
+    return failure
 
 
 async def _bounded(limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]) -> list[R]:

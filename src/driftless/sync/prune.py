@@ -12,6 +12,9 @@ Contract:
 * ``prune`` deletes orphans in reverse apply order (workloads before the
   namespaces and CRDs they live in), skipping objects annotated
   ``driftless.dev/sync-options: Prune=false``.
+* API failures are raised as the ``kube.errors`` class the client chose,
+  the message naming the object (Secret values redacted): an outage is
+  transient, a refusal (RBAC, admission) the user's to fix.
 * The caller decides *whether* to prune: never after a failed fetch or
   render (the pipeline never gets here), never when a render suddenly yields
   no objects unless the app allows it (``empty_render_guard``).
@@ -23,7 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from driftless.core.errors import TransientError, ValidationError
 from driftless.core.models import ResourceStatus
 from driftless.core.resources import ResourceRef, tracking_of
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
@@ -87,7 +89,7 @@ async def find_orphans(
             continue  # the kind itself is gone (CRD deleted): nothing left to prune
         except KubeApiError as exc:
             message = redact_api_error(exc.message, ref)
-            raise TransientError(f"cannot read {ref} to check for pruning: {message}") from None
+            raise exc.with_message(f"cannot read {ref} to check for pruning: {message}") from None
         if live is None:
             continue
         tracked = tracking_of(live)
@@ -111,8 +113,6 @@ async def prune(client: KubeClient, orphans: list[Orphan]) -> list[Orphan]:
             await client.delete(orphan.api_version, ref.kind, ref.name, ref.namespace or None)
         except KubeApiError as exc:
             message = redact_api_error(exc.message, ref)
-            if exc.unreachable:
-                raise TransientError(f"cannot prune {ref}: {message}") from None
-            raise ValidationError(f"cannot prune {ref}: {message}") from None
+            raise exc.with_message(f"cannot prune {ref}: {message}") from None
         deleted.append(orphan)
     return deleted

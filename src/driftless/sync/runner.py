@@ -12,6 +12,15 @@ A step's objects are waited for only when something depends on their health
 from ``SyncStep.waiting_since``). ``at_safe_point`` and ``end_early`` are the
 pure rules by which the controller supersedes or terminates an operation
 between two passes.
+
+API failures (``kube.errors``) never escape ``advance``. A refusal (or a
+missing object) fails the operation the way a refused apply always has: the
+message goes to the operation and the SyncFail phase runs. A transient
+failure (API server unreachable, throttled, a write conflict) ends the pass
+where it stands — whatever was applied and recorded stays in the state, the
+step is re-sent by the next pass (applies are idempotent; hooks already
+created are not re-created) — and is exposed as ``SyncRunner.interrupted``
+so the caller stores the progress and retries with backoff.
 """
 
 from __future__ import annotations
@@ -85,6 +94,8 @@ class SyncRunner:
         # Objects as the API server returned them from our applies, per advance()
         # call: the freshest possible live state, at no extra request.
         self.applied: dict[ResourceRef, JSON] = {}
+        # Why the last advance() stopped early, None when it ran as far as it could.
+        self.interrupted: DriftlessError | None = None
 
     async def advance(
         self,
@@ -94,11 +105,14 @@ class SyncRunner:
         orphans: list[Orphan],
         prune_blocked: str | None,
     ) -> OperationState:
-        """Run steps until one must wait, or the operation ends.
+        """Run steps until one must wait, the operation ends, or the API fails transiently.
 
-        ``self.applied`` afterwards holds the objects this call wrote.
+        ``self.applied`` afterwards holds the objects this call wrote, and
+        ``self.interrupted`` the transient failure that ended the pass early
+        (None otherwise). Never raises a ``KubeApiError``.
         """
         self.applied = {}
+        self.interrupted = None
         sync = state.operation.sync
         normal = sp.steps(tasks, prune=sync.prune and not sync.resources)
         failing = sp.fail_steps(tasks)
@@ -106,22 +120,50 @@ class SyncRunner:
             step = _current(state, normal, failing)
             if step is None:
                 return self._finish(state)
-            sent = bool(state.step and state.step.applied)
-            if not sent and not await self._send(state, step, tasks, orphans, prune_blocked):
-                continue  # the failure moved the cursor to SyncFail (or ended it)
-            pool = failing if step.phase == sp.SYNC_FAIL else normal
-            needs_health = self.wait_at_end or needs_health_gate(step, pool)
-            gate = await self._gate(state, step, tasks, needs_health=needs_health)
-            if not gate.done and not gate.failure:
-                return state
-            await self._after_hooks(state, step, tasks)
-            if gate.failure:
-                self._fail(state, gate.failure, failing)
+            try:
+                pools = (normal, failing)
+                waiting = await self._step(state, step, tasks, orphans, prune_blocked, pools)
+            except KubeApiError as exc:
+                if isinstance(exc, TransientError):
+                    self.interrupted = exc
+                    return state
+                self._fail(state, exc.message, failing)
                 continue
-            following = _next(step, pool)
-            if following is None:
-                return self._finish(state)
+            if waiting:
+                return state
+
+    async def _step(
+        self,
+        state: OperationState,
+        step: sp.Step,
+        tasks: list[sp.Task],
+        orphans: list[Orphan],
+        prune_blocked: str | None,
+        pools: tuple[list[sp.Step], list[sp.Step]],
+    ) -> bool:
+        """Send, gate and leave one step; True when it must wait for a later pass.
+
+        ``pools`` are the normal and the SyncFail steps of the operation.
+        """
+        normal, failing = pools
+        sent = bool(state.step and state.step.applied)
+        if not sent and not await self._send(state, step, tasks, orphans, prune_blocked):
+            return False  # the failure moved the cursor to SyncFail (or ended it)
+        pool = failing if step.phase == sp.SYNC_FAIL else normal
+        needs_health = self.wait_at_end or needs_health_gate(step, pool)
+        gate = await self._gate(state, step, tasks, needs_health=needs_health)
+        if not gate.done and not gate.failure:
+            return True
+        await self._after_hooks(state, step, tasks)
+        if gate.failure:
+            self._fail(state, gate.failure, failing)
+            return False
+        following = _next(step, pool)
+        if following is None:
+            self._finish(state)
+        else:
             state.step = SyncStep(phase=following.phase, wave=following.wave, applied=False)
+        return False
 
     # -- sending --------------------------------------------------------
 
@@ -140,6 +182,8 @@ class SyncRunner:
                 await self._prune(state, orphans, prune_blocked)
             else:
                 await self._apply_step(state, sp.tasks_of(tasks, step))
+        except KubeApiError:
+            raise  # advance() decides: a refusal fails, an outage interrupts
         except DriftlessError as err:
             self._fail(state, err.message, sp.fail_steps(tasks))
             return False
@@ -159,6 +203,8 @@ class SyncRunner:
                 await self._apply(task, dry_run=dry_run)
             except KubeApiError as exc:
                 message = redact_api_error(exc.message, task.obj.ref)
+                if isinstance(exc, TransientError):  # not the object's fault: the next pass retries
+                    raise exc.with_message(f"{task.obj.describe()}: {message}") from None
                 result.status, result.message = "SyncFailed", message
                 raise DriftlessError(f"{task.obj.describe()}: {message}") from None
             result.status = "Synced"
@@ -170,7 +216,10 @@ class SyncRunner:
         crds = [t.obj.ref.name for t in step_tasks if t.obj.ref.kind == "CustomResourceDefinition"]
         if crds and not dry_run:
             await wait_established(self.client, crds)
-            await self.client.discovery.refresh()
+            try:
+                await self.client.discovery.refresh()
+            except KubeApiError as exc:
+                raise exc.in_context("cannot refresh API discovery after applying CRDs") from None
 
     async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
         body = task.obj.body
@@ -257,9 +306,12 @@ class SyncRunner:
 
     async def _task_gate(self, state: OperationState, task: sp.Task) -> Gate:
         ref = task.obj.ref
-        live = await self.client.get(
-            task.obj.api_version, ref.kind, ref.name, ref.namespace or None
-        )
+        try:
+            live = await self.client.get(
+                task.obj.api_version, ref.kind, ref.name, ref.namespace or None
+            )
+        except KubeApiError as exc:
+            raise exc.in_context(f"cannot read {ref} to check its health") from None
         result = _result(state, task)
         if live is None:
             if task.hook and result.hook_phase in ("Succeeded", "Failed"):
@@ -293,7 +345,7 @@ class SyncRunner:
                     )
                 except KubeApiError as exc:
                     message = redact_api_error(exc.message, ref)
-                    raise TransientError(f"cannot delete hook {ref}: {message}") from None
+                    raise exc.with_message(f"cannot delete hook {ref}: {message}") from None
 
     # -- endings --------------------------------------------------------
 
@@ -471,5 +523,8 @@ async def _bounded(
                 failures.append(exc)
 
     await asyncio.gather(*(guarded(item) for item in items))
+    # A refusal fails the operation whatever else happened in the wave; only a
+    # wave that merely met an outage is left for the next pass.
+    refusals = [f for f in failures if not isinstance(f, TransientError)]
     if failures:
-        raise failures[0]
+        raise (refusals or failures)[0]
