@@ -37,13 +37,15 @@ from driftless.cli.install import install
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.controller.reconciler import Reconciler
 from driftless.core.models import API_VERSION, Application
-from driftless.core.resources import FIELD_MANAGER
+from driftless.core.resources import DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
 from driftless.diff.report import resource_diff
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeClient
-from driftless.pipeline.planner import Engine
+from driftless.pipeline.planner import Planner
+from driftless.pipeline.projects import ClusterProjects
+from driftless.pipeline.renderers import GitRenderer
 from driftless.sources.git import GitCache
 from driftless.sources.seed import seed_repository
 
@@ -230,9 +232,11 @@ async def bench_diff(client: CountingClient, repo: str, m: int) -> None:
     await client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "diff-ns"}},
                        field_manager="bench")  # fmt: skip
     app = Application.model_validate(await fetch_app(client, name))
-    engine = Engine(client, GitCache(Path(tempfile.mkdtemp())))
-    await engine.plan(app)  # warm git and discovery, not the verdicts (a new engine below)
-    engine = Engine(client, engine.git)
+    git = GitCache(Path(tempfile.mkdtemp()))
+    projects = ClusterProjects(client, DEFAULT_APP_NAMESPACE)
+    engine = Planner(client, GitRenderer(git), projects)
+    await engine.plan(app)  # warm git and discovery, not the verdicts (a new planner below)
+    engine = Planner(client, GitRenderer(git), projects)
     client.counts.clear()
     started = time.perf_counter()
     plan = await engine.plan(app)

@@ -18,7 +18,9 @@ from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeClient
-from driftless.pipeline.planner import Engine
+from driftless.pipeline.planner import Planner
+from driftless.pipeline.projects import ClusterProjects
+from driftless.pipeline.renderers import GitRenderer
 from driftless.sources.git import GitCache, default_cache_root
 
 JSON = dict[str, Any]
@@ -255,8 +257,10 @@ async def compute_diffs(
     # Runs with the rights of the person at the terminal, who may read their
     # own disk anyway: local repositories are allowed here, unlike in the controller.
     git = GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
-    engine = Engine(client, git, tools=render_tools(), home=home)
-    plan = await engine.plan(app)
+    planner = Planner(
+        client, GitRenderer(git, render_tools()), ClusterProjects(client, home), home=home
+    )
+    plan = await planner.plan(app)
     diffs = []
     for state in plan.states:
         desired = state.predicted if state.predicted is not None else state.desired.body

@@ -1,9 +1,9 @@
 """Push mode: ``driftless render``, ``driftless diff --local`` and ``driftless apply``.
 
 These commands need no installed controller. They run the controller's own
-engine (``Engine.plan``, ``SyncRunner``) from the CLI, so a GitLab CI or
-Jenkins job gets the same rendering, phases, waves, hooks, pruning and
-health checks as a pull-mode app.
+pipeline (``driftless.pipeline``) from the CLI, so a GitLab CI or Jenkins job
+gets the same rendering, phases, waves, hooks, pruning and health checks as
+a pull-mode app.
 
 * ``render`` works offline: no kubeconfig is read. Helm's ``.Capabilities``
   come from ``--kube-version`` and the built-in API versions.
@@ -61,20 +61,26 @@ from driftless.core.models import (
     SyncPolicy,
     parse_duration,
 )
-from driftless.core.project import Project, default_project
 from driftless.core.resources import (
-    DEFAULT_APP_NAMESPACE,
     TRACKING_ANNOTATION,
-    Manifest,
     ResourceRef,
 )
 from driftless.diff.report import ResourceDiff, resource_diff
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
 from driftless.pipeline.plan import Plan
-from driftless.pipeline.planner import Engine
+from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
-from driftless.render import KubeTarget, RenderTools, render
+from driftless.pipeline.projects import ClusterProjects, PermissiveProjects
+from driftless.pipeline.renderers import (
+    LOCAL_REVISION,
+    GitRenderer,
+    LocalRenderer,
+    LocalTree,
+    Rendered,
+    Renderer,
+)
+from driftless.render import KubeTarget
 from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.git import GitCache, default_cache_root
 from driftless.sync import plan as sp
@@ -86,7 +92,6 @@ JSON = dict[str, Any]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED, EXIT_TIMEOUT, EXIT_SOURCE = 0, 1, 2, 3, 4, 5
 DEFAULT_KUBE_VERSION = "v1.36.3"
 POLL_SECONDS = 1.0
-LOCAL_REVISION = "local"
 DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
 
 EXIT_CODES_HELP = """\
@@ -163,14 +168,6 @@ def offline_target(version: str) -> KubeTarget:
 
 
 @dataclass(frozen=True)
-class LocalTree:
-    """A directory rendered as it is on disk (no git): ``app_dir`` inside ``tree``."""
-
-    tree: Path
-    app_dir: Path
-
-
-@dataclass(frozen=True)
 class PushSource:
     """Where ``--repo``/``--path`` point: a git repository URL, or a local tree."""
 
@@ -227,81 +224,31 @@ def _git_cache() -> GitCache:
     return GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
 
 
-async def render_source(
-    source: ApplicationSource,
-    local: LocalTree | None,
-    *,
-    revision: str | None,
-    app_name: str,
-    namespace: str,
-    kube: KubeTarget,
-    tools: RenderTools,
-    git: GitCache | None = None,
-) -> tuple[str, list[Manifest]]:
-    """(the commit rendered, or ``local``; the manifests). Any failure: ``SourceFailedError``."""
-    try:
-        if local is not None:
-            manifests = await render(
-                source, local.tree, local.app_dir, revision=None, app_name=app_name,
-                namespace=namespace, kube=kube, tools=tools,
-            )  # fmt: skip
-            return LOCAL_REVISION, manifests
-        cache = git or _git_cache()
-        artifact = await cache.checkout(source.repo_url, revision or source.target_revision)
-        app_dir = resolve_app_path(artifact, source.path)
-        manifests = await render(
-            source, artifact.path, app_dir, revision=artifact.revision, app_name=app_name,
-            namespace=namespace, kube=kube, tools=tools,
-        )  # fmt: skip
-        return artifact.revision, manifests
-    except SourceFailedError:
-        raise
-    except DriftlessError as exc:
-        raise SourceFailedError(exc.message) from exc
+class SourceFailures:
+    """A renderer whose every failure is a ``SourceFailedError`` (exit code 5).
 
-
-class PushEngine(Engine):
-    """The controller's engine for apps that live outside the cluster's API.
-
-    * ``permissive``: push mode has no project: the pipeline's own RBAC is
-      the fence, so the app gets the allow-everything ``default`` project
-      in memory (nothing is read from the cluster).
-    * ``local``: render this directory instead of fetching the app's source.
-    * Any fetch or render failure is a ``SourceFailedError`` (exit code 5),
-      so callers can tell it from a refused apply.
+    So a caller tells a bad source or render from a refused apply. Reading the
+    cluster (Helm's ``.Capabilities``) happens before, in the planner: a
+    cluster failure is not a render failure.
     """
 
-    def __init__(
-        self,
-        client: KubeClient,
-        git: GitCache,
-        *,
-        tools: RenderTools,
-        permissive: bool,
-        local: LocalTree | None = None,
-        home: str = DEFAULT_APP_NAMESPACE,
-    ) -> None:
-        super().__init__(client, git, tools=tools, home=home)
-        self.permissive = permissive
-        self.local = local
+    def __init__(self, inner: Renderer) -> None:
+        self.inner = inner
 
-    async def _project(self, app: Application) -> Project:
-        if self.permissive:
-            return Project.model_validate(default_project(app.namespace))
-        return await super()._project(app)
+    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
+        try:
+            return await self.inner.render(app, revision, kube)
+        except DriftlessError as exc:
+            raise SourceFailedError(exc.message) from exc
 
-    async def _render(self, app: Application, revision: str | None) -> tuple[str, list[Manifest]]:
-        target = await self._kube_target()  # a cluster failure is not a render failure
-        return await render_source(
-            app.spec.source,
-            self.local,
-            revision=revision,
-            app_name=app.name,
-            namespace=app.spec.destination.namespace or "",
-            kube=target,
-            tools=self.tools,
-            git=self.git,
-        )
+
+def push_renderer(local: LocalTree | None, git: GitCache | None = None) -> SourceFailures:
+    """The local tree as it is on disk, or the app's repository through git."""
+    tools = render_tools()
+    if local is not None:
+        return SourceFailures(LocalRenderer(local, tools))
+    # Renders are not memoized: one command renders once.
+    return SourceFailures(GitRenderer(git or _git_cache(), tools, cache=None))
 
 
 # ------------------------------------------------------------ exit handling
@@ -432,16 +379,9 @@ async def render_command(
           --revision v1.2.0 --namespace shop --kube-version v1.35.0 -o json
     """
     source = resolve_source(repo, path, revision)
-    app_source = ApplicationSource(repo_url=source.repo_url, path=path)
-    _, manifests = await render_source(
-        app_source,
-        source.local,
-        revision=revision,
-        app_name=name or _default_name(repo, path),
-        namespace=namespace,
-        kube=offline_target(kube_version),
-        tools=render_tools(),
-    )
+    app = _application(source, name or _default_name(repo, path), namespace)
+    rendered = await push_renderer(source.local).render(app, revision, offline_target(kube_version))
+    manifests = rendered.manifests
     text = _stream([m.obj for m in manifests], output)
     if text:
         click.echo(text.rstrip("\n"))
@@ -516,11 +456,11 @@ async def diff_local_command(
         if raw is None:
             raise UsageFailedError(f'application "{app_name}" not found in namespace {ns}')
         app = Application.model_validate(raw)
-        engine = PushEngine(
-            client, _git_cache(), tools=render_tools(), permissive=False, local=tree,
+        planner = Planner(
+            client, push_renderer(tree), ClusterProjects(client, controller_namespace),
             home=controller_namespace,
         )  # fmt: skip
-        diffs = plan_diffs(await engine.plan(app))
+        diffs = plan_diffs(await planner.plan(app))
     finally:
         await client.close()
     changed = [d for d in diffs if d.status != "unchanged"]
@@ -551,12 +491,18 @@ class ApplyOptions:
 def push_application(source: PushSource, opts: ApplyOptions) -> Application:
     """The in-memory Application of a push-mode app (never stored in the cluster)."""
     options = ["CreateNamespace=true"] if opts.create_namespace else []
+    return _application(source, opts.name, opts.namespace, options)
+
+
+def _application(
+    source: PushSource, name: str, namespace: str, options: list[str] | None = None
+) -> Application:
     return Application(
-        metadata={"name": opts.name, "namespace": opts.namespace},
+        metadata={"name": name, "namespace": namespace},
         spec=ApplicationSpec(
             source=ApplicationSource(repo_url=source.repo_url, path=source.path),
-            destination=ApplicationDestination(namespace=opts.namespace),
-            sync_policy=SyncPolicy(sync_options=options),
+            destination=ApplicationDestination(namespace=namespace or None),
+            sync_policy=SyncPolicy(sync_options=options or []),
         ),
     )
 
@@ -663,7 +609,7 @@ def _last_step_sent(state: OperationState, last: sp.Step | None) -> bool:
 
 
 async def run_sync(
-    client: KubeClient, engine: Engine, plan: Plan, state: OperationState, opts: ApplyOptions
+    client: KubeClient, planner: Planner, plan: Plan, state: OperationState, opts: ApplyOptions
 ) -> int:
     """Drive ``SyncRunner`` until the operation ends; returns the exit code.
 
@@ -674,7 +620,7 @@ async def run_sync(
     """
     runner = SyncRunner(
         client,
-        live=engine.live,
+        live=planner.live,
         assess=plan.registry.assess,
         health_timeout=math.inf,
         wait_at_end=opts.wait,
@@ -689,7 +635,7 @@ async def run_sync(
             state = await runner.advance(
                 state, tasks, orphans=plan.orphans, prune_blocked=plan.prune_blocked
             )
-            await engine.refresh(plan, runner.applied)
+            await planner.refresh(plan, runner.applied)
             health = await live_health(client, plan)
             progress.show(state, total, sum(1 for h in health if h in DONE_HEALTH))
             if state.phase != OperationPhase.RUNNING:
@@ -790,7 +736,7 @@ async def apply_command(
 ) -> int:
     """Push mode: render, diff, sync, prune and wait, without an installed controller.
 
-    Runs the controller's engine from here: the same rendering, server-side
+    Runs the controller's pipeline from here: the same rendering, server-side
     apply (field manager `driftless`, tracking annotation), phases, waves and
     hooks. The objects applied are recorded in the ConfigMap
     driftless-inventory-NAME in --dest-namespace; with --prune, objects of
@@ -826,13 +772,11 @@ async def apply_command(
 
 async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> int:
     """One push-mode apply against ``client``'s cluster; returns the exit code."""
-    engine = PushEngine(
-        client, _git_cache(), tools=render_tools(), permissive=True, local=source.local
-    )
+    planner = Planner(client, push_renderer(source.local), PermissiveProjects())
     app = push_application(source, opts)
     previous = await inventory.read(client, opts.name, opts.namespace)
     app.status.resources = previous
-    plan = await engine.plan(app, revision=opts.revision)
+    plan = await planner.plan(app, revision=opts.revision)
     changed = print_diffs(plan_diffs(plan, include_orphans=opts.prune), color=opts.color)
     click.echo(
         f"{opts.name}: revision {plan.revision[:12]}, {len(plan.states)} objects,"
@@ -844,7 +788,7 @@ async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> in
     state = start(operation, plan.revision)
     code = EXIT_FAILED
     try:
-        code = await run_sync(client, engine, plan, state, opts)
+        code = await run_sync(client, planner, plan, state, opts)
     finally:
         entries = next_inventory(plan, previous, state)
         try:

@@ -41,7 +41,9 @@ from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import policy as ops
 from driftless.pipeline import status as outcomes
 from driftless.pipeline.plan import Plan
-from driftless.pipeline.planner import Engine
+from driftless.pipeline.planner import Planner
+from driftless.pipeline.projects import ClusterProjects
+from driftless.pipeline.renderers import GitRenderer
 from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
@@ -73,11 +75,13 @@ class Reconciler:
         self.git = git
         self.tools = tools
         self.home = home
-        self.engine = Engine(
-            client, git, concurrency=concurrency, cache=cache, tools=tools, home=home
-        )
+        self.projects = ClusterProjects(client, home)
+        self.engine = Planner(
+            client, self._renderer(), self.projects, concurrency=concurrency, cache=cache,
+            home=home,
+        )  # fmt: skip
         self.destinations = Destinations(client)
-        self._remote_engines: dict[str, Engine] = {}
+        self._remote_engines: dict[str, Planner] = {}
         self._on_live_change = on_live_change
         self.concurrency = concurrency
         self.events = EventRecorder(client)
@@ -151,8 +155,12 @@ class Reconciler:
         self._remote_engines.clear()
         await self.destinations.close()
 
-    async def engine_for(self, app: Application) -> Engine:
-        """The engine of the app's destination cluster (one per remote cluster)."""
+    def _renderer(self) -> GitRenderer:
+        # Each planner has its own bounded render cache, dropped with the planner.
+        return GitRenderer(self.git, self.tools or RenderTools())
+
+    async def engine_for(self, app: Application) -> Planner:
+        """The planner of the app's destination cluster (one per remote cluster)."""
         destination = await self.destinations.resolve(app)
         if destination.local:
             return self.engine
@@ -161,13 +169,12 @@ class Reconciler:
             cache = WatchCache(destination.client)
             if self._on_live_change is not None:
                 cache.subscribe(self._on_live_change)
-            engine = Engine(
+            engine = Planner(
                 destination.client,
-                self.git,
+                self._renderer(),
+                self.projects,
                 concurrency=self.concurrency,
                 cache=cache,
-                tools=self.tools,
-                control=self.client,
                 server_url=destination.server,
                 home=self.home,
             )
@@ -229,7 +236,7 @@ class Reconciler:
         return result
 
     async def _plans(
-        self, engine: Engine, app: Application, running: OperationState | None
+        self, engine: Planner, app: Application, running: OperationState | None
     ) -> tuple[Plan, Plan | None]:
         """(the plan the operation works on, the plan at the current target or None).
 

@@ -1,19 +1,18 @@
-"""The sync engine shared by the controller and the CLI: plan, then act.
+"""The planner: one read-only pass over an app, shared by every front end.
 
-``Engine.plan`` is read-only: it resolves and fetches the revision, renders
-it, checks the app's Project, dry-runs every object, checks that no live
-object belongs to another app (``sync.ownership``) and finds orphans.
+``Planner.plan`` resolves the app's Project (through its ``ProjectSource``),
+checks the destination and source against it, renders the revision (through
+its ``Renderer``), dry-runs every object, checks that no live object belongs
+to another app (``sync.ownership``) and finds orphans. It writes nothing.
 
-Trust: the Project is read from the controller's own namespace (``home``),
-never the app's, and the app's namespace must be one of its
-``sourceNamespaces``; on the local cluster the controller's namespace is a
+Trust: on the local cluster the controller's namespace (``home``) is a
 protected destination (see ``core.project``). Whether a kind is namespaced —
 which decides the Project rule that applies — comes from discovery, never
 from the render (``sync.scope``).
-Writes happen only in ``sync.runner``, driven by the controller (or push
-mode) with the tasks of a plan that succeeded as a whole — so a failed fetch,
-render or policy check changes nothing. ``driftless app diff`` runs ``plan``
-alone; ``refresh`` folds a runner's writes back into the plan.
+Writes happen only in ``sync.runner``, driven by ``pipeline.drive`` with the
+tasks of a plan that succeeded as a whole — so a failed fetch, render or
+policy check changes nothing. ``driftless app diff`` runs ``plan`` alone;
+``refresh`` folds a runner's writes back into the plan.
 """
 
 from __future__ import annotations
@@ -21,17 +20,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
-from driftless.core import reasons
-from driftless.core.errors import StallingError, ValidationError
-from driftless.core.models import API_VERSION, Application
+from driftless.core.errors import ValidationError
+from driftless.core.models import Application
 from driftless.core.project import (
     LOCAL_SERVER,
-    PROJECT_KIND,
     Project,
-    ProjectViolationError,
-    check_app_namespace,
     check_destination,
     check_resource,
     check_source,
@@ -43,9 +36,9 @@ from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.pipeline import status as outcomes
 from driftless.pipeline.health_config import HealthConfig
 from driftless.pipeline.plan import Plan
-from driftless.render import KubeTarget, RenderCache, RenderTools, render
-from driftless.sources.artifact import resolve_app_path
-from driftless.sources.git import GitCache
+from driftless.pipeline.projects import ProjectSource
+from driftless.pipeline.renderers import Renderer
+from driftless.render import KubeTarget
 from driftless.sync import execute, ownership, prune, scope
 from driftless.sync import plan as sync_plan
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
@@ -57,50 +50,49 @@ KUBE_TARGET_TTL = 300.0
 CREATE_NAMESPACE_MANAGER = "driftless-create-namespace"
 
 
-class Engine:
-    """Plans and syncs apps against one cluster."""
+class Planner:
+    """Plans apps against one destination cluster (read-only; see the module docstring)."""
 
     def __init__(
         self,
         client: KubeClient,
-        git: GitCache,
+        renderer: Renderer,
+        projects: ProjectSource,
         *,
         concurrency: int = 16,
         cache: WatchCache | None = None,
-        tools: RenderTools | None = None,
-        control: KubeClient | None = None,
         server_url: str = LOCAL_SERVER,
         home: str = DEFAULT_APP_NAMESPACE,
     ) -> None:
-        # ``client`` reaches the destination cluster; ``control`` the cluster that
-        # holds Applications and Projects (the same one unless deploying remotely).
+        # ``client`` reaches the destination cluster; ``projects`` reads the
+        # cluster that holds Projects (the same one unless deploying remotely).
         self.client = client
-        self.control = control or client
+        self.renderer = renderer
+        self.projects = projects
         self.server_url = server_url
-        # The controller's namespace: Projects live there, and on the local
-        # cluster it (with the credentials it holds) is no place for apps.
+        # The controller's namespace: on the local cluster it (with the
+        # credentials it holds) is no place for apps.
         self.home = home
         self.protected = frozenset({home}) if server_url == LOCAL_SERVER else frozenset()
-        self.git = git
         self.concurrency = concurrency
         self.live = LiveReader(client, cache)
         self.verdicts = VerdictCache()
-        self.tools = tools or RenderTools()
-        self.renders = RenderCache()
         self.health_checks = HealthConfig(client)
         self._target: tuple[float, KubeTarget] | None = None
 
     async def close(self) -> None:
-        """Stop this engine's watches (the client belongs to the caller)."""
+        """Stop this planner's watches (the client belongs to the caller)."""
         if self.live.cache is not None:
             await self.live.cache.close()
 
     async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
         """Read-only pass at ``revision`` (default: the app's targetRevision)."""
-        project = await self._project(app)
+        project = await self.projects.project_for(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
-        revision_used, manifests = await self._render(app, revision)
+        # A cluster failure is not a render failure: the target is read first.
+        target = await self._kube_target()
+        revision_used, manifests = await self.renderer.render(app, revision, target)
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
         await self.live.watch({(d.api_version, d.ref.kind) for d in resources})
@@ -127,28 +119,6 @@ class Engine:
         )
         await self._find_orphans(plan)
         return plan
-
-    async def _render(self, app: Application, revision: str | None) -> tuple[str, list[Manifest]]:
-        """(the commit or chart version rendered, its manifests)."""
-        source = app.spec.source
-        wanted = revision or source.target_revision
-        target = await self._kube_target()
-        namespace = app.spec.destination.namespace or ""
-        if source.chart:
-            # A chart from a Helm/OCI repository: no git; the version is the revision.
-            chart_source = source.model_copy(update={"target_revision": wanted})
-            manifests = await render(
-                chart_source, None, None, revision=None, app_name=app.name,
-                namespace=namespace, kube=target, tools=self.tools, cache=self.renders,
-            )  # fmt: skip
-            return f"{source.chart}@{wanted}", manifests
-        artifact = await self.git.checkout(source.repo_url, wanted)
-        app_dir = resolve_app_path(artifact, source.path)
-        manifests = await render(
-            source, artifact.path, app_dir, revision=artifact.revision, app_name=app.name,
-            namespace=namespace, kube=target, tools=self.tools, cache=self.renders,
-        )  # fmt: skip
-        return artifact.revision, manifests
 
     async def _kube_target(self) -> KubeTarget:
         """The destination's version and API versions (Helm's .Capabilities), cached 5 min."""
@@ -194,33 +164,6 @@ class Engine:
         )
 
     # -- steps ----------------------------------------------------------
-
-    async def _project(self, app: Application) -> Project:
-        """The app's Project, from the controller's namespace, if the app may use it."""
-        project = await self._read_project(app.spec.project)
-        check_app_namespace(project, app.namespace, self.home)
-        return project
-
-    async def _read_project(self, name: str) -> Project:
-        try:
-            raw = await self.control.get(API_VERSION, PROJECT_KIND, name, self.home)
-        except UnknownKindError:
-            raise StallingError(
-                "the Project CRD is not installed; run `driftless install`",
-                reason=reasons.PROJECT_VIOLATION,
-            ) from None
-        except KubeApiError as exc:
-            raise outcomes.api_failure(exc, f"cannot read project {name}") from None
-        if raw is None:
-            raise ProjectViolationError(f"project {name} does not exist in namespace {self.home}")
-        try:
-            return Project.model_validate(raw)
-        except PydanticValidationError as exc:
-            # Written around the schema (kubectl --validate=false, an old CRD):
-            # the admin must fix it; the app says which field.
-            raise ProjectViolationError(
-                f"project {name} is malformed: {outcomes.first_error(exc)}"
-            ) from None
 
     def _check_destination(self, app: Application, project: Project) -> None:
         namespace = app.spec.destination.namespace or ""
