@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from driftless.core import reasons
-from driftless.core.errors import StallingError, TransientError
+from driftless.core.errors import StallingError
 from driftless.core.models import Application
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.kube.clusters import (
@@ -69,7 +69,7 @@ class Destinations:
                 "v1", "Secret", app.namespace, label_selector=CLUSTER_SECRET_SELECTOR
             )
         except KubeApiError as exc:
-            raise TransientError(f"cannot read registered clusters: {exc}") from None
+            raise exc.in_context("cannot read registered clusters") from None
         for secret in secrets:
             try:
                 connection = connection_from_secret(secret)

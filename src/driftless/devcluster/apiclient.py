@@ -4,6 +4,9 @@ The dev cluster needs only a handful of requests (``/readyz``, create a Node,
 read Nodes and one ServiceAccount) before anyone else talks to it, and must
 stay importable without the async client of ``driftless.kube``; the standard
 library does this with the admin certificate in a few lines.
+
+Failures are the classes of ``driftless.kube.errors`` (a pure module: it
+does not load the async client), chosen by the same rule as ``KubeClient``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,10 @@ import urllib.request
 from typing import Any
 
 from driftless.devcluster.pki import Pki
+from driftless.kube.errors import KubeApiError, KubeConflictError, error_class, unavailable
 
-
-class ApiError(Exception):
-    """A request failed: ``status`` is the HTTP status, or None when unreachable."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+# What a failed request raises (a ``KubeApiError`` subclass; ``status`` 0 when unreachable).
+ApiError = KubeApiError
 
 
 class ApiClient:
@@ -49,9 +48,10 @@ class ApiClient:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
-            raise ApiError(f"{method} {path}: HTTP {exc.code}: {detail}", exc.code) from exc
+            failure = error_class(exc.code, detail)
+            raise failure(exc.code, f"{method} {path}: HTTP {exc.code}: {detail}") from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise ApiError(f"{method} {path}: {exc}") from exc
+            raise unavailable(f"{method} {path}: {exc}") from exc
         try:
             return json.loads(raw)
         except ValueError:
@@ -65,7 +65,5 @@ class ApiClient:
         """POST ``body`` to the collection at ``path``; an existing object is not an error."""
         try:
             return self.request("POST", path, body)
-        except ApiError as exc:
-            if exc.status == 409:
-                return None
-            raise
+        except KubeConflictError:
+            return None

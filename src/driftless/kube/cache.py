@@ -27,7 +27,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from driftless.kube.client import KubeApiError, KubeClient, WatchEvent
+from driftless.kube.client import (
+    KubeApiError,
+    KubeClient,
+    KubeNotFoundError,
+    KubeRefusedError,
+    WatchEvent,
+)
 from driftless.kube.discovery import UnknownKindError
 
 log = logging.getLogger(__name__)
@@ -82,13 +88,16 @@ class _Informer:
                 self.failed = exc  # the CRD went away; ensure() will report it
                 self.synced.set()
                 return
-            except KubeApiError as exc:
-                if exc.status == 403 and not self.synced.is_set():
+            except KubeRefusedError as exc:
+                if not self.synced.is_set():  # RBAC: this identity may not list the kind
                     self.failed = ListForbiddenError(api_version, kind)
                     self.synced.set()
                     return
-                if exc.status != 410:
-                    log.debug("watch of %s interrupted: %s", kind, exc)
+                log.debug("watch of %s refused: %s", kind, exc)
+            except KubeNotFoundError:
+                pass  # 410: the watch's resource version expired; re-list
+            except KubeApiError as exc:
+                log.debug("watch of %s interrupted: %s", kind, exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 
     async def _relist(self) -> str:
