@@ -47,7 +47,7 @@ from driftless.core.resources import (
     tracking_of,
 )
 from driftless.kube.cache import WatchCache
-from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
 from driftless.pipeline.status import Outcome, jittered
 from driftless.render import RenderTools
 from driftless.render.isolation import isolated
@@ -162,9 +162,10 @@ class Controller:
                     version = await self._watch_from(version)
             except UnknownKindError:
                 log.error("the Application CRD is not installed; run `driftless install`")
+            except KubeNotFoundError:
+                pass  # 410: the watch's resource version expired; re-list
             except KubeApiError as exc:
-                if exc.status != 410:
-                    log.warning("watching Applications failed: %s", exc)
+                log.warning("watching Applications failed: %s", exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 
     async def _relist(self) -> str:
@@ -240,9 +241,12 @@ class Controller:
                 )
         except TimeoutError:
             outcome = await self._timed_out(key, raw, limit)
-        except (KubeApiError, DriftlessError) as exc:
-            log.warning("app %s/%s: cannot write status: %s", *key, exc)
-            outcome = _status_write_failed(exc)
+        except DriftlessError as exc:
+            # The reconciler reports every failure of a step on the app itself;
+            # what gets here failed around the steps (a status or request
+            # write), so it says only what is known.
+            log.warning("app %s/%s: reconcile did not finish: %s", *key, exc)
+            outcome = _unfinished(exc)
         if REFRESH_ANNOTATION in (raw.get("metadata", {}).get("annotations") or {}):
             await self.reconciler.clear_refresh(raw)
         self.queue.add(key, self._delay(key, outcome))
@@ -253,9 +257,9 @@ class Controller:
         try:
             async with asyncio.timeout(STATUS_WRITE_TIMEOUT):
                 err = await self.reconciler.report_timeout(raw, limit)
-        except (TimeoutError, KubeApiError, DriftlessError) as exc:
+        except (TimeoutError, DriftlessError) as exc:
             log.warning("app %s/%s: cannot write status: %s", *key, exc)
-            return _status_write_failed(exc)
+            return _unfinished(exc, "cannot write status")
         return Outcome(requeue_after=0.0, error=err)  # retriable: ``_delay`` backs off
 
     def _delay(self, key: Key, outcome: Outcome) -> float:
@@ -270,9 +274,9 @@ class Controller:
         return jittered(min(BACKOFF_BASE_SECONDS * 2**failures, self.settings.default_interval))
 
 
-def _status_write_failed(exc: Exception) -> Outcome:
+def _unfinished(exc: Exception, what: str = "reconcile did not finish") -> Outcome:
     """Retriable, so ``_delay`` backs off (and keeps counting the failures)."""
-    return Outcome(requeue_after=0.0, error=TransientError(f"cannot write status: {exc}"))
+    return Outcome(requeue_after=0.0, error=TransientError(f"{what}: {exc}"))
 
 
 def _key(obj: JSON) -> Key:
