@@ -183,7 +183,8 @@ async def test_https_and_ssh_credentials_from_the_cli_make_apps_ready(
     assert ssh_row[1:4] == [f"ssh://{ssh_server.host}:{ssh_server.port}/", "ssh", "set"]
     assert ssh_row[-1] == "ok"
     as_json = json.loads((await run_repo_cli(devcluster, "list", "-o", "json")).stdout)
-    assert {r["type"] for r in as_json["repositories"]} == {"https", "ssh"}
+    assert as_json["kind"] == "List"
+    assert {r["spec"]["type"] for r in as_json["items"]} == {"https", "ssh"}
     secrets = [TOKEN, *ssh_server.client_key.splitlines()[1:-1]]
     for output in (listed.stdout, json.dumps(as_json)):
         for secret in secrets:
@@ -202,7 +203,7 @@ async def test_https_and_ssh_credentials_from_the_cli_make_apps_ready(
     assert "removed" in removed.stdout
     await run_repo_cli(devcluster, "rm", "e2e-ssh")
     remaining = json.loads((await run_repo_cli(devcluster, "list", "-o", "json")).stdout)
-    assert remaining["repositories"] == []
+    assert remaining["items"] == []
     await creds_controller.refresh()
     assert creds_controller.credentials == ()
 

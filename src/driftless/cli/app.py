@@ -9,15 +9,22 @@ from typing import Any
 
 import click
 
+from driftless.cli import listing
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
-from driftless.cli.options import controller_namespace_option, namespace_option, output_option
-from driftless.cli.output import age, dump, table
+from driftless.cli.options import (
+    controller_namespace_option,
+    namespace_option,
+    no_headers_option,
+    output_option,
+)
+from driftless.cli.output import dump, table
 from driftless.cli.tools import render_tools
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
-from driftless.diff.report import ResourceDiff, resource_diff
+from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeClient
+from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer
@@ -50,39 +57,46 @@ def app_group() -> None:
     """Inspect and operate Applications."""
 
 
-def _row(app: JSON, *, wide: bool, all_namespaces: bool) -> list[str]:
-    status = app.get("status") or {}
-    spec = app.get("spec") or {}
-    meta = app["metadata"]
-    revision = (status.get("sync") or {}).get("revision") or ""
-    row = [
-        meta["name"],
-        (status.get("sync") or {}).get("status", "Unknown"),
-        (status.get("health") or {}).get("status", "Unknown"),
-        revision[:12],
-        age(meta.get("creationTimestamp")),
-    ]
-    if all_namespaces:
-        row.insert(0, meta.get("namespace", ""))
-    if wide:
-        ready: JSON = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
-        )
-        source = spec.get("source") or {}
-        row += [
-            ready.get("status", "Unknown"),
-            redact(source.get("repoURL", "")),
-            source.get("path", "."),
-            source.get("targetRevision", "HEAD"),
-        ]
-    return row
+def _ready(app: JSON) -> str:
+    conditions = (app.get("status") or {}).get("conditions") or []
+    ready: JSON = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return str(ready.get("status", "Unknown"))
+
+
+APP_COLUMNS = (
+    listing.Column("name", listing.field_of("metadata", "name")),
+    listing.Column("sync", listing.field_of("status", "sync", "status", default="Unknown")),
+    listing.Column("health", listing.field_of("status", "health", "status", default="Unknown")),
+    listing.Column("revision", lambda a: listing.field_of("status", "sync", "revision")(a)[:12]),
+    listing.age_column(),
+    listing.Column("ready", _ready, wide=True),
+    listing.Column(
+        "repo", lambda a: redact(listing.field_of("spec", "source", "repoURL")(a)), wide=True
+    ),
+    listing.Column("path", listing.field_of("spec", "source", "path", default="."), wide=True),
+    listing.Column(
+        "target", listing.field_of("spec", "source", "targetRevision", default="HEAD"), wide=True
+    ),
+)
+NAMESPACE_COLUMN = listing.Column("namespace", listing.field_of("metadata", "namespace"))
+
+
+def app_listing(namespace: str | None) -> listing.Listing:
+    """Applications of ``namespace`` (``None``: every namespace, with a NAMESPACE column)."""
+    where = "any namespace" if namespace is None else f"namespace {namespace}"
+    return listing.Listing(
+        resource="application.driftless.dev",
+        columns=APP_COLUMNS,
+        empty=f"No Applications found in {where}.",
+        leading=(NAMESPACE_COLUMN,) if namespace is None else (),
+    )
 
 
 @app_group.command("list")
 @namespace_option("the Application")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List Applications of every namespace.")
 @output_option()
-@click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
+@no_headers_option
 @click.pass_obj
 @run_async
 async def list_apps(
@@ -104,25 +118,7 @@ async def list_apps(
         (_redacted(a) for a in await with_client(globals_, fetch)),
         key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
     )
-    if output in ("json", "yaml"):
-        click.echo(dump({"apiVersion": "v1", "kind": "List", "items": apps}, output))
-        return
-    if output == "name":
-        for app in apps:
-            click.echo(f"application.driftless.dev/{app['metadata']['name']}")
-        return
-    wide = output == "wide"
-    headers = ["name", "sync", "health", "revision", "age"]
-    if all_namespaces:
-        headers.insert(0, "namespace")
-    if wide:
-        headers += ["ready", "repo", "path", "target"]
-    rows = [_row(a, wide=wide, all_namespaces=all_namespaces) for a in apps]
-    if not rows and not no_headers:
-        where = "any namespace" if all_namespaces else f"namespace {ns}"
-        click.echo(f"No Applications found in {where}.", err=True)
-        return
-    click.echo(table(headers, rows, no_headers=no_headers))
+    listing.write(app_listing(ns), apps, output, no_headers=no_headers)
 
 
 async def _get(client: KubeClient, name: str, namespace: str) -> JSON:
@@ -260,19 +256,7 @@ async def compute_diffs(
     planner = Planner(
         client, GitRenderer(git, render_tools()), ClusterProjects(client, home), home=home
     )
-    plan = await planner.plan(app)
-    diffs = []
-    for state in plan.states:
-        desired = state.predicted if state.predicted is not None else state.desired.body
-        diffs.append(
-            resource_diff(
-                state.desired.ref, live=state.live, desired=desired, ignore=state.desired.ignore
-            )
-        )
-    for orphan in plan.orphans:
-        if not orphan.prune_disabled:
-            diffs.append(resource_diff(orphan.ref, live=orphan.live, desired=None))
-    return diffs
+    return plan_diffs(await planner.plan(app))
 
 
 @app_group.command("diff")

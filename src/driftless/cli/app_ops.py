@@ -18,11 +18,11 @@ from typing import Any
 
 import click
 
-from driftless.cli.app import _get, app_group
+from driftless.cli.app import _get, _redacted, app_group
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
-from driftless.cli.options import namespace_option, timeout_option
-from driftless.cli.output import table
+from driftless.cli.options import namespace_option, output_option, timeout_option
+from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
 from driftless.controller.reconciler import REFRESH_ANNOTATION
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -232,35 +232,45 @@ async def wait_app(
 @app_group.command("history")
 @click.argument("name")
 @namespace_option("the Application")
+@output_option(("table", "json", "yaml"))
 @click.pass_obj
 @run_async
-async def history_app(globals_: Globals, name: str, namespace: str | None) -> None:
+async def history_app(globals_: Globals, name: str, namespace: str | None, output: str) -> None:
     """List the app's past syncs (newest last); IDs are what `rollback` takes.
 
+    -o json/yaml prints the entries as stored in status.history (a list,
+    newest last), so a script can pick the id to roll back to.
+
     \b
-    Example:
+    Examples:
       driftless app history guestbook
+      driftless app history guestbook -o json | jq '.[-2].id'
     """
     ns = app_namespace(namespace)
-    app = await with_client(globals_, lambda c: _get(c, name, ns))
-    rows = []
-    for entry in (app.get("status") or {}).get("history") or []:
-        by = entry.get("initiatedBy") or {}
-        who = "automated" if by.get("automated") else (by.get("username") or "-")
-        rows.append(
-            [
-                str(entry["id"]),
-                entry.get("deployedAt", ""),
-                entry["revision"][:12],
-                entry.get("result", ""),
-                who,
-                (entry.get("source") or {}).get("path", ""),
-            ]
-        )
-    if not rows:
+    app = _redacted(await with_client(globals_, lambda c: _get(c, name, ns)))
+    entries: list[JSON] = (app.get("status") or {}).get("history") or []
+    if output != "table":
+        click.echo(dump(entries, output))
+        return
+    if not entries:
         click.echo(f"application {name} has no sync history yet", err=True)
         return
-    click.echo(table(["id", "date", "revision", "result", "initiated by", "path"], rows))
+    headers = ["id", "date", "revision", "result", "initiated by", "path"]
+    click.echo(table(headers, [history_row(entry) for entry in entries]))
+
+
+def history_row(entry: JSON) -> list[str]:
+    """One history table row. Pure."""
+    by = entry.get("initiatedBy") or {}
+    who = "automated" if by.get("automated") else (by.get("username") or "-")
+    return [
+        str(entry["id"]),
+        entry.get("deployedAt", ""),
+        entry["revision"][:12],
+        entry.get("result", ""),
+        who,
+        (entry.get("source") or {}).get("path", ""),
+    ]
 
 
 @app_group.command("rollback")

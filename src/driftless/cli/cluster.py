@@ -20,11 +20,12 @@ from typing import Any
 import click
 import yaml
 
+from driftless.cli import listing
 from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import JSON, api_call, apply
-from driftless.cli.options import namespace_option
-from driftless.cli.output import age, dump, table
+from driftless.cli.options import namespace_option, no_headers_option, output_option
+from driftless.cli.output import age
 from driftless.kube import clusters
 from driftless.kube.client import KubeApiError, KubeClient
 
@@ -203,16 +204,41 @@ IN_CLUSTER_ROW = {
 }
 
 
+def cluster_view(row: dict[str, str], secret: JSON | None) -> JSON:
+    """What ``list`` shows of a cluster (a ``describe`` row): never a credential. Pure."""
+    meta = (secret or {}).get("metadata") or {}
+    return listing.view(
+        "Cluster",
+        row["name"],
+        namespace=meta.get("namespace"),
+        created=meta.get("creationTimestamp"),
+        spec={"server": row["server"], "auth": row["auth"], "secret": row["secret"]},
+        status={"message": row["status"]},
+    )
+
+
+def _age_or_dash(item: JSON) -> str:
+    created = (item.get("metadata") or {}).get("creationTimestamp")
+    return age(created) if created else "-"
+
+
+CLUSTER_LISTING = listing.Listing(
+    resource="cluster.driftless.dev",
+    columns=(
+        listing.Column("name", listing.field_of("metadata", "name")),
+        listing.Column("server", listing.field_of("spec", "server")),
+        listing.Column("auth", listing.field_of("spec", "auth")),
+        listing.Column("secret", listing.field_of("spec", "secret"), wide=True),
+        listing.Column("age", _age_or_dash, wide=True),
+        listing.Column("status", listing.field_of("status", "message"), wide=True),
+    ),
+)
+
+
 @cluster_group.command("list")
 @namespace_option("the cluster Secrets")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "wide", "json", "yaml", "name"]),
-    default="table",
-    help="Output format.",
-)
-@click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
+@output_option()
+@no_headers_option
 @click.pass_obj
 @run_async
 async def list_clusters(
@@ -227,18 +253,9 @@ async def list_clusters(
     """
     ns = app_namespace(namespace)
     secrets = await api_call(globals_, lambda client: cluster_secrets(client, ns))
-    rows = [IN_CLUSTER_ROW, *sorted((describe(s) for s in secrets), key=lambda r: r["name"])]
-    if output in ("json", "yaml"):
-        click.echo(dump({"clusters": rows}, output))
-        return
-    if output == "name":
-        for row in rows:
-            click.echo(row["name"])
-        return
-    headers = ["name", "server", "auth"]
-    if output == "wide":
-        headers += ["secret", "age", "status"]
-    click.echo(table(headers, [[r[h] for h in headers] for r in rows], no_headers=no_headers))
+    stored = sorted((cluster_view(describe(s), s) for s in secrets), key=listing.name_of)
+    items = [cluster_view(IN_CLUSTER_ROW, None), *stored]
+    listing.write(CLUSTER_LISTING, items, output, no_headers=no_headers)
 
 
 # -- rm ----------------------------------------------------------------------------------------

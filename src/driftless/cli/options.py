@@ -19,13 +19,14 @@ from typing import Any
 
 import click
 
+from driftless.cli.output import OUTPUT_FORMATS
 from driftless.core import names
 from driftless.core.models import parse_duration
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
-LIST_FORMATS = ("table", "wide", "json", "yaml", "name")
+LIST_FORMATS = OUTPUT_FORMATS
 
 
 def checked_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

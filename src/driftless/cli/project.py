@@ -22,6 +22,7 @@ from collections.abc import Callable
 import click
 from pydantic import ValidationError as PydanticValidationError
 
+from driftless.cli import listing
 from driftless.cli.completion import complete_names
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.objects import (
@@ -36,7 +37,7 @@ from driftless.cli.objects import (
     upsert,
     validation_message,
 )
-from driftless.cli.options import namespace_option, output_option
+from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.cli.output import age, dump, table
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
@@ -330,7 +331,7 @@ def project_row(project: JSON, apps: list[JSON], *, wide: bool) -> list[str]:
 @project_group.command("list")
 @namespace_option("the Project")
 @output_option()
-@click.option("--no-headers", is_flag=True, help="Omit the header line of tables.")
+@no_headers_option
 @click.pass_obj
 @run_async
 async def list_projects(
@@ -346,20 +347,24 @@ async def list_projects(
     """
     ns = app_namespace(namespace)
     projects, apps = await api_call(globals_, lambda client: _projects_and_apps(client, ns))
-    if output in ("json", "yaml"):
-        click.echo(dump({"apiVersion": "v1", "kind": "List", "items": projects}, output))
-        return
-    if output == "name":
-        for project in projects:
-            click.echo(f"project.driftless.dev/{project['metadata']['name']}")
-        return
-    if not projects:
-        click.echo(f"No Projects found in namespace {ns}.", err=True)
-        return
-    wide = output == "wide"
-    headers = WIDE_HEADERS if wide else TABLE_HEADERS
-    rows = [project_row(p, apps, wide=wide) for p in projects]
-    click.echo(table(headers, rows, no_headers=no_headers))
+    listing.write(project_listing(ns, apps), projects, output, no_headers=no_headers)
+
+
+def project_listing(namespace: str, apps: list[JSON]) -> listing.Listing:
+    """Projects of ``namespace``; ``apps``: the Applications that may use them (APPS column)."""
+    names = list(TABLE_HEADERS) + [h for h in WIDE_HEADERS if h not in TABLE_HEADERS]
+
+    def cell(index: int) -> listing.Cell:
+        return lambda project: project_row(project, apps, wide=True)[index]
+
+    return listing.Listing(
+        resource="project.driftless.dev",
+        columns=[
+            listing.Column(header, cell(i), wide=header not in TABLE_HEADERS)
+            for i, header in enumerate(names)
+        ],
+        empty=f"No Projects found in namespace {namespace}.",
+    )
 
 
 def describe_project(project: JSON, app_names: list[str]) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
+from driftless.cli import listing
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
-from driftless.cli.options import namespace_option
-from driftless.cli.output import age, dump, table
+from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.core.errors import SourceError
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
@@ -206,18 +206,25 @@ async def _credentials(client: KubeClient, namespace: str) -> list[creds.RepoCre
 # -- list --------------------------------------------------------------------------------
 
 
+REPO_LISTING_COLUMNS = (
+    listing.Column("name", listing.field_of("metadata", "name")),
+    listing.Column("url", listing.field_of("spec", "url", default="-")),
+    listing.Column("type", listing.field_of("spec", "type")),
+    listing.Column("known-hosts", listing.field_of("spec", "knownHosts", default="-")),
+    listing.age_column(wide=True),
+    listing.Column("status", listing.field_of("status", "message"), wide=True),
+)
+
+
 @repo_group.command("list")
 @namespace_option("the credential Secrets")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "wide", "json", "yaml"]),
-    default="table",
-    help="Output format.",
-)
+@output_option()
+@no_headers_option
 @click.pass_obj
 @run_async
-async def list_repos(globals_: Globals, namespace: str | None, output: str) -> None:
+async def list_repos(
+    globals_: Globals, namespace: str | None, output: str, no_headers: bool
+) -> None:
     """List repository credentials (never their secret values).
 
     \b
@@ -227,36 +234,39 @@ async def list_repos(globals_: Globals, namespace: str | None, output: str) -> N
     """
     ns = app_namespace(namespace)
     secrets = await with_client(globals_, lambda client: _credential_secrets(client, ns))
-    rows = sorted((_describe(s) for s in secrets), key=lambda r: (r["url"], r["name"]))
-    if output in ("json", "yaml"):
-        click.echo(dump({"repositories": rows}, output))
-        return
-    if not rows:
-        click.echo(f"No repository credentials in namespace {ns}.", err=True)
-        return
-    headers = ["name", "url", "type", "known-hosts"]
-    if output == "wide":
-        headers += ["age", "status"]
-    cells = [[r[h.replace("known-hosts", "knownHosts")] for h in headers] for r in rows]
-    click.echo(table(headers, cells))
+    items = sorted(
+        (repository_view(s) for s in secrets),
+        key=lambda item: (item["spec"]["url"], item["metadata"]["name"]),
+    )
+    repos = listing.Listing(
+        resource="repositorycredential.driftless.dev",
+        columns=REPO_LISTING_COLUMNS,
+        empty=f"No repository credentials in namespace {ns}.",
+    )
+    listing.write(repos, items, output, no_headers=no_headers)
 
 
-def _describe(secret: JSON) -> dict[str, str]:
-    """One row for a Secret; an unusable Secret is listed with why (and nothing secret)."""
+def repository_view(secret: JSON) -> JSON:
+    """What ``list`` shows of a credential Secret: never a secret value. Pure.
+
+    An unusable Secret is listed with why (type ``invalid``), still without its values.
+    """
     meta = secret.get("metadata") or {}
-    created = age(meta.get("creationTimestamp"))
     try:
-        credential = creds.parse_secret(secret)
+        summary = creds.summary(creds.parse_secret(secret))
+        spec = {k: summary[k] for k in ("url", "type", "knownHosts")}
+        message = "ok"
     except creds.CredentialError as exc:
-        return {
-            "name": str(meta.get("name", "")),
-            "url": "-",
-            "type": "invalid",
-            "knownHosts": "-",
-            "age": created,
-            "status": str(exc),
-        }
-    return {**creds.summary(credential), "age": created, "status": "ok"}
+        spec = {"url": "-", "type": "invalid", "knownHosts": "-"}
+        message = str(exc)
+    return listing.view(
+        "RepositoryCredential",
+        str(meta.get("name", "")),
+        namespace=meta.get("namespace"),
+        created=meta.get("creationTimestamp"),
+        spec=spec,
+        status={"message": message},
+    )
 
 
 # -- rm ----------------------------------------------------------------------------------
