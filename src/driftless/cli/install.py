@@ -25,7 +25,7 @@ from driftless.core.deployment import (
 )
 from driftless.core.project import DEFAULT_PROJECT, default_project
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
-from driftless.kube.client import KubeApiError, KubeClient
+from driftless.kube.client import KubeClient, KubeConflictError
 from driftless.sync.execute import wait_established
 
 
@@ -53,9 +53,7 @@ async def _ensure_default_project(client: KubeClient, namespace: str, scope: Sco
     """Create the permissive default project once; never overwrite an admin's edits."""
     try:
         await client.create(project_for(namespace, scope))
-    except KubeApiError as exc:
-        if not exc.conflict:
-            raise
+    except KubeConflictError:  # AlreadyExists
         return f"project/{DEFAULT_PROJECT} unchanged"
     return f"project/{DEFAULT_PROJECT} created"
 

@@ -34,7 +34,7 @@ import yaml
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless.cli.context import Globals, with_client
-from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.kube.client import KubeClient, KubeConflictError, UnknownKindError
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -96,13 +96,11 @@ async def upsert(client: KubeClient, obj: JSON) -> None:
 async def apply(client: KubeClient, obj: JSON, *, force: bool) -> None:
     try:
         await client.apply(obj, field_manager=CLI_FIELD_MANAGER, force=force)
-    except KubeApiError as exc:
-        if exc.conflict:
-            raise click.ClickException(
-                f"{obj['kind'].lower()} {obj['metadata']['name']} was changed by someone"
-                f" else: {exc.message}"
-            ) from None
-        raise
+    except KubeConflictError as exc:
+        raise click.ClickException(
+            f"{obj['kind'].lower()} {obj['metadata']['name']} was changed by someone"
+            f" else: {exc.message}"
+        ) from None
 
 
 async def update(
@@ -129,10 +127,8 @@ async def update(
         patch.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
             updated = await client.merge_patch(api_version, kind, name, patch, namespace=namespace)
-        except KubeApiError as exc:
-            if exc.conflict:
-                continue
-            raise
+        except KubeConflictError:
+            continue
         return updated, True
     raise click.ClickException(
         f'{kind.lower()} "{name}" kept changing while being edited ({attempts} attempts); try again'

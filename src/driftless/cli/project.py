@@ -41,7 +41,7 @@ from driftless.cli.options import namespace_option, no_headers_option, output_op
 from driftless.cli.output import age, dump, table
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
-from driftless.kube.client import KubeApiError, KubeClient
+from driftless.kube.client import KubeClient, KubeRefusedError
 
 complete_project = complete_names(API_VERSION, PROJECT_KIND)
 
@@ -258,9 +258,8 @@ async def _apps(client: KubeClient, namespace: str) -> list[JSON]:
     not list them cluster-wide."""
     try:
         return await client.list(API_VERSION, APPLICATION_KIND, None)
-    except KubeApiError as exc:
-        if exc.status != 403:
-            raise
+    except KubeRefusedError:  # RBAC: not cluster-wide
+        pass
     return await client.list(API_VERSION, APPLICATION_KIND, namespace)
 
 
