@@ -83,18 +83,11 @@ class KubeApiError(DriftlessError):
         self.status = status
         self.api_reason = api_reason
 
-    # Kept for callers not yet switched to ``except <class>``; new code catches the class.
+    # Only for ``controller/reconciler.py`` until it catches ``KubeNotFoundError``;
+    # new code catches the class.
     @property
     def not_found(self) -> bool:
         return isinstance(self, NotFoundError)
-
-    @property
-    def conflict(self) -> bool:
-        return isinstance(self, ConflictError)
-
-    @property
-    def unreachable(self) -> bool:
-        return isinstance(self, TransientError) and not isinstance(self, ConflictError)
 
     def with_message(self, message: str) -> Self:
         """The same error (same class, status and reasons) saying ``message``."""
