@@ -14,12 +14,25 @@ convention), so their absence means "idle" and "not stuck". Pure functions.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum, unique
+from typing import Final
 
 from driftless.core.models import Condition
 
-READY = "Ready"
-RECONCILING = "Reconciling"
-STALLED = "Stalled"
+
+@unique
+class ConditionType(StrEnum):
+    """The ``type`` of a condition (its ``reason`` is a ``core.reasons.Reason``)."""
+
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+
+
+# Short names every caller uses (``cond.READY``).
+READY: Final = ConditionType.READY
+RECONCILING: Final = ConditionType.RECONCILING
+STALLED: Final = ConditionType.STALLED
 
 
 def now_rfc3339() -> str:
@@ -69,5 +82,5 @@ def is_true(conditions: list[Condition], type_: str) -> bool:
 
 def ordered(conditions: list[Condition]) -> list[Condition]:
     """Ready first, then the others by type: stable output for diffs and the CLI."""
-    rank = {READY: 0, RECONCILING: 1, STALLED: 2}
+    rank: dict[str, int] = {READY: 0, RECONCILING: 1, STALLED: 2}
     return sorted(conditions, key=lambda c: (rank.get(c.type, 3), c.type))
