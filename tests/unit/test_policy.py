@@ -461,3 +461,42 @@ def test_superseding_operation(automated: dict[str, Any] | None, prune: bool) ->
 def test_should_terminate(annotations: dict[str, str], terminates: bool) -> None:
     the_app = app(automated=AUTO, annotations=annotations)
     assert policy.should_terminate(the_app, op(OperationPhase.RUNNING)) is terminates
+
+
+# -- what history keeps ------------------------------------------------------------------------
+
+
+def past(*ids: int) -> list[dict[str, Any]]:
+    return [{"id": i, "revision": f"{i}" * 40, "deployedAt": FINISHED} for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("history", "limit", "finished", "ids"),
+    [
+        pytest.param([], 10, op(OperationPhase.SUCCEEDED), [0], id="first entry: id 0"),
+        pytest.param(past(0, 1), 10, op(OperationPhase.FAILED), [0, 1, 2], id="failures too"),
+        pytest.param(past(3, 7), 10, op(OperationPhase.SUCCEEDED), [3, 7, 8], id="after the max"),
+        pytest.param(past(0, 1, 2), 3, op(OperationPhase.SUCCEEDED), [1, 2, 3], id="trimmed"),
+        pytest.param(past(5), 1, op(OperationPhase.TERMINATED), [6], id="limit 1"),
+        pytest.param(
+            past(0, 1), 10, op(OperationPhase.SUCCEEDED, dry_run=True), [0, 1], id="dry run: none"
+        ),
+    ],
+)
+def test_add_history(
+    history: list[dict[str, Any]], limit: int, finished: OperationState, ids: list[int]
+) -> None:
+    the_app = Application.model_validate(
+        {
+            "metadata": {"name": "a", "namespace": "driftless"},
+            "spec": {"source": SOURCE, "revisionHistoryLimit": limit},
+            "status": {"history": history},
+        }
+    )
+    entries = policy.add_history(the_app, finished)
+    assert [h.id for h in entries] == ids
+    if ids and ids[-1] not in [h["id"] for h in history]:
+        last = entries[-1]
+        assert (last.revision, last.result, last.deployed_at) == (OLD, finished.phase, FINISHED)
+        assert last.started_at == "2026-12-03T08:59:00Z"
+        assert last.source is not None and last.source.path == "deploy"
