@@ -34,6 +34,7 @@ from driftless.core.errors import (
     TransientError,
 )
 from driftless.core.models import ApplicationSource
+from driftless.core.reasons import Reason
 from driftless.core.resources import Manifest
 from driftless.render.context import KubeTarget
 from driftless.render.detect import Renderer
@@ -166,8 +167,7 @@ def reply_manifests(reply: Any) -> list[Manifest]:
 def _error(error: Any) -> DriftlessError:
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
         return TransientError("the render server sent a malformed answer")
-    message, reason = error["message"], error.get("reason")
-    reason = reason if isinstance(reason, str) else None
+    message, reason = error["message"], _reason(error.get("reason"))
     kind = error.get("type")
     if kind == "RenderError":
         line = error.get("line")
@@ -183,6 +183,14 @@ def _error(error: Any) -> DriftlessError:
         "TransientError": TransientError,
     }
     return classes.get(kind, DriftlessError)(message, reason=reason)
+
+
+def _reason(value: Any) -> Reason | None:
+    """The reason a reply names; an unknown one gives way to the error class's own."""
+    try:
+        return Reason(value)
+    except ValueError:
+        return None
 
 
 def _unlocated(exc: RenderError) -> str:
