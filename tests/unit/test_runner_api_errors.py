@@ -1,0 +1,249 @@
+"""``SyncRunner.advance`` when the Kubernetes API fails, as a fixture table.
+
+The runner talks to the cluster through six kinds of call: apply, the
+delete-and-wait of a hook before it is created again, the read of the
+CRDs it applied (until Established) and the discovery refresh after them,
+the health-gate read, the delete of a finished hook (its delete policy)
+and the delete of an orphan (prune). The cluster here is a dictionary that
+stores what is applied and fails exactly one call the way the API server
+would, with a class of ``driftless.kube.errors``: no API server, no timing.
+(This tests the runner's error handling, not Kubernetes.)
+
+The rule each row checks (module docstring of ``driftless.sync.runner``):
+``advance`` never raises. A refusal fails the operation as a refused apply
+always did (phase Failed, the message naming what failed); a transient
+failure ends the pass with the operation still Running where it got to,
+nothing recorded as failed, and the error in ``runner.interrupted`` — and the
+next pass finishes the operation without creating a hook twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from driftless.core.models import Operation, OperationState, SyncOperation
+from driftless.core.resources import Manifest, ResourceRef
+from driftless.kube.client import (
+    KubeApiError,
+    KubeClient,
+    KubeConflictError,
+    KubeRefusedError,
+    KubeUnavailableError,
+)
+from driftless.sync import plan as sp
+from driftless.sync.prepare import DesiredObject
+from driftless.sync.prune import Orphan
+from driftless.sync.runner import SyncRunner
+
+JSON = dict[str, Any]
+Key = tuple[str, str, str]  # kind, namespace, name
+
+OUTAGE = "the server is currently unable to handle the request"
+FORBIDDEN = 'configmaps "x" is forbidden: User "driftless" cannot do this'
+ESTABLISHED = {"conditions": [{"type": "Established", "status": "True"}]}
+JOB_COMPLETE = {"conditions": [{"type": "Complete", "status": "True"}]}
+
+
+class FakeCluster:
+    """Stores applied objects; the call named by ``failing`` raises ``error`` (once)."""
+
+    def __init__(self, failing: str = "", error: KubeApiError | None = None) -> None:
+        self.objects: dict[Key, JSON] = {}
+        self.failing = failing
+        self.error = error
+        self.calls: list[str] = []  # "apply migrate", "get settings", "refresh", ...
+        self.discovery = self
+
+    def _call(self, call: str) -> None:
+        self.calls.append(call)
+        if call == self.failing and self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    async def refresh(self) -> None:
+        self._call("refresh")
+
+    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
+        meta = body["metadata"]
+        self._call(f"apply {meta['name']}")
+        self.objects[(body["kind"], meta.get("namespace", ""), meta["name"])] = body
+        return body
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> JSON | None:
+        self._call(f"get {name}")
+        body = self.objects.get((kind, namespace or "", name))
+        if body is None:
+            return None
+        status = {"Job": JOB_COMPLETE, "CustomResourceDefinition": ESTABLISHED}.get(kind, {})
+        return {**body, "status": status}
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+    ) -> bool:
+        self._call(f"delete {name}")
+        return self.objects.pop((kind, namespace or "", name), None) is not None
+
+
+def desired(api_version: str, kind: str, name: str, namespace: str, **notes: str) -> DesiredObject:
+    meta: JSON = {"name": name, "annotations": notes}
+    if namespace:
+        meta["namespace"] = namespace
+    body: JSON = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+    return DesiredObject(ref=ResourceRef.from_object(body), body=body, manifest=Manifest(body))
+
+
+def tasks() -> list[sp.Task]:
+    """PreSync hooks ``migrate`` (re-created) and ``notify`` (deleted once it
+    succeeded); wave 0: a CRD and ConfigMap ``settings`` (health-gated: wave 1
+    follows); wave 1: ConfigMap ``later``."""
+    presync = {"driftless.dev/hook": "PreSync"}
+    deleted_on_success = {**presync, "driftless.dev/hook-delete-policy": "HookSucceeded"}
+    hooks = [
+        desired("batch/v1", "Job", "migrate", "app", **presync),
+        desired("batch/v1", "Job", "notify", "app", **deleted_on_success),
+    ]
+    crd = "apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com", ""
+    resources = [
+        desired(*crd),
+        desired("v1", "ConfigMap", "settings", "app"),
+        desired("v1", "ConfigMap", "later", "app", **{"driftless.dev/sync-wave": "1"}),
+    ]
+    return sp.split_hooks(hooks)[1] + sp.resource_tasks(resources)
+
+
+ORPHAN_REF = ResourceRef("", "ConfigMap", "app", "old")
+ORPHANS = [Orphan(ORPHAN_REF, "v1", {"apiVersion": "v1", "kind": "ConfigMap"})]
+
+
+def operation() -> OperationState:
+    return OperationState(
+        operation=Operation(sync=SyncOperation(prune=True)),
+        started_at="2026-12-03T09:00:00Z",
+        revision="a" * 40,
+    )
+
+
+async def advance(cluster: FakeCluster, state: OperationState) -> tuple[OperationState, SyncRunner]:
+    runner = SyncRunner(cast(KubeClient, cluster))
+    state = await runner.advance(state, tasks(), orphans=ORPHANS, prune_blocked=None)
+    return state, runner
+
+
+def where(state: OperationState) -> str:
+    """The step the cursor is on: "<phase> <wave> sent|unsent", or "" at the end."""
+    if state.step is None:
+        return ""
+    wave = "prune" if state.step.wave == sp.PRUNE_WAVE else str(state.step.wave)
+    return f"{state.step.phase} {wave} {'sent' if state.step.applied else 'unsent'}"
+
+
+def results(state: OperationState) -> dict[str, str]:
+    return {r.name: r.status for r in state.resources}
+
+
+async def test_the_fixture_runs_every_call_kind_once_without_failures() -> None:
+    cluster = FakeCluster()
+    state, runner = await advance(cluster, operation())
+    assert (state.phase, state.message, runner.interrupted) == (
+        "Succeeded", "successfully synced", None,
+    )  # fmt: skip
+    for call in (
+        "delete migrate", "apply migrate", "get migrate", "delete notify", "apply settings",
+        "get widgets.example.com", "refresh", "get settings", "apply later", "delete old",
+    ):  # fmt: skip
+        assert call in cluster.calls
+
+
+CALLS = [
+    # (call that fails, where a transient failure leaves the cursor, the refusal's message)
+    pytest.param("apply settings", "Sync 0 unsent",
+                 f"ConfigMap app/settings: {FORBIDDEN}", id="apply"),
+    pytest.param("delete migrate", "PreSync 0 unsent",
+                 f"Job.batch app/migrate: {FORBIDDEN}", id="hook delete before creation"),
+    pytest.param("get widgets.example.com", "Sync 0 unsent",
+                 f"cannot read CRD widgets.example.com: {FORBIDDEN}", id="CRD established read"),
+    pytest.param("refresh", "Sync 0 unsent",
+                 f"cannot refresh API discovery after applying CRDs: {FORBIDDEN}",
+                 id="discovery refresh"),
+    pytest.param("get settings", "Sync 0 sent",
+                 f"cannot read ConfigMap app/settings to check its health: {FORBIDDEN}",
+                 id="health gate read"),
+    pytest.param("delete notify", "PreSync 0 sent",
+                 f"cannot delete hook Job.batch app/notify: {FORBIDDEN}",
+                 id="hook delete policy"),
+    pytest.param("delete old", "Sync prune unsent",
+                 f"cannot prune ConfigMap app/old: {FORBIDDEN}", id="prune delete"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(KubeUnavailableError(503, OUTAGE), id="unavailable"),
+        pytest.param(KubeUnavailableError(0, "cannot reach the API server"), id="no answer"),
+        pytest.param(KubeConflictError(409, "the object has been modified"), id="conflict"),
+    ],
+)
+@pytest.mark.parametrize(("call", "cursor", "refusal"), CALLS)
+async def test_transient_failure_interrupts_the_pass_and_the_next_pass_finishes(
+    call: str, cursor: str, refusal: str, error: KubeApiError
+) -> None:
+    cluster = FakeCluster(call, error)
+    state, runner = await advance(cluster, operation())
+    assert (state.phase, state.message, where(state)) == ("Running", "", cursor)
+    assert "SyncFailed" not in results(state).values()
+    assert isinstance(runner.interrupted, type(error))
+    assert runner.interrupted.message.endswith(error.message)
+
+    state, runner = await advance(cluster, state)
+    assert (state.phase, state.message, runner.interrupted) == (
+        "Succeeded", "successfully synced", None,
+    )  # fmt: skip
+    assert cluster.calls.count("apply migrate") == 1  # a hook runs once
+    assert cluster.calls.count("apply notify") == 1
+
+
+@pytest.mark.parametrize(("call", "cursor", "refusal"), CALLS)
+async def test_refusal_fails_the_operation_like_a_refused_apply(
+    call: str, cursor: str, refusal: str
+) -> None:
+    cluster = FakeCluster(call, KubeRefusedError(403, FORBIDDEN))
+    state, runner = await advance(cluster, operation())
+    assert (state.phase, state.message, where(state)) == ("Failed", refusal, "")
+    assert runner.interrupted is None
+
+
+async def test_refused_apply_is_recorded_on_the_object() -> None:
+    """What a user reads per object: the refused one SyncFailed with the server's words."""
+    cluster = FakeCluster("apply settings", KubeRefusedError(422, "spec.x: Invalid value"))
+    state, _ = await advance(cluster, operation())
+    [settings] = [r for r in state.resources if r.name == "settings"]
+    assert (settings.status, settings.message) == ("SyncFailed", "spec.x: Invalid value")
+
+
+class TwoFailures(FakeCluster):
+    """One wave meets an outage on one object and a refusal on another."""
+
+    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
+        name = body["metadata"]["name"]
+        if name == "settings":
+            raise KubeRefusedError(403, FORBIDDEN)
+        if name == "widgets.example.com":
+            raise KubeUnavailableError(503, OUTAGE)
+        return await super().apply(body, field_manager=field_manager, dry_run=dry_run)
+
+
+async def test_a_refusal_in_a_wave_fails_it_even_when_another_object_met_an_outage() -> None:
+    state, runner = await advance(TwoFailures(), operation())
+    assert (state.phase, state.message) == ("Failed", f"ConfigMap app/settings: {FORBIDDEN}")
+    assert runner.interrupted is None
