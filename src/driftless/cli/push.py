@@ -56,18 +56,17 @@ from driftless.core.models import (
     Operation,
     OperationPhase,
     OperationState,
-    ResourceStatus,
     SyncOperation,
     SyncPolicy,
     parse_duration,
 )
 from driftless.core.resources import (
-    TRACKING_ANNOTATION,
     ResourceRef,
 )
-from driftless.diff.report import ResourceDiff, resource_diff
+from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
+from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
@@ -391,23 +390,6 @@ async def render_command(
 # -------------------------------------------------------------------- diff
 
 
-def plan_diffs(plan: Plan, *, include_orphans: bool = True) -> list[ResourceDiff]:
-    """Every resource's diff (live vs the dry-run of desired), orphans as deletions."""
-    diffs = []
-    for state in plan.states:
-        desired = state.predicted if state.predicted is not None else state.desired.body
-        diffs.append(
-            resource_diff(
-                state.desired.ref, live=state.live, desired=desired, ignore=state.desired.ignore
-            )
-        )
-    if include_orphans:
-        for orphan in plan.orphans:
-            if not orphan.prune_disabled:
-                diffs.append(resource_diff(orphan.ref, live=orphan.live, desired=None))
-    return diffs
-
-
 def print_diffs(diffs: list[ResourceDiff], *, color: bool) -> int:
     """Print the changed ones (unified diff, secrets masked); returns how many changed."""
     changed = [d for d in diffs if d.status != "unchanged"]
@@ -505,51 +487,6 @@ def _application(
             sync_policy=SyncPolicy(sync_options=options or []),
         ),
     )
-
-
-def _entry(api_version: str, ref: ResourceRef) -> ResourceStatus:
-    return ResourceStatus(
-        group=ref.group,
-        version=api_version.rpartition("/")[2],
-        kind=ref.kind,
-        namespace=ref.namespace,
-        name=ref.name,
-    )
-
-
-def next_inventory(
-    plan: Plan, previous: list[ResourceStatus], state: OperationState
-) -> list[ResourceStatus]:
-    """What to store after a sync. Pure.
-
-    Always every rendered object that carries the tracking annotation (the
-    namespace made by --create-namespace does not: it is never pruned). After
-    a successful sync, old entries are kept only while they are orphans that
-    were not pruned; after a failed or unfinished one, every old entry that
-    was not pruned is kept, so nothing applied earlier is forgotten.
-    """
-    tracked = [
-        s.desired
-        for s in plan.states
-        if TRACKING_ANNOTATION in ((s.desired.body.get("metadata") or {}).get("annotations") or {})
-    ]
-    entries = [_entry(d.api_version, d.ref) for d in tracked]
-    rendered = {d.ref for d in tracked}
-    pruned = {
-        ResourceRef(r.group, r.kind, r.namespace, r.name)
-        for r in state.resources
-        if r.status == "Pruned"
-    }
-    orphans = {o.ref for o in plan.orphans}
-    succeeded = state.phase == OperationPhase.SUCCEEDED
-    for old in previous:
-        ref = ResourceRef(old.group, old.kind, old.namespace, old.name)
-        if ref in rendered or ref in pruned:
-            continue
-        if succeeded and ref not in orphans:
-            continue
-        entries.append(old)
-    return entries
 
 
 class Progress:
@@ -774,7 +711,8 @@ async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> in
     """One push-mode apply against ``client``'s cluster; returns the exit code."""
     planner = Planner(client, push_renderer(source.local), PermissiveProjects())
     app = push_application(source, opts)
-    previous = await inventory.read(client, opts.name, opts.namespace)
+    stored = inventory.ConfigMapInventory(client, opts.name, opts.namespace)
+    previous = await stored.read()
     app.status.resources = previous
     plan = await planner.plan(app, revision=opts.revision)
     changed = print_diffs(plan_diffs(plan, include_orphans=opts.prune), color=opts.color)
@@ -790,9 +728,9 @@ async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> in
     try:
         code = await run_sync(client, planner, plan, state, opts)
     finally:
-        entries = next_inventory(plan, previous, state)
+        entries = inventory.next_inventory(plan, previous, state)
         try:
-            await inventory.write(client, opts.name, opts.namespace, entries, plan.revision)
+            await stored.write(entries, plan.revision)
         except KubeApiError as exc:
             click.echo(f"warning: cannot record the inventory: {exc}", err=True)
             code = EXIT_FAILED if code == EXIT_OK else code

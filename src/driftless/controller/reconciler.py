@@ -40,6 +40,7 @@ from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import policy as ops
 from driftless.pipeline import status as outcomes
+from driftless.pipeline.inventory import StatusInventory
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
@@ -312,7 +313,8 @@ class Reconciler:
         try:
             app = Application.model_validate(raw)
             target = (await self.engine_for(app)).client
-            orphans = await find_orphans(target, app.namespace, app.name, app.status.resources)
+            applied = await StatusInventory(app).read()
+            orphans = await find_orphans(target, app.namespace, app.name, applied)
             deleted = await prune_objects(target, orphans)
         except (DriftlessError, PydanticValidationError) as exc:
             log.warning(
