@@ -60,13 +60,12 @@ from driftless.core.models import (
     SyncPolicy,
     parse_duration,
 )
-from driftless.core.resources import (
-    ResourceRef,
-)
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
 from driftless.pipeline.diffs import plan_diffs
+from driftless.pipeline.drive import drive
+from driftless.pipeline.health import DONE_HEALTH, done_count, live_health
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
@@ -91,7 +90,6 @@ JSON = dict[str, Any]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED, EXIT_TIMEOUT, EXIT_SOURCE = 0, 1, 2, 3, 4, 5
 DEFAULT_KUBE_VERSION = "v1.36.3"
 POLL_SECONDS = 1.0
-DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
 
 EXIT_CODES_HELP = """\
 \b
@@ -526,18 +524,6 @@ class Progress:
             click.echo("", err=True)
 
 
-async def live_health(client: KubeClient, plan: Plan) -> list[HealthStatusCode]:
-    """The health of every planned resource, read now (Missing when absent)."""
-
-    async def one(api_version: str, ref: ResourceRef) -> HealthStatusCode:
-        live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
-        return HealthStatusCode.MISSING if live is None else plan.registry.assess(live).status
-
-    return list(
-        await asyncio.gather(*(one(s.desired.api_version, s.desired.ref) for s in plan.states))
-    )
-
-
 def _last_step_sent(state: OperationState, last: sp.Step | None) -> bool:
     step = state.step
     if last is None or step is None or not step.applied:
@@ -562,20 +548,20 @@ async def run_sync(
         health_timeout=math.inf,
         wait_at_end=opts.wait,
     )
-    tasks = plan.tasks()
-    steps = sp.steps(tasks, prune=opts.prune)
+    steps = sp.steps(plan.tasks(), prune=opts.prune)
     last = steps[-1] if steps else None
     progress = Progress()
     total = len(plan.states)
     try:
         while True:
-            state = await runner.advance(
-                state, tasks, orphans=plan.orphans, prune_blocked=plan.prune_blocked
-            )
-            await planner.refresh(plan, runner.applied)
-            health = await live_health(client, plan)
-            progress.show(state, total, sum(1 for h in health if h in DONE_HEALTH))
-            if state.phase != OperationPhase.RUNNING:
+            driven = await drive(planner, plan, runner, state, live=True)
+            state = driven.state
+            progress.show(state, total, done_count(driven.health))
+            if driven.interrupted is not None:
+                progress.done()
+                click.echo(f"sync interrupted: {driven.interrupted}", err=True)
+                return EXIT_FAILED
+            if not driven.running:
                 break
             if not opts.wait and _last_step_sent(state, last):
                 progress.done()

@@ -40,6 +40,7 @@ from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import policy as ops
 from driftless.pipeline import status as outcomes
+from driftless.pipeline.drive import drive
 from driftless.pipeline.inventory import StatusInventory
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
@@ -117,6 +118,12 @@ class Reconciler:
         requested = app.operation
         if requested is not None and (run.finished or _leftover(requested, run.state)):
             await self._clear_operation(raw, requested)
+        if run.interrupted is not None:
+            # The progress of the pass is stored; the rest waits for the API (backoff).
+            log.info(
+                "app %s/%s: sync paused: %s", app.namespace, name, redact(str(run.interrupted))
+            )
+            return outcomes.Outcome(requeue_after=interval, error=run.interrupted)
         return outcomes.after_run(status, interval, run.running, run.wait)
 
     async def _write_failure(
@@ -214,7 +221,6 @@ class Reconciler:
             # Pin the commit the plan resolved (a branch or tag may move mid-sync).
             running.revision = plan.revision
         result.started = running if started else None
-        selection = _selection(running)
         # One runner per pass: it collects what this pass applied (workers run in parallel).
         runner = SyncRunner(
             engine.client,
@@ -223,14 +229,9 @@ class Reconciler:
             assess=plan.registry.assess,
             health_timeout=app.spec.sync_policy.health_timeout_seconds(),
         )
-        result.state = await runner.advance(
-            running,
-            plan.tasks(selection),
-            orphans=[] if selection else plan.orphans,
-            prune_blocked=plan.prune_blocked,
-        )
+        driven = await drive(engine, plan, runner, running, selection=_selection(running))
+        result.state, result.interrupted = driven.state, driven.interrupted
         result.advanced = True
-        await engine.refresh(plan, runner.applied)
         if result.finished:
             result.history = ops.add_history(app, result.state)
             result.wait = ops.retry_wait(app.spec.sync_policy.retry, result.state)
@@ -465,6 +466,8 @@ class RunResult:
     ended: OperationState | None = None
     healed: bool = False
     wait: float = 0.0
+    # A transient API failure that ended this pass's sync step early.
+    interrupted: DriftlessError | None = None
 
     @property
     def running(self) -> bool:
