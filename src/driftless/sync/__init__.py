@@ -15,7 +15,10 @@ Operations
 Phases
     Every operation runs the phases ``PreSync`` → ``Sync`` → ``PostSync``.
     If any step fails, the remaining steps are skipped and the ``SyncFail``
-    phase runs instead; the operation ends Failed either way.
+    phase runs instead; the operation ends Failed either way. The API server
+    refusing a request (RBAC, admission, schema) is such a failure; the API
+    server being unreachable, throttling or losing a write race is not: the
+    pass ends where it got to and the step is sent again by a later pass.
 
 Tasks
     Each rendered object is a task of the ``Sync`` phase, unless it carries
