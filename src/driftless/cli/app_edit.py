@@ -32,10 +32,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.cli.app import app_group
 from driftless.cli.completion import complete_names
-from driftless.cli.context import Globals, app_namespace, run_async
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.objects import (
     JSON,
-    api_call,
     apply,
     check_name,
     key_value,
@@ -422,7 +421,7 @@ async def create_app(
         apps = [app for source in files for app in apps_from_file(source, namespace)]
     else:
         apps = [_app_from_flags(name, namespace, flags)]
-    lines = await api_call(globals_, lambda client: _create_all(client, apps, upsert_))
+    lines = await with_client(globals_, lambda client: _create_all(client, apps, upsert_))
     for line in lines:
         click.echo(line)
 
@@ -479,7 +478,7 @@ async def set_app(globals_: Globals, /, name: str, namespace: str | None, **flag
     if not _has_spec_flags(flags):
         raise click.UsageError("nothing to change: give at least one flag (see --help)")
     ns = app_namespace(namespace)
-    _, changed = await api_call(
+    _, changed = await with_client(
         globals_,
         lambda client: update(
             client, API_VERSION, APPLICATION_KIND, name, ns, lambda cur: app_spec_patch(cur, edits)
@@ -579,6 +578,6 @@ async def delete_app(
         if wait:
             await _wait_gone(client, name, ns, timeout, cascade)
 
-    await api_call(globals_, run)
+    await with_client(globals_, run)
     what = "its objects are deleted too" if cascade else "its objects keep running"
     click.echo(f"application.driftless.dev/{name} deleted ({what})")

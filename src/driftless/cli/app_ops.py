@@ -74,8 +74,8 @@ async def _wait(
             if code is not None:
                 return code
             if progress.elapsed() > timeout:
-                ready = _condition(app, "Ready").get("message", "")
-                progress.say(f"timed out after {timeout:.0f}s: {ready}{_no_controller_hint(app)}")
+                why = [_condition(app, "Ready").get("message", ""), _no_controller_hint(app)]
+                progress.say(_joined(f"timed out after {timeout:.0f}s", *why))
                 return EXIT_TIMEOUT
             await asyncio.sleep(POLL_SECONDS)
     finally:
@@ -87,10 +87,16 @@ def _no_controller_hint(app: JSON) -> str:
     status = app.get("status") or {}
     if status.get("observedGeneration") is None and not status.get("operationState"):
         return (
-            "; the app was never reconciled: is the driftless controller running?"
+            "the app was never reconciled: is the driftless controller running?"
             " (`driftless install`, or `driftless controller` for a local one)"
         )
     return ""
+
+
+def _joined(head: str, *details: str) -> str:
+    """``head: detail; detail`` without the empty details."""
+    shown = [d for d in details if d]
+    return f"{head}: {'; '.join(shown)}" if shown else head
 
 
 def _verdict(
@@ -374,7 +380,8 @@ async def terminate_op(
         app = await _get(client, name, ns)
         op = (app.get("status") or {}).get("operationState") or {}
         if op.get("phase") != "Running" or not op.get("startedAt"):
-            click.echo(f"application {name} has no running operation", err=True)
+            hint = _no_controller_hint(app)
+            click.echo(_joined(f"application {name} has no running operation", hint), err=True)
             return EXIT_FAILED
         started_at = str(op["startedAt"])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -411,9 +418,9 @@ async def _wait_ended(
                 click.echo("the operation ended on its own before it could be stopped", err=True)
             return EXIT_OK
         if time.monotonic() > deadline:
+            hint = _no_controller_hint(app)
             click.echo(
-                f"timed out after {timeout:.0f}s: the operation still runs"
-                f"{_no_controller_hint(app)}",
+                _joined(f"timed out after {timeout:.0f}s", "the operation still runs", hint),
                 err=True,
             )
             return EXIT_TIMEOUT

@@ -22,8 +22,8 @@ import yaml
 
 from driftless.cli import listing
 from driftless.cli.completion import complete_names
-from driftless.cli.context import Globals, app_namespace, run_async
-from driftless.cli.objects import JSON, api_call, apply
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.objects import JSON, apply
 from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.cli.output import age
 from driftless.kube import clusters
@@ -162,7 +162,7 @@ async def add_cluster(
     except clusters.ClusterConfigError as exc:
         raise click.ClickException(str(exc)) from None
     version = "" if skip_check else await check_reachable(connection)
-    created = await api_call(globals_, lambda client: store(client, secret, connection, upsert))
+    created = await with_client(globals_, lambda client: store(client, secret, connection, upsert))
     detail = f", Kubernetes {version}" if version else ""
     verb = "added" if created else "updated"
     click.echo(f"cluster {connection.name} ({connection.server}{detail}) {verb}")
@@ -252,7 +252,7 @@ async def list_clusters(
       driftless cluster list -o json
     """
     ns = app_namespace(namespace)
-    secrets = await api_call(globals_, lambda client: cluster_secrets(client, ns))
+    secrets = await with_client(globals_, lambda client: cluster_secrets(client, ns))
     stored = sorted((cluster_view(describe(s), s) for s in secrets), key=listing.name_of)
     items = [cluster_view(IN_CLUSTER_ROW, None), *stored]
     listing.write(CLUSTER_LISTING, items, output, no_headers=no_headers)
@@ -298,5 +298,5 @@ async def remove_cluster(globals_: Globals, name_or_server: str, namespace: str 
       driftless cluster rm https://10.0.0.5:6443
     """
     ns = app_namespace(namespace)
-    removed = await api_call(globals_, lambda client: remove(client, name_or_server, ns))
+    removed = await with_client(globals_, lambda client: remove(client, name_or_server, ns))
     click.echo(f"cluster {removed} removed")

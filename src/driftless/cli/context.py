@@ -9,7 +9,8 @@ traceback instead). Errors handled:
 * ``click.ClickException``/``UsageError``: click's own ``Error: ...`` (1, 2);
 * ``NoKubeconfigError``: no kubeconfig where one was looked for (1);
 * ``UnknownKindError`` for a driftless kind: the cluster lacks the CRDs, so
-  the line says to run ``driftless install`` (1);
+  the line says to run ``driftless install`` (1); likewise a namespace that
+  is not there (``driftless install`` creates driftless's own);
 * ``KubeApiError`` and every ``DriftlessError`` (1, or 2/5 for
   ``UsageFailedError``/``SourceFailedError``);
 * Ctrl-C: 130, quietly.
@@ -33,7 +34,7 @@ from driftless.cli.options import checked_namespace
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
-from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -100,6 +101,10 @@ def failure_message(exc: BaseException) -> str:
     """The one line (without its label) a failed command prints for ``exc``."""
     if isinstance(exc, UnknownKindError):
         return unknown_kind_message(exc)
+    if isinstance(exc, KubeNotFoundError) and exc.message.startswith('namespaces "'):
+        # Writing into a namespace that is not there: most often driftless's
+        # own, which `driftless install` creates.
+        return f"{exc}: create it, or run `driftless install` (it creates driftless's namespace)"
     return str(exc)
 
 

@@ -15,7 +15,7 @@ of rules:
 * user input is validated before anything is sent: pydantic errors become
   one ``Error: ...`` line naming the field (``validation_message``);
 * a cluster without the driftless CRDs gives a hint to run ``driftless
-  install`` instead of a traceback (``api_call``).
+  install`` instead of a traceback (``context.run_async``, for every command).
 
 ``merge_patch_diff`` and the parsing helpers are pure.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,8 +33,7 @@ import click
 import yaml
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.cli.context import Globals, with_client
-from driftless.kube.client import KubeClient, KubeConflictError, UnknownKindError
+from driftless.kube.client import KubeClient, KubeConflictError
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -49,16 +48,6 @@ PatchFor = Callable[[JSON], JSON]
 
 
 # -- calling the API -----------------------------------------------------------------
-
-
-async def api_call(globals_: Globals, body: Callable[[KubeClient], Awaitable[T]]) -> T:
-    """``with_client`` plus a clear message when the cluster lacks a driftless kind."""
-    try:
-        return await with_client(globals_, body)
-    except UnknownKindError as exc:
-        raise click.ClickException(
-            f"{exc}; is driftless installed in this cluster? Run `driftless install`"
-        ) from None
 
 
 async def get_or_fail(

@@ -24,10 +24,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.cli import listing
 from driftless.cli.completion import complete_names
-from driftless.cli.context import Globals, app_namespace, run_async
+from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.objects import (
     JSON,
-    api_call,
     check_name,
     create_only,
     get_or_fail,
@@ -245,7 +244,7 @@ async def create_project(
     )
     obj = project_object(name, app_namespace(namespace), spec)
     write = upsert if upsert_ else create_only
-    await api_call(globals_, lambda client: write(client, obj))
+    await with_client(globals_, lambda client: write(client, obj))
     click.echo(f"project.driftless.dev/{name} {'configured' if upsert_ else 'created'}")
 
 
@@ -345,7 +344,7 @@ async def list_projects(
       driftless project list -o name --no-headers
     """
     ns = app_namespace(namespace)
-    projects, apps = await api_call(globals_, lambda client: _projects_and_apps(client, ns))
+    projects, apps = await with_client(globals_, lambda client: _projects_and_apps(client, ns))
     listing.write(project_listing(ns, apps), projects, output, no_headers=no_headers)
 
 
@@ -417,7 +416,7 @@ async def get_project(globals_: Globals, name: str, namespace: str | None, outpu
       driftless project get team-a -o yaml
     """
     ns = app_namespace(namespace)
-    project, apps = await api_call(globals_, lambda client: _project_and_apps(client, name, ns))
+    project, apps = await with_client(globals_, lambda client: _project_and_apps(client, name, ns))
     if output in ("json", "yaml"):
         click.echo(dump(project, output))
     elif output == "name":
@@ -526,7 +525,7 @@ async def set_project(
             remove_source_namespaces=remove_source_namespaces,
         )
 
-    _, changed = await api_call(
+    _, changed = await with_client(
         globals_,
         lambda client: update(
             client, API_VERSION, PROJECT_KIND, name, ns, lambda cur: spec_patch(cur, edit)
@@ -567,7 +566,7 @@ async def delete_project(globals_: Globals, name: str, force: bool, namespace: s
       driftless project delete team-a --force
     """
     ns = app_namespace(namespace)
-    users = await api_call(globals_, lambda client: _delete(client, name, ns, force))
+    users = await with_client(globals_, lambda client: _delete(client, name, ns, force))
     click.echo(f"project.driftless.dev/{name} deleted")
     if users:
         click.echo(
