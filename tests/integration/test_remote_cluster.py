@@ -14,10 +14,14 @@ import pytest_asyncio
 import yaml
 
 from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.kube.clusters import CLUSTER_SECRET_SELECTOR, connection_from_secret
+from driftless.pipeline.planner import Planner
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import (
+    APPS_NAMESPACE,
     application,
     condition,
     create_app,
@@ -82,3 +86,78 @@ async def test_app_deploys_to_a_registered_cluster(
     failed = await wait_for(kube, unknown, ready_false_with("ValidationFailed"))
     message = str(condition(failed, "Ready"))
     assert "production is not registered" in message
+
+
+async def _add_cluster(devcluster: DevCluster, remote_cluster: DevCluster, name: str) -> None:
+    context = yaml.safe_load(Path(remote_cluster.kubeconfig).read_text())["current-context"]
+    added = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={devcluster.kubeconfig}",
+            "cluster", "add", context, "--kubeconfig", str(remote_cluster.kubeconfig),
+            "--name", name,
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+
+def _client_closed(client: KubeClient) -> bool:
+    # The HTTP session under the client: closed means no connection is kept
+    # open to the old credentials' server.
+    return bool(client._api.rest_client.pool_manager.closed)
+
+
+async def test_rotated_cluster_credentials_stop_the_old_watches_and_client(
+    kube: KubeClient,
+    controller: Controller,
+    devcluster: DevCluster,
+    remote: tuple[DevCluster, KubeClient],
+    make_git_repo: MakeGitRepo,
+) -> None:
+    """The cluster Secret changes: later syncs use a new client, the old one is shut.
+
+    Before, the old planner's informers kept watching with the old credentials
+    and its client stayed open for the life of the controller.
+    """
+    remote_cluster, remote_client = remote
+    await _add_cluster(devcluster, remote_cluster, "rotating")
+    name = unique("rotate")
+    repo = make_git_repo({"cm.yaml": CM})
+    app = application(name, repo.url)
+    app["spec"]["destination"]["name"] = "rotating"
+    await create_app(kube, app)
+    await wait_for(kube, name, ready, timeout=60)
+    before = controller.reconciler.remote_planners()
+    secrets = await kube.list(
+        "v1", "Secret", APPS_NAMESPACE, label_selector=CLUSTER_SECRET_SELECTOR
+    )
+    [secret] = [s for s in secrets if connection_from_secret(s).name == "rotating"]
+    # Any change of the Secret counts as a rotation (clients are cached per version).
+    rotated = {"metadata": {"annotations": {"test.driftless.dev/rotated": "1"}}}
+    await kube.merge_patch(
+        "v1", "Secret", secret["metadata"]["name"], rotated, namespace=APPS_NAMESPACE
+    )
+    repo.commit({"cm.yaml": CM.replace("where: remote", "where: rotated")})
+    refresh = {"metadata": {"annotations": {"driftless.dev/refresh": "now"}}}
+    await kube.merge_patch(API_VERSION, APPLICATION_KIND, name, refresh, namespace=APPS_NAMESPACE)
+
+    deadline = asyncio.get_running_loop().time() + 120
+    while True:
+        live = await remote_client.get("v1", "ConfigMap", "remote-cm", name)
+        if live is not None and live["data"] == {"where": "rotated"}:
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"never synced: {live}"
+        await asyncio.sleep(0.5)
+    after = controller.reconciler.remote_planners()
+    replaced = [(old, after[server]) for server, old in before.items()
+                if server in after and after[server] is not old]  # fmt: skip
+    [(old, new)] = replaced
+    assert _watches(old) == [] and ("v1", "ConfigMap") in _watches(new)
+    assert _client_closed(old.client)
+    assert not _client_closed(new.client)
+
+
+def _watches(planner: Planner) -> list[tuple[str, str]]:
+    cache = planner.live.cache
+    return cache.kinds() if cache is not None else []

@@ -7,7 +7,7 @@ or the name ``in-cluster``. Any other destination must be registered with
 cluster`` in the app's namespace, matched by ``destination.name`` or by
 ``destination.server``. An unknown destination is a ``StallingError``
 naming it. Clients are cached per Secret version, so rotated credentials are
-picked up without a restart.
+picked up without a restart; the user of a replaced client ``release``s it.
 """
 
 from __future__ import annotations
@@ -86,6 +86,13 @@ class Destinations:
             "register it with `driftless cluster add`",
             reason=reasons.VALIDATION_FAILED,
         )
+
+    async def release(self, client: KubeClient) -> None:
+        """Forget and close a client replaced by a newer one (its Secret changed)."""
+        stale = [key for key, cached in self._clients.items() if cached is client]
+        for key in stale:
+            del self._clients[key]
+        await client.close()
 
     async def close(self) -> None:
         for client in self._clients.values():

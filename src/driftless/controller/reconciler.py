@@ -167,27 +167,41 @@ class Reconciler:
         # Each planner has its own bounded render cache, dropped with the planner.
         return GitRenderer(self.git, self.tools or RenderTools())
 
+    def remote_planners(self) -> dict[str, Planner]:
+        """The planner of each remote cluster in use, by server URL (a copy)."""
+        return dict(self._remote_engines)
+
     async def engine_for(self, app: Application) -> Planner:
-        """The planner of the app's destination cluster (one per remote cluster)."""
+        """The planner of the app's destination cluster (one per remote cluster).
+
+        When the cluster's Secret changed (rotated credentials), ``destinations``
+        hands out a new client: the planner is replaced, and the old one's
+        watches are stopped before its client is closed.
+        """
         destination = await self.destinations.resolve(app)
         if destination.local:
             return self.engine
-        engine = self._remote_engines.get(destination.server)
-        if engine is None or engine.client is not destination.client:
-            cache = WatchCache(destination.client)
-            if self._on_live_change is not None:
-                cache.subscribe(self._on_live_change)
-            engine = Planner(
-                destination.client,
-                self._renderer(),
-                self.projects,
-                concurrency=self.concurrency,
-                cache=cache,
-                server_url=destination.server,
-                home=self.home,
-            )
-            self._remote_engines[destination.server] = engine
-        return engine
+        old = self._remote_engines.get(destination.server)
+        if old is not None and old.client is destination.client:
+            return old
+        cache = WatchCache(destination.client)
+        if self._on_live_change is not None:
+            cache.subscribe(self._on_live_change)
+        planner = Planner(
+            destination.client,
+            self._renderer(),
+            self.projects,
+            concurrency=self.concurrency,
+            cache=cache,
+            server_url=destination.server,
+            home=self.home,
+        )
+        # Stored before any await: a worker running meanwhile sees the new planner.
+        self._remote_engines[destination.server] = planner
+        if old is not None:
+            await old.close()
+            await self.destinations.release(old.client)
+        return planner
 
     async def _run(self, app: Application) -> RunResult:
         """Plan, then start, advance or end a sync operation as policy and requests say.
