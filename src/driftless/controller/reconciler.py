@@ -37,7 +37,13 @@ from driftless.core.models import (
 from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
 from driftless.kube.cache import Subscriber, WatchCache
-from driftless.kube.client import KubeApiError, KubeClient
+from driftless.kube.client import (
+    KubeApiError,
+    KubeClient,
+    KubeConflictError,
+    KubeNotFoundError,
+    KubeRefusedError,
+)
 from driftless.pipeline import policy as ops
 from driftless.pipeline import status as outcomes
 from driftless.pipeline.drive import drive
@@ -349,8 +355,10 @@ class Reconciler:
             await self.client.merge_patch(
                 API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
             )
-        except KubeApiError as exc:
-            return exc.not_found  # a conflict is retried with the newer object
+        except KubeNotFoundError:
+            return True
+        except KubeApiError:
+            return False  # a conflict is retried with the newer object
         return True
 
     async def _write_status(
@@ -373,10 +381,8 @@ class Reconciler:
                 namespace=meta.get("namespace"),
                 subresource="status",
             )
-        except KubeApiError as exc:
-            if not exc.not_found:  # deleted while we worked: nothing to report on
-                raise
-            return
+        except KubeNotFoundError:
+            return  # deleted while we worked: nothing to report on
         self._written[_app_key(written)] = written
 
     def _freshest(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -447,9 +453,10 @@ class Reconciler:
             await self.client.json_patch(
                 API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
             )
-        except KubeApiError as exc:
-            if exc.status not in (404, 409, 422):
-                raise
+        except (KubeNotFoundError, KubeConflictError, KubeRefusedError):
+            # Gone, changed meanwhile, or the resourceVersion test failed (refused):
+            # the request stays, and ``_leftover`` keeps it from running twice.
+            return
 
     async def clear_refresh(self, raw: dict[str, Any]) -> None:
         """Remove the refresh annotation once the request it carries was served."""
@@ -463,9 +470,8 @@ class Reconciler:
             await self.client.merge_patch(
                 API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
             )
-        except KubeApiError as exc:
-            if not exc.not_found:
-                raise
+        except KubeNotFoundError:
+            return
 
 
 @dataclass

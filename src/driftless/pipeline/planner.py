@@ -33,7 +33,6 @@ from driftless.core.resources import DEFAULT_APP_NAMESPACE, Manifest, ResourceRe
 from driftless.diff.ignore import rules_for
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
-from driftless.pipeline import status as outcomes
 from driftless.pipeline.health_config import HealthConfig
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.projects import ProjectSource
@@ -129,7 +128,7 @@ class Planner:
             version = str((await self.client.version()).get("gitVersion", ""))
             await self.client.discovery.refresh(force=False)
         except KubeApiError as exc:
-            raise outcomes.api_failure(exc, "cannot read the cluster version") from None
+            raise exc.in_context("cannot read the cluster version") from None
         served = [(rt.api_version, rt.kind) for rt in self.client.discovery.served()]
         target = KubeTarget.build(version, served)
         self._target = (now, target)
@@ -258,7 +257,7 @@ class Planner:
             except UnknownKindError:
                 served = None
             except KubeApiError as exc:
-                raise outcomes.api_failure(exc, "discovery failed") from None
+                raise exc.in_context("discovery failed") from None
             decided = scope.decide(key, served, claims)
             if decided is None:
                 refused = scope.distrust(manifests, project, key)

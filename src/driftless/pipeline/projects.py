@@ -57,7 +57,7 @@ class ClusterProjects:
                 reason=reasons.PROJECT_VIOLATION,
             ) from None
         except KubeApiError as exc:
-            raise status.api_failure(exc, f"cannot read project {name}") from None
+            raise exc.in_context(f"cannot read project {name}") from None
         if raw is None:
             raise ProjectViolationError(f"project {name} does not exist in namespace {self.home}")
         try:

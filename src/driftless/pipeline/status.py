@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.core import conditions as cond
 from driftless.core import reasons
-from driftless.core.errors import DriftlessError, StallingError, TransientError
+from driftless.core.errors import DriftlessError, StallingError
 from driftless.core.models import (
     Application,
     ApplicationStatus,
@@ -42,7 +42,6 @@ from driftless.core.models import (
 from driftless.core.repourl import redact
 from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult, worst
-from driftless.kube.client import KubeApiError
 from driftless.pipeline.plan import Plan
 from driftless.sync.execute import ObjectState
 from driftless.sync.prune import Orphan
@@ -75,10 +74,6 @@ def interval_of(app: Application, default: float) -> float:
 def jittered(seconds: float, fraction: float = 0.1) -> float:
     """Spread requeues of many apps so they do not hit git and the API in bursts."""
     return seconds * (1 + random.uniform(-fraction, fraction))
-
-
-def api_failure(exc: KubeApiError, context: str) -> DriftlessError:
-    return TransientError(f"{context}: {exc.message}")
 
 
 def first_error(exc: PydanticValidationError) -> str:
