@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from driftless.cli.exits import EXIT_USAGE, SourceFailedError, UsageFailedError, code_of
 from driftless.cli.push import (
-    EXIT_USAGE,
-    LocalTree,
-    SourceFailedError,
-    UsageFailedError,
-    _code_of,
     _default_name,
     offline_target,
     resolve_source,
 )
 from driftless.core.models import ResourceStatus
 from driftless.pipeline import inventory
+from driftless.pipeline.renderers import LocalTree
 
 
 def entry(
@@ -94,7 +91,7 @@ def test_resolve_source(tmp_path: Path) -> None:
         resolve_source(str(root / "nope"), ".", None)
     remote = resolve_source("https://git.example.com/a.git", "k8s", "v1")
     assert remote.local is None and remote.repo_url == "https://git.example.com/a.git"
-    assert _code_of(UsageFailedError("x")) == EXIT_USAGE
+    assert code_of(UsageFailedError("x")) == EXIT_USAGE
 
 
 def test_default_name() -> None:

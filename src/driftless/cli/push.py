@@ -30,18 +30,31 @@ import json
 import math
 import re
 import sys
-import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec
 
 import click
 import yaml
 
-from driftless.cli.app import _color, controller_namespace_option
-from driftless.cli.context import Globals, app_namespace, checked_namespace
+from driftless.cli.app import _color
+from driftless.cli.context import Globals, app_namespace, run_async
+from driftless.cli.exits import (
+    EXIT_CODES_HELP,
+    EXIT_DEGRADED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    SourceFailedError,
+    UsageFailedError,
+)
+from driftless.cli.options import (
+    checked_namespace,
+    controller_namespace_option,
+    namespace_option,
+    timeout_option,
+)
+from driftless.cli.progress import Progress
 from driftless.cli.tools import render_tools
 from driftless.core import names
 from driftless.core.errors import DriftlessError
@@ -58,7 +71,6 @@ from driftless.core.models import (
     OperationState,
     SyncOperation,
     SyncPolicy,
-    parse_duration,
 )
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeApiError, KubeClient
@@ -87,20 +99,8 @@ from driftless.sync.runner import SyncRunner
 P = ParamSpec("P")
 JSON = dict[str, Any]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED, EXIT_TIMEOUT, EXIT_SOURCE = 0, 1, 2, 3, 4, 5
 DEFAULT_KUBE_VERSION = "v1.36.3"
 POLL_SECONDS = 1.0
-
-EXIT_CODES_HELP = """\
-\b
-Exit codes:
-  0  synced and healthy
-  1  sync failed (a hook failed, the API server refused an object)
-  2  usage error
-  3  degraded (an object became Degraded)
-  4  timeout
-  5  render or source error (bad YAML, missing path, unreachable repository)
-"""
 
 # The API versions a Kubernetes v1.36 API server serves without any CRD
 # (Helm's .Capabilities.APIVersions when rendering offline).
@@ -145,14 +145,6 @@ BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
         "VolumeAttributesClass",
     ),
 }  # fmt: skip
-
-
-class SourceFailedError(DriftlessError):
-    """Fetching or rendering the source failed (exit code 5)."""
-
-
-class UsageFailedError(DriftlessError):
-    """The flags contradict each other (exit code 2)."""
 
 
 def offline_target(version: str) -> KubeTarget:
@@ -248,42 +240,6 @@ def push_renderer(local: LocalTree | None, git: GitCache | None = None) -> Sourc
     return SourceFailures(GitRenderer(git or _git_cache(), tools, cache=None))
 
 
-# ------------------------------------------------------------ exit handling
-
-
-def exit_codes(func: Callable[P, Coroutine[Any, Any, int]]) -> Callable[P, None]:
-    """Run an async command returning its exit code; failures become one line and a code.
-
-    ``SourceFailedError`` → 5, ``UsageFailedError`` → 2, any other driftless or
-    API error → 1 (with ``--debug``: the traceback instead).
-    """
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
-        try:
-            code = asyncio.run(func(*args, **kwargs))
-        except (KubeApiError, DriftlessError) as exc:
-            if debug:
-                raise
-            code = _code_of(exc)
-            label = {EXIT_SOURCE: "render error", EXIT_USAGE: "usage error"}.get(code, "error")
-            click.echo(f"{label}: {exc}", err=True)
-        except KeyboardInterrupt:
-            code = 130
-        sys.exit(code)
-
-    return wrapper
-
-
-def _code_of(exc: Exception) -> int:
-    if isinstance(exc, SourceFailedError):
-        return EXIT_SOURCE
-    if isinstance(exc, UsageFailedError):
-        return EXIT_USAGE
-    return EXIT_FAILED
-
-
 # ------------------------------------------------------------------ render
 
 
@@ -352,7 +308,7 @@ revision_option = click.option(
     help="Kubernetes version templates see (.Capabilities.KubeVersion).",
 )
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
-@exit_codes
+@run_async
 async def render_command(
     repo: str,
     path: str,
@@ -401,12 +357,12 @@ def print_diffs(diffs: list[ResourceDiff], *, color: bool) -> int:
                "5 render error.")  # fmt: skip
 @click.option("--local", "local_path", required=True, help="The app's directory on disk.")
 @click.option("--app", "app_name", required=True, help="The Application whose options to use.")
-@click.option("-n", "--namespace", default=None, help="Namespace of the Application.")
+@namespace_option("the Application")
 @controller_namespace_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
 @click.pass_obj
-@exit_codes
+@run_async
 async def diff_local_command(
     globals_: Globals,
     local_path: str,
@@ -487,43 +443,6 @@ def _application(
     )
 
 
-class Progress:
-    """Progress lines on stderr: rewritten in place on a terminal, one per change otherwise."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.interactive = sys.stderr.isatty()
-        self.last = ""
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def show(self, state: OperationState, total: int, healthy: int) -> None:
-        step = state.step
-        applied = sum(1 for r in state.resources if r.hook_type is None and r.status == "Synced")
-        hooks = [f"{r.kind}/{r.name}" for r in state.resources if r.hook_phase == "Running"]
-        body = " ".join(
-            [
-                f"operation={state.phase.value}",
-                f"phase={step.phase if step else '-'}",
-                f"wave={step.wave if step and step.wave is not None else '-'}",
-                f"applied={applied}/{total}",
-                f"healthy={healthy}/{total}",
-                *(["hooks=" + ",".join(hooks)] if hooks else []),
-            ]
-        )
-        line = f"[{self.elapsed():5.1f}s] {body}"
-        if self.interactive:
-            click.echo(f"\r\033[K{line}", nl=False, err=True)
-        elif body != self.last:
-            click.echo(line, err=True)
-        self.last = body
-
-    def done(self) -> None:
-        if self.interactive:
-            click.echo("", err=True)
-
-
 def _last_step_sent(state: OperationState, last: sp.Step | None) -> bool:
     step = state.step
     if last is None or step is None or not step.applied:
@@ -558,18 +477,15 @@ async def run_sync(
             state = driven.state
             progress.show(state, total, done_count(driven.health))
             if driven.interrupted is not None:
-                progress.done()
-                click.echo(f"sync interrupted: {driven.interrupted}", err=True)
+                progress.say(f"sync interrupted: {driven.interrupted}")
                 return EXIT_FAILED
             if not driven.running:
                 break
             if not opts.wait and _last_step_sent(state, last):
-                progress.done()
-                click.echo("applied (not waiting for health: no --wait)", err=True)
+                progress.say("applied (not waiting for health: no --wait)")
                 return EXIT_OK
             if progress.elapsed() > opts.timeout:
-                progress.done()
-                click.echo(f"timed out after {opts.timeout:.0f}s: sync still running", err=True)
+                progress.say(f"timed out after {opts.timeout:.0f}s: sync still running")
                 return EXIT_TIMEOUT
             await asyncio.sleep(POLL_SECONDS)
     finally:
@@ -606,17 +522,6 @@ async def _wait_healthy(client: KubeClient, plan: Plan, progress: Progress, time
         await asyncio.sleep(POLL_SECONDS)
 
 
-def _timeout_seconds(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return parse_duration(text).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout") from None
-
-
 @click.command("apply", epilog=EXIT_CODES_HELP)
 @repo_option
 @path_option
@@ -637,13 +542,11 @@ def _timeout_seconds(text: str) -> float:
     "--prune", is_flag=True, help="Delete objects an earlier apply made that git no longer has."
 )
 @click.option("--wait", is_flag=True, help="Wait until every object is healthy.")
-@click.option(
-    "--timeout", default="5m", show_default=True, help="Give up after this long (5m, 90s, 300)."
-)
+@timeout_option("5m", "Give up after this long")
 @click.option("--create-namespace", is_flag=True, help="Create --dest-namespace if missing.")
 @click.option("--no-color", is_flag=True, help="Plain diff even on a terminal.")
 @click.pass_obj
-@exit_codes
+@run_async
 async def apply_command(
     globals_: Globals,
     repo: str,
@@ -653,7 +556,7 @@ async def apply_command(
     revision: str | None,
     prune: bool,
     wait: bool,
-    timeout: str,
+    timeout: float,
     create_namespace: bool,
     no_color: bool,
 ) -> int:
@@ -681,7 +584,7 @@ async def apply_command(
         revision=revision,
         prune=prune,
         wait=wait,
-        timeout=_timeout_seconds(timeout),
+        timeout=timeout,
         create_namespace=create_namespace,
         color=not no_color and sys.stdout.isatty(),
     )
