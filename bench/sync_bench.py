@@ -40,9 +40,9 @@ from driftless.core.models import API_VERSION, Application
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
-from driftless.diff.report import resource_diff
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeClient
+from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer
@@ -234,14 +234,13 @@ async def bench_diff(client: CountingClient, repo: str, m: int) -> None:
     app = Application.model_validate(await fetch_app(client, name))
     git = GitCache(Path(tempfile.mkdtemp()))
     projects = ClusterProjects(client, DEFAULT_APP_NAMESPACE)
-    engine = Planner(client, GitRenderer(git), projects)
-    await engine.plan(app)  # warm git and discovery, not the verdicts (a new planner below)
-    engine = Planner(client, GitRenderer(git), projects)
+    planner = Planner(client, GitRenderer(git), projects)
+    await planner.plan(app)  # warm git and discovery, not the verdicts (a new planner below)
+    planner = Planner(client, GitRenderer(git), projects)
     client.counts.clear()
     started = time.perf_counter()
-    plan = await engine.plan(app)
-    diffs = [resource_diff(s.desired.ref, live=s.live, desired=s.predicted or s.desired.body)
-             for s in plan.states]  # fmt: skip
+    plan = await planner.plan(app)
+    diffs = plan_diffs(plan, include_orphans=False)
     diff_seconds = time.perf_counter() - started
     dry_runs = client.counts["read"]
     bodies = [s.desired.body for s in plan.states]

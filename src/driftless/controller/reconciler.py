@@ -84,12 +84,12 @@ class Reconciler:
         self.tools = tools
         self.home = home
         self.projects = ClusterProjects(client, home)
-        self.engine = Planner(
+        self.planner = Planner(
             client, self._renderer(), self.projects, concurrency=concurrency, cache=cache,
             home=home,
         )  # fmt: skip
         self.destinations = Destinations(client)
-        self._remote_engines: dict[str, Planner] = {}
+        self._remote_planners: dict[str, Planner] = {}
         self._on_live_change = on_live_change
         self.concurrency = concurrency
         self.events = EventRecorder(client)
@@ -164,9 +164,9 @@ class Reconciler:
 
     async def close(self) -> None:
         """Stop the watches of remote clusters and close their clients."""
-        for engine in self._remote_engines.values():
-            await engine.close()
-        self._remote_engines.clear()
+        for planner in self._remote_planners.values():
+            await planner.close()
+        self._remote_planners.clear()
         await self.destinations.close()
 
     def _renderer(self) -> GitRenderer:
@@ -175,9 +175,9 @@ class Reconciler:
 
     def remote_planners(self) -> dict[str, Planner]:
         """The planner of each remote cluster in use, by server URL (a copy)."""
-        return dict(self._remote_engines)
+        return dict(self._remote_planners)
 
-    async def engine_for(self, app: Application) -> Planner:
+    async def planner_for(self, app: Application) -> Planner:
         """The planner of the app's destination cluster (one per remote cluster).
 
         When the cluster's Secret changed (rotated credentials), ``destinations``
@@ -186,8 +186,8 @@ class Reconciler:
         """
         destination = await self.destinations.resolve(app)
         if destination.local:
-            return self.engine
-        old = self._remote_engines.get(destination.server)
+            return self.planner
+        old = self._remote_planners.get(destination.server)
         if old is not None and old.client is destination.client:
             return old
         cache = WatchCache(destination.client)
@@ -203,7 +203,7 @@ class Reconciler:
             home=self.home,
         )
         # Stored before any await: a worker running meanwhile sees the new planner.
-        self._remote_engines[destination.server] = planner
+        self._remote_planners[destination.server] = planner
         if old is not None:
             await old.close()
             await self.destinations.release(old.client)
@@ -215,13 +215,13 @@ class Reconciler:
         The status always compares with the current target revision, also while
         an operation of an older revision runs (see ``driftless.sync``).
         """
-        engine = await self.engine_for(app)
+        planner = await self.planner_for(app)
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
         if running is None and requested is not None and not _leftover(requested, previous):
             running = ops.start(requested, revision=requested.sync.revision or "")
-        plan, target = await self._plans(engine, app, running)
+        plan, target = await self._plans(planner, app, running)
         result = RunResult(plan=target or plan, state=previous, history=app.status.history)
         if running is not None and running is previous:
             ended = self._end_early(app, running, target)
@@ -243,13 +243,13 @@ class Reconciler:
         result.started = running if started else None
         # One runner per pass: it collects what this pass applied (workers run in parallel).
         runner = SyncRunner(
-            engine.client,
+            planner.client,
             concurrency=self.concurrency,
-            live=engine.live,
+            live=planner.live,
             assess=plan.registry.assess,
             health_timeout=app.spec.sync_policy.health_timeout_seconds(),
         )
-        driven = await drive(engine, plan, runner, running, selection=_selection(running))
+        driven = await drive(planner, plan, runner, running, selection=_selection(running))
         result.state, result.interrupted = driven.state, driven.interrupted
         result.advanced = True
         if result.finished:
@@ -258,7 +258,7 @@ class Reconciler:
         return result
 
     async def _plans(
-        self, engine: Planner, app: Application, running: OperationState | None
+        self, planner: Planner, app: Application, running: OperationState | None
     ) -> tuple[Plan, Plan | None]:
         """(the plan the operation works on, the plan at the current target or None).
 
@@ -268,16 +268,16 @@ class Reconciler:
         running operation: it is logged and reported once the operation ends.
         """
         if running is None:
-            return await engine.plan(app), None
+            return await planner.plan(app), None
         try:
-            target: Plan | None = await engine.plan(app)
+            target: Plan | None = await planner.plan(app)
         except DriftlessError as err:
             log.info("app %s/%s: target not planned during a sync: %s", app.namespace,
                      app.name, redact(str(err)))  # fmt: skip
             target = None
         if target is not None and running.revision in ("", target.revision):
             return target, target
-        return await engine.plan(app, revision=running.revision or None), target
+        return await planner.plan(app, revision=running.revision or None), target
 
     def _end_early(
         self, app: Application, running: OperationState, target: Plan | None
@@ -333,7 +333,7 @@ class Reconciler:
             return True
         try:
             app = Application.model_validate(raw)
-            target = (await self.engine_for(app)).client
+            target = (await self.planner_for(app)).client
             applied = await StatusInventory(app).read()
             orphans = await find_orphans(target, app.namespace, app.name, applied)
             deleted = await prune_objects(target, orphans)
