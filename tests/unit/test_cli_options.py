@@ -51,6 +51,22 @@ def test_timeout_and_namespace_values(args: list[str], code: int, out: str) -> N
     assert out in result.output
 
 
+@click.command()
+@click.option("--limit", type=Duration(positive=True), default="30s")
+def _limited(limit: float) -> None:
+    click.echo(limit)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "out"),
+    [([], 0, "30.0"), (["--limit", "1m"], 0, "60.0"), (["--limit", "0"], 2, "must be positive")],
+)
+def test_a_positive_duration_refuses_zero(args: list[str], code: int, out: str) -> None:
+    result = CliRunner().invoke(_limited, args)
+    assert result.exit_code == code, result.output
+    assert out in result.output
+
+
 @pytest.mark.parametrize(
     ("error", "code", "line"),
     [

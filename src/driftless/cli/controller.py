@@ -108,7 +108,7 @@ async def run_controller(
 )
 @click.option(
     "--reconcile-timeout",
-    type=Duration(),
+    type=Duration(positive=True),
     default="5m",
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
@@ -141,8 +141,6 @@ async def controller_command(
       driftless controller --interval 1m --log-level debug
     """
     configure_logging(log_level)
-    if reconcile_timeout <= 0:
-        raise click.BadParameter("must be positive", param_hint="--reconcile-timeout")
     if scope == "namespace" and not namespace:
         raise click.BadParameter("--scope namespace needs --namespace", param_hint="--scope")
     settings = ControllerSettings(

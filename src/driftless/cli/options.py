@@ -91,17 +91,24 @@ def duration_seconds(text: str) -> float:
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """A length of time as float seconds: ``300``, ``90s``, ``5m``, ``1h30m``."""
+    """A length of time as float seconds: ``300``, ``90s``, ``5m``, ``1h30m``.
+
+    ``positive``: zero is refused too (a deadline of nothing).
+    """
 
     name = "duration"
 
+    def __init__(self, *, positive: bool = False) -> None:
+        self.positive = positive
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int | float):
-            return float(value)
         try:
-            return duration_seconds(str(value))
+            seconds = duration_seconds(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if self.positive and seconds == 0:
+            self.fail(f"{value!r} must be positive", param, ctx)
+        return seconds
 
 
 def timeout_option(default: str, what: str = "Give up waiting after this long") -> Decorator:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from driftless.cli.options import Duration
 from driftless.cli.tools import local_tools
 from driftless.render import server
 from driftless.render.context import DEFAULT_TIME_LIMIT
@@ -27,10 +28,11 @@ from driftless.render.context import DEFAULT_TIME_LIMIT
 )
 @click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Duration(positive=True),
     default=DEFAULT_TIME_LIMIT,
     show_default=True,
-    help="Wall-clock seconds a render may take before its processes are killed.",
+    help="Wall-clock time a render may take before its processes are killed (seconds, or"
+    " e.g. 90s, 2m).",
 )
 @click.option(
     "--memory-limit",
