@@ -13,9 +13,9 @@ import yaml
 from driftless.cli import objects
 from driftless.cli.project import ProjectSpec, edited_spec, spec_patch
 from driftless.controller.manager import Controller
-from driftless.controller.reconciler import RESOURCES_FINALIZER
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND
+from driftless.core.wellknown import RESOURCES_FINALIZER
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo

@@ -14,6 +14,7 @@ from driftless.cli.push import (
     resolve_source,
 )
 from driftless.core.models import ResourceStatus
+from driftless.core.wellknown import INVENTORY_REVISION_ANNOTATION
 from driftless.pipeline import inventory
 from driftless.pipeline.renderers import LocalTree
 
@@ -64,7 +65,7 @@ def test_configmap_shape() -> None:
     body = inventory.configmap("shop", "team", [entry("ConfigMap", "a")], "abc123")
     assert body["metadata"]["name"] == "driftless-inventory-shop"
     assert body["metadata"]["namespace"] == "team"
-    assert body["metadata"]["annotations"][inventory.REVISION_ANNOTATION] == "abc123"
+    assert body["metadata"]["annotations"][INVENTORY_REVISION_ANNOTATION] == "abc123"
     assert inventory.decode(body["data"][inventory.DATA_KEY])[0].name == "a"
 
 

@@ -45,7 +45,6 @@ from driftless.cli.objects import (
     validation_message,
 )
 from driftless.cli.options import namespace_option, timeout_option
-from driftless.controller.reconciler import RESOURCES_FINALIZER
 from driftless.core.models import (
     API_VERSION,
     APPLICATION_KIND,
@@ -59,6 +58,7 @@ from driftless.core.models import (
     KustomizeSource,
     parse_duration,
 )
+from driftless.core.wellknown import RESOURCES_FINALIZER
 from driftless.kube.client import KubeClient
 
 complete_app = complete_names(API_VERSION, APPLICATION_KIND)

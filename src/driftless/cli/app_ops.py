@@ -24,10 +24,9 @@ from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOU
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
-from driftless.controller.reconciler import REFRESH_ANNOTATION
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.wellknown import REFRESH_ANNOTATION, TERMINATE_ANNOTATION
 from driftless.kube.client import KubeClient
-from driftless.pipeline.policy import TERMINATE_ANNOTATION
 
 JSON = dict[str, Any]
 POLL_SECONDS = 1.0

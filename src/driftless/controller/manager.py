@@ -35,7 +35,7 @@ from typing import Any
 
 from driftless import __version__
 from driftless.controller.queue import WorkQueue
-from driftless.controller.reconciler import REFRESH_ANNOTATION, Reconciler
+from driftless.controller.reconciler import Reconciler
 from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -46,6 +46,7 @@ from driftless.core.resources import (
     FIELD_MANAGER,
     tracking_of,
 )
+from driftless.core.wellknown import REFRESH_ANNOTATION
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
 from driftless.pipeline.status import Outcome, jittered

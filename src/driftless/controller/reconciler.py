@@ -36,6 +36,11 @@ from driftless.core.models import (
 )
 from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
+from driftless.core.wellknown import (
+    REFRESH_ANNOTATION,
+    RESOURCES_FINALIZER,
+    TERMINATE_ANNOTATION,
+)
 from driftless.kube.cache import Subscriber, WatchCache
 from driftless.kube.client import (
     KubeApiError,
@@ -59,10 +64,6 @@ from driftless.sync.prune import prune as prune_objects
 from driftless.sync.runner import SyncRunner, at_safe_point, end_early
 
 log = logging.getLogger(__name__)
-
-REFRESH_ANNOTATION = "driftless.dev/refresh"
-# With this finalizer, deleting the Application deletes what it manages first.
-RESOURCES_FINALIZER = "resources-finalizer.driftless.dev"
 
 
 class Reconciler:
@@ -318,7 +319,7 @@ class Reconciler:
 
     async def clear_terminate(self, raw: dict[str, Any]) -> None:
         """Remove a served (or stale) termination request."""
-        await self._clear_annotation(raw, ops.TERMINATE_ANNOTATION)
+        await self._clear_annotation(raw, TERMINATE_ANNOTATION)
 
     async def finalize(self, raw: dict[str, Any]) -> bool:
         """Handle a deleted app; True when done, False to retry later.

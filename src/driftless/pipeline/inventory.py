@@ -33,14 +33,13 @@ from typing import Any, Protocol
 from driftless.core.errors import DriftlessError
 from driftless.core.models import Application, OperationPhase, OperationState, ResourceStatus
 from driftless.core.resources import FIELD_MANAGER, TRACKING_ANNOTATION, ResourceRef
+from driftless.core.wellknown import INVENTORY_REVISION_ANNOTATION, PUSH_APP_LABEL
 from driftless.kube.client import KubeClient
 from driftless.pipeline.plan import Plan
 
 JSON = dict[str, Any]
 PREFIX = "driftless-inventory-"
 DATA_KEY = "resources"
-REVISION_ANNOTATION = "driftless.dev/revision"
-APP_LABEL = "driftless.dev/push-app"
 FIELDS = ("group", "version", "kind", "namespace", "name")
 
 
@@ -92,8 +91,8 @@ def configmap(
         "metadata": {
             "name": configmap_name(app_name),
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "driftless", APP_LABEL: app_name},
-            "annotations": {REVISION_ANNOTATION: revision},
+            "labels": {"app.kubernetes.io/managed-by": "driftless", PUSH_APP_LABEL: app_name},
+            "annotations": {INVENTORY_REVISION_ANNOTATION: revision},
         },
         "data": {DATA_KEY: encode(entries)},
     }

@@ -43,8 +43,8 @@ from driftless.core.models import (
     SyncOperation,
     parse_duration,
 )
+from driftless.core.wellknown import TERMINATE_ANNOTATION
 
-TERMINATE_ANNOTATION = "driftless.dev/terminate-operation"
 TERMINATED_MESSAGE = "terminated on request (driftless app terminate-op); nothing more is applied"
 # Phases the retry policy retries (Superseded and Terminated ones are not).
 RETRIED = (OperationPhase.FAILED, OperationPhase.ERROR)
