@@ -314,3 +314,13 @@ def test_c_without_a_controller(
     result = run(command, cluster_env(crds_only), places)
     check(command, result, expect)
     assert time.monotonic() - started < 60  # --timeout 5s is kept
+
+
+@pytest.mark.parametrize("command", ["app list", "install", "version"])
+def test_a_without_kubeconfig_variable_or_file(command: str, places: dict[str, str]) -> None:
+    """No $KUBECONFIG and no ~/.kube/config (a fresh machine): the same one line."""
+    env = {**base_env(), "HOME": places["home"]}
+    env.pop("KUBECONFIG", None)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    result = run(command, env, places)
+    check(command, result, Expect(1, "$KUBECONFIG is not set"))
