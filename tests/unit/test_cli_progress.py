@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from driftless.cli.app_ops import _no_controller_hint, _verdict, history_row
+from driftless.cli.app_ops import _no_controller_hint, history_row, verdict
 from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
-from driftless.cli.progress import Progress, app_body, operation_body
+from driftless.cli.progress import app_body, operation_body
 from driftless.core.models import OperationState
 
 JSON = dict[str, Any]
@@ -103,7 +103,10 @@ DONE = {"observedGeneration": 1, "sync": {"status": "Synced"}, "health": {"statu
 def test_verdict(
     body: JSON, want_sync: bool, want_health: bool, started: str | None, expected: int | None
 ) -> None:
-    assert _verdict(body, want_sync, want_health, started, Progress()) == expected
+    ended = verdict(body, want_sync, want_health, started)
+    assert (None if ended is None else ended[0]) == expected
+    if ended is not None and expected != EXIT_OK:
+        assert ended[1]  # a failure says what ended it
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,11 @@ async def _wait(
         while True:
             app = await _get(client, name, namespace)
             progress.show_app(app)
-            code = _verdict(app, want_sync, want_health, operation_started, progress)
-            if code is not None:
+            ended = verdict(app, want_sync, want_health, operation_started)
+            if ended is not None:
+                code, message = ended
+                if message:
+                    progress.say(message)
                 return code
             if progress.elapsed() > timeout:
                 why = [_condition(app, "Ready").get("message", ""), _no_controller_hint(app)]
@@ -98,13 +101,14 @@ def _joined(head: str, *details: str) -> str:
     return f"{head}: {'; '.join(shown)}" if shown else head
 
 
-def _verdict(
-    app: JSON,
-    want_sync: bool,
-    want_health: bool,
-    operation_started: str | None,
-    progress: Progress,
-) -> int | None:
+def verdict(
+    app: JSON, want_sync: bool, want_health: bool, operation_started: str | None
+) -> tuple[int, str] | None:
+    """Whether the wait is over: (exit code, what to say or ""), or ``None`` to go on. Pure.
+
+    ``operation_started``: the wait is for the operation requested then (sync,
+    rollback), whose end decides; otherwise for the app's sync and health.
+    """
     status = app.get("status") or {}
     meta = app["metadata"]
     if status.get("observedGeneration") != meta.get("generation"):
@@ -114,20 +118,18 @@ def _verdict(
         if app.get("operation") is not None or op.get("startedAt", "") < operation_started:
             return None  # our request has not been picked up, or not finished
         if op.get("phase") in ENDED_UNSYNCED:
-            progress.say(f"sync {op['phase'].lower()}: {op.get('message', '')}")
-            return EXIT_FAILED
+            return EXIT_FAILED, f"sync {op['phase'].lower()}: {op.get('message', '')}"
         if op.get("phase") == "Running":
             return None
     elif op.get("phase") == "Running":
         return None
     health = (status.get("health") or {}).get("status")
     if want_health and health == "Degraded":
-        progress.say(f"degraded: {(status.get('health') or {}).get('message', '')}")
-        return EXIT_DEGRADED
+        return EXIT_DEGRADED, f"degraded: {(status.get('health') or {}).get('message', '')}"
     synced = (status.get("sync") or {}).get("status") == "Synced"
     healthy = health in ("Healthy", "Suspended")
     if (synced or not want_sync) and (healthy or not want_health):
-        return EXIT_OK
+        return EXIT_OK, ""
     return None
 
 
