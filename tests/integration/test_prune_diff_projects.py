@@ -83,6 +83,26 @@ def diff_cli(cluster: DevCluster, name: str, *args: str) -> subprocess.Completed
     )
 
 
+async def test_diff_of_a_broken_source_is_a_source_error_not_a_difference(
+    kube: KubeClient, devcluster: DevCluster, make_git_repo: MakeGitRepo
+) -> None:
+    """A pipeline must tell "git differs" (1) from "the source is broken" (5), like diff --local."""
+    name = unique("diffsrc")
+    repo = make_git_repo({"cm.yaml": cm("c")})
+    await create_app(kube, application(name, repo.url, path="no/such/dir", automated=False))
+    missing_path = await asyncio.to_thread(diff_cli, devcluster, name)
+    assert missing_path.returncode == 5, missing_path.stdout + missing_path.stderr
+    assert "no/such/dir" in missing_path.stderr
+    assert "Traceback" not in missing_path.stderr and missing_path.stdout == ""
+
+    broken = make_git_repo({"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n"})
+    other = unique("diffyaml")
+    await create_app(kube, application(other, broken.url, automated=False))
+    bad_yaml = await asyncio.to_thread(diff_cli, devcluster, other)
+    assert bad_yaml.returncode == 5, bad_yaml.stdout + bad_yaml.stderr
+    assert "cm.yaml" in bad_yaml.stderr
+
+
 async def test_diff_is_quiet_after_sync_and_shows_exactly_an_edit(
     kube: KubeClient,
     controller: Controller,

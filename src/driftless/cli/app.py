@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +10,7 @@ import click
 
 from driftless.cli import listing
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.diffs import app_diffs, write_diffs
 from driftless.cli.options import (
     controller_namespace_option,
     namespace_option,
@@ -18,17 +18,10 @@ from driftless.cli.options import (
     output_option,
 )
 from driftless.cli.output import dump, table
-from driftless.cli.tools import render_tools
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
-from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeClient
-from driftless.pipeline.diffs import plan_diffs
-from driftless.pipeline.planner import Planner
-from driftless.pipeline.projects import ClusterProjects
-from driftless.pipeline.renderers import GitRenderer
-from driftless.sources.git import GitCache, default_cache_root
 
 JSON = dict[str, Any]
 REFRESH_ANNOTATION = "driftless.dev/refresh"
@@ -224,41 +217,6 @@ async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> No
     click.echo(f"application.driftless.dev/{name} refresh requested")
 
 
-def _color(text: str, enabled: bool) -> str:
-    if not enabled:
-        return text
-    colored = []
-    for line in text.splitlines(keepends=True):
-        if line.startswith(("+++", "---")):
-            colored.append(click.style(line, bold=True))
-        elif line.startswith("+"):
-            colored.append(click.style(line, fg="green"))
-        elif line.startswith("-"):
-            colored.append(click.style(line, fg="red"))
-        elif line.startswith("@@"):
-            colored.append(click.style(line, fg="cyan"))
-        else:
-            colored.append(line)
-    return "".join(colored)
-
-
-async def compute_diffs(
-    client: KubeClient, app_raw: JSON, *, home: str = DEFAULT_APP_NAMESPACE
-) -> list[ResourceDiff]:
-    """Plan the app exactly as the controller would and diff every resource.
-
-    ``home``: the controller's namespace (Projects, protected destination).
-    """
-    app = Application.model_validate(app_raw)
-    # Runs with the rights of the person at the terminal, who may read their
-    # own disk anyway: local repositories are allowed here, unlike in the controller.
-    git = GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
-    planner = Planner(
-        client, GitRenderer(git, render_tools()), ClusterProjects(client, home), home=home
-    )
-    return plan_diffs(await planner.plan(app))
-
-
 @app_group.command("diff")
 @click.argument("name")
 @namespace_option("the Application")
@@ -274,12 +232,12 @@ async def diff_app(
     controller_namespace: str,
     output: str,
     no_color: bool,
-) -> None:
+) -> int:
     """Show what syncing would change: git (after a server-side dry-run) vs the cluster.
 
     Secret values are never shown, only whether each key changed. Exits 1
     when there are differences and 0 when the cluster matches git, like
-    `kubectl diff`.
+    `kubectl diff`; 5 when the source cannot be fetched or rendered.
 
     \b
     Examples:
@@ -289,17 +247,8 @@ async def diff_app(
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> list[ResourceDiff]:
-        app_raw = await _get(client, name, ns)
-        return await compute_diffs(client, app_raw, home=controller_namespace)
+        app = Application.model_validate(await _get(client, name, ns))
+        return await app_diffs(client, app, home=controller_namespace)
 
     diffs = await with_client(globals_, run)
-    changed = [d for d in diffs if d.status != "unchanged"]
-    if output == "json":
-        click.echo(json.dumps([d.to_json() for d in diffs], indent=2))
-    else:
-        use_color = not no_color and sys.stdout.isatty()
-        for item in changed:
-            click.echo(f"===== {item.status}: {item.ref} =====")
-            click.echo(_color(item.text, use_color), nl=False)
-    if changed:
-        sys.exit(1)
+    return write_diffs(diffs, output=output, color=not no_color and sys.stdout.isatty())

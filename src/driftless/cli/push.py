@@ -37,8 +37,8 @@ from typing import Any, ParamSpec
 import click
 import yaml
 
-from driftless.cli.app import _color
 from driftless.cli.context import Globals, app_namespace, run_async
+from driftless.cli.diffs import app_diffs, print_diffs, source_renderer, write_diffs
 from driftless.cli.exits import (
     EXIT_CODES_HELP,
     EXIT_DEGRADED,
@@ -55,7 +55,6 @@ from driftless.cli.options import (
     timeout_option,
 )
 from driftless.cli.progress import Progress
-from driftless.cli.tools import render_tools
 from driftless.core import names
 from driftless.core.errors import DriftlessError
 from driftless.core.models import (
@@ -72,7 +71,6 @@ from driftless.core.models import (
     SyncOperation,
     SyncPolicy,
 )
-from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
 from driftless.pipeline.diffs import plan_diffs
@@ -81,18 +79,13 @@ from driftless.pipeline.health import DONE_HEALTH, done_count, live_health
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
-from driftless.pipeline.projects import ClusterProjects, PermissiveProjects
+from driftless.pipeline.projects import PermissiveProjects
 from driftless.pipeline.renderers import (
     LOCAL_REVISION,
-    GitRenderer,
-    LocalRenderer,
     LocalTree,
-    Rendered,
-    Renderer,
 )
 from driftless.render import KubeTarget
 from driftless.sources.artifact import Artifact, resolve_app_path
-from driftless.sources.git import GitCache, default_cache_root
 from driftless.sync import plan as sp
 from driftless.sync.runner import SyncRunner
 
@@ -207,39 +200,6 @@ def local_tree(path: str) -> LocalTree:
     return LocalTree(app_dir, app_dir)
 
 
-def _git_cache() -> GitCache:
-    # Push mode reads the repositories of the person running it, with their
-    # own rights: not a tenant boundary, so local checkouts are allowed.
-    return GitCache(default_cache_root().parent / "cli-repos", allow_local=True)
-
-
-class SourceFailures:
-    """A renderer whose every failure is a ``SourceFailedError`` (exit code 5).
-
-    So a caller tells a bad source or render from a refused apply. Reading the
-    cluster (Helm's ``.Capabilities``) happens before, in the planner: a
-    cluster failure is not a render failure.
-    """
-
-    def __init__(self, inner: Renderer) -> None:
-        self.inner = inner
-
-    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
-        try:
-            return await self.inner.render(app, revision, kube)
-        except DriftlessError as exc:
-            raise SourceFailedError(exc.message) from exc
-
-
-def push_renderer(local: LocalTree | None, git: GitCache | None = None) -> SourceFailures:
-    """The local tree as it is on disk, or the app's repository through git."""
-    tools = render_tools()
-    if local is not None:
-        return SourceFailures(LocalRenderer(local, tools))
-    # Renders are not memoized: one command renders once.
-    return SourceFailures(GitRenderer(git or _git_cache(), tools, cache=None))
-
-
 # ------------------------------------------------------------------ render
 
 
@@ -333,7 +293,9 @@ async def render_command(
     """
     source = resolve_source(repo, path, revision)
     app = _application(source, name or _default_name(repo, path), namespace)
-    rendered = await push_renderer(source.local).render(app, revision, offline_target(kube_version))
+    rendered = await source_renderer(source.local).render(
+        app, revision, offline_target(kube_version)
+    )
     manifests = rendered.manifests
     text = _stream([m.obj for m in manifests], output)
     if text:
@@ -342,15 +304,6 @@ async def render_command(
 
 
 # -------------------------------------------------------------------- diff
-
-
-def print_diffs(diffs: list[ResourceDiff], *, color: bool) -> int:
-    """Print the changed ones (unified diff, secrets masked); returns how many changed."""
-    changed = [d for d in diffs if d.status != "unchanged"]
-    for item in changed:
-        click.echo(f"===== {item.status}: {item.ref} =====")
-        click.echo(_color(item.text, color), nl=False)
-    return len(changed)
 
 
 @click.command("diff", epilog="\b\nExit codes: 0 no difference, 1 differences, 2 usage error,\n"
@@ -392,19 +345,10 @@ async def diff_local_command(
         if raw is None:
             raise UsageFailedError(f'application "{app_name}" not found in namespace {ns}')
         app = Application.model_validate(raw)
-        planner = Planner(
-            client, push_renderer(tree), ClusterProjects(client, controller_namespace),
-            home=controller_namespace,
-        )  # fmt: skip
-        diffs = plan_diffs(await planner.plan(app))
+        diffs = await app_diffs(client, app, home=controller_namespace, local=tree)
     finally:
         await client.close()
-    changed = [d for d in diffs if d.status != "unchanged"]
-    if output == "json":
-        click.echo(json.dumps([d.to_json() for d in diffs], indent=2))
-    else:
-        print_diffs(diffs, color=not no_color and sys.stdout.isatty())
-    return EXIT_FAILED if changed else EXIT_OK
+    return write_diffs(diffs, output=output, color=not no_color and sys.stdout.isatty())
 
 
 # ------------------------------------------------------------------- apply
@@ -598,7 +542,7 @@ async def apply_command(
 
 async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> int:
     """One push-mode apply against ``client``'s cluster; returns the exit code."""
-    planner = Planner(client, push_renderer(source.local), PermissiveProjects())
+    planner = Planner(client, source_renderer(source.local), PermissiveProjects())
     app = push_application(source, opts)
     stored = inventory.ConfigMapInventory(client, opts.name, opts.namespace)
     previous = await stored.read()
