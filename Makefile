@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test unit lint typecheck bench clean system-deps
+.PHONY: quickstart test unit lint typecheck bench clean system-deps ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,17 +13,33 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Start the embedded control plane, the example repo and the controller; Ctrl-C stops all.
-quickstart: $(STAMP)
+quickstart: $(STAMP) ui
 	$(BIN)/driftless devcluster build
 	$(BIN)/driftless quickstart
 
 ## Everything: lint, types, import layers, unit and integration tests.
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) system-deps ui lint typecheck
 	$(BIN)/driftless devcluster build
 	$(BIN)/pytest -q -ra
 
 system-deps:
 	scripts/system-deps.sh
+
+## The web UI (web/, TypeScript + Vite), built into the package: src/driftless/server/static/.
+## Node.js is needed only here, never at run time; `npm ci` installs exactly web/package-lock.json.
+UI_INDEX := src/driftless/server/static/index.html
+UI_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts \
+	web/tsconfig.json web/package.json
+
+ui: $(UI_INDEX)
+
+web/node_modules/.installed: web/package-lock.json
+	@command -v npm >/dev/null || { echo "building the UI needs Node.js >= 20.19 and npm" >&2; exit 2; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_INDEX): web/node_modules/.installed $(UI_SOURCES)
+	cd web && npm run --silent build
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -ra tests/unit
@@ -43,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/operations_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info web/node_modules src/driftless/server/static

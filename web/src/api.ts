@@ -1,0 +1,228 @@
+// The driftless REST API (/api/v1) as the UI uses it: typed bodies and one error type.
+//
+// Every failure, whatever its cause (an error body from the server, a proxy's
+// HTML page, a dropped connection), becomes an ApiError whose message a person
+// can read; callers show `message` and never a stack trace.
+
+export interface Destination {
+  server?: string | null;
+  name?: string | null;
+  namespace?: string | null;
+}
+
+/** One row of the application list: only what a list shows. */
+export interface AppRow {
+  namespace: string;
+  name: string;
+  project: string;
+  repoURL: string;
+  path?: string | null;
+  chart?: string | null;
+  targetRevision?: string | null;
+  destination: Destination;
+  sync: string;
+  health: string;
+  revision?: string | null;
+  operationPhase?: string | null;
+  labels?: Record<string, string> | null;
+  reconciledAt?: string | null;
+}
+
+export interface StatusCounts {
+  sync: Record<string, number>;
+  health: Record<string, number>;
+}
+
+export interface AppList {
+  items: AppRow[];
+  total: number;
+  counts: StatusCounts;
+  offset: number;
+  limit: number;
+}
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface ResourceStatus {
+  group?: string;
+  version?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: string;
+  health?: { status?: string; message?: string | null } | null;
+  message?: string | null;
+  requiresPruning?: boolean | null;
+}
+
+export interface InitiatedBy {
+  username?: string | null;
+  automated?: boolean;
+}
+
+export interface OperationState {
+  phase?: string;
+  message?: string;
+  startedAt?: string;
+  finishedAt?: string | null;
+  revision?: string;
+  operation?: { initiatedBy?: InitiatedBy };
+}
+
+export interface HistoryEntry {
+  id: number;
+  revision: string;
+  deployedAt: string;
+  startedAt?: string | null;
+  initiatedBy?: InitiatedBy;
+  result?: string;
+}
+
+export interface ApplicationSource {
+  repoURL?: string;
+  targetRevision?: string;
+  path?: string;
+  chart?: string;
+}
+
+export interface Application {
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    creationTimestamp?: string;
+  };
+  spec: {
+    project?: string;
+    source?: ApplicationSource;
+    destination?: Destination;
+    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } | null } | null;
+  };
+  status?: {
+    sync?: { status?: string; revision?: string | null };
+    health?: { status?: string; message?: string | null };
+    conditions?: Condition[];
+    resources?: ResourceStatus[];
+    operationState?: OperationState | null;
+    lastSyncedAt?: string | null;
+  };
+}
+
+export interface Project {
+  metadata: { name: string; namespace?: string };
+}
+
+export interface Session {
+  user: string;
+}
+
+/** The error every API call throws; `message` is meant for people. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+
+  get unauthorized(): boolean {
+    return this.status === 401;
+  }
+}
+
+const STATUS_WORDS: Record<number, string> = {
+  400: "the request was refused",
+  401: "you are not logged in",
+  403: "you may not do that",
+  404: "not found",
+  409: "a conflicting operation is running",
+  422: "the request is not valid",
+  500: "the server failed",
+  502: "the server cannot be reached",
+  503: "the server is not ready yet",
+  504: "the server did not answer in time",
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The readable error of a response that was not 2xx (the body's if it has the API's shape). */
+export async function errorOf(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON (a proxy's page, an empty body): fall back to the status below
+  }
+  if (isRecord(body) && isRecord(body.error)) {
+    const { code, message } = body.error;
+    if (typeof message === "string" && message !== "") {
+      return new ApiError(response.status, typeof code === "string" ? code : "", message);
+    }
+  }
+  const words = STATUS_WORDS[response.status] ?? "the server answered with an error";
+  return new ApiError(response.status, "", `${words} (HTTP ${response.status})`);
+}
+
+async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = {
+    method,
+    credentials: "same-origin",
+    headers: body === undefined ? { Accept: "application/json" } : {
+      Accept: "application/json",
+      "Content-Type": "application/json",
+    },
+  };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  if (signal !== undefined) init.signal = signal;
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    if (err instanceof DOMException && err.name === "AbortError") throw err;
+    throw new ApiError(0, "Unavailable", "Cannot reach the driftless server; is it running?");
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return undefined as T;
+  try {
+    return (await response.json()) as T;
+  } catch {
+    throw new ApiError(response.status, "Internal", "The server's answer was not valid JSON.");
+  }
+}
+
+const seg = encodeURIComponent;
+
+export const api = {
+  session: (): Promise<Session> => call("GET", "/api/v1/session"),
+  login: (username: string, password: string): Promise<Session> =>
+    call("POST", "/api/v1/session", { username, password }),
+  logout: (): Promise<void> => call("DELETE", "/api/v1/session"),
+  applications: (query: string, signal?: AbortSignal): Promise<AppList> =>
+    call("GET", `/api/v1/applications?${query}`, undefined, signal),
+  application: (namespace: string, name: string, signal?: AbortSignal): Promise<Application> =>
+    call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}`, undefined, signal),
+  history: (
+    namespace: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ items: HistoryEntry[] }> =>
+    call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/history`, undefined, signal),
+  projects: (signal?: AbortSignal): Promise<{ items: Project[] }> =>
+    call("GET", "/api/v1/projects", undefined, signal),
+};
+
+/** The URL of the live stream of app changes, filtered like the list. */
+export function streamURL(query: string): string {
+  return query === "" ? "/api/v1/stream" : `/api/v1/stream?${query}`;
+}

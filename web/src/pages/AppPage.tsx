@@ -1,0 +1,240 @@
+// One application: summary, conditions, managed resources and sync history,
+// kept current by the live stream.
+
+import { useCallback, useEffect, useRef, useState } from "react";
+import {
+  ApiError,
+  api,
+  streamURL,
+  type Application,
+  type HistoryEntry,
+  type ResourceStatus,
+} from "../api";
+import {
+  ErrorMessage,
+  Field,
+  HealthBadge,
+  SyncBadge,
+  Time,
+  shortRevision,
+} from "../components";
+import { Link } from "../router";
+import { useSession } from "../session";
+
+interface Loaded {
+  app: Application;
+  history: HistoryEntry[];
+  historyError: unknown;
+}
+
+const RELOAD_DELAY_MS = 500;
+
+export function AppPage({ namespace, name }: { namespace: string; name: string }) {
+  const { expired } = useSession();
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const abortRef = useRef<AbortController | null>(null);
+
+  const load = useCallback(async () => {
+    abortRef.current?.abort();
+    const abort = new AbortController();
+    abortRef.current = abort;
+    try {
+      const [app, history] = await Promise.all([
+        api.application(namespace, name, abort.signal),
+        api.history(namespace, name, abort.signal).then(
+          (h) => ({ items: h.items, error: null as unknown }),
+          (e: unknown) => ({ items: [] as HistoryEntry[], error: e }),
+        ),
+      ]);
+      if (abort.signal.aborted) return;
+      setLoaded({ app, history: history.items, historyError: history.error });
+      setError(null);
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      if (err instanceof ApiError && err.unauthorized) expired();
+      setError(err);
+    }
+  }, [namespace, name, expired]);
+
+  useEffect(() => {
+    setLoaded(null);
+    setError(null);
+    void load();
+    document.title = `${name} · driftless`;
+    return () => abortRef.current?.abort();
+  }, [load, name]);
+
+  // Live: the stream filtered to this app's namespace and name; reload on a change.
+  useEffect(() => {
+    const query = new URLSearchParams({ namespace, search: name }).toString();
+    const source = new EventSource(streamURL(query));
+    let timer: number | undefined;
+    const changed = (event: MessageEvent<string>): void => {
+      if (!concerns(event.data, namespace, name)) return;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => void load(), RELOAD_DELAY_MS);
+    };
+    source.addEventListener("app", changed);
+    source.addEventListener("deleted", changed);
+    return () => {
+      source.close();
+      window.clearTimeout(timer);
+    };
+  }, [namespace, name, load]);
+
+  return (
+    <main className="page app-page">
+      <nav aria-label="Breadcrumb" className="crumbs">
+        <Link to="/applications">Applications</Link> / <span>{namespace}</span> /{" "}
+        <span aria-current="page">{name}</span>
+      </nav>
+      <h1>{name}</h1>
+      {error !== null && (
+        <ErrorMessage
+          error={error}
+          title={loaded === null ? `Cannot show ${namespace}/${name}` : "Cannot refresh"}
+        />
+      )}
+      {loaded === null && error === null && <p className="muted" aria-busy="true">Loading…</p>}
+      {loaded !== null && <AppDetails {...loaded} />}
+    </main>
+  );
+}
+
+function concerns(data: string, namespace: string, name: string): boolean {
+  try {
+    const value = JSON.parse(data) as { namespace?: unknown; name?: unknown };
+    return value.namespace === namespace && value.name === name;
+  } catch {
+    return false;
+  }
+}
+
+function AppDetails({ app, history, historyError }: Loaded) {
+  const { spec, status = {} } = app;
+  const source = spec.source ?? {};
+  const destination = spec.destination ?? {};
+  const operation = status.operationState;
+  const automated = spec.syncPolicy?.automated;
+  return (
+    <>
+      <section aria-labelledby="summary-title" className="card">
+        <h2 id="summary-title">Summary</h2>
+        <p className="badges">
+          <SyncBadge status={status.sync?.status} />{" "}
+          <HealthBadge status={status.health?.status} />
+          {status.health?.message && <span className="muted"> {status.health.message}</span>}
+        </p>
+        <dl className="fields">
+          <Field label="Project">{spec.project || "default"}</Field>
+          <Field label="Repository">{source.repoURL || "—"}</Field>
+          <Field label={source.chart ? "Chart" : "Path"}>{source.chart || source.path || "."}</Field>
+          <Field label="Target revision">{source.targetRevision || "HEAD"}</Field>
+          <Field label="Synced revision">
+            <span className="mono" title={status.sync?.revision ?? ""}>
+              {shortRevision(status.sync?.revision) || "—"}
+            </span>
+          </Field>
+          <Field label="Destination">
+            {(destination.name || destination.server || "in-cluster") +
+              (destination.namespace ? ` / ${destination.namespace}` : "")}
+          </Field>
+          <Field label="Sync policy">
+            {automated
+              ? `automated${automated.prune ? ", prune" : ""}${automated.selfHeal ? ", self-heal" : ""}`
+              : "manual"}
+          </Field>
+          <Field label="Last synced"><Time value={status.lastSyncedAt} /></Field>
+          {operation && (
+            <Field label="Operation">
+              {operation.phase ?? "Running"}
+              {operation.message ? `: ${operation.message}` : ""}
+            </Field>
+          )}
+        </dl>
+      </section>
+
+      <section aria-labelledby="conditions-title" className="card">
+        <h2 id="conditions-title">Conditions</h2>
+        {(status.conditions ?? []).length === 0
+          ? <p className="muted">No conditions reported yet.</p>
+          : (
+            <table className="plain">
+              <thead>
+                <tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th>
+                  <th scope="col">Message</th><th scope="col">Since</th></tr>
+              </thead>
+              <tbody>
+                {(status.conditions ?? []).map((c) => (
+                  <tr key={c.type}>
+                    <td>{c.type}</td>
+                    <td className={`cond-${c.status}`}>{c.status}</td>
+                    <td>{c.reason}</td>
+                    <td className="message">{c.message}</td>
+                    <td><Time value={c.lastTransitionTime} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+      </section>
+
+      <section aria-labelledby="resources-title" className="card">
+        <h2 id="resources-title">Resources</h2>
+        <Resources resources={status.resources ?? []} />
+      </section>
+
+      <section aria-labelledby="history-title" className="card">
+        <h2 id="history-title">History</h2>
+        {historyError !== null && <ErrorMessage error={historyError} title="Cannot load the history" />}
+        {historyError === null && history.length === 0 && <p className="muted">Never synced yet.</p>}
+        {history.length > 0 && (
+          <table className="plain">
+            <thead>
+              <tr><th scope="col">ID</th><th scope="col">Revision</th><th scope="col">Result</th>
+                <th scope="col">Deployed</th><th scope="col">Initiated by</th></tr>
+            </thead>
+            <tbody>
+              {[...history].reverse().map((h) => (
+                <tr key={h.id}>
+                  <td>{h.id}</td>
+                  <td className="mono" title={h.revision}>{shortRevision(h.revision)}</td>
+                  <td>{h.result ?? "Succeeded"}</td>
+                  <td><Time value={h.deployedAt} /></td>
+                  <td>
+                    {h.initiatedBy?.automated ? "automated" : h.initiatedBy?.username || "—"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}
+
+function Resources({ resources }: { resources: ResourceStatus[] }) {
+  if (resources.length === 0) return <p className="muted">No managed resources reported yet.</p>;
+  return (
+    <table className="plain">
+      <thead>
+        <tr><th scope="col">Kind</th><th scope="col">Namespace</th><th scope="col">Name</th>
+          <th scope="col">Sync</th><th scope="col">Health</th><th scope="col">Message</th></tr>
+      </thead>
+      <tbody>
+        {resources.map((r) => (
+          <tr key={`${r.group ?? ""}/${r.kind}/${r.namespace ?? ""}/${r.name}`}>
+            <td>{r.group ? `${r.kind}.${r.group}` : r.kind}</td>
+            <td>{r.namespace || "—"}</td>
+            <td>{r.name}</td>
+            <td><SyncBadge status={r.status} />{r.requiresPruning ? " (prune)" : ""}</td>
+            <td>{r.health ? <HealthBadge status={r.health.status} /> : "—"}</td>
+            <td className="message">{r.message ?? r.health?.message ?? ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
