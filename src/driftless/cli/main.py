@@ -19,6 +19,7 @@ from driftless.cli.push import apply_command, diff_local_command, render_command
 from driftless.cli.quickstart import quickstart_command
 from driftless.cli.render_server import render_server_command
 from driftless.cli.repo import repo_group
+from driftless.cli.server import server_command
 from driftless.cli.version import version_command
 from driftless.devcluster.cli import devcluster
 
@@ -46,6 +47,7 @@ cli.add_command(install_command)
 cli.add_command(uninstall_command)
 cli.add_command(controller_command)
 cli.add_command(render_server_command)
+cli.add_command(server_command)
 cli.add_command(devcluster)
 cli.add_command(quickstart_command)
 cli.add_command(project_group)

@@ -1,0 +1,105 @@
+"""``driftless server``: the API and web UI on one port (see ``driftless.server``)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from driftless.cli.context import Globals, run_async
+from driftless.cli.controller import configure_logging
+from driftless.cli.options import checked_namespace
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
+from driftless.server import app, settings
+
+
+@click.command("server")
+@click.option(
+    "--address",
+    default=settings.DEFAULT_ADDRESS,
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 or :: for every interface.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=settings.DEFAULT_PORT,
+    show_default=True,
+    help="TCP port (0: any free port).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate chain: serve HTTPS (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Serve the API without login (refused unless --address is a loopback address).",
+)
+@click.option(
+    "-n",
+    "--namespace",
+    default=DEFAULT_APP_NAMESPACE,
+    show_default=True,
+    callback=checked_namespace,
+    envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
+    help="The controller's namespace: Projects and the admin account's Secrets live there.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+@run_async
+async def server_command(
+    globals_: Globals,
+    address: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    insecure_no_auth: bool,
+    namespace: str,
+    log_level: str,
+) -> None:
+    """Serve the API and the web UI for every Application.
+
+    Reads come from the server's own watch caches; the UI is at / and the
+    OpenAPI document at /api/openapi.json.
+
+    \b
+    Example:
+      driftless server --port 8080
+    """
+    config = settings.ServerSettings(
+        address=address,
+        port=port,
+        controller_namespace=namespace,
+        auth=not insecure_no_auth,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+    )
+    try:
+        settings.check(config)
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(log_level)
+    client = await globals_.client()
+    try:
+        await app.serve(config, client, asyncio.Event(), started=_announce)
+    finally:
+        await client.close()
+
+
+def _announce(url: str) -> None:
+    click.echo(f"driftless server listening on {url}", err=True)

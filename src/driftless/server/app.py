@@ -1,0 +1,148 @@
+"""Wiring of ``driftless server``: which routes, on which state, served how.
+
+``create_app(settings, state)`` builds the FastAPI application and nothing
+else (no I/O): probes, the ``/api/v1`` routers, the OpenAPI document at
+``/api/openapi.json``, the error shape (``errors.install``) and, last, the
+UI's files with their SPA fallback (``static.router``).
+
+``serve(settings, client, stop)`` is what the command runs: it starts the
+watch caches (in the background: ``/healthz`` answers at once, ``/readyz``
+once they are listed) and uvicorn on ``settings.address:port``, until
+``stop`` is set or uvicorn stops (SIGINT/SIGTERM).
+
+Probes: ``GET /healthz`` is 200 ``{"status": "ok"}`` while the process
+serves; ``GET /readyz`` is 200 ``{"status": "ready"}`` once every cache is
+listed, else 503 in the error shape saying what it waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from driftless import __version__
+from driftless.core.errors import DriftlessError
+from driftless.kube.client import KubeClient
+from driftless.server import errors, static
+from driftless.server.caches import Caches
+from driftless.server.settings import ServerSettings
+
+__all__ = ["ListenError", "ServerState", "create_app", "listen", "serve"]
+
+
+class ListenError(DriftlessError):
+    """The address or port cannot be bound (in use, not this host's, no permission)."""
+
+
+@dataclass
+class ServerState:
+    """What routes read and write through: the caches, and the client for writes."""
+
+    client: KubeClient
+    caches: Caches
+
+
+def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
+    app = FastAPI(
+        title="driftless",
+        version=__version__,
+        description="The driftless API: Applications, Projects and their operations.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+
+    @app.get("/healthz", tags=["probes"])
+    async def healthz() -> dict[str, str]:
+        """The process serves requests."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["probes"],
+        responses={503: {"description": "The caches are not listed yet."}},
+    )
+    async def readyz() -> Any:
+        """Every cache is listed: reads answer from memory."""
+        if not state.caches.ready:
+            return JSONResponse(
+                errors.error_body(errors.ErrorCode.UNAVAILABLE, state.caches.problem),
+                status_code=503,
+            )
+        return {"status": "ready"}
+
+    app.include_router(static.router(settings.static_dir))
+    return app
+
+
+async def serve(
+    settings: ServerSettings,
+    client: KubeClient,
+    stop: asyncio.Event,
+    *,
+    apps_namespace: str | None = None,
+    started: Callable[[str], None] | None = None,
+) -> None:
+    """Run the server until ``stop`` is set or uvicorn exits.
+
+    ``started(url)`` is called once the port is bound, with the URL a local
+    browser uses (the bound port, also when ``settings.port`` is 0). An
+    address that cannot be bound raises ``ListenError`` before anything starts.
+    """
+    sock = listen(settings.address, settings.port)
+    port = sock.getsockname()[1]
+    caches = Caches(
+        client,
+        controller_namespace=settings.controller_namespace,
+        apps_namespace=apps_namespace,
+    )
+    state = ServerState(client=client, caches=caches)
+    app = create_app(settings, state)
+    config = uvicorn.Config(
+        app,
+        host=settings.address,
+        port=port,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        log_config=None,
+        lifespan="off",
+        server_header=False,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    tasks = [
+        asyncio.create_task(caches.start(), name="server caches"),
+        asyncio.create_task(_stop_when(stop, server), name="server stop"),
+    ]
+    if started is not None:
+        started(replace(settings, port=port).url())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await caches.close()
+        sock.close()
+
+
+def listen(address: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``address:port`` (IPv4 or IPv6; port 0 picks one)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        return socket.create_server((address, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
+
+
+async def _stop_when(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    await stop.wait()
+    server.should_exit = True
