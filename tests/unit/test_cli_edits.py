@@ -302,21 +302,6 @@ def test_app_spec_patch_only_touches_changes() -> None:
     assert app_edit.app_spec_patch(current, app_edit.AppEdits(path="p")) == {}
 
 
-def test_finalizer_patch() -> None:
-    fin = app_edit.RESOURCES_FINALIZER
-    plain: dict[str, Any] = {"metadata": {"name": "a", "finalizers": ["other"]}}
-    assert app_edit.finalizer_patch(plain, cascade=False) == {}
-    assert app_edit.finalizer_patch(plain, cascade=True) == {
-        "metadata": {"finalizers": ["other", fin]}
-    }
-    with_fin: dict[str, Any] = {"metadata": {"name": "a", "finalizers": [fin]}}
-    assert app_edit.finalizer_patch(with_fin, cascade=True) == {}
-    assert app_edit.finalizer_patch(with_fin, cascade=False) == {"metadata": {"finalizers": []}}
-    deleting = {"metadata": {"name": "a", "deletionTimestamp": "2025-01-01T00:00:00Z"}}
-    with pytest.raises(click.ClickException, match="already being deleted"):
-        app_edit.finalizer_patch(deleting, cascade=True)
-
-
 def test_apps_from_file(tmp_path: Path) -> None:
     path = tmp_path / "apps.yaml"
     path.write_text(

@@ -22,9 +22,9 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeClient
+from driftless.pipeline import requests
 
 JSON = dict[str, Any]
-REFRESH_ANNOTATION = "driftless.dev/refresh"
 # Fields that may hold a URL with credentials in it (repoURL as written, or
 # a message quoting one): shown only through ``redact``, in every format.
 _URL_FIELDS = frozenset({"repoURL", "message"})
@@ -206,12 +206,9 @@ async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> No
       driftless app refresh guestbook
     """
     ns = app_namespace(namespace)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     async def annotate(client: KubeClient) -> None:
-        await _get(client, name, ns)
-        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}}
-        await client.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=ns)
+        await requests.request_refresh(client, ns, name, datetime.now(UTC))
 
     await with_client(globals_, annotate)
     click.echo(f"application.driftless.dev/{name} refresh requested")

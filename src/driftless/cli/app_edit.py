@@ -16,7 +16,8 @@ group. Contracts:
 * ``delete`` cascades by default: it adds the resources finalizer before
   deleting, and the controller deletes every object the app manages before the
   Application goes away. ``--no-cascade`` removes the finalizer first, so the
-  objects keep running unmanaged.
+  objects keep running unmanaged (``pipeline.requests.delete_app``, as the API
+  server does).
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ from driftless.core.models import (
     KustomizeSource,
     parse_duration,
 )
-from driftless.core.wellknown import RESOURCES_FINALIZER
 from driftless.kube.client import KubeClient
+from driftless.pipeline import requests
 
 complete_app = complete_names(API_VERSION, APPLICATION_KIND)
 
@@ -490,37 +491,6 @@ async def set_app(globals_: Globals, /, name: str, namespace: str | None, **flag
 # -- delete ----------------------------------------------------------------------------------
 
 
-def finalizer_patch(current: JSON, cascade: bool) -> JSON:
-    """Add (cascade) or remove (no cascade) the resources finalizer; ``{}`` if already so."""
-    meta = current.get("metadata") or {}
-    finalizers = list(meta.get("finalizers") or [])
-    has = RESOURCES_FINALIZER in finalizers
-    if cascade == has:
-        return {}
-    if cascade and meta.get("deletionTimestamp"):
-        raise click.ClickException(
-            f'application "{meta.get("name")}" is already being deleted without cascade;'
-            " its objects will keep running"
-        )
-    if cascade:
-        finalizers.append(RESOURCES_FINALIZER)
-    else:
-        finalizers.remove(RESOURCES_FINALIZER)
-    return {"metadata": {"finalizers": finalizers}}
-
-
-async def _delete(client: KubeClient, name: str, namespace: str, cascade: bool) -> None:
-    await update(
-        client,
-        API_VERSION,
-        APPLICATION_KIND,
-        name,
-        namespace,
-        lambda cur: finalizer_patch(cur, cascade),
-    )
-    await client.delete(API_VERSION, APPLICATION_KIND, name, namespace)
-
-
 async def _wait_gone(
     client: KubeClient, name: str, namespace: str, timeout: float, cascade: bool
 ) -> None:
@@ -574,7 +544,7 @@ async def delete_app(
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> None:
-        await _delete(client, name, ns, cascade)
+        await requests.delete_app(client, ns, name, cascade=cascade)
         if wait:
             await _wait_gone(client, name, ns, timeout, cascade)
 

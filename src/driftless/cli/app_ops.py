@@ -1,9 +1,11 @@
 """``driftless app sync|wait|history|rollback|terminate-op``: operate on an app's syncs.
 
-These commands talk to the controller only through the Application object:
-a sync or rollback is a request written to its ``operation`` field, a
-termination the annotation ``driftless.dev/terminate-operation`` naming the
-running operation by its ``startedAt``; progress is read back from
+These commands talk to the controller only through the Application object,
+with the requests of ``pipeline.requests`` (the API server writes the same):
+a sync or rollback is a request written to its ``operation`` field (refused
+while another operation runs), a termination the annotation
+``driftless.dev/terminate-operation`` naming the running operation by its
+``startedAt``; progress is read back from
 ``status.operationState`` and shown by ``cli.progress``. Exit codes
 (``cli.exits``, documented in the README): 0 synced and healthy,
 1 operation failed, 2 usage error, 3 degraded, 4 timeout.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -24,9 +27,8 @@ from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOU
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
-from driftless.core.models import API_VERSION, APPLICATION_KIND
-from driftless.core.wellknown import REFRESH_ANNOTATION, TERMINATE_ANNOTATION
 from driftless.kube.client import KubeClient
+from driftless.pipeline import requests
 
 JSON = dict[str, Any]
 POLL_SECONDS = 1.0
@@ -45,6 +47,24 @@ def _parse_resource(text: str) -> JSON:
         )
     namespace, _, name = parts[2].rpartition("/")
     return {"group": parts[0], "kind": parts[1], "namespace": namespace, "name": name}
+
+
+def _sync_operation(
+    revision: str | None, prune: bool, dry_run: bool, resources: list[JSON]
+) -> JSON:
+    """The operation the flags ask for; a malformed value is a usage error (exit 2)."""
+    try:
+        return requests.sync_operation(
+            getpass.getuser(), revision=revision, prune=prune, dry_run=dry_run, resources=resources
+        )
+    except requests.InvalidRequestError as exc:
+        hint = "--resource" if exc.field.startswith("resources") else f"--{exc.field}"
+        raise click.BadParameter(exc.message, param_hint=hint) from None
+
+
+def _requested_at() -> str:
+    """When the request is written, a second early: the operation starts at or after it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
 
 
 def _condition(app: JSON, type_: str) -> JSON:
@@ -171,17 +191,11 @@ async def sync_app(
     """
     ns = app_namespace(namespace)
     selected = [_parse_resource(r) for r in resources]
-    operation = {
-        "sync": {"prune": prune, "dryRun": dry_run, "resources": selected, "revision": revision},
-        "initiatedBy": {"username": getpass.getuser(), "automated": False},
-    }
+    operation = _sync_operation(revision, prune, dry_run, selected)
 
     async def run(client: KubeClient) -> int:
-        await _get(client, name, ns)
-        requested_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-        await client.merge_patch(
-            API_VERSION, APPLICATION_KIND, name, {"operation": operation}, namespace=ns
-        )
+        requested_at = _requested_at()
+        await requests.request_sync(client, ns, name, operation)
         click.echo(f"application.driftless.dev/{name} sync requested", err=True)
         if not wait:
             return EXIT_OK
@@ -310,32 +324,12 @@ async def rollback_app(
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> int:
-        app = await _get(client, name, ns)
-        history = (app.get("status") or {}).get("history") or []
-        entry = next((h for h in history if h.get("id") == history_id), None)
-        if entry is None:
-            known = ", ".join(str(h.get("id")) for h in history) or "none"
-            raise click.ClickException(f"no history entry {history_id} (known: {known})")
-        policy = (app.get("spec") or {}).get("syncPolicy") or {}
-        if policy.get("automated") is not None:
-            await client.merge_patch(
-                API_VERSION,
-                APPLICATION_KIND,
-                name,
-                {"spec": {"syncPolicy": {"automated": None}}},
-                namespace=ns,
-            )
+        requested_at = _requested_at()
+        rollback = await requests.request_rollback(client, ns, name, history_id, getpass.getuser())
+        if rollback.automation_disabled:
             click.echo(f"automated sync of {name} disabled for the rollback", err=True)
-        requested_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-        operation = {
-            "sync": {"revision": entry["revision"], "prune": True},
-            "initiatedBy": {"username": getpass.getuser(), "automated": False},
-        }
-        await client.merge_patch(
-            API_VERSION, APPLICATION_KIND, name, {"operation": operation}, namespace=ns
-        )
         click.echo(
-            f"rolling back {name} to {entry['revision'][:12]} (history {history_id})", err=True
+            f"rolling back {name} to {rollback.revision[:12]} (history {history_id})", err=True
         )
         if not wait:
             return EXIT_OK
@@ -378,18 +372,11 @@ async def terminate_op(
     ns = app_namespace(namespace)
 
     async def run(client: KubeClient) -> int:
-        app = await _get(client, name, ns)
-        op = (app.get("status") or {}).get("operationState") or {}
-        if op.get("phase") != "Running" or not op.get("startedAt"):
-            hint = _no_controller_hint(app)
-            click.echo(_joined(f"application {name} has no running operation", hint), err=True)
+        try:
+            started_at = await requests.request_terminate(client, ns, name, datetime.now(UTC))
+        except requests.NoRunningOperationError as exc:
+            click.echo(_joined(exc.message, _no_controller_hint(exc.app)), err=True)
             return EXIT_FAILED
-        started_at = str(op["startedAt"])
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        # The refresh annotation wakes the controller now instead of at its next poll.
-        annotations = {TERMINATE_ANNOTATION: started_at, REFRESH_ANNOTATION: stamp}
-        patch = {"metadata": {"annotations": annotations}}
-        await client.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=ns)
         click.echo(
             f"application.driftless.dev/{name} termination of the operation started "
             f"{started_at} requested",

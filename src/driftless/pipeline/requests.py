@@ -1,0 +1,474 @@
+"""What a person asks of an Application, written the one way every front end writes it.
+
+A person operates an app only through the Application object; the controller
+(``controller.reconciler``) serves the requests. The CLI (``cli.app_ops``,
+``cli.app``, ``cli.app_edit``) and the API server (``server.routes_ops``) both
+call this module, so a request typed at a terminal and one sent from a
+browser are the same bytes and obey the same rules:
+
+=============  =============================================================
+request        what is written
+=============  =============================================================
+sync           ``operation`` (``sync`` options + ``initiatedBy``), guarded by
+               the resourceVersion read: refused while an operation runs or
+               another person's request waits for the controller
+rollback       the same ``operation`` at a history entry's revision, with
+               ``prune``, and ``spec.syncPolicy.automated`` removed in the same
+               write (otherwise the automation would sync forward at once)
+refresh        annotation ``driftless.dev/refresh`` = a new timestamp
+terminate      annotation ``driftless.dev/terminate-operation`` = the running
+               operation's ``startedAt`` (+ a refresh, to wake the controller);
+               refused when nothing runs
+delete         the resources finalizer added (cascade) or removed (no
+               cascade), guarded, then the DELETE
+=============  =============================================================
+
+The builders (``sync_operation``, ``operation_patch``, ``refresh_patch``,
+``terminate_patch``, ``rollback_patch``, ``finalizer_patch``,
+``operation_in_progress``, ``history_entry``) are pure: JSON in, JSON patch or a
+typed error out. The ``request_*`` and ``delete_app`` coroutines read the app,
+ask a builder, and write, nothing else.
+
+Every refusal is a ``RequestError`` whose class says what the front end does
+with it (the server's HTTP status, the CLI's exit code)::
+
+    RequestError (DriftlessError)
+    ├── InvalidRequestError        the request itself is malformed (422); .field
+    ├── AppNotFoundError           + NotFoundError: no such Application (404)
+    ├── HistoryEntryNotFoundError  + NotFoundError: no such history id (404)
+    └── RequestConflictError       the app's state refuses it now (409)
+        ├── OperationRunningError      an operation runs or a request waits
+        ├── NoRunningOperationError    nothing to terminate; .app
+        ├── DeletionUnderwayError      cascade asked of an app deleted without
+        └── AppChangingError           the app kept changing under the write
+
+Messages name the app and never hold a credential (no repoURL is quoted).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError as PydanticValidationError
+
+from driftless.core.errors import DriftlessError, NotFoundError
+from driftless.core.models import (
+    API_VERSION,
+    APPLICATION_KIND,
+    Operation,
+    OperationPhase,
+    OperationState,
+)
+from driftless.core.wellknown import REFRESH_ANNOTATION, RESOURCES_FINALIZER, TERMINATE_ANNOTATION
+from driftless.kube.client import KubeClient
+from driftless.kube.errors import KubeConflictError, KubeNotFoundError
+from driftless.sources import refs, tagrange
+
+__all__ = [
+    "AppChangingError",
+    "AppNotFoundError",
+    "DeletionUnderwayError",
+    "HistoryEntryNotFoundError",
+    "InvalidRequestError",
+    "NoRunningOperationError",
+    "OperationRunningError",
+    "RequestConflictError",
+    "RequestError",
+    "Rollback",
+    "delete_app",
+    "finalizer_patch",
+    "get_app",
+    "history_entry",
+    "operation_in_progress",
+    "operation_patch",
+    "refresh_patch",
+    "request_refresh",
+    "request_rollback",
+    "request_sync",
+    "request_terminate",
+    "rollback_patch",
+    "sync_operation",
+    "terminate_patch",
+]
+
+JSON = dict[str, Any]
+# Guarded writes re-read and retry this often when someone else wrote meanwhile.
+WRITE_ATTEMPTS: Final = 4
+# Longer than any ref name git or a semver range needs; bounds what reaches the object.
+MAX_REVISION: Final = 1024
+# Kubernetes names (and groups, kinds) are at most 253 characters.
+MAX_NAME: Final = 253
+# A selective sync of more objects than this is a whole-app sync in disguise.
+MAX_RESOURCES: Final = 1000
+MAX_USERNAME: Final = 256
+_SELECTOR_FIELDS: Final = ("group", "kind", "namespace", "name")
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class RequestError(DriftlessError):
+    """A request that was not written (nothing changed)."""
+
+
+class InvalidRequestError(RequestError):
+    """The request is malformed; ``field`` names the part (``revision``, ``resources[2].name``)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class AppNotFoundError(RequestError, NotFoundError):
+    """No Application of that name in that namespace."""
+
+
+class HistoryEntryNotFoundError(RequestError, NotFoundError):
+    """The rollback names a history id the app does not have."""
+
+
+class RequestConflictError(RequestError):
+    """The app's current state refuses the request; it may succeed later."""
+
+
+class OperationRunningError(RequestConflictError):
+    """An operation is already running, or a request waits for the controller."""
+
+
+class NoRunningOperationError(RequestConflictError):
+    """Termination asked, but no operation runs; ``app`` is the object as read."""
+
+    def __init__(self, message: str, app: JSON) -> None:
+        super().__init__(message)
+        self.app = app
+
+
+class DeletionUnderwayError(RequestConflictError):
+    """A cascading delete of an app already being deleted without cascade."""
+
+
+class AppChangingError(RequestConflictError):
+    """Someone else kept writing the app between our read and our write."""
+
+
+# -- pure builders -----------------------------------------------------------------------------
+
+
+def sync_operation(
+    username: str,
+    *,
+    revision: str | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    resources: Sequence[Mapping[str, Any]] = (),
+) -> JSON:
+    """The ``operation`` a person's sync writes; ``InvalidRequestError`` when malformed. Pure.
+
+    Every ``sync`` key is present (``revision: null`` when absent) so a merge
+    patch replaces whatever an older request left there. ``resources`` items
+    hold ``group``, ``kind``, ``namespace`` and ``name`` (group and namespace
+    may be empty: core group, cluster-scoped or the destination namespace).
+    """
+    return {
+        "sync": {
+            "prune": prune,
+            "dryRun": dry_run,
+            "resources": _checked_resources(resources),
+            "revision": _checked_revision(revision),
+        },
+        "initiatedBy": {"username": _checked_username(username), "automated": False},
+    }
+
+
+def operation_patch(operation: JSON) -> JSON:
+    """The merge patch that requests ``operation``. Pure."""
+    return {"operation": copy.deepcopy(operation)}
+
+
+def refresh_patch(now: datetime) -> JSON:
+    """The merge patch asking for a re-check now: a new, unique refresh value. Pure."""
+    return {"metadata": {"annotations": {REFRESH_ANNOTATION: _stamp(now)}}}
+
+
+def operation_in_progress(app: JSON) -> str | None:
+    """Why a new operation cannot be requested now, or ``None`` when it can. Pure.
+
+    Refused while ``status.operationState`` is Running, and while a request
+    waits in ``operation`` that the controller has not served yet (one it
+    already ran but could not clear, the "leftover", does not count).
+    """
+    name = _name(app)
+    state = (app.get("status") or {}).get("operationState") or {}
+    if state.get("phase") == OperationPhase.RUNNING:
+        revision = str(state.get("revision") or "")[:12] or "the target"
+        return (
+            f"application {name}: an operation is already running (sync of {revision}"
+            f" started {state.get('startedAt', '?')}); wait for it, or terminate it first"
+        )
+    requested = app.get("operation")
+    if requested is not None and not _served(requested, state):
+        return (
+            f"application {name}: a sync request already waits for the controller"
+            " (is the driftless controller running?)"
+        )
+    return None
+
+
+def terminate_patch(app: JSON, now: datetime) -> JSON:
+    """The merge patch that stops the running operation; ``NoRunningOperationError`` if none. Pure.
+
+    The termination names the operation by its ``startedAt``, so a request
+    arriving late never stops a later operation; the refresh wakes the
+    controller now instead of at its next poll.
+    """
+    state = (app.get("status") or {}).get("operationState") or {}
+    started_at = state.get("startedAt")
+    if state.get("phase") != OperationPhase.RUNNING or not started_at:
+        raise NoRunningOperationError(f"application {_name(app)} has no running operation", app)
+    annotations = {TERMINATE_ANNOTATION: str(started_at), REFRESH_ANNOTATION: _stamp(now)}
+    return {"metadata": {"annotations": annotations}}
+
+
+def history_entry(app: JSON, history_id: int) -> JSON:
+    """The entry ``history_id``, or ``HistoryEntryNotFoundError`` naming the known ids. Pure."""
+    entries = (app.get("status") or {}).get("history") or []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("id") == history_id and entry.get("revision"):
+            return entry
+    known = ", ".join(str(e.get("id")) for e in entries if isinstance(e, dict)) or "none"
+    raise HistoryEntryNotFoundError(
+        f"application {_name(app)}: no history entry {history_id} (known: {known})"
+    )
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A rollback as requested: the entry's revision, and whether automation was turned off."""
+
+    history_id: int
+    revision: str
+    automation_disabled: bool
+    operation: JSON
+
+
+def rollback_patch(app: JSON, history_id: int, username: str) -> tuple[JSON, Rollback]:
+    """(merge patch, what it requests) for a rollback to ``history_id``. Pure.
+
+    A sync with prune to the entry's revision; the automation is removed in the
+    same write, so the controller never syncs forward in between.
+    """
+    entry = history_entry(app, history_id)
+    operation = sync_operation(username, revision=str(entry["revision"]), prune=True)
+    patch = operation_patch(operation)
+    policy = (app.get("spec") or {}).get("syncPolicy") or {}
+    automated = policy.get("automated") is not None
+    if automated:
+        patch["spec"] = {"syncPolicy": {"automated": None}}
+    return patch, Rollback(history_id, str(entry["revision"]), automated, operation)
+
+
+def finalizer_patch(app: JSON, cascade: bool) -> JSON:
+    """Add (cascade) or remove (no cascade) the resources finalizer; ``{}`` if already so. Pure.
+
+    With the finalizer the controller deletes every object the app manages
+    before the Application goes; without it they keep running, unmanaged. An
+    app already being deleted without it cannot be made to cascade
+    (``DeletionUnderwayError``): its deletion may end any moment.
+    """
+    meta = app.get("metadata") or {}
+    finalizers = [str(f) for f in meta.get("finalizers") or []]
+    has = RESOURCES_FINALIZER in finalizers
+    if cascade == has:
+        return {}
+    if cascade and meta.get("deletionTimestamp"):
+        raise DeletionUnderwayError(
+            f'application "{meta.get("name")}" is already being deleted without cascade;'
+            " its objects will keep running"
+        )
+    if cascade:
+        finalizers.append(RESOURCES_FINALIZER)
+    else:
+        finalizers.remove(RESOURCES_FINALIZER)
+    return {"metadata": {"finalizers": finalizers}}
+
+
+def _served(requested: Any, state: Mapping[str, Any]) -> bool:
+    """Did the controller already run ``requested`` (its clearing was interrupted)?"""
+    if not state or state.get("phase") == OperationPhase.RUNNING:
+        return False
+    try:
+        wanted = Operation.model_validate(requested)
+        ran = OperationState.model_validate(state).operation
+    except PydanticValidationError:
+        return False
+    return wanted.to_api() == ran.to_api()
+
+
+def _checked_revision(revision: str | None) -> str | None:
+    if revision is None or refs.is_default_revision(revision):
+        return None
+    wanted = revision.strip()
+    if len(wanted) > MAX_REVISION:
+        raise InvalidRequestError("revision", f"longer than {MAX_REVISION} characters")
+    if tagrange.parse_range(wanted) is not None:
+        return wanted
+    problem = refs.check_revision(wanted)
+    if problem is not None:
+        raise InvalidRequestError("revision", f"{_shown(wanted)}: {problem}")
+    return wanted
+
+
+def _checked_resources(resources: Sequence[Mapping[str, Any]]) -> list[JSON]:
+    if len(resources) > MAX_RESOURCES:
+        raise InvalidRequestError("resources", f"more than {MAX_RESOURCES} objects")
+    checked: list[JSON] = []
+    for index, item in enumerate(resources):
+        selector: JSON = {}
+        for key in _SELECTOR_FIELDS:
+            value = item.get(key) or ""
+            where = f"resources[{index}].{key}"
+            if not isinstance(value, str):
+                raise InvalidRequestError(where, "not a string")
+            if key in ("kind", "name") and not value:
+                raise InvalidRequestError(where, "required")
+            if len(value) > MAX_NAME:
+                raise InvalidRequestError(where, f"longer than {MAX_NAME} characters")
+            if "/" in value or any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+                raise InvalidRequestError(where, f"{_shown(value)} cannot contain '/' or spaces")
+            selector[key] = value
+        checked.append(selector)
+    return checked
+
+
+def _checked_username(username: str) -> str:
+    name = username.strip()
+    if not name or len(name) > MAX_USERNAME or any(ord(ch) < 0x20 for ch in name):
+        raise InvalidRequestError("initiatedBy.username", "empty, too long or not printable")
+    return name
+
+
+def _shown(value: str) -> str:
+    """``value`` for a message: quoted, and cut short when long."""
+    return repr(value if len(value) <= 80 else value[:80] + "…")
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _name(app: JSON) -> str:
+    return str((app.get("metadata") or {}).get("name", "?"))
+
+
+# -- applying them ----------------------------------------------------------------------------
+
+
+async def get_app(client: KubeClient, namespace: str, name: str) -> JSON:
+    """The Application, or ``AppNotFoundError``."""
+    app = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
+    if app is None:
+        raise _not_found(namespace, name)
+    return app
+
+
+async def request_sync(client: KubeClient, namespace: str, name: str, operation: JSON) -> JSON:
+    """Write ``operation`` (from ``sync_operation``); returns the app as stored now.
+
+    ``OperationRunningError`` while another operation runs or waits.
+    """
+
+    def patch_for(app: JSON) -> JSON:
+        busy = operation_in_progress(app)
+        if busy is not None:
+            raise OperationRunningError(busy)
+        return operation_patch(operation)
+
+    return await _guarded(client, namespace, name, patch_for)
+
+
+async def request_rollback(
+    client: KubeClient, namespace: str, name: str, history_id: int, username: str
+) -> Rollback:
+    """Request a rollback to ``history_id`` (see ``rollback_patch``); refused like a sync."""
+    done: list[Rollback] = []
+
+    def patch_for(app: JSON) -> JSON:
+        busy = operation_in_progress(app)
+        if busy is not None:
+            raise OperationRunningError(busy)
+        patch, rollback = rollback_patch(app, history_id, username)
+        done.append(rollback)
+        return patch
+
+    await _guarded(client, namespace, name, patch_for)
+    return done[-1]
+
+
+async def request_refresh(client: KubeClient, namespace: str, name: str, now: datetime) -> JSON:
+    """Ask for a re-check now; returns the app as stored now."""
+    await get_app(client, namespace, name)
+    return await _patch(client, namespace, name, refresh_patch(now))
+
+
+async def request_terminate(client: KubeClient, namespace: str, name: str, now: datetime) -> str:
+    """Ask to stop the running operation; returns its ``startedAt``.
+
+    ``NoRunningOperationError`` when none runs. Not guarded: a request that
+    arrives after the operation ended names no running one and the controller
+    removes it unserved.
+    """
+    app = await get_app(client, namespace, name)
+    patch = terminate_patch(app, now)
+    await _patch(client, namespace, name, patch)
+    return str(patch["metadata"]["annotations"][TERMINATE_ANNOTATION])
+
+
+async def delete_app(client: KubeClient, namespace: str, name: str, *, cascade: bool) -> None:
+    """Set the resources finalizer as ``cascade`` asks (guarded), then delete the app."""
+    await _guarded(client, namespace, name, lambda app: finalizer_patch(app, cascade))
+    try:
+        await client.delete(API_VERSION, APPLICATION_KIND, name, namespace)
+    except KubeNotFoundError:
+        raise _not_found(namespace, name) from None
+
+
+async def _guarded(
+    client: KubeClient, namespace: str, name: str, patch_for: Callable[[JSON], JSON]
+) -> JSON:
+    """Read, ask ``patch_for(app)``, write guarded by the resourceVersion read; retry on 409.
+
+    ``patch_for`` runs again on the fresh object after a conflict, so it must
+    decide from its argument alone; ``{}`` means nothing to write.
+    """
+    for _ in range(WRITE_ATTEMPTS):
+        app = await get_app(client, namespace, name)
+        patch = patch_for(copy.deepcopy(app))
+        if not patch:
+            return app
+        version = app["metadata"]["resourceVersion"]
+        patch.setdefault("metadata", {})["resourceVersion"] = version
+        try:
+            return await _patch(client, namespace, name, patch)
+        except KubeConflictError:
+            continue
+    raise AppChangingError(
+        f"application {name} kept changing while the request was written"
+        f" ({WRITE_ATTEMPTS} attempts); try again"
+    )
+
+
+async def _patch(client: KubeClient, namespace: str, name: str, patch: JSON) -> JSON:
+    try:
+        return await client.merge_patch(
+            API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
+        )
+    except KubeNotFoundError:
+        raise _not_found(namespace, name) from None
+
+
+def _not_found(namespace: str, name: str) -> AppNotFoundError:
+    return AppNotFoundError(f'application "{name}" not found in namespace {namespace}')
