@@ -16,4 +16,6 @@ each other (import-linter contracts in ``pyproject.toml``).
 * ``policy`` and ``status`` — pure decisions: when to sync, retry, supersede
   or terminate; the Application status and requeue after a pass.
 * ``health_config`` — custom health checks read from the cluster.
+* ``requests`` — what a person asks of an app (sync, rollback, refresh,
+  terminate, delete) as patches, and their guarded writes (CLI and server).
 """
