@@ -32,7 +32,10 @@ export function useAppList(filters: Filters, unauthorized: () => void): AppList 
     () => new PageStore(filters, rerender, () => unauthorizedRef.current()),
     [query],
   );
-  useEffect(() => () => store.dispose(), [store]);
+  useEffect(() => {
+    store.ensure(0, 0); // the first page says how many rows there are; views ask for the rest
+    return () => store.dispose();
+  }, [store]);
 
   const [live, setLive] = useState<LiveState>("connecting");
   useEffect(() => {
