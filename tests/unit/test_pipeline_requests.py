@@ -356,3 +356,32 @@ def test_error_classes_say_what_a_front_end_does() -> None:
     ):
         assert issubclass(conflict, requests.RequestConflictError)
     assert not issubclass(requests.RequestConflictError, NotFoundError)
+
+
+# -- names ------------------------------------------------------------------------------------
+
+KEYS: list[tuple[str, str, str, str | None]] = [
+    ("plain", "driftless", "web", None),
+    ("dotted name", "team-a", "web.v2", None),
+    ("parent directory", "driftless", "..", "name"),
+    ("a slash", "driftless", "a/b", "name"),
+    ("an encoded slash", "driftless", "a%2Fb", "name"),
+    ("upper case", "driftless", "Web", "name"),
+    ("option-like", "driftless", "-web", "name"),
+    ("too long", "driftless", "a" * 254, "name"),
+    ("trailing newline", "driftless", "web\n", "name"),
+    ("namespace with a dot", "a.b", "web", "namespace"),
+    ("namespace with a slash", "../x", "web", "namespace"),
+    ("empty namespace", "", "web", "namespace"),
+]
+
+
+@pytest.mark.parametrize(("case", "namespace", "name", "field"), KEYS, ids=[k[0] for k in KEYS])
+def test_check_key(case: str, namespace: str, name: str, field: str | None) -> None:
+    if field is None:
+        requests.check_key(namespace, name)
+        return
+    with pytest.raises(requests.InvalidRequestError) as caught:
+        requests.check_key(namespace, name)
+    assert caught.value.field == field, case
+    assert len(caught.value.message) < 200

@@ -25,7 +25,7 @@ delete         the resources finalizer added (cascade) or removed (no
 
 The builders (``sync_operation``, ``operation_patch``, ``refresh_patch``,
 ``terminate_patch``, ``rollback_patch``, ``finalizer_patch``,
-``operation_in_progress``, ``history_entry``) are pure: JSON in, JSON patch or a
+``operation_in_progress``, ``history_entry``, ``check_key``) are pure: JSON in, JSON patch or a
 typed error out. The ``request_*`` and ``delete_app`` coroutines read the app,
 ask a builder, and write, nothing else.
 
@@ -55,6 +55,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError as PydanticValidationError
 
+from driftless.core import names
 from driftless.core.errors import DriftlessError, NotFoundError
 from driftless.core.models import (
     API_VERSION,
@@ -79,6 +80,7 @@ __all__ = [
     "RequestConflictError",
     "RequestError",
     "Rollback",
+    "check_key",
     "delete_app",
     "finalizer_patch",
     "get_app",
@@ -367,8 +369,24 @@ def _name(app: JSON) -> str:
 # -- applying them ----------------------------------------------------------------------------
 
 
+def check_key(namespace: str, name: str) -> None:
+    """``InvalidRequestError`` unless these can be an Application's namespace and name. Pure.
+
+    A name that is no Kubernetes name (``..``, ``a/b``) never reaches a request
+    path, where it could address another object.
+    """
+    problem = names.namespace_problem(namespace)
+    if problem is not None:
+        raise InvalidRequestError("namespace", f"{_shown(namespace)} is {problem}")
+    if len(name) > MAX_NAME or not names.matches(names.RELEASE_NAME_PATTERN, name):
+        raise InvalidRequestError(
+            "name", f"{_shown(name)} is not a Kubernetes object name (DNS-1123 subdomain)"
+        )
+
+
 async def get_app(client: KubeClient, namespace: str, name: str) -> JSON:
-    """The Application, or ``AppNotFoundError``."""
+    """The Application, or ``AppNotFoundError`` (``InvalidRequestError`` for a bad name)."""
+    check_key(namespace, name)
     app = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
     if app is None:
         raise _not_found(namespace, name)
