@@ -14,8 +14,7 @@ from fastapi import FastAPI
 
 from driftless.cli.main import cli
 from driftless.server import settings as server_settings
-from driftless.server.app import ServerState, create_app
-from driftless.server.caches import Caches
+from driftless.server.app import create_app, new_state
 from driftless.server.settings import ServerSettings, SettingsError, check, is_loopback
 from driftless.server.static import NOT_BUILT
 from tests.fixtures.server_http import running, unreachable_client
@@ -24,9 +23,8 @@ INDEX = "<!doctype html><title>driftless</title>"
 
 
 def _app(static_dir: Path) -> FastAPI:
-    client = unreachable_client()
-    caches = Caches(client, controller_namespace="driftless")
-    return create_app(ServerSettings(static_dir=static_dir), ServerState(client, caches))
+    settings = ServerSettings(static_dir=static_dir)
+    return create_app(settings, new_state(settings, unreachable_client(), None))
 
 
 @pytest.fixture
@@ -189,3 +187,47 @@ def test_the_command_refuses_anonymous_access_off_loopback(tmp_path: Path) -> No
 def test_default_address_is_loopback() -> None:
     assert server_settings.DEFAULT_ADDRESS == "127.0.0.1"
     assert ServerSettings().url() == "http://127.0.0.1:8080/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/applications", "/api/v1/applications/apps/web", "/api/v1/projects",
+     "/api/v1/session"],
+)  # fmt: skip
+async def test_api_without_a_session_is_401(base: str, path: str) -> None:
+    status, content_type, text = await _get(f"{base}{path}")
+    assert (status, content_type) == (401, "application/json")
+    assert '"code":"Unauthorized"' in text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "admin"}, "body.password"),
+        ({"username": "admin", "password": "x" * 5000}, "body.password"),
+        ({"username": "", "password": "x"}, "body.username"),
+        ([1, 2], "body"),
+    ],
+)
+async def test_a_malformed_login_is_422_naming_the_field(
+    base: str, body: object, field: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/v1/session", json=body) as resp,
+    ):
+        assert resp.status == 422
+        error = (await resp.json())["error"]
+    assert error["code"] == "Invalid"
+    assert error["message"].startswith(field)
+    assert "xxxx" not in error["message"]
+
+
+async def test_insecure_no_auth_serves_without_a_session(tmp_path: Path) -> None:
+    settings = ServerSettings(static_dir=tmp_path, auth=False)
+    app = create_app(settings, new_state(settings, unreachable_client(), None))
+    async with running(app) as url, aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/api/v1/session") as resp:
+            assert (resp.status, await resp.json()) == (200, {"user": "admin"})
+        async with http.get(f"{url}/api/v1/applications") as resp:
+            assert resp.status == 503  # past the guard; the caches are not listed

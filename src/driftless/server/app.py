@@ -5,7 +5,8 @@ else (no I/O): probes, the ``/api/v1`` routers, the OpenAPI document at
 ``/api/openapi.json``, the error shape (``errors.install``) and, last, the
 UI's files with their SPA fallback (``static.router``).
 
-``serve(settings, client, stop)`` is what the command runs: it starts the
+``serve(settings, client, stop)`` is what the command runs: it makes the
+admin account unless it exists (``auth``; not with auth off), then starts the
 watch caches (in the background: ``/healthz`` answers at once, ``/readyz``
 once they are listed) and uvicorn on ``settings.address:port``, until
 ``stop`` is set or uvicorn stops (SIGINT/SIGTERM).
@@ -24,17 +25,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from driftless import __version__
 from driftless.core.errors import DriftlessError
 from driftless.kube.client import KubeClient
-from driftless.server import errors, static
+from driftless.server import auth, errors, routes_apps, static
 from driftless.server.caches import Caches
 from driftless.server.settings import ServerSettings
 
-__all__ = ["ListenError", "ServerState", "create_app", "listen", "serve"]
+__all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
 
 
 class ListenError(DriftlessError):
@@ -43,10 +44,29 @@ class ListenError(DriftlessError):
 
 @dataclass
 class ServerState:
-    """What routes read and write through: the caches, and the client for writes."""
+    """What routes read and write through: the caches, login, and the client for writes."""
 
     client: KubeClient
     caches: Caches
+    auth: auth.Auth
+
+
+def new_state(
+    settings: ServerSettings, client: KubeClient, apps_namespace: str | None
+) -> ServerState:
+    """The state of a server: nothing started, no I/O yet."""
+    caches = Caches(
+        client,
+        controller_namespace=settings.controller_namespace,
+        apps_namespace=apps_namespace,
+    )
+    login = auth.Auth(
+        enabled=settings.auth,
+        account=auth.AdminAccount(client, settings.controller_namespace),
+        sessions=auth.Sessions(settings.session_seconds),
+        secure_cookies=settings.secure_cookies,
+    )
+    return ServerState(client=client, caches=caches, auth=login)
 
 
 def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
@@ -79,6 +99,12 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             )
         return {"status": "ready"}
 
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth.router(state.auth))
+    protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
+    protected.include_router(routes_apps.router(state.caches))
+    api.include_router(protected)
+    app.include_router(api)
     app.include_router(static.router(settings.static_dir))
     return app
 
@@ -97,14 +123,11 @@ async def serve(
     browser uses (the bound port, also when ``settings.port`` is 0). An
     address that cannot be bound raises ``ListenError`` before anything starts.
     """
+    state = new_state(settings, client, apps_namespace)
+    if settings.auth:
+        await state.auth.account.ensure()
     sock = listen(settings.address, settings.port)
     port = sock.getsockname()[1]
-    caches = Caches(
-        client,
-        controller_namespace=settings.controller_namespace,
-        apps_namespace=apps_namespace,
-    )
-    state = ServerState(client=client, caches=caches)
     app = create_app(settings, state)
     config = uvicorn.Config(
         app,
@@ -119,7 +142,7 @@ async def serve(
     )
     server = uvicorn.Server(config)
     tasks = [
-        asyncio.create_task(caches.start(), name="server caches"),
+        asyncio.create_task(state.caches.start(), name="server caches"),
         asyncio.create_task(_stop_when(stop, server), name="server stop"),
     ]
     if started is not None:
@@ -130,7 +153,7 @@ async def serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await caches.close()
+        await state.caches.close()
         sock.close()
 
 

@@ -1,0 +1,322 @@
+"""Local login: the ``admin`` account, its password hash, and server-side sessions.
+
+The account (like Argo CD's): at its first start the server makes a random
+initial password, stores only its scrypt hash in Secret ``driftless-admin``
+(key ``password-hash``) of the controller's namespace, and the password
+itself in Secret ``driftless-initial-admin`` (key ``password``) for the
+administrator to read once (``kubectl get secret ...``) and delete. A hash
+put in ``driftless-admin`` by hand replaces the password: the Secret is read
+at every login.
+
+Hash string (``hash_password``/``verify_password``, pure): scrypt with its
+parameters in the string, ``$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<key>``
+(unpadded base64; a 32-byte key). Parameters read from a Secret are bounded, so a hostile
+hash cannot make a login take the server's memory or minutes of CPU; a
+malformed one verifies nothing.
+
+Sessions (``Sessions``): a random opaque id (256 bits) in cookie
+``driftless_session`` (HttpOnly, SameSite=Strict, Secure over TLS, Path=/),
+mapped in memory to the user and an expiry. Logging out forgets the id, so
+the old cookie is refused from then on; so is an expired one. Sessions live
+in this process: a restart logs everyone out. At most ``MAX_SESSIONS`` live;
+the oldest go first.
+
+Routes (``router``): ``POST /api/v1/session`` ``{"username", "password"}``
+-> 200 ``{"user"}`` and the cookie, or 401 (same message for a wrong user and
+a wrong password); ``GET /api/v1/session`` -> ``{"user"}`` or 401;
+``DELETE /api/v1/session`` -> 204, cookie cleared. ``guard(auth)`` is the
+dependency every other ``/api/v1`` route has: 401 without a live session
+(with auth off -- ``--insecure-no-auth`` -- everyone is ``admin``). The
+hash, the password and session ids are never in a response body or a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Request, Response
+from pydantic import BaseModel, Field
+
+from driftless.kube.client import KubeClient, KubeConflictError
+from driftless.server.errors import UnauthorizedError
+
+__all__ = [
+    "ADMIN_SECRET",
+    "ADMIN_USER",
+    "COOKIE",
+    "INITIAL_SECRET",
+    "AdminAccount",
+    "Auth",
+    "Sessions",
+    "guard",
+    "hash_password",
+    "router",
+    "verify_password",
+]
+
+log = logging.getLogger(__name__)
+
+ADMIN_USER = "admin"
+ADMIN_SECRET = "driftless-admin"
+HASH_KEY = "password-hash"
+INITIAL_SECRET = "driftless-initial-admin"
+INITIAL_KEY = "password"
+COOKIE = "driftless_session"
+MAX_SESSIONS = 10_000
+WRONG = "wrong username or password"
+NO_SESSION = "not logged in (or the session ended): log in again"
+
+# scrypt: N=2^14, r=8 (16 MiB, tens of ms): the interactive-login figures of
+# the scrypt paper; bounds for what a Secret may ask.
+LOG2_N, BLOCK_SIZE, PARALLEL = 14, 8, 1
+_BOUNDS = {"ln": (10, 20), "r": (1, 16), "p": (1, 4)}
+_HASH = re.compile(
+    r"^\$scrypt\$ln=(?P<ln>\d{1,2}),r=(?P<r>\d{1,2}),p=(?P<p>\d)"
+    r"\$(?P<salt>[A-Za-z0-9+/]{11,88})\$(?P<key>[A-Za-z0-9+/]{43})$"
+)
+_MAX_PASSWORD = 1024
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _scrypt(password: str, salt: bytes, ln: int, r: int, p: int, length: int) -> bytes:
+    n = 1 << ln
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=length, maxmem=256 * n * r * p
+    )
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """The hash string of ``password`` (a fresh random salt unless given). Pure but for the salt."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    key = _scrypt(password, salt, LOG2_N, BLOCK_SIZE, PARALLEL, 32)
+    return f"$scrypt$ln={LOG2_N},r={BLOCK_SIZE},p={PARALLEL}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether ``password`` has the hash ``encoded``; ``False`` for a malformed hash."""
+    match = _HASH.match(encoded.strip())
+    if match is None or len(password) > _MAX_PASSWORD:
+        return False
+    params = {k: int(match.group(k)) for k in _BOUNDS}
+    if any(not lo <= params[k] <= hi for k, (lo, hi) in _BOUNDS.items()):
+        return False
+    try:
+        salt, expected = _unb64(match.group("salt")), _unb64(match.group("key"))
+        actual = _scrypt(password, salt, params["ln"], params["r"], params["p"], len(expected))
+    except (ValueError, MemoryError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+@dataclass
+class _Session:
+    user: str
+    expires: float
+
+
+class Sessions:
+    """Live sessions of this process: opaque id -> user, until expiry or logout."""
+
+    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl_seconds
+        self.clock = clock
+        self._live: dict[str, _Session] = {}
+
+    def create(self, user: str) -> str:
+        if len(self._live) >= MAX_SESSIONS:
+            self._expire()
+            while len(self._live) >= MAX_SESSIONS:  # dicts keep insertion order: oldest first
+                del self._live[next(iter(self._live))]
+        session_id = secrets.token_urlsafe(32)
+        self._live[session_id] = _Session(user, self.clock() + self.ttl)
+        return session_id
+
+    def user(self, session_id: str | None) -> str | None:
+        if not session_id:
+            return None
+        session = self._live.get(session_id)
+        if session is None:
+            return None
+        if session.expires <= self.clock():
+            del self._live[session_id]
+            return None
+        return session.user
+
+    def end(self, session_id: str | None) -> None:
+        if session_id:
+            self._live.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for session_id in [s for s, v in self._live.items() if v.expires <= now]:
+            del self._live[session_id]
+
+
+class AdminAccount:
+    """The ``admin`` account's Secrets in the controller's namespace."""
+
+    def __init__(self, client: KubeClient, namespace: str) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._verifying = asyncio.Semaphore(2)  # scrypt is CPU and memory: bound concurrent logins
+
+    async def ensure(self) -> bool:
+        """Create the account with a random initial password unless it exists; ``True`` if made.
+
+        Raises the client's errors (a missing namespace: ``KubeNotFoundError``).
+        """
+        if await self._hash() is not None:
+            return False
+        password = secrets.token_urlsafe(18)
+        hashed = await asyncio.to_thread(hash_password, password)
+        try:
+            await self.client.create(_secret(self.namespace, ADMIN_SECRET, HASH_KEY, hashed))
+        except KubeConflictError:
+            return False  # another server made it first
+        try:
+            await self.client.create(_secret(self.namespace, INITIAL_SECRET, INITIAL_KEY, password))
+        except KubeConflictError:
+            # An old initial password: replace it, or it would not log in.
+            await self.client.replace(
+                _secret(self.namespace, INITIAL_SECRET, INITIAL_KEY, password)
+            )
+        log.info(
+            "created the admin account; its initial password is in Secret %s/%s",
+            self.namespace,
+            INITIAL_SECRET,
+        )
+        return True
+
+    async def verify(self, username: str, password: str) -> bool:
+        if username != ADMIN_USER or not password:
+            return False
+        hashed = await self._hash()
+        if hashed is None:
+            return False
+        async with self._verifying:
+            return await asyncio.to_thread(verify_password, password, hashed)
+
+    async def _hash(self) -> str | None:
+        secret = await self.client.get("v1", "Secret", ADMIN_SECRET, self.namespace)
+        if secret is None:
+            return None
+        value = (secret.get("data") or {}).get(HASH_KEY)
+        if not isinstance(value, str):
+            return None
+        try:
+            return base64.b64decode(value).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+def _secret(namespace: str, name: str, key: str, value: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "driftless"},
+        },
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode()},
+    }
+
+
+@dataclass
+class Auth:
+    """What login needs: on or off, the account, the sessions, the cookie's Secure flag."""
+
+    enabled: bool
+    account: AdminAccount
+    sessions: Sessions
+    secure_cookies: bool
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=253)
+    password: str = Field(min_length=1, max_length=_MAX_PASSWORD)
+
+
+class SessionUser(BaseModel):
+    user: str
+
+
+SessionCookie = Annotated[str | None, Cookie(alias=COOKIE, include_in_schema=False)]
+_401: dict[int | str, dict[str, Any]] = {401: {"description": "Not logged in."}}
+
+
+def guard(auth: Auth) -> Callable[..., str]:
+    """The dependency of protected routes: the session's user, or 401."""
+
+    def current_user(request: Request, session: SessionCookie = None) -> str:
+        if not auth.enabled:
+            user = ADMIN_USER
+        else:
+            found = auth.sessions.user(session)
+            if found is None:
+                raise UnauthorizedError(NO_SESSION)
+            user = found
+        request.state.user = user
+        return user
+
+    return current_user
+
+
+def router(auth: Auth) -> APIRouter:
+    routes = APIRouter(tags=["session"])
+    current_user = guard(auth)
+
+    @routes.post("/session", response_model=SessionUser, responses=_401)
+    async def login(credentials: Credentials, response: Response) -> Any:
+        """Log in; sets the session cookie."""
+        if not auth.enabled:
+            return {"user": ADMIN_USER}
+        if not await auth.account.verify(credentials.username, credentials.password):
+            raise UnauthorizedError(WRONG)
+        session_id = auth.sessions.create(credentials.username)
+        response.set_cookie(
+            COOKIE,
+            session_id,
+            max_age=int(auth.sessions.ttl),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=auth.secure_cookies,
+        )
+        return {"user": credentials.username}
+
+    @routes.get("/session", response_model=SessionUser, responses=_401)
+    async def whoami(request: Request, session: SessionCookie = None) -> Any:
+        """Who is logged in."""
+        return {"user": current_user(request, session)}
+
+    @routes.delete("/session", status_code=204)
+    async def logout(response: Response, session: SessionCookie = None) -> None:
+        """End the session: its cookie is refused from now on."""
+        auth.sessions.end(session)
+        response.delete_cookie(
+            COOKIE, path="/", httponly=True, samesite="strict", secure=auth.secure_cookies
+        )
+
+    return routes
