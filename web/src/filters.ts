@@ -18,9 +18,10 @@ export const HEALTH_STATUSES = [
 export const SORTS = [
   { value: "name", label: "Name (A to Z)" },
   { value: "-name", label: "Name (Z to A)" },
+  { value: "namespace", label: "Namespace" },
   { value: "project", label: "Project" },
-  { value: "sync", label: "Sync status" },
-  { value: "health", label: "Health" },
+  { value: "sync", label: "Sync status (out of sync first)" },
+  { value: "health", label: "Health (worst first)" },
   { value: "-reconciledAt", label: "Recently reconciled" },
 ] as const;
 export type View = "table" | "tiles";

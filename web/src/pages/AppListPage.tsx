@@ -160,7 +160,7 @@ function FilterBar({
         )}
       </div>
       <div className="field">
-        <label htmlFor="filter-namespace">Namespace</label>
+        <label htmlFor="filter-namespace">App namespace</label>
         <input id="filter-namespace" value={namespace} placeholder="any"
           onChange={(e) => setNamespace(e.target.value)} />
       </div>

@@ -145,7 +145,9 @@ function AppDetails({ app, history, historyError }: Loaded) {
               ? `automated${automated.prune ? ", prune" : ""}${automated.selfHeal ? ", self-heal" : ""}`
               : "manual"}
           </Field>
-          <Field label="Last synced"><Time value={status.lastSyncedAt} /></Field>
+          <Field label="Last synced">
+            <Time value={status.lastSyncedAt || history[history.length - 1]?.deployedAt} />
+          </Field>
           {operation && (
             <Field label="Operation">
               {operation.phase ?? "Running"}

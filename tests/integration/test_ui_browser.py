@@ -1,0 +1,225 @@
+"""The web UI in a real browser: Debian's chromium, driven by Playwright, against
+``driftless server`` on the dev cluster with the real controller.
+
+Each page visited is kept as a screenshot under pytest's temp dir
+(``.../ui-screenshots/``), and the time from navigation to the app list being
+interactive (the UI's ``driftless:list-interactive`` performance mark) is
+recorded as the test's ``list_interactive_ms`` property.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+
+from driftless.controller.manager import Controller
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    JSON,
+    application,
+    create_app,
+    get_app,
+    unique,
+    wait_for,
+)
+from tests.integration.ui_harness import (
+    ServerProcess,
+    built_ui,
+    chromium_executable,
+    initial_admin_password,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+#: How long a page may take to show what the test expects (ms): generous, on 2 busy cores.
+SEEN = 30_000
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: blue
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(
+    devcluster: DevCluster,
+    kube: KubeClient,
+    controller: Controller,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ServerProcess]:
+    """``driftless server`` on a free loopback port, for this module's tests."""
+    built_ui()
+    log = tmp_path_factory.mktemp("ui-server") / "server.log"
+    process = await ServerProcess.start(devcluster.kubeconfig, APPS_NAMESPACE, log)
+    yield process
+    await process.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium_executable(), headless=True
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui-screenshots", numbered=True)
+
+
+async def _new_page(browser: Browser) -> Page:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+
+    async def no_dialogs(dialog: Dialog) -> None:
+        await dialog.dismiss()
+        raise AssertionError(f"the page opened a dialog: {dialog.message!r}")
+
+    page.on("dialog", no_dialogs)
+    return page
+
+
+def _synced(app: JSON) -> str:
+    return str(((app.get("status") or {}).get("sync") or {}).get("status") or "")
+
+
+async def test_log_in_list_filter_and_open_an_app(
+    server: ServerProcess,
+    browser: Browser,
+    kube: KubeClient,
+    make_git_repo: MakeGitRepo,
+    screenshots: Path,
+    record_property: pytest.RecordProperty,
+) -> None:
+    prefix = unique("ui")
+    repo = make_git_repo({"app/settings.yaml": CONFIGMAP})
+    synced, manual = f"{prefix}-auto", f"{prefix}-manual"
+    await create_app(kube, application(synced, repo.url, path="app"))
+    await create_app(kube, application(manual, repo.url, path="app", automated=False))
+    await wait_for(kube, synced, lambda a: _synced(a) == "Synced", what="Synced")
+    await wait_for(kube, manual, lambda a: _synced(a) == "OutOfSync", what="OutOfSync")
+
+    page = await _new_page(browser)
+    # A login link whose `next` points elsewhere must land on this server's list.
+    await page.goto(f"{server.url}/login?next=https://evil.invalid/")
+    await expect(page.get_by_role("heading", name="Log in to driftless")).to_be_visible(
+        timeout=SEEN
+    )
+    await page.get_by_label("Username").fill("admin")
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Cannot log in", timeout=SEEN)
+    await page.screenshot(path=screenshots / "01-login-refused.png", full_page=True)
+
+    await page.get_by_label("Password").fill(await initial_admin_password(kube, APPS_NAMESPACE))
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{server.url}/applications", timeout=SEEN)
+    await expect(page.get_by_text("Signed in as")).to_contain_text("admin")
+
+    # The list, narrowed to this test's apps by a deep link.
+    await page.goto(f"{server.url}/applications?search={prefix}")
+    table = page.get_by_role("table", name="Applications")
+    await expect(table.get_by_role("link", name=synced)).to_be_visible(timeout=SEEN)
+    await expect(table.get_by_role("link", name=manual)).to_be_visible()
+    await expect(page.get_by_text("2 applications match the filters")).to_be_visible()
+    interactive = await page.evaluate(
+        "() => performance.getEntriesByName('driftless:list-interactive')[0]?.startTime ?? null"
+    )
+    assert interactive is not None, "the list never set its interactive mark"
+    record_property("list_interactive_ms", round(interactive))
+    print(f"list interactive {interactive:.0f} ms after navigation")
+    await page.screenshot(path=screenshots / "02-list.png")
+
+    # Filter by sync status: the URL keeps the filter, only the OutOfSync app is left.
+    await page.get_by_label(re.compile(r"^OutOfSync")).check()
+    await expect(page).to_have_url(re.compile(r"sync=OutOfSync"), timeout=SEEN)
+    await expect(table.get_by_role("link", name=synced)).to_have_count(0, timeout=SEEN)
+    await expect(table.get_by_role("link", name=manual)).to_be_visible()
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=manual))
+    await expect(row).to_contain_text("OutOfSync")
+    await page.screenshot(path=screenshots / "03-list-out-of-sync.png")
+
+    await page.get_by_role("button", name="Tiles").click()
+    await expect(page).to_have_url(re.compile(r"view=tiles"))
+    tile = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=manual))
+    await expect(tile).to_contain_text("OutOfSync", timeout=SEEN)
+    await page.screenshot(path=screenshots / "04-tiles.png")
+
+    # The app page, from the list.
+    await tile.get_by_role("link", name=manual).click()
+    await expect(page).to_have_url(f"{server.url}/applications/{APPS_NAMESPACE}/{manual}")
+    await expect(page.get_by_role("heading", name=manual, exact=True)).to_be_visible()
+    summary = page.get_by_role("region", name="Summary")
+    await expect(summary).to_contain_text("OutOfSync", timeout=SEEN)
+    await expect(summary).to_contain_text(repo.url)
+    await expect(page.get_by_role("region", name="History")).to_contain_text("Never synced")
+    await page.screenshot(path=screenshots / "05-app-out-of-sync.png", full_page=True)
+
+    # Back keeps the filtered list; a deep link opens the synced app with its history.
+    await page.go_back()
+    await expect(page).to_have_url(re.compile(r"sync=OutOfSync.*view=tiles"))
+    revision = _revision(await get_app(kube, synced))
+    await page.goto(f"{server.url}/applications/{APPS_NAMESPACE}/{synced}")
+    conditions = page.get_by_role("region", name="Conditions")
+    await expect(conditions.get_by_role("row").filter(has_text="Ready")).to_contain_text(
+        "True", timeout=SEEN
+    )
+    history = page.get_by_role("region", name="History")
+    await expect(history).to_contain_text(revision[:8])
+    await expect(page.get_by_role("region", name="Resources")).to_contain_text("settings")
+    await page.screenshot(path=screenshots / "06-app-synced.png", full_page=True)
+    await page.context.close()
+
+
+async def test_bad_links_show_a_message(
+    server: ServerProcess, browser: Browser, kube: KubeClient, screenshots: Path
+) -> None:
+    page = await _new_page(browser)
+    await page.goto(f"{server.url}/login")
+    await page.get_by_label("Password").fill(await initial_admin_password(kube, APPS_NAMESPACE))
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{server.url}/applications", timeout=SEEN)
+
+    # Markup in a deep link's filters is text, never markup or script.
+    hostile = "<img src=x onerror=alert(1)>"
+    await page.goto(
+        f"{server.url}/applications?search={hostile}&sync=<script>alert(2)</script>&sort=evil"
+    )
+    await expect(page.get_by_label("Search by name")).to_have_value(hostile, timeout=SEEN)
+    await expect(page.get_by_text("No application matches these filters.")).to_be_visible(
+        timeout=SEEN
+    )
+    assert await page.locator("img[src=x]").count() == 0
+
+    # An app that does not exist: the server's reason, not a blank page.
+    missing = unique("no-such-app")
+    await page.goto(f"{server.url}/applications/{APPS_NAMESPACE}/{missing}")
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text(f"Cannot show {APPS_NAMESPACE}/{missing}", timeout=SEEN)
+    await expect(alert).to_contain_text("not found")
+    await page.screenshot(path=screenshots / "07-app-not-found.png")
+
+    await page.goto(f"{server.url}/no/such/page")
+    await expect(page.get_by_role("heading", name="Page not found")).to_be_visible(timeout=SEEN)
+    await page.context.close()
+
+
+def _revision(app: JSON) -> str:
+    revision = str(((app.get("status") or {}).get("sync") or {}).get("revision") or "")
+    assert len(revision) == 40, f"no synced revision: {app.get('status')}"
+    return revision
