@@ -186,7 +186,7 @@ def test_the_command_refuses_anonymous_access_off_loopback(tmp_path: Path) -> No
 
 def test_default_address_is_loopback() -> None:
     assert server_settings.DEFAULT_ADDRESS == "127.0.0.1"
-    assert ServerSettings().url() == "http://127.0.0.1:8080/"
+    assert ServerSettings().url() == "http://127.0.0.1:8080"
 
 
 @pytest.mark.parametrize(

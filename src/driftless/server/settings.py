@@ -66,13 +66,13 @@ class ServerSettings:
         return "https" if self.tls_cert is not None else "http"
 
     def url(self) -> str:
-        """Where a browser on this machine reaches the server."""
+        """Where a browser on this machine reaches the server (no trailing ``/``)."""
         host = self.address
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"{self.scheme}://{host}:{self.port}/"
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 def is_loopback(address: str) -> bool:

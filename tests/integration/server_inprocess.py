@@ -1,0 +1,80 @@
+"""``driftless server`` run in the test's event loop against the dev cluster.
+
+``serving(kube, **settings)`` runs ``driftless.server.app.serve`` (what the
+command runs: admin account, caches, uvicorn) on a free loopback port and
+yields a ``Served``: its URL, once ``/readyz`` says the caches are listed.
+``Served.login()`` returns an aiohttp session holding the admin's cookie
+(the initial password read from its Secret, as an administrator does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from driftless.kube.client import KubeClient
+from driftless.server import auth
+from driftless.server.app import serve
+from driftless.server.settings import ServerSettings
+from tests.integration.helpers import APPS_NAMESPACE
+
+READY_DEADLINE = 60.0
+
+
+@dataclass
+class Served:
+    url: str
+    kube: KubeClient
+    namespace: str
+
+    async def initial_password(self) -> str:
+        secret = await self.kube.get("v1", "Secret", auth.INITIAL_SECRET, self.namespace)
+        assert secret is not None, "no initial admin Secret"
+        return base64.b64decode(secret["data"][auth.INITIAL_KEY]).decode()
+
+    async def login(self) -> aiohttp.ClientSession:
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        body = {"username": "admin", "password": await self.initial_password()}
+        async with http.post(f"{self.url}/api/v1/session", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+        return http
+
+
+@asynccontextmanager
+async def serving(kube: KubeClient, **overrides: Any) -> AsyncIterator[Served]:
+    settings = ServerSettings(**{"port": 0, "controller_namespace": APPS_NAMESPACE, **overrides})
+    stop = asyncio.Event()
+    announced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(settings, kube, stop, started=announced.set_result))
+    try:
+        done, _ = await asyncio.wait(
+            {task, announced}, timeout=READY_DEADLINE, return_when=asyncio.FIRST_COMPLETED
+        )
+        if task in done:
+            task.result()  # raises why it stopped
+        assert announced in done, "the server did not bind its port"
+        served = Served(announced.result(), kube, settings.controller_namespace)
+        await _until_ready(served.url)
+        yield served
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def _until_ready(url: str) -> None:
+    deadline = time.monotonic() + READY_DEADLINE
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{url}/readyz") as resp:
+                if resp.status == 200:
+                    return
+                body = await resp.text()
+            assert time.monotonic() < deadline, f"/readyz stayed {resp.status}: {body}"
+            await asyncio.sleep(0.1)
