@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from driftless import __version__
 from driftless.core.errors import DriftlessError
 from driftless.kube.client import KubeClient
-from driftless.server import auth, errors, routes_apps, static
+from driftless.server import auth, errors, routes_apps, routes_ops, static, stream
 from driftless.server.caches import Caches
 from driftless.server.settings import ServerSettings
 
@@ -103,6 +103,8 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     api.include_router(auth.router(state.auth))
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
     protected.include_router(routes_apps.router(state.caches))
+    protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
+    protected.include_router(stream.router(state.caches))
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))
