@@ -9,8 +9,9 @@ admin password read from its Secret). What a user sees:
   a refresh makes the controller see a new commit; a rollback to history
   entry 0 brings the old content back; a delete with cascade removes the app
   and its objects;
-* a second sync while an operation runs is 409; terminate stops it (202),
-  and a terminate with nothing running is 409;
+* a second sync while an operation runs is 409 (and ``driftless app sync``
+  is refused alike: one engine); terminate stops it (202), and a terminate
+  with nothing running is 409;
 * bad input: 422 naming the field (unknown body field, option-like revision,
   a resource name with ``/``, a negative history id), 404 naming the unknown
   app or history id, 401 without a session -- always the one error shape;
@@ -35,11 +36,13 @@ import pytest_asyncio
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.server.app import serve
 from driftless.server.auth import INITIAL_SECRET
 from driftless.server.settings import ServerSettings
 from tests.fixtures.git import MakeGitRepo
+from tests.integration.cli_driver import invoke
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
@@ -230,7 +233,7 @@ async def test_sync_refresh_rollback_and_cascading_delete_over_http(
 
 
 async def test_second_sync_while_one_runs_is_409_and_terminate_stops_it(
-    api: Api, kube: KubeClient, make_git_repo: MakeGitRepo
+    api: Api, kube: KubeClient, make_git_repo: MakeGitRepo, devcluster: DevCluster
 ) -> None:
     name = unique("http-busy")
     repo = make_git_repo(
@@ -255,6 +258,10 @@ async def test_second_sync_while_one_runs_is_409_and_terminate_stops_it(
     status, body = await api.call("POST", f"{path}/sync", {"prune": True})
     assert status == 409, body
     error(body, "Conflict", "an operation is already running", started)
+    # The CLI writes through the same requests: refused alike, nothing written.
+    refused = await invoke(devcluster.kubeconfig, "app", "sync", name, "--no-wait")
+    assert refused.exit_code == 1, refused.output
+    assert "an operation is already running" in refused.output
 
     status, body = await api.call("POST", f"{path}/terminate")
     assert status == 202 and body == {"terminate": started}, body

@@ -137,12 +137,14 @@ class DeleteAccepted(BaseModel):
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     said = {
+        401: "Not logged in.",
+        403: "The Kubernetes API server refused the server's own credentials.",
         404: "No such application (or history entry).",
         409: "The application's state refuses the request now.",
         422: "A malformed name or body; the message names the field.",
         503: "The Kubernetes API server is unavailable.",
     }
-    return {code: {"description": said[code]} for code in (*codes, 422, 503)}
+    return {code: {"description": said[code]} for code in (401, 403, *codes, 422, 503)}
 
 
 def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
