@@ -89,3 +89,30 @@ def test_events_only_on_change() -> None:
     assert events_for(stalled, stalled) == []
     [(kind, reason, message)] = events_for({}, stalled)
     assert (kind, reason, message) == ("Warning", "RenderFailed", "bad")
+
+
+PAUSE = "cannot read ConfigMap ns/c to check its health: the server is currently unable"
+
+
+def test_a_sync_paused_by_a_failed_read_says_why_on_ready_and_reconciling() -> None:
+    """The operation stays Running with its own message; the conditions tell the pause."""
+    from driftless.core.models import Operation, SyncOperation, SyncStep
+    from driftless.pipeline.policy import start
+
+    app = Application.model_validate(RAW)
+    running = start(Operation(sync=SyncOperation()), "d" * 40)
+    running.step = SyncStep(phase="Sync", wave=0, applied=True)
+    plan = Plan(app, "d" * 40, _states(in_sync=True))
+    status = outcome.succeeded(app, plan, operation=running, paused=PAUSE)
+    messages = {c["type"]: c["message"] for c in status["conditions"]}
+    assert _conditions(status) == {
+        "Ready": ("False", "Progressing"),
+        "Reconciling": ("True", "Progressing"),
+    }
+    for kind in ("Ready", "Reconciling"):
+        assert messages[kind] == f"syncing revision {'d' * 12} (Sync, wave 0); paused: {PAUSE}"
+    assert status["operationState"]["phase"] == "Running"
+    assert PAUSE not in str(status["operationState"])
+
+    unpaused = outcome.succeeded(app, plan, operation=running)
+    assert all("paused" not in c["message"] for c in unpaused["conditions"])

@@ -1,13 +1,14 @@
 """Push mode's drive loop when the API fails mid-sync (``cli.push.run_sync``).
 
-What a CI job sees: an outage (the API server answering 503) ends
+What a CI job sees: a failed apply — refused (403) or not answered (503) —
+is a failed sync, as a refused apply always was (exit 1, "sync failed: ...").
+A failed read (the health read of ``--wait``, answered 503) ends
 ``driftless apply`` with exit code 1 and a line naming the failure — not a
 traceback, not "sync failed" — and the operation is left as far as it got
 (nothing recorded as failed), so the inventory written afterwards forgets
-nothing. A refusal (403) is a failed sync, as a refused apply always was.
-The cluster here is a dictionary that fails the first apply the way the API
-server would (``driftless.kube.errors``); this tests push mode's handling,
-not Kubernetes.
+nothing. The cluster here is a dictionary that fails the first apply or read
+the way the API server would (``driftless.kube.errors``); this tests push
+mode's handling, not Kubernetes.
 """
 
 from __future__ import annotations
@@ -39,22 +40,27 @@ FORBIDDEN = 'configmaps "settings" is forbidden: User "ci" cannot patch'
 
 
 class FailingCluster:
-    """Applies fail once with ``error``; reads see what was applied."""
+    """The first ``failing`` call ("apply" or "get") fails with ``error``; reads see applies."""
 
-    def __init__(self, error: KubeApiError) -> None:
+    def __init__(self, error: KubeApiError, failing: str) -> None:
         self.error: KubeApiError | None = error
+        self.failing = failing
         self.objects: dict[str, JSON] = {}
 
-    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
-        if self.error is not None:
+    def _call(self, call: str) -> None:
+        if call == self.failing and self.error is not None:
             error, self.error = self.error, None
             raise error
+
+    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
+        self._call("apply")
         self.objects[body["metadata"]["name"]] = body
         return body
 
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> JSON | None:
+        self._call("get")
         return self.objects.get(name)
 
 
@@ -66,30 +72,37 @@ def plan() -> Plan:
 
 
 @pytest.mark.parametrize(
-    ("error", "code", "says", "phase"),
+    ("error", "failing", "code", "says", "phase"),
     [
         pytest.param(
-            KubeUnavailableError(503, OUTAGE), 1, f"sync interrupted: {REF}: {OUTAGE}",
-            OperationPhase.RUNNING, id="outage-exits-1-progress-kept",
+            KubeUnavailableError(503, OUTAGE), "get", 1,
+            f"sync interrupted: cannot read {REF} to check its health: {OUTAGE}",
+            OperationPhase.RUNNING, id="read-outage-exits-1-progress-kept",
         ),
         pytest.param(
-            KubeRefusedError(403, FORBIDDEN), 1, "sync failed:", OperationPhase.FAILED,
-            id="refusal-is-a-failed-sync",
+            KubeUnavailableError(503, OUTAGE), "apply", 1, f"sync failed: {REF}: {OUTAGE}",
+            OperationPhase.FAILED, id="apply-outage-is-a-failed-sync",
+        ),
+        pytest.param(
+            KubeRefusedError(403, FORBIDDEN), "apply", 1, f"sync failed: {REF}: {FORBIDDEN}",
+            OperationPhase.FAILED, id="refusal-is-a-failed-sync",
         ),
     ],
 )  # fmt: skip
 async def test_api_failure_mid_sync(
     error: KubeApiError,
+    failing: str,
     code: int,
     says: str,
     phase: OperationPhase,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cluster = cast(KubeClient, FailingCluster(error))
+    cluster = cast(KubeClient, FailingCluster(error, failing))
     tree = LocalTree(Path(), Path())  # never rendered: the plan is given
     planner = Planner(cluster, LocalRenderer(tree), PermissiveProjects())
-    opts = ApplyOptions(name="shop", namespace="team", revision=None, prune=False, wait=False,
-                        timeout=60.0, create_namespace=False, color=False)  # fmt: skip
+    opts = ApplyOptions(name="shop", namespace="team", revision=None, prune=False,
+                        wait=failing == "get", timeout=60.0, create_namespace=False,
+                        color=False)  # fmt: skip
     state = start(Operation(sync=SyncOperation()), "a" * 40)
     assert await run_sync(cluster, planner, plan(), state, opts) == code
     err = capsys.readouterr().err

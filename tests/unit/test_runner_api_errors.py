@@ -10,11 +10,15 @@ would, with a class of ``driftless.kube.errors``: no API server, no timing.
 (This tests the runner's error handling, not Kubernetes.)
 
 The rule each row checks (module docstring of ``driftless.sync.runner``):
-``advance`` never raises. A refusal fails the operation as a refused apply
-always did (phase Failed, the message naming what failed); a transient
-failure ends the pass with the operation still Running where it got to,
-nothing recorded as failed, and the error in ``runner.interrupted`` — and the
-next pass finishes the operation without creating a hook twice.
+``advance`` never raises, and what happens depends on the call, not on the
+error's class. A failed send (apply, hook delete-and-wait, prune delete)
+fails the operation as a refused apply always did — phase Failed, the
+message naming what failed, the SyncFail hooks run — be it a 403 or a 503.
+A failed read (CRD established read, discovery refresh, health-gate read,
+delete policy of a finished hook) ends the pass with the operation still
+Running where it got to, nothing recorded as failed, and the error in
+``runner.interrupted`` — and the next pass finishes the operation without
+creating a hook twice.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ Key = tuple[str, str, str]  # kind, namespace, name
 
 OUTAGE = "the server is currently unable to handle the request"
 FORBIDDEN = 'configmaps "x" is forbidden: User "driftless" cannot do this'
+WEBHOOK = 'Internal error occurred: failed calling webhook "check.example.com": timeout'
 ESTABLISHED = {"conditions": [{"type": "Established", "status": "True"}]}
 JOB_COMPLETE = {"conditions": [{"type": "Complete", "status": "True"}]}
 
@@ -133,9 +138,18 @@ def operation() -> OperationState:
     )
 
 
-async def advance(cluster: FakeCluster, state: OperationState) -> tuple[OperationState, SyncRunner]:
+def on_fail_hook() -> list[sp.Task]:
+    """A SyncFail hook Job ``cleanup``: runs only when the operation fails."""
+    hook = desired("batch/v1", "Job", "cleanup", "app", **{"driftless.dev/hook": "SyncFail"})
+    return sp.split_hooks([hook])[1]
+
+
+async def advance(
+    cluster: FakeCluster, state: OperationState, extra: list[sp.Task] | None = None
+) -> tuple[OperationState, SyncRunner]:
     runner = SyncRunner(cast(KubeClient, cluster))
-    state = await runner.advance(state, tasks(), orphans=ORPHANS, prune_blocked=None)
+    state = await runner.advance(state, tasks() + (extra or []), orphans=ORPHANS,
+                                 prune_blocked=None)  # fmt: skip
     return state, runner
 
 
@@ -164,63 +178,67 @@ async def test_the_fixture_runs_every_call_kind_once_without_failures() -> None:
         assert call in cluster.calls
 
 
-CALLS = [
-    # (call that fails, where a transient failure leaves the cursor, the refusal's message)
-    pytest.param("apply settings", "Sync 0 unsent",
-                 f"ConfigMap app/settings: {FORBIDDEN}", id="apply"),
-    pytest.param("delete migrate", "PreSync 0 unsent",
-                 f"Job.batch app/migrate: {FORBIDDEN}", id="hook delete before creation"),
+ERRORS = [
+    pytest.param(KubeUnavailableError(503, OUTAGE), id="unavailable"),
+    pytest.param(KubeUnavailableError(500, WEBHOOK), id="webhook"),
+    pytest.param(KubeUnavailableError(0, "cannot reach the API server"), id="no answer"),
+    pytest.param(KubeConflictError(409, "the object has been modified"), id="conflict"),
+    pytest.param(KubeRefusedError(403, FORBIDDEN), id="refused"),
+]
+
+SENDS = [
+    # (call that fails, the operation's message before the server's words)
+    pytest.param("apply settings", "ConfigMap app/settings", id="apply"),
+    pytest.param("delete migrate", "Job.batch app/migrate", id="hook delete before creation"),
+    pytest.param("delete old", "cannot prune ConfigMap app/old", id="prune delete"),
+]  # fmt: skip
+
+READS = [
+    # (call that fails, where it leaves the cursor, the interruption's message before the server's)
     pytest.param("get widgets.example.com", "Sync 0 unsent",
-                 f"cannot read CRD widgets.example.com: {FORBIDDEN}", id="CRD established read"),
+                 "cannot read CRD widgets.example.com", id="CRD established read"),
     pytest.param("refresh", "Sync 0 unsent",
-                 f"cannot refresh API discovery after applying CRDs: {FORBIDDEN}",
-                 id="discovery refresh"),
+                 "cannot refresh API discovery after applying CRDs", id="discovery refresh"),
     pytest.param("get settings", "Sync 0 sent",
-                 f"cannot read ConfigMap app/settings to check its health: {FORBIDDEN}",
-                 id="health gate read"),
+                 "cannot read ConfigMap app/settings to check its health", id="health gate read"),
     pytest.param("delete notify", "PreSync 0 sent",
-                 f"cannot delete hook Job.batch app/notify: {FORBIDDEN}",
-                 id="hook delete policy"),
-    pytest.param("delete old", "Sync prune unsent",
-                 f"cannot prune ConfigMap app/old: {FORBIDDEN}", id="prune delete"),
+                 "cannot delete hook Job.batch app/notify", id="hook delete policy"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        pytest.param(KubeUnavailableError(503, OUTAGE), id="unavailable"),
-        pytest.param(KubeUnavailableError(0, "cannot reach the API server"), id="no answer"),
-        pytest.param(KubeConflictError(409, "the object has been modified"), id="conflict"),
-    ],
-)
-@pytest.mark.parametrize(("call", "cursor", "refusal"), CALLS)
-async def test_transient_failure_interrupts_the_pass_and_the_next_pass_finishes(
-    call: str, cursor: str, refusal: str, error: KubeApiError
+@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize(("call", "context"), SENDS)
+async def test_a_failed_send_fails_the_operation_whatever_the_error(
+    call: str, context: str, error: KubeApiError
 ) -> None:
     cluster = FakeCluster(call, error)
-    state, runner = await advance(cluster, operation())
+    state, runner = await advance(cluster, operation(), on_fail_hook())
+    assert (state.phase, state.message, where(state)) == (
+        "Failed", f"{context}: {error.message}", "",
+    )  # fmt: skip
+    assert runner.interrupted is None
+    assert "apply cleanup" in cluster.calls  # the SyncFail hook ran
+
+
+@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize(("call", "cursor", "context"), READS)
+async def test_a_failed_read_interrupts_the_pass_and_the_next_pass_finishes(
+    call: str, cursor: str, context: str, error: KubeApiError
+) -> None:
+    cluster = FakeCluster(call, error)
+    state, runner = await advance(cluster, operation(), on_fail_hook())
     assert (state.phase, state.message, where(state)) == ("Running", "", cursor)
     assert "SyncFailed" not in results(state).values()
     assert isinstance(runner.interrupted, type(error))
-    assert runner.interrupted.message.endswith(error.message)
+    assert runner.interrupted.message == f"{context}: {error.message}"
 
-    state, runner = await advance(cluster, state)
+    state, runner = await advance(cluster, state, on_fail_hook())
     assert (state.phase, state.message, runner.interrupted) == (
         "Succeeded", "successfully synced", None,
     )  # fmt: skip
     assert cluster.calls.count("apply migrate") == 1  # a hook runs once
     assert cluster.calls.count("apply notify") == 1
-
-
-@pytest.mark.parametrize(("call", "cursor", "refusal"), CALLS)
-async def test_refusal_fails_the_operation_like_a_refused_apply(
-    call: str, cursor: str, refusal: str
-) -> None:
-    cluster = FakeCluster(call, KubeRefusedError(403, FORBIDDEN))
-    state, runner = await advance(cluster, operation())
-    assert (state.phase, state.message, where(state)) == ("Failed", refusal, "")
-    assert runner.interrupted is None
+    assert "apply cleanup" not in cluster.calls
 
 
 async def test_refused_apply_is_recorded_on_the_object() -> None:
@@ -232,7 +250,7 @@ async def test_refused_apply_is_recorded_on_the_object() -> None:
 
 
 class TwoFailures(FakeCluster):
-    """One wave meets an outage on one object and a refusal on another."""
+    """One wave meets a refusal on one object and an outage on another."""
 
     async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
         name = body["metadata"]["name"]
@@ -243,7 +261,9 @@ class TwoFailures(FakeCluster):
         return await super().apply(body, field_manager=field_manager, dry_run=dry_run)
 
 
-async def test_a_refusal_in_a_wave_fails_it_even_when_another_object_met_an_outage() -> None:
+async def test_every_failed_apply_of_a_wave_is_recorded_and_fails_the_operation() -> None:
     state, runner = await advance(TwoFailures(), operation())
-    assert (state.phase, state.message) == ("Failed", f"ConfigMap app/settings: {FORBIDDEN}")
+    assert state.phase == "Failed"
     assert runner.interrupted is None
+    failed = {r.name: r.message for r in state.resources if r.status == "SyncFailed"}
+    assert failed == {"settings": FORBIDDEN, "widgets.example.com": OUTAGE}

@@ -116,7 +116,10 @@ class Reconciler:
             log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
             await self._write_failure(raw, app, err)
             return outcomes.Outcome(requeue_after=interval, error=err)
-        status = outcomes.succeeded(app, run.plan, operation=run.state, history=run.history)
+        paused = run.interrupted.message if run.interrupted is not None else None
+        status = outcomes.succeeded(
+            app, run.plan, operation=run.state, history=run.history, paused=paused
+        )
         await self._write_status(raw, status, run=run)
         if ops.terminate_request(app) is not None:
             # Served by this pass, or stale (it names no running operation):

@@ -11,7 +11,14 @@ synced, degraded       False  -            -        interval
 out of sync (manual)   False  -            -        interval
 StallingError          False  -            True     interval (input must change)
 other DriftlessError   False  True         -        backoff (by the manager)
+sync paused by a read  as     True         -        backoff (by the manager)
+                       above
 =====================  =====  ===========  =======  ==========================
+
+A sync pass interrupted by a failed read (``sync.runner``) keeps the
+operation Running; the reason is told in the Ready and Reconciling messages
+("...; paused: <why>"), never in the operation's own message, which is the
+operation's outcome.
 """
 
 from __future__ import annotations
@@ -126,8 +133,12 @@ def succeeded(
     *,
     operation: OperationState | None = None,
     history: list[HistoryEntry] | None = None,
+    paused: str | None = None,
 ) -> JSON:
-    """Status after a pipeline run that reached the cluster."""
+    """Status after a pipeline run that reached the cluster.
+
+    ``paused`` is why the pass's sync step stopped early (a failed read), if it did.
+    """
     status = _status_of({"status": app.status.to_api()})
     status.observed_generation = app.generation
     status.operation_state = operation
@@ -153,10 +164,29 @@ def succeeded(
     if pruned or any(s.message == "applied" for s in states):
         status.last_synced_at = cond.now_rfc3339()
     conditions = _conditions(status, in_sync, overall.status, plan.revision, app.generation)
-    status.conditions = cond.ordered(
-        _with_operation(conditions, operation, app.generation, plan.revision)
-    )
+    conditions = _with_operation(conditions, operation, app.generation, plan.revision)
+    status.conditions = cond.ordered(_paused(conditions, paused, app.generation))
     return status.to_api()
+
+
+def _paused(conditions: list[Condition], paused: str | None, generation: int) -> list[Condition]:
+    """Name why the pass stopped early on Ready, and keep the app Reconciling (it is retried)."""
+    if not paused:
+        return conditions
+    why = f"paused: {redact(paused)}"
+    ready = cond.find(conditions, cond.READY)
+    if ready is not None:
+        message = f"{ready.message}; {why}" if ready.message else why
+        conditions = cond.set_condition(
+            conditions, cond.READY, ready.status == "True", ready.reason, message,
+            generation=generation,
+        )  # fmt: skip
+    reconciling = cond.find(conditions, cond.RECONCILING)
+    base = reconciling.message if reconciling else ready.message if ready else ""
+    message = f"{base}; {why}" if base else why
+    return cond.set_condition(
+        conditions, cond.RECONCILING, True, reasons.PROGRESSING, message, generation=generation
+    )
 
 
 def _with_operation(

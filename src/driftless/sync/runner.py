@@ -13,14 +13,22 @@ from ``SyncStep.waiting_since``). ``at_safe_point`` and ``end_early`` are the
 pure rules by which the controller supersedes or terminates an operation
 between two passes.
 
-API failures (``kube.errors``) never escape ``advance``. A refusal (or a
-missing object) fails the operation the way a refused apply always has: the
-message goes to the operation and the SyncFail phase runs. A transient
-failure (API server unreachable, throttled, a write conflict) ends the pass
-where it stands — whatever was applied and recorded stays in the state, the
-step is re-sent by the next pass (applies are idempotent; hooks already
-created are not re-created) — and is exposed as ``SyncRunner.interrupted``
-so the caller stores the progress and retries with backoff.
+API failures (``kube.errors``) never escape ``advance``; what happens
+depends on the request, not on the error's class:
+
+* a failed **send** (apply, replace, the delete-and-wait of a hook before it
+  is created again, the delete of an orphan) fails the operation, whatever
+  the class — a 503 "failed calling webhook" as much as a 403: the redacted
+  message goes to the operation, the SyncFail phase runs and the app's retry
+  policy decides whether it is tried again (a send may have half-happened,
+  so only a new operation may repeat it);
+* a failed **read** (the health-gate read, the read of an applied CRD until
+  it is Established, the discovery refresh after it, the delete policy of a
+  hook that already ended) ends the pass where it stands — whatever was
+  applied and recorded stays in the state; an unsent step is re-sent by the
+  next pass (applies are idempotent; hooks already created are not
+  re-created) — and is exposed as ``SyncRunner.interrupted`` so the caller
+  stores the progress, shows the message and retries later.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftless.core.conditions import now_rfc3339
-from driftless.core.errors import DriftlessError, TransientError
+from driftless.core.errors import DriftlessError
 from driftless.core.models import (
     HealthStatusCode,
     OperationPhase,
@@ -105,11 +113,11 @@ class SyncRunner:
         orphans: list[Orphan],
         prune_blocked: str | None,
     ) -> OperationState:
-        """Run steps until one must wait, the operation ends, or the API fails transiently.
+        """Run steps until one must wait, the operation ends, or a read fails.
 
         ``self.applied`` afterwards holds the objects this call wrote, and
-        ``self.interrupted`` the transient failure that ended the pass early
-        (None otherwise). Never raises a ``KubeApiError``.
+        ``self.interrupted`` the failed read that ended the pass early (None
+        otherwise). Never raises a ``KubeApiError``.
         """
         self.applied = {}
         self.interrupted = None
@@ -124,11 +132,9 @@ class SyncRunner:
                 pools = (normal, failing)
                 waiting = await self._step(state, step, tasks, orphans, prune_blocked, pools)
             except KubeApiError as exc:
-                if isinstance(exc, TransientError):
-                    self.interrupted = exc
-                    return state
-                self._fail(state, exc.message, failing)
-                continue
+                # Only a read gets here (``_send`` fails the operation itself).
+                self.interrupted = exc
+                return state
             if waiting:
                 return state
 
@@ -175,16 +181,27 @@ class SyncRunner:
         orphans: list[Orphan],
         prune_blocked: str | None,
     ) -> bool:
-        """Send the step's objects once; False when that failed (cursor already moved)."""
+        """Send the step's objects once; False when that failed (cursor already moved).
+
+        A failed send fails the operation whatever the error's class; the
+        reads after applying CRDs raise their ``KubeApiError`` (``advance``
+        interrupts the pass and the step stays unsent).
+        """
         state.step = SyncStep(phase=step.phase, wave=step.wave, applied=False)
+        step_tasks = sp.tasks_of(tasks, step)
         try:
             if step.wave == sp.PRUNE_WAVE:
                 await self._prune(state, orphans, prune_blocked)
             else:
-                await self._apply_step(state, sp.tasks_of(tasks, step))
+                await self._apply_step(state, step_tasks)
+        except DriftlessError as err:  # every KubeApiError of a send as well
+            self._fail(state, err.message, sp.fail_steps(tasks))
+            return False
+        try:
+            await self._crds_ready(state, step_tasks)
         except KubeApiError:
-            raise  # advance() decides: a refusal fails, an outage interrupts
-        except DriftlessError as err:
+            raise  # a read: advance() interrupts the pass
+        except DriftlessError as err:  # a CRD not Established in time
             self._fail(state, err.message, sp.fail_steps(tasks))
             return False
         state.step.applied = True
@@ -202,9 +219,9 @@ class SyncRunner:
                     await self._delete_and_wait(task)
                 await self._apply(task, dry_run=dry_run)
             except KubeApiError as exc:
+                # Whatever the class: the write may have half-happened (a webhook
+                # timing out after admitting it), so the operation fails here.
                 message = redact_api_error(exc.message, task.obj.ref)
-                if isinstance(exc, TransientError):  # not the object's fault: the next pass retries
-                    raise exc.with_message(f"{task.obj.describe()}: {message}") from None
                 result.status, result.message = "SyncFailed", message
                 raise DriftlessError(f"{task.obj.describe()}: {message}") from None
             result.status = "Synced"
@@ -213,13 +230,17 @@ class SyncRunner:
                 result.hook_phase = "Running"
 
         await _bounded(self.concurrency, step_tasks, one)
+
+    async def _crds_ready(self, state: OperationState, step_tasks: list[sp.Task]) -> None:
+        """Wait until the step's CRDs are served (reads: a ``KubeApiError`` escapes)."""
         crds = [t.obj.ref.name for t in step_tasks if t.obj.ref.kind == "CustomResourceDefinition"]
-        if crds and not dry_run:
-            await wait_established(self.client, crds)
-            try:
-                await self.client.discovery.refresh()
-            except KubeApiError as exc:
-                raise exc.in_context("cannot refresh API discovery after applying CRDs") from None
+        if not crds or state.operation.sync.dry_run:
+            return
+        await wait_established(self.client, crds)
+        try:
+            await self.client.discovery.refresh()
+        except KubeApiError as exc:
+            raise exc.in_context("cannot refresh API discovery after applying CRDs") from None
 
     async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
         body = task.obj.body
@@ -523,8 +544,5 @@ async def _bounded(
                 failures.append(exc)
 
     await asyncio.gather(*(guarded(item) for item in items))
-    # A refusal fails the operation whatever else happened in the wave; only a
-    # wave that merely met an outage is left for the next pass.
-    refusals = [f for f in failures if not isinstance(f, TransientError)]
     if failures:
-        raise (refusals or failures)[0]
+        raise failures[0]
