@@ -12,9 +12,12 @@ Contract of ``drive``:
   synced and nothing is pruned;
 * what the runner wrote is folded into the plan (``Planner.refresh``), so the
   plan is the truth about the cluster for the rest of the pass;
-* ``Driven.interrupted`` is the transient API failure that ended the pass
-  early (the state holds the progress made so far: store it, retry with
-  backoff); a refusal is never here — it fails the operation in the state;
+* ``Driven.interrupted`` is the failed read that ended the pass early — the
+  runner's (see ``sync.runner``: a failed send fails the operation in the
+  state instead) or this step's own orphan and health reads, whose failure
+  after ``advance`` changed the state must not lose that progress (hooks
+  would be created again). The state holds the progress made so far: store
+  it, show the message, retry later. ``drive`` never raises ``KubeApiError``;
 * ``Driven.health`` is one verdict per rendered object: from the refreshed
   plan (no request), or read again from the cluster with ``live=True``.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from driftless.core.errors import DriftlessError
 from driftless.core.models import HealthStatusCode, OperationPhase, OperationState
 from driftless.core.resources import ResourceRef
+from driftless.kube.client import KubeApiError
 from driftless.pipeline.health import live_health, plan_health
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
@@ -61,6 +65,11 @@ async def drive(
         orphans=[] if selection else plan.orphans,
         prune_blocked=plan.prune_blocked,
     )
-    await planner.refresh(plan, runner.applied)
-    health = await live_health(planner.client, plan) if live else plan_health(plan)
-    return Driven(state, runner.interrupted, health)
+    interrupted = runner.interrupted
+    try:
+        await planner.refresh(plan, runner.applied)
+        health = await live_health(planner.client, plan) if live else plan_health(plan)
+    except KubeApiError as exc:
+        # The state moved on (objects applied, hooks created): keep it.
+        return Driven(state, interrupted or exc, plan_health(plan))
+    return Driven(state, interrupted, health)

@@ -17,7 +17,7 @@ import asyncio
 
 from driftless.core.models import HealthStatusCode
 from driftless.core.resources import ResourceRef
-from driftless.kube.client import KubeClient
+from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline.plan import Plan
 
 DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
@@ -33,10 +33,16 @@ def plan_health(plan: Plan) -> list[HealthStatusCode]:
 
 
 async def live_health(client: KubeClient, plan: Plan) -> list[HealthStatusCode]:
-    """The health of every planned resource, read now (Missing when absent)."""
+    """The health of every planned resource, read now (Missing when absent).
+
+    A failed read raises its ``KubeApiError`` naming the object.
+    """
 
     async def one(api_version: str, ref: ResourceRef) -> HealthStatusCode:
-        live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
+        try:
+            live = await client.get(api_version, ref.kind, ref.name, ref.namespace or None)
+        except KubeApiError as exc:
+            raise exc.in_context(f"cannot read {ref} to check its health") from None
         return HealthStatusCode.MISSING if live is None else plan.registry.assess(live).status
 
     return list(
