@@ -37,34 +37,38 @@ def row(name: str, *, sync: str = "Synced", project: str = "default", ns: str = 
 OUT_OF_SYNC = apps_query.parse(sync=["OutOfSync"])
 EVERYTHING = apps_query.parse()
 
-CASES: list[tuple[str, apps_query.AppQuery, bool, Row | None, str | None]] = [
-    ("matching change", OUT_OF_SYNC, False, row("a", sync="OutOfSync"), "app"),
-    ("matching change, shown", OUT_OF_SYNC, True, row("a", sync="OutOfSync"), "app"),
-    ("change outside the filter, never shown", OUT_OF_SYNC, False, row("a"), None),
-    ("change that leaves the filter", OUT_OF_SYNC, True, row("a"), "deleted"),
-    ("deleted, shown", EVERYTHING, True, None, "deleted"),
-    ("deleted, never shown", OUT_OF_SYNC, False, None, None),
-    ("no filter", EVERYTHING, False, row("a"), "app"),
-    ("project filter", apps_query.parse(project=["other"]), False, row("a"), None),
-    ("selector", apps_query.parse(selector=["team=a"]), False, row("a"), "app"),
-    ("search", apps_query.parse(search="APPS/A"), False, row("a"), "app"),
+SYNCED, OUT = row("a"), row("a", sync="OutOfSync")
+CASES: list[tuple[str, apps_query.AppQuery, Row | None, Row | None, str | None]] = [
+    ("new, matching", OUT_OF_SYNC, None, OUT, "app"),
+    ("matching, matched before", OUT_OF_SYNC, OUT, OUT, "app"),
+    ("enters the filter", OUT_OF_SYNC, SYNCED, OUT, "app"),
+    ("change outside the filter", OUT_OF_SYNC, SYNCED, SYNCED, None),
+    ("new, outside the filter", OUT_OF_SYNC, None, SYNCED, None),
+    ("leaves the filter", OUT_OF_SYNC, OUT, SYNCED, "deleted"),
+    ("deleted, matched", EVERYTHING, SYNCED, None, "deleted"),
+    ("deleted, outside the filter", OUT_OF_SYNC, SYNCED, None, None),
+    ("deleted, never seen", EVERYTHING, None, None, None),
+    ("no filter", EVERYTHING, None, SYNCED, "app"),
+    ("project filter", apps_query.parse(project=["other"]), None, SYNCED, None),
+    ("selector", apps_query.parse(selector=["team=a"]), None, SYNCED, "app"),
+    ("search", apps_query.parse(search="APPS/A"), None, SYNCED, "app"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("case", "query", "shown", "now", "wanted"), CASES, ids=[c[0] for c in CASES]
+    ("case", "query", "before", "now", "wanted"), CASES, ids=[c[0] for c in CASES]
 )
 def test_next_event(
-    case: str, query: apps_query.AppQuery, shown: bool, now: Row | None, wanted: str | None
+    case: str, query: apps_query.AppQuery, before: Row | None, now: Row | None, wanted: str | None
 ) -> None:
-    event = stream.next_event(query, shown, now, ("apps", "a"))
+    event = stream.next_event(query, before, now, ("apps", "a"))
     assert (event.name if event else None) == wanted, case
     if event is not None and event.name == "deleted":
         assert event.data == {"namespace": "apps", "name": "a"}
 
 
 def test_app_event_carries_the_redacted_row() -> None:
-    event = stream.next_event(EVERYTHING, False, row("a"), ("apps", "a"))
+    event = stream.next_event(EVERYTHING, None, row("a"), ("apps", "a"))
     assert event is not None
     text = stream.sse(event)
     assert text.startswith("event: app\ndata: {") and text.endswith("}\n\n")

@@ -12,12 +12,14 @@ Events (``text/event-stream``, UTF-8, one JSON object per ``data`` line)::
     event: deleted    data: {"namespace", "name"}  gone, or no longer matching
 
 A client starts from ``GET /api/v1/applications`` and applies the events on
-top: ``deleted`` is sent for an app the client may show (it matched when the
-stream opened, or an ``app`` event was sent for it) that was deleted or left
-the filter. The stream sends no snapshot; after any reconnection
-(``EventSource`` reconnects by itself, ``retry`` is 3 s) the client lists again.
+top: ``deleted`` is sent for an app that matched the filter before the change
+(so the client may show it) and was deleted or no longer matches. The stream
+sends no snapshot; after any reconnection (``EventSource`` reconnects by
+itself, ``retry`` is 3 s) the client lists again.
 
-Bounded memory: each client has a queue of at most ``QUEUE_SIZE`` events. A
+Bounded memory: the hub keeps one reference per application (the row before
+each change, shared by all clients); each client has only a queue of at most
+``QUEUE_SIZE`` events. A
 client that does not read fast enough to keep it from filling is dropped:
 its queue is emptied and its stream ends (it reconnects and lists again); the
 server never buffers more for it. At most ``MAX_CLIENTS`` streams are open at
@@ -72,15 +74,15 @@ class Event:
     data: Any
 
 
-def next_event(query: AppQuery, shown: bool, row: Row | None, key: Key) -> Event | None:
-    """What a client with ``query`` is told of a change, or ``None``. Pure.
+def next_event(query: AppQuery, before: Row | None, row: Row | None, key: Key) -> Event | None:
+    """What a client with ``query`` is told of a change of app ``key``, or ``None``. Pure.
 
-    ``row`` is the app as it is now (``None``: deleted); ``shown`` whether the
-    client may show it (it matched before).
+    ``before`` is the app before the change (``None``: new), ``row`` after it
+    (``None``: deleted).
     """
     if row is not None and apps_query.matches(row, query):
         return Event("app", row.data)
-    if shown:
+    if before is not None and apps_query.matches(before, query):
         return Event("deleted", {"namespace": key[0], "name": key[1]})
     return None
 
@@ -98,19 +100,14 @@ def sse(event: Event) -> str:
 @dataclass(eq=False)
 class _Client:
     query: AppQuery
-    shown: set[Key]
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: bool = False
 
-    def offer(self, row: Row | None, key: Key) -> bool:
+    def offer(self, before: Row | None, row: Row | None, key: Key) -> bool:
         """Queue what this change means to the client; ``False`` once it is dropped."""
-        event = next_event(self.query, key in self.shown, row, key)
+        event = next_event(self.query, before, row, key)
         if event is None:
             return True
-        if event.name == "app":
-            self.shown.add(key)
-        else:
-            self.shown.discard(key)
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -127,20 +124,23 @@ class _Client:
 
 
 class Hub:
-    """The stream clients of one server, fed by its Application cache."""
+    """The stream clients of one server, fed by its Application cache.
+
+    Made before the cache starts, so it sees every row from the first: its
+    ``_last`` is the cache's rows as of the previous change.
+    """
 
     def __init__(self, caches: Caches) -> None:
         self.caches = caches
         self._clients: set[_Client] = set()
+        self._last: dict[Key, Row] = {row.key: row for row in caches.rows()}
         caches.subscribe(self._on_change)
 
     def __len__(self) -> int:
         return len(self._clients)
 
     def open(self, query: AppQuery) -> _Client:
-        """A new client, knowing which apps it may show now."""
-        shown = {row.key for row in self.caches.rows() if apps_query.matches(row, query)}
-        client = _Client(query, shown)
+        client = _Client(query)
         self._clients.add(client)
         return client
 
@@ -168,8 +168,11 @@ class Hub:
         where = row.key if row is not None else key
         if where is None:
             return
+        before = self._last.pop(where, None)
+        if row is not None:
+            self._last[where] = row
         for client in list(self._clients):
-            if not client.offer(row, where):
+            if not client.offer(before, row, where):
                 self._clients.discard(client)
 
 
