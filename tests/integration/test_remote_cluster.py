@@ -14,11 +14,13 @@ import pytest_asyncio
 import yaml
 
 from driftless.controller.manager import Controller
-from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.controller.reconciler import Reconciler
+from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.kube.clusters import CLUSTER_SECRET_SELECTOR, connection_from_secret
 from driftless.pipeline.planner import Planner
+from driftless.sources.git import GitCache
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import (
     APPS_NAMESPACE,
@@ -88,14 +90,16 @@ async def test_app_deploys_to_a_registered_cluster(
     assert "production is not registered" in message
 
 
-async def _add_cluster(devcluster: DevCluster, remote_cluster: DevCluster, name: str) -> None:
+async def _add_cluster(
+    devcluster: DevCluster, remote_cluster: DevCluster, name: str, namespace: str = APPS_NAMESPACE
+) -> None:
     context = yaml.safe_load(Path(remote_cluster.kubeconfig).read_text())["current-context"]
     added = await asyncio.to_thread(
         subprocess.run,
         [
             sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={devcluster.kubeconfig}",
             "cluster", "add", context, "--kubeconfig", str(remote_cluster.kubeconfig),
-            "--name", name,
+            "--name", name, "--namespace", namespace,
         ],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -161,3 +165,73 @@ async def test_rotated_cluster_credentials_stop_the_old_watches_and_client(
 def _watches(planner: Planner) -> list[tuple[str, str]]:
     cache = planner.live.cache
     return cache.kinds() if cache is not None else []
+
+
+def _app_to(destination: str, namespace: str) -> Application:
+    return Application.model_validate(
+        {
+            "metadata": {"name": "shared", "namespace": namespace},
+            "spec": {
+                "source": {"repoURL": "file:///unused"},
+                "destination": {"name": destination, "namespace": "shared"},
+            },
+        }
+    )
+
+
+async def test_one_server_registered_in_two_namespaces_keeps_a_planner_per_namespace(
+    kube: KubeClient,
+    devcluster: DevCluster,
+    remote: tuple[DevCluster, KubeClient],
+    tmp_path: Path,
+) -> None:
+    """Cluster Secrets are per app namespace: each namespace gets its own planner
+    and client, which the other namespace's reconciles never replace or close.
+    A planner replaced (rotated Secret) while a pass still uses it is closed
+    only when that pass ends.
+
+    Before, planners were keyed by server only: the two namespaces replaced
+    and closed each other's client on every reconcile, and a pass running on
+    the closed client failed with "Session is closed".
+    """
+    remote_cluster, _ = remote
+    tenant = unique("tenant")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": tenant}}
+    await kube.apply(namespace, field_manager="test")
+    await _add_cluster(devcluster, remote_cluster, "shared")
+    await _add_cluster(devcluster, remote_cluster, "shared", namespace=tenant)
+    home, theirs = _app_to("shared", APPS_NAMESPACE), _app_to("shared", tenant)
+    reconciler = Reconciler(kube, GitCache(tmp_path / "git"))
+    try:
+        home_planner = await reconciler.planner_for(home)
+        tenant_planner = await reconciler.planner_for(theirs)
+        assert home_planner is not tenant_planner
+        assert home_planner.client is not tenant_planner.client
+        for _ in range(3):  # reconciles of both namespaces, interleaved
+            assert await reconciler.planner_for(home) is home_planner
+            assert await reconciler.planner_for(theirs) is tenant_planner
+        assert not _client_closed(home_planner.client)
+        assert not _client_closed(tenant_planner.client)
+        assert sorted(namespace for namespace, _ in reconciler.remote_planners()) == sorted(
+            [APPS_NAMESPACE, tenant]
+        )
+
+        async with reconciler.using_planner(theirs) as held:
+            [secret] = await kube.list(
+                "v1", "Secret", tenant, label_selector=CLUSTER_SECRET_SELECTOR
+            )
+            rotated = {"metadata": {"annotations": {"test.driftless.dev/rotated": "1"}}}
+            await kube.merge_patch(
+                "v1", "Secret", secret["metadata"]["name"], rotated, namespace=tenant
+            )
+            newer = await reconciler.planner_for(theirs)
+            assert newer is not held
+            # The pass holding the replaced planner still works on its client.
+            assert not _client_closed(held.client)
+            assert await held.client.get("v1", "Namespace", "default") is not None
+        assert _client_closed(held.client)
+        assert not _client_closed(newer.client)
+        assert await reconciler.planner_for(home) is home_planner
+        assert not _client_closed(home_planner.client)
+    finally:
+        await reconciler.close()

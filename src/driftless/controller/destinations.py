@@ -6,8 +6,10 @@ or the name ``in-cluster``. Any other destination must be registered with
 ``driftless cluster add``: a Secret labelled ``driftless.dev/secret-type:
 cluster`` in the app's namespace, matched by ``destination.name`` or by
 ``destination.server``. An unknown destination is a ``StallingError``
-naming it. Clients are cached per Secret version, so rotated credentials are
-picked up without a restart; the user of a replaced client ``release``s it.
+naming it. Clients are cached per app namespace, server and Secret version
+(two namespaces may register one server with different credentials), so
+rotated credentials are picked up without a restart; the user of a replaced
+client ``release``s it once nothing uses it any more.
 """
 
 from __future__ import annotations
@@ -48,16 +50,20 @@ def is_local(app: Application) -> bool:
 class Destinations:
     def __init__(self, control: KubeClient) -> None:
         self.control = control
-        self._clients: dict[tuple[str, str], KubeClient] = {}
+        self._clients: dict[tuple[str, str, str], KubeClient] = {}
 
     async def resolve(self, app: Application) -> Destination:
         if is_local(app):
             return Destination(IN_CLUSTER_SERVER, self.control, local=True)
         connection, version = await self._find(app)
-        key = (connection.server, version)
+        key = (app.namespace, connection.server, version)
         client = self._clients.get(key)
         if client is None:
             client = await connect(connection)
+            raced = self._clients.get(key)  # another worker connected meanwhile
+            if raced is not None:
+                await client.close()
+                client = raced
             self._clients[key] = client
         return Destination(connection.server, client, local=False)
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.controller.destinations import Destinations
+from driftless.controller.destinations import Destination, Destinations
 from driftless.controller.events import EventRecorder, events_for
 from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
@@ -90,7 +93,13 @@ class Reconciler:
             home=home,
         )  # fmt: skip
         self.destinations = Destinations(client)
-        self._remote_planners: dict[str, Planner] = {}
+        # One planner per (app namespace, server): cluster Secrets live in the
+        # apps' namespaces, so two namespaces may register one server differently.
+        self._remote_planners: dict[tuple[str, str], Planner] = {}
+        # Passes running on each remote planner now (by id), and the replaced
+        # planners still in use: closed when their last pass ends.
+        self._users: Counter[int] = Counter()
+        self._retired: dict[int, Planner] = {}
         self._on_live_change = on_live_change
         self.concurrency = concurrency
         self.events = EventRecorder(client)
@@ -168,32 +177,61 @@ class Reconciler:
 
     async def close(self) -> None:
         """Stop the watches of remote clusters and close their clients."""
-        for planner in self._remote_planners.values():
+        for planner in [*self._remote_planners.values(), *self._retired.values()]:
             await planner.close()
         self._remote_planners.clear()
+        self._retired.clear()
         await self.destinations.close()
 
     def _renderer(self) -> GitRenderer:
         # Each planner has its own bounded render cache, dropped with the planner.
         return GitRenderer(self.git, self.tools or RenderTools())
 
-    def remote_planners(self) -> dict[str, Planner]:
-        """The planner of each remote cluster in use, by server URL (a copy)."""
+    def remote_planners(self) -> dict[tuple[str, str], Planner]:
+        """The planner of each remote cluster in use, by (app namespace, server URL) (a copy)."""
         return dict(self._remote_planners)
 
     async def planner_for(self, app: Application) -> Planner:
-        """The planner of the app's destination cluster (one per remote cluster).
+        """The planner of the app's destination cluster, not held (see ``using_planner``)."""
+        async with self.using_planner(app) as planner:
+            return planner
 
-        When the cluster's Secret changed (rotated credentials), ``destinations``
-        hands out a new client: the planner is replaced, and the old one's
-        watches are stopped before its client is closed.
+    @asynccontextmanager
+    async def using_planner(self, app: Application) -> AsyncIterator[Planner]:
+        """The planner of the app's destination cluster, held for the block.
+
+        One planner per remote cluster and app namespace. When the cluster's
+        Secret changed (rotated credentials), ``destinations`` hands out a new
+        client and the planner is replaced; the old one's watches are stopped
+        and its client closed once no pass holds it any more (a pass on a
+        closed client would fail with "Session is closed").
         """
         destination = await self.destinations.resolve(app)
         if destination.local:
-            return self.planner
-        old = self._remote_planners.get(destination.server)
+            yield self.planner
+            return
+        # No await between choosing the planner and counting this pass on it.
+        planner, replaced = self._remote_planner(app.namespace, destination)
+        self._users[id(planner)] += 1
+        try:
+            if replaced is not None:
+                await self._retire(replaced)
+            yield planner
+        finally:
+            self._users[id(planner)] -= 1
+            if self._users[id(planner)] <= 0:
+                del self._users[id(planner)]
+                if self._retired.pop(id(planner), None) is not None:
+                    await self._shut(planner)
+
+    def _remote_planner(
+        self, namespace: str, destination: Destination
+    ) -> tuple[Planner, Planner | None]:
+        """(the planner for this destination client, the planner it replaced or None)."""
+        key = (namespace, destination.server)
+        old = self._remote_planners.get(key)
         if old is not None and old.client is destination.client:
-            return old
+            return old, None
         cache = WatchCache(destination.client)
         if self._on_live_change is not None:
             cache.subscribe(self._on_live_change)
@@ -206,12 +244,19 @@ class Reconciler:
             server_url=destination.server,
             home=self.home,
         )
-        # Stored before any await: a worker running meanwhile sees the new planner.
-        self._remote_planners[destination.server] = planner
-        if old is not None:
-            await old.close()
-            await self.destinations.release(old.client)
-        return planner
+        self._remote_planners[key] = planner
+        return planner, old
+
+    async def _retire(self, planner: Planner) -> None:
+        """Shut a replaced planner now, or when the passes still using it end."""
+        if self._users[id(planner)] > 0:
+            self._retired[id(planner)] = planner
+        else:
+            await self._shut(planner)
+
+    async def _shut(self, planner: Planner) -> None:
+        await planner.close()
+        await self.destinations.release(planner.client)
 
     async def _run(self, app: Application) -> RunResult:
         """Plan, then start, advance or end a sync operation as policy and requests say.
@@ -219,7 +264,11 @@ class Reconciler:
         The status always compares with the current target revision, also while
         an operation of an older revision runs (see ``driftless.sync``).
         """
-        planner = await self.planner_for(app)
+        async with self.using_planner(app) as planner:
+            return await self._run_on(planner, app)
+
+    async def _run_on(self, planner: Planner, app: Application) -> RunResult:
+        """``_run`` on the planner of the app's destination."""
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
@@ -337,10 +386,10 @@ class Reconciler:
             return True
         try:
             app = Application.model_validate(raw)
-            target = (await self.planner_for(app)).client
-            applied = await StatusInventory(app).read()
-            orphans = await find_orphans(target, app.namespace, app.name, applied)
-            deleted = await prune_objects(target, orphans)
+            async with self.using_planner(app) as planner:
+                applied = await StatusInventory(app).read()
+                orphans = await find_orphans(planner.client, app.namespace, app.name, applied)
+                deleted = await prune_objects(planner.client, orphans)
         except (DriftlessError, PydanticValidationError) as exc:
             log.warning(
                 "app %s/%s: cannot delete its resources: %s",
