@@ -33,6 +33,7 @@ from driftless.kube.client import (
     KubeApiError,
     KubeClient,
     KubeConflictError,
+    KubeExpiredError,
     KubeNotFoundError,
     KubeRefusedError,
     KubeUnavailableError,
@@ -45,6 +46,7 @@ JSON = dict[str, Any]
 UNAVAILABLE = (KubeUnavailableError, "ReconciliationFailed")
 REFUSED = (KubeRefusedError, "ValidationFailed")
 NOT_FOUND = (KubeNotFoundError, "ReconciliationFailed")
+EXPIRED = (KubeExpiredError, "ReconciliationFailed")
 CONFLICT = (KubeConflictError, "ReconciliationFailed")
 SCHEMA = ".spec.replicas: expected numeric, got string; failed to create typed patch object"
 
@@ -66,7 +68,7 @@ def status(code: int, message: str, reason: str = "") -> str:
         pytest.param(406, "not acceptable", REFUSED, id="406"),
         pytest.param(408, "request timeout", UNAVAILABLE, id="408"),
         pytest.param(409, "already exists", CONFLICT, id="409"),
-        pytest.param(410, "too old resource version", NOT_FOUND, id="410 watch expired"),
+        pytest.param(410, "too old resource version", EXPIRED, id="410 watch expired"),
         pytest.param(413, "request entity too large", REFUSED, id="413"),
         pytest.param(415, "unsupported media type", REFUSED, id="415"),
         pytest.param(422, "spec.x: Invalid value", REFUSED, id="422 invalid"),
@@ -234,7 +236,7 @@ def _client(host: str) -> KubeClient:
                      id="403"),
         pytest.param(409, status(409, "exists", "AlreadyExists"), KubeConflictError, "exists",
                      id="409"),
-        pytest.param(410, status(410, "gone", "Expired"), KubeNotFoundError, "gone", id="410"),
+        pytest.param(410, status(410, "gone", "Expired"), KubeExpiredError, "gone", id="410"),
         pytest.param(429, status(429, "slow down"), KubeUnavailableError, "slow down", id="429"),
         pytest.param(500, status(500, SCHEMA), KubeRefusedError, SCHEMA, id="500 schema"),
         pytest.param(503, b"<html>down</html>", KubeUnavailableError, "<html>down</html>",

@@ -48,7 +48,7 @@ from driftless.core.resources import (
 )
 from driftless.core.wellknown import REFRESH_ANNOTATION
 from driftless.kube.cache import WatchCache
-from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
+from driftless.kube.client import KubeApiError, KubeClient, KubeExpiredError, UnknownKindError
 from driftless.pipeline.status import Outcome, jittered
 from driftless.render import RenderTools
 from driftless.render.isolation import isolated
@@ -163,9 +163,9 @@ class Controller:
                     version = await self._watch_from(version)
             except UnknownKindError:
                 log.error("the Application CRD is not installed; run `driftless install`")
-            except KubeNotFoundError:
+            except KubeExpiredError:
                 pass  # 410: the watch's resource version expired; re-list
-            except KubeApiError as exc:
+            except KubeApiError as exc:  # a 404 too: the Application CRD was deleted
                 log.warning("watching Applications failed: %s", exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 

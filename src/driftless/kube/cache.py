@@ -30,6 +30,7 @@ from typing import Any
 from driftless.kube.client import (
     KubeApiError,
     KubeClient,
+    KubeExpiredError,
     KubeNotFoundError,
     KubeRefusedError,
     WatchEvent,
@@ -94,8 +95,10 @@ class _Informer:
                     self.synced.set()
                     return
                 log.debug("watch of %s refused: %s", kind, exc)
-            except KubeNotFoundError:
+            except KubeExpiredError:
                 pass  # 410: the watch's resource version expired; re-list
+            except KubeNotFoundError as exc:  # 404: the kind is not served (any more)
+                log.warning("cannot list or watch %s (was its CRD deleted?): %s", kind, exc)
             except KubeApiError as exc:
                 log.debug("watch of %s interrupted: %s", kind, exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)

@@ -38,6 +38,7 @@ from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
 from driftless.kube.errors import (
     KubeApiError,
     KubeConflictError,
+    KubeExpiredError,
     KubeNotFoundError,
     KubeRefusedError,
     KubeUnavailableError,
@@ -49,6 +50,7 @@ __all__ = [
     "KubeApiError",
     "KubeClient",
     "KubeConflictError",
+    "KubeExpiredError",
     "KubeNotFoundError",
     "KubeRefusedError",
     "KubeUnavailableError",
@@ -325,7 +327,8 @@ class KubeClient:
         """Stream events after ``resource_version`` until the server closes the stream.
 
         Callers re-list and re-watch when this ends or raises
-        ``KubeNotFoundError`` (410: the resource version is too old).
+        ``KubeExpiredError`` (410: the resource version is too old); a plain
+        ``KubeNotFoundError`` (404) means the kind itself is gone.
         """
         rtype = await self.resource_type(api_version, kind)
         query = {

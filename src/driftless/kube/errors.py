@@ -12,6 +12,8 @@ four classes below, and callers catch the class they mean
         │                                               and the 500 of an apply whose body
         │                                               does not fit the kind's schema
         ├── KubeNotFoundError        + NotFoundError    404, 410
+        │   └── KubeExpiredError                        410: a watch's resource version
+        │                                               is too old (re-list and watch again)
         └── KubeConflictError        + ConflictError    409
 
 Because each class also derives from the project's own error type, the
@@ -50,6 +52,7 @@ from driftless.core.errors import (
 __all__ = [
     "KubeApiError",
     "KubeConflictError",
+    "KubeExpiredError",
     "KubeNotFoundError",
     "KubeRefusedError",
     "KubeUnavailableError",
@@ -83,12 +86,6 @@ class KubeApiError(DriftlessError):
         self.status = status
         self.api_reason = api_reason
 
-    # Only for ``controller/reconciler.py`` until it catches ``KubeNotFoundError``;
-    # new code catches the class.
-    @property
-    def not_found(self) -> bool:
-        return isinstance(self, NotFoundError)
-
     def with_message(self, message: str) -> Self:
         """The same error (same class, status and reasons) saying ``message``."""
         copy = type(self)(self.status, message, self.api_reason)
@@ -112,13 +109,24 @@ class KubeNotFoundError(KubeApiError, NotFoundError):
     """The object (or, for 410, the watched resource version) is gone."""
 
 
+class KubeExpiredError(KubeNotFoundError):
+    """410 Gone: the resource version a watch started from is too old.
+
+    A watch loop re-lists on this one; any other ``KubeNotFoundError`` of a
+    list or watch (404: the kind itself is gone, e.g. its CRD was deleted) is
+    worth a warning.
+    """
+
+
 class KubeConflictError(KubeApiError, ConflictError):
     """The object changed since it was read, or already exists."""
 
 
 def error_class(status: int, message: str = "") -> type[KubeApiError]:
     """The class of a failed request with this HTTP status (0: no response). Pure."""
-    if status in (404, 410):
+    if status == 410:
+        return KubeExpiredError
+    if status == 404:
         return KubeNotFoundError
     if status == 409:
         return KubeConflictError
