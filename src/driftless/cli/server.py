@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
 from driftless.cli.options import checked_namespace
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
-from driftless.server import app, settings
+from driftless.server import app, settings, tls
 
 
 @click.command("server")
@@ -41,6 +43,11 @@ from driftless.server import app, settings
     help="PEM private key of --tls-cert.",
 )
 @click.option(
+    "--self-signed",
+    is_flag=True,
+    help="Serve HTTPS with a certificate made at start (browsers warn until it is trusted).",
+)
+@click.option(
     "--insecure-no-auth",
     is_flag=True,
     help="Serve the API without login (refused unless --address is a loopback address).",
@@ -68,6 +75,7 @@ async def server_command(
     port: int,
     tls_cert: Path | None,
     tls_key: Path | None,
+    self_signed: bool,
     insecure_no_auth: bool,
     namespace: str,
     log_level: str,
@@ -81,6 +89,8 @@ async def server_command(
     Example:
       driftless server --port 8080
     """
+    if self_signed and (tls_cert or tls_key):
+        raise click.UsageError("--self-signed or --tls-cert/--tls-key, not both")
     config = settings.ServerSettings(
         address=address,
         port=port,
@@ -94,11 +104,15 @@ async def server_command(
     except settings.SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level)
-    client = await globals_.client()
-    try:
-        await app.serve(config, client, asyncio.Event(), started=_announce)
-    finally:
-        await client.close()
+    with tempfile.TemporaryDirectory(prefix="driftless-tls-") as scratch:
+        if self_signed:
+            cert, key = tls.self_signed(Path(scratch), address)
+            config = replace(config, tls_cert=cert, tls_key=key)
+        client = await globals_.client()
+        try:
+            await app.serve(config, client, asyncio.Event(), started=_announce)
+        finally:
+            await client.close()
 
 
 def _announce(url: str) -> None:

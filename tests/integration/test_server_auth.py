@@ -1,0 +1,135 @@
+"""Local login on the dev cluster: the admin account's Secrets, sessions, logout, cookie flags."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from driftless.kube.client import KubeClient
+from driftless.server import auth, tls
+from tests.integration.helpers import APPS_NAMESPACE
+from tests.integration.server_inprocess import serving
+
+pytestmark = pytest.mark.integration
+
+
+async def test_login_session_logout(kube: KubeClient) -> None:
+    async with serving(kube) as served:
+        admin = await kube.get("v1", "Secret", auth.ADMIN_SECRET, APPS_NAMESPACE)
+        assert admin is not None
+        hashed = base64.b64decode(admin["data"][auth.HASH_KEY]).decode()
+        assert hashed.startswith("$scrypt$ln=14,r=8,p=1$")
+        password = await served.initial_password()
+        assert auth.verify_password(password, hashed)
+        assert password not in hashed
+        session_url = f"{served.url}/api/v1/session"
+        bodies: list[str] = []
+
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            # No cookie: 401 everywhere but the login itself.
+            for url in [session_url, f"{served.url}/api/v1/applications"]:
+                async with http.get(url) as resp:
+                    assert resp.status == 401
+                    assert (await resp.json())["error"]["code"] == "Unauthorized"
+
+            for username, wrong in [("admin", password + "x"), ("root", password), ("admin", "")]:
+                body = {"username": username, "password": wrong}
+                async with http.post(session_url, json=body) as resp:
+                    bodies.append(await resp.text())
+                    assert resp.status == (422 if not wrong else 401)
+                    assert "Set-Cookie" not in resp.headers
+
+            async with http.post(
+                session_url, json={"username": "admin", "password": password}
+            ) as resp:
+                assert resp.status == 200
+                assert await resp.json() == {"user": "admin"}
+                bodies.append(await resp.text())
+                header = resp.headers["Set-Cookie"]
+            cookie = SimpleCookie(header)[auth.COOKIE]
+            assert cookie["httponly"] is True
+            assert cookie["samesite"] == "strict"
+            assert not cookie["secure"]  # plain HTTP here; Secure over TLS
+            assert cookie["path"] == "/"
+            old_cookie = cookie.value
+
+            async with http.get(session_url) as resp:
+                assert (resp.status, await resp.json()) == (200, {"user": "admin"})
+            async with http.get(f"{served.url}/api/v1/applications?limit=1") as resp:
+                assert resp.status == 200
+                bodies.append(await resp.text())
+
+            async with http.delete(session_url) as resp:
+                assert resp.status == 204
+
+        # Logout ended the session on the server: the old cookie is refused.
+        async with aiohttp.ClientSession() as http:
+            for url in [session_url, f"{served.url}/api/v1/projects"]:
+                async with http.get(url, headers={"Cookie": f"{auth.COOKIE}={old_cookie}"}) as resp:
+                    assert resp.status == 401
+            async with http.get(f"{served.url}/api/openapi.json") as resp:
+                bodies.append(await resp.text())
+
+    for body in bodies:
+        assert hashed not in body
+        assert password not in body
+        assert hashed.split("$")[-1] not in body
+
+
+async def test_a_second_start_keeps_the_account(kube: KubeClient) -> None:
+    async with serving(kube):
+        first = await kube.get("v1", "Secret", auth.ADMIN_SECRET, APPS_NAMESPACE)
+    async with serving(kube) as served, await served.login() as http:
+        second = await kube.get("v1", "Secret", auth.ADMIN_SECRET, APPS_NAMESPACE)
+        async with http.get(f"{served.url}/api/v1/session") as resp:
+            assert resp.status == 200
+    assert first is not None and second is not None
+    assert first["data"] == second["data"]
+
+
+async def test_a_password_set_in_the_secret_replaces_the_initial_one(kube: KubeClient) -> None:
+    async with serving(kube) as served:
+        original = await kube.get("v1", "Secret", auth.ADMIN_SECRET, APPS_NAMESPACE)
+        assert original is not None
+        new_hash = auth.hash_password("a new passphrase")
+        await kube.merge_patch(
+            "v1", "Secret", auth.ADMIN_SECRET,
+            {"data": {auth.HASH_KEY: base64.b64encode(new_hash.encode()).decode()}},
+            namespace=APPS_NAMESPACE,
+        )  # fmt: skip
+        try:
+            url = f"{served.url}/api/v1/session"
+            async with aiohttp.ClientSession() as http:
+                initial = {"username": "admin", "password": await served.initial_password()}
+                async with http.post(url, json=initial) as resp:
+                    assert resp.status == 401
+                fresh = {"username": "admin", "password": "a new passphrase"}
+                async with http.post(url, json=fresh) as resp:
+                    assert resp.status == 200
+        finally:
+            await kube.merge_patch(
+                "v1", "Secret", auth.ADMIN_SECRET, {"data": original["data"]},
+                namespace=APPS_NAMESPACE,
+            )  # fmt: skip
+
+
+async def test_over_tls_the_cookie_is_secure(kube: KubeClient, tmp_path: Path) -> None:
+    cert, key = tls.self_signed(tmp_path, "127.0.0.1")
+    trust = ssl.create_default_context(cafile=str(cert))  # the certificate names 127.0.0.1
+    async with serving(kube, tls_cert=cert, tls_key=key) as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        body = {"username": "admin", "password": await served.initial_password()}
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust)) as http,
+            http.post(f"{served.url}/api/v1/session", json=body) as resp,
+        ):
+            assert resp.status == 200
+            cookie = SimpleCookie(resp.headers["Set-Cookie"])[auth.COOKIE]
+    assert cookie["secure"] is True
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "strict"
