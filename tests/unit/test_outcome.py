@@ -7,8 +7,8 @@ from driftless.core.models import Application
 from driftless.core.resources import Manifest
 from driftless.pipeline import status as outcome
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import prepare
+from driftless.sync.states import ObjectState
 
 RAW: dict[str, Any] = {
     "apiVersion": "driftless.dev/v1alpha1",

@@ -14,9 +14,8 @@ from driftless.core.models import Application
 from driftless.core.resources import Manifest, ResourceRef
 from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
-from driftless.sync.prune import Orphan
+from driftless.sync.states import ObjectState, Orphan
 
 JSON = dict[str, Any]
 APP = Application.model_validate(

@@ -26,9 +26,9 @@ from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
 from driftless.pipeline.projects import PermissiveProjects
 from driftless.pipeline.renderers import LocalRenderer, LocalTree
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
 from driftless.sync.runner import SyncRunner
+from driftless.sync.states import ObjectState
 
 JSON = dict[str, Any]
 OUTAGE = "the server is currently unable to handle the request"

@@ -14,8 +14,8 @@ from driftless.core.models import Application, HealthStatusCode
 from driftless.core.resources import Manifest, ResourceRef
 from driftless.pipeline.health import DONE_HEALTH, done_count, plan_health
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
+from driftless.sync.states import ObjectState
 
 JSON = dict[str, Any]
 APP = Application.model_validate(

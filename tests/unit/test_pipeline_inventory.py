@@ -22,9 +22,8 @@ from driftless.core.models import (
 from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
 from driftless.pipeline import inventory
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
-from driftless.sync.prune import Orphan
+from driftless.sync.states import ObjectState, Orphan
 
 JSON = dict[str, Any]
 APP = Application.model_validate(

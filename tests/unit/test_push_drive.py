@@ -27,8 +27,8 @@ from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start
 from driftless.pipeline.projects import PermissiveProjects
 from driftless.pipeline.renderers import LocalRenderer, LocalTree
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
+from driftless.sync.states import ObjectState
 
 JSON = dict[str, Any]
 APP = Application.model_validate(

@@ -38,8 +38,8 @@ from driftless.kube.client import (
 )
 from driftless.sync import plan as sp
 from driftless.sync.prepare import DesiredObject
-from driftless.sync.prune import Orphan
 from driftless.sync.runner import SyncRunner
+from driftless.sync.states import Orphan
 
 JSON = dict[str, Any]
 Key = tuple[str, str, str]  # kind, namespace, name

@@ -33,9 +33,8 @@ from driftless.core.models import (
 from driftless.core.resources import Manifest, ResourceRef
 from driftless.pipeline import status
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
 from driftless.sync.prepare import DesiredObject
-from driftless.sync.prune import Orphan
+from driftless.sync.states import ObjectState, Orphan
 
 JSON = dict[str, Any]
 REV, NEWER = "a" * 40, "b" * 40

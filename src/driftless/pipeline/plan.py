@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from driftless.core.models import Application
 from driftless.core.resources import ResourceRef
 from driftless.health import HealthRegistry, HealthResult
-from driftless.sync import execute, prune
 from driftless.sync import plan as sync_plan
+from driftless.sync.states import ObjectState, Orphan
 
 
 @dataclass
@@ -23,8 +23,8 @@ class Plan:
 
     app: Application
     revision: str
-    states: list[execute.ObjectState]
-    orphans: list[prune.Orphan] = field(default_factory=list)
+    states: list[ObjectState]
+    orphans: list[Orphan] = field(default_factory=list)
     prune_blocked: str | None = None
     hooks: list[sync_plan.Task] = field(default_factory=list)
     rendered: int = 0

@@ -42,6 +42,7 @@ from driftless.sync import execute, ownership, prune, scope
 from driftless.sync import plan as sync_plan
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject, prepare
+from driftless.sync.states import ObjectState
 
 JSON = dict[str, Any]
 KUBE_TARGET_TTL = 300.0
@@ -197,7 +198,7 @@ class Planner:
         ownership.check_render(obj.body, ref, obj.describe(), app_namespace=app.namespace)
 
     async def _check_ownership(
-        self, app: Application, states: list[execute.ObjectState], hooks: list[DesiredObject]
+        self, app: Application, states: list[ObjectState], hooks: list[DesiredObject]
     ) -> None:
         """Refuse the plan if any live object it would write belongs to another app."""
         allow = app.spec.sync_policy.option_enabled(ownership.ALLOW_TAKEOVER)

@@ -50,8 +50,7 @@ from driftless.core.repourl import redact
 from driftless.core.resources import ResourceRef
 from driftless.health import HealthResult, worst
 from driftless.pipeline.plan import Plan
-from driftless.sync.execute import ObjectState
-from driftless.sync.prune import Orphan
+from driftless.sync.states import ObjectState, Orphan
 
 JSON = dict[str, Any]
 PROGRESS_POLL_SECONDS = 3.0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from driftless.core.crd import kinds_defined
@@ -33,6 +32,7 @@ from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, li
 from driftless.sync.prepare import DesiredObject
 from driftless.sync.redact import redact_api_error
 from driftless.sync.scope import is_builtin_group
+from driftless.sync.states import ObjectState
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,17 +40,6 @@ JSON = dict[str, Any]
 
 CRD_KIND = "CustomResourceDefinition"
 VALIDATION_NAMESPACE = "default"
-
-
-@dataclass
-class ObjectState:
-    """Desired vs live for one object after ``compare`` (and maybe ``apply``)."""
-
-    desired: DesiredObject
-    live: JSON | None
-    in_sync: bool
-    message: str = ""
-    predicted: JSON | None = None  # the server-side dry-run of applying ``desired``
 
 
 async def compare(

@@ -23,30 +23,16 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from driftless.core.models import ResourceStatus
 from driftless.core.resources import ResourceRef, tracking_of
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
-from driftless.sync.plan import sync_options
 from driftless.sync.prepare import kind_rank
 from driftless.sync.redact import redact_api_error
+from driftless.sync.states import Orphan
 
 JSON = dict[str, Any]
-
-
-@dataclass
-class Orphan:
-    """A live object of this app that git no longer renders."""
-
-    ref: ResourceRef
-    api_version: str
-    live: JSON
-
-    @property
-    def prune_disabled(self) -> bool:
-        return "Prune=false" in sync_options(self.live)
 
 
 def candidates(

@@ -56,8 +56,9 @@ from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
 from driftless.sync.live import LiveReader
-from driftless.sync.prune import Orphan, prune
+from driftless.sync.prune import prune
 from driftless.sync.redact import redact_api_error
+from driftless.sync.states import Orphan
 
 JSON = dict[str, Any]
 DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
