@@ -183,6 +183,21 @@ async def test_log_in_list_filter_and_open_an_app(
     await expect(history).to_contain_text(revision[:8])
     await expect(page.get_by_role("region", name="Resources")).to_contain_text("settings")
     await page.screenshot(path=screenshots / "06-app-synced.png", full_page=True)
+
+    # Live: a sync asked for elsewhere shows in the open list, with no reload.
+    await page.goto(f"{server.url}/applications?search={prefix}")
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=manual))
+    await expect(row).to_contain_text("OutOfSync", timeout=SEEN)
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_have_text(
+        "Live", timeout=SEEN
+    )
+    await page.evaluate("() => { window.stillTheSamePage = true }")
+    sync = f"{server.url}/api/v1/applications/{APPS_NAMESPACE}/{manual}/sync"
+    answer = await page.request.post(sync, data={})
+    assert answer.status == 202, await answer.text()
+    await expect(row).to_contain_text("Synced", timeout=SEEN)  # was OutOfSync
+    assert await page.evaluate("() => window.stillTheSamePage === true"), "the page reloaded"
+    await page.screenshot(path=screenshots / "08-list-live.png")
     await page.context.close()
 
 

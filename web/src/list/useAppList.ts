@@ -4,6 +4,8 @@
 // A changed row is patched in place at once; at most once a second the
 // visible pages and the counts are then fetched again, so a burst of changes
 // across thousands of apps costs a few page requests, not one per change.
+// The stream has no snapshot, so each time it opens (first or again) the
+// visible pages are listed again too.
 
 import { useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { streamURL, type AppRow } from "../api";
@@ -60,6 +62,9 @@ export function useAppList(filters: Filters, unauthorized: () => void): AppList 
       es.onopen = () => {
         backoff = RECONNECT_MIN_MS;
         setLive("live");
+        // The stream sends no snapshot: what changed while it was not open
+        // (before it first opened, or while it reconnected) is listed again.
+        if (store.total !== null || store.error !== null) scheduleRefresh();
       };
       es.onerror = () => {
         if (es.readyState !== EventSource.CLOSED) {
