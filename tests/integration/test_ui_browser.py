@@ -145,8 +145,10 @@ async def test_log_in_list_filter_and_open_an_app(
     print(f"list interactive {interactive:.0f} ms after navigation")
     await page.screenshot(path=screenshots / "02-list.png")
 
-    # Filter by sync status: the URL keeps the filter, only the OutOfSync app is left.
-    await page.get_by_label(re.compile(r"^OutOfSync")).check()
+    # Filter by sync status, with the keyboard: the URL keeps the filter, only the
+    # OutOfSync app is left.
+    await page.get_by_label(re.compile(r"^OutOfSync")).focus()
+    await page.keyboard.press("Space")
     await expect(page).to_have_url(re.compile(r"sync=OutOfSync"), timeout=SEEN)
     await expect(table.get_by_role("link", name=synced)).to_have_count(0, timeout=SEEN)
     await expect(table.get_by_role("link", name=manual)).to_be_visible()
@@ -160,8 +162,9 @@ async def test_log_in_list_filter_and_open_an_app(
     await expect(tile).to_contain_text("OutOfSync", timeout=SEEN)
     await page.screenshot(path=screenshots / "04-tiles.png")
 
-    # The app page, from the list.
-    await tile.get_by_role("link", name=manual).click()
+    # The app page, from the list (keyboard again).
+    await tile.get_by_role("link", name=manual).focus()
+    await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{server.url}/applications/{APPS_NAMESPACE}/{manual}")
     await expect(page.get_by_role("heading", name=manual, exact=True)).to_be_visible()
     summary = page.get_by_role("region", name="Summary")
