@@ -34,6 +34,8 @@ from driftless.kube.client import (
     KubeClient,
     KubeConflictError,
     KubeExpiredError,
+    KubeForbiddenError,
+    KubeInvalidError,
     KubeNotFoundError,
     KubeRefusedError,
     KubeUnavailableError,
@@ -45,6 +47,8 @@ JSON = dict[str, Any]
 
 UNAVAILABLE = (KubeUnavailableError, "ReconciliationFailed")
 REFUSED = (KubeRefusedError, "ValidationFailed")
+FORBIDDEN = (KubeForbiddenError, "ValidationFailed")
+INVALID = (KubeInvalidError, "ValidationFailed")
 NOT_FOUND = (KubeNotFoundError, "ReconciliationFailed")
 EXPIRED = (KubeExpiredError, "ReconciliationFailed")
 CONFLICT = (KubeConflictError, "ReconciliationFailed")
@@ -62,7 +66,7 @@ def status(code: int, message: str, reason: str = "") -> str:
     [
         pytest.param(400, "bad request", REFUSED, id="400"),
         pytest.param(401, "Unauthorized", UNAVAILABLE, id="401 credentials expire or rotate"),
-        pytest.param(403, "forbidden", REFUSED, id="403 RBAC"),
+        pytest.param(403, "forbidden", FORBIDDEN, id="403 RBAC"),
         pytest.param(404, "not found", NOT_FOUND, id="404"),
         pytest.param(405, "method not allowed", REFUSED, id="405"),
         pytest.param(406, "not acceptable", REFUSED, id="406"),
@@ -71,7 +75,7 @@ def status(code: int, message: str, reason: str = "") -> str:
         pytest.param(410, "too old resource version", EXPIRED, id="410 watch expired"),
         pytest.param(413, "request entity too large", REFUSED, id="413"),
         pytest.param(415, "unsupported media type", REFUSED, id="415"),
-        pytest.param(422, "spec.x: Invalid value", REFUSED, id="422 invalid"),
+        pytest.param(422, "spec.x: Invalid value", INVALID, id="422 invalid"),
         pytest.param(429, "too many requests", UNAVAILABLE, id="429 throttled"),
         pytest.param(500, "etcdserver: request timed out", UNAVAILABLE, id="500"),
         pytest.param(500, SCHEMA, REFUSED, id="500 apply schema mismatch"),
@@ -132,7 +136,7 @@ def test_hostile_bodies_give_a_readable_bounded_message(
 )
 def test_huge_messages_are_cut(payload: bytes | str) -> None:
     error = api_error(422, payload)
-    assert type(error) is KubeRefusedError
+    assert type(error) is KubeInvalidError
     assert len(error.message) <= MAX_MESSAGE + len("… (truncated)")
     assert error.message.endswith("… (truncated)")
 
@@ -142,8 +146,14 @@ def test_huge_messages_are_cut(payload: bytes | str) -> None:
     [
         pytest.param(KubeUnavailableError(503, "m"), (TransientError, DriftlessError),
                      (StallingError, ConflictError, NotFoundError), id="unavailable"),
-        pytest.param(KubeRefusedError(403, "m"), (ValidationError, StallingError),
-                     (TransientError, NotFoundError), id="refused"),
+        pytest.param(KubeRefusedError(400, "m"), (ValidationError, StallingError),
+                     (TransientError, NotFoundError, KubeForbiddenError), id="refused"),
+        pytest.param(KubeForbiddenError(403, "m"), (KubeRefusedError, ValidationError),
+                     (TransientError, KubeInvalidError), id="forbidden"),
+        pytest.param(KubeInvalidError(422, "m"), (KubeRefusedError, ValidationError),
+                     (TransientError, KubeForbiddenError), id="invalid"),
+        pytest.param(KubeExpiredError(410, "m"), (KubeNotFoundError, NotFoundError),
+                     (TransientError, StallingError), id="expired"),
         pytest.param(KubeNotFoundError(404, "m"), (NotFoundError, DriftlessError),
                      (TransientError, StallingError), id="not found"),
         pytest.param(KubeConflictError(409, "m"), (ConflictError, TransientError),
@@ -167,7 +177,7 @@ def test_unknown_kind_is_not_an_api_error() -> None:
 def test_in_context_keeps_the_class_and_prefixes_the_message() -> None:
     error = api_error(403, status(403, "forbidden", "Forbidden"))
     framed = error.in_context("cannot read project x")
-    assert type(framed) is KubeRefusedError
+    assert type(framed) is KubeForbiddenError
     assert (framed.status, framed.api_reason, framed.reason) == (403, "Forbidden", error.reason)
     assert str(framed) == framed.message == "cannot read project x: forbidden"
     assert error.message == "forbidden"  # the original is left alone
@@ -232,7 +242,7 @@ def _client(host: str) -> KubeClient:
 @pytest.mark.parametrize(
     ("code", "body", "cls", "message"),
     [
-        pytest.param(403, status(403, "forbidden", "Forbidden"), KubeRefusedError, "forbidden",
+        pytest.param(403, status(403, "forbidden", "Forbidden"), KubeForbiddenError, "forbidden",
                      id="403"),
         pytest.param(409, status(409, "exists", "AlreadyExists"), KubeConflictError, "exists",
                      id="409"),

@@ -40,7 +40,7 @@ from driftless.cli.options import namespace_option, no_headers_option, output_op
 from driftless.cli.output import age, dump, table
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
-from driftless.kube.client import KubeClient, KubeRefusedError
+from driftless.kube.client import KubeClient, KubeForbiddenError
 
 complete_project = complete_names(API_VERSION, PROJECT_KIND)
 
@@ -257,7 +257,7 @@ async def _apps(client: KubeClient, namespace: str) -> list[JSON]:
     not list them cluster-wide."""
     try:
         return await client.list(API_VERSION, APPLICATION_KIND, None)
-    except KubeRefusedError:  # RBAC: not cluster-wide
+    except KubeForbiddenError:  # RBAC: not cluster-wide
         pass
     return await client.list(API_VERSION, APPLICATION_KIND, namespace)
 

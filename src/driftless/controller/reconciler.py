@@ -49,6 +49,7 @@ from driftless.kube.client import (
     KubeApiError,
     KubeClient,
     KubeConflictError,
+    KubeInvalidError,
     KubeNotFoundError,
     KubeRefusedError,
 )
@@ -506,10 +507,15 @@ class Reconciler:
             await self.client.json_patch(
                 API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
             )
-        except (KubeNotFoundError, KubeConflictError, KubeRefusedError):
-            # Gone, changed meanwhile, or the resourceVersion test failed (refused):
+        except (KubeNotFoundError, KubeConflictError, KubeInvalidError):
+            # Gone, changed meanwhile, or the resourceVersion test failed (422):
             # the request stays, and ``_leftover`` keeps it from running twice.
             return
+        except KubeRefusedError as exc:
+            # Anything else refused (RBAC, an admission webhook): the request
+            # stays (``_leftover`` keeps it from running twice), but say why.
+            log.warning("app %s/%s: cannot clear the finished operation request: %s",
+                        namespace, name, exc)  # fmt: skip
 
     async def clear_refresh(self, raw: dict[str, Any]) -> None:
         """Remove the refresh annotation once the request it carries was served."""

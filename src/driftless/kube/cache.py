@@ -31,8 +31,8 @@ from driftless.kube.client import (
     KubeApiError,
     KubeClient,
     KubeExpiredError,
+    KubeForbiddenError,
     KubeNotFoundError,
-    KubeRefusedError,
     WatchEvent,
 )
 from driftless.kube.discovery import UnknownKindError
@@ -89,7 +89,7 @@ class _Informer:
                 self.failed = exc  # the CRD went away; ensure() will report it
                 self.synced.set()
                 return
-            except KubeRefusedError as exc:
+            except KubeForbiddenError as exc:
                 if not self.synced.is_set():  # RBAC: this identity may not list the kind
                     self.failed = ListForbiddenError(api_version, kind)
                     self.synced.set()

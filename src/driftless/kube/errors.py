@@ -8,9 +8,12 @@ four classes below, and callers catch the class they mean
     DriftlessError (core.errors)
     └── KubeApiError                 base: .status, .message, .api_reason
         ├── KubeUnavailableError     + TransientError   no answer, timeout, 5xx, 429, 408, 401
-        ├── KubeRefusedError         + ValidationError  any other 4xx (400, 403, 405, 422, ...),
-        │                                               and the 500 of an apply whose body
-        │                                               does not fit the kind's schema
+        ├── KubeRefusedError         + ValidationError  any other 4xx (400, 405, 413, ...),
+        │   │                                           and the 500 of an apply whose body
+        │   │                                           does not fit the kind's schema
+        │   ├── KubeForbiddenError                      403: RBAC says no to this identity
+        │   └── KubeInvalidError                        422: the request body is invalid
+        │                                               (also a failed JSON-patch "test")
         ├── KubeNotFoundError        + NotFoundError    404, 410
         │   └── KubeExpiredError                        410: a watch's resource version
         │                                               is too old (re-list and watch again)
@@ -53,6 +56,8 @@ __all__ = [
     "KubeApiError",
     "KubeConflictError",
     "KubeExpiredError",
+    "KubeForbiddenError",
+    "KubeInvalidError",
     "KubeNotFoundError",
     "KubeRefusedError",
     "KubeUnavailableError",
@@ -105,6 +110,14 @@ class KubeRefusedError(KubeApiError, ValidationError):
     """The server understood the request and refuses it; sending it again cannot help."""
 
 
+class KubeForbiddenError(KubeRefusedError):
+    """403: this identity may not do that (RBAC); a caller may fall back to less."""
+
+
+class KubeInvalidError(KubeRefusedError):
+    """422: the request is invalid, or a JSON-patch ``test`` operation failed."""
+
+
 class KubeNotFoundError(KubeApiError, NotFoundError):
     """The object (or, for 410, the watched resource version) is gone."""
 
@@ -132,6 +145,10 @@ def error_class(status: int, message: str = "") -> type[KubeApiError]:
         return KubeConflictError
     if status in (401, 408, 429):
         return KubeUnavailableError
+    if status == 403:
+        return KubeForbiddenError
+    if status == 422:
+        return KubeInvalidError
     if 400 <= status < 500:
         return KubeRefusedError
     if status == 500 and SCHEMA_MISMATCH in message:
