@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test unit lint typecheck bench clean system-deps ui
+.PHONY: quickstart test unit lint typecheck bench clean system-deps ui ui-unit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ quickstart: $(STAMP) ui
 	$(BIN)/driftless quickstart
 
 ## Everything: lint, types, import layers, unit and integration tests.
-test: $(STAMP) system-deps ui lint typecheck
+test: $(STAMP) system-deps ui ui-unit lint typecheck
 	$(BIN)/driftless devcluster build
 	$(BIN)/pytest -q -ra
 
@@ -41,7 +41,11 @@ web/node_modules/.installed: web/package-lock.json
 $(UI_INDEX): web/node_modules/.installed $(UI_SOURCES)
 	cd web && npm run --silent build
 
-unit: $(STAMP)
+## The UI's pure modules (web/test/, node's own test runner).
+ui-unit: web/node_modules/.installed
+	cd web && npm test --silent
+
+unit: $(STAMP) ui-unit
 	$(BIN)/pytest -q -ra tests/unit
 
 lint: $(STAMP)
