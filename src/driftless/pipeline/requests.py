@@ -426,10 +426,12 @@ async def request_rollback(
     return done[-1]
 
 
-async def request_refresh(client: KubeClient, namespace: str, name: str, now: datetime) -> JSON:
-    """Ask for a re-check now; returns the app as stored now."""
+async def request_refresh(client: KubeClient, namespace: str, name: str, now: datetime) -> str:
+    """Ask for a re-check now; returns the value written to the refresh annotation."""
     await get_app(client, namespace, name)
-    return await _patch(client, namespace, name, refresh_patch(now))
+    patch = refresh_patch(now)
+    await _patch(client, namespace, name, patch)
+    return str(patch["metadata"]["annotations"][REFRESH_ANNOTATION])
 
 
 async def request_terminate(client: KubeClient, namespace: str, name: str, now: datetime) -> str:

@@ -41,6 +41,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftless.core import names
+from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeRefusedError
 from driftless.pipeline import requests
@@ -164,7 +165,8 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
             _audit(user, action, namespace, name, "refused", error.code)
             raise error from None
         except KubeRefusedError as exc:
-            error = ForbiddenError(exc.message) if exc.status == 403 else InvalidError(exc.message)
+            said = redact(exc.message)
+            error = ForbiddenError(said) if exc.status == 403 else InvalidError(said)
             _audit(user, action, namespace, name, "refused", error.code)
             raise error from None
         except Exception:
@@ -212,17 +214,14 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
     )
     async def refresh(namespace: Namespace, name: Name, user: str = user_dep) -> Any:
         """Ask the controller to re-check git and the cluster now."""
-        now = datetime.now(UTC)
-        patch = requests.refresh_patch(now)
-        await write(
+        stamp = await write(
             user,
             "refresh",
             namespace,
             name,
-            lambda: requests.request_refresh(client, namespace, name, now),
+            lambda: requests.request_refresh(client, namespace, name, datetime.now(UTC)),
         )
-        stamp = patch["metadata"]["annotations"]
-        return JSONResponse({"refresh": next(iter(stamp.values()))}, status_code=202)
+        return JSONResponse({"refresh": stamp}, status_code=202)
 
     @routes.post(
         "/applications/{namespace}/{name}/terminate",
