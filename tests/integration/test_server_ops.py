@@ -233,7 +233,11 @@ async def test_sync_refresh_rollback_and_cascading_delete_over_http(
 
 
 async def test_second_sync_while_one_runs_is_409_and_terminate_stops_it(
-    api: Api, kube: KubeClient, make_git_repo: MakeGitRepo, devcluster: DevCluster
+    api: Api,
+    kube: KubeClient,
+    make_git_repo: MakeGitRepo,
+    devcluster: DevCluster,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     name = unique("http-busy")
     repo = make_git_repo(
@@ -255,9 +259,19 @@ async def test_second_sync_while_one_runs_is_409_and_terminate_stops_it(
         kube, name, lambda a: op_state(a).get("phase") == "Running", what="the sync running"
     )
     started = op_state(app)["startedAt"]
-    status, body = await api.call("POST", f"{path}/sync", {"prune": True})
+    with caplog.at_level(logging.INFO, logger="driftless.server.routes_ops"):
+        status, body = await api.call("POST", f"{path}/sync", {"prune": True})
     assert status == 409, body
     error(body, "Conflict", "an operation is already running", started)
+    audit = json.loads(caplog.records[-1].getMessage())
+    assert audit == {
+        "audit": "write",
+        "user": "admin",
+        "action": "sync",
+        "app": f"{APPS_NAMESPACE}/{name}",
+        "result": "refused",
+        "code": "Conflict",
+    }
     # The CLI writes through the same requests: refused alike, nothing written.
     refused = await invoke(devcluster.kubeconfig, "app", "sync", name, "--no-wait")
     assert refused.exit_code == 1, refused.output
@@ -318,6 +332,11 @@ async def test_bad_requests_are_refused_in_the_error_shape(
     ):
         assert response.status == 401
         error(await response.json(), "Unauthorized")
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.get(f"{server}/api/v1/stream") as response,
+    ):
+        assert response.status == 401
 
 
 async def read_events(
