@@ -234,6 +234,17 @@ async def test_bad_links_show_a_message(
 
     await page.goto(f"{server.url}/no/such/page")
     await expect(page.get_by_role("heading", name="Page not found")).to_be_visible(timeout=SEEN)
+
+    # Logging out ends the session: a deep link asks to log in again, and comes back after.
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("heading", name="Log in to driftless")).to_be_visible(
+        timeout=SEEN
+    )
+    await page.goto(f"{server.url}/applications?sync=Synced")
+    await expect(page).to_have_url(re.compile(r"/login\?next="), timeout=SEEN)
+    await page.get_by_label("Password").fill(await initial_admin_password(kube, APPS_NAMESPACE))
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{server.url}/applications?sync=Synced", timeout=SEEN)
     await page.context.close()
 
 
