@@ -213,21 +213,46 @@ class KubeClient:
         label_selector: str | None = None,
     ) -> tuple[builtins.list[JSON], str]:
         """Like ``list`` plus the list's resourceVersion, to start a watch from."""
+        items: builtins.list[JSON] = []
+        version = ""
+        async for page, page_version in self.list_pages(
+            api_version, kind, namespace, label_selector=label_selector
+        ):
+            items += page
+            version = page_version
+        return items, version
+
+    async def list_pages(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[tuple[builtins.list[JSON], str]]:
+        """``list_with_version`` one page at a time: ``(items, version)`` per page.
+
+        ``version`` is the list's resourceVersion on the last page and ``""``
+        before it. For callers that keep less than whole objects: only one
+        page of them is in memory at a time.
+        """
         rtype = await self.resource_type(api_version, kind)
-        query: dict[str, str] = {"limit": "500"}
+        query: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             query["labelSelector"] = label_selector
-        items: builtins.list[JSON] = []
         while True:
             page = await self._json("GET", rtype.path(namespace), query=query)
-            for item in page.get("items", []):
+            items: builtins.list[JSON] = page.get("items", [])
+            for item in items:
                 # List items omit apiVersion/kind; put them back so callers see whole objects.
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
             token = page.get("metadata", {}).get("continue")
             if not token:
-                return items, str(page.get("metadata", {}).get("resourceVersion", ""))
+                yield items, str(page.get("metadata", {}).get("resourceVersion", ""))
+                return
+            yield items, ""
             query["continue"] = token
 
     async def apply(
