@@ -25,6 +25,7 @@ covers them): they are the one exception to "run", and are only asked for
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -38,6 +39,7 @@ import yaml
 
 from driftless.cli.main import cli
 from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
 from tests.integration.cli_driver import entry_point
 
 pytestmark = [pytest.mark.integration]
@@ -324,3 +326,49 @@ def test_a_without_kubeconfig_variable_or_file(command: str, places: dict[str, s
     env.pop("KUBERNETES_SERVICE_HOST", None)
     result = run(command, env, places)
     check(command, result, Expect(1, "$KUBECONFIG is not set"))
+
+
+def _store_unreadable_app(cluster: DevCluster, name: str) -> None:
+    """An Application the API server stores but this version's model refuses
+    (``healthTimeout: 0s`` fits the CRD's duration pattern, not the >= 1s rule)."""
+    body = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "driftless"},
+        "spec": {
+            "source": {"repoURL": "https://git.example.com/x.git"},
+            "destination": {"namespace": name},
+            "syncPolicy": {"healthTimeout": "0s"},
+        },
+    }
+
+    async def store() -> None:
+        client = await KubeClient.from_kubeconfig(str(cluster.kubeconfig))
+        try:
+            await client.apply(body, field_manager="test")
+        finally:
+            await client.close()
+
+    asyncio.run(store())
+
+
+@pytest.mark.parametrize("command", ["app diff", "diff"])
+def test_c_a_stored_application_this_version_cannot_read(
+    command: str, crds_only: DevCluster, places: dict[str, str]
+) -> None:
+    """One line naming the field, exit 1 — not a pydantic traceback."""
+    name = "front-unreadable"
+    _store_unreadable_app(crds_only, name)
+    argv = [name if part == APP else part.format(**places) for part in ARGS[command]]
+    result = subprocess.run(
+        [entry_point(), *command.split(), *argv],
+        env=cluster_env(crds_only),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    check(command, Run(result.returncode, result.stdout, result.stderr),
+          Expect(1, "invalid Application (for this version of driftless): "
+                    "spec.syncPolicy.healthTimeout: "))  # fmt: skip
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -13,6 +13,9 @@ traceback instead). Errors handled:
   is not there (``driftless install`` creates driftless's own);
 * ``KubeApiError`` and every ``DriftlessError`` (1, or 2/5 for
   ``UsageFailedError``/``SourceFailedError``);
+* pydantic's ``ValidationError``: an object this version cannot parse (an
+  Application stored by another version, or with ``--validate=false``) —
+  the line names the model and the first bad field (1);
 * Ctrl-C: 130, quietly.
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from pydantic import ValidationError as PydanticValidationError
 
 from driftless.cli import exits
 from driftless.cli.options import checked_namespace
@@ -35,6 +39,7 @@ from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
+from driftless.pipeline.status import first_error
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -101,6 +106,8 @@ def failure_message(exc: BaseException) -> str:
     """The one line (without its label) a failed command prints for ``exc``."""
     if isinstance(exc, UnknownKindError):
         return unknown_kind_message(exc)
+    if isinstance(exc, PydanticValidationError):
+        return f"invalid {exc.title} (for this version of driftless): {first_error(exc)}"
     if isinstance(exc, KubeNotFoundError) and exc.message.startswith('namespaces "'):
         # Writing into a namespace that is not there: most often driftless's
         # own, which `driftless install` creates.
@@ -122,7 +129,7 @@ def run_async(func: Callable[P, Coroutine[Any, Any, int | None]]) -> Callable[P,
             code = asyncio.run(func(*args, **kwargs))
         except KeyboardInterrupt:
             sys.exit(exits.EXIT_INTERRUPTED)
-        except (DriftlessError, KubeApiError, UnknownKindError) as exc:
+        except (DriftlessError, KubeApiError, UnknownKindError, PydanticValidationError) as exc:
             if _debug():
                 raise
             click.echo(f"{exits.label_of(exc)}: {failure_message(exc)}", err=True)
