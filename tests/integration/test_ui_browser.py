@@ -18,6 +18,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo
@@ -187,20 +188,31 @@ async def test_log_in_list_filter_and_open_an_app(
     await expect(page.get_by_role("region", name="Resources")).to_contain_text("settings")
     await page.screenshot(path=screenshots / "06-app-synced.png", full_page=True)
 
-    # Live: a sync asked for elsewhere shows in the open list, with no reload.
-    await page.goto(f"{server.url}/applications?search={prefix}")
-    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=manual))
-    await expect(row).to_contain_text("OutOfSync", timeout=SEEN)
-    await expect(page.get_by_role("status").filter(has_text="Live")).to_have_text(
-        "Live", timeout=SEEN
-    )
+    # Live, with no reload: a sync asked for elsewhere shows on the open app page...
+    await page.goto(f"{server.url}/applications/{APPS_NAMESPACE}/{manual}")
+    summary = page.get_by_role("region", name="Summary")
+    await expect(summary).to_contain_text("OutOfSync", timeout=SEEN)
     await page.evaluate("() => { window.stillTheSamePage = true }")
     sync = f"{server.url}/api/v1/applications/{APPS_NAMESPACE}/{manual}/sync"
     answer = await page.request.post(sync, data={})
     assert answer.status == 202, await answer.text()
-    await expect(row).to_contain_text("Synced", timeout=SEEN)  # was OutOfSync
+    await expect(summary).to_contain_text("Synced", timeout=SEEN)  # was OutOfSync
+    await expect(history).to_contain_text(revision[:8], timeout=SEEN)
     assert await page.evaluate("() => window.stillTheSamePage === true"), "the page reloaded"
-    await page.screenshot(path=screenshots / "08-list-live.png")
+    await page.screenshot(path=screenshots / "08-app-live.png", full_page=True)
+
+    # ... and an app deleted elsewhere leaves the open list.
+    await page.goto(f"{server.url}/applications?search={prefix}")
+    await expect(table.get_by_role("link", name=synced)).to_be_visible(timeout=SEEN)
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_have_text(
+        "Live", timeout=SEEN
+    )
+    await page.evaluate("() => { window.stillTheSamePage = true }")
+    await kube.delete(API_VERSION, APPLICATION_KIND, synced, APPS_NAMESPACE)
+    await expect(table.get_by_role("link", name=synced)).to_have_count(0, timeout=SEEN)
+    await expect(page.get_by_text("1 application matches the filters")).to_be_visible()
+    assert await page.evaluate("() => window.stillTheSamePage === true"), "the page reloaded"
+    await page.screenshot(path=screenshots / "09-list-live.png")
     await page.context.close()
 
 

@@ -50,7 +50,7 @@ export function AppListPage() {
         <h1>Applications</h1>
         <p className="total" aria-live="polite">
           {total === null ? "Loading…" : `${total} ${total === 1 ? "application" : "applications"}`}
-          {isFiltered(filters) && total !== null && " match the filters"}
+          {isFiltered(filters) && total !== null && (total === 1 ? " matches the filters" : " match the filters")}
         </p>
         <LiveIndicator live={live} />
         <button type="button" onClick={() => store.refresh()}>Refresh</button>
