@@ -12,7 +12,8 @@ import pytest
 
 from driftless.core.models import Application, HealthStatusCode
 from driftless.core.resources import Manifest, ResourceRef
-from driftless.pipeline.health import DONE_HEALTH, done_count, plan_health
+from driftless.health import DONE_HEALTH
+from driftless.pipeline.health import done_count, plan_health
 from driftless.pipeline.plan import Plan
 from driftless.sync.prepare import DesiredObject
 from driftless.sync.states import ObjectState
@@ -70,3 +71,14 @@ def test_suspended_counts_as_done() -> None:
     assert (
         HealthStatusCode.SUSPENDED in DONE_HEALTH and HealthStatusCode.DEGRADED not in DONE_HEALTH
     )
+
+
+def test_one_done_health_for_every_wait() -> None:
+    """The sync gates, push mode's --wait and app wait --health stop on the same verdicts."""
+    from driftless.cli import app_ops, push
+    from driftless.pipeline import health
+    from driftless.sync import runner
+
+    for module in (runner, health, push, app_ops):
+        assert module.DONE_HEALTH is DONE_HEALTH, module.__name__
+    assert set(DONE_HEALTH) == {HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED}

@@ -27,6 +27,7 @@ from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOU
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
+from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeClient
 from driftless.pipeline import requests
 
@@ -147,7 +148,7 @@ def verdict(
     if want_health and health == "Degraded":
         return EXIT_DEGRADED, f"degraded: {(status.get('health') or {}).get('message', '')}"
     synced = (status.get("sync") or {}).get("status") == "Synced"
-    healthy = health in ("Healthy", "Suspended")
+    healthy = health in DONE_HEALTH
     if (synced or not want_sync) and (healthy or not want_health):
         return EXIT_OK, ""
     return None

@@ -71,11 +71,12 @@ from driftless.core.models import (
     SyncOperation,
     SyncPolicy,
 )
+from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
 from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.drive import drive
-from driftless.pipeline.health import DONE_HEALTH, done_count, live_health
+from driftless.pipeline.health import done_count, live_health
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.policy import start

@@ -8,7 +8,8 @@ Public surface:
 * ``parse_custom_checks(data)`` — custom checks from plain data or YAML text,
   raising ``CustomHealthCheckError`` (a ``StallingError``) with a precise message;
 * ``app_health(resources)`` / ``worst(results)`` — fold verdicts, worst wins, in
-  the severity order documented in ``result``.
+  the severity order documented in ``result``;
+* ``DONE_HEALTH`` — the verdicts that end a wait for health (Healthy, Suspended).
 
 One module per kind judges it (``deployment``, ``statefulset``, ``daemonset``,
 ``replicaset``, ``pod``, ``job``, ``cronjob``, ``service``, ``ingress``, ``pvc``,
@@ -24,9 +25,10 @@ from driftless.health.custom import (
     parse_custom_checks,
 )
 from driftless.health.registry import HealthRegistry, assess, group_kind
-from driftless.health.result import SEVERITY, HealthResult, app_health, worst
+from driftless.health.result import DONE_HEALTH, SEVERITY, HealthResult, app_health, worst
 
 __all__ = [
+    "DONE_HEALTH",
     "SEVERITY",
     "CustomHealthCheck",
     "CustomHealthCheckError",

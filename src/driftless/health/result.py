@@ -33,6 +33,10 @@ SEVERITY: tuple[HealthStatusCode, ...] = (
 )
 """Every status, worst first."""
 
+DONE_HEALTH: tuple[HealthStatusCode, ...] = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
+"""The verdicts that end a wait for health: a Suspended object is as done as it
+will get (a sync gate, ``apply --wait``, ``app wait --health`` all stop here)."""
+
 K = TypeVar("K", bound=Hashable)
 
 

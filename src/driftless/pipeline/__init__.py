@@ -12,7 +12,8 @@ each other (import-linter contracts in ``pyproject.toml``).
 * ``inventory`` — where an app's applied objects are remembered
   (``StatusInventory``, ``ConfigMapInventory``) and ``next_inventory``.
 * ``drive`` — the one sync step: advance → refresh → health.
-* ``health`` — ``DONE_HEALTH``, ``plan_health``, ``live_health``.
+* ``health`` — ``plan_health``, ``live_health``, ``done_count`` (``DONE_HEALTH``
+  is ``driftless.health``'s).
 * ``policy`` and ``status`` — pure decisions: when to sync, retry, supersede
   or terminate; the Application status and requeue after a pass.
 * ``health_config`` — custom health checks read from the cluster.

@@ -1,14 +1,11 @@
 """The health of a plan's objects, as a front end reports and waits for it.
 
-``DONE_HEALTH`` are the verdicts that end a wait (a Suspended object is as
-done as it will get). ``plan_health`` judges the live states the plan holds
+``done_count`` counts the objects whose verdict ends a wait
+(``driftless.health.DONE_HEALTH``). ``plan_health`` judges the live states the plan holds
 (no request: right after ``Planner.refresh`` they include what a pass just
 wrote); ``live_health`` re-reads every object (push mode polls a rollout
 between passes of one plan). Both give one verdict per rendered object, in
 plan order, ``Missing`` for an object not in the cluster.
-
-(``sync.runner`` keeps its own ``DONE_HEALTH`` for its gates: ``sync`` is a
-layer below this one.)
 """
 
 from __future__ import annotations
@@ -17,10 +14,9 @@ import asyncio
 
 from driftless.core.models import HealthStatusCode
 from driftless.core.resources import ResourceRef
+from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline.plan import Plan
-
-DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
 
 
 def plan_health(plan: Plan) -> list[HealthStatusCode]:

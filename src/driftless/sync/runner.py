@@ -50,7 +50,7 @@ from driftless.core.models import (
     SyncStep,
 )
 from driftless.core.resources import ResourceRef
-from driftless.health import HealthResult
+from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sync import plan as sp
@@ -61,7 +61,6 @@ from driftless.sync.redact import redact_api_error
 from driftless.sync.states import Orphan
 
 JSON = dict[str, Any]
-DONE_HEALTH = (HealthStatusCode.HEALTHY, HealthStatusCode.SUSPENDED)
 DEFAULT_HEALTH_TIMEOUT = 300.0
 # How many waiting objects a deadline message names before "(+N more)".
 NAMED_WAITING = 10
