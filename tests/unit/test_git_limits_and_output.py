@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftless.cli.app import _redacted, _row, describe
+from driftless.cli import listing
+from driftless.cli.app import _redacted, app_listing, describe
 from driftless.sources.gitlimits import GitLimits, parse_size
 
 # -- limits ---------------------------------------------------------------------------
@@ -71,10 +72,12 @@ APP = {
 
 
 def test_describe_list_and_structured_output_are_redacted() -> None:
+    every_namespace = app_listing(None)  # app list -A
     shown = [
         describe(APP),
-        " ".join(_row(APP, wide=True, all_namespaces=True)),
+        listing.render(every_namespace, [APP], "wide"),  # the wide row, repo column included
         str(_redacted(APP)),
+        listing.render(every_namespace, [_redacted(APP)], "yaml"),  # app list -o yaml
     ]
     for text in shown:
         assert SECRET not in text
