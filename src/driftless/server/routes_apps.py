@@ -2,8 +2,8 @@
 
 Every answer comes from ``Caches`` (memory); none makes an API call. Until
 the caches are listed, each answers 503 ``Unavailable`` (``/readyz`` says
-why). Objects are sent through ``rows.redacted``: no URL userinfo or query
-token, no managedFields.
+why). Objects are as the caches keep them, redacted (``rows.redacted``): no
+URL userinfo or query token, no managedFields.
 
 * ``GET /applications``: the list (query and body: ``apps_query``); a bad
   parameter is 422 ``Invalid`` naming it (``query.sort: ...``).
@@ -16,17 +16,17 @@ token, no managedFields.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftless.server import apps_query
 from driftless.server.apps_query import AppQuery
 from driftless.server.caches import Caches
 from driftless.server.errors import InvalidError, NotFoundError, UnavailableError
-from driftless.server.rows import redacted
 
 __all__ = ["list_query", "router"]
 
@@ -144,12 +144,12 @@ def router(caches: Caches) -> APIRouter:
         if not caches.ready:
             raise UnavailableError(f"the server is starting: {caches.problem}")
 
-    def app_or_404(namespace: str, name: str) -> JSON:
+    def app_or_404(namespace: str, name: str) -> bytes:
         ready()
-        obj = caches.app(namespace, name)
-        if obj is None:
+        raw = caches.app_json(namespace, name)
+        if raw is None:
             raise NotFoundError(f"application {namespace}/{name} not found")
-        return obj
+        return raw
 
     @routes.get("/applications", response_model=AppListModel, responses=_ERRORS)
     async def list_applications(query: Annotated[AppQuery, Depends(list_query)]) -> Any:
@@ -162,7 +162,7 @@ def router(caches: Caches) -> APIRouter:
     )
     async def get_application(namespace: Name, name: Name) -> Any:
         """The Application: metadata, spec and status."""
-        return JSONResponse(redacted(app_or_404(namespace, name)))
+        return Response(app_or_404(namespace, name), media_type="application/json")
 
     @routes.get(
         "/applications/{namespace}/{name}/history",
@@ -171,16 +171,16 @@ def router(caches: Caches) -> APIRouter:
     )
     async def get_history(namespace: Name, name: Name) -> Any:
         """The application's finished syncs, oldest first (``status.history``)."""
-        status = app_or_404(namespace, name).get("status")
+        status = json.loads(app_or_404(namespace, name)).get("status")
         history = status.get("history") if isinstance(status, dict) else None
         items = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
-        return JSONResponse({"items": redacted(items)})
+        return JSONResponse({"items": items})
 
     @routes.get("/projects", response_model=ObjectListModel, tags=["projects"], responses=_ERRORS)
     async def list_projects() -> Any:
         """The Projects of the controller's namespace."""
         ready()
-        items = redacted(caches.projects())
+        items = caches.projects()
         return JSONResponse({"apiVersion": "v1", "kind": "List", "items": items})
 
     return routes

@@ -16,6 +16,7 @@ and the largest part of most objects).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -64,6 +65,11 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _shared(value: object) -> str:
+    """``_str`` for values many rows repeat (statuses, projects, servers): one copy in memory."""
+    return sys.intern(value) if isinstance(value, str) and len(value) <= 256 else _str(value)
+
+
 def _dict(value: object) -> JSON:
     return value if isinstance(value, dict) else {}
 
@@ -101,22 +107,22 @@ def app_row(obj: JSON) -> Row:
     namespace, name = _str(meta.get("namespace")), _str(meta.get("name"))
     repo_url = redact(_str(source.get("repoURL")))
     data: AppRow = {
-        "namespace": namespace,
+        "namespace": _shared(namespace),
         "name": name,
-        "project": _str(spec.get("project")) or "default",
+        "project": _shared(spec.get("project")) or "default",
         "repoURL": repo_url,
         "path": _str(source.get("path")),
         "chart": _str(source.get("chart")),
-        "targetRevision": _str(source.get("targetRevision")),
+        "targetRevision": _shared(source.get("targetRevision")),
         "destination": {
-            "server": _str(destination.get("server")),
-            "name": _str(destination.get("name")),
+            "server": _shared(destination.get("server")),
+            "name": _shared(destination.get("name")),
             "namespace": _str(destination.get("namespace")),
         },
-        "sync": _str(_dict(status.get("sync")).get("status")) or "Unknown",
-        "health": _str(_dict(status.get("health")).get("status")) or "Unknown",
-        "revision": _str(_dict(status.get("sync")).get("revision")),
-        "operationPhase": _str(operation.get("phase")),
+        "sync": _shared(_dict(status.get("sync")).get("status")) or "Unknown",
+        "health": _shared(_dict(status.get("health")).get("status")) or "Unknown",
+        "revision": _shared(_dict(status.get("sync")).get("revision")),
+        "operationPhase": _shared(operation.get("phase")),
         "labels": labels,
         "reconciledAt": _reconciled_at(status),
     }
