@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/devcluster_up.py
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/operations_bench.py
+	$(BIN)/python bench/server_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info web/node_modules src/driftless/server/static
