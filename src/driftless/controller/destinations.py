@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from driftless.core import reasons
 from driftless.core.errors import StallingError
 from driftless.core.models import Application
+from driftless.core.reasons import Reason
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.kube.clusters import (
     CLUSTER_SECRET_SELECTOR,
@@ -90,7 +90,7 @@ class Destinations:
         raise StallingError(
             f"destination cluster {shown} is not registered in namespace {app.namespace}; "
             "register it with `driftless cluster add`",
-            reason=reasons.VALIDATION_FAILED,
+            reason=Reason.VALIDATION_FAILED,
         )
 
     async def release(self, client: KubeClient) -> None:
