@@ -16,7 +16,6 @@ from typing import Protocol
 
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.core import reasons
 from driftless.core.errors import StallingError
 from driftless.core.models import API_VERSION, Application
 from driftless.core.project import (
@@ -26,6 +25,7 @@ from driftless.core.project import (
     check_app_namespace,
     default_project,
 )
+from driftless.core.reasons import Reason
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.pipeline import status
 
@@ -54,7 +54,7 @@ class ClusterProjects:
         except UnknownKindError:
             raise StallingError(
                 "the Project CRD is not installed; run `driftless install`",
-                reason=reasons.PROJECT_VIOLATION,
+                reason=Reason.PROJECT_VIOLATION,
             ) from None
         except KubeApiError as exc:
             raise exc.in_context(f"cannot read project {name}") from None
