@@ -26,7 +26,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.controller.destinations import Destination, Destinations
 from driftless.controller.events import EventRecorder, events_for
-from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
     API_VERSION,
@@ -37,8 +36,10 @@ from driftless.core.models import (
     OperationPhase,
     OperationState,
 )
+from driftless.core.reasons import Reason
 from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
+from driftless.core.vocabulary import ResultCode
 from driftless.core.wellknown import (
     REFRESH_ANNOTATION,
     RESOURCES_FINALIZER,
@@ -114,9 +115,7 @@ class Reconciler:
         try:
             app = Application.model_validate(raw)
         except PydanticValidationError as exc:
-            err = StallingError(
-                f"invalid spec: {outcomes.first_error(exc)}", reason=reasons.STALLED
-            )
+            err = StallingError(f"invalid spec: {outcomes.first_error(exc)}", reason=Reason.STALLED)
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=default_interval, error=err)
         interval = outcomes.interval_of(app, default_interval)
@@ -161,7 +160,7 @@ class Reconciler:
             status["operationState"] = state.to_api()
             status["history"] = [h.to_api() for h in history]
             message = f"sync to {state.revision[:12]}: {state.message}"
-            await self.events.record(raw, "Warning", reasons.SYNC_TERMINATED, message)
+            await self.events.record(raw, "Warning", Reason.SYNC_TERMINATED, message)
         await self._write_status(raw, status)
         if ops.terminate_request(app) is not None:
             await self.clear_terminate(raw)
@@ -171,7 +170,7 @@ class Reconciler:
         err = TransientError(
             f"reconcile did not finish within {seconds:g}s and was cancelled; "
             "retrying with backoff (a slow repository, render or hook?)",
-            reason=reasons.RECONCILE_TIMED_OUT,
+            reason=Reason.RECONCILE_TIMED_OUT,
         )
         await self._write_status(raw, outcomes.failed(self._freshest(raw), err))
         return err
@@ -400,7 +399,7 @@ class Reconciler:
             )
             return False
         for orphan in deleted:
-            await self.events.record(raw, "Normal", "Pruned", f"deleted {orphan.ref}")
+            await self.events.record(raw, "Normal", Reason.PRUNED, f"deleted {orphan.ref}")
         finalizers.remove(RESOURCES_FINALIZER)
         patch = {
             "metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}
@@ -463,19 +462,18 @@ class Reconciler:
             by = run.started.operation.initiated_by
             who = "self-heal" if run.healed else ("auto-sync" if by.automated else by.username)
             revision = run.started.revision[:12]
-            await self.events.record(
-                raw, "Normal", "SyncStarted", f"sync to {revision} started by {who or 'a user'}"
-            )
+            message = f"sync to {revision} started by {who or 'a user'}"
+            await self.events.record(raw, "Normal", Reason.SYNC_STARTED, message)
         if run.ended is not None:
             superseded = run.ended.phase == OperationPhase.SUPERSEDED
             kind = "Normal" if superseded else "Warning"
-            reason = reasons.SYNC_SUPERSEDED if superseded else reasons.SYNC_TERMINATED
+            reason = Reason.SYNC_SUPERSEDED if superseded else Reason.SYNC_TERMINATED
             message = f"sync to {run.ended.revision[:12]}: {run.ended.message}"
             await self.events.record(raw, kind, reason, message)
         if run.finished and run.state is not None:
             kind = "Normal" if run.state.phase == OperationPhase.SUCCEEDED else "Warning"
-            reason = "Synced" if kind == "Normal" else "SyncFailed"
-            pruned = sum(1 for r in run.state.resources if r.status == "Pruned")
+            reason = Reason.SYNCED if kind == "Normal" else Reason.SYNC_FAILED
+            pruned = sum(1 for r in run.state.resources if r.status == ResultCode.PRUNED)
             extra = f"; pruned {pruned} object(s)" if pruned else ""
             await self.events.record(raw, kind, reason, f"{run.state.message}{extra}")
 
