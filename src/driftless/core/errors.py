@@ -17,22 +17,22 @@ type alone decides what happens next (see ``driftless.controller``):
 
 ``driftless.kube.errors`` maps Kubernetes API failures onto these types.
 
-Each error carries a ``reason`` (a CamelCase constant from ``core.conditions``)
+Each error carries a ``reason`` (a ``core.reasons.Reason``, the condition reason)
 and a message written for the person reading ``kubectl describe``. Messages
 must never contain credentials.
 """
 
 from __future__ import annotations
 
-from driftless.core import reasons
+from driftless.core.reasons import Reason
 
 
 class DriftlessError(Exception):
     """A failure with a condition reason and a human-readable message."""
 
-    reason: str = reasons.RECONCILIATION_FAILED
+    reason: Reason = Reason.RECONCILIATION_FAILED
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
@@ -45,19 +45,19 @@ class DriftlessError(Exception):
 class StallingError(DriftlessError):
     """Retrying will not help: the app stays Stalled until its input changes."""
 
-    reason = reasons.STALLED
+    reason = Reason.STALLED
 
 
 class SourceError(StallingError):
     """The repository answered, but the revision or path asked for is not there."""
 
-    reason = reasons.SOURCE_FAILED
+    reason = Reason.SOURCE_FAILED
 
 
 class RenderError(StallingError):
     """The manifests at the revision cannot be turned into Kubernetes objects."""
 
-    reason = reasons.RENDER_FAILED
+    reason = Reason.RENDER_FAILED
 
     def __init__(
         self,
@@ -65,7 +65,7 @@ class RenderError(StallingError):
         *,
         file: str | None = None,
         line: int | None = None,
-        reason: str | None = None,
+        reason: Reason | None = None,
     ) -> None:
         location = ""
         if file is not None:
@@ -78,19 +78,19 @@ class RenderError(StallingError):
 class ValidationError(StallingError):
     """The objects rendered fine but the cluster or policy refuses them."""
 
-    reason = reasons.VALIDATION_FAILED
+    reason = Reason.VALIDATION_FAILED
 
 
 class TransientError(DriftlessError):
     """Something outside driftless failed; the same request may succeed later."""
 
-    reason = reasons.RECONCILIATION_FAILED
+    reason = Reason.RECONCILIATION_FAILED
 
 
 class SourceUnavailableError(TransientError):
     """The repository could not be reached (network, auth, server error)."""
 
-    reason = reasons.SOURCE_UNAVAILABLE
+    reason = Reason.SOURCE_UNAVAILABLE
 
 
 class ConflictError(TransientError):
@@ -104,4 +104,4 @@ class NotFoundError(DriftlessError):
 class WaitingError(DriftlessError):
     """Nothing failed; a dependency is not ready yet and the app is requeued soon."""
 
-    reason = reasons.PROGRESSING
+    reason = Reason.PROGRESSING
