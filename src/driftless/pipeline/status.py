@@ -30,7 +30,6 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless.core import conditions as cond
-from driftless.core import reasons
 from driftless.core.errors import DriftlessError, StallingError
 from driftless.core.models import (
     Application,
@@ -46,16 +45,16 @@ from driftless.core.models import (
     SyncStatusCode,
     parse_duration,
 )
+from driftless.core.reasons import Reason
 from driftless.core.repourl import redact
 from driftless.core.resources import ResourceRef
+from driftless.core.vocabulary import ResultCode
 from driftless.health import HealthResult, worst
 from driftless.pipeline.plan import Plan
 from driftless.sync.states import ObjectState, Orphan
 
 JSON = dict[str, Any]
 PROGRESS_POLL_SECONDS = 3.0
-OUT_OF_SYNC = "OutOfSync"
-DEGRADED = "Degraded"
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def failed(raw: JSON, err: DriftlessError) -> JSON:
             conditions,
             cond.RECONCILING,
             True,
-            reasons.PROGRESSING,
+            Reason.PROGRESSING,
             f"retrying after error: {message}",
             generation=generation,
         )
@@ -143,7 +142,8 @@ def succeeded(
     status.operation_state = operation
     if history is not None:
         status.history = history
-    pruned = sum(1 for r in (operation.resources if operation else []) if r.status == "Pruned")
+    done = operation.resources if operation else []
+    pruned = sum(1 for r in done if r.status == ResultCode.PRUNED)
     health = plan.health()
     states = plan.states
     resources = [_resource_status(s, health.get(s.desired.ref)) for s in states]
@@ -184,7 +184,7 @@ def _paused(conditions: list[Condition], paused: str | None, generation: int) ->
     base = reconciling.message if reconciling else ready.message if ready else ""
     message = f"{base}; {why}" if base else why
     return cond.set_condition(
-        conditions, cond.RECONCILING, True, reasons.PROGRESSING, message, generation=generation
+        conditions, cond.RECONCILING, True, Reason.PROGRESSING, message, generation=generation
     )
 
 
@@ -210,10 +210,10 @@ def _with_operation(
         if target and operation.revision and target != operation.revision:
             message += f"; the target is now revision {target[:12]}"
         conditions = cond.set_condition(
-            conditions, cond.READY, False, reasons.PROGRESSING, message, generation=generation
+            conditions, cond.READY, False, Reason.PROGRESSING, message, generation=generation
         )
         return cond.set_condition(
-            conditions, cond.RECONCILING, True, reasons.PROGRESSING, message, generation=generation
+            conditions, cond.RECONCILING, True, Reason.PROGRESSING, message, generation=generation
         )
     ready = cond.find(conditions, cond.READY)
     failed = operation.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
@@ -222,7 +222,7 @@ def _with_operation(
             conditions,
             cond.READY,
             False,
-            reasons.SYNC_FAILED,
+            Reason.SYNC_FAILED,
             f"sync of {operation.revision[:12]} failed: {operation.message}",
             generation=generation,
         )
@@ -258,17 +258,18 @@ def _conditions(
     short = revision[:12]
     if not in_sync:
         count = sum(1 for r in status.resources if r.status != SyncStatusCode.SYNCED)
-        ready = (False, OUT_OF_SYNC, f"{count} resource(s) differ from revision {short}")
+        ready = (False, Reason.OUT_OF_SYNC, f"{count} resource(s) differ from revision {short}")
         reconciling = None
     elif health == HealthStatusCode.HEALTHY:
-        ready = (True, reasons.SYNCED, f"revision {short} applied and healthy")
+        ready = (True, Reason.SYNCED, f"revision {short} applied and healthy")
         reconciling = None
     elif health in (HealthStatusCode.PROGRESSING, HealthStatusCode.MISSING):
         message = f"revision {short} applied; waiting for: {status.health.message}"
-        ready = (False, reasons.PROGRESSING, message)
+        ready = (False, Reason.PROGRESSING, message)
         reconciling = message
     else:
-        ready = (False, DEGRADED, f"revision {short} applied; {health}: {status.health.message}")
+        message = f"revision {short} applied; {health}: {status.health.message}"
+        ready = (False, Reason.DEGRADED, message)
         reconciling = None
     conditions = cond.set_condition(
         conditions, cond.READY, ready[0], ready[1], ready[2], generation=generation
@@ -276,7 +277,7 @@ def _conditions(
     if reconciling is None:
         return cond.remove_condition(conditions, cond.RECONCILING)
     return cond.set_condition(
-        conditions, cond.RECONCILING, True, reasons.PROGRESSING, reconciling, generation=generation
+        conditions, cond.RECONCILING, True, Reason.PROGRESSING, reconciling, generation=generation
     )
 
 
