@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from driftless.core.conditions import now_rfc3339
+from driftless.core.reasons import Reason
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeApiError, KubeClient
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 COMPONENT = "driftless-controller"
 MAX_MESSAGE = 1024
+_REASONS = frozenset(Reason)
 
 
 def _ready(status: JSON) -> tuple[str, str, str]:
@@ -30,13 +32,18 @@ def _ready(status: JSON) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def events_for(old_status: JSON, new_status: JSON) -> list[tuple[str, str, str]]:
-    """(type, reason, message) of the events a status transition deserves. Pure."""
+def events_for(old_status: JSON, new_status: JSON) -> list[tuple[str, Reason, str]]:
+    """(type, reason, message) of the events a status transition deserves. Pure.
+
+    ``new_status`` is one this controller computed, so its Ready reason is a
+    ``Reason``; a reason it does not know (never written by this version)
+    records nothing rather than an Event no table documents.
+    """
     events = []
     old, new = _ready(old_status), _ready(new_status)
-    if new[:2] != old[:2] and new[0]:
-        kind = "Normal" if new[0] == "True" or new[1] == "Progressing" else "Warning"
-        events.append((kind, new[1], new[2]))
+    if new[:2] != old[:2] and new[0] and new[1] in _REASONS:
+        kind = "Normal" if new[0] == "True" or new[1] == Reason.PROGRESSING else "Warning"
+        events.append((kind, Reason(new[1]), new[2]))
     return events
 
 
@@ -44,7 +51,7 @@ class EventRecorder:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
 
-    async def record(self, app: JSON, type_: str, reason: str, message: str) -> None:
+    async def record(self, app: JSON, type_: str, reason: Reason, message: str) -> None:
         """Create one core/v1 Event about ``app``; failures are logged, never raised."""
         meta = app.get("metadata", {})
         now = now_rfc3339()
@@ -64,7 +71,7 @@ class EventRecorder:
                 "resourceVersion": meta.get("resourceVersion"),
             },
             "type": type_,
-            "reason": reason,
+            "reason": reason.value,
             "message": redact(message)[:MAX_MESSAGE],
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
