@@ -177,7 +177,7 @@ def _paused(conditions: list[Condition], paused: str | None, generation: int) ->
     if ready is not None:
         message = f"{ready.message}; {why}" if ready.message else why
         conditions = cond.set_condition(
-            conditions, cond.READY, ready.status == "True", ready.reason, message,
+            conditions, cond.READY, ready.status == "True", Reason(ready.reason), message,
             generation=generation,
         )  # fmt: skip
     reconciling = cond.find(conditions, cond.RECONCILING)
