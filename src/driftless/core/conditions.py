@@ -18,6 +18,7 @@ from enum import StrEnum, unique
 from typing import Final
 
 from driftless.core.models import Condition
+from driftless.core.reasons import Reason
 
 
 @unique
@@ -42,9 +43,9 @@ def now_rfc3339() -> str:
 
 def set_condition(
     conditions: list[Condition],
-    type_: str,
+    type_: ConditionType,
     status: bool,
-    reason: str,
+    reason: Reason,
     message: str,
     *,
     generation: int | None = None,
