@@ -50,6 +50,13 @@ from driftless.core.models import (
     SyncStep,
 )
 from driftless.core.resources import ResourceRef
+from driftless.core.vocabulary import (
+    HookDeletePolicy,
+    HookPhase,
+    ObjectOption,
+    ResultCode,
+    SyncPhase,
+)
 from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient
@@ -61,6 +68,8 @@ from driftless.sync.redact import redact_api_error
 from driftless.sync.states import Orphan
 
 JSON = dict[str, Any]
+# The hook phases after which a hook never changes again.
+_HOOK_ENDED = frozenset({HookPhase.SUCCEEDED, HookPhase.FAILED})
 DEFAULT_HEALTH_TIMEOUT = 300.0
 # How many waiting objects a deadline message names before "(+N more)".
 NAMED_WAITING = 10
@@ -155,7 +164,7 @@ class SyncRunner:
         sent = bool(state.step and state.step.applied)
         if not sent and not await self._send(state, step, tasks, orphans, prune_blocked):
             return False  # the failure moved the cursor to SyncFail (or ended it)
-        pool = failing if step.phase == sp.SYNC_FAIL else normal
+        pool = failing if step.phase == SyncPhase.SYNC_FAIL else normal
         needs_health = self.wait_at_end or needs_health_gate(step, pool)
         gate = await self._gate(state, step, tasks, needs_health=needs_health)
         if not gate.done and not gate.failure:
@@ -215,19 +224,23 @@ class SyncRunner:
             if task.hook and result.hook_phase is not None:
                 return  # created by an earlier pass of this operation
             try:
-                if task.hook and sp.BEFORE_HOOK_CREATION in task.delete_policies and not dry_run:
+                if (
+                    task.hook
+                    and HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies
+                    and not dry_run
+                ):
                     await self._delete_and_wait(task)
                 await self._apply(task, dry_run=dry_run)
             except KubeApiError as exc:
                 # Whatever the class: the write may have half-happened (a webhook
                 # timing out after admitting it), so the operation fails here.
                 message = redact_api_error(exc.message, task.obj.ref)
-                result.status, result.message = "SyncFailed", message
+                result.status, result.message = ResultCode.SYNC_FAILED, message
                 raise DriftlessError(f"{task.obj.describe()}: {message}") from None
-            result.status = "Synced"
+            result.status = ResultCode.SYNCED
             result.message = "dry run" if dry_run else None
             if task.hook:
-                result.hook_phase = "Running"
+                result.hook_phase = HookPhase.RUNNING
 
         await _bounded(self.concurrency, step_tasks, one)
 
@@ -244,7 +257,7 @@ class SyncRunner:
 
     async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
         body = task.obj.body
-        if "Replace=true" in sp.object_options(task.obj) and not dry_run:
+        if ObjectOption.REPLACE in sp.object_options(task.obj) and not dry_run:
             self.applied[task.obj.ref] = await self.client.replace(body)
             return
         manager = task.obj.field_manager
@@ -268,18 +281,18 @@ class SyncRunner:
     ) -> None:
         if prune_blocked:
             for orphan in orphans:
-                _orphan_result(state, orphan, "PruneSkipped", prune_blocked)
+                _orphan_result(state, orphan, ResultCode.PRUNE_SKIPPED, prune_blocked)
             return
         if state.operation.sync.dry_run:
             for orphan in orphans:
-                _orphan_result(state, orphan, "Pruned", "dry run")
+                _orphan_result(state, orphan, ResultCode.PRUNED, "dry run")
             return
         deleted = await prune(self.client, orphans)
         for orphan in orphans:
             if orphan in deleted:
-                _orphan_result(state, orphan, "Pruned", None)
+                _orphan_result(state, orphan, ResultCode.PRUNED, None)
             else:
-                _orphan_result(state, orphan, "PruneSkipped", "Prune=false")
+                _orphan_result(state, orphan, ResultCode.PRUNE_SKIPPED, ObjectOption.NO_PRUNE.value)
 
     # -- gates ----------------------------------------------------------
 
@@ -335,8 +348,9 @@ class SyncRunner:
             raise exc.in_context(f"cannot read {ref} to check its health") from None
         result = _result(state, task)
         if live is None:
-            if task.hook and result.hook_phase in ("Succeeded", "Failed"):
-                return Gate(done=result.hook_phase == "Succeeded", failure=_hook_failure(result))
+            if task.hook and result.hook_phase in _HOOK_ENDED:
+                done = result.hook_phase == HookPhase.SUCCEEDED
+                return Gate(done=done, failure=_hook_failure(result))
             return Gate(done=False, waiting="" if task.hook else f"{ref}: missing")
         if task.hook:
             return _hook_gate(result, live)
@@ -357,8 +371,9 @@ class SyncRunner:
             if not task.hook:
                 continue
             phase = _result(state, task).hook_phase
-            policy = sp.HOOK_SUCCEEDED if phase == "Succeeded" else sp.HOOK_FAILED
-            if phase in ("Succeeded", "Failed") and policy in task.delete_policies:
+            succeeded = phase == HookPhase.SUCCEEDED
+            policy = HookDeletePolicy.HOOK_SUCCEEDED if succeeded else HookDeletePolicy.HOOK_FAILED
+            if phase in _HOOK_ENDED and policy in task.delete_policies:
                 ref = task.obj.ref
                 try:
                     await self.client.delete(
@@ -372,7 +387,7 @@ class SyncRunner:
 
     def _fail(self, state: OperationState, message: str, failing: list[sp.Step]) -> None:
         """Record the failure; switch to the SyncFail phase unless already in it."""
-        if state.step and state.step.phase == sp.SYNC_FAIL:
+        if state.step and state.step.phase == SyncPhase.SYNC_FAIL:
             state.message = f"{state.message}; {message}" if state.message else message
             state.step = None
             state.phase = OperationPhase.FAILED
@@ -413,7 +428,7 @@ def at_safe_point(state: OperationState) -> bool:
     """May the operation be stopped between passes? Not while one of its hooks runs."""
     if state.phase != OperationPhase.RUNNING:
         return False
-    return not any(r.hook_type and r.hook_phase == "Running" for r in state.resources)
+    return not any(r.hook_type and r.hook_phase == HookPhase.RUNNING for r in state.resources)
 
 
 def end_early(state: OperationState, phase: OperationPhase, message: str) -> OperationState:
@@ -446,7 +461,7 @@ def _current(
         if state.message:  # failed before any SyncFail step could start
             return None
         return normal[0] if normal else None
-    pool = failing if state.step.phase == sp.SYNC_FAIL else normal
+    pool = failing if state.step.phase == SyncPhase.SYNC_FAIL else normal
     wanted = sp.Step(sp.phase_index(state.step.phase), state.step.wave or 0, state.step.phase)
     return next((s for s in pool if s >= wanted), None)
 
@@ -473,7 +488,7 @@ def _result(state: OperationState, task: sp.Task) -> ResourceResult:
         kind=ref.kind,
         namespace=ref.namespace,
         name=ref.name,
-        status="Pending",
+        status=ResultCode.PENDING,
         hook_type=hook_type,
         sync_phase=task.phase,
         wave=task.wave,
@@ -482,7 +497,9 @@ def _result(state: OperationState, task: sp.Task) -> ResourceResult:
     return result
 
 
-def _orphan_result(state: OperationState, orphan: Orphan, status: str, message: str | None) -> None:
+def _orphan_result(
+    state: OperationState, orphan: Orphan, status: ResultCode, message: str | None
+) -> None:
     ref = orphan.ref
     state.resources.append(
         ResourceResult(
@@ -493,7 +510,7 @@ def _orphan_result(state: OperationState, orphan: Orphan, status: str, message: 
             name=ref.name,
             status=status,
             message=message,
-            sync_phase=sp.SYNC,
+            sync_phase=SyncPhase.SYNC,
         )
     )
 
@@ -505,27 +522,27 @@ def _hook_gate(result: ResourceResult, live: JSON) -> Gate:
     if kind == "Job":
         conditions = {c.get("type"): c for c in status.get("conditions") or []}
         if conditions.get("Complete", {}).get("status") == "True":
-            result.hook_phase = "Succeeded"
+            result.hook_phase = HookPhase.SUCCEEDED
         elif conditions.get("Failed", {}).get("status") == "True":
-            result.hook_phase = "Failed"
+            result.hook_phase = HookPhase.FAILED
             result.message = str(conditions["Failed"].get("message") or "job failed")
     elif kind == "Pod":
         phase = status.get("phase")
-        if phase in ("Succeeded", "Failed"):
-            result.hook_phase = phase
+        if phase in _HOOK_ENDED:  # the Pod phases Succeeded and Failed
+            result.hook_phase = HookPhase(phase)
     else:
         verdict = builtin_assess(live)
         if verdict.status == HealthStatusCode.HEALTHY:
-            result.hook_phase = "Succeeded"
+            result.hook_phase = HookPhase.SUCCEEDED
         elif verdict.status == HealthStatusCode.DEGRADED:
-            result.hook_phase, result.message = "Failed", verdict.message
-    if result.hook_phase == "Failed":
+            result.hook_phase, result.message = HookPhase.FAILED, verdict.message
+    if result.hook_phase == HookPhase.FAILED:
         return Gate(done=False, failure=_hook_failure(result))
-    return Gate(done=result.hook_phase == "Succeeded")
+    return Gate(done=result.hook_phase == HookPhase.SUCCEEDED)
 
 
 def _hook_failure(result: ResourceResult) -> str:
-    if result.hook_phase != "Failed":
+    if result.hook_phase != HookPhase.FAILED:
         return ""
     return f"{result.hook_type} hook {result.kind} {result.name} failed: {result.message or ''}"
 
