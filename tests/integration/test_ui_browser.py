@@ -219,6 +219,81 @@ async def test_log_in_list_filter_and_open_an_app(
     await page.context.close()
 
 
+async def test_sync_and_roll_back_from_the_app_page(
+    server: ServerProcess,
+    browser: Browser,
+    kube: KubeClient,
+    make_git_repo: MakeGitRepo,
+    screenshots: Path,
+) -> None:
+    name = unique("ui-ops")
+    repo = make_git_repo({"app/settings.yaml": CONFIGMAP})
+    first = repo.head()
+    await create_app(kube, application(name, repo.url, path="app", automated=False))
+    await wait_for(kube, name, lambda a: _synced(a) == "OutOfSync", what="OutOfSync")
+
+    dialogs: list[str] = []
+    page = await _new_page(browser, dialogs)
+    await _log_in(page, server, kube, f"/applications/{APPS_NAMESPACE}/{name}")
+    summary = page.get_by_role("region", name="Summary")
+    history = page.get_by_role("region", name="History")
+    await expect(summary).to_contain_text("OutOfSync", timeout=SEEN)
+
+    # A refused request keeps the dialog open with the server's reason, and changes nothing.
+    await page.get_by_role("button", name="Sync…").click()
+    dialog = page.get_by_role("dialog", name=f"Sync {name}")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_label("Revision").fill("--upload-pack=touch /tmp/owned")
+    await dialog.get_by_role("button", name="Start sync").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("Cannot sync", timeout=SEEN)
+    await expect(dialog.get_by_role("alert")).to_contain_text("revision")
+    await page.screenshot(path=screenshots / "10-sync-refused.png")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    assert ((await get_app(kube, name)).get("operation")) is None
+
+    # Sync: the page follows the operation to Synced, with its history entry.
+    await page.get_by_role("button", name="Sync…").click()
+    await dialog.get_by_label("Revision").fill("")
+    await dialog.get_by_role("button", name="Start sync").click()
+    await expect(dialog).to_be_hidden(timeout=SEEN)
+    await expect(page.get_by_role("status")).to_contain_text("requested")
+    await expect(summary).to_contain_text("Synced", timeout=SEEN)  # was OutOfSync
+    await expect(history).to_contain_text(first[:8], timeout=SEEN)
+
+    # A second revision, synced by its commit id; then roll back to the first.
+    second = repo.commit({"app/settings.yaml": CONFIGMAP.replace("blue", "green")})
+    await page.get_by_role("button", name="Sync…").click()
+    await dialog.get_by_label("Revision").fill(second)
+    await dialog.get_by_role("button", name="Start sync").click()
+    await expect(dialog).to_be_hidden(timeout=SEEN)
+    rows = history.get_by_role("row")
+    await expect(rows).to_have_count(3, timeout=SEEN)  # the header and two entries
+    await expect(rows.nth(1)).to_contain_text(second[:8])
+    await page.screenshot(path=screenshots / "11-synced-twice.png", full_page=True)
+
+    await history.get_by_role("button", name=f"Roll back to {first[:8]}").click()
+    confirm = page.get_by_role("dialog", name=f"Roll back {name}")
+    await confirm.get_by_role("button", name="Roll back").click()
+    await expect(confirm).to_be_hidden(timeout=SEEN)
+    await expect(rows).to_have_count(4, timeout=SEEN)
+    await expect(rows.nth(1)).to_contain_text(first[:8])
+    # The operation synced the first revision; main has moved on, so the app is OutOfSync.
+    await expect(summary).to_contain_text(f"Succeeded ({first[:8]})", timeout=SEEN)
+    await expect(summary).to_contain_text("OutOfSync")
+    await page.screenshot(path=screenshots / "12-rolled-back.png", full_page=True)
+    assert dialogs == [], f"the page opened dialogs: {dialogs}"
+    await page.context.close()
+
+
+async def _log_in(page: Page, server: ServerProcess, kube: KubeClient, then: str) -> None:
+    """Open ``then`` and log in on the login page it sends to; wait until it is back there."""
+    await page.goto(f"{server.url}{then}")
+    await page.get_by_label("Password").fill(await initial_admin_password(kube, APPS_NAMESPACE))
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{server.url}{then}", timeout=SEEN)
+
+
 async def test_bad_links_show_a_message(
     server: ServerProcess, browser: Browser, kube: KubeClient, screenshots: Path
 ) -> None:

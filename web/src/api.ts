@@ -122,6 +122,13 @@ export interface Session {
   user: string;
 }
 
+/** The options of a sync, as `driftless app sync` takes them. */
+export interface SyncOptions {
+  revision?: string;
+  prune?: boolean;
+  dryRun?: boolean;
+}
+
 /** The error every API call throws; `message` is meant for people. */
 export class ApiError extends Error {
   readonly status: number;
@@ -220,6 +227,14 @@ export const api = {
     call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/history`, undefined, signal),
   projects: (signal?: AbortSignal): Promise<{ items: Project[] }> =>
     call("GET", "/api/v1/projects", undefined, signal),
+  sync: (namespace: string, name: string, options: SyncOptions): Promise<unknown> =>
+    call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/sync`, options),
+  rollback: (
+    namespace: string,
+    name: string,
+    id: number,
+  ): Promise<{ revision: string; automationDisabled: boolean }> =>
+    call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/rollback`, { id }),
 };
 
 /** The URL of the live stream of app changes, filtered like the list. */

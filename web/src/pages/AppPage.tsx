@@ -19,6 +19,7 @@ import {
   shortRevision,
 } from "../components";
 import { Link } from "../router";
+import { RollbackButton, SyncButton } from "./AppActions";
 import { useSession } from "../session";
 
 interface Loaded {
@@ -33,6 +34,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
   const { expired } = useSession();
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string>("");
   const abortRef = useRef<AbortController | null>(null);
 
   const load = useCallback(async () => {
@@ -60,6 +62,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
   useEffect(() => {
     setLoaded(null);
     setError(null);
+    setNotice("");
     void load();
     document.title = `${name} · driftless`;
     return () => abortRef.current?.abort();
@@ -89,7 +92,18 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
         <Link to="/applications">Applications</Link> / <span>{namespace}</span> /{" "}
         <span aria-current="page">{name}</span>
       </nav>
-      <h1>{name}</h1>
+      <div className="title-bar">
+        <h1>{name}</h1>
+        {loaded !== null && (
+          <SyncButton
+            namespace={namespace}
+            name={name}
+            targetRevision={loaded.app.spec.source?.targetRevision || "HEAD"}
+            onRequested={setNotice}
+          />
+        )}
+      </div>
+      <p role="status" className="notice">{notice}</p>
       {error !== null && (
         <ErrorMessage
           error={error}
@@ -97,7 +111,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
         />
       )}
       {loaded === null && error === null && <p className="muted" aria-busy="true">Loading…</p>}
-      {loaded !== null && <AppDetails {...loaded} />}
+      {loaded !== null && <AppDetails {...loaded} onRequested={setNotice} />}
     </main>
   );
 }
@@ -111,7 +125,13 @@ function concerns(data: string, namespace: string, name: string): boolean {
   }
 }
 
-function AppDetails({ app, history, historyError }: Loaded) {
+function AppDetails({
+  app,
+  history,
+  historyError,
+  onRequested,
+}: Loaded & { onRequested: (what: string) => void }) {
+  const { namespace, name } = app.metadata;
   const { spec, status = {} } = app;
   const source = spec.source ?? {};
   const destination = spec.destination ?? {};
@@ -131,7 +151,7 @@ function AppDetails({ app, history, historyError }: Loaded) {
           <Field label="Repository">{source.repoURL || "—"}</Field>
           <Field label={source.chart ? "Chart" : "Path"}>{source.chart || source.path || "."}</Field>
           <Field label="Target revision">{source.targetRevision || "HEAD"}</Field>
-          <Field label="Synced revision">
+          <Field label="Compared revision">
             <span className="mono" title={status.sync?.revision ?? ""}>
               {shortRevision(status.sync?.revision) || "—"}
             </span>
@@ -151,6 +171,7 @@ function AppDetails({ app, history, historyError }: Loaded) {
           {operation && (
             <Field label="Operation">
               {operation.phase ?? "Running"}
+              {operation.revision ? ` (${shortRevision(operation.revision)})` : ""}
               {operation.message ? `: ${operation.message}` : ""}
             </Field>
           )}
@@ -195,10 +216,11 @@ function AppDetails({ app, history, historyError }: Loaded) {
           <table className="plain">
             <thead>
               <tr><th scope="col">ID</th><th scope="col">Revision</th><th scope="col">Result</th>
-                <th scope="col">Deployed</th><th scope="col">Initiated by</th></tr>
+                <th scope="col">Deployed</th><th scope="col">Initiated by</th>
+                <th scope="col"><span className="visually-hidden">Actions</span></th></tr>
             </thead>
             <tbody>
-              {[...history].reverse().map((h) => (
+              {[...history].reverse().map((h, at) => (
                 <tr key={h.id}>
                   <td>{h.id}</td>
                   <td className="mono" title={h.revision}>{shortRevision(h.revision)}</td>
@@ -206,6 +228,12 @@ function AppDetails({ app, history, historyError }: Loaded) {
                   <td><Time value={h.deployedAt} /></td>
                   <td>
                     {h.initiatedBy?.automated ? "automated" : h.initiatedBy?.username || "—"}
+                  </td>
+                  <td>
+                    {at > 0 && (
+                      <RollbackButton namespace={namespace} name={name} entry={h}
+                        onRequested={onRequested} />
+                    )}
                   </td>
                 </tr>
               ))}
