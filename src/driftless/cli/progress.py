@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from driftless.core.models import OperationState
+from driftless.core.vocabulary import HookPhase, ResultCode
 
 JSON = dict[str, Any]
 
@@ -23,8 +24,10 @@ JSON = dict[str, Any]
 def operation_body(state: OperationState, total: int, healthy: int) -> str:
     """``operation=Running phase=Sync wave=0 applied=2/3 healthy=1/3 [hooks=Job/x]``. Pure."""
     step = state.step
-    applied = sum(1 for r in state.resources if r.hook_type is None and r.status == "Synced")
-    hooks = [f"{r.kind}/{r.name}" for r in state.resources if r.hook_phase == "Running"]
+    applied = sum(
+        1 for r in state.resources if r.hook_type is None and r.status == ResultCode.SYNCED
+    )
+    hooks = [f"{r.kind}/{r.name}" for r in state.resources if r.hook_phase == HookPhase.RUNNING]
     return " ".join(
         [
             f"operation={state.phase.value}",
@@ -45,7 +48,7 @@ def app_body(app: JSON) -> str:
     resources = status.get("resources") or []
     healthy = sum(1 for r in resources if (r.get("health") or {}).get("status") == "Healthy")
     synced = sum(1 for r in resources if r.get("status") == "Synced")
-    hooks = [r for r in op.get("resources") or [] if r.get("hookPhase") == "Running"]
+    hooks = [r for r in op.get("resources") or [] if r.get("hookPhase") == HookPhase.RUNNING]
     parts = [
         f"operation={op.get('phase', '-')}",
         f"phase={step.get('phase', '-')}",
