@@ -32,8 +32,13 @@ from typing import Any, Protocol
 
 from driftless.core.errors import DriftlessError
 from driftless.core.models import Application, OperationPhase, OperationState, ResourceStatus
-from driftless.core.resources import FIELD_MANAGER, TRACKING_ANNOTATION, ResourceRef
-from driftless.core.wellknown import INVENTORY_REVISION_ANNOTATION, PUSH_APP_LABEL
+from driftless.core.resources import FIELD_MANAGER, ResourceRef
+from driftless.core.vocabulary import ResultCode
+from driftless.core.wellknown import (
+    INVENTORY_REVISION_ANNOTATION,
+    PUSH_APP_LABEL,
+    TRACKING_ANNOTATION,
+)
 from driftless.kube.client import KubeClient
 from driftless.pipeline.plan import Plan
 
@@ -199,7 +204,7 @@ def next_inventory(
     pruned = {
         ResourceRef(r.group, r.kind, r.namespace, r.name)
         for r in state.resources
-        if r.status == "Pruned"
+        if r.status == ResultCode.PRUNED
     }
     orphans = {o.ref for o in plan.orphans}
     succeeded = state.phase == OperationPhase.SUCCEEDED
