@@ -30,6 +30,7 @@ from driftless.core.project import (
     check_source,
 )
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, Manifest, ResourceRef
+from driftless.core.vocabulary import AppSyncOption
 from driftless.diff.ignore import rules_for
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
@@ -201,7 +202,7 @@ class Planner:
         self, app: Application, states: list[ObjectState], hooks: list[DesiredObject]
     ) -> None:
         """Refuse the plan if any live object it would write belongs to another app."""
-        allow = app.spec.sync_policy.option_enabled(ownership.ALLOW_TAKEOVER)
+        allow = app.spec.sync_policy.option_enabled(AppSyncOption.ALLOW_TAKEOVER)
         inventory = {
             ResourceRef(r.group, r.kind, r.namespace, r.name) for r in app.status.resources
         }
@@ -229,7 +230,7 @@ class Planner:
         self, app: Application, desired: list[DesiredObject]
     ) -> list[DesiredObject]:
         namespace = app.spec.destination.namespace
-        create = app.spec.sync_policy.option_enabled("CreateNamespace")
+        create = app.spec.sync_policy.option_enabled(AppSyncOption.CREATE_NAMESPACE)
         already = any(d.ref.kind == "Namespace" and d.ref.name == namespace for d in desired)
         if create and namespace and not already:
             # Created for the app but not tracked by it: pruning never deletes it.
