@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftless.core.resources import ResourceRef
+from driftless.core.vocabulary import ObjectOption
 from driftless.sync.plan import sync_options
 from driftless.sync.prepare import DesiredObject
 
@@ -40,4 +41,4 @@ class Orphan:
 
     @property
     def prune_disabled(self) -> bool:
-        return "Prune=false" in sync_options(self.live)
+        return ObjectOption.NO_PRUNE in sync_options(self.live)
