@@ -71,6 +71,7 @@ from driftless.core.models import (
     SyncOperation,
     SyncPolicy,
 )
+from driftless.core.vocabulary import AppSyncOption, HookPhase, ResultCode
 from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
@@ -371,7 +372,7 @@ class ApplyOptions:
 
 def push_application(source: PushSource, opts: ApplyOptions) -> Application:
     """The in-memory Application of a push-mode app (never stored in the cluster)."""
-    options = ["CreateNamespace=true"] if opts.create_namespace else []
+    options = [f"{AppSyncOption.CREATE_NAMESPACE}=true"] if opts.create_namespace else []
     return _application(source, opts.name, opts.namespace, options)
 
 
@@ -445,7 +446,10 @@ async def run_sync(
 
 async def _failure_code(client: KubeClient, plan: Plan, state: OperationState) -> int:
     """3 when the failure is an object that went Degraded, 1 for anything else."""
-    refused = any(r.status == "SyncFailed" or r.hook_phase == "Failed" for r in state.resources)
+    refused = any(
+        r.status == ResultCode.SYNC_FAILED or r.hook_phase == HookPhase.FAILED
+        for r in state.resources
+    )
     if refused:
         return EXIT_FAILED
     degraded = HealthStatusCode.DEGRADED in await live_health(client, plan)
