@@ -5,7 +5,7 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useRef } from "react";
 import { HealthBadge, SyncBadge, Time } from "../components";
-import { AppLink, destinationText, revisionText, sourceText } from "./rows";
+import { AppLink, OperationMark, destinationText, revisionText, sourceText } from "./rows";
 import type { PageStore } from "./store";
 
 const ROW_HEIGHT = 40;
@@ -64,7 +64,9 @@ export function AppTable({ store }: { store: PageStore }) {
                     <>
                       <div role="cell" className="td col-name"><AppLink row={row} /></div>
                       <div role="cell" className="td col-project">{row.project}</div>
-                      <div role="cell" className="td col-sync"><SyncBadge status={row.sync} /></div>
+                      <div role="cell" className="td col-sync">
+                        <SyncBadge status={row.sync} /> <OperationMark row={row} />
+                      </div>
                       <div role="cell" className="td col-health">
                         <HealthBadge status={row.health} />
                       </div>

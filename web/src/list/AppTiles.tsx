@@ -4,7 +4,7 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useRef, useState } from "react";
 import { HealthBadge, SyncBadge } from "../components";
-import { AppLink, destinationText, revisionText, sourceText } from "./rows";
+import { AppLink, OperationMark, destinationText, revisionText, sourceText } from "./rows";
 import type { PageStore } from "./store";
 
 const TILE_MIN_WIDTH = 300;
@@ -68,7 +68,8 @@ export function AppTiles({ store }: { store: PageStore }) {
                       <>
                         <h3><AppLink row={row} /></h3>
                         <p className="badges">
-                          <SyncBadge status={row.sync} /> <HealthBadge status={row.health} />
+                          <SyncBadge status={row.sync} /> <HealthBadge status={row.health} />{" "}
+                          <OperationMark row={row} />
                         </p>
                         <dl className="tile-fields">
                           <dt>Project</dt>

@@ -31,3 +31,9 @@ export function sourceText(row: AppRow): string {
 export function revisionText(row: AppRow): string {
   return shortRevision(row.revision);
 }
+
+/** "syncing" while an operation runs on the app (the row's operationPhase is Running). */
+export function OperationMark({ row }: { row: AppRow }) {
+  if (row.operationPhase !== "Running") return null;
+  return <span className="badge op-running" title="An operation is running">syncing</span>;
+}
