@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from driftless.core import names
+from driftless.core.vocabulary import HookPhase, ResultCode, SyncPhase
 
 GROUP = "driftless.dev"
 VERSION = "v1alpha1"
@@ -425,7 +426,7 @@ class OperationPhase(StrEnum):
 class SyncStep(ApiModel):
     """Where a running sync is: the step machine's cursor."""
 
-    phase: str = "PreSync"
+    phase: SyncPhase = Field(SyncPhase.PRE_SYNC, description="PreSync, Sync, PostSync or SyncFail.")
     wave: int | None = None
     applied: bool = Field(False, description="The objects of this step were sent.")
     waiting_since: str | None = Field(
@@ -441,11 +442,11 @@ class ResourceResult(ApiModel):
     kind: str
     namespace: str = ""
     name: str
-    status: str = Field(description="Synced, Pruned, PruneSkipped, SyncFailed.")
+    status: ResultCode = Field(description="Pending, Synced, SyncFailed, Pruned or PruneSkipped.")
     message: str | None = None
-    hook_type: str | None = Field(None, description="PreSync, Sync, PostSync or SyncFail.")
-    hook_phase: str | None = Field(None, description="Running, Succeeded or Failed.")
-    sync_phase: str | None = None
+    hook_type: SyncPhase | None = Field(None, description="PreSync, Sync, PostSync or SyncFail.")
+    hook_phase: HookPhase | None = Field(None, description="Running, Succeeded or Failed.")
+    sync_phase: SyncPhase | None = Field(None, description="The phase the object was applied in.")
     wave: int | None = None
 
 
