@@ -26,11 +26,6 @@ from driftless.core.wellknown import (
 )
 from driftless.sync.prepare import DesiredObject, kind_rank
 
-# Names of earlier releases, kept only while other modules still use them.
-SYNC, SYNC_FAIL = SyncPhase.SYNC, SyncPhase.SYNC_FAIL
-BEFORE_HOOK_CREATION = HookDeletePolicy.BEFORE_HOOK_CREATION
-HOOK_SUCCEEDED = HookDeletePolicy.HOOK_SUCCEEDED
-HOOK_FAILED = HookDeletePolicy.HOOK_FAILED
 # Pruning is a pseudo-wave after every real wave of the Sync phase.
 PRUNE_WAVE = 2**31
 
@@ -41,7 +36,7 @@ class Step:
 
     phase_index: int
     wave: int
-    phase: str = field(compare=False)
+    phase: SyncPhase = field(compare=False)
 
 
 @dataclass
