@@ -47,8 +47,6 @@ from driftless.core.vocabulary import AppSyncOption
 from driftless.core.wellknown import SECRET_TYPE_LABEL
 
 JSON = dict[str, Any]
-# Name of earlier releases, kept only while other modules still use it.
-ALLOW_TAKEOVER = AppSyncOption.ALLOW_TAKEOVER
 
 
 class ResourceOwnedElsewhereError(StallingError):
