@@ -13,7 +13,6 @@ table. An error's reason comes from its class (``core.errors``); the table in
 """
 
 from enum import StrEnum, unique
-from typing import Final
 
 
 @unique
@@ -59,21 +58,3 @@ class Reason(StrEnum):
     # Warning Event: a sync was terminated on request (``app terminate-op``).
     SYNC_TERMINATED = "SyncTerminated"
 
-
-# Module-level names of earlier releases, kept only while files of other
-# modules still use them (removed once every user says ``Reason.X``); typed
-# ``str`` as before, so their users type-check unchanged.
-SYNCED: Final[str] = Reason.SYNCED
-PROGRESSING: Final[str] = Reason.PROGRESSING
-STALLED: Final[str] = Reason.STALLED
-SOURCE_FAILED: Final[str] = Reason.SOURCE_FAILED
-RENDER_FAILED: Final[str] = Reason.RENDER_FAILED
-VALIDATION_FAILED: Final[str] = Reason.VALIDATION_FAILED
-SOURCE_UNAVAILABLE: Final[str] = Reason.SOURCE_UNAVAILABLE
-RECONCILIATION_FAILED: Final[str] = Reason.RECONCILIATION_FAILED
-PROJECT_VIOLATION: Final[str] = Reason.PROJECT_VIOLATION
-RESOURCE_OWNED_ELSEWHERE: Final[str] = Reason.RESOURCE_OWNED_ELSEWHERE
-RECONCILE_TIMED_OUT: Final[str] = Reason.RECONCILE_TIMED_OUT
-SYNC_FAILED: Final[str] = Reason.SYNC_FAILED
-SYNC_SUPERSEDED: Final[str] = Reason.SYNC_SUPERSEDED
-SYNC_TERMINATED: Final[str] = Reason.SYNC_TERMINATED
