@@ -164,7 +164,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The readable error of a response that was not 2xx (the body's if it has the API's shape). */
-export async function errorOf(response: Response): Promise<ApiError> {
+async function errorOf(response: Response): Promise<ApiError> {
   let body: unknown = null;
   try {
     body = await response.json();

@@ -2,7 +2,7 @@
 // set once per page load, when the app list first shows rows (or says it has
 // none) with its handlers attached. Its startTime is the time from navigation.
 
-export const LIST_INTERACTIVE = "driftless:list-interactive";
+const LIST_INTERACTIVE = "driftless:list-interactive";
 let marked = false;
 
 export function markListInteractive(): void {

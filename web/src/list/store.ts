@@ -36,10 +36,6 @@ export class PageStore {
     return this.pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
   }
 
-  get loading(): boolean {
-    return this.inflight.size > 0;
-  }
-
   /** Load the pages holding rows `first`..`last` (the visible range) if they are not loaded. */
   ensure(first: number, last: number): void {
     this.visible = [first, Math.max(first, last)];

@@ -18,12 +18,12 @@ const REFRESH_EVERY_MS = 1000;
 const RECONNECT_MIN_MS = 2000;
 const RECONNECT_MAX_MS = 30000;
 
-export interface AppList {
+export interface LiveList {
   store: PageStore;
   live: LiveState;
 }
 
-export function useAppList(filters: Filters, unauthorized: () => void): AppList {
+export function useAppList(filters: Filters, unauthorized: () => void): LiveList {
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const query = apiQuery(filters);
   const unauthorizedRef = useRef(unauthorized);
