@@ -231,3 +231,50 @@ async def test_insecure_no_auth_serves_without_a_session(tmp_path: Path) -> None
             assert (resp.status, await resp.json()) == (200, {"user": "admin"})
         async with http.get(f"{url}/api/v1/applications") as resp:
             assert resp.status == 503  # past the guard; the caches are not listed
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/applications?sort=bogus", "query.sort"),
+        ("/api/v1/applications?limit=1001", "query.limit"),
+        ("/api/v1/applications?offset=-1", "query.offset"),
+        ("/api/v1/applications?selector=a%20notin%20(b)", "query.selector"),
+        (f"/api/v1/applications/apps/{'x' * 300}", "path.name"),
+        (f"/api/v1/applications/{'n' * 300}/web/history", "path.namespace"),
+    ],
+)
+async def test_bad_parameters_are_422_before_anything_else(
+    tmp_path: Path, path: str, field: str
+) -> None:
+    settings = ServerSettings(static_dir=tmp_path, auth=False)
+    app = create_app(settings, new_state(settings, unreachable_client(), None))
+    async with running(app) as url:
+        status, _, text = await _get(f"{url}{path}")
+    assert status == 422
+    assert f'"message":"{field}' in text
+    assert "xxxxxxxx" not in text and "nnnnnnnn" not in text
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    ["driftless_session=guess", "driftless_session=", "driftless_session=" + "a" * 4000,
+     'driftless_session="a;b"; other=1', "driftless_session=%00%ff", "other=1"],
+)  # fmt: skip
+async def test_a_forged_cookie_is_401(base: str, cookie: str) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{base}/api/v1/session", headers={"Cookie": cookie}) as resp,
+    ):
+        assert resp.status == 401
+        assert (await resp.json())["error"]["code"] == "Unauthorized"
+
+
+async def test_a_login_that_is_not_json_is_422(base: str) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/v1/session", data=b"\xff\xfe{", headers={
+            "Content-Type": "application/json"}) as resp,
+    ):  # fmt: skip
+        assert resp.status == 422
+        assert (await resp.json())["error"]["code"] == "Invalid"

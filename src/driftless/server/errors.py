@@ -9,8 +9,8 @@ with the status of its code (``NotFound`` 404, ``Invalid`` 422, ``Conflict``
 ``Internal`` 500). Route code raises ``ApiError`` (or a subclass named after
 its code); ``install(app)`` also maps FastAPI's own failures: a request that
 does not validate becomes 422 naming each bad field (``query.limit: ...``),
-an unknown route 404, a wrong method 405 (code ``Invalid``), an API server
-outage 503. Anything else is a 500 whose message says only that the server
+a body that does not parse 422, an unknown route 404, a wrong method 405
+(code ``Invalid``), an API server outage 503. Anything else is a 500 whose message says only that the server
 failed: the exception is logged (redacted), never sent -- no traceback, no
 object dump, no credential ever reaches a client.
 """
@@ -150,6 +150,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         return _response(
             ErrorCode.INVALID, f"method {request.method} not allowed on {request.url.path}", 405
         )
+    if exc.status_code == 400:  # FastAPI: a body that does not parse (not JSON)
+        detail = exc.detail if isinstance(exc.detail, str) else "malformed request"
+        return _response(ErrorCode.INVALID, f"body: {detail}", 422)
     code = _CODE_OF_STATUS.get(exc.status_code, ErrorCode.INVALID)
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     return _response(code, detail, exc.status_code)
