@@ -45,12 +45,11 @@ from kubernetes_asyncio import config as k8s_config
 
 from driftless.core.errors import StallingError
 from driftless.core.project import LOCAL_SERVER
+from driftless.core.wellknown import CLUSTER_SECRET_TYPE, SECRET_TYPE_LABEL
 from driftless.kube.client import KubeClient
 
 JSON = dict[str, Any]
 
-SECRET_TYPE_LABEL = "driftless.dev/secret-type"
-CLUSTER_SECRET_TYPE = "cluster"
 CLUSTER_SECRET_SELECTOR = f"{SECRET_TYPE_LABEL}={CLUSTER_SECRET_TYPE}"
 IN_CLUSTER_NAME = "in-cluster"
 IN_CLUSTER_SERVER = LOCAL_SERVER
