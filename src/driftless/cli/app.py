@@ -18,7 +18,7 @@ from driftless.cli.options import (
     output_option,
 )
 from driftless.cli.output import dump, table
-from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
+from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP, Application
 from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeClient
@@ -78,7 +78,7 @@ def app_listing(namespace: str | None) -> listing.Listing:
     """Applications of ``namespace`` (``None``: every namespace, with a NAMESPACE column)."""
     where = "any namespace" if namespace is None else f"namespace {namespace}"
     return listing.Listing(
-        resource="application.driftless.dev",
+        resource=f"application.{GROUP}",
         columns=APP_COLUMNS,
         empty=f"No Applications found in {where}.",
         leading=(NAMESPACE_COLUMN,) if namespace is None else (),
