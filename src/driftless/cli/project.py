@@ -38,7 +38,7 @@ from driftless.cli.objects import (
 )
 from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.cli.output import age, dump, table
-from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
 from driftless.kube.client import KubeClient, KubeForbiddenError
 
@@ -356,7 +356,7 @@ def project_listing(namespace: str, apps: list[JSON]) -> listing.Listing:
         return lambda project: project_row(project, apps, wide=True)[index]
 
     return listing.Listing(
-        resource="project.driftless.dev",
+        resource=f"project.{GROUP}",
         columns=[
             listing.Column(header, cell(i), wide=header not in TABLE_HEADERS)
             for i, header in enumerate(names)
