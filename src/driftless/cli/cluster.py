@@ -26,6 +26,7 @@ from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.objects import JSON, apply
 from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.cli.output import age
+from driftless.core.models import GROUP
 from driftless.kube import clusters
 from driftless.kube.client import KubeApiError, KubeClient
 
@@ -223,7 +224,7 @@ def _age_or_dash(item: JSON) -> str:
 
 
 CLUSTER_LISTING = listing.Listing(
-    resource="cluster.driftless.dev",
+    resource=f"cluster.{GROUP}",
     columns=(
         listing.Column("name", listing.field_of("metadata", "name")),
         listing.Column("server", listing.field_of("spec", "server")),
