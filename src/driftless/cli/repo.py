@@ -21,6 +21,7 @@ from driftless.cli import listing
 from driftless.cli.context import Globals, app_namespace, run_async, with_client
 from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.core.errors import SourceError
+from driftless.core.models import GROUP
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.sources import credentials as creds
@@ -239,7 +240,7 @@ async def list_repos(
         key=lambda item: (item["spec"]["url"], item["metadata"]["name"]),
     )
     repos = listing.Listing(
-        resource="repositorycredential.driftless.dev",
+        resource=f"repositorycredential.{GROUP}",
         columns=REPO_LISTING_COLUMNS,
         empty=f"No repository credentials in namespace {ns}.",
     )
