@@ -9,14 +9,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import aiohttp
 import pytest
 
 from driftless.kube.client import KubeClient, WatchEvent
 from driftless.kube.discovery import UnknownKindError
 from driftless.kube.errors import KubeExpiredError, KubeUnavailableError
 from driftless.server import caches as caches_module
+from driftless.server.app import create_app, new_state
 from driftless.server.caches import Caches
 from driftless.server.rows import Row
+from driftless.server.settings import ServerSettings
+from tests.fixtures.server_http import running
 
 JSON = dict[str, Any]
 END = object()
@@ -172,3 +176,22 @@ async def test_kept_objects_are_redacted(client: Client) -> None:
     finally:
         task.cancel()
         await caches.close()
+
+
+async def test_list_requests_never_reach_the_api_server(client: Client, tmp_path: Any) -> None:
+    client.lists["Application"] = [[[app(f"app-{i}", str(i)) for i in range(50)]]]
+    settings = ServerSettings(static_dir=tmp_path, auth=False)
+    state = new_state(settings, cast(KubeClient, client), None)
+    task = asyncio.create_task(state.caches.start())
+    try:
+        await until(lambda: state.caches.ready, "ready")
+        async with running(create_app(settings, state)) as url, aiohttp.ClientSession() as http:
+            for query in ["", "?sort=-name", "?search=app-1&limit=5", "?offset=40"]:
+                async with http.get(f"{url}/api/v1/applications{query}") as resp:
+                    assert resp.status == 200
+            async with http.get(f"{url}/api/v1/applications/apps/app-7") as resp:
+                assert (await resp.json())["metadata"]["name"] == "app-7"
+        assert client.listed == {"Application": 1, "Project": 1}
+    finally:
+        task.cancel()
+        await state.caches.close()
