@@ -299,10 +299,7 @@ async def test_bad_links_show_a_message(
 ) -> None:
     dialogs: list[str] = []
     page = await _new_page(browser, dialogs)
-    await page.goto(f"{server.url}/login")
-    await page.get_by_label("Password").fill(await initial_admin_password(kube, APPS_NAMESPACE))
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page).to_have_url(f"{server.url}/applications", timeout=SEEN)
+    await _log_in(page, server, kube, "/applications")
 
     # Markup in a deep link's filters is text, never markup or script.
     hostile = "<img src=x onerror=alert(1)>"
