@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from driftless.controller.manager import Controller
-from driftless.core.resources import TRACKING_ANNOTATION
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.kube.client import KubeClient
 from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import MakeGitRepo

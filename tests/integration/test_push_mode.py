@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftless.core.resources import TRACKING_ANNOTATION
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo, git

@@ -18,7 +18,7 @@ from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.crd import project_crd
 from driftless.core.models import API_VERSION, APPLICATION_KIND
-from driftless.core.resources import TRACKING_ANNOTATION
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache

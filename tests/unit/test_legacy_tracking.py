@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from driftless.core.resources import TRACKING_ANNOTATION, ResourceRef, parse_tracking_id
+from driftless.core.resources import ResourceRef, parse_tracking_id
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.sync.ownership import ResourceOwnedElsewhereError, check_take, owns
 
 HOME = "driftless"

@@ -19,7 +19,8 @@ from driftless.core.models import (
     ResourceResult,
     ResourceStatus,
 )
-from driftless.core.resources import TRACKING_ANNOTATION, Manifest, ResourceRef
+from driftless.core.resources import Manifest, ResourceRef
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.pipeline import inventory
 from driftless.pipeline.plan import Plan
 from driftless.sync.prepare import DesiredObject

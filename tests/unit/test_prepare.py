@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from driftless.core.errors import ValidationError
-from driftless.core.resources import TRACKING_ANNOTATION, Manifest
+from driftless.core.resources import Manifest
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.sync.prepare import prepare
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "CustomResourceDefinition"}

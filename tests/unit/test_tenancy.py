@@ -13,7 +13,8 @@ from driftless.core.project import (
     check_app_namespace,
     check_destination,
 )
-from driftless.core.resources import TRACKING_ANNOTATION, ResourceRef, parse_tracking_id
+from driftless.core.resources import ResourceRef, parse_tracking_id
+from driftless.core.wellknown import TRACKING_ANNOTATION
 from driftless.sync.ownership import ResourceOwnedElsewhereError, check_render, check_take, owns
 
 HOME = "driftless"

@@ -36,8 +36,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
-# Re-exported for modules that still import it from here (its home is ``wellknown``).
-from driftless.core.wellknown import TRACKING_ANNOTATION as TRACKING_ANNOTATION
+from driftless.core.wellknown import TRACKING_ANNOTATION
 
 FIELD_MANAGER = "driftless"
 # Where Applications, Projects and the controller live unless told otherwise.
