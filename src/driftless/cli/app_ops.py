@@ -27,6 +27,7 @@ from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOU
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
+from driftless.core.models import HealthStatusCode, OperationPhase, SyncStatusCode
 from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeClient
 from driftless.pipeline import requests
@@ -34,7 +35,12 @@ from driftless.pipeline import requests
 JSON = dict[str, Any]
 POLL_SECONDS = 1.0
 # Operation phases that end without the revision synced (exit code 1).
-ENDED_UNSYNCED = ("Failed", "Error", "Terminated", "Superseded")
+ENDED_UNSYNCED = (
+    OperationPhase.FAILED,
+    OperationPhase.ERROR,
+    OperationPhase.TERMINATED,
+    OperationPhase.SUPERSEDED,
+)
 
 
 def _parse_resource(text: str) -> JSON:
@@ -140,14 +146,14 @@ def verdict(
             return None  # our request has not been picked up, or not finished
         if op.get("phase") in ENDED_UNSYNCED:
             return EXIT_FAILED, f"sync {op['phase'].lower()}: {op.get('message', '')}"
-        if op.get("phase") == "Running":
+        if op.get("phase") == OperationPhase.RUNNING:
             return None
-    elif op.get("phase") == "Running":
+    elif op.get("phase") == OperationPhase.RUNNING:
         return None
     health = (status.get("health") or {}).get("status")
-    if want_health and health == "Degraded":
+    if want_health and health == HealthStatusCode.DEGRADED:
         return EXIT_DEGRADED, f"degraded: {(status.get('health') or {}).get('message', '')}"
-    synced = (status.get("sync") or {}).get("status") == "Synced"
+    synced = (status.get("sync") or {}).get("status") == SyncStatusCode.SYNCED
     healthy = health in DONE_HEALTH
     if (synced or not want_sync) and (healthy or not want_health):
         return EXIT_OK, ""
@@ -398,7 +404,7 @@ async def _wait_ended(
     while True:
         app = await _get(client, name, namespace)
         op = (app.get("status") or {}).get("operationState") or {}
-        if op.get("startedAt") != started_at or op.get("phase") != "Running":
+        if op.get("startedAt") != started_at or op.get("phase") != OperationPhase.RUNNING:
             # A newer operation may already have replaced it: history keeps its end.
             ended = op if op.get("startedAt") == started_at else _history_entry(app, started_at)
             if ended.get("phase", ended.get("result")) == "Terminated":
