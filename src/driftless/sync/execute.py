@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
+from driftless.core.vocabulary import AppSyncOption
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
@@ -232,7 +233,7 @@ def _dry_run_failure(exc: KubeApiError, obj: DesiredObject) -> DriftlessError:
     if isinstance(exc, KubeNotFoundError) and "namespaces" in exc.message:
         return ValidationError(
             f"{failure.message} (create the namespace in git or set syncOptions "
-            "CreateNamespace=true)"
+            f"{AppSyncOption.CREATE_NAMESPACE}=true)"
         )
     return failure
 
