@@ -282,6 +282,20 @@ async def test_sync_and_roll_back_from_the_app_page(
     await expect(summary).to_contain_text(f"Succeeded ({first[:8]})", timeout=SEEN)
     await expect(summary).to_contain_text("OutOfSync")
     await page.screenshot(path=screenshots / "12-rolled-back.png", full_page=True)
+
+    # Refresh; then delete the app but keep its objects: the list no longer has it.
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(page.get_by_role("status")).to_contain_text("Refresh requested", timeout=SEEN)
+    await page.get_by_role("button", name="Delete…").click()
+    confirm = page.get_by_role("dialog", name=f"Delete {name}")
+    await confirm.get_by_label(re.compile(r"\(cascade\)")).uncheck()
+    await confirm.get_by_role("button", name="Delete", exact=True).click()
+    await expect(page).to_have_url(f"{server.url}/applications", timeout=SEEN)
+    await page.goto(f"{server.url}/applications?search={name}")
+    await expect(page.get_by_text("No application matches these filters.")).to_be_visible(
+        timeout=SEEN
+    )
+    assert await kube.get("v1", "ConfigMap", "settings", name) is not None, "cascade ran"
     assert dialogs == [], f"the page opened dialogs: {dialogs}"
     await page.context.close()
 

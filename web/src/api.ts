@@ -229,6 +229,13 @@ export const api = {
     call("GET", "/api/v1/projects", undefined, signal),
   sync: (namespace: string, name: string, options: SyncOptions): Promise<unknown> =>
     call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/sync`, options),
+  refresh: (namespace: string, name: string): Promise<unknown> =>
+    call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/refresh`),
+  deleteApp: (namespace: string, name: string, cascade: boolean): Promise<unknown> =>
+    call(
+      "DELETE",
+      `/api/v1/applications/${seg(namespace)}/${seg(name)}?cascade=${cascade ? "true" : "false"}`,
+    ),
   rollback: (
     namespace: string,
     name: string,

@@ -1,5 +1,6 @@
 // What a person asks of one app from its page: a sync (with the options of
-// `driftless app sync`) and a rollback to a history entry. Each request goes
+// `driftless app sync`), a refresh, a rollback to a history entry, and its
+// deletion (with or without its objects). Each request goes
 // to the API, which writes it as the CLI does; the controller serves it, and
 // the page shows its progress through the live stream. A refused request
 // keeps its dialog open with the server's reason, and changes nothing.
@@ -7,6 +8,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, api, type HistoryEntry } from "../api";
 import { ErrorMessage, shortRevision } from "../components";
+import { navigate } from "../router";
 import { useSession } from "../session";
 
 /** A modal `<dialog>`: focus stays inside, Escape closes it. */
@@ -171,6 +173,72 @@ export function RollbackButton(props: {
           <button type="button" className="primary" disabled={request.busy}
             onClick={() => void confirm()}>
             {request.busy ? "Asking…" : "Roll back"}
+          </button>
+        </div>
+      </Modal>
+    </>
+  );
+}
+
+export function RefreshButton(props: {
+  namespace: string;
+  name: string;
+  onRequested: (what: string) => void;
+}) {
+  const request = useRequest();
+  async function refresh(): Promise<void> {
+    if (await request.run(() => api.refresh(props.namespace, props.name))) {
+      props.onRequested("Refresh requested: the controller compares the app with git again.");
+    }
+  }
+  return (
+    <>
+      <button type="button" disabled={request.busy} onClick={() => void refresh()}>
+        Refresh
+      </button>
+      {request.error !== null && <ErrorMessage error={request.error} title="Cannot refresh" />}
+    </>
+  );
+}
+
+export function DeleteButton(props: { namespace: string; name: string }) {
+  const [open, setOpen] = useState(false);
+  const [cascade, setCascade] = useState(true);
+  const request = useRequest();
+
+  async function confirm(): Promise<void> {
+    if (await request.run(() => api.deleteApp(props.namespace, props.name, cascade))) {
+      setOpen(false);
+      navigate("/applications");
+    }
+  }
+
+  return (
+    <>
+      <button type="button" className="danger" onClick={() => {
+        request.reset();
+        setOpen(true);
+      }}>
+        Delete…
+      </button>
+      <Modal open={open} onClose={() => setOpen(false)} title={`Delete ${props.name}`}>
+        <p>
+          Delete the application <strong>{props.namespace}/{props.name}</strong>. Git is not
+          changed.
+        </p>
+        <span className="check">
+          <input id="delete-cascade" type="checkbox" checked={cascade}
+            onChange={(e) => setCascade(e.target.checked)} />
+          <label htmlFor="delete-cascade">
+            Also delete the objects it manages in the cluster (cascade)
+          </label>
+        </span>
+        {request.error !== null && <ErrorMessage error={request.error} title="Cannot delete" />}
+        <div className="dialog-buttons">
+          <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+          <button type="button" className="danger" disabled={request.busy}
+            onClick={() => void confirm()}>
+            {request.busy ? "Asking…" : "Delete"}
           </button>
         </div>
       </Modal>

@@ -19,7 +19,7 @@ import {
   shortRevision,
 } from "../components";
 import { Link } from "../router";
-import { RollbackButton, SyncButton } from "./AppActions";
+import { DeleteButton, RefreshButton, RollbackButton, SyncButton } from "./AppActions";
 import { useSession } from "../session";
 
 interface Loaded {
@@ -95,12 +95,16 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
       <div className="title-bar">
         <h1>{name}</h1>
         {loaded !== null && (
-          <SyncButton
-            namespace={namespace}
-            name={name}
-            targetRevision={loaded.app.spec.source?.targetRevision || "HEAD"}
-            onRequested={setNotice}
-          />
+          <div className="actions" role="group" aria-label="Actions">
+            <SyncButton
+              namespace={namespace}
+              name={name}
+              targetRevision={loaded.app.spec.source?.targetRevision || "HEAD"}
+              onRequested={setNotice}
+            />
+            <RefreshButton namespace={namespace} name={name} onRequested={setNotice} />
+            <DeleteButton namespace={namespace} name={name} />
+          </div>
         )}
       </div>
       <p role="status" className="notice">{notice}</p>
