@@ -86,7 +86,7 @@ export function SyncButton(props: {
     if (ok) {
       setOpen(false);
       props.onRequested(
-        `${dryRun ? "Dry run" : "Sync"} of ${wanted || props.targetRevision} requested; its progress shows here.`,
+        `${dryRun ? "Dry run" : "Sync"} of ${shortRevision(wanted) || props.targetRevision} requested; its progress shows here.`,
       );
     }
   }
