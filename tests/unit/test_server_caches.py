@@ -56,7 +56,7 @@ class Client:
         self.listed: dict[str, int] = {"Application": 0, "Project": 0}
 
     async def list_pages(
-        self, api_version: str, kind: str, namespace: str | None = None
+        self, api_version: str, kind: str, namespace: str | None = None, *, page_size: int = 500
     ) -> AsyncIterator[tuple[list[JSON], str]]:
         script = self.lists[kind]
         self.listed[kind] += 1

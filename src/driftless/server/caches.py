@@ -58,6 +58,9 @@ Key = tuple[str, str]
 Listener = Callable[[Row | None, Key | None], None]
 RETRY_SECONDS = 3.0
 WATCH_SECONDS = 300
+# Objects of one list page are whole dicts until projected: a small page keeps
+# that peak (and the memory the process keeps after it) low.
+PAGE_SIZE = 200
 
 
 def _version(obj: JSON) -> str:
@@ -227,7 +230,9 @@ class Caches:
     async def _relist(self, store: _Store, kind: str, namespace: str | None) -> str:
         seen: set[Key] = set()
         version = ""
-        async for page, page_version in self.client.list_pages(API_VERSION, kind, namespace):
+        async for page, page_version in self.client.list_pages(
+            API_VERSION, kind, namespace, page_size=PAGE_SIZE
+        ):
             for obj in page:
                 store.upsert(obj)
                 seen.add(app_key(obj))
