@@ -195,3 +195,15 @@ async def test_list_requests_never_reach_the_api_server(client: Client, tmp_path
     finally:
         task.cancel()
         await state.caches.close()
+
+
+async def test_an_unexpected_failure_is_retried_and_said(client: Client) -> None:
+    client.lists["Application"] = [RuntimeError("bug at https://u:pw@x.example"), [[app("a", "1")]]]
+    caches, told, task = await run(client)
+    try:
+        await until(lambda: caches.ready, "ready after the retry")
+        assert told == ["a=Synced"]
+        assert client.listed["Application"] == 2
+    finally:
+        task.cancel()
+        await caches.close()

@@ -220,6 +220,11 @@ class Caches:
                 self._trouble(store, "the driftless CRDs are not installed: run driftless install")
             except KubeApiError as exc:
                 self._trouble(store, f"cannot list or watch {kind}s: {redact(str(exc))}")
+            except Exception as exc:  # a bug here must not leave the server silently stale
+                log.error(
+                    "following %ss failed: %s: %s", kind, type(exc).__name__, redact(str(exc))
+                )
+                self._trouble(store, f"following {kind}s failed; see the server's log")
             await asyncio.sleep(RETRY_SECONDS)
 
     def _trouble(self, store: _Store, problem: str) -> None:
