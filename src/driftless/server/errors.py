@@ -10,9 +10,10 @@ with the status of its code (``NotFound`` 404, ``Invalid`` 422, ``Conflict``
 its code); ``install(app)`` also maps FastAPI's own failures: a request that
 does not validate becomes 422 naming each bad field (``query.limit: ...``),
 a body that does not parse 422, an unknown route 404, a wrong method 405
-(code ``Invalid``), an API server outage 503. Anything else is a 500 whose message says only that the server
-failed: the exception is logged (redacted), never sent -- no traceback, no
-object dump, no credential ever reaches a client.
+(code ``Invalid``), an API server outage 503. Anything else is a 500 whose
+message says only that the server failed: the exception is logged
+(redacted), never sent -- no traceback, no object dump, no credential ever
+reaches a client.
 """
 
 from __future__ import annotations
