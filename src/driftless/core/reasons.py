@@ -57,4 +57,3 @@ class Reason(StrEnum):
     SYNC_SUPERSEDED = "SyncSuperseded"
     # Warning Event: a sync was terminated on request (``app terminate-op``).
     SYNC_TERMINATED = "SyncTerminated"
-
