@@ -352,8 +352,11 @@ class KubeClient:
         *,
         resource_version: str = "",
         timeout_seconds: int = 300,
+        label_selector: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
         """Stream events after ``resource_version`` until the server closes the stream.
+
+        ``label_selector`` watches only the objects it selects (as ``list`` does).
 
         Callers re-list and re-watch when this ends or raises
         ``KubeExpiredError`` (410: the resource version is too old); a plain
@@ -367,6 +370,8 @@ class KubeClient:
         }
         if resource_version:
             query["resourceVersion"] = resource_version
+        if label_selector:
+            query["labelSelector"] = label_selector
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
         resp = await self._request("GET", rtype.path(namespace), query=query, timeout=timeout)
         try:
