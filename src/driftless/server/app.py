@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from driftless import __version__
 from driftless.core.errors import DriftlessError
 from driftless.kube.client import KubeClient
-from driftless.server import auth, errors, routes_apps, routes_ops, static, stream
+from driftless.server import auth, errors, routes_apps, routes_config, routes_ops, static, stream
 from driftless.server.caches import Caches
 from driftless.server.settings import ServerSettings
 
@@ -49,6 +49,7 @@ class ServerState:
     client: KubeClient
     caches: Caches
     auth: auth.Auth
+    config: routes_config.ConfigCaches
 
 
 def new_state(
@@ -66,7 +67,8 @@ def new_state(
         sessions=auth.Sessions(settings.session_seconds),
         secure_cookies=settings.secure_cookies,
     )
-    return ServerState(client=client, caches=caches, auth=login)
+    config = routes_config.new_caches(client, settings.controller_namespace)
+    return ServerState(client=client, caches=caches, auth=login, config=config)
 
 
 def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
@@ -103,6 +105,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     api.include_router(auth.router(state.auth))
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
     protected.include_router(routes_apps.router(state.caches))
+    protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
     protected.include_router(stream.router(state.caches))
     api.include_router(protected)
@@ -145,6 +148,7 @@ async def serve(
     server = uvicorn.Server(config)
     tasks = [
         asyncio.create_task(state.caches.start(), name="server caches"),
+        asyncio.create_task(state.config.run(), name="server config caches"),
         asyncio.create_task(_stop_when(stop, server), name="server stop"),
     ]
     if started is not None:
