@@ -114,6 +114,38 @@ export interface Application {
   };
 }
 
+/** One node of an app's resource tree (GET .../tree). */
+export interface TreeNode {
+  uid: string;
+  group: string;
+  version: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  parents: string[];
+  managed: boolean;
+  health: { status?: string | null; message?: string | null } | null;
+  sync: string | null;
+  createdAt?: string | null;
+}
+
+export interface ResourceTree {
+  nodes: TreeNode[];
+  /** Why only part of the tree is shown (e.g. a remote cluster's objects are not watched). */
+  partial?: string | null;
+}
+
+/** A Kubernetes Event about the app or an object of its tree (GET .../events). */
+export interface KubeEvent {
+  type?: string | null;
+  reason?: string | null;
+  message?: string | null;
+  count?: number | null;
+  firstTimestamp?: string | null;
+  lastTimestamp?: string | null;
+  object: { kind: string; namespace?: string | null; name: string };
+}
+
 export interface Project {
   metadata: { name: string; namespace?: string };
 }
@@ -225,6 +257,23 @@ export const api = {
     signal?: AbortSignal,
   ): Promise<{ items: HistoryEntry[] }> =>
     call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/history`, undefined, signal),
+  tree: (namespace: string, name: string, signal?: AbortSignal): Promise<ResourceTree> =>
+    call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/tree`, undefined, signal),
+  events: (namespace: string, name: string, signal?: AbortSignal): Promise<{ items: KubeEvent[] }> =>
+    call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/events`, undefined, signal),
+  /** The live object `ref` of the app's tree (Secret values masked by the server). */
+  resource: (
+    namespace: string,
+    name: string,
+    ref: { group: string; version: string; kind: string; namespace: string; name: string },
+    signal?: AbortSignal,
+  ): Promise<{ live: unknown }> =>
+    call(
+      "GET",
+      `/api/v1/applications/${seg(namespace)}/${seg(name)}/resource?${new URLSearchParams(ref)}`,
+      undefined,
+      signal,
+    ),
   projects: (signal?: AbortSignal): Promise<{ items: Project[] }> =>
     call("GET", "/api/v1/projects", undefined, signal),
   sync: (namespace: string, name: string, options: SyncOptions): Promise<unknown> =>

@@ -1,5 +1,5 @@
-// One application: summary, conditions, managed resources and sync history,
-// kept current by the live stream.
+// One application: summary, conditions, its resources (tree, list, events) and
+// sync history, kept current by the live stream.
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import {
@@ -8,7 +8,6 @@ import {
   streamURL,
   type Application,
   type HistoryEntry,
-  type ResourceStatus,
 } from "../api";
 import {
   ErrorMessage,
@@ -21,6 +20,8 @@ import {
 import { Link } from "../router";
 import { DeleteButton, RefreshButton, RollbackButton, SyncButton } from "./AppActions";
 import { useSession } from "../session";
+import { ResourcesCard } from "../tree/ResourcesCard";
+import { useAppTree, type AppTree } from "../tree/useAppTree";
 
 interface Loaded {
   app: Application;
@@ -36,6 +37,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string>("");
   const abortRef = useRef<AbortController | null>(null);
+  const { changed: treeChanged, ...tree } = useAppTree(namespace, name);
 
   const load = useCallback(async () => {
     abortRef.current?.abort();
@@ -75,6 +77,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
     let timer: number | undefined;
     const changed = (event: MessageEvent<string>): void => {
       if (!concerns(event.data, namespace, name)) return;
+      treeChanged();
       window.clearTimeout(timer);
       timer = window.setTimeout(() => void load(), RELOAD_DELAY_MS);
     };
@@ -84,7 +87,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
       source.close();
       window.clearTimeout(timer);
     };
-  }, [namespace, name, load]);
+  }, [namespace, name, load, treeChanged]);
 
   return (
     <main className="page app-page">
@@ -115,7 +118,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
         />
       )}
       {loaded === null && error === null && <p className="muted" aria-busy="true">Loading…</p>}
-      {loaded !== null && <AppDetails {...loaded} onRequested={setNotice} />}
+      {loaded !== null && <AppDetails {...loaded} tree={tree} onRequested={setNotice} />}
     </main>
   );
 }
@@ -133,8 +136,9 @@ function AppDetails({
   app,
   history,
   historyError,
+  tree,
   onRequested,
-}: Loaded & { onRequested: (what: string) => void }) {
+}: Loaded & { tree: AppTree; onRequested: (what: string) => void }) {
   const { namespace, name } = app.metadata;
   const { spec, status = {} } = app;
   const source = spec.source ?? {};
@@ -207,10 +211,7 @@ function AppDetails({
           )}
       </section>
 
-      <section aria-labelledby="resources-title" className="card">
-        <h2 id="resources-title">Resources</h2>
-        <Resources resources={status.resources ?? []} />
-      </section>
+      <ResourcesCard namespace={namespace} name={name} resources={status.resources ?? []} {...tree} />
 
       <section aria-labelledby="history-title" className="card">
         <h2 id="history-title">History</h2>
@@ -246,29 +247,5 @@ function AppDetails({
         )}
       </section>
     </>
-  );
-}
-
-function Resources({ resources }: { resources: ResourceStatus[] }) {
-  if (resources.length === 0) return <p className="muted">No managed resources reported yet.</p>;
-  return (
-    <table className="plain">
-      <thead>
-        <tr><th scope="col">Kind</th><th scope="col">Namespace</th><th scope="col">Name</th>
-          <th scope="col">Sync</th><th scope="col">Health</th><th scope="col">Message</th></tr>
-      </thead>
-      <tbody>
-        {resources.map((r) => (
-          <tr key={`${r.group ?? ""}/${r.kind}/${r.namespace ?? ""}/${r.name}`}>
-            <td>{r.group ? `${r.kind}.${r.group}` : r.kind}</td>
-            <td>{r.namespace || "—"}</td>
-            <td>{r.name}</td>
-            <td><SyncBadge status={r.status} />{r.requiresPruning ? " (prune)" : ""}</td>
-            <td>{r.health ? <HealthBadge status={r.health.status} /> : "—"}</td>
-            <td className="message">{r.message ?? r.health?.message ?? ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
