@@ -31,8 +31,18 @@ from fastapi.responses import JSONResponse
 from driftless import __version__
 from driftless.core.errors import DriftlessError
 from driftless.kube.client import KubeClient
-from driftless.server import auth, errors, routes_apps, routes_config, routes_ops, static, stream
+from driftless.server import (
+    auth,
+    errors,
+    routes_apps,
+    routes_config,
+    routes_ops,
+    routes_tree,
+    static,
+    stream,
+)
 from driftless.server.caches import Caches
+from driftless.server.live import LiveObjects
 from driftless.server.settings import ServerSettings
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
@@ -50,6 +60,7 @@ class ServerState:
     caches: Caches
     auth: auth.Auth
     config: routes_config.ConfigCaches
+    live: LiveObjects
 
 
 def new_state(
@@ -68,7 +79,8 @@ def new_state(
         secure_cookies=settings.secure_cookies,
     )
     config = routes_config.new_caches(client, settings.controller_namespace)
-    return ServerState(client=client, caches=caches, auth=login, config=config)
+    live = LiveObjects(client)
+    return ServerState(client=client, caches=caches, auth=login, config=config, live=live)
 
 
 def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
@@ -105,6 +117,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     api.include_router(auth.router(state.auth))
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
     protected.include_router(routes_apps.router(state.caches))
+    protected.include_router(routes_tree.router(state.caches, state.live, state.client))
     protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
     protected.include_router(stream.router(state.caches))
@@ -160,6 +173,7 @@ async def serve(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await state.caches.close()
+        await state.live.close()
         sock.close()
 
 

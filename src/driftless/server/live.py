@@ -1,0 +1,340 @@
+"""The server's memory of live cluster objects and Events, for apps' resource trees.
+
+Kinds are followed lazily: ``ensure(kinds)`` starts a list+watch of each
+kind not followed yet (all namespaces) and waits, up to ``wait_seconds``,
+for their first lists; from then on they are kept current and never stopped.
+``ensure_events(namespaces)`` does the same for the core/v1 Events of each
+namespace. Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
+from memory and never make an API call.
+
+What is kept is slim: no ``managedFields``, no
+``kubectl.kubernetes.io/last-applied-configuration`` annotation, and every
+Secret value masked (``driftless.diff.secrets.mask``) before it is stored --
+a Secret's value never sits in the server's memory. Events keep only the
+fields the API sends, with URL credentials redacted.
+
+``ensure`` and ``ensure_events`` return problems in words (a kind not served,
+not allowed to be listed, still listing): the caller says them as the
+answer's ``partial``. A kind that failed is tried again on the next ``ensure``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from driftless.core.repourl import redact
+from driftless.diff.secrets import mask
+from driftless.kube.client import KubeApiError, KubeClient, WatchEvent
+from driftless.kube.discovery import UnknownKindError
+from driftless.kube.errors import KubeExpiredError, KubeForbiddenError
+from driftless.server.rows import redacted
+from driftless.server.tree import MISSING, Missing
+
+__all__ = ["CHILD_KINDS", "LAST_APPLIED", "LiveObjects", "api_version", "slim"]
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+Kind = tuple[str, str]  # (apiVersion, kind)
+Key = tuple[str, str]  # (namespace, name)
+LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
+CHILD_KINDS: Final[tuple[Kind, ...]] = (
+    ("apps/v1", "ReplicaSet"),
+    ("v1", "Pod"),
+    ("batch/v1", "Job"),
+    ("apps/v1", "ControllerRevision"),
+    ("discovery.k8s.io/v1", "EndpointSlice"),
+)
+"""Kinds whose objects controllers make for the ones apps manage."""
+EVENT_KIND: Final[Kind] = ("v1", "Event")
+RETRY_SECONDS = 3.0
+WATCH_SECONDS = 300
+PAGE_SIZE = 500
+
+
+def api_version(group: str, version: str) -> str:
+    return f"{group}/{version}" if group else version
+
+
+def slim(obj: JSON, kind: Kind) -> JSON:
+    """``obj`` as kept: apiVersion/kind set, managedFields and last-applied dropped, masked."""
+    out = dict(obj)
+    out.setdefault("apiVersion", kind[0])
+    out.setdefault("kind", kind[1])
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta = {k: v for k, v in meta.items() if k != "managedFields"}
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+            meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        out["metadata"] = meta
+    if out.get("kind") == "Secret":
+        out["apiVersion"] = "v1"  # what mask() recognizes; a core Secret is always v1
+        out = mask(out)
+    return out
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> JSON:
+    return value if isinstance(value, dict) else {}
+
+
+def slim_event(obj: JSON) -> JSON:
+    """An Event as the API sends it: who, what, how often, when (credentials redacted)."""
+    meta = _dict(obj.get("metadata"))
+    series = _dict(obj.get("series"))
+    involved = _dict(obj.get("involvedObject"))
+    created = _str(meta.get("creationTimestamp"))
+    event_time = _str(obj.get("eventTime"))
+    count = obj.get("count") or series.get("count") or 1
+    return {
+        "type": _str(obj.get("type")),
+        "reason": _str(obj.get("reason")),
+        "message": redacted(_str(obj.get("message"))),
+        "count": count if isinstance(count, int) else 1,
+        "firstTimestamp": _str(obj.get("firstTimestamp")) or event_time or created,
+        "lastTimestamp": _str(obj.get("lastTimestamp"))
+        or _str(series.get("lastObservedTime"))
+        or event_time
+        or created,
+        "object": {
+            "kind": _str(involved.get("kind")),
+            "namespace": _str(involved.get("namespace")),
+            "name": _str(involved.get("name")),
+        },
+        "uid": _str(involved.get("uid")),
+        "metadata": {"namespace": _str(meta.get("namespace")), "name": _str(meta.get("name"))},
+    }
+
+
+def _key(obj: JSON) -> Key:
+    meta = _dict(obj.get("metadata"))
+    return _str(meta.get("namespace")), _str(meta.get("name"))
+
+
+def _version(obj: JSON) -> str:
+    return _str(_dict(obj.get("metadata")).get("resourceVersion"))
+
+
+class _Follow:
+    """List+watch of one kind (all namespaces or one), kept slim in ``objects``."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        kind: Kind,
+        namespace: str | None,
+        keep: Callable[[JSON], JSON],
+        changed: Callable[[JSON | None, JSON | None], None],
+    ) -> None:
+        self.client = client
+        self.kind = kind
+        self.namespace = namespace
+        self.keep = keep
+        self.changed = changed
+        self.objects: dict[Key, JSON] = {}
+        self.synced = asyncio.Event()
+        self.failed = ""
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"live {self.kind[1]}")
+
+    def _put(self, obj: JSON) -> None:
+        kept = self.keep(obj)
+        key = _key(kept)
+        old = self.objects.get(key)
+        self.objects[key] = kept
+        self.changed(old, kept)
+
+    def _remove(self, key: Key) -> None:
+        old = self.objects.pop(key, None)
+        if old is not None:
+            self.changed(old, None)
+
+    async def _run(self) -> None:
+        api, kind = self.kind
+        while True:
+            try:
+                version = await self._relist()
+                self.synced.set()
+                while True:
+                    async for event in self.client.watch(
+                        api, kind, self.namespace, resource_version=version,
+                        timeout_seconds=WATCH_SECONDS,
+                    ):  # fmt: skip
+                        version = self._apply(event) or version
+            except KubeExpiredError:
+                continue  # 410: re-list now
+            except UnknownKindError:
+                self._fail(f"{kind} ({api}) is not served by the cluster")
+                return
+            except KubeForbiddenError:
+                if not self.synced.is_set():
+                    self._fail(f"the server may not list {kind} ({api})")
+                    return
+                log.warning("watch of %s refused; retrying", kind)
+            except KubeApiError as exc:
+                log.warning("cannot list or watch %s: %s", kind, redact(str(exc)))
+            except Exception as exc:  # never silently stale
+                log.error("following %s failed: %s: %s", kind, type(exc).__name__, exc)
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def _fail(self, problem: str) -> None:
+        self.failed = problem
+        self.synced.set()
+
+    async def _relist(self) -> str:
+        seen: set[Key] = set()
+        version = ""
+        async for page, page_version in self.client.list_pages(
+            *self.kind, self.namespace, page_size=PAGE_SIZE
+        ):
+            for obj in page:
+                self._put(obj)
+                seen.add(_key(obj))
+            version = page_version
+        for key in set(self.objects) - seen:
+            self._remove(key)
+        return version
+
+    def _apply(self, event: WatchEvent) -> str:
+        if event.type == "BOOKMARK":
+            return _version(event.obj)
+        if event.type == "DELETED":
+            self._remove(_key(event.obj))
+        else:
+            self._put(event.obj)
+        return _version(event.obj)
+
+
+class LiveObjects:
+    def __init__(self, client: KubeClient, *, wait_seconds: float = 15.0) -> None:
+        self.client = client
+        self.wait_seconds = wait_seconds
+        self._kinds: dict[Kind, _Follow] = {}
+        self._events: dict[str, _Follow] = {}
+        # owner uid -> the (kind, key) of objects naming it in ownerReferences
+        self._owned: dict[str, set[tuple[Kind, Key]]] = {}
+
+    # -- following -----------------------------------------------------
+
+    async def ensure(self, kinds: Iterable[Kind]) -> list[str]:
+        """Follow ``kinds`` (once each); problems of those not (yet) readable."""
+        follows = []
+        for kind in dict.fromkeys(kinds):
+            follow = self._kinds.get(kind)
+            if follow is None:
+                follow = _Follow(self.client, kind, None, self._slim(kind), self._index(kind))
+                self._kinds[kind] = follow
+                follow.start()
+            follows.append(follow)
+        problems = await self._wait(follows, lambda f: f"still listing {f.kind[1]}")
+        for follow in follows:
+            if follow.failed and self._kinds.get(follow.kind) is follow:
+                del self._kinds[follow.kind]  # may be served later: try again then
+        return problems
+
+    async def ensure_events(self, namespaces: Iterable[str]) -> list[str]:
+        """Follow the Events of ``namespaces`` (once each); problems as for ``ensure``."""
+        follows = []
+        for namespace in sorted(set(namespaces)):
+            follow = self._events.get(namespace)
+            if follow is None:
+                follow = _Follow(self.client, EVENT_KIND, namespace, slim_event, _ignore)
+                self._events[namespace] = follow
+                follow.start()
+            follows.append(follow)
+        problems = await self._wait(follows, lambda f: f"still listing Events of {f.namespace}")
+        for follow in follows:
+            if follow.failed and self._events.get(follow.namespace or "") is follow:
+                del self._events[follow.namespace or ""]
+        return problems
+
+    async def _wait(self, follows: list[_Follow], pending: Callable[[_Follow], str]) -> list[str]:
+        waits = [asyncio.ensure_future(f.synced.wait()) for f in follows]
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=self.wait_seconds)
+            for task in late:
+                task.cancel()
+        return [f.failed or pending(f) for f in follows if f.failed or not f.synced.is_set()]
+
+    async def close(self) -> None:
+        tasks = [f.task for f in [*self._kinds.values(), *self._events.values()] if f.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._kinds.clear()
+        self._events.clear()
+        self._owned.clear()
+
+    # -- reads (memory only) -------------------------------------------
+
+    def lookup(self, group: str, version: str, kind: str, namespace: str, name: str) -> (
+        JSON | Missing | None
+    ):  # fmt: skip
+        """The object, ``MISSING`` when its kind is listed and it is not there, else None."""
+        follow = self._kinds.get((api_version(group, version), kind))
+        if not version or follow is None or not follow.synced.is_set() or follow.failed:
+            return None
+        return follow.objects.get((namespace, name), MISSING)
+
+    def object(self, api: str, kind: str, namespace: str, name: str) -> JSON | None:
+        follow = self._kinds.get((api, kind))
+        return None if follow is None else follow.objects.get((namespace, name))
+
+    def dependents(self, uid: str) -> list[JSON]:
+        """Objects of followed kinds naming ``uid`` as an owner."""
+        out = []
+        for kind, key in self._owned.get(uid, ()):
+            obj = self.object(*kind, *key)
+            if obj is not None:
+                out.append(obj)
+        return out
+
+    def events(self, namespaces: Iterable[str]) -> list[JSON]:
+        out: list[JSON] = []
+        for namespace in set(namespaces):
+            follow = self._events.get(namespace)
+            if follow is not None:
+                out.extend(follow.objects.values())
+        return out
+
+    # -- indexing ------------------------------------------------------
+
+    def _slim(self, kind: Kind) -> Callable[[JSON], JSON]:
+        return lambda obj: slim(obj, kind)
+
+    def _index(self, kind: Kind) -> Callable[[JSON | None, JSON | None], None]:
+        def changed(old: JSON | None, new: JSON | None) -> None:
+            if old is not None:
+                for owner in _owners(old):
+                    refs = self._owned.get(owner)
+                    if refs is not None:
+                        refs.discard((kind, _key(old)))
+                        if not refs:
+                            del self._owned[owner]
+            if new is not None:
+                for owner in _owners(new):
+                    self._owned.setdefault(owner, set()).add((kind, _key(new)))
+
+        return changed
+
+
+def _owners(obj: JSON) -> list[str]:
+    refs = _dict(obj.get("metadata")).get("ownerReferences")
+    return [
+        _str(ref.get("uid"))
+        for ref in (refs if isinstance(refs, list) else [])
+        if isinstance(ref, dict) and _str(ref.get("uid"))
+    ]
+
+
+def _ignore(old: JSON | None, new: JSON | None) -> None:
+    """Events are not indexed by owner."""

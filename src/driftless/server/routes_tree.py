@@ -1,0 +1,173 @@
+"""Routes of one application's live side: its resource tree, an object's manifest, its Events.
+
+Every answer comes from memory: the Application from ``Caches``, live
+objects and Events from ``LiveObjects`` (whose kinds and namespaces are
+followed from the first request that needs them on). Only custom health
+checks are read from the API (``pipeline.health_config``, at most every
+10 s per namespace), as the controller reads them.
+
+* ``GET .../{namespace}/{name}/tree`` -> ``{"nodes": [...]}`` (``server.tree``),
+  plus ``"partial": "<reason>"`` when the tree is not whole: a remote
+  destination (the managed objects from the status only), a kind not served,
+  not allowed or still listing, or too many nodes.
+* ``GET .../resource?group=&version=&kind=&namespace=&name=`` ->
+  ``{"live": object}`` for an object of that app's tree only (else 404 naming
+  it: the API never reads an arbitrary cluster object); slim and masked as
+  ``live`` keeps it (no managedFields, no last-applied annotation, Secret
+  values masked).
+* ``GET .../events`` -> ``{"items": [...]}``: the Events of the Application
+  and of the objects of its tree, newest first, at most ``MAX_EVENTS``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from driftless.controller.destinations import is_local
+from driftless.core.models import APPLICATION_KIND, Application
+from driftless.diff.secrets import mask
+from driftless.kube.client import KubeClient
+from driftless.pipeline.health_config import HealthConfig
+from driftless.server.caches import Caches
+from driftless.server.errors import NotFoundError, UnavailableError
+from driftless.server.live import CHILD_KINDS, LiveObjects, api_version
+from driftless.server.tree import Tree, build_tree, managed_refs
+
+__all__ = ["MAX_EVENTS", "router"]
+
+JSON = dict[str, Any]
+MAX_EVENTS: Final = 200
+Name = Annotated[str, Path(min_length=1, max_length=253)]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such application, or the object is not in its tree."},
+    503: {"description": "The caches are not listed yet."},
+}
+
+
+class TreeModel(BaseModel):
+    nodes: list[dict[str, Any]]
+    partial: str | None = None
+
+
+class LiveModel(BaseModel):
+    live: dict[str, Any]
+
+
+class EventsModel(BaseModel):
+    items: list[dict[str, Any]]
+    partial: str | None = None
+
+
+def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
+    routes = APIRouter(tags=["applications"])
+    health = HealthConfig(client)
+
+    def app_or_404(namespace: str, name: str) -> JSON:
+        if not caches.ready:
+            raise UnavailableError(f"the server is starting: {caches.problem}")
+        app = caches.app(namespace, name)
+        if app is None:
+            raise NotFoundError(f"application {namespace}/{name} not found")
+        return app
+
+    async def tree_of(app: JSON) -> tuple[Tree, list[str], bool]:
+        """The app's tree, the reasons it is partial, and whether it is of this cluster."""
+        namespace = str(app["metadata"].get("namespace", ""))
+        managed = managed_refs(app.get("status"))
+        try:
+            local = is_local(Application.model_validate(app))
+        except ValidationError:
+            local = False
+        if not local:
+            tree = build_tree(managed, lambda *_: None, lambda _: (), lambda _: _never())
+            reason = "the destination is not this cluster: the managed objects, from the status"
+            return tree, [reason], False
+        kinds = [
+            (api_version(str(r.get("group", "")), str(r["version"])), str(r["kind"]))
+            for r in managed
+            if r.get("version")
+        ]
+        problems = await live.ensure([*kinds, *CHILD_KINDS])
+        registry = await health.registry(namespace)
+        tree = build_tree(managed, live.lookup, live.dependents, registry.assess)
+        if tree.truncated:
+            problems.append(f"only the first {len(tree.nodes)} objects")
+        return tree, problems, True
+
+    @routes.get(
+        "/applications/{namespace}/{name}/tree", response_model=TreeModel, responses=_NOT_FOUND
+    )
+    async def get_tree(namespace: Name, name: Name) -> Any:
+        """The app's managed objects and what they own, down to Pods, with health and sync."""
+        tree, problems, _ = await tree_of(app_or_404(namespace, name))
+        body: JSON = {"nodes": tree.nodes}
+        if problems:
+            body["partial"] = "; ".join(problems)
+        return JSONResponse(body)
+
+    @routes.get(
+        "/applications/{namespace}/{name}/resource", response_model=LiveModel, responses=_NOT_FOUND
+    )
+    async def get_resource(
+        namespace: Name,
+        name: Name,
+        kind: Annotated[str, Query(min_length=1, max_length=63)],
+        object_name: Annotated[str, Query(alias="name", min_length=1, max_length=253)],
+        group: Annotated[str, Query(max_length=253)] = "",
+        version: Annotated[str, Query(max_length=63)] = "",
+        object_namespace: Annotated[str, Query(alias="namespace", max_length=63)] = "",
+    ) -> Any:
+        """The live object of one node of the app's tree (slim; Secret values masked)."""
+        tree, _, local = await tree_of(app_or_404(namespace, name))
+        wanted = (group, kind, object_namespace, object_name)
+        shown = f"{kind} {object_namespace + '/' if object_namespace else ''}{object_name}"
+        for node in tree.nodes:
+            same = (node["group"], node["kind"], node["namespace"], node["name"]) == wanted
+            if not same or (version and node["version"] != version):
+                continue
+            obj = live.object(
+                api_version(node["group"], node["version"]), kind, object_namespace, object_name
+            )
+            if not local or obj is None or node["uid"].startswith("missing:"):
+                raise NotFoundError(f"{shown} of application {namespace}/{name} has no live object")
+            return JSONResponse({"live": mask(obj) if obj.get("kind") == "Secret" else obj})
+        raise NotFoundError(f"{shown} is not in the tree of application {namespace}/{name}")
+
+    @routes.get(
+        "/applications/{namespace}/{name}/events", response_model=EventsModel, responses=_NOT_FOUND
+    )
+    async def get_events(namespace: Name, name: Name) -> Any:
+        """Events of the Application and of its tree's objects, newest first."""
+        app = app_or_404(namespace, name)
+        tree, _, local = await tree_of(app)
+        nodes = [n for n in tree.nodes if not n["uid"].startswith("missing:")] if local else []
+        uids = {n["uid"] for n in nodes} | {str(app["metadata"].get("uid", ""))}
+        named = {(n["kind"], n["namespace"], n["name"]) for n in nodes}
+        named.add((APPLICATION_KIND, namespace, name))
+        namespaces = {namespace} | {n["namespace"] for n in nodes if n["namespace"]}
+        problems = await live.ensure_events(namespaces)
+        items = [
+            {k: v for k, v in event.items() if k not in ("uid", "metadata")}
+            for event in live.events(namespaces)
+            if (event["uid"] in uids if event["uid"] else _named(event) in named)
+        ]
+        items.sort(key=lambda e: (e["lastTimestamp"], e["firstTimestamp"]), reverse=True)
+        body: JSON = {"items": items[:MAX_EVENTS]}
+        if problems:
+            body["partial"] = "; ".join(problems)
+        return JSONResponse(body)
+
+    return routes
+
+
+def _named(event: JSON) -> tuple[str, str, str]:
+    target = event["object"]
+    return target["kind"], target["namespace"], target["name"]
+
+
+def _never() -> Any:
+    raise AssertionError("no live object is judged for a remote destination")
