@@ -44,11 +44,8 @@ export function ResourceGraph({ namespace, app, nodes, selected }: Props) {
               aria-current={isSelected ? "true" : undefined}
               title={node.health?.message || undefined}
             >
-              <span className="tree-kind">
-                {node.kind}
-                {!node.managed && <span className="visually-hidden"> (owned)</span>}
-              </span>
-              <span className="tree-name">{node.name}</span>
+              <span className="tree-kind">{node.kind}</span>{" "}
+              <span className="tree-name">{node.name}</span>{" "}
               <span className="tree-status">
                 {health !== null && <HealthBadge status={health} />}
                 {node.sync !== null && <> <SyncBadge status={node.sync} /></>}
