@@ -1,0 +1,296 @@
+"""The resource tree builder (``server.tree``) and what ``server.live`` keeps of objects.
+
+Tables: owner chains, cycles, missing owners, duplicate uids, forged
+ownerReferences (another namespace, an upward reference to another app's
+object), missing managed objects, the node cap; and the slim, masked copy of
+a Secret, which never holds a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from driftless.health import assess
+from driftless.server.live import LAST_APPLIED, slim, slim_event
+from driftless.server.tree import MISSING, Missing, Tree, build_tree, managed_refs, missing_uid
+
+JSON = dict[str, Any]
+
+
+def obj(
+    kind: str,
+    name: str,
+    uid: str,
+    *owners: str,
+    namespace: str = "ns",
+    api: str = "v1",
+    status: JSON | None = None,
+) -> JSON:
+    meta: JSON = {"name": name, "uid": uid, "creationTimestamp": "2026-12-03T12:00:00Z"}
+    if namespace:
+        meta["namespace"] = namespace
+    if owners:
+        meta["ownerReferences"] = [{"uid": o, "kind": "X", "name": o} for o in owners]
+    out: JSON = {"apiVersion": api, "kind": kind, "metadata": meta}
+    if status is not None:
+        out["status"] = status
+    return out
+
+
+def entry(kind: str, name: str, *, group: str = "", namespace: str = "ns", **extra: Any) -> JSON:
+    return {"group": group, "version": "v1", "kind": kind, "namespace": namespace,
+            "name": name, "status": "Synced", "health": {"status": "Healthy"}, **extra}  # fmt: skip
+
+
+class Cluster:
+    """Live objects as ``LiveObjects`` answers for them: by key, and by owner uid."""
+
+    def __init__(self, objects: Iterable[JSON], unreadable: Iterable[str] = ()) -> None:
+        self.objects = list(objects)
+        self.unreadable = set(unreadable)
+
+    def lookup(
+        self, group: str, version: str, kind: str, ns: str, name: str
+    ) -> JSON | Missing | None:
+        if kind in self.unreadable:
+            return None
+        for o in self.objects:
+            meta = o["metadata"]
+            if o["kind"] == kind and meta.get("namespace", "") == ns and meta["name"] == name:
+                return o
+        return MISSING
+
+    def dependents(self, uid: str) -> list[JSON]:
+        return [
+            o for o in self.objects
+            if any(r["uid"] == uid for r in o["metadata"].get("ownerReferences", []))
+        ]  # fmt: skip
+
+    def build(self, managed: list[JSON], **kwargs: Any) -> Tree:
+        return build_tree(managed, self.lookup, self.dependents, assess, **kwargs)
+
+
+def shape(tree: Tree) -> dict[str, list[str]]:
+    """uid -> parents, the graph a user sees."""
+    return {n["uid"]: n["parents"] for n in tree.nodes}
+
+
+DEPLOY = obj("Deployment", "web", "d1", api="apps/v1")
+RS = obj("ReplicaSet", "web-1", "r1", "d1", api="apps/v1")
+POD_A = obj(
+    "Pod",
+    "web-1-a",
+    "p1",
+    "r1",
+    status={"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+)
+POD_B = obj("Pod", "web-1-b", "p2", "r1", status={"phase": "Pending"})
+
+CASES: list[tuple[str, list[JSON], list[JSON], dict[str, list[str]]]] = [
+    (
+        "owner chain Deployment -> ReplicaSet -> Pods",
+        [entry("Deployment", "web", group="apps")],
+        [DEPLOY, RS, POD_A, POD_B],
+        {"d1": [], "r1": ["d1"], "p1": ["r1"], "p2": ["r1"]},
+    ),
+    (
+        "an owner cycle below a managed object stays acyclic (parents are nearer the app)",
+        [entry("ConfigMap", "root")],
+        [obj("ConfigMap", "root", "m"), obj("A", "a", "a", "m", "b"), obj("B", "b", "b", "a")],
+        {"m": [], "a": ["m"], "b": ["a"]},
+    ),
+    (
+        "a self-owning object is one node without itself as parent",
+        [entry("ConfigMap", "root")],
+        [obj("ConfigMap", "root", "m"), obj("A", "a", "a", "m", "a")],
+        {"m": [], "a": ["m"]},
+    ),
+    (
+        "an object whose owner is not in the cluster is not in the tree",
+        [entry("ConfigMap", "root")],
+        [obj("ConfigMap", "root", "m"), obj("Pod", "orphan", "o", "gone")],
+        {"m": []},
+    ),
+    (
+        "two owners in the tree: both are parents",
+        [entry("ConfigMap", "one"), entry("ConfigMap", "two")],
+        [
+            obj("ConfigMap", "one", "m1"),
+            obj("ConfigMap", "two", "m2"),
+            obj("A", "a", "a", "m1", "m2"),
+        ],
+        {"m1": [], "m2": [], "a": ["m1", "m2"]},
+    ),
+    (
+        "a second object with a uid already in the tree is left out",
+        [entry("ConfigMap", "root")],
+        [obj("ConfigMap", "root", "m"), obj("A", "a", "dup", "m"), obj("B", "b", "dup", "m")],
+        {"m": [], "dup": ["m"]},
+    ),
+    (
+        "a forged ownerReference from another namespace is ignored",
+        [entry("ConfigMap", "root")],
+        [obj("ConfigMap", "root", "m"), obj("Secret", "theirs", "s", "m", namespace="other")],
+        {"m": []},
+    ),
+    (
+        "a cluster-scoped managed object may own namespaced objects",
+        [entry("Namespace", "ns", namespace="")],
+        [obj("Namespace", "ns", "n", namespace=""), obj("A", "a", "a", "n")],
+        {"n": [], "a": ["n"]},
+    ),
+    (
+        "an upward reference to another app's object never pulls it (or its other children) in",
+        [entry("ConfigMap", "mine")],
+        [
+            obj("ConfigMap", "mine", "m", "theirs"),
+            obj("ConfigMap", "theirs", "t"),
+            obj("Pod", "their-pod", "tp", "t"),
+        ],
+        {"m": []},
+    ),
+    (
+        "another app's object owned by a node of this tree is part of it",
+        [entry("ConfigMap", "mine")],
+        [obj("ConfigMap", "mine", "m"), obj("ConfigMap", "theirs", "t", "m")],
+        {"m": [], "t": ["m"]},
+    ),
+    (
+        "a managed object owned by another managed one keeps the app as its only parent",
+        [entry("ConfigMap", "a"), entry("ConfigMap", "b")],
+        [obj("ConfigMap", "a", "a1"), obj("ConfigMap", "b", "b1", "a1")],
+        {"a1": [], "b1": []},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "managed", "objects", "expected"), CASES, ids=[c[0] for c in CASES]
+)
+def test_tree_shape(why: str, managed: list[JSON], objects: list[JSON], expected: JSON) -> None:
+    tree = Cluster(objects).build(managed)
+    assert shape(tree) == expected, why
+    assert not tree.truncated
+
+
+def test_nodes_carry_status_of_managed_and_assessed_health_of_children() -> None:
+    tree = Cluster([DEPLOY, RS, POD_A, POD_B]).build(
+        [
+            entry(
+                "Deployment",
+                "web",
+                group="apps",
+                status="OutOfSync",
+                health={"status": "Progressing", "message": "rolling out"},
+            )
+        ]
+    )
+    by_uid = {n["uid"]: n for n in tree.nodes}
+    assert by_uid["d1"] == {
+        "uid": "d1", "group": "apps", "version": "v1", "kind": "Deployment", "namespace": "ns",
+        "name": "web", "parents": [], "managed": True,
+        "health": {"status": "Progressing", "message": "rolling out"},
+        "sync": "OutOfSync", "createdAt": "2026-12-03T12:00:00Z",
+    }  # fmt: skip
+    assert by_uid["r1"]["managed"] is False and by_uid["r1"]["sync"] is None
+    assert (by_uid["r1"]["group"], by_uid["r1"]["version"]) == ("apps", "v1")
+    assert by_uid["p1"]["health"]["status"] == "Healthy"
+    assert by_uid["p2"]["health"]["status"] == "Progressing"
+
+
+def test_missing_managed_object_has_synthetic_uid_and_health_missing() -> None:
+    tree = Cluster([]).build([entry("Deployment", "web", group="apps")])
+    (node,) = tree.nodes
+    assert node["uid"] == missing_uid("apps", "Deployment", "ns", "web")
+    assert node["uid"] == "missing:apps/Deployment/ns/web"
+    assert node["health"]["status"] == "Missing"
+    assert node["createdAt"] is None
+
+
+def test_unreadable_kind_keeps_the_status_health() -> None:
+    tree = Cluster([DEPLOY], unreadable={"Deployment"}).build(
+        [entry("Deployment", "web", group="apps")]
+    )
+    (node,) = tree.nodes
+    assert node["uid"] == "missing:apps/Deployment/ns/web"
+    assert node["health"] == {"status": "Healthy", "message": ""}
+
+
+def test_two_managed_entries_for_one_object_are_two_nodes_one_live() -> None:
+    managed = [
+        entry("Deployment", "web", group="apps"),
+        entry("Deployment", "web", group="extensions"),
+    ]
+    tree = Cluster([DEPLOY, RS]).build(managed)
+    assert [n["uid"] for n in tree.nodes] == ["d1", "missing:extensions/Deployment/ns/web", "r1"]
+
+
+def test_the_tree_stops_at_max_nodes() -> None:
+    pods = [obj("Pod", f"p{i}", f"p{i}", "m") for i in range(10)]
+    tree = Cluster([obj("ConfigMap", "root", "m"), *pods]).build(
+        [entry("ConfigMap", "root")], max_nodes=4
+    )
+    assert len(tree.nodes) == 4 and tree.truncated
+
+
+@pytest.mark.parametrize(
+    "status",
+    [None, {}, {"resources": "nope"}, {"resources": [1, None, {"kind": "X"}, {"name": "y"}]}],
+)
+def test_hostile_status_gives_no_managed_entries(status: Mapping[str, Any] | None) -> None:
+    assert managed_refs(status) == []
+
+
+def test_managed_refs_deduplicates() -> None:
+    status = {
+        "resources": [entry("ConfigMap", "a"), entry("ConfigMap", "a"), entry("ConfigMap", "b")]
+    }
+    assert [r["name"] for r in managed_refs(status)] == ["a", "b"]
+
+
+def test_slim_secret_holds_no_value_managed_fields_or_last_applied() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "creds", "namespace": "ns", "managedFields": [{"manager": "x"}],
+            "annotations": {LAST_APPLIED: '{"stringData":{"password":"hunter2"}}', "keep": "me"},
+        },
+        "data": {"password": "aHVudGVyMg=="},
+        "stringData": {"token": "hunter2"},
+    }  # fmt: skip
+    kept = slim(secret, ("v1", "Secret"))
+    text = repr(kept)
+    assert "hunter2" not in text and "aHVudGVyMg" not in text
+    assert set(kept["data"]) == {"password"} and set(kept["stringData"]) == {"token"}
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {"keep": "me"}
+    assert "managedFields" in secret["metadata"]  # the original is not changed
+
+
+def test_slim_sets_kind_of_list_items() -> None:
+    kept = slim({"metadata": {"name": "a"}}, ("apps/v1", "ReplicaSet"))
+    assert (kept["apiVersion"], kept["kind"]) == ("apps/v1", "ReplicaSet")
+
+
+def test_slim_event_reads_both_event_shapes_and_redacts() -> None:
+    core = slim_event({
+        "metadata": {"name": "e", "namespace": "ns", "creationTimestamp": "T0"},
+        "type": "Warning", "reason": "SyncFailed", "count": 3,
+        "message": "cannot fetch https://user:tok@git.example/r.git",
+        "firstTimestamp": "T1", "lastTimestamp": "T2",
+        "involvedObject": {"kind": "Application", "namespace": "ns", "name": "a", "uid": "u"},
+    })  # fmt: skip
+    assert (core["count"], core["firstTimestamp"], core["lastTimestamp"]) == (3, "T1", "T2")
+    assert "tok" not in core["message"]
+    assert core["object"] == {"kind": "Application", "namespace": "ns", "name": "a"}
+    series = slim_event({
+        "metadata": {"name": "e", "namespace": "ns", "creationTimestamp": "T0"},
+        "eventTime": "T5", "series": {"count": 7, "lastObservedTime": "T9"},
+        "involvedObject": "hostile",
+    })  # fmt: skip
+    assert (series["count"], series["firstTimestamp"], series["lastTimestamp"]) == (7, "T5", "T9")
+    assert series["object"] == {"kind": "", "namespace": "", "name": ""}
