@@ -2,12 +2,17 @@
 // (the app page calls `changed()` on every live change of the app), at most
 // once per THROTTLE_MS however often it is called: the first change loads at
 // once, later ones within the window fold into a single load at its end.
+// Owned objects (Pods, ReplicaSets) change without the app changing, so the
+// tree is also reloaded every POLL_MS, and every PARTIAL_POLL_MS while the
+// server says it is partial (a kind still listing).
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, type KubeEvent, type ResourceTree } from "../api";
 import { useSession } from "../session";
 
 export const THROTTLE_MS = 2000;
+export const POLL_MS = 15_000;
+export const PARTIAL_POLL_MS = 3000;
 
 export interface AppTree {
   tree: ResourceTree | null;
@@ -26,6 +31,7 @@ export function useAppTree(namespace: string, name: string): AppTree & { changed
   const abortRef = useRef<AbortController | null>(null);
   const lastLoad = useRef(0);
   const timer = useRef<number | undefined>(undefined);
+  const poll = useRef<number | undefined>(undefined);
 
   const load = useCallback(async () => {
     abortRef.current?.abort();
@@ -42,6 +48,11 @@ export function useAppTree(namespace: string, name: string): AppTree & { changed
       settle(api.events(namespace, name, abort.signal)),
     ]);
     if (abort.signal.aborted) return;
+    window.clearTimeout(poll.current);
+    poll.current = window.setTimeout(
+      () => void load(),
+      tree.value?.partial ? PARTIAL_POLL_MS : POLL_MS,
+    );
     for (const error of [tree.error, events.error]) {
       if (error instanceof ApiError && error.unauthorized) expired();
     }
@@ -61,6 +72,7 @@ export function useAppTree(namespace: string, name: string): AppTree & { changed
     return () => {
       abortRef.current?.abort();
       window.clearTimeout(timer.current);
+      window.clearTimeout(poll.current);
       timer.current = undefined;
     };
   }, [load]);
