@@ -137,6 +137,12 @@ CASES: list[tuple[str, list[JSON], list[JSON], dict[str, list[str]]]] = [
         {"m": []},
     ),
     (
+        "a reference to a missing managed object's synthetic uid is no parent",
+        [entry("ConfigMap", "root"), entry("ConfigMap", "gone")],
+        [obj("ConfigMap", "root", "m"), obj("A", "a", "a", "m", "missing:/ConfigMap/ns/gone")],
+        {"m": [], "missing:/ConfigMap/ns/gone": [], "a": ["m"]},
+    ),
+    (
         "a cluster-scoped managed object may own namespaced objects",
         [entry("Namespace", "ns", namespace="")],
         [obj("Namespace", "ns", "n", namespace=""), obj("A", "a", "a", "n")],

@@ -188,6 +188,8 @@ class _Follow:
 
     def _fail(self, problem: str) -> None:
         self.failed = problem
+        for key in list(self.objects):  # forgotten, and out of the owner index
+            self._remove(key)
         self.synced.set()
 
     async def _relist(self) -> str:

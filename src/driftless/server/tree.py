@@ -156,6 +156,7 @@ def build_tree(
     depth: dict[str, int] = {}  # uid -> hops from the app
     namespace_of: dict[str, str] = {}
     frontier: list[str] = []
+    live_uids: set[str] = set()  # nodes of live objects: the only possible owners
     for entry in managed:
         if len(nodes) >= max_nodes:
             return Tree(nodes, truncated=True)
@@ -194,6 +195,7 @@ def build_tree(
         namespace_of[uid] = namespace
         if isinstance(live, Mapping):
             frontier.append(uid)
+            live_uids.add(uid)
     level = 0
     while frontier:
         level += 1
@@ -209,7 +211,9 @@ def build_tree(
             parents = [
                 owner
                 for owner in _owner_uids(child)
-                if depth.get(owner, level) < level and namespace_of[owner] in ("", namespace)
+                if owner in live_uids
+                and depth[owner] < level
+                and namespace_of[owner] in ("", namespace)
             ]
             if not parents:
                 continue  # named by the index, but not validly owned by this tree
@@ -222,4 +226,5 @@ def build_tree(
             depth[uid] = level
             namespace_of[uid] = namespace
             frontier.append(uid)
+            live_uids.add(uid)
     return Tree(nodes, truncated=False)
