@@ -8,13 +8,16 @@ a Secret, which never holds a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, cast
 
 import pytest
 
 from driftless.health import assess
-from driftless.server.live import LAST_APPLIED, slim, slim_event
+from driftless.kube.client import KubeClient, WatchEvent
+from driftless.kube.discovery import UnknownKindError
+from driftless.server.live import LAST_APPLIED, LiveObjects, slim, slim_event
 from driftless.server.tree import MISSING, Missing, Tree, build_tree, managed_refs, missing_uid
 
 JSON = dict[str, Any]
@@ -300,3 +303,60 @@ def test_slim_event_reads_both_event_shapes_and_redacts() -> None:
     })  # fmt: skip
     assert (series["count"], series["firstTimestamp"], series["lastTimestamp"]) == (7, "T5", "T9")
     assert series["object"] == {"kind": "", "namespace": "", "name": ""}
+
+
+class ScriptedClient:
+    """Lists answer what ``objects`` holds for the kind; watches read a queue per kind."""
+
+    def __init__(self, objects: dict[str, list[JSON]]) -> None:
+        self.objects = objects
+        self.events: dict[str, asyncio.Queue[WatchEvent]] = {}
+        self.listed: list[str] = []
+
+    async def list_pages(
+        self, api_version: str, kind: str, namespace: str | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[tuple[list[JSON], str]]:
+        self.listed.append(kind)
+        if kind not in self.objects:
+            raise UnknownKindError(api_version, kind)
+        yield [dict(o) for o in self.objects[kind]], "1"
+
+    async def watch(
+        self, api_version: str, kind: str, *_: Any, **__: Any
+    ) -> AsyncIterator[WatchEvent]:
+        queue = self.events.setdefault(kind, asyncio.Queue())
+        while True:
+            yield await queue.get()
+
+
+async def test_live_objects_follow_kinds_index_owners_and_say_what_they_cannot_read() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "creds", "namespace": "ns", "uid": "s"},
+              "data": {"password": "aHVudGVyMg=="}}  # fmt: skip
+    client = ScriptedClient({"Deployment": [DEPLOY], "ReplicaSet": [RS], "Secret": [secret]})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
+    try:
+        kinds = [("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("v1", "Secret")]
+        problems = await live.ensure([*kinds, ("x.example/v1", "Thing")])
+        assert problems == ["Thing (x.example/v1) is not served by the cluster"]
+        assert live.lookup("apps", "v1", "Deployment", "ns", "web") == DEPLOY
+        assert live.lookup("apps", "v1", "Deployment", "ns", "other") is MISSING
+        assert live.lookup("x.example", "v1", "Thing", "ns", "t") is None  # cannot tell
+        assert live.lookup("apps", "", "Deployment", "ns", "web") is None
+        assert [o["metadata"]["uid"] for o in live.dependents("d1")] == ["r1"]
+        kept = live.object("v1", "Secret", "ns", "creds")
+        assert kept is not None and "aHVudGVyMg" not in repr(kept)
+
+        assert await live.ensure(kinds) == []
+        assert client.listed.count("Deployment") == 1  # kept, not listed again
+        assert client.listed.count("Thing") == 1
+        await live.ensure([("x.example/v1", "Thing")])
+        assert client.listed.count("Thing") == 2  # a kind that failed is tried again
+
+        client.events["ReplicaSet"].put_nowait(WatchEvent("DELETED", RS))
+        for _ in range(500):
+            if not live.dependents("d1"):
+                break
+            await asyncio.sleep(0.01)
+        assert live.dependents("d1") == []
+    finally:
+        await live.close()
