@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from driftless.core.models import HealthStatusCode
+from driftless.core.models import HealthStatusCode, SyncStatusCode
 from driftless.health import HealthResult, group_kind
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
 JSON = dict[str, Any]
 Ref = tuple[str, str, str, str]  # (group, kind, namespace, name)
 MAX_NODES: Final = 2000
+_SHOWN_SYNC: Final = (SyncStatusCode.SYNCED.value, SyncStatusCode.OUT_OF_SYNC.value)
 
 
 class Missing:
@@ -183,7 +184,7 @@ def build_tree(
                 "parents": [],
                 "managed": True,
                 "health": health,
-                "sync": sync if sync in ("Synced", "OutOfSync") else None,
+                "sync": sync if sync in _SHOWN_SYNC else None,
                 "createdAt": (
                     _str(_meta(live).get("creationTimestamp")) or None
                     if isinstance(live, Mapping)
