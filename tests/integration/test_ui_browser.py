@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright, expect
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -298,6 +298,110 @@ async def test_sync_and_roll_back_from_the_app_page(
     assert await kube.get("v1", "ConfigMap", "settings", name) is not None, "cascade ran"
     assert dialogs == [], f"the page opened dialogs: {dialogs}"
     await page.context.close()
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: example.com/web:1.0
+"""
+
+
+async def test_resource_tree_node_manifest_events_and_deep_links(
+    server: ServerProcess,
+    browser: Browser,
+    kube: KubeClient,
+    make_git_repo: MakeGitRepo,
+    screenshots: Path,
+) -> None:
+    name = unique("ui-tree")
+    repo = make_git_repo({"app/web.yaml": DEPLOYMENT, "app/settings.yaml": CONFIGMAP})
+    await create_app(kube, application(name, repo.url, path="app"))
+    await wait_for(kube, name, lambda a: _synced(a) == "Synced", what="Synced")
+
+    dialogs: list[str] = []
+    page = await _new_page(browser, dialogs)
+    page_url = f"/applications/{APPS_NAMESPACE}/{name}"
+    await _log_in(page, server, kube, page_url)
+
+    # Deployment -> ReplicaSet -> two Pods, each with its health as text.
+    graph = page.get_by_role("group", name="Resource tree")
+    deployment = graph.get_by_role("link", name=re.compile(r"^Deployment web\b"))
+    replicaset = graph.get_by_role("link", name=re.compile(r"^ReplicaSet web-"))
+    pods = graph.get_by_role("link", name=re.compile(r"^Pod web-"))
+    await expect(deployment).to_contain_text("Healthy", timeout=SEEN)
+    await expect(deployment).to_contain_text("Synced")
+    await expect(replicaset).to_contain_text("Healthy", timeout=SEEN)
+    await expect(pods).to_have_count(2, timeout=SEEN)
+    for at in range(2):
+        await expect(pods.nth(at)).to_contain_text("Healthy", timeout=SEEN)
+    configmap = graph.get_by_role("link", name=re.compile(r"^ConfigMap settings\b"))
+    await expect(configmap).to_be_visible()
+    # Left to right: the Deployment, then its ReplicaSet, then the Pods.
+    columns = [await _left(node) for node in (deployment, replicaset, pods.first)]
+    assert columns == sorted(set(columns)), f"not laid out left to right: {columns}"
+    await page.screenshot(path=screenshots / "13-tree.png", full_page=True)
+
+    # A node, with the keyboard: its URL, its live manifest and its events.
+    await deployment.focus()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(
+        f"{server.url}{page_url}?resource=apps/Deployment/{name}/web", timeout=SEEN
+    )
+    panel = page.get_by_role("region", name=f"Deployment {name}/web")
+    manifest = panel.get_by_label(f"Manifest of Deployment {name}/web")
+    await expect(manifest).to_contain_text("kind: Deployment", timeout=SEEN)
+    await expect(manifest).to_contain_text("replicas: 2")
+    await expect(manifest).not_to_contain_text("managedFields")
+    await expect(panel).to_contain_text("ScalingReplicaSet", timeout=SEEN)
+    await page.screenshot(path=screenshots / "14-tree-deployment.png", full_page=True)
+    await page.keyboard.press("Escape")
+    await expect(page).to_have_url(f"{server.url}{page_url}", timeout=SEEN)
+    await expect(panel).to_be_hidden()
+
+    # The app's Events tab.
+    await page.get_by_role("tab", name="Events").click()
+    await expect(page).to_have_url(f"{server.url}{page_url}?tab=events")
+    events = page.get_by_role("table", name=f"Events of {name}")
+    await expect(events).to_contain_text("ScalingReplicaSet", timeout=SEEN)
+    await page.screenshot(path=screenshots / "15-events.png", full_page=True)
+
+    # Deep links: straight to a node; to an object outside the tree; a hostile one.
+    await page.goto(f"{server.url}{page_url}?resource=/ConfigMap/{name}/settings")
+    panel = page.get_by_role("region", name=f"ConfigMap {name}/settings")
+    await expect(panel.get_by_label(re.compile("^Manifest of"))).to_contain_text(
+        "color: blue", timeout=SEEN
+    )
+    await expect(panel.get_by_role("heading", name=f"ConfigMap {name}/settings")).to_be_focused()
+    await page.screenshot(path=screenshots / "16-tree-deep-link.png", full_page=True)
+    await page.goto(f"{server.url}{page_url}?resource=/Secret/kube-system/not-in-the-app")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Secret kube-system/not-in-the-app is not part of this application's tree", timeout=SEEN
+    )
+    await page.goto(f"{server.url}{page_url}?resource=/Pod/{name}/<img src=x onerror=alert(1)>")
+    await expect(deployment).to_be_visible(timeout=SEEN)
+    assert await page.get_by_role("region", name=re.compile(r"^Pod ")).count() == 0
+    assert await page.locator("img[src=x]").count() == 0
+    assert dialogs == [], f"the page opened dialogs: {dialogs}"
+    await page.context.close()
+
+
+async def _left(node: Locator) -> float:
+    box = await node.bounding_box()
+    assert box is not None, "the node is not shown"
+    return box["x"]
 
 
 async def _log_in(page: Page, server: ServerProcess, kube: KubeClient, then: str) -> None:
