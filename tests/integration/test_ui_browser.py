@@ -362,7 +362,9 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     )
     panel = page.get_by_role("region", name=f"Deployment {name}/web")
     manifest = panel.get_by_label(f"Manifest of Deployment {name}/web")
-    await expect(manifest).to_contain_text("kind: Deployment", timeout=SEEN)
+    await expect(manifest).to_contain_text(
+        re.compile(r"^\s*apiVersion: apps/v1\s+kind: Deployment\s+metadata:"), timeout=SEEN
+    )
     await expect(manifest).to_contain_text("replicas: 2")
     await expect(manifest).not_to_contain_text("managedFields")
     await expect(panel).to_contain_text("ScalingReplicaSet", timeout=SEEN)

@@ -11,6 +11,7 @@ import {
   resourceLabel,
   selectedResource,
 } from "../.test-build/tree/resourceRef.js";
+import { readableOrder } from "../.test-build/tree/manifest.js";
 
 const node = (uid, kind, parents = [], name = uid) => ({ uid, kind, name, parents });
 const COLUMN = SIZES.nodeWidth + SIZES.columnGap;
@@ -162,4 +163,14 @@ test("resourceLabel and eventsOf", () => {
   ];
   assert.deepEqual(eventsOf(events, pod).map((e) => e.reason), ["a", "d"]);
   assert.deepEqual(eventsOf(events, role).map((e) => e.reason), ["c"]);
+});
+
+test("readableOrder: apiVersion, kind, metadata, spec first, status last, the rest kept", () => {
+  const live = { status: { a: 1 }, zeta: 1, spec: {}, metadata: { name: "x" }, kind: "K", alpha: 2,
+    apiVersion: "v1" };
+  const ordered = readableOrder(live);
+  assert.deepEqual(Object.keys(ordered),
+    ["apiVersion", "kind", "metadata", "spec", "zeta", "alpha", "status"]);
+  assert.deepEqual(ordered, live);
+  for (const other of [null, "text", 3, [1, 2]]) assert.deepEqual(readableOrder(other), other);
 });

@@ -8,6 +8,7 @@ import { ErrorMessage, HealthBadge, SyncBadge, Time } from "../components";
 import { Link, navigate } from "../router";
 import { useSession } from "../session";
 import { EventsTable } from "./EventsTable";
+import { readableOrder } from "./manifest";
 import { appURL, eventsOf, resourceLabel, type ResourceRef } from "./resourceRef";
 
 interface Props {
@@ -24,7 +25,7 @@ type Manifest = { yaml: string } | { error: unknown } | null;
 
 async function toYAML(live: unknown): Promise<string> {
   const { stringify } = await import("yaml");
-  return stringify(live, { lineWidth: 0 });
+  return stringify(readableOrder(live), { lineWidth: 0 });
 }
 
 export function ResourcePanel({ namespace, app, selected, node, events, generation }: Props) {
