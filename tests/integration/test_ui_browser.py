@@ -328,17 +328,27 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
 ) -> None:
     name = unique("ui-tree")
     repo = make_git_repo({"app/web.yaml": DEPLOYMENT, "app/settings.yaml": CONFIGMAP})
-    await create_app(kube, application(name, repo.url, path="app"))
-    await wait_for(kube, name, lambda a: _synced(a) == "Synced", what="Synced")
+    await create_app(kube, application(name, repo.url, path="app", automated=False))
+    await wait_for(kube, name, lambda a: _synced(a) == "OutOfSync", what="OutOfSync")
 
     dialogs: list[str] = []
     page = await _new_page(browser, dialogs)
     page_url = f"/applications/{APPS_NAMESPACE}/{name}"
     await _log_in(page, server, kube, page_url)
 
-    # Deployment -> ReplicaSet -> two Pods, each with its health as text.
+    # Not synced yet: the managed objects are nodes, Missing and OutOfSync.
     graph = page.get_by_role("group", name="Resource tree")
     deployment = graph.get_by_role("link", name=re.compile(r"^Deployment web\b"))
+    await expect(deployment).to_contain_text("Missing", timeout=SEEN)
+    await expect(deployment).to_contain_text("OutOfSync")
+    await page.screenshot(path=screenshots / "13-tree-missing.png", full_page=True)
+
+    # Synced elsewhere, the open page follows (no reload): Deployment -> ReplicaSet -> two
+    # Pods, each with its health as text.
+    await page.evaluate("() => { window.stillTheSamePage = true }")
+    sync = f"{server.url}/api/v1/applications/{APPS_NAMESPACE}/{name}/sync"
+    answer = await page.request.post(sync, data={})
+    assert answer.status == 202, await answer.text()
     replicaset = graph.get_by_role("link", name=re.compile(r"^ReplicaSet web-"))
     pods = graph.get_by_role("link", name=re.compile(r"^Pod web-"))
     await expect(deployment).to_contain_text("Healthy", timeout=SEEN)
@@ -352,7 +362,8 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     # Left to right: the Deployment, then its ReplicaSet, then the Pods.
     columns = [await _left(node) for node in (deployment, replicaset, pods.first)]
     assert columns == sorted(set(columns)), f"not laid out left to right: {columns}"
-    await page.screenshot(path=screenshots / "13-tree.png", full_page=True)
+    assert await page.evaluate("() => window.stillTheSamePage === true"), "the page reloaded"
+    await page.screenshot(path=screenshots / "14-tree.png", full_page=True)
 
     # A node, with the keyboard: its URL, its live manifest and its events.
     await deployment.focus()
@@ -368,7 +379,7 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     await expect(manifest).to_contain_text("replicas: 2")
     await expect(manifest).not_to_contain_text("managedFields")
     await expect(panel).to_contain_text("ScalingReplicaSet", timeout=SEEN)
-    await page.screenshot(path=screenshots / "14-tree-deployment.png", full_page=True)
+    await page.screenshot(path=screenshots / "15-tree-deployment.png", full_page=True)
     await page.keyboard.press("Escape")
     await expect(page).to_have_url(f"{server.url}{page_url}", timeout=SEEN)
     await expect(panel).to_be_hidden()
@@ -378,7 +389,7 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     await expect(page).to_have_url(f"{server.url}{page_url}?tab=events")
     events = page.get_by_role("table", name=f"Events of {name}")
     await expect(events).to_contain_text("ScalingReplicaSet", timeout=SEEN)
-    await page.screenshot(path=screenshots / "15-events.png", full_page=True)
+    await page.screenshot(path=screenshots / "16-events.png", full_page=True)
 
     # Deep links: straight to a node; to an object outside the tree; a hostile one.
     await page.goto(f"{server.url}{page_url}?resource=/ConfigMap/{name}/settings")
@@ -387,7 +398,7 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
         "color: blue", timeout=SEEN
     )
     await expect(panel.get_by_role("heading", name=f"ConfigMap {name}/settings")).to_be_focused()
-    await page.screenshot(path=screenshots / "16-tree-deep-link.png", full_page=True)
+    await page.screenshot(path=screenshots / "17-tree-deep-link.png", full_page=True)
     await page.goto(f"{server.url}{page_url}?resource=/Secret/kube-system/not-in-the-app")
     await expect(page.get_by_role("alert")).to_contain_text(
         "Secret kube-system/not-in-the-app is not part of this application's tree", timeout=SEEN
