@@ -1,17 +1,24 @@
-"""The README's first command, run as a user would: it converges, then Ctrl-C stops it."""
+"""The README's first command, run as a user would: it converges, its web UI's server
+answers and lets the admin in, then Ctrl-C stops it all."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import signal
 import subprocess
 import threading
+import urllib.error
+import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 
 from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
+from driftless.server import auth
 from tests.integration.cli_driver import entry_point
 
 pytestmark = pytest.mark.integration
@@ -57,13 +64,47 @@ def _kubectl(kubeconfig: Path, *args: str) -> dict[str, object]:
     return parsed
 
 
+def _http(opener: urllib.request.OpenerDirector, url: str, body: object = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with opener.open(request, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _check_server(output: str, kubeconfig: Path) -> str:
+    """The printed URL answers, and the printed password (the initial admin
+    Secret's) logs in and shows the example app; the URL."""
+    found = re.search(r"Web UI and API: (\S+)\n  log in as admin with password (\S+)", output)
+    assert found, output
+    url, password = found.groups()
+    assert f"get secret {auth.INITIAL_SECRET}" in output
+    secret = _kubectl(kubeconfig, "-n", "driftless", "get", "secret", auth.INITIAL_SECRET)
+    assert isinstance(secret["data"], dict)
+    assert base64.b64decode(secret["data"][auth.INITIAL_KEY]).decode() == password
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    assert _http(opener, f"{url}/readyz")[0] == 200
+    assert _http(opener, f"{url}/api/v1/applications")[0] == 401
+    login = {"username": "admin", "password": password}
+    status, body = _http(opener, f"{url}/api/v1/session", login)
+    assert (status, json.loads(body)) == (200, {"user": "admin"})
+    status, body = _http(opener, f"{url}/api/v1/applications")
+    assert status == 200, body
+    assert [item["name"] for item in json.loads(body)["items"]] == ["guestbook"]
+    return url
+
+
 def test_quickstart_end_to_end() -> None:
     """The example app becomes Synced and Healthy in the quickstart's own cluster;
-    Ctrl-C then stops the controller and the control plane, exit status 0."""
+    its server answers at the printed URL and the printed password logs in;
+    Ctrl-C then stops the server, the controller and the control plane, exit status 0."""
     name = "qs-test"
     kubeconfig = DevCluster(name).kubeconfig
+    examples = str(REPO_ROOT / "examples")
     process = subprocess.Popen(
-        [entry_point(), "quickstart", "--name", name, "--examples", str(REPO_ROOT / "examples")],
+        [entry_point(), "quickstart", "--name", name, "--port", "0", "--examples", examples],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -79,6 +120,7 @@ def test_quickstart_end_to_end() -> None:
         deployment = _kubectl(kubeconfig, "-n", "guestbook", "get", "deployment", "guestbook-ui")
         assert isinstance(deployment["status"], dict)
         assert deployment["status"]["availableReplicas"] == 2
+        url = _check_server(output.text, kubeconfig)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=120) == 0, output.text
     finally:
@@ -86,7 +128,7 @@ def test_quickstart_end_to_end() -> None:
             process.kill()
             process.wait()
     output.join()
-    assert "Stopping the controller and the control plane" in output.text
+    assert "Stopping the server, the controller and the control plane" in output.text
     assert "Traceback" not in output.text
     # Nothing of the cluster is left running: its API server no longer answers.
     probe = subprocess.run(
@@ -95,3 +137,6 @@ def test_quickstart_end_to_end() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert probe.returncode != 0
+    # Nor the server: nothing listens at its URL any more.
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/healthz", timeout=10)

@@ -2,18 +2,29 @@
 
 Starts the embedded control plane, installs the CRDs, turns ``examples/`` into
 a local git repository, creates the example Application, runs the controller
-in this process and shows the apps' status as it changes, until Ctrl-C, which
-stops everything it started.
+in this process and ``driftless server`` (API and web UI, on 127.0.0.1) as a
+child process in the same process group, and shows the apps' status as it
+changes, until Ctrl-C, which stops everything it started.
+
+The server's login is printed with the initial admin password itself, not
+only the command that reads it: the cluster is a local throwaway one that
+Ctrl-C removes, the server listens on loopback only, and whoever runs the
+quickstart holds the cluster's admin kubeconfig anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import signal
+import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import click
 import yaml
 
@@ -35,6 +46,13 @@ from driftless.sources.seed import seed_repository
 
 JSON = dict[str, Any]
 POLL_SECONDS = 1.0
+SERVER_START_SECONDS = 60.0
+SERVER_STOP_SECONDS = 15.0
+# As ``driftless.server.auth`` names them (the CLI may not import the server).
+ADMIN_USER = "admin"
+INITIAL_SECRET = "driftless-initial-admin"
+INITIAL_KEY = "password"
+LISTENING = "driftless server listening on "
 
 
 def _rows(apps: list[JSON]) -> list[list[str]]:
@@ -95,6 +113,83 @@ async def _show_until(
     return announced
 
 
+async def _forward(stream: asyncio.StreamReader, url: asyncio.Future[str]) -> None:
+    """Copy the server's stderr to ours; resolve ``url`` from its "listening on" line."""
+    async for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        if line.startswith(LISTENING) and not url.done():
+            url.set_result(line.removeprefix(LISTENING).strip())
+        elif line:
+            click.echo(f"server: {line}", err=True)
+
+
+async def _until_ready(url: str, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    async with aiohttp.ClientSession() as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise click.ClickException(f"driftless server at {url} did not become ready")
+            await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def _serving(kubeconfig: str, port: int) -> AsyncIterator[str]:
+    """``driftless server`` on 127.0.0.1:``port`` as a child process; its URL once ready.
+
+    The child stays in our process group, so a Ctrl-C in the terminal reaches
+    it too; on the way out it is asked to stop (SIGTERM), then killed.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "driftless.cli.main", "--kubeconfig", kubeconfig,
+        "server", "--address", "127.0.0.1", "--port", str(port),
+        "--namespace", DEFAULT_APP_NAMESPACE, "--log-level", "warning",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    forward = asyncio.create_task(_forward(process.stderr, url))
+    try:
+        waiters: set[asyncio.Future[Any]] = {url, forward}
+        done, _ = await asyncio.wait(
+            waiters, timeout=SERVER_START_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        if url not in done:
+            raise click.ClickException(
+                f"driftless server did not start on port {port} (see its messages above;"
+                " another port: --port)"
+            )
+        await _until_ready(url.result(), process)
+        yield url.result()
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), SERVER_STOP_SECONDS)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await asyncio.wait_for(forward, SERVER_STOP_SECONDS)
+
+
+async def _announce_server(client: KubeClient, url: str) -> None:
+    secret = await client.get("v1", "Secret", INITIAL_SECRET, DEFAULT_APP_NAMESPACE)
+    data = (secret or {}).get("data") or {}
+    password = base64.b64decode(data.get(INITIAL_KEY, "")).decode() or "(not found)"
+    click.echo(
+        f"Web UI and API: {url}\n"
+        f"  log in as {ADMIN_USER} with password {password}\n"
+        f"  (later: kubectl -n {DEFAULT_APP_NAMESPACE} get secret {INITIAL_SECRET}"
+        f" -o jsonpath='{{.data.{INITIAL_KEY}}}' | base64 -d)\n"
+    )
+
+
 @click.command("quickstart")
 @click.option(
     "--examples",
@@ -114,6 +209,13 @@ async def _show_until(
     help="Re-check interval of the controller (e.g. 30s, 1m, or seconds).",
 )
 @click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port of the web UI and API on 127.0.0.1 (0: any free port).",
+)
+@click.option(
     "--exit-when-ready",
     is_flag=True,
     help="Stop everything and exit 0 once every app is Ready (for scripts).",
@@ -121,9 +223,14 @@ async def _show_until(
 @click.pass_obj
 @run_async
 async def quickstart_command(
-    globals_: Globals, examples: Path, name: str, interval: float, exit_when_ready: bool
+    globals_: Globals,
+    examples: Path,
+    name: str,
+    interval: float,
+    port: int,
+    exit_when_ready: bool,
 ) -> None:
-    """Run driftless end to end on this machine: cluster, git repo, controller, status.
+    """Run driftless end to end on this machine: cluster, git repo, controller, UI, status.
 
     \b
     Example:
@@ -140,9 +247,9 @@ async def quickstart_command(
     click.echo("Starting the embedded Kubernetes control plane (first run builds it)...")
     cluster.up()
     try:
-        ok = await _run(cluster, examples, interval, stop, exit_when_ready=exit_when_ready)
+        ok = await _run(cluster, examples, interval, port, stop, exit_when_ready=exit_when_ready)
     finally:
-        click.echo("Stopping the controller and the control plane...")
+        click.echo("Stopping the server, the controller and the control plane...")
         cluster.down()
     if exit_when_ready and not ok:
         raise click.ClickException("stopped before every application was Ready")
@@ -152,6 +259,7 @@ async def _run(
     cluster: DevCluster,
     examples: Path,
     interval: float,
+    port: int,
     stop: asyncio.Event,
     *,
     exit_when_ready: bool,
@@ -176,9 +284,11 @@ async def _run(
         controller_stop = asyncio.Event()
         task = asyncio.create_task(controller.run(controller_stop))
         try:
-            return await _show_until(
-                client, stop, exit_when_ready=exit_when_ready, namespace=DEFAULT_APP_NAMESPACE
-            )
+            async with _serving(kubeconfig, port) as url:
+                await _announce_server(client, url)
+                return await _show_until(
+                    client, stop, exit_when_ready=exit_when_ready, namespace=DEFAULT_APP_NAMESPACE
+                )
         finally:
             controller_stop.set()
             await task
