@@ -383,6 +383,7 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     await page.keyboard.press("Escape")
     await expect(page).to_have_url(f"{server.url}{page_url}", timeout=SEEN)
     await expect(panel).to_be_hidden()
+    await expect(deployment).to_be_focused()  # back where the keyboard user was
 
     # The app's Events tab.
     await page.get_by_role("tab", name="Events").click()
