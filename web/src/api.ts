@@ -259,7 +259,11 @@ export const api = {
     call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/history`, undefined, signal),
   tree: (namespace: string, name: string, signal?: AbortSignal): Promise<ResourceTree> =>
     call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/tree`, undefined, signal),
-  events: (namespace: string, name: string, signal?: AbortSignal): Promise<{ items: KubeEvent[] }> =>
+  events: (
+    namespace: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ items: KubeEvent[]; partial?: string | null }> =>
     call("GET", `/api/v1/applications/${seg(namespace)}/${seg(name)}/events`, undefined, signal),
   /** The live object `ref` of the app's tree (Secret values masked by the server). */
   resource: (

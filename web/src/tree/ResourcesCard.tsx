@@ -31,7 +31,7 @@ interface Props extends AppTree {
 }
 
 export function ResourcesCard(props: Props) {
-  const { namespace, name, tree, treeError, events, eventsError, generation } = props;
+  const { namespace, name, tree, treeError, events, eventsPartial, eventsError, generation } = props;
   const location = useLocation();
   const tab = tabOf(location.search);
   const selected = selectedResource(location.search);
@@ -95,6 +95,7 @@ export function ResourcesCard(props: Props) {
           {tab === "events" && (
             <>
               {eventsError !== null && <ErrorMessage error={eventsError} title="Cannot load the events" />}
+              {eventsPartial && <p className="notice">Some events may be missing: {eventsPartial}</p>}
               {events === null && eventsError === null && <p className="muted" aria-busy="true">Loading…</p>}
               {events !== null && events.length === 0 && <p className="muted">No events.</p>}
               {events !== null && events.length > 0 && (

@@ -4,7 +4,7 @@
 // once, later ones within the window fold into a single load at its end.
 // Owned objects (Pods, ReplicaSets) change without the app changing, so the
 // tree is also reloaded every POLL_MS, and every PARTIAL_POLL_MS while the
-// server says it is partial (a kind still listing).
+// server says the tree or the Events are partial (e.g. a kind still listing).
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, type KubeEvent, type ResourceTree } from "../api";
@@ -12,18 +12,27 @@ import { useSession } from "../session";
 
 export const THROTTLE_MS = 2000;
 export const POLL_MS = 15_000;
-export const PARTIAL_POLL_MS = 3000;
+export const PARTIAL_POLL_MS = 5000;
 
 export interface AppTree {
   tree: ResourceTree | null;
   treeError: unknown;
   events: KubeEvent[] | null;
+  /** Why some Events may be missing (a namespace's Events still listing). */
+  eventsPartial: string | null;
   eventsError: unknown;
   /** Bumped on every completed load: what depends on the tree (a node's manifest) reloads too. */
   generation: number;
 }
 
-const EMPTY: AppTree = { tree: null, treeError: null, events: null, eventsError: null, generation: 0 };
+const EMPTY: AppTree = {
+  tree: null,
+  treeError: null,
+  events: null,
+  eventsPartial: null,
+  eventsError: null,
+  generation: 0,
+};
 
 export function useAppTree(namespace: string, name: string): AppTree & { changed: () => void } {
   const { expired } = useSession();
@@ -51,7 +60,7 @@ export function useAppTree(namespace: string, name: string): AppTree & { changed
     window.clearTimeout(poll.current);
     poll.current = window.setTimeout(
       () => void load(),
-      tree.value?.partial ? PARTIAL_POLL_MS : POLL_MS,
+      tree.value?.partial || events.value?.partial ? PARTIAL_POLL_MS : POLL_MS,
     );
     for (const error of [tree.error, events.error]) {
       if (error instanceof ApiError && error.unauthorized) expired();
@@ -61,6 +70,7 @@ export function useAppTree(namespace: string, name: string): AppTree & { changed
       tree: tree.value ?? before.tree,
       treeError: tree.error,
       events: events.value?.items ?? before.events,
+      eventsPartial: events.value === null ? before.eventsPartial : events.value.partial ?? null,
       eventsError: events.error,
       generation: before.generation + 1,
     }));
