@@ -5,7 +5,10 @@ login and write routes); the fuzzer reads ``/api/openapi.json`` and sends, for
 every operation in it, ``EXAMPLES`` requests generated from the operation's
 schema over an authenticated session: path parameters, query strings and
 bodies a client may send, both as the schema allows them (positive) and as
-it does not (negative: wrong types, out of range, missing fields). Every
+it does not (negative: wrong types, out of range, missing fields). Random
+names mostly miss, so the operations on one application also get cases
+aimed at a real one (``TARGET``, an Application no controller acts on: a sync
+is accepted once, then refused while its operation is pending). Every
 response must:
 
 * not be a 5xx (``not_a_server_error``): bad input is a 4xx naming it;
@@ -33,8 +36,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode, checks
+from schemathesis.core.result import Ok
 
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
+from tests.integration.helpers import APPS_NAMESPACE, application, create_app
 from tests.integration.server_inprocess import serving
 
 pytestmark = pytest.mark.integration
@@ -42,6 +48,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = 25
 CASE_DEADLINE_MS = 5000
 REQUEST_TIMEOUT = 10.0
+TARGET = {"namespace": APPS_NAMESPACE, "name": "fuzzed"}
 SKIPPED = {("GET", "/api/v1/stream"), ("DELETE", "/api/v1/session")}
 ERROR_CODES = {"NotFound", "Invalid", "Conflict", "Unauthorized", "Forbidden", "Unavailable"}
 CHECKS = [
@@ -76,6 +83,7 @@ def _fuzz(url: str, password: str) -> list[str]:
     failures: list[str] = []
     fuzzed: list[str] = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         method, path = operation.method.upper(), operation.path
         if (method, path) in SKIPPED:
@@ -84,6 +92,8 @@ def _fuzz(url: str, password: str) -> list[str]:
         strategy = operation.as_strategy() | operation.as_strategy(
             generation_mode=GenerationMode.NEGATIVE
         )
+        if "{name}" in path and method != "DELETE":  # a delete would end the others' target
+            strategy |= operation.as_strategy(path_parameters=TARGET)
 
         @hypothesis.settings(
             max_examples=EXAMPLES,
@@ -112,9 +122,14 @@ def _fuzz(url: str, password: str) -> list[str]:
 
 
 async def test_every_operation_survives_fuzzing(kube: KubeClient) -> None:
-    async with serving(kube) as served:
-        password = await served.initial_password()
-        # The fuzzer is synchronous (requests): it runs in a thread while this
-        # loop serves it.
-        failures = await asyncio.to_thread(_fuzz, served.url, password)
+    target = application(TARGET["name"], "https://git.example.invalid/fuzz.git", automated=False)
+    await create_app(kube, target)
+    try:
+        async with serving(kube) as served:
+            password = await served.initial_password()
+            # The fuzzer is synchronous (requests): it runs in a thread while
+            # this loop serves it.
+            failures = await asyncio.to_thread(_fuzz, served.url, password)
+    finally:
+        await kube.delete(API_VERSION, APPLICATION_KIND, TARGET["name"], APPS_NAMESPACE)
     assert not failures, "\n".join(failures)
