@@ -29,6 +29,7 @@ from driftless.cli.output import age
 from driftless.core.models import GROUP
 from driftless.kube import clusters
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.pipeline import config_views
 
 
 def _cluster_names(secrets: list[JSON]) -> list[str]:
@@ -182,17 +183,9 @@ def describe(secret: JSON) -> dict[str, str]:
     """One listing row; an unusable Secret shows why, never what it holds."""
     meta = secret.get("metadata") or {}
     row = {"secret": str(meta.get("name", "")), "age": age(meta.get("creationTimestamp"))}
-    try:
-        connection = clusters.connection_from_secret(secret)
-    except clusters.ClusterConfigError as exc:
-        return {**row, "name": row["secret"], "server": "-", "auth": "invalid", "status": str(exc)}
-    return {
-        **row,
-        "name": connection.name,
-        "server": connection.server,
-        "auth": connection.auth_type,
-        "status": "ok",
-    }
+    summary = config_views.cluster_summary(secret)
+    status = summary.pop("message") or "ok"
+    return {**row, **summary, "status": status}
 
 
 IN_CLUSTER_ROW = {

@@ -24,6 +24,7 @@ from driftless.core.errors import SourceError
 from driftless.core.models import GROUP
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
+from driftless.pipeline import config_views
 from driftless.sources import credentials as creds
 
 JSON = dict[str, Any]
@@ -253,13 +254,8 @@ def repository_view(secret: JSON) -> JSON:
     An unusable Secret is listed with why (type ``invalid``), still without its values.
     """
     meta = secret.get("metadata") or {}
-    try:
-        summary = creds.summary(creds.parse_secret(secret))
-        spec = {k: summary[k] for k in ("url", "type", "knownHosts")}
-        message = "ok"
-    except creds.CredentialError as exc:
-        spec = {"url": "-", "type": "invalid", "knownHosts": "-"}
-        message = str(exc)
+    spec = config_views.repository_summary(secret)
+    message = spec.pop("message") or "ok"
     return listing.view(
         "RepositoryCredential",
         str(meta.get("name", "")),

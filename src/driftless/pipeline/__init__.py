@@ -19,4 +19,6 @@ each other (import-linter contracts in ``pyproject.toml``).
 * ``health_config`` — custom health checks read from the cluster.
 * ``requests`` — what a person asks of an app (sync, rollback, refresh,
   terminate, delete) as patches, and their guarded writes (CLI and server).
+* ``config_views`` — what may be shown of a repository credential or cluster
+  Secret (CLI lists and server routes): never a secret value.
 """

@@ -15,9 +15,9 @@ is listed its route answers 503 ``Unavailable``.
   destination first (``namespace`` and ``secret`` null), then the registered
   clusters by name; an unusable cluster Secret as for repositories.
 
-The views are built from the same parsers the controller and the CLI use
-(``sources.credentials``, ``kube.clusters``), so what is listed as ``Ok`` is
-what the controller accepts.
+The views are ``pipeline.config_views`` summaries, those the CLI lists show,
+built with the controller's own parsers: what is listed as ``Ok`` is what the
+controller accepts.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from driftless.core.repourl import redact
 from driftless.kube import clusters
 from driftless.kube.client import KubeClient
+from driftless.pipeline import config_views
 from driftless.server.errors import UnavailableError
 from driftless.server.secrets_cache import SecretViews
 from driftless.sources import credentials as creds
@@ -89,18 +89,13 @@ def _meta(secret: JSON) -> JSON:
 def repository_view(secret: JSON) -> JSON:
     """What the API shows of a repository credential Secret (see ``RepositoryModel``). Pure."""
     meta = _meta(secret)
-    try:
-        summary = creds.summary(creds.parse_secret(secret))
-        shown = {k: summary[k] for k in ("url", "type", "knownHosts")}
-        status, message = OK, ""
-    except creds.CredentialError as exc:
-        shown = {"url": "-", "type": "invalid", "knownHosts": "-"}
-        status, message = INVALID, redact(str(exc))
+    summary = config_views.repository_summary(secret)
+    message = summary.pop("message")
     return {
         "name": str(meta.get("name", "")),
         "namespace": str(meta.get("namespace", "")),
-        **shown,
-        "status": status,
+        **summary,
+        "status": INVALID if message else OK,
         "message": message,
         "created": meta.get("creationTimestamp"),
     }
@@ -109,21 +104,15 @@ def repository_view(secret: JSON) -> JSON:
 def cluster_view(secret: JSON) -> JSON:
     """What the API shows of a cluster Secret (see ``ClusterModel``). Pure."""
     meta = _meta(secret)
-    name = str(meta.get("name", ""))
-    try:
-        connection = clusters.connection_from_secret(secret)
-        shown = {"name": connection.name, "server": redact(connection.server)}
-        auth, status, message = connection.auth_type, OK, ""
-    except clusters.ClusterConfigError as exc:
-        shown = {"name": name, "server": "-"}
-        auth, status, message = "invalid", INVALID, redact(str(exc))
+    summary = config_views.cluster_summary(secret)
     return {
-        **shown,
+        "name": summary["name"],
+        "server": summary["server"],
         "namespace": str(meta.get("namespace", "")),
-        "secret": name,
-        "auth": auth,
-        "status": status,
-        "message": message,
+        "secret": str(meta.get("name", "")),
+        "auth": summary["auth"],
+        "status": INVALID if summary["message"] else OK,
+        "message": summary["message"],
         "created": meta.get("creationTimestamp"),
     }
 
