@@ -14,6 +14,9 @@ once they are listed) and uvicorn on ``settings.address:port``, until
 Probes: ``GET /healthz`` is 200 ``{"status": "ok"}`` while the process
 serves; ``GET /readyz`` is 200 ``{"status": "ready"}`` once every cache is
 listed, else 503 in the error shape saying what it waits for.
+
+Every request first passes ``shield.Shield``: Host check without auth
+(DNS rebinding), cross-site refusal, body cap, security headers.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ from driftless.server import (
     routes_config,
     routes_ops,
     routes_tree,
+    shield,
     static,
     stream,
 )
 from driftless.server.caches import Caches
 from driftless.server.live import LiveObjects
-from driftless.server.settings import ServerSettings
+from driftless.server.settings import ServerSettings, check
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
 
@@ -93,6 +97,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(shield.Shield, local_only=not settings.auth, tls=settings.secure_cookies)
 
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
@@ -139,8 +144,10 @@ async def serve(
 
     ``started(url)`` is called once the port is bound, with the URL a local
     browser uses (the bound port, also when ``settings.port`` is 0). An
-    address that cannot be bound raises ``ListenError`` before anything starts.
+    address that cannot be bound raises ``ListenError`` before anything starts;
+    settings that must not run (``check``) raise ``SettingsError`` before that.
     """
+    check(settings)
     state = new_state(settings, client, apps_namespace)
     if settings.auth:
         await state.auth.account.ensure()
