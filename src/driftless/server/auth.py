@@ -23,7 +23,10 @@ the oldest go first.
 
 Routes (``router``): ``POST /api/v1/session`` ``{"username", "password"}``
 -> 200 ``{"user"}`` and the cookie, or 401 (same message for a wrong user and
-a wrong password); ``GET /api/v1/session`` -> ``{"user"}`` or 401;
+a wrong password), 429 with ``Retry-After`` after ``throttle.LIMIT`` failures
+of the client's address in a minute, 503 when too many logins already wait
+for the hash (``MAX_WAITING``); the admin Secret is read inside that bound;
+``GET /api/v1/session`` -> ``{"user"}`` or 401;
 ``DELETE /api/v1/session`` -> 204, cookie cleared. ``guard(auth)`` is the
 dependency every other ``/api/v1`` route has: 401 without a live session
 (with auth off -- ``--insecure-no-auth`` -- everyone is ``admin``). The
@@ -41,14 +44,15 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Request, Response
 from pydantic import BaseModel, Field
 
 from driftless.kube.client import KubeClient, KubeConflictError
-from driftless.server.errors import UnauthorizedError
+from driftless.server.errors import UnauthorizedError, UnavailableError
+from driftless.server.throttle import Throttle
 
 __all__ = [
     "ADMIN_SECRET",
@@ -73,6 +77,8 @@ INITIAL_SECRET = "driftless-initial-admin"
 INITIAL_KEY = "password"
 COOKIE = "driftless_session"
 MAX_SESSIONS = 10_000
+VERIFYING = 2  # scrypt is CPU and memory: bound concurrent logins
+MAX_WAITING = 8  # beyond, a login is refused at once (503) rather than queued
 WRONG = "wrong username or password"
 NO_SESSION = "not logged in (or the session ended): log in again"
 
@@ -178,7 +184,8 @@ class AdminAccount:
     def __init__(self, client: KubeClient, namespace: str) -> None:
         self.client = client
         self.namespace = namespace
-        self._verifying = asyncio.Semaphore(2)  # scrypt is CPU and memory: bound concurrent logins
+        self._verifying = asyncio.Semaphore(VERIFYING)
+        self._queued = 0
 
     async def ensure(self) -> bool:
         """Create the account with a random initial password unless it exists; ``True`` if made.
@@ -208,13 +215,24 @@ class AdminAccount:
         return True
 
     async def verify(self, username: str, password: str) -> bool:
+        """Whether the credentials are the admin's.
+
+        At most ``VERIFYING`` logins read the Secret and hash at once; with
+        ``MAX_WAITING`` more already queued, ``UnavailableError`` (503).
+        """
         if username != ADMIN_USER or not password:
             return False
-        hashed = await self._hash()
-        if hashed is None:
-            return False
-        async with self._verifying:
-            return await asyncio.to_thread(verify_password, password, hashed)
+        if self._queued >= VERIFYING + MAX_WAITING:
+            raise UnavailableError("too many logins at once; try again in a few seconds")
+        self._queued += 1
+        try:
+            async with self._verifying:
+                hashed = await self._hash()
+                if hashed is None:
+                    return False
+                return await asyncio.to_thread(verify_password, password, hashed)
+        finally:
+            self._queued -= 1
 
     async def _hash(self) -> str | None:
         secret = await self.client.get("v1", "Secret", ADMIN_SECRET, self.namespace)
@@ -251,6 +269,7 @@ class Auth:
     account: AdminAccount
     sessions: Sessions
     secure_cookies: bool
+    throttle: Throttle = field(default_factory=Throttle)
 
 
 class Credentials(BaseModel):
@@ -264,6 +283,18 @@ class SessionUser(BaseModel):
 
 SessionCookie = Annotated[str | None, Cookie(alias=COOKIE, include_in_schema=False)]
 _401: dict[int | str, dict[str, Any]] = {401: {"description": "Not logged in."}}
+_LOGIN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong username or password."},
+    429: {"description": "Too many failed logins from this address (see Retry-After)."},
+    503: {"description": "Too many logins at once."},
+}
+
+
+class TooManyError(UnavailableError):
+    """429: this address failed to log in too often (``Retry-After`` says how long to wait)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, status=429, retry_after=retry_after)
 
 
 def guard(auth: Auth) -> Callable[..., str]:
@@ -287,12 +318,17 @@ def router(auth: Auth) -> APIRouter:
     routes = APIRouter(tags=["session"])
     current_user = guard(auth)
 
-    @routes.post("/session", response_model=SessionUser, responses=_401)
-    async def login(credentials: Credentials, response: Response) -> Any:
+    @routes.post("/session", response_model=SessionUser, responses=_LOGIN)
+    async def login(credentials: Credentials, request: Request, response: Response) -> Any:
         """Log in; sets the session cookie."""
         if not auth.enabled:
             return {"user": ADMIN_USER}
+        address = request.client.host if request.client is not None else ""
+        wait = auth.throttle.retry_after(address)
+        if wait is not None:
+            raise TooManyError(f"too many failed logins; try again in {wait} s", retry_after=wait)
         if not await auth.account.verify(credentials.username, credentials.password):
+            auth.throttle.failed(address)
             raise UnauthorizedError(WRONG)
         session_id = auth.sessions.create(credentials.username)
         response.set_cookie(

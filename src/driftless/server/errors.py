@@ -78,10 +78,13 @@ class ApiError(Exception):
 
     code: ErrorCode = ErrorCode.INTERNAL
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status if status is not None else STATUS_OF[self.code]
+        self.retry_after = retry_after
 
 
 class NotFoundError(ApiError):
@@ -112,9 +115,13 @@ def error_body(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"error": {"code": str(code), "message": message}}
 
 
-def _response(code: ErrorCode, message: str, status: int) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Cookie"} if status == 401 else None
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+def _response(
+    code: ErrorCode, message: str, status: int, retry_after: int | None = None
+) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Cookie"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers or None)
 
 
 def validation_message(errors: Sequence[Any]) -> str:
@@ -135,7 +142,7 @@ def validation_message(errors: Sequence[Any]) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _response(exc.code, exc.message, exc.status)
+    return _response(exc.code, exc.message, exc.status, exc.retry_after)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
