@@ -10,13 +10,19 @@ more than ``QUEUE_SIZE`` events.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import aiohttp
 import pytest
+from fastapi import FastAPI
 
-from driftless.server import apps_query, stream
+from driftless.kube.client import KubeClient
+from driftless.server import apps_query, errors, stream
+from driftless.server.auth import COOKIE, AdminAccount, Auth, Sessions
 from driftless.server.caches import Caches, Listener
 from driftless.server.rows import Row, app_row
+from tests.fixtures.server_http import running
 
 JSON = dict[str, Any]
 
@@ -112,7 +118,7 @@ def hub_of(rows: list[Row]) -> tuple[stream.Hub, FakeCaches]:
 
 async def test_hub_tells_a_client_what_it_shows() -> None:
     hub, caches = hub_of([row("a", sync="OutOfSync"), row("b")])
-    events = hub.events(OUT_OF_SYNC)
+    events = hub.events(hub.open(OUT_OF_SYNC))
     assert (await anext(events)).startswith("retry: 3000\n")
     assert len(hub) == 1
     caches.change(row("b"))  # not in the filter, never shown: nothing
@@ -130,10 +136,10 @@ async def test_hub_tells_a_client_what_it_shows() -> None:
 
 async def test_a_client_that_does_not_read_is_dropped_with_bounded_memory() -> None:
     hub, caches = hub_of([])
-    slow = hub.events(EVERYTHING)
+    slow = hub.events(hub.open(EVERYTHING))
     await anext(slow)
     (slow_client,) = hub._clients
-    fast = hub.events(EVERYTHING)
+    fast = hub.events(hub.open(EVERYTHING))
     await anext(fast)
     (fast_client,) = hub._clients - {slow_client}
     for index in range(stream.QUEUE_SIZE + 10):
@@ -151,7 +157,81 @@ async def test_a_client_that_does_not_read_is_dropped_with_bounded_memory() -> N
 async def test_keepalive_on_an_idle_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.01)
     hub, _ = hub_of([])
-    events = hub.events(EVERYTHING)
+    events = hub.events(hub.open(EVERYTHING))
     await anext(events)
     assert await asyncio.wait_for(anext(events), 5) == ": keepalive\n\n"
     await events.aclose()
+
+
+async def test_a_stream_ends_when_its_session_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, caches = hub_of([])
+    live = {"session": True}
+    events = hub.events(hub.open(EVERYTHING, "s1", lambda: live["session"]))
+    await anext(events)
+    live["session"] = False  # logged out
+    caches.change(row("a"))  # the next event is not sent: the stream ends
+    assert [text async for text in events] == []
+    assert len(hub) == 0
+    # and an idle one ends at its next keepalive
+    monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.01)
+    live["session"] = True
+    idle = hub.events(hub.open(EVERYTHING, "s1", lambda: live["session"]))
+    await anext(idle)
+    live["session"] = False
+    assert await asyncio.wait_for(_rest(idle), 5) == []
+    assert len(hub) == 0
+
+
+async def _rest(events: AsyncIterator[str]) -> list[str]:
+    return [text async for text in events]
+
+
+def _stream_app(caches: FakeCaches) -> tuple[FastAPI, Auth]:
+    login = Auth(
+        enabled=True,
+        account=AdminAccount(cast(KubeClient, None), "driftless"),
+        sessions=Sessions(3600),
+        secure_cookies=False,
+    )
+    app = FastAPI()
+    errors.install(app)
+    app.include_router(stream.router(cast(Caches, caches), login), prefix="/api/v1")
+    return app, login
+
+
+async def _open(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
+    resp = await http.get(url)
+    if resp.status == 200:
+        assert (await resp.content.readline()).startswith(b"retry: ")
+    return resp
+
+
+async def test_streams_per_session_are_bounded_and_end_at_logout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.05)
+    app, login = _stream_app(FakeCaches([]))
+    session = login.sessions.create("admin")
+    async with running(app) as base, aiohttp.ClientSession(cookies={COOKIE: session}) as http:
+        url = f"{base}/api/v1/stream"
+        opened = [await _open(http, url) for _ in range(stream.MAX_PER_SESSION)]
+        assert [resp.status for resp in opened] == [200] * stream.MAX_PER_SESSION
+        refused = await _open(http, url)
+        assert refused.status == 503
+        assert "streams open" in (await refused.json())["error"]["message"]
+        login.sessions.end(session)  # logout
+        for resp in opened:  # each stream ends by itself: reading it to the end returns
+            rest = await asyncio.wait_for(resp.content.read(), 10)
+            assert set(rest.decode().split("\n")) <= {": connected", ": keepalive", ""}
+            resp.release()
+
+
+async def test_streams_are_counted_before_they_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "MAX_CLIENTS", 2)
+    app, _ = _stream_app(FakeCaches([]))
+    async with running(app) as base, aiohttp.ClientSession() as http:
+        url = f"{base}/api/v1/stream"
+        answers = await asyncio.gather(*(http.get(url) for _ in range(6)))
+        assert sorted(resp.status for resp in answers) == [200, 200, 503, 503, 503, 503]
+        for resp in answers:
+            resp.close()

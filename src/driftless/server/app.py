@@ -125,7 +125,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     protected.include_router(routes_tree.router(state.caches, state.live, state.client))
     protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
-    protected.include_router(stream.router(state.caches))
+    protected.include_router(stream.router(state.caches, state.auth))
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))

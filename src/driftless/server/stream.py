@@ -23,8 +23,11 @@ each change, shared by all clients); each client has only a queue of at most
 client that does not read fast enough to keep it from filling is dropped:
 its queue is emptied and its stream ends (it reconnects and lists again); the
 server never buffers more for it. At most ``MAX_CLIENTS`` streams are open at
-once (503 beyond). A comment line every ``KEEPALIVE_SECONDS`` keeps proxies
-from closing an idle stream and finds dead connections.
+once, and ``MAX_PER_SESSION`` per login session (503 beyond); a client is
+counted from the moment its request is accepted. A comment line every
+``KEEPALIVE_SECONDS`` keeps proxies from closing an idle stream and finds dead
+connections. A stream ends once its session ends (logout, expiry): checked
+before each event and keepalive.
 
 ``next_event`` and ``sse`` are pure.
 """
@@ -33,15 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from driftless.server import apps_query
 from driftless.server.apps_query import AppQuery
+from driftless.server.auth import Auth, SessionCookie
 from driftless.server.caches import Caches
 from driftless.server.errors import UnavailableError
 from driftless.server.routes_apps import list_query
@@ -50,6 +55,7 @@ from driftless.server.rows import Row
 __all__ = [
     "KEEPALIVE_SECONDS",
     "MAX_CLIENTS",
+    "MAX_PER_SESSION",
     "QUEUE_SIZE",
     "Event",
     "Hub",
@@ -60,6 +66,7 @@ __all__ = [
 
 QUEUE_SIZE: Final = 512
 MAX_CLIENTS: Final = 1000
+MAX_PER_SESSION: Final = 10
 KEEPALIVE_SECONDS: Final = 15.0
 RETRY_MILLISECONDS: Final = 3000
 
@@ -97,9 +104,15 @@ def sse(event: Event) -> str:
     return f"event: {event.name}\ndata: {data}\n\n"
 
 
+def _always() -> bool:
+    return True
+
+
 @dataclass(eq=False)
 class _Client:
     query: AppQuery
+    owner: str | None = None  # the session id it streams for
+    alive: Callable[[], bool] = _always  # whether that session still lives
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: bool = False
 
@@ -139,26 +152,33 @@ class Hub:
     def __len__(self) -> int:
         return len(self._clients)
 
-    def open(self, query: AppQuery) -> _Client:
-        client = _Client(query)
+    def of(self, owner: str) -> int:
+        """How many streams session ``owner`` has open."""
+        return sum(1 for client in self._clients if client.owner == owner)
+
+    def open(
+        self, query: AppQuery, owner: str | None = None, alive: Callable[[], bool] = _always
+    ) -> _Client:
+        """Count a client from now on; ``close`` it (``events`` does, once iterated)."""
+        client = _Client(query, owner, alive)
         self._clients.add(client)
         return client
 
     def close(self, client: _Client) -> None:
         self._clients.discard(client)
 
-    async def events(self, query: AppQuery) -> AsyncGenerator[str]:
-        """The stream of one client, from opening to disconnection or drop."""
-        client = self.open(query)
+    async def events(self, client: _Client) -> AsyncGenerator[str]:
+        """The stream of an opened client, until disconnection, drop or its session's end."""
         try:
             yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n"
-            while True:
+            while client.alive():
                 try:
                     event = await asyncio.wait_for(client.queue.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    if client.alive():
+                        yield ": keepalive\n\n"
                     continue
-                if event is None:
+                if event is None or not client.alive():
                     return
                 yield sse(event)
         finally:
@@ -176,7 +196,25 @@ class Hub:
                 self._clients.discard(client)
 
 
-def router(caches: Caches) -> APIRouter:
+class _Stream(StreamingResponse):
+    """A streaming response that runs ``closed`` however it ends (even never iterated)."""
+
+    def __init__(self, content: AsyncGenerator[str], closed: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self.closed = closed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.closed()
+
+
+def router(caches: Caches, auth: Auth) -> APIRouter:
     routes = APIRouter(tags=["applications"])
     hub = Hub(caches)
 
@@ -188,16 +226,27 @@ def router(caches: Caches) -> APIRouter:
             503: {"description": "The caches are not listed yet, or too many streams are open."},
         },
     )
-    async def stream(query: Annotated[AppQuery, Depends(list_query)]) -> StreamingResponse:
+    async def stream(
+        query: Annotated[AppQuery, Depends(list_query)], session: SessionCookie = None
+    ) -> StreamingResponse:
         """Changes of the applications matching the list's filters, as Server-Sent Events."""
         if not caches.ready:
             raise UnavailableError(f"the server is starting: {caches.problem}")
         if len(hub) >= MAX_CLIENTS:
             raise UnavailableError(f"more than {MAX_CLIENTS} streams are open; try again later")
-        return StreamingResponse(
-            hub.events(query),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        owner: str | None = None
+        alive = _always
+        if auth.enabled and session:
+            if hub.of(session) >= MAX_PER_SESSION:
+                raise UnavailableError(
+                    f"this session has {MAX_PER_SESSION} streams open; close one first"
+                )
+            owner = session
+
+            def alive() -> bool:
+                return auth.sessions.user(session) is not None
+
+        client = hub.open(query, owner, alive)
+        return _Stream(hub.events(client), lambda: hub.close(client))
 
     return routes
