@@ -207,3 +207,25 @@ async def test_an_unexpected_failure_is_retried_and_said(client: Client) -> None
     finally:
         task.cancel()
         await caches.close()
+
+
+async def test_readyz_names_the_caches_and_never_the_api_servers_error(client: Client) -> None:
+    client.lists["Application"] = [KubeUnavailableError(0, "cannot reach https://u:pw@10.9.8.7")]
+    settings = ServerSettings()
+    state = new_state(settings, cast(KubeClient, client), None)
+    caches, _, task = await run(client)
+    state.caches = caches
+    try:
+        await until(lambda: "10.9.8.7" in caches.problem, "the problem")
+        async with (
+            running(create_app(settings, state)) as base,
+            aiohttp.ClientSession() as http,
+            http.get(f"{base}/readyz") as resp,
+        ):
+            assert resp.status == 503
+            body = await resp.json()
+        message = body["error"]["message"]
+        assert message == "not ready: Applications not listed yet"
+    finally:
+        task.cancel()
+        await caches.close()

@@ -360,3 +360,27 @@ async def test_live_objects_follow_kinds_index_owners_and_say_what_they_cannot_r
         assert live.dependents("d1") == []
     finally:
         await live.close()
+
+
+class BrokenWatch(ScriptedClient):
+    """Lists answer; every watch fails with an error whose text holds a credential."""
+
+    async def watch(
+        self, api_version: str, kind: str, *_: Any, **__: Any
+    ) -> AsyncIterator[WatchEvent]:
+        raise RuntimeError("cannot follow https://bot:hunter2@api.example.com/apis")
+        yield  # an async generator
+
+
+async def test_a_failing_follow_is_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    live = LiveObjects(cast(KubeClient, BrokenWatch({"Deployment": [DEPLOY]})), wait_seconds=5)
+    try:
+        assert await live.ensure([("apps/v1", "Deployment")]) == []
+        for _ in range(500):
+            if "following Deployment failed" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        assert "following Deployment failed: RuntimeError" in caplog.text
+        assert "hunter2" not in caplog.text and "api.example.com" in caplog.text
+    finally:
+        await live.close()

@@ -13,7 +13,8 @@ once they are listed) and uvicorn on ``settings.address:port``, until
 
 Probes: ``GET /healthz`` is 200 ``{"status": "ok"}`` while the process
 serves; ``GET /readyz`` is 200 ``{"status": "ready"}`` once every cache is
-listed, else 503 in the error shape saying what it waits for.
+listed, else 503 in the error shape naming the caches it waits for (never
+why: the API server's error text is for the log and the logged-in UI).
 
 Every request first passes ``shield.Shield``: Host check without auth
 (DNS rebinding), cross-site refusal, body cap, security headers.
@@ -113,7 +114,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
         """Every cache is listed: reads answer from memory."""
         if not state.caches.ready:
             return JSONResponse(
-                errors.error_body(errors.ErrorCode.UNAVAILABLE, state.caches.problem),
+                errors.error_body(errors.ErrorCode.UNAVAILABLE, state.caches.waiting()),
                 status_code=503,
             )
         return {"status": "ready"}

@@ -154,6 +154,15 @@ class Caches:
     def ready(self) -> bool:
         return self._apps.synced and self._projects.synced
 
+    def waiting(self) -> str:
+        """What ``/readyz`` tells anyone: the caches not listed yet, and no reason."""
+        names = [
+            kind
+            for kind, store in (("Applications", self._apps), ("Projects", self._projects))
+            if not store.synced
+        ]
+        return f"not ready: {', '.join(names)} not listed yet" if names else "ready"
+
     def rows(self) -> list[Row]:
         return [entry.row for entry in self._apps.entries.values()]
 

@@ -183,7 +183,7 @@ class _Follow:
             except KubeApiError as exc:
                 log.warning("cannot list or watch %s: %s", kind, redact(str(exc)))
             except Exception as exc:  # never silently stale
-                log.error("following %s failed: %s: %s", kind, type(exc).__name__, exc)
+                log.error("following %s failed: %s: %s", kind, type(exc).__name__, redact(str(exc)))
             await asyncio.sleep(RETRY_SECONDS)
 
     def _fail(self, problem: str) -> None:
