@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -84,7 +92,8 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def _new_page(browser: Browser, dialogs: list[str]) -> Page:
-    """A page in a fresh context; any dialog it opens (an injected alert()) lands in ``dialogs``."""
+    """A page in a fresh context; any dialog it opens (an injected alert()) lands in ``dialogs``,
+    and so does any Content-Security-Policy violation the browser reports."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
 
@@ -92,7 +101,12 @@ async def _new_page(browser: Browser, dialogs: list[str]) -> Page:
         dialogs.append(dialog.message)
         await dialog.dismiss()
 
+    def csp_violation(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            dialogs.append(f"CSP: {message.text}")
+
     page.on("dialog", record)
+    page.on("console", csp_violation)
     return page
 
 
