@@ -6,9 +6,11 @@ Every error response, whatever raised it, is::
 
 with the status of its code (``NotFound`` 404, ``Invalid`` 422, ``Conflict``
 409, ``Unauthorized`` 401, ``Forbidden`` 403, ``Unavailable`` 503,
-``Internal`` 500). Route code raises ``ApiError`` (or a subclass named after
-its code); ``install(app)`` also maps FastAPI's own failures: a request that
-does not validate becomes 422 naming each bad field (``query.limit: ...``),
+``Internal`` 500; two statuses borrow a code: 413 ``Invalid`` for a body over
+the cap, 429 ``Unavailable`` with ``Retry-After`` for a throttled login).
+Route code raises ``ApiError`` (or a subclass named after its code);
+``install(app)`` also maps FastAPI's own failures: a request that does not
+validate becomes 422 naming each bad field (``query.limit: ...``),
 a body that does not parse 422, an unknown route 404, a wrong method 405
 (code ``Invalid``), an API server outage 503. Anything else is a 500 whose
 message says only that the server failed: the exception is logged
