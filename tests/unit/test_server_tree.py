@@ -2,8 +2,10 @@
 
 Tables: owner chains, cycles, missing owners, duplicate uids, forged
 ownerReferences (another namespace, an upward reference to another app's
-object), missing managed objects, the node cap; and the slim, masked copy of
-a Secret, which never holds a value.
+object), missing managed objects, the node cap; the slim, masked copy of
+a Secret, which never holds a value; and what ``LiveObjects`` follows for a
+set of trees (only their namespaces, cluster-scoped kinds once), that a
+follow nobody asks for is stopped, and the cap on objects kept per follow.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ import pytest
 
 from driftless.health import assess
 from driftless.kube.client import KubeClient, WatchEvent
-from driftless.kube.discovery import UnknownKindError
-from driftless.server.live import LAST_APPLIED, LiveObjects, slim, slim_event
+from driftless.kube.discovery import ResourceType, UnknownKindError
+from driftless.server.live import (
+    CHILD_KINDS,
+    EVENT_KIND,
+    LAST_APPLIED,
+    LiveObjects,
+    slim,
+    slim_event,
+)
+from driftless.server.routes_tree import follows
 from driftless.server.tree import MISSING, Missing, Tree, build_tree, managed_refs, missing_uid
 
 JSON = dict[str, Any]
@@ -305,21 +315,34 @@ def test_slim_event_reads_both_event_shapes_and_redacts() -> None:
     assert series["object"] == {"kind": "", "namespace": "", "name": ""}
 
 
+CLUSTER_SCOPED = {"Namespace", "ClusterRole"}
+
+
 class ScriptedClient:
-    """Lists answer what ``objects`` holds for the kind; watches read a queue per kind."""
+    """Lists answer what ``objects`` holds for the kind (in the namespace asked, if any);
+    watches read a queue per kind. Kinds not in ``objects`` are not served."""
 
     def __init__(self, objects: dict[str, list[JSON]]) -> None:
         self.objects = objects
         self.events: dict[str, asyncio.Queue[WatchEvent]] = {}
-        self.listed: list[str] = []
+        self.listed: list[tuple[str, str | None]] = []
+
+    async def resource_type(self, api_version: str, kind: str) -> ResourceType:
+        if kind not in self.objects:
+            raise UnknownKindError(api_version, kind)
+        group, _, version = api_version.rpartition("/")
+        return ResourceType(group, version, kind, kind.lower() + "s", kind not in CLUSTER_SCOPED)
 
     async def list_pages(
         self, api_version: str, kind: str, namespace: str | None = None, *, page_size: int = 500
     ) -> AsyncIterator[tuple[list[JSON], str]]:
-        self.listed.append(kind)
+        self.listed.append((kind, namespace))
         if kind not in self.objects:
             raise UnknownKindError(api_version, kind)
-        yield [dict(o) for o in self.objects[kind]], "1"
+        yield [
+            dict(o) for o in self.objects[kind]
+            if namespace is None or o["metadata"].get("namespace") == namespace
+        ], "1"  # fmt: skip
 
     async def watch(
         self, api_version: str, kind: str, *_: Any, **__: Any
@@ -329,35 +352,147 @@ class ScriptedClient:
             yield await queue.get()
 
 
+async def eventually(check: Any) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    assert check()
+
+
 async def test_live_objects_follow_kinds_index_owners_and_say_what_they_cannot_read() -> None:
     secret = {"kind": "Secret", "metadata": {"name": "creds", "namespace": "ns", "uid": "s"},
               "data": {"password": "aHVudGVyMg=="}}  # fmt: skip
     client = ScriptedClient({"Deployment": [DEPLOY], "ReplicaSet": [RS], "Secret": [secret]})
     live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
     try:
-        kinds = [("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("v1", "Secret")]
-        problems = await live.ensure([*kinds, ("x.example/v1", "Thing")])
+        scopes = [
+            (("apps/v1", "Deployment"), "ns"),
+            (("apps/v1", "ReplicaSet"), "ns"),
+            (("v1", "Secret"), "ns"),
+        ]
+        problems = await live.ensure([*scopes, (("x.example/v1", "Thing"), "ns")])
         assert problems == ["Thing (x.example/v1) is not served by the cluster"]
         assert live.lookup("apps", "v1", "Deployment", "ns", "web") == DEPLOY
         assert live.lookup("apps", "v1", "Deployment", "ns", "other") is MISSING
+        assert live.lookup("apps", "v1", "Deployment", "elsewhere", "web") is None  # not followed
         assert live.lookup("x.example", "v1", "Thing", "ns", "t") is None  # cannot tell
         assert live.lookup("apps", "", "Deployment", "ns", "web") is None
         assert [o["metadata"]["uid"] for o in live.dependents("d1")] == ["r1"]
         kept = live.object("v1", "Secret", "ns", "creds")
         assert kept is not None and "aHVudGVyMg" not in repr(kept)
 
-        assert await live.ensure(kinds) == []
-        assert client.listed.count("Deployment") == 1  # kept, not listed again
-        assert client.listed.count("Thing") == 1
-        await live.ensure([("x.example/v1", "Thing")])
-        assert client.listed.count("Thing") == 2  # a kind that failed is tried again
+        assert await live.ensure(scopes) == []
+        assert client.listed.count(("Deployment", "ns")) == 1  # kept, not listed again
+        client.objects["Thing"] = []
+        assert await live.ensure([(("x.example/v1", "Thing"), "ns")]) == []  # served now
 
         client.events["ReplicaSet"].put_nowait(WatchEvent("DELETED", RS))
-        for _ in range(500):
-            if not live.dependents("d1"):
-                break
-            await asyncio.sleep(0.01)
-        assert live.dependents("d1") == []
+        await eventually(lambda: not live.dependents("d1"))
+    finally:
+        await live.close()
+
+
+TREES: list[tuple[str, list[JSON], set[tuple[tuple[str, str], str]], list[str]]] = [
+    (
+        "an app in one namespace: its kinds and the child kinds there, nothing cluster-wide",
+        [entry("Deployment", "web", group="apps"), entry("ConfigMap", "settings")],
+        {(("apps/v1", "Deployment"), "ns"), (("v1", "ConfigMap"), "ns")}
+        | {(kind, "ns") for kind in CHILD_KINDS},
+        [],
+    ),
+    (
+        "two namespaces: the child kinds in each; a cluster-scoped kind once, cluster-wide",
+        [
+            entry("ConfigMap", "a", namespace="one"),
+            entry("ConfigMap", "b", namespace="two"),
+            entry("Namespace", "one", namespace=""),
+            entry("ClusterRole", "r", group="rbac.authorization.k8s.io", namespace="one"),
+        ],
+        {(("v1", "ConfigMap"), "one"), (("v1", "ConfigMap"), "two"), (("v1", "Namespace"), "")}
+        | {(("rbac.authorization.k8s.io/v1", "ClusterRole"), "")}
+        | {(kind, ns) for kind in CHILD_KINDS for ns in ("one", "two")},
+        [],
+    ),
+    (
+        "a namespaced kind named without a namespace is never followed across namespaces",
+        [entry("ConfigMap", "stray", namespace="")],
+        set(),
+        ["ConfigMap (v1) is namespaced: not followed without a namespace"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "managed", "expected", "problems"), TREES, ids=[t[0] for t in TREES]
+)
+async def test_a_tree_follows_only_its_kinds_in_its_namespaces(
+    why: str, managed: list[JSON], expected: set[Any], problems: list[str]
+) -> None:
+    kinds = {"Deployment", "ConfigMap", "Namespace", "ClusterRole"} | {k for _, k in CHILD_KINDS}
+    client = ScriptedClient({kind: [] for kind in kinds})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
+    try:
+        assert await live.ensure(follows(managed)) == problems, why
+        assert live.followed == expected, why
+        assert all(ns is not None or kind in CLUSTER_SCOPED for kind, ns in client.listed), why
+        assert len(client.listed) == len(expected)  # each listed once
+    finally:
+        await live.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_follow_nobody_asks_for_is_stopped_and_forgotten() -> None:
+    pod = obj("Pod", "web-1-a", "p1", "r1")
+    event = {"metadata": {"name": "e", "namespace": "ns"}, "reason": "Pulled",
+             "involvedObject": {"kind": "Pod", "namespace": "ns", "name": "web-1-a"}}  # fmt: skip
+    client = ScriptedClient({"ReplicaSet": [RS], "Pod": [pod], "Event": [event]})
+    clock = Clock()
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5, idle_seconds=600, clock=clock)
+    rs, pods = (("apps/v1", "ReplicaSet"), "ns"), (("v1", "Pod"), "ns")
+    try:
+        assert await live.ensure([rs, pods]) == []
+        assert await live.ensure_events(["ns"]) == []
+        clock.now += 300
+        assert await live.ensure([pods]) == []  # the Pods are asked for again
+        assert live.sweep() == []  # nothing idle for 600 s yet
+        clock.now += 300
+        assert sorted(live.sweep()) == [rs, (EVENT_KIND, "ns")]
+        assert live.followed == {pods}
+        assert live.lookup("apps", "v1", "ReplicaSet", "ns", "web-1") is None
+        assert live.dependents("d1") == [] and live.events(["ns"]) == []
+        assert [o["metadata"]["uid"] for o in live.dependents("r1")] == ["p1"]
+
+        assert await live.ensure([rs]) == []  # asked again: listed again
+        assert client.listed.count(("ReplicaSet", "ns")) == 2
+        assert [o["metadata"]["uid"] for o in live.dependents("d1")] == ["r1"]
+    finally:
+        await live.close()
+
+
+async def test_a_follow_keeps_at_most_max_objects_and_says_so() -> None:
+    pods = [obj("Pod", f"p{i}", f"p{i}") for i in range(3)]
+    client = ScriptedClient({"Pod": pods})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5, max_objects=2)
+    scope = (("v1", "Pod"), "ns")
+    try:
+        assert await live.ensure([scope]) == ["more than 2 Pod of ns: only 2 kept"]
+        kept = [live.lookup("", "v1", "Pod", "ns", f"p{i}") for i in range(3)]
+        assert [isinstance(k, dict) for k in kept] == [True, True, False]
+        assert kept[2] is None  # not kept: cannot tell, never "missing"
+        assert live.lookup("", "v1", "Pod", "ns", "never-was") is None
+        client.events["Pod"].put_nowait(WatchEvent("ADDED", obj("Pod", "p9", "p9")))
+        client.events["Pod"].put_nowait(WatchEvent("DELETED", pods[0]))
+        await eventually(lambda: live.lookup("", "v1", "Pod", "ns", "p0") is None)
+        assert live.lookup("", "v1", "Pod", "ns", "p9") is None  # refused while full
+        assert await live.ensure([scope]) == ["more than 2 Pod of ns: only 2 kept"]
     finally:
         await live.close()
 
@@ -375,12 +510,12 @@ class BrokenWatch(ScriptedClient):
 async def test_a_failing_follow_is_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:
     live = LiveObjects(cast(KubeClient, BrokenWatch({"Deployment": [DEPLOY]})), wait_seconds=5)
     try:
-        assert await live.ensure([("apps/v1", "Deployment")]) == []
+        assert await live.ensure([(("apps/v1", "Deployment"), "ns")]) == []
         for _ in range(500):
-            if "following Deployment failed" in caplog.text:
+            if "following Deployment of ns failed" in caplog.text:
                 break
             await asyncio.sleep(0.01)
-        assert "following Deployment failed: RuntimeError" in caplog.text
+        assert "following Deployment of ns failed: RuntimeError" in caplog.text
         assert "hunter2" not in caplog.text and "api.example.com" in caplog.text
     finally:
         await live.close()

@@ -1,10 +1,16 @@
 """The server's memory of live cluster objects and Events, for apps' resource trees.
 
-Kinds are followed lazily: ``ensure(kinds)`` starts a list+watch of each
-kind not followed yet (all namespaces) and waits, up to ``wait_seconds``,
-for their first lists; from then on they are kept current and never stopped.
+Objects are followed lazily, per (kind, namespace): ``ensure(scopes)``
+starts a list+watch of each ``((apiVersion, kind), namespace)`` not followed
+yet -- in that one namespace, or cluster-wide for a cluster-scoped kind
+(namespace ``""``; a namespaced kind is never followed across all
+namespaces) -- and waits, up to ``wait_seconds``, for their first lists.
 ``ensure_events(namespaces)`` does the same for the core/v1 Events of each
-namespace. Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
+namespace. A follow (Events too) nobody has ensured for ``idle_seconds`` is
+stopped and forgotten (``sweep``, run every ``SWEEP_SECONDS``; ``clock`` is
+injected): memory follows the trees asked for, not the cluster. A follow
+keeps at most ``max_objects`` objects; past that it refuses new ones and
+says so. Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
 from memory and never make an API call.
 
 What is kept is slim: no ``managedFields``, no
@@ -14,14 +20,16 @@ a Secret's value never sits in the server's memory. Events keep only the
 fields the API sends, with URL credentials redacted.
 
 ``ensure`` and ``ensure_events`` return problems in words (a kind not served,
-not allowed to be listed, still listing): the caller says them as the
-answer's ``partial``. A kind that failed is tried again on the next ``ensure``.
+not allowed to be listed, still listing, over ``max_objects``): the caller
+says them as the answer's ``partial``. A follow that failed is tried again on
+the next ``ensure``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -33,13 +41,14 @@ from driftless.kube.errors import KubeExpiredError, KubeForbiddenError
 from driftless.server.rows import redacted
 from driftless.server.tree import MISSING, Missing
 
-__all__ = ["CHILD_KINDS", "LAST_APPLIED", "LiveObjects", "api_version", "slim"]
+__all__ = ["CHILD_KINDS", "LAST_APPLIED", "LiveObjects", "Scope", "api_version", "slim"]
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
 Key = tuple[str, str]  # (namespace, name)
+Scope = tuple[Kind, str]  # (kind, namespace); namespace "" for a cluster-scoped kind
 LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 CHILD_KINDS: Final[tuple[Kind, ...]] = (
     ("apps/v1", "ReplicaSet"),
@@ -53,6 +62,9 @@ EVENT_KIND: Final[Kind] = ("v1", "Event")
 RETRY_SECONDS = 3.0
 WATCH_SECONDS = 300
 PAGE_SIZE = 500
+IDLE_SECONDS = 600.0
+SWEEP_SECONDS = 60.0
+MAX_OBJECTS = 5000
 
 
 def api_version(group: str, version: str) -> str:
@@ -123,35 +135,61 @@ def _version(obj: JSON) -> str:
 
 
 class _Follow:
-    """List+watch of one kind (all namespaces or one), kept slim in ``objects``."""
+    """List+watch of one kind in one namespace (or cluster-wide), kept slim in ``objects``.
+
+    At most ``max_objects`` are kept: a new object past that is refused and
+    ``capped`` is set, until a re-list finds them all within the cap.
+    """
 
     def __init__(
         self,
         client: KubeClient,
         kind: Kind,
-        namespace: str | None,
+        namespace: str,
         keep: Callable[[JSON], JSON],
         changed: Callable[[JSON | None, JSON | None], None],
+        *,
+        max_objects: int,
+        asked: float,
     ) -> None:
         self.client = client
         self.kind = kind
         self.namespace = namespace
         self.keep = keep
         self.changed = changed
+        self.max_objects = max_objects
+        self.asked = asked
         self.objects: dict[Key, JSON] = {}
         self.synced = asyncio.Event()
         self.failed = ""
+        self.capped = False
         self.task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"live {self.kind[1]}")
+    @property
+    def where(self) -> str:
+        return f"{self.kind[1]} of {self.namespace}" if self.namespace else self.kind[1]
 
-    def _put(self, obj: JSON) -> None:
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"live {self.where}")
+
+    def stop(self) -> None:
+        """Cancel the watch and forget every object (out of the owner index too)."""
+        if self.task is not None:
+            self.task.cancel()
+        for key in list(self.objects):
+            self._remove(key)
+
+    def _put(self, obj: JSON) -> bool:
+        """Keep ``obj``; False when it is new and the follow is full."""
         kept = self.keep(obj)
         key = _key(kept)
         old = self.objects.get(key)
+        if old is None and len(self.objects) >= self.max_objects:
+            self.capped = True
+            return False
         self.objects[key] = kept
         self.changed(old, kept)
+        return True
 
     def _remove(self, key: Key) -> None:
         old = self.objects.pop(key, None)
@@ -166,7 +204,7 @@ class _Follow:
                 self.synced.set()
                 while True:
                     async for event in self.client.watch(
-                        api, kind, self.namespace, resource_version=version,
+                        api, kind, self.namespace or None, resource_version=version,
                         timeout_seconds=WATCH_SECONDS,
                     ):  # fmt: skip
                         version = self._apply(event) or version
@@ -177,13 +215,15 @@ class _Follow:
                 return
             except KubeForbiddenError:
                 if not self.synced.is_set():
-                    self._fail(f"the server may not list {kind} ({api})")
+                    self._fail(f"the server may not list {self.where} ({api})")
                     return
-                log.warning("watch of %s refused; retrying", kind)
+                log.warning("watch of %s refused; retrying", self.where)
             except KubeApiError as exc:
-                log.warning("cannot list or watch %s: %s", kind, redact(str(exc)))
+                log.warning("cannot list or watch %s: %s", self.where, redact(str(exc)))
             except Exception as exc:  # never silently stale
-                log.error("following %s failed: %s: %s", kind, type(exc).__name__, redact(str(exc)))
+                log.error(
+                    "following %s failed: %s: %s", self.where, type(exc).__name__, redact(str(exc))
+                )
             await asyncio.sleep(RETRY_SECONDS)
 
     def _fail(self, problem: str) -> None:
@@ -195,15 +235,19 @@ class _Follow:
     async def _relist(self) -> str:
         seen: set[Key] = set()
         version = ""
+        whole = True
         async for page, page_version in self.client.list_pages(
-            *self.kind, self.namespace, page_size=PAGE_SIZE
+            *self.kind, self.namespace or None, page_size=PAGE_SIZE
         ):
             for obj in page:
-                self._put(obj)
-                seen.add(_key(obj))
+                if self._put(obj):
+                    seen.add(_key(obj))
+                else:
+                    whole = False
             version = page_version
         for key in set(self.objects) - seen:
             self._remove(key)
+        self.capped = not whole
         return version
 
     def _apply(self, event: WatchEvent) -> str:
@@ -217,47 +261,101 @@ class _Follow:
 
 
 class LiveObjects:
-    def __init__(self, client: KubeClient, *, wait_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        wait_seconds: float = 15.0,
+        idle_seconds: float = IDLE_SECONDS,
+        max_objects: int = MAX_OBJECTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.wait_seconds = wait_seconds
-        self._kinds: dict[Kind, _Follow] = {}
+        self.idle_seconds = idle_seconds
+        self.max_objects = max_objects
+        self.clock = clock
+        self._kinds: dict[Scope, _Follow] = {}
         self._events: dict[str, _Follow] = {}
         # owner uid -> the (kind, key) of objects naming it in ownerReferences
         self._owned: dict[str, set[tuple[Kind, Key]]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     # -- following -----------------------------------------------------
 
-    async def ensure(self, kinds: Iterable[Kind]) -> list[str]:
-        """Follow ``kinds`` (once each); problems of those not (yet) readable."""
-        follows = []
-        for kind in dict.fromkeys(kinds):
-            follow = self._kinds.get(kind)
+    @property
+    def followed(self) -> set[Scope]:
+        """The (kind, namespace) pairs followed now (Events as ``(EVENT_KIND, namespace)``)."""
+        return {*self._kinds, *((EVENT_KIND, namespace) for namespace in self._events)}
+
+    async def ensure(self, scopes: Iterable[Scope]) -> list[str]:
+        """Follow each (kind, namespace) (once each); problems of those not (yet) readable.
+
+        The namespace of a cluster-scoped kind is ignored (followed once,
+        cluster-wide); a namespaced kind without a namespace is not followed.
+        """
+        self._sweep_soon()
+        follows: list[_Follow] = []
+        problems: list[str] = []
+        for kind, namespace in dict.fromkeys(scopes):
+            api, name = kind
+            try:
+                namespaced = (await self.client.resource_type(api, name)).namespaced
+            except UnknownKindError:
+                problems.append(f"{name} ({api}) is not served by the cluster")
+                continue
+            except KubeApiError as exc:
+                log.warning("cannot discover %s (%s): %s", name, api, redact(str(exc)))
+                problems.append(f"cannot tell whether the cluster serves {name} ({api})")
+                continue
+            if namespaced and not namespace:
+                problems.append(f"{name} ({api}) is namespaced: not followed without a namespace")
+                continue
+            scope = (kind, namespace if namespaced else "")
+            follow = self._kinds.get(scope)
             if follow is None:
-                follow = _Follow(self.client, kind, None, self._slim(kind), self._index(kind))
-                self._kinds[kind] = follow
-                follow.start()
-            follows.append(follow)
-        problems = await self._wait(follows, lambda f: f"still listing {f.kind[1]}")
+                follow = self._follow(kind, scope[1], self._slim(kind), self._index(kind))
+                self._kinds[scope] = follow
+            follow.asked = self.clock()
+            if follow not in follows:
+                follows.append(follow)
+        problems += await self._wait(follows, lambda f: f"still listing {f.where}")
         for follow in follows:
-            if follow.failed and self._kinds.get(follow.kind) is follow:
-                del self._kinds[follow.kind]  # may be served later: try again then
+            scope = (follow.kind, follow.namespace)
+            if follow.failed and self._kinds.get(scope) is follow:
+                del self._kinds[scope]  # may be served later: try again then
         return problems
 
     async def ensure_events(self, namespaces: Iterable[str]) -> list[str]:
         """Follow the Events of ``namespaces`` (once each); problems as for ``ensure``."""
+        self._sweep_soon()
         follows = []
-        for namespace in sorted(set(namespaces)):
+        for namespace in sorted(set(namespaces) - {""}):
             follow = self._events.get(namespace)
             if follow is None:
-                follow = _Follow(self.client, EVENT_KIND, namespace, slim_event, _ignore)
+                follow = self._follow(EVENT_KIND, namespace, slim_event, _ignore)
                 self._events[namespace] = follow
-                follow.start()
+            follow.asked = self.clock()
             follows.append(follow)
-        problems = await self._wait(follows, lambda f: f"still listing Events of {f.namespace}")
+        problems = await self._wait(follows, lambda f: f"still listing {f.where}")
         for follow in follows:
-            if follow.failed and self._events.get(follow.namespace or "") is follow:
-                del self._events[follow.namespace or ""]
+            if follow.failed and self._events.get(follow.namespace) is follow:
+                del self._events[follow.namespace]
         return problems
+
+    def _follow(
+        self,
+        kind: Kind,
+        namespace: str,
+        keep: Callable[[JSON], JSON],
+        changed: Callable[[JSON | None, JSON | None], None],
+    ) -> _Follow:
+        follow = _Follow(
+            self.client, kind, namespace, keep, changed,
+            max_objects=self.max_objects, asked=self.clock(),
+        )  # fmt: skip
+        follow.start()
+        return follow
 
     async def _wait(self, follows: list[_Follow], pending: Callable[[_Follow], str]) -> list[str]:
         waits = [asyncio.ensure_future(f.synced.wait()) for f in follows]
@@ -265,34 +363,72 @@ class LiveObjects:
             _, late = await asyncio.wait(waits, timeout=self.wait_seconds)
             for task in late:
                 task.cancel()
-        return [f.failed or pending(f) for f in follows if f.failed or not f.synced.is_set()]
+        problems = [f.failed or pending(f) for f in follows if f.failed or not f.synced.is_set()]
+        problems += [
+            f"more than {f.max_objects} {f.where}: only {f.max_objects} kept"
+            for f in follows
+            if f.capped and not f.failed
+        ]
+        return problems
+
+    def sweep(self) -> list[Scope]:
+        """Stop and forget every follow not ensured for ``idle_seconds``; the stopped ones."""
+        now = self.clock()
+        stopped: list[Scope] = []
+        for scope, follow in list(self._kinds.items()):
+            if now - follow.asked >= self.idle_seconds:
+                del self._kinds[scope]
+                follow.stop()
+                stopped.append(scope)
+        for namespace, follow in list(self._events.items()):
+            if now - follow.asked >= self.idle_seconds:
+                del self._events[namespace]
+                follow.stop()
+                stopped.append((EVENT_KIND, namespace))
+        return stopped
+
+    def _sweep_soon(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="live sweeper")
+
+    async def _sweep_forever(self) -> None:
+        while self._kinds or self._events:
+            await asyncio.sleep(SWEEP_SECONDS)
+            self.sweep()
 
     async def close(self) -> None:
         tasks = [f.task for f in [*self._kinds.values(), *self._events.values()] if f.task]
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._kinds.clear()
         self._events.clear()
         self._owned.clear()
+        self._sweeper = None
 
     # -- reads (memory only) -------------------------------------------
 
     def lookup(self, group: str, version: str, kind: str, namespace: str, name: str) -> (
         JSON | Missing | None
     ):  # fmt: skip
-        """The object, ``MISSING`` when its kind is listed and it is not there, else None."""
-        follow = self._kinds.get((api_version(group, version), kind))
+        """The object; ``MISSING`` when its kind and namespace are listed whole and it is
+        not there; else None (cannot tell)."""
+        follow = self._kinds.get(((api_version(group, version), kind), namespace))
         if not version or follow is None or not follow.synced.is_set() or follow.failed:
             return None
-        return follow.objects.get((namespace, name), MISSING)
+        found = follow.objects.get((namespace, name))
+        if found is None:
+            return None if follow.capped else MISSING
+        return found
 
     def object(self, api: str, kind: str, namespace: str, name: str) -> JSON | None:
-        follow = self._kinds.get((api, kind))
+        follow = self._kinds.get(((api, kind), namespace))
         return None if follow is None else follow.objects.get((namespace, name))
 
     def dependents(self, uid: str) -> list[JSON]:
-        """Objects of followed kinds naming ``uid`` as an owner."""
+        """Objects of followed kinds and namespaces naming ``uid`` as an owner."""
         out = []
         for kind, key in self._owned.get(uid, ()):
             obj = self.object(*kind, *key)

@@ -1,8 +1,12 @@
 """Routes of one application's live side: its resource tree, an object's manifest, its Events.
 
 Every answer comes from memory: the Application from ``Caches``, live
-objects and Events from ``LiveObjects`` (whose kinds and namespaces are
-followed from the first request that needs them on). Only custom health
+objects and Events from ``LiveObjects``. A tree request has followed (or
+keeps following) only what that tree needs (``follows``): each managed
+object's kind in its namespace, and the kinds controllers make
+(``CHILD_KINDS``) in the namespaces of the app's managed objects -- an object
+owned by the app's objects in another namespace is not shown. What no request
+needs for 10 minutes is dropped. Only custom health
 checks are read from the API (``pipeline.health_config``, at most every
 10 s per namespace), as the controller reads them.
 
@@ -34,10 +38,10 @@ from driftless.kube.client import KubeClient
 from driftless.pipeline.health_config import HealthConfig
 from driftless.server.caches import Caches
 from driftless.server.errors import NotFoundError, UnavailableError
-from driftless.server.live import CHILD_KINDS, LiveObjects, api_version
+from driftless.server.live import CHILD_KINDS, LiveObjects, Scope, api_version
 from driftless.server.tree import Tree, build_tree, managed_refs
 
-__all__ = ["MAX_EVENTS", "router"]
+__all__ = ["MAX_EVENTS", "follows", "router"]
 
 JSON = dict[str, Any]
 MAX_EVENTS: Final = 200
@@ -86,12 +90,7 @@ def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
             tree = build_tree(managed, lambda *_: None, lambda _: (), lambda _: _never())
             reason = "the destination is not this cluster: the managed objects, from the status"
             return tree, [reason], False
-        kinds = [
-            (api_version(str(r.get("group", "")), str(r["version"])), str(r["kind"]))
-            for r in managed
-            if r.get("version")
-        ]
-        problems = await live.ensure([*kinds, *CHILD_KINDS])
+        problems = await live.ensure(follows(managed))
         registry = await health.registry(namespace)
         tree = build_tree(managed, live.lookup, live.dependents, registry.assess)
         if tree.truncated:
@@ -162,6 +161,20 @@ def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
         return JSONResponse(body)
 
     return routes
+
+
+def follows(managed: list[JSON]) -> list[Scope]:
+    """What a tree of ``managed`` objects needs followed: each managed object's kind in its
+    namespace (cluster-wide when it has none), and ``CHILD_KINDS`` in every namespace of a
+    managed object -- never a namespace the app has no object in."""
+    scopes: list[Scope] = [
+        ((api_version(str(r.get("group", "")), str(r["version"])), str(r["kind"])),
+         str(r.get("namespace", "")))
+        for r in managed
+        if r.get("version")
+    ]  # fmt: skip
+    namespaces = sorted({namespace for _, namespace in scopes if namespace})
+    return [*scopes, *((kind, namespace) for namespace in namespaces for kind in CHILD_KINDS)]
 
 
 def _named(event: JSON) -> tuple[str, str, str]:
