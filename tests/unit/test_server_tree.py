@@ -5,7 +5,8 @@ ownerReferences (another namespace, an upward reference to another app's
 object), missing managed objects, the node cap; the slim, masked copy of
 a Secret, which never holds a value; and what ``LiveObjects`` follows for a
 set of trees (only their namespaces, cluster-scoped kinds once), that a
-follow nobody asks for is stopped, and the cap on objects kept per follow.
+follow nobody asks for is stopped, the cap on objects kept per follow and on
+follows at once.
 """
 
 from __future__ import annotations
@@ -517,5 +518,30 @@ async def test_a_failing_follow_is_logged_redacted(caplog: pytest.LogCaptureFixt
             await asyncio.sleep(0.01)
         assert "following Deployment of ns failed: RuntimeError" in caplog.text
         assert "hunter2" not in caplog.text and "api.example.com" in caplog.text
+    finally:
+        await live.close()
+
+
+async def test_at_most_max_follows_run_the_least_recently_asked_is_stopped() -> None:
+    client = ScriptedClient({"Pod": [], "ConfigMap": [], "Event": []})
+    clock = Clock()
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5, max_follows=2, clock=clock)
+    a, b, c = ((("v1", "Pod"), ns) for ns in ("a", "b", "c"))
+    try:
+        assert await live.ensure([a]) == []
+        clock.now += 1
+        assert await live.ensure([b]) == []
+        clock.now += 1
+        assert await live.ensure([a]) == []  # a is asked again: b is now the oldest
+        clock.now += 1
+        assert await live.ensure([c]) == []
+        assert live.followed == {a, c}
+        clock.now += 1
+        problems = await live.ensure([c, a, (("v1", "ConfigMap"), "a")])
+        assert problems == ["ConfigMap of a not followed: the server follows 2 at most"]
+        assert live.followed == {a, c}  # never one the same call asks for
+        clock.now += 1
+        assert await live.ensure_events(["b"]) == []
+        assert live.followed == {c, (EVENT_KIND, "b")}  # a was the least recently asked
     finally:
         await live.close()

@@ -10,7 +10,11 @@ namespace. A follow (Events too) nobody has ensured for ``idle_seconds`` is
 stopped and forgotten (``sweep``, run every ``SWEEP_SECONDS``; ``clock`` is
 injected): memory follows the trees asked for, not the cluster. A follow
 keeps at most ``max_objects`` objects; past that it refuses new ones and
-says so. Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
+says so. Each follow holds one connection of the client's pool (32) while it
+watches: at most ``max_follows`` run at once (kinds and Events together); a
+new one stops the one least recently ensured, never one the same call
+ensures (when those alone are too many, the rest are not followed, said as a
+problem). Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
 from memory and never make an API call.
 
 What is kept is slim: no ``managedFields``, no
@@ -65,6 +69,7 @@ PAGE_SIZE = 500
 IDLE_SECONDS = 600.0
 SWEEP_SECONDS = 60.0
 MAX_OBJECTS = 5000
+MAX_FOLLOWS = 20
 
 
 def api_version(group: str, version: str) -> str:
@@ -268,12 +273,14 @@ class LiveObjects:
         wait_seconds: float = 15.0,
         idle_seconds: float = IDLE_SECONDS,
         max_objects: int = MAX_OBJECTS,
+        max_follows: int = MAX_FOLLOWS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.wait_seconds = wait_seconds
         self.idle_seconds = idle_seconds
         self.max_objects = max_objects
+        self.max_follows = max_follows
         self.clock = clock
         self._kinds: dict[Scope, _Follow] = {}
         self._events: dict[str, _Follow] = {}
@@ -295,8 +302,8 @@ class LiveObjects:
         cluster-wide); a namespaced kind without a namespace is not followed.
         """
         self._sweep_soon()
-        follows: list[_Follow] = []
         problems: list[str] = []
+        wanted: dict[Scope, None] = {}
         for kind, namespace in dict.fromkeys(scopes):
             api, name = kind
             try:
@@ -311,14 +318,17 @@ class LiveObjects:
             if namespaced and not namespace:
                 problems.append(f"{name} ({api}) is namespaced: not followed without a namespace")
                 continue
-            scope = (kind, namespace if namespaced else "")
-            follow = self._kinds.get(scope)
-            if follow is None:
-                follow = self._follow(kind, scope[1], self._slim(kind), self._index(kind))
-                self._kinds[scope] = follow
-            follow.asked = self.clock()
-            if follow not in follows:
-                follows.append(follow)
+            wanted[(kind, namespace if namespaced else "")] = None
+        follows = self._asked([self._kinds[s] for s in wanted if s in self._kinds])
+        for kind, namespace in wanted:
+            if (kind, namespace) in self._kinds:
+                continue
+            if not self._room(follows):
+                problems.append(self._too_many(namespace, kind[1]))
+                continue
+            follow = self._follow(kind, namespace, self._slim(kind), self._index(kind))
+            self._kinds[(kind, namespace)] = follow
+            follows.append(follow)
         problems += await self._wait(follows, lambda f: f"still listing {f.where}")
         for follow in follows:
             scope = (follow.kind, follow.namespace)
@@ -329,19 +339,51 @@ class LiveObjects:
     async def ensure_events(self, namespaces: Iterable[str]) -> list[str]:
         """Follow the Events of ``namespaces`` (once each); problems as for ``ensure``."""
         self._sweep_soon()
-        follows = []
-        for namespace in sorted(set(namespaces) - {""}):
-            follow = self._events.get(namespace)
-            if follow is None:
-                follow = self._follow(EVENT_KIND, namespace, slim_event, _ignore)
-                self._events[namespace] = follow
-            follow.asked = self.clock()
+        problems: list[str] = []
+        wanted = sorted(set(namespaces) - {""})
+        follows = self._asked([self._events[n] for n in wanted if n in self._events])
+        for namespace in wanted:
+            if namespace in self._events:
+                continue
+            if not self._room(follows):
+                problems.append(self._too_many(namespace, EVENT_KIND[1]))
+                continue
+            follow = self._follow(EVENT_KIND, namespace, slim_event, _ignore)
+            self._events[namespace] = follow
             follows.append(follow)
-        problems = await self._wait(follows, lambda f: f"still listing {f.where}")
+        problems += await self._wait(follows, lambda f: f"still listing {f.where}")
         for follow in follows:
             if follow.failed and self._events.get(follow.namespace) is follow:
                 del self._events[follow.namespace]
         return problems
+
+    def _asked(self, follows: list[_Follow]) -> list[_Follow]:
+        now = self.clock()
+        for follow in follows:
+            follow.asked = now
+        return follows
+
+    def _room(self, asked: list[_Follow]) -> bool:
+        """Whether one more follow may start, stopping the least recently ensured one
+        (not in ``asked``) when ``max_follows`` run."""
+        if len(self._kinds) + len(self._events) < self.max_follows:
+            return True
+        others = [f for f in [*self._kinds.values(), *self._events.values()] if f not in asked]
+        if not others:
+            return False
+        self._drop(min(others, key=lambda f: f.asked))
+        return True
+
+    def _too_many(self, namespace: str, kind: str) -> str:
+        where = f"{kind} of {namespace}" if namespace else kind
+        return f"{where} not followed: the server follows {self.max_follows} at most"
+
+    def _drop(self, follow: _Follow) -> None:
+        if self._events.get(follow.namespace) is follow:
+            del self._events[follow.namespace]
+        elif self._kinds.get((follow.kind, follow.namespace)) is follow:
+            del self._kinds[(follow.kind, follow.namespace)]
+        follow.stop()
 
     def _follow(
         self,
@@ -377,13 +419,11 @@ class LiveObjects:
         stopped: list[Scope] = []
         for scope, follow in list(self._kinds.items()):
             if now - follow.asked >= self.idle_seconds:
-                del self._kinds[scope]
-                follow.stop()
+                self._drop(follow)
                 stopped.append(scope)
         for namespace, follow in list(self._events.items()):
             if now - follow.asked >= self.idle_seconds:
-                del self._events[namespace]
-                follow.stop()
+                self._drop(follow)
                 stopped.append((EVENT_KIND, namespace))
         return stopped
 
