@@ -6,7 +6,8 @@ keeps following) only what that tree needs (``follows``): each managed
 object's kind in its namespace, and the kinds controllers make
 (``CHILD_KINDS``) in the namespaces of the app's managed objects -- an object
 owned by the app's objects in another namespace is not shown. What no request
-needs for 10 minutes is dropped. Only custom health
+needs for 10 minutes is dropped, and at most 20 kinds-in-a-namespace are
+followed at once (the least recently asked make room). Only custom health
 checks are read from the API (``pipeline.health_config``, at most every
 10 s per namespace), as the controller reads them.
 
