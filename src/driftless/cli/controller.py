@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from driftless.cli.context import Globals, run_async
-from driftless.cli.options import Duration, checked_namespace
+from driftless.cli.options import Duration, checked_namespace, log_level_option
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.render.isolation import LocalRenderServer
@@ -113,12 +113,7 @@ async def run_controller(
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 @click.pass_obj
 @run_async
 async def controller_command(

@@ -74,6 +74,14 @@ def output_option(formats: Sequence[str] = LIST_FORMATS, default: str = "table")
     )
 
 
+# The long-running commands' (controller, server) logging threshold.
+log_level_option: Decorator = click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+
 no_headers_option: Decorator = click.option(
     "--no-headers", is_flag=True, help="Omit the header line of tables."
 )

@@ -11,7 +11,7 @@ import click
 
 from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
-from driftless.cli.options import checked_namespace
+from driftless.cli.options import checked_namespace, log_level_option
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.server import app, settings, tls
 
@@ -61,12 +61,7 @@ from driftless.server import app, settings, tls
     envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
     help="The controller's namespace: Projects and the admin account's Secrets live there.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 @click.pass_obj
 @run_async
 async def server_command(
