@@ -92,7 +92,7 @@ class Planner:
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
         # A cluster failure is not a render failure: the target is read first.
-        target = await self._kube_target()
+        target = await self.kube_target()
         revision_used, manifests = await self.renderer.render(app, revision, target)
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
@@ -121,7 +121,7 @@ class Planner:
         await self._find_orphans(plan)
         return plan
 
-    async def _kube_target(self) -> KubeTarget:
+    async def kube_target(self) -> KubeTarget:
         """The destination's version and API versions (Helm's .Capabilities), cached 5 min."""
         now = time.monotonic()
         if self._target is not None and now - self._target[0] < KUBE_TARGET_TTL:

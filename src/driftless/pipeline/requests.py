@@ -81,6 +81,7 @@ __all__ = [
     "RequestError",
     "Rollback",
     "check_key",
+    "checked_revision",
     "delete_app",
     "finalizer_patch",
     "get_app",
@@ -180,7 +181,7 @@ def sync_operation(
             "prune": prune,
             "dryRun": dry_run,
             "resources": _checked_resources(resources),
-            "revision": _checked_revision(revision),
+            "revision": checked_revision(revision),
         },
         "initiatedBy": {"username": _checked_username(username), "automated": False},
     }
@@ -310,7 +311,9 @@ def _served(requested: Any, state: Mapping[str, Any]) -> bool:
     return wanted.to_api() == ran.to_api()
 
 
-def _checked_revision(revision: str | None) -> str | None:
+def checked_revision(revision: str | None) -> str | None:
+    """``revision`` stripped, or None for the default; ``InvalidRequestError`` naming
+    ``revision`` when git could not take it (too long, an option, a bad ref name)."""
     if revision is None or refs.is_default_revision(revision):
         return None
     wanted = revision.strip()
