@@ -235,6 +235,31 @@ def test_refresh_patch() -> None:
     assert requests.refresh_patch(NOW) == {"metadata": {"annotations": {REFRESH_ANNOTATION: STAMP}}}
 
 
+def test_a_hard_refresh_patch_says_hard_and_stays_unique() -> None:
+    patch = requests.refresh_patch(NOW, hard=True)
+    assert patch == {"metadata": {"annotations": {REFRESH_ANNOTATION: f"hard:{STAMP}"}}}
+    later = requests.refresh_patch(NOW.replace(microsecond=1), hard=True)
+    assert later != patch  # a second request while one waits is still a change
+
+
+HARD_VALUES: list[tuple[str | None, bool]] = [
+    ("hard", True),  # what a person types: kubectl annotate ... driftless.dev/refresh=hard
+    (" HARD ", True),
+    (f"hard:{STAMP}", True),
+    (STAMP, False),  # a normal refresh
+    ("", False),
+    (None, False),
+    ("hardly", False),
+    ("soft:hard", False),
+    ("hard\n", True),
+]
+
+
+@pytest.mark.parametrize(("value", "hard"), HARD_VALUES)
+def test_is_hard_refresh(value: str | None, hard: bool) -> None:
+    assert requests.is_hard_refresh(value) is hard
+
+
 TERMINATES: list[tuple[str, JSON, JSON | None]] = [
     (
         "running",

@@ -196,22 +196,30 @@ def describe(app: JSON) -> str:
 @app_group.command("refresh")
 @click.argument("name")
 @namespace_option("the Application")
+@click.option(
+    "--hard",
+    is_flag=True,
+    help="Also bypass the controller's caches: ask the repository for its refs now (even"
+    " within the controller's --revision-cache time) and render again.",
+)
 @click.pass_obj
 @run_async
-async def refresh_app(globals_: Globals, name: str, namespace: str | None) -> None:
+async def refresh_app(globals_: Globals, name: str, namespace: str | None, hard: bool) -> None:
     """Ask the controller to re-check git and the cluster now.
 
     \b
     Example:
       driftless app refresh guestbook
+      driftless app refresh guestbook --hard
     """
     ns = app_namespace(namespace)
 
     async def annotate(client: KubeClient) -> None:
-        await requests.request_refresh(client, ns, name, datetime.now(UTC))
+        await requests.request_refresh(client, ns, name, datetime.now(UTC), hard=hard)
 
     await with_client(globals_, annotate)
-    click.echo(f"application.driftless.dev/{name} refresh requested")
+    what = "hard refresh" if hard else "refresh"
+    click.echo(f"application.driftless.dev/{name} {what} requested")
 
 
 @app_group.command("diff")

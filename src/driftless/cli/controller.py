@@ -34,6 +34,7 @@ async def run_controller(
     *,
     allow_local_repositories: bool = False,
     render_socket: Path | None = None,
+    revision_cache: float = 0.0,
 ) -> None:
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI).
 
@@ -45,7 +46,12 @@ async def run_controller(
     try:
         # Credentials live with the controller (its namespace is off-limits to apps).
         store = CredentialStore(client, settings.home)
-        git = GitCache(cache, credentials=store.auth, allow_local=allow_local_repositories)
+        git = GitCache(
+            cache,
+            credentials=store.auth,
+            allow_local=allow_local_repositories,
+            revision_ttl=revision_cache,
+        )
         controller = Controller(client, git, settings, tools=tools)
         await controller.run(stop)
     finally:
@@ -81,6 +87,15 @@ async def run_controller(
     envvar="DRIFTLESS_ALLOW_LOCAL_REPOSITORIES",
     help="Let apps use file:// URLs and paths on this machine (off: any app could read any"
     " repository on the controller's disk; driftless's own cache stays refused).",
+)
+@click.option(
+    "--revision-cache",
+    type=Duration(),
+    default="0",
+    show_default=True,
+    help="Reuse a repository's refs (git ls-remote) for this long, so apps sharing a repository"
+    " ask it once; a push is then seen up to this late, except by `app refresh --hard`"
+    " (0: ask at every pass).",
 )
 @click.option(
     "--render-socket",
@@ -123,6 +138,7 @@ async def controller_command(
     workers: int,
     cache_dir: Path | None,
     allow_local_repositories: bool,
+    revision_cache: float,
     render_socket: Path | None,
     scope: str,
     controller_namespace: str | None,
@@ -158,4 +174,5 @@ async def controller_command(
         stop,
         allow_local_repositories=allow_local_repositories,
         render_socket=render_socket,
+        revision_cache=revision_cache,
     )

@@ -49,9 +49,11 @@ class SourceFailures:
     def __init__(self, inner: Renderer) -> None:
         self.inner = inner
 
-    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
+    async def render(
+        self, app: Application, revision: str | None, kube: KubeTarget, *, fresh: bool = False
+    ) -> Rendered:
         try:
-            return await self.inner.render(app, revision, kube)
+            return await self.inner.render(app, revision, kube, fresh=fresh)
         except KubeApiError:
             raise
         except DriftlessError as exc:

@@ -12,6 +12,9 @@
   run the ``Reconciler``. Each app is requeued after its outcome's delay;
   retriable failures back off exponentially (5 s doubling, capped at the
   interval) and reset on success.
+* A refresh annotation is removed once its pass ran, and only if it still
+  holds the value served; a hard one (``pipeline.requests.is_hard_refresh``)
+  makes that pass bypass the git revision cache and the render cache.
 * Every reconcile runs under a deadline (``reconcile_timeout``, 5 min by
   default): past it the reconcile is cancelled, the app gets ``Ready=False``
   with reason ``ReconcileTimedOut`` and is retried with backoff, so a few
@@ -49,6 +52,7 @@ from driftless.core.resources import (
 from driftless.core.wellknown import REFRESH_ANNOTATION
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, KubeExpiredError, UnknownKindError
+from driftless.pipeline import requests
 from driftless.pipeline.status import Outcome, jittered
 from driftless.render import RenderTools
 from driftless.render.isolation import isolated
@@ -235,10 +239,13 @@ class Controller:
             if not finalized:
                 self.queue.add(key, self._backoff(key))
             return
+        refresh = (raw.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
         try:
             async with asyncio.timeout(limit):
                 outcome = await self.reconciler.reconcile(
-                    raw, default_interval=self.settings.default_interval
+                    raw,
+                    default_interval=self.settings.default_interval,
+                    hard=requests.is_hard_refresh(refresh),
                 )
         except TimeoutError:
             outcome = await self._timed_out(key, raw, limit)
@@ -248,8 +255,8 @@ class Controller:
             # write), so it says only what is known.
             log.warning("app %s/%s: reconcile did not finish: %s", *key, exc)
             outcome = _unfinished(exc)
-        if REFRESH_ANNOTATION in (raw.get("metadata", {}).get("annotations") or {}):
-            await self.reconciler.clear_refresh(raw)
+        if refresh is not None:
+            await self.reconciler.clear_refresh(raw, str(refresh))
         self.queue.add(key, self._delay(key, outcome))
 
     async def _timed_out(self, key: Key, raw: JSON, limit: float) -> Outcome:

@@ -108,8 +108,15 @@ class Reconciler:
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
 
-    async def reconcile(self, raw: dict[str, Any], *, default_interval: float) -> outcomes.Outcome:
-        """Reconcile one Application object; returns what to do next."""
+    async def reconcile(
+        self, raw: dict[str, Any], *, default_interval: float, hard: bool = False
+    ) -> outcomes.Outcome:
+        """Reconcile one Application object; returns what to do next.
+
+        ``hard`` (a hard refresh asked): the target is planned with the
+        renderer's caches bypassed (the repository's refs read now, a new
+        render), see ``pipeline.renderers``.
+        """
         raw = self._freshest(raw)
         name = raw.get("metadata", {}).get("name", "?")
         try:
@@ -120,7 +127,7 @@ class Reconciler:
             return outcomes.Outcome(requeue_after=default_interval, error=err)
         interval = outcomes.interval_of(app, default_interval)
         try:
-            run = await self._run(app)
+            run = await self._run(app, fresh=hard)
         except DriftlessError as err:
             log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
             await self._write_failure(raw, app, err)
@@ -258,23 +265,23 @@ class Reconciler:
         await planner.close()
         await self.destinations.release(planner.client)
 
-    async def _run(self, app: Application) -> RunResult:
+    async def _run(self, app: Application, *, fresh: bool = False) -> RunResult:
         """Plan, then start, advance or end a sync operation as policy and requests say.
 
         The status always compares with the current target revision, also while
         an operation of an older revision runs (see ``driftless.sync``).
         """
         async with self.using_planner(app) as planner:
-            return await self._run_on(planner, app)
+            return await self._run_on(planner, app, fresh)
 
-    async def _run_on(self, planner: Planner, app: Application) -> RunResult:
+    async def _run_on(self, planner: Planner, app: Application, fresh: bool) -> RunResult:
         """``_run`` on the planner of the app's destination."""
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
         if running is None and requested is not None and not _leftover(requested, previous):
             running = ops.start(requested, revision=requested.sync.revision or "")
-        plan, target = await self._plans(planner, app, running)
+        plan, target = await self._plans(planner, app, running, fresh)
         result = RunResult(plan=target or plan, state=previous, history=app.status.history)
         if running is not None and running is previous:
             ended = self._end_early(app, running, target)
@@ -311,19 +318,21 @@ class Reconciler:
         return result
 
     async def _plans(
-        self, planner: Planner, app: Application, running: OperationState | None
+        self, planner: Planner, app: Application, running: OperationState | None, fresh: bool
     ) -> tuple[Plan, Plan | None]:
         """(the plan the operation works on, the plan at the current target or None).
 
-        Without an operation there is one plan, at the target. With one, the
+        ``fresh`` applies to the target's plan: an operation's pinned commit
+        needs no new look at the repository. Without an operation there is one
+        plan, at the target. With one, the
         target is planned too (when it differs) so the status tells the truth;
         a target that cannot be planned (a broken new commit) does not stop the
         running operation: it is logged and reported once the operation ends.
         """
         if running is None:
-            return await planner.plan(app), None
+            return await planner.plan(app, fresh=fresh), None
         try:
-            target: Plan | None = await planner.plan(app)
+            target: Plan | None = await planner.plan(app, fresh=fresh)
         except DriftlessError as err:
             log.info("app %s/%s: target not planned during a sync: %s", app.namespace,
                      app.name, redact(str(err)))  # fmt: skip
@@ -515,9 +524,25 @@ class Reconciler:
             log.warning("app %s/%s: cannot clear the finished operation request: %s",
                         namespace, name, exc)  # fmt: skip
 
-    async def clear_refresh(self, raw: dict[str, Any]) -> None:
-        """Remove the refresh annotation once the request it carries was served."""
-        await self._clear_annotation(raw, REFRESH_ANNOTATION)
+    async def clear_refresh(self, raw: dict[str, Any], served: str) -> None:
+        """Remove the refresh annotation once the request it carries was served.
+
+        Only while it still holds ``served``: a request written during the pass
+        (another refresh, a hard one) stays and gets its own pass.
+        """
+        meta = raw.get("metadata", {})
+        path = "/metadata/annotations/" + REFRESH_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        patch: list[dict[str, Any]] = [
+            {"op": "test", "path": path, "value": served},
+            {"op": "remove", "path": path},
+        ]
+        try:
+            await self.client.json_patch(
+                API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")
+            )
+        except (KubeNotFoundError, KubeInvalidError, KubeConflictError):
+            # Gone, or a new value replaced it (the test fails: 422): nothing to clear.
+            return
 
     async def _clear_annotation(self, raw: dict[str, Any], key: str) -> None:
         """Remove one request annotation of the app; an app already gone needs nothing."""

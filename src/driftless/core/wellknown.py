@@ -28,8 +28,11 @@ TRACKING_ANNOTATION: Final = "driftless.dev/tracking-id"
 
 # ------------------------------------------------------ on Applications (requests)
 
-# Any new value asks the controller for an immediate re-check.
+# Any new value asks the controller for an immediate re-check; ``hard`` (or a
+# value starting ``hard:``) also bypasses its caches: the repository is asked
+# for its refs now and the app is rendered again (see ``pipeline.requests``).
 REFRESH_ANNOTATION: Final = "driftless.dev/refresh"
+REFRESH_HARD: Final = "hard"
 # The ``startedAt`` of the running operation to terminate at its next safe point.
 TERMINATE_ANNOTATION: Final = "driftless.dev/terminate-operation"
 # While present, deleting the Application deletes the objects it manages.

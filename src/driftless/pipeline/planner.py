@@ -86,14 +86,17 @@ class Planner:
         if self.live.cache is not None:
             await self.live.cache.close()
 
-    async def plan(self, app: Application, *, revision: str | None = None) -> Plan:
-        """Read-only pass at ``revision`` (default: the app's targetRevision)."""
+    async def plan(
+        self, app: Application, *, revision: str | None = None, fresh: bool = False
+    ) -> Plan:
+        """Read-only pass at ``revision`` (default: the app's targetRevision); ``fresh``:
+        the renderer's caches are bypassed (a hard refresh)."""
         project = await self.projects.project_for(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
         # A cluster failure is not a render failure: the target is read first.
         target = await self.kube_target()
-        revision_used, manifests = await self.renderer.render(app, revision, target)
+        revision_used, manifests = await self.renderer.render(app, revision, target, fresh=fresh)
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
         await self.live.watch({(d.api_version, d.ref.kind) for d in resources})

@@ -6,7 +6,9 @@ The planner is given one ``Renderer``; it never fetches or renders itself.
   Helm/OCI repository (no git; the chart version is the revision), or the
   app's git repository checked out at the revision, rendered at its path.
   Renders are memoized in a ``RenderCache`` (keyed by everything a render
-  reads, see ``driftless.render.cache``).
+  reads, see ``driftless.render.cache``). ``fresh=True`` (a hard refresh)
+  asks the repository for its refs now (never the git cache's revision
+  cache) and renders again instead of reading the render cache.
 * ``LocalRenderer`` — push mode's and ``diff --local``'s: a directory on
   disk rendered as it is (uncommitted edits count); the revision is ``local``.
 
@@ -38,8 +40,13 @@ class Rendered(NamedTuple):
 
 
 class Renderer(Protocol):
-    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
-        """Fetch and render ``app`` at ``revision`` (default: its targetRevision)."""
+    async def render(
+        self, app: Application, revision: str | None, kube: KubeTarget, *, fresh: bool = False
+    ) -> Rendered:
+        """Fetch and render ``app`` at ``revision`` (default: its targetRevision).
+
+        ``fresh``: bypass whatever the renderer caches (a hard refresh).
+        """
         ...
 
 
@@ -51,7 +58,9 @@ class GitRenderer:
     tools: RenderTools = field(default_factory=RenderTools)
     cache: RenderCache | None = field(default_factory=RenderCache)
 
-    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
+    async def render(
+        self, app: Application, revision: str | None, kube: KubeTarget, *, fresh: bool = False
+    ) -> Rendered:
         source = app.spec.source
         wanted = revision or source.target_revision
         namespace = app.spec.destination.namespace or ""
@@ -59,14 +68,14 @@ class GitRenderer:
             chart_source = source.model_copy(update={"target_revision": wanted})
             manifests = await render(
                 chart_source, None, None, revision=None, app_name=app.name,
-                namespace=namespace, kube=kube, tools=self.tools, cache=self.cache,
+                namespace=namespace, kube=kube, tools=self.tools, cache=self.cache, fresh=fresh,
             )  # fmt: skip
             return Rendered(f"{source.chart}@{wanted}", manifests)
-        artifact = await self.git.checkout(source.repo_url, wanted)
+        artifact = await self.git.checkout(source.repo_url, wanted, fresh=fresh)
         app_dir = resolve_app_path(artifact, source.path)
         manifests = await render(
             source, artifact.path, app_dir, revision=artifact.revision, app_name=app.name,
-            namespace=namespace, kube=kube, tools=self.tools, cache=self.cache,
+            namespace=namespace, kube=kube, tools=self.tools, cache=self.cache, fresh=fresh,
         )  # fmt: skip
         return Rendered(artifact.revision, manifests)
 
@@ -89,7 +98,9 @@ class LocalRenderer:
     tree: LocalTree
     tools: RenderTools = field(default_factory=RenderTools)
 
-    async def render(self, app: Application, revision: str | None, kube: KubeTarget) -> Rendered:
+    async def render(
+        self, app: Application, revision: str | None, kube: KubeTarget, *, fresh: bool = False
+    ) -> Rendered:
         manifests = await render(
             app.spec.source, self.tree.tree, self.tree.app_dir, revision=None,
             app_name=app.name, namespace=app.spec.destination.namespace or "", kube=kube,

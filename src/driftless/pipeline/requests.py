@@ -15,7 +15,10 @@ sync           ``operation`` (``sync`` options + ``initiatedBy``), guarded by
 rollback       the same ``operation`` at a history entry's revision, with
                ``prune``, and ``spec.syncPolicy.automated`` removed in the same
                write (otherwise the automation would sync forward at once)
-refresh        annotation ``driftless.dev/refresh`` = a new timestamp
+refresh        annotation ``driftless.dev/refresh`` = a new timestamp; a hard
+               refresh writes ``hard:<timestamp>``: the controller then asks
+               the repository for its refs even when its revision cache says
+               they are fresh, and renders again instead of reusing a render
 terminate      annotation ``driftless.dev/terminate-operation`` = the running
                operation's ``startedAt`` (+ a refresh, to wake the controller);
                refused when nothing runs
@@ -24,7 +27,7 @@ delete         the resources finalizer added (cascade) or removed (no
 =============  =============================================================
 
 The builders (``sync_operation``, ``operation_patch``, ``refresh_patch``,
-``terminate_patch``, ``rollback_patch``, ``finalizer_patch``,
+``is_hard_refresh``, ``terminate_patch``, ``rollback_patch``, ``finalizer_patch``,
 ``operation_in_progress``, ``history_entry``, ``check_key``) are pure: JSON in, JSON patch or a
 typed error out. The ``request_*`` and ``delete_app`` coroutines read the app,
 ask a builder, and write, nothing else.
@@ -64,7 +67,12 @@ from driftless.core.models import (
     OperationPhase,
     OperationState,
 )
-from driftless.core.wellknown import REFRESH_ANNOTATION, RESOURCES_FINALIZER, TERMINATE_ANNOTATION
+from driftless.core.wellknown import (
+    REFRESH_ANNOTATION,
+    REFRESH_HARD,
+    RESOURCES_FINALIZER,
+    TERMINATE_ANNOTATION,
+)
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeConflictError, KubeNotFoundError
 from driftless.sources import refs, tagrange
@@ -86,6 +94,7 @@ __all__ = [
     "finalizer_patch",
     "get_app",
     "history_entry",
+    "is_hard_refresh",
     "operation_in_progress",
     "operation_patch",
     "refresh_patch",
@@ -192,9 +201,27 @@ def operation_patch(operation: JSON) -> JSON:
     return {"operation": copy.deepcopy(operation)}
 
 
-def refresh_patch(now: datetime) -> JSON:
-    """The merge patch asking for a re-check now: a new, unique refresh value. Pure."""
-    return {"metadata": {"annotations": {REFRESH_ANNOTATION: _stamp(now)}}}
+def refresh_patch(now: datetime, *, hard: bool = False) -> JSON:
+    """The merge patch asking for a re-check now: a new, unique refresh value. Pure.
+
+    Unique, so a request written while the controller serves an earlier one
+    is a change (a watch event) and is not removed with the earlier one (the
+    controller removes only the value it served). ``hard``: ``hard:<stamp>``.
+    """
+    value = f"{REFRESH_HARD}:{_stamp(now)}" if hard else _stamp(now)
+    return {"metadata": {"annotations": {REFRESH_ANNOTATION: value}}}
+
+
+def is_hard_refresh(value: str | None) -> bool:
+    """Whether a refresh annotation's value asks for a hard refresh. Pure.
+
+    ``hard`` (what a person types with kubectl) or ``hard:<anything>`` (what
+    ``refresh_patch`` writes); case and surrounding spaces do not matter.
+    """
+    if value is None:
+        return False
+    word = value.strip().lower()
+    return word == REFRESH_HARD or word.startswith(f"{REFRESH_HARD}:")
 
 
 def operation_in_progress(app: JSON) -> str | None:
@@ -429,10 +456,13 @@ async def request_rollback(
     return done[-1]
 
 
-async def request_refresh(client: KubeClient, namespace: str, name: str, now: datetime) -> str:
-    """Ask for a re-check now; returns the value written to the refresh annotation."""
+async def request_refresh(
+    client: KubeClient, namespace: str, name: str, now: datetime, *, hard: bool = False
+) -> str:
+    """Ask for a re-check now (``hard``: bypassing the controller's caches); returns the
+    value written to the refresh annotation."""
     await get_app(client, namespace, name)
-    patch = refresh_patch(now)
+    patch = refresh_patch(now, hard=hard)
     await _patch(client, namespace, name, patch)
     return str(patch["metadata"]["annotations"][REFRESH_ANNOTATION])
 

@@ -16,7 +16,9 @@ Contract of ``render(source, tree, app_dir, ...)``:
 * With a ``cache``, a render whose ``RenderKey`` was seen is served from it
   (a deep copy); git renders are cached only when ``revision`` is given.
   Chart-repository renders are keyed by the resolved chart version, so a
-  range that starts matching a newer release renders again.
+  range that starts matching a newer release renders again. ``fresh=True``
+  (a hard refresh) never reads the cache: it renders, and stores the new
+  render in place of the old one.
 * Every result is checked the same way whatever the renderer: objects with
   apiVersion, kind and metadata.name, no duplicates.
 * Where the render runs: this function resolves everything that needs the
@@ -73,12 +75,14 @@ async def render(
     kube: KubeTarget,
     tools: RenderTools,
     cache: RenderCache | None = None,
+    fresh: bool = False,
 ) -> list[Manifest]:
     """Render an app's source (see the module contract)."""
     if source.chart:
         return await _render_repository_chart(
-            source, app_name=app_name, namespace=namespace, kube=kube, tools=tools, cache=cache
-        )
+            source, app_name=app_name, namespace=namespace, kube=kube, tools=tools, cache=cache,
+            fresh=fresh,
+        )  # fmt: skip
     if tree is None or app_dir is None:
         raise DriftlessError("internal error: a git source needs its tree and app directory")
     names = await asyncio.to_thread(os.listdir, app_dir)
@@ -95,7 +99,7 @@ async def render(
             kube=kube,
             tools=tools,
         )
-        cached = cache.get(key)
+        cached = None if fresh else cache.get(key)
         if cached is not None:
             return cached
     request = RenderRequest(
@@ -216,6 +220,7 @@ async def _render_repository_chart(
     kube: KubeTarget,
     tools: RenderTools,
     cache: RenderCache | None,
+    fresh: bool,
 ) -> list[Manifest]:
     assert source.chart is not None
     detect.explicit(source)  # refuses kustomize/jsonnet/directory options beside a chart
@@ -239,7 +244,7 @@ async def _render_repository_chart(
             kube=kube,
             tools=tools,
         )
-        cached = cache.get(key)
+        cached = None if fresh else cache.get(key)
         if cached is not None:
             return cached
     request = RenderRequest(

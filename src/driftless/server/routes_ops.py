@@ -10,11 +10,15 @@ controller serves them; these routes only ask, so every success is
 route                                                   answer
 ======================================================  ==========================
 ``POST /applications/{ns}/{name}/sync``                 202 ``{"operation"}``
-``POST /applications/{ns}/{name}/refresh``              202 ``{"refresh"}``
+``POST /applications/{ns}/{name}/refresh?hard=``        202 ``{"refresh"}``
 ``POST /applications/{ns}/{name}/terminate``            202 ``{"terminate"}``
 ``POST /applications/{ns}/{name}/rollback``             202 ``{"operation", ...}``
 ``DELETE /applications/{ns}/{name}?cascade=``           202 ``{"cascade"}``
 ======================================================  ==========================
+
+A refresh with ``?hard=true`` is a hard refresh (``driftless app refresh
+--hard``): the controller reads the repository's refs now and renders again,
+bypassing its caches.
 
 Failures, in the one error shape (``server.errors``): 404 ``NotFound`` for an
 unknown app or history id; 409 ``Conflict`` while an operation runs (sync,
@@ -212,14 +216,25 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         response_model=RefreshAccepted,
         responses=_responses(404),
     )
-    async def refresh(namespace: Namespace, name: Name, user: str = user_dep) -> Any:
+    async def refresh(
+        namespace: Namespace,
+        name: Name,
+        hard: Annotated[
+            bool,
+            Query(
+                description="Bypass the controller's caches: read the repository now, render"
+                " again (a hard refresh)."
+            ),
+        ] = False,
+        user: str = user_dep,
+    ) -> Any:
         """Ask the controller to re-check git and the cluster now."""
         stamp = await write(
             user,
-            "refresh",
+            "hard-refresh" if hard else "refresh",
             namespace,
             name,
-            lambda: requests.request_refresh(client, namespace, name, datetime.now(UTC)),
+            lambda: requests.request_refresh(client, namespace, name, datetime.now(UTC), hard=hard),
         )
         return JSONResponse({"refresh": stamp}, status_code=202)
 

@@ -9,15 +9,23 @@ Contract:
   An exact ref name always wins over reading the same string as a range.
 * ``GitCache.checkout(url, revision)`` resolves and returns an ``Artifact``
   whose directory holds the tree of that commit.
-* Cost: one ``git ls-remote`` per call; a fetch only when the commit is not
-  already in the local clone; a checkout only when that commit's tree is not
-  already on disk. Apps on the same repository share one clone, and
+* Cost: one ``git ls-remote`` per call (or none, see "revision cache"); a
+  fetch only when the commit is not already in the local clone; a checkout
+  only when that commit's tree is not already on disk. Apps on the same
+  repository share one clone, and
   concurrent calls for one repository are serialized by an ``asyncio.Lock``,
   so N apps that see the same new commit cause one fetch. A clone made for a
   branch or tag is shallow (``--depth=1`` of every branch and tag, a subset
   of a full clone's objects) and its later fetches stay shallow; the first
   lookup of a commit id the clone lacks deepens it to full history once, so
   any commit of the remote can still be named.
+* Revision cache: with ``revision_ttl`` > 0, a repository's refs (the
+  ``ls-remote`` answer) are reused for that many seconds, so N apps on one
+  repository, and the passes a sync or a live change causes, cost one
+  ``ls-remote`` per repository per ``revision_ttl``; a push is then seen up
+  to ``revision_ttl`` later. ``fresh=True`` (a hard refresh) always asks the
+  repository and renews the cached answer. ``0`` (the default): every call
+  asks. Only the refs are reused: a commit the clone lacks is still fetched.
 * Errors: the repository cannot be reached, refuses us or times out →
   ``SourceUnavailableError`` (transient, retried); the repository answered but
   has no such revision → ``SourceError`` (stalling); the local cache itself
@@ -149,8 +157,12 @@ class GitCache:
         credentials: CredentialEnv | None = None,
         allow_local: bool = False,
         limits: GitLimits | None = None,
+        revision_ttl: float = 0.0,
     ) -> None:
         self.root = root if root is not None else default_cache_root()
+        self.revision_ttl = max(0.0, revision_ttl)
+        # The last ls-remote answer of each repository (fetch URL), by monotonic time.
+        self._refs: dict[str, tuple[float, refs.RemoteRefs]] = {}
         self.trees = self.root / "trees"
         self.keep_trees = max(1, keep_trees)
         self.limits = limits if limits is not None else GitLimits.from_env()
@@ -164,12 +176,13 @@ class GitCache:
 
     # -- public API -----------------------------------------------------------
 
-    async def resolve(self, repo_url: str, revision: str | None) -> str:
-        """The full commit id ``revision`` names in ``repo_url`` now."""
+    async def resolve(self, repo_url: str, revision: str | None, *, fresh: bool = False) -> str:
+        """The full commit id ``revision`` names in ``repo_url`` now (``fresh``: never from
+        the revision cache)."""
         url = self._fetch_url(repo_url)
         wanted = _check_revision(revision, url)
         async with self._auth(url) as auth:
-            remote = await self._ls_remote(url, auth)
+            remote = await self._remote_refs(url, auth, fresh)
             match = _match(remote, wanted, url)
             async with self._lock(url):
                 clone = await self._ensure_clone(url)
@@ -179,9 +192,11 @@ class GitCache:
                     return await self._commit_by_id(clone, url, auth, remote, wanted)
         raise SourceError(_not_found(wanted, url))
 
-    async def checkout(self, repo_url: str, revision: str | None) -> Artifact:
-        """Resolve ``revision`` and return the tree of that commit."""
-        sha = await self.resolve(repo_url, revision)
+    async def checkout(
+        self, repo_url: str, revision: str | None, *, fresh: bool = False
+    ) -> Artifact:
+        """Resolve ``revision`` (``fresh``: as ``resolve``) and return the tree of that commit."""
+        sha = await self.resolve(repo_url, revision, fresh=fresh)
         url = self._fetch_url(repo_url)
         tree = self.trees / sha
         async with self._lock(url):
@@ -296,6 +311,17 @@ class GitCache:
         return sha or None
 
     # -- talking to the remote ------------------------------------------------
+
+    async def _remote_refs(self, url: str, auth: GitAuth, fresh: bool) -> refs.RemoteRefs:
+        """The repository's refs: the cached answer while younger than ``revision_ttl``
+        (unless ``fresh``), else ``ls-remote`` now (and cached)."""
+        cached = self._refs.get(url)
+        now = time.monotonic()
+        if not fresh and cached is not None and now - cached[0] < self.revision_ttl:
+            return cached[1]
+        remote = await self._ls_remote(url, auth)
+        self._refs[url] = (time.monotonic(), remote)
+        return remote
 
     async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
         self.stats.ls_remotes += 1
