@@ -6,7 +6,8 @@ browser would (session cookie from ``POST /api/v1/session`` with the initial
 admin password read from its Secret). What a user sees:
 
 * an OutOfSync app synced over HTTP turns Synced (202 with the operation);
-  a refresh makes the controller see a new commit; a rollback to history
+  a refresh makes the controller see a new commit (``?hard=true`` is served
+  too); a rollback to history
   entry 0 brings the old content back; a delete with cascade removes the app
   and its objects;
 * a second sync while an operation runs is 409 (and ``driftless app sync``
@@ -38,9 +39,7 @@ from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
-from driftless.server.app import serve
 from driftless.server.auth import INITIAL_SECRET
-from driftless.server.settings import ServerSettings
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.cli_driver import invoke
 from tests.integration.helpers import (
@@ -50,6 +49,7 @@ from tests.integration.helpers import (
     unique,
     wait_for,
 )
+from tests.integration.server_inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 JSON = dict[str, Any]
@@ -103,22 +103,8 @@ class Api:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def server(kube: KubeClient, controller: Controller) -> AsyncIterator[str]:
     """``driftless server`` on a free loopback port; yields its base URL once ready."""
-    settings = ServerSettings(address="127.0.0.1", port=0, controller_namespace=APPS_NAMESPACE)
-    stop = asyncio.Event()
-    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, kube, stop, started=url.set_result))
-    base = (await asyncio.wait_for(url, 60)).rstrip("/")
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            async with http.get(base + "/readyz") as response:
-                if response.status == 200:
-                    break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the server's caches never became ready")
-    yield base
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    async with serving(kube) as served:
+        yield served.url
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -198,6 +184,17 @@ async def test_sync_refresh_rollback_and_cascading_delete_over_http(
     )
     status, body = await api.call("GET", f"{path}/history")
     assert [h["revision"] for h in body["items"]] == [first, second]
+
+    # A hard refresh is the same request saying so (test_hard_refresh.py shows what it
+    # bypasses); the controller serves it and removes it.
+    status, body = await api.call("POST", f"{path}/refresh?hard=true")
+    assert status == 202 and body["refresh"].startswith("hard:"), body
+    await wait_for(
+        kube,
+        name,
+        lambda a: "driftless.dev/refresh" not in (a["metadata"].get("annotations") or {}),
+        what="the hard refresh served",
+    )
 
     for bad, code, says in (
         ({"id": -1}, 422, "body.id"),
@@ -315,6 +312,7 @@ async def test_bad_requests_are_refused_in_the_error_shape(
         ("POST", f"{API}/{APPS_NAMESPACE}/Bad_Name/sync", {}, 422, "Invalid", "path.name"),
         ("POST", f"{API}/Kube.System/{name}/refresh", None, 422, "Invalid", "path.namespace"),
         ("DELETE", f"{path}?cascade=maybe", None, 422, "Invalid", "query.cascade"),
+        ("POST", f"{path}/refresh?hard=maybe", None, 422, "Invalid", "query.hard"),
     ]
     for method, url, body, code, kind, says in cases:
         status, answer = await api.call(method, url, body)
