@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from driftless.kube.client import KubeClient
-from driftless.server import auth, tls
+from driftless.server import auth, settings, tls
 from tests.integration.helpers import APPS_NAMESPACE
 from tests.integration.server_inprocess import serving
 
@@ -129,7 +129,39 @@ async def test_over_tls_the_cookie_is_secure(kube: KubeClient, tmp_path: Path) -
             http.post(f"{served.url}/api/v1/session", json=body) as resp,
         ):
             assert resp.status == 200
-            cookie = SimpleCookie(resp.headers["Set-Cookie"])[auth.COOKIE]
+            cookie = SimpleCookie(resp.headers["Set-Cookie"])[settings.SECURE_COOKIE]
     assert cookie["secure"] is True
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "strict"
+    assert cookie["path"] == "/" and not cookie["domain"]  # what __Host- requires
+
+
+async def test_behind_a_tls_ingress_the_cookie_is_secure_and_host_prefixed(
+    kube: KubeClient,
+) -> None:
+    # --secure-cookies: this process serves plain HTTP, the browser's URL is https://.
+    async with serving(kube, https_proxy=True) as served:
+        assert served.url.startswith("http://")
+        body = {"username": "admin", "password": await served.initial_password()}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{served.url}/api/v1/session", json=body) as resp:
+                assert resp.status == 200
+                jar = SimpleCookie(resp.headers["Set-Cookie"])
+                assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+            assert auth.COOKIE not in jar
+            cookie = jar[settings.SECURE_COOKIE]
+            assert cookie["secure"] is True and cookie["httponly"] is True
+            assert cookie["path"] == "/" and not cookie["domain"]
+            url = f"{served.url}/api/v1/session"
+            # The session is read from the __Host- cookie only.
+            for name, status in [(settings.SECURE_COOKIE, 200), (auth.COOKIE, 401)]:
+                headers = {"Cookie": f"{name}={cookie.value}"}
+                async with http.get(url, headers=headers) as resp:
+                    assert resp.status == status, name
+            headers = {"Cookie": f"{settings.SECURE_COOKIE}={cookie.value}"}
+            async with http.delete(url, headers=headers) as resp:
+                assert resp.status == 204
+                cleared = SimpleCookie(resp.headers["Set-Cookie"])[settings.SECURE_COOKIE]
+                assert cleared["secure"] is True
+            async with http.get(url, headers=headers) as resp:
+                assert resp.status == 401

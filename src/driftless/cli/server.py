@@ -48,6 +48,14 @@ from driftless.server import app, settings, tls
     help="Serve HTTPS with a certificate made at start (browsers warn until it is trusted).",
 )
 @click.option(
+    "--secure-cookies",
+    is_flag=True,
+    envvar="DRIFTLESS_SECURE_COOKIES",
+    help="Browsers reach the server over HTTPS through a TLS-terminating proxy (an ingress):"
+    " Secure __Host- session cookie and HSTS although this process serves plain HTTP"
+    " (always so with TLS of its own).",
+)
+@click.option(
     "--insecure-no-auth",
     is_flag=True,
     help="Serve the API without login (refused unless --address is a loopback address).",
@@ -71,6 +79,7 @@ async def server_command(
     tls_cert: Path | None,
     tls_key: Path | None,
     self_signed: bool,
+    secure_cookies: bool,
     insecure_no_auth: bool,
     namespace: str,
     log_level: str,
@@ -93,6 +102,7 @@ async def server_command(
         auth=not insecure_no_auth,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        https_proxy=secure_cookies,
     )
     try:
         settings.check(config)

@@ -15,7 +15,9 @@ hash cannot make a login take the server's memory or minutes of CPU; a
 malformed one verifies nothing.
 
 Sessions (``Sessions``): a random opaque id (256 bits) in cookie
-``driftless_session`` (HttpOnly, SameSite=Strict, Secure over TLS, Path=/),
+``driftless_session`` (HttpOnly, SameSite=Strict, Path=/; when browsers come
+over HTTPS -- TLS of the server's own or ``--secure-cookies`` behind an
+ingress -- ``Secure`` and named ``__Host-driftless_session``),
 mapped in memory to the user and an expiry. Logging out forgets the id, so
 the old cookie is refused from then on; so is an expired one. Sessions live
 in this process: a restart logs everyone out. At most ``MAX_SESSIONS`` live;
@@ -45,12 +47,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Cookie, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, Field
 
 from driftless.kube.client import KubeClient, KubeConflictError
+from driftless.server import settings
 from driftless.server.errors import UnauthorizedError, UnavailableError
 from driftless.server.throttle import Throttle
 
@@ -75,7 +79,7 @@ ADMIN_SECRET = "driftless-admin"
 HASH_KEY = "password-hash"
 INITIAL_SECRET = "driftless-initial-admin"
 INITIAL_KEY = "password"
-COOKIE = "driftless_session"
+COOKIE = settings.COOKIE
 MAX_SESSIONS = 10_000
 VERIFYING = 2  # scrypt is CPU and memory: bound concurrent logins
 MAX_WAITING = 8  # beyond, a login is refused at once (503) rather than queued
@@ -271,6 +275,11 @@ class Auth:
     secure_cookies: bool
     throttle: Throttle = field(default_factory=Throttle)
 
+    @property
+    def cookie(self) -> str:
+        """The session cookie's name: ``__Host-`` prefixed when it is ``Secure``."""
+        return settings.SECURE_COOKIE if self.secure_cookies else settings.COOKIE
+
 
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=253)
@@ -281,7 +290,15 @@ class SessionUser(BaseModel):
     user: str
 
 
-SessionCookie = Annotated[str | None, Cookie(alias=COOKIE, include_in_schema=False)]
+def _session_id(request: Request) -> str | None:
+    if hasattr(request.state, "session_id"):
+        return cast(str | None, request.state.session_id)
+    return request.cookies.get(COOKIE)
+
+
+# The session id of the request's cookie as ``guard`` (which knows the
+# cookie's name) read it; where no guard ran, the plain-named cookie's.
+SessionCookie = Annotated[str | None, Depends(_session_id)]
 _401: dict[int | str, dict[str, Any]] = {401: {"description": "Not logged in."}}
 _LOGIN: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong username or password."},
@@ -300,7 +317,17 @@ class TooManyError(UnavailableError):
 def guard(auth: Auth) -> Callable[..., str]:
     """The dependency of protected routes: the session's user, or 401."""
 
-    def current_user(request: Request, session: SessionCookie = None) -> str:
+    # Declared as a security scheme so the OpenAPI document says which
+    # operations need the cookie (and, from that, lists their 401).
+    cookie = APIKeyCookie(
+        name=auth.cookie, auto_error=False, description="The session cookie set by POST /session."
+    )
+
+    # A default, not ``Annotated``: a local name is not seen by FastAPI's string annotations.
+    from_cookie = Depends(cookie)
+
+    def current_user(request: Request, session: str | None = from_cookie) -> str:
+        request.state.session_id = session
         if not auth.enabled:
             user = ADMIN_USER
         else:
@@ -332,7 +359,7 @@ def router(auth: Auth) -> APIRouter:
             raise UnauthorizedError(WRONG)
         session_id = auth.sessions.create(credentials.username)
         response.set_cookie(
-            COOKIE,
+            auth.cookie,
             session_id,
             max_age=int(auth.sessions.ttl),
             path="/",
@@ -343,16 +370,16 @@ def router(auth: Auth) -> APIRouter:
         return {"user": credentials.username}
 
     @routes.get("/session", response_model=SessionUser, responses=_401)
-    async def whoami(request: Request, session: SessionCookie = None) -> Any:
+    async def whoami(request: Request) -> Any:
         """Who is logged in."""
-        return {"user": current_user(request, session)}
+        return {"user": current_user(request, request.cookies.get(auth.cookie))}
 
     @routes.delete("/session", status_code=204)
-    async def logout(response: Response, session: SessionCookie = None) -> None:
+    async def logout(request: Request, response: Response) -> None:
         """End the session: its cookie is refused from now on."""
-        auth.sessions.end(session)
+        auth.sessions.end(request.cookies.get(auth.cookie))
         response.delete_cookie(
-            COOKIE, path="/", httponly=True, samesite="strict", secure=auth.secure_cookies
+            auth.cookie, path="/", httponly=True, samesite="strict", secure=auth.secure_cookies
         )
 
     return routes

@@ -16,6 +16,12 @@ a body that does not parse 422, an unknown route 404, a wrong method 405
 message says only that the server failed: the exception is logged
 (redacted), never sent -- no traceback, no object dump, no credential ever
 reaches a client.
+
+``install(app)`` also completes the OpenAPI document (``document_refusals``,
+pure): every operation that needs a session (its ``security`` names the
+session cookie) lists 401, and every write under ``/api/`` (POST, PUT,
+PATCH, DELETE) lists 403, the cross-site refusal ``shield`` makes before any
+route runs.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +50,7 @@ __all__ = [
     "NotFoundError",
     "UnauthorizedError",
     "UnavailableError",
+    "document_refusals",
     "error_body",
     "install",
     "validation_message",
@@ -211,8 +218,42 @@ class CatchAll:
                 await response(scope, receive, send)
 
 
+UNAUTHORIZED_DOC: Final = "Not logged in (no session cookie, or its session ended)."
+CROSS_SITE_DOC: Final = "A cross-site request (Origin or Sec-Fetch-Site), refused before any route."
+_WRITES: Final = frozenset({"post", "put", "patch", "delete"})
+
+
+def document_refusals(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the 401 and 403 answers to an OpenAPI ``schema`` (in place; returned). Pure.
+
+    A status an operation documents already keeps its own description.
+    """
+    for path, operations in (schema.get("paths") or {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                responses.setdefault("401", {"description": UNAUTHORIZED_DOC})
+            if method in _WRITES and str(path).startswith("/api/"):
+                responses.setdefault("403", {"description": CROSS_SITE_DOC})
+    return schema
+
+
+def _document(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:  # built once, at the first request for it
+            app.openapi_schema = document_refusals(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Make every failure of ``app`` answer with the one error shape."""
+    """Make every failure of ``app`` answer with the one error shape, and document 401/403."""
+    _document(app)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
