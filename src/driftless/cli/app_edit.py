@@ -4,7 +4,8 @@ These commands join the read-only ones of ``cli.app`` on the same ``app``
 group. Contracts:
 
 * Nothing is sent that the ``Application`` model refuses: flags and files are
-  validated first, and a bad value is one ``Error: ...`` line naming the field.
+  validated first (``pipeline.app_spec``, the checks the API server makes
+  too), and a bad value is one ``Error: ...`` line naming the field.
 * ``create`` never overwrites: an existing app is an error unless ``--upsert``
   (then its spec becomes what was given, by server-side apply as
   ``driftless-cli``). With ``-f``, every document is validated, and without
@@ -40,7 +41,6 @@ from driftless.cli.objects import (
     check_name,
     key_value,
     load_documents,
-    merge_patch_diff,
     update,
     upsert,
     validation_message,
@@ -60,7 +60,7 @@ from driftless.core.models import (
     parse_duration,
 )
 from driftless.kube.client import KubeClient
-from driftless.pipeline import requests
+from driftless.pipeline import app_spec, requests
 
 complete_app = complete_names(API_VERSION, APPLICATION_KIND)
 
@@ -182,27 +182,13 @@ def set_images(images: list[str], overrides: tuple[str, ...]) -> list[str]:
 
 
 def validated(spec: ApplicationSpec) -> ApplicationSpec:
-    """Re-validate an edited spec (assignment skips validators) and refuse mixed renderers."""
+    """Re-validate an edited spec (``pipeline.app_spec.validated``); a usage error if refused."""
     try:
-        checked = ApplicationSpec.model_validate(spec.to_api())
-    except PydanticValidationError as exc:
-        raise click.UsageError(f"invalid application: {validation_message(exc, 'spec')}") from None
-    source = checked.source
-    kinds = [k for k in ("directory", "helm", "kustomize", "jsonnet") if getattr(source, k)]
-    if len(kinds) > 1:
-        raise click.UsageError(
-            f"options for {' and '.join(kinds)} cannot be combined: a source has one renderer"
-        )
-    return checked
-
-
-def application_object(name: str, namespace: str, spec: ApplicationSpec) -> JSON:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": APPLICATION_KIND,
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec.to_api(),
-    }
+        return app_spec.validated(spec)
+    except app_spec.MixedRenderersError as exc:
+        raise click.UsageError(exc.problem) from None
+    except app_spec.SpecError as exc:
+        raise click.UsageError(f"invalid application: {exc.message}") from None
 
 
 # -- shared flags ----------------------------------------------------------------------------
@@ -325,31 +311,13 @@ def apps_from_file(source: str, namespace: str | None) -> list[JSON]:
                 f"{source}: application {name} is in namespace {meta['namespace']},"
                 f" not {namespace} (-n)"
             )
-        meta["namespace"] = meta.get("namespace") or app_namespace(namespace)
-        obj = {**doc, "apiVersion": doc.get("apiVersion") or API_VERSION, "metadata": meta}
-        obj.pop("status", None)
         try:
-            validated(Application.model_validate(obj).spec)
-        except PydanticValidationError as exc:
-            raise click.UsageError(
-                f"{source}: application {name}: {validation_message(exc)}"
-            ) from None
-        apps.append(_writable(obj))
+            apps.append(app_spec.application_from_document(doc, app_namespace(namespace)))
+        except app_spec.SpecError as exc:
+            raise click.UsageError(f"{source}: application {name}: {exc.message}") from None
     if not apps:
         raise click.UsageError(f"{source}: no Application found")
     return apps
-
-
-def _writable(obj: JSON) -> JSON:
-    """What the CLI writes of an object: identity, labels, annotations, finalizers, spec."""
-    keep = ("name", "namespace", "labels", "annotations", "finalizers")
-    meta = {k: v for k, v in obj["metadata"].items() if k in keep}
-    return {
-        "apiVersion": obj["apiVersion"],
-        "kind": obj["kind"],
-        "metadata": meta,
-        "spec": obj["spec"],
-    }
 
 
 async def _create_all(client: KubeClient, apps: list[JSON], upsert_: bool) -> list[str]:
@@ -436,7 +404,7 @@ def _app_from_flags(name: str | None, namespace: str | None, flags: dict[str, An
     edits = _edits(flags)
     base = ApplicationSpec(source=ApplicationSource(repo_url=edits.repo or ""))
     spec = validated(edits.apply_to(base))
-    return application_object(name, app_namespace(namespace), spec)
+    return app_spec.application_object(name, app_namespace(namespace), spec)
 
 
 # -- set -------------------------------------------------------------------------------------
@@ -452,9 +420,7 @@ def app_spec_patch(current: JSON, edits: AppEdits) -> JSON:
             " fix it with `kubectl edit` or re-create it with --upsert"
         ) from None
     after = validated(edits.apply_to(before))
-    # Diff model against model: fields this client does not know are left alone.
-    diff = merge_patch_diff(before.to_api(), after.to_api())
-    return {"spec": diff} if diff else {}
+    return app_spec.spec_patch(current, after)
 
 
 @app_group.command("set")

@@ -17,13 +17,14 @@ of rules:
 * a cluster without the driftless CRDs gives a hint to run ``driftless
   install`` instead of a traceback (``context.run_async``, for every command).
 
-``merge_patch_diff`` and the parsing helpers are pure.
+``merge_patch_diff``, ``validation_message`` and the name rule are
+``pipeline.app_spec``'s (the API server checks with them too); the parsing
+helpers here are pure.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,18 +32,17 @@ from typing import Any, TypeVar
 
 import click
 import yaml
-from pydantic import ValidationError as PydanticValidationError
 
 from driftless.kube.client import KubeClient, KubeConflictError
+from driftless.pipeline import app_spec
+from driftless.pipeline.app_spec import merge_patch_diff as merge_patch_diff
+from driftless.pipeline.app_spec import validation_message as validation_message
 
 JSON = dict[str, Any]
 T = TypeVar("T")
 
 CLI_FIELD_MANAGER = "driftless-cli"
 UPDATE_ATTEMPTS = 4
-
-# RFC 1123 subdomain: what Kubernetes accepts as the name of most objects.
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 PatchFor = Callable[[JSON], JSON]
 
@@ -124,50 +124,17 @@ async def update(
     )
 
 
-# -- pure helpers ---------------------------------------------------------------------
-
-
-def merge_patch_diff(old: JSON, new: JSON) -> JSON:
-    """The RFC 7386 merge patch that turns ``old`` into ``new`` (``{}``: equal).
-
-    Keys missing from ``new`` become ``null``; nested mappings are diffed
-    key by key; lists and scalars are replaced whole (as merge patch does).
-    """
-    patch: JSON = {}
-    for key in old.keys() - new.keys():
-        patch[key] = None
-    for key, value in new.items():
-        before = old.get(key)
-        if isinstance(value, dict) and isinstance(before, dict):
-            sub = merge_patch_diff(before, value)
-            if sub:
-                patch[key] = sub
-        elif key not in old or before != value:
-            patch[key] = value
-    return patch
-
-
-def validation_message(exc: PydanticValidationError, prefix: str = "") -> str:
-    """One line for the first problem pydantic found: ``spec.source.repoURL: Field required``."""
-    errors = exc.errors()
-    if not errors:
-        return str(exc)
-    first = errors[0]
-    where = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}{more}" if where else f"{message}{more}"
+# -- pure helpers (the rules are ``pipeline.app_spec``'s, shared with the API server) ---------
 
 
 def check_name(name: str, what: str) -> str:
     """Return ``name`` if Kubernetes accepts it as an object name, else a usage error."""
-    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    try:
+        return app_spec.check_name(name)
+    except app_spec.SpecError:
         raise click.BadParameter(
-            f"{name!r} is not a valid {what} name: use lower-case letters, digits, '-' and '.',"
-            " starting and ending with a letter or digit",
-            param_hint="'NAME'",
-        )
-    return name
+            f"{name!r} is not a valid {what} name: {app_spec.NAME_RULE}", param_hint="'NAME'"
+        ) from None
 
 
 def key_value(text: str, flag: str) -> tuple[str, str]:

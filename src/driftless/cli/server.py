@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,8 +14,15 @@ import click
 from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
 from driftless.cli.options import checked_namespace, log_level_option
+from driftless.cli.tools import render_tools
+from driftless.core.paths import cache_root
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
+from driftless.kube.client import KubeClient
+from driftless.render.isolation import LocalRenderServer
 from driftless.server import app, settings, tls
+from driftless.server.planning import Planning
+from driftless.sources.credstore import CredentialStore
+from driftless.sources.git import GitCache
 
 
 @click.command("server")
@@ -69,6 +78,21 @@ from driftless.server import app, settings, tls
     envvar="DRIFTLESS_CONTROLLER_NAMESPACE",
     help="The controller's namespace: Projects and the admin account's Secrets live there.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the server's own repository clones live, for diffs and rendered manifests"
+    " (default: ~/.cache/driftless/server-repos; never the controller's).",
+)
+@click.option(
+    "--render-socket",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="DRIFTLESS_RENDER_SOCKET",
+    help="Unix socket of a `driftless render-server` (the renderer container); default:"
+    " start one as a child process.",
+)
 @log_level_option
 @click.pass_obj
 @run_async
@@ -82,6 +106,8 @@ async def server_command(
     secure_cookies: bool,
     insecure_no_auth: bool,
     namespace: str,
+    cache_dir: Path | None,
+    render_socket: Path | None,
     log_level: str,
 ) -> None:
     """Serve the API and the web UI for every Application.
@@ -115,9 +141,29 @@ async def server_command(
             config = replace(config, tls_cert=cert, tls_key=key)
         client = await globals_.client()
         try:
-            await app.serve(config, client, asyncio.Event(), started=_announce)
+            async with _planning(client, namespace, cache_dir, render_socket) as planning:
+                await app.serve(config, client, asyncio.Event(), planning, started=_announce)
         finally:
             await client.close()
+
+
+@asynccontextmanager
+async def _planning(
+    client: KubeClient, namespace: str, cache_dir: Path | None, render_socket: Path | None
+) -> AsyncIterator[Planning]:
+    """What the diff routes plan with: renders in a render server, the server's own clones.
+
+    Local repositories are refused (an app's repository is untrusted input);
+    repository credentials are read as the controller reads them.
+    """
+    tools = render_tools(render_socket, service=True)
+    try:
+        store = CredentialStore(client, namespace)
+        git = GitCache(cache_dir or cache_root() / "server-repos", credentials=store.auth)
+        yield Planning(client, git, tools, home=namespace)
+    finally:
+        if isinstance(tools.isolation, LocalRenderServer):
+            tools.isolation.close()
 
 
 def _announce(url: str) -> None:

@@ -5,7 +5,8 @@ else (no I/O): probes, the ``/api/v1`` routers, the OpenAPI document at
 ``/api/openapi.json``, the error shape (``errors.install``) and, last, the
 UI's files with their SPA fallback (``static.router``).
 
-``serve(settings, client, stop)`` is what the command runs: it makes the
+``serve(settings, client, stop, planning)`` is what the command runs (``planning``
+plans diffs with what the command built: see ``server.planning``): it makes the
 admin account unless it exists (``auth``; not with auth off), then starts the
 watch caches (in the background: ``/healthz`` answers at once, ``/readyz``
 once they are listed) and uvicorn on ``settings.address:port``, until
@@ -40,6 +41,7 @@ from driftless.server import (
     errors,
     routes_apps,
     routes_config,
+    routes_diff,
     routes_ops,
     routes_tree,
     shield,
@@ -48,6 +50,7 @@ from driftless.server import (
 )
 from driftless.server.caches import Caches
 from driftless.server.live import LiveObjects
+from driftless.server.planning import Planning
 from driftless.server.settings import ServerSettings, check
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
@@ -66,10 +69,11 @@ class ServerState:
     auth: auth.Auth
     config: routes_config.ConfigCaches
     live: LiveObjects
+    planning: Planning
 
 
 def new_state(
-    settings: ServerSettings, client: KubeClient, apps_namespace: str | None
+    settings: ServerSettings, client: KubeClient, apps_namespace: str | None, planning: Planning
 ) -> ServerState:
     """The state of a server: nothing started, no I/O yet."""
     caches = Caches(
@@ -85,7 +89,9 @@ def new_state(
     )
     config = routes_config.new_caches(client, settings.controller_namespace)
     live = LiveObjects(client)
-    return ServerState(client=client, caches=caches, auth=login, config=config, live=live)
+    return ServerState(
+        client=client, caches=caches, auth=login, config=config, live=live, planning=planning
+    )
 
 
 def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
@@ -125,6 +131,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     protected.include_router(routes_apps.router(state.caches))
     protected.include_router(routes_tree.router(state.caches, state.live, state.client))
     protected.include_router(routes_config.router(state.config))
+    protected.include_router(routes_diff.router(state.caches, state.client, state.planning))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
     protected.include_router(stream.router(state.caches, state.auth))
     api.include_router(protected)
@@ -137,6 +144,7 @@ async def serve(
     settings: ServerSettings,
     client: KubeClient,
     stop: asyncio.Event,
+    planning: Planning,
     *,
     apps_namespace: str | None = None,
     started: Callable[[str], None] | None = None,
@@ -149,7 +157,7 @@ async def serve(
     settings that must not run (``check``) raise ``SettingsError`` before that.
     """
     check(settings)
-    state = new_state(settings, client, apps_namespace)
+    state = new_state(settings, client, apps_namespace, planning)
     if settings.auth:
         await state.auth.account.ensure()
     sock = listen(settings.address, settings.port)
@@ -182,6 +190,7 @@ async def serve(
         await asyncio.gather(*tasks, return_exceptions=True)
         await state.caches.close()
         await state.live.close()
+        await state.planning.close()
         sock.close()
 
 
