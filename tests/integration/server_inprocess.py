@@ -3,6 +3,9 @@
 ``serving(kube, **settings)`` runs ``driftless.server.app.serve`` (what the
 command runs: admin account, caches, uvicorn) on a free loopback port and
 yields a ``Served``: its URL, once ``/readyz`` says the caches are listed.
+It plans diffs as ``driftless server`` does: its own git cache (a temporary
+directory; local repositories refused), renders in a render server child
+(``tools``: other render tools, e.g. a shorter time limit).
 ``Served.login()`` returns an aiohttp session holding the admin's cookie
 (the initial password read from its Secret, as an administrator does).
 """
@@ -11,18 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from driftless.cli.tools import render_tools
 from driftless.kube.client import KubeClient
+from driftless.render import RenderTools
+from driftless.render.isolation import LocalRenderServer
 from driftless.server import auth
 from driftless.server.app import serve
+from driftless.server.planning import Planning
 from driftless.server.settings import ServerSettings
+from driftless.sources.credstore import CredentialStore
+from driftless.sources.git import GitCache
 from tests.integration.helpers import APPS_NAMESPACE
 
 READY_DEADLINE = 60.0
@@ -48,11 +59,18 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(kube: KubeClient, **overrides: Any) -> AsyncIterator[Served]:
+async def serving(
+    kube: KubeClient, *, tools: RenderTools | None = None, **overrides: Any
+) -> AsyncIterator[Served]:
     settings = ServerSettings(**{"port": 0, "controller_namespace": APPS_NAMESPACE, **overrides})
+    home = settings.controller_namespace
     stop = asyncio.Event()
     announced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, kube, stop, started=announced.set_result))
+    renders = tools or render_tools()
+    clones = tempfile.TemporaryDirectory(prefix="driftless-server-repos-")
+    git = GitCache(Path(clones.name), credentials=CredentialStore(kube, home, max_age=1.0).auth)
+    planning = Planning(kube, git, renders, home=home)
+    task = asyncio.create_task(serve(settings, kube, stop, planning, started=announced.set_result))
     try:
         done, _ = await asyncio.wait(
             {task, announced}, timeout=READY_DEADLINE, return_when=asyncio.FIRST_COMPLETED
@@ -65,7 +83,12 @@ async def serving(kube: KubeClient, **overrides: Any) -> AsyncIterator[Served]:
         yield served
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=30)
+        try:
+            await asyncio.wait_for(task, timeout=30)
+        finally:
+            if isinstance(renders.isolation, LocalRenderServer):
+                renders.isolation.close()
+            clones.cleanup()
 
 
 async def _until_ready(url: str) -> None:

@@ -14,17 +14,17 @@ from fastapi import FastAPI
 
 from driftless.cli.main import cli
 from driftless.server import settings as server_settings
-from driftless.server.app import create_app, new_state
+from driftless.server.app import create_app
 from driftless.server.settings import ServerSettings, SettingsError, check, is_loopback
 from driftless.server.static import NOT_BUILT
-from tests.fixtures.server_http import running, unreachable_client
+from tests.fixtures.server_http import idle_state, running
 
 INDEX = "<!doctype html><title>driftless</title>"
 
 
 def _app(static_dir: Path) -> FastAPI:
     settings = ServerSettings(static_dir=static_dir)
-    return create_app(settings, new_state(settings, unreachable_client(), None))
+    return create_app(settings, idle_state(settings))
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ async def test_a_malformed_login_is_422_naming_the_field(
 
 async def test_insecure_no_auth_serves_without_a_session(tmp_path: Path) -> None:
     settings = ServerSettings(static_dir=tmp_path, auth=False)
-    app = create_app(settings, new_state(settings, unreachable_client(), None))
+    app = create_app(settings, idle_state(settings))
     async with running(app) as url, aiohttp.ClientSession() as http:
         async with http.get(f"{url}/api/v1/session") as resp:
             assert (resp.status, await resp.json()) == (200, {"user": "admin"})
@@ -248,7 +248,7 @@ async def test_bad_parameters_are_422_before_anything_else(
     tmp_path: Path, path: str, field: str
 ) -> None:
     settings = ServerSettings(static_dir=tmp_path, auth=False)
-    app = create_app(settings, new_state(settings, unreachable_client(), None))
+    app = create_app(settings, idle_state(settings))
     async with running(app) as url:
         status, _, text = await _get(f"{url}{path}")
     assert status == 422

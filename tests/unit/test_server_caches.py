@@ -16,11 +16,11 @@ from driftless.kube.client import KubeClient, WatchEvent
 from driftless.kube.discovery import UnknownKindError
 from driftless.kube.errors import KubeExpiredError, KubeUnavailableError
 from driftless.server import caches as caches_module
-from driftless.server.app import create_app, new_state
+from driftless.server.app import create_app
 from driftless.server.caches import Caches
 from driftless.server.rows import Row
 from driftless.server.settings import ServerSettings
-from tests.fixtures.server_http import running
+from tests.fixtures.server_http import idle_state, running
 
 JSON = dict[str, Any]
 END = object()
@@ -181,7 +181,7 @@ async def test_kept_objects_are_redacted(client: Client) -> None:
 async def test_list_requests_never_reach_the_api_server(client: Client, tmp_path: Any) -> None:
     client.lists["Application"] = [[[app(f"app-{i}", str(i)) for i in range(50)]]]
     settings = ServerSettings(static_dir=tmp_path, auth=False)
-    state = new_state(settings, cast(KubeClient, client), None)
+    state = idle_state(settings, cast(KubeClient, client))
     task = asyncio.create_task(state.caches.start())
     try:
         await until(lambda: state.caches.ready, "ready")
@@ -212,7 +212,7 @@ async def test_an_unexpected_failure_is_retried_and_said(client: Client) -> None
 async def test_readyz_names_the_caches_and_never_the_api_servers_error(client: Client) -> None:
     client.lists["Application"] = [KubeUnavailableError(0, "cannot reach https://u:pw@10.9.8.7")]
     settings = ServerSettings()
-    state = new_state(settings, cast(KubeClient, client), None)
+    state = idle_state(settings, cast(KubeClient, client))
     caches, _, task = await run(client)
     state.caches = caches
     try:

@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from driftless.server import shield
-from driftless.server.app import create_app, new_state, serve
+from driftless.server.app import create_app, serve
 from driftless.server.settings import ServerSettings, SettingsError
-from tests.fixtures.server_http import running, unreachable_client
+from tests.fixtures.server_http import idle_planning, idle_state, running, unreachable_client
 
 LOGIN = "/api/v1/session"
 CREDENTIALS = {"username": "admin", "password": "x"}
@@ -92,7 +92,7 @@ def test_an_origin_on_the_default_port_matches_a_host_without_one() -> None:
 
 def _app(tmp_path: Path, **settings: object) -> object:
     config = ServerSettings(static_dir=tmp_path, **settings)  # type: ignore[arg-type]
-    return create_app(config, new_state(config, unreachable_client(), None))
+    return create_app(config, idle_state(config))
 
 
 @pytest_asyncio.fixture
@@ -148,7 +148,8 @@ async def test_with_auth_any_host_reaches_the_login(with_auth: str) -> None:
 async def test_serve_refuses_no_auth_off_loopback() -> None:
     settings = ServerSettings(address="0.0.0.0", port=0, auth=False)
     with pytest.raises(SettingsError, match="insecure-no-auth"):
-        await serve(settings, unreachable_client(), asyncio.Event())
+        client = unreachable_client()
+        await serve(settings, client, asyncio.Event(), idle_planning(client))
 
 
 async def test_a_cross_site_login_is_refused(with_auth: str) -> None:

@@ -1,0 +1,266 @@
+"""On-demand plans for the diff and manifests routes, through the controller's own planner.
+
+``Planning`` plans an app the way the controller does (``pipeline.planner``:
+its Project read from the controller's namespace, the source checked against
+it, a render in the render server, a server-side dry-run of every object)
+and diffs it with ``pipeline.diffs.plan_diffs`` -- the diff ``driftless app
+diff`` prints, Secret values masked by ``diff.report``. ``manifests`` renders
+the app at a revision without planning (nothing dry-run), each Secret masked
+by ``diff.secrets.mask``.
+
+What it is given (``driftless server`` builds them, see ``cli/server.py``):
+its OWN git cache (never the controller's or the CLI's; local repositories
+refused: a repository is untrusted input, the render server's sandbox is the
+protection) and render tools whose renders run in a render server.
+
+Remote destinations are planned against their cluster, found as the
+controller finds it (``controller.destinations``); a client replaced by a
+newer one (its Secret changed) is closed once no plan uses it.
+
+Planning is expensive, so ``Results``: at most ``CONCURRENCY`` plans or
+renders run at once, identical requests made while one runs share it, and a
+result is kept ``FRESH_SECONDS`` in a small LRU keyed by what it depends on
+(the app's uid and resourceVersion -- which the controller's status writes
+move on -- and the revision). Failures are never kept.
+
+Contract: ``diffs`` and ``manifests`` raise ``DriftlessError`` subclasses
+only (the routes map them to the error shape): ``InvalidRequestError`` for a
+revision git could not take, ``StallingError`` for what the app's source or
+Project makes impossible, ``TransientError`` for what may pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from driftless.controller.destinations import Destinations
+from driftless.core.models import Application
+from driftless.core.project import check_source
+from driftless.core.resources import DEFAULT_APP_NAMESPACE
+from driftless.diff.secrets import mask
+from driftless.kube.client import KubeClient
+from driftless.pipeline.diffs import plan_diffs
+from driftless.pipeline.planner import Planner
+from driftless.pipeline.projects import ClusterProjects
+from driftless.pipeline.renderers import GitRenderer, Rendered
+from driftless.pipeline.requests import checked_revision
+from driftless.render import RenderTools
+from driftless.sources.git import GitCache
+
+__all__ = [
+    "CONCURRENCY",
+    "FRESH_SECONDS",
+    "MAX_RESULTS",
+    "Diffs",
+    "Manifests",
+    "Planning",
+    "ResultKey",
+    "Results",
+    "masked",
+    "result_key",
+]
+
+JSON = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: Plans or renders running at once (each may run helm or kustomize and dry-run every object).
+CONCURRENCY: Final = 2
+#: How long a result answers identical requests (a page's tab, then its node panel).
+FRESH_SECONDS: Final = 15.0
+#: Results kept at most (one may hold the YAML of hundreds of objects).
+MAX_RESULTS: Final = 16
+
+
+@dataclass(frozen=True)
+class Diffs:
+    """The revision planned and every resource's diff (``ResourceDiff.to_json`` each)."""
+
+    revision: str
+    resources: list[JSON]
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """The revision rendered and its manifests, Secrets masked."""
+
+    revision: str
+    manifests: list[JSON]
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    what: str  # "diff" or "manifests"
+    uid: str
+    version: str  # the Application's resourceVersion
+    revision: str  # "" for the app's target
+
+
+def result_key(what: str, app: Application, revision: str | None) -> ResultKey:
+    """What a result depends on: the app (uid: a re-created app is another), its version
+    (every spec or status write moves it on) and the revision asked for. Pure."""
+    meta = app.metadata
+    uid = str(meta.get("uid") or f"{app.namespace}/{app.name}")
+    return ResultKey(what, uid, str(meta.get("resourceVersion", "")), revision or "")
+
+
+def masked(rendered: Rendered) -> Manifests:
+    """The manifests of a render, each Secret's values masked (``diff.secrets.mask``). Pure."""
+    return Manifests(rendered.revision, [mask(m.obj) for m in rendered.manifests])
+
+
+class Results(Generic[K, V]):
+    """Bounded, coalescing, briefly cached results of an expensive ``compute``.
+
+    ``get(key, compute)``: a result computed less than ``seconds`` ago is
+    returned as is; a ``compute`` of the same key already running is awaited
+    (not started again); else ``compute`` runs once a slot of ``concurrency``
+    is free, and its result is kept (the least recently used dropped beyond
+    ``entries``). A failure reaches every caller waiting for it and is not
+    kept. A caller that goes away (cancelled) does not cancel a computation
+    others may share; it finishes and is kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        entries: int = MAX_RESULTS,
+        seconds: float = FRESH_SECONDS,
+        concurrency: int = CONCURRENCY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.entries = entries
+        self.seconds = seconds
+        self.clock = clock
+        self.computed = 0  # computations started, for tests and logs
+        self._slots = asyncio.Semaphore(concurrency)
+        self._done: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._running: dict[K, asyncio.Task[V]] = {}
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        kept = self._done.get(key)
+        if kept is not None:
+            if self.clock() - kept[0] < self.seconds:
+                self._done.move_to_end(key)
+                return kept[1]
+            del self._done[key]
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._compute(key, compute))
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    async def _compute(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        async with self._slots:
+            self.computed += 1
+            value = await compute()
+        self._done[key] = (self.clock(), value)
+        self._done.move_to_end(key)
+        while len(self._done) > self.entries:
+            self._done.popitem(last=False)
+        return value
+
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # seen: a failure nobody waits for any more is not "never retrieved"
+
+
+class Planning:
+    """Plans and renders of apps on demand (see the module docstring)."""
+
+    def __init__(
+        self,
+        control: KubeClient,
+        git: GitCache,
+        tools: RenderTools,
+        *,
+        home: str = DEFAULT_APP_NAMESPACE,
+    ) -> None:
+        if git.allow_local:
+            raise ValueError("the server never reads local repositories")
+        self.control = control
+        self.home = home
+        self.renderer = GitRenderer(git, tools)
+        self.projects = ClusterProjects(control, home)
+        self.local = Planner(control, self.renderer, self.projects, home=home)
+        self.destinations = Destinations(control)
+        self.results: Results[ResultKey, Any] = Results()
+        # Remote clients by (app namespace, server), who uses each now, and the
+        # replaced ones to close once unused.
+        self._remote: dict[tuple[str, str], KubeClient] = {}
+        self._users: Counter[int] = Counter()
+        self._retired: dict[int, KubeClient] = {}
+
+    async def diffs(self, app: Application, revision: str | None) -> Diffs:
+        """Every resource of ``app`` at ``revision`` (default: its target) against the live one."""
+        wanted = checked_revision(revision)
+
+        async def compute() -> Diffs:
+            async with self._planner(app) as planner:
+                plan = await planner.plan(app, revision=wanted)
+            return Diffs(plan.revision, [d.to_json() for d in plan_diffs(plan)])
+
+        result: Diffs = await self.results.get(result_key("diff", app, wanted), compute)
+        return result
+
+    async def manifests(self, app: Application, revision: str | None) -> Manifests:
+        """``app``'s source rendered at ``revision`` (default: its target), Secrets masked."""
+        wanted = checked_revision(revision)
+
+        async def compute() -> Manifests:
+            project = await self.projects.project_for(app)
+            check_source(project, app.spec.source.repo_url)
+            async with self._planner(app) as planner:
+                target = await planner.kube_target()
+            return masked(await self.renderer.render(app, wanted, target))
+
+        key = result_key("manifests", app, wanted)
+        result: Manifests = await self.results.get(key, compute)
+        return result
+
+    async def close(self) -> None:
+        """Close the remote clients (the control client and the tools are the caller's)."""
+        self._remote.clear()
+        self._retired.clear()
+        await self.destinations.close()
+
+    @asynccontextmanager
+    async def _planner(self, app: Application) -> AsyncIterator[Planner]:
+        """A planner of the app's destination cluster, for the block."""
+        destination = await self.destinations.resolve(app)
+        if destination.local:
+            yield self.local
+            return
+        client = destination.client
+        key = (app.namespace, destination.server)
+        old = self._remote.get(key)
+        if old is not None and old is not client:
+            self._retired[id(old)] = old
+        self._remote[key] = client
+        self._users[id(client)] += 1
+        try:
+            # No watches (cache None): nothing to close but the client, which is shared.
+            yield Planner(
+                client, self.renderer, self.projects, server_url=destination.server,
+                home=self.home,
+            )  # fmt: skip
+        finally:
+            self._users[id(client)] -= 1
+            if self._users[id(client)] <= 0:
+                del self._users[id(client)]
+            for stale_id, stale in list(self._retired.items()):
+                if not self._users[stale_id]:
+                    del self._retired[stale_id]
+                    await self.destinations.release(stale)

@@ -1,0 +1,198 @@
+"""The pure parts of the server's on-demand planning: result keys, the bounded
+coalescing cache, masking of rendered manifests, and what a Planning refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from driftless.core.models import Application
+from driftless.core.resources import Manifest
+from driftless.pipeline.renderers import Rendered
+from driftless.render import RenderTools
+from driftless.server.planning import Planning, Results, masked, result_key
+from driftless.sources.git import GitCache
+from tests.fixtures.server_http import unreachable_client
+
+SECRET_VALUE = "planning-hunter2"
+
+
+def app(uid: str = "u-1", version: str = "7") -> Application:
+    return Application.model_validate(
+        {
+            "apiVersion": "driftless.dev/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": "web",
+                "namespace": "team",
+                "uid": uid,
+                "resourceVersion": version,
+            },
+            "spec": {
+                "source": {"repoURL": "https://git.example.com/web.git", "path": "app"},
+                "destination": {"namespace": "web"},
+            },
+        }
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Counted:
+    """A compute that counts its runs and, when ``gate`` is given, waits for it."""
+
+    def __init__(self, gate: asyncio.Event | None = None) -> None:
+        self.runs = 0
+        self.running = 0
+        self.most = 0
+        self.gate = gate
+
+    def of(self, value: str) -> Callable[[], Awaitable[str]]:
+        async def compute() -> str:
+            self.runs += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+            try:
+                if self.gate is not None:
+                    await self.gate.wait()
+                return value
+            finally:
+                self.running -= 1
+
+        return compute
+
+
+def test_a_result_depends_on_the_app_its_version_and_the_revision() -> None:
+    base = result_key("diff", app(), None)
+    assert base == result_key("diff", app(), "")  # the target, said two ways
+    assert base != result_key("manifests", app(), None)
+    assert base != result_key("diff", app(version="8"), None)  # the controller wrote its status
+    assert base != result_key("diff", app(uid="u-2"), None)  # deleted and re-created
+    assert base != result_key("diff", app(), "v1.0")
+
+
+async def test_identical_requests_made_meanwhile_share_one_computation() -> None:
+    gate = asyncio.Event()
+    counted = Counted(gate)
+    results: Results[str, str] = Results()
+    waiting = [asyncio.create_task(results.get("k", counted.of("plan"))) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(*waiting) == ["plan"] * 5
+    assert counted.runs == 1
+
+
+async def test_at_most_concurrency_computations_run_at_once() -> None:
+    gate = asyncio.Event()
+    counted = Counted(gate)
+    results: Results[str, str] = Results(concurrency=2)
+    waiting = [asyncio.create_task(results.get(f"k{i}", counted.of(str(i)))) for i in range(5)]
+    await asyncio.sleep(0.01)
+    assert counted.running == 2
+    gate.set()
+    assert await asyncio.gather(*waiting) == ["0", "1", "2", "3", "4"]
+    assert counted.most == 2
+
+
+async def test_a_result_is_kept_for_seconds_then_computed_again() -> None:
+    clock = Clock()
+    counted = Counted()
+    results: Results[str, str] = Results(seconds=15.0, clock=clock)
+    assert await results.get("k", counted.of("first")) == "first"
+    clock.now += 14.0
+    assert await results.get("k", counted.of("second")) == "first"
+    clock.now += 1.0
+    assert await results.get("k", counted.of("second")) == "second"
+    assert counted.runs == 2
+
+
+async def test_the_least_recently_used_result_is_dropped_beyond_entries() -> None:
+    counted = Counted()
+    results: Results[str, str] = Results(entries=2)
+    await results.get("a", counted.of("a"))
+    await results.get("b", counted.of("b"))
+    await results.get("a", counted.of("a"))  # a is now the most recently used
+    await results.get("c", counted.of("c"))  # b goes
+    assert len(results) == 2
+    assert counted.runs == 3
+    await results.get("a", counted.of("a"))
+    assert counted.runs == 3
+    await results.get("b", counted.of("b"))
+    assert counted.runs == 4
+
+
+async def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
+    gate = asyncio.Event()
+    runs = 0
+
+    async def failing() -> str:
+        nonlocal runs
+        runs += 1
+        await gate.wait()
+        raise RuntimeError("repository unreachable")
+
+    results: Results[str, str] = Results()
+    waiting = [asyncio.create_task(results.get("k", failing)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [str(o) for o in outcomes] == ["repository unreachable"] * 3
+    assert len(results) == 0
+    with pytest.raises(RuntimeError):
+        await results.get("k", failing)
+    assert runs == 2
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_what_others_wait_for() -> None:
+    gate = asyncio.Event()
+    counted = Counted(gate)
+    results: Results[str, str] = Results()
+    leaving = asyncio.create_task(results.get("k", counted.of("plan")))
+    staying = asyncio.create_task(results.get("k", counted.of("plan")))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    gate.set()
+    assert await staying == "plan"
+    assert leaving.cancelled()
+    assert counted.runs == 1
+
+
+def test_rendered_secrets_are_masked_and_other_objects_kept() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"password": SECRET_VALUE},
+        "data": {"token": "aHVudGVyMg=="},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"k": "v"},
+    }
+    shown = masked(Rendered("abc123", [Manifest(secret), Manifest(config)]))
+    assert shown.revision == "abc123"
+    assert SECRET_VALUE not in repr(shown) and "aHVudGVyMg==" not in repr(shown)
+    assert shown.manifests[0]["stringData"] == {"password": "<added>"}
+    assert shown.manifests[0]["data"] == {"token": "<added>"}
+    assert shown.manifests[1] == config
+    assert secret["stringData"] == {"password": SECRET_VALUE}  # the render itself is untouched
+
+
+async def test_a_planning_never_reads_local_repositories(tmp_path: Path) -> None:
+    client = unreachable_client()
+    try:
+        with pytest.raises(ValueError, match="local repositories"):
+            Planning(client, GitCache(tmp_path, allow_local=True), RenderTools())
+    finally:
+        await client.close()
