@@ -42,6 +42,7 @@ from driftless.server import (
     routes_apps,
     routes_config,
     routes_diff,
+    routes_edit,
     routes_ops,
     routes_tree,
     shield,
@@ -133,6 +134,14 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_diff.router(state.caches, state.client, state.planning))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
+    protected.include_router(
+        routes_edit.router(
+            state.client,
+            auth.guard(state.auth),
+            home=settings.controller_namespace,
+            apps_namespace=state.caches.apps_namespace,
+        )
+    )
     protected.include_router(stream.router(state.caches, state.auth))
     api.include_router(protected)
     app.include_router(api)
