@@ -100,6 +100,30 @@ def test_filter_sort_page(query: dict[str, Any], expected: list[str]) -> None:
     assert names(query) == expected
 
 
+@pytest.mark.parametrize(
+    ("destination", "wanted"),
+    [
+        ({"namespace": "x"}, ["in-cluster", "https://kubernetes.default.svc"]),
+        ({"server": "https://kubernetes.default.svc"}, ["in-cluster"]),
+        ({"name": "in-cluster"}, ["https://kubernetes.default.svc"]),
+        ({"name": "edge"}, ["edge"]),
+        ({"server": "https://edge.example.com"}, ["https://edge.example.com"]),
+    ],
+)
+def test_a_destination_matches_each_name_of_its_cluster(
+    destination: dict[str, str], wanted: list[str]
+) -> None:
+    """The local cluster answers to its URL and to in-cluster; an empty destination is local."""
+    obj = app("one")
+    obj["spec"]["destination"] = destination
+    row = app_row(obj)
+    for value in wanted:
+        assert run([row], parse(destination=[value]))["total"] == 1, value
+    others = ["edge", "https://edge.example.com"] if "edge" not in str(destination) else []
+    for value in [*others, "https://elsewhere.example.com"]:
+        assert run([row], parse(destination=[value]))["total"] == 0, value
+
+
 def test_total_and_faceted_counts() -> None:
     page = run(ROWS, parse(sync=["OutOfSync"], project=["team-a", "team-b"], limit=1))
     assert page["total"] == 2

@@ -7,6 +7,7 @@ import { ErrorMessage } from "./components";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { AppListPage } from "./pages/AppListPage";
 import { AppPage } from "./pages/AppPage";
+import { ClustersPage, ProjectsPage, RepositoriesPage } from "./pages/ConfigPages";
 import { LoginPage } from "./pages/LoginPage";
 import { Link, navigate, safeLocalPath, useLocation } from "./router";
 import { SessionContext } from "./session";
@@ -89,7 +90,13 @@ export function App() {
       <header className="topbar">
         <Link to={HOME} className="brand">driftless</Link>
         <nav aria-label="Main">
-          <Link to={HOME}>Applications</Link>
+          {NAV.map(([to, label]) => (
+            <Link key={to} to={to}
+              aria-current={location.pathname === to || location.pathname.startsWith(`${to}/`)
+                ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <span className="user">
           Signed in as <strong>{session.user}</strong>
@@ -104,6 +111,15 @@ export function App() {
 }
 
 const APP_PATH = /^\/applications\/([^/]+)\/([^/]+)\/?$/;
+const NAV: [string, string][] = [
+  [HOME, "Applications"],
+  ["/projects", "Projects"],
+  ["/repositories", "Repositories"],
+  ["/clusters", "Clusters"],
+];
+// `/projects`, `/repositories`, `/clusters`, and one item of each: `/projects/NAME`.
+const CONFIG_PATH = /^\/(projects|repositories|clusters)(?:\/([^/]+))?\/?$/;
+const CONFIG_PAGES = { projects: ProjectsPage, repositories: RepositoriesPage, clusters: ClustersPage };
 
 function Routes({ pathname }: { pathname: string }) {
   if (pathname === HOME || pathname === `${HOME}/` || pathname === "/") return <AppListPage />;
@@ -111,6 +127,11 @@ function Routes({ pathname }: { pathname: string }) {
   if (match !== null) {
     const [, namespace = "", name = ""] = match;
     return <AppPage namespace={decode(namespace)} name={decode(name)} />;
+  }
+  const config = CONFIG_PATH.exec(pathname);
+  if (config !== null) {
+    const Page = CONFIG_PAGES[config[1] as keyof typeof CONFIG_PAGES];
+    return <Page name={config[2] === undefined ? undefined : decode(config[2])} />;
   }
   return (
     <main className="page">

@@ -148,6 +148,46 @@ export interface KubeEvent {
 
 export interface Project {
   metadata: { name: string; namespace?: string };
+  spec?: ProjectSpec | null;
+}
+
+export interface GroupKind {
+  group?: string;
+  kind: string;
+}
+
+/** What a project allows (GET /api/v1/projects; the Project CRD's spec). */
+export interface ProjectSpec {
+  description?: string | null;
+  sourceRepos?: string[] | null;
+  destinations?: { server?: string; namespace?: string }[] | null;
+  sourceNamespaces?: string[] | null;
+  clusterResourceAllowList?: GroupKind[] | null;
+  namespaceResourceDenyList?: GroupKind[] | null;
+}
+
+/** A repository credential as the API lists it: never a secret value. */
+export interface Repository {
+  name: string;
+  namespace: string;
+  url: string;
+  type: string;
+  knownHosts: string;
+  status: string;
+  message: string;
+  created: string | null;
+}
+
+/** A destination cluster as the API lists it: never a token or key. */
+export interface Cluster {
+  name: string;
+  server: string;
+  namespace: string | null;
+  secret: string | null;
+  auth: string;
+  status: string;
+  message: string;
+  created: string | null;
 }
 
 export interface Session {
@@ -280,6 +320,10 @@ export const api = {
     ),
   projects: (signal?: AbortSignal): Promise<{ items: Project[] }> =>
     call("GET", "/api/v1/projects", undefined, signal),
+  repositories: (signal?: AbortSignal): Promise<{ items: Repository[] }> =>
+    call("GET", "/api/v1/repositories", undefined, signal),
+  clusters: (signal?: AbortSignal): Promise<{ items: Cluster[] }> =>
+    call("GET", "/api/v1/clusters", undefined, signal),
   sync: (namespace: string, name: string, options: SyncOptions): Promise<unknown> =>
     call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/sync`, options),
   refresh: (namespace: string, name: string): Promise<unknown> =>

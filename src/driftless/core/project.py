@@ -43,6 +43,7 @@ from driftless.core.reasons import Reason
 PROJECT_KIND = "Project"
 DEFAULT_PROJECT = "default"
 LOCAL_SERVER = "https://kubernetes.default.svc"
+LOCAL_NAME = "in-cluster"  # the local cluster as a destination name
 
 
 class ProjectViolationError(StallingError):

@@ -44,14 +44,14 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from driftless.core.errors import StallingError
-from driftless.core.project import LOCAL_SERVER
+from driftless.core.project import LOCAL_NAME, LOCAL_SERVER
 from driftless.core.wellknown import CLUSTER_SECRET_TYPE, SECRET_TYPE_LABEL
 from driftless.kube.client import KubeClient
 
 JSON = dict[str, Any]
 
 CLUSTER_SECRET_SELECTOR = f"{SECRET_TYPE_LABEL}={CLUSTER_SECRET_TYPE}"
-IN_CLUSTER_NAME = "in-cluster"
+IN_CLUSTER_NAME = LOCAL_NAME
 IN_CLUSTER_SERVER = LOCAL_SERVER
 
 ReadFile = Callable[[str], bytes]

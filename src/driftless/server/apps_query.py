@@ -13,7 +13,9 @@ one parameter are alternatives, parameters are all required):
   Degraded|Suspended|Missing|Unknown`` -- another value is refused.
 * ``repo``: a repository URL, compared as ``core.repourl`` compares them
   (``https://Git.example.com/a/b.git`` is ``https://git.example.com/a/b``).
-* ``destination``: a destination server URL or cluster name.
+* ``destination``: a destination server URL or cluster name. The local
+  cluster answers to both of its names (``in-cluster`` and its URL), and an
+  app naming neither server nor cluster deploys there too.
 * ``selector``: labels, ``k=v``, ``k==v``, ``k!=v``, ``k`` (has the label),
   ``!k`` (lacks it), comma-separated, all required; set-based forms
   (``in``, ``notin``) are refused.
@@ -39,6 +41,7 @@ from typing import Any, TypedDict
 
 from driftless.core import names
 from driftless.core.models import HealthStatusCode, SyncStatusCode
+from driftless.core.project import LOCAL_NAME, LOCAL_SERVER
 from driftless.server.rows import AppRow, Row, repo_key
 
 __all__ = [
@@ -243,13 +246,22 @@ def _matches_base(row: Row, q: AppQuery) -> bool:
         return False
     if q.repo and row.repo not in q.repo:
         return False
-    if q.destination:
-        dest = data["destination"]
-        if dest["server"] not in q.destination and dest["name"] not in q.destination:
-            return False
+    if q.destination and not q.destination & _destinations(data):
+        return False
     if q.search and q.search not in row.search:
         return False
     return all(r.holds(data["labels"]) for r in q.selector)
+
+
+_IN_CLUSTER = frozenset({LOCAL_SERVER, LOCAL_NAME})
+
+
+def _destinations(data: AppRow) -> frozenset[str]:
+    """The names a row's destination cluster answers to."""
+    server, name = data["destination"]["server"], data["destination"]["name"]
+    if server in _IN_CLUSTER or name in _IN_CLUSTER or not (server or name):
+        return _IN_CLUSTER  # an empty destination means this cluster (ApplicationDestination)
+    return frozenset({server, name}) - {""}
 
 
 def _status_ok(row: Row, q: AppQuery, facet: str) -> bool:
