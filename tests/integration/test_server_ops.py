@@ -16,6 +16,8 @@ admin password read from its Secret). What a user sees:
 * bad input: 422 naming the field (unknown body field, option-like revision,
   a resource name with ``/``, a negative history id), 404 naming the unknown
   app or history id, 401 without a session -- always the one error shape;
+* an app's own stream pushes its tree and Events: a deleted Pod's
+  replacement arrives within seconds, with its Events;
 * the SSE stream delivers an app's change after an out-of-band edit (a label
   written with the Kubernetes API), filtered by the list's parameters, and a
   ``deleted`` event when it goes.
@@ -27,6 +29,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +49,7 @@ from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
     create_app,
+    ready,
     unique,
     wait_for,
 )
@@ -388,3 +392,68 @@ async def test_stream_delivers_an_out_of_band_change_and_the_deletion(
         await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
         seen = await read_events(response, lambda e, d: e == "deleted")
         assert seen[-1] == ("deleted", {"namespace": APPS_NAMESPACE, "name": name})
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: example.com/web:1.0
+"""
+
+
+def pods(tree: JSON) -> set[str]:
+    return {n["name"] for n in tree["nodes"] if n["kind"] == "Pod"}
+
+
+async def test_an_app_stream_pushes_a_recreated_pod_and_its_events(
+    api: Api, kube: KubeClient, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("app-stream")
+    repo = make_git_repo({"app/deployment.yaml": DEPLOYMENT})
+    await create_app(kube, application(name, repo.url, path="app"))
+    await wait_for(kube, name, ready, timeout=90, what="Ready")
+    url = f"{api.base}{API}/{APPS_NAMESPACE}/{name}/stream"
+    async with api.http.get(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        # The snapshot: the tree down to the Deployment's one Pod, then the Events.
+        seen = await read_events(response, lambda e, data: e == "tree" and len(pods(data)) == 1)
+        (old,) = pods(seen[-1][1])
+        await read_events(response, lambda e, data: e == "events")
+
+        # The Pod is deleted; the ReplicaSet's controller makes another: pushed, no polling.
+        await kube.delete("v1", "Pod", old, name)
+        started = time.monotonic()
+        seen = await read_events(
+            response, lambda e, data: e == "tree" and bool(pods(data)) and old not in pods(data)
+        )
+        assert time.monotonic() - started < 30, "the new Pod took too long to reach the stream"
+        (new,) = pods(seen[-1][1])
+        assert new != old
+        # The controller-manager's Events about it reach the Events of the same stream.
+        await read_events(
+            response,
+            lambda e, data: (
+                e == "events" and any(item["object"]["name"] == new for item in data["items"])
+            ),
+        )
+
+    # Hostile or unknown names: the error shape, nothing streamed.
+    status, body = await api.call("GET", f"{API}/{APPS_NAMESPACE}/no-such-app/stream")
+    assert status == 404, body
+    error(body, "NotFound", "no-such-app")
+    status, body = await api.call("GET", f"{API}/{APPS_NAMESPACE}/Bad_Name/stream")
+    assert status == 422, body
+    error(body, "Invalid", "name")

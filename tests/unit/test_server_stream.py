@@ -4,7 +4,10 @@ Tables: which event a change gives a client with a filter (and whether it
 may show the app); the text/event-stream format of hostile values. The hub
 is fed by a stand-in for ``Caches`` (its subscribe/rows/ready surface): a
 client that never reads is dropped once its queue is full, and never holds
-more than ``QUEUE_SIZE`` events.
+more than ``QUEUE_SIZE`` events. An app's stream (``AppHub``) coalesces any
+number of changes into one update sending only what changed, ignores other
+namespaces, ends when its app is deleted, and counts against the same
+per-session cap as the list's streams.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from driftless.kube.client import KubeClient
 from driftless.server import apps_query, errors, stream
 from driftless.server.auth import COOKIE, AdminAccount, Auth, Sessions
 from driftless.server.caches import Caches, Listener
+from driftless.server.live import EVENT_KIND, ChangeListener, LiveObjects
+from driftless.server.routes_tree import AppViews
 from driftless.server.rows import Row, app_row
 from tests.fixtures.server_http import running
 
@@ -102,6 +107,10 @@ class FakeCaches:
 
     def rows(self) -> list[Row]:
         return list(self._rows)
+
+    def app(self, namespace: str, name: str) -> JSON | None:
+        found = [r for r in self._rows if r.key == (namespace, name)]
+        return _app_object(namespace, name) if found else None
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -195,8 +204,20 @@ def _stream_app(caches: FakeCaches) -> tuple[FastAPI, Auth]:
     )
     app = FastAPI()
     errors.install(app)
-    app.include_router(stream.router(cast(Caches, caches), login), prefix="/api/v1")
+    client = cast(KubeClient, None)  # nothing here reads the cluster
+    views = AppViews(cast(Caches, caches), LiveObjects(client), client)
+    views.tree_body = _no_tree  # type: ignore[method-assign]
+    views.events_body = _no_events  # type: ignore[method-assign]
+    app.include_router(stream.router(cast(Caches, caches), login, views), prefix="/api/v1")
     return app, login
+
+
+async def _no_tree(app: JSON) -> JSON:
+    return {"nodes": []}
+
+
+async def _no_events(app: JSON) -> JSON:
+    return {"items": []}
 
 
 async def _open(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
@@ -234,4 +255,147 @@ async def test_streams_are_counted_before_they_start(monkeypatch: pytest.MonkeyP
         answers = await asyncio.gather(*(http.get(url) for _ in range(6)))
         assert sorted(resp.status for resp in answers) == [200, 200, 503, 503, 503, 503]
         for resp in answers:
+            resp.close()
+
+
+# -- one application's stream -----------------------------------------------------------------
+
+
+def _app_object(namespace: str, name: str, managed: tuple[str, ...] = ()) -> JSON:
+    resources = [{"kind": "ConfigMap", "name": "c", "namespace": ns} for ns in managed]
+    return {"metadata": {"namespace": namespace, "name": name}, "status": {"resources": resources}}
+
+
+WATCHED: list[tuple[str, JSON, frozenset[str]]] = [
+    ("own namespace", _app_object("apps", "a"), frozenset({"apps"})),
+    (
+        "and its objects'",
+        _app_object("apps", "a", ("web", "db", "web")),
+        frozenset({"apps", "web", "db"}),
+    ),
+    ("cluster-scoped objects add none", _app_object("apps", "a", ("",)), frozenset({"apps"})),
+    (
+        "hostile status",
+        {"metadata": {"namespace": "apps"}, "status": {"resources": "x"}},
+        frozenset({"apps"}),
+    ),
+    ("no metadata", {"status": None}, frozenset()),
+]
+
+
+@pytest.mark.parametrize(("case", "app", "wanted"), WATCHED, ids=[c[0] for c in WATCHED])
+def test_watched_namespaces(case: str, app: JSON, wanted: frozenset[str]) -> None:
+    assert stream.watched_namespaces(app) == wanted, case
+
+
+@pytest.mark.parametrize(
+    ("namespace", "wanted"), [("apps", True), ("web", True), ("", True), ("other", False)]
+)
+def test_concerns(namespace: str, wanted: bool) -> None:
+    assert stream.concerns(frozenset({"apps", "web"}), namespace) is wanted
+
+
+class FakeLive:
+    def __init__(self) -> None:
+        self.listeners: list[ChangeListener] = []
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self.listeners.append(listener)
+
+    def change(self, namespace: str, kind: tuple[str, str] = ("v1", "Pod")) -> None:
+        for listener in self.listeners:
+            listener(kind, namespace)
+
+
+class FakeViews:
+    """The bodies an app's stream sends: ``pods`` and ``events`` as the test sets them."""
+
+    def __init__(self) -> None:
+        self.live = FakeLive()
+        self.pods: list[str] = []
+        self.events: list[str] = []
+
+    async def tree_body(self, app: JSON) -> JSON:
+        return {"nodes": [{"name": pod} for pod in self.pods]}
+
+    async def events_body(self, app: JSON) -> JSON:
+        return {"items": [{"reason": reason} for reason in self.events]}
+
+
+def app_hub() -> tuple[stream.AppHub, FakeCaches, FakeViews]:
+    caches, views = FakeCaches([row("a", ns="apps")]), FakeViews()
+    return stream.AppHub(cast(Caches, caches), cast(AppViews, views)), caches, views
+
+
+async def test_an_app_stream_starts_with_a_snapshot_then_sends_only_what_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "COALESCE_SECONDS", 0.01)
+    hub, _, views = app_hub()
+    views.pods = ["p1"]
+    client = hub.open(("apps", "a"))
+    events = hub.events(client)
+    assert (await anext(events)).startswith("retry: ")
+    assert await anext(events) == 'event: tree\ndata: {"nodes":[{"name":"p1"}]}\n\n'
+    assert await anext(events) == 'event: events\ndata: {"items":[]}\n\n'
+    assert client.watched == frozenset({"apps"})
+
+    # A burst of changes (a re-list, a rollout) is one update; the Events did not change.
+    views.pods = ["p1", "p2"]
+    for _ in range(10_000):
+        views.live.change("apps")
+    assert await anext(events) == ('event: tree\ndata: {"nodes":[{"name":"p1"},{"name":"p2"}]}\n\n')
+    assert client.updates == 2  # the snapshot, and one for the whole burst
+    views.events = ["Killing"]
+    views.live.change("apps", EVENT_KIND)
+    assert await anext(events) == 'event: events\ndata: {"items":[{"reason":"Killing"}]}\n\n'
+    assert client.updates == 3
+    await events.aclose()
+    assert len(hub) == 0
+
+
+async def test_an_app_stream_ignores_other_namespaces_and_other_apps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "COALESCE_SECONDS", 0.01)
+    hub, caches, views = app_hub()
+    client = hub.open(("apps", "a"))
+    events = hub.events(client)
+    for _ in range(3):  # retry, tree, events
+        await anext(events)
+    views.live.change("other")
+    caches.change(row("b", ns="apps"))
+    assert not client.dirty.is_set()
+    views.live.change("")  # a cluster-scoped object may be the app's
+    assert client.dirty.is_set()
+    await events.aclose()
+
+
+async def test_an_app_stream_ends_when_the_app_is_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "COALESCE_SECONDS", 0.01)
+    hub, caches, _ = app_hub()
+    events = hub.events(hub.open(("apps", "a")))
+    for _ in range(3):
+        await anext(events)
+    caches._rows.clear()
+    caches.change(None, ("apps", "a"))
+    rest = [text async for text in events]
+    assert rest == ['event: deleted\ndata: {"namespace":"apps","name":"a"}\n\n']
+    assert len(hub) == 0
+
+
+async def test_app_streams_count_with_list_streams_per_session() -> None:
+    app, login = _stream_app(FakeCaches([row("a", ns="apps")]))
+    session = login.sessions.create("admin")
+    async with running(app) as base, aiohttp.ClientSession(cookies={COOKIE: session}) as http:
+        half = stream.MAX_PER_SESSION // 2
+        opened = [await _open(http, f"{base}/api/v1/stream") for _ in range(half)]
+        app_url = f"{base}/api/v1/applications/apps/a/stream"
+        opened += [await _open(http, app_url) for _ in range(stream.MAX_PER_SESSION - half)]
+        assert [resp.status for resp in opened] == [200] * stream.MAX_PER_SESSION
+        refused = await _open(http, app_url)
+        assert refused.status == 503
+        missing = await _open(http, f"{base}/api/v1/applications/apps/nope/stream")
+        assert missing.status == 404 and "apps/nope" in (await missing.json())["error"]["message"]
+        for resp in opened:
             resp.close()

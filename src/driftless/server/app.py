@@ -142,7 +142,11 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             apps_namespace=state.caches.apps_namespace,
         )
     )
-    protected.include_router(stream.router(state.caches, state.auth))
+    protected.include_router(
+        stream.router(
+            state.caches, state.auth, routes_tree.AppViews(state.caches, state.live, state.client)
+        )
+    )
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))

@@ -23,6 +23,11 @@ Secret value masked (``driftless.diff.secrets.mask``) before it is stored --
 a Secret's value never sits in the server's memory. Events keep only the
 fields the API sends, with URL credentials redacted.
 
+``subscribe(listener)`` tells ``listener(kind, namespace)`` of every change
+a follow sees (an object or Event added, changed or gone; ``namespace`` is
+the follow's, ``""`` for a cluster-scoped kind): the apps' streams
+(``server.stream``) are fed by it. A listener must be quick and never raise.
+
 ``ensure`` and ``ensure_events`` return problems in words (a kind not served,
 not allowed to be listed, still listing, over ``max_objects``): the caller
 says them as the answer's ``partial``. A follow that failed is tried again on
@@ -45,7 +50,16 @@ from driftless.kube.errors import KubeExpiredError, KubeForbiddenError
 from driftless.server.rows import redacted
 from driftless.server.tree import MISSING, Missing
 
-__all__ = ["CHILD_KINDS", "LAST_APPLIED", "LiveObjects", "Scope", "api_version", "slim"]
+__all__ = [
+    "CHILD_KINDS",
+    "EVENT_KIND",
+    "LAST_APPLIED",
+    "ChangeListener",
+    "LiveObjects",
+    "Scope",
+    "api_version",
+    "slim",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +67,7 @@ JSON = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
 Key = tuple[str, str]  # (namespace, name)
 Scope = tuple[Kind, str]  # (kind, namespace); namespace "" for a cluster-scoped kind
+ChangeListener = Callable[[Kind, str], None]
 LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 CHILD_KINDS: Final[tuple[Kind, ...]] = (
     ("apps/v1", "ReplicaSet"),
@@ -287,6 +302,11 @@ class LiveObjects:
         # owner uid -> the (kind, key) of objects naming it in ownerReferences
         self._owned: dict[str, set[tuple[Kind, Key]]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._listeners: list[ChangeListener] = []
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Tell ``listener(kind, namespace)`` of every change from now on."""
+        self._listeners.append(listener)
 
     # -- following -----------------------------------------------------
 
@@ -392,8 +412,13 @@ class LiveObjects:
         keep: Callable[[JSON], JSON],
         changed: Callable[[JSON | None, JSON | None], None],
     ) -> _Follow:
+        def told(old: JSON | None, new: JSON | None) -> None:
+            changed(old, new)
+            for listener in self._listeners:
+                listener(kind, namespace)
+
         follow = _Follow(
-            self.client, kind, namespace, keep, changed,
+            self.client, kind, namespace, keep, told,
             max_objects=self.max_objects, asked=self.clock(),
         )  # fmt: skip
         follow.start()

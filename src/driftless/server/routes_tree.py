@@ -42,7 +42,7 @@ from driftless.server.errors import NotFoundError, UnavailableError
 from driftless.server.live import CHILD_KINDS, LiveObjects, Scope, api_version
 from driftless.server.tree import Tree, build_tree, managed_refs
 
-__all__ = ["MAX_EVENTS", "follows", "router"]
+__all__ = ["MAX_EVENTS", "AppViews", "follows", "router"]
 
 JSON = dict[str, Any]
 MAX_EVENTS: Final = 200
@@ -67,19 +67,24 @@ class EventsModel(BaseModel):
     partial: str | None = None
 
 
-def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
-    routes = APIRouter(tags=["applications"])
-    health = HealthConfig(client)
+class AppViews:
+    """The answers of one app's live side, from memory: the routes below and the app's
+    stream (``server.stream``) both ask it, so a pushed tree is the one a GET gives."""
 
-    def app_or_404(namespace: str, name: str) -> JSON:
-        if not caches.ready:
-            raise UnavailableError(f"the server is starting: {caches.problem}")
-        app = caches.app(namespace, name)
+    def __init__(self, caches: Caches, live: LiveObjects, client: KubeClient) -> None:
+        self.caches = caches
+        self.live = live
+        self.health = HealthConfig(client)
+
+    def app_or_404(self, namespace: str, name: str) -> JSON:
+        if not self.caches.ready:
+            raise UnavailableError(f"the server is starting: {self.caches.problem}")
+        app = self.caches.app(namespace, name)
         if app is None:
             raise NotFoundError(f"application {namespace}/{name} not found")
         return app
 
-    async def tree_of(app: JSON) -> tuple[Tree, list[str], bool]:
+    async def tree_of(self, app: JSON) -> tuple[Tree, list[str], bool]:
         """The app's tree, the reasons it is partial, and whether it is of this cluster."""
         namespace = str(app["metadata"].get("namespace", ""))
         managed = managed_refs(app.get("status"))
@@ -91,23 +96,54 @@ def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
             tree = build_tree(managed, lambda *_: None, lambda _: (), lambda _: _never())
             reason = "the destination is not this cluster: the managed objects, from the status"
             return tree, [reason], False
-        problems = await live.ensure(follows(managed))
-        registry = await health.registry(namespace)
-        tree = build_tree(managed, live.lookup, live.dependents, registry.assess)
+        problems = await self.live.ensure(follows(managed))
+        registry = await self.health.registry(namespace)
+        tree = build_tree(managed, self.live.lookup, self.live.dependents, registry.assess)
         if tree.truncated:
             problems.append(f"only the first {len(tree.nodes)} objects")
         return tree, problems, True
+
+    async def tree_body(self, app: JSON) -> JSON:
+        """``GET .../tree``'s answer."""
+        tree, problems, _ = await self.tree_of(app)
+        body: JSON = {"nodes": tree.nodes}
+        if problems:
+            body["partial"] = "; ".join(problems)
+        return body
+
+    async def events_body(self, app: JSON) -> JSON:
+        """``GET .../events``'s answer."""
+        namespace, name = str(app["metadata"].get("namespace", "")), app["metadata"]["name"]
+        tree, _, local = await self.tree_of(app)
+        nodes = [n for n in tree.nodes if not n["uid"].startswith("missing:")] if local else []
+        uids = {n["uid"] for n in nodes} | {str(app["metadata"].get("uid", ""))}
+        named = {(n["kind"], n["namespace"], n["name"]) for n in nodes}
+        named.add((APPLICATION_KIND, namespace, name))
+        namespaces = {namespace} | {n["namespace"] for n in nodes if n["namespace"]}
+        problems = await self.live.ensure_events(namespaces)
+        items = [
+            {k: v for k, v in event.items() if k not in ("uid", "metadata")}
+            for event in self.live.events(namespaces)
+            if (event["uid"] in uids if event["uid"] else _named(event) in named)
+        ]
+        items.sort(key=lambda e: (e["lastTimestamp"], e["firstTimestamp"]), reverse=True)
+        body: JSON = {"items": items[:MAX_EVENTS]}
+        if problems:
+            body["partial"] = "; ".join(problems)
+        return body
+
+
+def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
+    routes = APIRouter(tags=["applications"])
+    views = AppViews(caches, live, client)
+    app_or_404, tree_of = views.app_or_404, views.tree_of
 
     @routes.get(
         "/applications/{namespace}/{name}/tree", response_model=TreeModel, responses=_NOT_FOUND
     )
     async def get_tree(namespace: Name, name: Name) -> Any:
         """The app's managed objects and what they own, down to Pods, with health and sync."""
-        tree, problems, _ = await tree_of(app_or_404(namespace, name))
-        body: JSON = {"nodes": tree.nodes}
-        if problems:
-            body["partial"] = "; ".join(problems)
-        return JSONResponse(body)
+        return JSONResponse(await views.tree_body(app_or_404(namespace, name)))
 
     @routes.get(
         "/applications/{namespace}/{name}/resource", response_model=LiveModel, responses=_NOT_FOUND
@@ -142,24 +178,7 @@ def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
     )
     async def get_events(namespace: Name, name: Name) -> Any:
         """Events of the Application and of its tree's objects, newest first."""
-        app = app_or_404(namespace, name)
-        tree, _, local = await tree_of(app)
-        nodes = [n for n in tree.nodes if not n["uid"].startswith("missing:")] if local else []
-        uids = {n["uid"] for n in nodes} | {str(app["metadata"].get("uid", ""))}
-        named = {(n["kind"], n["namespace"], n["name"]) for n in nodes}
-        named.add((APPLICATION_KIND, namespace, name))
-        namespaces = {namespace} | {n["namespace"] for n in nodes if n["namespace"]}
-        problems = await live.ensure_events(namespaces)
-        items = [
-            {k: v for k, v in event.items() if k not in ("uid", "metadata")}
-            for event in live.events(namespaces)
-            if (event["uid"] in uids if event["uid"] else _named(event) in named)
-        ]
-        items.sort(key=lambda e: (e["lastTimestamp"], e["firstTimestamp"]), reverse=True)
-        body: JSON = {"items": items[:MAX_EVENTS]}
-        if problems:
-            body["partial"] = "; ".join(problems)
-        return JSONResponse(body)
+        return JSONResponse(await views.events_body(app_or_404(namespace, name)))
 
     return routes
 

@@ -1,4 +1,5 @@
-"""``GET /api/v1/stream``: the application list's changes as Server-Sent Events.
+"""``GET /api/v1/stream``: the application list's changes as Server-Sent Events;
+``GET /api/v1/applications/{ns}/{name}/stream``: one app's resource tree and Events.
 
 Fed by the server's Application cache (``Caches.subscribe``), never by a
 request to the API server. One ``Hub`` per server subscribes once and fans
@@ -29,7 +30,27 @@ counted from the moment its request is accepted. A comment line every
 connections. A stream ends once its session ends (logout, expiry): checked
 before each event and keepalive.
 
-``next_event`` and ``sse`` are pure.
+One application's stream (``AppHub``) is fed by the live objects
+(``LiveObjects.subscribe``: any change of a followed kind or of the Events in
+a namespace of the app's tree, or a cluster-scoped kind) and by the app's
+own changes (``Caches.subscribe``). It sends, each time they differ from what
+it sent last, the very bodies ``GET .../tree`` and ``GET .../events`` answer
+(``routes_tree.AppViews``)::
+
+    event: tree       data: {"nodes": [...], "partial"?}
+    event: events     data: {"items": [...], "partial"?}
+    event: deleted    data: {"namespace", "name"}     the app is gone; the stream ends
+
+The first two come at once (a snapshot: a client needs no GET, also after
+reconnecting). Its queue is one flag, so its memory is bounded by
+construction: changes mark the client dirty (``concerns`` says which do), and
+``COALESCE_SECONDS`` after the first the bodies are computed once from memory
+for the whole burst (a rollout, a re-list). Every ``KEEPALIVE_SECONDS`` they
+are computed again too, which also keeps the tree's follows asked for while
+someone looks. App streams count with the list's towards ``MAX_CLIENTS`` and
+``MAX_PER_SESSION``, and end with their session alike.
+
+``next_event``, ``concerns``, ``watched_namespaces`` and ``sse`` are pure.
 """
 
 from __future__ import annotations
@@ -49,19 +70,27 @@ from driftless.server.apps_query import AppQuery
 from driftless.server.auth import Auth, SessionCookie
 from driftless.server.caches import Caches
 from driftless.server.errors import UnavailableError
+from driftless.server.live import Kind
 from driftless.server.routes_apps import list_query
+from driftless.server.routes_ops import Name, Namespace
+from driftless.server.routes_tree import AppViews
 from driftless.server.rows import Row
+from driftless.server.tree import managed_refs
 
 __all__ = [
+    "COALESCE_SECONDS",
     "KEEPALIVE_SECONDS",
     "MAX_CLIENTS",
     "MAX_PER_SESSION",
     "QUEUE_SIZE",
+    "AppHub",
     "Event",
     "Hub",
+    "concerns",
     "next_event",
     "router",
     "sse",
+    "watched_namespaces",
 ]
 
 QUEUE_SIZE: Final = 512
@@ -69,6 +98,7 @@ MAX_CLIENTS: Final = 1000
 MAX_PER_SESSION: Final = 10
 KEEPALIVE_SECONDS: Final = 15.0
 RETRY_MILLISECONDS: Final = 3000
+COALESCE_SECONDS: Final = 0.25
 
 Key = tuple[str, str]
 
@@ -102,6 +132,21 @@ def sse(event: Event) -> str:
     """
     data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
     return f"event: {event.name}\ndata: {data}\n\n"
+
+
+def watched_namespaces(app: Any) -> frozenset[str]:
+    """The namespaces whose changes may change ``app``'s tree or Events: its own and
+    those of its managed objects. Pure."""
+    meta = app.get("metadata") if isinstance(app, dict) else None
+    own = str(meta.get("namespace", "")) if isinstance(meta, dict) else ""
+    managed = {str(ref.get("namespace", "")) for ref in managed_refs(app.get("status"))}
+    return frozenset({own, *managed} - {""})
+
+
+def concerns(watched: frozenset[str], namespace: str) -> bool:
+    """Whether a change of a live object in ``namespace`` (``""``: a cluster-scoped one)
+    may concern an app whose tree is in ``watched``. Pure."""
+    return namespace == "" or namespace in watched
 
 
 def _always() -> bool:
@@ -196,6 +241,93 @@ class Hub:
                 self._clients.discard(client)
 
 
+@dataclass(eq=False)
+class _AppClient:
+    """One app's stream: its queue is the ``dirty`` flag (changes coalesce into it)."""
+
+    key: Key
+    owner: str | None = None
+    alive: Callable[[], bool] = _always
+    watched: frozenset[str] = frozenset()
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    updates: int = 0  # how many times the bodies were computed (for tests and logs)
+
+
+class AppHub:
+    """The streams of single applications, fed by the live objects and the app cache."""
+
+    def __init__(self, caches: Caches, views: AppViews) -> None:
+        self.caches = caches
+        self.views = views
+        self._clients: set[_AppClient] = set()
+        caches.subscribe(self._on_app)
+        views.live.subscribe(self._on_live)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def of(self, owner: str) -> int:
+        return sum(1 for client in self._clients if client.owner == owner)
+
+    def open(self, key: Key, owner: str | None = None, alive: Callable[[], bool] = _always) -> (
+        _AppClient
+    ):  # fmt: skip
+        """Count a client from now on; its first update (the snapshot) is due at once."""
+        client = _AppClient(key, owner, alive)
+        client.dirty.set()
+        self._clients.add(client)
+        return client
+
+    def close(self, client: _AppClient) -> None:
+        self._clients.discard(client)
+
+    def _on_app(self, row: Row | None, key: Key | None) -> None:
+        where = row.key if row is not None else key
+        for client in self._clients:
+            if client.key == where:
+                client.dirty.set()
+
+    def _on_live(self, kind: Kind, namespace: str) -> None:
+        for client in self._clients:
+            if concerns(client.watched, namespace):
+                client.dirty.set()
+
+    async def events(self, client: _AppClient) -> AsyncGenerator[str]:
+        """The stream of an opened client, until disconnection, the app's deletion or the
+        end of its session."""
+        last: dict[str, Any] = {}
+        try:
+            yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n"
+            while client.alive():
+                try:
+                    await asyncio.wait_for(client.dirty.wait(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    if not client.alive():
+                        return
+                    yield ": keepalive\n\n"
+                    client.dirty.set()  # a missed change, or follows to keep asked for
+                    continue
+                await asyncio.sleep(COALESCE_SECONDS)  # the rest of the burst joins in
+                client.dirty.clear()
+                if not client.alive():
+                    return
+                app = self.caches.app(*client.key)
+                if app is None:
+                    yield sse(Event("deleted", {"namespace": client.key[0], "name": client.key[1]}))
+                    return
+                client.watched = watched_namespaces(app)
+                client.updates += 1
+                for name, body in (
+                    ("tree", await self.views.tree_body(app)),
+                    ("events", await self.views.events_body(app)),
+                ):
+                    if last.get(name) != body:
+                        last[name] = body
+                        yield sse(Event(name, body))
+        finally:
+            self.close(client)
+
+
 class _Stream(StreamingResponse):
     """A streaming response that runs ``closed`` however it ends (even never iterated)."""
 
@@ -214,9 +346,26 @@ class _Stream(StreamingResponse):
             self.closed()
 
 
-def router(caches: Caches, auth: Auth) -> APIRouter:
+def router(caches: Caches, auth: Auth, views: AppViews) -> APIRouter:
     routes = APIRouter(tags=["applications"])
     hub = Hub(caches)
+    app_hub = AppHub(caches, views)
+
+    def session_of(session: str | None) -> tuple[str | None, Callable[[], bool]]:
+        """(the owner to count the stream for, whether its session lives); 503 over the caps."""
+        if len(hub) + len(app_hub) >= MAX_CLIENTS:
+            raise UnavailableError(f"more than {MAX_CLIENTS} streams are open; try again later")
+        if not (auth.enabled and session):
+            return None, _always
+        if hub.of(session) + app_hub.of(session) >= MAX_PER_SESSION:
+            raise UnavailableError(
+                f"this session has {MAX_PER_SESSION} streams open; close one first"
+            )
+
+        def alive() -> bool:
+            return auth.sessions.user(session) is not None
+
+        return session, alive
 
     @routes.get(
         "/stream",
@@ -232,21 +381,27 @@ def router(caches: Caches, auth: Auth) -> APIRouter:
         """Changes of the applications matching the list's filters, as Server-Sent Events."""
         if not caches.ready:
             raise UnavailableError(f"the server is starting: {caches.problem}")
-        if len(hub) >= MAX_CLIENTS:
-            raise UnavailableError(f"more than {MAX_CLIENTS} streams are open; try again later")
-        owner: str | None = None
-        alive = _always
-        if auth.enabled and session:
-            if hub.of(session) >= MAX_PER_SESSION:
-                raise UnavailableError(
-                    f"this session has {MAX_PER_SESSION} streams open; close one first"
-                )
-            owner = session
-
-            def alive() -> bool:
-                return auth.sessions.user(session) is not None
-
+        owner, alive = session_of(session)
         client = hub.open(query, owner, alive)
         return _Stream(hub.events(client), lambda: hub.close(client))
+
+    @routes.get(
+        "/applications/{namespace}/{name}/stream",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "Events, see stream.py."},
+            404: {"description": "No such application."},
+            422: {"description": "A malformed name; the message names it."},
+            503: {"description": "The caches are not listed yet, or too many streams are open."},
+        },
+    )
+    async def app_stream(
+        namespace: Namespace, name: Name, session: SessionCookie = None
+    ) -> StreamingResponse:
+        """The app's resource tree and Events, sent again whenever they change (SSE)."""
+        views.app_or_404(namespace, name)
+        owner, alive = session_of(session)
+        client = app_hub.open((namespace, name), owner, alive)
+        return _Stream(app_hub.events(client), lambda: app_hub.close(client))
 
     return routes
