@@ -22,8 +22,10 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.kube.errors import KubeForbiddenError
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import application, condition, ready, unique
+from tests.integration.server_inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -166,3 +168,122 @@ async def wait_in(
             return app
         await asyncio.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}: {app and app.get('status')}")
+
+
+async def test_the_server_s_own_rbac_lets_it_serve_and_refuses_the_rest(
+    devcluster: DevCluster, kube: KubeClient, tmp_path: Path
+) -> None:
+    """``install --with-server``: what the server's ServiceAccount may do, asked two ways.
+
+    The API server's authorizer is asked as that identity (``kubectl auth
+    can-i --as``), then the server runs in this process with a token of the
+    ServiceAccount (as its pod would) and does its work: caches listed, the
+    admin account made, a login, an app read and refreshed, its tree read.
+    """
+    namespace = unique("with-server")
+    installed = await driftless(devcluster, "install", "--with-server", "--namespace", namespace)
+    assert installed.returncode == 0, installed.stderr
+    for line in ["serviceaccount/driftless-server applied", "service/driftless-server applied",
+                 "deployment/driftless-server applied",
+                 f"clusterrolebinding/driftless-server-view-{namespace} applied"]:  # fmt: skip
+        assert line in installed.stdout, installed.stdout
+    me = f"system:serviceaccount:{namespace}:driftless-server"
+    try:
+        allowed = [
+            ("list", "applications.driftless.dev", "--all-namespaces"),
+            ("patch", "applications.driftless.dev", "-n", "default"),
+            ("create", "applications.driftless.dev", "-n", namespace),
+            ("delete", "applications.driftless.dev", "-n", namespace),
+            ("watch", "projects.driftless.dev", "-n", namespace),
+            ("list", "pods", "--all-namespaces"),
+            ("watch", "replicasets.apps", "-n", "default"),
+            ("list", "endpointslices.discovery.k8s.io", "-n", "default"),
+            ("list", "controllerrevisions.apps", "-n", "default"),
+            ("list", "jobs.batch", "-n", "default"),
+            ("list", "events", "--all-namespaces"),
+            ("list", "secrets", "-n", namespace),
+            ("create", "secrets", "-n", namespace),
+            ("patch", "secrets/driftless-sessions", "-n", namespace),
+            ("update", "secrets/driftless-initial-admin", "-n", namespace),
+        ]
+        for args in allowed:
+            assert await can_i(devcluster, me, *args), args
+        refused = [
+            ("create", "clusterrolebindings"),
+            ("get", "secrets", "-n", "kube-system"),
+            ("list", "secrets", "--all-namespaces"),
+            ("get", "secrets", "-n", "default"),
+            ("delete", "secrets", "-n", namespace),
+            ("patch", "secrets/driftless-other", "-n", namespace),
+            ("update", "secrets/driftless-admin-copy", "-n", namespace),
+            ("patch", "deployments.apps", "-n", "default"),
+            ("delete", "pods", "-n", "default"),
+            ("create", "configmaps", "-n", namespace),
+            ("patch", "projects.driftless.dev", "-n", namespace),
+            ("create", "namespaces"),
+            ("escalate", "roles", "-n", namespace),
+            ("bind", "clusterroles"),
+            ("impersonate", "serviceaccounts", "-n", namespace),
+            ("create", "serviceaccounts/token", "-n", namespace),
+        ]
+        for args in refused:
+            assert not await can_i(devcluster, me, *args), args
+        await _serve_as_the_server(devcluster, kube, namespace, tmp_path)
+    finally:
+        removed = await driftless(devcluster, "uninstall", "--namespace", namespace)
+    assert removed.returncode == 0, removed.stderr
+    for kind, name in [("ServiceAccount", "driftless-server"), ("Service", "driftless-server")]:
+        assert await kube.get("v1", kind, name, namespace) is None
+    assert await kube.get(RBAC, "ClusterRoleBinding", f"driftless-server-view-{namespace}") is None
+    assert not await can_i(devcluster, me, "list", "pods", "-n", "default")
+
+
+async def _serve_as_the_server(
+    devcluster: DevCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    kubectl = str(binaries.tool("kubectl"))
+    token = await asyncio.to_thread(
+        run,
+        [kubectl, "--kubeconfig", str(devcluster.kubeconfig), "create", "token",
+         "driftless-server", "-n", namespace, "--duration", "1h"],
+    )  # fmt: skip
+    assert token.returncode == 0, token.stderr
+    config = service_account_kubeconfig(devcluster, token.stdout.strip(), tmp_path / "sa.yaml")
+    app = application(unique("served"), "https://git.example.invalid/none.git")
+    app["metadata"]["namespace"] = namespace
+    await kube.apply(app, field_manager="test")
+    name = app["metadata"]["name"]
+    server = await KubeClient.from_kubeconfig(str(config))
+    try:
+        # The server's own client cannot do what its RBAC refuses.
+        with pytest.raises(KubeForbiddenError):
+            await server.get("v1", "Secret", "anything", "kube-system")
+        with pytest.raises(KubeForbiddenError):
+            await server.create(
+                {"apiVersion": RBAC, "kind": "ClusterRoleBinding",
+                 "metadata": {"name": unique("escalate")},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                             "name": "cluster-admin"},
+                 "subjects": [{"kind": "ServiceAccount", "name": "driftless-server",
+                               "namespace": namespace}]}
+            )  # fmt: skip
+        async with serving(server, controller_namespace=namespace) as served:
+            http = await served.login()
+            base = f"{served.url}/api/v1/applications/{namespace}/{name}"
+            async with http:
+                async with http.get(f"{served.url}/api/v1/applications?namespace={namespace}") as r:
+                    assert r.status == 200, await r.text()
+                    assert [a["name"] for a in (await r.json())["items"]] == [name]
+                async with http.post(f"{base}/refresh") as resp:
+                    assert resp.status == 202, await resp.text()
+                for path in ("/tree", "/events"):
+                    async with http.get(f"{base}{path}") as resp:
+                        assert resp.status == 200, (path, await resp.text())
+                async with http.get(f"{served.url}/api/v1/repositories") as resp:
+                    assert resp.status == 200, await resp.text()
+        refreshed = await kube.get(API_VERSION, APPLICATION_KIND, name, namespace)
+        assert refreshed is not None
+        assert "driftless.dev/refresh" in refreshed["metadata"].get("annotations", {})
+    finally:
+        await server.close()
+        await kube.delete(API_VERSION, APPLICATION_KIND, name, namespace)

@@ -3,6 +3,12 @@
 The controller's layout (RBAC scope, the token-less renderer container) is
 ``driftless.core.deployment``'s; ``--scope namespace`` (or ``--namespaced``)
 gives the controller a Role in the apps namespace instead of a ClusterRole.
+
+``--with-server`` also deploys ``driftless server`` (API and web UI) with its
+own least-privilege RBAC and a ClusterIP Service. It is opt-in: a plain
+install adds nothing that listens on the network or makes a login (an
+administrator who wants only GitOps from git gets only the controller);
+``uninstall`` removes the server whether or not it was installed.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from driftless.core.crd import all_crds
 from driftless.core.deployment import (
     DEFAULT_IMAGE,
     NAME,
+    SERVER_SECRETS,
     Scope,
     all_rbac,
+    all_server_rbac,
     binds_this_install,
     controller_manifests,
+    server_manifests,
 )
 from driftless.core.project import DEFAULT_PROJECT, default_project
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
@@ -67,7 +76,15 @@ async def _ensure_default_project(client: KubeClient, namespace: str, scope: Sco
     help="Namespace that holds Applications and the controller.",
 )
 @click.option("--crds-only", is_flag=True, help="Only the CRDs, namespace and default project.")
-@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Controller image.")
+@click.option(
+    "--with-server",
+    is_flag=True,
+    help="Also deploy `driftless server` (API and web UI) with its own RBAC and a ClusterIP"
+    " Service named driftless-server.",
+)
+@click.option(
+    "--image", default=DEFAULT_IMAGE, show_default=True, help="Image of the controller and server."
+)
 @click.option(
     "--scope",
     type=click.Choice(["cluster", "namespace"]),
@@ -83,6 +100,7 @@ async def install_command(
     globals_: Globals,
     namespace: str,
     crds_only: bool,
+    with_server: bool,
     image: str,
     scope: Scope,
     namespaced: bool,
@@ -93,19 +111,27 @@ async def install_command(
     Applies the CRDs, the apps namespace, a permissive `default` Project
     (created once, never overwritten), and unless --crds-only the controller:
     ServiceAccount, RBAC and a one-replica Deployment whose renderer container
-    holds no ServiceAccount token. Safe to run again: everything is
-    server-side applied.
+    holds no ServiceAccount token. With --with-server also the API server and
+    web UI (read-only on workloads, writes only Applications and its own
+    Secrets); reach it with `kubectl port-forward svc/driftless-server 8080:80`
+    or an ingress (behind TLS, set DRIFTLESS_SECURE_COOKIES=true on it).
+    Safe to run again: everything is server-side applied.
 
     \b
     Examples:
       driftless install
+      driftless install --with-server      # and the web UI
       driftless install --namespaced       # the controller may touch only its namespace
       driftless install --crds-only        # run `driftless controller` yourself
       driftless install --dry-run > driftless.yaml
     """
     if namespaced:
         scope = "namespace"
+    if crds_only and with_server:
+        raise click.UsageError("--crds-only installs no workload: leave out --with-server")
     controller = [] if crds_only else controller_manifests(namespace, image, scope=scope)
+    if with_server:
+        controller += server_manifests(namespace, image, scope=scope)
     if dry_run:
         project = project_for(namespace, scope)
         documents = [*all_crds(), _namespace(namespace), project, *controller]
@@ -138,7 +164,7 @@ async def install_command(
 @click.pass_obj
 @run_async
 async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: bool) -> None:
-    """Remove the controller (and with --crds, the CRDs and every app object).
+    """Remove the controller and the server (with --crds, also the CRDs and every app object).
 
     Objects the apps deployed keep running: delete the apps first (with
     cascade) if they should go too.
@@ -157,7 +183,12 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
         lines = []
         # The reverse of install; both scopes' RBAC, whichever was installed.
         by_kind = {obj["kind"]: obj for obj in controller_manifests(namespace)}
+        server = {obj["kind"]: obj for obj in server_manifests(namespace)}
         targets = [
+            server["Service"],
+            server["Deployment"],
+            *reversed(all_server_rbac(namespace)),
+            server["ServiceAccount"],
             by_kind["Deployment"],
             *reversed(all_rbac(namespace)),
             by_kind["ServiceAccount"],
@@ -166,6 +197,10 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
             {"apiVersion": "v1", "kind": "ConfigMap",
              "metadata": {"name": CONTROLLER_CONFIGMAP, "namespace": namespace}}
         )  # fmt: skip
+        targets += [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": n, "namespace": namespace}}
+            for n in SERVER_SECRETS
+        ]
         if crds:
             targets += all_crds()
         for obj in targets:

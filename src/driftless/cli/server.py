@@ -93,6 +93,13 @@ from driftless.sources.git import GitCache
     help="Unix socket of a `driftless render-server` (the renderer container); default:"
     " start one as a child process.",
 )
+@click.option(
+    "--scope",
+    type=click.Choice(["cluster", "namespace"]),
+    default="cluster",
+    show_default=True,
+    help="Applications of every namespace, or only of --namespace (a namespaced install).",
+)
 @log_level_option
 @click.pass_obj
 @run_async
@@ -108,6 +115,7 @@ async def server_command(
     namespace: str,
     cache_dir: Path | None,
     render_socket: Path | None,
+    scope: str,
     log_level: str,
 ) -> None:
     """Serve the API and the web UI for every Application.
@@ -142,7 +150,15 @@ async def server_command(
         client = await globals_.client()
         try:
             async with _planning(client, namespace, cache_dir, render_socket) as planning:
-                await app.serve(config, client, asyncio.Event(), planning, started=_announce)
+                apps_namespace = namespace if scope == "namespace" else None
+                await app.serve(
+                    config,
+                    client,
+                    asyncio.Event(),
+                    planning,
+                    apps_namespace=apps_namespace,
+                    started=_announce,
+                )
         finally:
             await client.close()
 

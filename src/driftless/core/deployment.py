@@ -1,9 +1,10 @@
-"""The manifests that run the controller inside a cluster. Pure.
+"""The manifests that run the controller and the API server inside a cluster. Pure.
 
 ``controller_manifests(namespace, image, scope=)`` returns the
 ServiceAccount, the RBAC and the Deployment that ``driftless install``
 applies (and prints with ``--dry-run``, for those who manage driftless itself
-with GitOps).
+with GitOps); ``server_manifests(namespace, image, scope=)`` the same for
+``driftless server`` (``install --with-server``) plus its ClusterIP Service.
 
 RBAC, by ``scope``:
 
@@ -30,6 +31,27 @@ cache read-only; the two talk over a Unix socket in a shared ``emptyDir``.
 Both run as non-root with a read-only root file system, no capabilities,
 no privilege escalation, the runtime's default seccomp profile, and
 resource limits.
+
+The server (``driftless-server``) has its own ServiceAccount and a pod of the
+same shape: the ``server`` container alone holds the token; its ``renderer``
+renders the diffs and manifests the UI shows, with no token, reading the
+server's own clones read-only. Probes: liveness ``/healthz``, readiness
+``/readyz`` (its caches are listed). Its RBAC is least privilege, for what
+the server does and nothing else:
+
+* read Applications and Projects, write only Applications (the write routes:
+  sync, rollback, refresh, terminate, create, edit, delete);
+* read the live objects of the apps' trees through the Kubernetes ``view``
+  ClusterRole -- read-only, and it never grants Secrets -- and Events;
+* Secrets only in its own namespace: read (repository credentials and
+  clusters, shown as views; a label selector cannot be granted by RBAC),
+  create (the admin account at first start, the sessions; RBAC cannot limit
+  ``create`` by name), update and patch only the Secrets it owns
+  (``SERVER_SECRETS``); never Secrets cluster-wide, never delete.
+
+By ``scope`` as for the controller: ``cluster`` binds the ClusterRoles
+(named per install namespace); ``namespace`` grants the same in the install
+namespace only (the server is then started with ``--scope namespace``).
 """
 
 from __future__ import annotations
@@ -50,6 +72,37 @@ CACHE_DIR = "/cache"
 USER_ID = 65532
 TOKEN_SECONDS = 3607  # what the kubelet uses for automounted tokens
 _RULES_ALL = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+_RBAC_API = "rbac.authorization.k8s.io"
+
+SERVER_NAME = "driftless-server"
+SERVER_LABELS = {"app.kubernetes.io/name": "driftless", "app.kubernetes.io/component": "server"}
+SERVER_PORT = 8080
+ADMIN_SECRET = "driftless-admin"
+INITIAL_ADMIN_SECRET = "driftless-initial-admin"
+SESSIONS_SECRET = "driftless-sessions"
+# The Secrets the server writes (``driftless.server.auth``, ``.sessions``).
+SERVER_SECRETS = (ADMIN_SECRET, INITIAL_ADMIN_SECRET, SESSIONS_SECRET)
+# Kubernetes' own read-only role: most namespaced kinds, never Secrets.
+VIEW_ROLE = "view"
+_READ = ["get", "list", "watch"]
+_SERVER_RULES = [
+    {
+        "apiGroups": ["driftless.dev"],
+        "resources": ["applications"],
+        "verbs": [*_READ, "create", "update", "patch", "delete"],
+    },
+    {"apiGroups": ["driftless.dev"], "resources": ["projects"], "verbs": _READ},
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": _READ},
+]
+_SERVER_SECRET_RULES = [
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": [*_READ, "create"]},
+    {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": list(SERVER_SECRETS),
+        "verbs": ["update", "patch"],
+    },
+]
 
 
 def controller_manifests(
@@ -117,6 +170,16 @@ def _security_context() -> JSON:
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_security_context() -> JSON:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": USER_ID,
+        "runAsGroup": USER_ID,
+        "fsGroup": USER_ID,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -209,13 +272,7 @@ def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
                 "spec": {
                     "serviceAccountName": NAME,
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": USER_ID,
-                        "runAsGroup": USER_ID,
-                        "fsGroup": USER_ID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": _pod_security_context(),
                     "containers": [_controller(namespace, image, scope), _renderer(image)],
                     "volumes": [
                         {"name": "cache", "emptyDir": {}},
@@ -226,5 +283,166 @@ def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
                     ],
                 },
             },
+        },
+    }
+
+
+# ---------------------------------------------------------------- the API server
+
+
+def server_manifests(
+    namespace: str, image: str = DEFAULT_IMAGE, *, scope: Scope = "cluster"
+) -> list[JSON]:
+    """ServiceAccount, RBAC of ``scope``, Deployment and Service of ``driftless server``."""
+    meta = {"name": SERVER_NAME, "namespace": namespace, "labels": SERVER_LABELS}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        *server_rbac(namespace, scope),
+        _server_deployment(meta, namespace, image, scope),
+        _server_service(meta),
+    ]
+
+
+def server_rbac(namespace: str, scope: Scope) -> list[JSON]:
+    """The server's roles and bindings (see the module docstring)."""
+    subjects = [{"kind": "ServiceAccount", "name": SERVER_NAME, "namespace": namespace}]
+    own = {"name": SERVER_NAME, "namespace": namespace, "labels": SERVER_LABELS}
+    if scope == "namespace":
+        view = {**own, "name": f"{SERVER_NAME}-view"}
+        return [
+            _role("Role", own, [*_SERVER_RULES, *_SERVER_SECRET_RULES]),
+            _binding("Role", own, SERVER_NAME, subjects),
+            _binding("ClusterRole", view, VIEW_ROLE, subjects),  # in this namespace only
+        ]
+    name = server_cluster_rbac_name(namespace)
+    cluster = {"name": name, "labels": SERVER_LABELS}
+    view = {"name": f"{SERVER_NAME}-view-{namespace}", "labels": SERVER_LABELS}
+    return [
+        _role("Role", own, _SERVER_SECRET_RULES),
+        _binding("Role", own, SERVER_NAME, subjects),
+        _role("ClusterRole", cluster, _SERVER_RULES),
+        _binding("ClusterRole", cluster, name, subjects),
+        _binding("ClusterRole", view, VIEW_ROLE, subjects),
+    ]
+
+
+def server_cluster_rbac_name(namespace: str) -> str:
+    """Name of the server's ClusterRole and ClusterRoleBinding of the install in ``namespace``."""
+    return f"{SERVER_NAME}-{namespace}"
+
+
+def all_server_rbac(namespace: str) -> list[JSON]:
+    """The server's RBAC objects of either scope (what uninstall removes)."""
+    seen: dict[tuple[str, str, str], JSON] = {}
+    for obj in [*server_rbac(namespace, "cluster"), *server_rbac(namespace, "namespace")]:
+        meta = obj["metadata"]
+        seen[(obj["kind"], meta.get("namespace", ""), meta["name"])] = obj
+    return list(seen.values())
+
+
+def _role(kind: str, meta: JSON, rules: list[JSON]) -> JSON:
+    return {"apiVersion": f"{_RBAC_API}/v1", "kind": kind, "metadata": meta, "rules": rules}
+
+
+def _binding(role_kind: str, meta: JSON, role: str, subjects: list[JSON]) -> JSON:
+    """A binding of ``role``: a RoleBinding when ``meta`` has a namespace."""
+    return {
+        "apiVersion": f"{_RBAC_API}/v1",
+        "kind": "RoleBinding" if "namespace" in meta else "ClusterRoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": _RBAC_API, "kind": role_kind, "name": role},
+        "subjects": subjects,
+    }
+
+
+def _server(namespace: str, image: str, scope: Scope) -> JSON:
+    args = [
+        "server",
+        "--address",
+        "0.0.0.0",
+        "--port",
+        str(SERVER_PORT),
+        "--namespace",
+        namespace,
+        "--render-socket",
+        RENDER_SOCKET,
+    ]
+    if scope == "namespace":
+        args += ["--scope", "namespace"]
+
+    def probe(path: str, period: int) -> JSON:
+        return {
+            "httpGet": {"path": path, "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        }
+
+    return {
+        "name": "server",
+        "image": image,
+        "args": args,
+        # Its clones go under the cache the renderer reads. Behind a
+        # TLS-terminating ingress add DRIFTLESS_SECURE_COOKIES=true.
+        "env": [{"name": "DRIFTLESS_CACHE_DIR", "value": CACHE_DIR}],
+        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "livenessProbe": {**probe("/healthz", 20), "initialDelaySeconds": 10},
+        # Ready once the caches are listed: at 10,000 apps, ~10 s.
+        "readinessProbe": probe("/readyz", 5),
+        "startupProbe": {**probe("/healthz", 2), "failureThreshold": 60},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "securityContext": _security_context(),
+        "volumeMounts": [
+            {"name": "cache", "mountPath": CACHE_DIR},
+            {"name": "render-socket", "mountPath": SOCKET_DIR},
+            {"name": "server-tmp", "mountPath": "/tmp"},
+            # Only this container can reach the API server as the server.
+            {"name": "api-token", "mountPath": TOKEN_PATH, "readOnly": True},
+        ],
+    }
+
+
+def _server_deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            # Sessions live in a Secret: replicas may be added, and a rolling
+            # update logs nobody out.
+            "replicas": 1,
+            "selector": {"matchLabels": SERVER_LABELS},
+            "template": {
+                "metadata": {"labels": SERVER_LABELS},
+                "spec": {
+                    "serviceAccountName": SERVER_NAME,
+                    "automountServiceAccountToken": False,
+                    "securityContext": _pod_security_context(),
+                    "containers": [_server(namespace, image, scope), _renderer(image)],
+                    "volumes": [
+                        {"name": "cache", "emptyDir": {}},
+                        {"name": "render-socket", "emptyDir": {"medium": "Memory"}},
+                        {"name": "server-tmp", "emptyDir": {}},
+                        {"name": "renderer-tmp", "emptyDir": {}},
+                        _token_volume(),
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _server_service(meta: JSON) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": SERVER_LABELS,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
         },
     }

@@ -53,6 +53,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, Field
 
+from driftless.core import deployment
 from driftless.kube.client import KubeClient, KubeConflictError
 from driftless.server import settings
 from driftless.server.errors import UnauthorizedError, UnavailableError
@@ -75,9 +76,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ADMIN_USER = "admin"
-ADMIN_SECRET = "driftless-admin"
+ADMIN_SECRET = deployment.ADMIN_SECRET
 HASH_KEY = "password-hash"
-INITIAL_SECRET = "driftless-initial-admin"
+INITIAL_SECRET = deployment.INITIAL_ADMIN_SECRET
 INITIAL_KEY = "password"
 COOKIE = settings.COOKIE
 MAX_SESSIONS = 10_000
