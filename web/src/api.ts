@@ -97,6 +97,7 @@ export interface Application {
     namespace: string;
     labels?: Record<string, string>;
     creationTimestamp?: string;
+    resourceVersion?: string;
   };
   spec: {
     project?: string;
@@ -318,6 +319,34 @@ export const api = {
       undefined,
       signal,
     ),
+  /** Every resource's diff, or only `ref`'s (404 when the app has no such resource). */
+  diff: (
+    namespace: string,
+    name: string,
+    ref: { group: string; kind: string; namespace: string; name: string } | null,
+    signal?: AbortSignal,
+  ): Promise<AppDiff> =>
+    call(
+      "GET",
+      `/api/v1/applications/${seg(namespace)}/${seg(name)}/diff` +
+        (ref === null ? "" : `?${new URLSearchParams(ref)}`),
+      undefined,
+      signal,
+    ),
+  /** The manifests at `revision` ("" for the app's target revision). */
+  manifests: (
+    namespace: string,
+    name: string,
+    revision: string,
+    signal?: AbortSignal,
+  ): Promise<RenderedManifests> =>
+    call(
+      "GET",
+      `/api/v1/applications/${seg(namespace)}/${seg(name)}/manifests` +
+        (revision === "" ? "" : `?${new URLSearchParams({ revision })}`),
+      undefined,
+      signal,
+    ),
   projects: (signal?: AbortSignal): Promise<{ items: Project[] }> =>
     call("GET", "/api/v1/projects", undefined, signal),
   repositories: (signal?: AbortSignal): Promise<{ items: Repository[] }> =>
@@ -340,6 +369,30 @@ export const api = {
   ): Promise<{ revision: string; automationDisabled: boolean }> =>
     call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/rollback`, { id }),
 };
+
+/** One resource's live vs desired diff (GET .../diff); Secret values masked by the server. */
+export interface ResourceDiff {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** "changed", "added" (not live yet), "removed" (pruning would delete it), "unchanged". */
+  status: string;
+  /** A unified diff, "" when unchanged. */
+  diff: string;
+}
+
+export interface AppDiff {
+  /** The revision planned (a commit, or chart@version). */
+  revision: string;
+  resources: ResourceDiff[];
+}
+
+/** The app's source rendered at a revision (GET .../manifests); Secrets masked. */
+export interface RenderedManifests {
+  revision: string;
+  manifests: Record<string, unknown>[];
+}
 
 /** The URL of the live stream of app changes, filtered like the list. */
 export function streamURL(query: string): string {

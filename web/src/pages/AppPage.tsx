@@ -20,6 +20,9 @@ import {
 import { Link } from "../router";
 import { DeleteButton, RefreshButton, RollbackButton, SyncButton } from "./AppActions";
 import { useSession } from "../session";
+import { AppViewTabs, useAppView } from "../diff/AppViewTabs";
+import { DiffCard } from "../diff/DiffCard";
+import { ManifestsView } from "../diff/ManifestsView";
 import { ResourcesCard } from "../tree/ResourcesCard";
 import { useAppTree, type AppTree } from "../tree/useAppTree";
 
@@ -37,6 +40,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string>("");
   const abortRef = useRef<AbortController | null>(null);
+  const view = useAppView();
   const { changed: treeChanged, ...tree } = useAppTree(namespace, name);
 
   const load = useCallback(async () => {
@@ -118,7 +122,23 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
         />
       )}
       {loaded === null && error === null && <p className="muted" aria-busy="true">Loading…</p>}
-      {loaded !== null && <AppDetails {...loaded} tree={tree} onRequested={setNotice} />}
+      {loaded !== null && <AppViewTabs />}
+      {loaded !== null && (
+        <div id="app-view" role="tabpanel" aria-labelledby={`view-${view}`}>
+          {view === "overview" && <AppDetails {...loaded} tree={tree} onRequested={setNotice} />}
+          {view === "diff" && (
+            <DiffCard namespace={namespace} name={name}
+              version={loaded.app.metadata.resourceVersion ?? ""} />
+          )}
+          {view === "manifests" && (
+            <section aria-labelledby="manifests-title" className="card">
+              <h2 id="manifests-title">Manifests</h2>
+              <ManifestsView namespace={namespace} name={name}
+                version={loaded.app.metadata.resourceVersion ?? ""} only={null} />
+            </section>
+          )}
+        </div>
+      )}
     </main>
   );
 }

@@ -5,7 +5,11 @@
 import { useEffect, useRef, useState } from "react";
 import { ApiError, api, type KubeEvent, type TreeNode } from "../api";
 import { ErrorMessage, HealthBadge, SyncBadge, Time } from "../components";
-import { Link, navigate } from "../router";
+import { ManifestsView } from "../diff/ManifestsView";
+import { PanelTabs } from "../diff/PanelTabs";
+import { ResourceDiffView } from "../diff/ResourceDiffView";
+import { panelViewOf } from "../diff/diffView";
+import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { EventsTable } from "./EventsTable";
 import { readableOrder } from "./manifest";
@@ -34,6 +38,9 @@ export function ResourcePanel({ namespace, app, selected, node, events, generati
   const heading = useRef<HTMLHeadingElement>(null);
   const label = resourceLabel(selected);
   const missing = node !== null && node.uid.startsWith("missing:");
+  const location = useLocation();
+  // Only what the app manages has a diff and a rendered manifest.
+  const view = node?.managed ? panelViewOf(location.search) : "live";
 
   useEffect(() => {
     heading.current?.focus();
@@ -85,17 +92,39 @@ export function ResourcePanel({ namespace, app, selected, node, events, generati
             </p>
             {node.health?.message && <p className="message">{node.health.message}</p>}
             {node.createdAt && <p className="muted">Created <Time value={node.createdAt} /></p>}
-            <h4>Live manifest</h4>
-            {missing && <p className="muted">Not in the cluster: the app manages it, but it does not exist.</p>}
-            {!missing && manifest === null && <p className="muted" aria-busy="true">Loading…</p>}
-            {manifest !== null && "error" in manifest && (
-              <ErrorMessage error={manifest.error} title="Cannot load the manifest" />
-            )}
-            {manifest !== null && "yaml" in manifest && (
-              <pre className="manifest" aria-label={`Manifest of ${label}`} tabIndex={0}>
-                {manifest.yaml}
-              </pre>
-            )}
+            {node.managed && <PanelTabs label={label} />}
+            <div id="panel-view" role={node.managed ? "tabpanel" : undefined}
+              aria-labelledby={node.managed ? `panel-${view}` : undefined}>
+              {view === "live" && (
+                <>
+                  <h4>Live manifest</h4>
+                  {missing && <p className="muted">Not in the cluster: the app manages it, but it does not exist.</p>}
+                  {!missing && manifest === null && <p className="muted" aria-busy="true">Loading…</p>}
+                  {manifest !== null && "error" in manifest && (
+                    <ErrorMessage error={manifest.error} title="Cannot load the manifest" />
+                  )}
+                  {manifest !== null && "yaml" in manifest && (
+                    <pre className="manifest" aria-label={`Manifest of ${label}`} tabIndex={0}>
+                      {manifest.yaml}
+                    </pre>
+                  )}
+                </>
+              )}
+              {view === "diff" && (
+                <>
+                  <h4>Live vs git</h4>
+                  <ResourceDiffView namespace={namespace} app={app} selected={selected}
+                    version={String(generation)} />
+                </>
+              )}
+              {view === "manifests" && (
+                <>
+                  <h4>Rendered manifest</h4>
+                  <ManifestsView namespace={namespace} name={app} version={String(generation)}
+                    only={selected} />
+                </>
+              )}
+            </div>
           </>
         )}
       <h4>Events</h4>
