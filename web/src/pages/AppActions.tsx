@@ -1,12 +1,13 @@
 // What a person asks of one app from its page: a sync (with the options of
-// `driftless app sync`), a refresh, a rollback to a history entry, and its
-// deletion (with or without its objects). Each request goes
+// `driftless app sync`, selected resources included), a refresh (hard or
+// not), the termination of the running operation, a rollback to a history
+// entry, and its deletion (with or without its objects). Each request goes
 // to the API, which writes it as the CLI does; the controller serves it, and
 // the page shows its progress through the live stream. A refused request
 // keeps its dialog open with the server's reason, and changes nothing.
 
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
-import { ApiError, api, type HistoryEntry } from "../api";
+import { ApiError, api, type HistoryEntry, type ResourceSelector, type TreeNode } from "../api";
 import { ErrorMessage, shortRevision } from "../components";
 import { navigate } from "../router";
 import { useSession } from "../session";
@@ -71,30 +72,55 @@ export function SyncButton(props: {
   const [revision, setRevision] = useState("");
   const [prune, setPrune] = useState(false);
   const [dryRun, setDryRun] = useState(false);
+  const [all, setAll] = useState(true);
+  const [hard, setHard] = useState(false);
+  const [chosen, setChosen] = useState<Set<string>>(new Set());
+  const managed = useManaged(props.namespace, props.name, open);
   const request = useRequest();
+  const noneChosen = !all && chosen.size === 0;
 
   async function submit(event: FormEvent<HTMLFormElement>): Promise<void> {
     event.preventDefault();
+    if (noneChosen) return;
     const wanted = revision.trim();
-    const ok = await request.run(() =>
-      api.sync(props.namespace, props.name, {
+    const resources = all
+      ? []
+      : (managed.nodes ?? []).filter((n) => chosen.has(n.uid)).map(selector);
+    const ok = await request.run(async () => {
+      // Written first, so the pass that serves the sync reads the repository anew.
+      if (hard) await api.refresh(props.namespace, props.name, true);
+      await api.sync(props.namespace, props.name, {
         ...(wanted === "" ? {} : { revision: wanted }),
         prune,
         dryRun,
-      })
-    );
+        ...(resources.length === 0 ? {} : { resources }),
+      });
+    });
     if (ok) {
       setOpen(false);
+      const what = resources.length === 0 ? "" : ` of ${resources.length} resource(s)`;
       props.onRequested(
-        `${dryRun ? "Dry run" : "Sync"} of ${shortRevision(wanted) || props.targetRevision} requested; its progress shows here.`,
+        `${dryRun ? "Dry run" : "Sync"}${what} at ${shortRevision(wanted) || props.targetRevision} requested; its progress shows here.`,
       );
     }
+  }
+
+  function toggle(uid: string, on: boolean): void {
+    setChosen((before) => {
+      const next = new Set(before);
+      if (on) next.add(uid);
+      else next.delete(uid);
+      return next;
+    });
   }
 
   return (
     <>
       <button type="button" className="primary" onClick={() => {
         request.reset();
+        setAll(true);
+        setHard(false);
+        setChosen(new Set());
         setOpen(true);
       }}>
         Sync…
@@ -122,10 +148,50 @@ export function SyncButton(props: {
               onChange={(e) => setDryRun(e.target.checked)} />
             <label htmlFor="sync-dry-run">Dry run: report what would change, change nothing</label>
           </span>
+          <span className="check">
+            <input id="sync-hard" type="checkbox" checked={hard}
+              onChange={(e) => setHard(e.target.checked)} />
+            <label htmlFor="sync-hard">
+              Hard refresh first: read the repository now and render again (caches bypassed)
+            </label>
+          </span>
+          <span className="check">
+            <input id="sync-all" type="checkbox" checked={all}
+              onChange={(e) => setAll(e.target.checked)} />
+            <label htmlFor="sync-all">All resources (hooks run)</label>
+          </span>
+          {!all && (
+            <fieldset className="sync-resources" aria-describedby="sync-resources-hint">
+              <legend>Resources to sync</legend>
+              <span id="sync-resources-hint" className="hint">
+                Only these objects are applied; no hook runs.
+              </span>
+              {managed.error !== null && (
+                <ErrorMessage error={managed.error} title="Cannot list the app's resources" />
+              )}
+              {managed.nodes === null && managed.error === null && (
+                <p className="muted" aria-busy="true">Loading the resources…</p>
+              )}
+              {managed.nodes !== null && managed.nodes.length === 0 && (
+                <p className="muted">The app manages no resources yet.</p>
+              )}
+              {(managed.nodes ?? []).map((node) => {
+                const id = `sync-resource-${node.uid}`;
+                return (
+                  <span className="check" key={node.uid}>
+                    <input id={id} type="checkbox" checked={chosen.has(node.uid)}
+                      onChange={(e) => toggle(node.uid, e.target.checked)} />
+                    <label htmlFor={id}>{resourceName(node)}</label>
+                  </span>
+                );
+              })}
+              {noneChosen && <p className="hint">Pick at least one resource.</p>}
+            </fieldset>
+          )}
           {request.error !== null && <ErrorMessage error={request.error} title="Cannot sync" />}
           <div className="dialog-buttons">
             <button type="button" onClick={() => setOpen(false)}>Cancel</button>
-            <button type="submit" className="primary" disabled={request.busy}>
+            <button type="submit" className="primary" disabled={request.busy || noneChosen}>
               {request.busy ? "Asking…" : "Start sync"}
             </button>
           </div>
@@ -185,10 +251,15 @@ export function RefreshButton(props: {
   name: string;
   onRequested: (what: string) => void;
 }) {
+  const [hard, setHard] = useState(false);
   const request = useRequest();
   async function refresh(): Promise<void> {
-    if (await request.run(() => api.refresh(props.namespace, props.name))) {
-      props.onRequested("Refresh requested: the controller compares the app with git again.");
+    if (await request.run(() => api.refresh(props.namespace, props.name, hard))) {
+      props.onRequested(
+        hard
+          ? "Hard refresh requested: the controller reads the repository now and renders the app again."
+          : "Refresh requested: the controller compares the app with git again.",
+      );
     }
   }
   return (
@@ -196,9 +267,98 @@ export function RefreshButton(props: {
       <button type="button" disabled={request.busy} onClick={() => void refresh()}>
         Refresh
       </button>
+      <span className="check">
+        <input id="refresh-hard" type="checkbox" checked={hard}
+          aria-describedby="refresh-hard-hint" onChange={(e) => setHard(e.target.checked)} />
+        <label htmlFor="refresh-hard">Hard</label>
+        <span id="refresh-hard-hint" className="visually-hidden">
+          A hard refresh bypasses the controller's caches: it reads the repository now and
+          renders the app again.
+        </span>
+      </span>
       {request.error !== null && <ErrorMessage error={request.error} title="Cannot refresh" />}
     </>
   );
+}
+
+export function TerminateButton(props: {
+  namespace: string;
+  name: string;
+  onRequested: (what: string) => void;
+}) {
+  const [open, setOpen] = useState(false);
+  const request = useRequest();
+
+  async function confirm(): Promise<void> {
+    if (await request.run(() => api.terminate(props.namespace, props.name))) {
+      setOpen(false);
+      props.onRequested("Termination requested: the operation stops at its next safe point.");
+    }
+  }
+
+  return (
+    <>
+      <button type="button" className="danger" onClick={() => {
+        request.reset();
+        setOpen(true);
+      }}>
+        Terminate…
+      </button>
+      <Modal open={open} onClose={() => setOpen(false)} title={`Terminate the operation of ${props.name}`}>
+        <p>
+          Stop the running operation of <strong>{props.name}</strong> at its next safe point. What
+          it already applied stays; hooks still running are left as they are.
+        </p>
+        {request.error !== null && (
+          <ErrorMessage error={request.error} title="Cannot terminate" />
+        )}
+        <div className="dialog-buttons">
+          <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+          <button type="button" className="danger" disabled={request.busy}
+            onClick={() => void confirm()}>
+            {request.busy ? "Asking…" : "Terminate"}
+          </button>
+        </div>
+      </Modal>
+    </>
+  );
+}
+
+/** The app's managed objects (from its tree), loaded when `wanted` (the dialog opens). */
+function useManaged(
+  namespace: string,
+  name: string,
+  wanted: boolean,
+): { nodes: TreeNode[] | null; error: unknown } {
+  const { expired } = useSession();
+  const [state, setState] = useState<{ nodes: TreeNode[] | null; error: unknown }>({
+    nodes: null,
+    error: null,
+  });
+  useEffect(() => {
+    if (!wanted) return;
+    const abort = new AbortController();
+    setState({ nodes: null, error: null });
+    api.tree(namespace, name, abort.signal).then(
+      (tree) => setState({ nodes: tree.nodes.filter((n) => n.managed), error: null }),
+      (error: unknown) => {
+        if (abort.signal.aborted) return;
+        if (error instanceof ApiError && error.unauthorized) expired();
+        setState({ nodes: null, error });
+      },
+    );
+    return () => abort.abort();
+  }, [namespace, name, wanted, expired]);
+  return state;
+}
+
+function selector(node: TreeNode): ResourceSelector {
+  return { group: node.group, kind: node.kind, namespace: node.namespace, name: node.name };
+}
+
+function resourceName(node: TreeNode): string {
+  const kind = node.group ? `${node.kind}.${node.group}` : node.kind;
+  return `${kind} ${node.namespace ? `${node.namespace}/` : ""}${node.name}`;
 }
 
 export function DeleteButton(props: { namespace: string; name: string }) {

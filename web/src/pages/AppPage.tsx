@@ -18,7 +18,13 @@ import {
   shortRevision,
 } from "../components";
 import { Link } from "../router";
-import { DeleteButton, RefreshButton, RollbackButton, SyncButton } from "./AppActions";
+import {
+  DeleteButton,
+  RefreshButton,
+  RollbackButton,
+  SyncButton,
+  TerminateButton,
+} from "./AppActions";
 import { useSession } from "../session";
 import { AppViewTabs, useAppView } from "../diff/AppViewTabs";
 import { DiffCard } from "../diff/DiffCard";
@@ -41,7 +47,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
   const [notice, setNotice] = useState<string>("");
   const abortRef = useRef<AbortController | null>(null);
   const view = useAppView();
-  const { changed: treeChanged, ...tree } = useAppTree(namespace, name);
+  const tree = useAppTree(namespace, name);
 
   const load = useCallback(async () => {
     abortRef.current?.abort();
@@ -81,7 +87,6 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
     let timer: number | undefined;
     const changed = (event: MessageEvent<string>): void => {
       if (!concerns(event.data, namespace, name)) return;
-      treeChanged();
       window.clearTimeout(timer);
       timer = window.setTimeout(() => void load(), RELOAD_DELAY_MS);
     };
@@ -91,7 +96,7 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
       source.close();
       window.clearTimeout(timer);
     };
-  }, [namespace, name, load, treeChanged]);
+  }, [namespace, name, load]);
 
   return (
     <main className="page app-page">
@@ -201,6 +206,12 @@ function AppDetails({
               {operation.phase ?? "Running"}
               {operation.revision ? ` (${shortRevision(operation.revision)})` : ""}
               {operation.message ? `: ${operation.message}` : ""}
+              {operation.phase === "Running" && (
+                <>
+                  {" "}
+                  <TerminateButton namespace={namespace} name={name} onRequested={onRequested} />
+                </>
+              )}
             </Field>
           )}
         </dl>

@@ -1,18 +1,22 @@
-// An app's resource tree and Events, loaded together and reloaded on demand
-// (the app page calls `changed()` on every live change of the app), at most
-// once per THROTTLE_MS however often it is called: the first change loads at
-// once, later ones within the window fold into a single load at its end.
-// Owned objects (Pods, ReplicaSets) change without the app changing, so the
-// tree is also reloaded every POLL_MS, and every PARTIAL_POLL_MS while the
-// server says the tree or the Events are partial (e.g. a kind still listing).
+// An app's resource tree and Events, kept current by the app's own stream
+// (GET /api/v1/applications/{ns}/{name}/stream, Server-Sent Events): it sends
+// the tree and the Events when it opens, then each again whenever it changes
+// (a Pod replaced, a new Event), so nothing is polled while it is open.
+//
+// While the stream is down they are loaded with GET .../tree and .../events at
+// once and every FALLBACK_POLL_MS: when the connection drops (the browser
+// reconnects by itself, as the server's `retry` says) and when it is refused
+// (503: too many streams; 401: logged out, which the GET then reports), in
+// which case it is opened again after a delay doubling from RECONNECT_MIN_MS
+// to RECONNECT_MAX_MS. Once it is open again the poll stops.
 
-import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, api, type KubeEvent, type ResourceTree } from "../api";
+import { useCallback, useEffect, useState } from "react";
+import { ApiError, api, appStreamURL, type KubeEvent, type ResourceTree } from "../api";
 import { useSession } from "../session";
 
-export const THROTTLE_MS = 2000;
-export const POLL_MS = 15_000;
-export const PARTIAL_POLL_MS = 5000;
+export const FALLBACK_POLL_MS = 15_000;
+export const RECONNECT_MIN_MS = 1000;
+export const RECONNECT_MAX_MS = 30_000;
 
 export interface AppTree {
   tree: ResourceTree | null;
@@ -21,7 +25,7 @@ export interface AppTree {
   /** Why some Events may be missing (a namespace's Events still listing). */
   eventsPartial: string | null;
   eventsError: unknown;
-  /** Bumped on every completed load: what depends on the tree (a node's manifest) reloads too. */
+  /** Bumped on every new tree: what depends on it (a node's manifest) reloads too. */
   generation: number;
 }
 
@@ -34,67 +38,105 @@ const EMPTY: AppTree = {
   generation: 0,
 };
 
-export function useAppTree(namespace: string, name: string): AppTree & { changed: () => void } {
+type EventsBody = { items: KubeEvent[]; partial?: string | null };
+
+function withTree(before: AppTree, tree: ResourceTree): AppTree {
+  return { ...before, tree, treeError: null, generation: before.generation + 1 };
+}
+
+function withEvents(before: AppTree, body: EventsBody): AppTree {
+  return { ...before, events: body.items, eventsPartial: body.partial ?? null, eventsError: null };
+}
+
+/** The JSON of a stream message, if it is an object holding `key` as an array. */
+function parsed<T>(data: string, key: string): T | null {
+  try {
+    const value: unknown = JSON.parse(data);
+    if (typeof value !== "object" || value === null) return null;
+    return Array.isArray((value as Record<string, unknown>)[key]) ? (value as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function useAppTree(namespace: string, name: string): AppTree {
   const { expired } = useSession();
   const [state, setState] = useState<AppTree>(EMPTY);
-  const abortRef = useRef<AbortController | null>(null);
-  const lastLoad = useRef(0);
-  const timer = useRef<number | undefined>(undefined);
-  const poll = useRef<number | undefined>(undefined);
 
-  const load = useCallback(async () => {
-    abortRef.current?.abort();
-    const abort = new AbortController();
-    abortRef.current = abort;
-    lastLoad.current = Date.now();
+  const load = useCallback(async (signal: AbortSignal) => {
     const settle = <T,>(promise: Promise<T>) =>
       promise.then(
         (value) => ({ value, error: null as unknown }),
         (error: unknown) => ({ value: null, error }),
       );
     const [tree, events] = await Promise.all([
-      settle(api.tree(namespace, name, abort.signal)),
-      settle(api.events(namespace, name, abort.signal)),
+      settle(api.tree(namespace, name, signal)),
+      settle(api.events(namespace, name, signal)),
     ]);
-    if (abort.signal.aborted) return;
-    window.clearTimeout(poll.current);
-    poll.current = window.setTimeout(
-      () => void load(),
-      tree.value?.partial || events.value?.partial ? PARTIAL_POLL_MS : POLL_MS,
-    );
+    if (signal.aborted) return;
     for (const error of [tree.error, events.error]) {
       if (error instanceof ApiError && error.unauthorized) expired();
     }
-    setState((before) => ({
+    setState((before) => {
       // A failed reload keeps what was shown, with the error beside it.
-      tree: tree.value ?? before.tree,
-      treeError: tree.error,
-      events: events.value?.items ?? before.events,
-      eventsPartial: events.value === null ? before.eventsPartial : events.value.partial ?? null,
-      eventsError: events.error,
-      generation: before.generation + 1,
-    }));
+      let next = tree.value === null ? { ...before, treeError: tree.error } : withTree(before, tree.value);
+      next = events.value === null ? { ...next, eventsError: events.error } : withEvents(next, events.value);
+      return next;
+    });
   }, [namespace, name, expired]);
 
   useEffect(() => {
     setState(EMPTY);
-    void load();
-    return () => {
-      abortRef.current?.abort();
-      window.clearTimeout(timer.current);
-      window.clearTimeout(poll.current);
-      timer.current = undefined;
+    const abort = new AbortController();
+    let source: EventSource | null = null;
+    let poll: number | undefined;
+    let reconnect: number | undefined;
+    let backoff = RECONNECT_MIN_MS;
+
+    const startPolling = (): void => {
+      if (poll !== undefined) return;
+      void load(abort.signal);
+      poll = window.setInterval(() => void load(abort.signal), FALLBACK_POLL_MS);
     };
-  }, [load]);
+    const stopPolling = (): void => {
+      window.clearInterval(poll);
+      poll = undefined;
+    };
 
-  const changed = useCallback(() => {
-    if (timer.current !== undefined) return; // a load is already due
-    const wait = Math.max(0, lastLoad.current + THROTTLE_MS - Date.now());
-    timer.current = window.setTimeout(() => {
-      timer.current = undefined;
-      void load();
-    }, wait);
-  }, [load]);
+    const connect = (): void => {
+      const es = new EventSource(appStreamURL(namespace, name));
+      source = es;
+      es.onopen = () => {
+        backoff = RECONNECT_MIN_MS;
+        stopPolling();
+      };
+      es.onerror = () => {
+        startPolling();
+        if (es.readyState !== EventSource.CLOSED || abort.signal.aborted) return;
+        // Refused (an error status): the browser gives up; try again later, slower each time.
+        reconnect = window.setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+      };
+      es.addEventListener("tree", (event: MessageEvent<string>) => {
+        const tree = parsed<ResourceTree>(event.data, "nodes");
+        if (tree !== null) setState((before) => withTree(before, tree));
+      });
+      es.addEventListener("events", (event: MessageEvent<string>) => {
+        const body = parsed<EventsBody>(event.data, "items");
+        if (body !== null) setState((before) => withEvents(before, body));
+      });
+      // The app is gone: its page says so (it follows the app list's stream).
+      es.addEventListener("deleted", () => es.close());
+    };
 
-  return { ...state, changed };
+    connect();
+    return () => {
+      abort.abort();
+      source?.close();
+      stopPolling();
+      window.clearTimeout(reconnect);
+    };
+  }, [namespace, name, load]);
+
+  return state;
 }
