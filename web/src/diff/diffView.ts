@@ -15,8 +15,8 @@ export interface DiffLine {
   text: string;
 }
 
-/** The longest revision the UI sends (the API refuses longer ones anyway). */
-export const MAX_REVISION = 255;
+/** The longest revision the UI sends, as the API takes (pipeline.requests.MAX_REVISION). */
+export const MAX_REVISION = 1024;
 
 const APP_VIEWS: readonly AppView[] = ["overview", "diff", "manifests"];
 const PANEL_VIEWS: readonly PanelView[] = ["live", "diff", "manifests"];
