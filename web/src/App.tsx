@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError, api } from "./api";
 import { ErrorMessage } from "./components";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { AppEditPage, editTarget } from "./edit/AppEditPage";
 import { AppListPage } from "./pages/AppListPage";
 import { AppPage } from "./pages/AppPage";
 import { ClustersPage, ProjectsPage, RepositoriesPage } from "./pages/ConfigPages";
@@ -123,6 +124,8 @@ const CONFIG_PAGES = { projects: ProjectsPage, repositories: RepositoriesPage, c
 
 function Routes({ pathname }: { pathname: string }) {
   if (pathname === HOME || pathname === `${HOME}/` || pathname === "/") return <AppListPage />;
+  const edit = editTarget(pathname);
+  if (edit !== null) return <AppEditPage target={edit} />;
   const match = APP_PATH.exec(pathname);
   if (match !== null) {
     const [, namespace = "", name = ""] = match;

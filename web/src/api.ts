@@ -98,6 +98,7 @@ export interface Application {
     labels?: Record<string, string>;
     creationTimestamp?: string;
     resourceVersion?: string;
+    generation?: number;
   };
   spec: {
     project?: string;
@@ -385,6 +386,21 @@ export const api = {
     id: number,
   ): Promise<{ revision: string; automationDisabled: boolean }> =>
     call("POST", `/api/v1/applications/${seg(namespace)}/${seg(name)}/rollback`, { id }),
+  /** Create an application from a manifest body (`dryRun`: only check it, store nothing). */
+  createApp: (body: unknown, dryRun: boolean): Promise<Application> =>
+    call("POST", `/api/v1/applications${dryRun ? "?dryRun=true" : ""}`, body),
+  /** Replace an application's spec, guarded by the resourceVersion (and generation) read. */
+  replaceApp: (
+    namespace: string,
+    name: string,
+    body: unknown,
+    dryRun: boolean,
+  ): Promise<Application> =>
+    call(
+      "PUT",
+      `/api/v1/applications/${seg(namespace)}/${seg(name)}${dryRun ? "?dryRun=true" : ""}`,
+      body,
+    ),
 };
 
 /** One resource's live vs desired diff (GET .../diff); Secret values masked by the server. */

@@ -19,7 +19,7 @@ import { AppTable } from "../list/AppTable";
 import { AppTiles } from "../list/AppTiles";
 import { useAppList, type LiveState } from "../list/useAppList";
 import { markListInteractive } from "../perf";
-import { navigate, useLocation } from "../router";
+import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 
 const TYPING_DELAY_MS = 300;
@@ -54,6 +54,7 @@ export function AppListPage() {
         </p>
         <LiveIndicator live={live} />
         <button type="button" onClick={() => store.refresh()}>Refresh</button>
+        <Link to="/applications/new" className="button-link">New app</Link>
         <ViewToggle filters={filters} setFilters={setFilters} />
       </div>
       <FilterBar filters={filters} setFilters={setFilters} counts={store.counts} />
@@ -62,7 +63,7 @@ export function AppListPage() {
         <p className="empty">
           {isFiltered(filters)
             ? "No application matches these filters."
-            : "There are no applications yet. Create one with driftless app create."}
+            : "There are no applications yet. Create one with New app or driftless app create."}
         </p>
       )}
       {total !== null && total > 0 && (filters.view === "tiles"

@@ -115,6 +115,8 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
               onRequested={setNotice}
             />
             <RefreshButton namespace={namespace} name={name} onRequested={setNotice} />
+            <Link to={`/applications/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/edit`}
+              className="button-link">Edit</Link>
             <DeleteButton namespace={namespace} name={name} />
           </div>
         )}
