@@ -281,6 +281,11 @@ async def _serve_as_the_server(
                         assert resp.status == 200, (path, await resp.text())
                 async with http.get(f"{served.url}/api/v1/repositories") as resp:
                     assert resp.status == 200, await resp.text()
+                async with http.delete(f"{served.url}/api/v1/session") as resp:
+                    assert resp.status == 204  # the sessions Secret written both ways
+        # Its own Secrets, written with its own token: the account and the sessions.
+        for secret in ("driftless-admin", "driftless-initial-admin", "driftless-sessions"):
+            assert await kube.get("v1", "Secret", secret, namespace) is not None, secret
         refreshed = await kube.get(API_VERSION, APPLICATION_KIND, name, namespace)
         assert refreshed is not None
         assert "driftless.dev/refresh" in refreshed["metadata"].get("annotations", {})

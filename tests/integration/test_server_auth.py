@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import ssl
+import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from driftless.core.deployment import SESSIONS_SECRET
 from driftless.kube.client import KubeClient
-from driftless.server import auth, settings, tls
+from driftless.server import auth, sessions, settings, tls
 from tests.integration.helpers import APPS_NAMESPACE
 from tests.integration.server_inprocess import serving
 
@@ -165,3 +169,68 @@ async def test_behind_a_tls_ingress_the_cookie_is_secure_and_host_prefixed(
                 assert cleared["secure"] is True
             async with http.get(url, headers=headers) as resp:
                 assert resp.status == 401
+
+
+async def test_sessions_survive_a_restart_and_are_shared_by_two_replicas(
+    kube: KubeClient,
+) -> None:
+    async with serving(kube) as first:
+        http = await first.login()
+        async with http:
+            (cookie,) = [c for c in http.cookie_jar if c.key == auth.COOKIE]
+        session_id = cookie.value
+    stored = await kube.get("v1", "Secret", SESSIONS_SECRET, APPS_NAMESPACE)
+    assert stored is not None
+    assert hashlib.sha256(session_id.encode()).hexdigest() in stored["data"]
+    assert session_id not in str(stored)  # only its digest is at rest
+    headers = {"Cookie": f"{auth.COOKIE}={session_id}"}
+
+    # A new process (as after a restart or a rolling update) and a second replica beside it.
+    async with serving(kube) as a, serving(kube) as b, aiohttp.ClientSession() as http:
+        for served in (a, b):
+            async with http.get(f"{served.url}/api/v1/session", headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
+        # A login on one replica is known to the other at once.
+        body = {"username": "admin", "password": await a.initial_password()}
+        async with http.post(f"{a.url}/api/v1/session", json=body) as resp:
+            assert resp.status == 200
+            fresh = SimpleCookie(resp.headers["Set-Cookie"])[auth.COOKIE].value
+        fresh_headers = {"Cookie": f"{auth.COOKIE}={fresh}"}
+        async with http.get(f"{b.url}/api/v1/applications?limit=1", headers=fresh_headers) as r:
+            assert r.status == 200, await r.text()
+        # Logging out on one replica ends the session on the other too.
+        async with http.delete(f"{b.url}/api/v1/session", headers=headers) as resp:
+            assert resp.status == 204
+        await _until_status(http, f"{a.url}/api/v1/session", headers, 401)
+        async with http.get(f"{a.url}/api/v1/session", headers=fresh_headers) as resp:
+            assert resp.status == 200  # another session is untouched
+
+        # A new password ends every session on both replicas.
+        original = await kube.get("v1", "Secret", auth.ADMIN_SECRET, APPS_NAMESPACE)
+        assert original is not None
+        new_hash = auth.hash_password("another passphrase")
+        await kube.merge_patch(
+            "v1", "Secret", auth.ADMIN_SECRET,
+            {"data": {auth.HASH_KEY: base64.b64encode(new_hash.encode()).decode()}},
+            namespace=APPS_NAMESPACE,
+        )  # fmt: skip
+        try:
+            for served in (a, b):
+                await _until_status(http, f"{served.url}/api/v1/session", fresh_headers, 401)
+        finally:
+            await kube.merge_patch(
+                "v1", "Secret", auth.ADMIN_SECRET, {"data": original["data"]},
+                namespace=APPS_NAMESPACE,
+            )  # fmt: skip
+
+
+async def _until_status(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], status: int
+) -> None:
+    deadline = time.monotonic() + 10 * sessions.REFRESH_SECONDS
+    while True:
+        async with http.get(url, headers=headers) as resp:
+            if resp.status == status:
+                return
+            assert time.monotonic() < deadline, f"{url} stayed {resp.status}, not {status}"
+        await asyncio.sleep(0.1)

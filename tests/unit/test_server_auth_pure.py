@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from driftless.server import auth
+from driftless.server import sessions as sessions_module
 from driftless.server.auth import Sessions, hash_password, verify_password
 
 
@@ -86,7 +86,7 @@ def test_unknown_ids_are_nobody(session_id: str | None) -> None:
 
 
 def test_the_store_is_bounded_oldest_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "MAX_SESSIONS", 3)
+    monkeypatch.setattr(sessions_module, "MAX_SESSIONS", 3)
     sessions = Sessions(60)
     ids = [sessions.create("admin") for _ in range(4)]
     assert len(sessions) == 3

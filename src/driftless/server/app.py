@@ -82,12 +82,7 @@ def new_state(
         controller_namespace=settings.controller_namespace,
         apps_namespace=apps_namespace,
     )
-    login = auth.Auth(
-        enabled=settings.auth,
-        account=auth.AdminAccount(client, settings.controller_namespace),
-        sessions=auth.Sessions(settings.session_seconds),
-        secure_cookies=settings.secure_cookies,
-    )
+    login = auth.for_server(settings, client)
     config = routes_config.new_caches(client, settings.controller_namespace)
     live = LiveObjects(client)
     return ServerState(
@@ -191,6 +186,7 @@ async def serve(
     tasks = [
         asyncio.create_task(state.caches.start(), name="server caches"),
         asyncio.create_task(state.config.run(), name="server config caches"),
+        asyncio.create_task(state.auth.run(), name="server sessions"),
         asyncio.create_task(_stop_when(stop, server), name="server stop"),
     ]
     if started is not None:

@@ -14,14 +14,15 @@ parameters in the string, ``$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<key>``
 hash cannot make a login take the server's memory or minutes of CPU; a
 malformed one verifies nothing.
 
-Sessions (``Sessions``): a random opaque id (256 bits) in cookie
+Sessions (``sessions.Sessions``): a random opaque id (256 bits) in cookie
 ``driftless_session`` (HttpOnly, SameSite=Strict, Path=/; when browsers come
 over HTTPS -- TLS of the server's own or ``--secure-cookies`` behind an
-ingress -- ``Secure`` and named ``__Host-driftless_session``),
-mapped in memory to the user and an expiry. Logging out forgets the id, so
-the old cookie is refused from then on; so is an expired one. Sessions live
-in this process: a restart logs everyone out. At most ``MAX_SESSIONS`` live;
-the oldest go first.
+ingress -- ``Secure`` and named ``__Host-driftless_session``), mapped to the
+user and an expiry in Secret ``driftless-sessions`` (by the id's SHA-256
+only), so a restart or another replica keeps them. Logging out forgets the
+id, so the old cookie is refused from then on; so is an expired one, and
+every session made under an earlier password. At most
+``sessions.MAX_SESSIONS`` live; the oldest go first.
 
 Routes (``router``): ``POST /api/v1/session`` ``{"username", "password"}``
 -> 200 ``{"user"}`` and the cookie, or 401 (same message for a wrong user and
@@ -44,7 +45,6 @@ import hmac
 import logging
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
@@ -57,6 +57,7 @@ from driftless.core import deployment
 from driftless.kube.client import KubeClient, KubeConflictError
 from driftless.server import settings
 from driftless.server.errors import UnauthorizedError, UnavailableError
+from driftless.server.sessions import Sessions, SessionSecret, fingerprint
 from driftless.server.throttle import Throttle
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "AdminAccount",
     "Auth",
     "Sessions",
+    "for_server",
     "guard",
     "hash_password",
     "router",
@@ -81,7 +83,6 @@ HASH_KEY = "password-hash"
 INITIAL_SECRET = deployment.INITIAL_ADMIN_SECRET
 INITIAL_KEY = "password"
 COOKIE = settings.COOKIE
-MAX_SESSIONS = 10_000
 VERIFYING = 2  # scrypt is CPU and memory: bound concurrent logins
 MAX_WAITING = 8  # beyond, a login is refused at once (503) rather than queued
 WRONG = "wrong username or password"
@@ -136,53 +137,6 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-@dataclass
-class _Session:
-    user: str
-    expires: float
-
-
-class Sessions:
-    """Live sessions of this process: opaque id -> user, until expiry or logout."""
-
-    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl_seconds
-        self.clock = clock
-        self._live: dict[str, _Session] = {}
-
-    def create(self, user: str) -> str:
-        if len(self._live) >= MAX_SESSIONS:
-            self._expire()
-            while len(self._live) >= MAX_SESSIONS:  # dicts keep insertion order: oldest first
-                del self._live[next(iter(self._live))]
-        session_id = secrets.token_urlsafe(32)
-        self._live[session_id] = _Session(user, self.clock() + self.ttl)
-        return session_id
-
-    def user(self, session_id: str | None) -> str | None:
-        if not session_id:
-            return None
-        session = self._live.get(session_id)
-        if session is None:
-            return None
-        if session.expires <= self.clock():
-            del self._live[session_id]
-            return None
-        return session.user
-
-    def end(self, session_id: str | None) -> None:
-        if session_id:
-            self._live.pop(session_id, None)
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def _expire(self) -> None:
-        now = self.clock()
-        for session_id in [s for s, v in self._live.items() if v.expires <= now]:
-            del self._live[session_id]
-
-
 class AdminAccount:
     """The ``admin`` account's Secrets in the controller's namespace."""
 
@@ -220,13 +174,17 @@ class AdminAccount:
         return True
 
     async def verify(self, username: str, password: str) -> bool:
-        """Whether the credentials are the admin's.
+        """Whether the credentials are the admin's (see ``check``)."""
+        return await self.check(username, password) is not None
+
+    async def check(self, username: str, password: str) -> str | None:
+        """The password hash the credentials verified against, or ``None`` when they are wrong.
 
         At most ``VERIFYING`` logins read the Secret and hash at once; with
         ``MAX_WAITING`` more already queued, ``UnavailableError`` (503).
         """
         if username != ADMIN_USER or not password:
-            return False
+            return None
         if self._queued >= VERIFYING + MAX_WAITING:
             raise UnavailableError("too many logins at once; try again in a few seconds")
         self._queued += 1
@@ -234,10 +192,15 @@ class AdminAccount:
             async with self._verifying:
                 hashed = await self._hash()
                 if hashed is None:
-                    return False
-                return await asyncio.to_thread(verify_password, password, hashed)
+                    return None
+                right = await asyncio.to_thread(verify_password, password, hashed)
+                return hashed if right else None
         finally:
             self._queued -= 1
+
+    async def password_hash(self) -> str | None:
+        """The current hash in the admin Secret (``None``: no account)."""
+        return await self._hash()
 
     async def _hash(self) -> str | None:
         secret = await self.client.get("v1", "Secret", ADMIN_SECRET, self.namespace)
@@ -280,6 +243,23 @@ class Auth:
     def cookie(self) -> str:
         """The session cookie's name: ``__Host-`` prefixed when it is ``Secure``."""
         return settings.SECURE_COOKIE if self.secure_cookies else settings.COOKIE
+
+    async def run(self) -> None:
+        """Keep the sessions current with their Secret until cancelled (nothing with auth off)."""
+        if self.enabled:
+            await self.sessions.run()
+
+
+def for_server(config: settings.ServerSettings, client: KubeClient) -> Auth:
+    """The login of a server: the admin account and the sessions in its namespace's Secrets."""
+    account = AdminAccount(client, config.controller_namespace)
+    store = SessionSecret(client, config.controller_namespace, account.password_hash)
+    return Auth(
+        enabled=config.auth,
+        account=account,
+        sessions=Sessions(config.session_seconds, store=store if config.auth else None),
+        secure_cookies=config.secure_cookies,
+    )
 
 
 class Credentials(BaseModel):
@@ -324,8 +304,13 @@ def guard(auth: Auth) -> Callable[..., str]:
         name=auth.cookie, auto_error=False, description="The session cookie set by POST /session."
     )
 
+    async def fresh(session: str | None = Depends(cookie)) -> str | None:
+        # An id made a moment ago by another replica: re-read the sessions (bounded).
+        await auth.sessions.ensure(session)
+        return session
+
     # A default, not ``Annotated``: a local name is not seen by FastAPI's string annotations.
-    from_cookie = Depends(cookie)
+    from_cookie = Depends(fresh)
 
     def current_user(request: Request, session: str | None = from_cookie) -> str:
         request.state.session_id = session
@@ -355,10 +340,11 @@ def router(auth: Auth) -> APIRouter:
         wait = auth.throttle.retry_after(address)
         if wait is not None:
             raise TooManyError(f"too many failed logins; try again in {wait} s", retry_after=wait)
-        if not await auth.account.verify(credentials.username, credentials.password):
+        hashed = await auth.account.check(credentials.username, credentials.password)
+        if hashed is None:
             auth.throttle.failed(address)
             raise UnauthorizedError(WRONG)
-        session_id = auth.sessions.create(credentials.username)
+        session_id = await auth.sessions.login(credentials.username, fingerprint(hashed))
         response.set_cookie(
             auth.cookie,
             session_id,
@@ -373,12 +359,14 @@ def router(auth: Auth) -> APIRouter:
     @routes.get("/session", response_model=SessionUser, responses=_401)
     async def whoami(request: Request) -> Any:
         """Who is logged in."""
-        return {"user": current_user(request, request.cookies.get(auth.cookie))}
+        session = request.cookies.get(auth.cookie)
+        await auth.sessions.ensure(session)
+        return {"user": current_user(request, session)}
 
     @routes.delete("/session", status_code=204)
     async def logout(request: Request, response: Response) -> None:
         """End the session: its cookie is refused from now on."""
-        auth.sessions.end(request.cookies.get(auth.cookie))
+        await auth.sessions.logout(request.cookies.get(auth.cookie))
         response.delete_cookie(
             auth.cookie, path="/", httponly=True, samesite="strict", secure=auth.secure_cookies
         )
