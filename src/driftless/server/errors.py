@@ -6,8 +6,9 @@ Every error response, whatever raised it, is::
 
 with the status of its code (``NotFound`` 404, ``Invalid`` 422, ``Conflict``
 409, ``Unauthorized`` 401, ``Forbidden`` 403, ``Unavailable`` 503,
-``Internal`` 500; two statuses borrow a code: 413 ``Invalid`` for a body over
-the cap, 429 ``Unavailable`` with ``Retry-After`` for a throttled login).
+``Internal`` 500; three statuses borrow a code: 413 ``Invalid`` for a body over
+the cap, 429 ``Unavailable`` with ``Retry-After`` for a throttled login, 502
+``Unavailable`` when what a diff needs did not answer: a repository, a render).
 Route code raises ``ApiError`` (or a subclass named after its code);
 ``install(app)`` also maps FastAPI's own failures: a request that does not
 validate becomes 422 naming each bad field (``query.limit: ...``),
