@@ -12,13 +12,14 @@ from typing import Any, cast
 import aiohttp
 import pytest
 
+from driftless.core import wellknown
 from driftless.kube.client import KubeClient, WatchEvent
 from driftless.kube.discovery import UnknownKindError
 from driftless.kube.errors import KubeExpiredError, KubeUnavailableError
 from driftless.server import caches as caches_module
 from driftless.server.app import create_app
 from driftless.server.caches import Caches
-from driftless.server.rows import Row
+from driftless.server.rows import Row, redacted
 from driftless.server.settings import ServerSettings
 from tests.fixtures.server_http import idle_state, running
 
@@ -173,6 +174,57 @@ async def test_kept_objects_are_redacted(client: Client) -> None:
         assert b"hunter2" not in raw and b"managedFields" not in raw
         assert json.loads(raw)["spec"]["source"]["repoURL"] == "https://git.example.com/x.git"
         assert caches.rows()[0].data["repoURL"] == "https://git.example.com/x.git"
+    finally:
+        task.cancel()
+        await caches.close()
+
+
+LAST_APPLIED = wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
+
+
+def test_kept_objects_drop_the_copies_nobody_reads_and_keep_the_rest() -> None:
+    """managedFields and kubectl's last-applied spec go, at every level; nothing else does."""
+    obj = app("a", "7")
+    obj["metadata"]["annotations"] = {
+        LAST_APPLIED: json.dumps({"spec": {"source": {"repoURL": "https://u:pw@h/x.git"}}}),
+        "team": "web",
+        "see": "https://u:pw@docs.example.com/runbook",
+    }
+    obj["metadata"]["labels"] = {"env": "prod"}
+    obj["status"]["history"] = [{"id": 0, "revision": "abc"}]
+    obj["status"]["resources"] = [{"kind": "ConfigMap", "name": "c"}]
+    # An object inside an object (a Project's template, an event's regarding...): same rule.
+    obj["spec"]["template"] = {"metadata": {"managedFields": [{}], "annotations": {
+        LAST_APPLIED: "{}", "keep": "yes"}}}  # fmt: skip
+    kept = redacted(obj)
+    assert kept["metadata"] == {
+        "name": "a", "namespace": "apps", "resourceVersion": "7",
+        "annotations": {"team": "web", "see": "https://docs.example.com/runbook"},
+        "labels": {"env": "prod"},
+    }  # fmt: skip
+    assert list(kept) == ["apiVersion", "kind", "metadata", "spec", "status"]  # order kept
+    assert kept["spec"]["template"] == {"metadata": {"annotations": {"keep": "yes"}}}
+    assert kept["status"] == obj["status"]
+    assert kept["spec"]["source"] == {"repoURL": "https://git.example.com/x.git"}
+    assert obj["metadata"]["managedFields"] == [{"manager": "kubectl"}]  # the input is untouched
+    # Hostile shapes are copied as they are, never a crash.
+    assert redacted({"metadata": "x", "b": [{"metadata": None}]}) == {
+        "metadata": "x", "b": [{"metadata": None}]}  # fmt: skip
+    assert redacted({"metadata": {"annotations": ["a@b?c"]}}) == {
+        "metadata": {"annotations": ["a@b?c"]}}  # fmt: skip
+
+
+async def test_the_cache_keeps_an_app_without_its_copies(client: Client) -> None:
+    obj = app("a", "1")
+    obj["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(obj["spec"]), "team": "web"}
+    client.lists["Application"] = [[[obj]]]
+    caches, _, task = await run(client)
+    try:
+        await until(lambda: caches.ready, "ready")
+        kept = caches.app("apps", "a")
+        assert kept is not None
+        assert kept["metadata"]["annotations"] == {"team": "web"}
+        assert "managedFields" not in kept["metadata"]
     finally:
         task.cancel()
         await caches.close()

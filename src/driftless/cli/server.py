@@ -19,7 +19,7 @@ from driftless.core.paths import cache_root
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.kube.client import KubeClient
 from driftless.render.isolation import LocalRenderServer
-from driftless.server import app, settings, tls
+from driftless.server import app, memory, settings, tls
 from driftless.server.planning import Planning
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -143,6 +143,7 @@ async def server_command(
     except settings.SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level)
+    memory.return_large_buffers()  # a login's 16 MiB must not stay resident
     with tempfile.TemporaryDirectory(prefix="driftless-tls-") as scratch:
         if self_signed:
             cert, key = tls.self_signed(Path(scratch), address)

@@ -53,3 +53,9 @@ CLUSTER_SECRET_TYPE: Final = "cluster"
 PUSH_APP_LABEL: Final = "driftless.dev/push-app"
 # The revision that inventory was last written for.
 INVENTORY_REVISION_ANNOTATION: Final = "driftless.dev/revision"
+
+# ------------------------------------------------- written by other tools (read)
+
+# kubectl's copy of what ``kubectl apply`` last sent: a second spec, never shown
+# or compared (``diff.normalize`` and the server drop it).
+KUBECTL_LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
