@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftless.core import wellknown
 from driftless.core.jsoncopy import deep_copy
 
 # Metadata the server maintains itself; a difference here never means drift.
@@ -35,7 +36,7 @@ def normalize(obj: dict[str, Any]) -> dict[str, Any]:
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         # kubectl's client-side-apply record is rewritten by kubectl, not by git.
-        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        annotations.pop(wellknown.KUBECTL_LAST_APPLIED_ANNOTATION, None)
         if not annotations:
             meta.pop("annotations", None)
     return out

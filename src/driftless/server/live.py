@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from driftless.core import wellknown
 from driftless.core.repourl import redact
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeApiError, KubeClient, WatchEvent
@@ -68,7 +69,7 @@ Kind = tuple[str, str]  # (apiVersion, kind)
 Key = tuple[str, str]  # (namespace, name)
 Scope = tuple[Kind, str]  # (kind, namespace); namespace "" for a cluster-scoped kind
 ChangeListener = Callable[[Kind, str], None]
-LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
+LAST_APPLIED: Final = wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
 CHILD_KINDS: Final[tuple[Kind, ...]] = (
     ("apps/v1", "ReplicaSet"),
     ("v1", "Pod"),
