@@ -56,12 +56,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) ui system-deps
 	$(BIN)/driftless devcluster build
 	$(BIN)/python bench/devcluster_up.py
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/operations_bench.py
 	$(BIN)/python bench/server_bench.py
+	$(BIN)/python bench/ui_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info web/node_modules src/driftless/server/static
