@@ -11,6 +11,7 @@ import {
   fieldOf,
   formFromApp,
   hints,
+  rebase,
   specFromForm,
 } from "../.test-build/edit/form.js";
 
@@ -177,4 +178,18 @@ test("a 422 message is split onto the fields it names", () => {
     "": "application apps/web already exists",
   });
   assert.deepEqual(fieldErrors("body.spec.interval: a; body.spec.interval: b"), { interval: "a; b" });
+});
+
+test("after a conflict, the fields this person changed go over the latest app", () => {
+  const opened = formFromApp(STORED);
+  const typed = { ...opened, path: "mine", interval: "1m" };
+  const latest = formFromApp({
+    ...STORED,
+    spec: { ...STORED.spec, source: { ...STORED.spec.source, targetRevision: "theirs" } },
+  });
+  const merged = rebase(typed, opened, latest);
+  assert.equal(merged.path, "mine");
+  assert.equal(merged.interval, "1m");
+  assert.equal(merged.targetRevision, "theirs");
+  assert.deepEqual(rebase(opened, opened, latest), latest);
 });

@@ -17,6 +17,7 @@ import {
   fieldErrors,
   formFromApp,
   hints,
+  rebase,
   type AppForm,
   type FieldKey,
   type Renderer,
@@ -26,7 +27,10 @@ import "./edit.css";
 export type EditTarget = { mode: "new" } | { mode: "edit"; namespace: string; name: string };
 
 type Errors = Partial<Record<FieldKey, string>>;
-type Outcome = { kind: "none" } | { kind: "checked" } | { kind: "failed"; error: unknown };
+type Outcome =
+  | { kind: "none" }
+  | { kind: "checked" }
+  | { kind: "failed"; error: unknown; stale: boolean };
 
 export function AppEditPage({ target }: { target: EditTarget }) {
   const { expired } = useSession();
@@ -102,10 +106,28 @@ export function AppEditPage({ target }: { target: EditTarget }) {
           error: new Error(
             general ?? "The server refused some fields: see the messages next to them.",
           ),
+          stale: false,
         });
       } else {
-        setOutcome({ kind: "failed", error: err });
+        const stale = !creating && err instanceof ApiError && err.status === 409;
+        setOutcome({ kind: "failed", error: err, stale });
       }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** Someone changed the app meanwhile: read it again, keeping what was typed. */
+  async function reread(): Promise<void> {
+    setBusy(true);
+    try {
+      const latest = await api.application(namespace, name);
+      if (read !== null) setForm((typed) => rebase(typed, formFromApp(read), formFromApp(latest)));
+      setRead(latest);
+      setOutcome({ kind: "none" });
+    } catch (err) {
+      if (err instanceof ApiError && err.unauthorized) expired();
+      setOutcome({ kind: "failed", error: err, stale: false });
     } finally {
       setBusy(false);
     }
@@ -216,6 +238,16 @@ export function AppEditPage({ target }: { target: EditTarget }) {
           {outcome.kind === "failed" && (
             <ErrorMessage error={outcome.error}
               title={creating ? "Cannot create the application" : "Cannot save the application"} />
+          )}
+          {outcome.kind === "failed" && outcome.stale && (
+            <p>
+              <button type="button" onClick={() => void reread()} disabled={busy}>
+                Use the latest version, keeping my changes
+              </button>{" "}
+              <span className="hint">
+                The fields you changed are put over what is stored now; check and save again.
+              </span>
+            </p>
           )}
         </div>
         <div className="edit-buttons">

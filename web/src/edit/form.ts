@@ -311,3 +311,16 @@ export function fieldErrors(message: string): Partial<Record<FieldKey, string>> 
   }
   return errors;
 }
+
+/**
+ * The form after someone else saved the app meanwhile: the fields this person
+ * changed (`form` against `opened`, what they started from) over `latest`,
+ * the form of the app as stored now.
+ */
+export function rebase(form: AppForm, opened: AppForm, latest: AppForm): AppForm {
+  const result: AppForm = { ...latest };
+  for (const key of Object.keys(form) as (keyof AppForm)[]) {
+    if (form[key] !== opened[key]) (result as unknown as Record<string, unknown>)[key] = form[key];
+  }
+  return result;
+}
