@@ -9,8 +9,8 @@ Contracts:
 * Every refusal is a ``SpecError`` whose ``field`` names the part in API
   spelling (``metadata.name``, ``spec.source.repoURL``,
   ``spec.syncPolicy.syncOptions``); its message is ``field: problem`` and
-  never holds a credential (a repository URL is shown redacted, input values
-  are not echoed except short names).
+  never holds a credential (a repository URL is shown without its userinfo
+  or query values; unknown keys are cut to 60 characters).
 * ``validated(spec)`` re-validates a spec with the model (assignment skips
   validators), refuses mixed renderers, an option-like ``targetRevision`` or
   one holding control characters (whether the remote has it is the
@@ -27,7 +27,7 @@ Contracts:
 * ``application_from_document(doc, namespace)`` is what ``app create -f`` and
   ``POST /applications`` both turn a manifest into: identity, labels,
   annotations, finalizers and a checked spec; status and server-set metadata
-  dropped.
+  dropped (``strict``, the server's: refused, as is any unknown spec field).
 * ``spec_patch(current, spec)`` is the JSON merge patch taking the stored
   object to ``spec``, diffed model against model: fields this version does
   not know are left alone; ``{}`` when nothing changes. ``merge_patch_apply``
