@@ -293,6 +293,9 @@ def application_from_document(
     meta = {k: v for k, v in meta_in.items() if k in WRITABLE_METADATA}
     check_name(str(meta.get("name") or ""))
     meta["namespace"] = check_namespace(str(meta.get("namespace") or namespace))
+    if strict:
+        _check_keys(meta.get("labels"), "metadata.labels", values=True)
+        _check_keys(meta.get("annotations"), "metadata.annotations", values=False)
     obj = {"apiVersion": doc.get("apiVersion") or API_VERSION, "kind": kind, "metadata": meta}
     try:
         app = Application.model_validate({**obj, "spec": doc.get("spec")})
@@ -301,6 +304,26 @@ def application_from_document(
         raise SpecError(field, problem) from None
     validated(app.spec, local_repos=local_repos)
     return {**obj, "spec": doc.get("spec")}
+
+
+def _check_keys(mapping: Any, field: str, *, values: bool) -> None:
+    """Label/annotation keys Kubernetes takes (and label values, with ``values``)."""
+    if mapping is None:
+        return
+    if not isinstance(mapping, Mapping):
+        raise SpecError(field, "must be an object")
+    for key, value in mapping.items():
+        shown = f"{field}.{str(key)[:_SHOWN_KEY_MAX]}"
+        problem = names.label_key_problem(str(key))
+        if problem:
+            raise SpecError(shown, problem)
+        if not isinstance(value, str):
+            raise SpecError(shown, "must be a string")
+        if values and (
+            len(value) > names.LABEL_VALUE_MAX
+            or not names.matches(names.LABEL_VALUE_PATTERN, value)
+        ):
+            raise SpecError(shown, "not a label value (at most 63 letters, digits, '-', '_', '.')")
 
 
 # -- edits ------------------------------------------------------------------------------------
