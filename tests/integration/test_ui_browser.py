@@ -30,6 +30,7 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     JSON,
@@ -422,6 +423,123 @@ async def test_resource_tree_node_manifest_events_and_deep_links(
     await expect(deployment).to_be_visible(timeout=SEEN)
     assert await page.get_by_role("region", name=re.compile(r"^Pod ")).count() == 0
     assert await page.locator("img[src=x]").count() == 0
+    assert dialogs == [], f"the page opened dialogs: {dialogs}"
+    await page.context.close()
+
+
+async def test_an_out_of_band_change_shows_in_the_diff_then_sync_and_roll_back(
+    server: ServerProcess,
+    browser: Browser,
+    kube: KubeClient,
+    make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
+    screenshots: Path,
+) -> None:
+    """The issue's scenario: drift -> OutOfSync -> the Diff view -> Sync -> Synced -> roll back."""
+    name = unique("ui-diff")
+    repo = make_git_repo({"app/settings.yaml": CONFIGMAP})
+    first = repo.head()
+    # Over HTTP: the server plans diffs from its own clones and never reads a local path.
+    url = git_http_server.publish(repo.path, f"{name}.git")
+    await create_app(kube, application(name, url, path="app", automated=False))
+    dialogs: list[str] = []
+    page = await _new_page(browser, dialogs)
+    await _log_in(page, server, kube, f"/applications?search={name}")
+
+    # Two synced revisions (the first, then a second), so there is one to roll back to.
+    # Each by its commit id: the Sync from the dialog below (no revision) is another request.
+    sync = f"{server.url}/api/v1/applications/{APPS_NAMESPACE}/{name}/sync"
+
+    async def sync_to(wanted: str) -> None:
+        await wait_for(kube, name, lambda a: not a.get("operation"), what="no operation")
+        answer = await page.request.post(sync, data={"revision": wanted})
+        assert answer.status == 202, await answer.text()
+        await wait_for(
+            kube, name, lambda a: _synced(a) == "Synced" and _revision(a) == wanted,
+            what=f"Synced at {wanted[:8]}",
+        )  # fmt: skip
+
+    await sync_to(first)
+    second = repo.commit({"app/settings.yaml": CONFIGMAP.replace("blue", "green")})
+    await sync_to(second)
+
+    # Out of band: someone edits the ConfigMap; the list and the page say OutOfSync.
+    await kube.merge_patch(
+        "v1", "ConfigMap", "settings", {"data": {"color": "red"}}, namespace=name
+    )
+    table = page.get_by_role("table", name="Applications")
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+    await expect(row).to_contain_text("OutOfSync", timeout=SEEN)
+    await page.screenshot(path=screenshots / "diff-01-list-out-of-sync.png")
+    await row.get_by_role("link", name=name).click()
+    summary = page.get_by_role("region", name="Summary")
+    await expect(summary).to_contain_text("OutOfSync", timeout=SEEN)
+    await page.screenshot(path=screenshots / "diff-02-app-out-of-sync.png", full_page=True)
+
+    # The Diff view: exactly the changed field, coloured; unchanged resources on request.
+    views = page.get_by_role("tablist", name="Application views")
+    await views.get_by_role("tab", name="Diff").click()
+    await expect(page).to_have_url(re.compile(r"view=diff"))
+    label = f"ConfigMap {name}/settings"
+    diff = page.get_by_label(f"Diff of {label}")
+    await expect(diff).to_be_visible(timeout=SEEN)
+    await expect(diff.locator(".diff-remove")).to_have_text(["-  color: red"])
+    await expect(diff.locator(".diff-add")).to_have_text(["+  color: green"])
+    await expect(page.get_by_role("article", name=f"{label}: changed")).to_be_visible()
+    namespace = page.get_by_role("article", name=f"Namespace {name}: unchanged")
+    await expect(namespace).to_have_count(0)
+    await page.get_by_label("Show unchanged").check()
+    await expect(page).to_have_url(re.compile(r"unchanged=1"))
+    await expect(namespace).to_be_visible()
+    await page.screenshot(path=screenshots / "diff-03-diff.png", full_page=True)
+
+    # Sync from the dialog: the diff empties, the app is Synced and Healthy.
+    await page.get_by_role("button", name="Sync…").click()
+    dialog = page.get_by_role("dialog", name=f"Sync {name}")
+    await dialog.get_by_role("button", name="Start sync").click()
+    await expect(dialog).to_be_hidden(timeout=SEEN)
+    await expect(page.get_by_text("No differences: the cluster matches git.")).to_be_visible(
+        timeout=SEEN
+    )
+    await page.screenshot(path=screenshots / "diff-04-diff-after-sync.png", full_page=True)
+    await views.get_by_role("tab", name="Overview").click()
+    await expect(summary).to_contain_text("Synced", timeout=SEEN)
+    await expect(summary).to_contain_text("Healthy", timeout=SEEN)
+    await page.screenshot(path=screenshots / "diff-05-synced-healthy.png", full_page=True)
+
+    # Roll back to the first revision from the history: it lands in the cluster and the diff.
+    history = page.get_by_role("region", name="History")
+    await history.get_by_role("button", name=f"Roll back to {first[:8]}").click()
+    confirm = page.get_by_role("dialog", name=f"Roll back {name}")
+    await confirm.get_by_role("button", name="Roll back").click()
+    await expect(confirm).to_be_hidden(timeout=SEEN)
+    await expect(summary).to_contain_text(f"Succeeded ({first[:8]})", timeout=SEEN)
+    await expect(history.get_by_role("row").nth(1)).to_contain_text(first[:8])
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None and live["data"] == {"color": "blue"}, live
+    await page.screenshot(path=screenshots / "diff-06-rolled-back.png", full_page=True)
+    await views.get_by_role("tab", name="Diff").click()
+    await expect(diff.locator(".diff-remove")).to_have_text(["-  color: blue"], timeout=SEEN)
+    await expect(diff.locator(".diff-add")).to_have_text(["+  color: green"])
+    await page.screenshot(path=screenshots / "diff-07-diff-after-rollback.png", full_page=True)
+
+    # The node panel's Diff and its manifest at the second revision, by deep link.
+    node = f"?resource=/ConfigMap/{name}/settings"
+    await page.goto(f"{server.url}/applications/{APPS_NAMESPACE}/{name}{node}&panel=diff")
+    panel = page.get_by_role("region", name=label)
+    await expect(panel.get_by_label(f"Diff of {label}").locator(".diff-add")).to_have_text(
+        ["+  color: green"], timeout=SEEN
+    )
+    await panel.get_by_role("tab", name="Manifests").click()
+    await panel.get_by_label("Revision").fill(first)
+    await panel.get_by_role("button", name="Show manifests").click()
+    await expect(page).to_have_url(re.compile(rf"panel=manifests.*revision={first}"))
+    rendered = panel.get_by_label(f"Rendered manifest of {label}")
+    await expect(rendered).to_contain_text("color: blue", timeout=SEEN)
+    await panel.get_by_label("Revision").fill(second)
+    await panel.get_by_role("button", name="Show manifests").click()
+    await expect(rendered).to_contain_text("color: green", timeout=SEEN)
+    await page.screenshot(path=screenshots / "diff-08-panel-manifest.png", full_page=True)
     assert dialogs == [], f"the page opened dialogs: {dialogs}"
     await page.context.close()
 
