@@ -1,12 +1,15 @@
-"""Helpers for controller tests: build Applications, read them back, wait for status."""
+"""Helpers for controller tests: build Applications, read them back, wait for status, and
+write the manifests a test repository holds (``deployment``, ``configmap``)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import yaml
 
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
@@ -18,6 +21,52 @@ _names = itertools.count()
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{next(_names)}-{int(time.time()) % 100000}"
+
+
+def deployment_manifest(
+    name: str = "web",
+    *,
+    replicas: int = 2,
+    image: str = "example.com/web:1.0",
+    annotations: Mapping[str, str] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+) -> str:
+    """YAML of a Deployment of one container ``name`` running ``image``; pods labelled
+    ``app: <name>``. ``node_selector`` keeps its pods pending until a node has the labels."""
+    pod: JSON = {"containers": [{"name": name, "image": image}]}
+    if node_selector:
+        pod = {"nodeSelector": dict(node_selector), **pod}
+    metadata: JSON = {"name": name}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return _yaml(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata,
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": pod},
+            },
+        }
+    )
+
+
+def configmap_manifest(
+    name: str, data: Mapping[str, str], *, annotations: Mapping[str, str] | None = None
+) -> str:
+    """YAML of a ConfigMap ``name`` holding ``data`` (every value a string)."""
+    metadata: JSON = {"name": name}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return _yaml(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": dict(data)}
+    )
+
+
+def _yaml(obj: JSON) -> str:
+    return yaml.safe_dump(obj, sort_keys=False)
 
 
 def application(

@@ -16,40 +16,15 @@ from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
     condition,
+    configmap_manifest,
     create_app,
+    deployment_manifest,
     ready,
     unique,
     wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-CONFIGMAP = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: {color}
-"""
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: example.com/web:1.0
-"""
 
 SERVICE_AND_SECRET = """\
 apiVersion: v1
@@ -75,8 +50,8 @@ async def test_directory_app_is_applied_and_reported(
     name = unique("basic")
     repo = make_git_repo(
         {
-            "app/configmap.yaml": CONFIGMAP.format(color="blue"),
-            "app/deployment.yaml": DEPLOYMENT,
+            "app/configmap.yaml": configmap_manifest("settings", {"color": "blue"}),
+            "app/deployment.yaml": deployment_manifest(),
             "app/more.yaml": SERVICE_AND_SECRET,
             "README.md": "not a manifest",
         }
@@ -132,10 +107,10 @@ async def test_new_commit_reaches_cluster_within_interval(
     kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
 ) -> None:
     name = unique("poll")
-    repo = make_git_repo({"cm.yaml": CONFIGMAP.format(color="blue")})
+    repo = make_git_repo({"cm.yaml": configmap_manifest("settings", {"color": "blue"})})
     await create_app(kube, application(name, repo.url, interval="2s"))
     await wait_for(kube, name, ready)
-    sha = repo.commit({"cm.yaml": CONFIGMAP.format(color="green")}, "green")
+    sha = repo.commit({"cm.yaml": configmap_manifest("settings", {"color": "green"})}, "green")
     app = await wait_for(
         kube, name, lambda a: a["status"]["sync"]["revision"] == sha, timeout=30, what="new sha"
     )
@@ -151,7 +126,7 @@ async def test_smart_http_repository(
     git_http_server: GitHttpServer,
 ) -> None:
     name = unique("http")
-    repo = make_git_repo({"deploy/cm.yaml": CONFIGMAP.format(color="red")})
+    repo = make_git_repo({"deploy/cm.yaml": configmap_manifest("settings", {"color": "red"})})
     url = git_http_server.publish(repo.path)
     served = f"/{url.rsplit('/', 1)[1]}/"
     await create_app(kube, application(name, url, path="deploy"))
@@ -169,7 +144,7 @@ async def test_manual_app_reports_out_of_sync_and_applies_nothing(
     kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
 ) -> None:
     name = unique("manual")
-    repo = make_git_repo({"cm.yaml": CONFIGMAP.format(color="blue")})
+    repo = make_git_repo({"cm.yaml": configmap_manifest("settings", {"color": "blue"})})
     await kube.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="test"
     )
@@ -190,7 +165,10 @@ async def test_generation_change_is_picked_up_at_once(
 ) -> None:
     name = unique("respec")
     repo = make_git_repo(
-        {"a/cm.yaml": CONFIGMAP.format(color="blue"), "b/cm.yaml": CONFIGMAP.format(color="pink")}
+        {
+            "a/cm.yaml": configmap_manifest("settings", {"color": "blue"}),
+            "b/cm.yaml": configmap_manifest("settings", {"color": "pink"}),
+        }
     )
     await create_app(kube, application(name, repo.url, path="a"))
     await wait_for(kube, name, ready)

@@ -36,12 +36,18 @@ import pytest_asyncio
 
 from driftless.core.models import API_VERSION
 from driftless.core.project import default_project
+from driftless.core.wellknown import SYNC_WAVE_ANNOTATION
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeApiError, KubeClient
 from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import GitRepo, MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
-from tests.integration.helpers import application, condition
+from tests.integration.helpers import (
+    application,
+    condition,
+    configmap_manifest,
+    deployment_manifest,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -189,13 +195,12 @@ async def configmaps(kube: KubeClient, namespace: str) -> dict[str, JSON]:
     return {cm["metadata"]["name"]: cm for cm in await kube.list("v1", "ConfigMap", namespace)}
 
 
-def configmap(name: str, data: dict[str, str], wave: int | None = None) -> str:
-    annotations = f"  annotations:\n    driftless.dev/sync-wave: '{wave}'\n" if wave else ""
-    body = "".join(f"  {k}: '{v}'\n" for k, v in data.items())
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{annotations}data:\n{body}"
-
-
 # -- the API server killed mid-sync ------------------------------------------------------
+
+
+def wave(number: int) -> dict[str, str]:
+    return {SYNC_WAVE_ANNOTATION: str(number)}
+
 
 HOOK = """\
 apiVersion: batch/v1
@@ -213,42 +218,6 @@ spec:
       restartPolicy: Never
       nodeSelector: {{{label}: "go"}}
       containers: [{{name: prep, image: example.com/prep:1}}]
-"""
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers: [{name: web, image: example.com/web:1}]
-"""
-
-
-LATE = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: late
-  annotations:
-    driftless.dev/sync-wave: "1"
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: late}}
-  template:
-    metadata:
-      labels: {{app: late}}
-    spec:
-      nodeSelector: {{{label}: "go"}}
-      containers: [{{name: late, image: example.com/late:1}}]
 """
 
 
@@ -293,14 +262,22 @@ async def test_apiserver_killed_mid_sync_controller_recovers(
     repo = make_git_repo(
         {
             "hook.yaml": HOOK.format(label=hook_label),
-            "w0.yaml": configmap("w0", {"color": "blue"}) + "---\n" + DEPLOYMENT,
-            "w1.yaml": configmap("w1", {"size": "1"}, wave=1)
+            "w0.yaml": configmap_manifest("w0", {"color": "blue"})
             + "---\n"
-            + LATE.format(label=late_label),
-            "w2.yaml": configmap("w2", {"shape": "round"}, wave=2),
+            + deployment_manifest(image="example.com/web:1"),
+            "w1.yaml": configmap_manifest("w1", {"size": "1"}, annotations=wave(1))
+            + "---\n"
+            + deployment_manifest(
+                "late",
+                replicas=1,
+                image="example.com/late:1",
+                annotations=wave(1),
+                node_selector={late_label: "go"},
+            ),
+            "w2.yaml": configmap_manifest("w2", {"shape": "round"}, annotations=wave(2)),
         }
     )
-    other = make_git_repo({"cm.yaml": configmap("plain", {"k": "v"})})
+    other = make_git_repo({"cm.yaml": configmap_manifest("plain", {"k": "v"})})
     controller = controllers.start()
     await kube.apply(app_spec(name, repo.url, self_heal=False), field_manager="test")
     await kube.apply(app_spec(bystander, other.url, self_heal=False), field_manager="test")
@@ -403,9 +380,9 @@ async def test_git_server_down_then_back(
     name = "fault-git"
     repo = make_git_repo(
         {
-            "a.yaml": configmap("a", {"color": "blue"}),
-            "b.yaml": configmap("b", {"keep": "until-deleted-in-git"}),
-            "c.yaml": configmap("c", {"stable": "yes"}),
+            "a.yaml": configmap_manifest("a", {"color": "blue"}),
+            "b.yaml": configmap_manifest("b", {"keep": "until-deleted-in-git"}),
+            "c.yaml": configmap_manifest("c", {"stable": "yes"}),
         }
     )
     root = tmp_path / "git-root"
@@ -422,7 +399,7 @@ async def test_git_server_down_then_back(
         server.stop()
 
     # Down: a commit that changes one object and deletes another is made meanwhile.
-    second = repo.commit({"a.yaml": configmap("a", {"color": "green"})}, delete=["b.yaml"])
+    second = repo.commit({"a.yaml": configmap_manifest("a", {"color": "green"})}, delete=["b.yaml"])
 
     async def unavailable() -> JSON | None:
         app = await get_app(kube, name)
@@ -460,8 +437,8 @@ DROP = 250
 
 
 def _objects(keep: int, drop: int) -> str:
-    docs = [configmap(f"keep-{i}", {"i": str(i)}) for i in range(keep)]
-    docs += [configmap(f"drop-{i}", {"i": str(i)}) for i in range(drop)]
+    docs = [configmap_manifest(f"keep-{i}", {"i": str(i)}) for i in range(keep)]
+    docs += [configmap_manifest(f"drop-{i}", {"i": str(i)}) for i in range(drop)]
     return "---\n".join(docs)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION
+from driftless.core.wellknown import SYNC_OPTIONS_ANNOTATION
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.devcluster import Kubectl
@@ -23,7 +24,9 @@ from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
     condition,
+    configmap_manifest,
     create_app,
+    deployment_manifest,
     ready,
     ready_false_with,
     unique,
@@ -33,23 +36,6 @@ from tests.integration.helpers import (
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 JSON = dict[str, Any]
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: example.com/web:1.0
-"""
 SECRET = """\
 apiVersion: v1
 kind: Secret
@@ -60,8 +46,8 @@ stringData:
 """
 
 
-def cm(name: str, value: str = "1") -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: '{value}'\n"
+def cm(name: str) -> str:
+    return configmap_manifest(name, {"v": "1"})
 
 
 def diff_cli(cluster: DevCluster, name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -111,7 +97,13 @@ async def test_diff_is_quiet_after_sync_and_shows_exactly_an_edit(
     kubectl: Kubectl,
 ) -> None:
     name = unique("diff")
-    repo = make_git_repo({"deploy.yaml": DEPLOYMENT, "secret.yaml": SECRET, "cm.yaml": cm("c")})
+    repo = make_git_repo(
+        {
+            "deploy.yaml": deployment_manifest(),
+            "secret.yaml": SECRET,
+            "cm.yaml": cm("c"),
+        }
+    )
     # Manual app, applied once by hand-off: create it automated, then let it be.
     await create_app(kube, application(name, repo.url, interval="1h"))
     await wait_for(kube, name, ready)
@@ -155,7 +147,7 @@ async def test_ignore_differences_lets_another_owner_keep_a_field(
     kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
 ) -> None:
     name = unique("ignore")
-    repo = make_git_repo({"deploy.yaml": DEPLOYMENT})
+    repo = make_git_repo({"deploy.yaml": deployment_manifest()})
     app = application(name, repo.url, interval="2s")
     app["spec"]["ignoreDifferences"] = [
         {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}
@@ -166,7 +158,7 @@ async def test_ignore_differences_lets_another_owner_keep_a_field(
     await asyncio.to_thread(kubectl, "-n", name, "scale", "deployment", "web", "--replicas=3")
     # A new commit changes the Deployment elsewhere, so the controller applies it:
     # the apply must carry the new image and leave the ignored replicas alone.
-    revision = repo.commit({"deploy.yaml": DEPLOYMENT.replace("web:1.0", "web:2.0")})
+    revision = repo.commit({"deploy.yaml": deployment_manifest(image="example.com/web:2.0")})
 
     def applied(app: JSON) -> bool:
         sync = (app.get("status") or {}).get("sync") or {}
@@ -184,7 +176,12 @@ async def test_prune_removes_exactly_what_left_git(
 ) -> None:
     name = unique("prune")
     repo = make_git_repo(
-        {"a.yaml": cm("a"), "b.yaml": cm("b"), "keep.yaml": cm("keep"), "d.yaml": DEPLOYMENT}
+        {
+            "a.yaml": cm("a"),
+            "b.yaml": cm("b"),
+            "keep.yaml": cm("keep"),
+            "d.yaml": deployment_manifest(),
+        }
     )
     app = application(name, repo.url, interval="2s")
     app["spec"]["syncPolicy"]["automated"]["prune"] = True
@@ -200,9 +197,8 @@ async def test_prune_removes_exactly_what_left_git(
         field_manager="someone-else",
     )
     # One that git will drop but that says Prune=false.
-    keep = cm("keep").replace(
-        "  name: keep\n",
-        "  name: keep\n  annotations:\n    driftless.dev/sync-options: Prune=false\n",
+    keep = configmap_manifest(
+        "keep", {"v": "1"}, annotations={SYNC_OPTIONS_ANNOTATION: "Prune=false"}
     )
     repo.commit({"keep.yaml": keep}, "protect keep")
     await wait_for(kube, name, lambda a: a["status"]["sync"]["revision"] == repo.head())
@@ -227,7 +223,12 @@ async def test_without_prune_orphans_are_reported(
     kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
 ) -> None:
     name = unique("noprune")
-    repo = make_git_repo({"a.yaml": cm("a"), "b.yaml": cm("b")})
+    repo = make_git_repo(
+        {
+            "a.yaml": cm("a"),
+            "b.yaml": cm("b"),
+        }
+    )
     await create_app(kube, application(name, repo.url, interval="2s"))
     await wait_for(kube, name, ready)
     sha = repo.commit(delete=["b.yaml"], message="drop b")

@@ -36,6 +36,7 @@ from tests.integration.helpers import (
     application,
     condition,
     create_app,
+    deployment_manifest,
     ready,
     unique,
     wait_for,
@@ -46,24 +47,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 JSON = dict[str, Any]
 SECRET_VALUE = "tree-hunter2-value"
 DEADLINE = 90.0
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: example.com/web:1.0
-"""
 
 OTHERS = f"""\
 apiVersion: v1
@@ -136,7 +119,7 @@ async def test_tree_of_a_deployment_down_to_pods_with_health_and_no_secret_value
     kube: KubeClient, api: Api, make_git_repo: MakeGitRepo
 ) -> None:
     name = unique("tree")
-    repo = make_git_repo({"app/deployment.yaml": DEPLOYMENT, "app/others.yaml": OTHERS})
+    repo = make_git_repo({"app/deployment.yaml": deployment_manifest(), "app/others.yaml": OTHERS})
     await create_app(kube, application(name, repo.url, path="app"))
     await wait_for(kube, name, ready, timeout=DEADLINE)
     path = f"/api/v1/applications/{APPS_NAMESPACE}/{name}"
