@@ -255,6 +255,14 @@ HARD_VALUES: list[tuple[str | None, bool]] = [
 ]
 
 
+def test_a_served_refresh_is_removed_only_while_it_holds_the_value_served() -> None:
+    pointer = "/metadata/annotations/driftless.dev~1refresh"  # "/" escaped as JSON pointers say
+    assert requests.served_refresh_patch(f"hard:{STAMP}") == [
+        {"op": "test", "path": pointer, "value": f"hard:{STAMP}"},
+        {"op": "remove", "path": pointer},
+    ]
+
+
 @pytest.mark.parametrize(("value", "hard"), HARD_VALUES)
 def test_is_hard_refresh(value: str | None, hard: bool) -> None:
     assert requests.is_hard_refresh(value) is hard

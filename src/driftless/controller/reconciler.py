@@ -41,7 +41,6 @@ from driftless.core.repourl import redact
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, ResourceRef
 from driftless.core.vocabulary import ResultCode
 from driftless.core.wellknown import (
-    REFRESH_ANNOTATION,
     RESOURCES_FINALIZER,
     TERMINATE_ANNOTATION,
 )
@@ -55,6 +54,7 @@ from driftless.kube.client import (
     KubeRefusedError,
 )
 from driftless.pipeline import policy as ops
+from driftless.pipeline import requests
 from driftless.pipeline import status as outcomes
 from driftless.pipeline.drive import drive
 from driftless.pipeline.inventory import StatusInventory
@@ -531,11 +531,7 @@ class Reconciler:
         (another refresh, a hard one) stays and gets its own pass.
         """
         meta = raw.get("metadata", {})
-        path = "/metadata/annotations/" + REFRESH_ANNOTATION.replace("~", "~0").replace("/", "~1")
-        patch: list[dict[str, Any]] = [
-            {"op": "test", "path": path, "value": served},
-            {"op": "remove", "path": path},
-        ]
+        patch = requests.served_refresh_patch(served)
         try:
             await self.client.json_patch(
                 API_VERSION, APPLICATION_KIND, meta["name"], patch, namespace=meta.get("namespace")

@@ -27,8 +27,9 @@ delete         the resources finalizer added (cascade) or removed (no
 =============  =============================================================
 
 The builders (``sync_operation``, ``operation_patch``, ``refresh_patch``,
-``is_hard_refresh``, ``terminate_patch``, ``rollback_patch``, ``finalizer_patch``,
-``operation_in_progress``, ``history_entry``, ``check_key``) are pure: JSON in, JSON patch or a
+``is_hard_refresh``, ``served_refresh_patch``, ``terminate_patch``,
+``rollback_patch``, ``finalizer_patch``, ``operation_in_progress``,
+``history_entry``, ``check_key``) are pure: JSON in, JSON patch or a
 typed error out. The ``request_*`` and ``delete_app`` coroutines read the app,
 ask a builder, and write, nothing else.
 
@@ -103,6 +104,7 @@ __all__ = [
     "request_sync",
     "request_terminate",
     "rollback_patch",
+    "served_refresh_patch",
     "sync_operation",
     "terminate_patch",
 ]
@@ -222,6 +224,16 @@ def is_hard_refresh(value: str | None) -> bool:
         return False
     word = value.strip().lower()
     return word == REFRESH_HARD or word.startswith(f"{REFRESH_HARD}:")
+
+
+def served_refresh_patch(served: str) -> list[JSON]:
+    """The JSON patch the controller removes a served refresh with. Pure.
+
+    It applies only while the annotation still holds ``served`` (the ``test``
+    fails, 422, when a newer request replaced it: that one stays for its pass).
+    """
+    path = "/metadata/annotations/" + REFRESH_ANNOTATION.replace("~", "~0").replace("/", "~1")
+    return [{"op": "test", "path": path, "value": served}, {"op": "remove", "path": path}]
 
 
 def operation_in_progress(app: JSON) -> str | None:
