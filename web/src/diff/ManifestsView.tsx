@@ -7,7 +7,7 @@ import type { RenderedManifests } from "../api";
 import { ErrorMessage, shortRevision } from "../components";
 import { navigate, useLocation } from "../router";
 import { readableOrder } from "../tree/manifest";
-import { resourceLabel, type ResourceRef } from "../tree/resourceRef";
+import { resourceKey, resourceLabel, type ResourceRef } from "../tree/resourceRef";
 import { MAX_REVISION, isObject, revisionOf, withParams } from "./diffView";
 import { useManifests } from "./useDiff";
 
@@ -55,6 +55,7 @@ export function ManifestsView({ namespace, name, version, only }: Props) {
 function Rendered({ rendered, only }: { rendered: RenderedManifests; only: ResourceRef | null }) {
   const [yaml, setYaml] = useState<string[] | null>(null);
   const chosen = only === null ? rendered.manifests : rendered.manifests.filter((m) => isObject(m, only));
+  const onlyKey = only === null ? "" : resourceKey(only);
 
   useEffect(() => {
     let current = true;
@@ -63,8 +64,8 @@ function Rendered({ rendered, only }: { rendered: RenderedManifests; only: Resou
       if (current) setYaml(chosen.map((m) => stringify(readableOrder(m), { lineWidth: 0 })));
     });
     return () => { current = false; };
-    // `chosen` is derived from these two.
-  }, [rendered, only]);
+    // `chosen` is derived from these two (`only` by its coordinates: a new object each render).
+  }, [rendered, onlyKey]);
 
   const at = <span className="mono" title={rendered.revision}>{shortRevision(rendered.revision)}</span>;
   if (chosen.length === 0) {
