@@ -1,5 +1,6 @@
 """The pure parts of the server's on-demand planning: result keys, the bounded
-coalescing cache, masking of rendered manifests, and what a Planning refuses."""
+coalescing cache, masking of rendered manifests, what a Planning refuses, and
+how a failed plan is answered."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from driftless.core.errors import (
+    DriftlessError,
+    RenderError,
+    SourceError,
+    SourceUnavailableError,
+    TransientError,
+)
 from driftless.core.models import Application
 from driftless.core.resources import Manifest
+from driftless.kube.errors import KubeUnavailableError
 from driftless.pipeline.renderers import Rendered
+from driftless.pipeline.requests import InvalidRequestError
 from driftless.render import RenderTools
+from driftless.server.errors import ApiError
 from driftless.server.planning import Planning, Results, masked, result_key
+from driftless.server.routes_diff import refusal
 from driftless.sources.git import GitCache
 from tests.fixtures.server_http import unreachable_client
 
@@ -196,3 +208,47 @@ async def test_a_planning_never_reads_local_repositories(tmp_path: Path) -> None
             Planning(client, GitCache(tmp_path, allow_local=True), RenderTools())
     finally:
         await client.close()
+
+
+REFUSALS = [
+    (InvalidRequestError("revision", "'--x': invalid"), 422, "Invalid", "revision: '--x': invalid"),
+    (
+        SourceError("revision nope not found in https://u:pw@git.example.com/r.git"),
+        422,
+        "Invalid",
+        "application team/web cannot be planned: revision nope not found in"
+        " https://git.example.com/r.git",
+    ),
+    (
+        RenderError("not a Kubernetes object", file="app/x.yaml", line=3),
+        422,
+        "Invalid",
+        "application team/web cannot be planned: app/x.yaml:3: not a Kubernetes object",
+    ),
+    (
+        SourceUnavailableError("cannot reach https://u:pw@git.example.com/r.git"),
+        502,
+        "Unavailable",
+        "application team/web cannot be planned now: cannot reach https://git.example.com/r.git",
+    ),
+    (
+        TransientError("render exceeded the 3 s time limit"),
+        502,
+        "Unavailable",
+        "application team/web cannot be planned now: render exceeded the 3 s time limit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "status", "code", "message"), REFUSALS)
+def test_a_failed_plan_is_answered_with_the_controller_s_message_redacted(
+    error: DriftlessError, status: int, code: str, message: str
+) -> None:
+    answer = refusal(error, "team/web")
+    assert isinstance(answer, ApiError)
+    assert (answer.status, str(answer.code), answer.message) == (status, code, message)
+
+
+def test_an_api_server_outage_keeps_its_own_answer() -> None:
+    outage = KubeUnavailableError(503, "the API server is down")
+    assert refusal(outage, "team/web") is outage  # errors.install: 503, never its text

@@ -51,7 +51,7 @@ from driftless.server.errors import (
 )
 from driftless.server.planning import Planning
 
-__all__ = ["router"]
+__all__ = ["refusal", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def router(caches: Caches, client: KubeClient, planning: Planning) -> APIRouter:
         try:
             planned = await planning.diffs(app, revision)
         except DriftlessError as exc:
-            raise _refused(exc, f"{namespace}/{name}") from None
+            raise refusal(exc, f"{namespace}/{name}") from None
         resources = planned.resources
         if group or kind or object_namespace or object_name:
             wanted = (group, kind, object_namespace, object_name)
@@ -154,7 +154,7 @@ def router(caches: Caches, client: KubeClient, planning: Planning) -> APIRouter:
         try:
             rendered = await planning.manifests(app, revision)
         except DriftlessError as exc:
-            raise _refused(exc, f"{namespace}/{name}") from None
+            raise refusal(exc, f"{namespace}/{name}") from None
         return JSONResponse({"revision": rendered.revision, "manifests": rendered.manifests})
 
     return routes
@@ -164,7 +164,7 @@ def _identity(resource: JSON) -> tuple[str, str, str, str]:
     return resource["group"], resource["kind"], resource["namespace"], resource["name"]
 
 
-def _refused(exc: DriftlessError, app: str) -> Exception:
+def refusal(exc: DriftlessError, app: str) -> Exception:
     """The answer to a plan that failed: the message the controller would show, redacted."""
     message = redact(exc.message)
     if isinstance(exc, KubeUnavailableError):
