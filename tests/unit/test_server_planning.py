@@ -24,7 +24,7 @@ from driftless.pipeline.renderers import Rendered
 from driftless.pipeline.requests import InvalidRequestError
 from driftless.render import RenderTools
 from driftless.server.errors import ApiError
-from driftless.server.planning import Planning, Results, masked, result_key
+from driftless.server.planning import Leases, Planning, Results, masked, result_key
 from driftless.server.routes_diff import refusal
 from driftless.sources.git import GitCache
 from tests.fixtures.server_http import unreachable_client
@@ -252,3 +252,18 @@ def test_a_failed_plan_is_answered_with_the_controller_s_message_redacted(
 def test_an_api_server_outage_keeps_its_own_answer() -> None:
     outage = KubeUnavailableError(503, "the API server is down")
     assert refusal(outage, "team/web") is outage  # errors.install: 503, never its text
+
+
+def test_a_replaced_remote_client_is_released_once_no_plan_uses_it() -> None:
+    leases: Leases[str] = Leases()
+    key = ("team", "https://remote.example:6443")
+    leases.take(key, "old")
+    leases.take(key, "old")
+    assert leases.give_back("old") == []  # still the current client
+    leases.take(key, "new")  # the cluster's Secret changed: a new client
+    assert leases.give_back("new") == []  # the old one is still in a plan
+    leases.take(key, "new")
+    assert leases.give_back("old") == ["old"]  # its last plan ended
+    assert leases.give_back("new") == []
+    leases.take(("other-team", key[1]), "theirs")  # another namespace: not a replacement
+    assert leases.give_back("theirs") == []

@@ -58,6 +58,7 @@ __all__ = [
     "FRESH_SECONDS",
     "MAX_RESULTS",
     "Diffs",
+    "Leases",
     "Manifests",
     "Planning",
     "ResultKey",
@@ -177,6 +178,40 @@ class Results(Generic[K, V]):
             task.exception()  # seen: a failure nobody waits for any more is not "never retrieved"
 
 
+C = TypeVar("C")
+
+
+class Leases(Generic[C]):
+    """Which remote clients plans use, so a replaced one is closed once unused. Pure.
+
+    ``take(key, client)`` before a plan on ``client`` (``key``: the app's
+    namespace and server, which ``controller.destinations`` hands a new client
+    when the cluster's Secret changed); ``give_back(client)`` after it returns
+    the replaced clients no plan uses any more, for the caller to release.
+    """
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str], C] = {}
+        self._users: Counter[int] = Counter()
+        self._retired: dict[int, C] = {}
+
+    def take(self, key: tuple[str, str], client: C) -> None:
+        old = self._current.get(key)
+        if old is not None and old is not client:
+            self._retired[id(old)] = old
+        self._current[key] = client
+        self._users[id(client)] += 1
+
+    def give_back(self, client: C) -> list[C]:
+        self._users[id(client)] -= 1
+        if self._users[id(client)] <= 0:
+            del self._users[id(client)]
+        unused = [c for i, c in self._retired.items() if not self._users[i]]
+        for stale in unused:
+            del self._retired[id(stale)]
+        return unused
+
+
 class Planning:
     """Plans and renders of apps on demand (see the module docstring)."""
 
@@ -197,11 +232,7 @@ class Planning:
         self.local = Planner(control, self.renderer, self.projects, home=home)
         self.destinations = Destinations(control)
         self.results: Results[ResultKey, Any] = Results()
-        # Remote clients by (app namespace, server), who uses each now, and the
-        # replaced ones to close once unused.
-        self._remote: dict[tuple[str, str], KubeClient] = {}
-        self._users: Counter[int] = Counter()
-        self._retired: dict[int, KubeClient] = {}
+        self.leases: Leases[KubeClient] = Leases()
 
     async def diffs(self, app: Application, revision: str | None) -> Diffs:
         """Every resource of ``app`` at ``revision`` (default: its target) against the live one."""
@@ -232,8 +263,6 @@ class Planning:
 
     async def close(self) -> None:
         """Close the remote clients (the control client and the tools are the caller's)."""
-        self._remote.clear()
-        self._retired.clear()
         await self.destinations.close()
 
     @asynccontextmanager
@@ -244,12 +273,7 @@ class Planning:
             yield self.local
             return
         client = destination.client
-        key = (app.namespace, destination.server)
-        old = self._remote.get(key)
-        if old is not None and old is not client:
-            self._retired[id(old)] = old
-        self._remote[key] = client
-        self._users[id(client)] += 1
+        self.leases.take((app.namespace, destination.server), client)
         try:
             # No watches (cache None): nothing to close but the client, which is shared.
             yield Planner(
@@ -257,10 +281,5 @@ class Planning:
                 home=self.home,
             )  # fmt: skip
         finally:
-            self._users[id(client)] -= 1
-            if self._users[id(client)] <= 0:
-                del self._users[id(client)]
-            for stale_id, stale in list(self._retired.items()):
-                if not self._users[stale_id]:
-                    del self._retired[stale_id]
-                    await self.destinations.release(stale)
+            for stale in self.leases.give_back(client):
+                await self.destinations.release(stale)
