@@ -12,7 +12,8 @@ served over smart HTTP (the server refuses local ones). What a user sees:
 * the manifests at an older commit differ from the target's;
 * hostile revisions (an option, ``..``, 10 KB, a NUL) are 422 naming
   ``revision``; a revision the repository lacks, a local repository are 422
-  saying why; a render past its time limit is a 502 saying so.
+  saying why; an unreachable repository and a render past its time limit
+  are a 502 saying so.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ async def test_a_hostile_revision_is_422_naming_revision(
             assert "\x00" not in message and len(message) < 300
 
 
-async def test_a_missing_revision_a_local_repository_and_an_unknown_app_say_why(
+async def test_a_missing_revision_a_local_or_unreachable_repository_an_unknown_app_say_why(
     kube: KubeClient, api: Api, make_git_repo: MakeGitRepo, git_http_server: GitHttpServer
 ) -> None:
     name = unique("why")
@@ -220,6 +221,18 @@ async def test_a_missing_revision_a_local_repository_and_an_unknown_app_say_why(
     status, body = await _eventually_known(api, local_path)
     assert status == 422, body
     assert "local repository" in body["error"]["message"]
+
+    # Nothing listens on port 1: the repository does not answer.
+    unreachable = unique("unreachable")
+    await create_app(kube, application(unreachable, "http://127.0.0.1:1/gone.git", path="app"))
+    gone_path = f"/api/v1/applications/{APPS_NAMESPACE}/{unreachable}/diff"
+    status, body = await _eventually_known(api, gone_path)
+    assert status == 502, body
+    assert body["error"]["code"] == "Unavailable"
+    assert body["error"]["message"].startswith(
+        f"application {APPS_NAMESPACE}/{unreachable} cannot be planned now: "
+    )
+    assert "127.0.0.1:1" in body["error"]["message"]
 
     status, body = await api.get(f"/api/v1/applications/{APPS_NAMESPACE}/no-such-app/diff")
     assert status == 404, body
