@@ -15,16 +15,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
+from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeForbiddenError
 from tests.fixtures.git import MakeGitRepo
-from tests.integration.helpers import application, condition, ready, unique
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    condition,
+    deployment_manifest,
+    ready,
+    unique,
+)
 from tests.integration.server_inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -171,14 +180,19 @@ async def wait_in(
 
 
 async def test_the_server_s_own_rbac_lets_it_serve_and_refuses_the_rest(
-    devcluster: DevCluster, kube: KubeClient, tmp_path: Path
+    devcluster: DevCluster,
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    tmp_path: Path,
 ) -> None:
     """``install --with-server``: what the server's ServiceAccount may do, asked two ways.
 
     The API server's authorizer is asked as that identity (``kubectl auth
     can-i --as``), then the server runs in this process with a token of the
     ServiceAccount (as its pod would) and does its work: caches listed, the
-    admin account made, a login, an app read and refreshed, its tree read.
+    admin account made, a login, an app read and refreshed, its tree read
+    down to the Pods (a Secret the app manages is not readable: said as partial).
     """
     namespace = unique("with-server")
     installed = await driftless(devcluster, "install", "--with-server", "--namespace", namespace)
@@ -228,7 +242,8 @@ async def test_the_server_s_own_rbac_lets_it_serve_and_refuses_the_rest(
         ]
         for args in refused:
             assert not await can_i(devcluster, me, *args), args
-        await _serve_as_the_server(devcluster, kube, namespace, tmp_path)
+        repo = make_git_repo({"web.yaml": deployment_manifest(), "secret.yaml": SECRET})
+        await _serve_as_the_server(devcluster, kube, namespace, repo.url, tmp_path)
     finally:
         removed = await driftless(devcluster, "uninstall", "--namespace", namespace)
     assert removed.returncode == 0, removed.stderr
@@ -239,7 +254,7 @@ async def test_the_server_s_own_rbac_lets_it_serve_and_refuses_the_rest(
 
 
 async def _serve_as_the_server(
-    devcluster: DevCluster, kube: KubeClient, namespace: str, tmp_path: Path
+    devcluster: DevCluster, kube: KubeClient, namespace: str, repo_url: str, tmp_path: Path
 ) -> None:
     kubectl = str(binaries.tool("kubectl"))
     token = await asyncio.to_thread(
@@ -249,10 +264,9 @@ async def _serve_as_the_server(
     )  # fmt: skip
     assert token.returncode == 0, token.stderr
     config = service_account_kubeconfig(devcluster, token.stdout.strip(), tmp_path / "sa.yaml")
-    app = application(unique("served"), "https://git.example.invalid/none.git")
-    app["metadata"]["namespace"] = namespace
-    await kube.apply(app, field_manager="test")
-    name = app["metadata"]["name"]
+    name = unique("served")
+    await kube.apply(application(name, repo_url), field_manager="test")  # synced by the controller
+    await wait_in(kube, APPS_NAMESPACE, name, ready, "the app synced")
     server = await KubeClient.from_kubeconfig(str(config))
     try:
         # The server's own client cannot do what its RBAC refuses.
@@ -269,16 +283,19 @@ async def _serve_as_the_server(
             )  # fmt: skip
         async with serving(server, controller_namespace=namespace) as served:
             http = await served.login()
-            base = f"{served.url}/api/v1/applications/{namespace}/{name}"
+            base = f"{served.url}/api/v1/applications/{APPS_NAMESPACE}/{name}"
             async with http:
-                async with http.get(f"{served.url}/api/v1/applications?namespace={namespace}") as r:
+                async with http.get(f"{served.url}/api/v1/applications?search={name}") as r:
                     assert r.status == 200, await r.text()
                     assert [a["name"] for a in (await r.json())["items"]] == [name]
                 async with http.post(f"{base}/refresh") as resp:
-                    assert resp.status == 202, await resp.text()
-                for path in ("/tree", "/events"):
-                    async with http.get(f"{base}{path}") as resp:
-                        assert resp.status == 200, (path, await resp.text())
+                    assert resp.status == 202, await resp.text()  # a patch of the Application
+                tree = await _until_pods(http, f"{base}/tree")
+                # Workloads are readable; the Secret the app manages is not, and it says so.
+                assert {"Deployment", "ReplicaSet", "Pod"} <= {n["kind"] for n in tree["nodes"]}
+                assert "may not list Secret" in str(tree.get("partial")), tree.get("partial")
+                async with http.get(f"{base}/events") as resp:
+                    assert resp.status == 200, await resp.text()
                 async with http.get(f"{served.url}/api/v1/repositories") as resp:
                     assert resp.status == 200, await resp.text()
                 async with http.delete(f"{served.url}/api/v1/session") as resp:
@@ -286,9 +303,28 @@ async def _serve_as_the_server(
         # Its own Secrets, written with its own token: the account and the sessions.
         for secret in ("driftless-admin", "driftless-initial-admin", "driftless-sessions"):
             assert await kube.get("v1", "Secret", secret, namespace) is not None, secret
-        refreshed = await kube.get(API_VERSION, APPLICATION_KIND, name, namespace)
-        assert refreshed is not None
-        assert "driftless.dev/refresh" in refreshed["metadata"].get("annotations", {})
     finally:
         await server.close()
-        await kube.delete(API_VERSION, APPLICATION_KIND, name, namespace)
+        await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+
+
+async def _until_pods(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while True:
+        async with http.get(url) as resp:
+            assert resp.status == 200, await resp.text()
+            tree: dict[str, Any] = await resp.json()
+        if any(n["kind"] == "Pod" for n in tree["nodes"]):
+            return tree
+        assert time.monotonic() < deadline, f"no Pod in the tree: {tree}"
+        await asyncio.sleep(0.5)
+
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: served-secret
+stringData:
+  password: not-for-the-server
+"""
