@@ -166,8 +166,9 @@ async def install_command(
 async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: bool) -> None:
     """Remove the controller and the server (with --crds, also the CRDs and every app object).
 
-    Objects the apps deployed keep running: delete the apps first (with
-    cascade) if they should go too.
+    The server's Secrets go too (the admin account and the sessions: a new
+    install makes a new initial password). Objects the apps deployed keep
+    running: delete the apps first (with cascade) if they should go too.
 
     \b
     Examples:
