@@ -21,6 +21,8 @@ NOW = datetime(2026, 12, 3, 11, 0, 0, 123456, tzinfo=UTC)
 STAMP = "2026-12-03T11:00:00.123456Z"
 SHA = "a" * 40
 RUNNING_AT = "2026-12-03T10:59:00Z"
+STAMP_OP = "2026-12-03T10:58:59.000001Z"
+LATER = "2026-12-03T10:59:30.000001Z"
 
 
 def app(
@@ -49,8 +51,11 @@ def app(
     return body
 
 
-def op(username: str = "ann", **sync: Any) -> JSON:
-    return {"sync": sync, "initiatedBy": {"username": username, "automated": False}}
+def op(username: str = "ann", requested_at: str | None = None, **sync: Any) -> JSON:
+    body: JSON = {"sync": sync, "initiatedBy": {"username": username, "automated": False}}
+    if requested_at is not None:
+        body["requestedAt"] = requested_at
+    return body
 
 
 def state(phase: str, operation: JSON | None = None) -> JSON:
@@ -99,11 +104,19 @@ SYNCS: list[tuple[str, JSON, JSON]] = [
 
 @pytest.mark.parametrize(("case", "given", "wanted"), SYNCS, ids=[s[0] for s in SYNCS])
 def test_sync_operation(case: str, given: JSON, wanted: JSON) -> None:
-    built = requests.sync_operation("ann", **given)
+    built = requests.sync_operation("ann", NOW, **given)
     for key, value in wanted.items():
         assert built["sync"][key] == value, case
     assert set(built["sync"]) == {"prune", "dryRun", "resources", "revision"}
     assert built["initiatedBy"] == {"username": "ann", "automated": False}
+    assert built["requestedAt"] == STAMP
+
+
+def test_two_syncs_with_the_same_options_are_two_requests() -> None:
+    first = requests.sync_operation("ann", NOW, prune=True)
+    again = requests.sync_operation("ann", NOW.replace(microsecond=123457), prune=True)
+    assert again != first
+    assert {**again, "requestedAt": STAMP} == first  # only the stamp tells them apart
 
 
 BAD_SYNCS: list[tuple[str, JSON, str, str]] = [
@@ -165,7 +178,7 @@ def test_sync_operation_refuses_malformed_requests(
     case: str, given: JSON, field: str, says: str
 ) -> None:
     with pytest.raises(requests.InvalidRequestError) as caught:
-        requests.sync_operation("ann", **given)
+        requests.sync_operation("ann", NOW, **given)
     assert caught.value.field == field, case
     assert says in caught.value.message, case
     assert len(caught.value.message) < 300, "a hostile value is cut short in the message"
@@ -174,11 +187,11 @@ def test_sync_operation_refuses_malformed_requests(
 @pytest.mark.parametrize("username", ["", "   ", "x" * 300, "ann\x1b[2J"])
 def test_sync_operation_refuses_a_bad_username(username: str) -> None:
     with pytest.raises(requests.InvalidRequestError, match="username"):
-        requests.sync_operation(username)
+        requests.sync_operation(username, NOW)
 
 
 def test_operation_patch_is_a_copy() -> None:
-    operation = requests.sync_operation("ann")
+    operation = requests.sync_operation("ann", NOW)
     patch = requests.operation_patch(operation)
     patch["operation"]["sync"]["prune"] = True
     assert operation["sync"]["prune"] is False
@@ -200,6 +213,21 @@ IN_PROGRESS: list[tuple[str, JSON, str | None]] = [
         "the served request was left behind",
         app(operation=op(prune=True), state=state("Failed", op(prune=True))),
         None,
+    ),
+    (
+        "the served stamped request was left behind",
+        app(operation=op(STAMP_OP, prune=True), state=state("Failed", op(STAMP_OP, prune=True))),
+        None,
+    ),
+    (
+        "a new request with the options of the last one waits",
+        app(operation=op(LATER, prune=True), state=state("Succeeded", op(STAMP_OP, prune=True))),
+        "already waits",
+    ),
+    (
+        "a stamped request after one without a stamp waits",
+        app(operation=op(LATER), state=state("Succeeded", op())),
+        "already waits",
     ),
     (
         "running beats a left-behind request",
@@ -306,10 +334,12 @@ HISTORY = [
 
 @pytest.mark.parametrize("automated", [True, False])
 def test_rollback_patch(automated: bool) -> None:
-    patch, rollback = requests.rollback_patch(app(history=HISTORY, automated=automated), 0, "ann")
+    body = app(history=HISTORY, automated=automated)
+    patch, rollback = requests.rollback_patch(body, 0, "ann", NOW)
     assert patch["operation"] == {
         "sync": {"prune": True, "dryRun": False, "resources": [], "revision": "b" * 40},
         "initiatedBy": {"username": "ann", "automated": False},
+        "requestedAt": STAMP,
     }
     assert rollback == requests.Rollback(0, "b" * 40, automated, patch["operation"])
     if automated:
@@ -332,7 +362,7 @@ BAD_ROLLBACKS: list[tuple[str, JSON, int, str]] = [
 )
 def test_rollback_to_an_unknown_entry(case: str, body: JSON, history_id: int, says: str) -> None:
     with pytest.raises(requests.HistoryEntryNotFoundError) as caught:
-        requests.rollback_patch(body, history_id, "ann")
+        requests.rollback_patch(body, history_id, "ann", NOW)
     assert says in caught.value.message, case
     assert caught.value.message.startswith("application web: ")
 

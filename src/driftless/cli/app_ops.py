@@ -62,7 +62,12 @@ def _sync_operation(
     """The operation the flags ask for; a malformed value is a usage error (exit 2)."""
     try:
         return requests.sync_operation(
-            getpass.getuser(), revision=revision, prune=prune, dry_run=dry_run, resources=resources
+            getpass.getuser(),
+            datetime.now(UTC),
+            revision=revision,
+            prune=prune,
+            dry_run=dry_run,
+            resources=resources,
         )
     except requests.InvalidRequestError as exc:
         hint = "--resource" if exc.field.startswith("resources") else f"--{exc.field}"
@@ -332,7 +337,9 @@ async def rollback_app(
 
     async def run(client: KubeClient) -> int:
         requested_at = _requested_at()
-        rollback = await requests.request_rollback(client, ns, name, history_id, getpass.getuser())
+        rollback = await requests.request_rollback(
+            client, ns, name, history_id, getpass.getuser(), datetime.now(UTC)
+        )
         if rollback.automation_disabled:
             click.echo(f"automated sync of {name} disabled for the rollback", err=True)
         click.echo(

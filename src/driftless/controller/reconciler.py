@@ -142,7 +142,7 @@ class Reconciler:
             # never left behind to stop a later operation.
             await self.clear_terminate(raw)
         requested = app.operation
-        if requested is not None and (run.finished or _leftover(requested, run.state)):
+        if requested is not None and (run.finished or ops.served(requested, run.state)):
             await self._clear_operation(raw, requested)
         if run.interrupted is not None:
             # The progress of the pass is stored; the rest waits for the API (backoff).
@@ -279,7 +279,7 @@ class Reconciler:
         previous = app.status.operation_state
         running = previous if previous and previous.phase == OperationPhase.RUNNING else None
         requested = app.operation
-        if running is None and requested is not None and not _leftover(requested, previous):
+        if running is None and requested is not None and not ops.served(requested, previous):
             running = ops.start(requested, revision=requested.sync.revision or "")
         plan, target = await self._plans(planner, app, running, fresh)
         result = RunResult(plan=target or plan, state=previous, history=app.status.history)
@@ -516,11 +516,11 @@ class Reconciler:
             )
         except (KubeNotFoundError, KubeConflictError, KubeInvalidError):
             # Gone, changed meanwhile, or the resourceVersion test failed (422):
-            # the request stays, and ``_leftover`` keeps it from running twice.
+            # the request stays, and ``policy.served`` keeps it from running twice.
             return
         except KubeRefusedError as exc:
             # Anything else refused (RBAC, an admission webhook): the request
-            # stays (``_leftover`` keeps it from running twice), but say why.
+            # stays (``policy.served`` keeps it from running twice), but say why.
             log.warning("app %s/%s: cannot clear the finished operation request: %s",
                         namespace, name, exc)  # fmt: skip
 
@@ -594,15 +594,6 @@ def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
     except (KeyError, TypeError, ValueError):
         return False
-
-
-def _leftover(requested: Operation, previous: OperationState | None) -> bool:
-    """The request already ran (its clearing was interrupted): do not run it twice."""
-    return (
-        previous is not None
-        and previous.phase != OperationPhase.RUNNING
-        and previous.operation.to_api() == requested.to_api()
-    )
 
 
 def _terminate_unplanned(

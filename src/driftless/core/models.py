@@ -405,10 +405,23 @@ class InitiatedBy(ApiModel):
 
 
 class Operation(ApiModel):
-    """A requested operation: set ``operation`` on the Application to start one."""
+    """A requested operation: set ``operation`` on the Application to start one.
+
+    ``requested_at`` makes each request unique: the controller runs a request
+    once (see ``pipeline.policy.served``), so without it a second request with
+    the same options would look like the first one read again. Every front end
+    sets it (``pipeline.requests``); automated operations and requests written
+    by hand or by older clients have none.
+    """
 
     sync: SyncOperation = Field(default_factory=SyncOperation)
     initiated_by: InitiatedBy = Field(default_factory=InitiatedBy)
+    requested_at: str | None = Field(
+        None,
+        max_length=64,
+        description="When the request was written (RFC 3339, microseconds); tells a new request"
+        " from one already served with the same options.",
+    )
     retry: int = Field(0, description="How many times this operation was retried.")
 
 

@@ -11,7 +11,9 @@ Auto-sync rules (``syncPolicy.automated`` set):
   and source, except by the retry policy (``syncPolicy.retry``: limit, then
   exponential backoff from ``duration`` by ``factor`` up to ``maxDuration``).
 
-Manual operations (the ``operation`` field) always run, one at a time.
+Manual operations (the ``operation`` field) always run, one at a time, each
+request once (``served``: a request whose clearing was interrupted is not run
+again, while a new request with the same options is).
 
 Ending early (rules in ``driftless.sync``; the safe point is
 ``sync.runner.at_safe_point``):
@@ -162,6 +164,31 @@ def retry_delay(policy: RetryPolicy, attempt: int) -> float:
     base = parse_duration(policy.backoff.duration).total_seconds()
     cap = parse_duration(policy.backoff.max_duration).total_seconds()
     return float(min(base * policy.backoff.factor**attempt, cap))
+
+
+def served(requested: Operation, previous: OperationState | None) -> bool:
+    """Did the ended operation ``previous`` run this very request ``requested``?
+
+    True means the request was served and only its removal from the app was
+    interrupted (a conflict, an outage, a restart): it must not run twice.
+    Requests are compared whole, with ``requestedAt``: every front end stamps
+    a new one on each request (``pipeline.requests``), so a second request
+    with the same options is a new request, and the request read again is
+    the one that ran. ``retry`` is the controller's count (``_retry`` copies
+    the operation), not part of what was asked, so it is left out. A request
+    without a stamp (written by hand, or by an older client) is told apart by
+    its options alone.
+    """
+    if previous is None or previous.phase == OperationPhase.RUNNING:
+        return False
+    return _asked(requested) == _asked(previous.operation)
+
+
+def _asked(operation: Operation) -> dict[str, object]:
+    """What a person asked for: the operation without the controller's retry count."""
+    asked = operation.to_api()
+    asked.pop("retry", None)
+    return asked
 
 
 def start(operation: Operation, revision: str) -> OperationState:

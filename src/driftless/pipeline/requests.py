@@ -9,9 +9,10 @@ browser are the same bytes and obey the same rules:
 =============  =============================================================
 request        what is written
 =============  =============================================================
-sync           ``operation`` (``sync`` options + ``initiatedBy``), guarded by
-               the resourceVersion read: refused while an operation runs or
-               another person's request waits for the controller
+sync           ``operation`` (``sync`` options + ``initiatedBy`` +
+               ``requestedAt``), guarded by the resourceVersion read: refused
+               while an operation runs or another person's request waits for
+               the controller
 rollback       the same ``operation`` at a history entry's revision, with
                ``prune``, and ``spec.syncPolicy.automated`` removed in the same
                write (otherwise the automation would sync forward at once)
@@ -25,6 +26,11 @@ terminate      annotation ``driftless.dev/terminate-operation`` = the running
 delete         the resources finalizer added (cascade) or removed (no
                cascade), guarded, then the DELETE
 =============  =============================================================
+
+Every operation carries ``requestedAt``, the time it was asked for to the
+microsecond: the controller runs each request once and recognises one it
+already ran by it (``pipeline.policy.served``), so pressing Sync twice with
+the same options runs two syncs.
 
 The builders (``sync_operation``, ``operation_patch``, ``refresh_patch``,
 ``is_hard_refresh``, ``served_refresh_patch``, ``terminate_patch``,
@@ -76,6 +82,7 @@ from driftless.core.wellknown import (
 )
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeConflictError, KubeNotFoundError
+from driftless.pipeline import policy
 from driftless.sources import refs, tagrange
 
 __all__ = [
@@ -174,18 +181,21 @@ class AppChangingError(RequestConflictError):
 
 def sync_operation(
     username: str,
+    now: datetime,
     *,
     revision: str | None = None,
     prune: bool = False,
     dry_run: bool = False,
     resources: Sequence[Mapping[str, Any]] = (),
 ) -> JSON:
-    """The ``operation`` a person's sync writes; ``InvalidRequestError`` when malformed. Pure.
+    """The ``operation`` a person's sync asks at ``now``; ``InvalidRequestError`` when malformed.
 
-    Every ``sync`` key is present (``revision: null`` when absent) so a merge
-    patch replaces whatever an older request left there. ``resources`` items
-    hold ``group``, ``kind``, ``namespace`` and ``name`` (group and namespace
-    may be empty: core group, cluster-scoped or the destination namespace).
+    Pure. ``requestedAt`` is ``now`` to the microsecond: it tells this request
+    from an earlier one with the same options. Every ``sync`` key is present
+    (``revision: null`` when absent) so a merge patch replaces whatever an
+    older request left there. ``resources`` items hold ``group``, ``kind``,
+    ``namespace`` and ``name`` (group and namespace may be empty: core group,
+    cluster-scoped or the destination namespace).
     """
     return {
         "sync": {
@@ -195,6 +205,7 @@ def sync_operation(
             "revision": checked_revision(revision),
         },
         "initiatedBy": {"username": _checked_username(username), "automated": False},
+        "requestedAt": _stamp(now),
     }
 
 
@@ -297,17 +308,19 @@ class Rollback:
     operation: JSON
 
 
-def rollback_patch(app: JSON, history_id: int, username: str) -> tuple[JSON, Rollback]:
-    """(merge patch, what it requests) for a rollback to ``history_id``. Pure.
+def rollback_patch(
+    app: JSON, history_id: int, username: str, now: datetime
+) -> tuple[JSON, Rollback]:
+    """(merge patch, what it requests at ``now``) for a rollback to ``history_id``. Pure.
 
     A sync with prune to the entry's revision; the automation is removed in the
     same write, so the controller never syncs forward in between.
     """
     entry = history_entry(app, history_id)
-    operation = sync_operation(username, revision=str(entry["revision"]), prune=True)
+    operation = sync_operation(username, now, revision=str(entry["revision"]), prune=True)
     patch = operation_patch(operation)
-    policy = (app.get("spec") or {}).get("syncPolicy") or {}
-    automated = policy.get("automated") is not None
+    sync_policy = (app.get("spec") or {}).get("syncPolicy") or {}
+    automated = sync_policy.get("automated") is not None
     if automated:
         patch["spec"] = {"syncPolicy": {"automated": None}}
     return patch, Rollback(history_id, str(entry["revision"]), automated, operation)
@@ -340,14 +353,14 @@ def finalizer_patch(app: JSON, cascade: bool) -> JSON:
 
 def _served(requested: Any, state: Mapping[str, Any]) -> bool:
     """Did the controller already run ``requested`` (its clearing was interrupted)?"""
-    if not state or state.get("phase") == OperationPhase.RUNNING:
+    if not state:
         return False
     try:
         wanted = Operation.model_validate(requested)
-        ran = OperationState.model_validate(state).operation
+        ran = OperationState.model_validate(state)
     except PydanticValidationError:
         return False
-    return wanted.to_api() == ran.to_api()
+    return policy.served(wanted, ran)
 
 
 def checked_revision(revision: str | None) -> str | None:
@@ -451,16 +464,17 @@ async def request_sync(client: KubeClient, namespace: str, name: str, operation:
 
 
 async def request_rollback(
-    client: KubeClient, namespace: str, name: str, history_id: int, username: str
+    client: KubeClient, namespace: str, name: str, history_id: int, username: str, now: datetime
 ) -> Rollback:
-    """Request a rollback to ``history_id`` (see ``rollback_patch``); refused like a sync."""
+    """Request at ``now`` a rollback to ``history_id`` (see ``rollback_patch``); refused like
+    a sync."""
     done: list[Rollback] = []
 
     def patch_for(app: JSON) -> JSON:
         busy = operation_in_progress(app)
         if busy is not None:
             raise OperationRunningError(busy)
-        patch, rollback = rollback_patch(app, history_id, username)
+        patch, rollback = rollback_patch(app, history_id, username, now)
         done.append(rollback)
         return patch
 

@@ -193,6 +193,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         try:
             operation = requests.sync_operation(
                 user,
+                datetime.now(UTC),
                 revision=wanted.revision,
                 prune=wanted.prune,
                 dry_run=wanted.dryRun,
@@ -270,7 +271,9 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
             "rollback",
             namespace,
             name,
-            lambda: requests.request_rollback(client, namespace, name, body.id, user),
+            lambda: requests.request_rollback(
+                client, namespace, name, body.id, user, datetime.now(UTC)
+            ),
         )
         answer = {
             "operation": done.operation,
