@@ -62,7 +62,9 @@ async def test_namespaced_install_confines_the_controller_to_its_namespace(
     devcluster: DevCluster, kube: KubeClient
 ) -> None:
     namespace = unique("single-tenant")
-    installed = await driftless(devcluster, "install", "--namespaced", "--namespace", namespace)
+    installed = await driftless(
+        devcluster, "install", "--namespaced", "--with-server", "--namespace", namespace
+    )
     assert installed.returncode == 0, installed.stderr
     assert "role/driftless-controller applied" in installed.stdout
     deployment = await kube.get("apps/v1", "Deployment", "driftless-controller", namespace)
@@ -91,8 +93,29 @@ async def test_namespaced_install_confines_the_controller_to_its_namespace(
     ]:
         assert not await can_i(devcluster, me, *args), args
 
+    # The server of a namespaced install: its namespace only, read-only but for Applications.
+    server = f"system:serviceaccount:{namespace}:driftless-server"
+    for args in [
+        ("list", "applications.driftless.dev", "-n", namespace),
+        ("patch", "applications.driftless.dev", "-n", namespace),
+        ("watch", "pods", "-n", namespace),
+        ("list", "events", "-n", namespace),
+        ("patch", "secrets/driftless-sessions", "-n", namespace),
+    ]:
+        assert await can_i(devcluster, server, *args), args
+    for args in [
+        ("list", "applications.driftless.dev", "--all-namespaces"),
+        ("list", "pods", "-n", "default"),
+        ("patch", "deployments.apps", "-n", namespace),
+        ("delete", "secrets", "-n", namespace),
+        ("get", "secrets", "-n", "kube-system"),
+        ("list", "namespaces"),
+    ]:
+        assert not await can_i(devcluster, server, *args), args
+
     removed = await driftless(devcluster, "uninstall", "--namespace", namespace)
     assert removed.returncode == 0, removed.stderr
+    assert await kube.get(RBAC, "RoleBinding", "driftless-server-view", namespace) is None
     assert await kube.get(RBAC, "Role", "driftless-controller", namespace) is None
     assert await kube.get(RBAC, "RoleBinding", "driftless-controller", namespace) is None
     assert not await can_i(devcluster, me, "create", "configmaps", "-n", namespace)
