@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftless.cli.main import cli
+from driftless.cli.server import server_command
 from driftless.server.settings import (
     COOKIE,
     SECURE_COOKIE,
@@ -35,7 +36,7 @@ def test_ip_addresses_and_host_names_are_addresses(address: str) -> None:
 )  # fmt: skip
 def test_anything_else_is_refused_with_why(address: str) -> None:
     assert address_problem(address) is not None
-    with pytest.raises(SettingsError, match="--address .* is not an IP address or a host name"):
+    with pytest.raises(SettingsError, match=r"--address .* is not an IP address or a host name"):
         check(ServerSettings(address=address))
 
 
@@ -74,3 +75,19 @@ def test_the_cookie_is_secure_and_host_prefixed_when_browsers_use_https(
     assert settings.secure_cookies is secure
     assert settings.cookie == cookie
     assert SECURE_COOKIE == "__Host-" + COOKIE
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "secure"),
+    [(None, [], False), ("true", [], True), ("1", [], True), ("false", [], False),
+     (None, ["--secure-cookies"], True)],
+)  # fmt: skip
+def test_secure_cookies_from_the_flag_or_the_environment(
+    env: str | None, argv: list[str], secure: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a Deployment behind a TLS ingress sets: DRIFTLESS_SECURE_COOKIES=true.
+    monkeypatch.delenv("DRIFTLESS_SECURE_COOKIES", raising=False)
+    if env is not None:
+        monkeypatch.setenv("DRIFTLESS_SECURE_COOKIES", env)
+    ctx = server_command.make_context("server", argv)
+    assert ctx.params["secure_cookies"] is secure
