@@ -89,7 +89,8 @@ _SERVER_RULES = [
     {
         "apiGroups": ["driftless.dev"],
         "resources": ["applications"],
-        "verbs": [*_READ, "create", "update", "patch", "delete"],
+        # Every write route patches (merge or server-side apply, which creates).
+        "verbs": [*_READ, "create", "patch", "delete"],
     },
     {"apiGroups": ["driftless.dev"], "resources": ["projects"], "verbs": _READ},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": _READ},
