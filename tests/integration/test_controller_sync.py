@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.wellknown import TRACKING_ANNOTATION
+from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
+from tests.integration.cli_driver import invoke
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
@@ -19,6 +24,7 @@ from tests.integration.helpers import (
     configmap_manifest,
     create_app,
     deployment_manifest,
+    get_app,
     ready,
     unique,
     wait_for,
@@ -181,3 +187,70 @@ async def test_generation_change_is_picked_up_at_once(
     )
     live = await kube.get("v1", "ConfigMap", "settings", name)
     assert live is not None and live["data"]["color"] == "pink"
+
+
+def _last_operation(app: dict[str, Any]) -> dict[str, Any]:
+    return dict((app.get("status") or {}).get("operationState") or {})
+
+
+def _history(app: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((app.get("status") or {}).get("history") or [])
+
+
+async def test_a_second_sync_with_the_same_options_runs_and_a_request_read_again_does_not(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, devcluster: DevCluster
+) -> None:
+    name = unique("twice")
+    repo = make_git_repo({"cm.yaml": configmap_manifest("settings", {"color": "blue"})})
+    await create_app(kube, application(name, repo.url, automated=False))
+    await wait_for(
+        kube, name, lambda a: bool((a.get("status") or {}).get("sync", {}).get("revision"))
+    )
+
+    first = await invoke(devcluster.kubeconfig, "app", "sync", name, "--timeout", "120")
+    assert first.exit_code == 0, first.output
+    app = await get_app(kube, name)
+    before = _last_operation(app)
+    assert before["phase"] == "Succeeded" and len(_history(app)) == 1
+    # Someone changes the object by hand; pressing Sync again, same options, puts git back.
+    drift = {"data": {"color": "red"}}
+    await kube.merge_patch("v1", "ConfigMap", "settings", drift, namespace=name)
+    # startedAt has second precision: let the clock pass that second (at most
+    # one), so "the second sync started later" is a fact the status can show.
+    started = datetime.strptime(before["startedAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    await asyncio.sleep(
+        max(0.0, (started + timedelta(seconds=1) - datetime.now(UTC)).total_seconds())
+    )
+
+    second = await invoke(devcluster.kubeconfig, "app", "sync", name, "--timeout", "120")
+    assert second.exit_code == 0, second.output
+    app = await get_app(kube, name)
+    after = _last_operation(app)
+    assert after["phase"] == "Succeeded"
+    assert after["startedAt"] > before["startedAt"]
+    assert after["operation"]["sync"] == before["operation"]["sync"]  # the very same options
+    assert after["operation"]["requestedAt"] > before["operation"]["requestedAt"]
+    assert [h["startedAt"] for h in _history(app)] == [before["startedAt"], after["startedAt"]]
+    live = await kube.get("v1", "ConfigMap", "settings", name)
+    assert live is not None and live["data"] == {"color": "blue"}
+
+    # The served request read again, as if the controller's clearing was
+    # interrupted: it is removed, and does not run a third time.
+    await kube.merge_patch(
+        API_VERSION,
+        APPLICATION_KIND,
+        name,
+        {"operation": after["operation"]},
+        namespace=APPS_NAMESPACE,
+    )
+    app = await wait_for(
+        kube,
+        name,
+        lambda a: (
+            "operation" not in a
+            and (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
+        ),
+        what="the replayed request removed",
+    )
+    assert _last_operation(app)["startedAt"] == after["startedAt"]
+    assert len(_history(app)) == 2
