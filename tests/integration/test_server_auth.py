@@ -63,7 +63,10 @@ async def test_login_session_logout(kube: KubeClient) -> None:
             old_cookie = cookie.value
 
             async with http.get(session_url) as resp:
-                assert (resp.status, await resp.json()) == (200, {"user": "admin"})
+                assert (resp.status, await resp.json()) == (
+                    200,
+                    {"user": "admin", "groups": [], "method": "local", "methods": ["local"]},
+                )
             async with http.get(f"{served.url}/api/v1/applications?limit=1") as resp:
                 assert resp.status == 200
                 bodies.append(await resp.text())

@@ -33,7 +33,8 @@ def test_version_table_has_unique_names_and_release_tags() -> None:
     assert len(names) == len(set(names))
     for component in versions.ALL:
         assert re.fullmatch(r"v\d+\.\d+\.\d+", component.version), component
-        assert component.filename == f"{component.name}-{component.version}"
+        suffix = f"-{component.source_digest}" if component.recipe is Recipe.SOURCE else ""
+        assert component.filename == f"{component.name}-{component.version}{suffix}"
     assert set(versions.CONTROL_PLANE) <= set(versions.ALL)
     assert set(versions.TOOLS) <= set(versions.ALL)
 

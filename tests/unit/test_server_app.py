@@ -228,7 +228,10 @@ async def test_insecure_no_auth_serves_without_a_session(tmp_path: Path) -> None
     app = create_app(settings, idle_state(settings))
     async with running(app) as url, aiohttp.ClientSession() as http:
         async with http.get(f"{url}/api/v1/session") as resp:
-            assert (resp.status, await resp.json()) == (200, {"user": "admin"})
+            assert (resp.status, await resp.json()) == (
+                200,
+                {"user": "admin", "groups": [], "method": "none", "methods": ["local"]},
+            )
         async with http.get(f"{url}/api/v1/applications") as resp:
             assert resp.status == 503  # past the guard; the caches are not listed
 

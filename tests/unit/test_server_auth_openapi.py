@@ -10,7 +10,12 @@ from driftless.server.errors import document_refusals
 from driftless.server.settings import COOKIE, SECURE_COOKIE, ServerSettings
 from tests.fixtures.server_http import idle_state
 
-OPEN = {("/api/v1/session", "post"), ("/api/v1/session", "get"), ("/api/v1/session", "delete")}
+OPEN = {
+    ("/api/v1/session", "post"),
+    ("/api/v1/session", "get"),
+    ("/api/v1/session", "delete"),
+    ("/api/v1/auth/methods", "get"),  # the login page asks how one may log in
+}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

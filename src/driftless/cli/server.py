@@ -100,6 +100,57 @@ from driftless.sources.git import GitCache
     show_default=True,
     help="Applications of every namespace, or only of --namespace (a namespaced install).",
 )
+@click.option(
+    "--oidc-issuer",
+    default=None,
+    envvar="DRIFTLESS_OIDC_ISSUER",
+    help="Single sign-on: the OpenID Connect provider's issuer URL.",
+)
+@click.option(
+    "--oidc-client-id", default=None, envvar="DRIFTLESS_OIDC_CLIENT_ID", help="The client id."
+)
+@click.option(
+    "--oidc-client-secret-ref",
+    default=None,
+    envvar="DRIFTLESS_OIDC_CLIENT_SECRET_REF",
+    metavar="SECRET[:KEY]",
+    help="The Secret of --namespace holding the client secret (key clientSecret by default);"
+    " the secret itself is never an option.",
+)
+@click.option(
+    "--oidc-scopes",
+    default="openid,profile,email,groups",
+    show_default=True,
+    envvar="DRIFTLESS_OIDC_SCOPES",
+    help="Scopes asked for, comma-separated.",
+)
+@click.option(
+    "--oidc-groups-claim",
+    default="groups",
+    show_default=True,
+    envvar="DRIFTLESS_OIDC_GROUPS_CLAIM",
+    help="The ID token claim listing the user's groups.",
+)
+@click.option(
+    "--oidc-username-claim",
+    default="email",
+    show_default=True,
+    envvar="DRIFTLESS_OIDC_USERNAME_CLAIM",
+    help="The ID token claim naming the user (sub when absent).",
+)
+@click.option(
+    "--oidc-redirect-url",
+    default=None,
+    envvar="DRIFTLESS_OIDC_REDIRECT_URL",
+    help="The callback URL registered at the provider, when browsers reach the server under"
+    f" another URL (default: this server's URL + {settings.OIDC_CALLBACK_PATH}).",
+)
+@click.option(
+    "--no-local-admin",
+    is_flag=True,
+    envvar="DRIFTLESS_NO_LOCAL_ADMIN",
+    help="Turn the admin account off: only single sign-on logs in.",
+)
 @log_level_option
 @click.pass_obj
 @run_async
@@ -116,6 +167,14 @@ async def server_command(
     cache_dir: Path | None,
     render_socket: Path | None,
     scope: str,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_client_secret_ref: str | None,
+    oidc_scopes: str,
+    oidc_groups_claim: str,
+    oidc_username_claim: str,
+    oidc_redirect_url: str | None,
+    no_local_admin: bool,
     log_level: str,
 ) -> None:
     """Serve the API and the web UI for every Application.
@@ -137,6 +196,16 @@ async def server_command(
         tls_cert=tls_cert,
         tls_key=tls_key,
         https_proxy=secure_cookies,
+        local_admin=not no_local_admin,
+        oidc=_oidc(
+            oidc_issuer,
+            oidc_client_id,
+            oidc_client_secret_ref,
+            oidc_scopes,
+            oidc_groups_claim,
+            oidc_username_claim,
+            oidc_redirect_url,
+        ),
     )
     try:
         settings.check(config)
@@ -181,6 +250,34 @@ async def _planning(
     finally:
         if isinstance(tools.isolation, LocalRenderServer):
             tools.isolation.close()
+
+
+def _oidc(
+    issuer: str | None,
+    client_id: str | None,
+    secret_ref: str | None,
+    scopes: str,
+    groups_claim: str,
+    username_claim: str,
+    redirect_url: str | None,
+) -> settings.OidcSettings | None:
+    if issuer is None:
+        if client_id or secret_ref:
+            raise click.UsageError(
+                "--oidc-client-id and --oidc-client-secret-ref need --oidc-issuer"
+            )
+        return None
+    if not client_id or not secret_ref:
+        raise click.UsageError("--oidc-issuer needs --oidc-client-id and --oidc-client-secret-ref")
+    return settings.OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret_ref=secret_ref,
+        scopes=tuple(s for s in (p.strip() for p in scopes.split(",")) if s),
+        groups_claim=groups_claim,
+        username_claim=username_claim,
+        redirect_url=redirect_url,
+    )
 
 
 def _announce(url: str) -> None:

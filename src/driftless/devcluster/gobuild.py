@@ -9,6 +9,9 @@ for Kubernetes we restate them ourselves, pointing each staging module
 The pure half (go.mod text, ldflags) is separate from the half that runs
 ``go`` so it can be unit-tested without a toolchain.
 
+For ``Recipe.SOURCE`` the wrapper module's own ``main.go`` is driftless's
+file (``SOURCE_DIR / component.source``), copied in at each build.
+
 Contract of :func:`build`: on success ``output`` is a complete executable; on
 failure :class:`BuildError` is raised with the tail of the go log, and
 ``output`` is untouched (callers build into a temporary name and rename).
@@ -34,6 +37,8 @@ GO_DIRECTIVE = "1.26.0"
 _VERSION_PKG = "k8s.io/component-base/version"
 _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.\-/]+)\s*=>\s*\./staging/\S+\s*$")
 _RELEASE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+#: Where the mains of ``Recipe.SOURCE`` components live (shipped as package data).
+SOURCE_DIR = Path(__file__).parent
 
 
 # ---------------------------------------------------------------------------
@@ -112,7 +117,8 @@ def _module_slug(module: str) -> str:
 
 def workdir_name(component: Component) -> str:
     """Directory name of the wrapper module; shared by components of one module@version."""
-    return f"{_module_slug(component.module)}@{component.version}"
+    own = f"-{component.name}" if component.recipe is Recipe.SOURCE else ""
+    return f"{_module_slug(component.module)}@{component.version}{own}"
 
 
 # ---------------------------------------------------------------------------
@@ -201,7 +207,13 @@ def prepare(goenv: GoEnv, component: Component, workdir: Path, log: Path) -> str
         gomod.write_text(wanted)
         (workdir / "go.sum").unlink(missing_ok=True)
         marker.write_text(wanted)
-    goenv.run(["get", f"{component.package}@{component.version}"], cwd=workdir, log=log)
+    target = component.package
+    if component.recipe is Recipe.SOURCE:
+        if component.source is None:
+            raise BuildError(f"{component.name}: a SOURCE component names its source")
+        shutil.copyfile(SOURCE_DIR / component.source, workdir / "main.go")
+        target = component.module
+    goenv.run(["get", f"{target}@{component.version}"], cwd=workdir, log=log)
     return release_date(info["Info"])
 
 

@@ -4,6 +4,8 @@ Each :class:`Component` names one executable, the Go module and version it is
 built from, and the recipe that builds it (see ``gobuild``). Bumping a version
 here is the whole upgrade: the cache key is ``<name>-<version>``, so a new
 version is built on the next run and the old file is simply no longer used.
+A component built from a main of driftless's own (``Recipe.SOURCE``) also has
+the digest of that source in its key, so editing the source rebuilds it.
 
 Invariants:
   * component names are unique and are the executable names users know;
@@ -27,6 +29,9 @@ class Recipe(enum.Enum):
     #: A wrapper module that requires ``module`` and builds ``package`` from it; this
     #: ignores the dependency's own ``replace`` lines, which ``go install`` refuses.
     WRAPPER = "wrapper"
+    #: A wrapper module whose ``main`` is driftless's own (``source``, under
+    #: ``devcluster/``), importing packages of ``module``.
+    SOURCE = "source"
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,16 @@ class Component:
     #: A Go string variable (``importpath.name``) set to ``version`` at link time, for
     #: tools whose ``version`` command would otherwise print a placeholder.
     version_var: str | None = None
+    #: ``Recipe.SOURCE``: the main's path under ``devcluster/`` and the first 12 hex
+    #: digits of its SHA-256 (a unit test checks they agree).
+    source: str | None = None
+    source_digest: str | None = None
 
     @property
     def filename(self) -> str:
-        """The cache file name, ``<name>-<version>``; unique per build input."""
-        return f"{self.name}-{self.version}"
+        """The cache file name, ``<name>-<version>[-<source digest>]``; unique per build input."""
+        suffix = f"-{self.source_digest}" if self.source_digest else ""
+        return f"{self.name}-{self.version}{suffix}"
 
 
 KUBERNETES_VERSION: Final = "v1.36.3"
@@ -111,6 +121,21 @@ REGISTRY: Final = Component(
     recipe=Recipe.WRAPPER,
 )
 
+# The OpenID Connect provider the SSO tests log in through: zitadel/oidc (an
+# OpenID-certified Go library) with its example login page, users/groups from a file.
+# Dex, the provider the design names, is not buildable from the module proxy here
+# (it serves github.com/dexidp/dex only up to v2.13.0+incompatible, from 2018).
+OIDC_PROVIDER_VERSION: Final = "v3.52.0"
+OIDC_PROVIDER: Final = Component(
+    name="oidc-provider",
+    version=OIDC_PROVIDER_VERSION,
+    module="github.com/zitadel/oidc/v3",
+    package=".",
+    recipe=Recipe.SOURCE,
+    source="oidcprovider/main.go",
+    source_digest="6ffa3a634b62",
+)
+
 #: Every component, in build order (the control plane first: it is what ``up`` needs).
 ALL: Final[tuple[Component, ...]] = (
     ETCD,
@@ -122,6 +147,7 @@ ALL: Final[tuple[Component, ...]] = (
     KUSTOMIZE,
     HELM,
     REGISTRY,
+    OIDC_PROVIDER,
 )
 #: What ``DevCluster.up()`` runs.
 CONTROL_PLANE: Final[tuple[Component, ...]] = (

@@ -7,7 +7,8 @@ UI's files with their SPA fallback (``static.router``).
 
 ``serve(settings, client, stop, planning)`` is what the command runs (``planning``
 plans diffs with what the command built: see ``server.planning``): it makes the
-admin account unless it exists (``auth``; not with auth off), then starts the
+admin account unless it exists (``auth``; not with auth off or
+``--no-local-admin``), reads the single sign-on client secret (``oidc.load``), then starts the
 watch caches (in the background: ``/healthz`` answers at once, ``/readyz``
 once they are listed) and uvicorn on ``settings.address:port``, until
 ``stop`` is set or uvicorn stops (SIGINT/SIGTERM).
@@ -39,6 +40,7 @@ from driftless.kube.client import KubeClient
 from driftless.server import (
     auth,
     errors,
+    oidc,
     routes_apps,
     routes_config,
     routes_diff,
@@ -71,6 +73,7 @@ class ServerState:
     config: routes_config.ConfigCaches
     live: LiveObjects
     planning: Planning
+    sso: oidc.SingleSignOn | None = None
 
 
 def new_state(
@@ -123,6 +126,8 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth.router(state.auth))
+    if state.sso is not None:
+        api.include_router(oidc.router(state.auth, state.sso))
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
     protected.include_router(routes_apps.router(state.caches))
     protected.include_router(routes_tree.router(state.caches, state.live, state.client))
@@ -166,10 +171,19 @@ async def serve(
     """
     check(settings)
     state = new_state(settings, client, apps_namespace, planning)
-    if settings.auth:
+    if settings.auth and settings.local_admin:
         await state.auth.account.ensure()
     sock = listen(settings.address, settings.port)
     port = sock.getsockname()[1]
+    if settings.auth:
+        # The callback URL names the bound port (``settings.port`` may be 0).
+        try:
+            state.sso = await oidc.load(replace(settings, port=port), client)
+        except BaseException:
+            sock.close()
+            raise
+        if state.sso is not None:
+            state.auth.end_session = state.sso.end_session_url
     app = create_app(settings, state)
     config = uvicorn.Config(
         app,

@@ -29,11 +29,17 @@ Routes (``router``): ``POST /api/v1/session`` ``{"username", "password"}``
 a wrong password), 429 with ``Retry-After`` after ``throttle.LIMIT`` failures
 of the client's address in a minute, 503 when too many logins already wait
 for the hash (``MAX_WAITING``); the admin Secret is read inside that bound;
-``GET /api/v1/session`` -> ``{"user"}`` or 401;
-``DELETE /api/v1/session`` -> 204, cookie cleared. ``guard(auth)`` is the
-dependency every other ``/api/v1`` route has: 401 without a live session
-(with auth off -- ``--insecure-no-auth`` -- everyone is ``admin``). The
-hash, the password and session ids are never in a response body or a log.
+``GET /api/v1/session`` -> ``{"user", "groups", "method", "methods"}`` or
+401; ``GET /api/v1/auth/methods`` (public) -> ``{"methods"}``: how one may log
+in, ``"local"`` (this account; off with ``--no-local-admin``, then the password
+login is 404) and ``"oidc"`` (single sign-on, ``server.oidc``);
+``DELETE /api/v1/session`` -> 204, cookie cleared (a single sign-on session:
+200 ``{"endSessionUrl"}``, the provider's logout page, when it has one).
+``guard(auth)`` is the dependency every other ``/api/v1`` route has: 401
+without a live session (with auth off -- ``--insecure-no-auth`` -- everyone
+is ``admin``); it leaves ``request.state.principal``, a ``Principal`` (who,
+their groups, how they logged in), for authorization. The hash, the password
+and session ids are never in a response body or a log.
 """
 
 from __future__ import annotations
@@ -45,19 +51,20 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, Field
 
 from driftless.core import deployment
 from driftless.kube.client import KubeClient, KubeConflictError
 from driftless.server import settings
-from driftless.server.errors import UnauthorizedError, UnavailableError
-from driftless.server.sessions import Sessions, SessionSecret, fingerprint
+from driftless.server.errors import NotFoundError, UnauthorizedError, UnavailableError
+from driftless.server.sessions import OIDC, Sessions, SessionSecret, fingerprint
 from driftless.server.throttle import Throttle
 
 __all__ = [
@@ -67,11 +74,13 @@ __all__ = [
     "INITIAL_SECRET",
     "AdminAccount",
     "Auth",
+    "Principal",
     "Sessions",
     "for_server",
     "guard",
     "hash_password",
     "router",
+    "set_session_cookie",
     "verify_password",
 ]
 
@@ -229,15 +238,38 @@ def _secret(namespace: str, name: str, key: str, value: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: the user, their groups (single sign-on), how they logged in.
+
+    ``method``: ``sessions.LOCAL``, ``sessions.OIDC``, or ``"none"`` (auth off).
+    """
+
+    subject: str
+    groups: tuple[str, ...]
+    method: str
+
+
 @dataclass
 class Auth:
-    """What login needs: on or off, the account, the sessions, the cookie's Secure flag."""
+    """What login needs: on or off, the account, the sessions, the cookie's Secure flag.
+
+    ``local``: the ``admin`` account logs in; ``end_session``: the single
+    sign-on provider's logout URL, when single sign-on is set up.
+    """
 
     enabled: bool
     account: AdminAccount
     sessions: Sessions
     secure_cookies: bool
     throttle: Throttle = field(default_factory=Throttle)
+    local: bool = True
+    end_session: Callable[[], Awaitable[str | None]] | None = None
+
+    @property
+    def methods(self) -> list[str]:
+        """How one may log in: ``local`` and/or ``oidc``."""
+        return [m for m, on in (("local", self.local), ("oidc", self.end_session)) if on]
 
     @property
     def cookie(self) -> str:
@@ -253,12 +285,32 @@ class Auth:
 def for_server(config: settings.ServerSettings, client: KubeClient) -> Auth:
     """The login of a server: the admin account and the sessions in its namespace's Secrets."""
     account = AdminAccount(client, config.controller_namespace)
-    store = SessionSecret(client, config.controller_namespace, account.password_hash)
+    # Without the local account no password session is good, whatever its Secret says.
+    hashed = account.password_hash if config.local_admin else _no_account
+    store = SessionSecret(client, config.controller_namespace, hashed)
     return Auth(
         enabled=config.auth,
         account=account,
         sessions=Sessions(config.session_seconds, store=store if config.auth else None),
         secure_cookies=config.secure_cookies,
+        local=config.local_admin,
+    )
+
+
+async def _no_account() -> str | None:
+    return None
+
+
+def set_session_cookie(auth: Auth, response: Response, session_id: str) -> None:
+    """Give the browser its session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)."""
+    response.set_cookie(
+        auth.cookie,
+        session_id,
+        max_age=int(auth.sessions.ttl),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=auth.secure_cookies,
     )
 
 
@@ -269,6 +321,21 @@ class Credentials(BaseModel):
 
 class SessionUser(BaseModel):
     user: str
+
+
+class SessionInfo(BaseModel):
+    user: str
+    groups: list[str]
+    method: str
+    methods: list[str]
+
+
+class LoginMethods(BaseModel):
+    methods: list[str]
+
+
+class LoggedOut(BaseModel):
+    endSessionUrl: str  # noqa: N815 -- the API's JSON is camelCase
 
 
 def _session_id(request: Request) -> str | None:
@@ -315,14 +382,15 @@ def guard(auth: Auth) -> Callable[..., str]:
     def current_user(request: Request, session: str | None = from_cookie) -> str:
         request.state.session_id = session
         if not auth.enabled:
-            user = ADMIN_USER
+            principal = Principal(ADMIN_USER, (), "none")
         else:
-            found = auth.sessions.user(session)
+            found = auth.sessions.session(session)
             if found is None:
                 raise UnauthorizedError(NO_SESSION)
-            user = found
-        request.state.user = user
-        return user
+            principal = Principal(found.user, found.groups, found.method)
+        request.state.user = principal.subject
+        request.state.principal = principal
+        return principal.subject
 
     return current_user
 
@@ -336,6 +404,8 @@ def router(auth: Auth) -> APIRouter:
         """Log in; sets the session cookie."""
         if not auth.enabled:
             return {"user": ADMIN_USER}
+        if not auth.local:
+            raise NotFoundError("password login is turned off: log in with single sign-on")
         address = request.client.host if request.client is not None else ""
         wait = auth.throttle.retry_after(address)
         if wait is not None:
@@ -345,30 +415,47 @@ def router(auth: Auth) -> APIRouter:
             auth.throttle.failed(address)
             raise UnauthorizedError(WRONG)
         session_id = await auth.sessions.login(credentials.username, fingerprint(hashed))
-        response.set_cookie(
-            auth.cookie,
-            session_id,
-            max_age=int(auth.sessions.ttl),
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=auth.secure_cookies,
-        )
+        set_session_cookie(auth, response, session_id)
         return {"user": credentials.username}
 
-    @routes.get("/session", response_model=SessionUser, responses=_401)
+    @routes.get("/session", response_model=SessionInfo, responses=_401)
     async def whoami(request: Request) -> Any:
-        """Who is logged in."""
+        """Who is logged in, their groups, how, and how one may log in."""
         session = request.cookies.get(auth.cookie)
         await auth.sessions.ensure(session)
-        return {"user": current_user(request, session)}
+        current_user(request, session)
+        principal: Principal = request.state.principal
+        return {
+            "user": principal.subject,
+            "groups": list(principal.groups),
+            "method": principal.method,
+            "methods": auth.methods,
+        }
 
-    @routes.delete("/session", status_code=204)
-    async def logout(request: Request, response: Response) -> None:
+    @routes.get("/auth/methods", response_model=LoginMethods)
+    async def methods() -> Any:
+        """How one may log in (no session needed): ``local`` and/or ``oidc``."""
+        return {"methods": auth.methods}
+
+    @routes.delete(
+        "/session",
+        status_code=204,
+        response_model=None,
+        responses={200: {"model": LoggedOut, "description": "Also log out at the provider."}},
+    )
+    async def logout(request: Request) -> Response:
         """End the session: its cookie is refused from now on."""
-        await auth.sessions.logout(request.cookies.get(auth.cookie))
+        session_id = request.cookies.get(auth.cookie)
+        ended = auth.sessions.session(session_id)
+        await auth.sessions.logout(session_id)
+        response = Response(status_code=204)
+        if ended is not None and ended.method == OIDC and auth.end_session is not None:
+            url = await auth.end_session()
+            if url is not None:
+                response = JSONResponse({"endSessionUrl": url})
         response.delete_cookie(
             auth.cookie, path="/", httponly=True, samesite="strict", secure=auth.secure_cookies
         )
+        return response
 
     return routes

@@ -6,13 +6,16 @@ the browser's cookie holds. At rest there is only its SHA-256
 data key per session, the hex digest, whose value is ``encode(Session)``:
 the user, when it was made and expires (Unix seconds, so every replica and
 a restarted process agree), and ``password``, a fingerprint of the password
-hash the login verified.
+hash the login verified; a single sign-on session (``method`` ``"oidc"``)
+also holds the user's groups (at most ``MAX_GROUPS``) and no password: a new
+admin password does not end it, only logout, expiry or the Secret's removal.
 
 ``Sessions`` is the table every request reads, in memory (so a request, an
 event stream's liveness check, never waits for the API server):
 
 * ``user(id)``: the session's user, or ``None`` when unknown, expired, or
-  made under another password than the current one -- so changing the
+  made under another password than the current one (``session(id)``: the
+  whole live ``Session``, groups and method included) -- so changing the
   admin's password (a new hash in Secret ``driftless-admin``) logs out every
   session at once, on every replica.
 * ``login(user, password)`` adds a session and writes it (a JSON merge patch
@@ -57,7 +60,10 @@ from driftless.core.deployment import SESSIONS_SECRET
 from driftless.kube.client import KubeApiError, KubeClient, KubeConflictError, KubeNotFoundError
 
 __all__ = [
+    "LOCAL",
+    "MAX_GROUPS",
     "MAX_SESSIONS",
+    "OIDC",
     "Session",
     "SessionSecret",
     "Sessions",
@@ -76,9 +82,13 @@ MAX_SESSIONS = 1000
 REFRESH_SECONDS = 2.0
 MISS_READ_SECONDS = 1.0
 MAX_WAITING = 64
+MAX_GROUPS = 32
+MAX_GROUP_LENGTH = 128
+LOCAL = "local"
+OIDC = "oidc"
 _ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_MAX_VALUE = 2048
+_MAX_VALUE = 8192
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,12 @@ class Session:
     created: float
     expires: float
     password: str  # ``fingerprint`` of the hash the login verified
+    groups: tuple[str, ...] = ()
+    method: str = LOCAL  # how the user logged in: ``LOCAL`` or ``OIDC``
+
+    def valid_under(self, password: str | None) -> bool:
+        """Whether the session is still good with the admin's current password fingerprint."""
+        return self.method == OIDC or self.password == password
 
 
 def digest(session_id: str) -> str:
@@ -107,6 +123,9 @@ def encode(session: Session) -> str:
         "expires": round(session.expires, 3),
         "password": session.password,
     }
+    if session.method != LOCAL:
+        body["method"] = session.method
+        body["groups"] = list(session.groups)
     return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
@@ -130,7 +149,19 @@ def decode(value: object) -> Session | None:
         return None
     if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in (created, expires)):
         return None
-    return Session(user, float(created), float(expires), password)  # type: ignore[arg-type]
+    method, groups = body.get("method", LOCAL), body.get("groups", [])
+    if method not in (LOCAL, OIDC) or not isinstance(groups, list) or len(groups) > MAX_GROUPS:
+        return None
+    if not all(isinstance(g, str) and 0 < len(g) <= MAX_GROUP_LENGTH for g in groups):
+        return None
+    return Session(
+        user,
+        float(created),  # type: ignore[arg-type]
+        float(expires),  # type: ignore[arg-type]
+        password,
+        groups=tuple(groups),
+        method=method,
+    )
 
 
 def table_of(secret: JSON | None) -> dict[str, Session]:
@@ -150,7 +181,7 @@ def evictions(
     table: Mapping[str, Session], *, now: float, password: str | None, cap: int
 ) -> list[str]:
     """The digests to drop: expired, made under another password, then the oldest beyond ``cap``."""
-    dead = [k for k, s in table.items() if s.expires <= now or s.password != password]
+    dead = [k for k, s in table.items() if s.expires <= now or not s.valid_under(password)]
     live = sorted((s.created, k) for k, s in table.items() if k not in set(dead))
     return dead + [k for _, k in live[: max(0, len(live) - cap)]]
 
@@ -228,13 +259,21 @@ class Sessions:
 
     # -- in memory (no I/O) ----------------------------------------------
 
-    def create(self, user: str, password: str | None = None) -> str:
+    def create(
+        self,
+        user: str,
+        password: str | None = None,
+        *,
+        groups: tuple[str, ...] = (),
+        method: str = LOCAL,
+    ) -> str:
         """A new session in memory only (``login`` also stores it); returns its id."""
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
         if password is not None:
             self._password = password
-        made = Session(user, now, now + self.ttl, self._password or "")
+        fingerprint_ = "" if method == OIDC else (self._password or "")
+        made = Session(user, now, now + self.ttl, fingerprint_, groups=groups, method=method)
         self._live[digest(session_id)] = made
         for key in evictions(self._live, now=now, password=self._password, cap=MAX_SESSIONS):
             del self._live[key]
@@ -242,14 +281,19 @@ class Sessions:
 
     def user(self, session_id: str | None) -> str | None:
         """The user of a live session, or ``None``."""
+        session = self.session(session_id)
+        return session.user if session is not None else None
+
+    def session(self, session_id: str | None) -> Session | None:
+        """The live session of ``session_id`` (user, groups, method), or ``None``."""
         if not session_id or not _ID.match(session_id):
             return None
         session = self._live.get(digest(session_id))
-        if session is None or session.password != self._password:
+        if session is None or not session.valid_under(self._password):
             return None
         if session.expires <= self.clock():
             return None
-        return session.user
+        return session
 
     def end(self, session_id: str | None) -> str | None:
         """Forget a session in memory (``logout`` also stores that); returns its digest if known."""
@@ -261,16 +305,19 @@ class Sessions:
     def __len__(self) -> int:
         now = self.clock()
         return sum(
-            1 for s in self._live.values() if s.expires > now and s.password == self._password
+            1 for s in self._live.values() if s.expires > now and s.valid_under(self._password)
         )
 
     # -- with the store ----------------------------------------------------
 
-    async def login(self, user: str, password: str) -> str:
-        """A new session of ``user`` made under ``password`` (a ``fingerprint``), stored."""
+    async def login(
+        self, user: str, password: str | None, *, groups: tuple[str, ...] = (), method: str = LOCAL
+    ) -> str:
+        """A new session of ``user``, stored: a local one made under ``password`` (a
+        ``fingerprint``), or a single sign-on one (``password`` ``None``) with ``groups``."""
         async with self._lock:
             before = dict(self._live)
-            session_id = self.create(user, password)
+            session_id = self.create(user, password, groups=groups, method=method)
             key = digest(session_id)
             if self.store is not None:
                 changes: dict[str, Session | None] = {

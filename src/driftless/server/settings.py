@@ -15,6 +15,14 @@ named with the ``__Host-`` prefix (the browser then also refuses it unless
 it was set over HTTPS for this very host, path ``/``, no ``Domain``), and
 responses carry HSTS; plain HTTP without the flag (a loopback server, the
 quickstart) keeps the plain name.
+
+Single sign-on (``OidcSettings``, ``--oidc-*``): the provider's issuer URL,
+the client id, the Secret of the controller's namespace holding the client
+secret (never a command-line value, which ``ps`` shows), scopes, the claim
+carrying groups and the one naming the user, and the redirect URL when
+browsers reach the server under another URL than its own (an ingress).
+``local_admin=False`` (``--no-local-admin``) turns the ``admin`` account off:
+password login is 404 and only single sign-on logs in.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from driftless.core.errors import DriftlessError
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
@@ -32,7 +41,9 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_PORT",
     "DEFAULT_SESSION_SECONDS",
+    "OIDC_CALLBACK_PATH",
     "STATIC_DIR",
+    "OidcSettings",
     "ServerSettings",
     "SettingsError",
     "address_problem",
@@ -48,10 +59,36 @@ SECURE_COOKIE = f"__Host-{COOKIE}"
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # Where the UI's build lands (``make ui``); shipped inside the Python package.
 STATIC_DIR = Path(__file__).parent / "static"
+OIDC_CALLBACK_PATH = "/api/v1/auth/oidc/callback"
 
 
 class SettingsError(DriftlessError):
     """A combination of server options that must not run."""
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """One OpenID Connect provider: where it is and how driftless is registered there.
+
+    ``client_secret_ref``: ``NAME`` or ``NAME:KEY`` of a Secret in the
+    controller's namespace (key ``clientSecret`` by default); read at start.
+    ``redirect_url``: the callback URL registered at the provider; ``None``
+    means this server's own URL + ``OIDC_CALLBACK_PATH``.
+    """
+
+    issuer: str
+    client_id: str
+    client_secret_ref: str
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "groups")
+    groups_claim: str = "groups"
+    username_claim: str = "email"
+    redirect_url: str | None = None
+
+    @property
+    def secret_name_and_key(self) -> tuple[str, str]:
+        """The Secret's name and data key of the client secret."""
+        name, _, key = self.client_secret_ref.partition(":")
+        return name, key or "clientSecret"
 
 
 @dataclass(frozen=True)
@@ -74,6 +111,8 @@ class ServerSettings:
     static_dir: Path = STATIC_DIR
     session_seconds: float = DEFAULT_SESSION_SECONDS
     https_proxy: bool = False
+    local_admin: bool = True
+    oidc: OidcSettings | None = None
 
     @property
     def secure_cookies(self) -> bool:
@@ -141,3 +180,21 @@ def check(settings: ServerSettings) -> None:
         raise SettingsError("--tls-cert and --tls-key go together")
     if not 0 <= settings.port <= 65535:
         raise SettingsError(f"--port {settings.port} is not a TCP port (0-65535)")
+    if settings.auth and not settings.local_admin and settings.oidc is None:
+        raise SettingsError(
+            "--no-local-admin needs single sign-on (--oidc-issuer): nobody could log in"
+        )
+    if settings.oidc is not None:
+        _check_oidc(settings.oidc)
+
+
+def _check_oidc(oidc: OidcSettings) -> None:
+    issuer = urlsplit(oidc.issuer)
+    if issuer.scheme not in ("https", "http") or not issuer.hostname or issuer.query:
+        raise SettingsError("--oidc-issuer must be an http(s) URL without a query")
+    if issuer.scheme == "http" and not is_loopback(issuer.hostname):
+        raise SettingsError("--oidc-issuer must be https:// unless the provider is on loopback")
+    if not oidc.client_id or not oidc.secret_name_and_key[0]:
+        raise SettingsError("--oidc-client-id and --oidc-client-secret-ref are required")
+    if "openid" not in oidc.scopes:
+        raise SettingsError("--oidc-scopes must include openid")

@@ -1,0 +1,327 @@
+"""Single sign-on: OpenID Connect's authorization code flow with PKCE, to a server session.
+
+``SingleSignOn`` is one configured provider (``settings.OidcSettings``) with
+its client secret, read once at start from a Secret of the controller's
+namespace (``load``). It finds the provider's endpoints by discovery
+(``/.well-known/openid-configuration``, re-read at each login's start -- so a
+provider that went away is noticed there, before the browser is sent to it --
+and at most ``DISCOVERY_SECONDS`` old otherwise; the issuer it names must be
+the configured one) and its signing keys with
+PyJWT's JWKS client, which re-reads the JWKS when a token names a key it does
+not know yet (key rotation).
+
+Routes (``router``), public like the password login:
+
+* ``GET /api/v1/auth/oidc/login``: a new login (``oidc_tokens.PendingLogins``:
+  ``state``, ``nonce``, PKCE S256) and 302 to the provider's authorization
+  endpoint, with the flow cookie ``FLOW_COOKIE`` (HttpOnly, SameSite=Lax so the
+  provider's redirect back carries it, path ``/api/v1/auth/oidc``, 10 min)
+  binding the login to this browser. A provider that does not answer: 303 to
+  ``/login?sso=unavailable``, where the login page says so.
+* ``GET /api/v1/auth/oidc/callback``: the provider's answer. The ``state`` must
+  be a live login of this browser (once only); the code is exchanged at the
+  token endpoint (client_secret_basic, with the PKCE verifier); the ID token is
+  verified (``oidc_tokens.verify``). Then a session (``sessions.OIDC``, with
+  the user's groups) and its cookie, as a password login makes, and 303 to
+  ``/``. Any refusal is 401 with a fixed message; only the reason is logged
+  (never a code, token or claim). A provider that does not answer meanwhile:
+  303 to ``/login?sso=unavailable``.
+
+The callback's query (the code, the state) never reaches a log: ``load``
+puts ``RedactCallback`` on uvicorn's access log.
+
+Sessions already made never call the provider again: an unreachable provider
+only stops new logins. Logout (``auth``) also gives the provider's
+``end_session_endpoint`` when it has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import jwt
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from driftless.kube.client import KubeClient
+from driftless.server import oidc_tokens, sessions
+from driftless.server.auth import Auth, set_session_cookie
+from driftless.server.errors import UnauthorizedError
+from driftless.server.settings import (
+    OIDC_CALLBACK_PATH,
+    OidcSettings,
+    ServerSettings,
+    SettingsError,
+)
+
+__all__ = [
+    "FLOW_COOKIE",
+    "ProviderUnavailableError",
+    "RedactCallback",
+    "SingleSignOn",
+    "load",
+    "router",
+]
+
+log = logging.getLogger(__name__)
+
+FLOW_COOKIE = "driftless_oidc_flow"
+FLOW_PATH = "/api/v1/auth/oidc"
+DISCOVERY_SECONDS = 300.0
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+UNAVAILABLE_PAGE = "/login?sso=unavailable"
+REFUSED = "single sign-on refused; log in again"
+_MAX_BODY = 256 * 1024
+
+
+class ProviderUnavailableError(Exception):
+    """The provider did not answer, or not as OpenID Connect says (a message for the log)."""
+
+
+@dataclass
+class SingleSignOn:
+    """One provider, the client's credentials there, and the logins under way."""
+
+    config: OidcSettings
+    client_secret: str = field(repr=False)
+    redirect_url: str
+    pending: oidc_tokens.PendingLogins = field(default_factory=oidc_tokens.PendingLogins)
+    _discovery: dict[str, Any] | None = field(default=None, repr=False)
+    _discovered_at: float = -float("inf")
+    _jwks: jwt.PyJWKClient | None = field(default=None, repr=False)
+
+    async def discovery(self, *, fresh: bool = False) -> dict[str, Any]:
+        """The provider's metadata (``fresh``, or cached ``DISCOVERY_SECONDS``).
+
+        ``ProviderUnavailableError`` when it does not answer as OpenID Connect says.
+        """
+        age = time.monotonic() - self._discovered_at
+        if self._discovery is not None and not fresh and age < DISCOVERY_SECONDS:
+            return self._discovery
+        url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        found = await _get_json(url)
+        if found.get("issuer") != self.config.issuer:
+            raise ProviderUnavailableError("the provider's discovery names another issuer")
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(found.get(key), str):
+                raise ProviderUnavailableError(f"the provider's discovery has no {key}")
+        if self._jwks is None or self._jwks.uri != found["jwks_uri"]:
+            self._jwks = jwt.PyJWKClient(
+                found["jwks_uri"], cache_keys=True, lifespan=300, timeout=5
+            )
+        self._discovery, self._discovered_at = found, time.monotonic()
+        return found
+
+    async def authorization_url(self, state: str, nonce: str, challenge: str) -> str:
+        """Where the browser goes to log in at the provider (discovery re-read)."""
+        meta = await self.discovery(fresh=True)
+        query = {
+            "response_type": "code",
+            "client_id": self.config.client_id,
+            "redirect_uri": self.redirect_url,
+            "scope": " ".join(self.config.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        return f"{meta['authorization_endpoint']}?{urlencode(query)}"
+
+    async def end_session_url(self) -> str | None:
+        """The provider's logout page for this client, if it has one (``None`` when unreachable)."""
+        try:
+            meta = await self.discovery()
+        except ProviderUnavailableError:
+            return None
+        endpoint = meta.get("end_session_endpoint")
+        if not isinstance(endpoint, str):
+            return None
+        return f"{endpoint}?{urlencode({'client_id': self.config.client_id})}"
+
+    async def exchange(self, code: str, verifier: str) -> str:
+        """The ID token given for ``code``; ``TokenRejectedError`` when the provider refuses."""
+        meta = await self.discovery()
+        credentials = f"{_form(self.config.client_id)}:{_form(self.client_secret)}"
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "Accept": "application/json",
+        }
+        body = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_url,
+            "code_verifier": verifier,
+        }
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+                http.post(meta["token_endpoint"], data=body, headers=headers) as resp,
+            ):
+                status = resp.status
+                answer = await resp.content.read(_MAX_BODY)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailableError(f"token endpoint: {type(exc).__name__}") from None
+        if status >= 500:
+            raise ProviderUnavailableError(f"token endpoint answered HTTP {status}")
+        if status != 200:
+            raise oidc_tokens.TokenRejectedError(f"the provider refused the code (HTTP {status})")
+        try:
+            token = _json_object(answer).get("id_token")
+        except ValueError:
+            raise ProviderUnavailableError("token endpoint answered no JSON object") from None
+        if not isinstance(token, str):
+            raise oidc_tokens.TokenRejectedError("the provider gave no ID token")
+        return token
+
+    async def verify(self, token: str, nonce: str) -> dict[str, Any]:
+        """The claims of ``token`` (see ``oidc_tokens.verify``), its key from the JWKS."""
+        await self.discovery()
+        assert self._jwks is not None
+        try:
+            key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError:
+            raise ProviderUnavailableError("the provider's JWKS does not answer") from None
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+            raise oidc_tokens.TokenRejectedError(
+                "the ID token's key is not the provider's"
+            ) from None
+        return oidc_tokens.verify(
+            token, key, issuer=self.config.issuer, client_id=self.config.client_id, nonce=nonce
+        )
+
+
+def _form(value: str) -> str:
+    # RFC 6749 2.3.1: the client id and secret are form-urlencoded inside Basic.
+    return urlencode({"": value})[1:]
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    found = json.loads(data)
+    if not isinstance(found, dict):
+        raise ValueError("not an object")
+    return found
+
+
+async def _get_json(url: str) -> dict[str, Any]:
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+            http.get(url, headers={"Accept": "application/json"}) as resp,
+        ):
+            if resp.status != 200:
+                raise ProviderUnavailableError(f"{url} answered HTTP {resp.status}")
+            return _json_object(await resp.content.read(_MAX_BODY))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ProviderUnavailableError(f"{url}: {type(exc).__name__}") from None
+    except ValueError:
+        raise ProviderUnavailableError(f"{url} answered no JSON object") from None
+
+
+class RedactCallback(logging.Filter):
+    """Cut the query off the callback's line in uvicorn's access log (it holds the code)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            if path.startswith(OIDC_CALLBACK_PATH + "?"):
+                record.args = (*args[:2], OIDC_CALLBACK_PATH + "?(redacted)", *args[3:])
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCallback) for f in access.filters):
+        access.addFilter(RedactCallback())
+
+
+async def load(settings: ServerSettings, client: KubeClient) -> SingleSignOn | None:
+    """The server's single sign-on, its client secret read from its Secret (``None``: not set).
+
+    ``SettingsError`` when the Secret or its key is missing.
+    """
+    config = settings.oidc
+    if config is None:
+        return None
+    name, key = config.secret_name_and_key
+    secret = await client.get("v1", "Secret", name, settings.controller_namespace)
+    value = ((secret or {}).get("data") or {}).get(key)
+    if not isinstance(value, str):
+        raise SettingsError(
+            f"the OIDC client secret: Secret {settings.controller_namespace}/{name}"
+            f" has no key {key!r}"
+        )
+    redirect = config.redirect_url or settings.url() + OIDC_CALLBACK_PATH
+    _redact_access_log()
+    return SingleSignOn(config, base64.b64decode(value).decode(), redirect)
+
+
+def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
+    """The single sign-on routes (see the module docstring)."""
+    routes = APIRouter(tags=["session"])
+
+    @routes.get("/auth/oidc/login", status_code=302, response_class=RedirectResponse)
+    async def start() -> RedirectResponse:
+        """Start a login at the provider."""
+        state, nonce, challenge, browser = sso.pending.start()
+        try:
+            url = await sso.authorization_url(state, nonce, challenge)
+        except ProviderUnavailableError as exc:
+            log.warning("single sign-on: the provider does not answer: %s", exc)
+            return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)
+        response = RedirectResponse(url, status_code=302)
+        response.set_cookie(
+            FLOW_COOKIE,
+            browser,
+            max_age=int(oidc_tokens.FLOW_SECONDS),
+            path=FLOW_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=auth.secure_cookies,
+        )
+        return response
+
+    @routes.get(
+        "/auth/oidc/callback",
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={401: {"description": "The provider's answer does not log anyone in."}},
+    )
+    async def callback(request: Request) -> RedirectResponse:
+        """The provider's answer: a session and 303 to the UI, or 401."""
+        query = request.query_params
+        try:
+            pending = sso.pending.finish(query.get("state"), request.cookies.get(FLOW_COOKIE))
+            if "error" in query or not query.get("code"):
+                raise oidc_tokens.TokenRejectedError("the provider answered no code")
+            token = await sso.exchange(query["code"], pending.verifier)
+            claims = await sso.verify(token, pending.nonce)
+        except oidc_tokens.TokenRejectedError as exc:
+            log.warning("single sign-on refused: %s", exc.reason)
+            raise UnauthorizedError(REFUSED) from None
+        except ProviderUnavailableError as exc:
+            log.warning("single sign-on: the provider does not answer: %s", exc)
+            return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)
+        user, groups = oidc_tokens.identity(
+            claims,
+            username_claim=sso.config.username_claim,
+            groups_claim=sso.config.groups_claim,
+        )
+        session_id = await auth.sessions.login(user, None, groups=groups, method=sessions.OIDC)
+        log.info("single sign-on: %s logged in (%d groups)", user, len(groups))
+        response = RedirectResponse("/", status_code=303)
+        set_session_cookie(auth, response, session_id)
+        response.delete_cookie(
+            FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=auth.secure_cookies
+        )
+        return response
+
+    return routes
