@@ -67,6 +67,21 @@ class ProjectDestination(ApiModel):
     namespace: str = Field("*", description="Glob of namespaces.")
 
 
+class ProjectRole(ApiModel):
+    """A role of the project for the API and UI (``server.rbac`` reads it)."""
+
+    name: str = Field(description="The role's name; its subject is proj:<project>:<name>.")
+    description: str | None = None
+    policies: list[str] = Field(
+        default_factory=list,
+        description="Policy lines (p, proj:<project>:<name>, <resource>, <action>, "
+        "<project>/<object>, allow|deny) naming this project's objects only.",
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Single sign-on groups that have this role."
+    )
+
+
 class ProjectSpec(ApiModel):
     description: str | None = None
     source_repos: list[str] = Field(default_factory=list, description="Allowed repository globs.")
@@ -83,6 +98,9 @@ class ProjectSpec(ApiModel):
         default_factory=list,
         description="Globs of namespaces whose Applications may use this project "
         "(apps in the controller's namespace may use any project).",
+    )
+    roles: list[ProjectRole] = Field(
+        default_factory=list, description="Roles for the API and UI: policies and groups."
     )
 
 
