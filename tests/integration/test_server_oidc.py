@@ -7,47 +7,25 @@ follow the authorization code flow with PKCE into a driftless session.
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from driftless.kube.client import KubeClient
 from driftless.server import oidc
-from driftless.server.settings import OidcSettings
-from tests.fixtures.oidc_provider import CLIENT_ID, OidcProvider, login_form
-from tests.integration.helpers import APPS_NAMESPACE
+from tests.fixtures.oidc_provider import (
+    CLIENT_ID,
+    OidcProvider,
+    login_form,
+    provider,
+    sso_settings,
+)
 from tests.integration.server_inprocess import serving
 
 pytestmark = pytest.mark.integration
-
-SECRET_NAME = "driftless-oidc-test"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def provider(kube: KubeClient) -> AsyncIterator[OidcProvider]:
-    with OidcProvider() as started:
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": SECRET_NAME, "namespace": APPS_NAMESPACE},
-            "data": {"clientSecret": base64.b64encode(started.client_secret.encode()).decode()},
-        }
-        if await kube.get("v1", "Secret", SECRET_NAME, APPS_NAMESPACE) is not None:
-            await kube.delete("v1", "Secret", SECRET_NAME, APPS_NAMESPACE)
-        await kube.create(secret)
-        try:
-            yield started
-        finally:
-            await kube.delete("v1", "Secret", SECRET_NAME, APPS_NAMESPACE)
-
-
-def _sso(provider: OidcProvider) -> OidcSettings:
-    return OidcSettings(issuer=provider.issuer, client_id=CLIENT_ID, client_secret_ref=SECRET_NAME)
+__all__ = ["provider"]  # the fixture, imported
 
 
 def _http() -> aiohttp.ClientSession:
@@ -99,7 +77,7 @@ async def test_code_flow_sessions_groups_logout_and_hostile_answers(
     kube: KubeClient, provider: OidcProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with serving(kube, oidc=_sso(provider)) as served:
+    async with serving(kube, oidc=sso_settings(provider)) as served:
         url = served.url
         async with _http() as http:
             async with http.get(f"{url}/api/v1/auth/methods") as resp:
@@ -168,7 +146,7 @@ async def test_code_flow_sessions_groups_logout_and_hostile_answers(
 async def test_unreachable_provider_and_no_local_admin(
     kube: KubeClient, provider: OidcProvider
 ) -> None:
-    async with serving(kube, oidc=_sso(provider), local_admin=False) as served:
+    async with serving(kube, oidc=sso_settings(provider), local_admin=False) as served:
         url = served.url
         async with _http() as http:
             async with http.get(f"{url}/api/v1/auth/methods") as resp:

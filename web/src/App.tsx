@@ -80,7 +80,9 @@ export function App() {
 
   async function logout(): Promise<void> {
     try {
-      await api.logout();
+      const ended = await api.logout();
+      // A single sign-on session: log out at the provider too.
+      if (ended?.endSessionUrl) window.location.assign(ended.endSessionUrl);
     } finally {
       setSession({ state: "out" });
     }

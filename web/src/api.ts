@@ -194,7 +194,19 @@ export interface Cluster {
 
 export interface Session {
   user: string;
+  /** The user's groups (single sign-on); empty for the local account. */
+  groups?: string[];
+  /** How the user logged in: "local", "oidc", or "none" (auth off). */
+  method?: string;
 }
+
+/** How one may log in: "local" (the admin account) and/or "oidc" (single sign-on). */
+export interface LoginMethods {
+  methods: string[];
+}
+
+/** Where single sign-on starts: the server redirects the browser to the provider. */
+export const SSO_LOGIN_PATH = "/api/v1/auth/oidc/login";
 
 /** One object of a selective sync (empty group: the core group). */
 export interface ResourceSelector {
@@ -298,7 +310,9 @@ export const api = {
   session: (): Promise<Session> => call("GET", "/api/v1/session"),
   login: (username: string, password: string): Promise<Session> =>
     call("POST", "/api/v1/session", { username, password }),
-  logout: (): Promise<void> => call("DELETE", "/api/v1/session"),
+  /** Ends the session; a single sign-on one also names the provider's logout page. */
+  logout: (): Promise<{ endSessionUrl?: string } | undefined> => call("DELETE", "/api/v1/session"),
+  loginMethods: (): Promise<LoginMethods> => call("GET", "/api/v1/auth/methods"),
   applications: (query: string, signal?: AbortSignal): Promise<AppList> =>
     call("GET", `/api/v1/applications?${query}`, undefined, signal),
   application: (namespace: string, name: string, signal?: AbortSignal): Promise<Application> =>
