@@ -13,10 +13,20 @@ Writes happen only in ``sync.runner``, driven by ``pipeline.drive`` with the
 tasks of a plan that succeeded as a whole — so a failed fetch, render or
 policy check changes nothing. ``driftless app diff`` runs ``plan`` alone;
 ``refresh`` folds a runner's writes back into the plan.
+
+``plan(dry_run=False)`` is the read-only planning mode of readers that may
+not write (the API server's least-privilege ServiceAccount: Kubernetes
+authorizes a dry run like the write itself). It sends no dry run at all:
+each object's live state is read and the apply predicted client-side
+(``diff.predict``) into a ``pipeline.diffs.PredictedState``; an object whose
+read is refused (403) is marked unreadable instead of failing the plan, and
+hooks are not validated. The controller never uses it: only a dry run
+proves an apply would be accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -31,9 +41,13 @@ from driftless.core.project import (
 )
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, Manifest, ResourceRef
 from driftless.core.vocabulary import AppSyncOption
-from driftless.diff.ignore import rules_for
+from driftless.diff import predict
+from driftless.diff.ignore import rules_for, strip_ignored
+from driftless.diff.normalize import equivalent
 from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
+from driftless.kube.errors import KubeForbiddenError
+from driftless.pipeline.diffs import PredictedState
 from driftless.pipeline.health_config import HealthConfig
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.projects import ProjectSource
@@ -87,10 +101,16 @@ class Planner:
             await self.live.cache.close()
 
     async def plan(
-        self, app: Application, *, revision: str | None = None, fresh: bool = False
+        self,
+        app: Application,
+        *,
+        revision: str | None = None,
+        fresh: bool = False,
+        dry_run: bool = True,
     ) -> Plan:
         """Read-only pass at ``revision`` (default: the app's targetRevision); ``fresh``:
-        the renderer's caches are bypassed (a hard refresh)."""
+        the renderer's caches are bypassed (a hard refresh); ``dry_run=False``: no dry
+        run, applies predicted client-side (see the module docstring)."""
         project = await self.projects.project_for(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
@@ -100,21 +120,26 @@ class Planner:
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
         await self.live.watch({(d.api_version, d.ref.kind) for d in resources})
-        states = await execute.compare(
-            self.client,
-            resources,
-            concurrency=self.concurrency,
-            live=self.live,
-            verdicts=self.verdicts,
-        )
+        states: list[ObjectState]
+        if dry_run:
+            states = await execute.compare(
+                self.client,
+                resources,
+                concurrency=self.concurrency,
+                live=self.live,
+                verdicts=self.verdicts,
+            )
+        else:
+            states = await self._all_predicted(resources)
         await self._check_ownership(app, states, _unique_hook_objects(hooks))
-        # Hooks are validated too (so a broken hook fails the plan), but never compared.
-        await execute.validate_new(
-            self.client,
-            _unique_hook_objects(hooks),
-            context=resources,
-            concurrency=self.concurrency,
-        )
+        if dry_run:
+            # Hooks are validated too (so a broken hook fails the plan), but never compared.
+            await execute.validate_new(
+                self.client,
+                _unique_hook_objects(hooks),
+                context=resources,
+                concurrency=self.concurrency,
+            )
         for state in states:
             sync_plan.wave_of(state.desired)  # a bad wave annotation fails the plan, not the sync
         registry = await self.health_checks.registry(app.namespace)
@@ -123,6 +148,41 @@ class Planner:
         )
         await self._find_orphans(plan)
         return plan
+
+    async def _all_predicted(self, resources: list[DesiredObject]) -> list[ObjectState]:
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(obj: DesiredObject) -> ObjectState:
+            async with slots:
+                return await self._predicted(obj)
+
+        return list(await asyncio.gather(*(one(obj) for obj in resources)))
+
+    async def _predicted(self, obj: DesiredObject) -> PredictedState:
+        """One object's state without a dry run: its live state (if readable) and the
+        apply predicted client-side (``diff.predict``)."""
+        ref = obj.ref
+        try:
+            live = await self.live.get(obj.api_version, ref.kind, ref.name, ref.namespace)
+        except UnknownKindError:
+            # Not served yet: its CRD comes with this render (a dry run could not run either).
+            return PredictedState(obj, None, False, "CRD not yet applied", obj.body)
+        except KubeForbiddenError:
+            where = f"{ref.namespace}/" if ref.namespace else ""
+            why = f"this server may not read {ref.kind} {where}{ref.name}"
+            return PredictedState(obj, None, False, why, None, unreadable=why)
+        except KubeApiError as exc:
+            raise exc.in_context(f"cannot read {obj.describe()}") from None
+        # Ignored fields are left out of what is applied, so their owner keeps them.
+        obj.body = strip_ignored(obj.body, obj.ignore, live)
+        predicted = predict.applied(live, obj.body, obj.field_manager)
+        if live is None:
+            return PredictedState(obj, None, False, "missing from the cluster", predicted)
+        in_sync = equivalent(
+            strip_ignored(predicted, obj.ignore, live), strip_ignored(live, obj.ignore, live)
+        )
+        message = "" if in_sync else "differs from git"
+        return PredictedState(obj, live, in_sync, message, predicted)
 
     async def kube_target(self) -> KubeTarget:
         """The destination's version and API versions (Helm's .Capabilities), cached 5 min."""
