@@ -169,3 +169,9 @@ async def test_unreachable_provider_and_no_local_admin(
                     assert (await who.json())["groups"] == ["team-b"]
             finally:
                 provider.start()
+            # The restarted provider signs with a new key (a rotation): the server reads
+            # its JWKS again for the unknown key id, and the next login goes through.
+        async with _http() as http:
+            assert await _log_in(http, url, provider, "alice") == 303
+            async with http.get(f"{url}/api/v1/session") as who:
+                assert (await who.json())["user"] == "alice@example.test"

@@ -114,8 +114,11 @@ class SingleSignOn:
             if not isinstance(found.get(key), str):
                 raise ProviderUnavailableError(f"the provider's discovery has no {key}")
         if self._jwks is None or self._jwks.uri != found["jwks_uri"]:
+            # No cooldown between re-reads for an unknown key id: ID tokens reach this
+            # server only from the token endpoint, over its own connection, so a key id
+            # is the provider's (a rotation to honour at once), never an attacker's flood.
             self._jwks = jwt.PyJWKClient(
-                found["jwks_uri"], cache_keys=True, lifespan=300, timeout=5
+                found["jwks_uri"], cache_keys=True, lifespan=300, timeout=5, cooldown_duration=0
             )
         self._discovery, self._discovered_at = found, time.monotonic()
         return found
