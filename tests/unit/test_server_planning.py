@@ -19,12 +19,25 @@ from driftless.core.errors import (
 )
 from driftless.core.models import Application
 from driftless.core.resources import Manifest
-from driftless.kube.errors import KubeUnavailableError
+from driftless.kube.errors import (
+    KubeApiError,
+    KubeForbiddenError,
+    KubeInvalidError,
+    KubeUnavailableError,
+)
 from driftless.pipeline.renderers import Rendered
 from driftless.pipeline.requests import InvalidRequestError
 from driftless.render import RenderTools
 from driftless.server.errors import ApiError
-from driftless.server.planning import Leases, Planning, Results, masked, result_key
+from driftless.server.planning import (
+    Leases,
+    Planning,
+    Refusals,
+    Results,
+    masked,
+    refused_by_rbac,
+    result_key,
+)
 from driftless.server.routes_diff import refusal
 from driftless.sources.git import GitCache
 from tests.fixtures.server_http import unreachable_client
@@ -267,3 +280,58 @@ def test_a_replaced_remote_client_is_released_once_no_plan_uses_it() -> None:
     assert leases.give_back("new") == []
     leases.take(("other-team", key[1]), "theirs")  # another namespace: not a replacement
     assert leases.give_back("theirs") == []
+
+
+RBAC_PATCH = (
+    'dry-run of Deployment demo/web (web.yaml) failed: deployments.apps "web" is forbidden: '
+    'User "system:serviceaccount:driftless:driftless-server" cannot patch resource '
+    '"deployments" in API group "apps" in the namespace "demo"'
+)
+RBAC_READ = (
+    'secrets "s" is forbidden: User "system:serviceaccount:d:driftless-server" cannot get '
+    'resource "secrets" in API group "" in the namespace "demo"'
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(KubeForbiddenError(403, RBAC_PATCH, "Forbidden"), True, id="rbac-patch"),
+        pytest.param(KubeForbiddenError(403, RBAC_READ, "Forbidden"), True, id="rbac-read"),
+        pytest.param(
+            KubeForbiddenError(403, 'admission webhook "policy.example" denied the request: no'),
+            False,
+            id="webhook",
+        ),
+        pytest.param(
+            KubeForbiddenError(403, 'pods "p" is forbidden: exceeded quota: q, requested: 1'),
+            False,
+            id="quota",
+        ),
+        pytest.param(
+            KubeForbiddenError(
+                403, "unable to create new content in namespace x because it is being terminated"
+            ),
+            False,
+            id="terminating",
+        ),
+        pytest.param(KubeInvalidError(422, RBAC_PATCH), False, id="not-a-403"),
+    ],
+)
+def test_only_the_authorizer_s_refusal_makes_diffs_client_side(
+    error: KubeApiError, expected: bool
+) -> None:
+    assert refused_by_rbac(error) is expected
+
+
+def test_a_refused_destination_is_remembered_for_a_while_then_tried_again() -> None:
+    clock = Clock()
+    refusals = Refusals(seconds=300, clock=clock)
+    assert not refusals.refuses("https://kubernetes.default.svc")
+    refusals.remember("https://kubernetes.default.svc")
+    clock.now += 299
+    assert refusals.refuses("https://kubernetes.default.svc")
+    assert not refusals.refuses("https://other.example:6443")
+    clock.now += 1
+    assert not refusals.refuses("https://kubernetes.default.svc")  # RBAC may have changed
+    assert not refusals.refuses("https://kubernetes.default.svc")

@@ -423,10 +423,15 @@ export interface ResourceDiff {
   kind: string;
   namespace: string;
   name: string;
-  /** "changed", "added" (not live yet), "removed" (pruning would delete it), "unchanged". */
+  /** "changed", "added" (not live yet), "removed" (pruning would delete it), "unchanged",
+   * "unreadable" (the server may not read the live object). */
   status: string;
   /** A unified diff, "" when unchanged. */
   diff: string;
+  /** "dry-run", or "client-side" where the server may not dry-run (its least-privilege RBAC). */
+  predicted: string;
+  /** Why, for an "unreadable" resource (one the server may not read). */
+  message?: string;
 }
 
 export interface AppDiff {

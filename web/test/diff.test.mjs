@@ -3,11 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  CLIENT_SIDE_NOTE,
   MAX_REVISION,
   appViewOf,
   diffLines,
   isObject,
   panelViewOf,
+  predictionNote,
   revisionOf,
   showsUnchanged,
   statusSummary,
@@ -99,4 +101,11 @@ test("a rendered manifest is the object a node names (a render may leave the nam
     { group: "", kind: "ConfigMap", namespace: "web", name: "c" }), true);
   assert.equal(isObject(null, REF), false);
   assert.equal(isObject({ kind: "Deployment" }, REF), false);
+});
+
+test("a diff computed client-side carries the note, dry-run ones none", () => {
+  assert.equal(predictionNote([{ predicted: "dry-run" }, { predicted: "dry-run" }]), null);
+  assert.equal(predictionNote([]), null);
+  assert.equal(predictionNote([{ predicted: "dry-run" }, { predicted: "client-side" }]), CLIENT_SIDE_NOTE);
+  assert.match(CLIENT_SIDE_NOTE, /without a server-side dry run; values the API server defaults may show as changes/);
 });

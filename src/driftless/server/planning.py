@@ -13,6 +13,20 @@ its OWN git cache (never the controller's or the CLI's; local repositories
 refused: a repository is untrusted input, the render server's sandbox is the
 protection) and render tools whose renders run in a render server.
 
+Readers without write rights: Kubernetes authorizes a dry run exactly like
+the write, and the server's least-privilege ServiceAccount (``install
+--with-server``: read-only but for Applications and its own Secrets) may not
+patch the app's objects. Giving it that right would let a compromised server
+write anything anywhere, past every Project. So a plan whose dry run (or
+read) the API server's *authorizer* refuses (403 "User ... cannot ...",
+``refused_by_rbac``; an admission webhook's or a quota's 403 is a refusal
+shown as such) is made again without dry runs (``Planner.plan(dry_run=False)``:
+each apply predicted client-side by ``diff.predict``, an object it may not
+read marked ``unreadable``), and the destination is remembered for
+``RETRY_DRY_RUN_SECONDS`` so the next plans go there directly. Each diff
+says which way it was computed (``predicted``: ``dry-run`` or
+``client-side``). An admin's kubeconfig keeps the dry runs.
+
 Remote destinations are planned against their cluster, found as the
 controller finds it (``controller.destinations``); a client replaced by a
 newer one (its Secret changed) is closed once no plan uses it.
@@ -32,6 +46,8 @@ Project makes impossible, ``TransientError`` for what may pass.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -45,7 +61,9 @@ from driftless.core.project import check_source
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeClient
-from driftless.pipeline.diffs import plan_diffs
+from driftless.kube.errors import KubeApiError, KubeForbiddenError
+from driftless.pipeline.diffs import diff_entries
+from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Rendered
@@ -57,15 +75,20 @@ __all__ = [
     "CONCURRENCY",
     "FRESH_SECONDS",
     "MAX_RESULTS",
+    "RETRY_DRY_RUN_SECONDS",
     "Diffs",
     "Leases",
     "Manifests",
     "Planning",
+    "Refusals",
     "ResultKey",
     "Results",
     "masked",
+    "refused_by_rbac",
     "result_key",
 ]
+
+log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
@@ -77,11 +100,16 @@ CONCURRENCY: Final = 2
 FRESH_SECONDS: Final = 15.0
 #: Results kept at most (one may hold the YAML of hundreds of objects).
 MAX_RESULTS: Final = 16
+#: How long a destination whose dry runs RBAC refused is planned without trying them.
+RETRY_DRY_RUN_SECONDS: Final = 300.0
+# The authorizer's wording (k8s.io/apiserver ``forbiddenMessage``), which admission
+# webhooks and quotas never use: ``User "x" cannot patch resource "y" ...``.
+_RBAC_REFUSAL: Final = re.compile(r'\bUser "[^"]*" cannot [a-z]+ resource "')
 
 
 @dataclass(frozen=True)
 class Diffs:
-    """The revision planned and every resource's diff (``ResourceDiff.to_json`` each)."""
+    """The revision planned and every resource's diff (``pipeline.diffs.diff_entries``)."""
 
     revision: str
     resources: list[JSON]
@@ -93,6 +121,32 @@ class Manifests:
 
     revision: str
     manifests: list[JSON]
+
+
+def refused_by_rbac(exc: KubeApiError) -> bool:
+    """Whether ``exc`` is the authorizer refusing this identity (not admission or quota). Pure."""
+    return isinstance(exc, KubeForbiddenError) and bool(_RBAC_REFUSAL.search(exc.message))
+
+
+class Refusals:
+    """Destinations whose dry runs RBAC refused, each remembered for ``seconds``. Pure."""
+
+    def __init__(
+        self, seconds: float = RETRY_DRY_RUN_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._since: dict[str, float] = {}
+
+    def remember(self, destination: str) -> None:
+        self._since[destination] = self.clock()
+
+    def refuses(self, destination: str) -> bool:
+        since = self._since.get(destination)
+        if since is not None and self.clock() - since >= self.seconds:
+            del self._since[destination]  # its RBAC may have changed: try the dry run again
+            return False
+        return since is not None
 
 
 @dataclass(frozen=True)
@@ -233,6 +287,7 @@ class Planning:
         self.destinations = Destinations(control)
         self.results: Results[ResultKey, Any] = Results()
         self.leases: Leases[KubeClient] = Leases()
+        self.refusals = Refusals()
 
     async def diffs(self, app: Application, revision: str | None) -> Diffs:
         """Every resource of ``app`` at ``revision`` (default: its target) against the live one."""
@@ -240,8 +295,8 @@ class Planning:
 
         async def compute() -> Diffs:
             async with self._planner(app) as planner:
-                plan = await planner.plan(app, revision=wanted)
-            return Diffs(plan.revision, [d.to_json() for d in plan_diffs(plan)])
+                plan = await self._plan(planner, app, wanted)
+            return Diffs(plan.revision, diff_entries(plan))
 
         result: Diffs = await self.results.get(result_key("diff", app, wanted), compute)
         return result
@@ -260,6 +315,19 @@ class Planning:
         key = result_key("manifests", app, wanted)
         result: Manifests = await self.results.get(key, compute)
         return result
+
+    async def _plan(self, planner: Planner, app: Application, revision: str | None) -> Plan:
+        """A dry-run plan, or a client-side one where RBAC refuses dry runs (module doc)."""
+        where = planner.server_url
+        if not self.refusals.refuses(where):
+            try:
+                return await planner.plan(app, revision=revision)
+            except KubeForbiddenError as exc:
+                if not refused_by_rbac(exc):
+                    raise
+                log.info("dry runs refused on %s, diffs computed client-side: %s", where, exc)
+                self.refusals.remember(where)
+        return await planner.plan(app, revision=revision, dry_run=False)
 
     async def close(self) -> None:
         """Close the remote clients (the control client and the tools are the caller's)."""

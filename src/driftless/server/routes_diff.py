@@ -5,10 +5,13 @@ render server; bounded, coalesced, briefly cached), from the Application as
 the API server has it (the caches keep a redacted copy, not fit to fetch with).
 
 * ``GET .../{namespace}/{name}/diff?revision=`` -> ``{"revision", "resources":
-  [{"group", "kind", "namespace", "name", "status", "diff"}]}``: every
+  [{"group", "kind", "namespace", "name", "status", "diff", "predicted"}]}``: every
   resource of the app (``status`` as ``pipeline.diffs`` says: ``changed``,
   ``added``, ``removed``, ``unchanged``; ``diff`` a unified diff of live vs
-  desired, Secret values masked as ``driftless app diff`` masks them).
+  desired, Secret values masked as ``driftless app diff`` masks them;
+  ``predicted``: ``dry-run``, or ``client-side`` where the server may not
+  dry-run (``server.planning``); ``unreadable`` with a ``message`` for an
+  object the server may not read).
   ``&group=&kind=&namespace=&name=`` keeps one resource (404 naming it when
   the app has no such resource).
 * ``GET .../{namespace}/{name}/manifests?revision=`` -> ``{"revision",
@@ -83,6 +86,8 @@ class ResourceDiffModel(BaseModel):
     name: str
     status: str
     diff: str
+    predicted: str
+    message: str | None = None
 
 
 class DiffModel(BaseModel):

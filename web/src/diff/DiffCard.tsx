@@ -7,7 +7,7 @@ import type { ResourceDiff } from "../api";
 import { ErrorMessage, shortRevision } from "../components";
 import { Link, navigate, useLocation } from "../router";
 import { appURL, resourceLabel } from "../tree/resourceRef";
-import { showsUnchanged, statusSummary, visibleResources, withParams } from "./diffView";
+import { predictionNote, showsUnchanged, statusSummary, visibleResources, withParams } from "./diffView";
 import { UnifiedDiff } from "./UnifiedDiff";
 import { useDiff } from "./useDiff";
 
@@ -58,6 +58,7 @@ interface ListProps {
 function DiffList({ namespace, name, revision, resources, unchanged }: ListProps) {
   const shown = visibleResources(resources, unchanged);
   const differing = resources.some((r) => r.status !== "unchanged");
+  const note = predictionNote(resources);
   return (
     <>
       <p className="muted">
@@ -65,6 +66,7 @@ function DiffList({ namespace, name, revision, resources, unchanged }: ListProps
         <span className="mono" title={revision}>{shortRevision(revision)}</span>
         {resources.length > 0 ? `: ${statusSummary(resources)}.` : "."}
       </p>
+      {note !== null && <p className="field-note" role="note">{note}</p>}
       {!differing && <p role="status">No differences: the cluster matches git.</p>}
       {shown.map((r) => {
         const label = resourceLabel(r);
@@ -76,7 +78,8 @@ function DiffList({ namespace, name, revision, resources, unchanged }: ListProps
                 {r.namespace ? `${r.namespace}/` : ""}{r.name}</Link>{" "}
               <span className={`diff-status diff-status-${r.status}`}>{r.status}</span>
             </h3>
-            {r.status !== "unchanged" && <UnifiedDiff text={r.diff} label={`Diff of ${label}`} />}
+            {r.message !== undefined && <p className="muted">{r.message}</p>}
+            {r.status !== "unchanged" && r.diff !== "" && <UnifiedDiff text={r.diff} label={`Diff of ${label}`} />}
           </article>
         );
       })}

@@ -2,6 +2,7 @@
 
 import { ErrorMessage, shortRevision } from "../components";
 import { resourceLabel, type ResourceRef } from "../tree/resourceRef";
+import { predictionNote } from "./diffView";
 import { UnifiedDiff } from "./UnifiedDiff";
 import { useDiff } from "./useDiff";
 
@@ -29,7 +30,11 @@ export function ResourceDiffView({ namespace, app, selected, version }: Props) {
           <span className="mono" title={diff.value.revision}>{shortRevision(diff.value.revision)}</span>
         </span>
       </p>
-      {resource.status !== "unchanged" && <UnifiedDiff text={resource.diff} label={`Diff of ${label}`} />}
+      {predictionNote([resource]) !== null && <p className="field-note" role="note">{predictionNote([resource])}</p>}
+      {resource.message !== undefined && <p className="muted">{resource.message}</p>}
+      {resource.status !== "unchanged" && resource.diff !== "" && (
+        <UnifiedDiff text={resource.diff} label={`Diff of ${label}`} />
+      )}
     </>
   );
 }

@@ -103,3 +103,12 @@ export function isObject(
   return group === ref.group && m.kind === ref.kind && meta.name === ref.name &&
     (namespace === "" || namespace === ref.namespace);
 }
+
+/** The note a diff computed without a server-side dry run carries (the API's `predicted`). */
+export const CLIENT_SIDE_NOTE =
+  "Computed without a server-side dry run; values the API server defaults may show as changes.";
+
+/** The note to show over `resources`, or null when every diff came from a dry run. */
+export function predictionNote(resources: readonly { predicted?: string }[]): string | null {
+  return resources.some((r) => r.predicted === "client-side") ? CLIENT_SIDE_NOTE : null;
+}
