@@ -97,15 +97,33 @@ class SingleSignOn:
     _discovery: dict[str, Any] | None = field(default=None, repr=False)
     _discovered_at: float = -float("inf")
     _jwks: jwt.PyJWKClient | None = field(default=None, repr=False)
+    _reading: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _failed: tuple[float, str] = (-float("inf"), "")
 
     async def discovery(self, *, fresh: bool = False) -> dict[str, Any]:
         """The provider's metadata (``fresh``, or cached ``DISCOVERY_SECONDS``).
 
         ``ProviderUnavailableError`` when it does not answer as OpenID Connect says.
+        One read at a time: requests that arrived while a read ran take its answer
+        (or its failure), so a flood of login starts is one request to the provider
+        at a time, not one each.
         """
-        age = time.monotonic() - self._discovered_at
-        if self._discovery is not None and not fresh and age < DISCOVERY_SECONDS:
-            return self._discovery
+        arrived = time.monotonic()
+        async with self._reading:
+            if self._discovery is not None and self._discovered_at >= arrived:
+                return self._discovery
+            if self._failed[0] >= arrived:
+                raise ProviderUnavailableError(self._failed[1])
+            age = time.monotonic() - self._discovered_at
+            if self._discovery is not None and not fresh and age < DISCOVERY_SECONDS:
+                return self._discovery
+            try:
+                return await self._read_discovery()
+            except ProviderUnavailableError as exc:
+                self._failed = (time.monotonic(), str(exc))
+                raise
+
+    async def _read_discovery(self) -> dict[str, Any]:
         url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         found = await _get_json(url)
         if found.get("issuer") != self.config.issuer:
