@@ -9,6 +9,8 @@ identity may touch. Uninstall removes the namespaced RBAC again.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import subprocess
 import sys
 import time
@@ -21,15 +23,18 @@ import yaml
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.project import PROJECT_KIND
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeForbiddenError
 from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
     condition,
+    configmap_manifest,
     deployment_manifest,
     ready,
     unique,
@@ -329,6 +334,120 @@ async def _serve_as_the_server(
     finally:
         await server.close()
         await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+
+
+async def test_the_least_privilege_server_diffs_client_side_exactly_the_drifted_field(
+    devcluster: DevCluster,
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+) -> None:
+    """The server on its ``install --with-server`` token may not dry-run (Kubernetes
+    authorizes a dry run like the write): its diff is predicted client-side, says
+    so, shows an out-of-band change exactly, and never a Secret it may not read."""
+    namespace = unique("diff-rbac")
+    installed = await driftless(devcluster, "install", "--with-server", "--namespace", namespace)
+    assert installed.returncode == 0, installed.stderr
+    me = f"system:serviceaccount:{namespace}:driftless-server"
+    try:
+        # What an admin does when the server's namespace is not the controller's: its
+        # Projects let the apps of the controller's namespace use them.
+        await kube.merge_patch(
+            API_VERSION, PROJECT_KIND, "default", {"spec": {"sourceNamespaces": [APPS_NAMESPACE]}},
+            namespace=namespace,
+        )  # fmt: skip
+        name = unique("rbac-diff")
+        files = {
+            "web.yaml": deployment_manifest(),
+            "cm.yaml": configmap_manifest("settings", {"color": "blue"}),
+            "secret.yaml": SECRET,
+        }
+        url = git_http_server.publish(make_git_repo(files).path, f"{name}.git")
+        await kube.apply(application(name, url), field_manager="test")
+        await wait_in(kube, APPS_NAMESPACE, name, ready, "the app synced")
+        assert not await can_i(devcluster, me, "patch", "configmaps", "-n", name)
+        token = await _server_token(devcluster, namespace)
+        config = service_account_kubeconfig(devcluster, token, tmp_path / "sa.yaml")
+        server = await KubeClient.from_kubeconfig(str(config))
+        texts: list[str] = []
+        try:
+            async with serving(server, controller_namespace=namespace) as served:
+                http = await served.login()
+                diff = f"{served.url}/api/v1/applications/{APPS_NAMESPACE}/{name}/diff"
+                async with http:
+                    synced = await _diff_until(
+                        http, diff, texts, lambda r: r["kind"] == "ConfigMap"
+                    )
+                    by_kind = {r["kind"]: r for r in synced["resources"]}
+                    assert {r["predicted"] for r in synced["resources"]} == {"client-side"}
+                    # Predicted from the live objects: the API server's defaults are no change.
+                    for kind in ("Namespace", "Deployment", "ConfigMap"):
+                        assert by_kind[kind]["status"] == "unchanged", by_kind[kind]
+                    secret = by_kind["Secret"]
+                    assert (secret["status"], secret["diff"]) == ("unreadable", "")
+                    assert (
+                        secret["message"] == f"this server may not read Secret {name}/served-secret"
+                    )
+
+                    await kube.merge_patch(
+                        "v1", "ConfigMap", "settings", {"data": {"color": "red"}}, namespace=name
+                    )
+                    drifted = await _diff_until(
+                        http, diff, texts,
+                        lambda r: r["kind"] == "ConfigMap" and r["status"] == "changed",
+                    )  # fmt: skip
+                    changes = {r["kind"]: r for r in drifted["resources"]
+                               if r["status"] != "unchanged"}  # fmt: skip
+                    assert {k: r["status"] for k, r in changes.items()} == {
+                        "ConfigMap": "changed", "Secret": "unreadable"
+                    }  # fmt: skip
+                    settings = changes["ConfigMap"]
+                    assert [
+                        line for line in settings["diff"].splitlines()
+                        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+                    ] == ["-  color: red", "+  color: blue"]  # fmt: skip
+                    assert settings["predicted"] == "client-side"
+        finally:
+            await server.close()
+            await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+        encoded = base64.b64encode(b"not-for-the-server").decode()
+        for text in texts:
+            assert "not-for-the-server" not in text and encoded not in text
+        # Nothing was written to the app's objects by the server (it could not).
+        live = await kube.get("v1", "ConfigMap", "settings", name)
+        assert live is not None and live["data"]["color"] == "red"
+    finally:
+        await driftless(devcluster, "uninstall", "--namespace", namespace)
+
+
+async def _server_token(devcluster: DevCluster, namespace: str) -> str:
+    kubectl = str(binaries.tool("kubectl"))
+    token = await asyncio.to_thread(
+        run,
+        [kubectl, "--kubeconfig", str(devcluster.kubeconfig), "create", "token",
+         "driftless-server", "-n", namespace, "--duration", "1h"],
+    )  # fmt: skip
+    assert token.returncode == 0, token.stderr
+    return token.stdout.strip()
+
+
+async def _diff_until(
+    http: aiohttp.ClientSession, url: str, texts: list[str], check: Any
+) -> dict[str, Any]:
+    """The diff once one of its resources passes ``check``; every answer kept in ``texts``."""
+    deadline = time.monotonic() + 90
+    while True:
+        async with http.get(url) as resp:
+            text = await resp.text()
+        texts.append(text)
+        assert resp.status == 200, text
+        body: dict[str, Any] = json.loads(text)
+        if any(check(r) for r in body["resources"]):
+            return body
+        assert time.monotonic() < deadline, f"timed out: {body}"
+        await asyncio.sleep(0.5)
 
 
 async def _until_pods(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:

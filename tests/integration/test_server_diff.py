@@ -151,6 +151,8 @@ async def test_an_out_of_band_change_is_exactly_that_field_in_the_diff_and_no_se
     )
     settings = one(drifted, "ConfigMap")
     assert changed_lines(settings["diff"]) == ["-  color: red", "+  color: green"]
+    # An admin's kubeconfig may dry-run: no diff is predicted client-side.
+    assert {r["predicted"] for r in drifted["resources"]} == {"dry-run"}
     assert one(drifted, "Secret")["status"] == "unchanged"
 
     status, alone = await api.get(f"{path}/diff", kind="ConfigMap", namespace=name, name="settings")

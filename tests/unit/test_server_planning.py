@@ -292,12 +292,19 @@ RBAC_READ = (
     'resource "secrets" in API group "" in the namespace "demo"'
 )
 
+# A Secret's refusal as ``sync.redact`` leaves it (every quoted value redacted).
+RBAC_SECRET = (
+    "dry-run of Secret demo/s (secret.yaml:1) failed: secrets <redacted> is forbidden: User "
+    "<redacted> cannot get resource <redacted> in API group <redacted> in the namespace <redacted>"
+)
+
 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
         pytest.param(KubeForbiddenError(403, RBAC_PATCH, "Forbidden"), True, id="rbac-patch"),
         pytest.param(KubeForbiddenError(403, RBAC_READ, "Forbidden"), True, id="rbac-read"),
+        pytest.param(KubeForbiddenError(403, RBAC_SECRET), True, id="rbac-secret-redacted"),
         pytest.param(
             KubeForbiddenError(403, 'admission webhook "policy.example" denied the request: no'),
             False,

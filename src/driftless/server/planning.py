@@ -103,8 +103,9 @@ MAX_RESULTS: Final = 16
 #: How long a destination whose dry runs RBAC refused is planned without trying them.
 RETRY_DRY_RUN_SECONDS: Final = 300.0
 # The authorizer's wording (k8s.io/apiserver ``forbiddenMessage``), which admission
-# webhooks and quotas never use: ``User "x" cannot patch resource "y" ...``.
-_RBAC_REFUSAL: Final = re.compile(r'\bUser "[^"]*" cannot [a-z]+ resource "')
+# webhooks and quotas never use: ``User "x" cannot patch resource "y" ...`` (for a
+# Secret the quoted values are ``<redacted>`` by ``sync.redact``).
+_RBAC_REFUSAL: Final = re.compile(r'\bUser (?:"[^"]*"|<redacted>) cannot [a-z]+ resource ')
 
 
 @dataclass(frozen=True)
