@@ -235,7 +235,7 @@ async def test_an_app_of_another_cluster_has_a_partial_tree(
     path = f"/api/v1/applications/{APPS_NAMESPACE}/{name}"
     tree = await api.until(f"{path}/tree", lambda body: "partial" in body, "a partial tree")
     assert tree["nodes"] == []
-    assert "not this cluster" in tree["partial"]
+    assert "destination cluster elsewhere is not registered" in tree["partial"]
     status, body = await api.get(
         f"{path}/resource", version="v1", kind="ConfigMap", namespace=name, name="settings"
     )

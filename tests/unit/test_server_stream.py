@@ -18,13 +18,14 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from driftless.kube.client import KubeClient
-from driftless.server import apps_query, errors, stream
-from driftless.server.auth import COOKIE, AdminAccount, Auth, Sessions
+from driftless.server import access, apps_query, errors, stream
+from driftless.server.auth import COOKIE, AdminAccount, Auth, Sessions, guard
 from driftless.server.caches import Caches, Listener
 from driftless.server.live import EVENT_KIND, ChangeListener, LiveObjects
+from driftless.server.rbac_source import RbacSource
 from driftless.server.routes_tree import AppViews
 from driftless.server.rows import Row, app_row
 from tests.fixtures.server_http import running
@@ -208,7 +209,17 @@ def _stream_app(caches: FakeCaches) -> tuple[FastAPI, Auth]:
     views = AppViews(cast(Caches, caches), LiveObjects(client), client)
     views.tree_body = _no_tree  # type: ignore[method-assign]
     views.events_body = _no_events  # type: ignore[method-assign]
-    app.include_router(stream.router(cast(Caches, caches), login, views), prefix="/api/v1")
+    policy = RbacSource(client, "driftless", lambda: [])  # built-in roles: admin may all
+
+    async def project_of(namespace: str, name: str) -> str | None:
+        return "default"
+
+    protected = APIRouter(
+        prefix="/api/v1",
+        dependencies=[Depends(guard(login)), Depends(access.dependency(policy, project_of))],
+    )
+    protected.include_router(stream.router(cast(Caches, caches), login, views, policy))
+    app.include_router(protected)
     return app, login
 
 
@@ -249,8 +260,9 @@ async def test_streams_per_session_are_bounded_and_end_at_logout(
 
 async def test_streams_are_counted_before_they_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream, "MAX_CLIENTS", 2)
-    app, _ = _stream_app(FakeCaches([]))
-    async with running(app) as base, aiohttp.ClientSession() as http:
+    app, login = _stream_app(FakeCaches([]))
+    session = login.sessions.create("admin")
+    async with running(app) as base, aiohttp.ClientSession(cookies={COOKIE: session}) as http:
         url = f"{base}/api/v1/stream"
         answers = await asyncio.gather(*(http.get(url) for _ in range(6)))
         assert sorted(resp.status for resp in answers) == [200, 200, 503, 503, 503, 503]

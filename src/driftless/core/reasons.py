@@ -57,3 +57,6 @@ class Reason(StrEnum):
     SYNC_SUPERSEDED = "SyncSuperseded"
     # Warning Event: a sync was terminated on request (``app terminate-op``).
     SYNC_TERMINATED = "SyncTerminated"
+    # Warning Event (server): RBAC policy lines that do not parse, on ConfigMap
+    # driftless-rbac (the last good policy stays), or left out of a Project's roles.
+    POLICY_INVALID = "PolicyInvalid"

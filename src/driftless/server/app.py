@@ -54,6 +54,7 @@ from driftless.server import (
 from driftless.server.caches import Caches
 from driftless.server.live import LiveObjects
 from driftless.server.planning import Planning
+from driftless.server.remote_live import RemoteLive
 from driftless.server.settings import ServerSettings, check
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
@@ -72,6 +73,7 @@ class ServerState:
     auth: auth.Auth
     config: routes_config.ConfigCaches
     live: LiveObjects
+    views: routes_tree.AppViews  # the trees, of this cluster's apps and remote ones
     planning: Planning
     sso: oidc.SingleSignOn | None = None
 
@@ -88,8 +90,17 @@ def new_state(
     login = auth.for_server(settings, client)
     config = routes_config.new_caches(client, settings.controller_namespace)
     live = LiveObjects(client)
+    # Remote trees follow their clusters with the diffs' clients (one per cluster Secret).
+    remote = RemoteLive(planning.destinations, planning.leases, live.tell)
+    views = routes_tree.AppViews(caches, live, client, remote)
     return ServerState(
-        client=client, caches=caches, auth=login, config=config, live=live, planning=planning
+        client=client,
+        caches=caches,
+        auth=login,
+        config=config,
+        live=live,
+        views=views,
+        planning=planning,
     )
 
 
@@ -130,7 +141,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
         api.include_router(oidc.router(state.auth, state.sso))
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
     protected.include_router(routes_apps.router(state.caches))
-    protected.include_router(routes_tree.router(state.caches, state.live, state.client))
+    protected.include_router(routes_tree.router(state.views))
     protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_diff.router(state.caches, state.client, state.planning))
     protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
@@ -142,11 +153,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             apps_namespace=state.caches.apps_namespace,
         )
     )
-    protected.include_router(
-        stream.router(
-            state.caches, state.auth, routes_tree.AppViews(state.caches, state.live, state.client)
-        )
-    )
+    protected.include_router(stream.router(state.caches, state.auth, state.views))
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))
@@ -212,6 +219,7 @@ async def serve(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await state.caches.close()
+        await state.views.remote.close()
         await state.live.close()
         await state.planning.close()
         sock.close()

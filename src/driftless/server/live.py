@@ -27,6 +27,8 @@ fields the API sends, with URL credentials redacted.
 a follow sees (an object or Event added, changed or gone; ``namespace`` is
 the follow's, ``""`` for a cluster-scoped kind): the apps' streams
 (``server.stream``) are fed by it. A listener must be quick and never raise.
+``tell(kind, namespace)`` tells them of a change seen elsewhere: the follows
+of remote clusters (``server.remote_live``) reach the same streams so.
 
 ``ensure`` and ``ensure_events`` return problems in words (a kind not served,
 not allowed to be listed, still listing, over ``max_objects``): the caller
@@ -309,6 +311,11 @@ class LiveObjects:
         """Tell ``listener(kind, namespace)`` of every change from now on."""
         self._listeners.append(listener)
 
+    def tell(self, kind: Kind, namespace: str) -> None:
+        """Tell every listener of a change (of another cluster's follow, see the module doc)."""
+        for listener in self._listeners:
+            listener(kind, namespace)
+
     # -- following -----------------------------------------------------
 
     @property
@@ -415,8 +422,7 @@ class LiveObjects:
     ) -> _Follow:
         def told(old: JSON | None, new: JSON | None) -> None:
             changed(old, new)
-            for listener in self._listeners:
-                listener(kind, namespace)
+            self.tell(kind, namespace)
 
         follow = _Follow(
             self.client, kind, namespace, keep, told,

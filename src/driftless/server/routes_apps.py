@@ -12,6 +12,9 @@ URL userinfo or query token, no managedFields.
   the entries of ``status.history`` as stored (oldest first).
 * ``GET /projects``: ``{"apiVersion": "v1", "kind": "List", "items": [...]}``,
   the Projects of the controller's namespace, by name.
+
+Lists hold only what the request's identity may ``get`` (``server.access``):
+hidden apps are not in ``items``, ``total`` or ``counts``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftless.server import apps_query
+from driftless.server import access, apps_query
 from driftless.server.apps_query import AppQuery
 from driftless.server.caches import Caches
 from driftless.server.errors import InvalidError, NotFoundError, UnavailableError
@@ -152,10 +155,13 @@ def router(caches: Caches) -> APIRouter:
         return raw
 
     @routes.get("/applications", response_model=AppListModel, responses=_ERRORS)
-    async def list_applications(query: Annotated[AppQuery, Depends(list_query)]) -> Any:
-        """A filtered, sorted page of applications with the total and status counts."""
+    async def list_applications(
+        request: Request, query: Annotated[AppQuery, Depends(list_query)]
+    ) -> Any:
+        """A filtered, sorted page of the applications one may see, with the total and counts."""
         ready()
-        return JSONResponse(apps_query.run(caches.rows(), query))
+        sees = access.of(request).sees_row
+        return JSONResponse(apps_query.run(filter(sees, caches.rows()), query))
 
     @routes.get(
         "/applications/{namespace}/{name}", response_model=ObjectModel, responses=_NOT_FOUND
@@ -177,10 +183,11 @@ def router(caches: Caches) -> APIRouter:
         return JSONResponse({"items": items})
 
     @routes.get("/projects", response_model=ObjectListModel, tags=["projects"], responses=_ERRORS)
-    async def list_projects() -> Any:
-        """The Projects of the controller's namespace."""
+    async def list_projects(request: Request) -> Any:
+        """The Projects of the controller's namespace one may see."""
         ready()
-        items = caches.projects()
+        sees = access.of(request).sees
+        items = [p for p in caches.projects() if sees("projects", p["metadata"]["name"])]
         return JSONResponse({"apiVersion": "v1", "kind": "List", "items": items})
 
     return routes

@@ -26,12 +26,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from driftless.kube import clusters
 from driftless.kube.client import KubeClient
 from driftless.pipeline import config_views
+from driftless.server import access
 from driftless.server.errors import UnavailableError
 from driftless.server.secrets_cache import SecretViews
 from driftless.sources import credentials as creds
@@ -180,15 +181,19 @@ def router(caches: ConfigCaches) -> APIRouter:
         tags=["repositories"],
         responses=_ERRORS,
     )
-    async def list_repositories() -> Any:
-        """Repository credentials (never their secret values), by URL."""
-        items = sorted(_views(caches.repositories), key=lambda r: (r["url"], r["name"]))
+    async def list_repositories(request: Request) -> Any:
+        """Repository credentials (never their secret values) one may see, by URL."""
+        sees = access.of(request).sees
+        shown = [r for r in _views(caches.repositories) if sees("repositories", r["url"])]
+        items = sorted(shown, key=lambda r: (r["url"], r["name"]))
         return {"items": items}
 
     @routes.get("/clusters", response_model=ClusterListModel, tags=["clusters"], responses=_ERRORS)
-    async def list_clusters() -> Any:
-        """Destination clusters (never their credentials): in-cluster, then by name."""
+    async def list_clusters(request: Request) -> Any:
+        """Destination clusters (never their credentials) one may see: in-cluster, then by
+        name."""
+        sees = access.of(request).sees
         stored = sorted(_views(caches.clusters), key=lambda c: (c["name"], c["secret"] or ""))
-        return {"items": [IN_CLUSTER, *stored]}
+        return {"items": [c for c in (IN_CLUSTER, *stored) if sees("clusters", c["name"])]}
 
     return routes

@@ -50,14 +50,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftless.core import names
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION, APPLICATION_KIND, ApplicationSpec
-from driftless.core.project import Project, ProjectViolationError
+from driftless.core.project import DEFAULT_PROJECT, Project, ProjectViolationError
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import (
@@ -68,6 +68,7 @@ from driftless.kube.errors import (
 )
 from driftless.pipeline import app_spec
 from driftless.pipeline.projects import ClusterProjects
+from driftless.server import access
 from driftless.server.errors import (
     ApiError,
     ConflictError,
@@ -222,17 +223,24 @@ def router(
         response_model=ApplicationModel,
         responses={200: {"description": "Dry run: what would be created."}, **_responses(409)},
     )
-    async def create(body: NewApplication, dryRun: DryRun = False, user: str = user_dep) -> Any:  # noqa: N803
+    async def create(
+        request: Request,
+        body: NewApplication,
+        dryRun: DryRun = False,  # noqa: N803
+        user: str = user_dep,
+    ) -> Any:
         """Create an application (``driftless app create -f``): 409 if it exists."""
         namespace = body.metadata.namespace or apps_namespace or home
         name = body.metadata.name
         action = "create-dry-run" if dryRun else "create"
+        rights = access.of(request)
 
         async def run() -> JSON:
             check_managed(namespace)
             doc = body.model_dump(exclude_none=True)
             obj = app_spec.application_from_document(doc, namespace, local_repos=False, strict=True)
             spec = ApplicationSpec.model_validate(obj["spec"])
+            rights.require("create", spec.project, namespace, name)
             await check_project(namespace, spec)
             if await client.get(API_VERSION, APPLICATION_KIND, name, namespace) is not None:
                 raise ConflictError(f"application {namespace}/{name} already exists")
@@ -251,6 +259,7 @@ def router(
         return JSONResponse(redacted(stored), status_code=200 if dryRun else 201)
 
     async def edit(
+        rights: access.Access,
         user: str,
         namespace: str,
         name: str,
@@ -271,6 +280,10 @@ def router(
                 raise app_spec.SpecError(found, "unknown field")
             kept = (current.get("spec") or {}).get("source", {}).get("repoURL")
             spec = app_spec.validated(app_spec.parse_spec(raw), local_repos=False, kept_repo=kept)
+            # Where it is now (the cache may lag) and, when moved, where it goes.
+            was = str((current.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+            for project in dict.fromkeys((was, spec.project)):
+                rights.require("update", project, namespace, name)
             await check_project(namespace, spec)
             patch = app_spec.spec_patch(current, spec)
             if dry_run:
@@ -301,6 +314,7 @@ def router(
         responses=_responses(404, 409),
     )
     async def replace(
+        request: Request,
         namespace: Namespace,
         name: Name,
         body: EditApplication,
@@ -312,7 +326,9 @@ def router(
             error = InvalidError("body.metadata.resourceVersion: Field required")
             _audit(user, "edit", namespace, name, "refused", str(error.code))
             raise error
-        return await edit(user, namespace, name, body, dryRun, lambda _: body.spec)
+        return await edit(
+            access.of(request), user, namespace, name, body, dryRun, lambda _: body.spec
+        )
 
     @routes.patch(
         "/applications/{namespace}/{name}",
@@ -320,6 +336,7 @@ def router(
         responses=_responses(404, 409),
     )
     async def patch(
+        request: Request,
         namespace: Namespace,
         name: Name,
         body: EditApplication,
@@ -328,6 +345,7 @@ def router(
     ) -> Any:
         """Change the fields of the spec a JSON merge patch names (``null`` removes one)."""
         return await edit(
+            access.of(request),
             user,
             namespace,
             name,

@@ -1,20 +1,24 @@
 """Routes of one application's live side: its resource tree, an object's manifest, its Events.
 
 Every answer comes from memory: the Application from ``Caches``, live
-objects and Events from ``LiveObjects``. A tree request has followed (or
+objects and Events from the ``LiveObjects`` of the app's destination cluster
+(this one's, or a remote one's: ``server.remote_live``; the Application's
+own Events always from this cluster). A tree request has followed (or
 keeps following) only what that tree needs (``follows``): each managed
 object's kind in its namespace, and the kinds controllers make
 (``CHILD_KINDS``) in the namespaces of the app's managed objects -- an object
 owned by the app's objects in another namespace is not shown. What no request
 needs for 10 minutes is dropped, and at most 20 kinds-in-a-namespace are
-followed at once (the least recently asked make room). Only custom health
+followed at once on this cluster, 12 on each remote one (the least recently
+asked make room). Only custom health
 checks are read from the API (``pipeline.health_config``, at most every
 10 s per namespace), as the controller reads them.
 
 * ``GET .../{namespace}/{name}/tree`` -> ``{"nodes": [...]}`` (``server.tree``),
-  plus ``"partial": "<reason>"`` when the tree is not whole: a remote
-  destination (the managed objects from the status only), a kind not served,
-  not allowed or still listing, or too many nodes.
+  plus ``"partial": "<reason>"`` when the tree is not whole: a destination
+  cluster not registered or not answering (the managed objects from the
+  status only), a kind not served, not allowed or still listing, or too many
+  nodes.
 * ``GET .../resource?group=&version=&kind=&namespace=&name=`` ->
   ``{"live": object}`` for an object of that app's tree only (else 404 naming
   it: the API never reads an arbitrary cluster object); slim and masked as
@@ -32,7 +36,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from driftless.controller.destinations import is_local
+from driftless.controller.destinations import Destinations, is_local
 from driftless.core.models import APPLICATION_KIND, Application
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeClient
@@ -40,6 +44,8 @@ from driftless.pipeline.health_config import HealthConfig
 from driftless.server.caches import Caches
 from driftless.server.errors import NotFoundError, UnavailableError
 from driftless.server.live import CHILD_KINDS, LiveObjects, Scope, api_version
+from driftless.server.planning import Leases
+from driftless.server.remote_live import RemoteLive
 from driftless.server.tree import Tree, build_tree, managed_refs
 
 __all__ = ["MAX_EVENTS", "AppViews", "follows", "router"]
@@ -69,12 +75,23 @@ class EventsModel(BaseModel):
 
 class AppViews:
     """The answers of one app's live side, from memory: the routes below and the app's
-    stream (``server.stream``) both ask it, so a pushed tree is the one a GET gives."""
+    stream (``server.stream``) both ask it, so a pushed tree is the one a GET gives.
 
-    def __init__(self, caches: Caches, live: LiveObjects, client: KubeClient) -> None:
+    ``live`` follows this cluster; ``remote`` the apps' other clusters (default:
+    its own, with clients of its own; ``driftless server`` shares the diffs'
+    clients, see ``server.app``)."""
+
+    def __init__(
+        self,
+        caches: Caches,
+        live: LiveObjects,
+        client: KubeClient,
+        remote: RemoteLive | None = None,
+    ) -> None:
         self.caches = caches
         self.live = live
         self.health = HealthConfig(client)
+        self.remote = remote or RemoteLive(Destinations(client), Leases(), live.tell)
 
     def app_or_404(self, namespace: str, name: str) -> JSON:
         if not self.caches.ready:
@@ -84,24 +101,29 @@ class AppViews:
             raise NotFoundError(f"application {namespace}/{name} not found")
         return app
 
-    async def tree_of(self, app: JSON) -> tuple[Tree, list[str], bool]:
-        """The app's tree, the reasons it is partial, and whether it is of this cluster."""
+    async def live_of(self, app: JSON) -> LiveObjects | str:
+        """The live objects of the app's destination cluster, or why there are none."""
+        try:
+            model = Application.model_validate(app)
+        except ValidationError:
+            return "the application's destination cannot be read"
+        return self.live if is_local(model) else await self.remote.live_for(model)
+
+    async def tree_of(self, app: JSON) -> tuple[Tree, list[str], LiveObjects | None]:
+        """The app's tree, the reasons it is partial, and the live objects it was built
+        from (None: from the status only, its cluster cannot be read)."""
         namespace = str(app["metadata"].get("namespace", ""))
         managed = managed_refs(app.get("status"))
-        try:
-            local = is_local(Application.model_validate(app))
-        except ValidationError:
-            local = False
-        if not local:
+        live = await self.live_of(app)
+        if isinstance(live, str):
             tree = build_tree(managed, lambda *_: None, lambda _: (), lambda _: _never())
-            reason = "the destination is not this cluster: the managed objects, from the status"
-            return tree, [reason], False
-        problems = await self.live.ensure(follows(managed))
+            return tree, [f"{live}; the managed objects, from the status"], None
+        problems = await live.ensure(follows(managed))
         registry = await self.health.registry(namespace)
-        tree = build_tree(managed, self.live.lookup, self.live.dependents, registry.assess)
+        tree = build_tree(managed, live.lookup, live.dependents, registry.assess)
         if tree.truncated:
             problems.append(f"only the first {len(tree.nodes)} objects")
-        return tree, problems, True
+        return tree, problems, live
 
     async def tree_body(self, app: JSON) -> JSON:
         """``GET .../tree``'s answer."""
@@ -112,20 +134,35 @@ class AppViews:
         return body
 
     async def events_body(self, app: JSON) -> JSON:
-        """``GET .../events``'s answer."""
+        """``GET .../events``'s answer: the Application's Events from this cluster, its
+        objects' from theirs."""
         namespace, name = str(app["metadata"].get("namespace", "")), app["metadata"]["name"]
-        tree, _, local = await self.tree_of(app)
-        nodes = [n for n in tree.nodes if not n["uid"].startswith("missing:")] if local else []
-        uids = {n["uid"] for n in nodes} | {str(app["metadata"].get("uid", ""))}
-        named = {(n["kind"], n["namespace"], n["name"]) for n in nodes}
-        named.add((APPLICATION_KIND, namespace, name))
-        namespaces = {namespace} | {n["namespace"] for n in nodes if n["namespace"]}
-        problems = await self.live.ensure_events(namespaces)
-        items = [
-            {k: v for k, v in event.items() if k not in ("uid", "metadata")}
-            for event in self.live.events(namespaces)
-            if (event["uid"] in uids if event["uid"] else _named(event) in named)
-        ]
+        tree, reasons, live = await self.tree_of(app)
+        nodes = [n for n in tree.nodes if not n["uid"].startswith("missing:")]
+        own: _Wanted = (
+            {namespace},
+            {str(app["metadata"].get("uid", ""))},
+            {(APPLICATION_KIND, namespace, name)},
+        )
+        theirs: _Wanted = (
+            {n["namespace"] for n in nodes if n["namespace"]},
+            {n["uid"] for n in nodes},
+            {(n["kind"], n["namespace"], n["name"]) for n in nodes},
+        )
+        if live is None:
+            asks, problems = [(self.live, own)], reasons
+        elif live is self.live:
+            asks, problems = [(live, _union(own, theirs))], []
+        else:
+            asks, problems = [(self.live, own), (live, theirs)], []
+        items: list[JSON] = []
+        for source, (namespaces, uids, named) in asks:
+            problems = [*problems, *await source.ensure_events(namespaces)]
+            items += [
+                {k: v for k, v in event.items() if k not in ("uid", "metadata")}
+                for event in source.events(namespaces)
+                if (event["uid"] in uids if event["uid"] else _named(event) in named)
+            ]
         items.sort(key=lambda e: (e["lastTimestamp"], e["firstTimestamp"]), reverse=True)
         body: JSON = {"items": items[:MAX_EVENTS]}
         if problems:
@@ -133,9 +170,8 @@ class AppViews:
         return body
 
 
-def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
+def router(views: AppViews) -> APIRouter:
     routes = APIRouter(tags=["applications"])
-    views = AppViews(caches, live, client)
     app_or_404, tree_of = views.app_or_404, views.tree_of
 
     @routes.get(
@@ -158,17 +194,16 @@ def router(caches: Caches, live: LiveObjects, client: KubeClient) -> APIRouter:
         object_namespace: Annotated[str, Query(alias="namespace", max_length=63)] = "",
     ) -> Any:
         """The live object of one node of the app's tree (slim; Secret values masked)."""
-        tree, _, local = await tree_of(app_or_404(namespace, name))
+        tree, _, live = await tree_of(app_or_404(namespace, name))
         wanted = (group, kind, object_namespace, object_name)
         shown = f"{kind} {object_namespace + '/' if object_namespace else ''}{object_name}"
         for node in tree.nodes:
             same = (node["group"], node["kind"], node["namespace"], node["name"]) == wanted
             if not same or (version and node["version"] != version):
                 continue
-            obj = live.object(
-                api_version(node["group"], node["version"]), kind, object_namespace, object_name
-            )
-            if not local or obj is None or node["uid"].startswith("missing:"):
+            api = api_version(node["group"], node["version"])
+            obj = None if live is None else live.object(api, kind, object_namespace, object_name)
+            if obj is None or node["uid"].startswith("missing:"):
                 raise NotFoundError(f"{shown} of application {namespace}/{name} has no live object")
             return JSONResponse({"live": mask(obj) if obj.get("kind") == "Secret" else obj})
         raise NotFoundError(f"{shown} is not in the tree of application {namespace}/{name}")
@@ -197,10 +232,18 @@ def follows(managed: list[JSON]) -> list[Scope]:
     return [*scopes, *((kind, namespace) for namespace in namespaces for kind in CHILD_KINDS)]
 
 
+# (namespaces, involved uids, involved (kind, namespace, name)) of the Events wanted
+_Wanted = tuple[set[str], set[str], set[tuple[str, str, str]]]
+
+
+def _union(a: _Wanted, b: _Wanted) -> _Wanted:
+    return a[0] | b[0], a[1] | b[1], a[2] | b[2]
+
+
 def _named(event: JSON) -> tuple[str, str, str]:
     target = event["object"]
     return target["kind"], target["namespace"], target["name"]
 
 
 def _never() -> Any:
-    raise AssertionError("no live object is judged for a remote destination")
+    raise AssertionError("no live object is judged for a tree from the status")

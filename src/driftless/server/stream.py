@@ -61,16 +61,18 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from driftless.server import apps_query
+from driftless.core.project import DEFAULT_PROJECT
+from driftless.server import access, apps_query
 from driftless.server.apps_query import AppQuery
 from driftless.server.auth import Auth, SessionCookie
 from driftless.server.caches import Caches
 from driftless.server.errors import UnavailableError
 from driftless.server.live import Kind
+from driftless.server.rbac_source import RbacSource
 from driftless.server.routes_apps import list_query
 from driftless.server.routes_ops import Name, Namespace
 from driftless.server.routes_tree import AppViews
@@ -101,6 +103,8 @@ RETRY_MILLISECONDS: Final = 3000
 COALESCE_SECONDS: Final = 0.25
 
 Key = tuple[str, str]
+
+JSON = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -153,17 +157,28 @@ def _always() -> bool:
     return True
 
 
+def _everything(_: Row) -> bool:
+    return True
+
+
 @dataclass(eq=False)
 class _Client:
     query: AppQuery
     owner: str | None = None  # the session id it streams for
     alive: Callable[[], bool] = _always  # whether that session still lives
+    sees: Callable[[Row], bool] = _everything  # whether its identity may see an app now
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: bool = False
 
     def offer(self, before: Row | None, row: Row | None, key: Key) -> bool:
         """Queue what this change means to the client; ``False`` once it is dropped."""
-        event = next_event(self.query, before, row, key)
+        # A hidden app is as good as absent: one made hidden is "deleted" for this client.
+        event = next_event(
+            self.query,
+            before if before is not None and self.sees(before) else None,
+            row if row is not None and self.sees(row) else None,
+            key,
+        )
         if event is None:
             return True
         try:
@@ -202,10 +217,15 @@ class Hub:
         return sum(1 for client in self._clients if client.owner == owner)
 
     def open(
-        self, query: AppQuery, owner: str | None = None, alive: Callable[[], bool] = _always
+        self,
+        query: AppQuery,
+        owner: str | None = None,
+        alive: Callable[[], bool] = _always,
+        sees: Callable[[Row], bool] = _everything,
     ) -> _Client:
-        """Count a client from now on; ``close`` it (``events`` does, once iterated)."""
-        client = _Client(query, owner, alive)
+        """Count a client from now on; ``close`` it (``events`` does, once iterated).
+        ``sees``: whether the client may see an app (``access.Access.sees_row``)."""
+        client = _Client(query, owner, alive, sees)
         self._clients.add(client)
         return client
 
@@ -248,6 +268,7 @@ class _AppClient:
     key: Key
     owner: str | None = None
     alive: Callable[[], bool] = _always
+    sees: Callable[[JSON], bool] = lambda _: True  # whether its identity may see the app now
     watched: frozenset[str] = frozenset()
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     updates: int = 0  # how many times the bodies were computed (for tests and logs)
@@ -269,11 +290,16 @@ class AppHub:
     def of(self, owner: str) -> int:
         return sum(1 for client in self._clients if client.owner == owner)
 
-    def open(self, key: Key, owner: str | None = None, alive: Callable[[], bool] = _always) -> (
-        _AppClient
-    ):  # fmt: skip
-        """Count a client from now on; its first update (the snapshot) is due at once."""
-        client = _AppClient(key, owner, alive)
+    def open(
+        self,
+        key: Key,
+        owner: str | None = None,
+        alive: Callable[[], bool] = _always,
+        sees: Callable[[JSON], bool] = lambda _: True,
+    ) -> _AppClient:
+        """Count a client from now on; its first update (the snapshot) is due at once.
+        ``sees(app)``: whether the client may see the app (checked at each update)."""
+        client = _AppClient(key, owner, alive, sees)
         client.dirty.set()
         self._clients.add(client)
         return client
@@ -312,7 +338,7 @@ class AppHub:
                 if not client.alive():
                     return
                 app = self.caches.app(*client.key)
-                if app is None:
+                if app is None or not client.sees(app):  # gone, or hidden from now on
                     yield sse(Event("deleted", {"namespace": client.key[0], "name": client.key[1]}))
                     return
                 client.watched = watched_namespaces(app)
@@ -346,7 +372,7 @@ class _Stream(StreamingResponse):
             self.closed()
 
 
-def router(caches: Caches, auth: Auth, views: AppViews) -> APIRouter:
+def router(caches: Caches, auth: Auth, views: AppViews, rbac_source: RbacSource) -> APIRouter:
     routes = APIRouter(tags=["applications"])
     hub = Hub(caches)
     app_hub = AppHub(caches, views)
@@ -376,13 +402,23 @@ def router(caches: Caches, auth: Auth, views: AppViews) -> APIRouter:
         },
     )
     async def stream(
-        query: Annotated[AppQuery, Depends(list_query)], session: SessionCookie = None
+        request: Request,
+        query: Annotated[AppQuery, Depends(list_query)],
+        session: SessionCookie = None,
     ) -> StreamingResponse:
         """Changes of the applications matching the list's filters, as Server-Sent Events."""
         if not caches.ready:
             raise UnavailableError(f"the server is starting: {caches.problem}")
         owner, alive = session_of(session)
-        client = hub.open(query, owner, alive)
+        who = access.of(request).who
+
+        def sees(row: Row) -> bool:
+            # The policy of each change's moment: a reload applies to open streams.
+            return rbac_source.policy().allows(
+                who, "applications", "get", f"{row.data['project']}/{row.data['name']}"
+            )
+
+        client = hub.open(query, owner, alive, sees)
         return _Stream(hub.events(client), lambda: hub.close(client))
 
     @routes.get(
@@ -396,12 +432,19 @@ def router(caches: Caches, auth: Auth, views: AppViews) -> APIRouter:
         },
     )
     async def app_stream(
-        namespace: Namespace, name: Name, session: SessionCookie = None
+        request: Request, namespace: Namespace, name: Name, session: SessionCookie = None
     ) -> StreamingResponse:
         """The app's resource tree and Events, sent again whenever they change (SSE)."""
         views.app_or_404(namespace, name)
         owner, alive = session_of(session)
-        client = app_hub.open((namespace, name), owner, alive)
+        who = access.of(request).who
+
+        def sees(app: JSON) -> bool:
+            project = str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+            policy, obj = rbac_source.policy(), f"{project}/{name}"
+            return all(policy.allows(who, res, "get", obj) for res in ("applications", "events"))
+
+        client = app_hub.open((namespace, name), owner, alive, sees)
         return _Stream(app_hub.events(client), lambda: app_hub.close(client))
 
     return routes

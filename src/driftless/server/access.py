@@ -1,0 +1,154 @@
+"""Authorization of every ``/api/v1`` route: one dependency, one table.
+
+``dependency(source, app_project)`` is on every protected route, after the
+login guard. It finds the route's entry in ``ROUTES`` -- ``(method, path
+under /api/v1)``
+to the ``(resource, action)`` pairs it needs -- and leaves an ``Access`` in
+``request.state.access`` for what a route decides item by item. A route
+missing from the table is refused (403): a new route is closed until it is
+given its rights here (a unit test checks the table against the app).
+
+For a route naming an application (``{namespace}/{name}``) the object is
+``<project>/<name>`` (the app's ``spec.project``, from the server's cache, or
+read when not cached yet):
+
+* without ``get`` on it the answer is 404 with the very message of a
+  missing app: a hidden app's name is never confirmed;
+* with ``get`` but not the route's other rights, 403 naming the action
+  (``not permitted: sync application team-a/web``), never the policy.
+
+Lists (applications, projects, repositories, clusters, the list's stream)
+have no entry rights; they keep only the items ``Access`` says are visible
+(``sees_app``, ``sees``), so totals and counts count those only. Creating
+and editing check the target project in the route (``Access.require``):
+create needs ``create`` there; an edit needs ``update`` on the app where it
+is and, if the edit moves it, ``update`` in the target project too.
+
+Objects of other resources (``rbac`` module docstring): ``projects`` the
+project's name; ``repositories`` the credential's URL; ``clusters`` the
+cluster's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from driftless.server import rbac
+from driftless.server.auth import Principal
+from driftless.server.errors import ForbiddenError, NotFoundError
+from driftless.server.rbac_source import RbacSource
+from driftless.server.rows import Row
+
+__all__ = ["ROUTES", "Access", "dependency", "of"]
+
+Need = tuple[tuple[str, str], ...]
+APP = "/applications/{namespace}/{name}"
+PREFIX = "/api/v1"
+GET: Need = (("applications", "get"),)
+
+# (method, path) -> rights on the named app (empty: the route filters or checks itself).
+ROUTES: dict[tuple[str, str], Need] = {
+    ("GET", "/applications"): (),
+    ("POST", "/applications"): (),  # create: the target project, in the route
+    ("GET", "/stream"): (),
+    ("GET", "/projects"): (),
+    ("GET", "/repositories"): (),
+    ("GET", "/clusters"): (),
+    ("GET", APP): GET,
+    ("GET", APP + "/history"): GET,
+    ("GET", APP + "/tree"): GET,
+    ("GET", APP + "/resource"): GET,
+    ("GET", APP + "/diff"): GET,
+    ("GET", APP + "/manifests"): GET,
+    ("GET", APP + "/events"): (*GET, ("events", "get")),
+    ("GET", APP + "/stream"): (*GET, ("events", "get")),
+    ("PUT", APP): (*GET, ("applications", "update")),
+    ("PATCH", APP): (*GET, ("applications", "update")),
+    ("DELETE", APP): (*GET, ("applications", "delete")),
+    ("POST", APP + "/sync"): (*GET, ("applications", "sync")),
+    # A refresh makes the controller act (read git, maybe self-heal): not for read-only users.
+    ("POST", APP + "/refresh"): (*GET, ("applications", "sync")),
+    ("POST", APP + "/terminate"): (*GET, ("applications", "sync")),
+    ("POST", APP + "/rollback"): (*GET, ("applications", "sync")),
+}
+
+
+def _not_found(namespace: str, name: str) -> NotFoundError:
+    # The routes' own words for a missing app: hidden and missing read the same.
+    return NotFoundError(f"application {namespace}/{name} not found")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one request's identity may do, under the policy of the moment it came."""
+
+    policy: rbac.Policy
+    who: rbac.Who
+
+    def may(self, resource: str, action: str, obj: str) -> bool:
+        return self.policy.allows(self.who, resource, action, obj)
+
+    def sees_app(self, project: str, name: str) -> bool:
+        return self.may("applications", "get", f"{project}/{name}")
+
+    def sees_row(self, row: Row) -> bool:
+        return self.sees_app(row.data["project"], row.data["name"])
+
+    def sees(self, resource: str, obj: str) -> bool:
+        return self.may(resource, "get", obj)
+
+    def require(self, action: str, project: str, namespace: str, name: str) -> None:
+        """403 unless ``action`` on application ``name`` in ``project`` is permitted."""
+        if not self.may("applications", action, f"{project}/{name}"):
+            raise ForbiddenError(
+                f"not permitted: {action} application {namespace}/{name} in project {project}"
+            )
+
+
+def of(request: Request) -> Access:
+    """The request's ``Access`` (set by ``dependency``)."""
+    access: Access = request.state.access
+    return access
+
+
+def who(principal: Principal) -> rbac.Who:
+    return rbac.Who(principal.subject, tuple(principal.groups), principal.method)
+
+
+ProjectOf = Callable[[str, str], Awaitable[str | None]]
+
+
+def dependency(source: RbacSource, app_project: ProjectOf) -> Callable[..., Any]:
+    """The dependency (see the module docstring). ``app_project(namespace, name)``: the
+    app's project, or ``None`` when there is no such app (the route then says 404)."""
+
+    async def authorize(request: Request) -> None:
+        access = Access(source.policy(), who(request.state.principal))
+        request.state.access = access
+        # The matched route's path template, relative to ``/api/v1`` (as the route
+        # modules declare it; without the prefix when routers are kept nested).
+        path = str(getattr(request.scope.get("route"), "path", "")).removeprefix(PREFIX)
+        need = ROUTES.get((request.method, path))
+        if need is None:
+            raise ForbiddenError("not permitted: this route has no authorization rule")
+        if not need:
+            return
+        namespace = str(request.path_params.get("namespace", ""))
+        name = str(request.path_params.get("name", ""))
+        project = await app_project(namespace, name)
+        if project is None:
+            return  # no such app: the route answers its 404
+        if not access.sees_app(project, name):
+            raise _not_found(namespace, name)
+        for resource, action in need:
+            if not access.may(resource, action, f"{project}/{name}"):
+                noun = "application" if resource == "applications" else f"{resource} of application"
+                raise ForbiddenError(
+                    f"not permitted: {action} {noun} {namespace}/{name} in project {project}"
+                )
+
+    return authorize
