@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from driftless.cli import listing
-from driftless.cli.context import Globals, app_namespace, run_async, with_client
-from driftless.cli.diffs import app_diffs, write_diffs
+from driftless.cli.context import Globals, app_namespace, run_async
+from driftless.cli.diffs import write_diffs
 from driftless.cli.options import (
     controller_namespace_option,
     namespace_option,
@@ -18,28 +17,53 @@ from driftless.cli.options import (
     output_option,
 )
 from driftless.cli.output import dump, table
-from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP, Application
+from driftless.cli.remote.apps import Apps, not_found
+from driftless.cli.remote.connect import with_apps
+from driftless.core import wellknown
+from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP
 from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeClient
-from driftless.pipeline import requests
 
 JSON = dict[str, Any]
-# Fields that may hold a URL with credentials in it (repoURL as written, or
-# a message quoting one): shown only through ``redact``, in every format.
-_URL_FIELDS = frozenset({"repoURL", "message"})
 
 
 def _redacted(value: Any) -> Any:
-    """A copy of an API object with the URL-bearing strings redacted."""
-    if isinstance(value, dict):
-        return {
-            k: redact(v) if k in _URL_FIELDS and isinstance(v, str) else _redacted(v)
-            for k, v in value.items()
-        }
+    """A copy of an API object as every app command shows it, from a kubeconfig or a server.
+
+    Exactly what the server's API shows (``server.rows.redacted``), so both
+    paths print the same: every string holding a URL goes through ``redact``
+    (a ``repoURL`` with credentials, a message quoting one), and two copies
+    nobody reads are dropped wherever an object has ``metadata``:
+    ``managedFields`` (kubectl hides them too) and kubectl's last-applied
+    annotation (a second spec, credentials in its URLs included).
+    """
+    if isinstance(value, str):
+        return redact(value) if ("@" in value or "?" in value) else value
     if isinstance(value, list):
         return [_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            str(k): _slim_metadata(v) if k == "metadata" and isinstance(v, dict) else _redacted(v)
+            for k, v in value.items()
+        }
     return value
+
+
+def _slim_metadata(meta: JSON) -> JSON:
+    out: JSON = {}
+    for key, value in meta.items():
+        if key == "managedFields":
+            continue
+        if key == "annotations" and isinstance(value, dict):
+            out[key] = {
+                str(k): _redacted(v)
+                for k, v in value.items()
+                if k != wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
+            }
+        else:
+            out[str(key)] = _redacted(value)
+    return out
 
 
 __all__ = ["app_group", "controller_namespace_option", "namespace_option"]
@@ -47,7 +71,20 @@ __all__ = ["app_group", "controller_namespace_option", "namespace_option"]
 
 @click.group("app")
 def app_group() -> None:
-    """Inspect and operate Applications."""
+    """Inspect and operate Applications.
+
+    \b
+    list, get, diff, sync, wait, history, rollback and refresh work with a
+    kubeconfig or through a driftless server (`driftless login`), with the
+    same output and exit codes. Which one, first match wins:
+      1. --server URL                       the server
+      2. --kubeconfig or --context given    the kubeconfig
+      3. $DRIFTLESS_SERVER                  the server
+      4. $KUBECONFIG naming a file          the kubeconfig
+      5. a server from `driftless login`    the server
+      6. ~/.kube/config (or in-cluster)     the kubeconfig
+    Through a server, $DRIFTLESS_AUTH_TOKEN (a project token) replaces the login.
+    """
 
 
 def _ready(app: JSON) -> str:
@@ -104,11 +141,11 @@ async def list_apps(
     """
     ns = None if all_namespaces else app_namespace(namespace)
 
-    async def fetch(client: KubeClient) -> list[JSON]:
-        return await client.list(API_VERSION, APPLICATION_KIND, ns)
+    async def fetch(apps: Apps) -> list[JSON]:
+        return await apps.list_apps(ns)
 
     apps = sorted(
-        (_redacted(a) for a in await with_client(globals_, fetch)),
+        (_redacted(a) for a in await with_apps(globals_, fetch)),
         key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
     )
     listing.write(app_listing(ns), apps, output, no_headers=no_headers)
@@ -117,7 +154,7 @@ async def list_apps(
 async def _get(client: KubeClient, name: str, namespace: str) -> JSON:
     app = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
     if app is None:
-        raise click.ClickException(f'application "{name}" not found in namespace {namespace}')
+        raise not_found(name, namespace)
     return app
 
 
@@ -136,7 +173,7 @@ async def get_app(globals_: Globals, name: str, namespace: str | None, output: s
       driftless app get guestbook -o yaml
     """
     ns = app_namespace(namespace)
-    app = _redacted(await with_client(globals_, lambda c: _get(c, name, ns)))
+    app = _redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
     if output in ("json", "yaml"):
         click.echo(dump(app, output))
     elif output == "name":
@@ -214,10 +251,10 @@ async def refresh_app(globals_: Globals, name: str, namespace: str | None, hard:
     """
     ns = app_namespace(namespace)
 
-    async def annotate(client: KubeClient) -> None:
-        await requests.request_refresh(client, ns, name, datetime.now(UTC), hard=hard)
+    async def annotate(apps: Apps) -> None:
+        await apps.refresh(name, ns, hard=hard)
 
-    await with_client(globals_, annotate)
+    await with_apps(globals_, annotate)
     what = "hard refresh" if hard else "refresh"
     click.echo(f"application.driftless.dev/{name} {what} requested")
 
@@ -243,6 +280,8 @@ async def diff_app(
     Secret values are never shown, only whether each key changed. Exits 1
     when there are differences and 0 when the cluster matches git, like
     `kubectl diff`; 5 when the source cannot be fetched or rendered.
+    Through a server, the server plans (its Projects: --controller-namespace
+    is not used).
 
     \b
     Examples:
@@ -251,9 +290,8 @@ async def diff_app(
     """
     ns = app_namespace(namespace)
 
-    async def run(client: KubeClient) -> list[ResourceDiff]:
-        app = Application.model_validate(await _get(client, name, ns))
-        return await app_diffs(client, app, home=controller_namespace)
+    async def run(apps: Apps) -> list[ResourceDiff]:
+        return await apps.diffs(name, ns, home=controller_namespace)
 
-    diffs = await with_client(globals_, run)
+    diffs = await with_apps(globals_, run)
     return write_diffs(diffs, output=output, color=not no_color and sys.stdout.isatty())

@@ -27,6 +27,8 @@ from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOU
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
 from driftless.cli.progress import Progress
+from driftless.cli.remote.apps import Apps
+from driftless.cli.remote.connect import with_apps
 from driftless.core.models import HealthStatusCode, OperationPhase, SyncStatusCode
 from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeClient
@@ -86,7 +88,7 @@ def _condition(app: JSON, type_: str) -> JSON:
 
 
 async def _wait(
-    client: KubeClient,
+    apps: Apps,
     name: str,
     namespace: str,
     *,
@@ -99,7 +101,7 @@ async def _wait(
     progress = Progress()
     try:
         while True:
-            app = await _get(client, name, namespace)
+            app = await apps.get(name, namespace)
             progress.show_app(app)
             ended = verdict(app, want_sync, want_health, operation_started)
             if ended is not None:
@@ -205,16 +207,16 @@ async def sync_app(
     selected = [_parse_resource(r) for r in resources]
     operation = _sync_operation(revision, prune, dry_run, selected)
 
-    async def run(client: KubeClient) -> int:
+    async def run(apps: Apps) -> int:
         requested_at = _requested_at()
-        await requests.request_sync(client, ns, name, operation)
+        await apps.sync(name, ns, operation)
         click.echo(f"application.driftless.dev/{name} sync requested", err=True)
         if not wait:
             return EXIT_OK
         # A dry run or a selective sync says nothing about the whole app's state.
         whole_app = not dry_run and not selected
         return await _wait(
-            client,
+            apps,
             name,
             ns,
             want_sync=whole_app,
@@ -223,7 +225,7 @@ async def sync_app(
             operation_started=requested_at,
         )
 
-    return await with_client(globals_, run)
+    return await with_apps(globals_, run)
 
 
 @app_group.command("wait")
@@ -254,12 +256,12 @@ async def wait_app(
         want_sync = want_health = True
     ns = app_namespace(namespace)
 
-    async def run(client: KubeClient) -> int:
+    async def run(apps: Apps) -> int:
         return await _wait(
-            client, name, ns, want_sync=want_sync, want_health=want_health, timeout=timeout
+            apps, name, ns, want_sync=want_sync, want_health=want_health, timeout=timeout
         )
 
-    return await with_client(globals_, run)
+    return await with_apps(globals_, run)
 
 
 @app_group.command("history")
@@ -280,7 +282,7 @@ async def history_app(globals_: Globals, name: str, namespace: str | None, outpu
       driftless app history guestbook -o json | jq '.[-2].id'
     """
     ns = app_namespace(namespace)
-    app = _redacted(await with_client(globals_, lambda c: _get(c, name, ns)))
+    app = _redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
     entries: list[JSON] = (app.get("status") or {}).get("history") or []
     if output != "table":
         click.echo(dump(entries, output))
@@ -335,11 +337,9 @@ async def rollback_app(
     """
     ns = app_namespace(namespace)
 
-    async def run(client: KubeClient) -> int:
+    async def run(apps: Apps) -> int:
         requested_at = _requested_at()
-        rollback = await requests.request_rollback(
-            client, ns, name, history_id, getpass.getuser(), datetime.now(UTC)
-        )
+        rollback = await apps.rollback(name, ns, history_id)
         if rollback.automation_disabled:
             click.echo(f"automated sync of {name} disabled for the rollback", err=True)
         click.echo(
@@ -350,7 +350,7 @@ async def rollback_app(
         # The target revision is newer than the one rolled back to, so the app
         # reads OutOfSync afterwards: success is the operation's own result.
         return await _wait(
-            client,
+            apps,
             name,
             ns,
             want_sync=False,
@@ -359,7 +359,7 @@ async def rollback_app(
             operation_started=requested_at,
         )
 
-    return await with_client(globals_, run)
+    return await with_apps(globals_, run)
 
 
 @app_group.command("terminate-op")

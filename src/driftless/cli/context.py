@@ -67,9 +67,16 @@ class NoKubeconfigError(DriftlessError):
 
 @dataclass
 class Globals:
+    """The global flags. ``server``: ``--server`` or ``$DRIFTLESS_SERVER`` (which one:
+    ``server_from_flag``); ``kubeconfig_from_flag``: ``--kubeconfig`` was given, not just
+    ``$KUBECONFIG`` -- the app commands choose between the two by ``remote.target``."""
+
     kubeconfig: str | None
     context: str | None
     debug: bool
+    server: str | None = None
+    server_from_flag: bool = False
+    kubeconfig_from_flag: bool = False
 
     def kubeconfig_problem(self) -> str | None:
         """Why no client can be made, when that is clear before trying (no file). Pure-ish."""
