@@ -18,6 +18,9 @@ serves; ``GET /readyz`` is 200 ``{"status": "ready"}`` once every cache is
 listed, else 503 in the error shape naming the caches it waits for (never
 why: the API server's error text is for the log and the logged-in UI).
 
+Every ``/api/v1`` route but login's passes ``auth.guard`` (401) then
+``access.dependency`` (the RBAC policy of ``rbac_source``: 404/403).
+
 Every request first passes ``shield.Shield``: Host check without auth
 (DNS rebinding), cross-site refusal, body cap, security headers.
 """
@@ -36,8 +39,11 @@ from fastapi.responses import JSONResponse
 
 from driftless import __version__
 from driftless.core.errors import DriftlessError
-from driftless.kube.client import KubeClient
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.project import DEFAULT_PROJECT
+from driftless.kube.client import KubeApiError, KubeClient
 from driftless.server import (
+    access,
     auth,
     errors,
     oidc,
@@ -54,6 +60,7 @@ from driftless.server import (
 from driftless.server.caches import Caches
 from driftless.server.live import LiveObjects
 from driftless.server.planning import Planning
+from driftless.server.rbac_source import RbacSource
 from driftless.server.remote_live import RemoteLive
 from driftless.server.settings import ServerSettings, check
 
@@ -75,6 +82,7 @@ class ServerState:
     live: LiveObjects
     views: routes_tree.AppViews  # the trees, of this cluster's apps and remote ones
     planning: Planning
+    rbac: RbacSource
     sso: oidc.SingleSignOn | None = None
 
 
@@ -93,6 +101,7 @@ def new_state(
     # Remote trees follow their clusters with the diffs' clients (one per cluster Secret).
     remote = RemoteLive(planning.destinations, planning.leases, live.tell)
     views = routes_tree.AppViews(caches, live, client, remote)
+    policy = RbacSource(client, settings.controller_namespace, caches.projects)
     return ServerState(
         client=client,
         caches=caches,
@@ -101,7 +110,27 @@ def new_state(
         live=live,
         views=views,
         planning=planning,
+        rbac=policy,
     )
+
+
+def _app_project(state: ServerState) -> access.ProjectOf:
+    """An app's project for ``access``: from the cache, else read (just created), else ``None``."""
+
+    async def project_of(namespace: str, name: str) -> str | None:
+        app = state.caches.app(namespace, name)
+        if app is None:
+            if not state.caches.ready:
+                return None  # the route answers 503
+            try:
+                app = await state.client.get(API_VERSION, APPLICATION_KIND, name, namespace)
+            except KubeApiError:
+                return None  # the route meets the same trouble and says it
+            if app is None:
+                return None
+        return str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+
+    return project_of
 
 
 def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
@@ -139,7 +168,9 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     api.include_router(auth.router(state.auth))
     if state.sso is not None:
         api.include_router(oidc.router(state.auth, state.sso))
-    protected = APIRouter(dependencies=[Depends(auth.guard(state.auth))])
+    # Login first (401), then authorization (``access``: 404 for hidden apps, 403).
+    authorize = access.dependency(state.rbac, _app_project(state))
+    protected = APIRouter(dependencies=[Depends(auth.guard(state.auth)), Depends(authorize)])
     protected.include_router(routes_apps.router(state.caches))
     protected.include_router(routes_tree.router(state.views))
     protected.include_router(routes_config.router(state.config))
@@ -153,7 +184,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             apps_namespace=state.caches.apps_namespace,
         )
     )
-    protected.include_router(stream.router(state.caches, state.auth, state.views))
+    protected.include_router(stream.router(state.caches, state.auth, state.views, state.rbac))
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))
@@ -208,6 +239,7 @@ async def serve(
         asyncio.create_task(state.caches.start(), name="server caches"),
         asyncio.create_task(state.config.run(), name="server config caches"),
         asyncio.create_task(state.auth.run(), name="server sessions"),
+        asyncio.create_task(state.rbac.run(), name="server rbac policy"),
         asyncio.create_task(_stop_when(stop, server), name="server stop"),
     ]
     if started is not None:
