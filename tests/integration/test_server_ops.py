@@ -153,12 +153,12 @@ async def test_sync_refresh_rollback_and_cascading_delete_over_http(
     await manual_app(kube, name, repo.url)
     path = f"{API}/{APPS_NAMESPACE}/{name}"
 
-    with caplog.at_level(logging.INFO, logger="driftless.server.routes_ops"):
+    with caplog.at_level(logging.INFO, logger="driftless.server.audit"):
         status, body = await api.call("POST", f"{path}/sync", {"prune": True})
     assert status == 202, body
     assert body["operation"]["sync"]["prune"] is True
     assert body["operation"]["initiatedBy"] == {"username": "admin", "automated": False}
-    mine = [r for r in caplog.records if r.name == "driftless.server.routes_ops"]
+    mine = [r for r in caplog.records if r.name == "driftless.server.audit"]
     audit = [json.loads(r.getMessage()) for r in mine]
     assert {"user": "admin", "action": "sync", "app": f"{APPS_NAMESPACE}/{name}"}.items() <= (
         audit[-1].items()
@@ -261,15 +261,16 @@ async def test_second_sync_while_one_runs_is_409_and_terminate_stops_it(
         kube, name, lambda a: op_state(a).get("phase") == "Running", what="the sync running"
     )
     started = op_state(app)["startedAt"]
-    with caplog.at_level(logging.INFO, logger="driftless.server.routes_ops"):
+    with caplog.at_level(logging.INFO, logger="driftless.server.audit"):
         status, body = await api.call("POST", f"{path}/sync", {"prune": True})
     assert status == 409, body
     error(body, "Conflict", "an operation is already running", started)
-    mine = [r for r in caplog.records if r.name == "driftless.server.routes_ops"]
+    mine = [r for r in caplog.records if r.name == "driftless.server.audit"]
     audit = json.loads(mine[-1].getMessage())
     assert audit == {
         "audit": "write",
         "user": "admin",
+        "method": "local",
         "action": "sync",
         "app": f"{APPS_NAMESPACE}/{name}",
         "result": "refused",

@@ -6,7 +6,8 @@ import click
 
 # Importing these modules registers their subcommands on ``app_group``.
 import driftless.cli.app_edit
-import driftless.cli.app_ops  # noqa: F401
+import driftless.cli.app_ops
+import driftless.cli.project_token  # noqa: F401
 from driftless import __version__
 from driftless.cli.app import app_group
 from driftless.cli.cluster import cluster_group

@@ -43,6 +43,7 @@ the server does and nothing else:
   sync, rollback, refresh, terminate, create, edit, delete);
 * read the live objects of the apps' trees through the Kubernetes ``view``
   ClusterRole -- read-only, and it never grants Secrets -- and Events;
+  create Events (the audit trail of writes and logins);
 * Secrets only in its own namespace: read (repository credentials and
   clusters, shown as views; a label selector cannot be granted by RBAC),
   create (the admin account at first start, the sessions; RBAC cannot limit
@@ -80,6 +81,9 @@ SERVER_PORT = 8080
 ADMIN_SECRET = "driftless-admin"
 INITIAL_ADMIN_SECRET = "driftless-initial-admin"
 SESSIONS_SECRET = "driftless-sessions"
+# Project API tokens' signing keys and records (``driftless.pipeline.tokens``):
+# written by ``driftless project token``, only read (watched) by the server.
+TOKENS_SECRET = "driftless-api-tokens"
 # The Secrets the server writes (``driftless.server.auth``, ``.sessions``).
 SERVER_SECRETS = (ADMIN_SECRET, INITIAL_ADMIN_SECRET, SESSIONS_SECRET)
 # Kubernetes' own read-only role: most namespaced kinds, never Secrets.
@@ -93,7 +97,8 @@ _SERVER_RULES = [
         "verbs": [*_READ, "create", "patch", "delete"],
     },
     {"apiGroups": ["driftless.dev"], "resources": ["projects"], "verbs": _READ},
-    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": _READ},
+    # Events: read for the UI, created for the audit trail (``server.audit``).
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": [*_READ, "create"]},
 ]
 _SERVER_SECRET_RULES = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": [*_READ, "create"]},

@@ -60,3 +60,11 @@ class Reason(StrEnum):
     # Warning Event (server): RBAC policy lines that do not parse, on ConfigMap
     # driftless-rbac (the last good policy stays), or left out of a Project's roles.
     POLICY_INVALID = "PolicyInvalid"
+    # Normal Event (server audit): a write through the API was accepted.
+    REQUESTED = "Requested"
+    # Warning Event (server audit): a write through the API was refused or failed.
+    REQUEST_REFUSED = "RequestRefused"
+    # Normal Event (server audit): a login succeeded.
+    LOGGED_IN = "LoggedIn"
+    # Warning Event (server audit): a login failed.
+    LOGIN_FAILED = "LoginFailed"

@@ -27,7 +27,9 @@ every session made under an earlier password. At most
 Routes (``router``): ``POST /api/v1/session`` ``{"username", "password"}``
 -> 200 ``{"user"}`` and the cookie, or 401 (same message for a wrong user and
 a wrong password), 429 with ``Retry-After`` after ``throttle.LIMIT`` failures
-of the client's address in a minute, 503 when too many logins already wait
+of the client's address in a minute or ``throttle.USER_LIMIT`` of the account
+from anywhere (``throttle.LoginThrottle``: its trusted addresses), each attempt
+in the audit trail (``server.audit``), 503 when too many logins already wait
 for the hash (``MAX_WAITING``); the admin Secret is read inside that bound;
 ``GET /api/v1/session`` -> ``{"user", "groups", "method", "methods"}`` or
 401; ``GET /api/v1/auth/methods`` (public) -> ``{"methods"}``: how one may log
@@ -37,7 +39,10 @@ login is 404) and ``"oidc"`` (single sign-on, ``server.oidc``);
 200 ``{"endSessionUrl"}``, the provider's logout page, when it has one).
 ``guard(auth)`` is the dependency every other ``/api/v1`` route has: 401
 without a live session (with auth off -- ``--insecure-no-auth`` -- everyone
-is ``admin``); it leaves ``request.state.principal``, a ``Principal`` (who,
+is ``admin``); a request with ``Authorization: Bearer <project API token>``
+is that token's project role instead (``server.tokens``: subject
+``proj:<project>:<role>``, method ``token``; an invalid token is 401, never
+a fallback to the cookie); it leaves ``request.state.principal``, a ``Principal`` (who,
 their groups, how they logged in), for authorization. The hash, the password
 and session ids are never in a response body or a log.
 """
@@ -62,10 +67,11 @@ from pydantic import BaseModel, Field
 
 from driftless.core import deployment
 from driftless.kube.client import KubeClient, KubeConflictError
-from driftless.server import settings
+from driftless.server import settings, tokens
+from driftless.server.audit import Audit
 from driftless.server.errors import NotFoundError, UnauthorizedError, UnavailableError
-from driftless.server.sessions import OIDC, Sessions, SessionSecret, fingerprint
-from driftless.server.throttle import Throttle
+from driftless.server.sessions import LOCAL, OIDC, Sessions, SessionSecret, fingerprint
+from driftless.server.throttle import LoginThrottle
 
 __all__ = [
     "ADMIN_SECRET",
@@ -262,9 +268,12 @@ class Auth:
     account: AdminAccount
     sessions: Sessions
     secure_cookies: bool
-    throttle: Throttle = field(default_factory=Throttle)
+    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle({ADMIN_USER}))
     local: bool = True
     end_session: Callable[[], Awaitable[str | None]] | None = None
+    # Project API tokens (``Authorization: Bearer``); ``None``: every bearer is refused.
+    tokens: tokens.BearerTokens | None = None
+    audit: Audit = field(default_factory=lambda: Audit(None, ""))
 
     @property
     def methods(self) -> list[str]:
@@ -279,11 +288,18 @@ class Auth:
     async def run(self) -> None:
         """Keep the sessions current with their Secret until cancelled (nothing with auth off)."""
         if self.enabled:
-            await self.sessions.run()
+            runs = [self.sessions.run()] + ([self.tokens.run()] if self.tokens else [])
+            await asyncio.gather(*runs)
 
 
-def for_server(config: settings.ServerSettings, client: KubeClient) -> Auth:
-    """The login of a server: the admin account and the sessions in its namespace's Secrets."""
+def for_server(
+    config: settings.ServerSettings,
+    client: KubeClient,
+    projects: Callable[[], list[dict[str, Any]]] = list,
+) -> Auth:
+    """The login of a server: the admin account and the sessions in its namespace's Secrets,
+    the API tokens (whose roles ``projects`` -- the Projects now -- must still declare),
+    the audit trail."""
     account = AdminAccount(client, config.controller_namespace)
     # Without the local account no password session is good, whatever its Secret says.
     hashed = account.password_hash if config.local_admin else _no_account
@@ -294,6 +310,8 @@ def for_server(config: settings.ServerSettings, client: KubeClient) -> Auth:
         sessions=Sessions(config.session_seconds, store=store if config.auth else None),
         secure_cookies=config.secure_cookies,
         local=config.local_admin,
+        tokens=tokens.BearerTokens(client, config.controller_namespace, projects),
+        audit=Audit(client, config.controller_namespace),
     )
 
 
@@ -381,8 +399,14 @@ def guard(auth: Auth) -> Callable[..., str]:
 
     def current_user(request: Request, session: str | None = from_cookie) -> str:
         request.state.session_id = session
+        bearer = request.headers.get("authorization")
         if not auth.enabled:
             principal = Principal(ADMIN_USER, (), "none")
+        elif bearer is not None:  # a pipeline's token; never mixed with the cookie
+            if auth.tokens is None:
+                raise UnauthorizedError(tokens.REFUSED)
+            subject, method = auth.tokens.principal(bearer)
+            principal = Principal(subject, (), method)
         else:
             found = auth.sessions.session(session)
             if found is None:
@@ -407,13 +431,18 @@ def router(auth: Auth) -> APIRouter:
         if not auth.local:
             raise NotFoundError("password login is turned off: log in with single sign-on")
         address = request.client.host if request.client is not None else ""
-        wait = auth.throttle.retry_after(address)
+        user = credentials.username
+        wait = auth.throttle.retry_after(address, user)
         if wait is not None:
+            auth.audit.login(user, LOCAL, address, ok=False, why="throttled")
             raise TooManyError(f"too many failed logins; try again in {wait} s", retry_after=wait)
-        hashed = await auth.account.check(credentials.username, credentials.password)
+        hashed = await auth.account.check(user, credentials.password)
         if hashed is None:
-            auth.throttle.failed(address)
+            auth.throttle.failed(address, user)
+            auth.audit.login(user, LOCAL, address, ok=False, why="wrong username or password")
             raise UnauthorizedError(WRONG)
+        auth.throttle.succeeded(address, user)
+        auth.audit.login(user, LOCAL, address, ok=True)
         session_id = await auth.sessions.login(credentials.username, fingerprint(hashed))
         set_session_cookie(auth, response, session_id)
         return {"user": credentials.username}

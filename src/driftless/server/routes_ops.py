@@ -27,20 +27,19 @@ rollback), when none runs (terminate), or when the app kept changing; 422
 models that forbid unknown fields; ``pipeline.requests`` checks revisions and
 resource names once more); 503 when the Kubernetes API is down.
 
-Each write, accepted or refused, leaves one log line, a JSON object:
-``{"audit": "write", "user", "action", "app": "ns/name", "result"}`` (plus
-``"code"`` when refused). It names no repository and holds no credential.
+Each write, accepted or refused, leaves its audit record (``server.audit``:
+a JSON log line ``{"audit": "write", "user", "method", "action", "app":
+"ns/name", "result"}`` plus ``"code"`` when refused, and an Event on the
+Application). It names no repository and holds no credential.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +48,8 @@ from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeRefusedError
 from driftless.pipeline import requests
+from driftless.server.audit import Audit
+from driftless.server.auth import Principal
 from driftless.server.errors import (
     ApiError,
     ConflictError,
@@ -58,8 +59,6 @@ from driftless.server.errors import (
 )
 
 __all__ = ["router"]
-
-log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -152,14 +151,25 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": said[code]} for code in (401, 403, *codes, 422, 503)}
 
 
-def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
-    """The write routes; ``current_user`` is the auth dependency giving the user's name."""
+def router(client: KubeClient, current_user: Callable[..., str], trail: Audit) -> APIRouter:
+    """The write routes; ``current_user`` is the auth dependency (it leaves the principal);
+    ``trail`` records each write."""
     routes = APIRouter(tags=["operations"])
+
+    def acting(request: Request, _: str = Depends(current_user)) -> Principal:
+        principal: Principal = request.state.principal
+        return principal
+
     # A default, not ``Annotated``: a local alias is not seen by FastAPI's string annotations.
-    user_dep = Depends(current_user)
+    user_dep = Depends(acting)
+
+    def _audit(
+        who: Principal, action: str, namespace: str, name: str, result: str, code: str
+    ) -> None:
+        trail.write(who.subject, who.method, action, namespace, name, result, code)
 
     async def write(
-        user: str, action: str, namespace: str, name: str, call: Callable[[], Awaitable[T]]
+        user: Principal, action: str, namespace: str, name: str, call: Callable[[], Awaitable[T]]
     ) -> T:
         """Run one write; the audit line, and typed refusals turned into API errors."""
         try:
@@ -186,13 +196,16 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         responses=_responses(404, 409),
     )
     async def sync(
-        namespace: Namespace, name: Name, body: SyncRequest | None = None, user: str = user_dep
+        namespace: Namespace,
+        name: Name,
+        body: SyncRequest | None = None,
+        user: Principal = user_dep,
     ) -> Any:
         """Sync the application now (phases, waves and hooks as in automated syncs)."""
         wanted = body or SyncRequest()
         try:
             operation = requests.sync_operation(
-                user,
+                user.subject,
                 datetime.now(UTC),
                 revision=wanted.revision,
                 prune=wanted.prune,
@@ -227,7 +240,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
                 " again (a hard refresh)."
             ),
         ] = False,
-        user: str = user_dep,
+        user: Principal = user_dep,
     ) -> Any:
         """Ask the controller to re-check git and the cluster now."""
         stamp = await write(
@@ -245,7 +258,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         response_model=TerminateAccepted,
         responses=_responses(404, 409),
     )
-    async def terminate(namespace: Namespace, name: Name, user: str = user_dep) -> Any:
+    async def terminate(namespace: Namespace, name: Name, user: Principal = user_dep) -> Any:
         """Stop the running operation at its next safe point (409 when none runs)."""
         started_at = await write(
             user,
@@ -263,7 +276,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         responses=_responses(404, 409),
     )
     async def rollback(
-        namespace: Namespace, name: Name, body: RollbackRequest, user: str = user_dep
+        namespace: Namespace, name: Name, body: RollbackRequest, user: Principal = user_dep
     ) -> Any:
         """Sync back to a history entry's revision; automated sync is turned off first."""
         done = await write(
@@ -272,7 +285,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
             namespace,
             name,
             lambda: requests.request_rollback(
-                client, namespace, name, body.id, user, datetime.now(UTC)
+                client, namespace, name, body.id, user.subject, datetime.now(UTC)
             ),
         )
         answer = {
@@ -294,7 +307,7 @@ def router(client: KubeClient, current_user: Callable[..., str]) -> APIRouter:
         cascade: Annotated[
             bool, Query(description="Also delete the objects the app manages (the default).")
         ] = True,
-        user: str = user_dep,
+        user: Principal = user_dep,
     ) -> Any:
         """Delete the application; with cascade the controller deletes its objects first."""
         await write(
@@ -320,16 +333,3 @@ def _api_error(exc: requests.RequestError) -> ApiError:
     if isinstance(exc, requests.RequestConflictError):
         return ConflictError(exc.message)
     return InvalidError(exc.message)
-
-
-def _audit(user: str, action: str, namespace: str, name: str, result: str, code: str) -> None:
-    line: JSON = {
-        "audit": "write",
-        "user": user,
-        "action": action,
-        "app": f"{namespace}/{name}",
-        "result": result,
-    }
-    if code:
-        line["code"] = code
-    log.info(json.dumps(line, ensure_ascii=True))

@@ -1,0 +1,202 @@
+"""The audit trail: every write through the API and every login, as a log line and an Event.
+
+One place for both records (the write routes, ``routes_ops`` and
+``routes_edit``, and the logins of ``auth`` and ``oidc`` call it):
+
+* a log line (logger ``driftless.server.audit``, INFO), one JSON object:
+  writes ``{"audit": "write", "user", "method", "action", "app": "ns/name",
+  "result": "accepted"|"refused"|"failed"}`` (+ ``"code"`` when refused);
+  logins ``{"audit": "login", "user", "method", "address", "result":
+  "success"|"failure"}`` (+ ``"reason"`` for a failure);
+* a Kubernetes Event (``reportingComponent: driftless-server``): for a write,
+  on the Application (``kubectl get events -n NS --field-selector
+  involvedObject.name=APP``), reason ``Requested`` (Normal) or
+  ``RequestRefused`` (Warning), message ``<user> (<method>): <action>
+  <result>``; for a login, on Secret ``driftless-sessions`` in the
+  controller's namespace (``kubectl get events -n driftless --field-selector
+  involvedObject.name=driftless-sessions``), reason ``LoggedIn`` (Normal) or
+  ``LoginFailed`` (Warning), message ``<user> (<method>) from <address>``.
+
+What a line or Event may hold: user names, the action, the app, the
+result, an error code, the client address. A failed login's user name is
+what was typed (it may be a password typed in the wrong field): it goes to
+the log cut to 64 characters, as sshd logs an invalid user, and never into
+an Event, which every reader of the namespace sees. Never a password, a
+token, a cookie or a session id: the callers have none to pass, and every
+text is bounded and made printable.
+
+Events are created in the background (a write or a login never waits for
+one, nor fails because one could not be made) and bounded: at most
+``MAX_PENDING`` in flight and ``EVENTS_PER_MINUTE`` per minute, beyond which
+only the log line is written (a flood of failed logins cannot fill etcd with
+Events). ``Audit(None, ...)`` (no client) only logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+from driftless.core import deployment
+from driftless.core.conditions import now_rfc3339
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.reasons import Reason
+from driftless.kube.client import KubeApiError, KubeClient
+
+__all__ = ["COMPONENT", "EVENTS_PER_MINUTE", "MAX_PENDING", "Audit", "login_line", "write_line"]
+
+log = logging.getLogger(__name__)
+
+COMPONENT: Final = "driftless-server"
+MAX_PENDING: Final = 64
+EVENTS_PER_MINUTE: Final = 120
+MAX_TEXT: Final = 64
+JSON = dict[str, Any]
+
+
+def _text(value: str, limit: int = MAX_TEXT) -> str:
+    """``value`` made printable and at most ``limit`` characters."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in value)
+    return cleaned[:limit]
+
+
+def write_line(
+    user: str, method: str, action: str, namespace: str, name: str, result: str, code: str = ""
+) -> JSON:
+    """The log object of one write through the API. Pure."""
+    line: JSON = {
+        "audit": "write",
+        "user": _text(user, 253),
+        "method": method,
+        "action": action,
+        "app": f"{namespace}/{name}",
+        "result": result,
+    }
+    if code:
+        line["code"] = code
+    return line
+
+
+def login_line(user: str, method: str, address: str, result: str, why: str = "") -> JSON:
+    """The log object of one login attempt. Pure."""
+    line: JSON = {
+        "audit": "login",
+        "user": _text(user),
+        "method": method,
+        "address": _text(address),
+        "result": result,
+    }
+    if why:
+        line["reason"] = why
+    return line
+
+
+class Audit:
+    """Writes the audit trail (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: KubeClient | None,
+        namespace: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+        self._recent: deque[float] = deque()
+
+    def write(
+        self,
+        user: str,
+        method: str,
+        action: str,
+        namespace: str,
+        name: str,
+        result: str,
+        code: str = "",
+    ) -> None:
+        """Record one write (accepted, refused or failed) on Application ``namespace/name``."""
+        log.info(json.dumps(write_line(user, method, action, namespace, name, result, code)))
+        reason = Reason.REQUESTED if result == "accepted" else Reason.REQUEST_REFUSED
+        said = f"{_text(user, 253)} ({method}): {action} {result}" + (f" ({code})" if code else "")
+        involved = {
+            "apiVersion": API_VERSION,
+            "kind": APPLICATION_KIND,
+            "name": name,
+            "namespace": namespace,
+        }
+        self._event(involved, reason, said)
+
+    def login(self, user: str, method: str, address: str, *, ok: bool, why: str = "") -> None:
+        """Record one login attempt (a failure's user name stays out of the Event)."""
+        line = login_line(user, method, address, "success" if ok else "failure", why)
+        log.info(json.dumps(line))
+        who = _text(user) if ok else "a user"
+        said = f"{who} ({method}) from {_text(address)}" + (f": {why}" if why else "")
+        involved = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "name": deployment.SESSIONS_SECRET,
+            "namespace": self.namespace,
+        }
+        self._event(involved, Reason.LOGGED_IN if ok else Reason.LOGIN_FAILED, said)
+
+    async def drain(self) -> None:
+        """Wait for the Events in flight (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def _event(self, involved: JSON, reason: Reason, message: str) -> None:
+        if self.client is None or not self._budget():
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._create(involved, reason, message), name="audit event"
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _budget(self) -> bool:
+        now = self.clock()
+        while self._recent and self._recent[0] <= now - 60:
+            self._recent.popleft()
+        if len(self._pending) >= MAX_PENDING or len(self._recent) >= EVENTS_PER_MINUTE:
+            return False
+        self._recent.append(now)
+        return True
+
+    async def _create(self, involved: JSON, reason: Reason, message: str) -> None:
+        assert self.client is not None
+        now = now_rfc3339()
+        kind = "Normal" if reason in (Reason.REQUESTED, Reason.LOGGED_IN) else "Warning"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{involved['name']}.{uuid.uuid4().hex[:16]}",
+                "namespace": involved["namespace"],
+            },
+            "involvedObject": involved,
+            "type": kind,
+            "reason": reason.value,
+            "message": message,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.client.create(event)
+        except KubeApiError as exc:
+            log.warning(
+                "cannot record the audit event: %s (HTTP %s)", type(exc).__name__, exc.status
+            )
