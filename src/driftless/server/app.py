@@ -95,7 +95,7 @@ def new_state(
         controller_namespace=settings.controller_namespace,
         apps_namespace=apps_namespace,
     )
-    login = auth.for_server(settings, client)
+    login = auth.for_server(settings, client, caches.projects)
     config = routes_config.new_caches(client, settings.controller_namespace)
     live = LiveObjects(client)
     # Remote trees follow their clusters with the diffs' clients (one per cluster Secret).
@@ -175,7 +175,9 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     protected.include_router(routes_tree.router(state.views))
     protected.include_router(routes_config.router(state.config))
     protected.include_router(routes_diff.router(state.caches, state.client, state.planning))
-    protected.include_router(routes_ops.router(state.client, auth.guard(state.auth)))
+    protected.include_router(
+        routes_ops.router(state.client, auth.guard(state.auth), state.auth.audit)
+    )
     protected.include_router(
         routes_edit.router(
             state.client,
@@ -184,14 +186,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             apps_namespace=state.caches.apps_namespace,
         )
     )
-    protected.include_router(
-        stream.router(
-            state.caches,
-            state.auth,
-            state.views,
-            state.rbac,
-        )
-    )
+    protected.include_router(stream.router(state.caches, state.auth, state.views, state.rbac))
     api.include_router(protected)
     app.include_router(api)
     app.include_router(static.router(settings.static_dir))
