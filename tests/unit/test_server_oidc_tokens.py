@@ -101,20 +101,22 @@ def test_a_rotated_key_verifies_with_the_jwk_of_its_kid() -> None:
 
 
 def test_identity_reads_the_user_and_bounded_groups() -> None:
-    assert identity(_claims(), username_claim="email", groups_claim="groups") == (
-        "alice@example.test",
-        ("team-a",),
-    )
-    assert (
-        identity(_claims(email=None), username_claim="email", groups_claim="groups")[0] == "alice"
-    )
-    assert identity(_claims(groups="ops"), username_claim="email", groups_claim="groups")[1] == (
-        "ops",
-    )
+    def read(claims: dict[str, Any], user: str = "email") -> tuple[str, tuple[str, ...], int]:
+        return identity(claims, username_claim=user, groups_claim="groups")
+
+    assert read(_claims()) == ("alice@example.test", ("team-a",), 0)
+    assert read(_claims(email=None))[0] == "alice"
+    assert read(_claims(groups="ops"))[1] == ("ops",)
+    assert identity(_claims(), username_claim="sub", groups_claim="roles")[1:] == ((), 0)
     many = [f"g{i:03}" for i in range(100)] + ["x" * 500, 7]
-    _, groups = identity(_claims(groups=many), username_claim="sub", groups_claim="groups")
+    _, groups, left_out = read(_claims(groups=many), "sub")
     assert len(groups) == sessions.MAX_GROUPS and all(len(g) == 4 for g in groups)
-    assert identity(_claims(), username_claim="sub", groups_claim="roles")[1] == ()
+    assert left_out == 101 - sessions.MAX_GROUPS
+    long_names = [f"{i:02}" + "y" * 100 for i in range(10)]
+    _, groups, left_out = read(_claims(groups=long_names), "sub")
+    assert sum(map(len, groups)) <= sessions.MAX_GROUPS_TEXT and len(groups) + left_out == 10
+    session = sessions.Session("u" * 253, 1.0, 2.0, "", groups=groups, method=sessions.OIDC)
+    assert sessions.decode(sessions.encode(session)) == session  # fits a stored value
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
@@ -173,6 +175,7 @@ def test_a_stored_session_with_hostile_groups_is_left_out() -> None:
         {"method": "oidc", "groups": "team-a"},
         {"method": "oidc", "groups": [1]},
         {"method": "oidc", "groups": ["g"] * (sessions.MAX_GROUPS + 1)},
+        {"method": "oidc", "groups": ["z" * 100] * 4},  # beyond MAX_GROUPS_TEXT
     ]:
         assert sessions.decode(stored(**hostile)) is None
 

@@ -331,11 +331,13 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         except ProviderUnavailableError as exc:
             log.warning("single sign-on: the provider does not answer: %s", exc)
             return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)
-        user, groups = oidc_tokens.identity(
+        user, groups, left_out = oidc_tokens.identity(
             claims,
             username_claim=sso.config.username_claim,
             groups_claim=sso.config.groups_claim,
         )
+        if left_out:
+            log.warning("single sign-on: %s has %d groups too many to keep", user, left_out)
         session_id = await auth.sessions.login(user, None, groups=groups, method=sessions.OIDC)
         log.info("single sign-on: %s logged in (%d groups)", user, len(groups))
         response = RedirectResponse("/", status_code=303)

@@ -15,8 +15,10 @@ clock skew, and ``nonce``. A refusal raises ``TokenRejectedError`` whose
 ``reason`` is one fixed phrase: never a claim, never the token.
 
 ``identity(claims, ...)`` reads the user (the configured claim, else ``sub``)
-and the groups (a list of strings, or one string; at most
-``sessions.MAX_GROUPS`` kept, longer names dropped).
+and the groups (a list of strings, or one string), sorted, within what a
+session holds (``sessions.MAX_GROUPS``, ``MAX_GROUP_LENGTH``,
+``MAX_GROUPS_TEXT``), and how many it left out: a user then has fewer rights,
+never more, and the server logs the count.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Final
 
 import jwt
 
-from driftless.server.sessions import MAX_GROUP_LENGTH, MAX_GROUPS
+from driftless.server.sessions import MAX_GROUP_LENGTH, MAX_GROUPS, MAX_GROUPS_TEXT
 
 __all__ = [
     "ALGORITHMS",
@@ -181,11 +183,18 @@ def verify(
 
 def identity(
     claims: Mapping[str, Any], *, username_claim: str, groups_claim: str
-) -> tuple[str, tuple[str, ...]]:
-    """The user name and groups an ID token's claims name (see the module docstring)."""
+) -> tuple[str, tuple[str, ...], int]:
+    """The user name, groups and the count of groups left out (see the module docstring)."""
     name = claims.get(username_claim)
     user = name if isinstance(name, str) and name else str(claims["sub"])
     raw = claims.get(groups_claim, [])
     listed = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
-    groups = sorted({g for g in listed if isinstance(g, str) and 0 < len(g) <= MAX_GROUP_LENGTH})
-    return user, tuple(groups[:MAX_GROUPS])
+    named = sorted({g for g in listed if isinstance(g, str) and g})
+    kept: list[str] = []
+    text = 0
+    for group in named:
+        fits = len(group) <= MAX_GROUP_LENGTH and text + len(group) <= MAX_GROUPS_TEXT
+        if fits and len(kept) < MAX_GROUPS:
+            kept.append(group)
+            text += len(group)
+    return user, tuple(kept), len(named) - len(kept)

@@ -7,7 +7,9 @@ data key per session, the hex digest, whose value is ``encode(Session)``:
 the user, when it was made and expires (Unix seconds, so every replica and
 a restarted process agree), and ``password``, a fingerprint of the password
 hash the login verified; a single sign-on session (``method`` ``"oidc"``)
-also holds the user's groups (at most ``MAX_GROUPS``) and no password: a new
+also holds the user's groups (at most ``MAX_GROUPS`` names of at most
+``MAX_GROUP_LENGTH``, ``MAX_GROUPS_TEXT`` characters in all: 1,000 sessions
+must fit the Secret's 1 MiB) and no password: a new
 admin password does not end it, only logout, expiry or the Secret's removal.
 
 ``Sessions`` is the table every request reads, in memory (so a request, an
@@ -62,6 +64,8 @@ from driftless.kube.client import KubeApiError, KubeClient, KubeConflictError, K
 __all__ = [
     "LOCAL",
     "MAX_GROUPS",
+    "MAX_GROUPS_TEXT",
+    "MAX_GROUP_LENGTH",
     "MAX_SESSIONS",
     "OIDC",
     "Session",
@@ -84,11 +88,12 @@ MISS_READ_SECONDS = 1.0
 MAX_WAITING = 64
 MAX_GROUPS = 32
 MAX_GROUP_LENGTH = 128
+MAX_GROUPS_TEXT = 384
 LOCAL = "local"
 OIDC = "oidc"
 _ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_MAX_VALUE = 8192
+_MAX_VALUE = 2048
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ def decode(value: object) -> Session | None:
     if method not in (LOCAL, OIDC) or not isinstance(groups, list) or len(groups) > MAX_GROUPS:
         return None
     if not all(isinstance(g, str) and 0 < len(g) <= MAX_GROUP_LENGTH for g in groups):
+        return None
+    if sum(len(g) for g in groups) > MAX_GROUPS_TEXT:
         return None
     return Session(
         user,
