@@ -1,0 +1,190 @@
+"""The app commands through ``driftless server``, for a user who has no kubeconfig.
+
+On the real cluster with the real controller and the server (``serving``),
+the CLI is run twice per step: once with the kubeconfig (``--kubeconfig``),
+once with ``$KUBECONFIG`` naming no file, logged in to the server with the
+admin's initial password (``driftless login --password-stdin``). What a user
+sees must not depend on the path:
+
+* ``app list`` (table, wide, json, yaml, name), ``app get`` (text, json),
+  ``app history``, ``app diff`` print the same stdout and exit with the same
+  code, for an OutOfSync app (diff: 1) and a synced one (diff: 0);
+* ``sync --wait``, ``refresh --hard``, ``rollback``, ``wait`` act through
+  the server (the cluster shows it) with the kubeconfig path's exit codes;
+  an unknown app is the same one-line error (1) both ways;
+* the credentials file is 0600 and holds no password; after ``logout`` the
+  next command says to run ``driftless login`` (1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from click.testing import CliRunner, Result
+
+from driftless.cli.main import cli
+from driftless.controller.manager import Controller
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    create_app,
+    unique,
+    wait_for,
+)
+from tests.integration.server_inprocess import Served, serving
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+DEADLINE = 60.0
+
+
+def config_map(value: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  value: {value}\n"
+
+
+@dataclass
+class Cli:
+    """The CLI both ways: ``kube(...)`` with the kubeconfig, ``server(...)`` with none."""
+
+    kubeconfig: Path
+    config_home: Path
+
+    def _run(self, args: list[str], env: dict[str, str], stdin: str | None) -> Result:
+        result = CliRunner().invoke(cli, args, input=stdin, env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"driftless {' '.join(args)} raised") from result.exception
+        return result
+
+    async def kube(self, *args: str) -> Result:
+        env = {"DRIFTLESS_SERVER": "", "XDG_CONFIG_HOME": str(self.config_home)}
+        argv = ["--kubeconfig", str(self.kubeconfig), *args]
+        return await asyncio.to_thread(self._run, argv, env, None)
+
+    async def server(self, *args: str, stdin: str | None = None) -> Result:
+        env = {
+            "KUBECONFIG": str(self.config_home / "no-such-kubeconfig"),
+            "XDG_CONFIG_HOME": str(self.config_home),
+            "DRIFTLESS_SERVER": "",
+            "DRIFTLESS_AUTH_TOKEN": "",
+        }
+        return await asyncio.to_thread(self._run, list(args), env, stdin)
+
+    async def same(self, *args: str) -> Result:
+        """Run both ways until they agree (the server's caches follow the cluster by watch)."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            by_kube, by_server = await self.kube(*args), await self.server(*args)
+            seen = (by_server.exit_code, by_server.stdout)
+            if seen == (by_kube.exit_code, by_kube.stdout):
+                return by_server
+            assert time.monotonic() < deadline, (
+                f"driftless {' '.join(args)} differs:\n-- kubeconfig ({by_kube.exit_code}):\n"
+                f"{by_kube.stdout}{by_kube.stderr}\n-- server ({by_server.exit_code}):\n"
+                f"{by_server.stdout}{by_server.stderr}"
+            )
+            await asyncio.sleep(0.5)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def served(kube: KubeClient, controller: Controller) -> AsyncIterator[Served]:
+    async with serving(kube) as server:
+        yield server
+
+
+async def test_the_app_commands_through_the_server_print_and_exit_as_with_a_kubeconfig(
+    kube: KubeClient,
+    served: Served,
+    devcluster: DevCluster,
+    make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+) -> None:
+    name = unique("via-server")
+    repo = make_git_repo({"cm.yaml": config_map("v1")})
+    url = git_http_server.publish(repo.path, f"{name}.git")
+    await create_app(kube, application(name, url, automated=False))
+    await wait_for(
+        kube,
+        name,
+        lambda a: (a.get("status") or {}).get("sync", {}).get("status") == "OutOfSync",
+        what="OutOfSync",
+    )
+    run = Cli(Path(devcluster.kubeconfig), tmp_path / "config")
+    password = await served.initial_password()
+
+    # Not logged in: the server path says how to get in.
+    before = await run.server("app", "list")
+    assert before.exit_code == 1 and "driftless login SERVER" in before.stderr
+
+    login = await run.server("login", served.url, "--password-stdin", stdin=password + "\n")
+    assert login.exit_code == 0, login.output
+    assert login.stdout.startswith(f"logged in to {served.url.rstrip('/')} as admin")
+    stored = tmp_path / "config" / "driftless" / "servers.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
+    assert password not in stored.read_text() and password not in login.output
+
+    for output in ("table", "wide", "json", "yaml", "name"):
+        listed = await run.same("app", "list", "-o", output)
+        assert listed.exit_code == 0 and name in listed.stdout
+    described = await run.same("app", "get", name)
+    assert f"Name:          {APPS_NAMESPACE}/{name}" in described.stdout
+    assert '"managedFields"' not in (await run.same("app", "get", name, "-o", "json")).stdout
+    assert (await run.same("app", "diff", name)).exit_code == 1
+    missing = await run.server("app", "get", "no-such-app")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        'Error: application "no-such-app" not found in namespace driftless\n',
+    )
+    assert (await run.kube("app", "get", "no-such-app")).stderr == missing.stderr
+
+    synced = await run.server("app", "sync", name, "--timeout", "60")
+    assert synced.exit_code == 0, synced.output
+    live = await kube.get("v1", "ConfigMap", "conf", name)
+    assert live is not None and live["data"]["value"] == "v1"
+    assert (await run.same("app", "diff", name)).exit_code == 0
+    assert (await run.same("app", "wait", name, "--timeout", "30")).exit_code == 0
+
+    repo.commit({"cm.yaml": config_map("v2")}, "v2")
+    refreshed = await run.server("app", "refresh", name, "--hard")
+    assert refreshed.exit_code == 0 and refreshed.stdout == (
+        f"application.driftless.dev/{name} hard refresh requested\n"
+    )
+    await wait_for(
+        kube,
+        name,
+        lambda a: (a.get("status") or {}).get("sync", {}).get("revision") == repo.head(),
+        what="the refresh to see v2",
+        timeout=DEADLINE,
+    )
+    assert (await run.kube("app", "sync", name, "--timeout", "60")).exit_code == 0
+    history = await run.same("app", "history", name)
+    assert len(history.stdout.splitlines()) == 3  # the header and two syncs
+    await run.same("app", "history", name, "-o", "yaml")
+
+    back = await run.server("app", "rollback", name, "0", "--timeout", "60")
+    assert back.exit_code == 0, back.output
+    assert f"rolling back {name} to " in back.stderr and "(history 0)" in back.stderr
+    live = await kube.get("v1", "ConfigMap", "conf", name)
+    assert live is not None and live["data"]["value"] == "v1"
+    unknown = await run.server("app", "rollback", name, "99", "--no-wait")
+    by_kube = await run.kube("app", "rollback", name, "99", "--no-wait")
+    assert (unknown.exit_code, unknown.stderr) == (by_kube.exit_code, by_kube.stderr)
+    assert unknown.exit_code == 1 and "99" in unknown.stderr
+
+    out = await run.server("logout")
+    assert out.exit_code == 0 and out.stdout == f"logged out of {served.url.rstrip('/')}\n"
+    after = await run.server("app", "list")
+    assert after.exit_code == 1
+    assert "driftless login" in after.stderr
+    assert "127.0.0.1" not in stored.read_text()
