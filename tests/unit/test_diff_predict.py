@@ -54,7 +54,7 @@ def containers_of(obj: JSON) -> list[JSON]:
     return containers
 
 
-CONTAINER_FIELDS = {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+CONTAINER_FIELDS: JSON = {"f:spec": {"f:template": {"f:spec": {"f:containers": {
     'k:{"name":"web"}': {".": {}, "f:name": {}, "f:image": {}, "f:env": {
         'k:{"name":"A"}': {".": {}, "f:name": {}, "f:value": {}}}}}}}}}  # fmt: skip
 

@@ -42,7 +42,7 @@ metadata:
   name: w
 spec: {{}}
 """
-FIELDS = {"f:data": {"f:color": {}, "f:size": {}}}
+FIELDS: JSON = {"f:data": {"f:color": {}, "f:size": {}}}
 
 
 class Discovery:
