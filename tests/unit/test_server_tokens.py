@@ -217,8 +217,15 @@ def test_rotation_keeps_old_tokens_valid_for_the_grace_then_refuses_them() -> No
 
 def test_rotation_with_no_grace_refuses_every_earlier_token_at_once() -> None:
     table, token = _issued()
+    # Also one whose key is still in an earlier rotation's grace.
+    table = tokens.rotate(table, now=NOW, grace=3600)
+    table, second, _ = tokens.issue(
+        table, namespace=NS, project="team-a", role="ci", now=NOW, expires_in=None, token_id="b"
+    )
+    assert tokens.verify(token, table, namespace=NS, now=NOW + 1).id == "ci"
     table = tokens.rotate(table, now=NOW + 1, grace=0)
-    assert _refused(token, table, NOW + 1) == "unknown or retired signing key"
+    for earlier in (token, second):
+        assert _refused(earlier, table, NOW + 1) == "unknown or retired signing key"
     assert table.records == () and len(table.keys) == 1
 
 

@@ -249,8 +249,15 @@ def rotate(table: TokenTable, *, now: int, grace: int) -> TokenTable:
     """
     if grace < 0:
         raise TokenError("--grace must not be negative")
+    # Every earlier key verifies ``grace`` more at most (one already retired may have less).
     old = tuple(
-        replace(k, retired=now, verify_until=now + grace) if k.retired is None else k
+        replace(
+            k,
+            retired=now if k.retired is None else k.retired,
+            verify_until=min(
+                now + grace, k.verify_until if k.verify_until is not None else now + grace
+            ),
+        )
         for k in table.keys
     )
     return _pruned(replace(table, keys=(*old, new_key(now))), now, strict=grace == 0)
