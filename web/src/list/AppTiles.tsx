@@ -60,13 +60,13 @@ export function AppTiles({ store }: { store: PageStore }) {
               if (index >= total) return null;
               const row = store.row(index);
               return (
-                <article role="listitem" key={index} className="tile" aria-setsize={total}
+                <div role="listitem" key={index} className="tile" aria-setsize={total}
                   aria-posinset={index + 1}>
                   {row === undefined
                     ? <p className="muted">Loading…</p>
                     : (
                       <>
-                        <h3><AppLink row={row} /></h3>
+                        <h2><AppLink row={row} /></h2>
                         <p className="badges">
                           <SyncBadge status={row.sync} /> <HealthBadge status={row.health} />{" "}
                           <OperationMark row={row} />
@@ -83,7 +83,7 @@ export function AppTiles({ store }: { store: PageStore }) {
                         </dl>
                       </>
                     )}
-                </article>
+                </div>
               );
             })}
           </div>

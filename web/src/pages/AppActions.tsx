@@ -6,13 +6,25 @@
 // the page shows its progress through the live stream. A refused request
 // keeps its dialog open with the server's reason, and changes nothing.
 
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+  type ReactNode,
+} from "react";
 import { ApiError, api, type HistoryEntry, type ResourceSelector, type TreeNode } from "../api";
 import { ErrorMessage, shortRevision } from "../components";
 import { navigate } from "../router";
 import { useSession } from "../session";
 
-/** A modal `<dialog>`: focus stays inside, Escape closes it. */
+/**
+ * A modal `<dialog>`: focus stays inside, Escape closes it, and the browser gives
+ * the focus back to what opened it. `aria-modal` says so to assistive technology
+ * explicitly (older screen readers do not infer it from `showModal()`).
+ */
 function Modal(props: {
   open: boolean;
   onClose: () => void;
@@ -28,11 +40,34 @@ function Modal(props: {
     if (!props.open && dialog.open) dialog.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} aria-labelledby={titleId} onClose={props.onClose} className="modal">
+    <dialog ref={ref} aria-labelledby={titleId} aria-modal="true" onClose={props.onClose}
+      onKeyDown={keepTabInside} className="modal">
       <h2 id={titleId}>{props.title}</h2>
       {props.children}
     </dialog>
   );
+}
+
+const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])";
+
+/**
+ * Tab on a modal dialog's last control goes to its first, Shift+Tab on the first
+ * to the last. The browser's own trap lets the focus leave for its toolbar, where
+ * a keyboard user loses the dialog.
+ */
+function keepTabInside(event: KeyboardEvent<HTMLDialogElement>): void {
+  if (event.key !== "Tab") return;
+  const controls = [...event.currentTarget.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+    (e) => !e.matches(":disabled") && e.getClientRects().length > 0,
+  );
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  if (first === undefined || last === undefined) return;
+  const at = document.activeElement;
+  if (event.shiftKey ? at === first || !event.currentTarget.contains(at) : at === last) {
+    event.preventDefault();
+    (event.shiftKey ? last : first).focus();
+  }
 }
 
 /** Run `request`; on failure keep the error (and log out on 401). */
