@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import stat
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,10 @@ import pytest_asyncio
 from click.testing import CliRunner, Result
 
 from driftless.cli.main import cli
+from driftless.cli.remote.connect import TOKEN_ENV
 from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION
+from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo
@@ -46,6 +49,7 @@ from tests.integration.server_inprocess import Served, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 DEADLINE = 60.0
+SERVER_ENV = "DRIFTLESS_SERVER"
 
 
 def config_map(value: str) -> str:
@@ -66,18 +70,21 @@ class Cli:
         return result
 
     async def kube(self, *args: str) -> Result:
-        env = {"DRIFTLESS_SERVER": "", "XDG_CONFIG_HOME": str(self.config_home)}
+        env = {SERVER_ENV: "", "XDG_CONFIG_HOME": str(self.config_home)}
         argv = ["--kubeconfig", str(self.kubeconfig), *args]
         return await asyncio.to_thread(self._run, argv, env, None)
 
-    async def server(self, *args: str, stdin: str | None = None) -> Result:
-        env = {
+    async def server(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
+        environ = {
             "KUBECONFIG": str(self.config_home / "no-such-kubeconfig"),
             "XDG_CONFIG_HOME": str(self.config_home),
-            "DRIFTLESS_SERVER": "",
-            "DRIFTLESS_AUTH_TOKEN": "",
+            SERVER_ENV: "",
+            TOKEN_ENV: "",
+            **(env or {}),
         }
-        return await asyncio.to_thread(self._run, list(args), env, stdin)
+        return await asyncio.to_thread(self._run, list(args), environ, stdin)
 
     async def same(self, *args: str) -> Result:
         """Run both ways until they agree (the server's caches follow the cluster by watch)."""
@@ -188,3 +195,77 @@ async def test_the_app_commands_through_the_server_print_and_exit_as_with_a_kube
     assert after.exit_code == 1
     assert "driftless login" in after.stderr
     assert "127.0.0.1" not in stored.read_text()
+
+
+async def _until(
+    what: str, attempt: Callable[[], Awaitable[Result]], ok: Callable[[Result], bool]
+) -> Result:
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        result = await attempt()
+        if ok(result):
+            return result
+        assert time.monotonic() < deadline, f"not within {DEADLINE} s: {what}: {result.output}"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_pipeline_s_project_token_sees_its_project_only_and_stops_when_revoked(
+    kube: KubeClient, served: Served, devcluster: DevCluster, tmp_path: Path
+) -> None:
+    project, mine, other = unique("cli-tok"), unique("cli-tok-app"), unique("cli-tok-other")
+    role = f"p, proj:{project}:ci, applications, *, {project}/*, allow"
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": PROJECT_KIND,
+            "metadata": {"name": project, "namespace": APPS_NAMESPACE},
+            "spec": {
+                "sourceRepos": ["*"],
+                "destinations": [{"server": "*", "namespace": "*"}],
+                "roles": [{"name": "ci", "policies": [role]}],
+            },
+        },
+        field_manager="test",
+    )
+    for app, in_project in ((mine, project), (other, "default")):
+        manifest = application(app, "https://git.example/none.git", automated=False)
+        manifest["spec"]["project"] = in_project
+        await create_app(kube, manifest)
+    run = Cli(Path(devcluster.kubeconfig), tmp_path / "config")
+    created = await run.kube("project", "token", "create", project, "ci", "--id", f"{project}-ci")
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+
+    # A pipeline: no login, no file; the server and the token from the environment.
+    listed = await _until(
+        "the project's app listed",
+        lambda: run.server(
+            "app", "list", "-o", "name", env={TOKEN_ENV: token, SERVER_ENV: served.url}
+        ),
+        lambda r: r.exit_code == 0 and mine in r.stdout,
+    )
+    assert other not in listed.stdout
+    assert not (tmp_path / "config" / "driftless").exists()
+
+    login = await run.server("login", served.url, "--token", env={TOKEN_ENV: token})
+    assert login.exit_code == 0, login.output
+    assert token not in login.output and login.stdout.startswith(
+        f"logged in to {served.url.rstrip('/')} with a token"
+    )
+    stored = tmp_path / "config" / "driftless" / "servers.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    got = await run.server("app", "get", mine, "-o", "name")
+    assert (got.exit_code, got.stdout) == (0, f"application.driftless.dev/{mine}\n")
+
+    revoked = await run.kube("project", "token", "revoke", f"{project}-ci")
+    assert revoked.exit_code == 0, revoked.output
+    refused = await _until(
+        "the revoked token refused",
+        lambda: run.server("app", "list"),
+        lambda r: r.exit_code == 1,
+    )
+    url = served.url.rstrip("/")
+    assert refused.stderr == (
+        f"Error: not logged in to {url} (or the session ended): run `driftless login {url}`\n"
+    )
+    assert token not in refused.output
