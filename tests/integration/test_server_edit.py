@@ -168,7 +168,7 @@ async def test_an_app_made_and_edited_over_http_is_followed_by_the_controller(
 async def test_hostile_input_is_refused_naming_the_field(
     api: Api, kube: KubeClient, repo_url: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="driftless.server.routes_edit")
+    caplog.set_level(logging.INFO, logger="driftless.server.audit")
     url, _ = repo_url
     name = unique("hostile")
     good = new_app(name, url)
@@ -268,7 +268,7 @@ async def test_hostile_input_is_refused_naming_the_field(
     audits = [json.loads(r.getMessage()) for r in caplog.records if '"audit"' in r.getMessage()]
     app = f"{APPS_NAMESPACE}/{name}"
     refused = {"action": "create", "app": app, "result": "refused", "code": "Invalid"}
-    assert {"audit": "write", "user": "admin", **refused} in audits
+    assert {"audit": "write", "user": "admin", "method": "local", **refused} in audits
     assert SECRET not in caplog.text
 
     # A body of 1 MB never reaches the route.

@@ -44,7 +44,7 @@ async def _call(base: str, method: str, path: str, body: Any) -> tuple[int, dict
 async def test_a_namespace_the_server_does_not_manage_is_refused_before_any_call(
     base: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="driftless.server.routes_edit")
+    caplog.set_level(logging.INFO, logger="driftless.server.audit")
     body = {"metadata": {"name": "web", "namespace": "elsewhere"}, "spec": SPEC}
     status, answer = await _call(base, "POST", "/api/v1/applications", body)
     assert status == 422, answer
@@ -55,6 +55,7 @@ async def test_a_namespace_the_server_does_not_manage_is_refused_before_any_call
     assert audit == {
         "audit": "write",
         "user": "admin",  # without auth, every request is the admin's
+        "method": "none",
         "action": "create",
         "app": "elsewhere/web",
         "result": "refused",

@@ -184,6 +184,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
             auth.guard(state.auth),
             home=settings.controller_namespace,
             apps_namespace=state.caches.apps_namespace,
+            trail=state.auth.audit,
         )
     )
     protected.include_router(stream.router(state.caches, state.auth, state.views, state.rbac))

@@ -37,16 +37,14 @@ message); 404 for an edit of an unknown app; 409 as above; 413 for a body
 over the shield's cap; 503 when the Kubernetes API is down. A ``repoURL``
 is never echoed with its userinfo.
 
-Each write, accepted or refused, leaves one audit line of the shape
-``server.routes_ops`` writes: ``{"audit": "write", "user", "action"
-("create", "edit"; "-dry-run" appended for dry runs), "app", "result"}``
-(+ ``"code"`` when refused).
+Each write, accepted or refused, leaves its audit record (``server.audit``:
+the log line ``{"audit": "write", "user", "method", "action" ("create",
+"edit"; "-dry-run" appended for dry runs), "app", "result"}`` (+ ``"code"``
+when refused) and an Event on the Application).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -69,6 +67,8 @@ from driftless.kube.errors import (
 from driftless.pipeline import app_spec
 from driftless.pipeline.projects import ClusterProjects
 from driftless.server import access
+from driftless.server.audit import Audit
+from driftless.server.auth import Principal
 from driftless.server.errors import (
     ApiError,
     ConflictError,
@@ -80,7 +80,6 @@ from driftless.server.rows import redacted
 
 __all__ = ["FIELD_MANAGER", "router"]
 
-log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -172,15 +171,28 @@ def router(
     *,
     home: str,
     apps_namespace: str | None,
+    trail: Audit,
 ) -> APIRouter:
     """The create/edit routes. ``home``: the controller's namespace (Projects live there);
-    ``apps_namespace``: the one namespace this server manages apps in (``None``: any)."""
+    ``apps_namespace``: the one namespace this server manages apps in (``None``: any);
+    ``trail``: the audit trail."""
     routes = APIRouter(tags=["applications"])
-    user_dep = Depends(current_user)
+
+    def acting(request: Request, _: str = Depends(current_user)) -> Principal:
+        principal: Principal = request.state.principal
+        return principal
+
+    user_dep = Depends(acting)
+
+    def _audit(
+        who: Principal, action: str, namespace: str, name: str, result: str, code: str
+    ) -> None:
+        trail.write(who.subject, who.method, action, namespace, name, result, code)
+
     projects = ClusterProjects(client, home)
 
     async def write(
-        user: str, action: str, namespace: str, name: str, call: Callable[[], Awaitable[T]]
+        user: Principal, action: str, namespace: str, name: str, call: Callable[[], Awaitable[T]]
     ) -> T:
         """Run one write; the audit line, and typed refusals turned into API errors."""
         try:
@@ -227,7 +239,7 @@ def router(
         request: Request,
         body: NewApplication,
         dryRun: DryRun = False,  # noqa: N803
-        user: str = user_dep,
+        user: Principal = user_dep,
     ) -> Any:
         """Create an application (``driftless app create -f``): 409 if it exists."""
         namespace = body.metadata.namespace or apps_namespace or home
@@ -260,7 +272,7 @@ def router(
 
     async def edit(
         rights: access.Access,
-        user: str,
+        user: Principal,
         namespace: str,
         name: str,
         body: EditApplication,
@@ -319,7 +331,7 @@ def router(
         name: Name,
         body: EditApplication,
         dryRun: DryRun = False,  # noqa: N803
-        user: str = user_dep,
+        user: Principal = user_dep,
     ) -> Any:
         """Make the application's spec this one (``metadata.resourceVersion`` required)."""
         if body.metadata.resourceVersion is None:
@@ -341,7 +353,7 @@ def router(
         name: Name,
         body: EditApplication,
         dryRun: DryRun = False,  # noqa: N803
-        user: str = user_dep,
+        user: Principal = user_dep,
     ) -> Any:
         """Change the fields of the spec a JSON merge patch names (``null`` removes one)."""
         return await edit(
@@ -392,16 +404,3 @@ def _api_error(exc: DriftlessError | KubeRefusedError, namespace: str, name: str
         said = redact(exc.message)
         return ForbiddenError(said) if exc.status == 403 else InvalidError(said)
     return InvalidError(redact(exc.message))
-
-
-def _audit(user: str, action: str, namespace: str, name: str, result: str, code: str) -> None:
-    line: JSON = {
-        "audit": "write",
-        "user": user,
-        "action": action,
-        "app": f"{namespace}/{name}",
-        "result": result,
-    }
-    if code:
-        line["code"] = code
-    log.info(json.dumps(line, ensure_ascii=True))
