@@ -31,6 +31,8 @@ DEPLOYMENT = (("apps/v1", "Deployment"), "ns")
 class Cluster(ScriptedClient):
     """A scripted cluster whose ``/version`` answers, refuses or hangs."""
 
+    server = SERVER
+
     def __init__(self) -> None:
         super().__init__({"Deployment": [DEPLOY]})
         self.versions = 0
@@ -137,10 +139,13 @@ async def test_an_unreachable_cluster_is_said_without_credentials_and_its_follow
         assert not isinstance(live, str)
         await live.ensure([DEPLOYMENT])
         clock.now += 10
-        cluster.refuse = "cannot reach https://admin:s3cret-token@staging.example: refused"
+        cluster.refuse = (
+            f"cannot reach the API server at {SERVER}: "
+            "proxy https://admin:s3cret-token@proxy.example refused"
+        )
         problem = await remote.live_for(APP)
         assert isinstance(problem, str)
-        assert problem.startswith(f"cluster {SERVER} cannot be reached")
+        assert problem.startswith(f"cluster {SERVER} cannot be reached: proxy https://")
         assert "refused" in problem and "s3cret-token" not in problem
         assert live.followed == set()  # no stale memory kept
         assert await remote.live_for(APP) == problem

@@ -153,7 +153,10 @@ class RemoteLive:
         except TimeoutError:
             problem = f"no answer within {self.probe_seconds:g} s"
         except KubeApiError as exc:
-            problem = exc.message or str(exc)
+            # The client's own wording names the server again: said once is enough.
+            problem = (exc.message or str(exc)).removeprefix(
+                f"cannot reach the API server at {cluster.client.server}: "
+            )
         if problem:
             problem = redact(f"cluster {cluster.server} cannot be reached: {problem}")
             if not cluster.problem:
