@@ -20,11 +20,14 @@ from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.pipeline import tokens
+from tests.fixtures.oidc_provider import OidcProvider, provider, sso_settings
 from tests.integration.cli_driver import invoke
 from tests.integration.helpers import APPS_NAMESPACE, unique
 from tests.integration.server_inprocess import Served, serving
+from tests.integration.test_server_oidc import _log_in
 
 pytestmark = pytest.mark.integration
+__all__ = ["provider"]  # the fixture, imported
 
 DEADLINE = 30.0  # generous: a watch event arrives in well under a second when idle
 JSON = dict[str, Any]
@@ -258,3 +261,25 @@ async def test_logins_leave_events_an_admin_finds(kube: KubeClient) -> None:
         await _eventually("the login Events on Secret driftless-sessions", recorded)
         for event in await _events(kube, APPS_NAMESPACE, "driftless-sessions"):
             assert wrong["password"] not in json.dumps(event)
+
+
+async def test_single_sign_on_logins_are_audited_too(
+    kube: KubeClient, provider: OidcProvider
+) -> None:
+    async with serving(kube, oidc=sso_settings(provider)) as served:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            assert await _log_in(http, served.url, provider, "alice") == 303
+            # An answer with no login state behind it.
+            callback = f"{served.url}/api/v1/auth/oidc/callback?code=forged&state=forged"
+            async with http.get(callback, allow_redirects=False) as resp:
+                assert resp.status == 401
+
+        async def recorded() -> bool:
+            found = await _events(kube, APPS_NAMESPACE, "driftless-sessions")
+            said = [(e["reason"], e["message"]) for e in found]
+            return ("LoggedIn", "alice@example.test (oidc) from 127.0.0.1") in said and any(
+                reason == "LoginFailed" and message.startswith("a user (oidc) from 127.0.0.1: ")
+                for reason, message in said
+            )
+
+        await _eventually("the single sign-on login Events", recorded)

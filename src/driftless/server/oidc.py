@@ -319,6 +319,7 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
     async def callback(request: Request) -> RedirectResponse:
         """The provider's answer: a session and 303 to the UI, or 401."""
         query = request.query_params
+        address = request.client.host if request.client is not None else ""
         try:
             pending = sso.pending.finish(query.get("state"), request.cookies.get(FLOW_COOKIE))
             if "error" in query or not query.get("code"):
@@ -327,6 +328,7 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
             claims = await sso.verify(token, pending.nonce)
         except oidc_tokens.TokenRejectedError as exc:
             log.warning("single sign-on refused: %s", exc.reason)
+            auth.audit.login("", sessions.OIDC, address, ok=False, why=exc.reason)
             raise UnauthorizedError(REFUSED) from None
         except ProviderUnavailableError as exc:
             log.warning("single sign-on: the provider does not answer: %s", exc)
@@ -340,6 +342,7 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
             log.warning("single sign-on: %s has %d groups too many to keep", user, left_out)
         session_id = await auth.sessions.login(user, None, groups=groups, method=sessions.OIDC)
         log.info("single sign-on: %s logged in (%d groups)", user, len(groups))
+        auth.audit.login(user, sessions.OIDC, address, ok=True)
         response = RedirectResponse("/", status_code=303)
         set_session_cookie(auth, response, session_id)
         response.delete_cookie(
