@@ -163,3 +163,22 @@ def test_duplicates_and_role_cycles() -> None:
     )
     assert policy.allows(Who("u", (), "oidc"), "applications", "get", "a/b")
     assert not policy.allows(Who("u", (), "oidc"), "applications", "sync", "a/b")
+
+
+def test_one_decision_per_project_only_when_names_cannot_matter() -> None:
+    """The per-project shortcut gives what Casbin gives object by object."""
+    csv = CSV + "p, role:team-a, applications, sync, team-[ab]/*, allow\n"
+    objects = ["team-a/web", "team-a/prod-web", "team-b/web", "team-b/prod-x", "x/y/z", "team-a"]
+    for who in (DEV, TOKEN, Who("alice", (), "oidc"), Who("admin", (), "local")):
+        for action in ("get", "sync", "delete"):
+            shortcut = _policy(csv)
+            for obj in objects:
+                alone = _policy(csv)  # a fresh policy: no decision remembered
+                expected = bool(
+                    alone._enforcer.enforce(alone.subjects(who), "applications", action, obj)
+                )
+                assert shortcut.allows(who, "applications", action, obj) is expected, (
+                    who,
+                    action,
+                    obj,
+                )

@@ -291,6 +291,9 @@ class Policy:
     _memo: dict[tuple[tuple[str, ...], str, str, str], bool] = field(
         default_factory=dict, repr=False
     )
+    _by_project: dict[tuple[tuple[str, ...], str, str], bool] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         model = casbin.Enforcer.new_model(text=MODEL)
@@ -329,12 +332,36 @@ class Policy:
         """May ``who`` do ``action`` on ``resource`` ``obj``? Deny wins; nothing applies: no."""
         subjects = self.subjects(who)
         key = (subjects, resource, action, obj)
+        if obj.count("/") == 1 and self._project_wide(subjects, resource, action):
+            # Every rule that may apply names whole projects: one decision per project
+            # (an app list of 10,000 rows asks Casbin once per project, not per row).
+            key = (subjects, resource, action, obj.split("/")[0] + "/*")
         found = self._memo.get(key)
         if found is None:
             found = bool(self._enforcer.enforce(subjects, resource, action, obj))
             if len(self._memo) >= _CACHE:
                 self._memo.clear()
             self._memo[key] = found
+        return found
+
+    def _project_wide(self, subjects: tuple[str, ...], resource: str, action: str) -> bool:
+        """Whether every rule that may apply to these subjects, resource and action has an
+        object pattern matching all of a project's objects or none (``*``, ``<glob>/*``
+        without ``/`` in the glob): then ``p/a`` and ``p/b`` are decided alike."""
+        key = (subjects, resource, action)
+        found = self._by_project.get(key)
+        if found is None:
+            roles = self._enforcer.get_role_manager()
+            found = all(
+                pattern == "*" or (pattern.endswith("/*") and "/" not in pattern[:-2])
+                for rule_subject, res, act, pattern, _ in self._enforcer.get_policy()
+                if fnmatchcase(resource, res)
+                and fnmatchcase(action, act)
+                and any(s == rule_subject or roles.has_link(s, rule_subject) for s in subjects)
+            )
+            if len(self._by_project) >= _CACHE:
+                self._by_project.clear()
+            self._by_project[key] = found
         return found
 
 
