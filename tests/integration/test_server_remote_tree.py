@@ -7,7 +7,8 @@ Secret. What a user sees:
 * the remote app's tree: its Deployment owning a ReplicaSet owning two Pods,
   each with its health, read from the remote cluster (the Pod's live
   manifest is the remote Pod; the ReplicaSet's Events are the remote ones);
-* a Pod deleted on the remote cluster is replaced in the tree;
+* a Pod deleted on the remote cluster is replaced in the tree, pushed to
+  the app's stream;
 * the Secret then pointing to a closed port: the tree is ``partial`` saying
   the cluster cannot be reached (the managed objects from the status, no
   credential in the answer), the node panel is 404, while a local app's
@@ -42,6 +43,7 @@ from tests.integration.helpers import (
     wait_for,
 )
 from tests.integration.server_inprocess import serving
+from tests.integration.test_server_ops import read_events
 from tests.integration.test_server_tree import OTHERS, Api, by_kind, pods_healthy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -88,6 +90,10 @@ async def api(kube: KubeClient, controller: Controller) -> AsyncIterator[Api]:
             await http.close()
 
 
+def uids(tree: JSON) -> set[str]:
+    return {node["uid"] for node in tree["nodes"]}
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,14 +134,19 @@ async def test_a_remote_app_s_tree_comes_from_its_cluster_and_says_when_it_canno
     )
     assert "partial" not in events
 
-    gone = pods[0]
-    await remote.client.delete("v1", "Pod", gone["name"], name)
-    replaced = await api.until(
-        f"{path}/tree",
-        lambda body: pods_healthy(body) and gone["uid"] not in {p["uid"] for p in body["nodes"]},
-        "the deleted remote Pod replaced",
-    )
-    assert "partial" not in replaced
+    gone = pods[0]["uid"]
+    async with api.http.get(f"{api.base}{path}/stream") as response:
+        assert response.status == 200
+        await read_events(response, lambda event, data: event == "tree" and pods_healthy(data))
+        # Deleted on the remote cluster: its ReplicaSet makes another, pushed to the stream.
+        await remote.client.delete("v1", "Pod", pods[0]["name"], name)
+        seen = await read_events(
+            response,
+            lambda event, data: event == "tree" and pods_healthy(data) and gone not in uids(data),
+        )
+    assert "partial" not in seen[-1][1]
+    status, replaced = await api.get(f"{path}/tree")
+    assert status == 200 and gone not in uids(replaced)
 
     local_name = unique("rtree-local")
     await create_app(kube, application(local_name, make_git_repo({"cm.yaml": OTHERS}).url))
