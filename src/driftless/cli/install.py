@@ -25,6 +25,7 @@ from driftless.core.deployment import (
     DEFAULT_IMAGE,
     NAME,
     SERVER_SECRETS,
+    TOKENS_SECRET,
     Scope,
     all_rbac,
     all_server_rbac,
@@ -166,8 +167,9 @@ async def install_command(
 async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: bool) -> None:
     """Remove the controller and the server (with --crds, also the CRDs and every app object).
 
-    The server's Secrets go too (the admin account and the sessions: a new
-    install makes a new initial password). Objects the apps deployed keep
+    The server's Secrets go too (the admin account, the sessions and the API
+    tokens' signing keys: a new install makes a new initial password, and no
+    token issued before works with it). Objects the apps deployed keep
     running: delete the apps first (with cascade) if they should go too.
 
     \b
@@ -200,7 +202,7 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
         )  # fmt: skip
         targets += [
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": n, "namespace": namespace}}
-            for n in SERVER_SECRETS
+            for n in (*SERVER_SECRETS, TOKENS_SECRET)
         ]
         if crds:
             targets += all_crds()
