@@ -65,6 +65,10 @@ class FakeDestinations:
         self.released.append(client)
 
 
+class Told(list[tuple[Any, str]]):
+    """The changes told, as ``(kind, namespace)``."""
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -85,7 +89,7 @@ APP = Application.model_validate(
 
 
 def remote_live(
-    destinations: FakeDestinations, told: list[tuple[Any, str]], clock: Clock, **kwargs: Any
+    destinations: FakeDestinations, told: Told, clock: Clock, **kwargs: Any
 ) -> RemoteLive:
     return RemoteLive(
         cast(Destinations, destinations),
@@ -98,7 +102,7 @@ def remote_live(
 
 
 async def test_a_remote_cluster_is_followed_once_and_its_changes_are_told() -> None:
-    cluster, told, clock = Cluster(), [], Clock()
+    cluster, told, clock = Cluster(), Told(), Clock()
     remote = remote_live(FakeDestinations(cluster), told, clock)
     try:
         live = await remote.live_for(APP)
@@ -114,7 +118,7 @@ async def test_a_remote_cluster_is_followed_once_and_its_changes_are_told() -> N
 
 
 async def test_a_changed_secret_follows_again_on_the_new_client_and_releases_the_old() -> None:
-    old, told, clock = Cluster(), [], Clock()
+    old, told, clock = Cluster(), Told(), Clock()
     destinations = FakeDestinations(old)
     remote = remote_live(destinations, told, clock)
     try:
@@ -132,7 +136,7 @@ async def test_a_changed_secret_follows_again_on_the_new_client_and_releases_the
 
 
 async def test_an_unreachable_cluster_is_said_without_credentials_and_its_follows_stopped() -> None:
-    cluster, told, clock = Cluster(), [], Clock()
+    cluster, told, clock = Cluster(), Told(), Clock()
     remote = remote_live(FakeDestinations(cluster), told, clock, fresh_seconds=10)
     try:
         live = await remote.live_for(APP)
@@ -160,7 +164,7 @@ async def test_an_unreachable_cluster_is_said_without_credentials_and_its_follow
 
 
 async def test_a_cluster_that_does_not_answer_is_given_up_on_after_the_probe_time() -> None:
-    cluster, told, clock = Cluster(), [], Clock()
+    cluster, told, clock = Cluster(), Told(), Clock()
     cluster.hang = True
     remote = remote_live(FakeDestinations(cluster), told, clock, probe_seconds=0.05)
     try:
@@ -173,7 +177,7 @@ async def test_a_cluster_that_does_not_answer_is_given_up_on_after_the_probe_tim
 
 
 async def test_an_unregistered_destination_is_said_as_the_controller_says_it() -> None:
-    destinations, told = FakeDestinations(Cluster()), []
+    destinations, told = FakeDestinations(Cluster()), Told()
     destinations.refuse = StallingError("destination cluster staging is not registered in apps")
     remote = remote_live(destinations, told, Clock())
     assert await remote.live_for(APP) == "destination cluster staging is not registered in apps"
@@ -184,7 +188,7 @@ async def test_an_unregistered_destination_is_said_as_the_controller_says_it() -
 
 
 async def test_a_cluster_nobody_asks_for_is_forgotten() -> None:
-    cluster, told, clock = Cluster(), [], Clock()
+    cluster, told, clock = Cluster(), Told(), Clock()
     destinations = FakeDestinations(cluster)
     remote = remote_live(destinations, told, clock, idle_seconds=600)
     try:
