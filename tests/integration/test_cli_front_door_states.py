@@ -48,6 +48,7 @@ APP = "front"
 NO_KUBECONFIG = "no kubeconfig"
 INSTALL = "run `driftless install`"
 NO_CONTROLLER = "is the driftless controller running?"
+NO_SERVER = "http://127.0.0.1:1"
 MANIFEST = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: front-door}\ndata: {a: "1"}\n'
 
 
@@ -88,6 +89,9 @@ ARGS: dict[str, list[str]] = {
     "devcluster up": ["--help"],
     "diff": ["--local", "{dir}", "--app", APP],
     "install": [],
+    # A loopback port nothing listens on: never a real server, never a stored login.
+    "login": [NO_SERVER, "--password-stdin"],
+    "logout": [NO_SERVER],
     "project create": [APP],
     "project delete": [APP],
     "project get": [APP],
@@ -112,6 +116,8 @@ OFFLINE: dict[str, Expect] = {
     "devcluster kubeconfig": Expect(1, "is not running"),
     "devcluster status": Expect(1, "not running", on_stdout=True),
     "devcluster up": Expect(0, "Usage:", on_stdout=True),
+    "login": Expect(1, f"cannot reach the server {NO_SERVER}"),
+    "logout": Expect(1, f"not logged in to {NO_SERVER}"),
     "quickstart": Expect(1, "run from the driftless checkout"),
     "render": Expect(0, "name: front-door", on_stdout=True),
     "render-server": Expect(1, "cannot listen on"),
