@@ -6,7 +6,8 @@ Secret. What a user sees:
 
 * the remote app's tree: its Deployment owning a ReplicaSet owning two Pods,
   each with its health, read from the remote cluster (the Pod's live
-  manifest is the remote Pod; the ReplicaSet's Events are the remote ones);
+  manifest is the remote Pod; the ReplicaSet's Events are the remote ones,
+  beside the Application's own from this cluster);
 * a Pod deleted on the remote cluster is replaced in the tree, pushed to
   the app's stream;
 * the Secret then pointing to a closed port: the tree is ``partial`` saying
@@ -129,8 +130,8 @@ async def test_a_remote_app_s_tree_comes_from_its_cluster_and_says_when_it_canno
     assert status == 200 and live["live"]["metadata"]["uid"] == pods[0]["uid"], live
     events = await api.until(
         f"{path}/events",
-        lambda body: any(e["object"]["kind"] == "ReplicaSet" for e in body["items"]),
-        "the remote ReplicaSet's Events",
+        lambda body: {"ReplicaSet", "Application"} <= {e["object"]["kind"] for e in body["items"]},
+        "the remote ReplicaSet's Events and the Application's own",
     )
     assert "partial" not in events
 
