@@ -127,6 +127,19 @@ async def test_a_pipeline_token_from_the_cli_authenticates_writes_and_is_audited
         },
         field_manager="test",
     )
+    other = unique("tok-other")
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": APPLICATION_KIND,
+            "metadata": {"name": other, "namespace": APPS_NAMESPACE},
+            "spec": {
+                "source": {"repoURL": "https://git.example/none.git", "path": "."},
+                "destination": {"namespace": other},
+            },
+        },
+        field_manager="test",
+    )
     async with serving(kube) as served:
         token = await _create_token(
             devcluster, project, "ci", "--expires-in", "30d", "--id", f"{project}-ci"
@@ -164,6 +177,23 @@ async def test_a_pipeline_token_from_the_cli_authenticates_writes_and_is_audited
             )
 
         await _eventually("the write's Event on the Application", audited)
+
+        # RBAC: the token is its project role and nothing else.
+        async with aiohttp.ClientSession(headers=headers) as http:
+
+            async def listed_alone() -> bool:
+                async with http.get(f"{served.url}/api/v1/applications?limit=1000") as resp:
+                    assert resp.status == 200, await resp.text()
+                    items = (await resp.json())["items"]
+                assert {i["project"] for i in items} <= {project}, items
+                return [i["name"] for i in items] == [app]
+
+            await _eventually("the list holding only the project's app", listed_alone)
+            # Another project's app is hidden exactly like a missing one.
+            async with http.post(
+                f"{served.url}/api/v1/applications/{APPS_NAMESPACE}/{other}/refresh"
+            ) as resp:
+                assert resp.status == 404, await resp.text()
         lines = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith(".audit")]
         assert {
             "audit": "write",
