@@ -10,12 +10,16 @@ reads it), keys:
       g, <user or group>, <role>
 
   ``<subject>`` is a user, a group or a role (``role:<name>``); ``<resource>``
-  one of ``RESOURCES`` or ``*``; ``<action>`` one of ``ACTIONS`` or ``*``;
-  ``<object>`` a glob (``*``, ``?``, ``[..]``; ``*`` also matches ``/``).
+  one of ``RESOURCES``, ``<action>`` one of ``ACTIONS``, or a glob naming at
+  least one (a typo is refused); ``<object>`` a glob (``*``, ``?``, ``[..]``;
+  ``*`` also matches ``/``); the effect, when left out, is ``allow`` (as in
+  Argo CD).
 * ``policy.default``: the role everyone logged in has besides their own
   (e.g. ``role:readonly``); empty: none.
-* ``scopes``: which claims of a single sign-on ID token are groups (read by
-  ``server.oidc``'s settings, not here; this module takes the groups a session has).
+
+Groups are those a session has: single sign-on takes them from the ID token
+claim ``--oidc-groups-claim`` names (``server.oidc``), so no ``scopes`` key is
+needed here.
 
 Objects: ``<project>/<name>`` for ``applications``, ``logs`` and ``events``
 (the app's project and name); ``<project>`` for ``projects``; the
