@@ -36,6 +36,7 @@ from driftless.core.models import API_VERSION
 from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.server import tls
 from tests.fixtures.git import MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
@@ -269,3 +270,32 @@ async def test_a_pipeline_s_project_token_sees_its_project_only_and_stops_when_r
         f"Error: not logged in to {url} (or the session ended): run `driftless login {url}`\n"
     )
     assert token not in refused.output
+
+
+async def test_over_tls_login_checks_the_certificate_and_keeps_the_host_cookie(
+    kube: KubeClient, controller: Controller, devcluster: DevCluster, tmp_path: Path
+) -> None:
+    cert, key = tls.self_signed(tmp_path, "127.0.0.1")
+    run = Cli(Path(devcluster.kubeconfig), tmp_path / "config")
+    async with serving(kube, tls_cert=cert, tls_key=key) as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        password = (await served.initial_password()) + "\n"
+        untrusted = await run.server("login", served.url, "--password-stdin", stdin=password)
+        assert untrusted.exit_code == 1
+        assert "cannot reach the server" in untrusted.stderr
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        assert "`driftless login --ca-file` names the CA that signed it" in untrusted.stderr
+        assert not (tmp_path / "config" / "driftless" / "servers.json").exists()
+
+        args = ("login", served.url, "--password-stdin", "--ca-file", str(cert))
+        trusted = await run.server(*args, stdin=password)
+        assert trusted.exit_code == 0, trusted.output
+        stored = (tmp_path / "config" / "driftless" / "servers.json").read_text()
+        assert '"cookie": "__Host-driftless_session"' in stored
+        listed = await run.server("app", "list")
+        assert listed.exit_code == 0, listed.output
+
+        skip = ("login", served.url, "--password-stdin", "--insecure-skip-tls-verify")
+        assert (await run.server(*skip, stdin=password)).exit_code == 0
+        assert (await run.server("app", "list")).exit_code == 0
+        assert (await run.server("logout")).exit_code == 0

@@ -185,7 +185,14 @@ class Remote:
         except httpx.TimeoutException:
             raise ServerError(f"the server {self.url} did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach the server {self.url}: {shown(str(exc))}") from None
+            hint = (
+                ": `driftless login --ca-file` names the CA that signed it"
+                if _untrusted_certificate(exc)
+                else ""
+            )
+            raise ServerError(
+                f"cannot reach the server {self.url}: {shown(str(exc))}{hint}"
+            ) from None
         finally:
             self.http.cookies.clear()
 
@@ -239,6 +246,18 @@ class Remote:
         if 400 <= status < 500:
             raise ServerError(said, status=status)
         raise ServerError(f"the server {self.url} failed ({status}): {said}", status=status)
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether the failure is a certificate this machine does not trust (anywhere in the chain)."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain may loop
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _error_message(content: bytes) -> str:
