@@ -81,7 +81,6 @@ class BearerTokens:
         self.projects = projects
         self.clock = clock
         self.table = tokens.TokenTable()
-        self.read = asyncio.Event()  # set once the Secret (or its absence) was read
 
     def principal(self, header: str) -> Identity:
         """``(subject, "token")`` of a valid bearer header; ``UnauthorizedError`` otherwise."""
@@ -120,7 +119,6 @@ class BearerTokens:
         )
         mine = [s for s in found if s["metadata"]["name"] == token_store.SECRET]
         self.update(mine[0] if mine else None)
-        self.read.set()
         async for event in self.client.watch(
             "v1", "Secret", self.namespace, resource_version=version, label_selector=_SELECTOR
         ):
