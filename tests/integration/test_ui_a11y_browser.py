@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ from playwright.async_api import Browser, ConsoleMessage, Locator, Page, async_p
 from driftless.controller.manager import Controller
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
-from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git import GitRepo, MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     JSON,
@@ -110,17 +112,37 @@ async def _page(browser: Browser) -> tuple[Page, list[str]]:
     return page, violations
 
 
-async def _synced_app(kube: KubeClient, make_git_repo: MakeGitRepo, prefix: str) -> tuple[str, str]:
+def _served_repo(make_git_repo: MakeGitRepo, git_http: GitHttpServer, name: str) -> MadeRepo:
+    """A repository with one ConfigMap, served over HTTP: the server plans diffs from its
+    own clones and never reads a local path."""
+    repo = make_git_repo({"app/settings.yaml": configmap_manifest("settings", {"color": "blue"})})
+    return MadeRepo(repo, git_http.publish(repo.path, f"{name}.git"))
+
+
+async def _synced_app(
+    kube: KubeClient, make_git_repo: MakeGitRepo, git_http: GitHttpServer, prefix: str
+) -> tuple[str, str]:
     """An app synced twice (two history entries, so a rollback is offered); its name and
     its first revision."""
     name = unique(prefix)
-    repo = make_git_repo({"app/settings.yaml": configmap_manifest("settings", {"color": "blue"})})
+    served = _served_repo(make_git_repo, git_http, name)
+    repo = served.repo
     first = repo.head()
-    await create_app(kube, application(name, repo.url, path="app", interval="3s"))
+    await create_app(kube, application(name, served.url, path="app", interval="3s"))
     await wait_for(kube, name, lambda a: len(_history(a)) >= 1, what="synced once")
     repo.commit({"app/settings.yaml": configmap_manifest("settings", {"color": "green"})})
     await wait_for(kube, name, lambda a: len(_history(a)) >= 2, what="synced twice")
     return name, first
+
+
+def _sync(app: JSON) -> str:
+    return str(((app.get("status") or {}).get("sync") or {}).get("status") or "")
+
+
+@dataclass(frozen=True)
+class MadeRepo:
+    repo: GitRepo
+    url: str
 
 
 def _history(app: JSON) -> list[JSON]:
@@ -163,23 +185,35 @@ async def test_every_page_passes_axe(
     browser: Browser,
     kube: KubeClient,
     make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
     axe_source: str,
     screenshots: Path,
     record_property: pytest.RecordProperty,
 ) -> None:
-    name, first = await _synced_app(kube, make_git_repo, "a11y")
+    # An app never synced: its diff has differences and its tree a missing object.
+    manual = unique("a11y-manual")
+    manual_url = _served_repo(make_git_repo, git_http_server, manual).url
+    await create_app(kube, application(manual, manual_url, path="app", automated=False))
+    name, first = await _synced_app(kube, make_git_repo, git_http_server, "a11y")
+    await wait_for(kube, manual, lambda a: _sync(a) == "OutOfSync", what="OutOfSync")
     page, csp = await _page(browser)
     found: dict[str, set[str]] = {}
     failing: list[str] = []
     app_url = f"/applications/{APPS_NAMESPACE}/{name}"
 
     async def audit(where: str, ready: Locator) -> None:
-        await expect(ready).to_be_visible(timeout=SEEN)
+        try:
+            await expect(ready).to_be_visible(timeout=SEEN)
+        finally:
+            await page.screenshot(path=screenshots / f"{where}.png")
         failing.extend(await _axe(page, axe_source, where, found))
-        await page.screenshot(path=screenshots / f"{where}.png")
 
     await page.goto(f"{server.url}/login")
     await audit("login", page.get_by_role("heading", name="Log in to driftless"))
+    await page.get_by_label("Username").fill("admin")
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Log in").click()
+    await audit("login-refused", page.get_by_role("alert"))
     await _log_in(page, server, kube, "/applications")
 
     table = page.get_by_role("table", name="Applications")
@@ -205,9 +239,18 @@ async def test_every_page_passes_axe(
         await audit(f"node-panel-{tab.lower()}", panel.get_by_role("tab", name=tab, selected=True))
 
     await page.goto(f"{server.url}{app_url}?view=diff")
-    await audit("app-diff", page.get_by_role("tab", name="Diff", selected=True))
+    await audit("app-diff", page.get_by_text("No differences"))
     await page.goto(f"{server.url}{app_url}?view=manifests")
-    await audit("app-manifests", page.get_by_role("heading", name="Manifests"))
+    await audit("app-manifests", page.get_by_text("kind: ConfigMap").first)
+
+    manual_page = f"/applications/{APPS_NAMESPACE}/{manual}"
+    await page.goto(f"{server.url}{manual_page}")
+    await audit(
+        "app-out-of-sync-tree", graph.get_by_role("link", name="ConfigMap settings Missing")
+    )
+    await page.goto(f"{server.url}{manual_page}?view=diff")
+    diff = page.get_by_role("region", name="Diff")
+    await audit("app-out-of-sync-diff", diff.get_by_role("heading", level=3).first)
 
     await page.goto(f"{server.url}{app_url}")
     await page.get_by_role("button", name="Sync…").click()
@@ -225,6 +268,8 @@ async def test_every_page_passes_axe(
 
     await page.goto(f"{server.url}/applications/new")
     await audit("new-app-form", page.get_by_role("button", name="Create"))
+    await page.get_by_role("button", name="Create").click()
+    await audit("new-app-form-refused", page.get_by_role("alert").first)
     await page.goto(f"{server.url}{app_url}/edit")
     await audit("edit-form", page.get_by_role("button", name="Save"))
 
