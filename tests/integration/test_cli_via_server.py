@@ -11,7 +11,8 @@ sees must not depend on the path:
   code, for an OutOfSync app (diff: 1) and a synced one (diff: 0);
 * ``sync --wait``, ``refresh --hard``, ``rollback``, ``wait`` act through
   the server (the cluster shows it) with the kubeconfig path's exit codes;
-  an unknown app is the same one-line error (1) both ways;
+  an unknown app or history id, and ``terminate-op`` with nothing running,
+  are the same one-line error (1) both ways;
 * the credentials file is 0600 and holds no password; after ``logout`` the
   next command says to run ``driftless login`` (1).
 """
@@ -189,6 +190,10 @@ async def test_the_app_commands_through_the_server_print_and_exit_as_with_a_kube
     by_kube = await run.kube("app", "rollback", name, "99", "--no-wait")
     assert (unknown.exit_code, unknown.stderr) == (by_kube.exit_code, by_kube.stderr)
     assert unknown.exit_code == 1 and "99" in unknown.stderr
+    idle = await run.server("app", "terminate-op", name, "--no-wait")
+    idle_by_kube = await run.kube("app", "terminate-op", name, "--no-wait")
+    assert (idle.exit_code, idle.stderr) == (idle_by_kube.exit_code, idle_by_kube.stderr)
+    assert idle.exit_code == 1 and idle.stderr, idle.output
 
     out = await run.server("logout")
     assert out.exit_code == 0 and out.stdout == f"logged out of {served.url.rstrip('/')}\n"

@@ -22,6 +22,7 @@ from driftless.cli.remote.client import (
     auth_headers,
 )
 from driftless.cli.remote.target import choose
+from driftless.pipeline import requests
 
 URL = "https://driftless.example.com"
 SESSION = "s3cr3t-session-id-0123456789abcdef"
@@ -316,6 +317,18 @@ async def test_a_diff_the_server_cannot_plan_is_a_source_error() -> None:
         apps = ServerApps(remote(lambda request, s=status: error(s, "render failed: bad yaml")))
         with pytest.raises(SourceFailedError, match="render failed"):
             await apps.diffs("web", "driftless", home="driftless")
+
+
+async def test_terminating_nothing_reads_as_with_a_kubeconfig() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return error(409, "application driftless/web has no operation running")
+        return httpx.Response(200, json={"metadata": {"name": "web"}, "status": {}})
+
+    with pytest.raises(requests.NoRunningOperationError) as caught:
+        await ServerApps(remote(handler)).terminate("web", "driftless")
+    assert caught.value.message == "application driftless/web has no operation running"
+    assert caught.value.app == {"metadata": {"name": "web"}, "status": {}}
 
 
 async def test_an_unknown_app_reads_as_with_a_kubeconfig() -> None:

@@ -17,13 +17,12 @@ from driftless.cli.options import (
     output_option,
 )
 from driftless.cli.output import dump, table
-from driftless.cli.remote.apps import Apps, not_found
+from driftless.cli.remote.apps import Apps
 from driftless.cli.remote.connect import with_apps
 from driftless.core import wellknown
-from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP
+from driftless.core.models import GROUP
 from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff
-from driftless.kube.client import KubeClient
 
 JSON = dict[str, Any]
 
@@ -74,9 +73,9 @@ def app_group() -> None:
     """Inspect and operate Applications.
 
     \b
-    list, get, diff, sync, wait, history, rollback and refresh work with a
-    kubeconfig or through a driftless server (`driftless login`), with the
-    same output and exit codes. Which one, first match wins:
+    list, get, diff, sync, wait, history, rollback, refresh and terminate-op
+    work with a kubeconfig or through a driftless server (`driftless login`),
+    with the same output and exit codes. Which one, first match wins:
       1. --server URL                       the server
       2. --kubeconfig or --context given    the kubeconfig
       3. $DRIFTLESS_SERVER                  the server
@@ -149,13 +148,6 @@ async def list_apps(
         key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
     )
     listing.write(app_listing(ns), apps, output, no_headers=no_headers)
-
-
-async def _get(client: KubeClient, name: str, namespace: str) -> JSON:
-    app = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
-    if app is None:
-        raise not_found(name, namespace)
-    return app
 
 
 @app_group.command("get")

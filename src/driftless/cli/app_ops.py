@@ -21,8 +21,8 @@ from typing import Any
 
 import click
 
-from driftless.cli.app import _get, _redacted, app_group
-from driftless.cli.context import Globals, app_namespace, run_async, with_client
+from driftless.cli.app import _redacted, app_group
+from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from driftless.cli.options import namespace_option, output_option, timeout_option
 from driftless.cli.output import dump, table
@@ -31,7 +31,6 @@ from driftless.cli.remote.apps import Apps
 from driftless.cli.remote.connect import with_apps
 from driftless.core.models import HealthStatusCode, OperationPhase, SyncStatusCode
 from driftless.health import DONE_HEALTH
-from driftless.kube.client import KubeClient
 from driftless.pipeline import requests
 
 JSON = dict[str, Any]
@@ -385,9 +384,9 @@ async def terminate_op(
     """
     ns = app_namespace(namespace)
 
-    async def run(client: KubeClient) -> int:
+    async def run(apps: Apps) -> int:
         try:
-            started_at = await requests.request_terminate(client, ns, name, datetime.now(UTC))
+            started_at = await apps.terminate(name, ns)
         except requests.NoRunningOperationError as exc:
             click.echo(_joined(exc.message, _no_controller_hint(exc.app)), err=True)
             return EXIT_FAILED
@@ -398,18 +397,18 @@ async def terminate_op(
         )
         if not wait:
             return EXIT_OK
-        return await _wait_ended(client, name, ns, started_at, timeout)
+        return await _wait_ended(apps, name, ns, started_at, timeout)
 
-    return await with_client(globals_, run)
+    return await with_apps(globals_, run)
 
 
 async def _wait_ended(
-    client: KubeClient, name: str, namespace: str, started_at: str, timeout: float
+    apps: Apps, name: str, namespace: str, started_at: str, timeout: float
 ) -> int:
     """Poll until the operation that started at ``started_at`` is no longer running."""
     deadline = time.monotonic() + timeout
     while True:
-        app = await _get(client, name, namespace)
+        app = await apps.get(name, namespace)
         op = (app.get("status") or {}).get("operationState") or {}
         if op.get("startedAt") != started_at or op.get("phase") != OperationPhase.RUNNING:
             # A newer operation may already have replaced it: history keeps its end.

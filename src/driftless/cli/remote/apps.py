@@ -11,6 +11,7 @@ either way:
 * an unknown app: ``Error: application "x" not found in namespace ns`` (1);
 * a refused request (an operation runs, no such history id): the message of
   ``pipeline.requests`` (1) -- the server answers it as 404/409 with that text;
+  a termination with nothing running is ``NoRunningOperationError`` either way;
 * a diff whose source cannot be fetched or rendered: ``SourceFailedError``
   (5); the server answers 422 (cannot be planned) or 502 (repository or
   render did not answer) for it;
@@ -53,6 +54,7 @@ API = "/api/v1/applications"
 PAGE = 500
 PARALLEL = 8
 BAD_GATEWAY = 502
+CONFLICT = 409
 MAX_NAME = 253
 
 
@@ -78,6 +80,8 @@ class Apps(Protocol):
     async def refresh(self, name: str, namespace: str, *, hard: bool) -> None: ...
 
     async def rollback(self, name: str, namespace: str, history_id: int) -> Rollback: ...
+
+    async def terminate(self, name: str, namespace: str) -> str: ...
 
     async def close(self) -> None: ...
 
@@ -112,6 +116,9 @@ class KubeApps:
             self.client, namespace, name, history_id, getpass.getuser(), datetime.now(UTC)
         )
         return Rollback(done.revision, done.automation_disabled)
+
+    async def terminate(self, name: str, namespace: str) -> str:
+        return await requests.request_terminate(self.client, namespace, name, datetime.now(UTC))
 
     async def close(self) -> None:
         await self.client.close()
@@ -194,6 +201,21 @@ class ServerApps:
         if not isinstance(revision, str):
             raise ServerError(f"{self.remote.url} accepted the rollback but named no revision")
         return Rollback(revision, bool(answer.get("automationDisabled")))
+
+    async def terminate(self, name: str, namespace: str) -> str:
+        try:
+            answer = await self.remote.call("POST", f"{API}/{namespace}/{name}/terminate")
+        except ServerError as exc:
+            if exc.status != CONFLICT:
+                raise
+            # The one refusal of a termination: nothing runs. As with a kubeconfig,
+            # the app as read says why (e.g. no controller ever reported on it).
+            app = await self.get(name, namespace)
+            raise requests.NoRunningOperationError(exc.message, app) from None
+        started_at = answer.get("terminate") if isinstance(answer, dict) else None
+        if not isinstance(started_at, str):
+            raise ServerError(f"{self.remote.url} accepted the termination but named no operation")
+        return started_at
 
     async def close(self) -> None:
         await self.remote.close()
