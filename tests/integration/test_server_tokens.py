@@ -168,11 +168,15 @@ async def test_a_pipeline_token_from_the_cli_authenticates_writes_and_is_audited
         ):
             assert resp.status == 202, await resp.text()
 
+        stored = await kube.get(API_VERSION, APPLICATION_KIND, app, APPS_NAMESPACE)
+        assert stored is not None
+
         async def audited() -> bool:
             return any(
                 e["reason"] == "Requested"
                 and e["message"] == f"proj:{project}:ci (token): refresh accepted"
                 and e["involvedObject"]["kind"] == APPLICATION_KIND
+                and e["involvedObject"]["uid"] == stored["metadata"]["uid"]
                 for e in await _events(kube, APPS_NAMESPACE, app)
             )
 

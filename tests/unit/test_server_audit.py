@@ -46,7 +46,8 @@ async def test_a_write_leaves_one_line_and_one_event_on_the_application(
 ) -> None:
     caplog.set_level(logging.INFO, logger=audit.__name__)
     events = Events()
-    trail = Audit(cast(KubeClient, events), "driftless")
+    cached = {("apps", "web"): {"metadata": {"name": "web", "uid": "0b5e-uid"}}}
+    trail = Audit(cast(KubeClient, events), "driftless", app_of=lambda n, a: cached.get((n, a)))
     trail.write("proj:team-a:ci", "token", "sync", "apps", "web", "accepted")
     trail.write("alice", "oidc", "delete", "apps", "web", "refused", "Conflict")
     await trail.drain()
@@ -75,6 +76,7 @@ async def test_a_write_leaves_one_line_and_one_event_on_the_application(
         "kind": "Application",
         "name": "web",
         "namespace": "apps",
+        "uid": "0b5e-uid",  # what `kubectl describe application` selects Events by
     }
     assert first["metadata"]["namespace"] == "apps"
     assert (first["type"], first["reason"]) == ("Normal", "Requested")

@@ -95,7 +95,7 @@ def new_state(
         controller_namespace=settings.controller_namespace,
         apps_namespace=apps_namespace,
     )
-    login = auth.for_server(settings, client, caches.projects)
+    login = auth.for_server(settings, client, caches.projects, caches.app)
     config = routes_config.new_caches(client, settings.controller_namespace)
     live = LiveObjects(client)
     # Remote trees follow their clusters with the diffs' clients (one per cluster Secret).

@@ -9,8 +9,9 @@ One place for both records (the write routes, ``routes_ops`` and
   logins ``{"audit": "login", "user", "method", "address", "result":
   "success"|"failure"}`` (+ ``"reason"`` for a failure);
 * a Kubernetes Event (``reportingComponent: driftless-server``): for a write,
-  on the Application (``kubectl get events -n NS --field-selector
-  involvedObject.name=APP``), reason ``Requested`` (Normal) or
+  on the Application (with its uid when the server knows the app, so
+  ``kubectl describe application APP`` lists it; ``kubectl get events -n NS
+  --field-selector involvedObject.name=APP`` in any case), reason ``Requested`` (Normal) or
   ``RequestRefused`` (Warning), message ``<user> (<method>): <action>
   <result>``; for a login, on Secret ``driftless-sessions`` in the
   controller's namespace (``kubectl get events -n driftless --field-selector
@@ -106,10 +107,12 @@ class Audit:
         namespace: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        app_of: Callable[[str, str], JSON | None] = lambda namespace, name: None,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.clock = clock
+        self.app_of = app_of  # an Application as the server's cache has it, or None
         self._pending: set[asyncio.Task[None]] = set()
         self._recent: deque[float] = deque()
 
@@ -133,6 +136,9 @@ class Audit:
             "name": name,
             "namespace": namespace,
         }
+        uid = ((self.app_of(namespace, name) or {}).get("metadata") or {}).get("uid")
+        if isinstance(uid, str) and uid:
+            involved["uid"] = uid
         self._event(involved, reason, said)
 
     def login(self, user: str, method: str, address: str, *, ok: bool, why: str = "") -> None:

@@ -296,10 +296,11 @@ def for_server(
     config: settings.ServerSettings,
     client: KubeClient,
     projects: Callable[[], list[dict[str, Any]]] = list,
+    app_of: Callable[[str, str], dict[str, Any] | None] = lambda namespace, name: None,
 ) -> Auth:
     """The login of a server: the admin account and the sessions in its namespace's Secrets,
     the API tokens (whose roles ``projects`` -- the Projects now -- must still declare),
-    the audit trail."""
+    the audit trail (``app_of``: an Application from the cache, whose uid its Events name)."""
     account = AdminAccount(client, config.controller_namespace)
     # Without the local account no password session is good, whatever its Secret says.
     hashed = account.password_hash if config.local_admin else _no_account
@@ -311,7 +312,7 @@ def for_server(
         secure_cookies=config.secure_cookies,
         local=config.local_admin,
         tokens=tokens.BearerTokens(client, config.controller_namespace, projects),
-        audit=Audit(client, config.controller_namespace),
+        audit=Audit(client, config.controller_namespace, app_of=app_of),
     )
 
 
