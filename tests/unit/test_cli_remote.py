@@ -364,3 +364,8 @@ async def test_the_list_reads_every_page_then_each_app() -> None:
     listed = await ServerApps(remote(handler)).list_apps("team")
     assert [a["metadata"]["name"] for a in listed] == [n for n in names if n != "app-0007"]
     assert asked.count("/api/v1/applications") == 3
+
+    asked.clear()
+    named = await ServerApps(remote(handler)).list_apps("team", full=False)
+    assert named == [{"metadata": {"name": n, "namespace": "team"}} for n in names]
+    assert asked == ["/api/v1/applications"] * 3  # -o name: the list only

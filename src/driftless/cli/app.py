@@ -141,7 +141,7 @@ async def list_apps(
     ns = None if all_namespaces else app_namespace(namespace)
 
     async def fetch(apps: Apps) -> list[JSON]:
-        return await apps.list_apps(ns)
+        return await apps.list_apps(ns, full=output != "name")
 
     apps = sorted(
         (_redacted(a) for a in await with_apps(globals_, fetch)),

@@ -18,11 +18,13 @@ either way:
 * anything else from the server: ``client.ServerError`` (1), a 401 saying to
   run ``driftless login``.
 
-``ServerApps.list`` reads the filtered list (pages of ``PAGE`` rows, names
-only) and then each Application (at most ``PARALLEL`` at a time): the table's
-AGE and READY, and ``-o yaml``, need the whole object, which the list does not
-carry. Through the server ``--controller-namespace`` of ``app diff`` is the
-server's own (its Projects); the flag is not sent.
+``ServerApps.list_apps`` reads the filtered list (pages of ``PAGE`` rows) and
+then each Application (at most ``PARALLEL`` at a time): the table's AGE and
+READY, and ``-o yaml``, need the whole object, which the list does not carry.
+``full=False`` (what ``-o name`` asks) stops at the list: objects holding only
+``metadata.name`` and ``namespace``. Through the server
+``--controller-namespace`` of ``app diff`` is the server's own (its
+Projects); the flag is not sent.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def not_found(name: str, namespace: str) -> click.ClickException:
 
 
 class Apps(Protocol):
-    async def list_apps(self, namespace: str | None) -> list[JSON]: ...
+    async def list_apps(self, namespace: str | None, *, full: bool = True) -> list[JSON]: ...
 
     async def get(self, name: str, namespace: str) -> JSON: ...
 
@@ -92,7 +94,7 @@ class KubeApps:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
 
-    async def list_apps(self, namespace: str | None) -> list[JSON]:
+    async def list_apps(self, namespace: str | None, *, full: bool = True) -> list[JSON]:
         return await self.client.list(API_VERSION, APPLICATION_KIND, namespace)
 
     async def get(self, name: str, namespace: str) -> JSON:
@@ -130,7 +132,7 @@ class ServerApps:
     def __init__(self, remote: Remote) -> None:
         self.remote = remote
 
-    async def list_apps(self, namespace: str | None) -> list[JSON]:
+    async def list_apps(self, namespace: str | None, *, full: bool = True) -> list[JSON]:
         keys: list[tuple[str, str]] = []
         while True:
             params: JSON = {"limit": PAGE, "offset": len(keys), "sort": "name"}
@@ -143,6 +145,8 @@ class ServerApps:
             keys += [_key(row) for row in rows]
             if not rows or len(keys) >= int(page.get("total") or 0):
                 break
+        if not full:
+            return [{"metadata": {"name": name, "namespace": ns}} for ns, name in keys]
         gate = asyncio.Semaphore(PARALLEL)
 
         async def one(ns: str, name: str) -> JSON | None:
