@@ -278,6 +278,8 @@ async def test_every_page_passes_axe(
         ("project", "/projects/default", page.get_by_role("heading", name="default")),
         ("repositories", "/repositories", page.get_by_role("heading", name="Repositories")),
         ("clusters", "/clusters", page.get_by_role("heading", name="Clusters")),
+        ("not-found", "/nowhere", page.get_by_role("heading", name="Page not found")),
+        ("unknown-app", f"/applications/{APPS_NAMESPACE}/no-such-app", page.get_by_role("alert")),
     ):
         await page.goto(f"{server.url}{path}")
         await audit(where, ready.first)
