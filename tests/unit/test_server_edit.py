@@ -51,7 +51,8 @@ async def test_a_namespace_the_server_does_not_manage_is_refused_before_any_call
     assert answer["error"]["message"] == (
         "body.metadata.namespace: this server manages applications in namespace apps only"
     )
-    audit = json.loads(caplog.records[-1].getMessage())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith('{"audit"')]
+    audit = json.loads(lines[-1])
     assert audit == {
         "audit": "write",
         "user": "admin",  # without auth, every request is the admin's
