@@ -253,6 +253,8 @@ async def serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # The audit Events in flight, before the client goes (bounded: the API may be down).
+        await state.auth.audit.drain(timeout=5)
         await state.caches.close()
         await state.views.remote.close()
         await state.live.close()

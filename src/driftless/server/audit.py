@@ -155,10 +155,14 @@ class Audit:
         }
         self._event(involved, Reason.LOGGED_IN if ok else Reason.LOGIN_FAILED, said)
 
-    async def drain(self) -> None:
-        """Wait for the Events in flight (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the Events in flight (tests, shutdown); past ``timeout`` s, cancel the rest."""
+        if not self._pending:
+            return
+        _, late = await asyncio.wait(list(self._pending), timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _event(self, involved: JSON, reason: Reason, message: str) -> None:
         if self.client is None or not self._budget():
