@@ -335,3 +335,16 @@ def test_the_server_refuses_with_one_message_and_logs_only_the_reason(
     assert caught.value.message == server_tokens.REFUSED
     assert token not in caplog.text and "aaaaaaaaaa" not in caplog.text
     assert "API token refused: " in caplog.text
+
+
+def test_at_the_cap_revoked_records_make_room_and_live_ones_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tokens, "MAX_RECORDS", 3)
+    table = TokenTable()
+    for token_id in ("a", "b", "c"):
+        table, _ = _issued(table, token_id=token_id, expires_in=None)
+    with pytest.raises(TokenError, match="revoke some first"):
+        _issued(table, token_id="d")
+    table, _ = _issued(tokens.revoke(table, "b"), token_id="d")
+    assert [r.id for r in table.records] == ["a", "c", "d"]

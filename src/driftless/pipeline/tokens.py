@@ -201,8 +201,8 @@ def issue(
     """Issue a token: the new table (key made on first use, record added), the token, its record.
 
     Records of tokens that can no longer authenticate (expired, or their key
-    dropped) are forgotten first; ``TokenError`` for a duplicate id or past
-    ``MAX_RECORDS`` live records.
+    dropped) are forgotten first, and revoked ones when ``MAX_RECORDS`` are
+    kept; ``TokenError`` for a duplicate id or past ``MAX_RECORDS`` live records.
     """
     check_names(project, role)
     token_id = token_id if token_id is not None else secrets.token_hex(8)
@@ -212,6 +212,8 @@ def issue(
     table = _pruned(table, now)
     if table.record(token_id) is not None:
         raise TokenError(f"a token with id {token_id!r} exists; pick another --id")
+    if len(table.records) >= MAX_RECORDS:  # revoked records are only shown: they go first
+        table = replace(table, records=tuple(r for r in table.records if not r.revoked))
     if len(table.records) >= MAX_RECORDS:
         raise TokenError(f"{MAX_RECORDS} tokens exist; revoke some first")
     key = table.signer
