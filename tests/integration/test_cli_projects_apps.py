@@ -61,6 +61,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "clusterResourceAllowList": [{"group": "", "kind": "Namespace"}],
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
         "sourceNamespaces": ["team-a"],
+        "roles": [],
     }
     managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
     assert objects.CLI_FIELD_MANAGER in managers
@@ -85,6 +86,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "clusterResourceAllowList": [],
         "namespaceResourceDenyList": [],
         "sourceNamespaces": [],
+        "roles": [],
     }, "upsert replaces the spec"
 
     listed = await invoke(kc, "project", "list")

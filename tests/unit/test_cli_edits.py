@@ -113,6 +113,7 @@ def test_build_spec_adds_flags_to_file_spec() -> None:
         "clusterResourceAllowList": [{"group": "", "kind": "Namespace"}],
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
         "sourceNamespaces": ["team-*"],
+        "roles": [],
     }
     with pytest.raises(click.UsageError, match=r"spec\.sourceRepos"):
         project.build_spec(
