@@ -1,5 +1,5 @@
-"""The OpenAPI document says which operations need a session (401) and which writes the
-cross-site guard may refuse (403), for every route the server has."""
+"""The OpenAPI document says which operations need a session or an API token (401) and which
+writes the cross-site guard may refuse (403), for every route the server has."""
 
 from __future__ import annotations
 
@@ -43,8 +43,20 @@ async def test_every_protected_operation_lists_401_and_names_the_cookie() -> Non
         assert "401" in operation["responses"], key
         assert operation.get("security"), key
     schemes = doc["components"]["securitySchemes"]
-    assert [s["name"] for s in schemes.values()] == [COOKIE]
-    assert all(s["in"] == "cookie" for s in schemes.values())
+    cookies = [s for s in schemes.values() if s["type"] == "apiKey"]
+    assert [s["name"] for s in cookies] == [COOKIE]
+    assert all(s["in"] == "cookie" for s in cookies)
+    # Or a project API token: either one (two requirement objects) on every protected one.
+    assert schemes["ApiToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A project API token (driftless project token create PROJECT ROLE).",
+    }
+    for key, operation in protected.items():
+        assert {name for req in operation["security"] for name in req} == {
+            "APIKeyCookie",
+            "ApiToken",
+        }, key
     # What anyone may call says so: the probes and the login need no session.
     for key in [("/healthz", "get"), ("/readyz", "get"), ("/api/v1/session", "post")]:
         assert not _operations(doc)[key].get("security"), key
@@ -53,7 +65,7 @@ async def test_every_protected_operation_lists_401_and_names_the_cookie() -> Non
 async def test_the_scheme_names_the_host_prefixed_cookie_behind_https() -> None:
     doc = _document(ServerSettings(https_proxy=True))
     schemes = doc["components"]["securitySchemes"]
-    assert [s["name"] for s in schemes.values()] == [SECURE_COOKIE]
+    assert [s["name"] for s in schemes.values() if s["type"] == "apiKey"] == [SECURE_COOKIE]
 
 
 async def test_every_api_write_lists_403_and_no_read_does_for_csrf() -> None:

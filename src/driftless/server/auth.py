@@ -62,7 +62,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyCookie
+from fastapi.security import APIKeyCookie, HTTPBearer
 from pydantic import BaseModel, Field
 
 from driftless.core import deployment
@@ -389,8 +389,16 @@ def guard(auth: Auth) -> Callable[..., str]:
     cookie = APIKeyCookie(
         name=auth.cookie, auto_error=False, description="The session cookie set by POST /session."
     )
+    # The other way in (either one): documented here, checked in ``current_user``.
+    bearer = HTTPBearer(
+        scheme_name="ApiToken",
+        auto_error=False,
+        description="A project API token (driftless project token create PROJECT ROLE).",
+    )
 
-    async def fresh(session: str | None = Depends(cookie)) -> str | None:
+    async def fresh(
+        session: str | None = Depends(cookie), _token: object = Depends(bearer)
+    ) -> str | None:
         # An id made a moment ago by another replica: re-read the sessions (bounded).
         await auth.sessions.ensure(session)
         return session
