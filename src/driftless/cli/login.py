@@ -4,7 +4,8 @@
 /api/v1/session``; asked at the terminal, or one line of stdin with
 ``--password-stdin``) or stores a project token (``--token``: from
 ``$DRIFTLESS_AUTH_TOKEN`` or one line of stdin, never an argument, which
-``ps`` would show), then records the server in the credentials file
+``ps`` would show) or logs in through the browser with the server's single
+sign-on (``--sso``: ``remote.sso``), then records the server in the credentials file
 (``remote.credentials``: 0600) and makes it the current one: the app
 commands go through it from then on (the rule: ``remote.target``).
 ``logout [SERVER]`` ends the session on the server (``DELETE
@@ -21,11 +22,12 @@ import click
 
 from driftless.cli.context import run_async
 from driftless.cli.exits import UsageFailedError
-from driftless.cli.remote import credentials
+from driftless.cli.remote import credentials, sso
 from driftless.cli.remote.client import (
     NotLoggedInError,
     Remote,
     ServerError,
+    Session,
     auth_headers,
     shown,
 )
@@ -67,6 +69,24 @@ def _password(from_stdin: bool) -> str:
     help=f"Log in with a project token instead, read from ${TOKEN_ENV} or stdin (one line).",
 )
 @click.option(
+    "--sso",
+    "use_sso",
+    is_flag=True,
+    help="Log in through the browser with the server's single sign-on.",
+)
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="With --sso: only print the URL to open (a machine without a browser).",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 3600),
+    default=300,
+    show_default=True,
+    help="With --sso: how long to wait for the browser's login, in seconds.",
+)
+@click.option(
     "--insecure-skip-tls-verify",
     "insecure",
     is_flag=True,
@@ -84,6 +104,9 @@ async def login_command(
     username: str,
     password_stdin: bool,
     use_token: bool,
+    use_sso: bool,
+    no_browser: bool,
+    timeout: int,
     insecure: bool,
     ca_file: str | None,
 ) -> None:
@@ -101,25 +124,31 @@ async def login_command(
         -o jsonpath='{.data.password}' | base64 -d \\
         | driftless login https://driftless.example.com --password-stdin
       DRIFTLESS_AUTH_TOKEN=... driftless login https://driftless.example.com --token
+      driftless login https://driftless.example.com --sso
     """
     if insecure and ca_file:
         raise UsageFailedError("--insecure-skip-tls-verify and --ca-file contradict each other")
-    if use_token and password_stdin:
-        raise UsageFailedError("--token and --password-stdin contradict each other")
+    if sum((use_token, password_stdin, use_sso)) > 1:
+        raise UsageFailedError("--token, --password-stdin and --sso contradict each other")
+    if no_browser and not use_sso:
+        raise UsageFailedError("--no-browser goes with --sso")
     url = credentials.server_url(server)
     stored = credentials.load()
     if use_token:
         token = os.environ.get(TOKEN_ENV, "").strip() or _line_of_stdin("token")
         entry = await _check_token(url, token, insecure, ca_file)
     else:
-        password = _password(password_stdin)
         remote = Remote(url, insecure=insecure, ca_file=ca_file)
         try:
-            session = await remote.login(username, password)
-        except ServerError as exc:
-            if exc.status == 401:
-                raise DriftlessError(f"login to {url} refused: {exc.message}") from None
-            raise
+            if use_sso:
+                session = await sso.browser_login(
+                    remote,
+                    timeout=timeout,
+                    open_browser=not no_browser,
+                    say=lambda text: click.echo(text, err=True),
+                )
+            else:
+                session = await _password_login(remote, username, _password(password_stdin))
         finally:
             await remote.close()
         entry = credentials.Entry(
@@ -134,6 +163,15 @@ async def login_command(
     path = credentials.save(stored.with_entry(entry))
     who = f" as {shown(entry.user)}" if entry.user else " with a token"
     click.echo(f"logged in to {url}{who} (credentials in {path})")
+
+
+async def _password_login(remote: Remote, username: str, password: str) -> Session:
+    try:
+        return await remote.login(username, password)
+    except ServerError as exc:
+        if exc.status == 401:
+            raise DriftlessError(f"login to {remote.url} refused: {exc.message}") from None
+        raise
 
 
 async def _check_token(

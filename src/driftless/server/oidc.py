@@ -27,6 +27,25 @@ Routes (``router``), public like the password login:
   (never a code, token or claim). A provider that does not answer meanwhile:
   303 to ``/login?sso=unavailable``.
 
+The CLI's login (``driftless login SERVER --sso``):
+
+* ``GET /api/v1/auth/oidc/login?cli_port=P&cli_state=S`` starts a login as
+  above that remembers the CLI's loopback port (a number, 1-65535: the
+  redirect goes to ``http://127.0.0.1:P/callback`` and nowhere else, so no
+  open redirect) and state (``oidc_tokens.CLI_STATE``); one without the
+  other, a port that is not a number or out of range, a malformed state: 422.
+* Its callback sets no cookie in the browser: it redirects (303) to
+  ``http://127.0.0.1:P/callback?code=C&state=S``, ``C`` a one-time code
+  (``oidc_tokens.CliCodes``). A login the provider or the ID token refuses,
+  or a provider that does not answer, goes there too with
+  ``error=<code>&state=S`` (the provider's error code, when it is one of
+  RFC 6749's, else ``login_refused`` or ``provider_unavailable``), so the
+  CLI can say so; an answer that matches no live login is the 401 above.
+* ``POST /api/v1/auth/cli/exchange {"code", "state"}`` (public): the code,
+  once, within ``oidc_tokens.CLI_CODE_SECONDS``, with the state it was issued
+  for, makes the session and sets its cookie, as ``POST /session`` does; any
+  other code is 401. The session id thus never appears in a URL.
+
 The callback's query (the code, the state) never reaches a log: ``load``
 puts ``RedactCallback`` on uvicorn's access log.
 
@@ -43,18 +62,19 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import aiohttp
 import jwt
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 
 from driftless.kube.client import KubeClient
 from driftless.server import oidc_tokens, sessions
-from driftless.server.auth import Auth, set_session_cookie
-from driftless.server.errors import UnauthorizedError
+from driftless.server.auth import Auth, SessionUser, set_session_cookie
+from driftless.server.errors import InvalidError, UnauthorizedError
 from driftless.server.settings import (
     OIDC_CALLBACK_PATH,
     OidcSettings,
@@ -79,6 +99,19 @@ DISCOVERY_SECONDS = 300.0
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 UNAVAILABLE_PAGE = "/login?sso=unavailable"
 REFUSED = "single sign-on refused; log in again"
+CODE_REFUSED = "the login code is unknown, used, expired or another login's; log in again"
+# RFC 6749 4.1.2.1's error codes: passed on to the CLI as they are; anything else is not.
+PROVIDER_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+    }
+)
 _MAX_BODY = 256 * 1024
 
 
@@ -94,6 +127,7 @@ class SingleSignOn:
     client_secret: str = field(repr=False)
     redirect_url: str
     pending: oidc_tokens.PendingLogins = field(default_factory=oidc_tokens.PendingLogins)
+    codes: oidc_tokens.CliCodes = field(default_factory=oidc_tokens.CliCodes)
     _discovery: dict[str, Any] | None = field(default=None, repr=False)
     _discovered_at: float = -float("inf")
     _jwks: jwt.PyJWKClient | None = field(default=None, repr=False)
@@ -285,14 +319,49 @@ async def load(settings: ServerSettings, client: KubeClient) -> SingleSignOn | N
     return SingleSignOn(config, base64.b64decode(value).decode(), redirect)
 
 
+class CliExchange(BaseModel):
+    code: str = Field(min_length=1, max_length=256)
+    state: str = Field(pattern=oidc_tokens.CLI_STATE.pattern)
+
+
+def _end_flow(auth: Auth, response: Response) -> None:
+    response.delete_cookie(
+        FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=auth.secure_cookies
+    )
+
+
+def _to_cli(
+    auth: Auth, cli: oidc_tokens.CliLogin, *, code: str = "", error: str = ""
+) -> RedirectResponse:
+    """303 to the CLI's loopback listener: the code, or an error code (``login_refused``)."""
+    answer = {"code": code} if code else {"error": error or "login_refused"}
+    query = urlencode({**answer, "state": cli.state})
+    response = RedirectResponse(f"http://127.0.0.1:{cli.port}/callback?{query}", status_code=303)
+    _end_flow(auth, response)
+    return response
+
+
 def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
     """The single sign-on routes (see the module docstring)."""
     routes = APIRouter(tags=["session"])
 
     @routes.get("/auth/oidc/login", status_code=302, response_class=RedirectResponse)
-    async def start() -> RedirectResponse:
-        """Start a login at the provider."""
-        state, nonce, challenge, browser = sso.pending.start()
+    async def start(
+        cli_port: Annotated[
+            int | None, Query(ge=1, le=65535, description="The CLI's loopback port.")
+        ] = None,
+        cli_state: Annotated[
+            str | None,
+            Query(pattern=oidc_tokens.CLI_STATE.pattern, description="The CLI's state."),
+        ] = None,
+    ) -> RedirectResponse:
+        """Start a login at the provider (for the CLI: with its port and state)."""
+        if (cli_port is None) != (cli_state is None):
+            raise InvalidError("query: cli_port and cli_state go together")
+        cli = None
+        if cli_port is not None and cli_state is not None:
+            cli = oidc_tokens.CliLogin(cli_port, cli_state)
+        state, nonce, challenge, browser = sso.pending.start(cli)
         try:
             url = await sso.authorization_url(state, nonce, challenge)
         except ProviderUnavailableError as exc:
@@ -317,9 +386,10 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         responses={401: {"description": "The provider's answer does not log anyone in."}},
     )
     async def callback(request: Request) -> RedirectResponse:
-        """The provider's answer: a session and 303 to the UI, or 401."""
+        """The provider's answer: a session and 303 to the UI (or the CLI), or 401."""
         query = request.query_params
         address = request.client.host if request.client is not None else ""
+        pending: oidc_tokens.Pending | None = None
         try:
             pending = sso.pending.finish(query.get("state"), request.cookies.get(FLOW_COOKIE))
             if "error" in query or not query.get("code"):
@@ -329,9 +399,14 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         except oidc_tokens.TokenRejectedError as exc:
             log.warning("single sign-on refused: %s", exc.reason)
             auth.audit.login("", sessions.OIDC, address, ok=False, why=exc.reason)
+            if pending is not None and pending.cli is not None:
+                said = query.get("error", "")
+                return _to_cli(auth, pending.cli, error=said if said in PROVIDER_ERRORS else "")
             raise UnauthorizedError(REFUSED) from None
         except ProviderUnavailableError as exc:
             log.warning("single sign-on: the provider does not answer: %s", exc)
+            if pending is not None and pending.cli is not None:
+                return _to_cli(auth, pending.cli, error="provider_unavailable")
             return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)
         user, groups, left_out = oidc_tokens.identity(
             claims,
@@ -340,14 +415,41 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         )
         if left_out:
             log.warning("single sign-on: %s has %d groups too many to keep", user, left_out)
+        if pending.cli is not None:
+            # The CLI's login: no cookie here; a one-time code the CLI exchanges.
+            log.info("single sign-on: %s authenticated for the CLI", user)
+            code = sso.codes.issue(user, groups, pending.cli.state)
+            return _to_cli(auth, pending.cli, code=code)
         session_id = await auth.sessions.login(user, None, groups=groups, method=sessions.OIDC)
         log.info("single sign-on: %s logged in (%d groups)", user, len(groups))
         auth.audit.login(user, sessions.OIDC, address, ok=True)
         response = RedirectResponse("/", status_code=303)
         set_session_cookie(auth, response, session_id)
-        response.delete_cookie(
-            FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=auth.secure_cookies
-        )
+        _end_flow(auth, response)
         return response
+
+    @routes.post(
+        "/auth/cli/exchange",
+        response_model=SessionUser,
+        responses={401: {"description": "The code logs no one in."}},
+    )
+    async def exchange(body: CliExchange, request: Request, response: Response) -> Any:
+        """The CLI's one-time code for its session; sets the session cookie."""
+        address = request.client.host if request.client is not None else ""
+        try:
+            grant = sso.codes.redeem(body.code, body.state)
+        except oidc_tokens.TokenRejectedError as exc:
+            log.warning("single sign-on refused: %s", exc.reason)
+            auth.audit.login("", sessions.OIDC, address, ok=False, why=exc.reason)
+            raise UnauthorizedError(CODE_REFUSED) from None
+        session_id = await auth.sessions.login(
+            grant.user, None, groups=grant.groups, method=sessions.OIDC
+        )
+        log.info(
+            "single sign-on: %s logged in with the CLI (%d groups)", grant.user, len(grant.groups)
+        )
+        auth.audit.login(grant.user, sessions.OIDC, address, ok=True)
+        set_session_cookie(auth, response, session_id)
+        return {"user": grant.user}
 
     return routes

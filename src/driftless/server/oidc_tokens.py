@@ -14,6 +14,15 @@ there are several audiences), ``exp``/``iat`` with ``LEEWAY_SECONDS`` of
 clock skew, and ``nonce``. A refusal raises ``TokenRejectedError`` whose
 ``reason`` is one fixed phrase: never a claim, never the token.
 
+A login the CLI started (``driftless login SERVER --sso``) carries a
+``CliLogin`` (the loopback port the CLI listens on, and the CLI's own state).
+Its callback makes no browser session: ``CliCodes.issue`` gives a one-time
+code for what the login proved (user, groups), bound to the CLI's state and
+good for ``CLI_CODE_SECONDS``; ``CliCodes.redeem`` takes it out once -- a
+replayed, unknown, expired code, or one shown with another state, is refused
+(and a code shown with the wrong state is spent all the same: no retries).
+Only a digest of each code is kept.
+
 ``identity(claims, ...)`` reads the user (the configured claim, else ``sub``)
 and the groups (a list of strings, or one string), sorted, within what a
 session holds (``sessions.MAX_GROUPS``, ``MAX_GROUP_LENGTH``,
@@ -26,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -38,7 +48,12 @@ from driftless.server.sessions import MAX_GROUP_LENGTH, MAX_GROUPS, MAX_GROUPS_T
 
 __all__ = [
     "ALGORITHMS",
+    "CLI_CODE_SECONDS",
+    "CLI_STATE",
     "FLOW_SECONDS",
+    "CliCodes",
+    "CliLogin",
+    "Grant",
     "Pending",
     "PendingLogins",
     "TokenRejectedError",
@@ -62,6 +77,9 @@ ALGORITHMS: Final = (
 LEEWAY_SECONDS: Final = 60
 FLOW_SECONDS: Final = 600.0
 MAX_PENDING: Final = 1000
+CLI_CODE_SECONDS: Final = 60.0
+#: The CLI's state: URL-safe, long enough to be unguessable, short enough to bound.
+CLI_STATE: Final = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _MAX_TOKEN = 16 * 1024
 
 
@@ -84,6 +102,14 @@ def pkce() -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class CliLogin:
+    """The CLI's half of a login: where it listens (a loopback port) and its state."""
+
+    port: int
+    state: str
+
+
+@dataclass(frozen=True)
 class Pending:
     """A login a browser started: what its answer must match."""
 
@@ -91,6 +117,7 @@ class Pending:
     verifier: str
     browser: str  # SHA-256 of the flow cookie's value
     started: float
+    cli: CliLogin | None = None
 
 
 def _digest(value: str) -> str:
@@ -104,8 +131,8 @@ class PendingLogins:
         self._clock = clock
         self._pending: dict[str, Pending] = {}
 
-    def start(self) -> tuple[str, str, str, str]:
-        """A new login: ``(state, nonce, code_challenge, browser_cookie)``."""
+    def start(self, cli: CliLogin | None = None) -> tuple[str, str, str, str]:
+        """A new login (``cli``: the CLI's): ``(state, nonce, code_challenge, browser_cookie)``."""
         now = self._clock()
         for state in [s for s, p in self._pending.items() if now - p.started > FLOW_SECONDS]:
             del self._pending[state]
@@ -113,7 +140,7 @@ class PendingLogins:
             del self._pending[next(iter(self._pending))]
         state, nonce, browser = (secrets.token_urlsafe(32) for _ in range(3))
         verifier, challenge = pkce()
-        self._pending[state] = Pending(nonce, verifier, _digest(browser), now)
+        self._pending[state] = Pending(nonce, verifier, _digest(browser), now, cli)
         return state, nonce, challenge, browser
 
     def finish(self, state: str | None, browser: str | None) -> Pending:
@@ -131,6 +158,47 @@ class PendingLogins:
 
     def __len__(self) -> int:
         return len(self._pending)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a CLI login's one-time code stands for."""
+
+    user: str
+    groups: tuple[str, ...]
+    state: str  # the CLI's
+    issued: float
+
+
+class CliCodes:
+    """The one-time codes of CLI logins not redeemed yet (in memory, at most ``MAX_PENDING``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._grants: dict[str, Grant] = {}  # SHA-256 of the code -> grant
+
+    def issue(self, user: str, groups: tuple[str, ...], state: str) -> str:
+        """A fresh code for ``user`` and ``groups``, redeemable once with ``state``."""
+        now = self._clock()
+        for key in [k for k, g in self._grants.items() if now - g.issued > CLI_CODE_SECONDS]:
+            del self._grants[key]
+        while len(self._grants) >= MAX_PENDING:  # oldest first
+            del self._grants[next(iter(self._grants))]
+        code = secrets.token_urlsafe(32)
+        self._grants[_digest(code)] = Grant(user, groups, state, now)
+        return code
+
+    def redeem(self, code: str, state: str) -> Grant:
+        """Take the code's grant out: ``TokenRejectedError`` unless live and ``state``'s."""
+        grant = self._grants.pop(_digest(code), None)
+        if grant is None or self._clock() - grant.issued > CLI_CODE_SECONDS:
+            raise TokenRejectedError("unknown, replayed or expired CLI login code")
+        if not hmac.compare_digest(grant.state.encode(), state.encode()):
+            raise TokenRejectedError("the CLI login code is another login's")
+        return grant
+
+    def __len__(self) -> int:
+        return len(self._grants)
 
 
 def verify(

@@ -150,15 +150,21 @@ class Remote:
     async def login(self, username: str, password: str) -> Session:
         """``POST /api/v1/session``: the session cookie the server set, or ``ServerError``."""
         body = {"username": username, "password": password}
-        status, cookies, content = await self._send(
-            "POST", "/api/v1/session", None, body, authenticated=False
-        )
+        return await self._session("/api/v1/session", body, username)
+
+    async def exchange(self, code: str, state: str) -> Session:
+        """``POST /api/v1/auth/cli/exchange``: a single sign-on's one-time code for its session."""
+        return await self._session("/api/v1/auth/cli/exchange", {"code": code, "state": state}, "")
+
+    async def _session(self, path: str, body: dict[str, str], user: str) -> Session:
+        """POST ``body`` to ``path`` (no credential): the session cookie set, or ``ServerError``."""
+        status, cookies, content = await self._send("POST", path, None, body, authenticated=False)
         answer = self._decode(status, content, login=True)
         for name in SESSION_COOKIES:
             value = cookies.get(name)
             if value and _SESSION_VALUE.match(value):
-                user = answer.get("user") if isinstance(answer, dict) else None
-                return Session(name, value, user if isinstance(user, str) else username)
+                named = answer.get("user") if isinstance(answer, dict) else None
+                return Session(name, value, named if isinstance(named, str) else user)
         raise ServerError(f"{self.url} accepted the login but set no session cookie for itself")
 
     async def _send(

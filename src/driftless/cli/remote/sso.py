@@ -1,0 +1,139 @@
+"""``driftless login SERVER --sso``: single sign-on in the browser, for the CLI.
+
+The CLI listens on an ephemeral port of 127.0.0.1 (``listen``), opens the
+browser (``webbrowser``; the URL is printed too, for a machine without one)
+at the server's ``/api/v1/auth/oidc/login?cli_port=P&cli_state=S``
+(``login_url``). After the provider's login the server redirects the browser
+to ``http://127.0.0.1:P/callback`` with a one-time code and the state, or an
+error code. The first answer there decides (``read_answer``, pure): the state
+must be this login's, else nothing is exchanged; the code is exchanged with
+``POST /api/v1/auth/cli/exchange`` for the session cookie (the session id
+never travels in a URL); the browser gets a small page saying whether it
+worked and that the tab can be closed. No answer within the timeout ends the
+login with a message saying so. Every failure is a ``DriftlessError``
+(exit code 1) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import secrets
+import webbrowser
+from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from driftless.cli.remote.client import Remote, ServerError, Session, shown
+from driftless.core.errors import DriftlessError
+
+__all__ = ["SsoLoginError", "browser_login", "login_url", "read_answer"]
+
+CALLBACK = "/callback"
+LOGIN_PATH = "/api/v1/auth/oidc/login"
+_REASONS = {
+    "access_denied": "the identity provider denied the login (access_denied)",
+    "provider_unavailable": "the identity provider does not answer the server",
+    "login_refused": "the server refused the identity provider's answer",
+}
+
+
+class SsoLoginError(DriftlessError):
+    """The browser login did not log in; the message says why (never a code or session)."""
+
+
+def login_url(server: str, port: int, state: str) -> str:
+    """Where the browser starts the CLI's login at ``server``. Pure."""
+    return f"{server}{LOGIN_PATH}?{urlencode({'cli_port': port, 'cli_state': state})}"
+
+
+def read_answer(query: Mapping[str, str], state: str) -> str:
+    """The one-time code of the browser's answer, or ``SsoLoginError``. Pure.
+
+    The state is checked first: an answer that is not this login's is never
+    believed, not even its error.
+    """
+    given = query.get("state", "")
+    if not hmac.compare_digest(given.encode(), state.encode()):
+        raise SsoLoginError(
+            "the browser's answer is not this login's (wrong state): nothing stored"
+        )
+    error = query.get("error")
+    if error is not None:
+        reason = _REASONS.get(error, f"the login failed ({shown(error)[:64]})")
+        raise SsoLoginError(f"single sign-on failed: {reason}; nothing stored")
+    code = query.get("code", "")
+    if not code:
+        raise SsoLoginError("the browser's answer has no login code: nothing stored")
+    return code
+
+
+def _page(title: str, text: str) -> web.Response:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></html>"
+    )
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+async def browser_login(
+    remote: Remote,
+    *,
+    timeout: float,
+    open_browser: bool,
+    say: Callable[[str], None],
+) -> Session:
+    """Log in to ``remote`` through the browser (see the module docstring)."""
+    state = secrets.token_urlsafe(32)
+    done: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+
+    async def callback(request: web.Request) -> web.Response:
+        if done.done():
+            return _page("Already answered", "This login is over: you can close this tab.")
+        try:
+            code = read_answer(request.query, state)
+            try:
+                session = await remote.exchange(code, state)
+            except ServerError as exc:
+                raise SsoLoginError(
+                    f"{remote.url} refused the login: {exc.message}; nothing stored"
+                ) from None
+        except DriftlessError as exc:
+            done.set_exception(exc)
+            return _page("Login failed", f"{exc.message}. You can close this tab.")
+        done.set_result(session)
+        return _page("Logged in", "driftless is logged in: you can close this tab.")
+
+    app = web.Application()
+    app.router.add_get(CALLBACK, callback)
+    # The page of the answer is sent before ``cleanup`` closes (it waits for it, briefly).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        url = login_url(remote.url, port, state)
+        if open_browser:
+            say(f"Opening the browser to log in; if it does not open, visit:\n  {url}")
+            await asyncio.to_thread(webbrowser.open, url)
+        else:
+            say(f"Open this URL in a browser to log in:\n  {url}")
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            raise SsoLoginError(
+                f"no login came back from the browser within {timeout:g} s: nothing stored"
+                " (run the login again; --timeout sets the wait)"
+            ) from None
+    finally:
+        if not done.done():
+            done.cancel()
+        await runner.cleanup()
