@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import webbrowser
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 import pytest_asyncio
+from click.testing import CliRunner
 
+from driftless.cli.main import cli
 from driftless.cli.remote import sso
 from driftless.cli.remote.client import Remote, Session
 from driftless.server import oidc, oidc_tokens
@@ -124,12 +127,14 @@ async def _browse(
         return resp.headers["Location"]
 
 
-async def _cli(server: str, timeout: float = 30) -> tuple[asyncio.Task[Session], str, Remote]:
+async def _cli(
+    server: str, timeout: float = 30, open_browser: bool = False
+) -> tuple[asyncio.Task[Session], str, Remote]:
     """Start the CLI's login; returns it, the URL it shows, and its client."""
     shown: asyncio.Queue[str] = asyncio.Queue()
     remote = Remote(server)
     task = asyncio.create_task(
-        sso.browser_login(remote, timeout=timeout, open_browser=False, say=shown.put_nowait)
+        sso.browser_login(remote, timeout=timeout, open_browser=open_browser, say=shown.put_nowait)
     )
     said = await asyncio.wait_for(shown.get(), 10)
     match = re.search(r"(http://\S+)", said)
@@ -163,6 +168,29 @@ async def test_the_whole_loop_logs_in_and_a_code_works_once(
             async with http.post(exchange, json=body) as again:
                 assert again.status == 401 and "Set-Cookie" not in again.headers
                 assert "used, expired" in (await again.json())["error"]["message"]
+    finally:
+        await remote.close()
+
+
+async def test_the_browser_is_opened_at_the_url_it_shows(
+    server: str, provider: HostileProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: asyncio.Queue[str] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def open_browser(url: str) -> bool:  # webbrowser.open, called from its thread
+        loop.call_soon_threadsafe(opened.put_nowait, url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", open_browser)
+    task, start, remote = await _cli(server, open_browser=True)
+    try:
+        assert await asyncio.wait_for(opened.get(), 10) == start
+        async with _browser() as http:
+            to_cli = await _browse(http, start, provider, "code=c0de")
+            async with http.get(to_cli) as page:
+                assert page.status == 200
+        assert (await asyncio.wait_for(task, 10)).user == "alice@example.test"
     finally:
         await remote.close()
 
@@ -249,3 +277,20 @@ async def test_a_malformed_exchange_is_422_and_an_unknown_code_401(server: str) 
                 assert resp.status == 422, body
         async with http.post(exchange, json={"code": "made-up", "state": STATE}) as resp:
             assert resp.status == 401
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--sso", "--token"], "contradict"),
+        (["--sso", "--password-stdin"], "contradict"),
+        (["--no-browser"], "--no-browser goes with --sso"),
+        (["--sso", "--timeout", "0"], "--timeout"),
+        (["--sso", "--timeout", "soon"], "--timeout"),
+    ],
+)
+def test_login_sso_usage_errors_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "DRIFTLESS_AUTH_TOKEN": ""}
+    result = CliRunner().invoke(cli, ["login", "http://127.0.0.1:1", *args], env=env)
+    assert result.exit_code == 2 and says in result.stderr, result.output
+    assert not (tmp_path / "driftless").exists()

@@ -4,6 +4,8 @@
   user's config dir, and the current one;
 * ``target``: the one decision whether a command talks to the Kubernetes API
   (a kubeconfig) or to a driftless server (pure);
+* ``sso``: ``driftless login --sso``, single sign-on in the browser with a
+  loopback callback and a one-time code;
 * ``client``: the HTTP client of the server's ``/api/v1`` (httpx), whose
   every failure is one ``ServerError`` line;
 * ``apps``: what the app commands read and write, from the cluster or from

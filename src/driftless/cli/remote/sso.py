@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import html
 import secrets
+import threading
 import webbrowser
 from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
@@ -123,7 +124,9 @@ async def browser_login(
         url = login_url(remote.url, port, state)
         if open_browser:
             say(f"Opening the browser to log in; if it does not open, visit:\n  {url}")
-            await asyncio.to_thread(webbrowser.open, url)
+            # A daemon thread: a console browser may hold it until it quits, and neither
+            # the wait for the answer nor the CLI's exit may wait for that.
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
         else:
             say(f"Open this URL in a browser to log in:\n  {url}")
         try:
