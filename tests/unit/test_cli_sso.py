@@ -102,6 +102,7 @@ async def server(provider: HostileProvider, tmp_path: Path) -> AsyncIterator[str
     state = idle_state(settings)
     state.auth.sessions = Sessions(3600)  # in memory: no API server here
     state.sso = oidc.SingleSignOn(config, "secret", "http://127.0.0.1:1/cb")
+    state.auth.end_session = state.sso.end_session_url  # as ``serve`` does: "oidc" is offered
     provider.token = lambda nonce: _signed()(provider.issuer, nonce)
     async with running(create_app(settings, state)) as url:
         yield url
@@ -294,3 +295,14 @@ def test_login_sso_usage_errors_exit_2(tmp_path: Path, args: list[str], says: st
     result = CliRunner().invoke(cli, ["login", "http://127.0.0.1:1", *args], env=env)
     assert result.exit_code == 2 and says in result.stderr, result.output
     assert not (tmp_path / "driftless").exists()
+
+
+async def test_a_server_without_single_sign_on_is_said_at_once(tmp_path: Path) -> None:
+    settings = ServerSettings(static_dir=tmp_path)
+    async with running(create_app(settings, idle_state(settings))) as url:
+        remote = Remote(url)
+        try:
+            with pytest.raises(sso.SsoLoginError, match="has no single sign-on"):
+                await sso.browser_login(remote, timeout=30, open_browser=False, say=print)
+        finally:
+            await remote.close()

@@ -1,6 +1,7 @@
 """``driftless login SERVER --sso``: single sign-on in the browser, for the CLI.
 
-The CLI listens on an ephemeral port of 127.0.0.1 (``listen``), opens the
+The server must offer single sign-on (``GET /api/v1/auth/methods``). The
+CLI then listens on an ephemeral port of 127.0.0.1 (``listen``), opens the
 browser (``webbrowser``; the URL is printed too, for a machine without one)
 at the server's ``/api/v1/auth/oidc/login?cli_port=P&cli_state=S``
 (``login_url``). After the provider's login the server redirects the browser
@@ -34,6 +35,7 @@ __all__ = ["SsoLoginError", "browser_login", "login_url", "read_answer"]
 
 CALLBACK = "/callback"
 LOGIN_PATH = "/api/v1/auth/oidc/login"
+METHODS_PATH = "/api/v1/auth/methods"
 _REASONS = {
     "access_denied": "the identity provider denied the login (access_denied)",
     "provider_unavailable": "the identity provider does not answer the server",
@@ -92,6 +94,11 @@ async def browser_login(
     say: Callable[[str], None],
 ) -> Session:
     """Log in to ``remote`` through the browser (see the module docstring)."""
+    # Asked first: a server without single sign-on would leave the browser on a 404
+    # and the CLI waiting for its timeout.
+    methods = await remote.call("GET", METHODS_PATH, authenticated=False)
+    if not isinstance(methods, dict) or "oidc" not in (methods.get("methods") or []):
+        raise SsoLoginError(f"{remote.url} has no single sign-on: log in with a password")
     state = secrets.token_urlsafe(32)
     done: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
 
