@@ -21,6 +21,7 @@ import pytest
 
 from driftless.kube import clusters
 from driftless.kube.client import KubeClient
+from driftless.pipeline import token_store
 from driftless.sources import credentials as creds
 from tests.integration.helpers import APPS_NAMESPACE, unique
 from tests.integration.server_inprocess import serving
@@ -246,7 +247,11 @@ async def test_repositories_and_clusters_never_show_a_secret(
                 await api.get("/api/v1/repositories")
                 await api.get("/api/v1/clusters")
             assert sorted(secret_lists) == sorted(
-                [creds.REPOSITORY_SECRET_LABEL, clusters.CLUSTER_SECRET_SELECTOR]
+                [
+                    creds.REPOSITORY_SECRET_LABEL,
+                    clusters.CLUSTER_SECRET_SELECTOR,
+                    token_store.TOKENS_SECRET_SELECTOR,
+                ]
             )
             await api.get("/api/openapi.json")
         finally:

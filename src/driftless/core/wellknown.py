@@ -46,6 +46,8 @@ SECRET_TYPE_LABEL: Final = "driftless.dev/secret-type"
 REPOSITORY_SECRET_TYPE: Final = "repository"
 # Value of ``SECRET_TYPE_LABEL``: a remote cluster's kubeconfig (``kube.clusters``).
 CLUSTER_SECRET_TYPE: Final = "cluster"
+# Value of ``SECRET_TYPE_LABEL``: the API tokens' keys and records (``pipeline.token_store``).
+API_TOKENS_SECRET_TYPE: Final = "api-tokens"
 
 # ------------------------------------------- on push mode's inventory ConfigMap
 

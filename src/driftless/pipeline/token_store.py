@@ -11,15 +11,19 @@ issuing tokens at once both keep theirs. The server only reads it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from driftless.core import deployment
+from driftless.core.wellknown import API_TOKENS_SECRET_TYPE, SECRET_TYPE_LABEL
 from driftless.kube.client import KubeClient, KubeConflictError, KubeInvalidError
 from driftless.pipeline import tokens
 
-__all__ = ["SECRET", "TokenStore"]
+__all__ = ["SECRET", "TOKENS_SECRET_LABELS", "TOKENS_SECRET_SELECTOR", "TokenStore"]
 
 SECRET = deployment.TOKENS_SECRET
+#: The label that tells the tokens' Secret apart: the server watches only it.
+TOKENS_SECRET_LABELS: Final = {SECRET_TYPE_LABEL: API_TOKENS_SECRET_TYPE}
+TOKENS_SECRET_SELECTOR: Final = f"{SECRET_TYPE_LABEL}={API_TOKENS_SECRET_TYPE}"
 _ATTEMPTS = 5
 T = TypeVar("T")
 
@@ -70,7 +74,7 @@ class TokenStore:
         meta = {
             "name": SECRET,
             "namespace": self.namespace,
-            "labels": {"app.kubernetes.io/part-of": "driftless"},
+            "labels": {"app.kubernetes.io/part-of": "driftless", **TOKENS_SECRET_LABELS},
         }
         return {
             "apiVersion": "v1",

@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 METHOD: Final = "token"
 REFUSED: Final = "invalid or expired API token"
 RETRY_SECONDS: Final = 1.0
-_SELECTOR: Final = "app.kubernetes.io/part-of=driftless"
 JSON = dict[str, Any]
 Identity = tuple[str, str]  # (subject, method)
 
@@ -115,12 +114,16 @@ class BearerTokens:
 
     async def _follow(self) -> None:
         found, version = await self.client.list_with_version(
-            "v1", "Secret", self.namespace, label_selector=_SELECTOR
+            "v1", "Secret", self.namespace, label_selector=token_store.TOKENS_SECRET_SELECTOR
         )
         mine = [s for s in found if s["metadata"]["name"] == token_store.SECRET]
         self.update(mine[0] if mine else None)
         async for event in self.client.watch(
-            "v1", "Secret", self.namespace, resource_version=version, label_selector=_SELECTOR
+            "v1",
+            "Secret",
+            self.namespace,
+            resource_version=version,
+            label_selector=token_store.TOKENS_SECRET_SELECTOR,
         ):
             if event.type == "BOOKMARK" or event.obj["metadata"]["name"] != token_store.SECRET:
                 continue
