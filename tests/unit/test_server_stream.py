@@ -13,6 +13,7 @@ per-session cap as the list's streams.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -348,6 +349,7 @@ async def test_an_app_stream_starts_with_a_snapshot_then_sends_only_what_changed
     client = hub.open(("apps", "a"))
     events = hub.events(client)
     assert (await anext(events)).startswith("retry: ")
+    assert (await anext(events)).startswith('event: app\ndata: {"metadata":{"namespace":"apps"')
     assert await anext(events) == 'event: tree\ndata: {"nodes":[{"name":"p1"}]}\n\n'
     assert await anext(events) == 'event: events\ndata: {"items":[]}\n\n'
     assert client.watched == frozenset({"apps"})
@@ -373,7 +375,7 @@ async def test_an_app_stream_ignores_other_namespaces_and_other_apps(
     hub, caches, views = app_hub()
     client = hub.open(("apps", "a"))
     events = hub.events(client)
-    for _ in range(3):  # retry, tree, events
+    for _ in range(4):  # retry, app, tree, events
         await anext(events)
     views.live.change("other")
     caches.change(row("b", ns="apps"))
@@ -387,13 +389,35 @@ async def test_an_app_stream_ends_when_the_app_is_deleted(monkeypatch: pytest.Mo
     monkeypatch.setattr(stream, "COALESCE_SECONDS", 0.01)
     hub, caches, _ = app_hub()
     events = hub.events(hub.open(("apps", "a")))
-    for _ in range(3):
+    for _ in range(4):
         await anext(events)
     caches._rows.clear()
     caches.change(None, ("apps", "a"))
     rest = [text async for text in events]
     assert rest == ['event: deleted\ndata: {"namespace":"apps","name":"a"}\n\n']
     assert len(hub) == 0
+
+
+async def test_an_app_stream_sends_the_app_whenever_it_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app's page keeps its summary and operation current from this one stream."""
+    monkeypatch.setattr(stream, "COALESCE_SECONDS", 0.01)
+    hub, caches, _ = app_hub()
+    events = hub.events(hub.open(("apps", "a")))
+    assert (await anext(events)).startswith("retry: ")
+    first = await anext(events)
+    assert first.startswith("event: app\n")
+    assert json.loads(first.split("data: ", 1)[1]) == _app_object("apps", "a")
+    for _ in range(2):  # tree, events
+        await anext(events)
+    running_op = {"operationState": {"phase": "Running", "message": "wave 1"}}
+    monkeypatch.setattr(caches, "app", lambda ns, n: {**_app_object(ns, n), "status": running_op})
+    caches.change(row("a", ns="apps"))
+    changed = await anext(events)  # the tree and Events did not change: only the app is sent
+    assert changed.startswith("event: app\n")
+    assert json.loads(changed.split("data: ", 1)[1])["status"] == running_op
+    await events.aclose()
 
 
 async def test_app_streams_count_with_list_streams_per_session() -> None:

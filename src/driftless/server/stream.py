@@ -37,11 +37,12 @@ own changes (``Caches.subscribe``). It sends, each time they differ from what
 it sent last, the very bodies ``GET .../tree`` and ``GET .../events`` answer
 (``routes_tree.AppViews``)::
 
+    event: app        data: <Application>             ``GET .../{name}``'s body
     event: tree       data: {"nodes": [...], "partial"?}
     event: events     data: {"items": [...], "partial"?}
     event: deleted    data: {"namespace", "name"}     the app is gone; the stream ends
 
-The first two come at once (a snapshot: a client needs no GET, also after
+The first three come at once (a snapshot: a client needs no GET, also after
 reconnecting). Its queue is one flag, so its memory is bounded by
 construction: changes mark the client dirty (``concerns`` says which do), and
 ``COALESCE_SECONDS`` after the first the bodies are computed once from memory
@@ -344,6 +345,7 @@ class AppHub:
                 client.watched = watched_namespaces(app)
                 client.updates += 1
                 for name, body in (
+                    ("app", app),  # its page needs no other stream (summary, operation)
                     ("tree", await self.views.tree_body(app)),
                     ("events", await self.views.events_body(app)),
                 ):
@@ -434,7 +436,7 @@ def router(caches: Caches, auth: Auth, views: AppViews, rbac_source: RbacSource)
     async def app_stream(
         request: Request, namespace: Namespace, name: Name, session: SessionCookie = None
     ) -> StreamingResponse:
-        """The app's resource tree and Events, sent again whenever they change (SSE)."""
+        """The app, its resource tree and Events, sent again whenever they change (SSE)."""
         views.app_or_404(namespace, name)
         owner, alive = session_of(session)
         who = access.of(request).who
