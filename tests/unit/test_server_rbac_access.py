@@ -6,16 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
+import aiohttp
 import pytest
 
 from driftless.kube.client import KubeClient
+from driftless.kube.errors import KubeUnavailableError
+from driftless.pipeline import tokens as pipeline_tokens
 from driftless.server import access, rbac, rbac_source, stream
-from driftless.server.app import create_app
+from driftless.server.app import ServerState, create_app, new_state
 from driftless.server.apps_query import AppQuery
 from driftless.server.rbac_source import RbacSource
 from driftless.server.rows import app_row
 from driftless.server.settings import ServerSettings
-from tests.fixtures.server_http import idle_state
+from driftless.server.tokens import BearerTokens
+from tests.fixtures.server_http import idle_planning, idle_state, running
 
 # Routes anyone may call (login and its methods): no authorization after the guard.
 PUBLIC = {"/api/v1/session", "/api/v1/auth/methods"}
@@ -131,3 +135,84 @@ def test_a_stream_client_sees_only_what_it_may() -> None:
     moved = app_row(_app("web", "team-b"))  # moved to a project bob may not see
     assert client.offer(mine, moved, mine.key)
     assert client.queue.get_nowait().name == "deleted"  # type: ignore[union-attr]
+
+
+# -- authorization never guesses (cold caches, a failed read) --------------------------
+
+NOW = 1_800_000_000
+
+
+class _WriteRecorder:
+    """A client that records every call; ``get`` answers ``found`` (or raises it)."""
+
+    def __init__(self, found: Any = None) -> None:
+        self.found = found
+        self.calls: list[str] = []
+
+    def __getattr__(self, method: str) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(method)
+            if isinstance(self.found, Exception):
+                raise self.found
+            return self.found if method == "get" else {"metadata": {}, "spec": {}}
+
+        return call
+
+
+def _token_app(tmp_path: Path, client: _WriteRecorder) -> tuple[Any, str, ServerState]:
+    """The server app with ``client``, and a valid token of role ``ci`` of project ``other``."""
+    settings = ServerSettings(static_dir=tmp_path)
+    kube = cast(KubeClient, client)
+    state = new_state(settings, kube, None, idle_planning(kube))
+    table, token, _ = pipeline_tokens.issue(
+        pipeline_tokens.TokenTable(), namespace=settings.controller_namespace,
+        project="other", role="ci", now=NOW, expires_in=3600, token_id="ci",
+    )  # fmt: skip
+    project = {"metadata": {"name": "other"}, "spec": {"roles": [{"name": "ci"}]}}
+    bearer = BearerTokens(
+        cast(KubeClient, None), settings.controller_namespace, lambda: [project],
+        clock=lambda: NOW + 1,
+    )  # fmt: skip
+    bearer.update({"data": pipeline_tokens.data_of(table)})
+    state.auth.tokens = bearer
+    return create_app(settings, state), token, state
+
+
+async def test_cold_caches_answer_503_and_never_reach_the_write(tmp_path: Path) -> None:
+    app = _app("web", "team-a")
+    app["metadata"]["resourceVersion"] = "7"
+    client = _WriteRecorder(found=app)
+    server, token, state = _token_app(tmp_path, client)
+    assert not state.caches.ready
+    async with (
+        running(server) as base,
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base}/api/v1/applications/apps/web/sync",
+            json={},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        assert resp.status == 503
+        assert (await resp.json())["error"]["code"] == "Unavailable"
+    assert client.calls == []
+
+
+async def test_a_failed_read_of_an_uncached_app_is_503_not_a_pass(tmp_path: Path) -> None:
+    client = _WriteRecorder(found=KubeUnavailableError(503, "connection refused"))
+    server, token, state = _token_app(tmp_path, client)
+    # Listed, but the app is not in them yet (just created).
+    state.caches._apps.synced = state.caches._projects.synced = True
+    async with (
+        running(server) as base,
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base}/api/v1/applications/apps/web/sync",
+            json={},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        assert resp.status == 503
+        body = await resp.json()
+    assert "connection refused" not in body["error"]["message"]
+    assert client.calls == ["get"]  # the authorization's read; no write

@@ -124,7 +124,8 @@ ProjectOf = Callable[[str, str], Awaitable[str | None]]
 
 def dependency(source: RbacSource, app_project: ProjectOf) -> Callable[..., Any]:
     """The dependency (see the module docstring). ``app_project(namespace, name)``: the
-    app's project, or ``None`` when there is no such app (the route then says 404)."""
+    app's project, or ``None`` when the API server said there is no such app (the route
+    then says 404); it raises (503) when it cannot tell, so no route runs unauthorized."""
 
     async def authorize(request: Request) -> None:
         access = Access(source.policy(), who(request.state.principal))

@@ -28,6 +28,7 @@ Every request first passes ``shield.Shield``: Host check without auth
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -65,6 +66,8 @@ from driftless.server.remote_live import RemoteLive
 from driftless.server.settings import ServerSettings, check
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
+
+log = logging.getLogger(__name__)
 
 
 class ListenError(DriftlessError):
@@ -115,17 +118,29 @@ def new_state(
 
 
 def _app_project(state: ServerState) -> access.ProjectOf:
-    """An app's project for ``access``: from the cache, else read (just created), else ``None``."""
+    """An app's project for ``access``: from the cache, else read (just created); ``None``
+    only when the API server said there is no such app. When that cannot be told (caches
+    not listed yet, the read failed) ``UnavailableError`` (503): never let a request past
+    authorization on a guess -- the route would act with the server's credentials."""
 
     async def project_of(namespace: str, name: str) -> str | None:
         app = state.caches.app(namespace, name)
         if app is None:
             if not state.caches.ready:
-                return None  # the route answers 503
+                raise errors.UnavailableError(f"the server is starting: {state.caches.problem}")
             try:
                 app = await state.client.get(API_VERSION, APPLICATION_KIND, name, namespace)
-            except KubeApiError:
-                return None  # the route meets the same trouble and says it
+            except KubeApiError as exc:
+                # The API server's text is for the log, not the caller.
+                log.warning(
+                    "cannot read application %s/%s to authorize: %s",
+                    namespace,
+                    name,
+                    type(exc).__name__,
+                )
+                raise errors.UnavailableError(
+                    f"cannot check the rights on application {namespace}/{name} now; try again"
+                ) from None
             if app is None:
                 return None
         return str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
