@@ -31,6 +31,12 @@ export interface Filters {
   sync: string[];
   health: string[];
   namespace: string[];
+  /** Repository URLs (any of; the server compares them normalized). */
+  repo: string[];
+  /** Destination server URLs or cluster names (any of). */
+  destination: string[];
+  /** A label selector, `k=v,k!=v,k,!k` (all of); "" for none. */
+  selector: string;
   search: string;
   sort: string;
   view: View;
@@ -38,6 +44,7 @@ export interface Filters {
 
 export const DEFAULT_SORT = "name";
 const MAX_TEXT = 253; // a Kubernetes name's length limit; longer text can match nothing
+const MAX_LONG = 1024; // URLs and selectors: the list API's own limit on one value
 const MAX_VALUES = 50;
 
 export const EMPTY: Filters = {
@@ -45,16 +52,19 @@ export const EMPTY: Filters = {
   sync: [],
   health: [],
   namespace: [],
+  repo: [],
+  destination: [],
+  selector: "",
   search: "",
   sort: DEFAULT_SORT,
   view: "table",
 };
 
-function texts(params: URLSearchParams, key: string): string[] {
+function texts(params: URLSearchParams, key: string, max = MAX_TEXT): string[] {
   const seen = new Set<string>();
   for (const raw of params.getAll(key)) {
     for (const part of raw.split(",")) {
-      const value = part.trim().slice(0, MAX_TEXT);
+      const value = part.trim().slice(0, max);
       if (value !== "" && seen.size < MAX_VALUES) seen.add(value);
     }
   }
@@ -74,6 +84,11 @@ export function parseFilters(search: string): Filters {
     sync: among(texts(params, "sync"), SYNC_STATUSES),
     health: among(texts(params, "health"), HEALTH_STATUSES),
     namespace: texts(params, "namespace"),
+    repo: texts(params, "repo", MAX_LONG),
+    destination: texts(params, "destination", MAX_LONG),
+    // Several selectors all hold, as one joined by commas does.
+    selector: params.getAll("selector").map((s) => s.trim()).filter((s) => s !== "")
+      .join(",").slice(0, MAX_LONG),
     search: (params.get("search") ?? "").trim().slice(0, MAX_TEXT),
     sort: SORTS.some((s) => s.value === sort) ? sort : DEFAULT_SORT,
     view: params.get("view") === "tiles" ? "tiles" : "table",
@@ -82,9 +97,10 @@ export function parseFilters(search: string): Filters {
 
 function apiParams(filters: Filters): URLSearchParams {
   const params = new URLSearchParams();
-  for (const key of ["project", "sync", "health", "namespace"] as const) {
+  for (const key of ["project", "sync", "health", "namespace", "repo", "destination"] as const) {
     for (const value of filters[key]) params.append(key, value);
   }
+  if (filters.selector !== "") params.set("selector", filters.selector);
   if (filters.search !== "") params.set("search", filters.search);
   if (filters.sort !== DEFAULT_SORT) params.set("sort", filters.sort);
   return params;
@@ -114,7 +130,8 @@ export function urlQuery(filters: Filters): string {
 export function isFiltered(filters: Filters): boolean {
   return (
     filters.project.length + filters.sync.length + filters.health.length +
-      filters.namespace.length > 0 || filters.search !== ""
+      filters.namespace.length + filters.repo.length + filters.destination.length > 0 ||
+    filters.selector !== "" || filters.search !== ""
   );
 }
 

@@ -122,6 +122,11 @@ function useTyped(value: string, commit: (text: string) => void): [string, (t: s
   return [text, setText];
 }
 
+/** Comma-separated text as values ("" : none). */
+function listOf(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
 function FilterBar({
   filters,
   setFilters,
@@ -130,7 +135,13 @@ function FilterBar({
   const [search, setSearch] = useTyped(filters.search, (text) =>
     setFilters({ ...filters, search: text }, true));
   const [namespace, setNamespace] = useTyped(filters.namespace.join(","), (text) =>
-    setFilters({ ...filters, namespace: text === "" ? [] : text.split(",").map((s) => s.trim()) }, true));
+    setFilters({ ...filters, namespace: listOf(text) }, true));
+  const [repo, setRepo] = useTyped(filters.repo.join(","), (text) =>
+    setFilters({ ...filters, repo: listOf(text) }, true));
+  const [destination, setDestination] = useTyped(filters.destination.join(","), (text) =>
+    setFilters({ ...filters, destination: listOf(text) }, true));
+  const [selector, setSelector] = useTyped(filters.selector, (text) =>
+    setFilters({ ...filters, selector: text }, true));
   const projects = useProjects();
 
   return (
@@ -164,6 +175,21 @@ function FilterBar({
         <label htmlFor="filter-namespace">App namespace</label>
         <input id="filter-namespace" value={namespace} placeholder="any"
           onChange={(e) => setNamespace(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor="filter-repo">Repository</label>
+        <input id="filter-repo" value={repo} placeholder="any URL"
+          onChange={(e) => setRepo(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor="filter-destination">Destination cluster</label>
+        <input id="filter-destination" value={destination} placeholder="any name or server"
+          onChange={(e) => setDestination(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor="filter-selector">Labels</label>
+        <input id="filter-selector" value={selector} placeholder="team=a,tier!=db"
+          onChange={(e) => setSelector(e.target.value)} />
       </div>
       <div className="field">
         <label htmlFor="filter-sort">Sort by</label>

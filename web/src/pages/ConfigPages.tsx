@@ -226,20 +226,45 @@ function ProjectFields({ item }: { item: ProjectWithCount }) {
 
 // -- repositories ---------------------------------------------------------
 
-const loadRepositories = (signal: AbortSignal): Promise<Repository[]> =>
-  api.repositories(signal).then((list) => list.items);
+interface RepositoryWithCount {
+  repository: Repository;
+  apps: number | null;
+}
+
+async function repositoriesWithCounts(signal: AbortSignal): Promise<RepositoryWithCount[]> {
+  const list = await api.repositories(signal);
+  return Promise.all(
+    list.items.map(async (repository) => {
+      const query = new URLSearchParams({ repo: repository.url, limit: "1" });
+      try {
+        return { repository, apps: (await api.applications(query.toString(), signal)).total };
+      } catch (error) {
+        if (error instanceof ApiError && error.unauthorized) throw error;
+        return { repository, apps: null };
+      }
+    }),
+  );
+}
+
+/** The repository's count, linking to the app list filtered to it. */
+function AppsOfRepository({ item }: { item: RepositoryWithCount }) {
+  if (item.apps === null) return <span className="muted">unknown</span>;
+  const to = `/applications?${new URLSearchParams({ repo: item.repository.url })}`;
+  return <Link to={to}>{appCount(item.apps)}</Link>;
+}
 
 export function RepositoriesPage({ name }: { name?: string | undefined }) {
-  const loaded = useLoaded("repositories", loadRepositories);
+  const loaded = useLoaded("repositories", repositoriesWithCounts);
   return (
     <Frame title={name ?? "Repositories"} what="repositories" loaded={loaded}>
-      {(items) => {
+      {(counted) => {
         if (name !== undefined) {
-          const item = items.find((r) => r.name === name);
+          const found = counted.find((r) => r.repository.name === name);
+          const item = found?.repository;
           return (
             <ItemPage kind="repository credential" listPath="/repositories"
-              listTitle="Repositories" name={name} found={item !== undefined}>
-              {item !== undefined && (
+              listTitle="Repositories" name={name} found={found !== undefined}>
+              {found !== undefined && item !== undefined && (
                 <section className="card" aria-label="Repository">
                   <dl className="fields">
                     <Field label="URL"><code>{item.url}</code></Field>
@@ -247,6 +272,7 @@ export function RepositoriesPage({ name }: { name?: string | undefined }) {
                     <Field label="SSH known hosts">{item.knownHosts}</Field>
                     <Field label="State"><StateText status={item.status} message={item.message} /></Field>
                     <Field label="Credential Secret">{item.namespace}/{item.name}</Field>
+                    <Field label="Applications from it"><AppsOfRepository item={found} /></Field>
                     <Field label="Created"><Time value={item.created} /></Field>
                   </dl>
                 </section>
@@ -254,7 +280,7 @@ export function RepositoriesPage({ name }: { name?: string | undefined }) {
             </ItemPage>
           );
         }
-        if (items.length === 0) {
+        if (counted.length === 0) {
           return (
             <p className="empty">
               No repository credentials. Public repositories need none; add one with
@@ -271,10 +297,11 @@ export function RepositoriesPage({ name }: { name?: string | undefined }) {
                 <th scope="col">SSH known hosts</th>
                 <th scope="col">State</th>
                 <th scope="col">Credential Secret</th>
+                <th scope="col">Applications</th>
               </tr>
             </thead>
             <tbody>
-              {items.map((item) => (
+              {counted.map(({ repository: item, apps }) => (
                 <tr key={`${item.namespace}/${item.name}`}>
                   <th scope="row">
                     <Link to={`/repositories/${seg(item.name)}`}>{item.url}</Link>
@@ -283,6 +310,7 @@ export function RepositoriesPage({ name }: { name?: string | undefined }) {
                   <td>{item.knownHosts}</td>
                   <td className="message"><StateText status={item.status} message={item.message} /></td>
                   <td>{item.namespace}/{item.name}</td>
+                  <td><AppsOfRepository item={{ repository: item, apps }} /></td>
                 </tr>
               ))}
             </tbody>
@@ -304,10 +332,8 @@ async function clustersWithCounts(signal: AbortSignal): Promise<ClusterWithCount
   const list = await api.clusters(signal);
   return Promise.all(
     list.items.map(async (cluster) => {
-      // Apps name their destination by server URL or by cluster name: either counts.
-      const query = new URLSearchParams({ limit: "1" });
-      if (cluster.server !== "-") query.append("destination", cluster.server);
-      query.append("destination", cluster.name);
+      const query = destinationQuery(cluster);
+      query.set("limit", "1");
       try {
         return { cluster, apps: (await api.applications(query.toString(), signal)).total };
       } catch (error) {
@@ -316,6 +342,20 @@ async function clustersWithCounts(signal: AbortSignal): Promise<ClusterWithCount
       }
     }),
   );
+}
+
+/** Apps name their destination by server URL or by cluster name: either counts. */
+function destinationQuery(cluster: Cluster): URLSearchParams {
+  const query = new URLSearchParams();
+  if (cluster.server !== "-") query.append("destination", cluster.server);
+  query.append("destination", cluster.name);
+  return query;
+}
+
+/** The cluster's count, linking to the app list filtered to the same destinations. */
+function AppsOfCluster({ cluster, apps }: ClusterWithCount) {
+  if (apps === null) return <span className="muted">unknown</span>;
+  return <Link to={`/applications?${destinationQuery(cluster)}`}>{appCount(apps)}</Link>;
 }
 
 function secretOf(cluster: Cluster): string {
@@ -344,7 +384,9 @@ export function ClustersPage({ name }: { name?: string | undefined }) {
                     <Field label="State">
                       <StateText status={cluster.status} message={cluster.message} />
                     </Field>
-                    <Field label="Applications deploying to it">{appCount(apps)}</Field>
+                    <Field label="Applications deploying to it">
+                      <AppsOfCluster cluster={cluster} apps={apps} />
+                    </Field>
                     <Field label="Cluster Secret">{secretOf(cluster)}</Field>
                     <Field label="Created"><Time value={cluster.created} /></Field>
                   </dl>
@@ -376,7 +418,7 @@ export function ClustersPage({ name }: { name?: string | undefined }) {
                   <td className="message">
                     <StateText status={cluster.status} message={cluster.message} />
                   </td>
-                  <td>{appCount(apps)}</td>
+                  <td><AppsOfCluster cluster={cluster} apps={apps} /></td>
                   <td>{secretOf(cluster)}</td>
                 </tr>
               ))}
