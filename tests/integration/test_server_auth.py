@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from driftless.core.deployment import SESSIONS_SECRET
+from driftless.core.deployment import SESSIONS_SECRET, server_secrets
 from driftless.kube.client import KubeClient
 from driftless.server import auth, sessions, settings, tls
-from tests.integration.helpers import APPS_NAMESPACE
+from tests.integration.helpers import APPS_NAMESPACE, unique
 from tests.integration.server_inprocess import serving
 
 pytestmark = pytest.mark.integration
@@ -97,6 +97,36 @@ async def test_a_second_start_keeps_the_account(kube: KubeClient) -> None:
             assert resp.status == 200
     assert first is not None and second is not None
     assert first["data"] == second["data"]
+
+
+async def test_the_empty_secrets_of_an_install_get_the_account_and_a_set_hash_is_kept(
+    kube: KubeClient,
+) -> None:
+    """``install --with-server`` makes the Secrets empty (the server may not create Secrets):
+    the server patches the account into them, with the initial password over a stale one."""
+    namespace = unique("empty-admin")
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        field_manager="test",
+    )
+    try:
+        for secret in server_secrets(namespace):
+            await kube.apply(secret, field_manager="test")
+        stale = {"data": {auth.INITIAL_KEY: base64.b64encode(b"stale").decode()}}
+        await kube.merge_patch("v1", "Secret", auth.INITIAL_SECRET, stale, namespace=namespace)
+        async with serving(kube, controller_namespace=namespace) as served:
+            assert await served.initial_password() != "stale"
+            async with await served.login() as http, http.get(f"{served.url}/api/v1/session") as r:
+                assert r.status == 200
+            admin = await kube.get("v1", "Secret", auth.ADMIN_SECRET, namespace)
+            assert admin is not None
+            assert admin["metadata"]["labels"] == {"app.kubernetes.io/part-of": "driftless"}
+        # A second start (or a second replica) keeps the hash: it is an account now.
+        async with serving(kube, controller_namespace=namespace):
+            again = await kube.get("v1", "Secret", auth.ADMIN_SECRET, namespace)
+            assert again is not None and again["data"] == admin["data"]
+    finally:
+        await kube.delete("v1", "Namespace", namespace)
 
 
 async def test_a_password_set_in_the_secret_replaces_the_initial_one(kube: KubeClient) -> None:

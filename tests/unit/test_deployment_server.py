@@ -168,10 +168,27 @@ def test_secrets_are_written_only_by_name_and_never_deleted() -> None:
     assert {kind for kind, rule in rules(documents) if "secrets" in rule["resources"]} == {"Role"}
     for rule in secret_rules:
         writes = set(rule["verbs"]) & WRITES
-        if writes - {"create"}:  # create cannot be limited by name in RBAC
+        if writes:
             assert writes <= {"update", "patch"}, rule
             assert set(rule["resourceNames"]) == set(SERVER_SECRETS), rule
     assert not any("delete" in rule["verbs"] for rule in secret_rules)
+
+
+def test_the_server_may_not_create_a_secret_so_the_install_makes_its_secrets_empty() -> None:
+    """RBAC cannot limit ``create`` by name: a Secret of type service-account-token
+    annotated for the controller would hand the server the controller's token."""
+    documents = dry_run("--with-server")
+    for _, rule in rules(documents):
+        if {"secrets", "*"} & set(rule["resources"]):
+            assert not {"create", "*"} & set(rule["verbs"]), rule
+    made = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Secret"}
+    assert set(made) == set(SERVER_SECRETS)
+    for secret in made.values():
+        assert secret["metadata"]["namespace"] == "gitops"
+        assert secret["metadata"]["labels"] == {"app.kubernetes.io/part-of": "driftless"}
+        assert secret["type"] == "Opaque"
+        assert "data" not in secret and "stringData" not in secret  # apply never wipes them
+    assert not [d for d in dry_run() if d["kind"] == "Secret"]
 
 
 def test_the_only_kind_the_server_writes_is_the_application() -> None:

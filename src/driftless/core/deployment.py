@@ -46,9 +46,15 @@ the server does and nothing else:
   create Events (the audit trail of writes and logins);
 * Secrets only in its own namespace: read (repository credentials and
   clusters, shown as views; a label selector cannot be granted by RBAC),
-  create (the admin account at first start, the sessions; RBAC cannot limit
-  ``create`` by name), update and patch only the Secrets it owns
-  (``SERVER_SECRETS``); never Secrets cluster-wide, never delete.
+  update and patch only the Secrets it owns (``SERVER_SECRETS``); never
+  create, never Secrets cluster-wide, never delete. RBAC cannot limit
+  ``create`` by name, and a created Secret of type
+  ``kubernetes.io/service-account-token`` annotated for the controller's
+  ServiceAccount would be filled by Kubernetes with that (cluster-wide)
+  token, which the server could then read: so the install makes the
+  server's Secrets, empty (``server_secrets``), and the server only patches
+  them. (A server run outside an install, with an administrator's
+  kubeconfig, still creates them when they are missing.)
 
 By ``scope`` as for the controller: ``cluster`` binds the ClusterRoles
 (named per install namespace); ``namespace`` grants the same in the install
@@ -101,7 +107,7 @@ _SERVER_RULES = [
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": [*_READ, "create"]},
 ]
 _SERVER_SECRET_RULES = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": [*_READ, "create"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": _READ},
     {
         "apiGroups": [""],
         "resources": ["secrets"],
@@ -299,13 +305,33 @@ def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
 def server_manifests(
     namespace: str, image: str = DEFAULT_IMAGE, *, scope: Scope = "cluster"
 ) -> list[JSON]:
-    """ServiceAccount, RBAC of ``scope``, Deployment and Service of ``driftless server``."""
+    """ServiceAccount, RBAC of ``scope``, its Secrets (empty), Deployment and Service of
+    ``driftless server``."""
     meta = {"name": SERVER_NAME, "namespace": namespace, "labels": SERVER_LABELS}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
         *server_rbac(namespace, scope),
+        *server_secrets(namespace),
         _server_deployment(meta, namespace, image, scope),
         _server_service(meta),
+    ]
+
+
+def server_secrets(namespace: str) -> list[JSON]:
+    """The Secrets the server writes, with no data: it may patch them, never create them.
+
+    Applied (server-side) they own no ``data``, so installing again keeps
+    the admin account and the sessions the server wrote into them.
+    """
+    labels = {"app.kubernetes.io/part-of": "driftless"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "type": "Opaque",
+        }
+        for name in SERVER_SECRETS
     ]
 
 

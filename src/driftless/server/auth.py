@@ -66,7 +66,12 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from pydantic import BaseModel, Field
 
 from driftless.core import deployment
-from driftless.kube.client import KubeClient, KubeConflictError
+from driftless.kube.client import (
+    KubeClient,
+    KubeConflictError,
+    KubeInvalidError,
+    KubeNotFoundError,
+)
 from driftless.server import settings, tokens
 from driftless.server.audit import Audit
 from driftless.server.errors import NotFoundError, UnauthorizedError, UnavailableError
@@ -162,25 +167,43 @@ class AdminAccount:
         self._queued = 0
 
     async def ensure(self) -> bool:
-        """Create the account with a random initial password unless it exists; ``True`` if made.
+        """Make the account with a random initial password unless it exists; ``True`` if made.
 
-        Raises the client's errors (a missing namespace: ``KubeNotFoundError``).
+        ``install --with-server`` makes the Secrets empty (the server may
+        not create Secrets): an admin Secret without ``password-hash`` is no
+        account, and the hash is patched in, guarded by the Secret's
+        ``resourceVersion`` (of two servers, one writes it). A missing Secret
+        is created (a server run with an administrator's kubeconfig). Raises
+        the client's errors (a missing namespace: ``KubeNotFoundError``).
         """
-        if await self._hash() is not None:
-            return False
+        secret = await self.client.get("v1", "Secret", ADMIN_SECRET, self.namespace)
+        data = (secret or {}).get("data") or {}
+        if HASH_KEY in data:
+            return False  # an account (even a malformed hash put by hand is never overwritten)
         password = secrets.token_urlsafe(18)
         hashed = await asyncio.to_thread(hash_password, password)
         try:
-            await self.client.create(_secret(self.namespace, ADMIN_SECRET, HASH_KEY, hashed))
-        except KubeConflictError:
+            if secret is None:
+                await self.client.create(_secret(self.namespace, ADMIN_SECRET, HASH_KEY, hashed))
+            else:
+                version = secret["metadata"]["resourceVersion"]
+                guarded = [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                    {"op": "add", "path": "/data", "value": {**data, HASH_KEY: _b64text(hashed)}},
+                ]
+                await self.client.json_patch(
+                    "v1", "Secret", ADMIN_SECRET, guarded, namespace=self.namespace
+                )
+        except (KubeConflictError, KubeInvalidError):
             return False  # another server made it first
+        # An old initial password is overwritten, or it would not log in.
+        initial = {"data": {INITIAL_KEY: _b64text(password)}}
         try:
-            await self.client.create(_secret(self.namespace, INITIAL_SECRET, INITIAL_KEY, password))
-        except KubeConflictError:
-            # An old initial password: replace it, or it would not log in.
-            await self.client.replace(
-                _secret(self.namespace, INITIAL_SECRET, INITIAL_KEY, password)
+            await self.client.merge_patch(
+                "v1", "Secret", INITIAL_SECRET, initial, namespace=self.namespace
             )
+        except KubeNotFoundError:
+            await self.client.create(_secret(self.namespace, INITIAL_SECRET, INITIAL_KEY, password))
         log.info(
             "created the admin account; its initial password is in Secret %s/%s",
             self.namespace,
@@ -240,20 +263,27 @@ def _secret(namespace: str, name: str, key: str, value: str) -> dict[str, Any]:
             "labels": {"app.kubernetes.io/part-of": "driftless"},
         },
         "type": "Opaque",
-        "data": {key: base64.b64encode(value.encode()).decode()},
+        "data": {key: _b64text(value)},
     }
+
+
+def _b64text(value: str) -> str:
+    """A Secret data value: base64 of ``value``'s UTF-8."""
+    return base64.b64encode(value.encode()).decode()
 
 
 @dataclass(frozen=True)
 class Principal:
     """Who a request is: the user, their groups (single sign-on), how they logged in.
 
-    ``method``: ``sessions.LOCAL``, ``sessions.OIDC``, or ``"none"`` (auth off).
+    ``method``: ``sessions.LOCAL``, ``sessions.OIDC``, ``tokens.METHOD`` (an API token;
+    ``token`` is then its record id, for the audit trail), or ``"none"`` (auth off).
     """
 
     subject: str
     groups: tuple[str, ...]
     method: str
+    token: str = ""
 
 
 @dataclass
@@ -414,8 +444,8 @@ def guard(auth: Auth) -> Callable[..., str]:
         elif bearer is not None:  # a pipeline's token; never mixed with the cookie
             if auth.tokens is None:
                 raise UnauthorizedError(tokens.REFUSED)
-            subject, method = auth.tokens.principal(bearer)
-            principal = Principal(subject, (), method)
+            subject, method, token_id = auth.tokens.principal(bearer)
+            principal = Principal(subject, (), method, token_id)
         else:
             found = auth.sessions.session(session)
             if found is None:
