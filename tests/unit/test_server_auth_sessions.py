@@ -184,6 +184,33 @@ async def test_live_sessions_are_bounded_oldest_out(monkeypatch: pytest.MonkeyPa
     assert a.user(ids[0]) is None and a.user(ids[4]) == "admin"
 
 
+async def test_one_user_logging_in_again_and_again_pushes_out_only_their_own_oldest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sessions, "MAX_SESSIONS", 30)
+    store, clock = Store(), Clock()
+    a = replica(store, clock)
+    others = [await a.login("admin", OLD)]
+    for user in ("alice", "bob"):
+        others.append(await a.login(user, None, method=sessions.OIDC))
+    clock.now += 1
+    flood = []
+    for _ in range(100):  # any single sign-on account, in a loop
+        flood.append(await a.login("mallory", None, method=sessions.OIDC))
+        clock.now += 1
+    assert [a.user(i) for i in others] == ["admin", "alice", "bob"]
+    assert [a.user(i) for i in flood[-sessions.MAX_USER_SESSIONS :]] == ["mallory"] * 10
+    assert all(a.user(i) is None for i in flood[: -sessions.MAX_USER_SESSIONS])
+    assert len(store.data) == len(a) == 3 + sessions.MAX_USER_SESSIONS
+    # The same name by another login method is another user.
+    assert evictions(
+        {"local": Session("mallory", 1, 100, OLD), **{
+            f"sso{n}": Session("mallory", 2 + n, 100, "", method=sessions.OIDC) for n in range(3)
+        }},
+        now=0, password=OLD, cap=100, user_cap=2,
+    ) == ["sso0"]  # fmt: skip
+
+
 async def test_forged_cookies_cost_at_most_one_read_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,7 +23,9 @@ event stream's liveness check, never waits for the API server):
 * ``login(user, password)`` adds a session and writes it (a JSON merge patch
   of its one key, so two replicas' writes never conflict); ``logout(id)``
   removes it and writes that. Each write also drops the expired sessions,
-  those of an older password, and the oldest beyond ``MAX_SESSIONS`` (a
+  those of an older password, a user's oldest beyond ``MAX_USER_SESSIONS``
+  (so one user, say any single sign-on account, logging in again and again
+  cannot push everyone else out), then the oldest beyond ``MAX_SESSIONS`` (a
   Secret holds at most 1 MiB; 1,000 sessions are ~170 KiB).
 * ``run()`` re-reads the Secret and the admin's hash every
   ``REFRESH_SECONDS``: another replica's logout, a new password, or the
@@ -67,6 +69,7 @@ __all__ = [
     "MAX_GROUPS_TEXT",
     "MAX_GROUP_LENGTH",
     "MAX_SESSIONS",
+    "MAX_USER_SESSIONS",
     "OIDC",
     "Session",
     "SessionSecret",
@@ -83,6 +86,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 MAX_SESSIONS = 1000
+MAX_USER_SESSIONS = 10  # of one user (and login method): their browsers and CLIs
 REFRESH_SECONDS = 2.0
 MISS_READ_SECONDS = 1.0
 MAX_WAITING = 64
@@ -185,12 +189,27 @@ def table_of(secret: JSON | None) -> dict[str, Session]:
 
 
 def evictions(
-    table: Mapping[str, Session], *, now: float, password: str | None, cap: int
+    table: Mapping[str, Session],
+    *,
+    now: float,
+    password: str | None,
+    cap: int,
+    user_cap: int = MAX_USER_SESSIONS,
 ) -> list[str]:
-    """The digests to drop: expired, made under another password, then the oldest beyond ``cap``."""
-    dead = [k for k, s in table.items() if s.expires <= now or not s.valid_under(password)]
-    live = sorted((s.created, k) for k, s in table.items() if k not in set(dead))
-    return dead + [k for _, k in live[: max(0, len(live) - cap)]]
+    """The digests to drop: expired, made under another password, a user's (same name and
+    method) oldest beyond ``user_cap``, then the oldest beyond ``cap``."""
+    dead = {k for k, s in table.items() if s.expires <= now or not s.valid_under(password)}
+    live = sorted((s.created, k) for k, s in table.items() if k not in dead)
+    per_user: dict[tuple[str, str], list[str]] = {}
+    for _, key in live:
+        per_user.setdefault((table[key].user, table[key].method), []).append(key)
+    crowded = {k for keys in per_user.values() for k in keys[: max(0, len(keys) - user_cap)]}
+    kept = [k for _, k in live if k not in crowded]
+    return [
+        *(k for k in table if k in dead),
+        *(k for _, k in live if k in crowded),
+        *kept[: max(0, len(kept) - cap)],
+    ]
 
 
 class SessionSecret:
@@ -282,7 +301,14 @@ class Sessions:
         fingerprint_ = "" if method == OIDC else (self._password or "")
         made = Session(user, now, now + self.ttl, fingerprint_, groups=groups, method=method)
         self._live[digest(session_id)] = made
-        for key in evictions(self._live, now=now, password=self._password, cap=MAX_SESSIONS):
+        dropped = evictions(
+            self._live,
+            now=now,
+            password=self._password,
+            cap=MAX_SESSIONS,
+            user_cap=MAX_USER_SESSIONS,
+        )
+        for key in dropped:
             del self._live[key]
         return session_id
 
