@@ -194,6 +194,20 @@ async def test_local_repositories_are_refused_by_default(
     assert cache.stats.ls_remotes == 0
 
 
+async def test_a_cache_that_is_not_the_controllers_refuses_in_its_own_name(
+    tmp_path: Path, make_git_repo: MakeGitRepo
+) -> None:
+    """The server's cache (no way to allow local repositories) names neither the
+    controller nor its flag: a user would look for the refusal in the wrong place."""
+    repo = make_git_repo({"cm.yaml": CM.format(name="local")})
+    cache = GitCache(tmp_path / "cache", owner="driftless server", local_flag=None)
+    with pytest.raises(SourceError) as caught:
+        await cache.resolve(repo.url, "main")
+    message = str(caught.value)
+    assert message.startswith(f"local repository {repo.url} refused: driftless server does not")
+    assert "controller" not in message and "--allow" not in message
+
+
 async def test_git_itself_refuses_file_transport_without_the_permission(
     make_git_repo: MakeGitRepo,
 ) -> None:

@@ -1,5 +1,7 @@
 """The README's first command, run as a user would: it converges, its web UI's server
-answers and lets the admin in, then Ctrl-C stops it all."""
+answers and lets the admin in, shows the example app's diff (its repository is
+served over HTTP, which the server reads), repeats the login in its last line,
+then Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
@@ -76,7 +79,9 @@ def _http(opener: urllib.request.OpenerDirector, url: str, body: object = None) 
 
 def _check_server(output: str, kubeconfig: Path) -> str:
     """The printed URL answers, and the printed password (the initial admin
-    Secret's) logs in and shows the example app; the URL."""
+    Secret's) logs in and shows the example app and its diff; the last line
+    repeats both; a local repository's diff is refused by the server, in its
+    own name; the URL."""
     found = re.search(r"Web UI and API: (\S+)\n  log in as admin with password (\S+)", output)
     assert found, output
     url, password = found.groups()
@@ -93,7 +98,42 @@ def _check_server(output: str, kubeconfig: Path) -> str:
     status, body = _http(opener, f"{url}/api/v1/applications")
     assert status == 200, body
     assert [item["name"] for item in json.loads(body)["items"]] == ["guestbook"]
+    # The Diff view of the example app: its repository is served over loopback HTTP.
+    status, body = _http(opener, f"{url}/api/v1/applications/driftless/guestbook/diff")
+    assert status == 200, body
+    assert {r["kind"] for r in json.loads(body)["resources"]} >= {"Deployment", "Service"}
+    login = f"Web UI: {url} (user admin, password {password})"
+    assert f"{READY_LINE}. {login}. Press Ctrl-C to stop." in output.splitlines(), output
+    _check_local_refused(opener, url, kubeconfig)
     return url
+
+
+def _check_local_refused(opener: urllib.request.OpenerDirector, url: str, kubeconfig: Path) -> None:
+    """An app on a file:// URL: the server's 422 names the server, not a controller flag."""
+    app = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "local", "namespace": "driftless"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "file:///nowhere/repo.git", "path": "."},
+            "destination": {"namespace": "local"},
+        },
+    }
+    subprocess.run(
+        [str(binaries.ensure(versions.KUBECTL)), f"--kubeconfig={kubeconfig}", "apply", "-f", "-"],
+        input=json.dumps(app), capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = _http(opener, f"{url}/api/v1/applications/driftless/local/diff")
+        if status != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status == 422, body
+    message = json.loads(body)["error"]["message"]
+    assert "local repository file:///nowhere/repo.git refused: driftless server" in message
+    assert "controller" not in message
 
 
 def test_quickstart_end_to_end() -> None:

@@ -1,10 +1,16 @@
 """``driftless quickstart``: the whole product on one machine, in one command.
 
 Starts the embedded control plane, installs the CRDs, turns ``examples/`` into
-a local git repository, creates the example Application, runs the controller
-in this process and ``driftless server`` (API and web UI, on 127.0.0.1) as a
-child process in the same process group, and shows the apps' status as it
-changes, until Ctrl-C, which stops everything it started.
+a local git repository and publishes it over smart HTTP on 127.0.0.1 (``git
+http-backend``, read-only), creates the example Application on that URL, runs
+the controller in this process and ``driftless server`` (API and web UI, on
+127.0.0.1) as a child process in the same process group, and shows the apps'
+status as it changes, until Ctrl-C, which stops everything it started. The
+last line repeats the web UI's URL and login, which the table scrolls away.
+
+The repository is served over HTTP, not as a ``file://`` URL, because the
+server (Diff and Manifests views) never reads local repositories; the
+controller then needs no ``--allow-local-repositories`` either.
 
 The server's login is printed with the initial admin password itself, not
 only the command that reads it: the cluster is a local throwaway one that
@@ -39,6 +45,7 @@ from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.resources import DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.devcluster.cluster import DevCluster
+from driftless.devcluster.githttp import GitHttpServer
 from driftless.kube.client import KubeClient
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -90,9 +97,12 @@ async def _create_apps(client: KubeClient, examples: Path, repo_url: str) -> lis
 
 
 async def _show_until(
-    client: KubeClient, stop: asyncio.Event, *, exit_when_ready: bool, namespace: str
+    client: KubeClient, stop: asyncio.Event, *, exit_when_ready: bool, namespace: str, login: str
 ) -> bool:
-    """Print the status table whenever it changes; True once every app is Ready."""
+    """Print the status table whenever it changes; True once every app is Ready.
+
+    ``login`` (the web UI's URL and password) is repeated in the last line.
+    """
     last: list[list[str]] = []
     announced = False
     while not stop.is_set():
@@ -107,7 +117,7 @@ async def _show_until(
                 click.echo(describe(app) + "\n")
             if exit_when_ready:
                 return True
-            click.echo("All applications are Synced and Healthy. Press Ctrl-C to stop.\n")
+            click.echo(f"All applications are Synced and Healthy. {login}. Press Ctrl-C to stop.\n")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_SECONDS)
     return announced
@@ -178,7 +188,8 @@ async def _serving(kubeconfig: str, port: int) -> AsyncIterator[str]:
         await asyncio.wait_for(forward, SERVER_STOP_SECONDS)
 
 
-async def _announce_server(client: KubeClient, url: str) -> None:
+async def _announce_server(client: KubeClient, url: str) -> str:
+    """Print the server's URL and login; that login in one line, for the last line."""
     secret = await client.get("v1", "Secret", INITIAL_SECRET, DEFAULT_APP_NAMESPACE)
     data = (secret or {}).get("data") or {}
     password = base64.b64decode(data.get(INITIAL_KEY, "")).decode() or "(not found)"
@@ -188,6 +199,7 @@ async def _announce_server(client: KubeClient, url: str) -> None:
         f"  (later: kubectl -n {DEFAULT_APP_NAMESPACE} get secret {INITIAL_SECRET}"
         f" -o jsonpath='{{.data.{INITIAL_KEY}}}' | base64 -d)\n"
     )
+    return f"Web UI: {url} (user {ADMIN_USER}, password {password})"
 
 
 @click.command("quickstart")
@@ -271,26 +283,49 @@ async def _run(
         for line in await install(client):
             click.echo(line)
         repo_dir = cluster.state_dir / "example-repo"
-        repo_url = await seed_repository(examples, repo_dir)
-        names = await _create_apps(client, examples, repo_url)
-        click.echo(f"Example repository: {repo_dir} (commit there, then `driftless app refresh`)")
-        click.echo(f"Applications created: {', '.join(names)}\n")
-        settings = ControllerSettings(namespace=DEFAULT_APP_NAMESPACE, default_interval=interval)
-        store = CredentialStore(client, DEFAULT_APP_NAMESPACE)
-        # The example repository is a local one: the quickstart allows local
-        # repositories explicitly, as `driftless controller --allow-local-repositories` does.
-        cache = GitCache(cluster.state_dir / "repos", credentials=store.auth, allow_local=True)
-        controller = Controller(client, cache, settings, tools=render_tools())
-        controller_stop = asyncio.Event()
-        task = asyncio.create_task(controller.run(controller_stop))
-        try:
-            async with _serving(kubeconfig, port) as url:
-                await _announce_server(client, url)
-                return await _show_until(
-                    client, stop, exit_when_ready=exit_when_ready, namespace=DEFAULT_APP_NAMESPACE
-                )
-        finally:
-            controller_stop.set()
-            await task
+        await seed_repository(examples, repo_dir)
+        with GitHttpServer(cluster.state_dir / "git-http") as git_http:
+            repo_url = git_http.publish(repo_dir, "examples.git")
+            names = await _create_apps(client, examples, repo_url)
+            click.echo(
+                f"Example repository: {repo_dir}, served at {repo_url}"
+                " (commit there, then `driftless app refresh`)"
+            )
+            click.echo(f"Applications created: {', '.join(names)}\n")
+            return await _control_and_serve(
+                cluster, kubeconfig, client, interval, port, stop, exit_when_ready=exit_when_ready
+            )
     finally:
         await client.close()
+
+
+async def _control_and_serve(
+    cluster: DevCluster,
+    kubeconfig: str,
+    client: KubeClient,
+    interval: float,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    exit_when_ready: bool,
+) -> bool:
+    """The controller in this process and the server as a child, until ``stop`` (or Ready)."""
+    settings = ControllerSettings(namespace=DEFAULT_APP_NAMESPACE, default_interval=interval)
+    store = CredentialStore(client, DEFAULT_APP_NAMESPACE)
+    cache = GitCache(cluster.state_dir / "repos", credentials=store.auth)
+    controller = Controller(client, cache, settings, tools=render_tools())
+    controller_stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(controller_stop))
+    try:
+        async with _serving(kubeconfig, port) as url:
+            login = await _announce_server(client, url)
+            return await _show_until(
+                client,
+                stop,
+                exit_when_ready=exit_when_ready,
+                namespace=DEFAULT_APP_NAMESPACE,
+                login=login,
+            )
+    finally:
+        controller_stop.set()
+        await task

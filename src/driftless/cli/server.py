@@ -245,7 +245,12 @@ async def _planning(
     tools = render_tools(render_socket, service=True)
     try:
         store = CredentialStore(client, namespace)
-        git = GitCache(cache_dir or cache_root() / "server-repos", credentials=store.auth)
+        git = GitCache(
+            cache_dir or cache_root() / "server-repos",
+            credentials=store.auth,
+            owner="driftless server",
+            local_flag=None,
+        )
         yield Planning(client, git, tools, home=namespace)
     finally:
         if isinstance(tools.isolation, LocalRenderServer):

@@ -44,9 +44,12 @@ Local repositories (``file://`` URLs and absolute paths) let whoever writes
 an Application read any repository on the controller's disk, so they are
 refused (``SourceError`` saying how to allow them) unless the cache is made
 with ``allow_local=True`` (``driftless controller
---allow-local-repositories``). Even then a path inside driftless's own cache
-directories (``root`` and ``$DRIFTLESS_CACHE_DIR``, where the clones of
-credentialed repositories live) is refused, symlinks resolved; and git only
+--allow-local-repositories``); the refusal names the cache's ``owner`` (the
+command whose cache it is, default ``driftless controller``) and its
+``local_flag`` (``None``: that process has no way to allow them). Even then
+a path inside driftless's own cache directories (``root`` and
+``$DRIFTLESS_CACHE_DIR``, where the clones of credentialed repositories
+live) is refused, symlinks resolved; and git only
 speaks ``file://`` when local repositories are allowed
 (``GIT_ALLOW_PROTOCOL``).
 
@@ -158,7 +161,11 @@ class GitCache:
         allow_local: bool = False,
         limits: GitLimits | None = None,
         revision_ttl: float = 0.0,
+        owner: str = "driftless controller",
+        local_flag: str | None = LOCAL_FLAG,
     ) -> None:
+        self.owner = owner
+        self.local_flag = local_flag
         self.root = root if root is not None else default_cache_root()
         self.revision_ttl = max(0.0, revision_ttl)
         # The last ls-remote answer of each repository (fetch URL), by monotonic time.
@@ -221,10 +228,16 @@ class GitCache:
 
     def _check_local(self, path: Path, url: str) -> None:
         if not self.allow_local:
+            # Named after the process that refused it: the server's cache never
+            # reads local repositories, so it may not point at a controller flag.
+            how = (
+                " (an administrator can allow local repositories with"
+                f" `{self.owner} {self.local_flag}`)"
+            )
             raise SourceError(
-                f"local repository {url} refused: this controller does not read repositories"
-                f" from its own disk; use an https:// or ssh:// URL (an administrator can"
-                f" allow local repositories with `driftless controller {LOCAL_FLAG}`)"
+                f"local repository {url} refused: {self.owner} does not read repositories"
+                f" from its own disk; use an https:// or ssh:// URL"
+                + (how if self.local_flag else "")
             )
         private = _private_cache_of(path.resolve(), self.root.resolve())
         if private is not None:
