@@ -85,7 +85,12 @@ async def provider() -> AsyncIterator[HostileProvider]:
 def _claims(issuer: str, nonce: str) -> dict[str, Any]:
     now = int(time.time())
     claims = {"iss": issuer, "aud": CLIENT, "sub": "alice", "iat": now, "exp": now + 300}
-    return claims | {"nonce": nonce, "email": "alice@example.test", "groups": ["team-a"]}
+    return claims | {
+        "nonce": nonce,
+        "email": "alice@example.test",
+        "email_verified": True,
+        "groups": ["team-a"],
+    }
 
 
 def _signed(key: Any = KEY, alg: str = "RS256", **changes: Any) -> Callable[..., str]:
@@ -110,6 +115,7 @@ CASES: list[tuple[str, Callable[..., str], str]] = [
     ("wrong issuer", _signed(iss="https://evil.example.test/"), "another issuer"),
     ("wrong nonce", _signed(nonce="not-this-login"), "nonce"),
     ("alg none", _unsigned, "algorithm"),
+    ("email not verified", _signed(email_verified=False), "email_verified"),
 ]
 
 

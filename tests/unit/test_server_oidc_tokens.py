@@ -40,6 +40,7 @@ def _claims(**changes: Any) -> dict[str, Any]:
         "exp": now + 300,
         "nonce": NONCE,
         "email": "alice@example.test",
+        "email_verified": True,
         "groups": ["team-a"],
     }
     claims.update(changes)
@@ -117,6 +118,17 @@ def test_identity_reads_the_user_and_bounded_groups() -> None:
     assert sum(map(len, groups)) <= sessions.MAX_GROUPS_TEXT and len(groups) + left_out == 10
     session = sessions.Session("u" * 253, 1.0, 2.0, "", groups=groups, method=sessions.OIDC)
     assert sessions.decode(sessions.encode(session)) == session  # fits a stored value
+
+
+@pytest.mark.parametrize("verified", [None, False, "true", 1])
+def test_an_email_the_provider_did_not_verify_names_no_user(verified: object) -> None:
+    with pytest.raises(TokenRejectedError) as refused:
+        identity(_claims(email_verified=verified), username_claim="email", groups_claim="groups")
+    assert "email_verified" in refused.value.reason
+    assert "alice" not in refused.value.reason
+    # Another username claim does not need it.
+    claims = _claims(email_verified=verified)
+    assert identity(claims, username_claim="sub", groups_claim="groups")[0] == "alice"
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:

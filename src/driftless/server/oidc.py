@@ -396,6 +396,11 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
                 raise oidc_tokens.TokenRejectedError("the provider answered no code")
             token = await sso.exchange(query["code"], pending.verifier)
             claims = await sso.verify(token, pending.nonce)
+            user, groups, left_out = oidc_tokens.identity(
+                claims,
+                username_claim=sso.config.username_claim,
+                groups_claim=sso.config.groups_claim,
+            )
         except oidc_tokens.TokenRejectedError as exc:
             log.warning("single sign-on refused: %s", exc.reason)
             auth.audit.login("", sessions.OIDC, address, ok=False, why=exc.reason)
@@ -408,11 +413,6 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
             if pending is not None and pending.cli is not None:
                 return _to_cli(auth, pending.cli, error="provider_unavailable")
             return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)
-        user, groups, left_out = oidc_tokens.identity(
-            claims,
-            username_claim=sso.config.username_claim,
-            groups_claim=sso.config.groups_claim,
-        )
         if left_out:
             log.warning("single sign-on: %s has %d groups too many to keep", user, left_out)
         if pending.cli is not None:

@@ -23,7 +23,9 @@ replayed, unknown, expired code, or one shown with another state, is refused
 (and a code shown with the wrong state is spent all the same: no retries).
 Only a digest of each code is kept.
 
-``identity(claims, ...)`` reads the user (the configured claim, else ``sub``)
+``identity(claims, ...)`` reads the user (the configured claim, else ``sub``;
+when that claim is ``email``, only with ``email_verified`` true: an address
+the provider did not verify may be anyone's, so such a token is refused)
 and the groups (a list of strings, or one string), sorted, within what a
 session holds (``sessions.MAX_GROUPS``, ``MAX_GROUP_LENGTH``,
 ``MAX_GROUPS_TEXT``), and how many it left out: a user then has fewer rights,
@@ -252,7 +254,13 @@ def verify(
 def identity(
     claims: Mapping[str, Any], *, username_claim: str, groups_claim: str
 ) -> tuple[str, tuple[str, ...], int]:
-    """The user name, groups and the count of groups left out (see the module docstring)."""
+    """The user name, groups and the count of groups left out (see the module docstring).
+
+    ``TokenRejectedError`` when the user is named by an ``email`` the provider
+    has not verified (``email_verified`` not ``true``).
+    """
+    if username_claim == "email" and claims.get("email_verified") is not True:
+        raise TokenRejectedError("the provider has not verified the user's email (email_verified)")
     name = claims.get(username_claim)
     user = name if isinstance(name, str) and name else str(claims["sub"])
     raw = claims.get(groups_claim, [])
