@@ -14,6 +14,11 @@ operation and a short history), concurrently; starts ``driftless server``
   over loopback with a kept-alive connection -- the server's time plus a
   loopback round trip (goal < 100 ms), and its size in bytes;
 * **first page, unfiltered** (``limit=100``, sorted by name), likewise;
+* **first page, filtered, not admin**: the same filtered page asked with an
+  API token of role ``viewer`` of Project ``team-3`` (a project rule and a
+  rule naming apps by pattern, ``team-3/app-0000*`` denied), under a
+  ``driftless-rbac`` ConfigMap of 48 project rules: the first request (no
+  decision made yet: every row is decided) and the median (and p90);
 * **server RSS** after the requests and its peak (``VmHWM``; goal <= 250 MiB).
 """
 
@@ -35,6 +40,7 @@ import aiohttp
 
 from driftless.cli.install import install
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.project import PROJECT_KIND
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
@@ -45,6 +51,13 @@ CONCURRENCY = 48
 FILTERED = "sync=OutOfSync&project=team-3&sort=-reconciledAt&limit=100"
 UNFILTERED = "limit=100"
 GOAL_MS = 100.0
+TOKEN_PROJECT, TOKEN_ROLE = "team-3", "viewer"
+# Argo CD-style policies: whole projects for teams, and a rule naming apps by pattern.
+RBAC_CSV = "".join(f"p, role:team-{n}, applications, *, team-{n}/*, allow\n" for n in range(48))
+ROLE_POLICIES = [
+    f"p, proj:{TOKEN_PROJECT}:{TOKEN_ROLE}, applications, get, {TOKEN_PROJECT}/*, allow",
+    f"p, proj:{TOKEN_PROJECT}:{TOKEN_ROLE}, applications, get, {TOKEN_PROJECT}/app-0000*, deny",
+]
 GOAL_MIB = 250.0
 _ANNOUNCE = re.compile(r"driftless server listening on (http\S+)")
 
@@ -141,6 +154,40 @@ async def create_apps(client: KubeClient, count: int, first: int = 0) -> float:
     return time.monotonic() - started
 
 
+async def setup_rbac(client: KubeClient, kubeconfig: Path) -> str:
+    """The ConfigMap's rules, Project ``team-3`` with its role, and a token of that role
+    (made by ``driftless project token create``, as a user makes one)."""
+    await client.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "driftless-rbac", "namespace": APPS_NS},
+         "data": {"policy.csv": RBAC_CSV}},
+        field_manager="bench",
+    )  # fmt: skip
+    await client.apply(
+        {"apiVersion": API_VERSION, "kind": PROJECT_KIND,
+         "metadata": {"name": TOKEN_PROJECT, "namespace": APPS_NS},
+         "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
+                  "roles": [{"name": TOKEN_ROLE, "policies": ROLE_POLICIES}]}},
+        field_manager="bench",
+    )  # fmt: skip
+    exe = str(Path(sys.executable).with_name("driftless"))
+    made = subprocess.run(  # noqa: ASYNC221 (once, before any timing)
+        [exe, "--kubeconfig", str(kubeconfig), "project", "token", "create",
+         TOKEN_PROJECT, TOKEN_ROLE, "-n", APPS_NS],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return made.stdout.strip()
+
+
+async def token_in_force(http: aiohttp.ClientSession, url: str) -> None:
+    """Wait until the server takes the token and its role (one app of team-3 is seen)."""
+    while True:
+        async with http.get(f"{url}/api/v1/applications/{APPS_NS}/app-00013") as resp:
+            if resp.status == 200:
+                return
+        await asyncio.sleep(0.1)
+
+
 def proc_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -213,6 +260,7 @@ async def run(count: int, samples: int) -> dict[str, float]:
             await install(client, namespace=APPS_NS)
             created = await create_apps(client, count)
             print(f"  {count} apps created with status in {created:.1f} s", flush=True)
+            token = await setup_rbac(client, cluster.kubeconfig)
             process, url, ready = await start_server(cluster.kubeconfig, tmp / "server.log")
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 await login(http, url, client)
@@ -223,6 +271,11 @@ async def run(count: int, samples: int) -> dict[str, float]:
                 u_med, u_p90, u_bytes, u_total = await timed_page(
                     http, f"{api}?{UNFILTERED}", samples
                 )
+            bearer = {"Authorization": f"Bearer {token}"}
+            async with aiohttp.ClientSession(headers=bearer) as http:
+                await asyncio.wait_for(token_in_force(http, url), 120)
+                t_first, _, _, _ = await timed_page(http, f"{api}?{FILTERED}", 1)
+                t_med, t_p90, _, t_total = await timed_page(http, f"{api}?{FILTERED}", samples)
             rss = proc_kib(process.pid, "VmRSS") / 1024
             hwm = proc_kib(process.pid, "VmHWM") / 1024
         finally:
@@ -234,7 +287,8 @@ async def run(count: int, samples: int) -> dict[str, float]:
     return {
         "ready_s": ready, "f_med": f_med, "f_p90": f_p90, "f_bytes": f_bytes,
         "f_total": f_total, "u_med": u_med, "u_p90": u_p90, "u_bytes": u_bytes,
-        "u_total": u_total, "rss": rss, "hwm": hwm,
+        "u_total": u_total, "rss": rss, "hwm": hwm, "t_first": t_first, "t_med": t_med,
+        "t_p90": t_p90, "t_total": t_total,
     }  # fmt: skip
 
 
@@ -255,6 +309,10 @@ def main() -> None:
         print(
             f"  first page, unfiltered:   median {r['u_med']:.1f} ms, p90 {r['u_p90']:.1f} ms,"
             f" {r['u_bytes']:,} bytes ({r['u_total']:,} match)"
+        )
+        print(
+            f"  first page, not admin:    first {r['t_first']:.1f} ms, median {r['t_med']:.1f} ms,"
+            f" p90 {r['t_p90']:.1f} ms ({r['t_total']:,} match)"
         )
         print(f"  server RSS:               {r['rss']:.0f} MiB now, {r['hwm']:.0f} MiB peak"
               f" (goal <= {GOAL_MIB:.0f} MiB)", flush=True)  # fmt: skip
