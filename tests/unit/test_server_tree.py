@@ -4,9 +4,10 @@ Tables: owner chains, cycles, missing owners, duplicate uids, forged
 ownerReferences (another namespace, an upward reference to another app's
 object), missing managed objects, the node cap; the slim, masked copy of
 a Secret, which never holds a value; and what ``LiveObjects`` follows for a
-set of trees (only their namespaces, cluster-scoped kinds once), that a
-follow nobody asks for is stopped, the cap on objects kept per follow and on
-follows at once.
+set of trees (only their namespaces and the child kinds their kinds can own,
+cluster-scoped kinds once), that a follow nobody asks for is stopped, the cap
+on objects kept per follow and on follows at once (three apps' trees in three
+namespaces fit), and the follows' own connection pool.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, cast
 
 import pytest
+from kubernetes_asyncio import client as k8s_client
 
 from driftless.health import assess
 from driftless.kube.client import KubeClient, WatchEvent
@@ -24,7 +26,9 @@ from driftless.server.live import (
     CHILD_KINDS,
     EVENT_KIND,
     LAST_APPLIED,
+    POOL_SIZE,
     LiveObjects,
+    child_kinds,
     slim,
     slim_event,
 )
@@ -327,6 +331,16 @@ class ScriptedClient:
         self.objects = objects
         self.events: dict[str, asyncio.Queue[WatchEvent]] = {}
         self.listed: list[tuple[str, str | None]] = []
+        self.pools: list[int] = []
+        self.closed = 0
+
+    async def with_pool(self, pool_size: int) -> ScriptedClient:
+        """The follows' pool: the same script, the pool's size noted."""
+        self.pools.append(pool_size)
+        return self
+
+    async def close(self) -> None:
+        self.closed += 1
 
     async def resource_type(self, api_version: str, kind: str) -> ResourceType:
         if kind not in self.objects:
@@ -396,14 +410,31 @@ async def test_live_objects_follow_kinds_index_owners_and_say_what_they_cannot_r
 
 TREES: list[tuple[str, list[JSON], set[tuple[tuple[str, str], str]], list[str]]] = [
     (
-        "an app in one namespace: its kinds and the child kinds there, nothing cluster-wide",
+        "an app in one namespace: its kinds and what a Deployment owns there, nothing else",
         [entry("Deployment", "web", group="apps"), entry("ConfigMap", "settings")],
         {(("apps/v1", "Deployment"), "ns"), (("v1", "ConfigMap"), "ns")}
-        | {(kind, "ns") for kind in CHILD_KINDS},
+        | {(("apps/v1", "ReplicaSet"), "ns"), (("v1", "Pod"), "ns")},
         [],
     ),
     (
-        "two namespaces: the child kinds in each; a cluster-scoped kind once, cluster-wide",
+        "each namespace follows only the child kinds of the kinds managed there",
+        [
+            entry("StatefulSet", "db", group="apps", namespace="one"),
+            entry("Service", "db", namespace="two"),
+        ],
+        {(("apps/v1", "StatefulSet"), "one"), (("v1", "Service"), "two")}
+        | {(("apps/v1", "ControllerRevision"), "one"), (("v1", "Pod"), "one")}
+        | {(("discovery.k8s.io/v1", "EndpointSlice"), "two")},
+        [],
+    ),
+    (
+        "a custom kind may own anything an operator makes: every child kind",
+        [entry("Rollout", "web", group="argoproj.io")],
+        {(("argoproj.io/v1", "Rollout"), "ns")} | {(kind, "ns") for kind in CHILD_KINDS},
+        [],
+    ),
+    (
+        "two namespaces of kinds owning nothing: no child kind; a cluster-scoped kind once",
         [
             entry("ConfigMap", "a", namespace="one"),
             entry("ConfigMap", "b", namespace="two"),
@@ -411,8 +442,7 @@ TREES: list[tuple[str, list[JSON], set[tuple[tuple[str, str], str]], list[str]]]
             entry("ClusterRole", "r", group="rbac.authorization.k8s.io", namespace="one"),
         ],
         {(("v1", "ConfigMap"), "one"), (("v1", "ConfigMap"), "two"), (("v1", "Namespace"), "")}
-        | {(("rbac.authorization.k8s.io/v1", "ClusterRole"), "")}
-        | {(kind, ns) for kind in CHILD_KINDS for ns in ("one", "two")},
+        | {(("rbac.authorization.k8s.io/v1", "ClusterRole"), "")},
         [],
     ),
     (
@@ -430,7 +460,8 @@ TREES: list[tuple[str, list[JSON], set[tuple[tuple[str, str], str]], list[str]]]
 async def test_a_tree_follows_only_its_kinds_in_its_namespaces(
     why: str, managed: list[JSON], expected: set[Any], problems: list[str]
 ) -> None:
-    kinds = {"Deployment", "ConfigMap", "Namespace", "ClusterRole"} | {k for _, k in CHILD_KINDS}
+    kinds = {"Deployment", "StatefulSet", "Service", "Rollout", "ConfigMap", "Namespace"}
+    kinds |= {"ClusterRole"} | {k for _, k in CHILD_KINDS}
     client = ScriptedClient({kind: [] for kind in kinds})
     live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
     try:
@@ -545,3 +576,83 @@ async def test_at_most_max_follows_run_the_least_recently_asked_is_stopped() -> 
         assert live.followed == {c, (EVENT_KIND, "b")}  # a was the least recently asked
     finally:
         await live.close()
+
+
+@pytest.mark.parametrize(
+    ("owner", "children"),
+    [
+        (("apps/v1", "Deployment"), {"ReplicaSet", "Pod"}),
+        (("apps/v1", "StatefulSet"), {"ControllerRevision", "Pod"}),
+        (("apps/v1", "DaemonSet"), {"ControllerRevision", "Pod"}),
+        (("batch/v1", "CronJob"), {"Job", "Pod"}),
+        (("batch/v1", "Job"), {"Pod"}),
+        (("v1", "Service"), {"EndpointSlice"}),
+        (("v1", "ConfigMap"), set()),
+        (("networking.k8s.io/v1", "Ingress"), set()),
+        (("example.com/v1", "Thing"), {k for _, k in CHILD_KINDS}),
+    ],
+)
+def test_child_kinds_are_what_the_owner_s_controller_makes_down_to_pods(
+    owner: tuple[str, str], children: set[str]
+) -> None:
+    assert {kind for _, kind in child_kinds(owner)} == children
+
+
+APP_KINDS = [("Deployment", "apps"), ("StatefulSet", "apps"), ("Service", ""), ("ConfigMap", "")]
+
+
+async def test_three_apps_in_three_namespaces_keep_whole_trees_without_re_listing() -> None:
+    kinds = {kind for kind, _ in APP_KINDS} | {k for _, k in CHILD_KINDS} | {"Event"}
+    client = ScriptedClient({kind: [] for kind in kinds})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
+    apps = {
+        ns: [
+            entry(kind, f"{kind.lower()}-{ns}", group=group, namespace=ns)
+            for kind, group in APP_KINDS
+        ]
+        for ns in ("one", "two", "three")
+    }
+    try:
+        for _ in range(3):  # the three trees open at once, each asked again and again
+            for namespace, managed in apps.items():
+                assert await live.ensure(follows(managed)) == []
+                assert await live.ensure_events([namespace]) == []
+        per_app = len(follows(apps["one"])) + 1  # its kinds, their child kinds, its Events
+        assert len(live.followed) == 3 * per_app
+        # Each kind of each namespace listed once: no follow made room for another.
+        assert sorted(set(client.listed)) == sorted(client.listed)
+        assert len(client.listed) == 3 * per_app
+    finally:
+        await live.close()
+
+
+async def test_the_follows_have_a_pool_of_their_own_closed_with_them() -> None:
+    client = ScriptedClient({"Pod": [], "Event": []})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
+    assert await live.ensure([]) == [] and client.pools == []  # no follow, no pool
+    assert await live.ensure([(("v1", "Pod"), "a")]) == []
+    assert await live.ensure_events(["a", "b"]) == []
+    assert client.pools == [POOL_SIZE]  # one pool for every follow
+    await live.close()
+    assert client.closed == 1
+    try:
+        assert await live.ensure([(("v1", "Pod"), "a")]) == []
+        assert client.pools == [POOL_SIZE, POOL_SIZE]  # followed again: a new pool
+    finally:
+        await live.close()
+
+
+async def test_a_client_with_a_pool_of_its_own_shares_the_configuration() -> None:
+    configuration = k8s_client.Configuration()
+    configuration.host = "https://cluster.example:6443"
+    configuration.connection_pool_maxsize = 32
+    client = KubeClient(k8s_client.ApiClient(configuration))
+    watcher = await client.with_pool(POOL_SIZE)
+    try:
+        assert watcher.server == client.server
+        assert watcher._api.configuration is configuration  # a refreshed token is shared
+        pools = [c._api.rest_client.pool_manager.connector for c in (watcher, client)]
+        assert [getattr(pool, "limit", None) for pool in pools] == [POOL_SIZE, 32]
+    finally:
+        await watcher.close()
+        await client.close()

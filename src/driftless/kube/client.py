@@ -32,6 +32,7 @@ from urllib.parse import quote
 import aiohttp
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client import rest as k8s_rest
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
@@ -119,6 +120,17 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._api.close()
+
+    async def with_pool(self, pool_size: int) -> KubeClient:
+        """Another client of the same cluster over a connection pool of its own, of
+        ``pool_size`` connections: long watches there leave this client's pool to
+        requests. The configuration (server, credentials, a refreshed token) is shared,
+        not copied. Close it apart."""
+        configuration = self._api.configuration
+        api = k8s_client.ApiClient(configuration)
+        await api.rest_client.close()  # the pool sized by the configuration, never used
+        api.rest_client = k8s_rest.RESTClientObject(configuration, maxsize=pool_size)
+        return KubeClient(api)
 
     @property
     def server(self) -> str:

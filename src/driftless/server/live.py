@@ -10,10 +10,13 @@ namespace. A follow (Events too) nobody has ensured for ``idle_seconds`` is
 stopped and forgotten (``sweep``, run every ``SWEEP_SECONDS``; ``clock`` is
 injected): memory follows the trees asked for, not the cluster. A follow
 keeps at most ``max_objects`` objects; past that it refuses new ones and
-says so. Each follow holds one connection of the client's pool (32) while it
-watches: at most ``max_follows`` run at once (kinds and Events together); a
-new one stops the one least recently ensured, never one the same call
-ensures (when those alone are too many, the rest are not followed, said as a
+says so. Each follow holds one connection while it watches: the follows
+have a pool of their own (``pool_size``, ``KubeClient.with_pool``, made on
+the first follow and closed by ``close``), so they never starve the
+client's requests; at most ``max_follows`` run at once (kinds and Events
+together: 60, the trees of about six apps in different namespaces); a new
+one stops the one least recently ensured, never one the same call ensures
+(when those alone are too many, the rest are not followed, said as a
 problem). Reads (``lookup``, ``dependents``, ``object``, ``events``) answer
 from memory and never make an API call.
 
@@ -57,10 +60,12 @@ __all__ = [
     "CHILD_KINDS",
     "EVENT_KIND",
     "LAST_APPLIED",
+    "OWNS",
     "ChangeListener",
     "LiveObjects",
     "Scope",
     "api_version",
+    "child_kinds",
     "slim",
 ]
 
@@ -80,6 +85,17 @@ CHILD_KINDS: Final[tuple[Kind, ...]] = (
     ("discovery.k8s.io/v1", "EndpointSlice"),
 )
 """Kinds whose objects controllers make for the ones apps manage."""
+OWNS: Final[dict[tuple[str, str], tuple[Kind, ...]]] = {
+    ("apps", "Deployment"): (("apps/v1", "ReplicaSet"),),
+    ("apps", "ReplicaSet"): (("v1", "Pod"),),
+    ("apps", "StatefulSet"): (("apps/v1", "ControllerRevision"), ("v1", "Pod")),
+    ("apps", "DaemonSet"): (("apps/v1", "ControllerRevision"), ("v1", "Pod")),
+    ("batch", "CronJob"): (("batch/v1", "Job"),),
+    ("batch", "Job"): (("v1", "Pod"),),
+    ("", "ReplicationController"): (("v1", "Pod"),),
+    ("", "Service"): (("discovery.k8s.io/v1", "EndpointSlice"),),
+}
+"""What the built-in controllers make, by (group, kind) of the owner."""
 EVENT_KIND: Final[Kind] = ("v1", "Event")
 RETRY_SECONDS = 3.0
 WATCH_SECONDS = 300
@@ -87,11 +103,32 @@ PAGE_SIZE = 500
 IDLE_SECONDS = 600.0
 SWEEP_SECONDS = 60.0
 MAX_OBJECTS = 5000
-MAX_FOLLOWS = 20
+MAX_FOLLOWS = 60
+#: The follows' own pool: a connection per follow, and a few for a re-list racing a stop.
+POOL_SIZE = MAX_FOLLOWS + 4
 
 
 def api_version(group: str, version: str) -> str:
     return f"{group}/{version}" if group else version
+
+
+def child_kinds(kind: Kind) -> tuple[Kind, ...]:
+    """The kinds of what controllers make for an object of ``kind``, down to Pods
+    (``OWNS``, transitively: a CronJob's Jobs and their Pods). A custom kind (its group
+    has a dot and is not a Kubernetes one, ``*.k8s.io``) may own anything an operator
+    makes: every ``CHILD_KINDS``, as one cannot tell which. Other built-in kinds own
+    nothing."""
+    group = kind[0].rpartition("/")[0]
+    if "." in group and not group.endswith(".k8s.io"):
+        return CHILD_KINDS
+    found: dict[Kind, None] = {}
+    owners = [(group, kind[1])]
+    while owners:
+        for child in OWNS.get(owners.pop(), ()):
+            if child not in found:
+                found[child] = None
+                owners.append((child[0].rpartition("/")[0], child[1]))
+    return tuple(found)
 
 
 def slim(obj: JSON, kind: Kind) -> JSON:
@@ -292,9 +329,11 @@ class LiveObjects:
         idle_seconds: float = IDLE_SECONDS,
         max_objects: int = MAX_OBJECTS,
         max_follows: int = MAX_FOLLOWS,
+        pool_size: int = POOL_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.pool_size = pool_size
         self.wait_seconds = wait_seconds
         self.idle_seconds = idle_seconds
         self.max_objects = max_objects
@@ -306,6 +345,7 @@ class LiveObjects:
         self._owned: dict[str, set[tuple[Kind, Key]]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[ChangeListener] = []
+        self._watcher: KubeClient | None = None  # the follows' pool, made when first needed
 
     def subscribe(self, listener: ChangeListener) -> None:
         """Tell ``listener(kind, namespace)`` of every change from now on."""
@@ -347,6 +387,7 @@ class LiveObjects:
                 problems.append(f"{name} ({api}) is namespaced: not followed without a namespace")
                 continue
             wanted[(kind, namespace if namespaced else "")] = None
+        watcher = await self._watching(s not in self._kinds for s in wanted)
         follows = self._asked([self._kinds[s] for s in wanted if s in self._kinds])
         for kind, namespace in wanted:
             if (kind, namespace) in self._kinds:
@@ -354,7 +395,7 @@ class LiveObjects:
             if not self._room(follows):
                 problems.append(self._too_many(namespace, kind[1]))
                 continue
-            follow = self._follow(kind, namespace, self._slim(kind), self._index(kind))
+            follow = self._follow(watcher, kind, namespace, self._slim(kind), self._index(kind))
             self._kinds[(kind, namespace)] = follow
             follows.append(follow)
         problems += await self._wait(follows, lambda f: f"still listing {f.where}")
@@ -369,6 +410,7 @@ class LiveObjects:
         self._sweep_soon()
         problems: list[str] = []
         wanted = sorted(set(namespaces) - {""})
+        watcher = await self._watching(n not in self._events for n in wanted)
         follows = self._asked([self._events[n] for n in wanted if n in self._events])
         for namespace in wanted:
             if namespace in self._events:
@@ -376,7 +418,7 @@ class LiveObjects:
             if not self._room(follows):
                 problems.append(self._too_many(namespace, EVENT_KIND[1]))
                 continue
-            follow = self._follow(EVENT_KIND, namespace, slim_event, _ignore)
+            follow = self._follow(watcher, EVENT_KIND, namespace, slim_event, _ignore)
             self._events[namespace] = follow
             follows.append(follow)
         problems += await self._wait(follows, lambda f: f"still listing {f.where}")
@@ -384,6 +426,17 @@ class LiveObjects:
             if follow.failed and self._events.get(follow.namespace) is follow:
                 del self._events[follow.namespace]
         return problems
+
+    async def _watching(self, new: Iterable[bool]) -> KubeClient:
+        """The follows' client, with its own pool (one, even for callers racing here),
+        made when a follow is ``new``; before that, no connection is needed."""
+        if self._watcher is None and any(new):
+            watcher = await self.client.with_pool(self.pool_size)
+            if self._watcher is None:
+                self._watcher = watcher
+            else:
+                await watcher.close()
+        return self._watcher or self.client
 
     def _asked(self, follows: list[_Follow]) -> list[_Follow]:
         now = self.clock()
@@ -415,6 +468,7 @@ class LiveObjects:
 
     def _follow(
         self,
+        client: KubeClient,
         kind: Kind,
         namespace: str,
         keep: Callable[[JSON], JSON],
@@ -425,7 +479,7 @@ class LiveObjects:
             self.tell(kind, namespace)
 
         follow = _Follow(
-            self.client, kind, namespace, keep, told,
+            client, kind, namespace, keep, told,
             max_objects=self.max_objects, asked=self.clock(),
         )  # fmt: skip
         follow.start()
@@ -479,6 +533,9 @@ class LiveObjects:
         self._events.clear()
         self._owned.clear()
         self._sweeper = None
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            await watcher.close()
 
     # -- reads (memory only) -------------------------------------------
 

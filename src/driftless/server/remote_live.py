@@ -11,10 +11,11 @@ When the Secret changes, ``Destinations`` hands out a new client: that
 cluster's follows are stopped and started again on the new one, and the
 old client is released once no plan uses it either (``Leases``).
 
-Bounds, per cluster (each cluster has its own connection pool,
-``kube.clusters.connect``: 16 connections): at most ``MAX_FOLLOWS`` follows
-at once (kinds and Events in a namespace; a watch holds a connection, and
-plans and discovery need the rest), at most ``live.MAX_OBJECTS`` objects per
+Bounds, per cluster: at most ``MAX_FOLLOWS`` follows at once (kinds and
+Events in a namespace, as on this cluster: ``live.MAX_FOLLOWS``; their
+watches hold connections of a pool of their own, ``live.POOL_SIZE``, so the
+plans' and discovery's client, 16 connections, ``kube.clusters.connect``,
+keeps its pool), at most ``live.MAX_OBJECTS`` objects per
 follow, a follow nobody asks for 10 minutes stopped (``live.IDLE_SECONDS``),
 and a cluster nobody asks for that long forgotten with its client's lease.
 
@@ -45,6 +46,7 @@ from driftless.core.errors import StallingError
 from driftless.core.models import Application
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.server import live as local
 from driftless.server.live import IDLE_SECONDS, ChangeListener, LiveObjects
 from driftless.server.planning import Leases
 
@@ -53,8 +55,8 @@ __all__ = ["FRESH_SECONDS", "MAX_FOLLOWS", "PROBE_SECONDS", "RemoteLive"]
 log = logging.getLogger(__name__)
 
 ClusterKey = tuple[str, str]  # (app namespace, server)
-#: Follows at once per remote cluster: its pool has 16 connections, plans need some.
-MAX_FOLLOWS: Final = 12
+#: Follows at once per remote cluster (in a pool of their own, as this cluster's).
+MAX_FOLLOWS: Final = local.MAX_FOLLOWS
 #: How long a cluster's ``/version`` may take before it counts as unreachable.
 PROBE_SECONDS: Final = 5.0
 #: How long a probe's answer (reachable or not) holds.

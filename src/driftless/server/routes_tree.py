@@ -5,11 +5,12 @@ objects and Events from the ``LiveObjects`` of the app's destination cluster
 (this one's, or a remote one's: ``server.remote_live``; the Application's
 own Events always from this cluster). A tree request has followed (or
 keeps following) only what that tree needs (``follows``): each managed
-object's kind in its namespace, and the kinds controllers make
-(``CHILD_KINDS``) in the namespaces of the app's managed objects -- an object
-owned by the app's objects in another namespace is not shown. What no request
-needs for 10 minutes is dropped, and at most 20 kinds-in-a-namespace are
-followed at once on this cluster, 12 on each remote one (the least recently
+object's kind in its namespace, and in that namespace the kinds its
+controller makes (``live.child_kinds``: a Deployment's ReplicaSets and their
+Pods, a Service's EndpointSlices, every ``CHILD_KINDS`` for a custom kind)
+-- an object owned by the app's objects in another namespace is not shown.
+What no request needs for 10 minutes is dropped, and at most 60
+kinds-in-a-namespace are followed at once per cluster (the least recently
 asked make room). Only custom health
 checks are read from the API (``pipeline.health_config``, at most every
 10 s per namespace), as the controller reads them.
@@ -43,7 +44,7 @@ from driftless.kube.client import KubeClient
 from driftless.pipeline.health_config import HealthConfig
 from driftless.server.caches import Caches
 from driftless.server.errors import NotFoundError, UnavailableError
-from driftless.server.live import CHILD_KINDS, LiveObjects, Scope, api_version
+from driftless.server.live import CHILD_KINDS, LiveObjects, Scope, api_version, child_kinds
 from driftless.server.planning import Leases
 from driftless.server.remote_live import RemoteLive
 from driftless.server.tree import Tree, build_tree, managed_refs
@@ -220,16 +221,24 @@ def router(views: AppViews) -> APIRouter:
 
 def follows(managed: list[JSON]) -> list[Scope]:
     """What a tree of ``managed`` objects needs followed: each managed object's kind in its
-    namespace (cluster-wide when it has none), and ``CHILD_KINDS`` in every namespace of a
-    managed object -- never a namespace the app has no object in."""
+    namespace (cluster-wide when it has none), and the ``child_kinds`` of the kinds managed
+    in a namespace, there -- never a namespace the app has no object in, nor a child kind
+    no managed kind of that namespace can own."""
     scopes: list[Scope] = [
         ((api_version(str(r.get("group", "")), str(r["version"])), str(r["kind"])),
          str(r.get("namespace", "")))
         for r in managed
         if r.get("version")
     ]  # fmt: skip
-    namespaces = sorted({namespace for _, namespace in scopes if namespace})
-    return [*scopes, *((kind, namespace) for namespace in namespaces for kind in CHILD_KINDS)]
+    children: dict[str, set[tuple[str, str]]] = {}
+    for kind, namespace in scopes:
+        if namespace:
+            children.setdefault(namespace, set()).update(child_kinds(kind))
+    return [
+        *scopes,
+        *((kind, namespace)
+          for namespace in sorted(children) for kind in CHILD_KINDS if kind in children[namespace]),
+    ]  # fmt: skip
 
 
 # (namespaces, involved uids, involved (kind, namespace, name)) of the Events wanted
