@@ -6,4 +6,9 @@ import os
 # (driftless.cli.tools); set before any test starts a CLI process, which inherits it.
 os.environ["DRIFTLESS_PINNED_TOOLS"] = "require"
 
-pytest_plugins = ["tests.fixtures.devcluster", "tests.fixtures.git", "tests.fixtures.ssh_server"]
+pytest_plugins = [
+    "tests.fixtures.devcluster",
+    "tests.fixtures.git",
+    "tests.fixtures.ssh_server",
+    "tests.integration.ui_harness",  # the browser tests' shared ``screenshots``
+]

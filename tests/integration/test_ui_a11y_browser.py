@@ -93,11 +93,6 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-@pytest.fixture
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ui-a11y-screenshots", numbered=True)
-
-
 async def _page(browser: Browser) -> tuple[Page, list[str]]:
     """A page in a fresh context; CSP violations land in the list returned."""
     violations: list[str] = []

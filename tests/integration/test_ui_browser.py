@@ -1,8 +1,8 @@
 """The web UI in a real browser: Debian's chromium, driven by Playwright, against
 ``driftless server`` on the dev cluster with the real controller.
 
-Each page visited is kept as a screenshot under pytest's temp dir
-(``.../ui-screenshots/``), and the time from navigation to the app list being
+Each page visited is kept as a screenshot in
+``build/ui-screenshots/test_ui_browser/``, and the time from navigation to the app list being
 interactive (the UI's ``driftless:list-interactive`` performance mark) is
 recorded as the test's ``list_interactive_ms`` property.
 """
@@ -85,11 +85,6 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
-
-
-@pytest.fixture
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ui-screenshots", numbered=True)
 
 
 async def _new_page(browser: Browser, dialogs: list[str]) -> Page:

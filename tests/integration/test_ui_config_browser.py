@@ -8,8 +8,8 @@ project``/``repo add``/``cluster add`` store them. The pages must show what a
 user checks (allowed sources and destinations, apps counts, URL, type, state,
 server, auth) with deep links, say readably what is missing or failing, and
 never show a credential: neither on the page nor in any answer the browser
-received. Screenshots of each page are kept under pytest's temp dir
-(``.../ui-config-screenshots*/``).
+received. Screenshots of each page are kept in
+``build/ui-screenshots/test_ui_config_browser/``.
 """
 
 from __future__ import annotations
@@ -126,9 +126,10 @@ async def test_projects_repositories_and_clusters_pages(
     kube: KubeClient,
     browser: Browser,
     tmp_path_factory: pytest.TempPathFactory,
+    screenshots: Path,
 ) -> None:
     built_ui()
-    shots = tmp_path_factory.mktemp("ui-config-screenshots", numbered=True)
+    shots = screenshots
     suffix = unique("cfgui")
     project = f"web-{suffix}"
     await kube.apply(_project(project, f"{suffix}-*"), field_manager="test")

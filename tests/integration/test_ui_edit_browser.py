@@ -9,7 +9,7 @@ the server accepts it (still nothing created); "Create" opens the new app's
 page, and the controller syncs it (its ConfigMap appears, the page says
 Synced). "Edit" on its page changes the path; the controller follows. No
 Content-Security-Policy violation on the way. Screenshots are kept under
-pytest's temp dir (``.../ui-edit-screenshots*/``).
+``build/ui-screenshots/test_ui_edit_browser/``.
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ async def test_create_an_app_from_the_form_and_edit_it(
     make_git_repo: MakeGitRepo,
     git_http_server: GitHttpServer,
     tmp_path_factory: pytest.TempPathFactory,
+    screenshots: Path,
 ) -> None:
     built_ui()
-    shots = tmp_path_factory.mktemp("ui-edit-screenshots", numbered=True)
+    shots = screenshots
     repo = make_git_repo({"one/cm.yaml": configmap("one"), "two/cm.yaml": configmap("two")})
     url = git_http_server.publish(repo.path, unique("ui-edit-repo"))
     name = unique("formed")

@@ -12,7 +12,7 @@ a user sees:
 * the resource tree follows the app's own stream: an object the sync creates
   appears in the graph without a reload.
 
-Screenshots land in pytest's temporary ``ui-ops-screenshots*/``. Any
+Screenshots are kept in ``build/ui-screenshots/test_ui_ops_browser/``. Any
 Content-Security-Policy violation fails the test.
 """
 
@@ -104,11 +104,6 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
-
-
-@pytest.fixture
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ui-ops-screenshots", numbered=True)
 
 
 async def _page(browser: Browser, server: ServerProcess, kube: KubeClient, then: str) -> tuple[

@@ -13,7 +13,7 @@ action) and no operation is written on the Application. Logging out ends the
 session and goes to the provider's logout page; the app list then asks for a
 login again. With the local account turned off and the provider gone, the
 login page offers only SSO and says the provider does not answer. Screenshots
-under pytest's temp dir.
+in ``build/ui-screenshots/test_ui_sso_browser/``.
 """
 
 from __future__ import annotations
@@ -104,11 +104,10 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def test_log_in_through_the_provider_s_page_and_see_only_permitted_apps(
-    kube: KubeClient, provider: OidcProvider, browser: Browser, tmp_path: Path
+    kube: KubeClient, provider: OidcProvider, browser: Browser, screenshots: Path
 ) -> None:
     built_ui()
-    shots = tmp_path / "ui-sso-screenshots"
-    shots.mkdir()
+    shots = screenshots
     team_a, team_b = unique("team-a"), unique("team-b")
     mine, also_mine, theirs = unique("sso-a"), unique("sso-a"), unique("sso-b")
     await kube.apply(_policy(""), field_manager="test")

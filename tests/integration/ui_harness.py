@@ -11,12 +11,19 @@
 * ``initial_admin_password(kube, namespace)`` reads the generated password
   from the Secret ``driftless-initial-admin`` the server writes at first start.
 * ``built_ui()`` fails with what to run when the UI has not been built.
+* ``screenshots`` (fixture, one directory per test file) is where a browser
+  test saves its screenshots, kept after the run as artefacts:
+  ``$DRIFTLESS_ARTIFACTS/ui-screenshots/<test file>/``, ``DRIFTLESS_ARTIFACTS``
+  defaulting to the checkout's ``build/`` (git-ignored). This module is a
+  pytest plugin (the root conftest registers it) so that every browser test
+  gets the same fixture.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 import shutil
 import time
@@ -24,6 +31,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from driftless.kube.client import KubeClient
 from tests.integration.cli_driver import entry_point
@@ -33,6 +42,23 @@ _ANNOUNCE = re.compile(r"driftless server listening on (http\S+)")
 _REPO = Path(__file__).resolve().parents[2]
 STATIC_INDEX = _REPO / "src" / "driftless" / "server" / "static" / "index.html"
 INITIAL_ADMIN_SECRET = "driftless-initial-admin"
+ARTIFACTS_ENV = "DRIFTLESS_ARTIFACTS"
+
+
+def screenshot_dir(test_file: Path) -> Path:
+    """``$DRIFTLESS_ARTIFACTS/ui-screenshots/<test file's stem>/`` (default under
+    ``build/`` of the checkout), created. Earlier shots are not removed: workers of
+    one run may share it, and each shot's name overwrites its previous one."""
+    root = Path(os.environ.get(ARTIFACTS_ENV) or _REPO / "build")
+    where = root / "ui-screenshots" / test_file.stem
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture(scope="module")
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """Where this test file's screenshots are kept (see ``screenshot_dir``)."""
+    return screenshot_dir(request.path)
 
 
 def built_ui() -> Path:
