@@ -21,6 +21,7 @@ from playwright.async_api import (
     Dialog,
     Locator,
     Page,
+    Route,
     async_playwright,
     expect,
 )
@@ -244,10 +245,27 @@ async def test_sync_and_roll_back_from_the_app_page(
 
     dialogs: list[str] = []
     page = await _new_page(browser, dialogs)
+    streams: list[str] = []  # the app page's Server-Sent Event streams
+    page.on("request", lambda r: streams.append(r.url) if r.url.endswith("/stream") else None)
     await _log_in(page, server, kube, f"/applications/{APPS_NAMESPACE}/{name}")
     summary = page.get_by_role("region", name="Summary")
     history = page.get_by_role("region", name="History")
     await expect(summary).to_contain_text("OutOfSync", timeout=SEEN)
+
+    # Its stream refused (a restarting server, too many streams): the page says so, keeps
+    # what it loaded, and is live again by itself once the stream is back.
+    app_stream = f"**/api/v1/applications/{APPS_NAMESPACE}/{name}/stream"
+
+    async def refuse(route: Route) -> None:
+        await route.fulfill(status=503, content_type="application/json", body="{}")
+
+    await page.route(app_stream, refuse)
+    await page.reload()
+    paused = page.get_by_text("Live updates paused, retrying")
+    await expect(paused).to_be_visible(timeout=SEEN)
+    await expect(summary).to_contain_text("OutOfSync")
+    await page.unroute(app_stream, refuse)
+    await expect(paused).to_be_hidden(timeout=SEEN)
 
     # A refused request keeps the dialog open with the server's reason, and changes nothing.
     await page.get_by_role("button", name="Sync…").click()
@@ -270,6 +288,14 @@ async def test_sync_and_roll_back_from_the_app_page(
     await expect(page.get_by_role("status")).to_contain_text("requested")
     await expect(summary).to_contain_text("Synced", timeout=SEEN)  # was OutOfSync
     await expect(history).to_contain_text(first[:8], timeout=SEEN)
+    # What the sync did, object by object, stays shown after it ended.
+    done = page.get_by_role("table", name="Operation resources")
+    settings = re.compile(rf"ConfigMap\s+{name}\/settings\s+Synced")  # / escaped: a selector
+    await expect(done.get_by_role("row", name=settings)).to_be_visible()
+    # One stream per app page: the app's own (its summary, operation, tree, Events).
+    assert streams and {u.split("/api/v1/", 1)[1] for u in streams} == {
+        f"applications/{APPS_NAMESPACE}/{name}/stream"
+    }, streams
 
     # A second revision, synced by its commit id; then roll back to the first.
     second = repo.commit({"app/settings.yaml": CONFIGMAP.replace("blue", "green")})

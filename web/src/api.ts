@@ -73,6 +73,29 @@ export interface OperationState {
   finishedAt?: string | null;
   revision?: string;
   operation?: { initiatedBy?: InitiatedBy };
+  /** Where a running sync is (kept after it ended). */
+  step?: OperationStep | null;
+  resources?: OperationResource[];
+}
+
+export interface OperationStep {
+  phase?: string;
+  wave?: number | null;
+  applied?: boolean;
+  waitingSince?: string | null;
+}
+
+/** What a sync did to one object (`operationState.resources[]`). */
+export interface OperationResource {
+  group?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: string;
+  message?: string | null;
+  hookType?: string | null;
+  hookPhase?: string | null;
+  wave?: number | null;
 }
 
 export interface HistoryEntry {
@@ -113,6 +136,7 @@ export interface Application {
     resources?: ResourceStatus[];
     operationState?: OperationState | null;
     lastSyncedAt?: string | null;
+    history?: HistoryEntry[] | null;
   };
 }
 

@@ -1,13 +1,14 @@
-// One application: summary, conditions, its resources (tree, list, events) and
-// sync history, kept current by the live stream.
+// One application: summary, operation progress, conditions, its resources
+// (tree, list, events) and sync history, kept current by the app's own stream
+// (one per page: useAppTree), polled while that stream is down.
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import {
   ApiError,
   api,
-  streamURL,
   type Application,
   type HistoryEntry,
+  type OperationState,
 } from "../api";
 import {
   ErrorMessage,
@@ -38,7 +39,13 @@ interface Loaded {
   historyError: unknown;
 }
 
-const RELOAD_DELAY_MS = 500;
+/** The app's history as GET .../history answers it (`status.history`, entries only). */
+function historyOf(app: Application): HistoryEntry[] {
+  const history: unknown = app.status?.history;
+  return Array.isArray(history)
+    ? history.filter((h): h is HistoryEntry => typeof h === "object" && h !== null)
+    : [];
+}
 
 export function AppPage({ namespace, name }: { namespace: string; name: string }) {
   const { expired } = useSession();
@@ -80,23 +87,18 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
     return () => abortRef.current?.abort();
   }, [load, name]);
 
-  // Live: the stream filtered to this app's namespace and name; reload on a change.
+  // Live: the app as its stream sends it (or the poll loads it while the stream is down).
+  const liveApp = tree.app;
   useEffect(() => {
-    const query = new URLSearchParams({ namespace, search: name }).toString();
-    const source = new EventSource(streamURL(query));
-    let timer: number | undefined;
-    const changed = (event: MessageEvent<string>): void => {
-      if (!concerns(event.data, namespace, name)) return;
-      window.clearTimeout(timer);
-      timer = window.setTimeout(() => void load(), RELOAD_DELAY_MS);
-    };
-    source.addEventListener("app", changed);
-    source.addEventListener("deleted", changed);
-    return () => {
-      source.close();
-      window.clearTimeout(timer);
-    };
-  }, [namespace, name, load]);
+    if (liveApp === null) return;
+    abortRef.current?.abort(); // an older answer in flight must not overwrite it
+    setLoaded({ app: liveApp, history: historyOf(liveApp), historyError: null });
+    setError(null);
+  }, [liveApp]);
+  const liveError = tree.appError;
+  useEffect(() => {
+    if (liveError !== null) setError(liveError);
+  }, [liveError]);
 
   return (
     <main className="page app-page">
@@ -122,6 +124,9 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
         )}
       </div>
       <p role="status" className="notice">{notice}</p>
+      {tree.paused && (
+        <p className="muted paused" aria-live="polite">Live updates paused, retrying…</p>
+      )}
       {error !== null && (
         <ErrorMessage
           error={error}
@@ -148,15 +153,6 @@ export function AppPage({ namespace, name }: { namespace: string; name: string }
       )}
     </main>
   );
-}
-
-function concerns(data: string, namespace: string, name: string): boolean {
-  try {
-    const value = JSON.parse(data) as { namespace?: unknown; name?: unknown };
-    return value.namespace === namespace && value.name === name;
-  } catch {
-    return false;
-  }
 }
 
 function AppDetails({
@@ -219,6 +215,8 @@ function AppDetails({
         </dl>
       </section>
 
+      {operation && <OperationCard operation={operation} />}
+
       <section aria-labelledby="conditions-title" className="card">
         <h2 id="conditions-title">Conditions</h2>
         {(status.conditions ?? []).length === 0
@@ -280,5 +278,50 @@ function AppDetails({
         )}
       </section>
     </>
+  );
+}
+
+/** The current or last operation: its step and what it did to each object. */
+function OperationCard({ operation }: { operation: OperationState }) {
+  const { step, resources = [] } = operation;
+  const running = operation.phase === undefined || operation.phase === "Running";
+  return (
+    <section aria-labelledby="operation-title" className="card">
+      <h2 id="operation-title">Operation</h2>
+      <p>
+        {operation.phase ?? "Running"}
+        {step && running && (
+          <>
+            {` — step ${step.phase ?? "PreSync"}`}
+            {step.wave !== undefined && step.wave !== null ? `, wave ${step.wave}` : ""}
+            {step.waitingSince && (
+              <>, waiting since <Time value={step.waitingSince} /></>
+            )}
+          </>
+        )}
+        {operation.message ? `: ${operation.message}` : ""}
+      </p>
+      {resources.length === 0
+        ? <p className="muted">No object applied yet.</p>
+        : (
+          <table className="plain" aria-label="Operation resources">
+            <thead>
+              <tr><th scope="col">Kind</th><th scope="col">Name</th><th scope="col">Status</th>
+                <th scope="col">Hook phase</th><th scope="col">Message</th></tr>
+            </thead>
+            <tbody>
+              {resources.map((r) => (
+                <tr key={`${r.group ?? ""}/${r.kind}/${r.namespace ?? ""}/${r.name}`}>
+                  <td>{r.kind}</td>
+                  <td className="mono">{r.namespace ? `${r.namespace}/${r.name}` : r.name}</td>
+                  <td>{r.status ?? "—"}</td>
+                  <td>{r.hookPhase ?? "—"}</td>
+                  <td className="message">{r.message ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+    </section>
   );
 }
