@@ -2,13 +2,17 @@
 
 Apps are created as Application objects (as `kubectl apply` would); the
 controller reconciles them; the server's watch caches must show each change
-without any list request of ours reaching the API server.
+without any list request of ours reaching the API server -- proved with the
+API server's own count of the LIST requests it served
+(``apiserver_request_total`` in its ``/metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -16,6 +20,7 @@ import pytest
 
 from driftless.controller.manager import Controller
 from driftless.kube.client import KubeClient
+from tests.fixtures.devcluster import Kubectl
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import (
     APPS_NAMESPACE,
@@ -35,6 +40,15 @@ metadata:
   name: settings
 data:
   color: blue
+"""
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: front
+spec:
+  ports:
+    - port: 80
 """
 SECRET_URL = "https://deploy:s3cr3t-t0ken@git.example.invalid/team/private.git"
 
@@ -133,6 +147,65 @@ async def test_list_filter_sort_paginate_detail(
             status, projects = await _get(http, f"{served.url}/api/v1/projects")
             assert status == 200
             assert "default" in [p["metadata"]["name"] for p in projects["items"]]
+
+
+# apiserver_request_total{code="200",...,resource="applications",...,verb="LIST",...} 7
+_REQUESTS = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<count>\S+)$", re.M)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+#: What the reads below need: the apps, the tree's kinds (a ConfigMap, a Service and the
+#: EndpointSlices it owns) and Events.
+LISTED = ("applications", "configmaps", "services", "endpointslices", "events")
+
+
+def _lists(kubectl: Kubectl) -> Counter[str]:
+    """The LIST requests the API server has served, per resource of ``LISTED``."""
+    metrics = kubectl("get", "--raw", "/metrics").stdout
+    served: Counter[str] = Counter()
+    for match in _REQUESTS.finditer(metrics):
+        labels = dict(_LABEL.findall(match["labels"]))
+        if labels.get("verb") == "LIST" and labels.get("resource") in LISTED:
+            served[labels["resource"]] += int(float(match["count"]))
+    return served
+
+
+async def test_reads_never_list_against_the_api_server(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, kubectl: Kubectl
+) -> None:
+    repo = make_git_repo({"cm.yaml": CONFIGMAP, "svc.yaml": SERVICE})
+    run = unique("srv-nolist")
+    body = application(run, repo.url, automated=True)
+    body["metadata"]["labels"] = {"run": run}
+    await create_app(kube, body)
+    async with serving(kube) as served, await served.login() as http:
+        base = f"{served.url}/api/v1"
+        app_path = f"{base}/applications/{APPS_NAMESPACE}/{run}"
+        reads = [
+            f"{base}/applications",
+            f"{base}/applications?selector=run%3D{run}",
+            app_path,
+            f"{app_path}/history",
+            f"{app_path}/tree",
+            f"{app_path}/events",
+        ]
+        # Synced (the controller is done with it) and its whole tree followed: from here
+        # on every answer is from memory.
+        await _until(http, app_path + "/history", lambda b: len(b["items"]) >= 1, "a sync")
+        await _until(
+            http,
+            app_path + "/tree",
+            lambda b: (
+                "partial" not in b and {n["kind"] for n in b["nodes"]} >= {"ConfigMap", "Service"}
+            ),
+            "the whole tree",
+        )
+        await _until(http, app_path + "/events", lambda b: "partial" not in b, "the Events")
+        before = await asyncio.to_thread(_lists, kubectl)
+        assert before["applications"] > 0, before  # the caches' first list, counted
+        answers = [await _get(http, url) for _ in range(9) for url in reads]
+        after = await asyncio.to_thread(_lists, kubectl)
+    assert {status for status, _ in answers} == {200}
+    assert len(answers) == 54
+    assert after == before
 
 
 async def test_deleted_apps_leave_the_list(kube: KubeClient) -> None:
