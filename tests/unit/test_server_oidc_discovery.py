@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from driftless.server import oidc
 from driftless.server.oidc import ProviderUnavailableError, SingleSignOn
 from driftless.server.settings import OidcSettings
 
@@ -64,6 +65,18 @@ async def test_a_flood_of_login_starts_reads_discovery_once(discovery: FakeDisco
     assert discovery.reads <= 2  # one read, plus one for requests that came after it began
     await sso.discovery()
     assert discovery.reads <= 2  # cached for everything but a login's start
+
+
+async def test_login_starts_one_after_another_reuse_a_read_under_ten_seconds_old(
+    discovery: FakeDiscovery,
+) -> None:
+    sso = _sso(discovery.issuer)
+    for i in range(20):  # an anonymous flood of GET /auth/oidc/login, one at a time
+        await sso.authorization_url(f"s{i}", "n", "c")
+    assert discovery.reads == 1
+    sso._discovered_at -= oidc.START_DISCOVERY_SECONDS  # ten seconds on
+    await sso.authorization_url("later", "n", "c")
+    assert discovery.reads == 2  # a provider gone is noticed within that
 
 
 async def test_discovery_naming_another_issuer_is_refused(discovery: FakeDiscovery) -> None:

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from driftless.devcluster import gobuild, versions
 from driftless.server import sessions
 from driftless.server.oidc_tokens import (
+    MAX_PENDING,
+    MAX_PENDING_PER_ADDRESS,
     PendingLogins,
     TokenRejectedError,
     identity,
@@ -153,6 +155,20 @@ def test_login_state_answers_once_for_its_browser_until_it_expires() -> None:
             pending.finish(*missing)
     state, _, _, browser = pending.start()
     now[0] = 601.0
+    with pytest.raises(TokenRejectedError, match="expired"):
+        pending.finish(state, browser)
+
+
+def test_a_flood_of_login_starts_from_one_address_pushes_out_only_its_own() -> None:
+    pending = PendingLogins()
+    real = [pending.start(address="192.0.2.1") for _ in range(3)]
+    flood = [pending.start(address="198.51.100.9") for _ in range(2 * MAX_PENDING)]
+    for state, nonce, _, browser in real:  # the real logins still finish
+        assert pending.finish(state, browser).nonce == nonce
+    assert len(pending) == MAX_PENDING_PER_ADDRESS
+    state, nonce, _, browser = flood[-1]  # the flood's newest are its own
+    assert pending.finish(state, browser).nonce == nonce
+    state, _, _, browser = flood[-MAX_PENDING_PER_ADDRESS - 1]
     with pytest.raises(TokenRejectedError, match="expired"):
         pending.finish(state, browser)
 

@@ -3,9 +3,11 @@
 ``SingleSignOn`` is one configured provider (``settings.OidcSettings``) with
 its client secret, read once at start from a Secret of the controller's
 namespace (``load``). It finds the provider's endpoints by discovery
-(``/.well-known/openid-configuration``, re-read at each login's start -- so a
-provider that went away is noticed there, before the browser is sent to it --
-and at most ``DISCOVERY_SECONDS`` old otherwise; the issuer it names must be
+(``/.well-known/openid-configuration``, re-read at a login's start when
+older than ``START_DISCOVERY_SECONDS`` -- so a provider that went away is
+noticed there, before the browser is sent to it, while a flood of login
+starts costs the provider one read every few seconds -- and at most
+``DISCOVERY_SECONDS`` old otherwise; the issuer it names must be
 the configured one) and its signing keys with
 PyJWT's JWKS client, which re-reads the JWKS when a token names a key it does
 not know yet (key rotation).
@@ -96,6 +98,7 @@ log = logging.getLogger(__name__)
 FLOW_COOKIE = "driftless_oidc_flow"
 FLOW_PATH = "/api/v1/auth/oidc"
 DISCOVERY_SECONDS = 300.0
+START_DISCOVERY_SECONDS = 10.0
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 UNAVAILABLE_PAGE = "/login?sso=unavailable"
 REFUSED = "single sign-on refused; log in again"
@@ -134,8 +137,8 @@ class SingleSignOn:
     _reading: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _failed: tuple[float, str] = (-float("inf"), "")
 
-    async def discovery(self, *, fresh: bool = False) -> dict[str, Any]:
-        """The provider's metadata (``fresh``, or cached ``DISCOVERY_SECONDS``).
+    async def discovery(self, *, max_age: float = DISCOVERY_SECONDS) -> dict[str, Any]:
+        """The provider's metadata, read at most ``max_age`` seconds ago.
 
         ``ProviderUnavailableError`` when it does not answer as OpenID Connect says.
         One read at a time: requests that arrived while a read ran take its answer
@@ -149,7 +152,7 @@ class SingleSignOn:
             if self._failed[0] >= arrived:
                 raise ProviderUnavailableError(self._failed[1])
             age = time.monotonic() - self._discovered_at
-            if self._discovery is not None and not fresh and age < DISCOVERY_SECONDS:
+            if self._discovery is not None and age < max_age:
                 return self._discovery
             try:
                 return await self._read_discovery()
@@ -176,8 +179,9 @@ class SingleSignOn:
         return found
 
     async def authorization_url(self, state: str, nonce: str, challenge: str) -> str:
-        """Where the browser goes to log in at the provider (discovery re-read)."""
-        meta = await self.discovery(fresh=True)
+        """Where the browser goes to log in at the provider (discovery at most
+        ``START_DISCOVERY_SECONDS`` old)."""
+        meta = await self.discovery(max_age=START_DISCOVERY_SECONDS)
         query = {
             "response_type": "code",
             "client_id": self.config.client_id,
@@ -347,6 +351,7 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
 
     @routes.get("/auth/oidc/login", status_code=302, response_class=RedirectResponse)
     async def start(
+        request: Request,
         cli_port: Annotated[
             int | None, Query(ge=1, le=65535, description="The CLI's loopback port.")
         ] = None,
@@ -361,7 +366,8 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         cli = None
         if cli_port is not None and cli_state is not None:
             cli = oidc_tokens.CliLogin(cli_port, cli_state)
-        state, nonce, challenge, browser = sso.pending.start(cli)
+        address = request.client.host if request.client is not None else ""
+        state, nonce, challenge, browser = sso.pending.start(cli, address=address)
         try:
             url = await sso.authorization_url(state, nonce, challenge)
         except ProviderUnavailableError as exc:

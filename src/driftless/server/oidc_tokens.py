@@ -5,6 +5,10 @@
 nonce, verifier, a digest of the browser's flow cookie) for ``FLOW_SECONDS``;
 ``finish`` takes one out, so a ``state`` answers once: a replayed, unknown,
 expired one, or one arriving with another browser's cookie, is ``None``.
+At most ``MAX_PENDING`` are kept, and at most ``MAX_PENDING_PER_ADDRESS`` of
+one client address: an address starting more pushes out its own oldest, so
+an anonymous flood from one address cannot push out other people's logins
+(behind a reverse proxy its address is everyone's: the global bound only).
 
 ``verify(token, key, ...)`` checks an ID token with PyJWT (never by hand):
 the signature with ``key`` (from the provider's JWKS) under an asymmetric
@@ -53,6 +57,7 @@ __all__ = [
     "CLI_CODE_SECONDS",
     "CLI_STATE",
     "FLOW_SECONDS",
+    "MAX_PENDING_PER_ADDRESS",
     "CliCodes",
     "CliLogin",
     "Grant",
@@ -79,6 +84,7 @@ ALGORITHMS: Final = (
 LEEWAY_SECONDS: Final = 60
 FLOW_SECONDS: Final = 600.0
 MAX_PENDING: Final = 1000
+MAX_PENDING_PER_ADDRESS: Final = 100  # a tenth: behind a proxy, many users share one
 CLI_CODE_SECONDS: Final = 60.0
 #: The CLI's state: URL-safe, long enough to be unguessable, short enough to bound.
 CLI_STATE: Final = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -120,6 +126,7 @@ class Pending:
     browser: str  # SHA-256 of the flow cookie's value
     started: float
     cli: CliLogin | None = None
+    address: str = ""  # the client's, which started it
 
 
 def _digest(value: str) -> str:
@@ -133,16 +140,21 @@ class PendingLogins:
         self._clock = clock
         self._pending: dict[str, Pending] = {}
 
-    def start(self, cli: CliLogin | None = None) -> tuple[str, str, str, str]:
-        """A new login (``cli``: the CLI's): ``(state, nonce, code_challenge, browser_cookie)``."""
+    def start(self, cli: CliLogin | None = None, *, address: str = "") -> tuple[str, str, str, str]:
+        """A new login (``cli``: the CLI's) from the client ``address``:
+        ``(state, nonce, code_challenge, browser_cookie)``."""
         now = self._clock()
         for state in [s for s, p in self._pending.items() if now - p.started > FLOW_SECONDS]:
             del self._pending[state]
-        while len(self._pending) >= MAX_PENDING:  # dicts keep insertion order: oldest first
+        # Dicts keep insertion order: oldest first.
+        mine = [s for s, p in self._pending.items() if p.address == address]
+        for state in mine[: max(0, len(mine) - MAX_PENDING_PER_ADDRESS + 1)]:
+            del self._pending[state]
+        while len(self._pending) >= MAX_PENDING:
             del self._pending[next(iter(self._pending))]
         state, nonce, browser = (secrets.token_urlsafe(32) for _ in range(3))
         verifier, challenge = pkce()
-        self._pending[state] = Pending(nonce, verifier, _digest(browser), now, cli)
+        self._pending[state] = Pending(nonce, verifier, _digest(browser), now, cli, address)
         return state, nonce, challenge, browser
 
     def finish(self, state: str | None, browser: str | None) -> Pending:
