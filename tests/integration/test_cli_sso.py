@@ -116,12 +116,20 @@ async def _until_listed(http: aiohttp.ClientSession, server: str, names: set[str
         await asyncio.sleep(0.2)
 
 
-async def _refused(server: str, config: Path, answer: dict[str, str], message: str) -> None:
-    """The CLI's callback gets ``answer`` (its state unless given): exit 1, ``message``, no file."""
+async def _refused(
+    server: str, config: Path, answer: dict[str, str], message: str, knock: dict[str, str]
+) -> None:
+    """The CLI's callback gets ``knock`` (another state: 400, the login goes on), then
+    ``answer`` with its state: exit 1, ``message``, no file."""
     login = await Login.start(server, config)
     url = await login.url()
     port = parse_qs(urlsplit(url).query)["cli_port"][0]
     state = parse_qs(urlsplit(url).query)["cli_state"][0]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/callback", params=knock) as page,
+    ):
+        assert page.status == 400 and "Not this login" in await page.text()
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"http://127.0.0.1:{port}/callback", params={"state": state} | answer) as page,
@@ -157,9 +165,12 @@ async def test_sso_login_in_the_browser_then_app_list_shows_alice_s_apps(
             await _until_listed(admin, server, {mine, theirs, team_a, team_b})
             # Hostile answers first: each ends the CLI with a message, nothing stored.
             await _refused(
-                server, config, {"error": "access_denied"}, "identity provider denied the login"
+                server,
+                config,
+                {"error": "access_denied"},
+                "identity provider denied the login",
+                knock={"code": "x", "state": "y" * 43},
             )
-            await _refused(server, config, {"code": "x", "state": "y" * 43}, "wrong state")
 
             login = await Login.start(server, config)
             browser = await playwright.chromium.launch(

@@ -173,6 +173,36 @@ async def test_the_whole_loop_logs_in_and_a_code_works_once(
         await remote.close()
 
 
+async def test_an_answer_with_another_state_is_400_and_the_login_goes_on(
+    server: str, provider: HostileProvider
+) -> None:
+    task, start, remote = await _cli(server)
+    try:
+        port = parse_qs(urlsplit(start).query)["cli_port"][0]
+        async with aiohttp.ClientSession() as http:
+            for knock in ["code=forged&state=" + "x" * 43, "error=access_denied", ""]:
+                async with http.get(f"http://127.0.0.1:{port}/callback?{knock}") as page:
+                    assert page.status == 400 and "Not this login" in await page.text()
+        assert not task.done()
+        async with _browser() as http:
+            to_cli = await _browse(http, start, provider, "code=c0de")
+            async with http.get(to_cli) as page:
+                assert page.status == 200
+        assert (await asyncio.wait_for(task, 10)).user == "alice@example.test"
+    finally:
+        await remote.close()
+
+
+async def test_a_cli_login_makes_the_provider_ask_for_the_password(server: str) -> None:
+    """``prompt=login``: no silent login hands a code to a loopback port someone else chose."""
+    async with _browser() as http:
+        cli = sso.login_url(server, 4242, STATE)
+        for url, prompt in [(cli, ["login"]), (f"{server}/api/v1/auth/oidc/login", None)]:
+            async with http.get(url, allow_redirects=False) as resp:
+                assert resp.status == 302
+                assert parse_qs(urlsplit(resp.headers["Location"]).query).get("prompt") == prompt
+
+
 async def test_the_browser_is_opened_at_the_url_it_shows(
     server: str, provider: HostileProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:

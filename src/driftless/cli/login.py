@@ -77,7 +77,8 @@ def _password(from_stdin: bool) -> str:
 @click.option(
     "--no-browser",
     is_flag=True,
-    help="With --sso: only print the URL to open (a machine without a browser).",
+    help="With --sso: only print the URL to open. The browser must run on this machine"
+    " (it comes back to a port of 127.0.0.1), or forward that port to where it runs.",
 )
 @click.option(
     "--timeout",

@@ -36,6 +36,9 @@ The CLI's login (``driftless login SERVER --sso``):
   redirect goes to ``http://127.0.0.1:P/callback`` and nowhere else, so no
   open redirect) and state (``oidc_tokens.CLI_STATE``); one without the
   other, a port that is not a number or out of range, a malformed state: 422.
+  It asks the provider for ``prompt=login``: the user types their password
+  (no silent login with the provider's own session), so a link to such a
+  login with a port an attacker listens on cannot hand them a code unseen.
 * Its callback sets no cookie in the browser: it redirects (303) to
   ``http://127.0.0.1:P/callback?code=C&state=S``, ``C`` a one-time code
   (``oidc_tokens.CliCodes``). A login the provider or the ID token refuses,
@@ -178,7 +181,9 @@ class SingleSignOn:
         self._discovery, self._discovered_at = found, time.monotonic()
         return found
 
-    async def authorization_url(self, state: str, nonce: str, challenge: str) -> str:
+    async def authorization_url(
+        self, state: str, nonce: str, challenge: str, *, prompt_login: bool = False
+    ) -> str:
         """Where the browser goes to log in at the provider (discovery at most
         ``START_DISCOVERY_SECONDS`` old)."""
         meta = await self.discovery(max_age=START_DISCOVERY_SECONDS)
@@ -192,6 +197,8 @@ class SingleSignOn:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
+        if prompt_login:
+            query["prompt"] = "login"
         return f"{meta['authorization_endpoint']}?{urlencode(query)}"
 
     async def end_session_url(self) -> str | None:
@@ -369,7 +376,7 @@ def router(auth: Auth, sso: SingleSignOn) -> APIRouter:
         address = request.client.host if request.client is not None else ""
         state, nonce, challenge, browser = sso.pending.start(cli, address=address)
         try:
-            url = await sso.authorization_url(state, nonce, challenge)
+            url = await sso.authorization_url(state, nonce, challenge, prompt_login=cli is not None)
         except ProviderUnavailableError as exc:
             log.warning("single sign-on: the provider does not answer: %s", exc)
             return RedirectResponse(UNAVAILABLE_PAGE, status_code=303)

@@ -6,8 +6,9 @@ browser (``webbrowser``; the URL is printed too, for a machine without one)
 at the server's ``/api/v1/auth/oidc/login?cli_port=P&cli_state=S``
 (``login_url``). After the provider's login the server redirects the browser
 to ``http://127.0.0.1:P/callback`` with a one-time code and the state, or an
-error code. The first answer there decides (``read_answer``, pure): the state
-must be this login's, else nothing is exchanged; the code is exchanged with
+error code. The first answer there with this login's state decides
+(``read_answer``, pure); one with another state (anything on this machine can
+knock on the port) is answered 400 and the wait goes on. The code is exchanged with
 ``POST /api/v1/auth/cli/exchange`` for the session cookie (the session id
 never travels in a URL); the browser gets a small page saying whether it
 worked and that the tab can be closed. No answer within the timeout ends the
@@ -31,7 +32,7 @@ from aiohttp import web
 from driftless.cli.remote.client import Remote, ServerError, Session, shown
 from driftless.core.errors import DriftlessError
 
-__all__ = ["SsoLoginError", "browser_login", "login_url", "read_answer"]
+__all__ = ["SsoLoginError", "answers_this_login", "browser_login", "login_url", "read_answer"]
 
 CALLBACK = "/callback"
 LOGIN_PATH = "/api/v1/auth/oidc/login"
@@ -52,14 +53,18 @@ def login_url(server: str, port: int, state: str) -> str:
     return f"{server}{LOGIN_PATH}?{urlencode({'cli_port': port, 'cli_state': state})}"
 
 
+def answers_this_login(query: Mapping[str, str], state: str) -> bool:
+    """Whether a request to the callback carries this login's ``state``. Pure."""
+    return hmac.compare_digest(query.get("state", "").encode(), state.encode())
+
+
 def read_answer(query: Mapping[str, str], state: str) -> str:
     """The one-time code of the browser's answer, or ``SsoLoginError``. Pure.
 
     The state is checked first: an answer that is not this login's is never
     believed, not even its error.
     """
-    given = query.get("state", "")
-    if not hmac.compare_digest(given.encode(), state.encode()):
+    if not answers_this_login(query, state):
         raise SsoLoginError(
             "the browser's answer is not this login's (wrong state): nothing stored"
         )
@@ -73,13 +78,14 @@ def read_answer(query: Mapping[str, str], state: str) -> str:
     return code
 
 
-def _page(title: str, text: str) -> web.Response:
+def _page(title: str, text: str, status: int = 200) -> web.Response:
     body = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></html>"
     )
     return web.Response(
+        status=status,
         text=body,
         content_type="text/html",
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
@@ -105,6 +111,10 @@ async def browser_login(
     async def callback(request: web.Request) -> web.Response:
         if done.done():
             return _page("Already answered", "This login is over: you can close this tab.")
+        if not answers_this_login(request.query, state):
+            # Not this login's answer (a stale tab, or another program knocking): it
+            # neither ends nor decides the login.
+            return _page("Not this login", "This is not the login driftless waits for.", 400)
         try:
             code = read_answer(request.query, state)
             try:
@@ -135,7 +145,10 @@ async def browser_login(
             # the wait for the answer nor the CLI's exit may wait for that.
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
         else:
-            say(f"Open this URL in a browser to log in:\n  {url}")
+            say(
+                "Open this URL in a browser on this machine to log in (it comes back to"
+                f" 127.0.0.1:{port}; from elsewhere, forward that port first):\n  {url}"
+            )
         try:
             return await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:
