@@ -7,9 +7,12 @@ schema over an authenticated session: path parameters, query strings and
 bodies a client may send, both as the schema allows them (positive) and as
 it does not (negative: wrong types, out of range, missing fields). Random
 names mostly miss, so the operations on one application also get cases
-aimed at a real one (``TARGET``, an Application no controller acts on: a sync
-is accepted once, then refused while its operation is pending). Every
-response must:
+aimed at a real one (``TARGET``, a manual Application: a sync is accepted
+once, then refused while its operation is pending). Its source is a real
+repository served over HTTP (``git_http_server``), so a fuzzed revision of
+its diff or manifests reaches git and the planner (a revision git cannot take
+is a 422 naming it, one it cannot find a 422 saying so). Every response
+must:
 
 * not be a 5xx (``not_a_server_error``): bad input is a 4xx naming it;
 * conform to the schema (``status_code_conformance``,
@@ -17,7 +20,9 @@ response must:
   documented status, with the documented body;
 * carry no traceback text and the one error shape when it is an error.
 
-Deterministic: Hypothesis derandomized (the same cases every run), no example
+Bounded: ``EXAMPLES`` cases per operation, each within ``CASE_DEADLINE_MS``
+(a plan of the small target repository is fetched once, then from the
+server's clone). Deterministic: Hypothesis derandomized (the same cases every run), no example
 database. Three operations are left out, each tested by its own tests: the
 event streams (``GET /stream`` and an app's ``GET .../stream`` never end: a
 fuzzer reading them would wait forever) and logout (``DELETE /session``
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import hypothesis
@@ -40,6 +46,8 @@ from schemathesis.core.result import Ok
 
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import APPS_NAMESPACE, application, create_app
 from tests.integration.server_inprocess import serving
 
@@ -74,8 +82,9 @@ def _plain_errors(response: Any) -> None:
         assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
-def _fuzz(url: str, password: str) -> list[str]:
-    """Fuzz every operation; the failures found (empty when none), one line each."""
+def _fuzz(url: str, password: str) -> tuple[list[str], Counter[tuple[str, int]]]:
+    """Fuzz every operation; the failures found (empty when none), one line each, and
+    how many of the target's diff and manifests cases answered each status."""
     session = requests.Session()
     login = session.post(
         f"{url}/api/v1/session",
@@ -86,6 +95,7 @@ def _fuzz(url: str, password: str) -> list[str]:
     schema = schemathesis.openapi.from_url(f"{url}/api/openapi.json")
     failures: list[str] = []
     fuzzed: list[str] = []
+    planned: Counter[tuple[str, int]] = Counter()
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         operation = result.ok()
@@ -113,6 +123,9 @@ def _fuzz(url: str, password: str) -> list[str]:
             response = case.call(base_url=url, session=session, timeout=REQUEST_TIMEOUT)
             case.validate_response(response, checks=CHECKS)
             _plain_errors(response)
+            view = case.operation.path.rpartition("/")[2]
+            if case.path_parameters == TARGET and view in ("diff", "manifests"):
+                planned[(view, response.status_code)] += 1
 
         try:
             run()
@@ -122,20 +135,53 @@ def _fuzz(url: str, password: str) -> list[str]:
     assert len(fuzzed) >= 10, f"too few operations in the schema: {fuzzed}"
     # The session survived every case: the fuzzer was authenticated throughout.
     assert session.get(f"{url}/api/v1/session", timeout=REQUEST_TIMEOUT).status_code == 200
-    return failures
+    return failures, planned
 
 
-async def test_every_operation_survives_fuzzing(kube: KubeClient) -> None:
-    # A local path, which the server never reads: its diff and manifests are a 422 at
-    # once (an unreachable repository would be a documented 502, after a DNS lookup).
-    target = application(TARGET["name"], "file:///srv/fuzz.git", automated=False)
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: fuzzed
+data:
+  color: blue
+"""
+
+
+def _get(url: str, session: requests.Session) -> requests.Response:
+    return session.get(url, timeout=REQUEST_TIMEOUT)
+
+
+async def test_every_operation_survives_fuzzing(
+    kube: KubeClient, make_git_repo: MakeGitRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_git_repo({"cm.yaml": CONFIGMAP})
+    url = git_http_server.publish(repo.path, "fuzzed.git")
+    target = application(TARGET["name"], url, automated=False)
     await create_app(kube, target)
     try:
         async with serving(kube) as served:
             password = await served.initial_password()
+            # The target's plan reaches git and the renderer: its manifests are the
+            # repository's (so fuzzed revisions are planned, not refused at once).
+            session = requests.Session()
+            login = {"username": "admin", "password": password}
+            await asyncio.to_thread(
+                session.post, f"{served.url}/api/v1/session", json=login, timeout=REQUEST_TIMEOUT
+            )
+            path = f"{served.url}/api/v1/applications/{APPS_NAMESPACE}/{TARGET['name']}"
+            planned = await asyncio.to_thread(_get, f"{path}/manifests", session)
+            assert planned.status_code == 200, planned.text
+            assert [m["metadata"]["name"] for m in planned.json()["manifests"]] == ["fuzzed"]
+            unknown = await asyncio.to_thread(_get, f"{path}/diff?revision=no-such-branch", session)
+            assert unknown.status_code == 422, unknown.text
             # The fuzzer is synchronous (requests): it runs in a thread while
             # this loop serves it.
-            failures = await asyncio.to_thread(_fuzz, served.url, password)
+            failures, planned = await asyncio.to_thread(_fuzz, served.url, password)
     finally:
         await kube.delete(API_VERSION, APPLICATION_KIND, TARGET["name"], APPS_NAMESPACE)
     assert not failures, "\n".join(failures)
+    # The fuzzer's cases reached the planner: the target's diff and manifests were
+    # planned from its repository (200), fuzzed revisions refused (422).
+    assert {status for (_, status) in planned} >= {200, 422}, planned
+    assert {view for (view, status) in planned if status == 200} == {"diff", "manifests"}, planned
