@@ -4,7 +4,9 @@ The account (like Argo CD's): at its first start the server makes a random
 initial password, stores only its scrypt hash in Secret ``driftless-admin``
 (key ``password-hash``) of the controller's namespace, and the password
 itself in Secret ``driftless-initial-admin`` (key ``password``) for the
-administrator to read once (``kubectl get secret ...``) and delete. A hash
+administrator to read once (``kubectl get secret ...``) and delete. An
+installed server may not create Secrets: ``install --with-server`` makes
+both empty and the server patches them (``AdminAccount.ensure``). A hash
 put in ``driftless-admin`` by hand replaces the password: the Secret is read
 at every login.
 

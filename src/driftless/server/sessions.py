@@ -232,7 +232,9 @@ class SessionSecret:
         return table_of(secret), (fingerprint(hashed) if hashed is not None else None)
 
     async def write(self, changes: Mapping[str, Session | None]) -> None:
-        """Set (a session) or delete (``None``) these keys; make the Secret if it is missing."""
+        """Set (a session) or delete (``None``) these keys (a merge patch); make the Secret
+        if it is missing and this identity may (an installed server may not create Secrets:
+        ``install --with-server`` makes it, empty, and makes it again if it was deleted)."""
         data = {key: (encode(s) if s is not None else None) for key, s in changes.items()}
         try:
             await self._patch(data)
