@@ -170,9 +170,9 @@ async def test_every_operation_survives_fuzzing(
                 session.post, f"{served.url}/api/v1/session", json=login, timeout=REQUEST_TIMEOUT
             )
             path = f"{served.url}/api/v1/applications/{APPS_NAMESPACE}/{TARGET['name']}"
-            planned = await asyncio.to_thread(_get, f"{path}/manifests", session)
-            assert planned.status_code == 200, planned.text
-            assert [m["metadata"]["name"] for m in planned.json()["manifests"]] == ["fuzzed"]
+            rendered = await asyncio.to_thread(_get, f"{path}/manifests", session)
+            assert rendered.status_code == 200, rendered.text
+            assert [m["metadata"]["name"] for m in rendered.json()["manifests"]] == ["fuzzed"]
             unknown = await asyncio.to_thread(_get, f"{path}/diff?revision=no-such-branch", session)
             assert unknown.status_code == 422, unknown.text
             # The fuzzer is synchronous (requests): it runs in a thread while
