@@ -180,6 +180,8 @@ p, bob, applications, delete, *, deny
 p, b-devs, applications, s*, team-c/*, allow
 p, role:readonly, applications, sync, team-c/web-*, allow
 p, role:readonly, applications, get, team-c/web-9, deny
+p, devs, applications, get, */*-secret*, deny
+p, devs, applications, get, *-c/*w*b*, allow
 """
 
 
@@ -188,7 +190,8 @@ def test_decisions_are_casbins_object_by_object(default: str) -> None:
     csv = CSV + APP_RULES
     objects = ["team-a/web", "team-a/prod-web", "team-b/web", "team-b/web-1", "team-b/web-secret",
                "team-b/prod-x", "team-a/api", "team-c/api", "team-c/web", "team-c/web-1",
-               "team-c/web-9", "team-a/y/x", "team-a/web/x", "x/y/z", "team-a", ""]  # fmt: skip
+               "team-c/web-9", "team-a/y/x", "team-a/web/x", "x/y/z", "team-a", "",
+               "team-c/a/wxbx", "team-c/api-secret-2"]  # fmt: skip
     people = (
         DEV,
         TOKEN,
