@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 
 from driftless.kube.client import KubeClient
-from driftless.server import audit, throttle
+from driftless.server import audit, oidc_tokens, throttle
 from driftless.server.audit import Audit
 
 PASSWORD = "hunter2-correct-horse"
@@ -149,6 +150,58 @@ async def test_events_are_budgeted_but_every_line_is_written(
     trail.login("admin", "local", "10.0.0.1", ok=True)
     await trail.drain()
     assert len(events.made) == audit.EVENTS_PER_MINUTE + 1
+
+
+async def test_a_flood_of_failed_logins_leaves_the_writes_their_own_event_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=audit.__name__)
+    events = Events()
+    trail = Audit(cast(KubeClient, events), "driftless", clock=Clock())
+    for _ in range(audit.EVENTS_PER_MINUTE + 5):
+        trail.login("nobody", "local", "10.6.6.6", ok=False, why="wrong username or password")
+        await asyncio.sleep(0)
+    trail.write("alice", "oidc", "sync", "apps", "web", "accepted")
+    await trail.drain()
+    reasons = [e["reason"] for e in events.made]
+    assert reasons.count("LoginFailed") == audit.EVENTS_PER_MINUTE
+    assert reasons.count("Requested") == 1
+
+
+@pytest.mark.parametrize("make", ["throttled", "state", "no state", "cli code"])
+async def test_attempts_naming_no_login_are_logged_but_never_events(
+    make: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reasons as the single sign-on flow gives them (``oidc_tokens``), not copies.
+    attempts: dict[str, Callable[[], object]] = {
+        "state": lambda: oidc_tokens.PendingLogins().finish("forged", "cookie"),
+        "no state": lambda: oidc_tokens.PendingLogins().finish(None, None),
+        "cli code": lambda: oidc_tokens.CliCodes().redeem("guessed", "state"),
+    }
+    why = "throttled"
+    if make in attempts:
+        with pytest.raises(oidc_tokens.TokenRejectedError) as caught:
+            attempts[make]()
+        why = caught.value.reason
+    caplog.set_level(logging.INFO, logger=audit.__name__)
+    events = Events()
+    trail = Audit(cast(KubeClient, events), "driftless")
+    trail.login("", "oidc", "10.6.6.6", ok=False, why=why)
+    await trail.drain()
+    assert events.made == []
+    assert [line["reason"] for line in _lines(caplog)] == [why]
+
+
+async def test_the_token_that_acted_is_in_the_line_and_the_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=audit.__name__)
+    events = Events()
+    trail = Audit(cast(KubeClient, events), "driftless")
+    trail.write("proj:team-a:ci", "token", "sync", "apps", "web", "accepted", token="deploy-1")
+    await trail.drain()
+    assert _lines(caplog)[0]["token"] == "deploy-1"
+    assert events.made[0]["message"] == "proj:team-a:ci (token deploy-1): sync accepted"
 
 
 def test_without_a_client_only_lines_are_written(caplog: pytest.LogCaptureFixture) -> None:

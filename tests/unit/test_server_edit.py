@@ -23,10 +23,13 @@ SPEC = {"source": {"repoURL": "https://git.example/team/app.git"}, "destination"
 
 @pytest_asyncio.fixture
 async def base() -> AsyncIterator[str]:
-    """A server managing apps in namespace ``apps`` only, whose API server never answers."""
+    """A server managing apps in namespace ``apps`` only, whose API server never answers;
+    its cache holds app ``apps/web`` (authorization knows its project)."""
     settings = ServerSettings(port=0, auth=False, controller_namespace="driftless")
     client = unreachable_client()
     state = new_state(settings, client, "apps", idle_planning(client))
+    web = {"metadata": {"namespace": "apps", "name": "web", "resourceVersion": "1"}, "spec": SPEC}
+    state.caches._apps.upsert(web)
     async with running(create_app(settings, state)) as url:
         yield url
     await client.close()

@@ -3,6 +3,8 @@ stream's filter; a bad ConfigMap keeps the last good policy."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,7 +14,7 @@ import pytest
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeUnavailableError
 from driftless.pipeline import tokens as pipeline_tokens
-from driftless.server import access, rbac, rbac_source, stream
+from driftless.server import access, audit, rbac, rbac_source, stream
 from driftless.server.app import ServerState, create_app, new_state
 from driftless.server.apps_query import AppQuery
 from driftless.server.rbac_source import RbacSource
@@ -148,10 +150,13 @@ class _WriteRecorder:
     def __init__(self, found: Any = None) -> None:
         self.found = found
         self.calls: list[str] = []
+        self.created: list[dict[str, Any]] = []
 
     def __getattr__(self, method: str) -> Any:
         async def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(method)
+            if method == "create":
+                self.created.append(args[0])
             if isinstance(self.found, Exception):
                 raise self.found
             return self.found if method == "get" else {"metadata": {}, "spec": {}}
@@ -159,31 +164,36 @@ class _WriteRecorder:
         return call
 
 
-def _token_app(tmp_path: Path, client: _WriteRecorder) -> tuple[Any, str, ServerState]:
-    """The server app with ``client``, and a valid token of role ``ci`` of project ``other``."""
+def _token_app(
+    tmp_path: Path, client: _WriteRecorder, project: str = "other", *policies: str
+) -> tuple[Any, str, ServerState]:
+    """The server app with ``client``, and a valid token (id ``ci``) of role ``ci`` of
+    ``project``, whose policies are ``policies``."""
     settings = ServerSettings(static_dir=tmp_path)
     kube = cast(KubeClient, client)
     state = new_state(settings, kube, None, idle_planning(kube))
     table, token, _ = pipeline_tokens.issue(
         pipeline_tokens.TokenTable(), namespace=settings.controller_namespace,
-        project="other", role="ci", now=NOW, expires_in=3600, token_id="ci",
+        project=project, role="ci", now=NOW, expires_in=3600, token_id="ci",
     )  # fmt: skip
-    project = {"metadata": {"name": "other"}, "spec": {"roles": [{"name": "ci"}]}}
+    projects = [
+        {
+            "metadata": {"name": project, "resourceVersion": "1"},
+            "spec": {"roles": [{"name": "ci", "policies": list(policies)}]},
+        }
+    ]
     bearer = BearerTokens(
-        cast(KubeClient, None), settings.controller_namespace, lambda: [project],
+        cast(KubeClient, None), settings.controller_namespace, lambda: projects,
         clock=lambda: NOW + 1,
     )  # fmt: skip
     bearer.update({"data": pipeline_tokens.data_of(table)})
     state.auth.tokens = bearer
+    state.rbac = RbacSource(cast(KubeClient, None), settings.controller_namespace, lambda: projects)
     return create_app(settings, state), token, state
 
 
-async def test_cold_caches_answer_503_and_never_reach_the_write(tmp_path: Path) -> None:
-    app = _app("web", "team-a")
-    app["metadata"]["resourceVersion"] = "7"
-    client = _WriteRecorder(found=app)
-    server, token, state = _token_app(tmp_path, client)
-    assert not state.caches.ready
+async def _sync(server: Any, token: str) -> tuple[int, dict[str, Any]]:
+    """POST .../apps/web/sync with the token: (status, body)."""
     async with (
         running(server) as base,
         aiohttp.ClientSession() as http,
@@ -193,8 +203,21 @@ async def test_cold_caches_answer_503_and_never_reach_the_write(tmp_path: Path) 
             headers={"Authorization": f"Bearer {token}"},
         ) as resp,
     ):
-        assert resp.status == 503
-        assert (await resp.json())["error"]["code"] == "Unavailable"
+        return resp.status, await resp.json()
+
+
+def _stored_app() -> dict[str, Any]:
+    app = _app("web", "team-a")
+    app["metadata"]["resourceVersion"] = "7"
+    return app
+
+
+async def test_cold_caches_answer_503_and_never_reach_the_write(tmp_path: Path) -> None:
+    client = _WriteRecorder(found=_stored_app())
+    server, token, state = _token_app(tmp_path, client)
+    assert not state.caches.ready
+    status, body = await _sync(server, token)
+    assert (status, body["error"]["code"]) == (503, "Unavailable")
     assert client.calls == []
 
 
@@ -203,16 +226,68 @@ async def test_a_failed_read_of_an_uncached_app_is_503_not_a_pass(tmp_path: Path
     server, token, state = _token_app(tmp_path, client)
     # Listed, but the app is not in them yet (just created).
     state.caches._apps.synced = state.caches._projects.synced = True
-    async with (
-        running(server) as base,
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{base}/api/v1/applications/apps/web/sync",
-            json={},
-            headers={"Authorization": f"Bearer {token}"},
-        ) as resp,
-    ):
-        assert resp.status == 503
-        body = await resp.json()
+    status, body = await _sync(server, token)
+    assert status == 503
     assert "connection refused" not in body["error"]["message"]
     assert client.calls == ["get"]  # the authorization's read; no write
+
+
+def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == audit.__name__]
+
+
+async def test_a_write_refused_on_a_hidden_app_is_logged_but_makes_no_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=audit.__name__)
+    client = _WriteRecorder(found=_stored_app())
+    server, token, state = _token_app(tmp_path, client)  # a token of project "other"
+    state.caches._apps.synced = state.caches._projects.synced = True
+    status, _ = await _sync(server, token)
+    await state.auth.audit.drain()
+    assert status == 404
+    assert client.calls == ["get"]  # no write, and no Event on an app it may not see
+    assert _audit_lines(caplog) == [
+        {
+            "audit": "write",
+            "user": "proj:other:ci",
+            "method": "token",
+            "action": "sync",
+            "app": "apps/web",
+            "result": "refused",
+            "code": "NotFound",
+            "token": "ci",
+        }
+    ]
+
+
+async def test_a_write_refused_on_a_visible_app_is_logged_and_an_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=audit.__name__)
+    client = _WriteRecorder(found=_stored_app())
+    reader = "p, proj:team-a:ci, applications, get, team-a/*, allow"
+    server, token, state = _token_app(tmp_path, client, "team-a", reader)
+    state.caches._apps.synced = state.caches._projects.synced = True
+    status, body = await _sync(server, token)
+    await state.auth.audit.drain()
+    assert (status, body["error"]["code"]) == (403, "Forbidden")
+    assert client.calls == ["get", "create"]  # the authorization's read, then the Event
+    (event,) = client.created
+    assert (event["kind"], event["reason"]) == ("Event", "RequestRefused")
+    assert event["message"] == "proj:team-a:ci (token ci): sync refused (Forbidden)"
+    (line,) = _audit_lines(caplog)
+    assert (line["result"], line["code"], line["token"]) == ("refused", "Forbidden", "ci")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action"),
+    [
+        ("POST", access.APP + "/rollback", "rollback"),
+        ("PUT", access.APP, "edit"),
+        ("PATCH", access.APP, "edit"),
+        ("DELETE", access.APP, "delete"),
+    ],
+)
+def test_the_audit_action_of_a_refused_write(method: str, path: str, action: str) -> None:
+    assert access.action_of(method, path) == action

@@ -308,7 +308,7 @@ def test_the_bearer_header_is_parsed_as_rfc_6750_says(header: str, token: str | 
 def test_a_valid_token_is_the_project_role_principal() -> None:
     table, token = _issued()
     bearer = _bearer(table, [_project("ci")])
-    assert bearer.principal(f"Bearer {token}") == ("proj:team-a:ci", "token")
+    assert bearer.principal(f"Bearer {token}") == ("proj:team-a:ci", "token", "ci")
 
 
 @pytest.mark.parametrize(

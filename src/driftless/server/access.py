@@ -17,6 +17,11 @@ read when not cached yet):
 * with ``get`` but not the route's other rights, 403 naming the action
   (``not permitted: sync application team-a/web``), never the policy.
 
+A write (any method but GET) refused here never reaches its route's audit,
+so it is recorded here (``audit.Audit.write``, result ``refused`` with the
+code): the log line always, the Event on the Application only when the
+caller may see it (no Event on an object hidden from them).
+
 Lists (applications, projects, repositories, clusters, the list's stream)
 have no entry rights; they keep only the items ``Access`` says are visible
 (``sees_app``, ``sees``), so totals and counts count those only. Creating
@@ -38,12 +43,13 @@ from typing import Any
 from fastapi import Request
 
 from driftless.server import rbac
+from driftless.server.audit import Audit
 from driftless.server.auth import Principal
-from driftless.server.errors import ForbiddenError, NotFoundError
+from driftless.server.errors import ApiError, ForbiddenError, NotFoundError
 from driftless.server.rbac_source import RbacSource
 from driftless.server.rows import Row
 
-__all__ = ["ROUTES", "Access", "dependency", "of"]
+__all__ = ["ROUTES", "Access", "action_of", "dependency", "of"]
 
 Need = tuple[tuple[str, str], ...]
 APP = "/applications/{namespace}/{name}"
@@ -122,10 +128,36 @@ def who(principal: Principal) -> rbac.Who:
 ProjectOf = Callable[[str, str], Awaitable[str | None]]
 
 
-def dependency(source: RbacSource, app_project: ProjectOf) -> Callable[..., Any]:
+def action_of(method: str, path: str) -> str:
+    """The audit trail's action of a write route on an app (as its route names it). Pure."""
+    if path.startswith(APP + "/"):
+        return path.removeprefix(APP + "/")
+    return "delete" if method == "DELETE" else "edit"
+
+
+def dependency(
+    source: RbacSource, app_project: ProjectOf, trail: Audit | None = None
+) -> Callable[..., Any]:
     """The dependency (see the module docstring). ``app_project(namespace, name)``: the
     app's project, or ``None`` when the API server said there is no such app (the route
-    then says 404); it raises (503) when it cannot tell, so no route runs unauthorized."""
+    then says 404); it raises (503) when it cannot tell, so no route runs unauthorized.
+    ``trail``: where writes refused here are recorded."""
+
+    def refused(request: Request, path: str, error: ApiError, *, visible: bool) -> ApiError:
+        if trail is not None and request.method != "GET":
+            principal: Principal = request.state.principal
+            trail.write(
+                principal.subject,
+                principal.method,
+                action_of(request.method, path),
+                str(request.path_params.get("namespace", "")),
+                str(request.path_params.get("name", "")),
+                "refused",
+                str(error.code),
+                principal.token,
+                event=visible,
+            )
+        return error
 
     async def authorize(request: Request) -> None:
         access = Access(source.policy(), who(request.state.principal))
@@ -144,12 +176,11 @@ def dependency(source: RbacSource, app_project: ProjectOf) -> Callable[..., Any]
         if project is None:
             return  # no such app: the route answers its 404
         if not access.sees_app(project, name):
-            raise _not_found(namespace, name)
+            raise refused(request, path, _not_found(namespace, name), visible=False)
         for resource, action in need:
             if not access.may(resource, action, f"{project}/{name}"):
                 noun = "application" if resource == "applications" else f"{resource} of application"
-                raise ForbiddenError(
-                    f"not permitted: {action} {noun} {namespace}/{name} in project {project}"
-                )
+                said = f"not permitted: {action} {noun} {namespace}/{name} in project {project}"
+                raise refused(request, path, ForbiddenError(said), visible=True)
 
     return authorize

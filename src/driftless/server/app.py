@@ -184,7 +184,7 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     if state.sso is not None:
         api.include_router(oidc.router(state.auth, state.sso))
     # Login first (401), then authorization (``access``: 404 for hidden apps, 403).
-    authorize = access.dependency(state.rbac, _app_project(state))
+    authorize = access.dependency(state.rbac, _app_project(state), state.auth.audit)
     protected = APIRouter(dependencies=[Depends(auth.guard(state.auth)), Depends(authorize)])
     protected.include_router(routes_apps.router(state.caches))
     protected.include_router(routes_tree.router(state.views))

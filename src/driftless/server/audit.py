@@ -5,7 +5,8 @@ One place for both records (the write routes, ``routes_ops`` and
 
 * a log line (logger ``driftless.server.audit``, INFO), one JSON object:
   writes ``{"audit": "write", "user", "method", "action", "app": "ns/name",
-  "result": "accepted"|"refused"|"failed"}`` (+ ``"code"`` when refused);
+  "result": "accepted"|"refused"|"failed"}`` (+ ``"code"`` when refused,
+  ``"token"``, the API token's record id, when a token acted);
   logins ``{"audit": "login", "user", "method", "address", "result":
   "success"|"failure"}`` (+ ``"reason"`` for a failure);
 * a Kubernetes Event (``reportingComponent: driftless-server``): for a write,
@@ -13,10 +14,11 @@ One place for both records (the write routes, ``routes_ops`` and
   ``kubectl describe application APP`` lists it; ``kubectl get events -n NS
   --field-selector involvedObject.name=APP`` in any case), reason ``Requested`` (Normal) or
   ``RequestRefused`` (Warning), message ``<user> (<method>): <action>
-  <result>``; for a login, on Secret ``driftless-sessions`` in the
-  controller's namespace (``kubectl get events -n driftless --field-selector
-  involvedObject.name=driftless-sessions``), reason ``LoggedIn`` (Normal) or
-  ``LoginFailed`` (Warning), message ``<user> (<method>) from <address>``.
+  <result>`` (``(token <id>)`` for an API token); for a login, on Secret
+  ``driftless-sessions`` in the controller's namespace (``kubectl get events
+  -n driftless --field-selector involvedObject.name=driftless-sessions``),
+  reason ``LoggedIn`` (Normal) or ``LoginFailed`` (Warning), message
+  ``<user> (<method>) from <address>``.
 
 What a line or Event may hold: user names, the action, the app, the
 result, an error code, the client address. A failed login's user name is
@@ -30,7 +32,11 @@ Events are created in the background (a write or a login never waits for
 one, nor fails because one could not be made) and bounded: at most
 ``MAX_PENDING`` in flight and ``EVENTS_PER_MINUTE`` per minute, beyond which
 only the log line is written (a flood of failed logins cannot fill etcd with
-Events). ``Audit(None, ...)`` (no client) only logs.
+Events). Writes and logins have a budget each: anonymous failed logins
+cannot use up the one of the writes and hide them. Attempts that name no
+login at all -- a throttled one, an unknown or replayed single sign-on state
+or CLI code (``LOG_ONLY``), which anyone can send -- are logged, never made
+Events. ``Audit(None, ...)`` (no client) only logs.
 """
 
 from __future__ import annotations
@@ -50,7 +56,16 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.reasons import Reason
 from driftless.kube.client import KubeApiError, KubeClient
 
-__all__ = ["COMPONENT", "EVENTS_PER_MINUTE", "MAX_PENDING", "Audit", "login_line", "write_line"]
+__all__ = [
+    "COMPONENT",
+    "EVENTS_PER_MINUTE",
+    "LOG_ONLY",
+    "MAX_PENDING",
+    "Audit",
+    "Budget",
+    "login_line",
+    "write_line",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +73,16 @@ COMPONENT: Final = "driftless-server"
 MAX_PENDING: Final = 64
 EVENTS_PER_MINUTE: Final = 120
 MAX_TEXT: Final = 64
+#: Failed logins that are only logged (``why``): anyone may send them, no account is tried.
+#: The single sign-on ones are ``oidc_tokens.PendingLogins``'s and ``CliCodes``'s words.
+LOG_ONLY: Final = frozenset(
+    {
+        "throttled",
+        "the login's state or its cookie is missing",
+        "unknown, replayed or expired login state",
+        "unknown, replayed or expired CLI login code",
+    }
+)
 JSON = dict[str, Any]
 
 
@@ -68,9 +93,17 @@ def _text(value: str, limit: int = MAX_TEXT) -> str:
 
 
 def write_line(
-    user: str, method: str, action: str, namespace: str, name: str, result: str, code: str = ""
+    user: str,
+    method: str,
+    action: str,
+    namespace: str,
+    name: str,
+    result: str,
+    code: str = "",
+    token: str = "",
 ) -> JSON:
-    """The log object of one write through the API. Pure."""
+    """The log object of one write through the API (``token``: the API token's record id,
+    if one acted). Pure."""
     line: JSON = {
         "audit": "write",
         "user": _text(user, 253),
@@ -81,6 +114,8 @@ def write_line(
     }
     if code:
         line["code"] = code
+    if token:
+        line["token"] = _text(token, 253)
     return line
 
 
@@ -98,6 +133,25 @@ def login_line(user: str, method: str, address: str, result: str, why: str = "")
     return line
 
 
+class Budget:
+    """At most ``MAX_PENDING`` Events in flight and ``EVENTS_PER_MINUTE`` a minute."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.pending: set[asyncio.Task[None]] = set()
+        self._recent: deque[float] = deque()
+
+    def take(self) -> bool:
+        """Whether one more Event may be made now (and count it)."""
+        now = self.clock()
+        while self._recent and self._recent[0] <= now - 60:
+            self._recent.popleft()
+        if len(self.pending) >= MAX_PENDING or len(self._recent) >= EVENTS_PER_MINUTE:
+            return False
+        self._recent.append(now)
+        return True
+
+
 class Audit:
     """Writes the audit trail (see the module docstring)."""
 
@@ -113,8 +167,8 @@ class Audit:
         self.namespace = namespace
         self.clock = clock
         self.app_of = app_of  # an Application as the server's cache has it, or None
-        self._pending: set[asyncio.Task[None]] = set()
-        self._recent: deque[float] = deque()
+        self._writes = Budget(clock)
+        self._logins = Budget(clock)
 
     def write(
         self,
@@ -125,11 +179,20 @@ class Audit:
         name: str,
         result: str,
         code: str = "",
+        token: str = "",
+        *,
+        event: bool = True,
     ) -> None:
-        """Record one write (accepted, refused or failed) on Application ``namespace/name``."""
-        log.info(json.dumps(write_line(user, method, action, namespace, name, result, code)))
+        """Record one write (accepted, refused or failed) on Application ``namespace/name``;
+        ``token``: the record id of the API token that acted; ``event=False``: the log line
+        only (an app the caller may not see gets no Event)."""
+        line = write_line(user, method, action, namespace, name, result, code, token)
+        log.info(json.dumps(line))
+        if not event:
+            return
         reason = Reason.REQUESTED if result == "accepted" else Reason.REQUEST_REFUSED
-        said = f"{_text(user, 253)} ({method}): {action} {result}" + (f" ({code})" if code else "")
+        how = f"{method} {_text(token, 253)}" if token else method
+        said = f"{_text(user, 253)} ({how}): {action} {result}" + (f" ({code})" if code else "")
         involved = {
             "apiVersion": API_VERSION,
             "kind": APPLICATION_KIND,
@@ -139,12 +202,15 @@ class Audit:
         uid = ((self.app_of(namespace, name) or {}).get("metadata") or {}).get("uid")
         if isinstance(uid, str) and uid:
             involved["uid"] = uid
-        self._event(involved, reason, said)
+        self._event(self._writes, involved, reason, said)
 
     def login(self, user: str, method: str, address: str, *, ok: bool, why: str = "") -> None:
-        """Record one login attempt (a failure's user name stays out of the Event)."""
+        """Record one login attempt (a failure's user name stays out of the Event; a failure
+        ``why`` in ``LOG_ONLY`` is only logged)."""
         line = login_line(user, method, address, "success" if ok else "failure", why)
         log.info(json.dumps(line))
+        if not ok and why in LOG_ONLY:
+            return
         who = _text(user) if ok else "a user"
         said = f"{who} ({method}) from {_text(address)}" + (f": {why}" if why else "")
         involved = {
@@ -153,34 +219,26 @@ class Audit:
             "name": deployment.SESSIONS_SECRET,
             "namespace": self.namespace,
         }
-        self._event(involved, Reason.LOGGED_IN if ok else Reason.LOGIN_FAILED, said)
+        self._event(self._logins, involved, Reason.LOGGED_IN if ok else Reason.LOGIN_FAILED, said)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for the Events in flight (tests, shutdown); past ``timeout`` s, cancel the rest."""
-        if not self._pending:
+        pending = self._writes.pending | self._logins.pending
+        if not pending:
             return
-        _, late = await asyncio.wait(list(self._pending), timeout=timeout)
+        _, late = await asyncio.wait(list(pending), timeout=timeout)
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
 
-    def _event(self, involved: JSON, reason: Reason, message: str) -> None:
-        if self.client is None or not self._budget():
+    def _event(self, budget: Budget, involved: JSON, reason: Reason, message: str) -> None:
+        if self.client is None or not budget.take():
             return
         task = asyncio.get_running_loop().create_task(
             self._create(involved, reason, message), name="audit event"
         )
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    def _budget(self) -> bool:
-        now = self.clock()
-        while self._recent and self._recent[0] <= now - 60:
-            self._recent.popleft()
-        if len(self._pending) >= MAX_PENDING or len(self._recent) >= EVENTS_PER_MINUTE:
-            return False
-        self._recent.append(now)
-        return True
+        budget.pending.add(task)
+        task.add_done_callback(budget.pending.discard)
 
     async def _create(self, involved: JSON, reason: Reason, message: str) -> None:
         assert self.client is not None

@@ -187,7 +187,7 @@ def router(
     def _audit(
         who: Principal, action: str, namespace: str, name: str, result: str, code: str
     ) -> None:
-        trail.write(who.subject, who.method, action, namespace, name, result, code)
+        trail.write(who.subject, who.method, action, namespace, name, result, code, who.token)
 
     projects = ClusterProjects(client, home)
 

@@ -166,7 +166,7 @@ def router(client: KubeClient, current_user: Callable[..., str], trail: Audit) -
     def _audit(
         who: Principal, action: str, namespace: str, name: str, result: str, code: str
     ) -> None:
-        trail.write(who.subject, who.method, action, namespace, name, result, code)
+        trail.write(who.subject, who.method, action, namespace, name, result, code, who.token)
 
     async def write(
         user: Principal, action: str, namespace: str, name: str, call: Callable[[], Awaitable[T]]

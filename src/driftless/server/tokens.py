@@ -10,7 +10,9 @@ verifies now (``pipeline.tokens.verify``: signature by a key still valid,
 ES256 only, audience, issuer, expiry with a few seconds of leeway, its record
 unrevoked), and a role that still exists in its Project's ``spec.roles``
 (a role deleted from the Project ends its tokens at once). The principal's
-subject is ``proj:<project>:<role>``, its method ``"token"``, no groups.
+subject is ``proj:<project>:<role>``, its method ``"token"``, no groups, and
+the token's record id (its ``jti``, what ``project token list`` shows) for
+the audit trail.
 
 Every refusal is ``UnauthorizedError`` with one message for all reasons (a
 caller learns nothing about which check failed); the reason alone is logged
@@ -42,7 +44,7 @@ METHOD: Final = "token"
 REFUSED: Final = "invalid or expired API token"
 RETRY_SECONDS: Final = 1.0
 JSON = dict[str, Any]
-Identity = tuple[str, str]  # (subject, method)
+Identity = tuple[str, str, str]  # (subject, method, the token's record id)
 
 
 def bearer_token(header: str) -> str | None:
@@ -82,7 +84,8 @@ class BearerTokens:
         self.table = tokens.TokenTable()
 
     def principal(self, header: str) -> Identity:
-        """``(subject, "token")`` of a valid bearer header; ``UnauthorizedError`` otherwise."""
+        """``(subject, "token", record id)`` of a valid bearer header; ``UnauthorizedError``
+        otherwise."""
         token = bearer_token(header)
         try:
             if token is None:
@@ -95,7 +98,7 @@ class BearerTokens:
         except tokens.TokenRefusedError as refused:
             log.info("API token refused: %s", refused.message)
             raise UnauthorizedError(REFUSED) from None
-        return tokens.subject(record.project, record.role), METHOD
+        return tokens.subject(record.project, record.role), METHOD, record.id
 
     def update(self, secret: JSON | None) -> None:
         """Take the table of the Secret (``None``: deleted, every token refused)."""
