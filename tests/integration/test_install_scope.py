@@ -113,6 +113,7 @@ async def test_namespaced_install_confines_the_controller_to_its_namespace(
         ("list", "pods", "-n", "default"),
         ("patch", "deployments.apps", "-n", namespace),
         ("delete", "secrets", "-n", namespace),
+        ("create", "secrets", "-n", namespace),
         ("get", "secrets", "-n", "kube-system"),
         ("list", "namespaces"),
     ]:
