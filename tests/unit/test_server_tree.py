@@ -656,3 +656,44 @@ async def test_a_client_with_a_pool_of_its_own_shares_the_configuration() -> Non
     finally:
         await watcher.close()
         await client.close()
+
+
+class Pooled(ScriptedClient):
+    """Each ``with_pool`` a pool of its own (sharing the script) that refuses once closed."""
+
+    def __init__(self, objects: dict[str, list[JSON]]) -> None:
+        super().__init__(objects)
+        self.made: list[Pooled] = []
+        self.shut = False
+
+    async def with_pool(self, pool_size: int) -> ScriptedClient:
+        pool = Pooled(self.objects)
+        self.made.append(pool)
+        return pool
+
+    async def close(self) -> None:
+        self.shut = True
+
+    async def list_pages(
+        self, api_version: str, kind: str, namespace: str | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[tuple[list[JSON], str]]:
+        assert not self.shut, "listed on a closed pool"
+        async for page in super().list_pages(api_version, kind, namespace, page_size=page_size):
+            yield page
+
+
+async def test_a_tree_asked_while_the_follows_close_is_followed_on_a_new_pool() -> None:
+    client = Pooled({"Pod": []})
+    live = LiveObjects(cast(KubeClient, client), wait_seconds=5)
+    a, b = ((("v1", "Pod"), ns) for ns in ("a", "b"))
+    try:
+        assert await live.ensure([a]) == []
+        closing = asyncio.create_task(live.close())
+        await asyncio.sleep(0)  # close() waits for the follows' tasks to end
+        assert await live.ensure([b]) == []
+        await closing
+        assert live.followed == {b}
+        assert live.lookup("", "v1", "Pod", "b", "web") is MISSING  # listed, on an open pool
+        assert [pool.shut for pool in client.made] == [True, False]
+    finally:
+        await live.close()

@@ -523,17 +523,19 @@ class LiveObjects:
             self.sweep()
 
     async def close(self) -> None:
+        """Stop every follow and close their pool. Forgotten at once, before waiting for
+        the tasks: an ``ensure`` meanwhile starts afresh, on a pool of its own."""
         tasks = [f.task for f in [*self._kinds.values(), *self._events.values()] if f.task]
         if self._sweeper is not None:
             tasks.append(self._sweeper)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        watcher, self._watcher = self._watcher, None
         self._kinds.clear()
         self._events.clear()
         self._owned.clear()
         self._sweeper = None
-        watcher, self._watcher = self._watcher, None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if watcher is not None:
             await watcher.close()
 
