@@ -22,6 +22,8 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
 from driftless.kube.client import KubeClient
+from driftless.pipeline import tokens as pipeline_tokens
+from driftless.pipeline.tokens import TokenTable
 from driftless.server import access, apps_query, errors, stream
 from driftless.server.auth import COOKIE, AdminAccount, Auth, Sessions, guard
 from driftless.server.caches import Caches, Listener
@@ -29,6 +31,7 @@ from driftless.server.live import EVENT_KIND, ChangeListener, LiveObjects
 from driftless.server.rbac_source import RbacSource
 from driftless.server.routes_tree import AppViews
 from driftless.server.rows import Row, app_row
+from driftless.server.tokens import BearerTokens
 from tests.fixtures.server_http import running
 
 JSON = dict[str, Any]
@@ -435,3 +438,46 @@ async def test_app_streams_count_with_list_streams_per_session() -> None:
         assert missing.status == 404 and "apps/nope" in (await missing.json())["error"]["message"]
         for resp in opened:
             resp.close()
+
+
+# -- streams of an API token ----------------------------------------------------------------
+
+NOW = 1_800_000_000
+
+
+def _token_stream_app() -> tuple[FastAPI, BearerTokens, str, TokenTable]:
+    """The stream app whose ``Auth`` takes API tokens: one valid token of ``team-a``'s ``ci``."""
+    app, login = _stream_app(FakeCaches([]))
+    table, token, _ = pipeline_tokens.issue(
+        TokenTable(), namespace="driftless", project="team-a", role="ci", now=NOW,
+        expires_in=3600, token_id="ci-1",
+    )  # fmt: skip
+    project = {"metadata": {"name": "team-a"}, "spec": {"roles": [{"name": "ci"}]}}
+    bearer = BearerTokens(
+        cast(KubeClient, None), "driftless", lambda: [project], clock=lambda: NOW + 1
+    )
+    bearer.update({"data": pipeline_tokens.data_of(table)})
+    login.tokens = bearer
+    return app, bearer, token, table
+
+
+async def test_streams_of_a_token_are_bounded_and_end_when_it_is_revoked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(stream, "TOKEN_RECHECK_SECONDS", 0.0)
+    app, bearer, token, table = _token_stream_app()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with running(app) as base, aiohttp.ClientSession(headers=headers) as http:
+        url = f"{base}/api/v1/stream"
+        opened = [await _open(http, url) for _ in range(stream.MAX_PER_SESSION)]
+        assert [resp.status for resp in opened] == [200] * stream.MAX_PER_SESSION
+        refused = await _open(http, url)
+        assert refused.status == 503
+        assert "API token has" in (await refused.json())["error"]["message"]
+        # project token revoke: the Secret's watch brings the new table.
+        bearer.update({"data": pipeline_tokens.data_of(pipeline_tokens.revoke(table, "ci-1"))})
+        for resp in opened:  # each stream ends by itself: reading it to the end returns
+            rest = await asyncio.wait_for(resp.content.read(), 10)
+            assert set(rest.decode().split("\n")) <= {": connected", ": keepalive", ""}
+            resp.release()

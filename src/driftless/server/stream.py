@@ -24,11 +24,14 @@ each change, shared by all clients); each client has only a queue of at most
 client that does not read fast enough to keep it from filling is dropped:
 its queue is emptied and its stream ends (it reconnects and lists again); the
 server never buffers more for it. At most ``MAX_CLIENTS`` streams are open at
-once, and ``MAX_PER_SESSION`` per login session (503 beyond); a client is
-counted from the moment its request is accepted. A comment line every
+once, and ``MAX_PER_SESSION`` per login session or per API token (owner
+``token:<record id>``; 503 beyond); a client is counted from the moment its
+request is accepted. A comment line every
 ``KEEPALIVE_SECONDS`` keeps proxies from closing an idle stream and finds dead
-connections. A stream ends once its session ends (logout, expiry): checked
-before each event and keepalive.
+connections. A stream ends once its session ends (logout, expiry), or its
+API token does (revoked, expired, its role gone: the token is verified
+again, at most once every ``TOKEN_RECHECK_SECONDS``): checked before each
+event and keepalive.
 
 One application's stream (``AppHub``) is fed by the live objects
 (``LiveObjects.subscribe``: any change of a followed kind or of the Events in
@@ -58,6 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
@@ -67,11 +71,11 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from driftless.core.project import DEFAULT_PROJECT
-from driftless.server import access, apps_query
+from driftless.server import access, apps_query, tokens
 from driftless.server.apps_query import AppQuery
-from driftless.server.auth import Auth, SessionCookie
+from driftless.server.auth import Auth, Principal, SessionCookie
 from driftless.server.caches import Caches
-from driftless.server.errors import UnavailableError
+from driftless.server.errors import UnauthorizedError, UnavailableError
 from driftless.server.live import Kind
 from driftless.server.rbac_source import RbacSource
 from driftless.server.routes_apps import list_query
@@ -86,6 +90,7 @@ __all__ = [
     "MAX_CLIENTS",
     "MAX_PER_SESSION",
     "QUEUE_SIZE",
+    "TOKEN_RECHECK_SECONDS",
     "AppHub",
     "Event",
     "Hub",
@@ -102,6 +107,8 @@ MAX_PER_SESSION: Final = 10
 KEEPALIVE_SECONDS: Final = 15.0
 RETRY_MILLISECONDS: Final = 3000
 COALESCE_SECONDS: Final = 0.25
+# A token's signature is checked again at most this often (a burst of events is many checks).
+TOKEN_RECHECK_SECONDS: Final = 1.0
 
 Key = tuple[str, str]
 
@@ -379,21 +386,50 @@ def router(caches: Caches, auth: Auth, views: AppViews, rbac_source: RbacSource)
     hub = Hub(caches)
     app_hub = AppHub(caches, views)
 
-    def session_of(session: str | None) -> tuple[str | None, Callable[[], bool]]:
-        """(the owner to count the stream for, whether its session lives); 503 over the caps."""
-        if len(hub) + len(app_hub) >= MAX_CLIENTS:
-            raise UnavailableError(f"more than {MAX_CLIENTS} streams are open; try again later")
-        if not (auth.enabled and session):
-            return None, _always
-        if hub.of(session) + app_hub.of(session) >= MAX_PER_SESSION:
-            raise UnavailableError(
-                f"this session has {MAX_PER_SESSION} streams open; close one first"
-            )
+    def token_alive(header: str) -> Callable[[], bool]:
+        """Whether the bearer ``header`` still logs in (verified again once it is stale)."""
+        checked = time.monotonic()
 
         def alive() -> bool:
-            return auth.sessions.user(session) is not None
+            nonlocal checked
+            if time.monotonic() - checked < TOKEN_RECHECK_SECONDS:
+                return True
+            if auth.tokens is None:
+                return False
+            try:
+                auth.tokens.principal(header)
+            except UnauthorizedError:
+                return False
+            checked = time.monotonic()
+            return True
 
-        return session, alive
+        return alive
+
+    def session_of(request: Request, session: str | None) -> tuple[str | None, Callable[[], bool]]:
+        """(the owner to count the stream for: the session, or ``token:<id>``; whether it
+        still lives); 503 over the caps."""
+        if len(hub) + len(app_hub) >= MAX_CLIENTS:
+            raise UnavailableError(f"more than {MAX_CLIENTS} streams are open; try again later")
+        if not auth.enabled:
+            return None, _always
+        principal: Principal = request.state.principal
+        header = request.headers.get("authorization")
+        owner: str
+        if principal.method == tokens.METHOD and header is not None:
+            owner, alive = f"token:{principal.token}", token_alive(header)
+        elif session:
+            owner = session
+
+            def alive() -> bool:
+                return auth.sessions.user(session) is not None
+        else:
+            return None, _always
+        if hub.of(owner) + app_hub.of(owner) >= MAX_PER_SESSION:
+            who = "API token" if principal.method == tokens.METHOD else "session"
+            raise UnavailableError(
+                f"this {who} has {MAX_PER_SESSION} streams open; close one first"
+            )
+        return owner, alive
 
     @routes.get(
         "/stream",
@@ -411,7 +447,7 @@ def router(caches: Caches, auth: Auth, views: AppViews, rbac_source: RbacSource)
         """Changes of the applications matching the list's filters, as Server-Sent Events."""
         if not caches.ready:
             raise UnavailableError(f"the server is starting: {caches.problem}")
-        owner, alive = session_of(session)
+        owner, alive = session_of(request, session)
         who = access.of(request).who
 
         def sees(row: Row) -> bool:
@@ -438,7 +474,7 @@ def router(caches: Caches, auth: Auth, views: AppViews, rbac_source: RbacSource)
     ) -> StreamingResponse:
         """The app, its resource tree and Events, sent again whenever they change (SSE)."""
         views.app_or_404(namespace, name)
-        owner, alive = session_of(session)
+        owner, alive = session_of(request, session)
         who = access.of(request).who
 
         def sees(app: JSON) -> bool:
