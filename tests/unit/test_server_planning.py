@@ -28,7 +28,7 @@ from driftless.kube.errors import (
 from driftless.pipeline.renderers import Rendered
 from driftless.pipeline.requests import InvalidRequestError
 from driftless.render import RenderTools
-from driftless.server.errors import ApiError
+from driftless.server.errors import ApiError, UnavailableError
 from driftless.server.planning import (
     Leases,
     Planning,
@@ -114,6 +114,31 @@ async def test_identical_requests_made_meanwhile_share_one_computation() -> None
     gate.set()
     assert await asyncio.gather(*waiting) == ["plan"] * 5
     assert counted.runs == 1
+
+
+async def test_the_queue_is_bounded_in_all_and_per_identity_but_joining_is_free() -> None:
+    gate = asyncio.Event()
+    counted = Counted(gate)
+    results: Results[str, str] = Results(concurrency=1, queued=5, per_owner=2)
+    started = [
+        asyncio.create_task(results.get(f"m{i}", counted.of("m"), "mallory")) for i in (1, 2)
+    ]
+    await asyncio.sleep(0.01)
+    with pytest.raises(UnavailableError, match="you have 2 plans"):
+        await results.get("m3", counted.of("m"), "mallory")  # a third revision of hers
+    # Another identity asking for one of hers shares it: nothing new to bound.
+    started.append(asyncio.create_task(results.get("m1", counted.of("never"), "alice")))
+    started += [
+        asyncio.create_task(results.get(f"o{i}", counted.of("o"), f"u{i}")) for i in (1, 2, 3)
+    ]
+    await asyncio.sleep(0.01)
+    with pytest.raises(UnavailableError, match="5 plans are running or waiting") as caught:
+        await results.get("o4", counted.of("o"), "u4")
+    assert caught.value.status == 503
+    gate.set()
+    assert await asyncio.gather(*started) == ["m", "m", "m", "o", "o", "o"]
+    assert await results.get("m3", counted.of("m"), "mallory") == "m"  # room again
+    assert counted.runs == 6
 
 
 async def test_at_most_concurrency_computations_run_at_once() -> None:

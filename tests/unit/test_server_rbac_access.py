@@ -291,3 +291,18 @@ async def test_a_write_refused_on_a_visible_app_is_logged_and_an_event(
 )
 def test_the_audit_action_of_a_refused_write(method: str, path: str, action: str) -> None:
     assert access.action_of(method, path) == action
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "wanted"),
+    [
+        ("apps", "web", True),
+        ("apps", "web.v2", True),
+        ("apps", "x" * 254, False),  # too long: the route answers 422, no read to authorize
+        ("n" * 64, "web", False),
+        ("apps", "Web", False),
+        ("apps", "", False),
+    ],
+)
+def test_only_well_formed_names_are_looked_up(namespace: str, name: str, wanted: bool) -> None:
+    assert access.well_formed(namespace, name) is wanted

@@ -42,6 +42,7 @@ from typing import Any
 
 from fastapi import Request
 
+from driftless.core import names
 from driftless.server import rbac
 from driftless.server.audit import Audit
 from driftless.server.auth import Principal
@@ -49,12 +50,13 @@ from driftless.server.errors import ApiError, ForbiddenError, NotFoundError
 from driftless.server.rbac_source import RbacSource
 from driftless.server.rows import Row
 
-__all__ = ["ROUTES", "Access", "action_of", "dependency", "of"]
+__all__ = ["ROUTES", "Access", "action_of", "dependency", "of", "well_formed"]
 
 Need = tuple[tuple[str, str], ...]
 APP = "/applications/{namespace}/{name}"
 PREFIX = "/api/v1"
 GET: Need = (("applications", "get"),)
+MAX_NAME = 253  # a Kubernetes object name (``routes_ops.Name``)
 
 # (method, path) -> rights on the named app (empty: the route filters or checks itself).
 ROUTES: dict[tuple[str, str], Need] = {
@@ -81,6 +83,13 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", APP + "/terminate"): (*GET, ("applications", "sync")),
     ("POST", APP + "/rollback"): (*GET, ("applications", "sync")),
 }
+
+
+def well_formed(namespace: str, name: str) -> bool:
+    """Whether ``namespace/name`` may name an app (the routes' own path rules). Pure."""
+    return names.namespace_problem(namespace) is None and (
+        len(name) <= MAX_NAME and names.matches(names.RELEASE_NAME_PATTERN, name)
+    )
 
 
 def _not_found(namespace: str, name: str) -> NotFoundError:
@@ -172,6 +181,8 @@ def dependency(
             return
         namespace = str(request.path_params.get("namespace", ""))
         name = str(request.path_params.get("name", ""))
+        if not well_formed(namespace, name):
+            return  # no app has it: the route's validation answers 422 before it runs
         project = await app_project(namespace, name)
         if project is None:
             return  # no such app: the route answers its 404

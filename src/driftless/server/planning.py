@@ -35,12 +35,17 @@ Planning is expensive, so ``Results``: at most ``CONCURRENCY`` plans or
 renders run at once, identical requests made while one runs share it, and a
 result is kept ``FRESH_SECONDS`` in a small LRU keyed by what it depends on
 (the app's uid and resourceVersion -- which the controller's status writes
-move on -- and the revision). Failures are never kept.
+move on -- and the revision). Failures are never kept. The queue is bounded
+too (each distinct ``?revision=`` is a new plan): at most ``MAX_QUEUED``
+plans running or waiting in all, and ``MAX_PER_PRINCIPAL`` started by one
+identity (``who``); a request beyond is refused at once (503), while one
+that joins a plan already under way is never refused.
 
 Contract: ``diffs`` and ``manifests`` raise ``DriftlessError`` subclasses
-only (the routes map them to the error shape): ``InvalidRequestError`` for a
+(the routes map them to the error shape): ``InvalidRequestError`` for a
 revision git could not take, ``StallingError`` for what the app's source or
-Project makes impossible, ``TransientError`` for what may pass.
+Project makes impossible, ``TransientError`` for what may pass; and
+``errors.UnavailableError`` (503) over the queue's bounds.
 """
 
 from __future__ import annotations
@@ -69,11 +74,14 @@ from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Rendered
 from driftless.pipeline.requests import checked_revision
 from driftless.render import RenderTools
+from driftless.server.errors import UnavailableError
 from driftless.sources.git import GitCache
 
 __all__ = [
     "CONCURRENCY",
     "FRESH_SECONDS",
+    "MAX_PER_PRINCIPAL",
+    "MAX_QUEUED",
     "MAX_RESULTS",
     "RETRY_DRY_RUN_SECONDS",
     "Diffs",
@@ -100,6 +108,9 @@ CONCURRENCY: Final = 2
 FRESH_SECONDS: Final = 15.0
 #: Results kept at most (one may hold the YAML of hundreds of objects).
 MAX_RESULTS: Final = 16
+#: Plans or renders running or waiting for a slot, in all and started by one identity.
+MAX_QUEUED: Final = 32
+MAX_PER_PRINCIPAL: Final = 4
 #: How long a destination whose dry runs RBAC refused is planned without trying them.
 RETRY_DRY_RUN_SECONDS: Final = 300.0
 # The authorizer's wording (k8s.io/apiserver ``forbiddenMessage``), which admission
@@ -180,7 +191,9 @@ class Results(Generic[K, V]):
     is free, and its result is kept (the least recently used dropped beyond
     ``entries``). A failure reaches every caller waiting for it and is not
     kept. A caller that goes away (cancelled) does not cancel a computation
-    others may share; it finishes and is kept.
+    others may share; it finishes and is kept. A new computation is refused
+    (``UnavailableError``) when ``queued`` run or wait already, or ``per_owner``
+    started by the same ``owner``; joining a running one never is.
     """
 
     def __init__(
@@ -189,20 +202,25 @@ class Results(Generic[K, V]):
         entries: int = MAX_RESULTS,
         seconds: float = FRESH_SECONDS,
         concurrency: int = CONCURRENCY,
+        queued: int = MAX_QUEUED,
+        per_owner: int = MAX_PER_PRINCIPAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.entries = entries
         self.seconds = seconds
+        self.queued = queued
+        self.per_owner = per_owner
         self.clock = clock
         self.computed = 0  # computations started, for tests and logs
         self._slots = asyncio.Semaphore(concurrency)
         self._done: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._running: dict[K, asyncio.Task[V]] = {}
+        self._owners: dict[K, str] = {}  # who started each running computation
 
     def __len__(self) -> int:
         return len(self._done)
 
-    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]], owner: str = "") -> V:
         kept = self._done.get(key)
         if kept is not None:
             if self.clock() - kept[0] < self.seconds:
@@ -211,8 +229,10 @@ class Results(Generic[K, V]):
             del self._done[key]
         task = self._running.get(key)
         if task is None:
+            self._admit(owner)
             task = asyncio.create_task(self._compute(key, compute))
             self._running[key] = task
+            self._owners[key] = owner
             task.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(task)
 
@@ -226,9 +246,21 @@ class Results(Generic[K, V]):
             self._done.popitem(last=False)
         return value
 
+    def _admit(self, owner: str) -> None:
+        """Refuse one more computation over the bounds (``UnavailableError``)."""
+        if len(self._running) >= self.queued:
+            raise UnavailableError(
+                f"{self.queued} plans are running or waiting; try again in a moment"
+            )
+        if owner and sum(1 for o in self._owners.values() if o == owner) >= self.per_owner:
+            raise UnavailableError(
+                f"you have {self.per_owner} plans running or waiting; try again once they end"
+            )
+
     def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
+            self._owners.pop(key, None)
         if not task.cancelled():
             task.exception()  # seen: a failure nobody waits for any more is not "never retrieved"
 
@@ -290,8 +322,9 @@ class Planning:
         self.leases: Leases[KubeClient] = Leases()
         self.refusals = Refusals()
 
-    async def diffs(self, app: Application, revision: str | None) -> Diffs:
-        """Every resource of ``app`` at ``revision`` (default: its target) against the live one."""
+    async def diffs(self, app: Application, revision: str | None, who: str = "") -> Diffs:
+        """Every resource of ``app`` at ``revision`` (default: its target) against the live one;
+        ``who``: the identity asking (its plans are bounded)."""
         wanted = checked_revision(revision)
 
         async def compute() -> Diffs:
@@ -299,11 +332,12 @@ class Planning:
                 plan = await self._plan(planner, app, wanted)
             return Diffs(plan.revision, diff_entries(plan))
 
-        result: Diffs = await self.results.get(result_key("diff", app, wanted), compute)
+        result: Diffs = await self.results.get(result_key("diff", app, wanted), compute, who)
         return result
 
-    async def manifests(self, app: Application, revision: str | None) -> Manifests:
-        """``app``'s source rendered at ``revision`` (default: its target), Secrets masked."""
+    async def manifests(self, app: Application, revision: str | None, who: str = "") -> Manifests:
+        """``app``'s source rendered at ``revision`` (default: its target), Secrets masked;
+        ``who``: the identity asking (its renders are bounded)."""
         wanted = checked_revision(revision)
 
         async def compute() -> Manifests:
@@ -314,7 +348,7 @@ class Planning:
             return masked(await self.renderer.render(app, wanted, target))
 
         key = result_key("manifests", app, wanted)
-        result: Manifests = await self.results.get(key, compute)
+        result: Manifests = await self.results.get(key, compute, who)
         return result
 
     async def _plan(self, planner: Planner, app: Application, revision: str | None) -> Plan:

@@ -24,7 +24,8 @@ long), or ``Invalid`` with the message the controller would put in its
 condition when the source or Project makes the plan impossible (bad revision,
 render error, refused source); 502 ``Unavailable`` when what the plan needs
 did not answer (repository unreachable, render time limit); 503 when the
-Kubernetes API is down.
+Kubernetes API is down, or too many plans run or wait (``planning.Results``:
+in all, or of the caller's identity).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -75,7 +76,10 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such application, or no such resource in it."},
     422: {"description": "A malformed revision, or the source cannot be planned (why)."},
     502: {"description": "The repository or the render did not answer in time."},
-    503: {"description": "The Kubernetes API server or the server's caches are not ready."},
+    503: {
+        "description": "The Kubernetes API server or the server's caches are not ready, "
+        "or too many plans are running or waiting."
+    },
 }
 
 
@@ -124,6 +128,7 @@ def router(caches: Caches, client: KubeClient, planning: Planning) -> APIRouter:
         "/applications/{namespace}/{name}/diff", response_model=DiffModel, responses=_ANSWERS
     )
     async def get_diff(
+        request: Request,
         namespace: Namespace,
         name: Name,
         revision: Revision = None,
@@ -135,7 +140,7 @@ def router(caches: Caches, client: KubeClient, planning: Planning) -> APIRouter:
         """Every resource's live vs desired diff (Secret values masked), or the one asked for."""
         app = await application(namespace, name)
         try:
-            planned = await planning.diffs(app, revision)
+            planned = await planning.diffs(app, revision, request.state.user)
         except DriftlessError as exc:
             raise refusal(exc, f"{namespace}/{name}") from None
         resources = planned.resources
@@ -153,11 +158,13 @@ def router(caches: Caches, client: KubeClient, planning: Planning) -> APIRouter:
         response_model=ManifestsModel,
         responses=_ANSWERS,
     )
-    async def get_manifests(namespace: Namespace, name: Name, revision: Revision = None) -> Any:
+    async def get_manifests(
+        request: Request, namespace: Namespace, name: Name, revision: Revision = None
+    ) -> Any:
         """The app's source rendered at a revision (default: its target), Secrets masked."""
         app = await application(namespace, name)
         try:
-            rendered = await planning.manifests(app, revision)
+            rendered = await planning.manifests(app, revision, request.state.user)
         except DriftlessError as exc:
             raise refusal(exc, f"{namespace}/{name}") from None
         return JSONResponse({"revision": rendered.revision, "manifests": rendered.manifests})
