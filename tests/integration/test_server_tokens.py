@@ -20,6 +20,7 @@ from driftless.core.project import PROJECT_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.pipeline import tokens
+from driftless.server import audit
 from tests.fixtures.oidc_provider import OidcProvider, provider, sso_settings
 from tests.integration.cli_driver import invoke
 from tests.integration.helpers import APPS_NAMESPACE, unique
@@ -174,7 +175,7 @@ async def test_a_pipeline_token_from_the_cli_authenticates_writes_and_is_audited
         async def audited() -> bool:
             return any(
                 e["reason"] == "Requested"
-                and e["message"] == f"proj:{project}:ci (token): refresh accepted"
+                and e["message"] == f"proj:{project}:ci (token {project}-ci): refresh accepted"
                 and e["involvedObject"]["kind"] == APPLICATION_KIND
                 and e["involvedObject"]["uid"] == stored["metadata"]["uid"]
                 for e in await _events(kube, APPS_NAMESPACE, app)
@@ -206,6 +207,18 @@ async def test_a_pipeline_token_from_the_cli_authenticates_writes_and_is_audited
             "action": "refresh",
             "app": f"{APPS_NAMESPACE}/{app}",
             "result": "accepted",
+            "token": f"{project}-ci",
+        } in lines
+        # The hidden app's refusal: the log line only (no Event on what it may not see).
+        assert {
+            "audit": "write",
+            "user": f"proj:{project}:ci",
+            "method": "token",
+            "action": "refresh",
+            "app": f"{APPS_NAMESPACE}/{other}",
+            "result": "refused",
+            "code": "NotFound",
+            "token": f"{project}-ci",
         } in lines
 
         # The records: listed, never the token.
@@ -306,22 +319,32 @@ async def test_logins_leave_events_an_admin_finds(kube: KubeClient) -> None:
 
 
 async def test_single_sign_on_logins_are_audited_too(
-    kube: KubeClient, provider: OidcProvider
+    kube: KubeClient, provider: OidcProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     async with serving(kube, oidc=sso_settings(provider)) as served:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            assert await _log_in(http, served.url, provider, "alice") == 303
-            # An answer with no login state behind it.
+            # An answer with no login state behind it: anyone can send one, so it is
+            # logged, never made an Event (``audit.LOG_ONLY``).
             callback = f"{served.url}/api/v1/auth/oidc/callback?code=forged&state=forged"
             async with http.get(callback, allow_redirects=False) as resp:
                 assert resp.status == 401
+            assert await _log_in(http, served.url, provider, "alice") == 303
+
+        said: list[tuple[str, str]] = []
 
         async def recorded() -> bool:
             found = await _events(kube, APPS_NAMESPACE, "driftless-sessions")
-            said = [(e["reason"], e["message"]) for e in found]
-            return ("LoggedIn", "alice@example.test (oidc) from 127.0.0.1") in said and any(
-                reason == "LoginFailed" and message.startswith("a user (oidc) from 127.0.0.1: ")
-                for reason, message in said
-            )
+            said[:] = [(e["reason"], e["message"]) for e in found]
+            return ("LoggedIn", "alice@example.test (oidc) from 127.0.0.1") in said
 
-        await _eventually("the single sign-on login Events", recorded)
+        await _eventually("the single sign-on login Event", recorded)
+        assert not [m for r, m in said if r == "LoginFailed" and m.startswith("a user (oidc)")]
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith(".audit")]
+        (failed,) = [line for line in lines if line.get("result") == "failure"]
+        assert (failed["audit"], failed["method"], failed["address"]) == (
+            "login",
+            "oidc",
+            "127.0.0.1",
+        )
+        assert failed["reason"] in audit.LOG_ONLY
