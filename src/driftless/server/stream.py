@@ -172,7 +172,7 @@ def _everything(_: Row) -> bool:
 @dataclass(eq=False)
 class _Client:
     query: AppQuery
-    owner: str | None = None  # the session id it streams for
+    owner: str | None = None  # the session id it streams for, or ``token:<record id>``
     alive: Callable[[], bool] = _always  # whether that session still lives
     sees: Callable[[Row], bool] = _everything  # whether its identity may see an app now
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
@@ -221,7 +221,7 @@ class Hub:
         return len(self._clients)
 
     def of(self, owner: str) -> int:
-        """How many streams session ``owner`` has open."""
+        """How many streams ``owner`` (a session, or ``token:<record id>``) has open."""
         return sum(1 for client in self._clients if client.owner == owner)
 
     def open(
