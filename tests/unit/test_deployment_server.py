@@ -18,6 +18,7 @@ from driftless.cli.main import cli
 from driftless.cli.server import server_command
 from driftless.core.deployment import (
     RENDER_SOCKET,
+    SERVER_CONFIGMAP,
     SERVER_NAME,
     SERVER_PORT,
     SERVER_SECRETS,
@@ -145,6 +146,26 @@ def test_the_pod_runs_a_command_the_server_accepts(scope: str) -> None:
     assert ctx.params["namespace"] == "gitops"
     assert ctx.params["scope"] == scope
     assert str(ctx.params["render_socket"]) == RENDER_SOCKET
+
+
+def test_single_sign_on_is_configured_from_an_optional_configmap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = containers(dry_run("--with-server"))["server"]
+    assert server["envFrom"] == [{"configMapRef": {"name": SERVER_CONFIGMAP, "optional": True}}]
+    # The keys the README tells admins to put there are the ones the command reads.
+    settings = {
+        "DRIFTLESS_OIDC_ISSUER": "https://sso.example.com",
+        "DRIFTLESS_OIDC_CLIENT_ID": "driftless",
+        "DRIFTLESS_OIDC_CLIENT_SECRET_REF": "driftless-oidc:client-secret",
+        "DRIFTLESS_SECURE_COOKIES": "true",
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    ctx = server_command.make_context("server", list(server["args"][1:]))
+    assert ctx.params["oidc_issuer"] == "https://sso.example.com"
+    assert ctx.params["oidc_client_id"] == "driftless"
+    assert ctx.params["secure_cookies"] is True
 
 
 def test_no_rule_reaches_a_secret_outside_the_servers_namespace() -> None:

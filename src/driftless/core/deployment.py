@@ -82,6 +82,10 @@ _RULES_ALL = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 _RBAC_API = "rbac.authorization.k8s.io"
 
 SERVER_NAME = "driftless-server"
+#: Optional ConfigMap whose keys become the server's environment (``DRIFTLESS_OIDC_ISSUER``,
+#: ``DRIFTLESS_SECURE_COOKIES``, …: every ``driftless server`` option has its variable), so
+#: single sign-on is configured in the cluster, not by editing the Deployment.
+SERVER_CONFIGMAP = "driftless-server"
 SERVER_LABELS = {"app.kubernetes.io/name": "driftless", "app.kubernetes.io/component": "server"}
 SERVER_PORT = 8080
 ADMIN_SECRET = "driftless-admin"
@@ -417,6 +421,9 @@ def _server(namespace: str, image: str, scope: Scope) -> JSON:
         # Its clones go under the cache the renderer reads. Behind a
         # TLS-terminating ingress add DRIFTLESS_SECURE_COOKIES=true.
         "env": [{"name": "DRIFTLESS_CACHE_DIR", "value": CACHE_DIR}],
+        # Settings an admin keeps in the cluster (optional: absent, the defaults hold);
+        # ``env`` above wins over it. Never a secret: the OIDC client secret is a Secret ref.
+        "envFrom": [{"configMapRef": {"name": SERVER_CONFIGMAP, "optional": True}}],
         "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "livenessProbe": {**probe("/healthz", 20), "initialDelaySeconds": 10},
         # Ready once the caches are listed: at 10,000 apps, ~10 s.
