@@ -43,6 +43,7 @@ from typing import Any
 from fastapi import Request
 
 from driftless.core import names
+from driftless.pipeline import app_spec
 from driftless.server import rbac
 from driftless.server.audit import Audit
 from driftless.server.auth import Principal
@@ -56,7 +57,7 @@ Need = tuple[tuple[str, str], ...]
 APP = "/applications/{namespace}/{name}"
 PREFIX = "/api/v1"
 GET: Need = (("applications", "get"),)
-MAX_NAME = 253  # a Kubernetes object name (``routes_ops.Name``)
+MAX_NAME = app_spec.NAME_MAX  # an Application name (``params.Name``)
 
 # (method, path) -> rights on the named app (empty: the route filters or checks itself).
 ROUTES: dict[tuple[str, str], Need] = {

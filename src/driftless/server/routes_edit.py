@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +76,7 @@ from driftless.server.errors import (
     InvalidError,
     NotFoundError,
 )
+from driftless.server.params import Name, Namespace
 from driftless.server.rows import redacted
 
 __all__ = ["FIELD_MANAGER", "router"]
@@ -86,24 +87,6 @@ T = TypeVar("T")
 # Server-side apply's field manager of what the server creates (the CLI's is driftless-cli).
 FIELD_MANAGER = "driftless-server"
 
-Namespace = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=names.NAMESPACE_MAX,
-        pattern=names.NAMESPACE_PATTERN,
-        description="The Application's namespace.",
-    ),
-]
-Name = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=app_spec.NAME_MAX,
-        pattern=names.RELEASE_NAME_PATTERN,
-        description="The Application's name.",
-    ),
-]
 DryRun = Annotated[
     bool, Query(description="Check everything and validate on the API server; store nothing.")
 ]

@@ -39,11 +39,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftless.core import names
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeRefusedError
@@ -57,30 +56,12 @@ from driftless.server.errors import (
     InvalidError,
     NotFoundError,
 )
+from driftless.server.params import Name, Namespace
 
 __all__ = ["router"]
 
 JSON = dict[str, Any]
 T = TypeVar("T")
-
-Namespace = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=names.NAMESPACE_MAX,
-        pattern=names.NAMESPACE_PATTERN,
-        description="The Application's namespace.",
-    ),
-]
-Name = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=253,
-        pattern=names.RELEASE_NAME_PATTERN,  # a DNS-1123 subdomain, as Kubernetes names
-        description="The Application's name.",
-    ),
-]
 
 
 class _Body(BaseModel):

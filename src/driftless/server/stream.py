@@ -77,9 +77,9 @@ from driftless.server.auth import Auth, Principal, SessionCookie
 from driftless.server.caches import Caches
 from driftless.server.errors import UnauthorizedError, UnavailableError
 from driftless.server.live import Kind
+from driftless.server.params import Name, Namespace
 from driftless.server.rbac_source import RbacSource
 from driftless.server.routes_apps import list_query
-from driftless.server.routes_ops import Name, Namespace
 from driftless.server.routes_tree import AppViews
 from driftless.server.rows import Row
 from driftless.server.tree import managed_refs
