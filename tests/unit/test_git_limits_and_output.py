@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from driftless.cli import listing
-from driftless.cli.app import _redacted, app_listing, describe
+from driftless.cli.app import app_listing, describe
+from driftless.core.redaction import redacted
 from driftless.sources.gitlimits import GitLimits, parse_size
 
 # -- limits ---------------------------------------------------------------------------
@@ -76,8 +77,8 @@ def test_describe_list_and_structured_output_are_redacted() -> None:
     shown = [
         describe(APP),
         listing.render(every_namespace, [APP], "wide"),  # the wide row, repo column included
-        str(_redacted(APP)),
-        listing.render(every_namespace, [_redacted(APP)], "yaml"),  # app list -o yaml
+        str(redacted(APP)),
+        listing.render(every_namespace, [redacted(APP)], "yaml"),  # app list -o yaml
     ]
     for text in shown:
         assert SECRET not in text

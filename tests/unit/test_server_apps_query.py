@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from driftless.core.redaction import redacted
 from driftless.server import apps_query
 from driftless.server.apps_query import QueryError, Requirement, parse, parse_selector, run
-from driftless.server.rows import Row, app_row, redacted
+from driftless.server.rows import Row, app_row
 
 
 def app(

@@ -19,7 +19,7 @@ from driftless.kube.errors import KubeExpiredError, KubeUnavailableError
 from driftless.server import caches as caches_module
 from driftless.server.app import create_app
 from driftless.server.caches import Caches
-from driftless.server.rows import Row, redacted
+from driftless.server.rows import Row
 from driftless.server.settings import ServerSettings
 from tests.fixtures.server_http import idle_state, running
 
@@ -180,38 +180,6 @@ async def test_kept_objects_are_redacted(client: Client) -> None:
 
 
 LAST_APPLIED = wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
-
-
-def test_kept_objects_drop_the_copies_nobody_reads_and_keep_the_rest() -> None:
-    """managedFields and kubectl's last-applied spec go, at every level; nothing else does."""
-    obj = app("a", "7")
-    obj["metadata"]["annotations"] = {
-        LAST_APPLIED: json.dumps({"spec": {"source": {"repoURL": "https://u:pw@h/x.git"}}}),
-        "team": "web",
-        "see": "https://u:pw@docs.example.com/runbook",
-    }
-    obj["metadata"]["labels"] = {"env": "prod"}
-    obj["status"]["history"] = [{"id": 0, "revision": "abc"}]
-    obj["status"]["resources"] = [{"kind": "ConfigMap", "name": "c"}]
-    # An object inside an object (a Project's template, an event's regarding...): same rule.
-    obj["spec"]["template"] = {"metadata": {"managedFields": [{}], "annotations": {
-        LAST_APPLIED: "{}", "keep": "yes"}}}  # fmt: skip
-    kept = redacted(obj)
-    assert kept["metadata"] == {
-        "name": "a", "namespace": "apps", "resourceVersion": "7",
-        "annotations": {"team": "web", "see": "https://docs.example.com/runbook"},
-        "labels": {"env": "prod"},
-    }  # fmt: skip
-    assert list(kept) == ["apiVersion", "kind", "metadata", "spec", "status"]  # order kept
-    assert kept["spec"]["template"] == {"metadata": {"annotations": {"keep": "yes"}}}
-    assert kept["status"] == obj["status"]
-    assert kept["spec"]["source"] == {"repoURL": "https://git.example.com/x.git"}
-    assert obj["metadata"]["managedFields"] == [{"manager": "kubectl"}]  # the input is untouched
-    # Hostile shapes are copied as they are, never a crash.
-    assert redacted({"metadata": "x", "b": [{"metadata": None}]}) == {
-        "metadata": "x", "b": [{"metadata": None}]}  # fmt: skip
-    assert redacted({"metadata": {"annotations": ["a@b?c"]}}) == {
-        "metadata": {"annotations": ["a@b?c"]}}  # fmt: skip
 
 
 async def test_the_cache_keeps_an_app_without_its_copies(client: Client) -> None:

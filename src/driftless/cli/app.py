@@ -19,51 +19,12 @@ from driftless.cli.options import (
 from driftless.cli.output import dump, table
 from driftless.cli.remote.apps import Apps
 from driftless.cli.remote.connect import with_apps
-from driftless.core import wellknown
 from driftless.core.models import GROUP
+from driftless.core.redaction import redacted
 from driftless.core.repourl import redact
 from driftless.diff.report import ResourceDiff
 
 JSON = dict[str, Any]
-
-
-def _redacted(value: Any) -> Any:
-    """A copy of an API object as every app command shows it, from a kubeconfig or a server.
-
-    Exactly what the server's API shows (``server.rows.redacted``), so both
-    paths print the same: every string holding a URL goes through ``redact``
-    (a ``repoURL`` with credentials, a message quoting one), and two copies
-    nobody reads are dropped wherever an object has ``metadata``:
-    ``managedFields`` (kubectl hides them too) and kubectl's last-applied
-    annotation (a second spec, credentials in its URLs included).
-    """
-    if isinstance(value, str):
-        return redact(value) if ("@" in value or "?" in value) else value
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    if isinstance(value, dict):
-        return {
-            str(k): _slim_metadata(v) if k == "metadata" and isinstance(v, dict) else _redacted(v)
-            for k, v in value.items()
-        }
-    return value
-
-
-def _slim_metadata(meta: JSON) -> JSON:
-    out: JSON = {}
-    for key, value in meta.items():
-        if key == "managedFields":
-            continue
-        if key == "annotations" and isinstance(value, dict):
-            out[key] = {
-                str(k): _redacted(v)
-                for k, v in value.items()
-                if k != wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
-            }
-        else:
-            out[str(key)] = _redacted(value)
-    return out
-
 
 __all__ = ["app_group", "controller_namespace_option", "namespace_option"]
 
@@ -144,7 +105,7 @@ async def list_apps(
         return await apps.list_apps(ns, full=output != "name")
 
     apps = sorted(
-        (_redacted(a) for a in await with_apps(globals_, fetch)),
+        (redacted(a) for a in await with_apps(globals_, fetch)),
         key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"]),
     )
     listing.write(app_listing(ns), apps, output, no_headers=no_headers)
@@ -165,7 +126,7 @@ async def get_app(globals_: Globals, name: str, namespace: str | None, output: s
       driftless app get guestbook -o yaml
     """
     ns = app_namespace(namespace)
-    app = _redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
+    app = redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
     if output in ("json", "yaml"):
         click.echo(dump(app, output))
     elif output == "name":

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from driftless.cli.app import _redacted, app_group
+from driftless.cli.app import app_group
 from driftless.cli.context import Globals, app_namespace, run_async
 from driftless.cli.exits import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from driftless.cli.options import namespace_option, output_option, timeout_option
@@ -30,6 +30,7 @@ from driftless.cli.progress import Progress
 from driftless.cli.remote.apps import Apps
 from driftless.cli.remote.connect import with_apps
 from driftless.core.models import HealthStatusCode, OperationPhase, SyncStatusCode
+from driftless.core.redaction import redacted
 from driftless.health import DONE_HEALTH
 from driftless.pipeline import requests
 
@@ -281,7 +282,7 @@ async def history_app(globals_: Globals, name: str, namespace: str | None, outpu
       driftless app history guestbook -o json | jq '.[-2].id'
     """
     ns = app_namespace(namespace)
-    app = _redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
+    app = redacted(await with_apps(globals_, lambda apps: apps.get(name, ns)))
     entries: list[JSON] = (app.get("status") or {}).get("history") or []
     if output != "table":
         click.echo(dump(entries, output))

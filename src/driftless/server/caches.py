@@ -44,10 +44,11 @@ from typing import Any, Protocol
 
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.core.project import PROJECT_KIND
+from driftless.core.redaction import redacted
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError, WatchEvent
 from driftless.kube.errors import KubeExpiredError
-from driftless.server.rows import Row, app_key, app_row, redacted
+from driftless.server.rows import Row, app_key, app_row
 
 __all__ = ["RETRY_SECONDS", "Caches", "Listener"]
 

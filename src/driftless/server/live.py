@@ -48,12 +48,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from driftless.core import wellknown
+from driftless.core.redaction import redacted
 from driftless.core.repourl import redact
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeApiError, KubeClient, WatchEvent
 from driftless.kube.discovery import UnknownKindError
 from driftless.kube.errors import KubeExpiredError, KubeForbiddenError
-from driftless.server.rows import redacted
 from driftless.server.tree import MISSING, Missing
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Every answer comes from ``Caches`` (memory); none makes an API call. Until
 the caches are listed, each answers 503 ``Unavailable`` (``/readyz`` says
-why). Objects are as the caches keep them, redacted (``rows.redacted``): no
+why). Objects are as the caches keep them, redacted (``core.redaction``): no
 URL userinfo or query token, no managedFields.
 
 * ``GET /applications``: the list (query and body: ``apps_query``); a bad

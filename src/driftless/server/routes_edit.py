@@ -56,6 +56,7 @@ from driftless.core import names
 from driftless.core.errors import DriftlessError
 from driftless.core.models import API_VERSION, APPLICATION_KIND, ApplicationSpec
 from driftless.core.project import DEFAULT_PROJECT, Project, ProjectViolationError
+from driftless.core.redaction import redacted
 from driftless.core.repourl import redact
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import (
@@ -77,7 +78,6 @@ from driftless.server.errors import (
     NotFoundError,
 )
 from driftless.server.params import Name, Namespace
-from driftless.server.rows import redacted
 
 __all__ = ["FIELD_MANAGER", "router"]
 

@@ -1,4 +1,4 @@
-"""What the API shows of an Application or Project: list rows and redacted objects. Pure.
+"""What the API lists of an Application: its row. Pure.
 
 ``app_row(obj)`` projects an Application (the API server's dict, possibly
 hostile: any field may be missing or of the wrong type) to a ``Row``: the
@@ -7,14 +7,8 @@ contract, nothing more) and the few values filters and sorts read, computed
 once so a query over 10,000 rows does no parsing. A row never fails: a
 field of the wrong type reads as empty.
 
-``redacted(obj)`` is an object as a client may see it, and as the server
-keeps it: every string in it goes through ``core.repourl.redact`` (userinfo
-and query values of URLs: ``repoURL``, but also a URL quoted in a message),
-and two copies nobody reads are dropped, at every level where an object has
-``metadata``: ``managedFields`` (the largest part of most objects) and
-kubectl's last-applied annotation (a second spec, for apps once applied with
-``kubectl apply``). Everything else is kept: the detail, history and tree
-routes read the rest of the object.
+A whole object as a client may see it, and as the server keeps it, is
+``core.redaction.redacted`` (the CLI prints the same).
 """
 
 from __future__ import annotations
@@ -23,11 +17,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from driftless.core import wellknown
 from driftless.core.errors import SourceError
 from driftless.core.repourl import parse_repo_url, redact
 
-__all__ = ["AppRow", "Destination", "Row", "app_key", "app_row", "redacted", "repo_key"]
+__all__ = ["AppRow", "Destination", "Row", "app_key", "app_row", "repo_key"]
 
 JSON = dict[str, Any]
 
@@ -136,34 +129,3 @@ def app_row(obj: JSON) -> Row:
         repo=repo_key(_str(source.get("repoURL"))),
         search=f"{namespace}/{name}".lower(),
     )
-
-
-def redacted(obj: Any) -> Any:
-    """A deep copy of ``obj``: strings redacted, managedFields and last-applied dropped."""
-    if isinstance(obj, str):
-        return redact(obj) if ("@" in obj or "?" in obj) else obj
-    if isinstance(obj, list):
-        return [redacted(item) for item in obj]
-    if isinstance(obj, dict):
-        return {
-            str(k): _slim_metadata(v) if k == "metadata" and isinstance(v, dict) else redacted(v)
-            for k, v in obj.items()
-        }
-    return obj
-
-
-def _slim_metadata(meta: JSON) -> JSON:
-    """``redacted`` metadata without the two copies (skipped, never copied)."""
-    out: JSON = {}
-    for key, value in meta.items():
-        if key == "managedFields":
-            continue
-        if key == "annotations" and isinstance(value, dict):
-            out[key] = {
-                str(k): redacted(v)
-                for k, v in value.items()
-                if k != wellknown.KUBECTL_LAST_APPLIED_ANNOTATION
-            }
-        else:
-            out[str(key)] = redacted(value)
-    return out
