@@ -64,7 +64,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Generic, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -204,18 +204,19 @@ class _Client:
         self.queue.put_nowait(None)
 
 
-class Hub:
-    """The stream clients of one server, fed by its Application cache.
+class _Owned(Protocol):
+    @property
+    def owner(self) -> str | None: ...
 
-    Made before the cache starts, so it sees every row from the first: its
-    ``_last`` is the cache's rows as of the previous change.
-    """
 
-    def __init__(self, caches: Caches) -> None:
-        self.caches = caches
-        self._clients: set[_Client] = set()
-        self._last: dict[Key, Row] = {row.key: row for row in caches.rows()}
-        caches.subscribe(self._on_change)
+C = TypeVar("C", bound=_Owned)
+
+
+class _Streams(Generic[C]):
+    """The open streams of one hub, each counted for its owner (``MAX_PER_SESSION``)."""
+
+    def __init__(self) -> None:
+        self._clients: set[C] = set()
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -223,6 +224,23 @@ class Hub:
     def of(self, owner: str) -> int:
         """How many streams ``owner`` (a session, or ``token:<record id>``) has open."""
         return sum(1 for client in self._clients if client.owner == owner)
+
+    def close(self, client: C) -> None:
+        self._clients.discard(client)
+
+
+class Hub(_Streams[_Client]):
+    """The stream clients of one server, fed by its Application cache.
+
+    Made before the cache starts, so it sees every row from the first: its
+    ``_last`` is the cache's rows as of the previous change.
+    """
+
+    def __init__(self, caches: Caches) -> None:
+        super().__init__()
+        self.caches = caches
+        self._last: dict[Key, Row] = {row.key: row for row in caches.rows()}
+        caches.subscribe(self._on_change)
 
     def open(
         self,
@@ -236,9 +254,6 @@ class Hub:
         client = _Client(query, owner, alive, sees)
         self._clients.add(client)
         return client
-
-    def close(self, client: _Client) -> None:
-        self._clients.discard(client)
 
     async def events(self, client: _Client) -> AsyncGenerator[str]:
         """The stream of an opened client, until disconnection, drop or its session's end."""
@@ -282,21 +297,15 @@ class _AppClient:
     updates: int = 0  # how many times the bodies were computed (for tests and logs)
 
 
-class AppHub:
+class AppHub(_Streams[_AppClient]):
     """The streams of single applications, fed by the live objects and the app cache."""
 
     def __init__(self, caches: Caches, views: AppViews) -> None:
+        super().__init__()
         self.caches = caches
         self.views = views
-        self._clients: set[_AppClient] = set()
         caches.subscribe(self._on_app)
         views.live.subscribe(self._on_live)
-
-    def __len__(self) -> int:
-        return len(self._clients)
-
-    def of(self, owner: str) -> int:
-        return sum(1 for client in self._clients if client.owner == owner)
 
     def open(
         self,
@@ -311,9 +320,6 @@ class AppHub:
         client.dirty.set()
         self._clients.add(client)
         return client
-
-    def close(self, client: _AppClient) -> None:
-        self._clients.discard(client)
 
     def _on_app(self, row: Row | None, key: Key | None) -> None:
         where = row.key if row is not None else key
