@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from driftless.cli.context import Globals, run_async
-from driftless.cli.options import Duration, checked_namespace, log_level_option
+from driftless.cli.options import (
+    Duration,
+    checked_namespace,
+    log_level_option,
+    render_socket_option,
+)
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.render.isolation import LocalRenderServer
@@ -97,14 +102,7 @@ async def run_controller(
     " ask it once; a push is then seen up to this late, except by `app refresh --hard`"
     " (0: ask at every pass).",
 )
-@click.option(
-    "--render-socket",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="DRIFTLESS_RENDER_SOCKET",
-    help="Unix socket of a `driftless render-server` (the renderer container); default:"
-    " start one as a child process.",
-)
+@render_socket_option
 @click.option(
     "--scope",
     type=click.Choice(["cluster", "namespace"]),

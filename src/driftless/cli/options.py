@@ -7,6 +7,8 @@
 * ``controller_namespace_option``: the controller's namespace, where Projects
   are read and which apps may not deploy to.
 * ``output_option(formats, default)``: ``-o/--output``.
+* ``log_level_option``, ``render_socket_option``: ``--log-level`` and
+  ``--render-socket`` of the long-running commands (controller, server).
 * ``Duration``: a click type for ``--timeout`` and friends: plain seconds
   (``300``, ``2.5``) or a Go-style duration (``90s``, ``5m``, ``1h30m``);
   the command gets float seconds.
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -80,6 +83,17 @@ log_level_option: Decorator = click.option(
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
+)
+
+# The long-running commands' (controller, server) renderer: the renderer container's
+# socket in a deployment (``core.deployment``), else a render server of their own.
+render_socket_option: Decorator = click.option(
+    "--render-socket",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="DRIFTLESS_RENDER_SOCKET",
+    help="Unix socket of a `driftless render-server` (the renderer container); default:"
+    " start one as a child process.",
 )
 
 no_headers_option: Decorator = click.option(

@@ -13,7 +13,7 @@ import click
 
 from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
-from driftless.cli.options import checked_namespace, log_level_option
+from driftless.cli.options import checked_namespace, log_level_option, render_socket_option
 from driftless.cli.tools import render_tools
 from driftless.core.paths import cache_root
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
@@ -85,14 +85,7 @@ from driftless.sources.git import GitCache
     help="Where the server's own repository clones live, for diffs and rendered manifests"
     " (default: ~/.cache/driftless/server-repos; never the controller's).",
 )
-@click.option(
-    "--render-socket",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="DRIFTLESS_RENDER_SOCKET",
-    help="Unix socket of a `driftless render-server` (the renderer container); default:"
-    " start one as a child process.",
-)
+@render_socket_option
 @click.option(
     "--scope",
     type=click.Choice(["cluster", "namespace"]),
