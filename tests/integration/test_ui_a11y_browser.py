@@ -221,7 +221,7 @@ async def test_every_page_passes_axe(
     graph = page.get_by_role("group", name="Resource tree")
     await audit("app-overview-tree", graph.get_by_role("link").first)
     await page.get_by_role("tab", name="List").click()
-    await audit("app-resources-list", page.get_by_role("cell", name="settings"))
+    await audit("app-resources-list", page.get_by_role("cell", name="settings", exact=True))
     await page.get_by_role("tab", name="Events").click()
     await audit("app-events", page.get_by_role("tab", name="Events", selected=True))
     await page.get_by_role("tab", name="Tree").click()
