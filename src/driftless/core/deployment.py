@@ -273,6 +273,24 @@ def _token_volume() -> JSON:
     }
 
 
+def _pod_spec(account: str, main: JSON, image: str) -> JSON:
+    """The pod both Deployments share: ``main`` (the only container with the
+    token, its ``<name>-tmp`` scratch) beside the token-less renderer."""
+    return {
+        "serviceAccountName": account,
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security_context(),
+        "containers": [main, _renderer(image)],
+        "volumes": [
+            {"name": "cache", "emptyDir": {}},
+            {"name": "render-socket", "emptyDir": {"medium": "Memory"}},
+            {"name": f"{main['name']}-tmp", "emptyDir": {}},
+            {"name": "renderer-tmp", "emptyDir": {}},
+            _token_volume(),
+        ],
+    }
+
+
 def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
     return {
         "apiVersion": "apps/v1",
@@ -285,19 +303,7 @@ def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
             "selector": {"matchLabels": LABELS},
             "template": {
                 "metadata": {"labels": LABELS},
-                "spec": {
-                    "serviceAccountName": NAME,
-                    "automountServiceAccountToken": False,
-                    "securityContext": _pod_security_context(),
-                    "containers": [_controller(namespace, image, scope), _renderer(image)],
-                    "volumes": [
-                        {"name": "cache", "emptyDir": {}},
-                        {"name": "render-socket", "emptyDir": {"medium": "Memory"}},
-                        {"name": "controller-tmp", "emptyDir": {}},
-                        {"name": "renderer-tmp", "emptyDir": {}},
-                        _token_volume(),
-                    ],
-                },
+                "spec": _pod_spec(NAME, _controller(namespace, image, scope), image),
             },
         },
     }
@@ -456,19 +462,7 @@ def _server_deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> 
             "selector": {"matchLabels": SERVER_LABELS},
             "template": {
                 "metadata": {"labels": SERVER_LABELS},
-                "spec": {
-                    "serviceAccountName": SERVER_NAME,
-                    "automountServiceAccountToken": False,
-                    "securityContext": _pod_security_context(),
-                    "containers": [_server(namespace, image, scope), _renderer(image)],
-                    "volumes": [
-                        {"name": "cache", "emptyDir": {}},
-                        {"name": "render-socket", "emptyDir": {"medium": "Memory"}},
-                        {"name": "server-tmp", "emptyDir": {}},
-                        {"name": "renderer-tmp", "emptyDir": {}},
-                        _token_volume(),
-                    ],
-                },
+                "spec": _pod_spec(SERVER_NAME, _server(namespace, image, scope), image),
             },
         },
     }
