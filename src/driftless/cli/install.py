@@ -20,7 +20,7 @@ import yaml
 
 from driftless.cli.context import Globals, run_async, with_client
 from driftless.cli.options import checked_namespace
-from driftless.core.crd import all_crds
+from driftless.core.crd import all_crds as core_crds
 from driftless.core.deployment import (
     DEFAULT_IMAGE,
     NAME,
@@ -36,7 +36,13 @@ from driftless.core.deployment import (
 from driftless.core.project import DEFAULT_PROJECT, default_project
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.kube.client import KubeClient, KubeConflictError
+from driftless.notifications.model import notification_crds
 from driftless.sync.execute import wait_established
+
+
+def all_crds() -> list[dict[str, Any]]:
+    """Every CRD `driftless install` applies: the core ones, then notifications'."""
+    return [*core_crds(), *notification_crds()]
 
 
 async def install(
