@@ -18,12 +18,14 @@ Contracts:
   the HTTP status and the server's own message — this module is the one place
   that looks at status codes and connection errors; unknown kinds raise
   ``UnknownKindError`` from discovery.
+* Every request is counted by verb and status code (``kube.metrics``).
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,6 +37,7 @@ from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client import rest as k8s_rest
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from driftless.kube import metrics
 from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
 from driftless.kube.errors import (
     KubeApiError,
@@ -67,7 +70,7 @@ __all__ = [
 JSON = dict[str, Any]
 
 _MERGE_PATCH = "application/merge-patch+json"
-_APPLY_PATCH = "application/apply-patch+yaml"
+_APPLY_PATCH = metrics.APPLY_PATCH
 _JSON_PATCH = "application/json-patch+json"
 
 
@@ -149,6 +152,8 @@ class KubeClient:
         accept: str = "application/json",
         timeout: float | aiohttp.ClientTimeout | None = 60,
     ) -> aiohttp.ClientResponse:
+        verb = metrics.verb_of(method, query, content_type)
+        started = time.perf_counter()
         try:
             response = await self._api.call_api(
                 path,
@@ -162,11 +167,14 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except ApiException as exc:
+            metrics.observe(verb, exc.status or 0, time.perf_counter() - started)
             raise api_error(exc.status or 0, exc.body, exc.reason or "") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            metrics.observe(verb, 0, time.perf_counter() - started)
             where = f"cannot reach the API server at {self.server}"
             raise unavailable(f"{where}: {_why(exc)}") from None
         resp = cast(aiohttp.ClientResponse, response)
+        metrics.observe(verb, resp.status, time.perf_counter() - started)
         if resp.status >= 400:
             payload = await resp.read()
             resp.release()

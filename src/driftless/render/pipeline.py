@@ -35,6 +35,8 @@ Contract of ``render(source, tree, app_dir, ...)``:
   ``SourceUnavailableError`` (chart repository unreachable), ``TransientError``
   (a tool or the render timed out, the render server is unreachable),
   ``DriftlessError`` (a tool is missing or cannot start).
+* Every render run (not a cache hit) is timed and its failures counted by
+  renderer (``render.metrics``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
 from driftless.render import chart_repo, detect
 from driftless.render import manifests as checks
+from driftless.render import metrics as render_metrics
 from driftless.render.cache import RenderCache, RenderKey
 from driftless.render.context import KubeTarget, RenderTools
 from driftless.render.detect import Renderer
@@ -113,11 +116,12 @@ async def render(
 
 async def _run(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
     """The render of ``request``: in the render server when ``tools`` has one."""
-    if tools.isolation is not None:
-        rendered = await tools.isolation.render(request)
-    else:
-        rendered = await render_request(request, tools)
-    checks.reject_duplicates(rendered)
+    with render_metrics.measured(request.renderer.value):
+        if tools.isolation is not None:
+            rendered = await tools.isolation.render(request)
+        else:
+            rendered = await render_request(request, tools)
+        checks.reject_duplicates(rendered)
     return rendered
 
 

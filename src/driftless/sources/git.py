@@ -58,7 +58,8 @@ network command is killed after ``fetch_timeout``; a fetch is killed once the
 clone grows past ``max_repo_bytes`` (incoming data always lands in one pack
 file, ``fetch.unpackLimit=1``, whose leftovers are removed); a commit is
 checked out only when ``git ls-tree`` shows at most ``max_checkout_files``
-entries adding up to at most ``max_checkout_bytes``.
+entries adding up to at most ``max_checkout_bytes``. Every ls-remote, fetch
+and checkout is counted and timed (``gitmetrics``).
 
 What git is given is the canonical URL (``urls.check_repo_url``): the very
 string Project allow-lists and credential prefixes were matched against.
@@ -87,7 +88,7 @@ from pathlib import Path
 
 from driftless.core.errors import DriftlessError, SourceError, SourceUnavailableError
 from driftless.core.paths import cache_root
-from driftless.sources import refs, tagrange
+from driftless.sources import gitmetrics, refs, tagrange
 from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.gitauth import NO_AUTH, GitAuth
 from driftless.sources.gitexec import ALLOWED_PROTOCOLS, GitCommandError, run_git
@@ -294,7 +295,8 @@ class GitCache:
             self.stats.fetches += 1
             args = ["fetch", "--quiet", "--no-tags", "--end-of-options", url, wanted]
             try:
-                await self._run_network(args, clone, auth)
+                with gitmetrics.measured("fetch"):
+                    await self._run_network(args, clone, auth)
             except GitCommandError as exc:
                 if exc.limit is not None:
                     raise await self._too_large(clone, url, exc) from None
@@ -339,9 +341,10 @@ class GitCache:
     async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
         self.stats.ls_remotes += 1
         try:
-            out = await self._run_network(
-                ["ls-remote", "--symref", "--end-of-options", url], None, auth
-            )
+            with gitmetrics.measured("ls-remote"):
+                out = await self._run_network(
+                    ["ls-remote", "--symref", "--end-of-options", url], None, auth
+                )
         except GitCommandError as exc:
             raise _unavailable(url, exc, self.timeout, auth) from None
         return refs.parse_ls_remote(out.decode("utf-8", errors="replace"))
@@ -369,7 +372,8 @@ class GitCache:
         args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head"]
         args += await self._depth_args(clone, shallow)
         try:
-            await self._run_network([*args, "--end-of-options", url, *refspecs], clone, auth)
+            with gitmetrics.measured("fetch"):
+                await self._run_network([*args, "--end-of-options", url, *refspecs], clone, auth)
         except GitCommandError as exc:
             _clear_stale_locks(clone)
             if exc.limit is not None:
@@ -483,9 +487,12 @@ class GitCache:
         # so checkouts cannot disturb each other or a fetch.
         env = {"GIT_INDEX_FILE": str(index)}
         try:
-            await _local_git(["read-tree", "--end-of-options", sha], clone, env=env)
-            await _local_git(["checkout-index", "--all", "--force"], clone, env=env, work_tree=tmp)
-            _publish_tree(tmp, tree)
+            with gitmetrics.measured("checkout"):
+                await _local_git(["read-tree", "--end-of-options", sha], clone, env=env)
+                await _local_git(
+                    ["checkout-index", "--all", "--force"], clone, env=env, work_tree=tmp
+                )
+                _publish_tree(tmp, tree)
         except OSError as exc:
             raise DriftlessError(f"cannot write the tree of {sha[:12]}: {exc}") from exc
         finally:
