@@ -24,8 +24,10 @@ Contract:
   repository, and the passes a sync or a live change causes, cost one
   ``ls-remote`` per repository per ``revision_ttl``; a push is then seen up
   to ``revision_ttl`` later. ``fresh=True`` (a hard refresh) always asks the
-  repository and renews the cached answer. ``0`` (the default): every call
-  asks. Only the refs are reused: a commit the clone lacks is still fetched.
+  repository and renews the cached answer; ``forget_refs(url)`` (a
+  refresh, a webhook's push) drops a repository's cached answer. ``0`` (the
+  default): every call asks. Only the refs are reused: a commit the clone
+  lacks is still fetched.
 * Errors: the repository cannot be reached, refuses us or times out →
   ``SourceUnavailableError`` (transient, retried); the repository answered but
   has no such revision → ``SourceError`` (stalling); the local cache itself
@@ -117,6 +119,21 @@ CACHE_MARKER = ".driftless-git-cache"
 # own repositories (the quickstart's example repository lives there).
 _USER_AREAS = ("devcluster",)
 _LOCAL_TIMEOUT = 60.0
+_COMMIT_FORMAT = "%H%x00%an%x00%ae%x00%aI%x00%B"
+_COMMIT_INFO_TIMEOUT = 10.0
+_COMMIT_INFO_MAX = 1024 * 1024
+COMMIT_MESSAGE_MAX = 4096
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as ``GitCache.commit_info`` read it (author and message are untrusted)."""
+
+    sha: str
+    author_name: str
+    author_email: str
+    date: str  # ISO 8601, the author date
+    message: str  # at most COMMIT_MESSAGE_MAX characters
 # A temp tree older than this is a leftover of a crash, not work in progress.
 _STALE_TMP_SECONDS = 3600.0
 # A tree used this recently is never pruned: an app may still be rendering it.
@@ -216,6 +233,43 @@ class GitCache:
                 await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
             await asyncio.to_thread(self._prune_trees, tree)
         return Artifact(repo_url=repo_url, revision=sha, path=tree)
+
+    def forget_refs(self, repo_url: str) -> int:
+        """Drop the revision cache's refs of ``repo_url`` (any URL form of it: the
+        ``core.repourl`` key is compared), so the next resolve asks the repository;
+        returns how many entries went. A webhook's push calls it."""
+        try:
+            key = parse_repo_url(repo_url).key
+        except SourceError:
+            return 0
+        stale = [url for url in self._refs if parse_repo_url(url).key == key]
+        for url in stale:
+            del self._refs[url]
+        return len(stale)
+
+    async def commit_info(self, repo_url: str, sha: str) -> CommitInfo | None:
+        """Author, date and message (first 4 KiB) of commit ``sha`` if the clone has it.
+
+        Read-only and local (never fetches, no lock: a concurrent fetch only adds
+        objects); None when the commit is unknown or git fails. The message is
+        the repository's text: untrusted.
+        """
+        if not refs.is_full_sha(sha):
+            return None
+        try:
+            clone = self.root / repo_cache_key(self._fetch_url(repo_url))
+            out = await run_git(
+                ["log", "-1", "--no-show-signature", f"--format={_COMMIT_FORMAT}", sha, "--"],
+                git_dir=clone,
+                time_limit=_COMMIT_INFO_TIMEOUT,
+                max_stdout=_COMMIT_INFO_MAX,
+            )
+        except (GitCommandError, DriftlessError):
+            return None
+        parts = out.decode("utf-8", "replace").split("\x00", 4)
+        if len(parts) != 5 or parts[0] != sha:
+            return None
+        return CommitInfo(sha, parts[1], parts[2], parts[3], parts[4].strip()[:COMMIT_MESSAGE_MAX])
 
     # -- what may be fetched ----------------------------------------------------
 
