@@ -134,6 +134,8 @@ class CommitInfo:
     author_email: str
     date: str  # ISO 8601, the author date
     message: str  # at most COMMIT_MESSAGE_MAX characters
+
+
 # A temp tree older than this is a leftover of a crash, not work in progress.
 _STALE_TMP_SECONDS = 3600.0
 # A tree used this recently is never pruned: an app may still be rendering it.
