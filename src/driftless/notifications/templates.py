@@ -165,11 +165,13 @@ def check(fields: Mapping[str, str]) -> Failure | None:
 
 
 def render(fields: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str] | Failure:
-    """Every field rendered, or the first failure (a syntax error, a runtime error, too long)."""
+    """Every field given rendered, or the first failure (syntax, runtime error, too long)."""
     env = environment()
     out = {}
     for field in FIELDS:
-        source = fields.get(field) or ""
+        if field not in fields:
+            continue
+        source = fields[field]
         try:
             out[field] = _render_one(env, source, context)
         except TemplateSyntaxError as exc:
