@@ -25,20 +25,30 @@
 * Projects are read from the controller's own namespace (``home``: the
   ``controller_namespace`` setting, else the watched namespace, else
   ``driftless``), which is also off-limits to apps as a destination.
+* SIGTERM ends the controller in bounded time in every state (see
+  ``controller.shutdown``): no new work, passes in flight get
+  ``shutdown_grace`` to store their step, the rest is cancelled. Failures
+  that many apps share are logged once per backoff step (``controller.repeats``).
 * On start the controller publishes its version in the ConfigMap
   ``driftless-controller`` (read by ``driftless version``).
+* ``metrics`` (``controller.metrics``) and ``not_ready`` (why ``/readyz`` is
+  503: None once the Applications are listed) feed ``controller.endpoints``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from driftless import __version__
+from driftless.controller import shutdown
+from driftless.controller.metrics import ControllerMetrics
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import Reconciler
+from driftless.controller.repeats import Repeats
 from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -82,6 +92,8 @@ class ControllerSettings:
     reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT
     # A namespaced install (RBAC in one namespace only): watch objects there only.
     scope_namespace: str | None = None
+    # On SIGTERM: how long passes in flight may take to end (and store their step).
+    shutdown_grace: float = shutdown.DEFAULT_GRACE_SECONDS
 
     @property
     def home(self) -> str:
@@ -116,20 +128,31 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
         self._failures: dict[Key, int] = {}
+        self.metrics = ControllerMetrics(lambda: self.apps, self.queue, self.reconciler)
+        # What /readyz says (controller.endpoints): None once the Applications are listed.
+        self.not_ready: str | None = "Applications not listed yet"
+        self.drain = shutdown.Drain()
+        # Identical failures of many apps (API server gone) make one line per backoff step.
+        self.repeats = Repeats(log)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set."""
-        await self._publish_version()
+        """Run until ``stop`` is set, then end in bounded time (``controller.shutdown``)."""
+        tasks = [asyncio.create_task(self._publish_version())]
+        tasks += [asyncio.create_task(self._watch_apps())]
+        tasks += [asyncio.create_task(self._worker()) for _ in range(self.settings.workers)]
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._watch_apps())]
-                tasks += [group.create_task(self._worker()) for _ in range(self.settings.workers)]
-                await stop.wait()
-                for task in tasks:
-                    task.cancel()
+            await stop.wait()
+            if not await self.drain.wait_idle(self.settings.shutdown_grace):
+                log.warning(
+                    "shutdown: cancelling %d reconciles still running after %gs"
+                    " (a sync resumes from the step its last status write stored)",
+                    self.drain.in_flight,
+                    self.settings.shutdown_grace,
+                )
         finally:
-            await self.cache.close()
-            await self.reconciler.close()
+            await shutdown.cancel_all(tasks)
+            await shutdown.bounded("closing the watches", self.cache.close())
+            await shutdown.bounded("closing remote clusters", self.reconciler.close())
 
     async def _publish_version(self) -> None:
         """Tell `driftless version` (and admins) which controller runs; best effort."""
@@ -166,10 +189,12 @@ class Controller:
                 while True:
                     version = await self._watch_from(version)
             except UnknownKindError:
+                self.not_ready = "the Application CRD is not installed"
                 log.error("the Application CRD is not installed; run `driftless install`")
             except KubeExpiredError:
                 pass  # 410: the watch's resource version expired; re-list
             except KubeApiError as exc:  # a 404 too: the Application CRD was deleted
+                self.not_ready = "listing or watching Applications failed; retrying"
                 log.warning("watching Applications failed: %s", exc)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 
@@ -184,6 +209,7 @@ class Controller:
             self._observe(obj)
         for key in set(self.apps) - seen:
             self._forget(key)
+        self.not_ready = None
         return version
 
     async def _watch_from(self, version: str) -> str:
@@ -202,6 +228,7 @@ class Controller:
     def _observe(self, obj: JSON) -> None:
         key = _key(obj)
         previous = self.apps.get(key)
+        self.metrics.observed(previous, obj)
         self.apps[key] = obj
         if previous is None or _needs_reconcile(previous, obj):
             self.queue.add(key)
@@ -210,14 +237,19 @@ class Controller:
         self.apps.pop(key, None)
         self._failures.pop(key, None)
         self.queue.forget(key)
+        self.metrics.forget(key)
 
     # -- workers ------------------------------------------------------
 
     async def _worker(self) -> None:
-        while True:
+        while not self.drain.stopping:
             key = await self.queue.get()
+            if self.drain.stopping:
+                self.queue.done(key)
+                return
             try:
-                await self._process(key)
+                with self.drain.busy():
+                    await self._process(key)
             except Exception:  # a bug must not kill the worker for every other app
                 log.exception("reconcile of %s/%s crashed", *key)
                 self.queue.add(key, self._backoff(key))
@@ -240,6 +272,7 @@ class Controller:
                 self.queue.add(key, self._backoff(key))
             return
         refresh = (raw.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+        started = time.monotonic()
         try:
             async with asyncio.timeout(limit):
                 outcome = await self.reconciler.reconcile(
@@ -253,8 +286,10 @@ class Controller:
             # The reconciler reports every failure of a step on the app itself;
             # what gets here failed around the steps (a status or request
             # write), so it says only what is known.
-            log.warning("app %s/%s: reconcile did not finish: %s", *key, exc)
+            label = "app {}/{}".format(*key)
+            self.repeats.log(logging.WARNING, key, label, f"reconcile did not finish: {exc}")
             outcome = _unfinished(exc)
+        self.metrics.reconcile_duration.observe(time.monotonic() - started)
         if refresh is not None:
             await self.reconciler.clear_refresh(raw, str(refresh))
         self.queue.add(key, self._delay(key, outcome))

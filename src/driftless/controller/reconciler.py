@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from driftless.controller.destinations import Destination, Destinations
 from driftless.controller.events import EventRecorder, events_for
+from driftless.controller.repeats import Repeats
 from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
     API_VERSION,
@@ -107,6 +108,8 @@ class Reconciler:
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
+        # Many apps failing alike (git host down) log one line per backoff step.
+        self.repeats = Repeats(log)
 
     async def reconcile(
         self, raw: dict[str, Any], *, default_interval: float, hard: bool = False
@@ -129,7 +132,9 @@ class Reconciler:
         try:
             run = await self._run(app, fresh=hard)
         except DriftlessError as err:
-            log.info("app %s/%s: %s: %s", app.namespace, name, err.reason, redact(str(err)))
+            label = f"app {app.namespace}/{name}"
+            message = f"{err.reason}: {redact(str(err))}"
+            self.repeats.log(logging.INFO, (app.namespace, name), label, message)
             await self._write_failure(raw, app, err)
             return outcomes.Outcome(requeue_after=interval, error=err)
         paused = run.interrupted.message if run.interrupted is not None else None
