@@ -18,7 +18,9 @@ from driftless.cli.options import (
     render_socket_option,
 )
 from driftless.cli.tools import render_tools
+from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
+from driftless.core.listen import AddressError, parse_listen_address
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -40,11 +42,15 @@ async def run_controller(
     allow_local_repositories: bool = False,
     render_socket: Path | None = None,
     revision_cache: float = 0.0,
+    metrics_address: tuple[str, int] | None = None,
 ) -> None:
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI).
 
     Renders go to the render server on ``render_socket`` (the renderer
-    container), or to one started as this process's child.
+    container), or to one started as this process's child. With
+    ``metrics_address`` (host, port), ``/metrics``, ``/healthz`` and ``/readyz``
+    are served there (``controller.endpoints``); a port that cannot be bound
+    stops the start.
     """
     client = await globals_.client()
     tools = render_tools(render_socket, service=True)
@@ -58,11 +64,37 @@ async def run_controller(
             revision_ttl=revision_cache,
         )
         controller = Controller(client, git, settings, tools=tools)
-        await controller.run(stop)
+        listener = await _endpoints(controller, metrics_address)
+        try:
+            await controller.run(stop)
+        finally:
+            if listener is not None:
+                await listener.stop()
     finally:
         await client.close()
         if isinstance(tools.isolation, LocalRenderServer):
             tools.isolation.close()
+
+
+async def _endpoints(
+    controller: Controller, address: tuple[str, int] | None
+) -> HttpListener | None:
+    if address is None:
+        return None
+    return await serve_endpoints(
+        *address, controller.metrics.registry, lambda: controller.not_ready
+    )
+
+
+def _listen_address(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, int] | None:
+    if not value:
+        return None
+    try:
+        return parse_listen_address(value)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
 
 
 @click.command("controller")
@@ -126,6 +158,14 @@ async def run_controller(
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
 )
+@click.option(
+    "--metrics-address",
+    default=None,
+    envvar="DRIFTLESS_METRICS_ADDRESS",
+    callback=_listen_address,
+    help="Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (:8080: every"
+    " interface); off by default.",
+)
 @log_level_option
 @click.pass_obj
 @run_async
@@ -141,6 +181,7 @@ async def controller_command(
     scope: str,
     controller_namespace: str | None,
     reconcile_timeout: float,
+    metrics_address: tuple[str, int] | None,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -173,4 +214,5 @@ async def controller_command(
         allow_local_repositories=allow_local_repositories,
         render_socket=render_socket,
         revision_cache=revision_cache,
+        metrics_address=metrics_address,
     )

@@ -5,6 +5,9 @@ Semantics (like client-go's delaying queue):
 * a key being processed is never handed to a second worker; if it is added
   meanwhile, it is handed out again after ``done``,
 * ``get`` waits until some key is due.
+
+For metrics it counts every ``add`` (``adds``) and hands the time each key
+waited past its due time, until a worker took it, to ``on_wait``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import contextlib
 import heapq
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -26,9 +30,12 @@ class WorkQueue(Generic[K]):
         self._dirty: dict[K, float] = {}
         self._counter = 0
         self._wakeup = asyncio.Event()
+        self.adds = 0
+        self.on_wait: Callable[[float], None] | None = None
 
     def add(self, key: K, delay: float = 0.0) -> None:
         """Schedule ``key`` in ``delay`` seconds (or sooner if already scheduled sooner)."""
+        self.adds += 1
         due = time.monotonic() + max(delay, 0.0)
         if key in self._processing:
             self._dirty[key] = min(due, self._dirty.get(key, due))
@@ -57,6 +64,8 @@ class WorkQueue(Generic[K]):
                     heapq.heappop(self._heap)
                     del self._due[key]
                     self._processing.add(key)
+                    if self.on_wait is not None:
+                        self.on_wait(-wait)
                     return key
             else:
                 wait = None

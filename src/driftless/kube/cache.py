@@ -171,6 +171,10 @@ class WatchCache:
     def kinds(self) -> list[Kind]:
         return list(self._informers)
 
+    def object_count(self) -> int:
+        """How many objects the informers hold now (all kinds; for metrics)."""
+        return sum(len(informer.objects) for informer in self._informers.values())
+
     async def close(self) -> None:
         tasks = [i.task for i in self._informers.values() if i.task is not None]
         for task in tasks:
