@@ -9,6 +9,7 @@ os.environ["DRIFTLESS_PINNED_TOOLS"] = "require"
 pytest_plugins = [
     "tests.fixtures.devcluster",
     "tests.fixtures.git",
+    "tests.fixtures.forge",  # ``forge``: pushes that call webhooks, commit-status APIs
     "tests.fixtures.ssh_server",
     "tests.integration.ui_harness",  # the browser tests' shared ``screenshots``
 ]
