@@ -95,8 +95,8 @@ def app_info_labels(obj: Mapping[str, Any]) -> tuple[str, ...]:
         bounded(redact(bounded(_section(spec, "source").get("repoURL"), 4096))),
         bounded(redact(bounded(server, 4096))),
         bounded(destination.get("namespace") or ""),
-        sync if sync in _SYNC else SyncStatusCode.UNKNOWN.value,
-        health if health in _HEALTH else HealthStatusCode.UNKNOWN.value,
+        sync if isinstance(sync, str) and sync in _SYNC else SyncStatusCode.UNKNOWN.value,
+        health if isinstance(health, str) and health in _HEALTH else HealthStatusCode.UNKNOWN.value,
     )
 
 
@@ -111,7 +111,7 @@ def ended_phase(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) 
         return None
     new = _section(current, "status", "operationState")
     phase = new.get("phase")
-    if phase not in _ENDED:
+    if not isinstance(phase, str) or phase not in _ENDED:
         return None
     old = _section(previous, "status", "operationState")
     if old.get("startedAt") == new.get("startedAt") and old.get("phase") == phase:
