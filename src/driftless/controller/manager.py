@@ -31,6 +31,8 @@
   that many apps share are logged once per backoff step (``controller.repeats``).
 * On start the controller publishes its version in the ConfigMap
   ``driftless-controller`` (read by ``driftless version``).
+* An optional ``observer`` (``AppObserver``: the notification engine) sees
+  each Application update with the one before it, and runs as a task.
 * ``metrics`` (``controller.metrics``) and ``not_ready`` (why ``/readyz`` is
   503: None once the Applications are listed) feed ``controller.endpoints``.
 """
@@ -41,7 +43,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from driftless import __version__
 from driftless.controller import shutdown
@@ -100,6 +102,21 @@ class ControllerSettings:
         return self.controller_namespace or self.namespace or DEFAULT_APP_NAMESPACE
 
 
+class AppObserver(Protocol):
+    """Sees every Application the watch delivers (the notification engine).
+
+    ``observe(None, obj)`` is the first sight of an app (the initial list is
+    a baseline); both calls run on the watch's path, so they must only record
+    and enqueue. ``run()`` is the observer's own task, cancelled at shutdown.
+    """
+
+    def observe(self, previous: JSON | None, current: JSON) -> None: ...
+
+    def forget(self, obj: JSON) -> None: ...
+
+    async def run(self) -> None: ...
+
+
 class Controller:
     """Owns the watch, the queue and the workers for one cluster."""
 
@@ -110,9 +127,11 @@ class Controller:
         settings: ControllerSettings,
         *,
         tools: RenderTools | None = None,
+        observer: AppObserver | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
+        self.observer = observer
         self.cache = WatchCache(client, namespace=settings.scope_namespace)
         self.cache.subscribe(self._on_live_change)
         self.reconciler = Reconciler(
@@ -140,6 +159,8 @@ class Controller:
         tasks = [asyncio.create_task(self._publish_version())]
         tasks += [asyncio.create_task(self._watch_apps())]
         tasks += [asyncio.create_task(self._worker()) for _ in range(self.settings.workers)]
+        if self.observer is not None:
+            tasks.append(asyncio.create_task(self.observer.run()))
         try:
             await stop.wait()
             if not await self.drain.wait_idle(self.settings.shutdown_grace):
@@ -230,11 +251,15 @@ class Controller:
         previous = self.apps.get(key)
         self.metrics.observed(previous, obj)
         self.apps[key] = obj
+        if self.observer is not None:
+            self.observer.observe(previous, obj)  # records and enqueues only: never blocks
         if previous is None or _needs_reconcile(previous, obj):
             self.queue.add(key)
 
     def _forget(self, key: Key) -> None:
-        self.apps.pop(key, None)
+        gone = self.apps.pop(key, None)
+        if gone is not None and self.observer is not None:
+            self.observer.forget(gone)
         self._failures.pop(key, None)
         self.queue.forget(key)
         self.metrics.forget(key)
