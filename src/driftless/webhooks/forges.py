@@ -398,6 +398,7 @@ def _parse_bitbucket(headers: Headers, body: bytes) -> Delivery:
     html = _text(_obj(_obj(repo, "links", "repository."), "html", "repository.links."), "href", "")
     full_name = _text(repo, "full_name", "repository.")
     urls = _urls([html, *_bitbucket_forms(html, full_name)])
+    default = _text(_obj(repo, "mainbranch", "repository."), "name", "repository.mainbranch.")
     changes = _obj(payload, "push", "").get("changes")
     if not isinstance(changes, list):
         raise MalformedError("push.changes is not a list")
@@ -414,16 +415,22 @@ def _parse_bitbucket(headers: Headers, body: bytes) -> Delivery:
             continue
         prefix = "refs/heads/" if kind == "branch" else "refs/tags/"
         target = _obj(_obj(change, "new", where), "target", where + "new.")
-        pushes.append(Push(urls, prefix + name, _after(_text(target, "hash", "")), None))
+        pushes.append(Push(urls, prefix + name, _after(_text(target, "hash", "")), default))
     return tuple(pushes)
 
 
 def _bitbucket_forms(html: str | None, full_name: str | None) -> list[str]:
-    """https and ssh clone URLs of a Bitbucket Cloud repository (its payload has neither)."""
+    """The https and ssh clone URLs of a Bitbucket Cloud repository (its payload names only
+    the web page)."""
     if html is None or full_name is None:
         return []
-    host = urlsplit(html).hostname or ""
-    return [f"https://{host}/{full_name}.git", f"git@{host}:{full_name}.git"] if host else []
+    parts = urlsplit(html)
+    if not parts.hostname or parts.scheme not in ("http", "https"):
+        return []
+    return [
+        f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/{full_name}.git",
+        f"git@{parts.hostname}:{full_name}.git",
+    ]
 
 
 def _parse_bitbucket_server(headers: Headers, body: bytes) -> Delivery:

@@ -16,7 +16,8 @@ An app follows a push when both hold:
   ``HEAD``, empty              a push to the default branch; every branch push
                                when the payload names no default branch
   ``y`` or ``refs/tags/y``     a push of tag ``y``
-  a semver range (``~1.2``)    any tag push (the highest matching tag may change)
+  a semver range (``~1.2``)    any tag push (the highest matching tag may change);
+                               an exact version (``1.2.3``) its tag, ``v`` or not
   a full commit id             nothing: a pinned commit never moves
   ===========================  ==================================================
 
@@ -94,8 +95,19 @@ def follows(ref: str, revision: str, default_branch: str | None) -> bool:
     if ref.startswith(_TAGS):
         if refs.is_default_revision(wanted):
             return False
-        return wanted in (ref, ref.removeprefix(_TAGS)) or tagrange.parse_range(wanted) is not None
+        tag = ref.removeprefix(_TAGS)
+        if wanted in (ref, tag):
+            return True
+        selected = tagrange.parse_range(wanted)
+        if selected is None:
+            return False
+        # An exact version (``1.2.3``) finds its tag with or without the ``v``.
+        return not selected.exact or _bare(wanted) == _bare(tag)
     return False
+
+
+def _bare(version: str) -> str:
+    return version.lstrip("vV=")
 
 
 def refreshed(pushes: Iterable[Push], apps: Iterable[Followed]) -> list[Key]:
