@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -21,6 +22,7 @@ from driftless.cli.tools import render_tools
 from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.listen import AddressError, parse_listen_address
+from driftless.notifications.engine import NotificationEngine
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -43,6 +45,8 @@ async def run_controller(
     render_socket: Path | None = None,
     revision_cache: float = 0.0,
     metrics_address: tuple[str, int] | None = None,
+    notifications: bool = True,
+    ui_url: str | None = None,
 ) -> None:
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI).
 
@@ -50,7 +54,8 @@ async def run_controller(
     container), or to one started as this process's child. With
     ``metrics_address`` (host, port), ``/metrics``, ``/healthz`` and ``/readyz``
     are served there (``controller.endpoints``); a port that cannot be bound
-    stops the start.
+    stops the start. ``notifications`` runs the notification engine
+    (NotificationRule/NotificationService objects); its links point at ``ui_url``.
     """
     client = await globals_.client()
     tools = render_tools(render_socket, service=True)
@@ -63,7 +68,14 @@ async def run_controller(
             allow_local=allow_local_repositories,
             revision_ttl=revision_cache,
         )
-        controller = Controller(client, git, settings, tools=tools)
+        engine = (
+            NotificationEngine(
+                client, home=settings.home, namespace=settings.namespace, git=git, ui_url=ui_url
+            )
+            if notifications
+            else None
+        )
+        controller = Controller(client, git, settings, tools=tools, observer=engine)
         listener = await _endpoints(controller, metrics_address)
         try:
             await controller.run(stop)
@@ -95,6 +107,17 @@ def _listen_address(
         return parse_listen_address(value)
     except AddressError as exc:
         raise click.BadParameter(str(exc), param=param) from None
+
+
+def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return None
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username:
+        raise click.BadParameter(
+            "an http(s) URL without credentials, e.g. https://driftless.example.com", param=param
+        )
+    return value.rstrip("/")
 
 
 @click.command("controller")
@@ -166,6 +189,22 @@ def _listen_address(
     help="Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (:8080: every"
     " interface); off by default.",
 )
+@click.option(
+    "--notifications/--no-notifications",
+    default=True,
+    show_default=True,
+    envvar="DRIFTLESS_NOTIFICATIONS",
+    help="Send the messages NotificationRule objects ask for (Slack, Teams, webhook, email,"
+    " commit statuses).",
+)
+@click.option(
+    "--ui-url",
+    default=None,
+    envvar="DRIFTLESS_UI_URL",
+    callback=_ui_url,
+    help="Public URL of the web UI (https://driftless.example.com): notifications link to"
+    " the app's page there.",
+)
 @log_level_option
 @click.pass_obj
 @run_async
@@ -182,6 +221,8 @@ async def controller_command(
     controller_namespace: str | None,
     reconcile_timeout: float,
     metrics_address: tuple[str, int] | None,
+    notifications: bool,
+    ui_url: str | None,
     log_level: str,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
@@ -215,4 +256,6 @@ async def controller_command(
         render_socket=render_socket,
         revision_cache=revision_cache,
         metrics_address=metrics_address,
+        notifications=notifications,
+        ui_url=ui_url,
     )
