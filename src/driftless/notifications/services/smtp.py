@@ -1,0 +1,211 @@
+"""Email over SMTP, STARTTLS by default.
+
+Contract:
+
+* ``spec.address`` is ``host:port`` (``[v6]:port``; port 587 when left out).
+  ``spec.from`` is the sender, ``spec.recipients`` the receivers; each must be
+  one plain address (no display-name tricks, no line breaks: a header
+  injection is refused, not sent).
+* STARTTLS (``spec.startTLS``, default true): the server must offer it, and
+  its certificate must verify against Secret key ``ca.crt`` or the system's
+  roots (``insecureSkipTLS`` skips that). Secret keys ``username`` and
+  ``password`` log in, and are never sent over a connection without TLS: that
+  is refused before connecting.
+* ``message(n, sender, recipients)`` (pure) is a MIME text message: subject the
+  title (line breaks folded to spaces), a plain-text body with the facts and
+  the link to the UI.
+* stdlib ``smtplib`` runs in a small thread pool of its own (blocking I/O never
+  runs on the event loop, and a slow mail server cannot take the loop's default
+  executor); every socket operation times out.
+* Failures: 4xx replies, disconnects and timeouts are retriable; 5xx replies,
+  a refused login, refused recipients and an untrusted certificate are not.
+  Messages name the service object and the SMTP reply code, never the
+  server's text (it may echo the login).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+import httpx
+
+from driftless.notifications.message import DeliveryError, Notification, Target
+from driftless.notifications.services import transport
+
+__all__ = ["DEFAULT_PORT", "Address", "message", "parse_address", "send"]
+
+DEFAULT_PORT = 587
+#: Seconds each socket operation may take.
+SOCKET_TIMEOUT = 20.0
+_SUBJECT_MAX = 200
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="driftless-smtp")
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+
+def parse_address(text: str | None) -> Address | None:
+    """``host:port``, ``host`` or ``[v6]:port`` -> ``Address``; ``None`` when malformed."""
+    if not text or any(c.isspace() or ord(c) < 0x20 for c in text):
+        return None
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return None
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif ":" in text:
+        return None
+    if not host or host.startswith("-"):
+        return None
+    if not port_text:
+        return Address(host, DEFAULT_PORT)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return None
+    return Address(host, int(port_text))
+
+
+def mailbox(text: str) -> str | None:
+    """One plain address, or ``None`` (line breaks, several or display-named addresses)."""
+    if any(c in text for c in '\r\n,;<>"()') or any(ord(c) < 0x20 for c in text):
+        return None
+    name, address = parseaddr(text.strip())
+    if name or address.count("@") != 1 or address.startswith(("@", "-")) or address.endswith("@"):
+        return None
+    return address
+
+
+def message(n: Notification, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
+    """The email of one notification (see the module docstring)."""
+    title = n.title.strip() or f"{n.app_namespace}/{n.app_name}: {n.trigger}"
+    subject = " ".join(title.split())[:_SUBJECT_MAX]
+    lines = [n.body.rstrip(), ""] if n.body.strip() else []
+    lines += [f"{k}: {' '.join(v.split())}" for k, v in n.facts]
+    lines += [
+        f"Application: {n.app_namespace}/{n.app_name} (project {n.project})",
+        f"Trigger: {n.trigger}",
+    ]
+    if n.revision:
+        lines.append(f"Revision: {n.revision}")
+    if n.app_url:
+        lines += ["", n.app_url]
+    mail = EmailMessage()
+    mail["Subject"] = subject
+    mail["From"] = sender
+    mail["To"] = ", ".join(recipients)
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    mail.set_content("\n".join(lines) + "\n")
+    return mail
+
+
+async def send(n: Notification, t: Target, http: httpx.AsyncClient) -> None:
+    del http  # email needs no HTTP client
+    address = parse_address(t.address)
+    if address is None:
+        raise DeliveryError(f"{transport.label(t)}: spec.address is not host:port", retriable=False)
+    sender = mailbox(t.sender or "")
+    recipients = tuple(mailbox(r) for r in t.recipients)
+    if sender is None:
+        raise DeliveryError(f"{transport.label(t)}: spec.from is not an address", retriable=False)
+    if not recipients or any(r is None for r in recipients):
+        raise DeliveryError(
+            f"{transport.label(t)}: spec.recipients must list plain addresses", retriable=False
+        )
+    wanted = tuple(r for r in recipients if r is not None)
+    login = _login(t)
+    if login and not t.start_tls:
+        raise DeliveryError(
+            f"{transport.label(t)}: refusing to send the login without TLS (startTLS is off)",
+            retriable=False,
+        )
+    context = _tls_context(t) if t.start_tls else None
+    mail = message(n, sender, wanted)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_POOL, _deliver, t, address, context, login, mail, sender, wanted)
+
+
+def _login(t: Target) -> tuple[str, str] | None:
+    username, password = t.secrets.get("username"), t.secrets.get("password")
+    if not username and not password:
+        return None
+    if not username or not password:
+        raise DeliveryError(
+            f"{transport.label(t)}: Secret keys username and password go together",
+            retriable=False,
+        )
+    return (username, password)
+
+
+def _tls_context(t: Target) -> ssl.SSLContext:
+    if t.insecure_skip_tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    ca = t.secrets.get("ca.crt")
+    try:
+        return ssl.create_default_context(cadata=ca) if ca else ssl.create_default_context()
+    except (ssl.SSLError, ValueError):
+        raise DeliveryError(
+            f"{transport.label(t)}: Secret key ca.crt is not a PEM certificate", retriable=False
+        ) from None
+
+
+def _deliver(
+    t: Target,
+    address: Address,
+    context: ssl.SSLContext | None,
+    login: tuple[str, str] | None,
+    mail: EmailMessage,
+    sender: str,
+    recipients: tuple[str, ...],
+) -> None:
+    """The blocking SMTP conversation (runs in ``_POOL``)."""
+    try:
+        with smtplib.SMTP(address.host, address.port, timeout=SOCKET_TIMEOUT) as client:
+            client.ehlo()
+            if context is not None:
+                if not client.has_extn("starttls"):
+                    raise DeliveryError(
+                        f"{transport.label(t)}: the server offers no STARTTLS", retriable=False
+                    )
+                client.starttls(context=context)
+                client.ehlo()
+            if login is not None:
+                client.login(*login)
+            client.send_message(mail, from_addr=sender, to_addrs=list(recipients))
+    except DeliveryError:
+        raise
+    except smtplib.SMTPNotSupportedError:
+        raise DeliveryError(
+            f"{transport.label(t)}: the server offers no login (AUTH)", retriable=False
+        ) from None
+    except smtplib.SMTPRecipientsRefused:
+        raise DeliveryError(
+            f"{transport.label(t)}: the server refused the recipients", retriable=False
+        ) from None
+    except smtplib.SMTPResponseException as error:
+        code = error.smtp_code
+        raise DeliveryError(
+            f"{transport.label(t)}: SMTP {code}", retriable=400 <= code < 500
+        ) from None
+    except ssl.SSLCertVerificationError:
+        raise DeliveryError(
+            f"{transport.label(t)}: the server's TLS certificate is not trusted", retriable=False
+        ) from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryError(
+            f"{transport.label(t)}: {type(error).__name__}", retriable=True
+        ) from None
