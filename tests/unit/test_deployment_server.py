@@ -19,6 +19,7 @@ from driftless.cli.server import server_command
 from driftless.core.deployment import (
     RENDER_SOCKET,
     SERVER_CONFIGMAP,
+    SERVER_METRICS_PORT,
     SERVER_NAME,
     SERVER_PORT,
     SERVER_SECRETS,
@@ -93,7 +94,8 @@ def test_with_server_deploys_the_server_its_service_and_its_own_account() -> Non
     (port,) = service["spec"]["ports"]
     assert port["targetPort"] == "http"
     assert containers(documents)["server"]["ports"] == [
-        {"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}
+        {"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": SERVER_METRICS_PORT, "protocol": "TCP"},
     ]
 
 
@@ -249,3 +251,13 @@ def test_crds_only_and_with_server_contradict() -> None:
     result = CliRunner().invoke(cli, ["install", "--dry-run", "--crds-only", "--with-server"])
     assert result.exit_code == 2
     assert "--with-server" in result.output
+
+
+def test_the_server_serves_metrics_on_its_own_port_never_through_the_service() -> None:
+    documents = dry_run("--with-server")
+    server = containers(documents)["server"]
+    ctx = server_command.make_context("server", list(server["args"][1:]))
+    assert ctx.params["metrics_address"] == ("0.0.0.0", SERVER_METRICS_PORT)
+    assert ctx.params["port"] == SERVER_PORT != SERVER_METRICS_PORT
+    (service,) = by_kind(server_objects(documents), "Service")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]

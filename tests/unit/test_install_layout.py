@@ -14,8 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from driftless.cli.controller import controller_command
 from driftless.cli.main import cli
 from driftless.core.deployment import (
+    CONTROLLER_METRICS_PORT,
     RENDER_SOCKET,
     TOKEN_PATH,
     all_rbac,
@@ -191,3 +193,30 @@ def test_an_old_shared_binding_is_this_installs_only_when_it_grants_only_it(
     binding = {"kind": "ClusterRoleBinding", "subjects": subjects}
     assert binds_this_install(binding, "gitops") is ours
     assert binds_this_install(None, "gitops") is False
+
+
+@pytest.mark.parametrize("flags", [(), ("--namespaced",)])
+def test_the_controller_serves_metrics_and_its_probes_on_the_metrics_port(
+    flags: tuple[str, ...],
+) -> None:
+    controller = containers(dry_run(*flags))["controller"]
+    assert controller["ports"] == [
+        {"name": "metrics", "containerPort": CONTROLLER_METRICS_PORT, "protocol": "TCP"}
+    ]
+    assert controller["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert controller["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert controller["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    ctx = controller_command.make_context("controller", list(controller["args"][1:]))
+    assert ctx.params["metrics_address"] == ("0.0.0.0", CONTROLLER_METRICS_PORT)
+    assert ctx.params["namespace"] == "gitops"
+
+
+def test_metrics_are_off_unless_asked() -> None:
+    ctx = controller_command.make_context("controller", [])
+    assert ctx.params["metrics_address"] is None
+
+
+def test_a_bad_metrics_address_is_refused_in_one_line() -> None:
+    result = CliRunner().invoke(cli, ["controller", "--metrics-address", "8080"])
+    assert result.exit_code == 2
+    assert "'8080' is not HOST:PORT" in result.output

@@ -16,12 +16,12 @@ from driftless.cli.options import (
     Duration,
     checked_namespace,
     log_level_option,
+    metrics_address_option,
     render_socket_option,
 )
 from driftless.cli.tools import render_tools
 from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
-from driftless.core.listen import AddressError, parse_listen_address
 from driftless.notifications.engine import NotificationEngine
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
@@ -98,17 +98,6 @@ async def _endpoints(
     )
 
 
-def _listen_address(
-    _ctx: click.Context, param: click.Parameter, value: str | None
-) -> tuple[str, int] | None:
-    if not value:
-        return None
-    try:
-        return parse_listen_address(value)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param=param) from None
-
-
 def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if not value:
         return None
@@ -181,14 +170,7 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
 )
-@click.option(
-    "--metrics-address",
-    default=None,
-    envvar="DRIFTLESS_METRICS_ADDRESS",
-    callback=_listen_address,
-    help="Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (:8080: every"
-    " interface); off by default.",
-)
+@metrics_address_option("/metrics (Prometheus), /healthz and /readyz")
 @click.option(
     "--notifications/--no-notifications",
     default=True,

@@ -24,6 +24,7 @@ import click
 
 from driftless.cli.output import OUTPUT_FORMATS
 from driftless.core import names
+from driftless.core.listen import AddressError, parse_listen_address
 from driftless.core.models import parse_duration
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 
@@ -141,4 +142,27 @@ def timeout_option(default: str, what: str = "Give up waiting after this long") 
         default=default,
         show_default=True,
         help=f"{what} (e.g. 90s, 5m, or seconds).",
+    )
+
+
+def _listen_address(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, int] | None:
+    if not value:
+        return None
+    try:
+        return parse_listen_address(value)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def metrics_address_option(what: str) -> Decorator:
+    """``--metrics-address HOST:PORT`` (``$DRIFTLESS_METRICS_ADDRESS``; off by default):
+    the command gets ``(host, port)`` or ``None``."""
+    return click.option(
+        "--metrics-address",
+        default=None,
+        envvar="DRIFTLESS_METRICS_ADDRESS",
+        callback=_listen_address,
+        help=f"Serve {what} on HOST:PORT (:8080: every interface); off by default.",
     )

@@ -13,7 +13,12 @@ import click
 
 from driftless.cli.context import Globals, run_async
 from driftless.cli.controller import configure_logging
-from driftless.cli.options import checked_namespace, log_level_option, render_socket_option
+from driftless.cli.options import (
+    checked_namespace,
+    log_level_option,
+    metrics_address_option,
+    render_socket_option,
+)
 from driftless.cli.tools import render_tools
 from driftless.core.paths import cache_root
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
@@ -144,6 +149,7 @@ from driftless.sources.git import GitCache
     envvar="DRIFTLESS_NO_LOCAL_ADMIN",
     help="Turn the admin account off: only single sign-on logs in.",
 )
+@metrics_address_option("/metrics (Prometheus; its own listener, never the API's port)")
 @log_level_option
 @click.pass_obj
 @run_async
@@ -168,6 +174,7 @@ async def server_command(
     oidc_username_claim: str,
     oidc_redirect_url: str | None,
     no_local_admin: bool,
+    metrics_address: tuple[str, int] | None,
     log_level: str,
 ) -> None:
     """Serve the API and the web UI for every Application.
@@ -190,6 +197,7 @@ async def server_command(
         tls_key=tls_key,
         https_proxy=secure_cookies,
         local_admin=not no_local_admin,
+        metrics_address=metrics_address,
         oidc=_oidc(
             oidc_issuer,
             oidc_client_id,

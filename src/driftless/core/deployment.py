@@ -30,7 +30,10 @@ repository content) runs in a second container, ``renderer``
 cache read-only; the two talk over a Unix socket in a shared ``emptyDir``.
 Both run as non-root with a read-only root file system, no capabilities,
 no privilege escalation, the runtime's default seccomp profile, and
-resource limits.
+resource limits. The controller serves ``/metrics`` on port ``metrics``
+(8080), where its probes ask: liveness ``/healthz``, readiness ``/readyz``
+(the Applications are listed); the server serves its ``/metrics`` on a port
+of its own, ``metrics`` (8084), not on the Service's.
 
 The server (``driftless-server``) has its own ServiceAccount and a pod of the
 same shape: the ``server`` container alone holds the token; its ``renderer``
@@ -88,6 +91,10 @@ SERVER_NAME = "driftless-server"
 SERVER_CONFIGMAP = "driftless-server"
 SERVER_LABELS = {"app.kubernetes.io/name": "driftless", "app.kubernetes.io/component": "server"}
 SERVER_PORT = 8080
+# Prometheus ``/metrics`` (port name ``metrics``): the controller's also answers its probes;
+# the server's is a listener of its own, never the public port (app names are not public).
+CONTROLLER_METRICS_PORT = 8080
+SERVER_METRICS_PORT = 8084
 ADMIN_SECRET = "driftless-admin"
 INITIAL_ADMIN_SECRET = "driftless-initial-admin"
 SESSIONS_SECRET = "driftless-sessions"
@@ -204,11 +211,17 @@ def _controller(namespace: str, image: str, scope: Scope) -> JSON:
     args = ["controller", "--namespace", namespace, "--render-socket", RENDER_SOCKET]
     if scope == "namespace":
         args += ["--scope", "namespace"]
+    args.append(f"--metrics-address=:{CONTROLLER_METRICS_PORT}")
     return {
         "name": "controller",
         "image": image,
         "args": args,
         "env": [{"name": "DRIFTLESS_CACHE_DIR", "value": CACHE_DIR}],
+        "ports": [_metrics_port(CONTROLLER_METRICS_PORT)],
+        # Alive while its event loop answers; ready once the Applications are listed.
+        "livenessProbe": {**_metrics_probe("/healthz", 20), "initialDelaySeconds": 10},
+        "readinessProbe": _metrics_probe("/readyz", 5),
+        "startupProbe": {**_metrics_probe("/healthz", 2), "failureThreshold": 60},
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"cpu": "1", "memory": "1Gi"},
@@ -221,6 +234,19 @@ def _controller(namespace: str, image: str, scope: Scope) -> JSON:
             # Only this container can reach the API server as the controller.
             {"name": "api-token", "mountPath": TOKEN_PATH, "readOnly": True},
         ],
+    }
+
+
+def _metrics_port(port: int) -> JSON:
+    return {"name": "metrics", "containerPort": port, "protocol": "TCP"}
+
+
+def _metrics_probe(path: str, period: int) -> JSON:
+    return {
+        "httpGet": {"path": path, "port": "metrics"},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
     }
 
 
@@ -411,6 +437,7 @@ def _server(namespace: str, image: str, scope: Scope) -> JSON:
     ]
     if scope == "namespace":
         args += ["--scope", "namespace"]
+    args.append(f"--metrics-address=:{SERVER_METRICS_PORT}")
 
     def probe(path: str, period: int) -> JSON:
         return {
@@ -430,7 +457,10 @@ def _server(namespace: str, image: str, scope: Scope) -> JSON:
         # Settings an admin keeps in the cluster (optional: absent, the defaults hold);
         # ``env`` above wins over it. Never a secret: the OIDC client secret is a Secret ref.
         "envFrom": [{"configMapRef": {"name": SERVER_CONFIGMAP, "optional": True}}],
-        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"},
+            _metrics_port(SERVER_METRICS_PORT),
+        ],
         "livenessProbe": {**probe("/healthz", 20), "initialDelaySeconds": 10},
         # Ready once the caches are listed: at 10,000 apps, ~10 s.
         "readinessProbe": probe("/readyz", 5),

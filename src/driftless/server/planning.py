@@ -74,6 +74,7 @@ from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Rendered
 from driftless.pipeline.requests import checked_revision
 from driftless.render import RenderTools
+from driftless.server import metrics
 from driftless.server.errors import UnavailableError
 from driftless.sources.git import GitCache
 
@@ -328,11 +329,13 @@ class Planning:
         wanted = checked_revision(revision)
 
         async def compute() -> Diffs:
-            async with self._planner(app) as planner:
-                plan = await self._plan(planner, app, wanted)
+            with metrics.plan_timed("diff"):
+                async with self._planner(app) as planner:
+                    plan = await self._plan(planner, app, wanted)
             return Diffs(plan.revision, diff_entries(plan))
 
-        result: Diffs = await self.results.get(result_key("diff", app, wanted), compute, who)
+        with metrics.plan_request("diff"):
+            result: Diffs = await self.results.get(result_key("diff", app, wanted), compute, who)
         return result
 
     async def manifests(self, app: Application, revision: str | None, who: str = "") -> Manifests:
@@ -341,14 +344,16 @@ class Planning:
         wanted = checked_revision(revision)
 
         async def compute() -> Manifests:
-            project = await self.projects.project_for(app)
-            check_source(project, app.spec.source.repo_url)
-            async with self._planner(app) as planner:
-                target = await planner.kube_target()
-            return masked(await self.renderer.render(app, wanted, target))
+            with metrics.plan_timed("manifests"):
+                project = await self.projects.project_for(app)
+                check_source(project, app.spec.source.repo_url)
+                async with self._planner(app) as planner:
+                    target = await planner.kube_target()
+                return masked(await self.renderer.render(app, wanted, target))
 
         key = result_key("manifests", app, wanted)
-        result: Manifests = await self.results.get(key, compute, who)
+        with metrics.plan_request("manifests"):
+            result: Manifests = await self.results.get(key, compute, who)
         return result
 
     async def _plan(self, planner: Planner, app: Application, revision: str | None) -> Plan:

@@ -113,6 +113,8 @@ class ServerSettings:
     https_proxy: bool = False
     local_admin: bool = True
     oidc: OidcSettings | None = None
+    # ``--metrics-address``: (host, port) of the /metrics listener (``server.metrics``), or off.
+    metrics_address: tuple[str, int] | None = None
 
     @property
     def secure_cookies(self) -> bool:

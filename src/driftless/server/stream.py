@@ -71,7 +71,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from driftless.core.project import DEFAULT_PROJECT
-from driftless.server import access, apps_query, tokens
+from driftless.server import access, apps_query, metrics, tokens
 from driftless.server.apps_query import AppQuery
 from driftless.server.auth import Auth, Principal, SessionCookie
 from driftless.server.caches import Caches
@@ -217,6 +217,7 @@ class _Streams(Generic[C]):
 
     def __init__(self) -> None:
         self._clients: set[C] = set()
+        metrics.track_streams(self)
 
     def __len__(self) -> int:
         return len(self._clients)
