@@ -19,7 +19,10 @@ listed, else 503 in the error shape naming the caches it waits for (never
 why: the API server's error text is for the log and the logged-in UI).
 
 Every ``/api/v1`` route but login's passes ``auth.guard`` (401) then
-``access.dependency`` (the RBAC policy of ``rbac_source``: 404/403).
+``access.dependency`` (the RBAC policy of ``rbac_source``: 404/403). Git
+webhooks (``POST /api/v1/webhooks/{provider}``, ``server.webhooks``) pass
+neither: the forge's signature is their authentication, and the Shield's
+body cap leaves them to the receiver's own (1 MiB).
 
 Every request first passes ``shield.Shield``: Host check without auth
 (DNS rebinding), cross-site refusal, body cap, security headers.
@@ -64,6 +67,9 @@ from driftless.server.planning import Planning
 from driftless.server.rbac_source import RbacSource
 from driftless.server.remote_live import RemoteLive
 from driftless.server.settings import ServerSettings, check
+from driftless.server.webhooks import receiver as webhook_receiver
+from driftless.webhooks.receiver import PREFIX as WEBHOOKS_PREFIX
+from driftless.webhooks.receiver import Receiver
 
 __all__ = ["ListenError", "ServerState", "create_app", "listen", "new_state", "serve"]
 
@@ -87,6 +93,7 @@ class ServerState:
     planning: Planning
     rbac: RbacSource
     sso: oidc.SingleSignOn | None = None
+    webhooks: Receiver | None = None  # git webhooks (``server.webhooks``)
 
 
 def new_state(
@@ -114,6 +121,7 @@ def new_state(
         views=views,
         planning=planning,
         rbac=policy,
+        webhooks=webhook_receiver(client, caches, settings.controller_namespace),
     )
 
 
@@ -158,7 +166,12 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    app.add_middleware(shield.Shield, local_only=not settings.auth, tls=settings.secure_cookies)
+    app.add_middleware(
+        shield.Shield,
+        local_only=not settings.auth,
+        tls=settings.secure_cookies,
+        own_body=(WEBHOOKS_PREFIX,),
+    )
 
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
@@ -205,6 +218,9 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
     protected.include_router(stream.router(state.caches, state.auth, state.views, state.rbac))
     api.include_router(protected)
     app.include_router(api)
+    if state.webhooks is not None:
+        # Outside ``protected``: the signature is the authentication.
+        app.router.routes.extend(state.webhooks.routes())
     app.include_router(static.router(settings.static_dir))
     return app
 
@@ -270,6 +286,8 @@ async def serve(
         await asyncio.gather(*tasks, return_exceptions=True)
         # The audit Events in flight, before the client goes (bounded: the API may be down).
         await state.auth.audit.drain(timeout=5)
+        if state.webhooks is not None:
+            await state.webhooks.close()
         await state.caches.close()
         await state.views.remote.close()
         await state.live.close()

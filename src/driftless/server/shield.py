@@ -14,7 +14,10 @@ and the error handlers' answers). Refusals use the API's error shape:
   web UI's requests are same-origin; a CLI sends neither header.
 - Bodies: 413 above ``MAX_BODY`` bytes, by ``Content-Length`` before reading,
   and by counting for a body without one (chunked); at most ``MAX_BODY``
-  bytes of a body are ever held.
+  bytes of a body are ever held. Except under the path prefixes given as
+  ``own_body`` (the git webhooks: a forge's push payload is larger): those
+  routes read and cap their bodies themselves. The other checks apply there
+  too (a forge sends neither ``Origin`` nor ``Sec-Fetch-Site``).
 
 Every response gets ``SECURITY_HEADERS`` (CSP, no framing, no sniffing, no
 referrer), ``Cache-Control: no-store`` under ``/api/`` (unless the route set
@@ -143,10 +146,13 @@ class _TooLargeError(Exception):
 class Shield:
     """ASGI middleware: the refusals and headers of the module contract."""
 
-    def __init__(self, app: ASGIApp, *, local_only: bool, tls: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, local_only: bool, tls: bool, own_body: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.local_only = local_only
         self.tls = tls
+        self.own_body = own_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -157,6 +163,9 @@ class Shield:
         refusal = self._refusal(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
+            return
+        if self._own_body(scope):
+            await self.app(scope, receive, send)
             return
         try:
             body = await _read_body(receive)
@@ -182,9 +191,17 @@ class Shield:
         if why is not None:
             return _refuse(ErrorCode.FORBIDDEN, why, 403)
         length = headers.get("content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > MAX_BODY):
+        if (
+            length is not None
+            and not self._own_body(scope)
+            and (not length.strip().isdigit() or int(length) > MAX_BODY)
+        ):
             return _refuse(ErrorCode.INVALID, f"request body larger than {MAX_BODY} bytes", 413)
         return None
+
+    def _own_body(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        return any(path.startswith(prefix) for prefix in self.own_body)
 
     def _with_headers(self, scope: Scope, send: Send) -> Send:
         api = scope["path"] == "/api" or scope["path"].startswith("/api/")
