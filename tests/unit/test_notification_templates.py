@@ -1,0 +1,181 @@
+"""Notification templates: good ones render, bad ones are named by field and line,
+hostile ones finish fast and are refused without hurting the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from driftless.notifications import context, templates
+from driftless.notifications.model import TRIGGERS
+from driftless.notifications.renderer import TemplateRenderer
+from driftless.notifications.templates import Failure
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+APP: dict[str, Any] = {
+    "metadata": {"name": "web", "namespace": "team-a", "uid": "u", "labels": {"tier": "front"}},
+    "spec": {
+        "project": "shop",
+        "source": {
+            "repoURL": "https://user:hunter2@git.example.com/shop.git?token=abc",
+            "path": "deploy",
+            "targetRevision": "main",
+        },
+        "destination": {"namespace": "shop"},
+    },
+    "status": {
+        "sync": {"status": "Synced", "revision": SHA},
+        "health": {"status": "Healthy"},
+        "operationState": {
+            "phase": "Succeeded",
+            "message": "successfully synced",
+            "startedAt": "2026-01-01T00:00:00Z",
+            "finishedAt": "2026-01-01T00:00:05Z",
+            "revision": SHA,
+            "resources": [
+                {"kind": "ConfigMap", "namespace": "shop", "name": "old", "status": "Pruned"}
+            ],
+        },
+    },
+}
+
+
+class Commit:
+    sha = SHA
+    author_name = "Ann"
+    author_email = "ann@example.com"
+    date = "2026-01-01T00:00:00+00:00"
+    message = "Fix the cart\n\n{{ evil }}"
+
+
+def variables(trigger: str = "on-sync-succeeded") -> dict[str, Any]:
+    return context.variables(APP, trigger, SHA, Commit(), "https://ui.example.com/")
+
+
+def test_context_has_what_templates_document_and_no_credentials() -> None:
+    v = variables()
+    assert v["app"]["repoURL"].startswith("https://git.example.com/shop.git")
+    assert "hunter2" not in str(v) and "abc" not in v["app"]["repoURL"]
+    assert v["app_url"] == "https://ui.example.com/applications/team-a/web"
+    assert v["commit"]["author"] == {"name": "Ann", "email": "ann@example.com"}
+    assert v["resources"] == [
+        {"kind": "ConfigMap", "namespace": "shop", "name": "old", "status": "Pruned", "message": ""}
+    ]
+    assert v["operation"]["finishedAt"] == "2026-01-01T00:00:05Z"
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_every_default_template_renders(trigger: str) -> None:
+    title, body = templates.DEFAULTS[trigger]
+    out = templates.render({"title": title, "body": body}, variables(trigger))
+    assert isinstance(out, dict), out
+    assert out["title"].startswith("team-a/web")
+    assert "hunter2" not in out["body"]
+
+
+def test_a_rule_template_renders_the_commit_as_text_not_as_a_template() -> None:
+    source = "{{ app.name }}@{{ short_revision }} by {{ commit.author.name }}: {{ commit.message }}"
+    out = templates.render({"body": source}, variables())
+    assert out == {"body": "web@01234567 by Ann: Fix the cart\n\n{{ evil }}"}
+
+
+def test_syntax_error_names_field_and_line() -> None:
+    failure = templates.check({"title": "ok", "body": "line one\nline two\n{% if %}"})
+    assert failure == Failure("body", 3, failure.message if failure else "")
+    assert failure is not None and "line 3" in failure.describe()
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "words"),
+    [
+        ("hello\n{{ app.nmae }}", 2, "nmae"),
+        ("a\nb\n{{ 1 // 0 }}", 3, "ZeroDivisionError"),
+        ("{{ app.__class__.__mro__ }}", 1, "unsafe"),
+        ("{{ ().__class__.__base__.__subclasses__() }}", 1, "unsafe"),
+        ("{% set x = app.labels.update({'a': 1}) %}", 1, "unsafe"),
+    ],
+)
+def test_runtime_errors_name_the_line(source: str, line: int, words: str) -> None:
+    failure = templates.render({"title": source}, variables())
+    assert isinstance(failure, Failure)
+    assert (failure.field, failure.line) == ("title", line)
+    assert words in failure.message
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        "{{ 'x' * 10**9 }}",
+        "{{ 2 ** (10 ** 9) }}",
+        "{{ '%999999999s' % 1 }}",
+        "{{ [1] * 100000000 }}",
+        "{% for i in range(100000) %}{{ 'abcdefghij' }}{% endfor %}",
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+    ],
+)
+def test_in_process_bombs_are_refused_quickly(bomb: str) -> None:
+    started = time.monotonic()
+    assert isinstance(templates.render({"body": bomb}, variables()), Failure)
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("bomb", "why"),
+    [
+        # CPU: 10**10 iterations; only a deadline stops it.
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "longer than",
+        ),
+        # Memory in C, past the sandbox's operator checks: the worker's rlimit stops it.
+        ("{{ '{:999999999}'.format(1) }}", "out of memory"),
+        ("{{ 'x'.center(2000000000) }}", "out of memory"),
+    ],
+)
+async def test_hostile_templates_finish_fast_and_the_next_render_works(bomb: str, why: str) -> None:
+    renderer = TemplateRenderer(timeout=1.5)
+    try:
+        started = time.monotonic()
+        failure = await renderer.render({"title": "t", "body": bomb}, variables())
+        assert isinstance(failure, Failure) and failure.field == "body"
+        assert why in failure.message
+        assert time.monotonic() - started < 5.0
+        # The event loop stayed free meanwhile (the render ran elsewhere) and the
+        # worker (restarted when it was killed) serves the next message.
+        out = await renderer.render({"title": "{{ app.name }}"}, variables())
+        assert out == {"title": "web"}
+    finally:
+        await renderer.close()
+
+
+async def test_the_event_loop_is_free_while_a_template_spins() -> None:
+    renderer = TemplateRenderer(timeout=1.5)
+    spin = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await renderer.render({"body": spin}, variables())
+    finally:
+        ticker.cancel()
+        await renderer.close()
+    assert ticks >= 15  # ~1.5 s of 50 ms ticks: nothing blocked the loop
+
+
+async def test_check_through_the_worker_names_the_line() -> None:
+    renderer = TemplateRenderer()
+    try:
+        assert await renderer.check({"title": "{{ app.name }}", "body": "ok"}) is None
+        failure = await renderer.check({"title": "fine", "body": "x\n{{ app.name "})
+        assert failure is not None and (failure.field, failure.line) == ("body", 2)
+    finally:
+        await renderer.close()

@@ -1,0 +1,198 @@
+"""Which triggers an Application's status change fires: tables of old -> new status."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from driftless.notifications import triggers as t
+
+A, B = "a" * 40, "b" * 40
+
+
+def app(
+    *,
+    sync: str = "Synced",
+    rev: str | None = A,
+    health: str = "Healthy",
+    phase: str | None = None,
+    op_rev: str | None = None,
+    started: str = "t1",
+    pruned: int = 0,
+    self_heal: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "sync": {"status": sync, "revision": rev},
+        "health": {"status": health},
+    }
+    if phase:
+        results = [
+            {"kind": "ConfigMap", "name": f"c{i}", "status": "Pruned"} for i in range(pruned)
+        ]
+        status["operationState"] = {
+            "operation": {"sync": {"dryRun": dry_run}},
+            "phase": phase,
+            "startedAt": started,
+            "revision": op_rev or rev or "",
+            "resources": [{"kind": "Deployment", "name": "web", "status": "Synced"}, *results],
+        }
+    automated = {"selfHeal": True} if self_heal else {}
+    return {
+        "metadata": {"name": "web", "namespace": "team", "uid": "u1"},
+        "spec": {"syncPolicy": {"automated": automated} if self_heal else {}},
+        "status": status,
+    }
+
+
+CASES = [
+    # (what, old, new, fired)
+    ("nothing changed", app(), app(), []),
+    ("a sync starts", app(), app(phase="Running", rev=B), [(t.RUNNING, B)]),
+    (
+        "the same running operation again",
+        app(phase="Running", rev=B),
+        app(phase="Running", rev=B),
+        [],
+    ),
+    (
+        "a sync succeeds",
+        app(phase="Running", health="Progressing"),
+        app(phase="Succeeded", health="Progressing"),
+        [(t.SUCCEEDED, A)],
+    ),
+    ("a sync fails", app(phase="Running"), app(phase="Failed"), [(t.FAILED, A)]),
+    ("a sync errors", app(phase="Running"), app(phase="Error"), [(t.FAILED, A)]),
+    ("superseded is no outcome", app(phase="Running"), app(phase="Superseded"), []),
+    (
+        "a sync that pruned",
+        app(phase="Running"),
+        app(phase="Succeeded", pruned=2, health="Progressing"),
+        [(t.SUCCEEDED, A), (t.PRUNED, A)],
+    ),
+    (
+        "a dry run that would prune",
+        app(phase="Running"),
+        app(phase="Succeeded", pruned=1, dry_run=True, health="Progressing"),
+        [(t.SUCCEEDED, A)],
+    ),
+    (
+        "a new operation straight after an old one with the same phase",
+        app(phase="Succeeded", started="t1"),
+        app(phase="Succeeded", started="t2", health="Progressing"),
+        [(t.SUCCEEDED, A)],
+    ),
+    ("the cluster drifts", app(), app(sync="OutOfSync"), [(t.DRIFT, A)]),
+    ("git moved: not drift", app(), app(sync="OutOfSync", rev=B), []),
+    (
+        "self-heal on: not told",
+        app(self_heal=True),
+        app(sync="OutOfSync", self_heal=True),
+        [],
+    ),
+    (
+        "a running sync is no drift",
+        app(phase="Running"),
+        app(phase="Running", sync="OutOfSync"),
+        [],
+    ),
+    ("already OutOfSync", app(sync="OutOfSync"), app(sync="OutOfSync"), []),
+]
+
+
+@pytest.mark.parametrize(("what", "old", "new", "fired"), CASES, ids=[c[0] for c in CASES])
+def test_operation_and_drift_triggers(
+    what: str, old: dict[str, Any], new: dict[str, Any], fired: list[t.Fired]
+) -> None:
+    _, got = t.step(t.baseline(old), old, new)
+    assert got == fired
+
+
+def run(states: list[dict[str, Any]]) -> list[t.Fired]:
+    """Feed a sequence of observed objects; every trigger fired along the way."""
+    memory, out = t.baseline(states[0]), []
+    for old, new in itertools.pairwise(states):
+        memory, fired = t.step(memory, old, new)
+        out += fired
+    return out
+
+
+def test_health_degrades_and_recovers_through_progressing() -> None:
+    fired = run([app(), app(health="Degraded"), app(health="Progressing"), app(health="Healthy")])
+    assert fired == [(t.DEGRADED, A), (t.RECOVERED, A)]
+
+
+def test_progressing_to_healthy_without_degraded_is_no_recovery() -> None:
+    assert run([app(health="Progressing"), app(health="Healthy")]) == []
+
+
+def test_an_app_first_seen_degraded_recovers() -> None:
+    assert run([app(health="Degraded"), app(health="Healthy")]) == [(t.RECOVERED, A)]
+
+
+def test_deployed_once_per_new_revision_when_healthy() -> None:
+    fired = run(
+        [
+            app(),
+            app(phase="Running", rev=B, health="Progressing"),
+            app(phase="Succeeded", rev=B, health="Progressing"),
+            app(phase="Succeeded", rev=B, health="Healthy"),
+            app(phase="Succeeded", rev=B, health="Progressing"),
+            app(phase="Succeeded", rev=B, health="Healthy"),
+            # a re-sync of the same revision is no new deployment
+            app(phase="Running", rev=B, started="t2"),
+            app(phase="Succeeded", rev=B, started="t2"),
+        ]
+    )
+    assert [f for f in fired if f[0] == t.DEPLOYED] == [(t.DEPLOYED, B)]
+
+
+def test_the_revision_the_app_already_runs_is_not_deployed_again_after_a_restart() -> None:
+    # The controller restarted: its first sight of the app is a baseline.
+    first = app(phase="Succeeded", rev=A)
+    fired = run([first, app(phase="Running", started="t2"), app(phase="Succeeded", started="t2")])
+    assert (t.DEPLOYED, A) not in fired
+
+
+def test_a_failed_sync_deploys_nothing() -> None:
+    fired = run([app(), app(phase="Running", rev=B), app(phase="Failed", rev=B)])
+    assert [f[0] for f in fired] == [t.RUNNING, t.FAILED]
+
+
+def test_cleared_conditions() -> None:
+    assert t.cleared(app(phase="Succeeded")) >= {t.FAILED, t.DEGRADED, t.DRIFT}
+    assert t.cleared(app(phase="Failed", health="Degraded", sync="OutOfSync")) == {
+        t.SUCCEEDED,
+        t.RECOVERED,
+    }
+
+
+def test_dedupe_one_message_per_rule_trigger_app_revision_until_cleared() -> None:
+    d = t.Dedupe()
+    assert d.first("r1", t.FAILED, "u1", A)
+    assert not d.first("r1", t.FAILED, "u1", A)  # a retry failing again
+    assert d.first("r2", t.FAILED, "u1", A)  # another rule
+    assert d.first("r1", t.FAILED, "u2", A)  # another app
+    assert d.first("r1", t.FAILED, "u1", B)  # another revision
+    d.clear("u1", {t.FAILED})
+    assert d.first("r1", t.FAILED, "u1", B)  # the condition turned false in between
+    d.forget_app("u1")
+    assert len(d) == 1
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {},
+        {"status": None},
+        {"status": {"operationState": "x", "sync": [], "health": 3}},
+        {"status": {"operationState": {"phase": "Succeeded", "resources": "nope"}}},
+        {"spec": "x", "status": {"sync": {"status": "OutOfSync", "revision": 5}}},
+    ],
+)
+def test_malformed_objects_fire_nothing_and_never_raise(hostile: dict[str, Any]) -> None:
+    memory, fired = t.step(t.baseline(hostile), app(), hostile)
+    assert isinstance(memory, t.Memory)
+    assert all(trigger in t.__dict__.values() for trigger, _ in fired)
