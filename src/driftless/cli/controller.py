@@ -19,6 +19,7 @@ from driftless.cli.options import (
     metrics_address_option,
     render_socket_option,
 )
+from driftless.cli.replicas import Replicas, replicas_options
 from driftless.cli.tools import render_tools
 from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
@@ -188,6 +189,7 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     " the app's page there.",
 )
 @log_level_option
+@replicas_options
 @click.pass_obj
 @run_async
 async def controller_command(
@@ -206,6 +208,7 @@ async def controller_command(
     notifications: bool,
     ui_url: str | None,
     log_level: str,
+    replicas: Replicas,
 ) -> None:
     """Watch Applications and keep their clusters converged to git.
 
@@ -223,6 +226,8 @@ async def controller_command(
         scope_namespace=namespace if scope == "namespace" else None,
         controller_namespace=controller_namespace,
         reconcile_timeout=reconcile_timeout,
+        shards=replicas.shards,
+        replica_id=replicas.replica_id,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,6 +29,9 @@
   ``controller.shutdown``): no new work, passes in flight get
   ``shutdown_grace`` to store their step, the rest is cancelled. Failures
   that many apps share are logged once per backoff step (``controller.repeats``).
+* With ``shards`` set, several replicas share the apps (``controller.shards``):
+  a worker reconciles a key only while this replica holds its shard's Lease,
+  skips it otherwise, and re-enqueues a shard's apps when it gains the shard.
 * On start the controller publishes its version in the ConfigMap
   ``driftless-controller`` (read by ``driftless version``).
 * An optional ``observer`` (``AppObserver``: the notification engine) sees
@@ -46,11 +49,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from driftless import __version__
-from driftless.controller import shutdown
+from driftless.controller import membership, shutdown
 from driftless.controller.metrics import ControllerMetrics
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import Reconciler
 from driftless.controller.repeats import Repeats
+from driftless.controller.shards import ShardKeeper
 from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
@@ -96,6 +100,9 @@ class ControllerSettings:
     scope_namespace: str | None = None
     # On SIGTERM: how long passes in flight may take to end (and store their step).
     shutdown_grace: float = shutdown.DEFAULT_GRACE_SECONDS
+    # Several replicas (``controller.shards``): 0 = this one reconciles every app, no Leases.
+    shards: int = 0
+    replica_id: str = ""  # default: membership.default_replica_id()
 
     @property
     def home(self) -> str:
@@ -153,6 +160,7 @@ class Controller:
         self.drain = shutdown.Drain()
         # Identical failures of many apps (API server gone) make one line per backoff step.
         self.repeats = Repeats(log)
+        self.keeper = self._keeper()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then end in bounded time (``controller.shutdown``)."""
@@ -161,6 +169,8 @@ class Controller:
         tasks += [asyncio.create_task(self._worker()) for _ in range(self.settings.workers)]
         if self.observer is not None:
             tasks.append(asyncio.create_task(self.observer.run()))
+        if self.keeper is not None:
+            tasks.append(asyncio.create_task(self.keeper.run()))
         try:
             await stop.wait()
             if not await self.drain.wait_idle(self.settings.shutdown_grace):
@@ -172,6 +182,8 @@ class Controller:
                 )
         finally:
             await shutdown.cancel_all(tasks)
+            if self.keeper is not None:  # workers stopped: free the Leases for a successor
+                await shutdown.bounded("releasing the Leases", self.keeper.close(), 2.0)
             await shutdown.bounded("closing the watches", self.cache.close())
             await shutdown.bounded("closing remote clusters", self.reconciler.close())
 
@@ -253,8 +265,18 @@ class Controller:
         self.apps[key] = obj
         if self.observer is not None:
             self.observer.observe(previous, obj)  # records and enqueues only: never blocks
-        if previous is None or _needs_reconcile(previous, obj):
+        if previous is None or _needs_reconcile(previous, obj) or self._moved(previous, obj):
             self.queue.add(key)
+
+    def _moved(self, previous: JSON, current: JSON) -> bool:
+        """A pin changed the app's shard: its new owner must see it (the old one skips it)."""
+        if self.keeper is None:
+            return False
+        key = _key(current)
+        old = previous.get("metadata", {}).get("labels")
+        return self.keeper.shard_of(key, old) != self.keeper.shard_of(
+            key, current.get("metadata", {}).get("labels")
+        )
 
     def _forget(self, key: Key) -> None:
         gone = self.apps.pop(key, None)
@@ -274,12 +296,39 @@ class Controller:
                 return
             try:
                 with self.drain.busy():
-                    await self._process(key)
+                    await self._run_key(key)
             except Exception:  # a bug must not kill the worker for every other app
                 log.exception("reconcile of %s/%s crashed", *key)
                 self.queue.add(key, self._backoff(key))
             finally:
                 self.queue.done(key)
+
+    async def _run_key(self, key: Key) -> None:
+        """Reconcile ``key``, unless another replica owns it (skipped, not requeued)."""
+        if self.keeper is None:
+            await self._process(key)
+            return
+        labels = self.apps.get(key, {}).get("metadata", {}).get("labels")
+        await self.keeper.run_owned(key, labels, lambda: self._process(key))
+
+    def _keeper(self) -> ShardKeeper | None:
+        if not self.settings.shards:
+            return None
+        return ShardKeeper(
+            self.client,
+            self.settings.home,
+            self.settings.replica_id or membership.default_replica_id(),
+            self.settings.shards,
+            on_gained=self._enqueue_shards,
+        )
+
+    def _enqueue_shards(self, shards: set[int]) -> None:
+        """Shards gained: their apps are ours to reconcile now."""
+        if self.keeper is None:
+            return
+        for key, obj in self.apps.items():
+            if self.keeper.shard_of(key, obj.get("metadata", {}).get("labels")) in shards:
+                self.queue.add(key)
 
     async def _process(self, key: Key) -> None:
         raw = self.apps.get(key)
