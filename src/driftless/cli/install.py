@@ -34,6 +34,7 @@ from driftless.core.deployment import (
     server_manifests,
 )
 from driftless.core.project import DEFAULT_PROJECT, default_project
+from driftless.core.replication import DEFAULT_SHARDS, MAX_SHARDS, replicate_controller
 from driftless.core.resources import CONTROLLER_CONFIGMAP, DEFAULT_APP_NAMESPACE, FIELD_MANAGER
 from driftless.kube.client import KubeClient, KubeConflictError
 from driftless.notifications.model import notification_crds
@@ -100,6 +101,21 @@ async def _ensure_default_project(client: KubeClient, namespace: str, scope: Sco
     help="RBAC of the controller: every namespace (ClusterRole), or only --namespace (Role).",
 )
 @click.option("--namespaced", is_flag=True, help="Same as --scope namespace (single tenant).")
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Controller replicas; more than 1 share the apps through Leases (see --shards).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, MAX_SHARDS),
+    default=DEFAULT_SHARDS,
+    show_default=True,
+    help="With --replicas > 1: shards the apps are split into (1: one active replica and"
+    " standbys, i.e. leader election).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the manifests (YAML) instead of applying.")
 @click.pass_obj
 @run_async
@@ -111,6 +127,8 @@ async def install_command(
     image: str,
     scope: Scope,
     namespaced: bool,
+    replicas: int,
+    shards: int,
     dry_run: bool,
 ) -> None:
     """Install driftless into the cluster of the current kubeconfig.
@@ -129,6 +147,7 @@ async def install_command(
       driftless install
       driftless install --with-server      # and the web UI
       driftless install --namespaced       # the controller may touch only its namespace
+      driftless install --replicas 3       # three controllers sharing the apps
       driftless install --crds-only        # run `driftless controller` yourself
       driftless install --dry-run > driftless.yaml
     """
@@ -137,6 +156,7 @@ async def install_command(
     if crds_only and with_server:
         raise click.UsageError("--crds-only installs no workload: leave out --with-server")
     controller = [] if crds_only else controller_manifests(namespace, image, scope=scope)
+    controller = replicate_controller(controller, replicas, shards)
     if with_server:
         controller += server_manifests(namespace, image, scope=scope)
     if dry_run:

@@ -1,5 +1,8 @@
 """``driftless version``: the client's, the cluster's and the controller's versions.
 
+With several controller replicas, each one's shards are listed, read from
+the shard Leases (``controller.shards``).
+
 The controller's version is read from the ConfigMap ``driftless-controller``
 (key ``version``) in the apps namespace, which the running controller keeps
 up to date. Its absence is reported as "not found", never as a failure: a
@@ -18,6 +21,7 @@ from driftless import __version__
 from driftless.cli.context import Globals, NoKubeconfigError, app_namespace, run_async, with_client
 from driftless.cli.options import namespace_option, output_option
 from driftless.cli.output import dump
+from driftless.controller import shards
 from driftless.core.resources import CONTROLLER_CONFIGMAP, CONTROLLER_VERSION_KEY
 from driftless.kube.client import KubeApiError, KubeClient
 
@@ -32,8 +36,10 @@ class Versions:
     server: str | None = None
     controller: str | None = None
     server_error: str | None = None
+    # Several replicas (``controller.shards``): replica id -> the shards it holds.
+    replicas: dict[str, list[int]] | None = None
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     def lines(self) -> list[str]:
@@ -42,7 +48,20 @@ class Versions:
             out.append(f"Kubernetes Version: {self.server}")
         if self.controller is not None:
             out.append(f"Controller Version: {self.controller}")
+        for replica, held in (self.replicas or {}).items():
+            out.append(f"Controller Replica: {replica} holds shards {_ranges(held)}")
         return out
+
+
+def _ranges(shards: list[int]) -> str:
+    """``0-3,7,9-10``: the shards a replica holds, short."""
+    parts: list[str] = []
+    for shard in shards:
+        if parts and shard == int(parts[-1].rpartition("-")[2]) + 1:
+            parts[-1] = f"{parts[-1].partition('-')[0]}-{shard}"
+        else:
+            parts.append(str(shard))
+    return ",".join(parts)
 
 
 async def controller_version(client: KubeClient, namespace: str) -> str:
@@ -55,10 +74,17 @@ async def controller_version(client: KubeClient, namespace: str) -> str:
     return str(version) if version else NOT_FOUND
 
 
-async def server_versions(client: KubeClient, namespace: str) -> tuple[str, str]:
-    """(Kubernetes gitVersion, controller version)."""
+async def server_versions(
+    client: KubeClient, namespace: str
+) -> tuple[str, str, dict[str, list[int]]]:
+    """(Kubernetes gitVersion, controller version, shards held by each replica)."""
     info = await client.version()
-    return str(info.get("gitVersion", "unknown")), await controller_version(client, namespace)
+    try:
+        held = await shards.holders(client, namespace)
+    except KubeApiError:
+        held = {}  # no Leases readable: a single controller, or no RBAC for them
+    version = await controller_version(client, namespace)
+    return str(info.get("gitVersion", "unknown")), version, held
 
 
 @click.command("version")
@@ -85,7 +111,7 @@ async def version_command(
     if not client_only:
         ns = app_namespace(namespace)
         try:
-            versions.server, versions.controller = await with_client(
+            versions.server, versions.controller, versions.replicas = await with_client(
                 globals_, lambda client: server_versions(client, ns)
             )
         except (KubeApiError, NoKubeconfigError) as exc:

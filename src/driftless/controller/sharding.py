@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
+from driftless.core.replication import DEFAULT_SHARDS as DEFAULT_SHARDS
+from driftless.core.replication import MAX_SHARDS as MAX_SHARDS
+
 SHARD_LABEL = "driftless.dev/shard"
-DEFAULT_SHARDS = 32
-MAX_SHARDS = 1024
 
 
 def _digest(text: str) -> int:

@@ -262,3 +262,18 @@ class ShardKeeper:
         await asyncio.gather(*(self._free(shard) for shard in list(self._held)))
         with contextlib.suppress(KubeApiError):
             await self.member.leave()
+
+
+async def holders(client: KubeClient, namespace: str) -> dict[str, list[int]]:
+    """Which replica holds which shard now, from the shard Leases (for ``driftless version``).
+
+    A snapshot of the Leases as written: a holder that died keeps its shards
+    here until a successor takes them over (one Lease duration).
+    """
+    found: dict[str, list[int]] = {}
+    for lease in await leases.list_leases(client, namespace):
+        index = lease.name.removeprefix(PREFIX)
+        if lease.role != ROLE or not lease.holder or not index.isdigit():
+            continue
+        found.setdefault(lease.holder, []).append(int(index))
+    return {holder: sorted(shards) for holder, shards in sorted(found.items())}
