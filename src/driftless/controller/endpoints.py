@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Callable, Generator, Iterable, Iterator
 
@@ -34,6 +35,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from driftless.core.errors import DriftlessError
+
+log = logging.getLogger(__name__)
 
 # What /readyz answers: None when ready, else why not (one line, no secrets).
 Readiness = Callable[[], str | None]
@@ -136,4 +139,6 @@ async def serve_endpoints(
     """Bind ``host:port`` (``EndpointError`` if it cannot be) and serve the endpoints."""
     listener = HttpListener(controller_app(registry, readiness), listen(host, port, "metrics"))
     listener.start()
+    shown = f"[{host}]" if ":" in host else host
+    log.info("serving /metrics, /healthz and /readyz on http://%s:%d", shown, listener.port)
     return listener

@@ -25,7 +25,10 @@ neither: the forge's signature is their authentication, and the Shield's
 body cap leaves them to the receiver's own (1 MiB).
 
 Every request first passes ``shield.Shield``: Host check without auth
-(DNS rebinding), cross-site refusal, body cap, security headers.
+(DNS rebinding), cross-site refusal, body cap, security headers; every
+request is counted by route template and code (``metrics.RequestMetrics``),
+and with ``settings.metrics_address`` ``/metrics`` is served on a listener of
+its own (``metrics.serve_metrics``), never on the API's port.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from driftless.server import (
     access,
     auth,
     errors,
+    metrics,
     oidc,
     routes_apps,
     routes_config,
@@ -172,6 +176,8 @@ def create_app(settings: ServerSettings, state: ServerState) -> FastAPI:
         tls=settings.secure_cookies,
         own_body=(WEBHOOKS_PREFIX,),
     )
+    # Outermost: Shield's refusals are counted too.
+    app.add_middleware(metrics.RequestMetrics)
 
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
@@ -256,6 +262,13 @@ async def serve(
             raise
         if state.sso is not None:
             state.auth.end_session = state.sso.end_session_url
+    try:  # the metrics listener (server.metrics): a port in use stops the start
+        scrape = (
+            metrics.serve_metrics(*settings.metrics_address) if settings.metrics_address else None
+        )
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(settings, state)
     config = uvicorn.Config(
         app,
@@ -293,6 +306,8 @@ async def serve(
         await state.live.close()
         await state.planning.close()
         sock.close()
+        if scrape is not None:
+            await scrape.stop()
 
 
 def listen(address: str, port: int) -> socket.socket:
