@@ -223,6 +223,8 @@ class NotificationEngine:
                 pass
             except KubeApiError as exc:
                 log.warning("notifications: watching %s failed: %s", kind, exc)
+            except Exception:  # never let one bad object end the engine's watch
+                log.exception("notifications: watching %s failed", kind)
             await asyncio.sleep(RELIST_DELAY_SECONDS)
 
     def _on_rule(self, event: str, obj: JSON) -> None:
