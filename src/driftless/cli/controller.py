@@ -18,11 +18,13 @@ from driftless.cli.options import (
     log_level_option,
     metrics_address_option,
     render_socket_option,
+    webhook_address_option,
 )
 from driftless.cli.replicas import Replicas, replicas_options
 from driftless.cli.tools import render_tools
 from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
+from driftless.controller.webhooks import serve_webhooks
 from driftless.notifications.engine import NotificationEngine
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
@@ -46,6 +48,7 @@ async def run_controller(
     render_socket: Path | None = None,
     revision_cache: float = 0.0,
     metrics_address: tuple[str, int] | None = None,
+    webhook_address: tuple[str, int] | None = None,
     notifications: bool = True,
     ui_url: str | None = None,
 ) -> None:
@@ -55,7 +58,8 @@ async def run_controller(
     container), or to one started as this process's child. With
     ``metrics_address`` (host, port), ``/metrics``, ``/healthz`` and ``/readyz``
     are served there (``controller.endpoints``); a port that cannot be bound
-    stops the start. ``notifications`` runs the notification engine
+    stops the start. With ``webhook_address``, git webhooks are received there
+    (``controller.webhooks``). ``notifications`` runs the notification engine
     (NotificationRule/NotificationService objects); its links point at ``ui_url``.
     """
     client = await globals_.client()
@@ -79,7 +83,12 @@ async def run_controller(
         controller = Controller(client, git, settings, tools=tools, observer=engine)
         listener = await _endpoints(controller, metrics_address)
         try:
-            await controller.run(stop)
+            hooks = serve_webhooks(controller, *webhook_address) if webhook_address else None
+            try:
+                await controller.run(stop)
+            finally:
+                if hooks is not None:
+                    await hooks.stop()
         finally:
             if listener is not None:
                 await listener.stop()
@@ -172,6 +181,7 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
 )
 @metrics_address_option("/metrics (Prometheus), /healthz and /readyz")
+@webhook_address_option("git webhooks (POST /api/v1/webhooks/<provider>; no server needed)")
 @click.option(
     "--notifications/--no-notifications",
     default=True,
@@ -205,6 +215,7 @@ async def controller_command(
     controller_namespace: str | None,
     reconcile_timeout: float,
     metrics_address: tuple[str, int] | None,
+    webhook_address: tuple[str, int] | None,
     notifications: bool,
     ui_url: str | None,
     log_level: str,
@@ -243,6 +254,7 @@ async def controller_command(
         render_socket=render_socket,
         revision_cache=revision_cache,
         metrics_address=metrics_address,
+        webhook_address=webhook_address,
         notifications=notifications,
         ui_url=ui_url,
     )

@@ -166,3 +166,15 @@ def metrics_address_option(what: str) -> Decorator:
         callback=_listen_address,
         help=f"Serve {what} on HOST:PORT (:8080: every interface); off by default.",
     )
+
+
+def webhook_address_option(what: str) -> Decorator:
+    """``--webhook-address HOST:PORT`` (``$DRIFTLESS_WEBHOOK_ADDRESS``; off by default):
+    the command gets ``(host, port)`` or ``None``."""
+    return click.option(
+        "--webhook-address",
+        default=None,
+        envvar="DRIFTLESS_WEBHOOK_ADDRESS",
+        callback=_listen_address,
+        help=f"Serve {what} on HOST:PORT (:8081: every interface); off by default.",
+    )

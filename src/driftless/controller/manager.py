@@ -13,8 +13,10 @@
   retriable failures back off exponentially (5 s doubling, capped at the
   interval) and reset on success.
 * A refresh annotation is removed once its pass ran, and only if it still
-  holds the value served; a hard one (``pipeline.requests.is_hard_refresh``)
-  makes that pass bypass the git revision cache and the render cache.
+  holds the value served. Any refresh (``app refresh``, a git webhook's)
+  makes that pass ask the repository for its refs, whatever the revision
+  cache holds (``GitCache.forget_refs``); a hard one
+  (``pipeline.requests.is_hard_refresh``) also bypasses the render cache.
 * Every reconcile runs under a deadline (``reconcile_timeout``, 5 min by
   default): past it the reconcile is cancelled, the app gets ``Ready=False``
   with reason ``ReconcileTimedOut`` and is retried with backoff, so a few
@@ -346,6 +348,8 @@ class Controller:
                 self.queue.add(key, self._backoff(key))
             return
         refresh = (raw.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+        if refresh is not None:
+            self.reconciler.git.forget_refs(_repo_url(raw))  # a push is never seen late
         started = time.monotonic()
         try:
             async with asyncio.timeout(limit):
@@ -409,3 +413,11 @@ def _needs_reconcile(previous: JSON, current: JSON) -> bool:
     if REFRESH_ANNOTATION in (new_meta.get("annotations") or {}):
         return True
     return bool(new_meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")
+
+
+def _repo_url(raw: JSON) -> str:
+    """``spec.source.repoURL``, or ``""`` when the object has none (malformed)."""
+    spec = raw.get("spec")
+    source = spec.get("source") if isinstance(spec, dict) else None
+    url = source.get("repoURL") if isinstance(source, dict) else None
+    return url if isinstance(url, str) else ""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from driftless.core.errors import SourceError
@@ -57,6 +58,7 @@ class Followed:
     revision: str
 
 
+@lru_cache(maxsize=4096)  # many apps share few repositories: each push parses them all
 def repo_key(url: str) -> str | None:
     """The comparable key of a repository URL, or ``None`` when it is none."""
     try:
