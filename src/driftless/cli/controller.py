@@ -153,8 +153,8 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     default="0",
     show_default=True,
     help="Reuse a repository's refs (git ls-remote) for this long, so apps sharing a repository"
-    " ask it once; a push is then seen up to this late, except by `app refresh --hard`"
-    " (0: ask at every pass).",
+    " ask it once; a push is then seen up to this late, except by a refresh (`app refresh`,"
+    " a git webhook) (0: ask at every pass).",
 )
 @render_socket_option
 @click.option(
