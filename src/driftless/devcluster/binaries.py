@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +44,11 @@ def binary_path(component: Component) -> Path:
     return paths.bin_dir() / component.filename
 
 
+def assets_path(component: Component) -> Path:
+    """Where ``component``'s run-time asset directories live (``Component.assets``)."""
+    return paths.bin_dir() / f"{component.filename}.assets"
+
+
 def kwok_stages_path() -> Path:
     """Where the kwok stage config matching the pinned kwok lives in the cache."""
     return paths.bin_dir() / kwok.stages_filename(versions.KWOK.version)
@@ -53,6 +59,8 @@ def is_cached(component: Component) -> bool:
     ready = os.access(binary_path(component), os.X_OK)
     if component == versions.KWOK:
         ready = ready and kwok_stages_path().is_file()
+    if component.assets:
+        ready = ready and assets_path(component).is_dir()
     return ready
 
 
@@ -138,11 +146,24 @@ def _build_one(component: Component, progress: Progress) -> None:
         gobuild.build(goenv, component, workdir, partial, log)
         if component == versions.KWOK:
             _install_kwok_stages(goenv, workdir, log)
+        if component.assets:
+            _install_assets(component, gobuild.module_source_dir(workdir))
         partial.chmod(0o755)
         partial.replace(final)
     finally:
         partial.unlink(missing_ok=True)
     progress(f"built {component.name} {component.version} in {time.monotonic() - started:.0f} s")
+
+
+def _install_assets(component: Component, source: Path) -> None:
+    """Copy the asset directories into place whole: a partial copy is never seen."""
+    target = assets_path(component)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    for name in component.assets:
+        shutil.copytree(source / name, partial / name)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
 
 
 def _install_kwok_stages(goenv: gobuild.GoEnv, workdir: Path, log: Path) -> None:

@@ -217,22 +217,58 @@ def prepare(goenv: GoEnv, component: Component, workdir: Path, log: Path) -> str
     return release_date(info["Info"])
 
 
+def build_args(component: Component, build_date: str, output: Path) -> list[str]:
+    """The ``go build`` arguments for ``component`` (pure)."""
+    tags = ["-tags", ",".join(component.tags)] if component.tags else []
+    return [
+        "build",
+        "-trimpath",
+        *tags,
+        "-ldflags",
+        ldflags(component, build_date),
+        "-o",
+        str(output),
+        component.package,
+    ]
+
+
 def build(goenv: GoEnv, component: Component, workdir: Path, output: Path, log: Path) -> None:
     """Compile and link ``component.package`` from a prepared ``workdir`` into ``output``."""
-    build_date = prepare(goenv, component, workdir, log)
-    goenv.run(
-        [
-            "build",
-            "-trimpath",
-            "-ldflags",
-            ldflags(component, build_date),
-            "-o",
-            str(output),
-            component.package,
-        ],
-        cwd=workdir,
-        log=log,
-    )
+    if component.cgo:
+        goenv = GoEnv(goenv.go, {**goenv.env, "CGO_ENABLED": "1"})
+    if component.recipe is Recipe.MODULE:
+        build_date = prepare_module(goenv, component, workdir, log)
+        cwd = module_source_dir(workdir)
+    else:
+        build_date = prepare(goenv, component, workdir, log)
+        cwd = workdir
+    goenv.run(build_args(component, build_date, output), cwd=cwd, log=log)
+
+
+def module_source_dir(workdir: Path) -> Path:
+    """Where ``Recipe.MODULE`` keeps its writable copy of the module's source."""
+    return workdir / "src"
+
+
+def prepare_module(goenv: GoEnv, component: Component, workdir: Path, log: Path) -> str:
+    """Copy ``component.module``'s source out of the module cache into ``workdir``.
+
+    The module cache is read-only and go may rewrite go.sum, so the build works
+    on a writable copy, made once per version (a marker file records which).
+    Returns the build date to stamp.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    info = module_info(goenv, component.module, component.version, cwd=workdir, log=log)
+    source = module_source_dir(workdir)
+    marker = workdir / "source.version"
+    if not marker.exists() or marker.read_text() != component.version:
+        if source.exists():
+            shutil.rmtree(source)
+        shutil.copytree(info["Dir"], source, copy_function=shutil.copyfile)
+        for directory, _, _ in os.walk(source):
+            Path(directory).chmod(0o755)  # copytree kept the cache's read-only modes
+        marker.write_text(component.version)
+    return release_date(info["Info"])
 
 
 def module_dir(goenv: GoEnv, module: str, workdir: Path, log: Path) -> Path:

@@ -32,6 +32,10 @@ class Recipe(enum.Enum):
     #: A wrapper module whose ``main`` is driftless's own (``source``, under
     #: ``devcluster/``), importing packages of ``module``.
     SOURCE = "source"
+    #: ``module``'s own source (a writable copy of its module zip) built with its own
+    #: go.mod, so its ``replace`` lines hold (Gitea replaces several dependencies with
+    #: forks, which a wrapper module would silently drop).
+    MODULE = "module"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,13 @@ class Component:
     #: digits of its SHA-256 (a unit test checks they agree).
     source: str | None = None
     source_digest: str | None = None
+    #: Go build tags, and whether cgo is on (off for every component but Gitea, whose
+    #: SQLite driver is mattn/go-sqlite3).
+    tags: tuple[str, ...] = ()
+    cgo: bool = False
+    #: Directories of the module's source the binary reads at run time, installed
+    #: next to it as ``<filename>.assets/`` (Gitea's locales and templates).
+    assets: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -136,6 +147,23 @@ OIDC_PROVIDER: Final = Component(
     source_digest="6ffa3a634b62",
 )
 
+# The forge of the webhook and commit-status tests. Built only when a test asks for it
+# (binaries.ensure), never by ``devcluster build``: minutes of CPU for a few tests.
+GITEA_VERSION: Final = "v1.26.0"
+GITEA: Final = Component(
+    name="gitea",
+    version=GITEA_VERSION,
+    module="code.gitea.io/gitea",
+    package=".",
+    recipe=Recipe.MODULE,
+    version_var="main.Version",
+    tags=("sqlite", "sqlite_unlock_notify"),
+    cgo=True,
+    # Without the ``bindata`` tag (which needs the npm-built frontend) Gitea reads
+    # these from STATIC_ROOT_PATH; the API and webhooks need no frontend.
+    assets=("options", "templates", "public"),
+)
+
 #: Every component, in build order (the control plane first: it is what ``up`` needs).
 ALL: Final[tuple[Component, ...]] = (
     ETCD,
@@ -160,4 +188,7 @@ CONTROL_PLANE: Final[tuple[Component, ...]] = (
 #: The client tools other packages (render, tests, bench) call.
 TOOLS: Final[tuple[Component, ...]] = (KUBECTL, KUSTOMIZE, HELM)
 
-BY_NAME: Final[dict[str, Component]] = {c.name: c for c in ALL}
+#: Built on demand only (a test fixture calls ``binaries.ensure``), not by ``devcluster build``.
+ON_DEMAND: Final[tuple[Component, ...]] = (GITEA,)
+
+BY_NAME: Final[dict[str, Component]] = {c.name: c for c in (*ALL, *ON_DEMAND)}
