@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -79,3 +80,24 @@ def _scrape() -> str:
     response = TestClient(metrics_app()).get("/metrics")
     assert response.status_code == 200
     return response.text
+
+
+def test_the_whole_template_of_a_route_in_nested_fastapi_routers() -> None:
+    inner = APIRouter()
+
+    @inner.get("/apps/{name}")
+    async def one(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    middle = APIRouter()
+    middle.include_router(inner)
+    api = APIRouter(prefix="/t2/api/v1")
+    api.include_router(middle)
+    app = FastAPI()
+    app.include_router(api)
+    app.add_middleware(RequestMetrics)
+    route = "/t2/api/v1/apps/{name}"
+    before = _value("driftless_server_requests_total", method="GET", route=route, code="200")
+    assert TestClient(app).get("/t2/api/v1/apps/x").status_code == 200
+    after = _value("driftless_server_requests_total", method="GET", route=route, code="200")
+    assert after == before + 1

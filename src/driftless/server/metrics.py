@@ -74,10 +74,19 @@ PLAN_DURATION = Histogram(
 
 
 def route_of(scope: Scope) -> str:
-    """The route template that matched, or ``other``. Pure."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else OTHER_ROUTE
+    """The route template that matched, or ``other``. Pure.
+
+    FastAPI keeps included routers nested: the matched route's own ``path``
+    lacks their prefixes (``/applications`` for ``/api/v1/applications``), so
+    the whole template is read from the route context FastAPI leaves in the
+    scope when it is there.
+    """
+    fastapi = scope.get("fastapi")
+    context = fastapi.get("effective_route_context") if isinstance(fastapi, dict) else None
+    for path in (getattr(context, "path_format", None), getattr(scope.get("route"), "path", None)):
+        if isinstance(path, str) and path:
+            return path
+    return OTHER_ROUTE
 
 
 def method_of(scope: Scope) -> str:
