@@ -241,6 +241,19 @@ def test_a_receiver_that_is_down_or_refuses_never_fails_the_push(
     assert git("ls-remote", url, "refs/heads/main", cwd=work.path).startswith(work.head())
 
 
+def test_deliveries_after_the_push_when_asked_not_to_wait(
+    tmp_path_factory: pytest.TempPathFactory, recorder: HttpRecorder, make_git_repo: MakeGitRepo
+) -> None:
+    with Forge(tmp_path_factory.mktemp("forge"), wait=False) as forge:
+        url = forge.create_repo("team/app")
+        forge.add_hook("github", recorder.url("/gh"), "s")
+        forge.add_hook("gitlab", recorder.url("/gl"), "s")
+        _push(make_git_repo({"a.txt": "1"}), url, "main")
+        delivered = forge.wait_for_deliveries(2)
+    assert sorted(d.event for d in delivered) == ["Push Hook", "push"]
+    assert len(recorder.requests) == 2
+
+
 def test_no_secret_means_no_signature_headers(
     forge: Forge, recorder: HttpRecorder, make_git_repo: MakeGitRepo
 ) -> None:
