@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.devcluster",
     "tests.fixtures.git",
     "tests.fixtures.forge",  # ``forge``: pushes that call webhooks, commit-status APIs
+    "tests.fixtures.gitea",  # ``gitea``: a real Gitea, built on first use
     "tests.fixtures.ssh_server",
     "tests.integration.ui_harness",  # the browser tests' shared ``screenshots``
 ]
