@@ -12,6 +12,7 @@ import hmac
 import json
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from driftless.notifications.message import Notification
@@ -220,8 +221,8 @@ def test_commit_status_refuses_repos_off_a_forge(url: str) -> None:
 def test_commit_status_request(forge: str, status: str, path: str, state: str) -> None:
     n = replace(N, status=status, title="x" * 300)
     request = commit_status.status_request(forge, n, commit_status.repo_of(N.repo_url))
-    assert request.path == path
-    assert check_commit_status(forge, request.path, request.body) == []
+    assert request.full_path == path
+    assert check_commit_status(forge, request.full_path, request.body) == []
     assert request.body["state"] == state
     assert len(request.body["description"]) == 140
     key = "name" if forge == "gitlab" else "context"
@@ -232,7 +233,7 @@ def test_commit_status_request(forge: str, status: str, path: str, state: str) -
 def test_gitlab_subgroups_are_one_encoded_segment() -> None:
     repo = commit_status.repo_of("https://gitlab.com/group/sub/project.git")
     request = commit_status.status_request("gitlab", N, repo)
-    assert request.path == f"/api/v4/projects/group%2Fsub%2Fproject/statuses/{SHA}"
+    assert request.full_path == f"/api/v4/projects/group%2Fsub%2Fproject/statuses/{SHA}"
     with pytest.raises(commit_status.StatusError):
         commit_status.status_request("github", N, repo)
 
@@ -243,6 +244,41 @@ def test_gitlab_subgroups_are_one_encoded_segment() -> None:
 def test_commit_status_needs_a_full_commit_id(revision: str | None) -> None:
     with pytest.raises(commit_status.StatusError):
         commit_status.status_request("github", replace(N, revision=revision), _repo())
+
+
+@pytest.mark.parametrize(
+    ("forge", "base", "url"),
+    [
+        (
+            "gitea",
+            "https://git.example.com",
+            f"https://git.example.com/api/v1/repos/acme/guestbook/statuses/{SHA}",
+        ),
+        (
+            "gitea",
+            "https://git.example.com/api/v1/",
+            f"https://git.example.com/api/v1/repos/acme/guestbook/statuses/{SHA}",
+        ),
+        (
+            "gitea",
+            "https://example.com/gitea",
+            f"https://example.com/gitea/api/v1/repos/acme/guestbook/statuses/{SHA}",
+        ),
+        (
+            "gitlab",
+            "https://gitlab.com/api/v4",
+            f"https://gitlab.com/api/v4/projects/acme%2Fguestbook/statuses/{SHA}",
+        ),
+        (
+            "github",
+            "https://ghe.example.com/api/v3",
+            f"https://ghe.example.com/api/v3/repos/acme/guestbook/statuses/{SHA}",
+        ),
+    ],
+)
+def test_commit_status_url_from_a_host_or_an_api_root(forge: str, base: str, url: str) -> None:
+    request = commit_status.status_request(forge, N, _repo())
+    assert str(request.url(httpx.URL(base))) == url
 
 
 def _repo() -> commit_status.Repo:

@@ -7,7 +7,10 @@ Contract:
   commit id (40 or 64 hex digits) or the send fails permanently: a revision is
   put in a URL path, so nothing else may pass.
 * The API is the service's own: ``spec.address``, else ``https://api.github.com``
-  (github) or ``https://gitlab.com`` (gitlab); gitea has no default. The token
+  (github) or ``https://gitlab.com`` (gitlab); gitea has no default. The address
+  is the forge's URL (GitLab's ``/api/v4`` and Gitea's ``/api/v1`` are added)
+  or its API root (``https://gitea.example.com/api/v1``, not added twice);
+  GitHub Enterprise's is its API root, ``https://ghe.example.com/api/v3``. The token
   (Secret key ``token``) goes to that host only, never to a host read from the
   app's repository URL; and the repository's host must be the API's host (or
   ``api.<host>``), else the status would land on a same-named repository of
@@ -81,8 +84,19 @@ class Repo:
 
 @dataclass(frozen=True)
 class StatusRequest:
-    path: str  # appended to the API base's path, already percent-encoded
+    prefix: str  # the API's root below the host: "/api/v4" (gitlab), "/api/v1" (gitea), ""
+    path: str  # below the prefix, already percent-encoded
     body: dict[str, Any]
+
+    @property
+    def full_path(self) -> str:
+        return self.prefix + self.path
+
+    def url(self, base: httpx.URL) -> httpx.URL:
+        """The endpoint under ``base``, whether ``base`` names the API root or the host."""
+        root = base.raw_path.decode("ascii").partition("?")[0].rstrip("/")
+        has_prefix = bool(self.prefix) and root.endswith(self.prefix)
+        return transport.under(base, self.path if has_prefix else self.full_path)
 
 
 def repo_of(repo_url: str) -> Repo:
@@ -125,13 +139,13 @@ def status_request(forge: str, n: Notification, repo: Repo) -> StatusRequest:
     if forge == "gitlab":
         project = quote("/".join(repo.segments), safe="")
         body["name"] = context_name(n)
-        return StatusRequest(f"/api/v4/projects/{project}/statuses/{sha}", body)
+        return StatusRequest("/api/v4", f"/projects/{project}/statuses/{sha}", body)
     if len(repo.segments) != 2:
         raise StatusError("the app's repoURL is not an owner/repository path")
     owner, name = (quote(s, safe="") for s in repo.segments)
     body["context"] = context_name(n)
     prefix = "/api/v1" if forge == "gitea" else ""
-    return StatusRequest(f"{prefix}/repos/{owner}/{name}/statuses/{sha}", body)
+    return StatusRequest(prefix, f"/repos/{owner}/{name}/statuses/{sha}", body)
 
 
 def _same_forge(api_host: str, repo_host: str) -> bool:
@@ -167,7 +181,7 @@ async def send(n: Notification, t: Target, http: httpx.AsyncClient) -> None:
             f" service's host {base.host}",
             retriable=False,
         )
-    url = transport.under(base, request.path)
+    url = request.url(base)
     content = json.dumps(request.body, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json"} | _auth(t.type, token)
     await transport.post(http, url, service=t, content=content, headers=headers)

@@ -1,0 +1,132 @@
+"""Commit statuses sent by delivery to the loopback forge's GitHub, GitLab and Gitea APIs.
+
+The forge (``tests.fixtures.forge``) holds real repositories pushed with real
+git and answers the statuses APIs as each forge documents them (auth forms,
+states, the commit must exist, GitLab's state transitions), so a status
+lands only when the request is right; it is read back from the forge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from driftless.notifications.delivery import Delivery, RetryPolicy
+from driftless.notifications.message import Notification, Target
+from tests.fixtures.forge import Forge
+from tests.fixtures.git import MakeGitRepo, git
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+REPO = "acme/guestbook"
+
+
+class Failures(list[str]):
+    def __call__(self, n: Notification, t: Target, reason: str) -> None:
+        self.append(reason)
+
+
+@pytest.fixture
+def failures() -> Failures:
+    return Failures()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def delivery(failures: Failures) -> AsyncIterator[Delivery]:
+    sender = Delivery(failures, retry=RetryPolicy(attempts=2, first_delay=0.05))
+    yield sender
+    await sender.close()
+
+
+def _pushed(forge: Forge, make_git_repo: MakeGitRepo) -> str:
+    url = forge.create_repo(REPO)
+    work = make_git_repo({"app/cm.yaml": "a: 1\n"})
+    git("push", "--quiet", url, "main", cwd=work.path)
+    return work.head()
+
+
+def _notification(repo_url: str, sha: str, status: str) -> Notification:
+    return Notification(
+        trigger="on-sync-running" if status == "pending" else "on-sync-succeeded",
+        app_namespace="team-a",
+        app_name="guestbook",
+        project="default",
+        repo_url=repo_url,
+        revision=sha,
+        title=f"guestbook sync {status}",
+        body="",
+        status=status,
+        app_url="https://driftless.example.com/apps/team-a/guestbook",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flavour", "url_form", "states"),
+    [
+        ("github", "http", ["pending", "success"]),
+        ("github", "ssh", ["pending", "success"]),
+        ("gitlab", "http", ["running", "success"]),
+        ("gitea", "ssh", ["pending", "success"]),
+    ],
+)
+async def test_statuses_land_on_the_synced_commit(
+    forge: Forge,
+    make_git_repo: MakeGitRepo,
+    delivery: Delivery,
+    failures: Failures,
+    flavour: str,
+    url_form: str,
+    states: list[str],
+) -> None:
+    sha = _pushed(forge, make_git_repo)
+    repo_url = forge.repo_url(REPO) if url_form == "http" else forge.ssh_style_url(REPO, flavour)
+    target = Target(
+        type=flavour,
+        name="status",
+        namespace="team-a",
+        # GitHub Enterprise is configured with its API root, the others with the host.
+        address=forge.api_url(flavour) if flavour == "github" else forge.api_base_url,
+        secrets={"token": forge.issue_token()},
+    )
+    delivery.submit(_notification(repo_url, sha, "pending"), target)
+    delivery.submit(_notification(repo_url, sha, "success"), target)
+    await delivery.idle()
+    assert failures == []
+    landed = forge.statuses.of(flavour, REPO, sha)
+    assert [(s.state, s.context) for s in landed] == [
+        (state, "driftless/team-a/guestbook") for state in states
+    ]
+    assert landed[-1].description == "guestbook sync success"
+    assert landed[-1].target_url == "https://driftless.example.com/apps/team-a/guestbook"
+
+
+async def test_forge_refusals_are_permanent_and_name_the_status_only(
+    forge: Forge, make_git_repo: MakeGitRepo, delivery: Delivery, failures: Failures
+) -> None:
+    sha = _pushed(forge, make_git_repo)
+    read_only = forge.issue_token(write=False)
+    target = Target(
+        type="github",
+        name="gh",
+        namespace="team-a",
+        address=forge.api_url("github"),
+        secrets={"token": read_only},
+    )
+    delivery.submit(_notification(forge.repo_url(REPO), sha, "success"), target)
+    unknown_commit = _notification(forge.repo_url(REPO), "f" * 40, "success")
+    writer = Target(**{**target.__dict__, "secrets": {"token": forge.issue_token()}})
+    delivery.submit(unknown_commit, writer)
+    delivery.submit(
+        _notification(forge.repo_url(REPO), sha, "success"),
+        Target(**{**target.__dict__, "secrets": {"token": "wrong-token"}}),
+    )
+    await delivery.idle()
+    assert forge.statuses.of("github", REPO, sha) == []
+    assert failures == [
+        "github service team-a/gh: HTTP 403",
+        "github service team-a/gh: HTTP 422",
+        "github service team-a/gh: HTTP 401",
+    ]
+    assert not any(read_only in r or "wrong-token" in r for r in failures)
