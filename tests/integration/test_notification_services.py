@@ -318,10 +318,13 @@ async def test_full_queue_drops_the_oldest(receivers: HttpReceivers, failures: F
     )
     try:
         target = _target("webhook", "small", address=receivers.url("hook", "/s"))
+        depth = REGISTRY.get_sample_value("driftless_notifications_queue_depth") or 0.0
         for i in range(10):
             assert delivery.submit(replace(N, title=f"m{i}"), target)
         assert delivery.depth == 3
+        assert REGISTRY.get_sample_value("driftless_notifications_queue_depth") == depth + 3
         await delivery.idle()
+        assert REGISTRY.get_sample_value("driftless_notifications_queue_depth") == depth
     finally:
         await delivery.close()
     assert [r.json["title"] for r in receivers.of("hook")] == ["m7", "m8", "m9"]
@@ -364,6 +367,86 @@ async def test_close_does_not_wait_for_a_stuck_service(
     await delivery.close(drain=0.2)
     assert time.monotonic() - start < 1.0
     assert not delivery.submit(N, _target("webhook", "late", address=receivers.url("hook", "/l")))
+
+
+async def test_https_services_trust_their_ca_or_skip_verification_when_told(
+    tmp_path: Path, delivery: Delivery, failures: Failures
+) -> None:
+    secure = HttpReceivers(tls_dir=tmp_path / "pki").start()
+    try:
+        url = secure.url("hook", "/tls")
+        assert url.startswith("https://") and secure.ca_pem
+        delivery.submit(N, _target("webhook", "ca", secrets={"url": url, "ca.crt": secure.ca_pem}))
+        delivery.submit(N, _target("webhook", "skip", secrets={"url": url}, insecure_skip_tls=True))
+        delivery.submit(N, _target("webhook", "untrusted", secrets={"url": url}))
+        delivery.submit(N, _target("webhook", "bad-ca", secrets={"url": url, "ca.crt": "junk"}))
+        await delivery.idle()
+        assert [(r.status, r.problems) for r in secure.of("hook")] == [(200, []), (200, [])]
+    finally:
+        secure.stop()
+    assert sorted(reason for _, _, reason in failures.calls) == [
+        "webhook service team-a/bad-ca: Secret key ca.crt is not a PEM certificate",
+        "webhook service team-a/untrusted: the server's TLS certificate is not trusted",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        (
+            _target("slack", "x", secrets={"url": "file:///s3cr3t"}),
+            "slack service team-a/x: Secret key url is not an http(s) URL",
+        ),
+        (
+            _target("slack", "x", secrets={"url": "https://hooks.example/s3cr3t\nX-Evil: 1"}),
+            "slack service team-a/x: Secret key url is not an http(s) URL",
+        ),
+        (
+            _target("teams", "x", secrets={"url": "not a url s3cr3t"}),
+            "teams service team-a/x: Secret key url is not an http(s) URL",
+        ),
+        (_target("webhook", "x"), "webhook service team-a/x: Secret key url is not set"),
+        (
+            _target("slack", "x", channel="#c", secrets={"token": "xoxb-s3cr3t\r\nX-Evil: 1"}),
+            "slack service team-a/x: Secret key token holds characters a header cannot carry",
+        ),
+        (
+            _target("slack", "x", secrets={"token": "xoxb-s3cr3t"}),
+            "slack service team-a/x: spec.channel is not set",
+        ),
+        (
+            _target("github", "x", address="ftp://127.0.0.1/", secrets={"token": "s3cr3t"}),
+            "github service team-a/x: spec.address is not an http(s) URL",
+        ),
+        (
+            _target("gitea", "x", secrets={"token": "s3cr3t"}),
+            "gitea service team-a/x: spec.address is not set",
+        ),
+        (_target("pager", "x"), "'pager' service team-a/x: unknown service type"),
+        (
+            _target(
+                "smtp",
+                "x",
+                address="127.0.0.1:1",
+                sender="a@b.c",
+                recipients=("c@d.e",),
+                secrets={"password": "s3cr3t"},
+            ),
+            "smtp service team-a/x: Secret keys username and password go together",
+        ),
+    ],
+)
+async def test_bad_configuration_fails_at_once_and_never_echoes_it(
+    target: Target, reason: str, failures: Failures
+) -> None:
+    delivery = Delivery(failures, retry=FAST)
+    try:
+        delivery.submit(N, target)
+        await delivery.idle()
+    finally:
+        await delivery.close()
+    assert [r for _, _, r in failures.calls] == [reason]
+    assert "s3cr3t" not in reason
 
 
 # -- email ------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ Contract:
   returns an ``Answer`` (status, headers, at most ``MAX_ANSWER`` bytes of body)
   for a 2xx; anything else raises ``DeliveryError``:
   429 retriable with the server's ``Retry-After``; 408, 425 and 5xx retriable;
-  other statuses permanent; connection errors and timeouts retriable.
+  other statuses permanent; connection errors and timeouts retriable, except a
+  server certificate that does not verify (permanent: it needs a fix, Secret
+  key ``ca.crt`` or ``insecureSkipTLS``).
 * The whole exchange is bounded by ``TOTAL_TIMEOUT`` (httpx's timeouts are per
   read: a server dripping bytes would hold a lane forever otherwise).
 * Redirects: a 307/308 to the same origin (scheme, host, port) is followed, up
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,10 +146,26 @@ async def post(
     except TimeoutError:
         raise DeliveryError(f"{label(service)}: timed out", retriable=True) from None
     except httpx.HTTPError as error:
+        if _untrusted_certificate(error):
+            raise DeliveryError(
+                f"{label(service)}: the server's TLS certificate is not trusted", retriable=False
+            ) from None
         # The type only: httpx's messages may quote the URL.
         raise DeliveryError(f"{label(service)}: {type(error).__name__}", retriable=True) from None
     finally:
         _HIDING_URLS.reset(token)
+
+
+def _untrusted_certificate(error: BaseException) -> bool:
+    """Whether a verification failure is behind ``error`` (retrying will not help)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def _post_following(
