@@ -26,6 +26,8 @@ Contract:
   followed by httpx itself), and one per distinct TLS setting of a service
   (Secret key ``ca.crt``, ``insecureSkipTLS``), up to ``_MAX_TLS_CLIENTS``;
   past that a client is made for the one send.
+* Lanes live as long as the ``Delivery`` (one small object per service ever
+  seen), so a service's rate holds across bursts.
 * ``close(drain=s)`` waits up to ``s`` seconds for queued messages, then
   cancels the workers, forgets what is left and closes the clients. Metrics:
   ``driftless_notifications_sent_total{service_type}``,
@@ -255,8 +257,9 @@ class _Clients:
 
     @contextlib.asynccontextmanager
     async def client(self, t: Target) -> AsyncIterator[httpx.AsyncClient]:
-        ca = t.secrets.get("ca.crt", "") if t.type != "smtp" else ""
-        if not ca and not t.insecure_skip_tls:
+        ca = t.secrets.get("ca.crt", "")
+        # SMTP makes its own TLS (the client is not used): the shared one will do.
+        if t.type == "smtp" or (not ca and not t.insecure_skip_tls):
             if self._shared is None:
                 self._shared = _new_client(True)
             yield self._shared
