@@ -82,7 +82,13 @@ CASES = [
         "a new operation straight after an old one with the same phase",
         app(phase="Succeeded", started="t1"),
         app(phase="Succeeded", started="t2", health="Progressing"),
-        [(t.SUCCEEDED, A)],
+        [(t.RUNNING, A), (t.SUCCEEDED, A)],
+    ),
+    (
+        "a first sync written once, already ended",
+        app(rev=None, health="Missing"),
+        app(phase="Failed", rev=B),
+        [(t.RUNNING, B), (t.FAILED, B)],
     ),
     ("the cluster drifts", app(), app(sync="OutOfSync"), [(t.DRIFT, A)]),
     ("git moved: not drift", app(), app(sync="OutOfSync", rev=B), []),
@@ -159,6 +165,8 @@ def test_the_revision_the_app_already_runs_is_not_deployed_again_after_a_restart
 def test_a_failed_sync_deploys_nothing() -> None:
     fired = run([app(), app(phase="Running", rev=B), app(phase="Failed", rev=B)])
     assert [f[0] for f in fired] == [t.RUNNING, t.FAILED]
+    fired = run([app(), app(phase="Failed", rev=B, health="Degraded")])
+    assert [f[0] for f in fired] == [t.RUNNING, t.FAILED, t.DEGRADED]
 
 
 def test_cleared_conditions() -> None:

@@ -10,8 +10,8 @@ Triggers, read from ``status`` as ``pipeline.status`` and the sync engine
 write it:
 
 ======================  =====================================================
-on-sync-running         ``operationState.phase`` became Running (a new
-                        operation: the phase or ``startedAt`` changed)
+on-sync-running         a new operation (``operationState.startedAt``
+                        changed), even one first seen already ended
 on-sync-succeeded       the operation ended Succeeded
 on-sync-failed          the operation ended Failed or Error
 on-pruned               an operation ended and its results pruned an object
@@ -121,12 +121,16 @@ def step(memory: Memory, old: JSON, new: JSON) -> tuple[Memory, list[Fired]]:
 def _operation(old: JSON, new: JSON) -> list[Fired]:
     before, after = _op(old), _op(new)
     phase = after.get("phase")
-    if not phase or (_same_op(before, after) and before.get("phase") == phase):
+    if not phase:
+        return []
+    started = not _same_op(before, after)
+    if not started and before.get("phase") == phase:
         return []
     revision = _op_revision(new)
-    if phase == "Running":
-        return [(RUNNING, revision)]
-    fired: list[Fired] = []
+    # A sync that finishes within one pass is written once, already ended: it
+    # still started, and "running" comes first (a commit status goes pending, then
+    # success).
+    fired: list[Fired] = [(RUNNING, revision)] if started else []
     if phase == "Succeeded":
         fired.append((SUCCEEDED, revision))
     elif phase in _FAILED_PHASES:

@@ -1,0 +1,284 @@
+"""Notifications end to end: the real control plane, the real controller (with the
+notification engine as its observer), real git, and a loopback webhook receiver
+that checks each request against the webhook service's documented format."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION
+from driftless.kube.client import KubeClient
+from driftless.notifications.engine import NotificationEngine
+from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.receivers import HttpReceivers, Recorded
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    configmap_manifest,
+    create_app,
+    ready,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+HMAC_KEY = "notif-hmac-key-7f3a"
+BODY = (
+    "{{ app.name }} {{ trigger }} {{ short_revision }}\n"
+    "{{ commit.message if commit else 'no commit' }} by {{ commit.author.name if commit else '' }}"
+)
+
+STUCK = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 3
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      nodeSelector: {nowhere: "true"}
+      containers: [{name: app, image: example.com/stuck:1}]
+"""
+AFTER = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: after
+  annotations: {driftless.dev/sync-wave: "1"}
+data: {value: "1"}
+"""
+
+
+async def _until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def receivers() -> Any:
+    receiver = HttpReceivers(hmac_key=HMAC_KEY).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(kube: KubeClient, controller: Controller) -> AsyncIterator[NotificationEngine]:
+    """The engine on the session's controller, its home a namespace no test writes to
+    (so rules in the apps' namespace are a tenant's rules)."""
+    instance = NotificationEngine(
+        kube,
+        home=unique("notif-admins"),
+        git=controller.reconciler.git,
+        ui_url="https://ui.example.test",
+    )
+    task = asyncio.create_task(instance.run())
+    controller.observer = instance
+    try:
+        yield instance
+    finally:
+        controller.observer = None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _service(kube: KubeClient, namespace: str, name: str, url: str) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {
+            "url": base64.b64encode(url.encode()).decode(),
+            "hmacKey": base64.b64encode(HMAC_KEY.encode()).decode(),
+        },
+    }
+    await kube.apply(secret, field_manager="test")
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "NotificationService",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": "webhook", "secretRef": {"name": name}},
+        },
+        field_manager="test",
+    )
+
+
+async def _rule(kube: KubeClient, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "NotificationRule",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        },
+        field_manager="test",
+    )
+
+
+async def _ready_condition(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
+    rule = await kube.get(API_VERSION, "NotificationRule", name, namespace)
+    for cond in ((rule or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return dict(cond)
+    return None
+
+
+async def _events(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    events = await kube.list("v1", "Event", namespace)
+    return [e for e in events if e.get("involvedObject", {}).get("name") == name]
+
+
+async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_namespace(
+    kube: KubeClient,
+    controller: Controller,
+    engine: NotificationEngine,
+    receivers: HttpReceivers,
+    make_git_repo: MakeGitRepo,
+) -> None:
+    good_app, bad_app = unique("notif-good"), unique("notif-bad")
+    other_ns = unique("notif-tenant-b")
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other_ns}},
+        field_manager="test",
+    )
+    secret_path = "/apps-7b1e9c"  # a webhook URL is a credential: never shown anywhere
+    await _service(kube, APPS_NAMESPACE, "hook", receivers.url("hook", secret_path))
+    await _service(kube, other_ns, "hook", receivers.url("hook", "/tenant-b"))
+    triggers = ["on-sync-running", "on-sync-succeeded", "on-deployed", "on-sync-failed"]
+    selector = {"apps": [good_app, bad_app]}
+    await _rule(
+        kube,
+        APPS_NAMESPACE,
+        "team",
+        {
+            "services": ["hook"],
+            "triggers": triggers,
+            "selector": selector,
+            "template": {"title": "{{ app.name }}: {{ trigger }}", "body": BODY},
+        },
+    )
+    # Parses, fails when rendered (a misspelt variable on line 2): skipped with an Event.
+    await _rule(
+        kube,
+        APPS_NAMESPACE,
+        "typo",
+        {
+            "services": ["hook"],
+            "triggers": ["on-sync-succeeded"],
+            "selector": selector,
+            "template": {"body": "fine\n{{ app.nmae }}"},
+        },
+    )
+    # Does not parse: Ready=False naming the line, before anything is sent.
+    await _rule(
+        kube,
+        APPS_NAMESPACE,
+        "syntax",
+        {
+            "services": ["hook"],
+            "triggers": ["on-sync-succeeded"],
+            "selector": selector,
+            "template": {"body": "a\nb\n{% if %}"},
+        },
+    )
+    # Another tenant's rule, selecting everything it may see: apps of its own namespace only.
+    await _rule(kube, other_ns, "everything", {"services": ["hook"], "triggers": triggers})
+
+    cond = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "syntax"))
+    assert (cond["status"], cond["reason"]) == ("False", "TemplateError")
+    assert "template body, line 3" in cond["message"]
+    assert await _until_async(
+        lambda: _has_event(kube, APPS_NAMESPACE, "syntax", "TemplateError", "line 3")
+    )
+    team = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "team"))
+    assert team["status"] == "True"
+    await asyncio.sleep(1.0)  # the engine has listed the rules (the checker wrote status)
+
+    repo = make_git_repo({"cm.yaml": configmap_manifest("settings", {"color": "blue"})})
+    sha = repo.commit(
+        {"cm.yaml": configmap_manifest("settings", {"color": "green"})}, "Paint it green"
+    )
+    await create_app(kube, application(good_app, repo.url))
+    await wait_for(kube, good_app, ready)
+
+    def good(trigger: str) -> list[Recorded]:
+        return [r for r in receivers.of("hook") if r.path == secret_path
+                and r.json["trigger"] == trigger and r.json["app"]["name"] == good_app]  # fmt: skip
+
+    deployed = await _until(lambda: good("on-deployed"), "on-deployed")
+    running, succeeded = good("on-sync-running"), good("on-sync-succeeded")
+    await asyncio.sleep(2.0)  # anything repeated would have arrived by now
+    assert [len(good(t)) for t in ("on-sync-running", "on-sync-succeeded", "on-deployed")] == [
+        1,
+        1,
+        1,
+    ]
+    for record in (*running, *succeeded, *deployed):
+        assert record.problems == [] and record.status == 200
+        assert record.json["revision"] == sha
+    message = succeeded[0].json
+    assert message["title"] == f"{good_app}: on-sync-succeeded"
+    assert (
+        message["body"]
+        == f"{good_app} on-sync-succeeded {sha[:8]}\nPaint it green by driftless tests"
+    )
+    assert message["status"] == "success" and running[0].json["status"] == "pending"
+    assert message["app_url"] == f"https://ui.example.test/applications/{APPS_NAMESPACE}/{good_app}"
+
+    # The rule with a runtime error sent nothing, and said where it broke.
+    assert await _until_async(
+        lambda: _has_event(kube, APPS_NAMESPACE, "typo", "TemplateFailed", "template body, line 2")
+    )
+
+    # A sync that fails: a wave that never turns healthy (its pods cannot be scheduled)
+    # fails the operation at the Deployment's progress deadline.
+    broken = make_git_repo({"dep.yaml": STUCK, "cm.yaml": AFTER})
+    await create_app(kube, application(bad_app, broken.url))
+    failed = await _until(
+        lambda: [r for r in receivers.of("hook")
+                 if r.json["trigger"] == "on-sync-failed" and r.json["app"]["name"] == bad_app],
+        "on-sync-failed",
+    )  # fmt: skip
+    assert failed[0].json["status"] == "failure" and failed[0].problems == []
+
+    # Tenant B's rule heard of nothing: the apps live in another namespace.
+    assert [r for r in receivers.of("hook") if r.path == "/tenant-b"] == []
+    # The webhook URL (a Secret's value) is in no status and no Event.
+    for name in ("team", "typo", "syntax"):
+        rule = await kube.get(API_VERSION, "NotificationRule", name, APPS_NAMESPACE)
+        assert secret_path not in str(rule)
+        assert secret_path not in str(await _events(kube, APPS_NAMESPACE, name))
+
+
+async def _until_async(check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+async def _has_event(kube: KubeClient, namespace: str, name: str, reason: str, text: str) -> bool:
+    return any(
+        e.get("reason") == reason and text in e.get("message", "")
+        for e in await _events(kube, namespace, name)
+    )
