@@ -1,13 +1,16 @@
-"""Commit statuses sent by delivery to the loopback forge's GitHub, GitLab and Gitea APIs.
+"""Commit statuses sent by delivery to forges: a real Gitea, and the loopback forge's APIs.
 
-The forge (``tests.fixtures.forge``) holds real repositories pushed with real
-git and answers the statuses APIs as each forge documents them (auth forms,
-states, the commit must exist, GitLab's state transitions), so a status
-lands only when the request is right; it is read back from the forge.
+A real Gitea (``tests.fixtures.gitea``, built from Go modules on first use)
+takes the statuses of a commit pushed to it, read back through its API. The
+loopback forge (``tests.fixtures.forge``) holds real repositories pushed with
+real git and answers the GitHub, GitLab and Gitea statuses APIs as each
+documents them (auth forms, states, the commit must exist, GitLab's state
+transitions), so a status lands only when the request is right.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,6 +20,7 @@ from driftless.notifications.delivery import Delivery, RetryPolicy
 from driftless.notifications.message import Notification, Target
 from tests.fixtures.forge import Forge
 from tests.fixtures.git import MakeGitRepo, git
+from tests.fixtures.gitea import ADMIN, Gitea
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -130,3 +134,43 @@ async def test_forge_refusals_are_permanent_and_name_the_status_only(
         "github service team-a/gh: HTTP 401",
     ]
     assert not any(read_only in r or "wrong-token" in r for r in failures)
+
+
+async def test_statuses_on_a_real_gitea(
+    gitea: Gitea, make_git_repo: MakeGitRepo, delivery: Delivery, failures: Failures
+) -> None:
+    name = f"notified-{time.monotonic_ns() % 10**9}"
+    clone_url = gitea.create_repo(name)
+    work = make_git_repo({"app/cm.yaml": "a: 1\n"})
+    gitea.push(work.path, name, "main")
+    sha = work.head()
+    target = Target(
+        type="gitea",
+        name="gitea",
+        namespace="team-a",
+        address=gitea.base_url,
+        secrets={"token": gitea.issue_token("write:repository")},
+    )
+    # The app wrote the scp-like ssh form; the status still lands on this repository.
+    ssh_form = f"git@127.0.0.1:{ADMIN}/{name}.git"
+    delivery.submit(_notification(ssh_form, sha, "pending"), target)
+    delivery.submit(_notification(clone_url, sha, "success"), target)
+    await delivery.idle()
+    assert failures == []
+    status, listed = gitea.api("GET", f"/repos/{ADMIN}/{name}/commits/{sha}/statuses")
+    assert status == 200
+    assert sorted((s["status"], s["context"], s["description"]) for s in listed) == [
+        ("pending", "driftless/team-a/guestbook", "guestbook sync pending"),
+        ("success", "driftless/team-a/guestbook", "guestbook sync success"),
+    ]
+    status, combined = gitea.api("GET", f"/repos/{ADMIN}/{name}/commits/{sha}/status")
+    assert status == 200 and combined["state"] == "success"
+
+    # A token that may only read: Gitea's 403, reported once, never the token.
+    reader = gitea.issue_token("read:repository")
+    delivery.submit(
+        _notification(clone_url, sha, "failure"),
+        Target(**{**target.__dict__, "secrets": {"token": reader}}),
+    )
+    await delivery.idle()
+    assert failures == ["gitea service team-a/gitea: HTTP 403"]
