@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import replace
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from driftless.notifications.message import Notification
 from driftless.notifications.services import commit_status, slack, smtp, teams, webhook
+from driftless.webhooks import forges
 from tests.fixtures.receivers import (
     check_adaptive_card_message,
     check_commit_status,
@@ -138,6 +140,20 @@ def test_webhook_payload_and_signature() -> None:
     assert json.loads(body) == payload
     expected = hmac.new(b"k", b"1767323045." + body, hashlib.sha256).hexdigest()
     assert webhook.signature("k", "1767323045", body) == "sha256=" + expected
+
+
+def test_webhook_signature_is_the_generic_receivers_scheme() -> None:
+    """What driftless signs, driftless' own generic webhook receiver accepts."""
+    body = b'{"repoURL": "https://example.com/o/r.git", "ref": "refs/heads/main"}'
+    stamp = str(int(time.time()))
+    headers = {
+        "x-driftless-timestamp": stamp,
+        "x-driftless-signature": webhook.signature("shared", stamp, body),
+    }
+    [push] = forges.read("generic", headers, body, b"shared")
+    assert isinstance(push, forges.Push) and push.ref == "refs/heads/main"
+    with pytest.raises(forges.SignatureError):
+        forges.read("generic", headers, body, b"other")
 
 
 @pytest.mark.parametrize(

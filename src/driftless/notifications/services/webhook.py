@@ -11,7 +11,9 @@ Contract:
   timestamp + "." + body)>`` — the scheme driftless' own generic webhook
   receiver checks, so a receiver can refuse replays older than a few minutes.
   ``signature(key, timestamp, body)`` (pure) computes it over the exact bytes
-  sent.
+  sent. The key is the Secret's value with surrounding whitespace stripped
+  (a trailing newline of ``kubectl create secret --from-file``), as the
+  receiver reads its own.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ async def send(n: Notification, t: Target, http: httpx.AsyncClient) -> None:
     now = datetime.datetime.now(datetime.UTC)
     content = body(n, now)
     headers = {"Content-Type": "application/json; charset=utf-8"}
-    key = t.secrets.get("hmacKey")
+    # Stripped as driftless' own webhook receiver strips its Secret's values.
+    key = t.secrets.get("hmacKey", "").strip()
     if key:
         timestamp = str(int(now.timestamp()))
         headers[TIMESTAMP_HEADER] = timestamp
