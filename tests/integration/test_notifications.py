@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -198,6 +199,26 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
             "template": {"body": "a\nb\n{% if %}"},
         },
     )
+    # Problems a rule's author must see: a service that does not exist, a Secret missing.
+    await _rule(kube, APPS_NAMESPACE, "nosvc", {"services": ["nope"], "triggers": triggers})
+    await kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "NotificationService",
+            "metadata": {"name": "nosecret", "namespace": APPS_NAMESPACE},
+            "spec": {"type": "webhook", "secretRef": {"name": "absent"}},
+        },
+        field_manager="test",
+    )
+    await _rule(kube, APPS_NAMESPACE, "nosecret", {"services": ["nosecret"], "triggers": triggers})
+    # A service that is down: retries, then a DeliveryFailed Event on the service.
+    await _service(kube, APPS_NAMESPACE, "down", f"http://127.0.0.1:{_closed_port()}{secret_path}")
+    await _rule(
+        kube,
+        APPS_NAMESPACE,
+        "to-down",
+        {"services": ["down"], "triggers": ["on-deployed"], "selector": selector},
+    )
     # Another tenant's rule, selecting everything it may see: apps of its own namespace only.
     await _rule(kube, other_ns, "everything", {"services": ["hook"], "triggers": triggers})
 
@@ -207,6 +228,9 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     assert await _until_async(
         lambda: _has_event(kube, APPS_NAMESPACE, "syntax", "TemplateError", "line 3")
     )
+    for rule, reason in (("nosvc", "ServiceNotFound"), ("nosecret", "SecretNotFound")):
+        cond = await _until_async(lambda r=rule: _ready_condition(kube, APPS_NAMESPACE, r))
+        assert (cond["status"], cond["reason"]) == ("False", reason)
     team = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "team"))
     assert team["status"] == "True"
     await asyncio.sleep(1.0)  # the engine has listed the rules (the checker wrote status)
@@ -258,13 +282,27 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     )  # fmt: skip
     assert failed[0].json["status"] == "failure" and failed[0].problems == []
 
+    # The service that is down: given up after its retries, told on the service.
+    assert await _until_async(
+        lambda: _has_event(kube, APPS_NAMESPACE, "down", "DeliveryFailed", "on-deployed"),
+        timeout=180,
+    )
+    assert secret_path not in str(await _events(kube, APPS_NAMESPACE, "down"))
+
     # Tenant B's rule heard of nothing: the apps live in another namespace.
     assert [r for r in receivers.of("hook") if r.path == "/tenant-b"] == []
     # The webhook URL (a Secret's value) is in no status and no Event.
-    for name in ("team", "typo", "syntax"):
+    for name in ("team", "typo", "syntax", "to-down"):
         rule = await kube.get(API_VERSION, "NotificationRule", name, APPS_NAMESPACE)
         assert secret_path not in str(rule)
         assert secret_path not in str(await _events(kube, APPS_NAMESPACE, name))
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def _until_async(check: Callable[[], Any], timeout: float = 120.0) -> Any:
