@@ -111,7 +111,8 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
 
 def _fallback(n: Notification) -> str:
     """The notification text: shown by clients that draw no blocks, and in alerts."""
-    return _cut(escape(_title(n)) + ("\n" + escape(n.body) if n.body.strip() else ""), _TEXT_MAX)
+    text = escape(_title(n)) + ("\n" + escape(n.body) if n.body.strip() else "")
+    return str(_mrkdwn(text, _TEXT_MAX)["text"])
 
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
