@@ -111,7 +111,8 @@ async def test_install_controller_dry_run_and_uninstall(
     printed = await run_cli(devcluster, "install", "--dry-run")
     assert printed.returncode == 0, printed.stderr
     kinds = [doc["kind"] for doc in yaml.safe_load_all(printed.stdout)]
-    assert kinds.count("CustomResourceDefinition") == 2
+    # Application, Project, NotificationService, NotificationRule.
+    assert kinds.count("CustomResourceDefinition") == 4
     assert {"Namespace", "Project", "ServiceAccount", "ClusterRole", "Deployment"} <= set(kinds)
 
     installed = await run_cli(devcluster, "install", "--namespace", "driftless-system")
