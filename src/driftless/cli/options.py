@@ -164,7 +164,7 @@ def metrics_address_option(what: str) -> Decorator:
         default=None,
         envvar="DRIFTLESS_METRICS_ADDRESS",
         callback=_listen_address,
-        help=f"Serve {what} on HOST:PORT (:8080: every interface); off by default.",
+        help=f"Serve {what} on HOST:PORT (:PORT: every interface); off by default.",
     )
 
 
