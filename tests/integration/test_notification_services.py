@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from driftless.notifications.delivery import Delivery, RetryPolicy
 from driftless.notifications.message import Notification, Target
+from driftless.notifications.services import transport
 from tests.fixtures.receivers import (
     USERNAME,
     HttpReceivers,
@@ -354,6 +355,37 @@ async def test_no_redirect_to_another_host(
     delivery.submit(N, _target("webhook", "moved", secrets={"url": receivers.url("hook", "/m")}))
     await delivery.idle()
     assert receivers.of("hook")[-1].path == "/moved-here" and len(failures.calls) == 1
+
+
+async def test_a_slow_or_garbled_service_is_bounded(
+    receivers: HttpReceivers,
+    delivery: Delivery,
+    failures: Failures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport, "TOTAL_TIMEOUT", 0.3)
+    receivers.slow("hook", 1.0)
+    start = time.monotonic()
+    delivery.submit(N, _target("webhook", "slow", address=receivers.url("hook", "/slow")))
+    await delivery.idle()
+    assert time.monotonic() - start < FAST.attempts * 0.3 + 1.0
+    # Slack's bot API answering 8 MiB of garbage: read up to the cap, retried, then failed.
+    receivers.tokens["slack"] = TOKEN
+    garbage = Reply(200, b"x" * (8 << 20))
+    receivers.script("slack", *[garbage] * FAST.attempts)
+    bot = _target(
+        "slack",
+        "bot",
+        address=receivers.url("slack", "/api"),
+        channel="#c",
+        secrets={"token": TOKEN},
+    )
+    delivery.submit(N, bot)
+    await delivery.idle()
+    assert [reason for _, _, reason in failures.calls] == [
+        "webhook service team-a/slow: timed out",
+        "slack service team-a/bot: Slack's answer is not JSON",
+    ]
 
 
 async def test_close_does_not_wait_for_a_stuck_service(
