@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
 from driftless.cli.install import all_crds
+from driftless.cli.main import cli
 from driftless.notifications.engine import _validation_message
 from driftless.notifications.model import (
     NotificationRuleSpec,
@@ -72,3 +74,13 @@ def test_a_bad_spec_is_named_by_field_never_by_value(model: Any, spec: dict[str,
     message = _validation_message(caught.value)
     assert message.startswith("spec.")
     assert "SECRET-TOKEN-1" not in message and "xxxx" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://ui.example.com", "https://user:pw@ui.example.com", "ui.example.com", "https://"],
+)
+def test_controller_refuses_a_ui_url_that_is_no_plain_http_url(url: str) -> None:
+    result = CliRunner().invoke(cli, ["controller", "--ui-url", url])
+    assert result.exit_code == 2
+    assert "--ui-url" in result.output and "pw" not in result.output
