@@ -55,13 +55,13 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _mrkdwn(escaped: str, limit: int) -> dict[str, Any]:
-    """A mrkdwn text object of already escaped text, cut to ``limit``.
+def _cut_escaped(escaped: str, limit: int) -> str:
+    """Escaped text cut to ``limit``; an entity the cut split (``&am…``) goes whole."""
+    return re.sub(r"&[a-z]{0,3}…$", "…", _cut(escaped, limit))
 
-    Cutting escaped text may split an entity (``&am…``): a dangling one goes.
-    """
-    cut = re.sub(r"&[a-z]{0,3}…$", "…", _cut(escaped, limit))
-    return {"type": "mrkdwn", "text": cut}
+
+def _mrkdwn(escaped: str, limit: int) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _cut_escaped(escaped, limit)}
 
 
 def _title(n: Notification) -> str:
@@ -70,7 +70,7 @@ def _title(n: Notification) -> str:
 
 
 def _is_link(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("https://", "http://")) and len(str(url)) <= 3000
+    return url is not None and url.startswith(("https://", "http://")) and len(url) <= 3000
 
 
 def blocks(n: Notification) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
 def _fallback(n: Notification) -> str:
     """The notification text: shown by clients that draw no blocks, and in alerts."""
     text = escape(_title(n)) + ("\n" + escape(n.body) if n.body.strip() else "")
-    return str(_mrkdwn(text, _TEXT_MAX)["text"])
+    return _cut_escaped(text, _TEXT_MAX)
 
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
