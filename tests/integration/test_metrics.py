@@ -201,7 +201,7 @@ async def test_a_repository_url_with_a_token_never_reaches_a_label(
     await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
 
 
-async def test_probes_health_at_once_ready_once_the_applications_are_listed(
+async def test_probes_health_at_once_ready_once_listed_not_ready_once_stopped(
     kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     namespace = unique("metrics-ready")
@@ -231,6 +231,11 @@ async def test_probes_health_at_once_ready_once_the_applications_are_listed(
 
         await until(is_ready, "/readyz 200")
         assert await get(f"{url}/healthz") == (200, "ok")
+        stop.set()
+        await task
+        task = None
+        stopped = "not ready: the watch of Applications is not running"
+        assert await get(f"{url}/readyz") == (503, stopped)
     finally:
         stop.set()
         if task is not None:

@@ -218,6 +218,12 @@ class Controller:
     # -- informer -----------------------------------------------------
 
     async def _watch_apps(self) -> None:
+        try:
+            await self._list_and_watch()
+        finally:  # stopped (shutdown) or crashed: /readyz must not say ready
+            self.not_ready = "the watch of Applications is not running"
+
+    async def _list_and_watch(self) -> None:
         while True:
             try:
                 version = await self._relist()
