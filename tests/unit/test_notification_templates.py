@@ -179,3 +179,16 @@ async def test_check_through_the_worker_names_the_line() -> None:
         assert failure is not None and (failure.field, failure.line) == ("body", 2)
     finally:
         await renderer.close()
+
+
+async def test_a_render_cancelled_midway_never_answers_the_next_one() -> None:
+    renderer = TemplateRenderer(timeout=5.0)
+    slow = "{% for i in range(100000) %}{% for j in range(3000) %}{% endfor %}{% endfor %}{{ 1 }}"
+    try:
+        task = asyncio.create_task(renderer.render({"title": slow}, variables()))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await renderer.render({"title": "{{ app.name }}"}, variables()) == {"title": "web"}
+    finally:
+        await renderer.close()

@@ -52,7 +52,6 @@ class TemplateRenderer:
         self.memory_mib = memory_mib
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
-        self.restarts = 0
 
     async def render(
         self, fields: Mapping[str, str], context: Mapping[str, Any]
@@ -98,6 +97,10 @@ class TemplateRenderer:
             except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
                 await self._stop()
                 return Failure(field, None, f"template worker failed: {type(exc).__name__}")
+            except asyncio.CancelledError:
+                # Its answer would be read as the next request's: that worker is done.
+                self._kill()
+                raise
             if not raw:
                 await self._stop()  # died (killed by the kernel for memory, say)
                 return Failure(field, None, "template worker stopped while rendering")
@@ -107,8 +110,6 @@ class TemplateRenderer:
         process = self._process
         if process is not None and process.returncode is None:
             return process
-        if process is not None:
-            self.restarts += 1
         home = Path(tempfile.gettempdir())
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -124,6 +125,12 @@ class TemplateRenderer:
             start_new_session=True,  # a terminal's Ctrl-C goes to the controller, which stops it
         )
         return self._process
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
 
     async def _stop(self) -> None:
         process, self._process = self._process, None
