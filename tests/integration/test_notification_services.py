@@ -286,7 +286,7 @@ async def test_a_down_service_does_not_delay_another(
         delivery.submit(N, _target("webhook", "fine", address=receivers.url("hook", "/fine")))
         while not receivers.of("hook"):
             await asyncio.sleep(0.01)
-            assert time.monotonic() - start < 1.0, "the other service was held up"
+            assert time.monotonic() - start < 3.0, "the other service was held up"
         assert receivers.of("hook")[0].status == 200 and failures.calls == []
     finally:
         await delivery.close()
@@ -309,7 +309,7 @@ async def test_rate_limit_holds(receivers: HttpReceivers, failures: Failures) ->
     # By any moment t, at most the burst plus 4 a second have arrived.
     for count, record in enumerate(got, start=1):
         assert count <= 20 + 4 * (record.at - start) + 0.5, count
-    assert 2.4 <= got[-1].at - start < 4.0
+    assert 2.4 <= got[-1].at - start < 6.0
 
 
 async def test_full_queue_drops_the_oldest(receivers: HttpReceivers, failures: Failures) -> None:
