@@ -368,7 +368,8 @@ async def test_a_slow_or_garbled_service_is_bounded(
     start = time.monotonic()
     delivery.submit(N, _target("webhook", "slow", address=receivers.url("hook", "/slow")))
     await delivery.idle()
-    assert time.monotonic() - start < FAST.attempts * 0.3 + 1.0
+    # Without the total timeout each try would take the server's full second (3.15 s in all).
+    assert time.monotonic() - start < 2.6
     # Slack's bot API answering 8 MiB of garbage: read up to the cap, retried, then failed.
     receivers.tokens["slack"] = TOKEN
     garbage = Reply(200, b"x" * (8 << 20))
@@ -397,7 +398,7 @@ async def test_close_does_not_wait_for_a_stuck_service(
     await asyncio.sleep(0.1)
     start = time.monotonic()
     await delivery.close(drain=0.2)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.0  # the stuck request would take 3 s
     assert not delivery.submit(N, _target("webhook", "late", address=receivers.url("hook", "/l")))
 
 
