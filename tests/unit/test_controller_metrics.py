@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from driftless.controller.metrics import MAX_LABEL, app_info_labels, bounded, ended_phase
+from driftless.controller.metrics import (
+    MAX_LABEL,
+    ControllerMetrics,
+    app_info_labels,
+    bounded,
+    ended_phase,
+)
+from driftless.controller.queue import WorkQueue
 from driftless.core.listen import AddressError, parse_listen_address
 from driftless.core.project import LOCAL_SERVER
 
@@ -126,3 +136,31 @@ def test_listen_address(text: str, parsed: tuple[str, int]) -> None:
 def test_bad_listen_address(text: str) -> None:
     with pytest.raises(AddressError):
         parse_listen_address(text)
+
+
+def test_a_hostile_project_cannot_forge_a_series() -> None:
+    """Label values are escaped by the exposition: a newline in a tenant's field stays inside."""
+    app = _app(
+        {"sync": {"status": "Synced"}}, project='p"}\ndriftless_app_info{name="forged"} 1\n#'
+    )
+    apps = {("team", "shop"): app}
+    planner = SimpleNamespace(live=SimpleNamespace(cache=None), server_url=LOCAL_SERVER)
+    reconciler = SimpleNamespace(planner=planner, remote_planners=dict)
+    queue: WorkQueue[tuple[str, str]] = WorkQueue()
+    metrics = ControllerMetrics(lambda: apps, queue, reconciler)  # type: ignore[arg-type]
+    running = _app({"operationState": {"phase": "Running", "startedAt": "t"}})
+    metrics.observed(
+        running, {**app, "status": {"operationState": {"phase": "Failed", "startedAt": "t"}}}
+    )
+    queue.add(("team", "shop"))
+    text = generate_latest(metrics.registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    (info,) = families["driftless_app_info"].samples
+    assert info.labels["name"] == "shop"
+    assert info.labels["project"].startswith('p"}\ndriftless_app_info')
+    (sync,) = families["driftless_app_sync"].samples
+    assert sync.labels["phase"] == "Failed" and sync.value == 1
+    assert families["driftless_workqueue_depth"].samples[0].value == 1
+    assert families["driftless_workqueue_adds"].samples[0].value == 1
+    metrics.forget(("team", "shop"))
+    assert "driftless_app_sync_total{" not in generate_latest(metrics.registry).decode()
