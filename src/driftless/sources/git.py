@@ -142,6 +142,8 @@ _STALE_TMP_SECONDS = 3600.0
 _IN_USE_SECONDS = 600.0
 _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _DETACHED_HEAD_REF = "refs/driftless/HEAD"
+# Repositories whose last ``forget_refs`` time is kept (the oldest go first).
+_FORGOTTEN_KEPT = 1024
 # What git, git-remote-http(s) and ssh print when a server refuses us.
 _AUTH_FAILED = re.compile(
     r"Authentication failed|could not read (Username|Password)|terminal prompts disabled"
@@ -190,6 +192,9 @@ class GitCache:
         self.revision_ttl = max(0.0, revision_ttl)
         # The last ls-remote answer of each repository (fetch URL), by monotonic time.
         self._refs: dict[str, tuple[float, refs.RemoteRefs]] = {}
+        # When ``forget_refs`` last dropped a repository's refs, by ``core.repourl`` key: an
+        # ls-remote that started earlier (in flight then) must not be cached as fresh.
+        self._forgotten: dict[str, float] = {}
         self.trees = self.root / "trees"
         self.keep_trees = max(1, keep_trees)
         self.limits = limits if limits is not None else GitLimits.from_env()
@@ -239,11 +244,16 @@ class GitCache:
     def forget_refs(self, repo_url: str) -> int:
         """Drop the revision cache's refs of ``repo_url`` (any URL form of it: the
         ``core.repourl`` key is compared), so the next resolve asks the repository;
-        returns how many entries went. A webhook's push calls it."""
+        returns how many entries went. An ``ls-remote`` already in flight then is not
+        cached either (it may predate the push). A webhook's push calls it."""
         try:
             key = parse_repo_url(repo_url).key
         except SourceError:
             return 0
+        self._forgotten.pop(key, None)
+        self._forgotten[key] = time.monotonic()
+        while len(self._forgotten) > _FORGOTTEN_KEPT:
+            del self._forgotten[next(iter(self._forgotten))]
         stale = [url for url in self._refs if parse_repo_url(url).key == key]
         for url in stale:
             del self._refs[url]
@@ -391,7 +401,8 @@ class GitCache:
         if not fresh and cached is not None and now - cached[0] < self.revision_ttl:
             return cached[1]
         remote = await self._ls_remote(url, auth)
-        self._refs[url] = (time.monotonic(), remote)
+        if self._forgotten.get(parse_repo_url(url).key, -1.0) < now:
+            self._refs[url] = (now, remote)  # aged from when it was asked
         return remote
 
     async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
