@@ -19,7 +19,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from driftless.core.wellknown import REFRESH_ANNOTATION
 from driftless.kube.client import KubeClient
 from driftless.webhooks.secrets import SECRET_NAME
 from tests.fixtures.forge import Forge
+from tests.fixtures.gitea import Gitea
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
@@ -120,12 +121,6 @@ class Work:
 
     async def push(self, branch: str = "main") -> None:
         await self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
-
-
-@pytest.fixture
-def forge(tmp_path: Path) -> Iterator[Forge]:
-    with Forge(tmp_path / "forge") as hosted:
-        yield hosted
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -279,6 +274,27 @@ async def test_twenty_pushes_at_once_coalesce(
     fetched, listed = git.stats.fetches - fetches, git.stats.ls_remotes - asked
     assert 1 <= fetched <= 5, f"20 pushes made {fetched} fetches"
     assert listed <= 8, f"20 pushes made {listed} ls-remotes"
+
+
+async def test_a_real_gitea_push_reaches_the_controller_listener(
+    kube: KubeClient, gitea: Gitea, listener: str, tmp_path: Path
+) -> None:
+    """Gitea itself (its webhook queue, headers, payload and signature) calls the listener."""
+    repo = unique("hooked")
+    url = await asyncio.to_thread(gitea.create_repo, repo)
+    work = await Work.create(tmp_path / "work", url)
+    first = await work.commit("one")
+    await asyncio.to_thread(gitea.push, work.path, repo, "HEAD:refs/heads/main")
+    app = unique("hook")
+    await create_app(kube, application(app, url, interval="1h"))
+    await wait_for(kube, app, synced_at(first), what="the first commit synced")
+    await asyncio.sleep(SETTLE_SECONDS)
+    hook = f"{listener}/api/v1/webhooks/gitea"
+    await asyncio.to_thread(gitea.add_hook, repo, hook, SECRETS["gitea"])
+    second = await work.commit("two")
+    pushed = time.monotonic()
+    await asyncio.to_thread(gitea.push, work.path, repo, "HEAD:refs/heads/main")
+    await follows_quickly(kube, app, second, pushed)
 
 
 # -- driftless server's route ----------------------------------------------------------------
