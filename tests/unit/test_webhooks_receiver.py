@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from driftless.webhooks.coalesce import Coalescer
 from driftless.webhooks.matching import Followed, Key
-from driftless.webhooks.receiver import Receiver
+from driftless.webhooks.receiver import Receiver, UnavailableError
 from driftless.webhooks.secrets import WebhookSecrets, decode
 
 SECRET = b"s3cret"
@@ -240,3 +240,26 @@ async def test_secrets_are_read_at_most_once_per_ttl() -> None:
         assert await secrets.get("github") == b"s3cret"
         assert await secrets.get("gitlab") is None
     assert reads == 1
+
+
+class Starting(Recorder):
+    def apps(self) -> Iterable[Followed]:
+        raise UnavailableError("the server is starting: Applications not listed yet")
+        yield  # a generator, as the hosts' are
+
+
+async def test_a_host_that_has_not_listed_its_apps_answers_503() -> None:
+    starting = Starting([])
+    receiver = Receiver(WebhookSecrets.fixed({"github": SECRET}), starting)
+    transport = httpx.ASGITransport(app=Starlette(routes=receiver.routes()))
+    raw = json.dumps(PUSH).encode()
+    before = counted("github", "unavailable")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        resp = await http.post("/api/v1/webhooks/github", content=raw, headers=github(raw))
+    assert resp.status_code == 503
+    assert resp.json()["error"] == {
+        "code": "Unavailable",
+        "message": "the server is starting: Applications not listed yet",
+    }
+    assert counted("github", "unavailable") == before + 1
+    assert starting.rounds == []

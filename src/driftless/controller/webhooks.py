@@ -7,7 +7,7 @@ else) on a listener of its own, off by default.
 ``ControllerRefresher``:
 
 * ``apps()``: what the Applications in the controller's memory follow
-  (``matching.followed``);
+  (``matching.followed``); ``UnavailableError`` (503) until they are listed;
 * ``refresh(keys, repo)``: makes the GitCache forget ``repo``'s cached refs
   (so ``--revision-cache`` never delays a push), then puts the keys in the
   work queue now. No API write: the pass that follows asks the repository
@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from driftless.controller.endpoints import HttpListener, listen
 from driftless.controller.manager import Controller
 from driftless.webhooks.matching import Followed, Key, followed
-from driftless.webhooks.receiver import Receiver
+from driftless.webhooks.receiver import Receiver, UnavailableError
 from driftless.webhooks.secrets import WebhookSecrets
 
 __all__ = ["ControllerRefresher", "WebhookListener", "serve_webhooks"]
@@ -42,6 +42,8 @@ class ControllerRefresher:
         self.controller = controller
 
     def apps(self) -> Iterator[Followed]:
+        if self.controller.not_ready is not None:
+            raise UnavailableError(f"the controller is starting: {self.controller.not_ready}")
         for obj in list(self.controller.apps.values()):
             entry = followed(obj)
             if entry is not None:

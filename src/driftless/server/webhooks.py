@@ -9,7 +9,8 @@ Host checks still apply, its body cap does not: the receiver has its own).
 
 * ``apps()`` reads the caches' rows (``rows.Row``: the repository key and
   ``targetRevision`` are there already), so matching a push over 10,000 apps
-  parses nothing and decompresses nothing;
+  parses nothing and decompresses nothing; before the caches are listed it
+  raises ``UnavailableError`` (503);
 * ``refresh(keys, repo)`` writes ``driftless.dev/refresh: webhook:<ms>`` on
   each app with a merge patch (the write ``app refresh`` makes; the
   controller serves it as a normal refresh: it asks the repository for its
@@ -36,7 +37,7 @@ from driftless.kube.client import KubeApiError, KubeClient
 from driftless.kube.errors import KubeNotFoundError
 from driftless.server.caches import Caches
 from driftless.webhooks.matching import Followed, Key
-from driftless.webhooks.receiver import Receiver
+from driftless.webhooks.receiver import Receiver, UnavailableError
 from driftless.webhooks.secrets import WebhookSecrets
 
 __all__ = ["CONCURRENCY", "WebhookRefresher", "receiver", "refresh_value"]
@@ -57,6 +58,8 @@ class WebhookRefresher:
         self.caches = caches
 
     def apps(self) -> Iterator[Followed]:
+        if not self.caches.ready:
+            raise UnavailableError("the server is starting: Applications not listed yet")
         for row in self.caches.rows():
             if row.data["chart"]:
                 continue  # a Helm repository follows no git push

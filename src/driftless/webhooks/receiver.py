@@ -17,14 +17,17 @@ shape ``{"error": {"code", "message"}}`` when it refuses:
 4. ``forges.read``: a bad or missing signature 401, a malformed payload 400;
 5. a ping is 200 ``{"ping": "ok"}``, another event 200 ``{"ignored":
    <event>}``; a push is 202 ``{"refreshed": n}``, ``n`` the apps
-   ``matching.refreshed`` picks from ``refresher.apps()``. The answer does
+   ``matching.refreshed`` picks from ``refresher.apps()``, or 503 while the
+   host has not listed its Applications yet (``apps()`` raises
+   ``UnavailableError``: the forge shows a failed delivery to redeliver,
+   not a silent 0). The answer does
    not wait for the refresh: the apps go to the ``coalesce.Coalescer`` of
    the pushed repository, which calls ``refresher.refresh(keys, repo)``.
 
 Every delivery counts in ``driftless_webhook_requests_total{provider,
 outcome}`` (``outcome``: ``refreshed``, ``ping``, ``ignored``,
 ``unknown_provider``, ``too_large``, ``no_secret``, ``unauthorized``,
-``malformed``; ``provider`` is ``unknown`` for a provider that is not one,
+``malformed``, ``unavailable``; ``provider`` is ``unknown`` for a provider that is not one,
 so a caller cannot grow the label set). Refusals are logged at info with the
 provider and the reason, never a secret or a signature.
 """
@@ -53,6 +56,7 @@ __all__ = [
     "REQUESTS",
     "Receiver",
     "Refresher",
+    "UnavailableError",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,11 +72,16 @@ REQUESTS: Final = Counter(
 )
 
 
+class UnavailableError(Exception):
+    """The host cannot tell which apps a push refreshes yet (its apps are not listed)."""
+
+
 class Refresher(Protocol):
     """What a host gives the receiver: its apps, and how to refresh some of them."""
 
     def apps(self) -> Iterable[Followed]:
-        """What every current Application follows (``matching.followed``)."""
+        """What every current Application follows (``matching.followed``);
+        ``UnavailableError`` while the host has not listed them yet."""
         ...
 
     async def refresh(self, keys: list[Key], repo: str) -> None:
@@ -94,6 +103,7 @@ _CODES: Final = {
     403: "Forbidden",
     404: "NotFound",
     413: "Invalid",
+    503: "Unavailable",
 }
 
 
@@ -159,7 +169,10 @@ class Receiver:
     def _refresh(self, pushes: tuple[forges.Push, ...]) -> int:
         if not pushes:
             return 0
-        keys = matching.refreshed(pushes, self.refresher.apps())
+        try:
+            keys = matching.refreshed(pushes, self.refresher.apps())
+        except UnavailableError as exc:
+            raise _RefusedError(503, "unavailable", str(exc)) from None
         repo = pushes[0].repo_urls[0]
         log.info("webhook push to %s (%s): %d apps to refresh", repo, pushes[0].ref, len(keys))
         if keys:
