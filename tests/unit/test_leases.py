@@ -54,6 +54,28 @@ def test_live_members_are_the_holders_of_unexpired_member_leases() -> None:
     assert seen.holders("member") == {"r-b"}
 
 
+def test_a_member_lease_renewed_long_ago_is_expired_at_first_sight_a_shard_lease_never() -> None:
+    clock = Clock()
+    seen = leases.Observations(clock, wall=lambda: 5000.0, trust_wall_clock=frozenset({"member"}))
+    old_member = leases.Lease("m-x", "r-x", 10, "1", role="member", renewed=4900.0)
+    old_shard = leases.Lease("s-0", "r-x", 10, "1", role="shard", renewed=4900.0)
+    recent = leases.Lease("m-y", "r-y", 10, "1", role="member", renewed=4995.0)
+    seen.observe([old_member, old_shard, recent])
+    assert seen.holders("member") == {"r-y"}
+    assert seen.held("s-0")  # clock skew must never free a shard early
+    clock.now += 5
+    assert seen.holders("member") == set()
+
+
+def test_renew_times_are_read_as_the_api_writes_them() -> None:
+    obj = leases.body("x", "ns", "member", "r-a", 10)
+    assert leases.lease_of(obj).renewed is not None
+    for stamp in ["2026-12-03T18:15:43.583000Z", "2026-12-03T18:15:43Z"]:
+        assert leases.lease_of({"spec": {"renewTime": stamp}}).renewed is not None
+    for odd in ["yesterday", "2026-12-03T18:15:43", 5, "9" * 100]:
+        assert leases.lease_of({"spec": {"renewTime": odd}}).renewed is None
+
+
 @pytest.mark.parametrize(
     "obj",
     [

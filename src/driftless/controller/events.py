@@ -13,6 +13,7 @@ import logging
 import uuid
 from typing import Any
 
+from driftless.controller.repeats import Repeats
 from driftless.core.conditions import now_rfc3339
 from driftless.core.reasons import Reason
 from driftless.core.repourl import redact
@@ -50,6 +51,8 @@ def events_for(old_status: JSON, new_status: JSON) -> list[tuple[str, Reason, st
 class EventRecorder:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
+        # The API server gone: one line per backoff step, not one per app and event.
+        self.repeats = Repeats(log)
 
     async def record(self, app: JSON, type_: str, reason: Reason, message: str) -> None:
         """Create one core/v1 Event about ``app``; failures are logged, never raised."""
@@ -83,4 +86,5 @@ class EventRecorder:
         try:
             await self.client.create(event)
         except KubeApiError as exc:
-            log.warning("cannot record event on %s: %s", meta.get("name"), exc)
+            label = f"cannot record event on {meta.get('name')}"
+            self.repeats.log(logging.WARNING, meta.get("name"), label, str(exc))

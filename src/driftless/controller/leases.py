@@ -11,8 +11,10 @@ our own:
 * whether someone else's Lease expired is judged by *our* clock, like
   client-go: ``Observations`` notes when each Lease last changed as we saw it,
   and a Lease unchanged for its duration is expired. Clocks of different nodes
-  never get compared (a Lease first seen counts as fresh: a newcomer waits one
-  duration before it takes over a dead holder's Lease);
+  are not compared for shard Leases (one first seen counts as fresh: a
+  newcomer waits one duration before it takes over a dead holder's Lease);
+  member Leases may trust ``renewTime`` on first sight (``trust_wall_clock``),
+  so a newcomer does not count a long-dead replica as live;
 * releasing writes an empty holder (a successor takes over at once instead of
   waiting for the duration).
 
@@ -50,6 +52,7 @@ class Lease:
     version: str  # metadata.resourceVersion, the compare-and-swap token
     transitions: int = 0
     role: str = ""  # the LEASE_LABEL value
+    renewed: float | None = None  # spec.renewTime, wall-clock seconds (None: unreadable)
 
 
 def lease_of(obj: JSON) -> Lease:
@@ -65,7 +68,18 @@ def lease_of(obj: JSON) -> Lease:
         version=str(meta.get("resourceVersion", "")),
         transitions=transitions if isinstance(transitions, int) else 0,
         role=str((meta.get("labels") or {}).get(LEASE_LABEL, "")),
+        renewed=_seconds(spec.get("renewTime")),
     )
+
+
+def _seconds(stamp: object) -> float | None:
+    if not isinstance(stamp, str) or len(stamp) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def _clamp(seconds: int) -> int:
@@ -102,8 +116,16 @@ def body(
 class Observations:
     """When each Lease last changed, by our clock (see the module doc)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        *,
+        trust_wall_clock: frozenset[str] = frozenset(),
+    ) -> None:
         self._clock = clock
+        self._wall = wall
+        self._trusted = trust_wall_clock
         self._seen: dict[str, tuple[Lease, float]] = {}
 
     def observe(self, leases: Iterable[Lease]) -> None:
@@ -112,9 +134,26 @@ class Observations:
         fresh: dict[str, tuple[Lease, float]] = {}
         for lease in leases:
             previous = self._seen.get(lease.name)
-            since = now if previous is None or previous[0].version != lease.version else previous[1]
+            if previous is None:
+                since = now - self._age(lease)
+            elif previous[0].version != lease.version:
+                since = now
+            else:
+                since = previous[1]
             fresh[lease.name] = (lease, since)
         self._seen = fresh
+
+    def _age(self, lease: Lease) -> float:
+        """How old a Lease first seen is: 0, unless its role trusts the wall clock.
+
+        Membership may (it only says who *should* own what, Leases guarantee
+        who does): a replica killed long ago then does not count as live for
+        one more duration. Shard Leases never do: clock skew must not let two
+        replicas hold one.
+        """
+        if lease.role not in self._trusted or lease.renewed is None:
+            return 0.0
+        return max(0.0, min(self._wall() - lease.renewed, float(lease.duration)))
 
     def note(self, lease: Lease) -> None:
         """Our own write: its new version, seen now."""

@@ -5,7 +5,9 @@ module makes it so with one Lease ``driftless-shard-<k>`` per shard, in the
 controller's namespace, and guarantees that no app is reconciled by two
 replicas at once:
 
-* every ``period`` seconds (``tick``) a replica renews its member Lease, lists
+* every ``period`` seconds (``tick``) a replica renews its member Lease (in
+  its first round only that: the replicas starting together see each other
+  before they claim shards, so they do not hand shards around), lists
   all driftless Leases, renews the shard Leases it holds and acquires the ones
   hashing gives it, but only when free or expired (by its own clock, see
   ``controller.leases``) — never by force;
@@ -38,7 +40,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from driftless.controller import leases, sharding
+from driftless.controller import leases, membership, sharding
 from driftless.controller.membership import Membership
 from driftless.kube.client import KubeApiError, KubeClient
 
@@ -81,7 +83,7 @@ class ShardKeeper:
         self.id = replica_id
         self.shards = shards
         self.member = Membership(client, namespace, replica_id, duration)
-        self.seen = leases.Observations()
+        self.seen = leases.Observations(trust_wall_clock=frozenset({membership.ROLE}))
         self._on_gained = on_gained
         self._duration = duration
         self._period = period
@@ -91,6 +93,7 @@ class ShardKeeper:
         self._releasing: set[int] = set()
         self._running: dict[int, set[asyncio.Task[Any]]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._rounds = 0
 
     # -- what the workers ask -------------------------------------------
 
@@ -122,11 +125,14 @@ class ShardKeeper:
         task = asyncio.create_task(body())
         running = self._running.setdefault(shard, set())
         running.add(task)
+        # Who reconciled what, when (the HA test checks no app ran on two replicas at once).
+        log.debug("replica %s: reconcile of %s/%s began (shard %d)", self.id, *key, shard)
         try:
             await asyncio.wait({task})
         finally:
             running.discard(task)
             task.cancel()  # only when we were cancelled ourselves: it is done otherwise
+            log.debug("replica %s: reconcile of %s/%s ended", self.id, *key)
         if task.cancelled():
             log.info("app %s/%s: reconcile cancelled: shard %d lost", *key, shard)
             return True
@@ -137,12 +143,15 @@ class ShardKeeper:
 
     async def run(self) -> None:
         """Tick every ``period`` seconds until cancelled."""
+        # A round cut short is retried next period; the renew deadline timers keep
+        # the guarantee meanwhile, whatever the API server does.
+        bound = max(self._period, self._deadline / 2)
         while True:
             try:
-                async with asyncio.timeout(self._period):
+                async with asyncio.timeout(bound):
                     await self.tick()
             except TimeoutError:
-                log.debug("lease round took longer than %gs", self._period)
+                log.debug("lease round took longer than %gs", bound)
             except KubeApiError as exc:
                 log.debug("lease round failed: %s", exc)
             await asyncio.sleep(self._period)
@@ -151,6 +160,9 @@ class ShardKeeper:
         """One round: membership, then renew, lose, acquire and release shards."""
         self.seen.observe(await leases.list_leases(self.client, self.namespace))
         await self.member.renew(self.seen)
+        self._rounds += 1
+        if self._rounds == 1:
+            return  # announce ourselves first: replicas starting together then split at once
         wanted = sharding.owned_by(self.id, self.shards, self.member.live(self.seen))
         # In parallel: one slow request must not hold up the other renewals.
         await asyncio.gather(*(self._keep(shard) for shard in list(self._held)))
