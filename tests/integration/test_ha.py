@@ -11,6 +11,8 @@ them (``--shards``, ``--replica-id``). What a user would check:
   once (same uid, one history entry);
 * a replica added takes over exactly the shards rendezvous hashing gives it
   (about 1/N) and reconciles their apps; the others keep theirs;
+* an app pinned to a shard (label ``driftless.dev/shard``) is reconciled by
+  the replica holding that shard;
 * SIGTERM releases the Leases at once (a successor holds them in seconds, not
   after the Lease duration), and ends the process within ~5 s even when the
   API server cannot be reached (connections refused, or hanging).
@@ -354,6 +356,20 @@ async def test_three_replicas_share_fail_over_and_rebalance(
     )
     assert_never_two_at_once(replicas)
 
+    # A pin wins: ha-0 labelled with a shard another replica holds is reconciled there.
+    owner = after[shard_of("ha-0")]
+    target = next(k for k, who in sorted(after.items()) if who != owner)
+    runs_before = _count(replicas, after[target], "ha-0")
+    pin = {"metadata": {"labels": {sharding.SHARD_LABEL: str(target)}}}
+    await kube.merge_patch(API_VERSION, "Application", "ha-0", pin, namespace=NS)
+    await eventually(
+        lambda: _more(replicas, after[target], "ha-0", runs_before),
+        timeout=30,
+        what=f"{after[target]} reconciling the pinned app",
+        why=replicas.tails,
+    )
+    assert_never_two_at_once(replicas)
+
     # SIGTERM: r-3 ends within seconds and frees its Leases; the others take them at once.
     proc = replicas.procs["r-3"]
     proc.send_signal(signal.SIGTERM)
@@ -391,6 +407,14 @@ async def _settled(kube: KubeClient, members: list[str]) -> dict[int, str] | Non
     """The shard holders, once they are exactly what hashing over ``members`` says."""
     held = await holders(kube)
     return held if held == sharding.assignment(SHARDS, members) else None
+
+
+def _count(replicas: Replicas, replica: str, app: str) -> int:
+    return sum(1 for run in intervals(replicas).get(app, []) if run[2] == replica)
+
+
+async def _more(replicas: Replicas, replica: str, app: str, than: int) -> bool | None:
+    return True if _count(replicas, replica, app) > than else None
 
 
 async def _reconciled_by(replicas: Replicas, replica: str, apps: list[str]) -> bool | None:

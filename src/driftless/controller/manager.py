@@ -185,7 +185,8 @@ class Controller:
         finally:
             await shutdown.cancel_all(tasks)
             if self.keeper is not None:  # workers stopped: free the Leases for a successor
-                await shutdown.bounded("releasing the Leases", self.keeper.close(), 2.0)
+                leases = shutdown.LEASES_SECONDS
+                await shutdown.bounded("releasing the Leases", self.keeper.close(), leases)
             await shutdown.bounded("closing the watches", self.cache.close())
             await shutdown.bounded("closing remote clusters", self.reconciler.close())
 
