@@ -10,7 +10,8 @@ them (``--shards``, ``--replica-id``). What a user would check:
   shard within ~15 s, the sync ends Succeeded with its PreSync hook Job run
   once (same uid, one history entry);
 * a replica added takes over exactly the shards rendezvous hashing gives it
-  (about 1/N) and reconciles their apps; the others keep theirs;
+  (about 1/N) and reconciles their apps; the others keep theirs; its
+  ``/metrics`` says which shards it holds;
 * an app pinned to a shard (label ``driftless.dev/shard``) is reconciled by
   the replica holding that shard;
 * SIGTERM releases the Leases at once (a successor holds them in seconds, not
@@ -24,9 +25,11 @@ import asyncio
 import contextlib
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -115,7 +118,9 @@ class Replicas:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.killed_at: dict[str, datetime] = {}
 
-    def start(self, replica: str, shards: int = SHARDS) -> subprocess.Popen[bytes]:
+    def start(
+        self, replica: str, shards: int = SHARDS, extra: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{replica}.log").open("wb")
         proc = subprocess.Popen(
             [
@@ -123,7 +128,7 @@ class Replicas:
                 "controller", "--namespace", NS, "--interval", "1h", "--log-level", "debug",
                 "--cache-dir", str(self.logs / f"repos-{replica}"),
                 "--allow-local-repositories",  # the repositories of these tests are file://
-                "--shards", str(shards), "--replica-id", replica,
+                "--shards", str(shards), "--replica-id", replica, *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -337,7 +342,8 @@ async def test_three_replicas_share_fail_over_and_rebalance(
 
     # A replica joins: it gets exactly the shards hashing gives it, nothing else moves.
     before = await holders(kube)
-    replicas.start("r-3")
+    port = _free_port()
+    replicas.start("r-3", extra=(f"--metrics-address=127.0.0.1:{port}",))
     after = await eventually(
         lambda: _settled(kube, [*live, "r-3"]),
         timeout=45,
@@ -346,6 +352,11 @@ async def test_three_replicas_share_fail_over_and_rebalance(
     )
     moved = {k for k in before if before[k] != after[k]}
     assert moved == {k for k, who in after.items() if who == "r-3"}
+    scraped = await asyncio.to_thread(_scrape, port)
+    assert {
+        int(k)
+        for k in re.findall(r'driftless_shard_held\{replica="r-3",shard="(\d+)"\} 1', scraped)
+    } == moved
     assert 0 < len(moved) < SHARDS / 2  # ~1/3 of the shards with three live replicas
     touched = [n for n in [*names, "ha-hook"] if shard_of(n) in moved]
     await eventually(
@@ -407,6 +418,17 @@ async def _settled(kube: KubeClient, members: list[str]) -> dict[int, str] | Non
     """The shard holders, once they are exactly what hashing over ``members`` says."""
     held = await holders(kube)
     return held if held == sharding.assignment(SHARDS, members) else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        return str(resp.read().decode())
 
 
 def _count(replicas: Replicas, replica: str, app: str) -> int:

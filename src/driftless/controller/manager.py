@@ -56,6 +56,7 @@ from driftless.controller.metrics import ControllerMetrics
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import Reconciler
 from driftless.controller.repeats import Repeats
+from driftless.controller.shard_metrics import ShardCollector
 from driftless.controller.shards import ShardKeeper
 from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError, TransientError
@@ -163,6 +164,8 @@ class Controller:
         # Identical failures of many apps (API server gone) make one line per backoff step.
         self.repeats = Repeats(log)
         self.keeper = self._keeper()
+        if self.keeper is not None:
+            self.metrics.registry.register(ShardCollector(self.keeper))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then end in bounded time (``controller.shutdown``)."""
