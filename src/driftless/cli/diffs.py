@@ -23,6 +23,7 @@ from driftless.core.errors import DriftlessError
 from driftless.core.models import Application
 from driftless.diff.report import ResourceDiff
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.pipeline.decryption import Decrypting
 from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
@@ -73,7 +74,8 @@ async def app_diffs(
     client: KubeClient, app: Application, *, home: str, local: LocalTree | None = None
 ) -> list[ResourceDiff]:
     """Plan ``app`` as the controller would (its Project from ``home``) and diff every resource."""
-    planner = Planner(client, source_renderer(local), ClusterProjects(client, home), home=home)
+    renderer = Decrypting(source_renderer(local), client)
+    planner = Planner(client, renderer, ClusterProjects(client, home), home=home)
     try:
         return plan_diffs(await planner.plan(app))
     finally:

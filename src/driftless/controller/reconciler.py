@@ -57,12 +57,13 @@ from driftless.kube.client import (
 from driftless.pipeline import policy as ops
 from driftless.pipeline import requests
 from driftless.pipeline import status as outcomes
+from driftless.pipeline.decryption import Decrypting
 from driftless.pipeline.drive import drive
 from driftless.pipeline.inventory import StatusInventory
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
-from driftless.pipeline.renderers import GitRenderer
+from driftless.pipeline.renderers import GitRenderer, Renderer
 from driftless.render import RenderTools
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
@@ -195,9 +196,10 @@ class Reconciler:
         self._retired.clear()
         await self.destinations.close()
 
-    def _renderer(self) -> GitRenderer:
+    def _renderer(self) -> Renderer:
         # Each planner has its own bounded render cache, dropped with the planner.
-        return GitRenderer(self.git, self.tools or RenderTools())
+        # SOPS keys are read from the apps' cluster (``self.client``), never the destination.
+        return Decrypting(GitRenderer(self.git, self.tools or RenderTools()), self.client)
 
     def remote_planners(self) -> dict[tuple[str, str], Planner]:
         """The planner of each remote cluster in use, by (app namespace, server URL) (a copy)."""

@@ -164,6 +164,25 @@ class JsonnetSource(ApiModel):
     )
 
 
+class SecretReference(ApiModel):
+    """A Secret by name, in the Application's own namespace."""
+
+    name: Annotated[str, Field(pattern=names.RELEASE_NAME_PATTERN, max_length=253)] = Field(
+        description="Name of the Secret."
+    )
+
+
+class SourceDecryption(ApiModel):
+    """Decryption of SOPS-encrypted documents after the render (Flux's ``spec.decryption``)."""
+
+    provider: Annotated[str, Field(pattern=r"^sops$")] = Field(
+        "sops", description="Only sops is supported."
+    )
+    secret_ref: SecretReference = Field(
+        description="Secret in the app's namespace whose *.agekey entries hold age identities."
+    )
+
+
 class ApplicationSource(ApiModel):
     """Where the desired state comes from.
 
@@ -188,6 +207,9 @@ class ApplicationSource(ApiModel):
     kustomize: KustomizeSource | None = Field(None, description="Kustomize options.")
     helm: HelmSource | None = Field(None, description="Helm options.")
     jsonnet: JsonnetSource | None = Field(None, description="Jsonnet options.")
+    decryption: SourceDecryption | None = Field(
+        None, description="Decrypt SOPS-encrypted documents of the render with keys from a Secret."
+    )
 
 
 class ApplicationDestination(ApiModel):

@@ -35,6 +35,9 @@ class Reason(StrEnum):
     SOURCE_FAILED = "SourceFailed"
     # Ready=False, Stalled=True: the manifests cannot be rendered or parsed.
     RENDER_FAILED = "RenderFailed"
+    # Ready=False, Stalled=True: a SOPS-encrypted document cannot be decrypted (no key,
+    # wrong key, garbage metadata); nothing is applied or pruned.
+    DECRYPTION_FAILED = "DecryptionFailed"
     # Ready=False, Stalled=True: rendered objects refused by the cluster or policy.
     VALIDATION_FAILED = "ValidationFailed"
     # Ready=False, retried with backoff: the repository could not be reached.

@@ -164,6 +164,27 @@ GITEA: Final = Component(
     assets=("options", "templates", "public"),
 )
 
+# SOPS: decrypts the SOPS-encrypted documents of a repository after the render
+# (``pipeline.decryption``); needed at run time like helm, so ``devcluster build`` builds it.
+SOPS_VERSION: Final = "v3.13.3"
+SOPS: Final = Component(
+    name="sops",
+    version=SOPS_VERSION,
+    module="github.com/getsops/sops/v3",
+    package="github.com/getsops/sops/v3/cmd/sops",
+    recipe=Recipe.WRAPPER,
+)
+# age-keygen: makes the age keys the SOPS tests encrypt to. Tests only, so on demand.
+AGE_VERSION: Final = "v1.3.1"
+AGE_KEYGEN: Final = Component(
+    name="age-keygen",
+    version=AGE_VERSION,
+    module="filippo.io/age",
+    package="filippo.io/age/cmd/age-keygen",
+    recipe=Recipe.WRAPPER,
+    version_var="main.Version",
+)
+
 #: Every component, in build order (the control plane first: it is what ``up`` needs).
 ALL: Final[tuple[Component, ...]] = (
     ETCD,
@@ -176,6 +197,7 @@ ALL: Final[tuple[Component, ...]] = (
     HELM,
     REGISTRY,
     OIDC_PROVIDER,
+    SOPS,
 )
 #: What ``DevCluster.up()`` runs.
 CONTROL_PLANE: Final[tuple[Component, ...]] = (
@@ -189,6 +211,6 @@ CONTROL_PLANE: Final[tuple[Component, ...]] = (
 TOOLS: Final[tuple[Component, ...]] = (KUBECTL, KUSTOMIZE, HELM)
 
 #: Built on demand only (a test fixture calls ``binaries.ensure``), not by ``devcluster build``.
-ON_DEMAND: Final[tuple[Component, ...]] = (GITEA,)
+ON_DEMAND: Final[tuple[Component, ...]] = (GITEA, AGE_KEYGEN)
 
 BY_NAME: Final[dict[str, Component]] = {c.name: c for c in (*ALL, *ON_DEMAND)}

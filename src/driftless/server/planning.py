@@ -67,6 +67,7 @@ from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeApiError, KubeForbiddenError
+from driftless.pipeline.decryption import Decrypting
 from driftless.pipeline.diffs import diff_entries
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
@@ -315,7 +316,7 @@ class Planning:
             raise ValueError("the server never reads local repositories")
         self.control = control
         self.home = home
-        self.renderer = GitRenderer(git, tools)
+        self.renderer = Decrypting(GitRenderer(git, tools), control)
         self.projects = ClusterProjects(control, home)
         self.local = Planner(control, self.renderer, self.projects, home=home)
         self.destinations = Destinations(control)
