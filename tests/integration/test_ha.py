@@ -3,6 +3,7 @@
 Real processes against the embedded control plane, as an administrator runs
 them (``--shards``, ``--replica-id``). What a user would check:
 
+* ``driftless version`` shows which replica holds which shards;
 * every app is reconciled and Ready, and no app was ever reconciled by two
   replicas at once (each replica logs when a reconcile of an app begins and
   ends; the intervals of different replicas never overlap);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import signal
 import socket
@@ -285,6 +287,11 @@ async def test_three_replicas_share_fail_over_and_rebalance(
         what="the shards split by hashing",
         why=replicas.tails,
     )
+    # `driftless version` tells the administrator the same.
+    shown = await asyncio.to_thread(_version, replicas.kubeconfig)
+    assert shown["replicas"] == {
+        r: sorted(k for k, who in held.items() if who == r) for r in ["r-0", "r-1", "r-2"]
+    }
     for replica in ["r-0", "r-1", "r-2"]:  # each app is reconciled by its shard's holder
         mine = [n for n in names if held[shard_of(n)] == replica]
         await eventually(
@@ -418,6 +425,17 @@ async def _settled(kube: KubeClient, members: list[str]) -> dict[int, str] | Non
     """The shard holders, once they are exactly what hashing over ``members`` says."""
     held = await holders(kube)
     return held if held == sharding.assignment(SHARDS, members) else None
+
+
+def _version(kubeconfig: Path) -> JSON:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={kubeconfig}",
+            "version", "-n", NS, "-o", "json",
+        ],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout))
 
 
 def _free_port() -> int:
