@@ -14,6 +14,7 @@ from driftless.cli.cluster import cluster_group
 from driftless.cli.completion import completion_command
 from driftless.cli.context import Globals
 from driftless.cli.controller import controller_command
+from driftless.cli.import_cmd import import_command
 from driftless.cli.install import install_command, uninstall_command
 from driftless.cli.login import login_command, logout_command
 from driftless.cli.project import project_group
@@ -83,6 +84,7 @@ cli.add_command(completion_command)
 cli.add_command(render_command)
 cli.add_command(diff_local_command)
 cli.add_command(apply_command)
+cli.add_command(import_command)
 
 
 def main() -> None:
