@@ -8,7 +8,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from driftless.render import metrics as render_metrics
+from driftless.render.exec import ToolError
 from driftless.sources import gitmetrics
+from driftless.sources.gitexec import GitCommandError
 
 
 def _value(name: str, **labels: str) -> float:
@@ -39,3 +41,20 @@ def test_render_failure_counted_and_timed() -> None:
         raise ValueError("bad input")
     assert _value("driftless_render_duration_seconds_count", renderer="jsonnet") == count + 2
     assert _value("driftless_render_failures_total", renderer="jsonnet") == failed + 1
+
+
+def test_the_real_errors_pass_through_unchanged() -> None:
+    """git's and the tools' errors are frozen dataclasses: they reach the caller as they are
+    (not a FrozenInstanceError from re-setting their traceback), still counted."""
+    bad = _value("driftless_git_request_total", request_type="ls-remote", outcome="failure")
+    failed = _value("driftless_render_failures_total", renderer="helm")
+    error = GitCommandError("ls-remote", 128, "fatal: unable to access")
+    with pytest.raises(GitCommandError) as raised, gitmetrics.measured("ls-remote"):
+        raise error
+    assert raised.value is error
+    with pytest.raises(ToolError), render_metrics.measured("helm"):
+        raise ToolError("helm", 1, "Error: chart not found")
+    assert _value("driftless_git_request_total", request_type="ls-remote", outcome="failure") == (
+        bad + 1
+    )
+    assert _value("driftless_render_failures_total", renderer="helm") == failed + 1

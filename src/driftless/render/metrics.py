@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from prometheus_client import Counter, Histogram
 
@@ -33,16 +32,27 @@ FAILURES = Counter(
 )
 
 
-@contextmanager
-def measured(renderer: str) -> Iterator[None]:
+def measured(renderer: str) -> _Measured:
     """Time the block as one render by ``renderer``; count it as failed if it raises."""
-    started = time.perf_counter()
-    try:
-        yield
-    except asyncio.CancelledError:
-        raise
-    except BaseException:
-        FAILURES.labels(renderer).inc()
-        DURATION.labels(renderer).observe(time.perf_counter() - started)
-        raise
-    DURATION.labels(renderer).observe(time.perf_counter() - started)
+    return _Measured(renderer)
+
+
+class _Measured:
+    """A plain context manager, not ``@contextmanager``: an error leaves the block untouched
+    (contextlib re-sets ``__traceback__``, which the frozen ``ToolError`` refuses)."""
+
+    def __init__(self, renderer: str) -> None:
+        self.renderer = renderer
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None and issubclass(kind, asyncio.CancelledError):
+            return
+        if kind is not None:
+            FAILURES.labels(self.renderer).inc()
+        DURATION.labels(self.renderer).observe(time.perf_counter() - self.started)

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Literal
 
 from prometheus_client import Counter, Histogram
@@ -38,18 +37,33 @@ DURATION = Histogram(
 )
 
 
-@contextmanager
-def measured(request_type: RequestType) -> Iterator[None]:
+def measured(request_type: RequestType) -> _Measured:
     """Count and time the block as one ``request_type`` request."""
-    started = time.perf_counter()
-    try:
-        yield
-    except asyncio.CancelledError:
-        raise
-    except BaseException:
-        _count(request_type, "failure", started)
-        raise
-    _count(request_type, "success", started)
+    return _Measured(request_type)
+
+
+class _Measured:
+    """A plain context manager, not ``@contextmanager``: an error leaves the block untouched.
+
+    contextlib re-sets the ``__traceback__`` of what the block raised, which a frozen
+    dataclass exception refuses: ``GitCommandError`` became a FrozenInstanceError and
+    crashed the reconcile instead of reporting the git failure.
+    """
+
+    def __init__(self, request_type: RequestType) -> None:
+        self.request_type = request_type
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            _count(self.request_type, "success", self.started)
+        elif not issubclass(kind, asyncio.CancelledError):
+            _count(self.request_type, "failure", self.started)
 
 
 def _count(request_type: str, outcome: str, started: float) -> None:
