@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -67,6 +68,8 @@ async def run_controller(
     try:
         # Credentials live with the controller (its namespace is off-limits to apps).
         store = CredentialStore(client, settings.home)
+        # Charts and their dependencies are fetched with the same credentials.
+        tools = dataclasses.replace(tools, chart_credentials=store.chart_credentials)
         git = GitCache(
             cache,
             credentials=store.auth,

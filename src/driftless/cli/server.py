@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -246,6 +247,7 @@ async def _planning(
     tools = render_tools(render_socket, service=True)
     try:
         store = CredentialStore(client, namespace)
+        tools = dataclasses.replace(tools, chart_credentials=store.chart_credentials)
         git = GitCache(
             cache_dir or cache_root() / "server-repos",
             credentials=store.auth,

@@ -52,7 +52,7 @@ from driftless.pipeline.health_config import HealthConfig
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.projects import ProjectSource
 from driftless.pipeline.renderers import Renderer
-from driftless.render import KubeTarget
+from driftless.render import KubeTarget, chart_deps
 from driftless.sync import execute, ownership, prune, scope
 from driftless.sync import plan as sync_plan
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
@@ -116,7 +116,11 @@ class Planner:
         check_source(project, app.spec.source.repo_url)
         # A cluster failure is not a render failure: the target is read first.
         target = await self.kube_target()
-        revision_used, manifests = await self.renderer.render(app, revision, target, fresh=fresh)
+        # Chart dependencies' repositories are held to the same sourceRepos rule.
+        with chart_deps.checking_repositories(lambda url: check_source(project, url)):
+            revision_used, manifests = await self.renderer.render(
+                app, revision, target, fresh=fresh
+            )
         desired = await self._prepare(app, project, manifests)
         resources, hooks = sync_plan.split_hooks(desired)
         await self.live.watch({(d.api_version, d.ref.kind) for d in resources})

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
@@ -109,11 +110,19 @@ async def fetch_chart(
     cache_root: Path,
     plain_http_registries: frozenset[str] = frozenset(),
     timeout: float = 120.0,
+    credentials: tuple[str, str] | None = None,
 ) -> FetchedChart:
-    """Resolve ``wanted`` among the versions of ``chart`` and return it on disk."""
+    """Resolve ``wanted`` among the versions of ``chart`` and return it on disk.
+
+    ``credentials`` (user name, password) are the ones driftless holds for
+    ``repo_url``; they are bound to the origin the repository is fetched from.
+    """
     if not _CHART_NAME.match(chart) or ".." in chart.split("/"):
         raise SourceError(f"invalid chart name {chart!r}")
     repo = _Repository.parse(repo_url, chart, plain_http_registries)
+    if repo.auth is None and credentials is not None:
+        bound = chart_http.BasicAuth(chart_http.origin(repo.url), *credentials)
+        repo = dataclasses.replace(repo, auth=bound)
     access = await asyncio.to_thread(chart_access.fingerprint, repo.auth, cache_root)
     base = cache_root / repo.cache_dir_name(access) / chart.replace("/", "_")
     if chart_versions.is_exact(wanted):

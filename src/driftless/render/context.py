@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from driftless.render.wire import RenderRequest
 
 DEFAULT_TIME_LIMIT = 120.0
+
+# A chart repository URL -> the (user name, password) driftless holds for it, if any.
+ChartCredentials = Callable[[str], Awaitable[tuple[str, str] | None]]
 
 
 def default_cache_dir() -> Path:
@@ -59,7 +62,9 @@ class RenderTools:
     ``plain_http_registries``: ``host:port`` of OCI registries spoken to over
     plain HTTP (a local test registry); every other one uses HTTPS.
     ``isolation``: the render server every render goes to (``None``: render
-    in this process).
+    in this process). ``chart_credentials``: the repository credentials for a
+    chart repository URL (charts and their dependencies are fetched in the
+    controller process, never in the render server).
     """
 
     kustomize: str = "kustomize"
@@ -70,6 +75,7 @@ class RenderTools:
     time_limit: float = DEFAULT_TIME_LIMIT
     download_limit: float = DEFAULT_TIME_LIMIT
     isolation: RenderIsolation | None = field(default=None, compare=False)
+    chart_credentials: ChartCredentials | None = field(default=None, compare=False)
 
     def executable(self, name: str) -> str:
         """The path of ``kustomize`` or ``helm``; ``DriftlessError`` when it is nowhere."""

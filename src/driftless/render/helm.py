@@ -5,11 +5,14 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
 * ``chart_dir`` holds ``Chart.yaml``; ``root`` is the tree it must not leave
   (the repository, or the extracted archive of a chart from a repository).
 * Dependencies: those vendored in ``charts/`` (a directory or a ``.tgz``) are
-  used as they are. Dependencies declared in ``Chart.yaml`` but not vendored
-  are built with ``helm dependency build`` only when they are in-repository
-  ``file://`` charts (on a private copy of the tree: the shared tree is never
-  written); a missing dependency from a chart repository is a ``RenderError``
-  — a render must not depend on a third-party repository being up. A
+  used as they are. Dependencies from chart repositories are fetched by the
+  controller (``chart_deps``, it holds the network and the credentials) and
+  given as ``dependencies``, a directory of unpacked charts: they are copied
+  into ``charts/`` of a private copy of the tree (the shared tree is never
+  written), in-repository ``file://`` ones beside them. Without
+  ``dependencies``, in-repository ``file://`` charts are built with ``helm
+  dependency build`` on a private copy, and a missing dependency from a chart
+  repository is a ``RenderError`` (the render server never downloads). A
   ``file://`` path outside the repository, through a symlink loop or holding
   a NUL is a ``RenderError`` on ``Chart.yaml``.
 * Values, in Helm's order of precedence: ``valueFiles`` (relative to the
@@ -44,6 +47,7 @@ import asyncio
 import os
 import posixpath
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,11 +99,13 @@ async def render_helm(
     time_limit: float,
     scratch_dir: Path | None = None,
     display: str | None = None,
+    dependencies: Path | None = None,
 ) -> list[Manifest]:
     """Render the chart in ``chart_dir`` (see the module contract).
 
     ``display`` names the chart directory in messages and ``source_file``
-    (default: its path relative to ``root``).
+    (default: its path relative to ``root``); ``dependencies`` holds the
+    chart's fetched repository dependencies (``chart_deps.prepare``).
     """
     opts = options or HelmSource()
     release = checked_release(release)
@@ -107,16 +113,26 @@ async def render_helm(
     real_chart = chart_dir.resolve()
     shown = display or _relative(real_chart, real_root)
     value_files, missing = await asyncio.to_thread(
-        _inspect_chart, real_root, real_chart, shown, opts
+        _inspect_chart, real_root, real_chart, shown, opts, dependencies is not None
     )
     with tempfile.TemporaryDirectory(prefix="driftless-helm-") as private:
         inline = _write_inline_values(opts.values, Path(private))
         args = template_arguments(opts, release, kube, [*value_files, *inline])
         aliases = {f"{real_root}/": "", f"{private}/": ""}
-        if not missing:
+        if not missing and dependencies is None:
             output = await _template(
                 helm, release.name, real_chart, args, time_limit, aliases, shown
             )
+        elif dependencies is not None:
+            async with scratch.tree_copy(real_root, scratch_dir) as copy_root:
+                copy_chart = copy_root / _relative(real_chart, real_root)
+                aliases[f"{copy_root}/"] = ""
+                await asyncio.to_thread(
+                    _vendor, copy_root, copy_chart, dependencies, missing, shown
+                )
+                output = await _template(
+                    helm, release.name, copy_chart, args, time_limit, aliases, shown
+                )
         else:
             # Dependencies to build: on a private copy, never in the shared tree.
             async with scratch.tree_copy(real_root, scratch_dir) as copy_root:
@@ -133,9 +149,13 @@ async def render_helm(
 
 
 def _inspect_chart(
-    real_root: Path, real_chart: Path, shown: str, opts: HelmSource
+    real_root: Path, real_chart: Path, shown: str, opts: HelmSource, fetched: bool = False
 ) -> tuple[list[Path], list[Dependency]]:
-    """Check the chart before Helm reads it: (checked values files, deps to build)."""
+    """Check the chart before Helm reads it: (checked values files, deps to build).
+
+    ``fetched``: the repository dependencies were fetched; only ``file://``
+    ones are left to build.
+    """
     chart_file = real_chart / CHART_FILE
     if not chart_file.is_file():
         raise RenderError("no Chart.yaml in the chart directory", file=shown)
@@ -143,6 +163,8 @@ def _inspect_chart(
     meta = _read_chart_meta(chart_file, _join(shown, CHART_FILE))
     value_files = [_value_file(real_root, real_chart, shown, vf) for vf in opts.value_files]
     missing = missing_dependencies(meta, real_chart)
+    if fetched:
+        missing = [d for d in missing if not d.repository or d.repository.startswith("file://")]
     _check_buildable(missing, real_root, real_chart, _join(shown, CHART_FILE))
     return value_files, missing
 
@@ -421,6 +443,36 @@ def _check_buildable(
                 f"dependency {dep.name} ({dep.repository}) resolves outside the repository",
                 file=shown_chart_file,
             )
+
+
+def _vendor(
+    copy_root: Path, copy_chart: Path, fetched: Path, local: list[Dependency], shown: str
+) -> None:
+    """Fill ``charts/`` of the private copy: the fetched charts, then the file:// ones.
+
+    Only new entries are added: files of the copy (hard links into the shared
+    tree) are never written.
+    """
+    charts = copy_chart / "charts"
+    if charts.is_symlink() or (charts.exists() and not charts.is_dir()):
+        raise RenderError("charts is not a directory", file=_join(shown, "charts"))
+    charts.mkdir(exist_ok=True)
+    for entry in sorted(fetched.iterdir()):
+        if entry.is_dir() and not (charts / entry.name).exists():
+            shutil.copytree(entry, charts / entry.name, symlinks=True)
+    chart_rel = _relative(copy_chart, copy_root)
+    for dep in local:
+        path = posixpath.normpath(posixpath.join(chart_rel, dep.repository.removeprefix("file://")))
+        source = (copy_root / path).resolve()
+        # _check_buildable already refused paths outside the repository.
+        if not source.is_relative_to(copy_root.resolve()) or not (source / CHART_FILE).is_file():
+            raise RenderError(
+                f"dependency {dep.name} ({dep.repository}) has no Chart.yaml",
+                file=_join(shown, CHART_FILE),
+            )
+        target = charts / f"{dep.name}-file"
+        if not target.exists():
+            shutil.copytree(source, target, symlinks=True)
 
 
 async def _dependency_build(

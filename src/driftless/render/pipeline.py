@@ -19,6 +19,11 @@ Contract of ``render(source, tree, app_dir, ...)``:
   range that starts matching a newer release renders again. ``fresh=True``
   (a hard refresh) never reads the cache: it renders, and stores the new
   render in place of the old one.
+* Helm charts' dependencies from chart repositories (``Chart.yaml`` or
+  ``requirements.yaml``) are fetched here too (``chart_deps``), each
+  repository first passed to ``check_repository`` (the Project's rule; none:
+  every repository is allowed, for callers acting with their own rights);
+  the render is keyed by the charts fetched as well.
 * Every result is checked the same way whatever the renderer: objects with
   apiVersion, kind and metadata.name, no duplicates.
 * Where the render runs: this function resolves everything that needs the
@@ -51,7 +56,7 @@ import _jsonnet  # type: ignore[import-untyped]
 from driftless.core.errors import DriftlessError
 from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
-from driftless.render import chart_repo, detect
+from driftless.render import chart_deps, chart_repo, detect
 from driftless.render import manifests as checks
 from driftless.render import metrics as render_metrics
 from driftless.render.cache import RenderCache, RenderKey
@@ -79,24 +84,29 @@ async def render(
     tools: RenderTools,
     cache: RenderCache | None = None,
     fresh: bool = False,
+    check_repository: chart_deps.RepositoryCheck | None = None,
 ) -> list[Manifest]:
     """Render an app's source (see the module contract)."""
     if source.chart:
         return await _render_repository_chart(
             source, app_name=app_name, namespace=namespace, kube=kube, tools=tools, cache=cache,
-            fresh=fresh,
+            fresh=fresh, check_repository=check_repository,
         )  # fmt: skip
     if tree is None or app_dir is None:
         raise DriftlessError("internal error: a git source needs its tree and app directory")
     names = await asyncio.to_thread(os.listdir, app_dir)
     renderer = detect.detect(source, names)
+    path = app_dir.resolve().relative_to(tree.resolve()).as_posix()
+    prepared = None
+    if renderer is Renderer.HELM:
+        prepared = await chart_deps.prepare(app_dir, path, tools, check_repository)
     key = None
     if cache is not None and revision is not None:
         key = cache_key(
             source,
             renderer,
-            content=revision,
-            path=app_dir.resolve().relative_to(tree.resolve()).as_posix(),
+            content=f"{revision} {prepared.identity}" if prepared else revision,
+            path=path,
             app_name=app_name,
             namespace=namespace,
             kube=kube,
@@ -106,8 +116,9 @@ async def render(
         if cached is not None:
             return cached
     request = RenderRequest(
-        renderer, source, tree, app_dir, app_name, namespace, kube, tools.time_limit
-    )
+        renderer, source, tree, app_dir, app_name, namespace, kube, tools.time_limit,
+        dependencies=prepared.charts if prepared else None,
+    )  # fmt: skip
     rendered = await _run(request, tools)
     if cache is not None and key is not None:
         cache.put(key, rendered)
@@ -195,6 +206,7 @@ async def render_request(request: RenderRequest, tools: RenderTools) -> list[Man
             time_limit=request.time_limit,
             scratch_dir=tools.scratch_dir,
             display=request.display,
+            dependencies=request.dependencies,
         )
     raise DriftlessError(f"internal error: unknown renderer {request.renderer.value}")
 
@@ -225,9 +237,13 @@ async def _render_repository_chart(
     tools: RenderTools,
     cache: RenderCache | None,
     fresh: bool,
+    check_repository: chart_deps.RepositoryCheck | None,
 ) -> list[Manifest]:
     assert source.chart is not None
     detect.explicit(source)  # refuses kustomize/jsonnet/directory options beside a chart
+    credentials = None
+    if tools.chart_credentials is not None:
+        credentials = await tools.chart_credentials(source.repo_url)
     fetched = await chart_repo.fetch_chart(
         source.repo_url,
         source.chart,
@@ -235,13 +251,16 @@ async def _render_repository_chart(
         cache_root=tools.chart_cache,
         plain_http_registries=tools.plain_http_registries,
         timeout=tools.download_limit,
+        credentials=credentials,
     )
+    display = f"{source.chart}@{fetched.version}"
+    prepared = await chart_deps.prepare(fetched.path, display, tools, check_repository)
     key = None
     if cache is not None:
         key = cache_key(
             source,
             Renderer.HELM,
-            content=fetched.identity,
+            content=f"{fetched.identity} {prepared.identity}" if prepared else fetched.identity,
             path=".",
             app_name=app_name,
             namespace=namespace,
@@ -260,7 +279,8 @@ async def _render_repository_chart(
         namespace,
         kube,
         tools.time_limit,
-        display=f"{source.chart}@{fetched.version}",
+        display=display,
+        dependencies=prepared.charts if prepared else None,
     )
     rendered = await _run(request, tools)
     if cache is not None and key is not None:

@@ -8,7 +8,9 @@ Contract:
 * ``RenderRequest`` is one render of an already fetched tree: the detected
   renderer, the app's source, the tree and app directory (absolute paths the
   render server can read), the release name and namespace, the destination's
-  capabilities and the time limit. ``to_json``/``from_json`` round-trip it.
+  capabilities and the time limit, and for Helm the directory of the chart's
+  repository dependencies already fetched by the controller
+  (``chart_deps``), or none. ``to_json``/``from_json`` round-trip it.
 * A reply is ``{"manifests": [...]}`` or ``{"error": {...}}``;
   ``reply_manifests`` turns it back into ``Manifest`` objects or raises the
   typed error it describes (``RenderError`` with file and line,
@@ -61,6 +63,7 @@ class RenderRequest:
     kube: KubeTarget
     time_limit: float
     display: str | None = None
+    dependencies: Path | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -73,6 +76,7 @@ class RenderRequest:
             "kube": {"version": self.kube.version, "apiVersions": list(self.kube.api_versions)},
             "timeLimit": self.time_limit,
             "display": self.display,
+            "dependencies": str(self.dependencies) if self.dependencies else None,
         }
 
     @classmethod
@@ -89,6 +93,7 @@ class RenderRequest:
             kube=KubeTarget(str(kube["version"]), tuple(str(v) for v in kube["apiVersions"])),
             time_limit=float(data["timeLimit"]),
             display=data.get("display"),
+            dependencies=Path(data["dependencies"]) if data.get("dependencies") else None,
         )
 
 

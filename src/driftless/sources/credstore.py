@@ -18,7 +18,9 @@ Contract:
   used and the failure is logged; a reconcile never fails only because a
   refresh did.
 
-Wire it into the controller with ``GitCache(root, credentials=store.auth)``.
+Wire it into the controller with ``GitCache(root, credentials=store.auth)``,
+and ``chart_credentials(url)`` (the https user name and password for a chart
+repository, refreshed the same way) into ``RenderTools.chart_credentials``.
 ``static_auth(credentials)`` is the same hook over a fixed list, for tools
 and tests that run without a cluster.
 """
@@ -83,6 +85,15 @@ class CredentialStore:
     def lookup(self, url: str) -> creds.RepoCredential | None:
         """The credential for ``url`` among the known ones (no refresh)."""
         return creds.match_credential(self._credentials, url)
+
+    async def chart_credentials(self, url: str) -> tuple[str, str] | None:
+        """``RenderTools.chart_credentials``: the user name and password for a chart
+        repository or registry ``url`` (an https credential matched like git's), if any."""
+        await self._refresh_if_stale()
+        found = self.lookup(url)
+        if found is None or found.kind is not creds.AuthKind.HTTPS or not found.password:
+            return None
+        return (found.username or creds.DEFAULT_USERNAME, found.password)
 
     @asynccontextmanager
     async def auth(self, url: str) -> AsyncIterator[GitAuth]:
