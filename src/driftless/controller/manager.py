@@ -163,6 +163,7 @@ class Controller:
         self.drain = shutdown.Drain()
         # Identical failures of many apps (API server gone) make one line per backoff step.
         self.repeats = Repeats(log)
+        self._dropping: set[asyncio.Task[None]] = set()
         self.keeper = self._keeper()
         if self.keeper is not None:
             self.metrics.registry.register(ShardCollector(self.keeper))
@@ -332,7 +333,19 @@ class Controller:
             self.settings.replica_id or membership.default_replica_id(),
             self.settings.shards,
             on_gained=self._enqueue_shards,
+            on_lost=self._drop_remote,
         )
+
+    def _drop_remote(self) -> None:
+        """Shards went away: remote clusters' watches live only where their apps are owned."""
+        task = asyncio.create_task(self.reconciler.drop_remote_planners(self._owns))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
+
+    def _owns(self, key: Key) -> bool:
+        obj = self.apps.get(key)
+        labels = (obj or {}).get("metadata", {}).get("labels")
+        return obj is not None and self.keeper is not None and self.keeper.owns(key, labels)
 
     def _enqueue_shards(self, shards: set[int]) -> None:
         """Shards gained: their apps are ours to reconcile now."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +100,8 @@ class Reconciler:
         # One planner per (app namespace, server): cluster Secrets live in the
         # apps' namespaces, so two namespaces may register one server differently.
         self._remote_planners: dict[tuple[str, str], Planner] = {}
+        # The remote planner each app last used (sharding drops the unowned ones).
+        self._planner_of: dict[tuple[str, str], tuple[str, str]] = {}
         # Passes running on each remote planner now (by id), and the replaced
         # planners still in use: closed when their last pass ends.
         self._users: Counter[int] = Counter()
@@ -226,6 +228,7 @@ class Reconciler:
             return
         # No await between choosing the planner and counting this pass on it.
         planner, replaced = self._remote_planner(app.namespace, destination)
+        self._planner_of[(app.namespace, app.name)] = (app.namespace, destination.server)
         self._users[id(planner)] += 1
         try:
             if replaced is not None:
@@ -260,6 +263,19 @@ class Reconciler:
         )
         self._remote_planners[key] = planner
         return planner, old
+
+    async def drop_remote_planners(self, owned: Callable[[tuple[str, str]], bool]) -> None:
+        """Stop the watches of the remote clusters no ``owned`` app deploys to.
+
+        With several replicas (``controller.shards``) a remote cluster's watch
+        cache lives only on the replicas owning apps there: called when shards
+        move away.
+        """
+        drop = unused_remote(self._planner_of, set(self._remote_planners), owned)
+        for app in [a for a in self._planner_of if not owned(a)]:
+            del self._planner_of[app]
+        for key in drop:
+            await self._retire(self._remote_planners.pop(key))
 
     async def _retire(self, planner: Planner) -> None:
         """Shut a replaced planner now, or when the passes still using it end."""
@@ -584,6 +600,15 @@ class RunResult:
     def finished(self) -> bool:
         """An operation ended in this very pass."""
         return self.advanced and self.state is not None and not self.running
+
+
+def unused_remote(
+    planner_of: dict[tuple[str, str], tuple[str, str]],
+    planners: set[tuple[str, str]],
+    owned: Callable[[tuple[str, str]], bool],
+) -> set[tuple[str, str]]:
+    """The remote planners no owned app uses (an app's planner: ``planner_of``). Pure."""
+    return planners - {planner for app, planner in planner_of.items() if owned(app)}
 
 
 def _app_key(obj: dict[str, Any]) -> tuple[str, str]:

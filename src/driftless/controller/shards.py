@@ -22,7 +22,9 @@ replicas at once:
   Lease duration, so the old holder has stopped before anyone may take over;
 * ``run_owned`` runs one reconcile under this guard: it refuses (returns
   False) when the shard is not held, and is cancelled when it is lost;
-* a shard gained calls ``on_gained`` (the manager re-enqueues its apps);
+* a shard gained calls ``on_gained`` (the manager re-enqueues its apps), one
+  lost or released ``on_lost`` (the manager drops remote clusters' watches no
+  owned app needs);
 * ``close`` (shutdown, after the workers stopped) frees every held Lease and
   deletes the member Lease, so successors take over at once.
 
@@ -71,6 +73,7 @@ class ShardKeeper:
         shards: int,
         *,
         on_gained: Callable[[set[int]], None] = lambda _: None,
+        on_lost: Callable[[], None] = lambda: None,
         duration: int = LEASE_SECONDS,
         period: float = PERIOD_SECONDS,
         renew_deadline: float = RENEW_DEADLINE_SECONDS,
@@ -85,6 +88,7 @@ class ShardKeeper:
         self.member = Membership(client, namespace, replica_id, duration)
         self.seen = leases.Observations(trust_wall_clock=frozenset({membership.ROLE}))
         self._on_gained = on_gained
+        self._on_lost = on_lost
         self._duration = duration
         self._period = period
         self._deadline = renew_deadline
@@ -220,6 +224,7 @@ class ShardKeeper:
         timer.cancel()
         self._releasing.discard(shard)
         cancelled = self._cancel(shard)
+        self._on_lost()
         log.warning(
             "replica %s: lost shard %d (%s); cancelled %d reconciles",
             self.id,
@@ -253,6 +258,7 @@ class ShardKeeper:
         if shard not in self._releasing:
             return  # lost meanwhile
         await self._free(shard)
+        self._on_lost()
         log.info("replica %s: released shard %d", self.id, shard)
 
     async def _free(self, shard: int) -> None:
