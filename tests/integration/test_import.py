@@ -1,0 +1,200 @@
+"""``driftless import --from-cluster`` against the embedded control plane with
+the peers' CRDs installed: Argo CD and Flux objects applied as their users
+write them come out as driftless objects; ``--apply`` creates them and the
+first sync adopts what "Argo CD" deployed (same uid, its marks still there)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import yaml
+
+from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from driftless.kube.discovery import UnknownKindError
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.cli_driver import invoke
+from tests.integration.helpers import APPS_NAMESPACE, ready, unique, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+JSON = dict[str, Any]
+
+# (group, version, kind, plural) of the peers' kinds driftless import reads.
+PEER_CRDS = [
+    ("argoproj.io", "v1alpha1", "Application", "applications"),
+    ("argoproj.io", "v1alpha1", "AppProject", "appprojects"),
+    ("argoproj.io", "v1alpha1", "ApplicationSet", "applicationsets"),
+    ("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+    ("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories"),
+    ("source.toolkit.fluxcd.io", "v1beta2", "OCIRepository", "ocirepositories"),
+    ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+    ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
+]
+_OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def peer_crd(group: str, version: str, kind: str, plural: str) -> JSON:
+    """A minimal structural CRD: spec and status kept as written."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": _OPEN, "status": _OPEN},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+async def install_peer_crds(kube: KubeClient) -> None:
+    for group, version, kind, plural in PEER_CRDS:
+        await kube.apply(peer_crd(group, version, kind, plural), field_manager="test")
+    deadline = time.monotonic() + 60
+    for group, version, kind, _ in PEER_CRDS:
+        while True:
+            try:
+                await kube.discovery.refresh()
+                await kube.list(f"{group}/{version}", kind)
+                break
+            except UnknownKindError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+
+async def namespace(kube: KubeClient, name: str) -> None:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    await kube.apply(body, field_manager="test")
+
+
+def configmap(name: str, value: str) -> str:
+    return yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}}
+    )
+
+
+async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
+    kube: KubeClient,
+    controller: Controller,
+    devcluster: DevCluster,
+    make_git_repo: MakeGitRepo,
+) -> None:
+    await install_peer_crds(kube)
+    name = unique("argo")
+    flux_name = f"{name}-flux"
+    target = f"{name}-ns"
+    for ns in ("argocd", "flux-system", target):
+        await namespace(kube, ns)
+    repo = make_git_repo(
+        {
+            "app/settings.yaml": configmap("settings", "from-git"),
+            "flux/kustomization.yaml": "resources: [cm.yaml]\n",
+            "flux/cm.yaml": configmap(f"{name}-flux-settings", "from-flux"),
+        }
+    )
+    # What Argo CD deployed: its tracking marks, written by its field manager.
+    tracking = f"{name}:/ConfigMap:{target}/settings"
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "settings",
+                "namespace": target,
+                "labels": {"app.kubernetes.io/instance": name},
+                "annotations": {"argocd.argoproj.io/tracking-id": tracking},
+            },
+            "data": {"v": "from-argo"},
+        },
+        field_manager="argocd-controller",
+    )
+    before = await kube.get("v1", "ConfigMap", "settings", target)
+    assert before is not None
+    argo_app: JSON = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repo.url, "targetRevision": "main", "path": "app"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": target},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
+    }
+    git_repository: JSON = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": flux_name, "namespace": "flux-system"},
+        "spec": {"interval": "1m", "url": repo.url, "ref": {"branch": "main"}},
+    }
+    kustomization: JSON = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": flux_name, "namespace": "flux-system"},
+        "spec": {
+            "interval": "10m",
+            "path": "./flux",
+            "prune": True,
+            "targetNamespace": target,
+            "sourceRef": {"kind": "GitRepository", "name": flux_name},
+        },
+    }
+    for obj in (argo_app, git_repository, kustomization):
+        await kube.apply(obj, field_manager="test")
+
+    printed = await invoke(devcluster.kubeconfig, "import", "--from-cluster")
+    assert printed.exit_code == 0, printed.output
+    apps = {
+        doc["metadata"]["name"]: doc
+        for doc in yaml.safe_load_all(printed.stdout)
+        if doc and doc["kind"] == APPLICATION_KIND
+    }
+    assert apps[name]["spec"]["source"] == {
+        "repoURL": repo.url,
+        "targetRevision": "main",
+        "path": "app",
+    }
+    assert apps[name]["spec"]["destination"]["namespace"] == target
+    assert apps[flux_name]["spec"]["source"]["kustomize"] == {"namespace": target}
+    assert apps[flux_name]["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    # Printing creates nothing.
+    assert await kube.get(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE) is None
+
+    applied = await invoke(devcluster.kubeconfig, "import", "--from-cluster", "--apply")
+    assert applied.exit_code == 0, applied.output
+    assert f"application/{name} applied" in applied.stdout
+    await wait_for(kube, name, ready, timeout=120)
+    await wait_for(kube, flux_name, ready, timeout=120)
+
+    after = await kube.get("v1", "ConfigMap", "settings", target)
+    assert after is not None
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]  # adopted, not recreated
+    assert after["data"] == {"v": "from-git"}
+    annotations = after["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/tracking-id"] == tracking  # still readable
+    assert annotations["driftless.dev/tracking-id"].startswith(f"{APPS_NAMESPACE}_{name}:")
+    assert after["metadata"]["labels"]["app.kubernetes.io/instance"] == name
+    flux_cm = await kube.get("v1", "ConfigMap", f"{name}-flux-settings", target)
+    assert flux_cm is not None and flux_cm["data"] == {"v": "from-flux"}
+    for obj in (argo_app, git_repository, kustomization):
+        meta = obj["metadata"]
+        await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])
