@@ -1,4 +1,4 @@
-"""Convert a list of Argo CD and Flux objects into driftless objects. Pure.
+"""Convert a list of Argo CD and Flux objects into driftless objects (no I/O).
 
 ``convert_all(objects, namespace=..., include_secrets=...)`` returns a
 ``report.Conversion``: the driftless objects (Applications, Projects,

@@ -1,4 +1,4 @@
-"""Flux sources, ``Kustomization`` and ``HelmRelease`` -> driftless Applications. Pure.
+"""Flux sources, ``Kustomization`` and ``HelmRelease`` -> driftless Applications (no I/O).
 
 Flux splits what a driftless Application holds into a source object and a
 deployer object; the converter joins them:
