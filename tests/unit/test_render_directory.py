@@ -202,7 +202,7 @@ ERROR_CASES = {
     ),
     "generateName only": (
         {"app/a.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: job-\n"},
-        "app/a.yaml:1: Job has no metadata.name (generateName is not supported",
+        "app/a.yaml:1: Job has no metadata.name (generateName 'job-' is only supported on hooks",
     ),
     "List item without kind": (
         {

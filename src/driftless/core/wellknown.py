@@ -20,11 +20,18 @@ HOOK_ANNOTATION: Final = "driftless.dev/hook"
 HOOK_DELETE_POLICY_ANNOTATION: Final = "driftless.dev/hook-delete-policy"
 # Comma-separated ``core.vocabulary.ObjectOption`` items such as ``Prune=false``.
 SYNC_OPTIONS_ANNOTATION: Final = "driftless.dev/sync-options"
+# Comma-separated compare options; ``IgnoreExtraneous``: once git no longer has
+# the object, its staying behind does not make the app OutOfSync.
+COMPARE_OPTIONS_ANNOTATION: Final = "driftless.dev/compare-options"
 
 # ------------------------------------------- on managed objects (driftless writes)
 
 # ``<app-namespace>_<app>:<group>/<kind>:<namespace>/<name>`` (see ``core.resources``).
 TRACKING_ANNOTATION: Final = "driftless.dev/tracking-id"
+# On hooks written with ``metadata.generateName``: a digest of the hook's
+# template (app and generateName), so the next sync finds the earlier runs
+# that ``BeforeHookCreation`` deletes.
+HOOK_TEMPLATE_LABEL: Final = "driftless.dev/hook-template"
 
 # ------------------------------------------------------ on Applications (requests)
 
@@ -61,3 +68,11 @@ INVENTORY_REVISION_ANNOTATION: Final = "driftless.dev/revision"
 # kubectl's copy of what ``kubectl apply`` last sent: a second spec, never shown
 # or compared (``diff.normalize`` and the server drop it).
 KUBECTL_LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
+
+# Argo CD's names for what the ``driftless.dev/*`` annotations above say
+# (``core.argocd`` maps them; driftless's own win when both are present).
+ARGOCD_HOOK_ANNOTATION: Final = "argocd.argoproj.io/hook"
+ARGOCD_HOOK_DELETE_POLICY_ANNOTATION: Final = "argocd.argoproj.io/hook-delete-policy"
+ARGOCD_SYNC_WAVE_ANNOTATION: Final = "argocd.argoproj.io/sync-wave"
+ARGOCD_SYNC_OPTIONS_ANNOTATION: Final = "argocd.argoproj.io/sync-options"
+ARGOCD_COMPARE_OPTIONS_ANNOTATION: Final = "argocd.argoproj.io/compare-options"

@@ -32,11 +32,13 @@ class Plan:
 
     @property
     def in_sync(self) -> bool:
-        return all(s.in_sync for s in self.states) and not self.orphans
+        return all(s.in_sync for s in self.states) and all(
+            o.ignore_extraneous for o in self.orphans
+        )
 
     def needs_sync(self, *, prune_enabled: bool) -> bool:
         """Whether a sync would change anything (orphans count only when pruning)."""
-        prunable = [o for o in self.orphans if not o.prune_disabled]
+        prunable = [o for o in self.orphans if not (o.prune_disabled or o.ignore_extraneous)]
         return any(not s.in_sync for s in self.states) or (prune_enabled and bool(prunable))
 
     def tasks(self, selection: set[ResourceRef] | None = None) -> list[sync_plan.Task]:

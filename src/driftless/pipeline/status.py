@@ -148,7 +148,9 @@ def succeeded(
     states = plan.states
     resources = [_resource_status(s, health.get(s.desired.ref)) for s in states]
     resources += [_orphan_status(o, plan.prune_blocked) for o in plan.orphans]
-    in_sync = all(s.in_sync for s in states) and all(o.prune_disabled for o in plan.orphans)
+    in_sync = all(s.in_sync for s in states) and all(
+        o.prune_disabled or o.ignore_extraneous for o in plan.orphans
+    )
     status.resources = resources
     status.sync = SyncStatus(
         status=SyncStatusCode.SYNCED if in_sync else SyncStatusCode.OUT_OF_SYNC,

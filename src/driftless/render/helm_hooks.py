@@ -23,8 +23,10 @@ becomes ``driftless.dev/hook-delete-policy``: ``before-hook-creation`` →
 
 Invariants: objects without ``helm.sh/hook`` are untouched; the Helm
 annotations are kept; a ``driftless.dev/*`` annotation the chart author wrote
-already wins over the mapped one; inputs are never mutated (objects that get
-annotations are copied).
+already wins over the mapped one, and so does Argo CD's equivalent
+(``argocd.argoproj.io/hook``, ``hook-delete-policy``, ``sync-wave``: Argo CD
+prefers its own over Helm's; ``core.argocd`` maps it later); inputs are never
+mutated (objects that get annotations are copied).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from typing import Any
 
 from driftless.core.vocabulary import HookDeletePolicy, SyncPhase
 from driftless.core.wellknown import (
+    ARGOCD_HOOK_ANNOTATION,
+    ARGOCD_HOOK_DELETE_POLICY_ANNOTATION,
+    ARGOCD_SYNC_WAVE_ANNOTATION,
     HOOK_ANNOTATION,
     HOOK_DELETE_POLICY_ANNOTATION,
     SYNC_WAVE_ANNOTATION,
@@ -50,6 +55,13 @@ _DELETE_POLICIES = {
     "before-hook-creation": HookDeletePolicy.BEFORE_HOOK_CREATION,
     "hook-succeeded": HookDeletePolicy.HOOK_SUCCEEDED,
     "hook-failed": HookDeletePolicy.HOOK_FAILED,
+}
+
+# The Argo CD annotation that, when the chart has it too, wins over the mapped one.
+_ARGOCD_EQUIVALENT = {
+    HOOK_ANNOTATION: ARGOCD_HOOK_ANNOTATION,
+    HOOK_DELETE_POLICY_ANNOTATION: ARGOCD_HOOK_DELETE_POLICY_ANNOTATION,
+    SYNC_WAVE_ANNOTATION: ARGOCD_SYNC_WAVE_ANNOTATION,
 }
 
 
@@ -97,7 +109,8 @@ def map_hook(obj: dict[str, Any]) -> dict[str, Any] | None:
     result = copy.deepcopy(obj)
     target = result["metadata"]["annotations"]
     for key, value in added.items():
-        target.setdefault(key, value)
+        if _ARGOCD_EQUIVALENT[key] not in target:
+            target.setdefault(key, value)
     return result
 
 

@@ -7,9 +7,11 @@ Contract:
 
 * ``to_manifests(documents, file)`` flattens ``kind: List`` (its ``items``)
   and checks that each object is a mapping with a string ``apiVersion``,
-  ``kind`` and ``metadata.name``. ``metadata.generateName`` alone is refused:
-  driftless must find the object again on the next sync, which needs a name
-  fixed in git.
+  ``kind`` and ``metadata.name``. ``metadata.generateName`` instead of a name
+  is accepted on hooks only (``driftless.dev/hook``, Argo CD's or Helm's hook
+  annotation; ``core.generate_name``): each sync creates a new one. Any other
+  object is refused: driftless must find it again on the next sync, which
+  needs a name fixed in git.
 * ``reject_duplicates(manifests)`` refuses two objects with the same group,
   kind, namespace and name *as written* (the destination namespace is not
   known here), naming both places.
@@ -21,8 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from driftless.core import argocd
 from driftless.core.errors import RenderError
+from driftless.core.generate_name import generate_name, identity_name
 from driftless.core.resources import Manifest, ResourceRef
+from driftless.core.wellknown import HOOK_ANNOTATION
+from driftless.render.helm_hooks import HELM_HOOK
 from driftless.render.yaml_docs import Document
 
 
@@ -49,7 +55,7 @@ def reject_duplicates(manifests: Sequence[Manifest]) -> None:
     """Raise ``RenderError`` at the second of two manifests of one object."""
     first: dict[ResourceRef, Manifest] = {}
     for manifest in manifests:
-        ref = manifest.ref
+        ref = _identity(manifest)
         previous = first.setdefault(ref, manifest)
         if previous is not manifest:
             raise RenderError(
@@ -88,10 +94,15 @@ def _checked(obj: Any, file: str, line: int, *, where: str) -> Manifest:
     if metadata is not None and not isinstance(metadata, dict):
         raise RenderError(f"{kind} has a metadata that is not a mapping", file=file, line=line)
     name = (metadata or {}).get("name")
+    if name is None and generate_name(obj) is not None and _is_hook(metadata or {}):
+        name = generate_name(obj)  # a hook template: a new object per sync
     if not isinstance(name, str) or not name:
         hint = ""
         if (metadata or {}).get("generateName"):
-            hint = " (generateName is not supported: driftless needs a stable name to track it)"
+            hint = (
+                f" (generateName {(metadata or {}).get('generateName')!r} is only supported on "
+                "hooks: driftless needs a stable name to track any other object)"
+            )
         raise RenderError(f"{kind} has no metadata.name{hint}", file=file, line=line)
     namespace = (metadata or {}).get("namespace")
     if namespace is not None and not isinstance(namespace, str):
@@ -99,6 +110,23 @@ def _checked(obj: Any, file: str, line: int, *, where: str) -> Manifest:
             f"{kind} {name} has a metadata.namespace that is not a string", file=file, line=line
         )
     return Manifest(obj=obj, source_file=file, line=line)
+
+
+def _is_hook(metadata: dict[str, Any]) -> bool:
+    """Does any hook annotation (driftless's, Argo CD's, Helm's) make this a hook?"""
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        return False
+    return any(isinstance(annotations.get(k), str) for k in (HOOK_ANNOTATION, HELM_HOOK)) or (
+        argocd.has_hook(annotations)
+    )
+
+
+def _identity(manifest: Manifest) -> ResourceRef:
+    """The manifest's ref; a hook template is known by its generateName."""
+    obj = manifest.obj
+    meta = obj.get("metadata") or {}
+    return ResourceRef.from_object({**obj, "metadata": {**meta, "name": identity_name(obj)}})
 
 
 def _type_name(value: Any) -> str:

@@ -11,7 +11,8 @@ Contract:
   this sync will create are dry-run in ``default`` instead (a request into a
   missing namespace is refused), and custom resources whose CRD is part of
   the same render cannot be validated before that CRD exists.
-* ``validate_new`` dry-runs objects that do not exist yet (hooks).
+* ``validate_new`` dry-runs objects that do not exist yet (hooks; a hook
+  template written with ``generateName`` as an instance of it).
 * ``wait_established`` waits for CRDs the sync applied (``sync.runner``
   writes; this module never does).
 """
@@ -30,7 +31,7 @@ from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
-from driftless.sync.prepare import DesiredObject
+from driftless.sync.prepare import DesiredObject, instance
 from driftless.sync.redact import redact_api_error
 from driftless.sync.scope import is_builtin_group
 from driftless.sync.states import ObjectState
@@ -78,13 +79,18 @@ async def validate_new(
 
     async def one(obj: DesiredObject) -> None:
         ref = obj.ref
+        template = obj.generate_name is not None
+        # A hook template is dry-run as an instance under a stand-in name.
+        obj = instance(obj, "dry-run") if template else obj
         if (obj.api_version, ref.kind) in pending_kinds:
             return
         if ref.namespace in pending_namespaces:
             await _validate_elsewhere(client, obj)
             return
         try:
-            if await client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None):
+            if not template and await client.get(
+                obj.api_version, ref.kind, ref.name, ref.namespace or None
+            ):
                 return
             await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
         except UnknownKindError as exc:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.core.errors import ValidationError
+from driftless.core.resources import tracking_of
 from driftless.core.vocabulary import (
     ALL_PHASES,
     DEFAULT_DELETE_POLICIES,
@@ -21,10 +22,11 @@ from driftless.core.vocabulary import (
 from driftless.core.wellknown import (
     HOOK_ANNOTATION,
     HOOK_DELETE_POLICY_ANNOTATION,
+    HOOK_TEMPLATE_LABEL,
     SYNC_OPTIONS_ANNOTATION,
     SYNC_WAVE_ANNOTATION,
 )
-from driftless.sync.prepare import DesiredObject, kind_rank
+from driftless.sync.prepare import DesiredObject, instance, kind_rank
 
 # Pruning is a pseudo-wave after every real wave of the Sync phase.
 PRUNE_WAVE = 2**31
@@ -48,6 +50,9 @@ class Task:
     wave: int
     hook: bool
     delete_policies: frozenset[HookDeletePolicy] = frozenset()
+    # An instance of a hook template (``generateName``): created with POST, and
+    # its template's earlier instances are what ``BeforeHookCreation`` deletes.
+    generated: bool = False
 
     @property
     def step(self) -> Step:
@@ -123,6 +128,61 @@ def split_hooks(desired: list[DesiredObject]) -> tuple[list[DesiredObject], list
         wave, policies = wave_of(obj), delete_policies(obj)
         hooks += [Task(obj, phase, wave, hook=True, delete_policies=policies) for phase in phases]
     return resources, hooks
+
+
+def instances(tasks: list[Task], seed: str) -> list[Task]:
+    """The tasks with every hook template named for one operation (``seed``).
+
+    A template running in two phases gets two instances (the phase is part of
+    the name's seed), as two phases of a named hook get two runs.
+    """
+    return [_instance(t, seed) if t.hook and t.obj.generate_name is not None else t for t in tasks]
+
+
+def _instance(task: Task, seed: str) -> Task:
+    obj = instance(task.obj, f"{seed}|{task.phase}")
+    return Task(obj, task.phase, task.wave, task.hook, task.delete_policies, generated=True)
+
+
+def operation_seed(started_at: str, retry: int, requested_at: str | None) -> str:
+    """What tells one operation from every other (for ``instances``)."""
+    return f"{started_at}|{retry}|{requested_at or ''}"
+
+
+def template_label_of(obj: DesiredObject) -> str:
+    """The ``driftless.dev/hook-template`` label of a hook template's instance."""
+    return str(((obj.body.get("metadata") or {}).get("labels") or {}).get(HOOK_TEMPLATE_LABEL, ""))
+
+
+def earlier_instances(listed: list[dict[str, Any]], obj: DesiredObject) -> list[str]:
+    """Names of live objects that are earlier instances of ``obj``'s template.
+
+    ``listed`` was selected by the template label; an object counts only when
+    its tracking id names the same app (a label alone proves nothing: anyone
+    who may write into the namespace can set it) and it is not ``obj`` itself.
+    """
+    ours = tracking_of(obj.body)
+    names = []
+    for live in listed:
+        theirs = tracking_of(live)
+        name = str((live.get("metadata") or {}).get("name") or "")
+        if ours is None or theirs is None or not name or name == obj.ref.name:
+            continue
+        if (theirs.app_namespace, theirs.app_name) != (ours.app_namespace, ours.app_name):
+            continue
+        if template_label_of_live(live) == template_label_of(obj):
+            names.append(name)
+    return sorted(names)
+
+
+def template_label_of_live(live: dict[str, Any]) -> str:
+    return str(((live.get("metadata") or {}).get("labels") or {}).get(HOOK_TEMPLATE_LABEL, ""))
+
+
+def same_instance(live: dict[str, Any] | None, obj: DesiredObject) -> bool:
+    """Is ``live`` the instance ``obj`` names (created by an earlier pass)?"""
+    theirs, ours = tracking_of(live), tracking_of(obj.body)
+    return theirs is not None and ours is not None and theirs == ours
 
 
 FIRST_WAVE = -(2**31)

@@ -57,9 +57,11 @@ from driftless.core.vocabulary import (
     ResultCode,
     SyncPhase,
 )
+from driftless.core.wellknown import HOOK_TEMPLATE_LABEL
 from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient
+from driftless.kube.errors import KubeConflictError
 from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
 from driftless.sync.live import LiveReader
@@ -130,6 +132,10 @@ class SyncRunner:
         """
         self.applied = {}
         self.interrupted = None
+        operation = state.operation
+        seed = sp.operation_seed(state.started_at, operation.retry, operation.requested_at)
+        # Hook templates (generateName) get this operation's names: the same on every pass.
+        tasks = sp.instances(tasks, seed)
         sync = state.operation.sync
         normal = sp.steps(tasks, prune=sync.prune and not sync.resources)
         failing = sp.fail_steps(tasks)
@@ -224,13 +230,16 @@ class SyncRunner:
             if task.hook and result.hook_phase is not None:
                 return  # created by an earlier pass of this operation
             try:
-                if (
-                    task.hook
-                    and HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies
-                    and not dry_run
-                ):
-                    await self._delete_and_wait(task)
-                await self._apply(task, dry_run=dry_run)
+                if task.generated and not dry_run:
+                    await self._create_instance(task)
+                else:
+                    if (
+                        task.hook
+                        and HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies
+                        and not dry_run
+                    ):
+                        await self._delete_and_wait(task)
+                    await self._apply(task, dry_run=dry_run)
             except KubeApiError as exc:
                 # Whatever the class: the write may have half-happened (a webhook
                 # timing out after admitting it), so the operation fails here.
@@ -265,16 +274,47 @@ class SyncRunner:
         if not dry_run:
             self.applied[task.obj.ref] = result
 
-    async def _delete_and_wait(self, task: sp.Task, timeout: float = 60) -> None:
+    async def _delete_and_wait(
+        self, task: sp.Task, timeout: float = 60, *, name: str | None = None
+    ) -> None:
+        """Delete the hook's object (or its template's instance ``name``) and wait it is gone."""
         ref = task.obj.ref
-        args = (task.obj.api_version, ref.kind, ref.name, ref.namespace or None)
+        name = name or ref.name
+        args = (task.obj.api_version, ref.kind, name, ref.namespace or None)
         if not await self.client.delete(*args, propagation="Foreground"):
             return
         for _ in range(int(timeout / 0.2)):
             if await self.client.get(*args) is None:
                 return
             await asyncio.sleep(0.2)
-        raise DriftlessError(f"previous instance of hook {ref} was not deleted in {timeout:.0f}s")
+        shown = ResourceRef(ref.group, ref.kind, ref.namespace, name)
+        raise DriftlessError(f"previous instance of hook {shown} was not deleted in {timeout:.0f}s")
+
+    async def _create_instance(self, task: sp.Task) -> None:
+        """Create this operation's instance of a hook template with POST.
+
+        ``BeforeHookCreation`` first deletes the template's earlier instances.
+        An instance that already exists with this operation's tracking id was
+        created by an earlier pass whose state was not stored: it is the one.
+        """
+        obj = task.obj
+        ref = obj.ref
+        if HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies:
+            label = sp.template_label_of(obj)
+            listed = await self.client.list(
+                obj.api_version,
+                ref.kind,
+                ref.namespace or None,
+                label_selector=f"{HOOK_TEMPLATE_LABEL}={label}",
+            )
+            for name in sp.earlier_instances(listed, obj):
+                await self._delete_and_wait(task, name=name)
+        try:
+            await self.client.create(obj.body)
+        except KubeConflictError:
+            live = await self.client.get(obj.api_version, ref.kind, ref.name, ref.namespace or None)
+            if not sp.same_instance(live, obj):
+                raise
 
     async def _prune(
         self, state: OperationState, orphans: list[Orphan], prune_blocked: str | None

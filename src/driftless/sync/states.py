@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from driftless.core.argocd import IGNORE_EXTRANEOUS
 from driftless.core.resources import ResourceRef
 from driftless.core.vocabulary import ObjectOption
+from driftless.core.wellknown import COMPARE_OPTIONS_ANNOTATION
 from driftless.sync.plan import sync_options
 from driftless.sync.prepare import DesiredObject
 
@@ -42,3 +44,11 @@ class Orphan:
     @property
     def prune_disabled(self) -> bool:
         return ObjectOption.NO_PRUNE in sync_options(self.live)
+
+    @property
+    def ignore_extraneous(self) -> bool:
+        """``driftless.dev/compare-options: IgnoreExtraneous`` (Argo CD's meaning): its
+        staying behind does not make the app OutOfSync; a sync still prunes it."""
+        annotations = (self.live.get("metadata") or {}).get("annotations") or {}
+        raw = str(annotations.get(COMPARE_OPTIONS_ANNOTATION, ""))
+        return IGNORE_EXTRANEOUS in {part.strip() for part in raw.split(",")}
