@@ -75,6 +75,7 @@ from driftless.core.vocabulary import AppSyncOption, HookPhase, ResultCode
 from driftless.health import DONE_HEALTH
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.pipeline import inventory
+from driftless.pipeline.decryption import Decrypting
 from driftless.pipeline.diffs import plan_diffs
 from driftless.pipeline.drive import drive
 from driftless.pipeline.health import done_count, live_health
@@ -547,7 +548,9 @@ async def apply_command(
 
 async def push(client: KubeClient, source: PushSource, opts: ApplyOptions) -> int:
     """One push-mode apply against ``client``'s cluster; returns the exit code."""
-    planner = Planner(client, source_renderer(source.local), PermissiveProjects())
+    # No decryption keys in push mode: a SOPS-encrypted document fails the plan, never applied.
+    renderer = Decrypting(source_renderer(source.local), client)
+    planner = Planner(client, renderer, PermissiveProjects())
     app = push_application(source, opts)
     stored = inventory.ConfigMapInventory(client, opts.name, opts.namespace)
     previous = await stored.read()
