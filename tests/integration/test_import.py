@@ -198,3 +198,100 @@ async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
     for obj in (argo_app, git_repository, kustomization):
         meta = obj["metadata"]
         await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])
+
+
+async def test_import_from_cluster_reads_projects_helm_releases_their_values_and_secrets(
+    kube: KubeClient, devcluster: DevCluster
+) -> None:
+    await install_peer_crds(kube)
+    name = unique("peers")
+    for ns in ("argocd", "flux-system"):
+        await namespace(kube, ns)
+    token = "tok-" + name  # a credential value: must never reach stderr
+    objects: list[JSON] = [
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "spec": {
+                "sourceRepos": ["https://github.com/example/*"],
+                "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "web"}],
+                "syncWindows": [{"kind": "allow", "schedule": "10 1 * * *", "duration": "1h"}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": "argocd",
+                "labels": {"argocd.argoproj.io/secret-type": "repository"},
+            },
+            "stringData": {"url": "https://github.com/example/private", "password": token},
+        },
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {"interval": "5m", "url": "https://stefanprodan.github.io/podinfo"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{name}-values", "namespace": "flux-system"},
+            "data": {"values.yaml": "replicaCount: 3\n"},
+        },
+        {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": f"{name}-rel", "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "chart": {
+                    "spec": {
+                        "chart": "podinfo",
+                        "version": "6.5.0",
+                        "sourceRef": {"kind": "HelmRepository", "name": name},
+                    }
+                },
+                "valuesFrom": [{"kind": "ConfigMap", "name": f"{name}-values"}],
+                "values": {"ui": {"color": "blue"}},
+            },
+        },
+    ]
+    for obj in objects:
+        await kube.apply(obj, field_manager="test")
+    try:
+        result = await invoke(devcluster.kubeconfig, "import", "--from-cluster")
+        # The project's sync windows cannot be expressed: listed, exit 1.
+        assert result.exit_code == 1
+        assert f"not expressible: AppProject argocd/{name}: spec.syncWindows" in result.stderr
+        assert f"skipped: Secret argocd/{name}: holds credentials" in result.stderr
+        assert token not in result.output
+        docs = {
+            (d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(result.stdout) if d
+        }
+        project = docs[("Project", name)]
+        assert project["spec"]["sourceRepos"] == ["https://github.com/example/*"]
+        release = docs[(APPLICATION_KIND, f"{name}-rel")]["spec"]["source"]
+        assert release["chart"] == "podinfo" and release["targetRevision"] == "6.5.0"
+        assert yaml.safe_load(release["helm"]["values"]) == {
+            "replicaCount": 3,
+            "ui": {"color": "blue"},
+        }
+        with_secrets = await invoke(
+            devcluster.kubeconfig, "import", "--from-cluster", "--include-secrets"
+        )
+        secrets = [
+            d
+            for d in yaml.safe_load_all(with_secrets.stdout)
+            if d and d["kind"] == "Secret" and d["metadata"]["labels"]
+        ]
+        assert any(
+            s["metadata"]["labels"] == {"driftless.dev/secret-type": "repository"} for s in secrets
+        )
+        assert token not in with_secrets.stderr
+    finally:
+        for obj in objects:
+            meta = obj["metadata"]
+            await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])
