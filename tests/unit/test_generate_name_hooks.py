@@ -61,7 +61,7 @@ def test_two_templates_of_one_generate_name_are_duplicates() -> None:
         Manifest(_job(HOOKS["argo"]), "a.yaml", 1),
         Manifest(_job(HOOKS["argo"]), "b.yaml", 1),
     ]
-    with pytest.raises(RenderError, match="duplicate object Job.batch migrate-"):
+    with pytest.raises(RenderError, match=r"duplicate object Job\.batch migrate-"):
         reject_duplicates(manifests)
 
 
