@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from driftless.core.errors import RenderError
+from driftless.core.models import HelmSource
 from driftless.core.project import ProjectViolationError
 from driftless.render import chart_deps, helm
 from driftless.render.chart_deps import Requirement
@@ -124,7 +125,7 @@ def test_file_dependency_outside_the_chart_repository_is_refused(tmp_path: Path)
     deps = [{"name": "x", "repository": "file://../../outside"}]
     (chart / "Chart.yaml").write_text(yaml.safe_dump({"name": "u", "dependencies": deps}))
     with pytest.raises(RenderError) as caught:
-        helm._inspect_chart(root.resolve(), chart.resolve(), "umbrella", helm.HelmSource(), True)
+        helm._inspect_chart(root.resolve(), chart.resolve(), "umbrella", HelmSource(), True)
     assert "outside the repository" in caught.value.message
 
 
