@@ -625,3 +625,24 @@ def test_two_objects_with_one_name_keep_the_first_and_list_the_second() -> None:
     result = convert_all([*docs, other], namespace="driftless", include_secrets=False)
     assert len(result.objects) == 1
     assert ("Application guestbook", "") in unsupported(result)
+
+
+def test_argo_annotations_state_is_ignored_intent_is_listed() -> None:
+    app = yaml.safe_load(GUESTBOOK)
+    app["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "notified.notifications.argoproj.io": "{}",
+        "argocd.argoproj.io/manifest-generate-paths": ".",
+        "notifications.argoproj.io/subscribe.on-sync-succeeded.slack": "ops",
+    }
+    result = convert_all([app], namespace="driftless", include_secrets=False)
+    fields = {(f.field, f.severity) for f in result.findings}
+    assert ("metadata.annotations[argocd.argoproj.io/manifest-generate-paths]", Severity.NOTE) in (
+        fields
+    )
+    assert unsupported(result) == {
+        (
+            "Application argocd/guestbook",
+            "metadata.annotations[notifications.argoproj.io/subscribe.on-sync-succeeded.slack]",
+        )
+    }

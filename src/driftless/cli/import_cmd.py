@@ -148,7 +148,12 @@ def read_inputs(sources: tuple[str, ...]) -> list[JSON]:
     objects: list[JSON] = []
     for source in sources:
         if source == "-":
-            objects.extend(_parse(sys.stdin.read(), "stdin"))
+            text = sys.stdin.read(MAX_FILE_BYTES + 1)
+            if len(text) > MAX_FILE_BYTES:
+                raise UsageFailedError(
+                    f"stdin: more than the {MAX_FILE_BYTES} bytes an import reads"
+                )
+            objects.extend(_parse(text, "stdin"))
             continue
         for path in _files(Path(source)):
             objects.extend(_parse(_read(path), str(path)))

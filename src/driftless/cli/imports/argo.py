@@ -407,12 +407,30 @@ def _ignore_differences(raw: Any, where: str, out: Conversion) -> list[JSON]:
     return rules
 
 
+# Written by tools, not by users: state, not intent.
+_STATE_ANNOTATIONS = frozenset({"argocd.argoproj.io/refresh", "notified.notifications.argoproj.io"})
+_ANNOTATION_NOTES = {
+    "argocd.argoproj.io/manifest-generate-paths": "driftless re-checks an app on every push"
+    " webhook of its repository",
+}
+
+
 def _annotations(obj: JSON, where: str, out: Conversion) -> None:
-    annotations = _meta(obj).get("annotations")
-    for key in annotations if isinstance(annotations, dict) else {}:
-        if key.startswith("kubectl.kubernetes.io/"):
-            continue  # kubectl's bookkeeping, not the user's intent
-        out.unsupported(where, f"metadata.annotations[{key}]", "not carried over")
+    for key in mapping(_meta(obj).get("annotations")):
+        field_ = f"metadata.annotations[{key}]"
+        if key.startswith("kubectl.kubernetes.io/") or key in _STATE_ANNOTATIONS:
+            continue
+        if key in _ANNOTATION_NOTES:
+            out.note(where, field_, _ANNOTATION_NOTES[key])
+        elif key.startswith("notifications.argoproj.io/subscribe"):
+            out.unsupported(
+                where,
+                field_,
+                "driftless notifications are configured in the"
+                " cluster (see Notifications), not per app by annotation",
+            )
+        else:
+            out.unsupported(where, field_, "not carried over")
 
 
 # ------------------------------------------------------------------- AppProject
