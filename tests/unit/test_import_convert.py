@@ -223,6 +223,15 @@ def test_kustomize_and_jsonnet_options_carry_over(source: JSON, expected: JSON) 
         ),
         ({"info": [{"name": "url", "value": "x"}]}, "spec.info"),
         (
+            {
+                "source": {
+                    "repoURL": "https://g/a.git",
+                    "directory": {"recurse": True, "jsonnet": {"libs": ["lib"]}},
+                }
+            },
+            "spec.source.directory.recurse",
+        ),
+        (
             {"source": {"repoURL": "https://g/a.git", "kustomize": {"patches": []}}},
             "spec.source.kustomize.patches",
         ),
@@ -616,6 +625,22 @@ def test_what_cannot_be_read_is_listed_not_dropped(doc: JSON) -> None:
     result = convert_all([doc], namespace="driftless", include_secrets=True)
     assert result.objects == [] and result.partial
     assert "do-not-print" not in "\n".join(f.line() for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"metadata": {"name": "Not_A_Name", "namespace": "argocd"}}, "metadata.name"),
+        ({"spec": {"source": {"repoURL": "https://g/a.git", "path": "../../etc"}}}, "path"),
+        ({"spec": {"source": {"repoURL": "ftp://g/a.git"}}}, "repoURL"),
+    ],
+)
+def test_what_driftless_would_refuse_is_listed_with_the_field(patch: JSON, expected: str) -> None:
+    app = yaml.safe_load(GUESTBOOK)
+    app.update(patch)
+    result = convert_all([app], namespace="driftless", include_secrets=False)
+    assert result.objects == [] and result.partial
+    assert any(expected in f.line() for f in result.findings), result.findings
 
 
 def test_two_objects_with_one_name_keep_the_first_and_list_the_second() -> None:

@@ -180,7 +180,15 @@ def _source(raw: JSON, where: str, path: str, out: Conversion) -> JSON:
         source["kustomize"] = _kustomize(raw["kustomize"], where, f"{path}.kustomize", out)
     if isinstance(raw.get("directory"), dict):
         directory, jsonnet = _directory(raw["directory"], where, f"{path}.directory", out)
-        if directory:
+        if directory and jsonnet:
+            # driftless's sources have one renderer: jsonnet options make it jsonnet.
+            for key in directory:
+                out.unsupported(
+                    where,
+                    f"{path}.directory.{key}",
+                    "driftless's jsonnet renderer does not combine with directory options",
+                )
+        elif directory:
             source["directory"] = directory
         if jsonnet:
             source["jsonnet"] = jsonnet

@@ -22,7 +22,13 @@ from driftless.cli.imports import argo, flux, secrets
 from driftless.cli.imports.report import JSON, Conversion, describe
 from driftless.core.models import API_VERSION, APPLICATION_KIND, Application
 from driftless.core.project import PROJECT_KIND, Project
-from driftless.pipeline.app_spec import validation_message
+from driftless.pipeline.app_spec import (
+    SpecError,
+    check_name,
+    parse_spec,
+    validated,
+    validation_message,
+)
 
 _MODELS: dict[str, type[BaseModel]] = {APPLICATION_KIND: Application, PROJECT_KIND: Project}
 
@@ -60,19 +66,32 @@ def _validate(out: Conversion) -> None:
     """Leave out what driftless itself would refuse, naming the field (never its value)."""
     kept = []
     for obj in out.objects:
+        name = obj["metadata"].get("name")
+        try:
+            check_name(name if isinstance(name, str) else "")
+        except SpecError as exc:
+            out.unsupported(f"{obj['kind']} {str(name)[:80]}", "metadata.name", exc.problem)
+            continue
         model = _MODELS.get(str(obj.get("kind"))) if obj.get("apiVersion") == API_VERSION else None
-        if model is not None:
-            try:
-                model.model_validate(obj)
-            except PydanticValidationError as exc:
-                out.unsupported(
-                    f"{obj['kind']} {obj['metadata'].get('name')}",
-                    "",
-                    f"driftless would refuse it: {validation_message(exc)}",
-                )
-                continue
+        problem = _problem(model, obj) if model is not None else ""
+        if problem:
+            out.unsupported(f"{obj['kind']} {name}", "", f"driftless would refuse it: {problem}")
+            continue
         kept.append(obj)
     out.objects[:] = kept
+
+
+def _problem(model: type[BaseModel], obj: JSON) -> str:
+    """Why driftless would refuse ``obj`` (its API checks, as the API server and CLI run them)."""
+    try:
+        model.model_validate(obj)
+        if model is Application:
+            validated(parse_spec(obj["spec"]))
+    except PydanticValidationError as exc:
+        return validation_message(exc)
+    except SpecError as exc:
+        return str(exc)
+    return ""
 
 
 def _convert_one(
