@@ -1,0 +1,208 @@
+"""SOPS-encrypted Secrets in git (issue 15), with the real sops and age-keygen.
+
+The test encrypts its fixtures with sops itself (as a Flux user does), pushes
+them to a real git repository, and the controller syncs the decrypted Secret;
+a wrong key, a missing key Secret and garbage metadata stop the render with
+``DecryptionFailed`` and nothing is applied or pruned; the plaintext never
+shows in ``driftless app diff``, the app's status, its Events or the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftless.controller.manager import Controller
+from driftless.devcluster import binaries, versions
+from driftless.devcluster.cluster import DevCluster
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import (
+    APPS_NAMESPACE,
+    application,
+    condition,
+    configmap_manifest,
+    create_app,
+    ready,
+    ready_false_with,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+JSON = dict[str, Any]
+
+PLAINTEXT = "pl41n-sops-password-value"
+SECRET = f"""\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  password: {PLAINTEXT}
+"""
+
+
+class Age:
+    """One age key pair made by the real age-keygen."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        keygen = binaries.ensure(versions.AGE_KEYGEN)
+        self.file = directory / "keys.txt"
+        done = subprocess.run(
+            [str(keygen), "-o", str(self.file)], capture_output=True, text=True, check=True
+        )
+        self.recipient = done.stderr.split("Public key:", 1)[1].strip()
+        self.identity_text = self.file.read_text()
+
+
+def encrypt(plain: str, age: Age, workdir: Path) -> str:
+    """``plain`` encrypted by sops for ``age``, data and stringData only (Flux's recipe)."""
+    source = workdir / "plain.yaml"
+    source.write_text(plain)
+    done = subprocess.run(
+        [
+            str(binaries.ensure(versions.SOPS)), "encrypt", "--age", age.recipient,
+            "--encrypted-regex", "^(data|stringData)$", str(source),
+        ],
+        capture_output=True, text=True, check=True, cwd=workdir,
+        env={"HOME": str(workdir), "PATH": os.environ.get("PATH", "")},
+    )  # fmt: skip
+    source.unlink()
+    assert PLAINTEXT not in done.stdout and "sops:" in done.stdout
+    return done.stdout
+
+
+def key_secret(name: str, *ages: Age) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": APPS_NAMESPACE},
+        "data": {
+            f"k{i}.agekey": base64.b64encode(a.identity_text.encode()).decode()
+            for i, a in enumerate(ages)
+        },
+    }
+
+
+def sops_app(name: str, repo_url: str, secret_name: str, *, prune: bool = False) -> JSON:
+    app = application(name, repo_url, interval="2s")
+    app["spec"]["source"]["decryption"] = {"secretRef": {"name": secret_name}}
+    app["spec"]["syncPolicy"]["automated"] = {"prune": prune, "selfHeal": False}
+    return app
+
+
+def diff_cli(cluster: DevCluster, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable, "-m", "driftless.cli.main", f"--kubeconfig={cluster.kubeconfig}",
+            "app", "diff", name, *args,
+        ],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def leaks(text: str) -> bool:
+    encoded = base64.b64encode(PLAINTEXT.encode()).decode()
+    return PLAINTEXT in text or encoded in text
+
+
+async def events_text(kube: KubeClient, name: str) -> str:
+    events = await kube.list("v1", "Event", APPS_NAMESPACE)
+    mine = [e for e in events if (e.get("involvedObject") or {}).get("name") == name]
+    return json.dumps(mine)
+
+
+async def test_an_encrypted_secret_syncs_decrypted_and_never_shows(
+    kube: KubeClient,
+    controller: Controller,
+    devcluster: DevCluster,
+    make_git_repo: MakeGitRepo,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    name = unique("sops")
+    age, stranger = Age(tmp_path / "team"), Age(tmp_path / "stranger")
+    repo = make_git_repo(
+        {"secret.yaml": encrypt(SECRET, age, tmp_path), "cm.yaml": configmap_manifest("c", {})}
+    )
+    await kube.apply(key_secret(f"{name}-keys", age), field_manager="test")
+    await create_app(kube, sops_app(name, repo.url, f"{name}-keys", prune=True))
+    app = await wait_for(kube, name, ready, what="the decrypted Secret synced")
+
+    live = await kube.get("v1", "Secret", "db", name)
+    assert live is not None
+    assert base64.b64decode(live["data"]["password"]).decode() == PLAINTEXT
+    assert "sops" not in live  # the metadata is not applied
+
+    # A value changed by hand shows as changed, masked, in `app diff` (text and JSON).
+    await kube.merge_patch(
+        "v1", "Secret", "db", {"stringData": {"password": "by-hand"}}, namespace=name
+    )
+    shown = await asyncio.to_thread(diff_cli, devcluster, name)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "+  password: '<changed: value in git>'" in shown.stdout
+    as_json = await asyncio.to_thread(diff_cli, devcluster, name, "-o", "json")
+    for output in (shown.stdout, shown.stderr, as_json.stdout, as_json.stderr):
+        assert not leaks(output)
+
+    # Git now has the Secret encrypted for another key only, and drops the ConfigMap: the
+    # render stops with a condition naming the object; nothing is applied or pruned.
+    repo.commit({"secret.yaml": encrypt(SECRET, stranger, tmp_path)}, delete=["cm.yaml"])
+    app = await wait_for(kube, name, ready_false_with("DecryptionFailed"), what="DecryptionFailed")
+    message = (condition(app, "Ready") or {}).get("message", "")
+    assert "Secret db (secret.yaml:1) cannot be decrypted" in message, message
+    assert "AGE-SECRET-KEY" not in message
+    assert await kube.get("v1", "ConfigMap", "c", name) is not None  # not pruned
+    still = await kube.get("v1", "Secret", "db", name)
+    assert still is not None and base64.b64decode(still["data"]["password"]) == b"by-hand"
+
+    assert not leaks(json.dumps(app.get("status")))
+    assert not leaks(await events_text(kube, name))
+    assert not leaks(caplog.text)
+    assert "AGE-SECRET-KEY" not in caplog.text and "AGE-SECRET-KEY" not in json.dumps(app)
+
+
+async def test_missing_key_secret_garbage_metadata_and_no_decryption_stop_the_render(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, tmp_path: Path
+) -> None:
+    age = Age(tmp_path / "team")
+    encrypted = encrypt(SECRET, age, tmp_path)
+    garbage = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nsops: "trust me"\n'
+    cases = {
+        "nokey": (encrypted, "the decryption Secret driftless/nokey-absent does not exist", True),
+        "garbage": (garbage, "Secret db (secret.yaml:1) has a 'sops' key that is not", True),
+        "optout": (
+            encrypted,
+            "is SOPS-encrypted but the app sets no spec.source.decryption",
+            False,
+        ),
+    }
+    names = {}
+    await kube.apply(key_secret("sops-garbage-keys", age), field_manager="test")
+    for case, (document, _, opted_in) in cases.items():
+        name = names[case] = unique(f"sops-{case}")
+        repo = make_git_repo({"secret.yaml": document, "cm.yaml": configmap_manifest("c", {})})
+        app = sops_app(name, repo.url, "nokey-absent" if case == "nokey" else "sops-garbage-keys")
+        if not opted_in:
+            del app["spec"]["source"]["decryption"]
+        await create_app(kube, app)
+    for case, (_, expected, _) in cases.items():
+        name = names[case]
+        app = await wait_for(kube, name, ready_false_with("DecryptionFailed"), what=case)
+        message = (condition(app, "Ready") or {}).get("message", "")
+        assert expected in message, message
+        # The whole render stopped: not even the ConfigMap beside it was applied.
+        assert await kube.get("v1", "ConfigMap", "c", name) is None
+        assert await kube.get("v1", "Secret", "db", name) is None
