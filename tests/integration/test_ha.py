@@ -63,6 +63,8 @@ CONVERGE_SECONDS = 240
 # Lease duration (10 s) + one renew period (2 s) + a tick, per the design; asserted.
 FAILOVER_SECONDS = 16.0
 SHUTDOWN_SECONDS = 5.0
+# Apps failing together while the API server is unreachable.
+DOWN_APPS = 20
 
 HOOK_FILES = {
     "hook/hook.yaml": """\
@@ -121,7 +123,7 @@ class Replicas:
         self.killed_at: dict[str, datetime] = {}
 
     def start(
-        self, replica: str, shards: int = SHARDS, extra: tuple[str, ...] = ()
+        self, replica: str, shards: int | None = SHARDS, extra: tuple[str, ...] = ()
     ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{replica}.log").open("wb")
         proc = subprocess.Popen(
@@ -130,7 +132,7 @@ class Replicas:
                 "controller", "--namespace", NS, "--interval", "1h", "--log-level", "debug",
                 "--cache-dir", str(self.logs / f"repos-{replica}"),
                 "--allow-local-repositories",  # the repositories of these tests are file://
-                "--shards", str(shards), "--replica-id", replica, *extra,
+                *(["--shards", str(shards), "--replica-id", replica] if shards else []), *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -527,7 +529,9 @@ class Blackhole:
             writer.transport.abort()
 
 
-@pytest.mark.parametrize("outage", ["refuse", "hang"])
+@pytest.mark.parametrize(
+    ("outage", "shards"), [("refuse", None), ("refuse", 1), ("hang", None), ("hang", 1)]
+)
 async def test_sigterm_ends_within_seconds_with_the_api_server_unreachable(
     kube: KubeClient,
     apps_namespace: str,
@@ -536,6 +540,7 @@ async def test_sigterm_ends_within_seconds_with_the_api_server_unreachable(
     replicas: Replicas,
     tmp_path: Path,
     outage: str,
+    shards: int | None,
 ) -> None:
     config = yaml.safe_load(devcluster.kubeconfig.read_text())
     server = config["clusters"][0]["cluster"]["server"]
@@ -549,8 +554,8 @@ async def test_sigterm_ends_within_seconds_with_the_api_server_unreachable(
     replicas.kubeconfig = proxied
     try:
         repo = make_git_repo({"cm/cm.yaml": configmap_manifest("shared", {"a": "1"})})
-        names = [f"down-{outage}-{i}" for i in range(20)]
-        proc = replicas.start(f"solo-{outage}", shards=1)  # a leader, alone
+        names = [f"down-{outage}-{shards or 0}-{i}" for i in range(DOWN_APPS)]
+        proc = replicas.start(f"solo-{outage}", shards=shards)  # alone, or a leader alone
         for name in names:
             app = application(name, repo.url, path="cm", namespace=f"{NS}-{name}")
             app["metadata"]["namespace"] = NS
@@ -583,6 +588,6 @@ async def test_sigterm_ends_within_seconds_with_the_api_server_unreachable(
         assert took <= SHUTDOWN_SECONDS, f"{took:.1f}s\n{replicas.tails()}"
     finally:
         await proxy.close()
-        for name in [f"down-{outage}-{i}" for i in range(20)]:
+        for name in [f"down-{outage}-{shards or 0}-{i}" for i in range(DOWN_APPS)]:
             with contextlib.suppress(KubeApiError):
                 await kube.delete(API_VERSION, "Application", name, NS)
