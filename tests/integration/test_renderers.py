@@ -412,16 +412,16 @@ HELM_ERRORS = {
         {"helm/demo/templates/bad.yaml": "apiVersion: v1\nkind: ConfigMap\n"},
         r"^helm/demo/templates/bad\.yaml: ConfigMap has no metadata\.name",
     ),
-    "dependency from a repository not vendored": (
+    "dependency from a repository that is down": (
         {},
         {
             "helm/demo/Chart.yaml": (
                 "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n"
-                "  - name: redis\n    version: 1.0.0\n    repository: https://charts.example.com\n"
+                "  - name: redis\n    version: 1.0.0\n    repository: http://127.0.0.1:9/charts\n"
             )
         },
-        r"^helm/demo/Chart\.yaml: dependency redis \(https://charts\.example\.com\)"
-        r" is not vendored",
+        r"^helm/demo/Chart\.yaml: dependency redis 1\.0\.0 from http://127\.0\.0\.1:9/charts"
+        r" cannot be fetched: .*cannot reach",
     ),
     "file dependency outside the repository": (
         {},

@@ -333,3 +333,16 @@ async def test_credentials_go_to_the_repository_only(repo: Repo, tmp_path: Path)
     await chart_deps.prepare(chart, "u", tools_for(tmp_path, chart_credentials=credentials))
     assert asked == [repo.url]
     assert repo.requests and all(auth and auth.startswith("Basic ") for _, auth in repo.requests)
+
+
+def test_chart_files_leading_out_of_the_repository_are_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "host-file"
+    secret.write_text("dependencies: [{name: x, repository: 'https://h/c'}]\n")
+    chart = tmp_path / "repo" / "umbrella"
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").symlink_to(secret)
+    with pytest.raises(RenderError) as caught:
+        chart_deps.read_declared(chart, "umbrella", tmp_path / "repo")
+    assert caught.value.file == "umbrella/Chart.yaml"
+    assert "outside the repository" in caught.value.message
+    assert str(tmp_path) not in str(caught.value)

@@ -131,9 +131,13 @@ async def prepare(
     shown: str,
     tools: RenderTools,
     check_repository: RepositoryCheck | None = None,
+    root: Path | None = None,
 ) -> Prepared | None:
-    """Fetch the chart's repository dependencies (see the module contract)."""
-    declared = await asyncio.to_thread(read_declared, chart_dir, shown)
+    """Fetch the chart's repository dependencies (see the module contract).
+
+    ``root``: the tree the chart's files must not lead out of (default: the chart).
+    """
+    declared = await asyncio.to_thread(read_declared, chart_dir, shown, root)
     if not declared.fetch:
         return None
     walk = _Walk(tools, check_repository or _CHECK.get())
@@ -191,7 +195,7 @@ class _Walk:
             if key in path:
                 raise RenderError(f"dependency cycle: {' -> '.join([*path, key])}", file=where)
             inner_shown = f"{req.name}@{fetched.version}"
-            inner = await asyncio.to_thread(read_declared, fetched.path, inner_shown)
+            inner = await asyncio.to_thread(read_declared, fetched.path, inner_shown, None)
             children = (
                 await self.resolve(inner, inner_shown, depth=depth + 1, path=(*path, key))
                 if inner.fetch
@@ -231,23 +235,32 @@ class _Walk:
 # --------------------------------------------------------------- pure parts
 
 
-def read_declared(chart_dir: Path, shown: str) -> Declared:
-    """The repository dependencies of the chart in ``chart_dir`` not vendored in ``charts/``."""
-    meta = _load(chart_dir / "Chart.yaml", _join(shown, "Chart.yaml"))
+def read_declared(chart_dir: Path, shown: str, root: Path | None = None) -> Declared:
+    """The repository dependencies of the chart in ``chart_dir`` not vendored in ``charts/``.
+
+    No ``Chart.yaml``: nothing to fetch (the renderer reports the missing chart).
+    A file read through a symlink leading out of ``root`` (default: the chart
+    directory) is a ``RenderError``: this runs in the controller process.
+    """
+    real_root = (root or chart_dir).resolve()
+    if not (chart_dir / "Chart.yaml").is_file():
+        return Declared(file="Chart.yaml", fetch=())
+    meta = _load(chart_dir / "Chart.yaml", _join(shown, "Chart.yaml"), real_root)
     if not isinstance(meta, dict):
         raise RenderError("Chart.yaml is not a YAML mapping", file=_join(shown, "Chart.yaml"))
     file = "Chart.yaml"
     entries = meta.get("dependencies")
     if str(meta.get("apiVersion", "")) == "v1" and (chart_dir / "requirements.yaml").is_file():
         file = "requirements.yaml"
-        reqs = _load(chart_dir / file, _join(shown, file))
+        reqs = _load(chart_dir / file, _join(shown, file), real_root)
         entries = reqs.get("dependencies") if isinstance(reqs, dict) else None
     where = _join(shown, file)
     declared = declared_requirements(entries, where)
-    vendored = _vendored(chart_dir)
+    vendored = _vendored(chart_dir, real_root)
     fetch = tuple(r for r in declared if not _is_vendored(r.name, vendored))
     lock_path = chart_dir / _LOCK_FILES[file]
-    lock_text = _read_text(lock_path) if lock_path.is_file() else ""
+    lock_shown = _join(shown, lock_path.name)
+    lock_text = _read_text(lock_path, lock_shown, real_root) if lock_path.is_file() else ""
     lock = _load_text(lock_text, _join(shown, lock_path.name)) if lock_text else None
     locked = matching_lock(fetch, lock)
     digest = hashlib.sha256(
@@ -325,7 +338,7 @@ def _satisfies(version: str, wanted: str) -> bool:
         return False
 
 
-def _vendored(chart_dir: Path) -> list[str]:
+def _vendored(chart_dir: Path, real_root: Path) -> list[str]:
     charts = chart_dir / "charts"
     names: list[str] = []
     if charts.is_dir() and not charts.is_symlink():
@@ -333,7 +346,7 @@ def _vendored(chart_dir: Path) -> list[str]:
             if entry.is_dir() and (entry / "Chart.yaml").is_file():
                 names.append(entry.name)
                 try:
-                    data = _load(entry / "Chart.yaml", "charts")
+                    data = _load(entry / "Chart.yaml", "charts", real_root)
                 except RenderError:  # helm reports a broken vendored chart itself
                     data = None
                 if isinstance(data, dict) and isinstance(data.get("name"), str):
@@ -355,15 +368,20 @@ def _join(shown: str, rest: str) -> str:
     return rest if shown in ("", ".") else f"{shown}/{rest}"
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, shown: str, real_root: Path) -> str:
     try:
+        if not path.resolve().is_relative_to(real_root):
+            raise RenderError("symlink points outside the repository", file=shown)
         return path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RenderError(f"cannot read {path.name}: {exc}") from None
+    except UnicodeDecodeError:
+        raise RenderError("not UTF-8 text", file=shown) from None
+    except (OSError, RuntimeError) as exc:  # str() names the host path: only the reason
+        why = exc.strerror if isinstance(exc, OSError) else "symlink loop"
+        raise RenderError(f"cannot be read: {why}", file=shown) from None
 
 
-def _load(path: Path, shown: str) -> Any:
-    return _load_text(_read_text(path), shown)
+def _load(path: Path, shown: str, real_root: Path) -> Any:
+    return _load_text(_read_text(path, shown, real_root), shown)
 
 
 def _load_text(text: str, shown: str) -> Any:

@@ -99,7 +99,7 @@ async def render(
     path = app_dir.resolve().relative_to(tree.resolve()).as_posix()
     prepared = None
     if renderer is Renderer.HELM:
-        prepared = await chart_deps.prepare(app_dir, path, tools, check_repository)
+        prepared = await chart_deps.prepare(app_dir, path, tools, check_repository, tree)
     key = None
     if cache is not None and revision is not None:
         key = cache_key(
