@@ -152,7 +152,7 @@ def reason_of(stderr: str) -> str:
     lines = [
         line.strip() for line in stderr.splitlines() if line.strip() and not _KEYISH.search(line)
     ]
-    reason = "; ".join(lines[:4]) or "sops failed without saying why"
+    reason = "; ".join(lines[:6]) or "sops failed without saying why"
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 1] + "…"
     return reason
