@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import yaml
 
 from driftless.controller.manager import Controller
@@ -35,6 +37,7 @@ PEER_CRDS = [
     ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
     ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
 ]
+_CRD_API = "apiextensions.k8s.io/v1"
 _OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
@@ -63,6 +66,25 @@ def peer_crd(group: str, version: str, kind: str, plural: str) -> JSON:
             ],
         },
     }
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def peer_crds(kube: KubeClient) -> AsyncIterator[None]:
+    """The peers' CRDs while the test runs, removed after it.
+
+    Removed because kubectl resolves ``application`` to argoproj.io's kind
+    once that exists, and later tests run ``kubectl get application``.
+    """
+    await install_peer_crds(kube)
+    yield
+    names = [f"{plural}.{group}" for group, _, _, plural in PEER_CRDS]
+    for name in names:
+        await kube.delete(_CRD_API, "CustomResourceDefinition", name)
+    deadline = time.monotonic() + 120
+    while any([await kube.get(_CRD_API, "CustomResourceDefinition", n) for n in names]):
+        assert time.monotonic() < deadline, "the peers' CRDs outlived their deletion"
+        await asyncio.sleep(0.5)
+    await kube.discovery.refresh()
 
 
 async def install_peer_crds(kube: KubeClient) -> None:
@@ -97,8 +119,8 @@ async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
     controller: Controller,
     devcluster: DevCluster,
     make_git_repo: MakeGitRepo,
+    peer_crds: None,
 ) -> None:
-    await install_peer_crds(kube)
     name = unique("argo")
     flux_name = f"{name}-flux"
     target = f"{name}-ns"
@@ -201,9 +223,8 @@ async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
 
 
 async def test_import_from_cluster_reads_projects_helm_releases_their_values_and_secrets(
-    kube: KubeClient, devcluster: DevCluster
+    kube: KubeClient, devcluster: DevCluster, peer_crds: None
 ) -> None:
-    await install_peer_crds(kube)
     name = unique("peers")
     for ns in ("argocd", "flux-system"):
         await namespace(kube, ns)
