@@ -26,7 +26,13 @@ Tasks
     listed there (comma-separated: ``PreSync``, ``Sync``, ``PostSync``,
     ``SyncFail``; ``Skip`` means "never apply this object"). Hooks are not
     part of the app's desired state: they are never compared, never shown
-    OutOfSync and never pruned, only created when their phase runs.
+    OutOfSync and never pruned, only created when their phase runs. A hook
+    may have ``metadata.generateName`` instead of a name (no other object
+    may): each operation then creates its own instance with POST, named from
+    the operation so that a resumed pass finds it (``core.generate_name``).
+    Argo CD's ``argocd.argoproj.io/*`` annotations are read as driftless's
+    (``core.argocd``, in ``sync.prepare``); a value driftless lacks refuses
+    the render, naming the object and the value.
 
 Order
     Within a phase, tasks run in *waves*: ``driftless.dev/sync-wave`` (an
@@ -100,13 +106,18 @@ Pruning
 Hook delete policies
     ``driftless.dev/hook-delete-policy`` (comma-separated):
     ``BeforeHookCreation`` (default) deletes the previous instance before a
-    hook is created again; ``HookSucceeded`` deletes it once it succeeded;
-    ``HookFailed`` once it failed.
+    hook is created again (for a ``generateName`` hook: every earlier
+    instance of it that carries its template label and this app's tracking
+    id); ``HookSucceeded`` deletes it once it succeeded; ``HookFailed`` once
+    it failed.
 
 Options
     ``driftless.dev/sync-options`` on an object: ``Prune=false`` (never
     prune it), ``Replace=true`` (delete and recreate instead of apply, for
-    fields that cannot be updated in place). On the Application:
+    fields that cannot be updated in place), ``CreateNamespace=true`` (its
+    namespace is created first, as the Application option below does);
+    ``driftless.dev/compare-options: IgnoreExtraneous``: the object, once git
+    no longer has it, does not make the app OutOfSync. On the Application:
     ``CreateNamespace=true`` (its bare Namespace is applied under a field
     manager of its own, so it never strips what the namespace already has);
     ``AllowTakeover=true`` (adopt objects another app of the same namespace
