@@ -22,7 +22,7 @@ Contract of ``prepare(chart_dir, shown, tools, check_repository)``:
   name and repository whose version satisfies the declared range; otherwise
   the range is resolved against the repository like ``helm dependency
   update`` would (``chart_versions``: highest match, prereleases only when
-  named).
+  named); a hard refresh resolves ranges again at once.
 * Every repository is first passed to ``check_repository`` (the Project's
   ``sourceRepos`` rule, the same as for chart sources); one it refuses is a
   ``RenderError`` and is never contacted. Callers that render for an app set
@@ -35,9 +35,9 @@ Contract of ``prepare(chart_dir, shown, tools, check_repository)``:
   (not to an archive URL of the index that points elsewhere, not across a
   redirect).
 * Bounds: at most ``MAX_CHARTS`` dependency charts in all, ``MAX_DEPTH``
-  levels of dependencies of dependencies, the whole preparation within
-  ``tools.download_limit`` seconds, each index and archive within
-  ``chart_repo``'s size limits. A chart already on the path being resolved
+  levels of dependencies of dependencies, ``MAX_TOTAL_BYTES`` unpacked, the
+  whole preparation within ``tools.download_limit`` seconds, each index and
+  archive within ``chart_repo``'s size limits. A chart already on the path being resolved
   (same repository, chart and version) is a cycle: ``RenderError``.
 * Cache: the versions resolved for a chart are remembered by (digest of its
   declared dependencies, digest of its lock file); with a matching lock the
@@ -74,6 +74,7 @@ from driftless.render.context import RenderTools
 
 MAX_DEPTH = 5
 MAX_CHARTS = 64
+MAX_TOTAL_BYTES = 512 * 1024 * 1024  # all dependency charts of one chart, unpacked
 RANGE_TTL = 300.0
 _MEMO_SIZE = 512
 _REMOTE_SCHEMES = ("https://", "http://", "oci://")
@@ -132,15 +133,17 @@ async def prepare(
     tools: RenderTools,
     check_repository: RepositoryCheck | None = None,
     root: Path | None = None,
+    fresh: bool = False,
 ) -> Prepared | None:
     """Fetch the chart's repository dependencies (see the module contract).
 
-    ``root``: the tree the chart's files must not lead out of (default: the chart).
+    ``root``: the tree the chart's files must not lead out of (default: the
+    chart). ``fresh`` (a hard refresh): ranges are resolved again now.
     """
     declared = await asyncio.to_thread(read_declared, chart_dir, shown, root)
     if not declared.fetch:
         return None
-    walk = _Walk(tools, check_repository or _CHECK.get())
+    walk = _Walk(tools, check_repository or _CHECK.get(), fresh)
     try:
         async with asyncio.timeout(tools.download_limit):
             nodes = await walk.resolve(declared, shown, depth=1, path=())
@@ -151,7 +154,7 @@ async def prepare(
         ) from None
     identity = hashlib.sha256(json.dumps(_identities(nodes)).encode()).hexdigest()
     root = tools.chart_cache / "dependencies"
-    charts = await asyncio.to_thread(_assemble, root, identity, nodes)
+    charts = await asyncio.to_thread(_assemble, root, identity, nodes, _join(shown, declared.file))
     return Prepared(charts=charts, identity=f"dependencies:{identity}")
 
 
@@ -167,9 +170,10 @@ class _Node:
 class _Walk:
     """One preparation: the bound on charts and the credentials asked so far."""
 
-    def __init__(self, tools: RenderTools, check: RepositoryCheck | None) -> None:
+    def __init__(self, tools: RenderTools, check: RepositoryCheck | None, fresh: bool) -> None:
         self.tools = tools
         self.check = check
+        self.fresh = fresh
         self.count = 0
 
     async def resolve(
@@ -180,7 +184,7 @@ class _Walk:
             raise RenderError(
                 f"dependencies are nested more than {MAX_DEPTH} levels deep", file=where
             )
-        memo = _remembered(declared.digest)
+        memo = {} if self.fresh else _remembered(declared.digest)
         picked: dict[Requirement, str] = {}
         nodes: list[_Node] = []
         for req in declared.fetch:
@@ -421,11 +425,15 @@ def _identities(nodes: tuple[_Node, ...]) -> list[Any]:
     return [[n.name, n.fetched.identity, _identities(n.children)] for n in nodes]
 
 
-def _assemble(root: Path, identity: str, nodes: tuple[_Node, ...]) -> Path:
+def _assemble(root: Path, identity: str, nodes: tuple[_Node, ...], where: str) -> Path:
     """``<root>/<identity>``: one directory per dependency chart, nested ones in its charts/."""
     final = root / identity
     if final.is_dir():
         return final
+    if _size(nodes) > MAX_TOTAL_BYTES:
+        raise RenderError(
+            f"the dependency charts unpack to more than {MAX_TOTAL_BYTES // 2**20} MiB", file=where
+        )
     root.mkdir(parents=True, exist_ok=True)
     temp = root / f".tmp-{uuid.uuid4().hex}"
     try:
@@ -439,6 +447,14 @@ def _assemble(root: Path, identity: str, nodes: tuple[_Node, ...]) -> Path:
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return final
+
+
+def _size(nodes: tuple[_Node, ...]) -> int:
+    total = 0
+    for node in nodes:
+        total += sum(f.lstat().st_size for f in node.fetched.path.rglob("*") if f.is_file())
+        total += _size(node.children)
+    return total
 
 
 def _copy_nodes(target: Path, nodes: tuple[_Node, ...]) -> None:

@@ -99,7 +99,9 @@ async def render(
     path = app_dir.resolve().relative_to(tree.resolve()).as_posix()
     prepared = None
     if renderer is Renderer.HELM:
-        prepared = await chart_deps.prepare(app_dir, path, tools, check_repository, tree)
+        prepared = await chart_deps.prepare(
+            app_dir, path, tools, check_repository, root=tree, fresh=fresh
+        )
     key = None
     if cache is not None and revision is not None:
         key = cache_key(
@@ -254,7 +256,7 @@ async def _render_repository_chart(
         credentials=credentials,
     )
     display = f"{source.chart}@{fetched.version}"
-    prepared = await chart_deps.prepare(fetched.path, display, tools, check_repository)
+    prepared = await chart_deps.prepare(fetched.path, display, tools, check_repository, fresh=fresh)
     key = None
     if cache is not None:
         key = cache_key(
