@@ -217,6 +217,15 @@ async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
     assert after["metadata"]["labels"]["app.kubernetes.io/instance"] == name
     flux_cm = await kube.get("v1", "ConfigMap", f"{name}-flux-settings", target)
     assert flux_cm is not None and flux_cm["data"] == {"v": "from-flux"}
+
+    # A second import does not silently replace the apps it (or a user) made.
+    again = await invoke(devcluster.kubeconfig, "import", "--from-cluster", "--apply")
+    assert again.exit_code == 2
+    assert f"application/{name}" in again.stderr and "nothing applied" in again.stderr
+    replaced = await invoke(
+        devcluster.kubeconfig, "import", "--from-cluster", "--apply", "--upsert"
+    )
+    assert replaced.exit_code == 0, replaced.output
     for obj in (argo_app, git_repository, kustomization):
         meta = obj["metadata"]
         await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])

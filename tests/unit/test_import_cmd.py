@@ -111,3 +111,18 @@ def test_not_a_mapping_and_missing_inputs_are_usage_errors(tmp_path: Path) -> No
     both = run("-f", str(path), "--from-cluster")
     assert both.exit_code == 2 and "one of them" in both.stderr
     assert run().exit_code == 2
+
+
+def test_apply_with_something_inexpressible_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        ARGO_APP + "---\napiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\n"
+        "metadata: {name: all, namespace: argocd}\nspec: {}\n"
+    )
+    # No cluster behind this kubeconfig: connecting at all would be another error.
+    result = CliRunner().invoke(
+        cli, ["--kubeconfig", str(tmp_path / "none"), "import", "-f", str(path), "--apply"]
+    )
+    assert result.exit_code == 1
+    assert "; nothing applied (--allow-partial" in result.stderr
+    assert result.stdout == ""

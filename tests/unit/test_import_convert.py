@@ -671,3 +671,36 @@ def test_argo_annotations_state_is_ignored_intent_is_listed() -> None:
             "metadata.annotations[notifications.argoproj.io/subscribe.on-sync-succeeded.slack]",
         )
     }
+
+
+def test_a_helm_release_of_a_chart_in_git_reads_values_files_from_the_chart_directory() -> None:
+    result = convert("""
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: platform, namespace: flux-system}
+spec: {interval: 5m, url: 'https://github.com/example/platform', ref: {tag: v2.0.0}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: ingress, namespace: flux-system}
+spec:
+  interval: 30m
+  targetNamespace: ingress
+  chart:
+    spec:
+      chart: ./charts/ingress
+      sourceRef: {kind: GitRepository, name: platform}
+      valuesFiles: [charts/ingress/values.yaml, environments/prod/ingress.yaml]
+""")
+    (app,) = result.objects
+    assert app["spec"]["source"] == {
+        "repoURL": "https://github.com/example/platform",
+        "targetRevision": "v2.0.0",
+        "path": "charts/ingress",
+        "helm": {
+            "valueFiles": ["values.yaml", "../../environments/prod/ingress.yaml"],
+            "releaseName": "ingress",
+        },
+    }
+    assert app["spec"]["interval"] == "30m"
+    assert not result.partial

@@ -36,7 +36,7 @@ from driftless.cli.exits import UsageFailedError
 from driftless.cli.imports import argo, flux, secrets
 from driftless.cli.imports.convert import convert_all
 from driftless.cli.imports.report import JSON, Conversion, Severity, mapping
-from driftless.cli.objects import upsert
+from driftless.cli.objects import upsert as upsert_object
 from driftless.cli.options import namespace_option
 from driftless.core.errors import RenderError
 from driftless.kube.client import KubeApiError, KubeClient, KubeForbiddenError
@@ -74,6 +74,9 @@ _APPLY_ORDER = {"Project": 0, "Secret": 1, "Application": 2}
 @namespace_option("the driftless objects to create")
 @click.option("--apply", "apply_", is_flag=True, help="Apply the objects instead of printing them.")
 @click.option(
+    "--upsert", is_flag=True, help="With --apply: replace objects of the same name that exist."
+)
+@click.option(
     "--include-secrets",
     is_flag=True,
     help="Also convert repository and cluster credentials (printed: they hold secrets).",
@@ -91,6 +94,7 @@ async def import_command(
     from_cluster: bool,
     namespace: str | None,
     apply_: bool,
+    upsert: bool,
     include_secrets: bool,
     allow_partial: bool,
 ) -> int:
@@ -123,7 +127,7 @@ async def import_command(
         _print(result)
         return 1
     if apply_:
-        await with_client(globals_, lambda client: _apply(client, result))
+        await with_client(globals_, lambda client: _apply(client, result, replace=upsert))
     else:
         _print(result)
     return 0
@@ -134,9 +138,30 @@ def _print(result: Conversion) -> None:
         click.echo(yaml.safe_dump_all(result.objects, sort_keys=False), nl=False)
 
 
-async def _apply(client: KubeClient, result: Conversion) -> None:
+async def _apply(client: KubeClient, result: Conversion, *, replace: bool) -> None:
+    """Apply every object; without ``replace``, first make sure none exists yet.
+
+    Checked for all objects before the first write, so a name already taken
+    (an app the user made by hand) stops the import before anything changes.
+    """
+    if not replace:
+        taken = [
+            f"{obj['kind'].lower()}/{obj['metadata']['name']}"
+            for obj in result.objects
+            if await client.get(
+                obj["apiVersion"],
+                obj["kind"],
+                obj["metadata"]["name"],
+                obj["metadata"]["namespace"],
+            )
+            is not None
+        ]
+        if taken:
+            raise UsageFailedError(
+                f"already exist: {', '.join(taken)}; nothing applied (--upsert replaces them)"
+            )
     for obj in sorted(result.objects, key=lambda o: _APPLY_ORDER.get(o["kind"], 3)):
-        await upsert(client, obj)
+        await upsert_object(client, obj)
         click.echo(f"{obj['kind'].lower()}/{obj['metadata']['name']} applied")
 
 
