@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +23,8 @@ from prometheus_client import REGISTRY
 
 from driftless.notifications.delivery import Delivery, RetryPolicy
 from driftless.notifications.message import Notification, Target
-from driftless.notifications.services import transport
+from driftless.notifications.services import smtp, transport
+from driftless.notifications.services.egress import Egress
 from tests.fixtures.receivers import (
     USERNAME,
     HttpReceivers,
@@ -50,6 +54,9 @@ N = Notification(
     facts=(("Sync", "OutOfSync"), ("Health", "Degraded"), ("Revision", SHA)),
 )
 FAST = RetryPolicy(attempts=3, first_delay=0.05, max_delay=0.5)
+# The receivers listen on 127.0.0.1: as a controller run with
+# --notifications-allow-private-networks.
+LOOPBACK = Egress(allow_private=True)
 
 
 @dataclass
@@ -72,7 +79,7 @@ def failures() -> Failures:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def delivery(failures: Failures) -> AsyncIterator[Delivery]:
-    sender = Delivery(failures, retry=FAST)
+    sender = Delivery(failures, egress_policy=LOOPBACK, retry=FAST)
     yield sender
     await sender.close()
 
@@ -276,7 +283,9 @@ async def test_a_down_service_does_not_delay_another(
 ) -> None:
     receivers.down("teams")
     receivers.slow("teams", 0.3)
-    delivery = Delivery(failures, retry=RetryPolicy(attempts=5, first_delay=1.0))
+    delivery = Delivery(
+        failures, egress_policy=LOOPBACK, retry=RetryPolicy(attempts=5, first_delay=1.0)
+    )
     try:
         down = _target("teams", "down", secrets={"url": receivers.url("teams", "/down")})
         for _ in range(3):
@@ -293,7 +302,7 @@ async def test_a_down_service_does_not_delay_another(
 
 
 async def test_rate_limit_holds(receivers: HttpReceivers, failures: Failures) -> None:
-    delivery = Delivery(failures, retry=FAST)
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST)
     start = time.monotonic()
     try:
         target = _target(
@@ -313,7 +322,7 @@ async def test_rate_limit_holds(receivers: HttpReceivers, failures: Failures) ->
 
 
 async def test_full_queue_drops_the_oldest(receivers: HttpReceivers, failures: Failures) -> None:
-    delivery = Delivery(failures, retry=FAST, lane_capacity=3)
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST, lane_capacity=3)
     dropped = REGISTRY.get_sample_value(
         "driftless_notifications_dropped_total", {"service_type": "webhook"}
     )
@@ -384,7 +393,7 @@ async def test_a_slow_or_garbled_service_is_bounded(
     delivery.submit(N, bot)
     await delivery.idle()
     assert [reason for _, _, reason in failures.calls] == [
-        "webhook service team-a/slow: timed out",
+        "webhook service team-a/slow: delivery failed: cannot connect",
         "slack service team-a/bot: Slack's answer is not JSON",
     ]
 
@@ -393,7 +402,7 @@ async def test_close_does_not_wait_for_a_stuck_service(
     receivers: HttpReceivers, failures: Failures
 ) -> None:
     receivers.slow("hook", 3.0)
-    delivery = Delivery(failures, retry=FAST)
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST)
     delivery.submit(N, _target("webhook", "stuck", address=receivers.url("hook", "/stuck")))
     await asyncio.sleep(0.1)
     start = time.monotonic()
@@ -472,7 +481,7 @@ async def test_https_services_trust_their_ca_or_skip_verification_when_told(
 async def test_bad_configuration_fails_at_once_and_never_echoes_it(
     target: Target, reason: str, failures: Failures
 ) -> None:
-    delivery = Delivery(failures, retry=FAST)
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST)
     try:
         delivery.submit(N, target)
         await delivery.idle()
@@ -539,3 +548,158 @@ async def test_email_refusals(
         "smtp service team-a/wrong: SMTP 535",
     ]
     assert all(smtp_server.password not in r and "wrong-password" not in r for r in reasons)
+
+
+# -- egress (SSRF) ----------------------------------------------------------------------
+
+
+async def test_egress_refuses_loopback_link_local_and_private_by_default(
+    receivers: HttpReceivers, smtp_server: SmtpReceiver, failures: Failures
+) -> None:
+    """A tenant's service cannot make the controller connect to itself, the cloud's
+    metadata address or the cluster's private network; its Event cannot tell a
+    refused address from a closed port."""
+    home = Egress(allow_private=False, home="driftless")
+    delivery = Delivery(failures, egress_policy=home, retry=RetryPolicy(attempts=1))
+    hostile = {
+        "loopback": receivers.url("hook", "/a"),
+        "localhost": receivers.url("hook", "/b").replace("127.0.0.1", "localhost"),
+        "mapped": receivers.url("hook", "/c").replace("127.0.0.1", "[::ffff:127.0.0.1]"),
+        "private": "http://10.255.255.1:9/d",
+        "carrier-nat": "http://100.64.0.1:9/e",
+    }
+    for name, url in hostile.items():
+        delivery.submit(N, _target("webhook", name, secrets={"url": url}))
+    delivery.submit(N, _mail_target(smtp_server, name="mail-loopback"))
+    await delivery.idle()
+    await delivery.close()
+    assert receivers.of("hook") == [] and smtp_server.mails == []
+    reasons = sorted(reason for _, _, reason in failures.calls)
+    assert reasons == sorted(
+        [f"webhook service team-a/{name}: delivery failed: cannot connect" for name in hostile]
+        + ["smtp service team-a/mail-loopback: delivery failed: cannot connect"]
+    )
+
+
+async def test_egress_private_ranges_for_the_controllers_namespace_link_local_never(
+    receivers: HttpReceivers, failures: Failures
+) -> None:
+    # With the flag loopback is allowed (the receivers answer); the metadata address never.
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=RetryPolicy(attempts=1))
+    delivery.submit(N, _target("webhook", "ok", secrets={"url": receivers.url("hook", "/ok")}))
+    for name, url in (
+        ("metadata", "http://169.254.169.254/latest"),
+        ("v6-link", "http://[fe80::1]/"),
+    ):
+        delivery.submit(N, _target("webhook", name, secrets={"url": url}))
+    await delivery.idle()
+    await delivery.close()
+    assert [r.path for r in receivers.of("hook")] == ["/ok"]
+    assert sorted(reason for _, _, reason in failures.calls) == [
+        "webhook service team-a/metadata: delivery failed: cannot connect",
+        "webhook service team-a/v6-link: delivery failed: cannot connect",
+    ]
+
+
+async def test_tokens_never_go_over_plain_http_to_another_host(
+    receivers: HttpReceivers, failures: Failures
+) -> None:
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=RetryPolicy(attempts=1))
+    receivers.tokens["slack"] = TOKEN
+    plain = {"token": TOKEN}
+    delivery.submit(
+        N,
+        _target(
+            "slack", "far", address="http://slack.example.test/api", channel="#c", secrets=plain
+        ),
+    )
+    # Over loopback (a sidecar, a test) plain http is fine.
+    delivery.submit(
+        N,
+        _target(
+            "slack", "near", address=receivers.url("slack", "/api"), channel="#c", secrets=plain
+        ),
+    )
+    await delivery.idle()
+    await delivery.close()
+    assert [reason for _, _, reason in failures.calls] == [
+        "slack service team-a/far: refusing to send a token over plain http (use https)"
+    ]
+    assert len(receivers.of("slack")) == 1
+
+
+class _DrippingServer:
+    """Accepts connections and sends one byte of an SMTP greeting every 0.2 s, forever."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.closed_by_peer: list[float] = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # stopped: the listener is closed
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            while not self._stop.is_set():
+                try:
+                    conn.sendall(b"2")
+                except OSError:
+                    self.closed_by_peer.append(time.monotonic())
+                    return
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.listener.close()
+
+
+async def test_a_dripping_mail_server_is_cut_at_the_message_deadline_and_cannot_fill_the_pool(
+    smtp_server: SmtpReceiver, failures: Failures, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtp, "MESSAGE_DEADLINE", 2.0)
+    # A pool of 3: without the per-namespace cap, 4 dripping services would hold it all.
+    monkeypatch.setattr(smtp, "_POOL", ThreadPoolExecutor(3, thread_name_prefix="test-smtp"))
+    dripping = _DrippingServer()
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=RetryPolicy(attempts=1))
+    try:
+        start = time.monotonic()
+        for i in range(4):
+            delivery.submit(
+                N, _mail_target(smtp_server, name=f"drip-{i}", address=dripping.address)
+            )
+        other = replace(_mail_target(smtp_server, name="other"), namespace="team-b")
+        delivery.submit(N, other)
+        await _until(lambda: smtp_server.mails, timeout=1.5)  # team-b's mail is not held up
+        await delivery.idle()
+        elapsed = time.monotonic() - start
+        # Each cut conversation's socket is closed: the server's next byte finds no peer.
+        await _until(lambda: len(dripping.closed_by_peer) == 4, timeout=3.0)
+    finally:
+        await delivery.close()
+        dripping.stop()
+    # Two at a time for team-a, each cut at 2 s: about 4 s, not a thread per second of drip.
+    assert 3.5 < elapsed < 8.0
+    assert sorted(reason for _, _, reason in failures.calls) == [
+        f"smtp service team-a/drip-{i}: delivery failed: cannot connect" for i in range(4)
+    ]
+
+
+async def _until(check: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)

@@ -16,8 +16,9 @@ import pytest_asyncio
 
 from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION
+from driftless.core.wellknown import SECRET_TYPE_LABEL
 from driftless.kube.client import KubeClient
-from driftless.notifications.engine import NotificationEngine
+from driftless.notifications.engine import NOTIFICATION_SECRET_TYPE, NotificationEngine
 from tests.fixtures.git import MakeGitRepo
 from tests.fixtures.receivers import HttpReceivers, Recorded
 from tests.integration.helpers import (
@@ -88,6 +89,7 @@ async def engine(kube: KubeClient, controller: Controller) -> AsyncIterator[Noti
         home=unique("notif-admins"),
         git=controller.reconciler.git,
         ui_url="https://ui.example.test",
+        allow_private_networks=True,  # the receivers listen on 127.0.0.1
     )
     task = asyncio.create_task(instance.run())
     controller.observer = instance
@@ -99,11 +101,14 @@ async def engine(kube: KubeClient, controller: Controller) -> AsyncIterator[Noti
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def _service(kube: KubeClient, namespace: str, name: str, url: str) -> None:
+async def _service(
+    kube: KubeClient, namespace: str, name: str, url: str, *, labelled: bool = True
+) -> None:
+    labels = {SECRET_TYPE_LABEL: NOTIFICATION_SECRET_TYPE} if labelled else {}
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "data": {
             "url": base64.b64encode(url.encode()).decode(),
             "hmacKey": base64.b64encode(HMAC_KEY.encode()).decode(),
@@ -211,6 +216,18 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
         field_manager="test",
     )
     await _rule(kube, APPS_NAMESPACE, "nosecret", {"services": ["nosecret"], "triggers": triggers})
+    # A Secret without the notification label: never read, never sent (the confused
+    # deputy: a tenant must not make the controller ship any Secret to its own host).
+    unlabelled_path = "/unlabelled-5c2d"
+    await _service(
+        kube, APPS_NAMESPACE, "unlabelled", receivers.url("hook", unlabelled_path), labelled=False
+    )
+    await _rule(
+        kube,
+        APPS_NAMESPACE,
+        "unlabelled",
+        {"services": ["unlabelled"], "triggers": triggers, "selector": selector},
+    )
     # A service that is down: retries, then a DeliveryFailed Event on the service.
     await _service(kube, APPS_NAMESPACE, "down", f"http://127.0.0.1:{_closed_port()}{secret_path}")
     await _rule(
@@ -228,9 +245,18 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     assert await _until_async(
         lambda: _has_event(kube, APPS_NAMESPACE, "syntax", "TemplateError", "line 3")
     )
-    for rule, reason in (("nosvc", "ServiceNotFound"), ("nosecret", "SecretNotFound")):
+    messages = {}
+    for rule, reason in (
+        ("nosvc", "ServiceNotFound"),
+        ("nosecret", "SecretNotFound"),
+        ("unlabelled", "SecretNotFound"),
+    ):
         cond = await _until_async(lambda r=rule: _ready_condition(kube, APPS_NAMESPACE, r))
         assert (cond["status"], cond["reason"]) == ("False", reason)
+        messages[rule] = cond["message"]
+    # Missing and unlabelled read alike: no oracle of which Secrets exist.
+    assert messages["unlabelled"] == messages["nosecret"].replace("'absent'", "'unlabelled'")
+    assert "not labelled driftless.dev/secret-type: notification" in messages["unlabelled"]
     team = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "team"))
     assert team["status"] == "True"
     await asyncio.sleep(1.0)  # the engine has listed the rules (the checker wrote status)
@@ -289,6 +315,8 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     )
     assert secret_path not in str(await _events(kube, APPS_NAMESPACE, "down"))
 
+    # The service whose Secret is not labelled sent nothing, its URL unused.
+    assert [r for r in receivers.of("hook") if r.path == unlabelled_path] == []
     # Tenant B's rule heard of nothing: the apps live in another namespace.
     assert [r for r in receivers.of("hook") if r.path == "/tenant-b"] == []
     # The webhook URL (a Secret's value) is in no status and no Event.

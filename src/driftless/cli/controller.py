@@ -52,6 +52,7 @@ async def run_controller(
     webhook_address: tuple[str, int] | None = None,
     notifications: bool = True,
     ui_url: str | None = None,
+    notifications_allow_private_networks: bool = False,
 ) -> None:
     """Run until ``stop`` is set (SIGINT/SIGTERM set it when run from the CLI).
 
@@ -78,7 +79,12 @@ async def run_controller(
         )
         engine = (
             NotificationEngine(
-                client, home=settings.home, namespace=settings.namespace, git=git, ui_url=ui_url
+                client,
+                home=settings.home,
+                namespace=settings.namespace,
+                git=git,
+                ui_url=ui_url,
+                allow_private_networks=notifications_allow_private_networks,
             )
             if notifications
             else None
@@ -194,6 +200,15 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     " commit statuses).",
 )
 @click.option(
+    "--notifications-allow-private-networks",
+    is_flag=True,
+    default=False,
+    envvar="DRIFTLESS_NOTIFICATIONS_ALLOW_PRIVATE_NETWORKS",
+    help="Let every NotificationService reach loopback and private addresses (10/8, 172.16/12,"
+    " 192.168/16, 100.64/10, fc00::/7). Without it only services in the controller's namespace"
+    " reach private ranges, and none loopback; link-local (cloud metadata) is always refused.",
+)
+@click.option(
     "--ui-url",
     default=None,
     envvar="DRIFTLESS_UI_URL",
@@ -220,6 +235,7 @@ async def controller_command(
     metrics_address: tuple[str, int] | None,
     webhook_address: tuple[str, int] | None,
     notifications: bool,
+    notifications_allow_private_networks: bool,
     ui_url: str | None,
     log_level: str,
     replicas: Replicas,
@@ -260,4 +276,5 @@ async def controller_command(
         webhook_address=webhook_address,
         notifications=notifications,
         ui_url=ui_url,
+        notifications_allow_private_networks=notifications_allow_private_networks,
     )

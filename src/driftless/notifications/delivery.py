@@ -22,10 +22,15 @@ Contract:
   Event. ``reason`` is the ``DeliveryError``'s message: it names the service
   and the status, never a secret. An unexpected exception in a service is a
   permanent failure whose reason is its type only.
-* HTTP clients: one shared ``httpx.AsyncClient`` (timeouts, no redirects
-  followed by httpx itself), and one per distinct TLS setting of a service
-  (Secret key ``ca.crt``, ``insecureSkipTLS``), up to ``_MAX_TLS_CLIENTS``;
-  past that a client is made for the one send.
+* HTTP clients: one shared ``httpx.AsyncClient`` per egress reach (timeouts,
+  no redirects followed by httpx itself), and one per distinct TLS setting of
+  a service (Secret key ``ca.crt``, ``insecureSkipTLS``) and reach, up to
+  ``_MAX_TLS_CLIENTS``; past that a client is made for the one send.
+* Egress (``services.egress``): ``Delivery(egress=...)`` is the controller's
+  policy; each service's reach (loopback, private ranges) follows from its
+  namespace. Every client connects through a guard that checks the resolved
+  address, and clients of different reaches never share a connection pool;
+  SMTP reads the reach of the send in progress from ``egress.CURRENT``.
 * Lanes live as long as the ``Delivery`` (one small object per service ever
   seen), so a service's rate holds across bursts.
 * ``close(drain=s)`` waits up to ``s`` seconds for queued messages, then
@@ -55,7 +60,7 @@ from prometheus_client import Counter, Gauge
 from driftless.notifications import services
 from driftless.notifications.message import DeliveryError, Notification, Target
 from driftless.notifications.pacing import TokenBucket, retry_delay
-from driftless.notifications.services import transport
+from driftless.notifications.services import egress, transport
 
 __all__ = [
     "DROPPED",
@@ -126,8 +131,10 @@ class Delivery:
         lane_capacity: int = 1000,
         sender: services.Sender = services.send,
         clock: Callable[[], float] = time.monotonic,
+        egress_policy: egress.Egress | None = None,
     ) -> None:
         self._on_failure = on_failure
+        self._egress = egress_policy or egress.Egress()
         self._retry = retry or RetryPolicy()
         self._capacity = max(1, lane_capacity)
         self._sender = sender
@@ -209,8 +216,10 @@ class Delivery:
             wait = lane.bucket.take(self._clock())
             if wait > 0:
                 await asyncio.sleep(wait)
+            reach = self._egress.for_namespace(t.namespace)
+            token = egress.CURRENT.set(reach)
             try:
-                async with self._clients.client(t) as http:
+                async with self._clients.client(t, reach) as http:
                     await self._sender(n, t, http)
             except DeliveryError as failed:
                 error = failed
@@ -222,6 +231,8 @@ class Delivery:
             else:
                 SENT.labels(_metric_type(t)).inc()
                 return
+            finally:
+                egress.CURRENT.reset(token)
             if not error.retriable or attempt >= self._retry.attempts:
                 break
             delay = retry_delay(
@@ -249,27 +260,29 @@ class Delivery:
 
 
 class _Clients:
-    """HTTP clients by TLS setting: a shared one, one per CA bundle or insecure mode."""
+    """HTTP clients by reach and TLS setting: a shared one per reach, one per CA bundle
+    or insecure mode."""
 
     def __init__(self) -> None:
-        self._shared: httpx.AsyncClient | None = None
-        self._by_tls: dict[tuple[bool, str], httpx.AsyncClient] = {}
+        self._shared: dict[egress.Reach, httpx.AsyncClient] = {}
+        self._by_tls: dict[tuple[egress.Reach, bool, str], httpx.AsyncClient] = {}
 
     @contextlib.asynccontextmanager
-    async def client(self, t: Target) -> AsyncIterator[httpx.AsyncClient]:
+    async def client(self, t: Target, reach: egress.Reach) -> AsyncIterator[httpx.AsyncClient]:
         ca = t.secrets.get("ca.crt", "")
         # SMTP makes its own TLS (the client is not used): the shared one will do.
         if t.type == "smtp" or (not ca and not t.insecure_skip_tls):
-            if self._shared is None:
-                self._shared = _new_client(True)
-            yield self._shared
+            shared = self._shared.get(reach)
+            if shared is None:
+                shared = self._shared[reach] = _new_client(True, reach)
+            yield shared
             return
-        key = (t.insecure_skip_tls, hashlib.sha256(ca.encode()).hexdigest() if ca else "")
+        key = (reach, t.insecure_skip_tls, hashlib.sha256(ca.encode()).hexdigest() if ca else "")
         cached = self._by_tls.get(key)
         if cached is not None:
             yield cached
             return
-        made = _new_client(False if t.insecure_skip_tls else _ca_context(t, ca))
+        made = _new_client(False if t.insecure_skip_tls else _ca_context(t, ca), reach)
         if len(self._by_tls) < _MAX_TLS_CLIENTS:
             self._by_tls[key] = made
             yield made
@@ -278,15 +291,20 @@ class _Clients:
             yield made
 
     async def aclose(self) -> None:
-        clients = [*self._by_tls.values(), *([self._shared] if self._shared else [])]
-        self._shared, self._by_tls = None, {}
+        clients = [*self._by_tls.values(), *self._shared.values()]
+        self._shared, self._by_tls = {}, {}
         for client in clients:
             await client.aclose()
 
 
-def _new_client(verify: bool | ssl.SSLContext) -> httpx.AsyncClient:
+def _new_client(verify: bool | ssl.SSLContext, reach: egress.Reach) -> httpx.AsyncClient:
+    # trust_env off: a proxy from the environment would connect past the guard.
+    transport = egress.guard(httpx.AsyncHTTPTransport(verify=verify, trust_env=False), reach)
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(HTTP_TIMEOUT), follow_redirects=False, verify=verify
+        timeout=httpx.Timeout(HTTP_TIMEOUT),
+        follow_redirects=False,
+        transport=transport,
+        trust_env=False,
     )
 
 

@@ -21,8 +21,13 @@ Contract:
   rules and services are not affected. A delivery that finally fails becomes
   a Warning Event ``DeliveryFailed`` on the NotificationService.
 * Secrets' values go only into ``Target.secrets``: never into logs, Events,
-  status or exceptions. Tenants' objects are untrusted: every field is
-  validated by the pydantic models before use.
+  status or exceptions. Only Secrets labelled ``driftless.dev/secret-type:
+  notification`` are read (listed by that label), never one of type
+  ``kubernetes.io/service-account-token``: a tenant's service cannot make the
+  controller fetch another Secret of its namespace and send it to a host the
+  tenant picked. "Not found" and "not labelled" read the same (no oracle).
+  Tenants' objects are untrusted: every field is validated by the pydantic
+  models before use.
 * Everything remembered (trigger memory, dedupe) is in memory: a restarted
   controller starts from a new baseline (see the README).
 """
@@ -43,6 +48,7 @@ from pydantic import ValidationError
 from driftless.core.conditions import now_rfc3339
 from driftless.core.models import API_VERSION
 from driftless.core.repourl import redact
+from driftless.core.wellknown import SECRET_TYPE_LABEL
 from driftless.kube.client import KubeApiError, KubeClient, KubeExpiredError, UnknownKindError
 from driftless.notifications import context as ctx
 from driftless.notifications import triggers
@@ -55,6 +61,7 @@ from driftless.notifications.model import (
     NotificationServiceSpec,
 )
 from driftless.notifications.renderer import TemplateRenderer
+from driftless.notifications.services.egress import Egress
 from driftless.notifications.selection import sees, selects
 from driftless.notifications.templates import DEFAULTS, Failure
 
@@ -69,6 +76,10 @@ COMMIT_INFO_TIMEOUT = 5.0
 COMPONENT = "driftless-controller"
 MAX_EVENT_MESSAGE = 1024
 SECRET_KEYS = ("url", "token", "username", "password", "hmacKey", "ca.crt")
+# Value of ``SECRET_TYPE_LABEL`` on the Secrets a NotificationService may name.
+NOTIFICATION_SECRET_TYPE = "notification"
+NOTIFICATION_SECRET_SELECTOR = f"{SECRET_TYPE_LABEL}={NOTIFICATION_SECRET_TYPE}"
+_REFUSED_SECRET_TYPES = frozenset({"kubernetes.io/service-account-token"})
 
 
 class CommitReader(Protocol):
@@ -113,6 +124,7 @@ class NotificationEngine:
         delivery: Submitter | None = None,
         renderer: TemplateRenderer | None = None,
         queue_size: int = QUEUE_SIZE,
+        allow_private_networks: bool = False,
     ) -> None:
         self.client = client
         self.home = home
@@ -120,7 +132,11 @@ class NotificationEngine:
         self.git = git
         self.ui_url = ui_url
         self._own_delivery = delivery is None
-        self.delivery: Submitter = delivery or Delivery(self._delivery_failed)
+        # Services in ``home`` are the admins': they may reach private ranges (services.egress).
+        egress_policy = Egress(allow_private=allow_private_networks, home=home)
+        self.delivery: Submitter = delivery or Delivery(
+            self._delivery_failed, egress_policy=egress_policy
+        )
         self.renderer = renderer or TemplateRenderer()
         self.jobs: asyncio.Queue[Job] = asyncio.Queue(queue_size)
         self.rules: dict[Key, _Rule] = {}
@@ -277,7 +293,7 @@ class NotificationEngine:
         if spec.secret_ref is not None:
             secret = await self._secret(key[0], spec.secret_ref.name)
             if secret is None:
-                return "SecretNotFound", f"Secret {spec.secret_ref.name!r} not found in {key[0]}"
+                return "SecretNotFound", secret_not_found(spec.secret_ref.name, key[0])
         return None
 
     async def _rule_problem(self, key: Key, rule: _Rule) -> tuple[str, str] | None:
@@ -417,12 +433,19 @@ class NotificationEngine:
         )
 
     async def _secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        """The known keys of Secret ``namespace/name`` (always the rule's own namespace)."""
+        """The known keys of Secret ``namespace/name`` (always the rule's own namespace).
+
+        Listed by the notification label, so an unlabelled Secret is never read
+        at all; ``None`` for one that is missing, unlabelled or of a refused type.
+        """
         try:
-            obj = await self.client.get("v1", "Secret", name, namespace)
+            found = await self.client.list(
+                "v1", "Secret", namespace, label_selector=NOTIFICATION_SECRET_SELECTOR
+            )
         except KubeApiError as exc:
             log.warning("notifications: cannot read a Secret in %s: HTTP %s", namespace, exc.status)
             return None
+        obj = notification_secret(found, name)
         if obj is None:
             return None
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
@@ -479,6 +502,29 @@ class NotificationEngine:
             await self.client.create(body)
         except KubeApiError as exc:
             log.warning("notifications: cannot record an event on %s: %s", meta.get("name"), exc)
+
+
+def notification_secret(listed: list[JSON], name: str) -> JSON | None:
+    """The Secret ``name`` among ``listed`` if a service may use it (labelled, not a token)."""
+    for obj in listed:
+        meta = obj.get("metadata") or {}
+        if meta.get("name") != name:
+            continue
+        labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+        if (labels or {}).get(SECRET_TYPE_LABEL) != NOTIFICATION_SECRET_TYPE:
+            return None
+        if obj.get("type") in _REFUSED_SECRET_TYPES:
+            return None
+        return obj
+    return None
+
+
+def secret_not_found(name: str, namespace: str) -> str:
+    """One text for missing and unlabelled alike: no oracle of which Secrets exist."""
+    return (
+        f"Secret {name!r} not found in {namespace} or not labelled"
+        f" {SECRET_TYPE_LABEL}: {NOTIFICATION_SECRET_TYPE}"
+    )
 
 
 def _key(obj: JSON) -> Key:

@@ -16,7 +16,13 @@ Contract:
   the link to the UI.
 * stdlib ``smtplib`` runs in a small thread pool of its own (blocking I/O never
   runs on the event loop, and a slow mail server cannot take the loop's default
-  executor); every socket operation times out.
+  executor); every socket operation times out, and the whole conversation has
+  ``MESSAGE_DEADLINE`` seconds: past it the socket is shut down from the event
+  loop, so a server dripping a byte a second frees its thread. One namespace
+  holds at most ``NAMESPACE_SLOTS`` of the pool's ``POOL_SIZE`` threads.
+* The connection goes only to an address the send's egress reach permits
+  (``egress.CURRENT``, checked on the resolved address); a refused, unreachable
+  or silent server reads "delivery failed: cannot connect".
 * Failures: 4xx replies, disconnects and timeouts are retriable; 5xx replies,
   a refused login, refused recipients and an untrusted certificate are not.
   Messages name the service object and the SMTP reply code, never the
@@ -26,17 +32,21 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
+import socket
 import ssl
+import weakref
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 import httpx
 
 from driftless.notifications.message import DeliveryError, Notification, Target
-from driftless.notifications.services import transport
+from driftless.notifications.services import egress, transport
 
 __all__ = ["DEFAULT_PORT", "Address", "message", "parse_address", "send"]
 
@@ -44,7 +54,12 @@ DEFAULT_PORT = 587
 #: Seconds each socket operation may take.
 SOCKET_TIMEOUT = 20.0
 _SUBJECT_MAX = 200
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="driftless-smtp")
+#: Seconds one whole message may take, connection to QUIT.
+MESSAGE_DEADLINE = 60.0
+POOL_SIZE = 8
+#: Threads of the pool one namespace may hold at once.
+NAMESPACE_SLOTS = 2
+_POOL = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="driftless-smtp")
 
 
 @dataclass(frozen=True)
@@ -132,8 +147,90 @@ async def send(n: Notification, t: Target, http: httpx.AsyncClient) -> None:
         )
     context = _tls_context(t) if t.start_tls else None
     mail = message(n, sender, wanted)
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(_POOL, _deliver, t, address, context, login, mail, sender, wanted)
+    line = _Line(egress.CURRENT.get())
+    async with _slots().hold(t.namespace):
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(
+            _POOL, _deliver, t, address, context, login, mail, sender, wanted, line
+        )
+        try:
+            async with asyncio.timeout(MESSAGE_DEADLINE):
+                await asyncio.shield(done)
+        except TimeoutError:
+            line.abort()
+            await asyncio.gather(done, return_exceptions=True)  # its thread is free again
+            raise DeliveryError(
+                f"{transport.label(t)}: {transport.CANNOT_CONNECT}", retriable=True
+            ) from None
+        except asyncio.CancelledError:
+            line.abort()
+            raise
+
+
+@dataclass
+class _Line:
+    """One conversation's connection, which the event loop may cut (the deadline)."""
+
+    reach: egress.Reach
+    client: smtplib.SMTP | None = None
+    raw: socket.socket | None = None
+    aborted: bool = False
+
+    def abort(self) -> None:
+        self.aborted = True
+        for sock in (self.raw, self.client.sock if self.client is not None else None):
+            if sock is not None:
+                # The plain socket's shutdown, under any TLS layer: a blocked read returns.
+                with contextlib.suppress(OSError, ValueError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _guarded_socket(line: _Line, host: str, port: int, timeout: float) -> socket.socket:
+    sock = egress.connect(host, port, timeout, line.reach)
+    line.raw = sock
+    if line.aborted:
+        sock.close()
+        raise TimeoutError("message deadline passed")
+    return sock
+
+
+class _GuardedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` connecting only where the egress reach permits."""
+
+    def __init__(self, line: _Line, timeout: float) -> None:
+        self._line = line
+        super().__init__(timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host  # the name STARTTLS verifies (set by __init__ only when it connects)
+        return _guarded_socket(self._line, host, port, timeout)
+
+
+@dataclass
+class _Slots:
+    """At most ``NAMESPACE_SLOTS`` conversations per namespace on one event loop."""
+
+    held: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, namespace: str) -> AsyncIterator[None]:
+        semaphore = self.held.setdefault(namespace, asyncio.Semaphore(NAMESPACE_SLOTS))
+        self.users[namespace] = self.users.get(namespace, 0) + 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            self.users[namespace] -= 1
+            if not self.users[namespace]:  # nobody holds or waits: forget the namespace
+                del self.users[namespace], self.held[namespace]
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = weakref.WeakKeyDictionary()
+
+
+def _slots() -> _Slots:
+    return _SLOTS.setdefault(asyncio.get_running_loop(), _Slots())
 
 
 def _login(t: Target) -> tuple[str, str] | None:
@@ -171,10 +268,13 @@ def _deliver(
     mail: EmailMessage,
     sender: str,
     recipients: tuple[str, ...],
+    line: _Line,
 ) -> None:
     """The blocking SMTP conversation (runs in ``_POOL``)."""
     try:
-        with smtplib.SMTP(address.host, address.port, timeout=SOCKET_TIMEOUT) as client:
+        with _GuardedSMTP(line, SOCKET_TIMEOUT) as client:
+            line.client = client
+            client.connect(address.host, address.port)
             client.ehlo()
             if context is not None:
                 if not client.has_extn("starttls"):
@@ -205,7 +305,12 @@ def _deliver(
         raise DeliveryError(
             f"{transport.label(t)}: the server's TLS certificate is not trusted", retriable=False
         ) from None
-    except (smtplib.SMTPException, OSError) as error:
+    except (smtplib.SMTPServerDisconnected, OSError, egress.EgressRefused):
+        # Refused, unreachable, silent or cut at the deadline: one text (no port scanning).
+        raise DeliveryError(
+            f"{transport.label(t)}: {transport.CANNOT_CONNECT}", retriable=True
+        ) from None
+    except smtplib.SMTPException as error:
         raise DeliveryError(
             f"{transport.label(t)}: {type(error).__name__}", retriable=True
         ) from None

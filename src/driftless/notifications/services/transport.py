@@ -11,6 +11,11 @@ Contract:
   key ``ca.crt`` or ``insecureSkipTLS``).
 * The whole exchange is bounded by ``TOTAL_TIMEOUT`` (httpx's timeouts are per
   read: a server dripping bytes would hold a lane forever otherwise).
+* A refused, unreachable or silent server, and an address the egress policy
+  refuses (``egress``), all read ``"<service>: delivery failed: cannot
+  connect"`` (retriable): one text, so a tenant cannot scan ports with it.
+* Credentials (an ``Authorization`` or ``PRIVATE-TOKEN`` header) never go over
+  plain ``http://`` to a host other than loopback: refused before sending.
 * Redirects: a 307/308 to the same origin (scheme, host, port) is followed, up
   to three times; any other redirect fails permanently. A webhook URL or a
   token must never be carried to a host it was not written for.
@@ -43,8 +48,10 @@ import httpx
 
 from driftless.notifications.message import DeliveryError, Target
 from driftless.notifications.pacing import parse_retry_after
+from driftless.notifications.services.egress import is_loopback_host
 
 __all__ = [
+    "CANNOT_CONNECT",
     "MAX_ANSWER",
     "TOTAL_TIMEOUT",
     "Answer",
@@ -62,6 +69,9 @@ MAX_ANSWER = 64 * 1024
 _MAX_REDIRECTS = 3
 _RETRIABLE = frozenset({408, 425, 429})
 _USER_AGENT = "driftless-notifications"
+_CREDENTIAL_HEADERS = frozenset({"authorization", "private-token"})
+#: The one text of every failure to reach a server (no port-scanning oracle).
+CANNOT_CONNECT = "delivery failed: cannot connect"
 
 _HIDING_URLS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "driftless_notifications_hiding_urls", default=False
@@ -139,21 +149,34 @@ async def post(
     headers: Mapping[str, str],
 ) -> Answer:
     """POST ``content`` to ``url``; an ``Answer`` for a 2xx, ``DeliveryError`` otherwise."""
+    _refuse_plain_credentials(url, service, headers)
     token = _HIDING_URLS.set(True)
     try:
         async with asyncio.timeout(TOTAL_TIMEOUT):
             return await _post_following(http, url, service, content, headers)
     except TimeoutError:
-        raise DeliveryError(f"{label(service)}: timed out", retriable=True) from None
+        raise DeliveryError(f"{label(service)}: {CANNOT_CONNECT}", retriable=True) from None
     except httpx.HTTPError as error:
         if _untrusted_certificate(error):
             raise DeliveryError(
                 f"{label(service)}: the server's TLS certificate is not trusted", retriable=False
             ) from None
+        if isinstance(error, httpx.TransportError):
+            raise DeliveryError(f"{label(service)}: {CANNOT_CONNECT}", retriable=True) from None
         # The type only: httpx's messages may quote the URL.
         raise DeliveryError(f"{label(service)}: {type(error).__name__}", retriable=True) from None
     finally:
         _HIDING_URLS.reset(token)
+
+
+def _refuse_plain_credentials(url: httpx.URL, service: Target, headers: Mapping[str, str]) -> None:
+    if url.scheme != "http" or is_loopback_host(url.host):
+        return
+    if any(name.lower() in _CREDENTIAL_HEADERS for name in headers):
+        raise DeliveryError(
+            f"{label(service)}: refusing to send a token over plain http (use https)",
+            retriable=False,
+        )
 
 
 def _untrusted_certificate(error: BaseException) -> bool:
