@@ -704,3 +704,15 @@ spec:
     }
     assert app["spec"]["interval"] == "30m"
     assert not result.partial
+
+
+def test_a_shared_source_s_findings_are_listed_once() -> None:
+    docs = list(yaml.safe_load_all(FLUX_HELM))
+    docs[0]["spec"]["secretRef"] = {"name": "podinfo-auth"}
+    second = yaml.safe_load(yaml.safe_dump(docs[1]))
+    second["metadata"]["name"] = "podinfo-2"
+    result = convert_all([*docs, second], namespace="driftless", include_secrets=False)
+    assert len(result.objects) == 2
+    about_repo = [f for f in result.findings if f.source == "HelmRepository flux-system/podinfo"]
+    assert [f.field for f in about_repo] == ["spec.secretRef"]
+    assert "driftless repo add" in about_repo[0].reason

@@ -141,9 +141,7 @@ def _git(source: JSON, flux: FluxInput, out: Conversion) -> JSON:
             break
     for prefix in ("refs/heads/", "refs/tags/"):
         revision = revision.removeprefix(prefix)
-    source_key = key_of(source)
-    if source_key not in flux.reported:
-        flux.reported.add(source_key)
+    if key_of(source) not in flux.reported:
         where = describe(source)
         if not ref:
             out.note(
@@ -153,22 +151,34 @@ def _git(source: JSON, flux: FluxInput, out: Conversion) -> JSON:
             )
         if ref.get("commit") and ref.get("branch"):
             out.note(where, "spec.ref.branch", "the commit is followed, as Flux does")
-        if isinstance(spec.get("secretRef"), dict):
-            out.unsupported(
-                where,
-                "spec.secretRef",
-                "Flux credential Secrets are not converted; register the credential"
-                " with `driftless repo add`",
-            )
-        if spec.get("suspend"):
-            out.unsupported(
-                where,
-                "spec.suspend",
-                "a suspended source has no equivalent; suspend the Application"
-                " instead (remove automated sync)",
-            )
-        leftover(out, where, "spec", spec, _GIT_KEYS, _NO_EQUIVALENT)
+    _source_findings(source, flux, out, _GIT_KEYS)
     return {"repoURL": str(spec.get("url", "")), "targetRevision": revision}
+
+
+def _source_findings(
+    source: JSON, flux: FluxInput, out: Conversion, handled: frozenset[str]
+) -> None:
+    """What a source says that no Application can, listed once however many use it."""
+    key = key_of(source)
+    if key in flux.reported:
+        return
+    flux.reported.add(key)
+    where, spec = describe(source), _spec(source)
+    if "secretRef" in spec:
+        out.unsupported(
+            where,
+            "spec.secretRef",
+            "Flux credential Secrets are not converted; register the credential"
+            " with `driftless repo add`",
+        )
+    if spec.get("suspend"):
+        out.unsupported(
+            where,
+            "spec.suspend",
+            "a suspended source has no equivalent; suspend the Application"
+            " instead (remove automated sync)",
+        )
+    leftover(out, where, "spec", spec, handled | {"secretRef", "suspend"}, _NO_EQUIVALENT)
 
 
 # ----------------------------------------------------------------- Kustomization
@@ -391,14 +401,7 @@ def _chart_source(
     kind = source.get("kind")
     if kind == "HelmRepository":
         src_spec = _spec(source)
-        leftover(
-            out,
-            describe(source),
-            "spec",
-            src_spec,
-            frozenset({"url", "type", "interval", "timeout"}),
-            _NO_EQUIVALENT,
-        )
+        _source_findings(source, flux, out, frozenset({"url", "type", "interval", "timeout"}))
         helm: JSON = {}
         if value_files:
             helm["valueFiles"] = value_files
@@ -436,14 +439,7 @@ def _chart_ref(obj: JSON, ref: JSON, flux: FluxInput, where: str, out: Conversio
     version = str(oci_ref.get("tag") or oci_ref.get("semver") or "*")
     if oci_ref.get("digest"):
         out.unsupported(describe(source), "spec.ref.digest", "driftless picks charts by version")
-    leftover(
-        out,
-        describe(source),
-        "spec",
-        src_spec,
-        frozenset({"url", "ref", "interval", "timeout"}),
-        _NO_EQUIVALENT,
-    )
+    _source_findings(source, flux, out, frozenset({"url", "ref", "interval", "timeout"}))
     return {"repoURL": repo, "chart": chart, "targetRevision": version}
 
 
