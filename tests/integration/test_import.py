@@ -215,6 +215,8 @@ async def test_import_from_cluster_prints_then_applies_and_the_sync_adopts(
     assert annotations["argocd.argoproj.io/tracking-id"] == tracking  # still readable
     assert annotations["driftless.dev/tracking-id"].startswith(f"{APPS_NAMESPACE}_{name}:")
     assert after["metadata"]["labels"]["app.kubernetes.io/instance"] == name
+    managers = {f["manager"] for f in after["metadata"]["managedFields"]}
+    assert {"driftless", "argocd-controller"} <= managers  # taken over field by field
     flux_cm = await kube.get("v1", "ConfigMap", f"{name}-flux-settings", target)
     assert flux_cm is not None and flux_cm["data"] == {"v": "from-flux"}
 
