@@ -6,6 +6,7 @@ serving an ``index.yaml`` and chart archives built here (no helm needed).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -20,11 +21,12 @@ import pytest
 import yaml
 
 from driftless.core.errors import RenderError
-from driftless.core.models import HelmSource
+from driftless.core.models import ApplicationSource, HelmSource
 from driftless.core.project import ProjectViolationError
-from driftless.render import chart_deps, helm
+from driftless.render import KubeTarget, chart_deps, chart_repo, helm, wire
 from driftless.render.chart_deps import Requirement
 from driftless.render.context import RenderTools
+from driftless.render.detect import Renderer
 
 # --------------------------------------------------------------- pure parts
 
@@ -278,8 +280,6 @@ async def test_unfetchable_dependency_names_repository_and_version(
 
 
 async def test_a_huge_index_is_refused(repo: Repo, tmp_path: Path) -> None:
-    from driftless.render import chart_repo
-
     repo.files["/index.yaml"] = b"#" * (chart_repo.MAX_INDEX_BYTES + 1)
     chart = umbrella(tmp_path, [{"name": "db", "version": "^1", "repository": repo.url}])
     with pytest.raises(RenderError) as caught:
@@ -346,3 +346,20 @@ def test_chart_files_leading_out_of_the_repository_are_not_read(tmp_path: Path) 
     assert caught.value.file == "umbrella/Chart.yaml"
     assert "outside the repository" in caught.value.message
     assert str(tmp_path) not in str(caught.value)
+
+
+def test_the_render_server_is_told_where_the_dependencies_are(tmp_path: Path) -> None:
+    request = wire.RenderRequest(
+        Renderer.HELM,
+        ApplicationSource(repoURL="https://git.example.com/r.git"),
+        tmp_path,
+        tmp_path / "chart",
+        "app",
+        "ns",
+        KubeTarget("v1.36.3"),
+        30.0,
+        dependencies=tmp_path / "deps",
+    )
+    assert wire.RenderRequest.from_json(request.to_json()) == request
+    plain = dataclasses.replace(request, dependencies=None)
+    assert wire.RenderRequest.from_json(plain.to_json()).dependencies is None

@@ -460,7 +460,7 @@ def _size(nodes: tuple[_Node, ...]) -> int:
 def _copy_nodes(target: Path, nodes: tuple[_Node, ...]) -> None:
     for node in nodes:
         # name-version: two aliases of one chart at different versions both fit.
-        dest = target / f"{node.name}-{node.fetched.version}"
+        dest = target / f"{node.name.replace('/', '_')}-{node.fetched.version}"
         if dest.exists():
             continue
         shutil.copytree(node.fetched.path, dest, symlinks=True)
