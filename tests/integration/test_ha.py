@@ -155,8 +155,14 @@ class Replicas:
         )
 
     def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
+        """SIGTERM (they leave their member Leases behind otherwise), then SIGKILL."""
+        running = [p for p in self.procs.values() if p.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
 
@@ -591,3 +597,58 @@ async def test_sigterm_ends_within_seconds_with_the_api_server_unreachable(
         for name in [f"down-{outage}-{shards or 0}-{i}" for i in range(DOWN_APPS)]:
             with contextlib.suppress(KubeApiError):
                 await kube.delete(API_VERSION, "Application", name, NS)
+
+
+# -- replicas that disagree on --shards -----------------------------------------------
+
+
+async def _held_by(kube: KubeClient, shards: int) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for k in range(shards):
+        lease = await kube.get("coordination.k8s.io/v1", "Lease", shard_lease(k), NS)
+        holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
+        if holder:
+            found[k] = holder
+    return found
+
+
+async def test_replicas_disagreeing_on_shards_stand_by_until_they_agree(
+    kube: KubeClient, apps_namespace: str, replicas: Replicas
+) -> None:
+    """A replica started with another --shards (a botched upgrade) stops everyone's work.
+
+    Two replicas mapping apps to shards differently could reconcile one app
+    under two Leases; so while they disagree, none holds a shard.
+    """
+    replicas.start("mix-a", shards=4)
+    await eventually(
+        lambda: _all_held_by(kube, 4, "mix-a"),
+        timeout=30,
+        what="mix-a holding its 4 shards",
+        why=replicas.tails,
+    )
+    odd = replicas.start("mix-b", shards=8)
+    await eventually(
+        lambda: _none_held(kube, 8),
+        timeout=20,
+        what="both standing by",
+        why=replicas.tails,
+    )
+    assert "replicas disagree on --shards (mix-b has 8" in replicas.log("mix-a")
+    odd.send_signal(signal.SIGTERM)  # it leaves: its member Lease goes with it
+    await asyncio.to_thread(odd.wait, 30)
+    await eventually(
+        lambda: _all_held_by(kube, 4, "mix-a"),
+        timeout=20,
+        what="mix-a back at work",
+        why=replicas.tails,
+    )
+
+
+async def _all_held_by(kube: KubeClient, shards: int, replica: str) -> bool | None:
+    held = await _held_by(kube, shards)
+    return True if held == dict.fromkeys(range(shards), replica) else None
+
+
+async def _none_held(kube: KubeClient, shards: int) -> bool | None:
+    return True if not await _held_by(kube, shards) else None

@@ -133,3 +133,16 @@ def test_the_replica_options() -> None:
     ]:
         with pytest.raises(click.BadParameter):
             replicas_from(shards, ha, rid)
+
+
+def test_replicas_disagreeing_on_the_number_of_shards_are_named() -> None:
+    members = [
+        leases.Lease("m-a", "r-a", 10, "1", role="member", shards="32"),
+        leases.Lease("m-b", "r-b", 10, "1", role="member", shards="16"),
+        leases.Lease("m-c", "r-c", 10, "1", role="member", shards=""),  # an older release
+    ]
+    assert membership.disagreeing(members, 32) == {"r-b": "16"}
+    assert membership.disagreeing(members, 16) == {"r-a": "32"}
+    obj = leases.body("m-a", "ns", "member", "r-a", 10, labels={leases.SHARDS_LABEL: "32"})
+    assert leases.lease_of(obj).shards == "32"
+    assert obj["metadata"]["labels"][leases.LEASE_LABEL] == "member"

@@ -26,7 +26,7 @@ callers bound their time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,8 @@ JSON = dict[str, Any]
 API_VERSION = "coordination.k8s.io/v1"
 KIND = "Lease"
 LEASE_LABEL = "driftless.dev/lease"
+# On member Leases: the replica's number of shards (replicas must agree on it).
+SHARDS_LABEL = "driftless.dev/shards"
 # A duration outside this range in someone's Lease is clamped (hostile or broken writers).
 MIN_DURATION, MAX_DURATION = 1, 3600
 
@@ -53,6 +55,7 @@ class Lease:
     transitions: int = 0
     role: str = ""  # the LEASE_LABEL value
     renewed: float | None = None  # spec.renewTime, wall-clock seconds (None: unreadable)
+    shards: str = ""  # the SHARDS_LABEL value
 
 
 def lease_of(obj: JSON) -> Lease:
@@ -69,6 +72,7 @@ def lease_of(obj: JSON) -> Lease:
         transitions=transitions if isinstance(transitions, int) else 0,
         role=str((meta.get("labels") or {}).get(LEASE_LABEL, "")),
         renewed=_seconds(spec.get("renewTime")),
+        shards=str((meta.get("labels") or {}).get(SHARDS_LABEL, "")),
     )
 
 
@@ -93,7 +97,13 @@ def micro_time(seconds: float | None = None) -> str:
 
 
 def body(
-    name: str, namespace: str, role: str, holder: str, duration: int, transitions: int = 0
+    name: str,
+    namespace: str,
+    role: str,
+    holder: str,
+    duration: int,
+    transitions: int = 0,
+    labels: Mapping[str, str] | None = None,
 ) -> JSON:
     """A Lease held by ``holder`` (empty: free), renewed now."""
     now = micro_time()
@@ -108,7 +118,11 @@ def body(
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "metadata": {"name": name, "namespace": namespace, "labels": {LEASE_LABEL: role}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**(labels or {}), LEASE_LABEL: role},
+        },
         "spec": spec,
     }
 
@@ -173,11 +187,15 @@ class Observations:
 
     def holders(self, role: str) -> set[str]:
         """The holders of the unexpired Leases of ``role``."""
-        return {
-            lease.holder
+        return {lease.holder for lease in self.live(role)}
+
+    def live(self, role: str) -> list[Lease]:
+        """The unexpired Leases of ``role``."""
+        return [
+            lease
             for name, (lease, _) in self._seen.items()
             if lease.role == role and self.held(name)
-        }
+        ]
 
 
 async def list_leases(client: KubeClient, namespace: str) -> list[Lease]:
@@ -193,9 +211,18 @@ async def create(client: KubeClient, obj: JSON) -> Lease | None:
         return None
 
 
-async def update(client: KubeClient, namespace: str, seen: Lease, spec: JSON) -> Lease | None:
+async def update(
+    client: KubeClient,
+    namespace: str,
+    seen: Lease,
+    spec: JSON,
+    labels: Mapping[str, str] | None = None,
+) -> Lease | None:
     """Change a Lease read at ``seen.version``; None if it changed meanwhile or is gone."""
-    patch = {"metadata": {"resourceVersion": seen.version}, "spec": spec}
+    meta: JSON = {"resourceVersion": seen.version}
+    if labels:
+        meta["labels"] = dict(labels)
+    patch = {"metadata": meta, "spec": spec}
     try:
         written = await client.merge_patch(API_VERSION, KIND, seen.name, patch, namespace=namespace)
     except (KubeConflictError, KubeNotFoundError):

@@ -3,7 +3,9 @@
 Each replica holds the Lease ``driftless-member-<replica id>`` in the
 controller's namespace (holder = its id) and renews it every few seconds; the
 live members are the holders of unexpired member Leases (``leases``: judged by
-our own clock). A replica that ends cleanly deletes its Lease, so the others
+our own clock). The Lease carries the replica's number of shards (label
+``driftless.dev/shards``): replicas that disagree on it stop reconciling until
+they agree (``disagreeing``). A replica that ends cleanly deletes its Lease, so the others
 re-balance at once; one that is killed drops out one Lease duration later.
 
 The replica id is ``--replica-id`` (the pod's name in a Deployment, through
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterable
 
 from driftless.controller import leases
 from driftless.kube.client import KubeClient
@@ -44,18 +47,24 @@ def lease_name(replica_id: str) -> str:
 class Membership:
     """This replica's member Lease, and the live members seen in a listing."""
 
-    def __init__(self, client: KubeClient, namespace: str, replica_id: str, duration: int) -> None:
+    def __init__(
+        self, client: KubeClient, namespace: str, replica_id: str, duration: int, shards: int
+    ) -> None:
         self.client = client
         self.namespace = namespace
         self.id = replica_id
         self.duration = duration
         self.name = lease_name(replica_id)
+        self.shards = shards
+        self._labels = {leases.SHARDS_LABEL: str(shards)}
 
     async def renew(self, seen: leases.Observations) -> bool:
         """Create or renew our member Lease; False when the API refused or raced us."""
         current = seen.get(self.name)
         if current is None:
-            obj = leases.body(self.name, self.namespace, ROLE, self.id, self.duration)
+            obj = leases.body(
+                self.name, self.namespace, ROLE, self.id, self.duration, labels=self._labels
+            )
             written = await leases.create(self.client, obj)
             if written is None:  # left over by our previous life: take it over
                 fetched = await self.client.get(
@@ -65,8 +74,9 @@ class Membership:
                     return False
                 current = leases.lease_of(fetched)
         if current is not None:
+            spec = leases.renewal(self.id, self.duration)
             written = await leases.update(
-                self.client, self.namespace, current, leases.renewal(self.id, self.duration)
+                self.client, self.namespace, current, spec, labels=self._labels
             )
         if written is None:
             return False
@@ -77,6 +87,19 @@ class Membership:
         """The live members (this replica counted in: it is deciding)."""
         return seen.holders(ROLE) | {self.id}
 
+    def disagreeing(self, seen: leases.Observations) -> dict[str, str]:
+        """Live replicas started with another number of shards: their id -> their number."""
+        return disagreeing(seen.live(ROLE), self.shards)
+
     async def leave(self) -> None:
         """Delete our member Lease so the others re-balance now."""
         await self.client.delete(leases.API_VERSION, leases.KIND, self.name, self.namespace)
+
+
+def disagreeing(members: Iterable[leases.Lease], shards: int) -> dict[str, str]:
+    """The members whose number of shards is not ``shards`` (unlabelled ones agree). Pure.
+
+    Replicas that map apps to shards differently could reconcile one app
+    twice under two shard Leases: while any disagree, none reconciles.
+    """
+    return {m.holder: m.shards for m in members if m.shards and m.shards != str(shards)}

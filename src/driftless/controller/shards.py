@@ -25,6 +25,9 @@ replicas at once:
 * a shard gained calls ``on_gained`` (the manager re-enqueues its apps), one
   lost or released ``on_lost`` (the manager drops remote clusters' watches no
   owned app needs);
+* while a live member Lease says another replica uses another number of
+  shards, this replica holds no shard (it would map apps to shards
+  differently) and logs an error once per backoff step;
 * ``close`` (shutdown, after the workers stopped) frees every held Lease and
   deletes the member Lease, so successors take over at once.
 
@@ -44,6 +47,7 @@ from typing import Any
 
 from driftless.controller import leases, membership, sharding
 from driftless.controller.membership import Membership
+from driftless.controller.repeats import Repeats
 from driftless.kube.client import KubeApiError, KubeClient
 
 log = logging.getLogger(__name__)
@@ -85,7 +89,7 @@ class ShardKeeper:
         self.namespace = namespace
         self.id = replica_id
         self.shards = shards
-        self.member = Membership(client, namespace, replica_id, duration)
+        self.member = Membership(client, namespace, replica_id, duration, shards)
         self.seen = leases.Observations(trust_wall_clock=frozenset({membership.ROLE}))
         self._on_gained = on_gained
         self._on_lost = on_lost
@@ -98,6 +102,7 @@ class ShardKeeper:
         self._running: dict[int, set[asyncio.Task[Any]]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._rounds = 0
+        self._repeats = Repeats(log)
 
     # -- what the workers ask -------------------------------------------
 
@@ -167,6 +172,10 @@ class ShardKeeper:
         self._rounds += 1
         if self._rounds == 1:
             return  # announce ourselves first: replicas starting together then split at once
+        others = self.member.disagreeing(self.seen)
+        if others:
+            await self._stand_down(others)
+            return
         wanted = sharding.owned_by(self.id, self.shards, self.member.live(self.seen))
         # In parallel: one slow request must not hold up the other renewals.
         await asyncio.gather(*(self._keep(shard) for shard in list(self._held)))
@@ -240,6 +249,15 @@ class ShardKeeper:
         return len(running)
 
     # -- giving shards up -----------------------------------------------
+
+    async def _stand_down(self, others: dict[str, str]) -> None:
+        """Replicas disagree on the number of shards: hold none until they agree."""
+        what = ", ".join(f"{who} has {count}" for who, count in sorted(others.items()))
+        message = f"replicas disagree on --shards ({what}; this one has {self.shards})"
+        self._repeats.log(logging.ERROR, self.id, f"replica {self.id}", message + ": standing by")
+        for shard in list(self._held):
+            self._lose(shard, "replicas disagree on --shards")
+            await self._free(shard)
 
     def _start_release(self, shard: int) -> None:
         self._releasing.add(shard)
