@@ -16,6 +16,8 @@ by the webhook; an app that should not be refreshed is pushed to as well
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -206,7 +208,7 @@ async def test_controller_listener_a_push_moves_only_the_apps_following_it(
     second = await work.commit("two")
     pushed = time.monotonic()
     await work.push()
-    assert answers(forge, flavour) == [(202, {"refreshed": 1})]
+    assert answers(forge, flavour) == [(202, {"status": "accepted"})]
     await follows_quickly(kube, app, second, pushed)
     await stays_at(kube, dev, dev_first)
     await stays_at(kube, other, other_first)
@@ -225,7 +227,7 @@ async def test_controller_listener_refuses_bad_signatures_and_big_bodies(
     (gitlab,) = answers(forge, "gitlab")
     assert gitlab[0] == 401 and "X-Gitlab-Token" in gitlab[1]["error"]["message"]
     async with httpx.AsyncClient(base_url=listener) as http:
-        huge = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        huge = b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'  # over the default 4 MiB
         resp = await http.post("/api/v1/webhooks/github", content=huge)
         assert resp.status_code == 413
         resp = await http.post("/api/v1/webhooks/generic", content=b"{}")
@@ -236,6 +238,37 @@ async def test_controller_listener_refuses_bad_signatures_and_big_bodies(
         resp = await http.get("/api/v1/apps")  # nothing but the webhooks here
         assert resp.status_code == 404
     await stays_at(kube, app, first)
+
+
+@pytest.mark.parametrize("refs", ["listed", "refLimitExceeded"])
+async def test_a_bitbucket_server_5_payload_without_links_refreshes_by_key_and_slug(
+    kube: KubeClient, forge: Forge, listener: str, tmp_path: Path, refs: str
+) -> None:
+    """Bitbucket Server 5.x names the repository by project key and slug only; the app
+    wrote ``.../team/app.git``, whose path ends with ``TEAM/app`` (another case)."""
+    app, work, _ = await an_app_on(kube, forge, tmp_path, "team/app")
+    other, other_work, other_first = await an_app_on(kube, forge, tmp_path, "team/other")
+    second = await work.commit("two")
+    await work.push()  # no hook: only the payload below tells
+    await other_work.commit("other two")
+    await other_work.push()
+    payload: JSON = {
+        "eventKey": "repo:refs_changed",
+        "repository": {"slug": "app", "name": "app", "project": {"key": "TEAM"}},
+    }
+    if refs == "listed":
+        payload["changes"] = [{"refId": "refs/heads/main", "toHash": second, "type": "UPDATE"}]
+    else:
+        payload["refLimitExceeded"] = True
+    raw = json.dumps(payload).encode()
+    mac = hmac.new(SECRETS["bitbucket-server"].encode(), raw, hashlib.sha256).hexdigest()
+    headers = {"X-Event-Key": "repo:refs_changed", "X-Hub-Signature": f"sha256={mac}"}
+    pushed = time.monotonic()
+    async with httpx.AsyncClient(base_url=listener) as http:
+        resp = await http.post("/api/v1/webhooks/bitbucket-server", content=raw, headers=headers)
+    assert (resp.status_code, resp.json()) == (202, {"status": "accepted"})
+    await follows_quickly(kube, app, second, pushed)
+    await stays_at(kube, other, other_first)
 
 
 async def test_controller_listener_answers_a_ping(
@@ -269,7 +302,7 @@ async def test_twenty_pushes_at_once_coalesce(
     git = controller.reconciler.git
     fetches, asked = git.stats.fetches, git.stats.ls_remotes
     await asyncio.gather(*(work.git("push", "--quiet", "origin", f"refs/tags/{t}") for t in tags))
-    assert [answer for answer in answers(forge, "github")] == [(202, {"refreshed": 1})] * 20
+    assert [answer for answer in answers(forge, "github")] == [(202, {"status": "accepted"})] * 20
     await wait_for(kube, app, synced_at(last), what="the highest tag synced")
     fetched, listed = git.stats.fetches - fetches, git.stats.ls_remotes - asked
     assert 1 <= fetched <= 5, f"20 pushes made {fetched} fetches"
@@ -315,7 +348,7 @@ async def test_server_route_refreshes_through_the_annotation(
         second = await work.commit("two")
         pushed = time.monotonic()
         await work.push()
-        assert answers(forge, "gitea") == [(202, {"refreshed": 1})]
+        assert answers(forge, "gitea") == [(202, {"status": "accepted"})]
         assert [status for status, _ in answers(forge, "gitlab")] == [401]
         await follows_quickly(kube, app, second, pushed)
         # The refresh was the annotation the controller serves and removes.
@@ -326,13 +359,13 @@ async def test_server_route_refreshes_through_the_annotation(
         forge.remove_hook(bad)
 
         async with httpx.AsyncClient(base_url=server.url) as http:
-            # Past the server's own 64 KiB cap, under the webhooks' 1 MiB: read, then judged.
+            # Past the server's own 64 KiB cap, under the webhooks' 4 MiB: read, then judged.
             raw = b'{"pad": "' + b"x" * (200 * 1024) + b'"}'
             resp = await http.post(
                 "/api/v1/webhooks/github", content=raw, headers={"X-GitHub-Event": "push"}
             )
             assert resp.status_code == 401
-            huge = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+            huge = b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'  # over the default 4 MiB
             resp = await http.post("/api/v1/webhooks/github", content=huge)
             assert resp.status_code == 413
             # A browser's cross-site POST is still refused by the server's shield.

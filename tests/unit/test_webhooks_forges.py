@@ -326,6 +326,39 @@ def test_bitbucket_server_refs_changed_and_ping() -> None:
     assert read("bitbucket-server", ping_headers, ping) == Ping()
 
 
+# Bitbucket Server 5.x (and Atlassian's own examples): no ``repository.links``.
+BITBUCKET_SERVER_5_PUSH: dict[str, Any] = {
+    **BITBUCKET_SERVER_PUSH,
+    "repository": {
+        "slug": "My-Repo",
+        "id": 84,
+        "name": "My Repo",
+        "project": {"key": "PROJ", "id": 84, "name": "project"},
+    },
+}
+
+
+def test_bitbucket_server_without_links_names_project_key_and_slug() -> None:
+    raw = body(BITBUCKET_SERVER_5_PUSH)
+    headers = {"x-event-key": "repo:refs_changed", "x-hub-signature": hub(raw)}
+    (push,) = read("bitbucket-server", headers, raw)  # type: ignore[misc]
+    assert push == Push((), "refs/heads/master", AFTER, None, ("PROJ/My-Repo",))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"refLimitExceeded": True}, {"changes": []}, {"changes": None}],
+)
+def test_bitbucket_server_without_the_refs_moved_refreshes_every_ref(
+    change: dict[str, Any],
+) -> None:
+    raw = body({**BITBUCKET_SERVER_PUSH, **change})
+    headers = {"x-event-key": "repo:refs_changed", "x-hub-signature": hub(raw)}
+    (push,) = read("bitbucket-server", headers, raw)  # type: ignore[misc]
+    assert push.ref is None and push.after is None
+    assert "https://bitbucket.example.com/scm/proj/repository" in push.repo_urls
+
+
 def test_generic_ref_and_revision() -> None:
     raw = body({"repoURL": "git@example.com:team/app.git", "ref": "refs/tags/v2.0.0"})
     (push,) = read("generic", generic_headers(raw), raw)  # type: ignore[misc]
@@ -509,7 +542,19 @@ def test_a_repository_url_with_credentials_matches_without_them_and_is_never_rep
             "bitbucket-server",
             {"x-event-key": "repo:refs_changed"},
             {**BITBUCKET_SERVER_PUSH, "repository": {"slug": "repository"}},
-            "no repository URL",
+            "names no repository",
+        ),
+        (
+            "bitbucket-server",
+            {"x-event-key": "repo:refs_changed"},
+            {**BITBUCKET_SERVER_PUSH, "repository": {"slug": "../x", "project": {"key": "P"}}},
+            "not a Bitbucket name",
+        ),
+        (
+            "bitbucket-server",
+            {"x-event-key": "repo:refs_changed"},
+            {**BITBUCKET_SERVER_PUSH, "repository": {"slug": "a\nb", "project": {"key": "P"}}},
+            "not a Bitbucket name",
         ),
         ("generic", {}, {"ref": "refs/heads/main"}, "repoURL"),
         ("generic", {}, {"repoURL": "https://example.com/a/b"}, '"ref"'),

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from driftless.webhooks.forges import Push
-from driftless.webhooks.matching import Followed, followed, follows, refreshed, repo_key
+from driftless.webhooks.matching import (
+    Followed,
+    folded,
+    followed,
+    follows,
+    matched,
+    refreshed,
+    repo_key,
+)
 
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
 # What the GitHub payload of a push to Octo-Org/Hello-World names (forges keeps the keys).
@@ -41,6 +49,9 @@ def app(url: Any, revision: Any = "HEAD", name: str = "a", **source: Any) -> dic
         "ssh://git@github.com/Octo-Org/Hello-World.git",
         "ssh://git@github.com:22/Octo-Org/Hello-World",
         "https://someone@github.com/Octo-Org/Hello-World.git",
+        # GitHub sends the owner's spelling; an app may write any case of the path.
+        "https://github.com/octo-org/hello-world",
+        "git@github.com:OCTO-ORG/hello-world.git",
     ],
 )
 def test_every_url_form_of_the_repository_is_refreshed(url: str) -> None:
@@ -54,7 +65,6 @@ def test_every_url_form_of_the_repository_is_refreshed(url: str) -> None:
     "url",
     [
         "https://github.com/Octo-Org/Hello-World-2",
-        "https://github.com/octo-org/hello-world",  # the path's case is the server's business
         "https://gitlab.com/Octo-Org/Hello-World",
         "http://github.com/Octo-Org/Hello-World",
         "https://github.com/Octo-Org",
@@ -150,3 +160,47 @@ def test_a_repository_url_with_credentials_in_the_app_still_matches() -> None:
     entry = followed(app("https://user:pw@github.com/Octo-Org/Hello-World.git"))
     assert entry is not None and "pw" not in entry.repo
     assert refreshed([Push(GITHUB_URLS, "refs/heads/main", SHA, "main")], [entry])
+
+
+def test_a_path_in_another_case_is_one_repository_for_coalescing_too() -> None:
+    upper = followed(app("https://github.com/Octo-Org/Hello-World", name="u"))
+    lower = followed(app("git@github.com:octo-org/hello-world", name="l"))
+    assert upper is not None and lower is not None
+    push = Push(GITHUB_URLS, "refs/heads/main", SHA, "main")
+    assert matched([push], [upper, lower]) == [upper, lower]
+    assert folded(upper.repo) == folded(repo_key("https://GITHUB.com/octo-org/HELLO-world") or "")
+
+
+# A Bitbucket Server 5.x payload names only the project key and the slug.
+BB_PUSH = Push((), "refs/heads/main", SHA, None, ("PROJ/My-Repo",))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://bitbucket.example.com/scm/proj/my-repo.git", True),
+        ("https://bitbucket.example.com/scm/PROJ/My-Repo", True),
+        ("ssh://git@bitbucket.example.com:7999/proj/my-repo.git", True),
+        ("git@bitbucket.example.com:PROJ/my-repo.git", True),
+        ("https://bitbucket.example.com/scm/proj/my-repo-2.git", False),
+        ("https://bitbucket.example.com/scm/other/my-repo.git", False),
+        ("https://bitbucket.example.com/scm/xproj/my-repo.git", False),  # a whole component
+        ("https://bitbucket.example.com/my-repo", False),
+    ],
+)
+def test_bitbucket_server_project_key_and_slug_match_the_path_end(url: str, expected: bool) -> None:
+    entry = followed(app(url, revision="main"))
+    assert entry is not None
+    assert (refreshed([BB_PUSH], [entry]) == [("apps", "a")]) is expected
+
+
+def test_a_push_without_its_refs_refreshes_every_app_of_the_repository_but_pinned_ones() -> None:
+    push = Push(GITHUB_URLS, None, None, None)
+    apps = [
+        Followed(("apps", "main"), GITHUB_URLS[0], "main"),
+        Followed(("apps", "tag"), GITHUB_URLS[0], "v1.2.3"),
+        Followed(("apps", "range"), GITHUB_URLS[1], "~1.2"),
+        Followed(("apps", "pinned"), GITHUB_URLS[0], SHA),
+        Followed(("apps", "elsewhere"), "https://github.com/other/repo", "main"),
+    ]
+    assert refreshed([push], apps) == [("apps", "main"), ("apps", "tag"), ("apps", "range")]

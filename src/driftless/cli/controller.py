@@ -20,6 +20,7 @@ from driftless.cli.options import (
     metrics_address_option,
     render_socket_option,
     webhook_address_option,
+    webhook_max_body_option,
 )
 from driftless.cli.replicas import Replicas, replicas_options
 from driftless.cli.tools import render_tools
@@ -30,6 +31,7 @@ from driftless.notifications.engine import NotificationEngine
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
+from driftless.webhooks.receiver import DEFAULT_MAX_BODY
 
 
 def configure_logging(level: str) -> None:
@@ -50,6 +52,7 @@ async def run_controller(
     revision_cache: float = 0.0,
     metrics_address: tuple[str, int] | None = None,
     webhook_address: tuple[str, int] | None = None,
+    webhook_max_body: int = DEFAULT_MAX_BODY,
     notifications: bool = True,
     ui_url: str | None = None,
     notifications_allow_private_networks: bool = False,
@@ -61,8 +64,9 @@ async def run_controller(
     ``metrics_address`` (host, port), ``/metrics``, ``/healthz`` and ``/readyz``
     are served there (``controller.endpoints``); a port that cannot be bound
     stops the start. With ``webhook_address``, git webhooks are received there
-    (``controller.webhooks``). ``notifications`` runs the notification engine
-    (NotificationRule/NotificationService objects); its links point at ``ui_url``.
+    (``controller.webhooks``; bodies up to ``webhook_max_body`` bytes).
+    ``notifications`` runs the notification engine (NotificationRule/NotificationService
+    objects); its links point at ``ui_url``.
     """
     client = await globals_.client()
     tools = render_tools(render_socket, service=True)
@@ -92,7 +96,11 @@ async def run_controller(
         controller = Controller(client, git, settings, tools=tools, observer=engine)
         listener = await _endpoints(controller, metrics_address)
         try:
-            hooks = serve_webhooks(controller, *webhook_address) if webhook_address else None
+            hooks = (
+                serve_webhooks(controller, *webhook_address, max_body=webhook_max_body)
+                if webhook_address
+                else None
+            )
             try:
                 await controller.run(stop)
             finally:
@@ -191,6 +199,7 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
 )
 @metrics_address_option("/metrics (Prometheus), /healthz and /readyz")
 @webhook_address_option("git webhooks (POST /api/v1/webhooks/<provider>; no server needed)")
+@webhook_max_body_option
 @click.option(
     "--notifications/--no-notifications",
     default=True,
@@ -234,6 +243,7 @@ async def controller_command(
     reconcile_timeout: float,
     metrics_address: tuple[str, int] | None,
     webhook_address: tuple[str, int] | None,
+    webhook_max_body: int,
     notifications: bool,
     notifications_allow_private_networks: bool,
     ui_url: str | None,
@@ -274,6 +284,7 @@ async def controller_command(
         revision_cache=revision_cache,
         metrics_address=metrics_address,
         webhook_address=webhook_address,
+        webhook_max_body=webhook_max_body,
         notifications=notifications,
         ui_url=ui_url,
         notifications_allow_private_networks=notifications_allow_private_networks,

@@ -12,13 +12,16 @@
 * ``Duration``: a click type for ``--timeout`` and friends: plain seconds
   (``300``, ``2.5``) or a Go-style duration (``90s``, ``5m``, ``1h30m``);
   the command gets float seconds.
+* ``webhook_max_body_option``: ``--webhook-max-body`` (``ByteSize``: bytes,
+  or ``512KiB``, ``4MiB``, ``25MB``; the command gets int bytes).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -27,6 +30,7 @@ from driftless.core import names
 from driftless.core.listen import AddressError, parse_listen_address
 from driftless.core.models import parse_duration
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
+from driftless.webhooks.receiver import DEFAULT_MAX_BODY
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -178,3 +182,52 @@ def webhook_address_option(what: str) -> Decorator:
         callback=_listen_address,
         help=f"Serve {what} on HOST:PORT (:8081: every interface); off by default.",
     )
+
+
+_SIZE = re.compile(r"^\s*(\d{1,12})\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS: Final = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+# The largest body a webhook may be given: past that, a body cap protects nothing.
+MAX_WEBHOOK_BODY: Final = 1024**3
+
+
+def byte_size(text: str) -> int:
+    """``4194304``, ``512KiB``, ``4MiB``, ``25MB`` (``Ki``/``Mi``/``Gi``: powers of 1024,
+    ``K``/``M``/``G``: of 1000) as bytes; ``ValueError`` otherwise. Pure."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(f"{text[:32]!r} is not a size: use bytes or e.g. 512KiB, 4MiB, 25MB")
+    unit = (match.group(2) or "").lower()
+    scale = _UNITS[unit[:1]] if "i" not in unit else 1024 ** ("kmg".index(unit[0]) + 1)
+    return int(match.group(1)) * scale
+
+
+class ByteSize(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A size in bytes (``byte_size``), between 1 and ``maximum``."""
+
+    name = "size"
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            size = value
+        else:
+            try:
+                size = byte_size(str(value))
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        if not 1 <= size <= self.maximum:
+            self.fail(f"{value!r} must be between 1 byte and {self.maximum} bytes", param, ctx)
+        return size
+
+
+webhook_max_body_option: Decorator = click.option(
+    "--webhook-max-body",
+    type=ByteSize(MAX_WEBHOOK_BODY),
+    default=DEFAULT_MAX_BODY,
+    show_default="4MiB",
+    envvar="DRIFTLESS_WEBHOOK_MAX_BODY",
+    help="Refuse (413) git webhook bodies larger than this (bytes, or 512KiB, 4MiB, 25MB:"
+    " GitHub sends up to 25 MB).",
+)

@@ -19,6 +19,7 @@ from driftless.cli.options import (
     log_level_option,
     metrics_address_option,
     render_socket_option,
+    webhook_max_body_option,
 )
 from driftless.cli.tools import render_tools
 from driftless.core.paths import cache_root
@@ -151,6 +152,7 @@ from driftless.sources.git import GitCache
     help="Turn the admin account off: only single sign-on logs in.",
 )
 @metrics_address_option("/metrics (Prometheus; its own listener, never the API's port)")
+@webhook_max_body_option
 @log_level_option
 @click.pass_obj
 @run_async
@@ -176,6 +178,7 @@ async def server_command(
     oidc_redirect_url: str | None,
     no_local_admin: bool,
     metrics_address: tuple[str, int] | None,
+    webhook_max_body: int,
     log_level: str,
 ) -> None:
     """Serve the API and the web UI for every Application.
@@ -199,6 +202,7 @@ async def server_command(
         https_proxy=secure_cookies,
         local_admin=not no_local_admin,
         metrics_address=metrics_address,
+        webhook_max_body=webhook_max_body,
         oidc=_oidc(
             oidc_issuer,
             oidc_client_id,

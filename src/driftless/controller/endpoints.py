@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -35,6 +37,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from driftless.core.errors import DriftlessError
+from driftless.core.listen import ANY_HOST
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +74,29 @@ def metrics_response(collector: Collector) -> Response:
     return Response(generate_latest(collector), media_type=CONTENT_TYPE_LATEST)
 
 
-def listen(host: str, port: int, what: str) -> socket.socket:
-    """A listening TCP socket on ``host:port``; ``EndpointError`` (one line) if it cannot be."""
+# What binding ``::`` fails with where IPv6 is compiled in but off (ipv6.disable=1).
+_NO_IPV6 = frozenset({errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; ``OSError`` if it cannot be bound.
+    ``ANY_HOST`` (``:PORT``) is every interface, IPv6 and IPv4: one dual-stack socket on
+    ``::``, or ``0.0.0.0`` where IPv6 is off."""
+    if host == ANY_HOST and socket.has_dualstack_ipv6():
+        try:
+            return socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
+        except OSError as exc:
+            if exc.errno not in _NO_IPV6:
+                raise  # a port in use is in use for IPv4 too
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def listen(host: str, port: int, what: str) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``bind``); ``EndpointError`` (one line) if
+    it cannot be."""
     try:
-        return socket.create_server((host, port), family=family)
+        return bind(host, port)
     except OSError as exc:
         raise EndpointError(
             f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}"
@@ -85,10 +106,12 @@ def listen(host: str, port: int, what: str) -> socket.socket:
 class HttpListener:
     """A Starlette app served by uvicorn on an already bound socket, in a task."""
 
-    def __init__(self, app: Starlette, sock: socket.socket) -> None:
+    def __init__(self, app: Starlette, sock: socket.socket, **limits: Any) -> None:
+        """``limits``: more ``uvicorn.Config`` settings (``limit_concurrency``,
+        ``timeout_keep_alive``...) for a listener strangers reach."""
         self.sock = sock
         config = uvicorn.Config(
-            app, log_config=None, lifespan="off", access_log=False, server_header=False
+            app, log_config=None, lifespan="off", access_log=False, server_header=False, **limits
         )
         self._server = QuietServer(config)
         self._task: asyncio.Task[None] | None = None

@@ -1,13 +1,20 @@
 """``HOST:PORT`` of a listener (``--metrics-address``, ``--webhook-address``). Pure.
 
-Accepted: ``HOST:PORT``, ``:PORT`` (every IPv4 interface, as Kubernetes
+Accepted: ``HOST:PORT``, ``:PORT`` (every interface, as Kubernetes
 components write it), ``[IPv6]:PORT``; PORT is 0..65535 (0: any free port).
 The host is not resolved here: binding it says whether it exists.
+
+``:PORT`` parses to ``ANY_HOST``, which the binder
+(``controller.endpoints.bind``: sockets are no business of ``core``) serves
+as every interface, IPv6 and IPv4 alike: one dual-stack socket on ``::``
+(what a Go server does for ``:PORT``), or ``0.0.0.0`` on a host without
+IPv6. ``0.0.0.0`` written out means the same; another host binds its own
+family only (``::`` written out is IPv6 only).
 """
 
 from __future__ import annotations
 
-ANY_HOST = "0.0.0.0"  # every interface: what ":PORT" asks for
+ANY_HOST = "0.0.0.0"  # every interface: what ":PORT" asks for (IPv4 and IPv6, see above)
 
 
 class AddressError(ValueError):

@@ -125,7 +125,9 @@ def new_state(
         views=views,
         planning=planning,
         rbac=policy,
-        webhooks=webhook_receiver(client, caches, settings.controller_namespace),
+        webhooks=webhook_receiver(
+            client, caches, settings.controller_namespace, max_body=settings.webhook_max_body
+        ),
     )
 
 

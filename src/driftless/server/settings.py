@@ -115,6 +115,9 @@ class ServerSettings:
     oidc: OidcSettings | None = None
     # ``--metrics-address``: (host, port) of the /metrics listener (``server.metrics``), or off.
     metrics_address: tuple[str, int] | None = None
+    # ``--webhook-max-body``: git webhook bodies above this many bytes are refused (413);
+    # None: the receiver's default (``webhooks.receiver.DEFAULT_MAX_BODY``, 4 MiB).
+    webhook_max_body: int | None = None
 
     @property
     def secure_cookies(self) -> bool:

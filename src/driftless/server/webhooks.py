@@ -11,12 +11,16 @@ Host checks still apply, its body cap does not: the receiver has its own).
   ``targetRevision`` are there already), so matching a push over 10,000 apps
   parses nothing and decompresses nothing; before the caches are listed it
   raises ``UnavailableError`` (503);
-* ``refresh(keys, repo)`` writes ``driftless.dev/refresh: webhook:<ms>`` on
+* ``refresh(keys, urls)`` writes ``driftless.dev/refresh: webhook:<ms>`` on
   each app with a merge patch (the write ``app refresh`` makes; the
   controller serves it as a normal refresh: it asks the repository for its
   refs now, whatever its ``--revision-cache``), at most ``CONCURRENCY`` at a
-  time. An app deleted meanwhile is skipped; another failure is logged with
-  its type only and does not stop the others.
+  time over every round of every repository (one gate per refresher: many
+  repositories pushed at once do not become a burst of API writes). An app
+  deleted meanwhile is skipped; another failure is logged with its type only
+  and does not stop the others. The annotation reaches whichever controller
+  replica owns the app, so with ``install --replicas N`` this route is the one
+  to point forges at.
 
 The Secret ``driftless-webhooks`` is read by name in the controller's
 namespace (``webhooks.secrets``): the install's RBAC lets the server read
@@ -37,14 +41,14 @@ from driftless.kube.client import KubeApiError, KubeClient
 from driftless.kube.errors import KubeNotFoundError
 from driftless.server.caches import Caches
 from driftless.webhooks.matching import Followed, Key
-from driftless.webhooks.receiver import Receiver, UnavailableError
+from driftless.webhooks.receiver import DEFAULT_MAX_BODY, Receiver, UnavailableError
 from driftless.webhooks.secrets import WebhookSecrets
 
 __all__ = ["CONCURRENCY", "WebhookRefresher", "receiver", "refresh_value"]
 
 log = logging.getLogger(__name__)
 
-CONCURRENCY: Final = 8
+CONCURRENCY: Final = 4
 
 
 def refresh_value(now: float) -> str:
@@ -56,6 +60,7 @@ class WebhookRefresher:
     def __init__(self, client: KubeClient, caches: Caches) -> None:
         self.client = client
         self.caches = caches
+        self.gate = asyncio.Semaphore(CONCURRENCY)  # shared by every round
 
     def apps(self) -> Iterator[Followed]:
         if not self.caches.ready:
@@ -65,12 +70,11 @@ class WebhookRefresher:
                 continue  # a Helm repository follows no git push
             yield Followed(row.key, row.repo, row.data["targetRevision"])
 
-    async def refresh(self, keys: list[Key], repo: str) -> None:
+    async def refresh(self, keys: list[Key], urls: list[str]) -> None:
         patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: refresh_value(time.time())}}}
-        gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(namespace: str, name: str) -> None:
-            async with gate:
+            async with self.gate:
                 try:
                     await self.client.merge_patch(
                         API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
@@ -85,6 +89,13 @@ class WebhookRefresher:
         await asyncio.gather(*(one(*key) for key in keys))
 
 
-def receiver(client: KubeClient, caches: Caches, namespace: str) -> Receiver:
-    """The webhook receiver of a server whose controller lives in ``namespace``."""
-    return Receiver(WebhookSecrets.of(client, namespace), WebhookRefresher(client, caches))
+def receiver(
+    client: KubeClient, caches: Caches, namespace: str, *, max_body: int | None = None
+) -> Receiver:
+    """The webhook receiver of a server whose controller lives in ``namespace``; bodies
+    above ``max_body`` bytes (``--webhook-max-body``; None: 4 MiB) are refused."""
+    return Receiver(
+        WebhookSecrets.of(client, namespace),
+        WebhookRefresher(client, caches),
+        max_body=DEFAULT_MAX_BODY if max_body is None else max_body,
+    )

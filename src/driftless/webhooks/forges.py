@@ -38,7 +38,11 @@ A ``Push`` carries the ``core.repourl`` key of every URL form the payload names
 (``clone_url``, ``ssh_url``, ``git_http_url``, ``html_url``...; Bitbucket
 Cloud names only its web page, from which the https and ssh forms are made),
 only those that parse as repository URLs (``core.repourl``); ``matching``
-compares their keys.
+compares their keys. A Bitbucket Server payload without ``repository.links``
+(Server 5.x, Atlassian's own examples) names the repository by project key
+and slug only: ``repo_paths`` (``"<key>/<slug>"``), no URL. One whose
+``refLimitExceeded`` is true or whose change list is empty does not say
+which refs moved: one ``Push`` with ``ref=None``.
 
 Errors (``DeliveryError``: ``status``, and a message that never quotes the
 secret, a signature or a URL's credentials): ``SignatureError`` 401 (missing,
@@ -100,9 +104,14 @@ class Push:
     """One ref a push moved, in ``repo_urls`` (every URL form the forge sent)."""
 
     repo_urls: tuple[str, ...]
-    ref: str  # "refs/heads/x" | "refs/tags/y"
+    # "refs/heads/x" | "refs/tags/y"; None: the forge did not say which refs moved
+    # (Bitbucket Server's ``refLimitExceeded``), so every app of the repository re-checks.
+    ref: str | None
     after: str | None  # the new commit; None when deleted or unknown
     default_branch: str | None  # the repository's default branch, when the payload says
+    # "<project key>/<slug>" of a Bitbucket Server payload without ``links``: an app whose
+    # repository path ends with it (``scm/<key>/<slug>`` or ``<key>/<slug>``) follows it.
+    repo_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -441,19 +450,15 @@ def _parse_bitbucket_server(headers: Headers, body: bytes) -> Delivery:
         return Ignored(event)
     payload = _json(body)
     repo = _obj(payload, "repository", "")
-    links = _obj(repo, "links", "repository.")
-    clones = links.get("clone") or []
-    if not isinstance(clones, list):
-        raise MalformedError("repository.links.clone is not a list")
-    candidates = [
-        _text(c, "href", "repository.links.clone[].")
-        for c in clones[:MAX_URLS]
-        if isinstance(c, dict)
-    ]
-    urls = _urls(candidates)
+    urls, paths = _bitbucket_server_repo(repo)
     changes = payload.get("changes")
+    if changes is None:
+        changes = []
     if not isinstance(changes, list):
         raise MalformedError("changes is not a list")
+    if payload.get("refLimitExceeded") is True or not changes:
+        # Too many refs moved to list them (or none listed): every app of the repository.
+        return (Push(urls, None, None, None, paths),)
     pushes: list[Push] = []
     for index, change in enumerate(changes[:MAX_REFS]):
         if not isinstance(change, dict):
@@ -465,8 +470,35 @@ def _parse_bitbucket_server(headers: Headers, body: bytes) -> Delivery:
         if ref is None or not ref.startswith(("refs/heads/", "refs/tags/")):
             continue
         after = None if change.get("type") == "DELETE" else _text(change, "toHash", where)
-        pushes.append(Push(urls, ref, _after(after), None))
+        pushes.append(Push(urls, ref, _after(after), None, paths))
     return tuple(pushes)
+
+
+# A Bitbucket Server project key (``PROJ``, ``~user`` for a personal one) or slug.
+_BITBUCKET_NAME = re.compile(r"^~?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def _bitbucket_server_repo(repo: JSON) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(urls, paths)`` of the payload's repository: its clone links' keys when it has
+    links, else ``("<key>/<slug>",)`` from ``project.key`` and ``slug``."""
+    links = _obj(repo, "links", "repository.")
+    clones = links.get("clone") or []
+    if not isinstance(clones, list):
+        raise MalformedError("repository.links.clone is not a list")
+    if clones:
+        candidates = [
+            _text(c, "href", "repository.links.clone[].")
+            for c in clones[:MAX_URLS]
+            if isinstance(c, dict)
+        ]
+        return _urls(candidates), ()
+    key = _text(_obj(repo, "project", "repository."), "key", "repository.project.")
+    slug = _text(repo, "slug", "repository.")
+    if key is None or slug is None:
+        raise MalformedError("the payload names no repository (links, or project.key and slug)")
+    if not _BITBUCKET_NAME.match(key) or not _BITBUCKET_NAME.match(slug):
+        raise MalformedError("repository.project.key or repository.slug is not a Bitbucket name")
+    return (), (f"{key}/{slug}",)
 
 
 def _parse_generic(headers: Headers, body: bytes) -> Delivery:

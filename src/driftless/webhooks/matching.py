@@ -4,9 +4,14 @@ An app follows a push when both hold:
 
 * its ``spec.source.repoURL`` has the ``core.repourl`` key of one of the
   push's URLs: https, ssh, scp-like (``git@host:o/r``), with or without a
-  trailing ``.git``, any case of the host, the default port written or not
-  are one repository. A Helm chart source (``spec.source.chart``) follows no
-  git push.
+  trailing ``.git``, the default port written or not are one repository;
+  host AND path are compared casefolded (GitHub sends ``MyOrg/MyRepo`` for
+  an app that wrote ``myorg/myrepo``; on a case-sensitive self-hosted server
+  the cost is a needless re-check, never a wrong sync). A Bitbucket Server
+  push that names only ``<key>/<slug>`` (``Push.repo_paths``) matches the
+  apps whose repository path ends with it (``scm/<key>/<slug>`` or
+  ``<key>/<slug>``, casefolded). A Helm chart source (``spec.source.chart``)
+  follows no git push.
 * its ``targetRevision`` names the pushed ref:
 
   ===========================  ==================================================
@@ -21,13 +26,17 @@ An app follows a push when both hold:
   a full commit id             nothing: a pinned commit never moves
   ===========================  ==================================================
 
+A push whose ``ref`` is ``None`` (the forge did not list the refs) refreshes
+every app of the repository but the pinned ones.
+
 A name that could be a branch or a tag (``x``) is refreshed by either:
 refreshing too much costs one ``ls-remote``, too little a missed push.
 
 ``followed(app)`` reads what matters of an Application (the API server's
 dict, possibly hostile: wrong types read as "follows nothing");
-``refreshed(pushes, apps)`` is the keys of the apps any of the pushes
-refreshes, in the order given.
+``matched(pushes, apps)`` is the apps any of the pushes refreshes, in the
+order given, each once; ``refreshed`` their keys; ``folded(repo)`` the key
+apps of one repository share (the receiver coalesces by it).
 """
 
 from __future__ import annotations
@@ -36,13 +45,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from driftless.core.errors import SourceError
 from driftless.core.repourl import parse_repo_url
 from driftless.sources import refs, tagrange
 from driftless.webhooks.forges import Push
 
-__all__ = ["Followed", "Key", "followed", "follows", "refreshed", "repo_key"]
+__all__ = [
+    "Followed",
+    "Key",
+    "folded",
+    "followed",
+    "follows",
+    "matched",
+    "refreshed",
+    "repo_key",
+]
 
 Key = tuple[str, str]
 _HEADS = "refs/heads/"
@@ -84,11 +103,24 @@ def followed(app: Mapping[str, Any]) -> Followed | None:
     return None if key is None else Followed((namespace, name), key, revision)
 
 
-def follows(ref: str, revision: str, default_branch: str | None) -> bool:
+def folded(repo: str) -> str:
+    """The comparison form of a repository key: host and path casefolded."""
+    return repo.casefold()
+
+
+def _tail(repo: str) -> str:
+    """The last two path components of a folded repository key (``key/slug``)."""
+    parts = urlsplit(repo).path.strip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else ""
+
+
+def follows(ref: str | None, revision: str, default_branch: str | None) -> bool:
     """Does an app at ``revision`` follow a push of ``ref``? (the table above)"""
     wanted = revision.strip()
     if refs.is_full_sha(wanted):
         return False
+    if ref is None:
+        return True
     if ref.startswith(_HEADS):
         branch = ref.removeprefix(_HEADS)
         if refs.is_default_revision(wanted):
@@ -112,19 +144,30 @@ def _bare(version: str) -> str:
     return version.lstrip("vV=")
 
 
+def matched(pushes: Iterable[Push], apps: Iterable[Followed]) -> list[Followed]:
+    """The apps that any of ``pushes`` refreshes, each once, in the order of ``apps``."""
+    by_url: dict[str, list[Push]] = {}
+    by_tail: dict[str, list[Push]] = {}
+    for push in pushes:
+        for url in dict.fromkeys(folded(u) for u in push.repo_urls):
+            by_url.setdefault(url, []).append(push)
+        for path in dict.fromkeys(folded(p) for p in push.repo_paths):
+            by_tail.setdefault(path, []).append(push)
+    found: list[Followed] = []
+    seen: set[Key] = set()
+    for app in apps:  # one dict lookup or two per app: 10,000 apps are cheap
+        repo = folded(app.repo)
+        candidates = by_url.get(repo, [])
+        if by_tail:
+            candidates = candidates + by_tail.get(_tail(repo), [])
+        if app.key in seen or not candidates:
+            continue
+        if any(follows(p.ref, app.revision, p.default_branch) for p in candidates):
+            found.append(app)
+            seen.add(app.key)
+    return found
+
+
 def refreshed(pushes: Iterable[Push], apps: Iterable[Followed]) -> list[Key]:
     """The keys of the apps that any of ``pushes`` refreshes, each once."""
-    pushes = tuple(pushes)
-    repos = {url for push in pushes for url in push.repo_urls}
-    keys: list[Key] = []
-    seen: set[Key] = set()
-    for app in apps:
-        if app.repo not in repos or app.key in seen:
-            continue
-        if any(
-            app.repo in push.repo_urls and follows(push.ref, app.revision, push.default_branch)
-            for push in pushes
-        ):
-            keys.append(app.key)
-            seen.add(app.key)
-    return keys
+    return [app.key for app in matched(pushes, apps)]

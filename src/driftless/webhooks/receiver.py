@@ -6,37 +6,46 @@ RBAC: the signature is the authentication) and ``driftless controller
 --webhook-address`` serves them from a bare Starlette application.
 
 A delivery is handled in this order, each step answering in the API's error
-shape ``{"error": {"code", "message"}}`` when it refuses:
+shape ``{"error": {"code", "message"}}`` when it refuses. Nothing of the
+body is read before step 3: a caller without the secret costs no memory.
 
 1. ``{provider}`` is one of ``forges.PROVIDERS`` (or ``forgejo``), else 404;
-2. the body is read up to ``max_body`` bytes (default 1 MiB), counted while
-   it streams (a ``Content-Length`` above the cap is refused before
-   reading, a chunked body once it passes it): 413;
-3. the provider's secret (``secrets.WebhookSecrets``): none configured is
+2. the provider's secret (``secrets.WebhookSecrets``): none configured is
    403 "no secret configured for <provider>" -- never accepted unsigned;
-4. ``forges.read``: a bad or missing signature 401, a malformed payload 400;
-5. a ping is 200 ``{"ping": "ok"}``, another event 200 ``{"ignored":
-   <event>}``; a push is 202 ``{"refreshed": n}``, ``n`` the apps
-   ``matching.refreshed`` picks from ``refresher.apps()``, or 503 while the
+3. a slot: at most ``max_in_flight`` deliveries (default 8) are read and
+   handled at once per receiver, the next is 503 with ``Retry-After``;
+4. the body is read up to ``max_body`` bytes (default 4 MiB; GitHub sends
+   up to 25 MB, hosts expose ``--webhook-max-body``), counted while it
+   streams (a ``Content-Length`` above the cap is refused before reading,
+   a chunked body once it passes it): 413; a body not complete within
+   ``read_timeout`` seconds (default 10) is 408;
+5. ``forges.read``: a bad or missing signature 401, a malformed payload 400;
+6. a ping is 200 ``{"ping": "ok"}``, another event 200 ``{"ignored":
+   <event>}``; a push is 202 ``{"status": "accepted"}`` -- never how many
+   apps it refreshes (that would tell a secret holder which repositories
+   other tenants deploy; the count is logged at debug) -- or 503 while the
    host has not listed its Applications yet (``apps()`` raises
-   ``UnavailableError``: the forge shows a failed delivery to redeliver,
-   not a silent 0). The answer does
-   not wait for the refresh: the apps go to the ``coalesce.Coalescer`` of
-   the pushed repository, which calls ``refresher.refresh(keys, repo)``.
+   ``UnavailableError``: the forge shows a failed delivery to redeliver).
+   The answer does not wait for the refresh: the apps ``matching.matched``
+   picks go, grouped by their own repository (``matching.folded``), to the
+   ``coalesce.Coalescer``, which calls ``refresher.refresh(keys, urls)``.
 
 Every delivery counts in ``driftless_webhook_requests_total{provider,
 outcome}`` (``outcome``: ``refreshed``, ``ping``, ``ignored``,
-``unknown_provider``, ``too_large``, ``no_secret``, ``unauthorized``,
-``malformed``, ``unavailable``; ``provider`` is ``unknown`` for a provider that is not one,
-so a caller cannot grow the label set). Refusals are logged at info with the
-provider and the reason, never a secret or a signature.
+``unknown_provider``, ``no_secret``, ``busy``, ``too_large``, ``timeout``,
+``unauthorized``, ``malformed``, ``unavailable``; ``provider`` is ``unknown``
+for a provider that is not one, so a caller cannot grow the label set).
+Refusals are logged at info with the provider and the reason, never a secret
+or a signature; what a payload names (URLs, refs) is logged with ``%r``, so a
+newline in it cannot forge a log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
@@ -51,6 +60,8 @@ from driftless.webhooks.secrets import WebhookSecrets
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_READ_TIMEOUT",
     "PATH",
     "PREFIX",
     "REQUESTS",
@@ -63,7 +74,10 @@ log = logging.getLogger(__name__)
 
 PREFIX: Final = "/api/v1/webhooks/"
 PATH: Final = PREFIX + "{provider}"
-DEFAULT_MAX_BODY: Final = 1024 * 1024
+DEFAULT_MAX_BODY: Final = 4 * 1024 * 1024
+DEFAULT_MAX_IN_FLIGHT: Final = 8
+DEFAULT_READ_TIMEOUT: Final = 10.0
+RETRY_AFTER_SECONDS: Final = 5
 
 REQUESTS: Final = Counter(
     "driftless_webhook_requests_total",
@@ -84,17 +98,22 @@ class Refresher(Protocol):
         ``UnavailableError`` while the host has not listed them yet."""
         ...
 
-    async def refresh(self, keys: list[Key], repo: str) -> None:
-        """Make these apps re-check now; ``repo`` is the pushed repository's key."""
+    async def refresh(self, keys: list[Key], urls: list[str]) -> None:
+        """Make these apps (all of one repository) re-check now; ``urls`` are the
+        ``core.repourl`` keys of the pushed repository's URL forms, as the payloads
+        named them (untrusted: a host may only use them to forget cached state)."""
         ...
 
 
 class _RefusedError(Exception):
-    def __init__(self, status: int, outcome: str, message: str) -> None:
+    def __init__(
+        self, status: int, outcome: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.outcome = outcome
         self.message = message
+        self.headers = headers
 
 
 _CODES: Final = {
@@ -102,6 +121,7 @@ _CODES: Final = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
+    408: "Timeout",
     413: "Invalid",
     503: "Unavailable",
 }
@@ -114,11 +134,16 @@ class Receiver:
         refresher: Refresher,
         *,
         max_body: int = DEFAULT_MAX_BODY,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.secrets = secrets
         self.refresher = refresher
         self.max_body = max_body
+        self.max_in_flight = max_in_flight
+        self.read_timeout = read_timeout
+        self.in_flight = 0
         self.clock = clock
         self.replays = forges.ReplayGuard()
         self.coalescer = Coalescer(refresher.refresh)
@@ -143,15 +168,30 @@ class Receiver:
             body = {
                 "error": {"code": _CODES.get(refusal.status, "Invalid"), "message": refusal.message}
             }
-            return JSONResponse(body, status_code=refusal.status)
+            return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
         REQUESTS.labels(provider, outcome).inc()
         return JSONResponse(answer, status_code=status)
 
     async def _handle(self, provider: str, request: Request) -> tuple[int, dict[str, Any], str]:
-        body = await self._body(request)
         secret = await self.secrets.get(provider)
         if secret is None:
             raise _RefusedError(403, "no_secret", f"no secret configured for {provider}")
+        if self.in_flight >= self.max_in_flight:
+            raise _RefusedError(
+                503,
+                "busy",
+                "too many webhook deliveries at once; retry later",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        self.in_flight += 1  # no await between the check and this: the loop is ours
+        try:
+            return self._answer(provider, request, secret, await self._body(request))
+        finally:
+            self.in_flight -= 1
+
+    def _answer(
+        self, provider: str, request: Request, secret: bytes, body: bytes
+    ) -> tuple[int, dict[str, Any], str]:
         try:
             delivery = forges.read(
                 provider, request.headers, body, secret, now=self.clock(), replays=self.replays
@@ -164,22 +204,37 @@ class Receiver:
             return 200, {"ping": "ok"}, "ping"
         if isinstance(delivery, forges.Ignored):
             return 200, {"ignored": delivery.event}, "ignored"
-        return 202, {"refreshed": self._refresh(delivery)}, "refreshed"
+        self._refresh(provider, delivery)
+        return 202, {"status": "accepted"}, "refreshed"
 
-    def _refresh(self, pushes: tuple[forges.Push, ...]) -> int:
+    def _refresh(self, provider: str, pushes: tuple[forges.Push, ...]) -> None:
         if not pushes:
-            return 0
+            return
         try:
-            keys = matching.refreshed(pushes, self.refresher.apps())
+            apps = matching.matched(pushes, self.refresher.apps())
         except UnavailableError as exc:
             raise _RefusedError(503, "unavailable", str(exc)) from None
-        repo = pushes[0].repo_urls[0]
-        log.info("webhook push to %s (%s): %d apps to refresh", repo, pushes[0].ref, len(keys))
-        if keys:
-            self.coalescer.submit(repo, keys)
-        return len(keys)
+        first = pushes[0]
+        shown = first.repo_urls[0] if first.repo_urls else first.repo_paths[0]
+        log.info("webhook %s push to %r (%r) accepted", provider, shown, first.ref)
+        log.debug("webhook push to %r: %d apps to refresh", shown, len(apps))
+        urls = list(dict.fromkeys(url for push in pushes for url in push.repo_urls))
+        by_repo: dict[str, list[Key]] = {}
+        for app in apps:  # coalesced by the apps' repository, never by a payload's URL
+            by_repo.setdefault(matching.folded(app.repo), []).append(app.key)
+        for repo, keys in by_repo.items():
+            self.coalescer.submit(repo, keys, urls)
 
     async def _body(self, request: Request) -> bytes:
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                return await self._read(request)
+        except TimeoutError:
+            raise _RefusedError(
+                408, "timeout", f"the body did not arrive within {self.read_timeout:g}s"
+            ) from None
+
+    async def _read(self, request: Request) -> bytes:
         too_large = _RefusedError(
             413, "too_large", f"request body larger than {self.max_body} bytes"
         )
