@@ -6,6 +6,7 @@ serving an ``index.yaml`` and chart archives built here (no helm needed).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import http.server
@@ -172,8 +173,9 @@ def publish(repo: Repo, charts: dict[tuple[str, str], bytes]) -> None:
     repo.files["/index.yaml"] = yaml.safe_dump({"apiVersion": "v1", "entries": entries}).encode()
 
 
-@pytest.fixture
-def repo() -> Iterator[Repo]:
+@contextlib.contextmanager
+def serving() -> Iterator[Repo]:
+    """A repository on 127.0.0.1 serving ``files``; it records every request."""
     state = Repo(url="", files={})
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -196,10 +198,18 @@ def repo() -> Iterator[Repo]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def repo() -> Iterator[Repo]:
     chart_deps.forget_resolutions()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving() as state:
+        yield state
 
 
 def umbrella(tmp_path: Path, deps: list[dict[str, str]], lock: list[Any] | None = None) -> Path:
@@ -363,3 +373,22 @@ def test_the_render_server_is_told_where_the_dependencies_are(tmp_path: Path) ->
     assert wire.RenderRequest.from_json(request.to_json()) == request
     plain = dataclasses.replace(request, dependencies=None)
     assert wire.RenderRequest.from_json(plain.to_json()).dependencies is None
+
+
+async def test_credentials_never_follow_an_archive_to_another_host(
+    repo: Repo, tmp_path: Path
+) -> None:
+    async def credentials(url: str) -> tuple[str, str] | None:
+        return ("robot", "pa55")
+
+    with serving() as elsewhere:
+        publish(elsewhere, {("db", "1.0.0"): chart_archive("db", "1.0.0")})
+        index = yaml.safe_load(elsewhere.files["/index.yaml"])
+        index["entries"]["db"][0]["urls"] = [f"{elsewhere.url}/db-1.0.0.tgz"]
+        repo.files["/index.yaml"] = yaml.safe_dump(index).encode()
+        chart = umbrella(tmp_path, [{"name": "db", "version": "1.0.0", "repository": repo.url}])
+        tools = tools_for(tmp_path, chart_credentials=credentials)
+        prepared = await chart_deps.prepare(chart, "u", tools)
+        assert fetched(prepared) == ["db-1.0.0"]
+        assert [auth is not None for _, auth in repo.requests] == [True]
+        assert elsewhere.requests == [("/db-1.0.0.tgz", None)]
