@@ -26,6 +26,7 @@ from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo
+from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
     APPS_NAMESPACE,
     application,
@@ -37,6 +38,7 @@ from tests.integration.helpers import (
     unique,
     wait_for,
 )
+from tests.integration.server_inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 JSON = dict[str, Any]
@@ -206,3 +208,37 @@ async def test_missing_key_secret_garbage_metadata_and_no_decryption_stop_the_re
         # The whole render stopped: not even the ConfigMap beside it was applied.
         assert await kube.get("v1", "ConfigMap", "c", name) is None
         assert await kube.get("v1", "Secret", "db", name) is None
+
+
+async def test_the_server_diffs_and_shows_the_decrypted_secret_masked(
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+) -> None:
+    """The API server (and so the UI) plans with the same decryption as the controller."""
+    name = unique("sops-server")
+    age = Age(tmp_path / "team")
+    repo = make_git_repo({"secret.yaml": encrypt(SECRET, age, tmp_path)})
+    url = git_http_server.publish(repo.path, f"{name}.git")
+    await kube.apply(key_secret(f"{name}-keys", age), field_manager="test")
+    await create_app(kube, sops_app(name, url, f"{name}-keys"))
+    await wait_for(kube, name, ready, what="the decrypted Secret synced")
+    path = f"/api/v1/applications/{APPS_NAMESPACE}/{name}"
+    async with serving(kube) as served:
+        http = await served.login()
+        try:
+            answers = []
+            for route in ("diff", "manifests"):
+                async with http.get(f"{served.url.rstrip('/')}{path}/{route}") as response:
+                    answers.append(await response.text())
+                    assert response.status == 200, answers[-1]
+        finally:
+            await http.close()
+    diff, manifests = (json.loads(text) for text in answers)
+    # Decrypted before the diff: git and the cluster agree (ciphertext would differ).
+    assert {(r["kind"], r["status"]) for r in diff["resources"]} >= {("Secret", "unchanged")}
+    (secret,) = [m for m in manifests["manifests"] if m["kind"] == "Secret"]
+    assert "sops" not in secret and secret["stringData"]["password"].startswith("<")
+    assert not any(leaks(text) for text in answers)
