@@ -61,8 +61,8 @@ from driftless.notifications.model import (
     NotificationServiceSpec,
 )
 from driftless.notifications.renderer import TemplateRenderer
-from driftless.notifications.services.egress import Egress
 from driftless.notifications.selection import sees, selects
+from driftless.notifications.services.egress import Egress
 from driftless.notifications.templates import DEFAULTS, Failure
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,8 @@ class NotificationEngine:
         self.dedupe.clear(uid, triggers.cleared(current))
         for trigger, revision in fired:
             for key in self._rules_for(current, trigger):
-                if self.dedupe.first(self.rules[key].uid, trigger, uid, revision):
+                once = triggers.occurrence(trigger, revision, current)
+                if self.dedupe.first(self.rules[key].uid, trigger, uid, once):
                     self._enqueue(Job(key, trigger, revision, current))
 
     def _rules_for(self, app: JSON, trigger: str) -> list[Key]:

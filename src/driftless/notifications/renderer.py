@@ -17,7 +17,17 @@ Contract of ``TemplateRenderer``:
   template costs at most ``timeout`` seconds of the *notification* path,
   never of reconciliation, and the event loop only awaits a pipe.
 * The worker's environment is scrubbed (no kubeconfig, no service account
-  variables); ``close()`` stops it. A worker that died is started again.
+  variables, no variable of the controller's); it confines itself (memory,
+  CPU per request, death with this process, Landlock: see ``sandbox_worker``).
+  ``close()`` stops it. A worker that died is started again.
+* A failure caused by a limit (late, out of memory, the worker killed) is
+  ``Failure.exhausted``: the engine quarantines the rule.
+* Residual risk: the worker runs in the controller's container. Where
+  Landlock is missing (kernel < 5.13 or the LSM off), a template that escaped
+  Jinja2's sandbox could read the files of that container, the mounted
+  ServiceAccount token among them; the renderer container
+  (``--render-socket``) is not used for templates (its protocol carries
+  manifest renders only).
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
+import os
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -93,7 +105,9 @@ class TemplateRenderer:
                     raw = await process.stdout.readline()
             except TimeoutError:
                 await self._stop()
-                return Failure(field, None, f"rendering took longer than {self.timeout:g}s")
+                return Failure(
+                    field, None, f"rendering took longer than {self.timeout:g}s", exhausted=True
+                )
             except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
                 await self._stop()
                 return Failure(field, None, f"template worker failed: {type(exc).__name__}")
@@ -102,8 +116,10 @@ class TemplateRenderer:
                 self._kill()
                 raise
             if not raw:
-                await self._stop()  # died (killed by the kernel for memory, say)
-                return Failure(field, None, "template worker stopped while rendering")
+                await self._stop()  # died (killed for CPU time, or by the kernel for memory)
+                return Failure(
+                    field, None, "template worker stopped while rendering", exhausted=True
+                )
         return _parse(raw, field)
 
     async def _running(self) -> asyncio.subprocess.Process:
@@ -117,6 +133,11 @@ class TemplateRenderer:
             "driftless.notifications.sandbox_worker",
             "--memory-mib",
             str(self.memory_mib),
+            # The wall-clock deadline is ours; CPU time is the worker's own backstop.
+            "--cpu-seconds",
+            str(math.ceil(self.timeout) + 2),
+            "--parent-pid",
+            str(os.getpid()),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
@@ -157,6 +178,7 @@ def _parse(raw: bytes, field: str) -> dict[str, Any] | Failure:
             str(failure.get("field") or field),
             line if isinstance(line, int) else None,
             str(failure.get("message") or "render failed"),
+            exhausted=reply.get("exhausted") is True,
         )
     return reply
 

@@ -142,6 +142,8 @@ class Failure:
     field: str
     line: int | None
     message: str
+    # A limit was hit (time, memory): the engine quarantines the rule.
+    exhausted: bool = False
 
     def describe(self) -> str:
         where = f"line {self.line}" if self.line else "unknown line"
@@ -181,7 +183,7 @@ def render(fields: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, s
         except RecursionError as exc:
             return Failure(field, _template_line(exc), "recursion too deep")
         except MemoryError as exc:
-            return Failure(field, _template_line(exc), "out of memory")
+            return Failure(field, _template_line(exc), "out of memory", exhausted=True)
         except Exception as exc:  # a template's runtime error, whatever its type
             return Failure(field, _template_line(exc), _short(f"{type(exc).__name__}: {exc}"))
     return out
