@@ -204,3 +204,47 @@ def test_malformed_objects_fire_nothing_and_never_raise(hostile: dict[str, Any])
     memory, fired = t.step(t.baseline(hostile), app(), hostile)
     assert isinstance(memory, t.Memory)
     assert all(trigger in t.__dict__.values() for trigger, _ in fired)
+
+
+def told(states: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """What one rule subscribed to every trigger is sent over ``states`` (as the engine does)."""
+    memory, dedupe, sent = t.baseline(states[0]), t.Dedupe(), []
+    for old, new in itertools.pairwise(states):
+        memory, fired = t.step(memory, old, new)
+        dedupe.clear("u1", t.cleared(new))
+        for trigger, revision in fired:
+            if dedupe.first("rule", trigger, "u1", t.occurrence(trigger, revision, new)):
+                sent.append((trigger, revision))
+    return sent
+
+
+def test_a_retry_of_the_same_commit_is_told_running_and_its_outcome_again() -> None:
+    first = [app(phase="Running", started="t1"), app(phase="Failed", started="t1")]
+    retry = [app(phase="Running", started="t2"), app(phase="Failed", started="t2")]
+    assert told([app(), *first, *retry]) == [
+        (t.RUNNING, A),
+        (t.FAILED, A),
+        (t.RUNNING, A),  # a commit status set back to pending...
+        (t.FAILED, A),  # ...gets its outcome
+    ]
+
+
+def test_a_resync_of_the_same_commit_is_told_again_once() -> None:
+    states = [
+        app(),
+        app(phase="Running", started="t1"),
+        app(phase="Succeeded", started="t1"),
+        app(phase="Succeeded", started="t1"),  # the same operation seen again: nothing
+        app(phase="Running", started="t2"),
+        app(phase="Succeeded", started="t2"),
+    ]
+    again = [(t.RUNNING, A), (t.SUCCEEDED, A)]
+    assert told(states) == [*again, (t.DEPLOYED, A), *again]  # deployed: once per revision
+
+
+def test_health_and_drift_stay_once_per_revision() -> None:
+    states = [app(), app(sync="OutOfSync"), app(sync="OutOfSync", health="Progressing")]
+    assert told(states) == [(t.DRIFT, A)]
+    assert t.occurrence(t.DEGRADED, A, app(phase="Running")) == A
+    assert t.occurrence(t.RUNNING, A, app(phase="Running", started="t9")) == f"{A}@t9"
+    assert t.occurrence(t.RUNNING, None, {"status": {"operationState": "x"}}) == "@"

@@ -26,9 +26,13 @@ on-deployed             a sync of a revision not deployed before ended
                         (once per revision; it may come after the sync ends)
 ======================  =====================================================
 
-``Dedupe`` keeps one message per (rule, trigger, app uid, revision) until
-that trigger's condition turns false again (``cleared``): a flapping health
-or a retried sync does not repeat the same message. It is in memory only.
+``Dedupe`` keeps one message per (rule, trigger, app uid, ``occurrence``)
+until that trigger's condition turns false again (``cleared``). The
+occurrence of the operation triggers (running, succeeded, failed, pruned) is
+the operation itself (its revision and ``startedAt``): a retry or a re-sync
+of the same commit is a new operation and is told again, so a commit status
+set back to pending always gets its outcome. The others' is the revision: a
+flapping health does not repeat the same message. It is in memory only.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ PRUNED = "on-pruned"
 
 _FAILED_PHASES = frozenset({"Failed", "Error"})
 _ENDED_PHASES = frozenset({"Succeeded", "Failed", "Error", "Superseded", "Terminated"})
+# Told once per operation, not once per revision (``occurrence``).
+_PER_OPERATION = frozenset({RUNNING, SUCCEEDED, FAILED, PRUNED})
 
 Fired = tuple[str, str | None]
 
@@ -189,6 +195,17 @@ def _deployed(memory: Memory, old: JSON, new: JSON) -> tuple[Memory, list[Fired]
     return memory, []
 
 
+def occurrence(trigger: str, revision: str | None, app: JSON) -> str:
+    """What two firings of ``trigger`` share when they are the same message (``Dedupe``'s key).
+
+    Operation triggers: the operation (``startedAt``, which names an operation
+    everywhere in driftless, with its revision). Others: the revision.
+    """
+    if trigger in _PER_OPERATION:
+        return f"{revision or ''}@{_op(app).get('startedAt') or ''}"
+    return revision or ""
+
+
 def cleared(new: JSON) -> frozenset[str]:
     """Triggers whose condition is false in ``new``: their next message is not a repeat."""
     out = set()
@@ -208,7 +225,7 @@ def cleared(new: JSON) -> frozenset[str]:
 
 
 class Dedupe:
-    """One message per (rule, trigger, app uid, revision) until the condition clears."""
+    """One message per (rule, trigger, app uid, occurrence) until the condition clears."""
 
     def __init__(self) -> None:
         # uid -> (rule, trigger) -> revision sent; per uid so an update costs O(its rules).
@@ -224,7 +241,10 @@ class Dedupe:
             del sent[key]
 
     def first(self, rule: str, trigger: str, uid: str, revision: str | None) -> bool:
-        """True (and remembered) unless this exact message was already sent."""
+        """True (and remembered) unless this exact message was already sent.
+
+        ``revision`` is the firing's ``occurrence`` (or its plain revision).
+        """
         sent = self._sent.setdefault(uid, {})
         value = revision or ""
         if sent.get((rule, trigger)) == value:
