@@ -55,9 +55,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from driftless.cli.install import install
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.wellknown import SECRET_TYPE_LABEL
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.notifications.engine import NOTIFICATION_SECRET_TYPE
 from driftless.sources.seed import seed_repository
 
 # The loopback forge and webhook receiver are the tests' own (tests/fixtures).
@@ -74,6 +76,8 @@ HMAC_KEY = "bench-notify-hmac"
 POLL = 0.01
 SCRAPE_EVERY = 5.0
 CONTROLLER_DEFAULT_INTERVAL = "3m"  # `driftless controller --interval`'s default
+# The webhook receiver listens on 127.0.0.1, which notifications may reach only when allowed.
+RECEIVER_ON_LOOPBACK = ["--notifications-allow-private-networks"]
 LOG_DIR: Path | None = None  # --log-dir: keep the controllers' logs there
 
 
@@ -187,21 +191,22 @@ def configmap(name: str, value: str) -> str:
     )
 
 
-def secret_object(name: str, data: dict[str, str]) -> JSON:
+def secret_object(name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> JSON:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": APPS_NS},
+        "metadata": {"name": name, "namespace": APPS_NS, "labels": labels or {}},
         "data": encoded,
     }
 
 
 async def webhook_service(client: KubeClient, name: str, url: str) -> None:
     """A NotificationService of type webhook (URL and HMAC key in its Secret), unthrottled."""
-    await client.apply(
-        secret_object(name, {"url": url, "hmacKey": HMAC_KEY}), field_manager="bench"
-    )
+    # Only Secrets labelled for notifications are read by the engine.
+    labels = {SECRET_TYPE_LABEL: NOTIFICATION_SECRET_TYPE}
+    secret = secret_object(name, {"url": url, "hmacKey": HMAC_KEY}, labels)
+    await client.apply(secret, field_manager="bench")
     service = {
         "apiVersion": API_VERSION,
         "kind": "NotificationService",
@@ -332,7 +337,7 @@ async def bench_push(
     hook_port, metrics_port = free_port(), free_port()
     controller = ControllerProcess(kubeconfig, tmp, "push", [
         "--interval=1h", f"--webhook-address=127.0.0.1:{hook_port}",
-        f"--metrics-address=127.0.0.1:{metrics_port}", "--notifications",
+        f"--metrics-address=127.0.0.1:{metrics_port}", "--notifications", *RECEIVER_ON_LOOPBACK,
     ])  # fmt: skip
     try:
         hook_secret = secrets.token_hex(16)
@@ -386,6 +391,8 @@ async def bench_push(
         for task in watches:
             task.cancel()
         await asyncio.gather(*watches, return_exceptions=True)
+        # The forge goes away: its app would fail every later pass (noise in part 3).
+        await client.delete(API_VERSION, APPLICATION_KIND, PUSH_APP, APPS_NS)
         forge.stop()
 
 
@@ -489,7 +496,7 @@ async def measure(
     also the reconciles its /metrics counted over that window."""
     port = free_port()
     extra = (
-        [f"--metrics-address=127.0.0.1:{port}", "--notifications"]
+        [f"--metrics-address=127.0.0.1:{port}", "--notifications", *RECEIVER_ON_LOOPBACK]
         if mode == "on"
         else ["--no-notifications"]
     )
