@@ -179,3 +179,27 @@ async def test_unsupported_argo_value_is_a_condition_and_nothing_is_applied(
     assert "argocd.argoproj.io/hook: 'PostDelete' is not supported" in message
     assert await kube.get("v1", "Namespace", name) is None  # not even the namespace
     assert not _operation(app)
+
+
+async def test_ignore_extraneous_leaves_the_app_synced_when_git_drops_the_object(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("argo-extra")
+    report = configmap("report", 0, "1").replace(
+        "  annotations:\n",
+        "  annotations:\n    argocd.argoproj.io/compare-options: IgnoreExtraneous\n",
+    )
+    repo = make_git_repo({"report.yaml": report, "config.yaml": configmap("config", 0, "1")})
+    await create_app(kube, application(name, repo.url))  # automated, prune off
+    await wait_for(kube, name, _synced(repo.head()), what="first sync")
+    dropped = repo.commit(delete=["report.yaml"])
+
+    def compared(app: JSON) -> bool:
+        return (app.get("status") or {}).get("sync", {}).get("revision") == dropped
+
+    app = await wait_for(kube, name, compared, what="the new commit compared")
+    # The object git dropped is still there (no prune), and it does not count.
+    assert await kube.get("v1", "ConfigMap", "report", name) is not None
+    assert app["status"]["sync"]["status"] == "Synced"
+    rows = {r["name"]: r for r in app["status"]["resources"]}
+    assert "report" in rows  # still listed, as any object left behind
