@@ -4,10 +4,13 @@ hostile ones finish fast and are refused without hurting the caller."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from driftless.notifications import context, templates
 from driftless.notifications.model import TRIGGERS
@@ -192,3 +195,63 @@ async def test_a_render_cancelled_midway_never_answers_the_next_one() -> None:
         assert await renderer.render({"title": "{{ app.name }}"}, variables()) == {"title": "web"}
     finally:
         await renderer.close()
+
+
+def readme_templates() -> list[tuple[str, str]]:
+    """Every template field of a NotificationRule shown in the README, and every
+    inline ``{{ ... }}`` example of its Notifications section."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    found: list[tuple[str, str]] = []
+    for block in re.findall(r"```yaml\n(.*?)```", readme, re.S):
+        for doc in yaml.safe_load_all(block):
+            if isinstance(doc, dict) and doc.get("kind") == "NotificationRule":
+                template = doc.get("spec", {}).get("template") or {}
+                found += [(k, v) for k, v in template.items() if k in templates.FIELDS]
+    section = readme.split("### Notifications", 1)[1].split("\n### ", 1)[0]
+    found += [("body", span) for span in re.findall(r"`(\{\{[^`]*\}\})`", section)]
+    return found
+
+
+# A Helm chart app (no commit read), never synced, health only: nothing but the app.
+CHART_APP: dict[str, Any] = {
+    "metadata": {"name": "db", "namespace": "team-a", "uid": "c"},
+    "spec": {"source": {"repoURL": "https://charts.example.com", "chart": "pg"}},
+    "status": {"health": {"status": "Degraded"}},
+}
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_every_readme_template_renders_with_and_without_a_commit(trigger: str) -> None:
+    examples = readme_templates()
+    assert any("commit.author.name" in source for _, source in examples)
+    contexts = {
+        "commit read": variables(trigger),
+        "commit not in the clone": context.variables(APP, trigger, SHA, None, None),
+        "chart app, no revision": context.variables(CHART_APP, trigger, None, None, None),
+    }
+    for what, ctx in contexts.items():
+        for field, source in examples:
+            out = templates.render({field: source}, ctx)
+            assert isinstance(out, dict), (what, source, out)
+        title, body = templates.DEFAULTS[trigger]
+        out = templates.render({"title": title, "body": body}, ctx)
+        assert isinstance(out, dict), (what, out)
+        assert "Commit:" in out["body"] if what == "commit read" else "Commit:" not in out["body"]
+
+
+def test_a_missing_commit_has_the_documented_shape_with_empty_fields() -> None:
+    missing = context.variables(APP, "on-sync-running", SHA, None, None)["commit"]
+    assert missing == {
+        "sha": SHA,
+        "message": "",
+        "author": {"name": "", "email": ""},
+        "date": "",
+    }
+    assert (
+        context.variables(CHART_APP, "on-health-degraded", None, None, None)["commit"]["sha"] == ""
+    )
+    out = templates.render(
+        {"body": "{{ short_revision }} by {{ commit.author.name or 'unknown' }}"},
+        context.variables(APP, "on-sync-failed", SHA, None, None),
+    )
+    assert out == {"body": "01234567 by unknown"}

@@ -8,9 +8,12 @@ plain JSON-able data (the template worker gets it over a pipe):
   path, targetRevision, destination {server, name, namespace}, sync,
   health, healthMessage;
 * ``trigger``, ``revision`` (full id or None), ``short_revision`` (8);
-* ``commit``: {sha, message (first 4 KiB), author {name, email}, date} or
-  None when the controller's clone does not have it (read by the engine
-  through ``GitCache.commit_info``; its text is the repository's: untrusted);
+* ``commit``: {sha, message (first 4 KiB), author {name, email}, date},
+  always there: when the controller's clone does not have the commit (a Helm
+  chart app, a health trigger with no revision, a timeout) every field is an
+  empty string but ``sha``, the revision if any, so ``commit.author.name``
+  never fails a template (read by the engine through
+  ``GitCache.commit_info``; its text is the repository's: untrusted);
 * ``resources``: the operation's results (kind, namespace, name, status,
   message), at most ``MAX_RESOURCES``;
 * ``operation``: phase, message, startedAt, finishedAt (empty strings when
@@ -111,10 +114,18 @@ def operation_variables(app: JSON) -> tuple[JSON, list[JSON]]:
     return operation, resources
 
 
-def commit_variables(commit: Any) -> JSON | None:
-    """``GitCache.commit_info``'s answer as template data (duck-typed: pure)."""
+def commit_variables(commit: Any, revision: str | None = None) -> JSON:
+    """``GitCache.commit_info``'s answer as template data (duck-typed: pure).
+
+    No commit read: the same shape, empty (``sha`` the revision, if any).
+    """
     if commit is None:
-        return None
+        return {
+            "sha": revision or "",
+            "message": "",
+            "author": {"name": "", "email": ""},
+            "date": "",
+        }
     return {
         "sha": str(commit.sha),
         "message": str(commit.message),
@@ -134,7 +145,7 @@ def variables(
         "trigger": trigger,
         "revision": revision,
         "short_revision": (revision or "")[:8],
-        "commit": commit_variables(commit),
+        "commit": commit_variables(commit, revision),
         "resources": resources,
         "operation": operation,
         "app_url": app_url(ui_url, info["namespace"], info["name"]),

@@ -43,7 +43,7 @@ _BODY_TAIL = (
     "Project: {{ app.project }}\n"
     "Repository: {{ app.repoURL }} ({{ app.path }})\n"
     "{% if revision %}Revision: {{ revision }}\n{% endif %}"
-    "{% if commit %}Commit: {{ commit.message.splitlines()[0] if commit.message else '' }}"
+    "{% if commit.message %}Commit: {{ commit.message.splitlines()[0] }}"
     " ({{ commit.author.name }})\n{% endif %}"
     "Sync: {{ app.sync }}, health: {{ app.health }}\n"
     "{% if app_url %}{{ app_url }}\n{% endif %}"
