@@ -31,6 +31,7 @@ from driftless.core.project import PROJECT_KIND
 from driftless.devcluster import binaries
 from driftless.kube.client import KubeClient
 from driftless.pipeline.requests import refresh_patch
+from driftless.sources.credentials import RepoCredential, repository_secret
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
 from tests.fixtures.chart_servers import HelmRepository, OciRegistry, package
@@ -227,3 +228,39 @@ async def test_dependency_repository_outside_the_project_is_refused(
     message = (condition(failed, "Ready") or {}).get("message", "")
     assert "dependency db" in message and "not permitted in project" in message, message
     assert await kube.get("v1", "Namespace", name) is None
+
+
+async def test_a_private_repository_is_read_with_the_repository_secret(
+    kube: KubeClient,
+    chart_controller: None,
+    registry: tuple[OciRegistry, str],
+    make_git_repo: MakeGitRepo,
+    helm: str,
+    home: Path,
+    tmp_path: Path,
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    out = tmp_path / "private"
+    for chart in ("db", "cache"):
+        package(helm, tmp_path, out, chart, "1.0.0", {"cm.yaml": CM})
+    private = HelmRepository(helm, home, out, auth=("robot", password))
+    try:
+        name = f"private-{uuid.uuid4().hex[:6]}"
+        repo = make_git_repo(umbrella_files(private.url, registry[1], "1.0.0"))
+        await kube.apply(app_for(name, repo), field_manager="test")
+        failed = await wait_app(kube, name, ready_is("False", "RenderFailed"))
+        message = (condition(failed, "Ready") or {}).get("message", "")
+        assert "requires credentials" in message, message
+
+        credential = RepoCredential(name=name, url=private.url, username="robot", password=password)
+        await kube.apply(repository_secret(credential, NS), field_manager="test")
+        # The controller re-reads credentials once its last list is 1 s old (max_age).
+        await asyncio.sleep(1.5)
+        await kube.merge_patch(
+            API_VERSION, APPLICATION_KIND, name, refresh_patch(datetime.now(UTC)), namespace=NS
+        )
+        synced = await wait_app(kube, name, ready_is("True"))
+        assert f"{name}-database" in await config_maps(kube, name)
+        assert password not in str(synced)
+    finally:
+        private.stop()
