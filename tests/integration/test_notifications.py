@@ -146,6 +146,18 @@ async def _ready_condition(kube: KubeClient, namespace: str, name: str) -> dict[
     return None
 
 
+async def _ready_true(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
+    cond = await _ready_condition(kube, namespace, name)
+    return cond if cond is not None and cond["status"] == "True" else None
+
+
+async def _ready_reason(
+    kube: KubeClient, namespace: str, name: str, reason: str
+) -> dict[str, Any] | None:
+    cond = await _ready_condition(kube, namespace, name)
+    return cond if cond is not None and cond["reason"] == reason else None
+
+
 async def _events(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
     events = await kube.list("v1", "Event", namespace)
     return [e for e in events if e.get("involvedObject", {}).get("name") == name]
@@ -204,6 +216,15 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
             "template": {"body": "a\nb\n{% if %}"},
         },
     )
+    # A template that hits the worker's memory limit: the rule is quarantined (one Event)
+    # until it changes, while the other rules' messages go on.
+    hog = {
+        "services": ["hook"],
+        "triggers": triggers,
+        "selector": selector,
+        "template": {"body": "{{ 'x'.center(450000000) }}"},
+    }
+    await _rule(kube, APPS_NAMESPACE, "hog", hog)
     # Problems a rule's author must see: a service that does not exist, a Secret missing.
     await _rule(kube, APPS_NAMESPACE, "nosvc", {"services": ["nope"], "triggers": triggers})
     await kube.apply(
@@ -255,8 +276,13 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
         assert (cond["status"], cond["reason"]) == ("False", reason)
         messages[rule] = cond["message"]
     # Missing and unlabelled read alike: no oracle of which Secrets exist.
-    assert messages["unlabelled"] == messages["nosecret"].replace("'absent'", "'unlabelled'")
-    assert "not labelled driftless.dev/secret-type: notification" in messages["unlabelled"]
+    unknown = "not found in {} or not labelled driftless.dev/secret-type: notification"
+    assert messages["nosecret"] == "service 'nosecret': Secret 'absent' " + unknown.format(
+        APPS_NAMESPACE
+    )
+    assert messages["unlabelled"] == "service 'unlabelled': Secret 'unlabelled' " + unknown.format(
+        APPS_NAMESPACE
+    )
     team = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "team"))
     assert team["status"] == "True"
     await asyncio.sleep(1.0)  # the engine has listed the rules (the checker wrote status)
@@ -291,6 +317,23 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     )
     assert message["status"] == "success" and running[0].json["status"] == "pending"
     assert message["app_url"] == f"https://ui.example.test/applications/{APPS_NAMESPACE}/{good_app}"
+
+    # The hog: quarantined at its first message, told once, the later triggers skipped.
+    cond = await _until_async(
+        lambda: _ready_reason(kube, APPS_NAMESPACE, "hog", "TemplateQuarantined")
+    )
+    assert cond["status"] == "False"
+    assert "out of memory" in cond["message"]
+    await asyncio.sleep(1.0)
+    quarantined = [
+        e
+        for e in await _events(kube, APPS_NAMESPACE, "hog")
+        if e["reason"] == "TemplateQuarantined"
+    ]
+    assert len(quarantined) == 1
+    # A new generation lifts the quarantine.
+    await _rule(kube, APPS_NAMESPACE, "hog", {**hog, "template": {"body": "fine"}})
+    assert await _until_async(lambda: _ready_true(kube, APPS_NAMESPACE, "hog"), timeout=60)
 
     # The rule with a runtime error sent nothing, and said where it broke.
     assert await _until_async(

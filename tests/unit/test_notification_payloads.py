@@ -299,3 +299,27 @@ def test_commit_status_url_from_a_host_or_an_api_root(forge: str, base: str, url
 
 def _repo() -> commit_status.Repo:
     return commit_status.repo_of(N.repo_url)
+
+
+def test_teams_text_shows_markdown_and_card_functions_as_written() -> None:
+    hostile = replace(
+        N,
+        app_name="web_app*1",
+        title="**Approved** by [admin](https://evil.example)",
+        body="- item\n1. first\n> quoted\n# heading\n`code` ~~gone~~ <https://evil.example>"
+        "\n{{DATE(2017-02-14T06:00:00Z, SHORT)}} \\*",
+        facts=(("Commit", "_fix_ [it](https://evil.example)"),),
+    )
+    card = teams.card(hostile)
+    title, body, facts, context = card["body"]
+    assert title["text"] == "\\*\\*Approved\\*\\* by \\[admin\\](https://evil.example)"
+    assert body["text"] == (
+        "\\- item\n1\\. first\n\\> quoted\n\\# heading\n\\`code\\` \\~\\~gone\\~\\~"
+        " \\<https://evil.example>\n{\u200b{DATE(2017-02-14T06:00:00Z, SHORT)}} \\\\\\*"
+    )
+    assert facts["facts"] == [
+        {"title": "Commit", "value": "\\_fix\\_ \\[it\\](https://evil.example)"}
+    ]
+    assert context["text"].startswith(f"{N.app_namespace}/web\\_app\\*1 · ")
+    # Plain words, dashes and dots inside a line stay as they are.
+    assert teams.escape("my-app v1.2 (ok)") == "my-app v1.2 (ok)"

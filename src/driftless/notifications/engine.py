@@ -18,8 +18,13 @@ Contract:
   the *rule's* namespace, ``Delivery.submit`` per service.
 * A template that fails to render skips that rule's message with a Warning
   Event ``TemplateFailed`` on the rule naming the field and the line; other
-  rules and services are not affected. A delivery that finally fails becomes
-  a Warning Event ``DeliveryFailed`` on the NotificationService.
+  rules and services are not affected. One that hit a limit (took too long,
+  ran out of memory: ``Failure.exhausted``) *quarantines* its rule: Ready=False
+  ``TemplateQuarantined`` and one Event, and the rule is skipped until its
+  ``metadata.generation`` changes, so one tenant's template cannot take the
+  single template worker from every other tenant's messages. A delivery that
+  finally fails becomes a Warning Event ``DeliveryFailed`` on the
+  NotificationService.
 * Secrets' values go only into ``Target.secrets``: never into logs, Events,
   status or exceptions. Only Secrets labelled ``driftless.dev/secret-type:
   notification`` are read (listed by that label), never one of type
@@ -146,6 +151,8 @@ class NotificationEngine:
         self.dropped = 0
         self._changed = asyncio.Event()
         self._problems: dict[tuple[str, Key], str] = {}  # (kind, key) -> last problem told
+        # rule -> ((uid, generation) when quarantined, the problem its status shows)
+        self.quarantined: dict[Key, tuple[Any, tuple[str, str]]] = {}
 
     # -- the controller's side (synchronous, never blocks) --------------------
 
@@ -185,6 +192,7 @@ class NotificationEngine:
             if rule.spec is not None
             and not rule.spec.suspend
             and trigger in rule.spec.triggers
+            and self._quarantine_of(key) is None
             and sees(key[0], self.home, namespace)
             and selects(rule.spec.selector, app)
         ]
@@ -298,6 +306,9 @@ class NotificationEngine:
         return None
 
     async def _rule_problem(self, key: Key, rule: _Rule) -> tuple[str, str] | None:
+        quarantine = self._quarantine_of(key)
+        if quarantine is not None:
+            return quarantine
         if rule.spec is None:
             try:
                 NotificationRuleSpec.model_validate(rule.obj.get("spec") or {})
@@ -314,6 +325,8 @@ class NotificationEngine:
         fields = _fields(rule.spec)
         if fields:
             failure = await self.renderer.check(fields)
+            if failure is not None and failure.exhausted:
+                return self._quarantine(key, rule, failure.describe())
             if failure is not None:
                 return "TemplateError", failure.describe()
         return None
@@ -359,8 +372,8 @@ class NotificationEngine:
     async def process(self, job: Job) -> None:
         """Render one rule's message about one app and submit it to each service."""
         rule = self.rules.get(job.rule)
-        if rule is None or rule.spec is None:
-            return  # deleted or broken since: its status says why
+        if rule is None or rule.spec is None or self._quarantine_of(job.rule) is not None:
+            return  # deleted, broken or quarantined since: its status says why
         commit = await self._commit(job)
         variables = ctx.variables(job.app, job.trigger, job.revision, commit, self.ui_url)
         title, body = DEFAULTS[job.trigger]
@@ -369,6 +382,11 @@ class NotificationEngine:
             "body": rule.spec.template.body or body,
         }
         rendered = await self.renderer.render(fields, variables)
+        if isinstance(rendered, Failure) and rendered.exhausted:
+            app = variables["app"]
+            where = f"{job.trigger} for {app['namespace']}/{app['name']}: {rendered.describe()}"
+            await self._tell(RULE_KIND, job.rule, rule.obj, self._quarantine(job.rule, rule, where))
+            return
         if isinstance(rendered, Failure):
             app = variables["app"]
             await self.event(
@@ -392,6 +410,27 @@ class NotificationEngine:
                 )
                 continue
             self.delivery.submit(notification, target)
+
+    def _quarantine(self, key: Key, rule: _Rule, what: str) -> tuple[str, str]:
+        """Quarantine ``rule`` at its generation; the problem its status and Event show."""
+        problem = (
+            "TemplateQuarantined",
+            f"skipped until the rule changes: {what}"[:MAX_EVENT_MESSAGE],
+        )
+        self.quarantined[key] = ((rule.uid, _generation(rule.obj)), problem)
+        log.warning("notifications: rule %s/%s quarantined: %s", *key, what)
+        return problem
+
+    def _quarantine_of(self, key: Key) -> tuple[str, str] | None:
+        """The quarantine problem of rule ``key``; forgotten once its generation moved on."""
+        entry = self.quarantined.get(key)
+        if entry is None:
+            return None
+        rule = self.rules.get(key)
+        if rule is None or (rule.uid, _generation(rule.obj)) != entry[0]:
+            del self.quarantined[key]
+            return None
+        return entry[1]
 
     async def _commit(self, job: Job) -> Any:
         if self.git is None or not job.revision:
@@ -536,6 +575,10 @@ def _key(obj: JSON) -> Key:
 def _uid(obj: JSON) -> str:
     meta = obj.get("metadata", {})
     return str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
+
+
+def _generation(obj: JSON) -> Any:
+    return obj.get("metadata", {}).get("generation")
 
 
 def _parse_rule(obj: JSON) -> _Rule:

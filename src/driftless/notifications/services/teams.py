@@ -12,6 +12,11 @@ Contract:
   ``n.facts``, a subtle line naming the app, trigger and revision, and an
   ``Action.OpenUrl`` to ``n.app_url`` when there is one (http(s) only).
   Text is cut to stay far below Teams' 28 KB message limit.
+* Rendered text is untrusted (a commit message, an app name): the Markdown
+  Adaptive Cards interpret (CommonMark: emphasis, code, links, and lists,
+  quotes, headings at a line's start) is backslash-escaped, and ``{{`` broken,
+  so a commit message can neither hide a link behind other words nor call a
+  card function (``{{DATE(..)}}``).
 * Workflows answer 202, legacy connectors 200 with ``1``; a legacy connector
   reports its own throttling as a 200 whose text says ``HTTP error 429``: that
   is a retriable failure.
@@ -20,6 +25,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -27,7 +33,7 @@ import httpx
 from driftless.notifications.message import DeliveryError, Notification, Target
 from driftless.notifications.services import transport
 
-__all__ = ["CARD_CONTENT_TYPE", "card", "payload", "send"]
+__all__ = ["CARD_CONTENT_TYPE", "card", "escape", "payload", "send"]
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -38,8 +44,34 @@ _FACTS_MAX = 20
 _FACT_MAX = 500
 
 
+# CommonMark punctuation that starts markup anywhere (emphasis, code, links, autolinks)...
+_INLINE = re.compile(r"([\\`*_\[\]<~])")
+# ... and what starts a list, a quote or a heading at the start of a line.
+_LINE_START = re.compile(r"^(\s*)([-+>#]|\d+(?=[.)]))", re.MULTILINE)
+
+
+def escape(text: str) -> str:
+    """``text`` shown as written in a TextBlock or a FactSet (no Markdown, no functions)."""
+    text = _INLINE.sub(r"\\\1", text)
+    text = _LINE_START.sub(_escape_line_start, text)
+    # Card functions ({{DATE(...)}}): a zero-width space between the braces.
+    return text.replace("{{", "{\u200b{")
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, mark = match.group(1), match.group(2)
+    if mark.isdigit():  # "1." / "1)": the dot or parenthesis after the number is escaped
+        return indent + mark + "\\"
+    return indent + "\\" + mark
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(text: str, limit: int) -> str:
+    """Cut, then escaped (an escape is never cut in half)."""
+    return escape(_cut(text, limit))
 
 
 def card(n: Notification) -> dict[str, Any]:
@@ -48,7 +80,7 @@ def card(n: Notification) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": _cut(title, _TITLE_MAX),
+            "text": _text(title, _TITLE_MAX),
             "size": "Large",
             "weight": "Bolder",
             "color": _COLOURS.get(n.status, "Default"),
@@ -56,10 +88,10 @@ def card(n: Notification) -> dict[str, Any]:
         }
     ]
     if n.body.strip():
-        body.append({"type": "TextBlock", "text": _cut(n.body, _BODY_MAX), "wrap": True})
+        body.append({"type": "TextBlock", "text": _text(n.body, _BODY_MAX), "wrap": True})
     if n.facts:
         facts = [
-            {"title": _cut(k, _FACT_MAX), "value": _cut(v, _FACT_MAX)}
+            {"title": _text(k, _FACT_MAX), "value": _text(v, _FACT_MAX)}
             for k, v in n.facts[:_FACTS_MAX]
         ]
         body.append({"type": "FactSet", "facts": facts})
@@ -67,7 +99,13 @@ def card(n: Notification) -> dict[str, Any]:
     if n.revision:
         context += f" · {n.revision[:12]}"
     body.append(
-        {"type": "TextBlock", "text": context, "isSubtle": True, "size": "Small", "wrap": True}
+        {
+            "type": "TextBlock",
+            "text": escape(context),
+            "isSubtle": True,
+            "size": "Small",
+            "wrap": True,
+        }
     )
     content: dict[str, Any] = {
         "$schema": CARD_SCHEMA,
