@@ -119,7 +119,10 @@ def test_cluster_scope_binds_a_cluster_role() -> None:
 def test_namespaced_install_has_no_cluster_wide_rbac(flags: tuple[str, ...]) -> None:
     documents = dry_run(*flags)
     kinds = {d["kind"] for d in documents}
-    assert not {"ClusterRole", "ClusterRoleBinding"} & kinds
+    assert "ClusterRoleBinding" not in kinds
+    # The only ClusterRoles are the CRDs' aggregated ones, which bind no one (see below).
+    cluster_roles = {d["metadata"]["name"] for d in documents if d["kind"] == "ClusterRole"}
+    assert cluster_roles == set(AGGREGATED)
     (role,) = [d for d in documents if d["kind"] == "Role"]
     (binding,) = [d for d in documents if d["kind"] == "RoleBinding"]
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "gitops"
@@ -220,3 +223,55 @@ def test_a_bad_metrics_address_is_refused_in_one_line() -> None:
     result = CliRunner().invoke(cli, ["controller", "--metrics-address", "8080"])
     assert result.exit_code == 2
     assert "'8080' is not HOST:PORT" in result.output
+
+
+AGGREGATED = {
+    "driftless-notifications-edit": {"edit", "admin"},
+    "driftless-notifications-view": {"view", "edit", "admin"},
+}
+_AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+@pytest.mark.parametrize("flags", [(), ("--namespaced",), ("--crds-only",)])
+def test_tenants_edit_view_and_admin_roles_get_the_notification_kinds(
+    flags: tuple[str, ...],
+) -> None:
+    documents = dry_run(*flags)
+    plurals = {
+        d["spec"]["names"]["plural"]
+        for d in documents
+        if d["kind"] == "CustomResourceDefinition"
+        and d["spec"]["names"]["kind"].startswith("Notif")
+    }
+    assert plurals == {"notificationrules", "notificationservices"}
+    roles = {
+        d["metadata"]["name"]: d
+        for d in documents
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in AGGREGATED
+    }
+    assert set(roles) == set(AGGREGATED)
+    for name, into in AGGREGATED.items():
+        labels = roles[name]["metadata"]["labels"]
+        assert {k.removeprefix(_AGGREGATE) for k in labels if k.startswith(_AGGREGATE)} == into
+        assert all(labels[_AGGREGATE + r] == "true" for r in into)
+        (rule,) = roles[name]["rules"]
+        assert rule["apiGroups"] == ["driftless.dev"]
+        # Only the notification kinds, never their status (the controller's) nor a wildcard.
+        assert set(rule["resources"]) == plurals
+    edit, view = (roles[n]["rules"][0]["verbs"] for n in AGGREGATED)
+    assert {"create", "update", "patch", "delete"} <= set(edit)
+    assert set(view) == {"get", "list", "watch"}
+    # Bound to no one by the install: Kubernetes' aggregation is the only way in.
+    for d in documents:
+        if d["kind"].endswith("Binding"):
+            assert d["roleRef"]["name"] not in AGGREGATED
+
+
+def test_applications_and_projects_are_aggregated_into_no_tenant_role() -> None:
+    """Creating an Application is deploying with the controller's rights: never a side
+    effect of ``edit`` in a namespace."""
+    for d in dry_run():
+        labels = d.get("metadata", {}).get("labels") or {}
+        if d["kind"] == "ClusterRole" and any(k.startswith(_AGGREGATE) for k in labels):
+            resources = {r for rule in d["rules"] for r in rule.get("resources", [])}
+            assert not resources & {"applications", "projects", "*"}

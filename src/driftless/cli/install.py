@@ -27,6 +27,7 @@ from driftless.core.deployment import (
     SERVER_SECRETS,
     TOKENS_SECRET,
     Scope,
+    aggregated_roles,
     all_rbac,
     all_server_rbac,
     binds_this_install,
@@ -46,6 +47,14 @@ def all_crds() -> list[dict[str, Any]]:
     return [*core_crds(), *notification_crds()]
 
 
+def tenant_roles() -> list[dict[str, Any]]:
+    """ClusterRoles that let ``edit``/``admin``/``view`` of a namespace use the notification
+    kinds there (``deployment.aggregated_roles``); they go and come with the CRDs."""
+    crds = notification_crds()
+    plurals = [crd["spec"]["names"]["plural"] for crd in crds]
+    return aggregated_roles("driftless-notifications", plurals, crds[0]["spec"]["group"])
+
+
 async def install(
     client: KubeClient, *, namespace: str = DEFAULT_APP_NAMESPACE, scope: Scope = "cluster"
 ) -> list[str]:
@@ -56,6 +65,9 @@ async def install(
         done.append(f"customresourcedefinition/{crd['metadata']['name']} applied")
     for crd in all_crds():
         await wait_established(client, [crd["metadata"]["name"]])
+    for role in tenant_roles():
+        await client.apply(role, field_manager=FIELD_MANAGER)
+        done.append(f"clusterrole/{role['metadata']['name']} applied")
     await client.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         field_manager=FIELD_MANAGER,
@@ -161,7 +173,7 @@ async def install_command(
         controller += server_manifests(namespace, image, scope=scope)
     if dry_run:
         project = project_for(namespace, scope)
-        documents = [*all_crds(), _namespace(namespace), project, *controller]
+        documents = [*all_crds(), *tenant_roles(), _namespace(namespace), project, *controller]
         click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
         return
 
@@ -231,7 +243,7 @@ async def uninstall_command(globals_: Globals, namespace: str, crds: bool, yes: 
             for n in (*SERVER_SECRETS, TOKENS_SECRET)
         ]
         if crds:
-            targets += all_crds()
+            targets += [*tenant_roles(), *all_crds()]
         for obj in targets:
             meta = obj["metadata"]
             gone = await client.delete(

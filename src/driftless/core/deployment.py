@@ -62,6 +62,17 @@ the server does and nothing else:
 By ``scope`` as for the controller: ``cluster`` binds the ClusterRoles
 (named per install namespace); ``namespace`` grants the same in the install
 namespace only (the server is then started with ``--scope namespace``).
+
+``aggregated_roles(prefix, resources)``: kinds meant for tenants (the
+notification objects) get two ClusterRoles bound to no one, like other tools
+that ship CRDs: ``<prefix>-edit`` (every write but ``status``, labelled to
+aggregate into Kubernetes' ``edit`` and ``admin`` roles) and ``<prefix>-view``
+(read-only, into ``view``, ``edit`` and ``admin``). Whoever an administrator
+grants ``edit`` in a namespace can then manage those objects there. They are
+the CRDs' roles, the same for every install (one shared name, applied with the
+CRDs). Applications and Projects get none on purpose: an Application acts with
+the controller's rights within its Project, so who may create one is the
+administrator's explicit grant, never a side effect of ``edit``.
 """
 
 from __future__ import annotations
@@ -406,6 +417,29 @@ def all_server_rbac(namespace: str) -> list[JSON]:
         meta = obj["metadata"]
         seen[(obj["kind"], meta.get("namespace", ""), meta["name"])] = obj
     return list(seen.values())
+
+
+_AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+_WRITE = ["create", "update", "patch", "delete", "deletecollection"]
+
+
+def aggregated_roles(prefix: str, resources: list[str], group: str = "driftless.dev") -> list[JSON]:
+    """``<prefix>-edit`` and ``<prefix>-view`` (see the module docstring). Pure."""
+    labels = {"app.kubernetes.io/name": "driftless"}
+
+    def role(suffix: str, verbs: list[str], into: tuple[str, ...]) -> JSON:
+        meta = {
+            "name": f"{prefix}-{suffix}",
+            "labels": {**labels, **{f"{_AGGREGATE}{r}": "true" for r in into}},
+        }
+        # Plain resource names only: ``<kind>/status`` is the controller's to write.
+        rules = [{"apiGroups": [group], "resources": resources, "verbs": verbs}]
+        return _role("ClusterRole", meta, rules)
+
+    return [
+        role("edit", [*_READ, *_WRITE], ("edit", "admin")),
+        role("view", _READ, ("view", "edit", "admin")),
+    ]
 
 
 def _role(kind: str, meta: JSON, rules: list[JSON]) -> JSON:
