@@ -10,7 +10,8 @@ Public surface (everything else is private to the package)::
 
 Modules, one concept each: ``detect`` (which renderer), ``directory``,
 ``kustomize`` (+ ``kustomize_paths``, the repository fence), ``helm``
-(+ ``helm_hooks``, ``chart_repo``, ``chart_http``, ``chart_versions``),
+(+ ``helm_hooks``, ``chart_repo``, ``chart_http``, ``chart_versions``,
+``chart_deps``: a chart's dependencies from chart repositories),
 ``jsonnet``, ``cache``, ``exec`` (the only place that starts a process),
 ``scratch`` (private copies of trees), ``manifests``/``yaml_docs`` (checks and
 bounded parsing shared by all renderers), ``pipeline`` (the entry point).
