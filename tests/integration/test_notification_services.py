@@ -528,6 +528,28 @@ async def test_email_over_starttls_with_login(
     assert "Health: Degraded" in body and N.app_url in body
 
 
+async def test_email_over_implicit_tls_smtps(tmp_path: Path, failures: Failures) -> None:
+    """``smtps://`` (port 465's way): TLS from the first byte, verified, then the login."""
+    delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST)
+    try:
+        with SmtpReceiver(tmp_path / "pki", implicit_tls=True) as server:
+            good = _mail_target(server, address=f"smtps://{server.address}")
+            delivery.submit(N, good)
+            # startTLS: false does not matter: the connection is TLS already.
+            delivery.submit(N, replace(good, name="nostarttls", start_tls=False))
+            untrusted = {k: v for k, v in good.secrets.items() if k != "ca.crt"}
+            delivery.submit(N, replace(good, name="untrusted", secrets=untrusted))
+            await delivery.idle()
+            mails = list(server.mails)
+    finally:
+        await delivery.close()
+    assert len(mails) == 2
+    assert all(m.tls and m.login == USERNAME for m in mails)
+    assert [r for _, _, r in failures.calls] == [
+        "smtp service team-a/untrusted: the server's TLS certificate is not trusted"
+    ]
+
+
 async def test_email_refusals(
     smtp_server: SmtpReceiver, delivery: Delivery, failures: Failures
 ) -> None:

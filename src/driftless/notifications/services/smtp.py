@@ -1,8 +1,11 @@
-"""Email over SMTP, STARTTLS by default.
+"""Email over SMTP, STARTTLS by default, or implicit TLS (SMTPS).
 
 Contract:
 
 * ``spec.address`` is ``host:port`` (``[v6]:port``; port 587 when left out).
+  Implicit TLS (the connection is TLS from its first byte, RFC 8314) for
+  ``smtps://host[:port]`` (port 465 when left out) and, as Alertmanager does,
+  for any address on port 465; ``startTLS`` does not apply there.
   ``spec.from`` is the sender, ``spec.recipients`` the receivers; each must be
   one plain address (no display-name tricks, no line breaks: a header
   injection is refused, not sent).
@@ -51,6 +54,9 @@ from driftless.notifications.services import egress, transport
 __all__ = ["DEFAULT_PORT", "Address", "message", "parse_address", "send"]
 
 DEFAULT_PORT = 587
+#: The submission port of implicit TLS (RFC 8314), and the default of ``smtps://``.
+IMPLICIT_TLS_PORT = 465
+_SMTPS = "smtps://"
 #: Seconds each socket operation may take.
 SOCKET_TIMEOUT = 20.0
 _SUBJECT_MAX = 200
@@ -66,12 +72,24 @@ _POOL = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="driftless-
 class Address:
     host: str
     port: int
+    implicit_tls: bool = False  # TLS from the first byte (SMTPS), not STARTTLS
 
 
 def parse_address(text: str | None) -> Address | None:
-    """``host:port``, ``host`` or ``[v6]:port`` -> ``Address``; ``None`` when malformed."""
+    """``host:port``, ``host``, ``[v6]:port``, each optionally ``smtps://``-prefixed ->
+    ``Address``; ``None`` when malformed."""
     if not text or any(c.isspace() or ord(c) < 0x20 for c in text):
         return None
+    smtps = text[: len(_SMTPS)].lower() == _SMTPS
+    found = _host_port(text[len(_SMTPS) :] if smtps else text)
+    if found is None:
+        return None
+    host, port = found
+    port = port or (IMPLICIT_TLS_PORT if smtps else DEFAULT_PORT)
+    return Address(host, port, implicit_tls=smtps or port == IMPLICIT_TLS_PORT)
+
+
+def _host_port(text: str) -> tuple[str, int | None] | None:
     host, port_text = text, ""
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -82,13 +100,13 @@ def parse_address(text: str | None) -> Address | None:
         host, _, port_text = text.partition(":")
     elif ":" in text:
         return None
-    if not host or host.startswith("-"):
+    if not host or host.startswith("-") or "/" in host:
         return None
     if not port_text:
-        return Address(host, DEFAULT_PORT)
+        return host, None
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return None
-    return Address(host, int(port_text))
+    return host, int(port_text)
 
 
 def mailbox(text: str) -> str | None:
@@ -140,12 +158,13 @@ async def send(n: Notification, t: Target, http: httpx.AsyncClient) -> None:
         )
     wanted = tuple(r for r in recipients if r is not None)
     login = _login(t)
-    if login and not t.start_tls:
+    tls = t.start_tls or address.implicit_tls
+    if login and not tls:
         raise DeliveryError(
             f"{transport.label(t)}: refusing to send the login without TLS (startTLS is off)",
             retriable=False,
         )
-    context = _tls_context(t) if t.start_tls else None
+    context = _tls_context(t) if tls else None
     mail = message(n, sender, wanted)
     line = _Line(egress.CURRENT.get())
     async with _slots().hold(t.namespace):
@@ -204,6 +223,26 @@ class _GuardedSMTP(smtplib.SMTP):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         self._host = host  # the name STARTTLS verifies (set by __init__ only when it connects)
         return _guarded_socket(self._line, host, port, timeout)
+
+
+class _GuardedSMTPS(smtplib.SMTP_SSL):
+    """``smtplib.SMTP_SSL`` (implicit TLS) connecting only where the egress reach permits."""
+
+    def __init__(self, line: _Line, timeout: float, context: ssl.SSLContext) -> None:
+        self._line = line
+        super().__init__(timeout=timeout, context=context)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host
+        sock = _guarded_socket(self._line, host, port, timeout)
+        # The handshake runs under the socket's timeout and the message deadline.
+        return self.context.wrap_socket(sock, server_hostname=host)
+
+
+def _client(line: _Line, address: Address, context: ssl.SSLContext | None) -> smtplib.SMTP:
+    if address.implicit_tls and context is not None:
+        return _GuardedSMTPS(line, SOCKET_TIMEOUT, context)
+    return _GuardedSMTP(line, SOCKET_TIMEOUT)
 
 
 @dataclass
@@ -272,11 +311,11 @@ def _deliver(
 ) -> None:
     """The blocking SMTP conversation (runs in ``_POOL``)."""
     try:
-        with _GuardedSMTP(line, SOCKET_TIMEOUT) as client:
+        with _client(line, address, context) as client:
             line.client = client
             client.connect(address.host, address.port)
             client.ehlo()
-            if context is not None:
+            if context is not None and not address.implicit_tls:
                 if not client.has_extn("starttls"):
                     raise DeliveryError(
                         f"{transport.label(t)}: the server offers no STARTTLS", retriable=False
