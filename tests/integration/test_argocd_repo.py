@@ -203,3 +203,74 @@ async def test_ignore_extraneous_leaves_the_app_synced_when_git_drops_the_object
     assert app["status"]["sync"]["status"] == "Synced"
     rows = {r["name"]: r for r in app["status"]["resources"]}
     assert "report" in rows  # still listed, as any object left behind
+
+
+def _crd(group: str) -> JSON:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+async def test_skip_dry_run_on_missing_resource_applies_the_rest_and_waits_for_the_crd(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    """The CRD comes from elsewhere (another app, an operator): Argo CD's documented case."""
+    name = unique("argo-skipdry")
+    group = f"{name}.example.com"
+    widget = f"""\
+apiVersion: {group}/v1
+kind: Widget
+metadata:
+  name: gadget
+  annotations:
+    argocd.argoproj.io/sync-wave: "1"
+    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
+spec:
+  size: 3
+"""
+    repo = make_git_repo({"widget.yaml": widget, "config.yaml": configmap("config", 0, "1")})
+    app = application(name, repo.url)
+    app["spec"]["syncPolicy"]["retry"] = {
+        "limit": 20,
+        "backoff": {"duration": "2s", "factor": 1, "maxDuration": "2s"},
+    }
+    await create_app(kube, app)
+
+    def failed_on_widget(app: JSON) -> bool:
+        op = _operation(app)
+        return op.get("phase") in {"Failed", "Running"} and "Widget" in op.get("message", "")
+
+    # Not refused at plan time: the ConfigMap is applied, the Widget fails for want of its CRD.
+    failed = await wait_for(kube, name, failed_on_widget, what="the Widget's failure")
+    assert group in _operation(failed)["message"]
+    assert await kube.get("v1", "ConfigMap", "config", name) is not None
+    ready_condition = condition(failed, "Ready")
+    assert ready_condition is None or ready_condition.get("reason") != "ValidationFailed"
+
+    await kube.apply(_crd(group), field_manager="test")  # "another way", as Argo CD says
+    try:
+        await wait_for(kube, name, _synced(repo.head()), what="the retried sync")
+        live = await kube.get(f"{group}/v1", "Widget", "gadget", name)
+        assert live is not None and live["spec"] == {"size": 3}
+    finally:
+        await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}")

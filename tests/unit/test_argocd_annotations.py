@@ -41,7 +41,11 @@ ARGO = "argocd.argoproj.io/"
             {SYNC_OPTIONS_ANNOTATION: "Replace=true,CreateNamespace=true"},
         ),
         # Accepted: what driftless always does (no annotation needed).
-        ({"sync-options": "ServerSideApply=true,SkipDryRunOnMissingResource=true"}, {}),
+        ({"sync-options": "ServerSideApply=true"}, {}),
+        (
+            {"sync-options": "ServerSideApply=true,SkipDryRunOnMissingResource=true"},
+            {SYNC_OPTIONS_ANNOTATION: "SkipDryRunOnMissingResource=true"},
+        ),
         ({"compare-options": "IgnoreExtraneous"}, {COMPARE_OPTIONS_ANNOTATION: "IgnoreExtraneous"}),
         ({}, {}),
     ],
@@ -184,3 +188,25 @@ def test_ignore_extraneous_orphans_do_not_count_against_sync(
     live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"annotations": annotations}}
     orphan = Orphan(ResourceRef("", "ConfigMap", "shop", "gen"), "v1", live)
     assert orphan.ignore_extraneous is ignored
+
+
+@pytest.mark.parametrize(
+    ("annotations", "skips"),
+    [
+        ({ARGO + "sync-options": "SkipDryRunOnMissingResource=true"}, True),
+        ({SYNC_OPTIONS_ANNOTATION: "Prune=false, SkipDryRunOnMissingResource=true"}, True),
+        # driftless's own annotation wins, even when it does not say it.
+        (
+            {
+                SYNC_OPTIONS_ANNOTATION: "Prune=false",
+                ARGO + "sync-options": "SkipDryRunOnMissingResource=true",
+            },
+            False,
+        ),
+        ({ARGO + "sync-options": "SkipDryRunOnMissingResource=false"}, False),
+        ({}, False),
+    ],
+)
+def test_skips_dry_run_reads_either_name(annotations: dict[str, str], skips: bool) -> None:
+    assert argocd.skips_dry_run({"metadata": {"annotations": annotations}}) is skips
+    assert argocd.skips_dry_run({"metadata": {"annotations": ["hostile"]}}) is False

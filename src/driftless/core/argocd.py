@@ -17,8 +17,9 @@ Argo CD                                    driftless
 ``sync-options: CreateNamespace=true``     ``driftless.dev/sync-options: CreateNamespace=true``
 ``sync-options: ServerSideApply=true``     accepted: driftless always applies server-side
 ``sync-options:
-SkipDryRunOnMissingResource=true``         accepted: a custom resource whose CRD comes with the
-                                           same render is never dry-run before that CRD exists
+SkipDryRunOnMissingResource=true``         the same ``driftless.dev/sync-options`` item: a kind
+                                           the cluster does not serve yet is not refused; the
+                                           object is applied when its step runs (``skips_dry_run``)
 ``compare-options: IgnoreExtraneous``      ``driftless.dev/compare-options: IgnoreExtraneous``
 =========================================  =====================================================
 
@@ -51,6 +52,9 @@ from driftless.core.wellknown import (
 
 # ``driftless.dev/sync-options`` item: create the object's namespace when missing.
 CREATE_NAMESPACE_OPTION: Final = "CreateNamespace=true"
+# ``driftless.dev/sync-options`` item: a kind not served yet (its CRD comes from
+# elsewhere) is applied when its step runs instead of refusing the plan.
+SKIP_DRY_RUN_OPTION: Final = "SkipDryRunOnMissingResource=true"
 # ``driftless.dev/compare-options`` item (Argo CD's name and meaning).
 IGNORE_EXTRANEOUS: Final = "IgnoreExtraneous"
 
@@ -65,7 +69,7 @@ _SYNC_OPTIONS = {
     "Replace=true": ObjectOption.REPLACE.value,
     "CreateNamespace=true": CREATE_NAMESPACE_OPTION,
     "ServerSideApply=true": "",
-    "SkipDryRunOnMissingResource=true": "",
+    "SkipDryRunOnMissingResource=true": SKIP_DRY_RUN_OPTION,
 }
 _COMPARE_OPTIONS = frozenset({IGNORE_EXTRANEOUS})
 
@@ -98,6 +102,16 @@ def translate(annotations: Mapping[str, Any]) -> Translation:
 def has_hook(annotations: Mapping[str, Any]) -> bool:
     """Does an Argo CD hook annotation make this object a hook?"""
     return isinstance(annotations.get(ARGOCD_HOOK_ANNOTATION), str)
+
+
+def skips_dry_run(obj: Mapping[str, Any]) -> bool:
+    """Does the object ask for ``SkipDryRunOnMissingResource=true`` (either name)?"""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, Mapping):
+        return False
+    ours = annotations.get(SYNC_OPTIONS_ANNOTATION)
+    raw = ours if ours is not None else annotations.get(ARGOCD_SYNC_OPTIONS_ANNOTATION)
+    return SKIP_DRY_RUN_OPTION in _items(str(raw or ""))
 
 
 def _items(raw: str) -> list[str]:

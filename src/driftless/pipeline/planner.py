@@ -30,6 +30,7 @@ import asyncio
 import time
 from typing import Any
 
+from driftless.core import argocd
 from driftless.core.errors import ValidationError
 from driftless.core.models import Application
 from driftless.core.project import (
@@ -328,6 +329,8 @@ class Planner:
             except KubeApiError as exc:
                 raise exc.in_context("discovery failed") from None
             decided = scope.decide(key, served, claims)
+            if decided is None and _all_skip_dry_run(manifests, key):
+                decided = True  # unknown kinds are namespaced until the cluster says (Argo CD)
             if decided is None:
                 refused = scope.distrust(manifests, project, key)
                 if refused is not None:
@@ -339,6 +342,12 @@ class Planner:
                 )
             result[key] = decided
         return result
+
+
+def _all_skip_dry_run(manifests: list[Manifest], key: tuple[str, str]) -> bool:
+    """Do all objects of a kind nobody defines ask ``SkipDryRunOnMissingResource=true``?"""
+    chosen = [m for m in manifests if (m.api_version, m.kind) == key]
+    return bool(chosen) and all(argocd.skips_dry_run(m.obj) for m in chosen)
 
 
 def _unique_hook_objects(hooks: list[sync_plan.Task]) -> list[DesiredObject]:

@@ -10,7 +10,10 @@ Contract:
   a ``compare`` that succeeded for every object. Objects bound for a namespace
   this sync will create are dry-run in ``default`` instead (a request into a
   missing namespace is refused), and custom resources whose CRD is part of
-  the same render cannot be validated before that CRD exists.
+  the same render cannot be validated before that CRD exists. An object of a
+  kind the cluster does not serve is refused, unless its sync options say
+  ``SkipDryRunOnMissingResource=true`` (its CRD comes from elsewhere): it is
+  then reported out of sync and applied when its step runs.
 * ``validate_new`` dry-runs objects that do not exist yet (hooks; a hook
   template written with ``generateName`` as an instance of it).
 * ``wait_established`` waits for CRDs the sync applied (``sync.runner``
@@ -24,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from driftless.core import argocd
 from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
 from driftless.core.vocabulary import AppSyncOption
@@ -41,6 +45,7 @@ R = TypeVar("R")
 JSON = dict[str, Any]
 
 CRD_KIND = "CustomResourceDefinition"
+SKIP_DRY_RUN = argocd.SKIP_DRY_RUN_OPTION
 VALIDATION_NAMESPACE = "default"
 
 
@@ -94,6 +99,8 @@ async def validate_new(
                 return
             await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
         except UnknownKindError as exc:
+            if argocd.skips_dry_run(obj.body):
+                return  # its CRD is expected from elsewhere (see ``compare``)
             raise ValidationError(f"{obj.describe()}: {exc}") from None
         except KubeApiError as exc:
             raise _dry_run_failure(_redacted(exc, obj), obj) from None
@@ -128,6 +135,9 @@ async def _compare_one(
             return ObjectState(obj, live, known.in_sync, message, known.predicted)
         predicted = await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
     except UnknownKindError as exc:
+        if argocd.skips_dry_run(obj.body):
+            # Its CRD is expected from elsewhere: applied when its step runs.
+            return ObjectState(obj, None, in_sync=False, message=f"{exc} yet ({SKIP_DRY_RUN})")
         raise ValidationError(
             f"{obj.describe()}: {exc}; is the CRD that defines it installed?"
         ) from None
@@ -155,6 +165,8 @@ async def _validate_elsewhere(client: KubeClient, obj: DesiredObject) -> None:
     try:
         await client.apply(body, field_manager=obj.field_manager, dry_run=True)
     except UnknownKindError as exc:
+        if argocd.skips_dry_run(obj.body):
+            return  # its CRD is expected from elsewhere (see ``compare``)
         raise ValidationError(f"{obj.describe()}: {exc}") from None
     except KubeApiError as exc:
         # Name the namespace the user wrote, not the stand-in.

@@ -60,7 +60,7 @@ from driftless.core.vocabulary import (
 from driftless.core.wellknown import HOOK_TEMPLATE_LABEL
 from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
-from driftless.kube.client import KubeApiError, KubeClient
+from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.kube.errors import KubeConflictError
 from driftless.sync import plan as sp
 from driftless.sync.execute import wait_established
@@ -246,6 +246,10 @@ class SyncRunner:
                 message = redact_api_error(exc.message, task.obj.ref)
                 result.status, result.message = ResultCode.SYNC_FAILED, message
                 raise DriftlessError(f"{task.obj.describe()}: {message}") from None
+            except UnknownKindError as exc:
+                # Only planned with SkipDryRunOnMissingResource: its CRD never came.
+                result.status, result.message = ResultCode.SYNC_FAILED, str(exc)
+                raise DriftlessError(f"{task.obj.describe()}: {exc}") from None
             result.status = ResultCode.SYNCED
             result.message = "dry run" if dry_run else None
             if task.hook:
