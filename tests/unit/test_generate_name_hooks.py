@@ -9,6 +9,7 @@ from driftless.core.errors import RenderError
 from driftless.core.generate_name import MAX_PREFIX, instance_name, template_label
 from driftless.core.resources import Manifest, tracking_of
 from driftless.core.wellknown import HOOK_TEMPLATE_LABEL, TRACKING_ANNOTATION
+from driftless.render.helm import parse_output
 from driftless.render.manifests import reject_duplicates, to_manifests
 from driftless.render.yaml_docs import parse_yaml_stream
 from driftless.sync import plan as sp
@@ -146,3 +147,12 @@ def test_same_instance_needs_this_operations_tracking_id() -> None:
 
 def _yaml(obj: dict[str, Any]) -> str:
     return str(yaml.safe_dump(obj))
+
+
+def test_a_helm_hook_with_generate_name_renders_as_a_presync_template() -> None:
+    text = "---\n# Source: demo/templates/migrate.yaml\n" + yaml.safe_dump(
+        _job({"helm.sh/hook": "pre-upgrade,pre-install"}, generate="demo-db-")
+    )
+    [manifest] = parse_output(text, "charts/demo")
+    assert manifest.obj["metadata"]["generateName"] == "demo-db-"
+    assert manifest.obj["metadata"]["annotations"]["driftless.dev/hook"] == "PreSync"
