@@ -145,6 +145,17 @@ class TemplateRenderer:
             limit=MAX_ANSWER,
             start_new_session=True,  # a terminal's Ctrl-C goes to the controller, which stops it
         )
+        # Its start (imports, warm-up) is not a template's time: a loaded machine must
+        # not make the first render late and quarantine an innocent rule.
+        assert self._process.stdout is not None
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                ready = await self._process.stdout.readline()
+        except TimeoutError:
+            ready = b""
+        if _parse(ready, "title") != {"ready": True}:
+            self._kill()
+            raise OSError("the template worker did not start")
         return self._process
 
     def _kill(self) -> None:

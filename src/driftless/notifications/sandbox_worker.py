@@ -3,6 +3,7 @@
 The controller's ``renderer.TemplateRenderer`` starts this process and talks
 to it over stdin/stdout, one JSON document per line:
 
+* once confined, it writes ``{"ready": true}``;
 * request ``{"op": "render", "fields": {"title": ..., "body": ...},
   "context": {...}}`` -> ``{"ok": {"title": ..., "body": ...}}``;
 * request ``{"op": "check", "fields": {...}}`` -> ``{"ok": {}}``;
@@ -191,6 +192,8 @@ def main() -> None:
     limit(args.memory_mib)
     warm_up()
     confine()
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
     serve(args.cpu_seconds)
 
 
