@@ -324,7 +324,7 @@ async def test_rate_limit_holds(receivers: HttpReceivers, failures: Failures) ->
 async def test_full_queue_drops_the_oldest(receivers: HttpReceivers, failures: Failures) -> None:
     delivery = Delivery(failures, egress_policy=LOOPBACK, retry=FAST, lane_capacity=3)
     dropped = REGISTRY.get_sample_value(
-        "driftless_notifications_dropped_total", {"service_type": "webhook"}
+        "driftless_notifications_dropped_total", {"service_type": "webhook", "queue": "service"}
     )
     try:
         target = _target("webhook", "small", address=receivers.url("hook", "/s"))
@@ -339,7 +339,7 @@ async def test_full_queue_drops_the_oldest(receivers: HttpReceivers, failures: F
         await delivery.close()
     assert [r.json["title"] for r in receivers.of("hook")] == ["m7", "m8", "m9"]
     after = REGISTRY.get_sample_value(
-        "driftless_notifications_dropped_total", {"service_type": "webhook"}
+        "driftless_notifications_dropped_total", {"service_type": "webhook", "queue": "service"}
     )
     assert (after or 0) - (dropped or 0) == 7
 

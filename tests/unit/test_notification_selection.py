@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
+from prometheus_client import REGISTRY
 
 from driftless.kube.client import KubeClient
-from driftless.notifications.engine import NotificationEngine
+from driftless.notifications.engine import Job, NotificationEngine
 from driftless.notifications.model import NotificationRuleSpec, RuleSelector
 from driftless.notifications.selection import sees, selects
 
@@ -90,27 +91,39 @@ def test_observe_queues_one_job_per_rule_that_sees_the_app_and_never_repeats() -
     healthy = app(status={"health": {"status": "Healthy"}})
     degraded = app(status={"health": {"status": "Degraded"}})
     engine.observe(None, degraded)  # the initial list: a baseline, nothing sent
-    assert engine.jobs.qsize() == 0
+    assert engine.pending == 0
     engine.observe(degraded, healthy)
     engine.observe(healthy, degraded)
-    jobs = [engine.jobs.get_nowait() for _ in range(engine.jobs.qsize())]
+    jobs = drain(engine)
     assert sorted(job.rule for job in jobs) == [(HOME, "admins"), ("team-a", "mine")]
     assert {job.trigger for job in jobs} == {"on-health-degraded"}
     # Degraded -> Progressing -> Degraded at the same revision: not a new message.
     progressing = app(status={"health": {"status": "Progressing"}})
     engine.observe(degraded, progressing)
     engine.observe(progressing, degraded)
-    assert engine.jobs.qsize() == 0
+    assert engine.pending == 0
 
 
-def test_a_full_queue_drops_instead_of_blocking() -> None:
-    engine = engine_with_rules({("team-a", "mine"): RULE})
-    engine.jobs = type(engine.jobs)(1)
+def drain(engine: NotificationEngine) -> list[Job]:
+    return [q.get_nowait() for q in engine.queues for _ in range(q.qsize())]
+
+
+def dropped_by_the_engine() -> float:
+    labels = {"service_type": "none", "queue": "engine"}
+    return REGISTRY.get_sample_value("driftless_notifications_dropped_total", labels) or 0.0
+
+
+def test_a_full_queue_drops_instead_of_blocking_and_counts_it() -> None:
+    engine = NotificationEngine(cast(KubeClient, None), home=HOME, queue_size=1)
+    engine._on_rule("ADDED", {"metadata": {"namespace": "team-a", "name": "r"}, "spec": RULE})
+    before = dropped_by_the_engine()
+    # One app degrading three times (Healthy clears each): its queue holds one job.
     for n in range(3):
-        healthy = app(f"a{n}", status={"health": {"status": "Healthy"}})
-        engine.observe(None, healthy)
-        engine.observe(healthy, app(f"a{n}", status={"health": {"status": "Degraded"}}))
-    assert (engine.jobs.qsize(), engine.dropped) == (1, 2)
+        healthy = app(status={"health": {"status": "Healthy"}, "sync": {"revision": f"{n}"}})
+        engine.observe(None if n == 0 else healthy, healthy)
+        engine.observe(healthy, app(status={"health": {"status": "Degraded"}}))
+    assert (engine.pending, engine.dropped) == (1, 2)
+    assert dropped_by_the_engine() - before == 2
 
 
 def test_an_invalid_rule_selects_nothing() -> None:

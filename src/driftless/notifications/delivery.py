@@ -12,7 +12,8 @@ Contract:
   within a lane messages go in order (a commit status ``pending`` is never
   posted after the ``success`` that followed it).
 * A full lane drops its *oldest* message (newer news is worth more), counted
-  by ``driftless_notifications_dropped_total{service_type}`` and logged.
+  by ``driftless_notifications_dropped_total{service_type, queue="service"}``
+  and logged (the engine counts its own full queue as ``queue="engine"``).
 * Each message is tried up to ``RetryPolicy.attempts`` times while the service
   says the failure is retriable (``DeliveryError.retriable``): waits of
   ``first_delay`` doubling, or the server's ``Retry-After``, capped at
@@ -86,8 +87,9 @@ FAILED = Counter(
 )
 DROPPED = Counter(
     "driftless_notifications_dropped_total",
-    "Notifications dropped unsent because their service's queue was full.",
-    ["service_type"],
+    "Notifications dropped unsent because a queue was full: a service's (queue=service)"
+    " or the engine's, before any service was picked (queue=engine, service_type=none).",
+    ["service_type", "queue"],
 )
 QUEUE_DEPTH = Gauge(
     "driftless_notifications_queue_depth",
@@ -157,7 +159,7 @@ class Delivery:
         if len(lane.items) >= self._capacity:
             lane.items.popleft()
             QUEUE_DEPTH.dec()
-            DROPPED.labels(_metric_type(t)).inc()
+            DROPPED.labels(_metric_type(t), "service").inc()
             log.warning("%s: queue full, the oldest notification dropped", transport.label(t))
         lane.items.append((n, t))
         QUEUE_DEPTH.inc()

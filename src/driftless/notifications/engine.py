@@ -7,15 +7,21 @@ Contract:
   baseline, nothing fires, so a controller start or a re-list never sends a
   burst). It is synchronous and cheap: ``triggers.step`` on the two objects,
   and only when a trigger fired, a scan of the rules that see the app
-  (``selection``) and the dedupe table. Matching jobs go on a bounded queue
-  (full: dropped and logged); it never awaits, never raises.
+  (``selection``) and the dedupe table. Matching jobs go on one of
+  ``WORKERS`` bounded queues, picked by the app's uid, each worked by its own
+  task: apps are sent in parallel, while one app's messages keep their order
+  (running before succeeded). A full queue drops the job, counted in
+  ``driftless_notifications_dropped_total{queue="engine"}`` and logged; it
+  never awaits, never raises.
 * ``run()`` (a task of the controller) list-watches NotificationService and
   NotificationRule objects (all namespaces, or the controller's watched
   one), checks them (``Ready`` condition in their status, an Event on a new
   problem) on every change and every ``RECHECK_SECONDS``, and works the job
   queue: commit info from the controller's git cache, templates rendered in
   the sandbox worker (``renderer``), services and their Secrets read from
-  the *rule's* namespace, ``Delivery.submit`` per service.
+  the *rule's* namespace, ``Delivery.submit`` per service. A namespace's
+  notification Secrets are listed at most once per ``SECRET_CACHE_SECONDS``
+  (one list serves a whole check pass and the jobs around it).
 * A template that fails to render skips that rule's message with a Warning
   Event ``TemplateFailed`` on the rule naming the field and the line; other
   rules and services are not affected. One that hit a limit (took too long,
@@ -43,7 +49,9 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 import uuid
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -57,7 +65,7 @@ from driftless.core.wellknown import SECRET_TYPE_LABEL
 from driftless.kube.client import KubeApiError, KubeClient, KubeExpiredError, UnknownKindError
 from driftless.notifications import context as ctx
 from driftless.notifications import triggers
-from driftless.notifications.delivery import Delivery
+from driftless.notifications.delivery import DROPPED, Delivery
 from driftless.notifications.message import Notification, Target
 from driftless.notifications.model import (
     RULE_KIND,
@@ -74,7 +82,10 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 Key = tuple[str, str]
-QUEUE_SIZE = 1000
+QUEUE_SIZE = 1000  # jobs waiting, all workers' queues together
+WORKERS = 4
+# How long one list of a namespace's notification Secrets is used (rotations show within it).
+SECRET_CACHE_SECONDS = 10.0
 RECHECK_SECONDS = 30.0
 RELIST_DELAY_SECONDS = 5.0
 COMMIT_INFO_TIMEOUT = 5.0
@@ -143,7 +154,11 @@ class NotificationEngine:
             self._delivery_failed, egress_policy=egress_policy
         )
         self.renderer = renderer or TemplateRenderer()
-        self.jobs: asyncio.Queue[Job] = asyncio.Queue(queue_size)
+        # One queue per worker; an app's jobs always go to the same one (``_queue_of``).
+        self.queues: list[asyncio.Queue[Job]] = [
+            asyncio.Queue(max(1, queue_size // WORKERS)) for _ in range(WORKERS)
+        ]
+        self._secrets: dict[str, tuple[float, asyncio.Task[list[JSON]]]] = {}
         self.rules: dict[Key, _Rule] = {}
         self.services: dict[Key, JSON] = {}
         self.memory: dict[str, triggers.Memory] = {}
@@ -197,11 +212,21 @@ class NotificationEngine:
             and selects(rule.spec.selector, app)
         ]
 
+    def _queue_of(self, app: JSON) -> asyncio.Queue[Job]:
+        """The queue of ``app``'s jobs: the same for all of them, so they go in order."""
+        return self.queues[zlib.crc32(_uid(app).encode()) % len(self.queues)]
+
+    @property
+    def pending(self) -> int:
+        """Jobs waiting in all queues."""
+        return sum(q.qsize() for q in self.queues)
+
     def _enqueue(self, job: Job) -> None:
         try:
-            self.jobs.put_nowait(job)
+            self._queue_of(job.app).put_nowait(job)
         except asyncio.QueueFull:
             self.dropped += 1
+            DROPPED.labels(service_type="none", queue="engine").inc()
             log.warning(
                 "notifications: queue full, dropped %s for %s/%s",
                 job.trigger,
@@ -218,7 +243,8 @@ class NotificationEngine:
                 group.create_task(self._watch(RULE_KIND, self._on_rule))
                 group.create_task(self._watch(SERVICE_KIND, self._on_service))
                 group.create_task(self._checker())
-                group.create_task(self._worker())
+                for queue in self.queues:
+                    group.create_task(self._worker(queue))
         finally:
             await self.close()
 
@@ -361,9 +387,9 @@ class NotificationEngine:
 
     # -- sending --------------------------------------------------------------
 
-    async def _worker(self) -> None:
+    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
         while True:
-            job = await self.jobs.get()
+            job = await queue.get()
             try:
                 await self.process(job)
             except Exception:
@@ -479,9 +505,7 @@ class NotificationEngine:
         at all; ``None`` for one that is missing, unlabelled or of a refused type.
         """
         try:
-            found = await self.client.list(
-                "v1", "Secret", namespace, label_selector=NOTIFICATION_SECRET_SELECTOR
-            )
+            found = await self._listed_secrets(namespace)
         except KubeApiError as exc:
             log.warning("notifications: cannot read a Secret in %s: HTTP %s", namespace, exc.status)
             return None
@@ -498,6 +522,25 @@ class NotificationEngine:
                 except (binascii.Error, UnicodeDecodeError):
                     continue
         return out
+
+    async def _listed_secrets(self, namespace: str) -> list[JSON]:
+        """The namespace's labelled Secrets, listed at most once per ``SECRET_CACHE_SECONDS``.
+
+        Concurrent callers share one request; a failed one is not kept.
+        """
+        now = time.monotonic()
+        cached = self._secrets.get(namespace)
+        if cached is None or cached[0] <= now or _failed(cached[1]):
+            request = asyncio.ensure_future(
+                self.client.list(
+                    "v1", "Secret", namespace, label_selector=NOTIFICATION_SECRET_SELECTOR
+                )
+            )
+            cached = (now + SECRET_CACHE_SECONDS, request)
+            self._secrets[namespace] = cached
+            for gone in [ns for ns, (until, _) in self._secrets.items() if until <= now]:
+                del self._secrets[gone]  # namespaces no longer asked about
+        return await asyncio.shield(cached[1])
 
     async def _delivery_failed(self, n: Notification, t: Target, reason: str) -> None:
         service = self.services.get(t.key)
@@ -565,6 +608,10 @@ def secret_not_found(name: str, namespace: str) -> str:
         f"Secret {name!r} not found in {namespace} or not labelled"
         f" {SECRET_TYPE_LABEL}: {NOTIFICATION_SECRET_TYPE}"
     )
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 def _key(obj: JSON) -> Key:
