@@ -31,15 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from driftless.core.wellknown import LEASE_LABEL as LEASE_LABEL
+from driftless.core.wellknown import SHARDS_LABEL as SHARDS_LABEL
 from driftless.kube.client import KubeClient, KubeConflictError, KubeNotFoundError
 
 JSON = dict[str, Any]
 
 API_VERSION = "coordination.k8s.io/v1"
 KIND = "Lease"
-LEASE_LABEL = "driftless.dev/lease"
-# On member Leases: the replica's number of shards (replicas must agree on it).
-SHARDS_LABEL = "driftless.dev/shards"
 # A duration outside this range in someone's Lease is clamped (hostile or broken writers).
 MIN_DURATION, MAX_DURATION = 1, 3600
 

@@ -27,8 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from driftless.core.replication import DEFAULT_SHARDS as DEFAULT_SHARDS
 from driftless.core.replication import MAX_SHARDS as MAX_SHARDS
-
-SHARD_LABEL = "driftless.dev/shard"
+from driftless.core.wellknown import SHARD_LABEL as SHARD_LABEL
 
 
 def _digest(text: str) -> int:

@@ -63,6 +63,15 @@ PUSH_APP_LABEL: Final = "driftless.dev/push-app"
 # The revision that inventory was last written for.
 INVENTORY_REVISION_ANNOTATION: Final = "driftless.dev/revision"
 
+# ------------------------------------------- several controllers (controller.shards)
+
+# On an Application: pin it to this shard number instead of its hash.
+SHARD_LABEL: Final = "driftless.dev/shard"
+# On the controllers' Leases: ``member`` or ``shard``.
+LEASE_LABEL: Final = "driftless.dev/lease"
+# On a member Lease: that replica's number of shards (replicas must agree).
+SHARDS_LABEL: Final = "driftless.dev/shards"
+
 # ------------------------------------------------- written by other tools (read)
 
 # kubectl's copy of what ``kubectl apply`` last sent: a second spec, never shown
