@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from driftless.notifications.delivery import Delivery, RetryPolicy
 from driftless.notifications.message import Notification, Target
+from driftless.notifications.services.egress import Egress
 from tests.fixtures.forge import Forge
 from tests.fixtures.git import MakeGitRepo, git
 from tests.fixtures.gitea import ADMIN, Gitea
@@ -39,7 +40,12 @@ def failures() -> Failures:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def delivery(failures: Failures) -> AsyncIterator[Delivery]:
-    sender = Delivery(failures, retry=RetryPolicy(attempts=2, first_delay=0.05))
+    # The forge listens on 127.0.0.1: as --notifications-allow-private-networks allows.
+    sender = Delivery(
+        failures,
+        retry=RetryPolicy(attempts=2, first_delay=0.05),
+        egress_policy=Egress(allow_private=True),
+    )
     yield sender
     await sender.close()
 

@@ -27,7 +27,7 @@ Contract:
   no redirects followed by httpx itself), and one per distinct TLS setting of
   a service (Secret key ``ca.crt``, ``insecureSkipTLS``) and reach, up to
   ``_MAX_TLS_CLIENTS``; past that a client is made for the one send.
-* Egress (``services.egress``): ``Delivery(egress=...)`` is the controller's
+* Egress (``services.egress``): ``Delivery(egress_policy=...)`` is the controller's
   policy; each service's reach (loopback, private ranges) follows from its
   namespace. Every client connects through a guard that checks the resolved
   address, and clients of different reaches never share a connection pool;
