@@ -130,13 +130,15 @@ def confine() -> bool:
 
 def warm_up() -> None:
     """Render every built-in template once, so what Jinja2 loads lazily is loaded."""
+    app = {"namespace": "n", "name": "a", "project": "p", "repoURL": "r", "path": "."}
     context: dict[str, Any] = {
-        "app": {"namespace": "n", "name": "a", "project": "p", "repoURL": "r", "path": "."},
+        # Every branch of the defaults taken (the commit's shape is ``context.commit_variables``).
+        "app": {**app, "sync": "Synced", "health": "Healthy", "healthMessage": ""},
         "revision": "0" * 40,
         "short_revision": "0" * 8,
-        "commit": None,
+        "commit": {"sha": "0" * 40, "message": "m\nb", "author": {"name": "a", "email": ""}},
         "operation": {"message": ""},
-        "resources": [],
+        "resources": [{"kind": "K", "namespace": "n", "name": "x", "status": "s", "message": "m"}],
         "app_url": None,
         "trigger": "on-deployed",
     }
