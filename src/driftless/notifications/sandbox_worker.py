@@ -148,6 +148,11 @@ def warm_up() -> None:
     templates.render(
         {"body": "{{ 'a b' | wordcount }}{{ 'x' | wordwrap(5) }}{{ [1] | pprint }}"}, {}
     )
+    # The error paths too: Jinja imports its traceback rewriting (jinja2.debug) on the
+    # first syntax or runtime error only.
+    templates.check({"body": "x\n{{ a "})
+    templates.render({"body": "{{ nothing.here }}"}, {})
+    templates.render({"body": "{{ 1 // 0 }}"}, {})
 
 
 def answer(request: Any) -> dict[str, Any]:
