@@ -11,15 +11,18 @@ the app with a condition naming the object and the value, nothing applied.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from driftless.controller.manager import Controller
-from driftless.core.wellknown import HOOK_TEMPLATE_LABEL
+from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.wellknown import HOOK_TEMPLATE_LABEL, REFRESH_ANNOTATION
 from driftless.kube.client import KubeClient
 from tests.fixtures.git import MakeGitRepo
 from tests.integration.helpers import (
+    APPS_NAMESPACE,
     application,
     condition,
     create_app,
@@ -98,6 +101,11 @@ def _hook_rows(app: JSON, phase: str) -> list[JSON]:
     return [r for r in _operation(app).get("resources", []) if r.get("hookType") == phase]
 
 
+async def _refresh(kube: KubeClient, name: str) -> None:
+    patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: f"{time.time():.6f}"}}}
+    await kube.merge_patch(API_VERSION, APPLICATION_KIND, name, patch, namespace=APPS_NAMESPACE)
+
+
 async def _jobs(kube: KubeClient, namespace: str) -> set[str]:
     return {j["metadata"]["name"] for j in await kube.list("batch/v1", "Job", namespace)}
 
@@ -140,6 +148,7 @@ async def test_argo_cd_hooks_waves_and_options_sync_unchanged(
     assert "Job" not in {r["kind"] for r in first["status"]["resources"]}
 
     second_revision = repo.commit({"config.yaml": configmap("config", -1, "2")})
+    await _refresh(kube, name)  # as a webhook would (the poll interval is an hour here)
     second = await wait_for(kube, name, _synced(second_revision), timeout=120, what="second sync")
     [pre2] = _hook_rows(second, "PreSync")
     assert pre2["name"].startswith("schema-migrate-") and pre2["name"] != pre["name"]
@@ -193,6 +202,7 @@ async def test_ignore_extraneous_leaves_the_app_synced_when_git_drops_the_object
     await create_app(kube, application(name, repo.url))  # automated, prune off
     await wait_for(kube, name, _synced(repo.head()), what="first sync")
     dropped = repo.commit(delete=["report.yaml"])
+    await _refresh(kube, name)
 
     def compared(app: JSON) -> bool:
         return (app.get("status") or {}).get("sync", {}).get("revision") == dropped
