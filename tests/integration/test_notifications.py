@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 HMAC_KEY = "notif-hmac-key-7f3a"
 BODY = (
     "{{ app.name }} {{ trigger }} {{ short_revision }}\n"
-    "{{ commit.message if commit else 'no commit' }} by {{ commit.author.name if commit else '' }}"
+    # ``commit`` is always there (empty fields when it was not read).
+    "{{ commit.message or 'no commit' }} by {{ commit.author.name }}"
 )
 
 STUCK = """\
