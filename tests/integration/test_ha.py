@@ -15,6 +15,8 @@ them (``--shards``, ``--replica-id``). What a user would check:
   ``/metrics`` says which shards it holds;
 * an app pinned to a shard (label ``driftless.dev/shard``) is reconciled by
   the replica holding that shard;
+* a replica whose shard Lease someone else holds starts no reconcile of its
+  apps any more (within one renew period);
 * SIGTERM releases the Leases at once (a successor holds them in seconds, not
   after the Lease duration), and ends the process within ~5 s even when the
   API server cannot be reached (connections refused, or hanging).
@@ -41,7 +43,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from driftless.controller import sharding
+from driftless.controller import leases, sharding
 from driftless.controller.shards import shard_lease
 from driftless.core.models import API_VERSION
 from driftless.core.project import default_project
@@ -652,3 +654,58 @@ async def _all_held_by(kube: KubeClient, shards: int, replica: str) -> bool | No
 
 async def _none_held(kube: KubeClient, shards: int) -> bool | None:
     return True if not await _held_by(kube, shards) else None
+
+
+# -- a Lease taken away ---------------------------------------------------------------
+
+
+async def test_a_replica_whose_lease_is_taken_stops_reconciling_at_once(
+    kube: KubeClient, apps_namespace: str, make_git_repo: MakeGitRepo, replicas: Replicas
+) -> None:
+    """Someone else holds the leader's Lease: within one period, no reconcile starts there."""
+    repo = make_git_repo({"cm/cm.yaml": configmap_manifest("shared", {"a": "1"})})
+    app = application("taken-0", repo.url, path="cm", namespace=f"{NS}-taken-0", interval="1s")
+    app["metadata"]["namespace"] = NS
+    replicas.start("leader", shards=1)
+    await kube.apply(app, field_manager="test")
+    await eventually(
+        lambda: all_ready(kube, ["taken-0"]),
+        timeout=CONVERGE_SECONDS,
+        what="Ready",
+        why=replicas.tails,
+    )
+    lease = await kube.get("coordination.k8s.io/v1", "Lease", shard_lease(0), NS)
+    assert lease is not None and lease["spec"]["holderIdentity"] == "leader"
+    watched_from = datetime.now()
+    await asyncio.sleep(4)  # while it holds the Lease, the app is reconciled every second
+    assert len([r for r in intervals(replicas)["taken-0"] if r[0] > watched_from]) >= 2
+    intruder = asyncio.create_task(_hold(kube, shard_lease(0), "intruder"))
+    try:
+        await eventually(
+            lambda: _logged(replicas, "leader", "lost shard 0"),
+            timeout=6,  # one period (2 s) and a round
+            what="the leader giving up",
+            why=replicas.tails,
+        )
+        lost_at = datetime.now()
+        await asyncio.sleep(5)  # the app asks for a pass every second
+        late = [run for run in intervals(replicas).get("taken-0", []) if run[0] > lost_at]
+        assert late == [], late
+    finally:
+        intruder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await intruder
+        await kube.delete(API_VERSION, "Application", "taken-0", NS)
+
+
+async def _hold(kube: KubeClient, name: str, holder: str) -> None:
+    """Hold a Lease as ``holder`` (a misbehaving peer), renewing every second."""
+    while True:
+        patch = {"spec": {"holderIdentity": holder, "renewTime": leases.micro_time()}}
+        with contextlib.suppress(KubeApiError):
+            await kube.merge_patch("coordination.k8s.io/v1", "Lease", name, patch, namespace=NS)
+        await asyncio.sleep(1)
+
+
+async def _logged(replicas: Replicas, replica: str, text: str) -> bool | None:
+    return True if text in replicas.log(replica) else None
