@@ -42,7 +42,13 @@ async def test_refresh_forgets_every_matched_apps_url_and_every_pushed_url(tmp_p
         ("apps", "other"): app("other", written[3]),
     }
     queue: WorkQueue[Key] = WorkQueue()
-    controller = SimpleNamespace(apps=apps, queue=queue, reconciler=SimpleNamespace(git=git))
+    controller = SimpleNamespace(
+        apps=apps,
+        queue=queue,
+        reconciler=SimpleNamespace(git=git),
+        client=None,
+        owned=lambda key: True,  # no sharding
+    )
     refresher = ControllerRefresher(controller)  # type: ignore[arg-type]
     keys = [("apps", "scp"), ("apps", "upper"), ("apps", "hostile"), ("apps", "gone")]
     await refresher.refresh(keys, ["https://github.com/o/r", "not a url\n"])

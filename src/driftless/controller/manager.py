@@ -37,7 +37,8 @@
 * On start the controller publishes its version in the ConfigMap
   ``driftless-controller`` (read by ``driftless version``).
 * An optional ``observer`` (``AppObserver``: the notification engine) sees
-  each Application update with the one before it, and runs as a task.
+  each Application update with the one before it, and runs as a task; with
+  ``shards`` only the updates of apps this replica owns (``controller.observed``).
 * ``metrics`` (``controller.metrics``) and ``not_ready`` (why ``/readyz`` is
   503: None once the Applications are listed) feed ``controller.endpoints``.
 """
@@ -53,6 +54,7 @@ from typing import Any, Protocol
 from driftless import __version__
 from driftless.controller import membership, shutdown
 from driftless.controller.metrics import ControllerMetrics
+from driftless.controller.observed import ObserverGate, Route
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import Reconciler
 from driftless.controller.repeats import Repeats
@@ -157,13 +159,17 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
         self._failures: dict[Key, int] = {}
-        self.metrics = ControllerMetrics(lambda: self.apps, self.queue, self.reconciler)
+        # Per-app series only where the app is owned: sums over replicas count each app once.
+        self.metrics = ControllerMetrics(
+            lambda: self.apps, self.queue, self.reconciler, shown=self.owned
+        )
         # What /readyz says (controller.endpoints): None once the Applications are listed.
         self.not_ready: str | None = "Applications not listed yet"
         self.drain = shutdown.Drain()
         # Identical failures of many apps (API server gone) make one line per backoff step.
         self.repeats = Repeats(log)
         self._dropping: set[asyncio.Task[None]] = set()
+        self._gate = ObserverGate()  # with sharding: the apps the observer follows here
         self.keeper = self._keeper()
         if self.keeper is not None:
             self.metrics.registry.register(ShardCollector(self.keeper))
@@ -277,9 +283,24 @@ class Controller:
         self.metrics.observed(previous, obj)
         self.apps[key] = obj
         if self.observer is not None:
-            self.observer.observe(previous, obj)  # records and enqueues only: never blocks
+            self._notify(self.observer, key, previous, obj)
         if previous is None or _needs_reconcile(previous, obj) or self._moved(previous, obj):
             self.queue.add(key)
+
+    def _notify(self, observer: AppObserver, key: Key, previous: JSON | None, obj: JSON) -> None:
+        """Tell the observer (it records and enqueues only: never blocks); with sharding
+        only about apps this replica owns, from a baseline after a handover
+        (``controller.observed``)."""
+        if self.keeper is None:
+            observer.observe(previous, obj)
+            return
+        route = self._gate.route(key, self._owns(key))
+        if route is Route.STEP:
+            observer.observe(previous, obj)
+        elif route is Route.BASELINE:
+            observer.observe(None, obj)
+        elif route is Route.FORGET:
+            observer.forget(obj)
 
     def _moved(self, previous: JSON, current: JSON) -> bool:
         """A pin changed the app's shard: its new owner must see it (the old one skips it)."""
@@ -295,6 +316,7 @@ class Controller:
         gone = self.apps.pop(key, None)
         if gone is not None and self.observer is not None:
             self.observer.forget(gone)
+        self._gate.drop(key)
         self._failures.pop(key, None)
         self.queue.forget(key)
         self.metrics.forget(key)
@@ -341,6 +363,10 @@ class Controller:
         task = asyncio.create_task(self.reconciler.drop_remote_planners(self._owns))
         self._dropping.add(task)
         task.add_done_callback(self._dropping.discard)
+
+    def owned(self, key: Key) -> bool:
+        """This replica acts for the app: no sharding, or it holds the app's shard now."""
+        return self.keeper is None or self._owns(key)
 
     def _owns(self, key: Key) -> bool:
         obj = self.apps.get(key)

@@ -23,6 +23,12 @@ Series (names and labels as Argo CD's where they mean the same):
   caches, by destination server URL (this cluster is
   ``https://kubernetes.default.svc``).
 
+With sharding (several replicas) the two per-app families carry only the
+apps this replica owns at scrape time (``shown``), so a sum over replicas
+counts each app once; an app's sync counter is kept by every replica and
+shows on whichever owns the app (a handover moves its series, with its count,
+to another ``instance``).
+
 Label values come from tenants' objects: URLs are redacted (no credentials
 or query tokens), statuses outside the documented sets read ``Unknown``,
 every value is cut at ``MAX_LABEL``. ``app_info_labels``, ``ended_phase``
@@ -122,8 +128,11 @@ def ended_phase(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) 
 class _AppCollector(Collector):
     """``driftless_app_info`` and ``driftless_app_sync_total`` at scrape time."""
 
-    def __init__(self, apps: Callable[[], Mapping[Key, JSON]]) -> None:
+    def __init__(
+        self, apps: Callable[[], Mapping[Key, JSON]], shown: Callable[[Key], bool]
+    ) -> None:
         self._apps = apps
+        self._shown = shown
         # app -> (project, phase) -> operations ended; dropped with the app.
         self.syncs: dict[Key, dict[tuple[str, str], int]] = {}
 
@@ -133,8 +142,9 @@ class _AppCollector(Collector):
             "Information about each Application (value 1).",
             labels=APP_INFO_LABELS,
         )
-        for obj in list(self._apps().values()):
-            info.add_metric(app_info_labels(obj), 1)
+        for key, obj in list(self._apps().items()):
+            if self._shown(key):
+                info.add_metric(app_info_labels(obj), 1)
         yield info
         syncs = CounterMetricFamily(
             "driftless_app_sync",
@@ -142,6 +152,8 @@ class _AppCollector(Collector):
             labels=SYNC_LABELS,
         )
         for (namespace, name), counts in list(self.syncs.items()):
+            if not self._shown((namespace, name)):
+                continue
             for (project, phase), count in counts.items():
                 syncs.add_metric((namespace, name, project, phase), count)
         yield syncs
@@ -184,9 +196,12 @@ class ControllerMetrics:
         apps: Callable[[], Mapping[Key, JSON]],
         queue: WorkQueue[Key],
         reconciler: Reconciler,
+        *,
+        shown: Callable[[Key], bool] = lambda _: True,
     ) -> None:
+        """``shown(key)``: whether the app's series are exported here (sharding: owned)."""
         self.registry = CollectorRegistry(auto_describe=True)
-        self._apps = _AppCollector(apps)
+        self._apps = _AppCollector(apps, shown)
         self.registry.register(self._apps)
         self._reconciler = reconciler
         self.registry.register(_QueueCacheCollector(queue, self._cache_sizes))

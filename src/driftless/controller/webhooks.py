@@ -15,8 +15,12 @@ else) on a listener of its own, off by default.
   in the work queue now. No API write: the pass that follows asks the
   repository for its refs and syncs what changed. A key already queued or in
   a pass is not doubled (``WorkQueue``): a flood of pushes costs one more
-  pass per app at most. Only the replica that received the delivery
-  enqueues: with ``install --replicas N`` use the server's route.
+  pass per app at most.
+* with sharding (``install --replicas N``) only the apps this replica owns
+  are queued; on each of the others it writes the refresh annotation
+  (``webhooks.annotate``, as the server's route does), which the owner
+  serves as a refresh (it forgets its own cached refs then). So any replica
+  may receive the delivery and no push waits for the next poll.
 
 The Secret ``driftless-webhooks`` is read by name from the controller's own
 namespace (``ControllerSettings.home``). The listener (uvicorn) admits at
@@ -35,6 +39,7 @@ from starlette.applications import Starlette
 
 from driftless.controller.endpoints import HttpListener, listen
 from driftless.controller.manager import Controller
+from driftless.webhooks.annotate import Annotator
 from driftless.webhooks.matching import Followed, Key, followed
 from driftless.webhooks.receiver import DEFAULT_MAX_BODY, Receiver, UnavailableError
 from driftless.webhooks.secrets import WebhookSecrets
@@ -50,6 +55,7 @@ KEEP_ALIVE_SECONDS: Final = 5
 class ControllerRefresher:
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
+        self.annotator = Annotator(controller.client)  # one gate over every round
 
     def apps(self) -> Iterator[Followed]:
         if self.controller.not_ready is not None:
@@ -63,9 +69,16 @@ class ControllerRefresher:
         git = self.controller.reconciler.git
         for url in dict.fromkeys([*urls, *self._repo_urls(keys)]):
             git.forget_refs(url)  # compares core.repourl keys; a bad URL forgets nothing
+        elsewhere = []
         for key in keys:
-            if key in self.controller.apps:
+            if key not in self.controller.apps:
+                continue  # deleted since the push was matched
+            if self.controller.owned(key):
                 self.controller.queue.add(key)
+            else:  # another replica's (or, between two holders, nobody's yet): it stays on the app
+                elsewhere.append(key)
+        if elsewhere:
+            await self.annotator.refresh(elsewhere)
 
     def _repo_urls(self, keys: list[Key]) -> Iterator[str]:
         """Each app's ``repoURL`` as written: the form its cached refs are kept under."""
