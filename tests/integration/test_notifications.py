@@ -286,6 +286,9 @@ async def test_rules_deliver_once_each_name_broken_templates_and_stay_in_their_n
     )
     team = await _until_async(lambda: _ready_condition(kube, APPS_NAMESPACE, "team"))
     assert team["status"] == "True"
+    # The engine has read the down service's Secret too (Secrets are listed at most every
+    # 10 s: a message due before that would find no Secret and not be sent).
+    assert await _until_async(lambda: _ready_true(kube, APPS_NAMESPACE, "to-down"))
     await asyncio.sleep(1.0)  # the engine has listed the rules (the checker wrote status)
 
     repo = make_git_repo({"cm.yaml": configmap_manifest("settings", {"color": "blue"})})
