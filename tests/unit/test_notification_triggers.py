@@ -246,5 +246,17 @@ def test_health_and_drift_stay_once_per_revision() -> None:
     states = [app(), app(sync="OutOfSync"), app(sync="OutOfSync", health="Progressing")]
     assert told(states) == [(t.DRIFT, A)]
     assert t.occurrence(t.DEGRADED, A, app(phase="Running")) == A
-    assert t.occurrence(t.RUNNING, A, app(phase="Running", started="t9")) == f"{A}@t9"
-    assert t.occurrence(t.RUNNING, None, {"status": {"operationState": "x"}}) == "@"
+    assert t.occurrence(t.RUNNING, A, app(phase="Running", started="t9")) == f"{A}@t9##0"
+    assert t.occurrence(t.RUNNING, None, {"status": {"operationState": "x"}}) == "@##0"
+
+
+def test_two_syncs_started_within_one_second_are_two_operations() -> None:
+    """``startedAt`` has one-second precision: the revision tells the operations apart."""
+    other = "b" * 40
+    states = [
+        app(phase="Succeeded", started="t1", op_rev=A),
+        app(phase="Succeeded", started="t1", op_rev=other, rev=other),
+    ]
+    fired = told(states)
+    assert (t.RUNNING, other) in fired
+    assert (t.SUCCEEDED, other) in fired

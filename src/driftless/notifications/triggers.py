@@ -103,8 +103,25 @@ def _self_heal(app: JSON) -> bool:
     return bool(automated.get("selfHeal"))
 
 
+def _op_identity(op: JSON) -> tuple[object, ...]:
+    """What tells one operation from the next.
+
+    ``startedAt`` has one-second precision, so two syncs started within the
+    same second (quick successive pushes) share it; the revision, the request's
+    ``requestedAt`` and the retry count tell them apart.
+    """
+    operation = _sub(op, "operation")
+    return (
+        op.get("startedAt"),
+        op.get("revision"),
+        _sub(operation, "sync").get("revision"),
+        operation.get("requestedAt"),
+        operation.get("retry"),
+    )
+
+
 def _same_op(old: JSON, new: JSON) -> bool:
-    return bool(old) and old.get("startedAt") == new.get("startedAt")
+    return bool(old) and _op_identity(old) == _op_identity(new)
 
 
 def baseline(app: JSON) -> Memory:
@@ -202,7 +219,10 @@ def occurrence(trigger: str, revision: str | None, app: JSON) -> str:
     everywhere in driftless, with its revision). Others: the revision.
     """
     if trigger in _PER_OPERATION:
-        return f"{revision or ''}@{_op(app).get('startedAt') or ''}"
+        op = _op(app)
+        retry = _sub(op, "operation").get("retry") or 0
+        requested = _sub(op, "operation").get("requestedAt") or ""
+        return f"{revision or ''}@{op.get('startedAt') or ''}#{requested}#{retry}"
     return revision or ""
 
 
