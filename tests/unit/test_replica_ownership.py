@@ -19,7 +19,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftless.controller.manager import Controller, ControllerSettings
-from driftless.controller.observed import ObserverGate, Route
 from driftless.controller.webhooks import ControllerRefresher
 from driftless.core.wellknown import REFRESH_ANNOTATION
 from driftless.kube.client import KubeApiError, KubeClient
@@ -102,26 +101,7 @@ def controller(tmp_path: Path, client: object = None, keeper: FakeKeeper | None 
 # -- notifications ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("following", "owned", "route", "after"),
-    [
-        (False, True, Route.BASELINE, True),  # first sight while owned, or a handover to us
-        (True, True, Route.STEP, True),
-        (True, False, Route.FORGET, False),  # handed over: memory and dedupe go
-        (False, False, Route.SKIP, False),
-    ],
-)
-def test_the_gate_routes_an_update_by_ownership(
-    following: bool, owned: bool, route: Route, after: bool
-) -> None:
-    gate = ObserverGate()
-    if following:
-        gate.route(MINE, True)
-    assert gate.route(MINE, owned) is route
-    assert (MINE in gate.following) is after
-
-
-def test_a_replica_notifies_only_about_owned_apps_and_a_handover_starts_from_a_baseline(
+def test_a_replica_tells_only_about_owned_apps_and_a_handover_starts_afresh(
     tmp_path: Path,
 ) -> None:
     keeper = FakeKeeper()
@@ -129,31 +109,25 @@ def test_a_replica_notifies_only_about_owned_apps_and_a_handover_starts_from_a_b
     ctl.observer = seen = Recorder()
     ctl._observe(app(MINE, "Running"))
     ctl._observe(app(MINE, "Succeeded"))
-    assert seen.calls == []  # not ours: the owner tells
+    assert seen.calls == [("forget", None, "mine")] * 2  # not ours: the owner tells
+    seen.calls.clear()
     keeper.owned.add(MINE)  # the shard comes to this replica
     ctl._observe(app(MINE, "Running", "t2"))
     ctl._observe(app(MINE, "Failed", "t2"))
-    assert seen.calls == [("observe", None, "Running"), ("observe", "Running", "Failed")]
+    # The observer forgot the app: it starts from the update before (the engine's
+    # baseline of ``previous``), so only this one transition may fire, never a burst.
+    assert seen.calls == [("observe", "Succeeded", "Running"), ("observe", "Running", "Failed")]
+    seen.calls.clear()
     keeper.owned.clear()  # and goes to another one
     ctl._observe(app(MINE, "Running", "t3"))
-    ctl._observe(app(MINE, "Succeeded", "t3"))
-    assert seen.calls[2:] == [("forget", None, "mine")]
-    keeper.owned.add(MINE)  # back: what happened meanwhile is not told again
-    ctl._observe(app(MINE, "Succeeded", "t3"))
-    assert seen.calls[3:] == [("observe", None, "Succeeded")]
+    assert seen.calls == [("forget", None, "mine")]
 
 
-def test_a_deleted_app_comes_back_as_a_baseline(tmp_path: Path) -> None:
+def test_a_new_app_is_a_baseline_on_its_owner(tmp_path: Path) -> None:
     ctl = controller(tmp_path, keeper=FakeKeeper(MINE))
     ctl.observer = seen = Recorder()
     ctl._observe(app(MINE, "Running"))
-    ctl._forget(MINE)
-    ctl._observe(app(MINE, "Running", "t2"))
-    assert seen.calls == [
-        ("observe", None, "Running"),
-        ("forget", None, "mine"),
-        ("observe", None, "Running"),
-    ]
+    assert seen.calls == [("observe", None, "Running")]
 
 
 def test_without_sharding_every_update_is_told(tmp_path: Path) -> None:
@@ -173,8 +147,9 @@ def test_two_replicas_tell_each_update_once(tmp_path: Path) -> None:
         for phase in ("Running", "Succeeded"):
             a._observe(app(key, phase))
             b._observe(app(key, phase))
-    steps = [call for r in (a.observer, b.observer) for call in r.calls if call[1] is not None]
-    assert steps == [("observe", "Running", "Succeeded")] * 2
+    told = [("observe", None, "Running"), ("observe", "Running", "Succeeded")]
+    assert a.observer.calls == told + [("forget", None, "theirs")] * 2
+    assert b.observer.calls == [("forget", None, "mine")] * 2 + told
 
 
 # -- webhooks -----------------------------------------------------------------

@@ -38,7 +38,7 @@
   ``driftless-controller`` (read by ``driftless version``).
 * An optional ``observer`` (``AppObserver``: the notification engine) sees
   each Application update with the one before it, and runs as a task; with
-  ``shards`` only the updates of apps this replica owns (``controller.observed``).
+  ``shards`` only the updates of apps this replica owns (``_notify``).
 * ``metrics`` (``controller.metrics``) and ``not_ready`` (why ``/readyz`` is
   503: None once the Applications are listed) feed ``controller.endpoints``.
 """
@@ -54,7 +54,6 @@ from typing import Any, Protocol
 from driftless import __version__
 from driftless.controller import membership, shutdown
 from driftless.controller.metrics import ControllerMetrics
-from driftless.controller.observed import ObserverGate, Route
 from driftless.controller.queue import WorkQueue
 from driftless.controller.reconciler import Reconciler
 from driftless.controller.repeats import Repeats
@@ -169,7 +168,6 @@ class Controller:
         # Identical failures of many apps (API server gone) make one line per backoff step.
         self.repeats = Repeats(log)
         self._dropping: set[asyncio.Task[None]] = set()
-        self._gate = ObserverGate()  # with sharding: the apps the observer follows here
         self.keeper = self._keeper()
         if self.keeper is not None:
             self.metrics.registry.register(ShardCollector(self.keeper))
@@ -288,19 +286,20 @@ class Controller:
             self.queue.add(key)
 
     def _notify(self, observer: AppObserver, key: Key, previous: JSON | None, obj: JSON) -> None:
-        """Tell the observer (it records and enqueues only: never blocks); with sharding
-        only about apps this replica owns, from a baseline after a handover
-        (``controller.observed``)."""
-        if self.keeper is None:
-            observer.observe(previous, obj)
-            return
-        route = self._gate.route(key, self._owns(key))
-        if route is Route.STEP:
-            observer.observe(previous, obj)
-        elif route is Route.BASELINE:
-            observer.observe(None, obj)
-        elif route is Route.FORGET:
+        """Tell the observer (it records and enqueues only: never blocks).
+
+        With sharding, only the replica owning the app tells, or users would get each
+        message once per replica. The others make the observer forget the app (O(1)), so
+        after a handover the new owner's observer starts afresh: its memory is a baseline
+        of ``previous`` (the update before, which every replica's watch keeps), and only
+        the transition ``previous -> obj`` may fire, never a burst. Each replica judges
+        by its own view of the Leases when its watch delivers the update: the update at
+        the moment of a handover may be told by both replicas or by neither.
+        """
+        if self.keeper is not None and not self._owns(key):
             observer.forget(obj)
+            return
+        observer.observe(previous, obj)
 
     def _moved(self, previous: JSON, current: JSON) -> bool:
         """A pin changed the app's shard: its new owner must see it (the old one skips it)."""
@@ -316,7 +315,6 @@ class Controller:
         gone = self.apps.pop(key, None)
         if gone is not None and self.observer is not None:
             self.observer.forget(gone)
-        self._gate.drop(key)
         self._failures.pop(key, None)
         self.queue.forget(key)
         self.metrics.forget(key)
