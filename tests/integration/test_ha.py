@@ -677,13 +677,17 @@ async def test_a_replica_whose_lease_is_taken_stops_reconciling_at_once(
     lease = await kube.get("coordination.k8s.io/v1", "Lease", shard_lease(0), NS)
     assert lease is not None and lease["spec"]["holderIdentity"] == "leader"
     watched_from = datetime.now()
-    await asyncio.sleep(4)  # while it holds the Lease, the app is reconciled every second
-    assert len([r for r in intervals(replicas)["taken-0"] if r[0] > watched_from]) >= 2
+    await eventually(  # while it holds the Lease, the app is reconciled every second or so
+        lambda: _runs_since(replicas, "taken-0", watched_from, 2),
+        timeout=20,
+        what="passes of the app every second",
+        why=replicas.tails,
+    )
     intruder = asyncio.create_task(_hold(kube, shard_lease(0), "intruder"))
     try:
         await eventually(
             lambda: _logged(replicas, "leader", "lost shard 0"),
-            timeout=6,  # one period (2 s) and a round
+            timeout=10,  # one period (2 s) and a round, on a loaded machine
             what="the leader giving up",
             why=replicas.tails,
         )
@@ -705,6 +709,11 @@ async def _hold(kube: KubeClient, name: str, holder: str) -> None:
         with contextlib.suppress(KubeApiError):
             await kube.merge_patch("coordination.k8s.io/v1", "Lease", name, patch, namespace=NS)
         await asyncio.sleep(1)
+
+
+async def _runs_since(replicas: Replicas, app: str, since: datetime, count: int) -> bool | None:
+    runs = [r for r in intervals(replicas).get(app, []) if r[0] > since]
+    return True if len(runs) >= count else None
 
 
 async def _logged(replicas: Replicas, replica: str, text: str) -> bool | None:
