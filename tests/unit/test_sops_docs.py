@@ -11,9 +11,14 @@ from driftless.core.models import Application
 from driftless.core.resources import Manifest
 from driftless.render import sops_docs, sops_exec
 from driftless.render.sops_docs import SopsError
+from driftless.render.sops_keyring import GnuPG
 
 # A syntactically valid age identity (bech32 charset, 58 characters after the prefix).
 IDENTITY = "AGE-SECRET-KEY-1" + "Q" * 58
+PGP_BEGIN = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
+# The shape of an armored key (the body is not a key: gpg parses it, not us).
+PGP_KEY = f"{PGP_BEGIN}\n\nlQdGBGkSECRETBODY\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----\n"
+PGP_PUBLIC = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGk\n-----END PGP PUBLIC KEY BLOCK-----"
 
 
 def _b64(text: str) -> str:
@@ -63,11 +68,17 @@ def test_age_identities_are_read_from_agekey_entries_only() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (None, "has no age identity"),
+        (None, "has no age identity .* and no PGP private key"),
         ({"README": _b64("x")}, "has no age identity"),
         ({"k.agekey": "%%%"}, "'k.agekey' is not base64 UTF-8 text"),
         ({"k.agekey": _b64("AGE-SECRET-KEY-1SHORT")}, "'k.agekey' line 1 is not an age identity"),
-        ({"k.asc": _b64("-----BEGIN PGP PRIVATE KEY BLOCK-----")}, "is a PGP key"),
+        ({"k.asc": _b64(PGP_BEGIN)}, "'k.asc' is not one ASCII-armored PGP private key block"),
+        ({"k.asc": _b64(PGP_KEY + PGP_KEY)}, "'k.asc' is not one ASCII-armored"),
+        ({"k.asc": _b64("garbage")}, "'k.asc' is not one ASCII-armored"),
+        ({"k.asc": "%%%"}, "'k.asc' is not base64 UTF-8 text"),
+        ({"k.asc": _b64(PGP_PUBLIC)}, "'k.asc' is a PGP public key; decryption needs the private"),
+        ({"k.asc": _b64(PGP_KEY + "A" * 70_000)}, "'k.asc' is over the 65536-byte limit"),
+        ({f"k{i}.asc": _b64(PGP_KEY) for i in range(9)}, "holds 9 PGP keys .*, more than 8"),
         ({"k.agekey": _b64("\n".join([IDENTITY] * 33))}, "33 age identities, more than 32"),
     ],
 )
@@ -78,6 +89,21 @@ def test_unusable_key_secrets_are_refused_without_quoting_them(
         sops_docs.parse_keys("demo/sops-keys", data)
     assert "demo/sops-keys" in str(caught.value)
     assert "AGE-SECRET-KEY-1S" not in str(caught.value) and "PGP PRIVATE" not in str(caught.value)
+    assert "SECRETBODY" not in str(caught.value) and "mQINBGk" not in str(caught.value)
+
+
+def test_pgp_private_keys_are_read_from_asc_entries_beside_age_identities() -> None:
+    data = {
+        "b.asc": _b64(f"  {PGP_KEY}\n\n"),  # surrounding blank space is harmless
+        "a.asc": _b64(PGP_KEY.replace("SECRETBODY", "OTHERBODY")),
+        "team.agekey": _b64(IDENTITY),
+    }
+    keys = sops_docs.parse_keys("demo/sops-keys", data)
+    assert keys.age_identities == (IDENTITY,)
+    assert len(keys.pgp_keys) == 2 and "OTHERBODY" in keys.pgp_keys[0]
+    assert all(k.startswith(PGP_BEGIN) and k.endswith("BLOCK-----\n") for k in keys.pgp_keys)
+    only_pgp = sops_docs.parse_keys("demo/sops-keys", {"k.asc": _b64(PGP_KEY)})
+    assert only_pgp.age_identities == () and only_pgp.pgp_keys == (PGP_KEY,)
 
 
 def test_reason_of_keeps_sops_error_lines_but_never_key_lines() -> None:
@@ -114,6 +140,12 @@ def test_sops_runs_with_only_the_app_keys_in_its_environment() -> None:
     # No PATH (no gpg), no cloud credentials, no home directory with a key file.
     assert set(env) == {"SOPS_AGE_KEY", "HOME", "XDG_CONFIG_HOME", "GNUPGHOME", "LC_ALL"}
     assert env["SOPS_AGE_KEY"] == IDENTITY
+    assert env["GNUPGHOME"].startswith("/nonexistent/")  # no keyring without PGP keys
+    # With PGP keys: the in-memory keyring of this decryption, and gpg by its absolute path.
+    gnupg = GnuPG("/usr/bin/gpg", "/dev/shm/driftless-gnupg-x")
+    with_pgp = sops_exec.sops_environment(keys, gnupg)
+    assert with_pgp["GNUPGHOME"] == "/dev/shm/driftless-gnupg-x"
+    assert with_pgp["SOPS_GPG_EXEC"] == "/usr/bin/gpg" and "PATH" not in with_pgp
     argv = sops_exec.sops_argv("/bin/sops")
     assert argv[:2] == ["/bin/sops", "decrypt"] and not any(a.startswith("/dev") for a in argv)
 

@@ -8,7 +8,9 @@ Contract:
 
 * An app opts in with ``spec.source.decryption.secretRef.name``: a Secret in
   the **Application's own namespace** whose ``*.agekey`` entries hold age
-  identities. Never the controller's namespace: a tenant who may create apps
+  identities and ``*.asc`` entries armored PGP private keys (imported for the
+  render into a keyring in memory, ``render.sops_keyring``, removed right after).
+  Never the controller's namespace: a tenant who may create apps
   in namespace ``team-a`` could otherwise name the administrator's keys and
   have the controller decrypt, into a destination the tenant controls, any
   Secret encrypted for them (a confused deputy). Reading it in the app's own
@@ -16,11 +18,13 @@ Contract:
   ``secrets`` is the client of the cluster holding the apps (not the
   destination's).
 * A render without encrypted documents is returned as it is; the Secret is
-  read only when a document needs it.
+  read only when a document needs it; a PGP keyring is made only when the
+  Secret holds PGP keys.
 * A render with an encrypted document fails as a whole (``RenderError`` with
   reason ``DecryptionFailed``: nothing is applied, nothing pruned) when the
-  app sets no decryption, the Secret is missing, unreadable or holds no age
-  key, sops is not installed, or any document does not decrypt (wrong key,
+  app sets no decryption, the Secret is missing, unreadable or holds no key,
+  a PGP key is passphrase-protected or there is no tmpfs for its keyring,
+  sops (or gpg, for PGP keys) is not installed, or any document does not decrypt (wrong key,
   garbage metadata, too large). The message names the object and the
   Secret, never a key or a value.
 * The render cache (inside ``inner``) holds the encrypted documents only;
@@ -43,7 +47,7 @@ from driftless.devcluster import binaries, versions
 from driftless.kube.client import KubeClient
 from driftless.kube.errors import KubeApiError, KubeForbiddenError
 from driftless.pipeline.renderers import Rendered, Renderer
-from driftless.render import KubeTarget, sops_docs, sops_exec
+from driftless.render import KubeTarget, sops_docs, sops_exec, sops_keyring
 from driftless.render.sops_docs import SopsError, SopsKeys
 
 #: Documents decrypted at once (each is one sops process).
@@ -69,6 +73,7 @@ class Decrypting:
     inner: Renderer
     secrets: KubeClient
     sops: str | None = field(default_factory=find_sops)
+    gpg: str | None = field(default_factory=lambda: shutil.which("gpg"))
     time_limit: float = sops_exec.DEFAULT_TIME_LIMIT
 
     async def render(
@@ -84,22 +89,36 @@ class Decrypting:
             raise _failed(
                 "sops is not installed: run `driftless devcluster build` or put sops on PATH"
             )
-        slots = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(manifest: Manifest) -> Manifest:
-            async with slots:
-                return await sops_exec.decrypt(
-                    manifest, keys, sops=sops, time_limit=self.time_limit
-                )
-
         try:
-            plain = await asyncio.gather(*(one(rendered.manifests[i]) for i in encrypted))
+            async with sops_keyring.pgp_home(
+                keys, gpg=self.gpg, time_limit=self.time_limit
+            ) as gnupg:
+                plain = await self._decrypt_all(
+                    [rendered.manifests[i] for i in encrypted], keys, sops, gnupg
+                )
         except SopsError as exc:
             raise _failed(str(exc)) from None
         manifests = list(rendered.manifests)
         for index, document in zip(encrypted, plain, strict=True):
             manifests[index] = document
         return Rendered(rendered.revision, manifests)
+
+    async def _decrypt_all(
+        self,
+        documents: list[Manifest],
+        keys: SopsKeys,
+        sops: str,
+        gnupg: sops_keyring.GnuPG | None,
+    ) -> list[Manifest]:
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(manifest: Manifest) -> Manifest:
+            async with slots:
+                return await sops_exec.decrypt(
+                    manifest, keys, sops=sops, time_limit=self.time_limit, gnupg=gnupg
+                )
+
+        return await asyncio.gather(*(one(m) for m in documents))
 
     async def _keys(self, app: Application, first: Manifest) -> SopsKeys:
         decryption = app.spec.source.decryption

@@ -14,9 +14,11 @@ Contract:
   :data:`MAX_DOCUMENT_BYTES` or whose metadata is not what sops writes.
 * :func:`parse_keys` reads the decryption Secret's ``data``: every
   ``*.agekey`` entry holds age identities (``AGE-SECRET-KEY-1...`` lines,
-  comments allowed, as ``age-keygen`` writes them). ``*.asc`` (PGP) entries
-  are refused with a message saying so: sops reads PGP keys only from a
-  keyring on disk, and keys never touch the disk here.
+  comments allowed, as ``age-keygen`` writes them); every ``*.asc`` entry
+  holds one ASCII-armored PGP private key block (``gpg --export-secret-keys
+  --armor``), at most :data:`MAX_PGP_KEY_BYTES` each and :data:`MAX_PGP_KEYS`
+  in all. A public key block is refused (it cannot decrypt). ``sops_keyring``
+  imports the PGP keys into a keyring in memory for the decryption.
 * Messages name the object and the Secret, never a key or a decrypted value
   (:func:`reason_of` keeps the first lines of sops' own error, which names
   recipients and MACs, not identities, and drops any line that looks like a key).
@@ -40,6 +42,10 @@ from driftless.core.resources import Manifest
 MAX_DOCUMENT_BYTES: Final = 2 * 1024 * 1024
 #: At most this many identities are handed to sops (each is tried on each document).
 MAX_IDENTITIES: Final = 32
+#: At most this many PGP private key blocks (``*.asc`` entries) are imported.
+MAX_PGP_KEYS: Final = 8
+#: A larger ``*.asc`` entry is refused (an armored RSA-4096 key with subkeys is ~15 KiB).
+MAX_PGP_KEY_BYTES: Final = 64 * 1024
 #: What sops' stderr contributes to a message, at most.
 MAX_REASON_CHARS: Final = 400
 
@@ -48,6 +54,8 @@ PGP_KEY_SUFFIX: Final = ".asc"
 # Upper case bech32 as age-keygen writes it; lower case is accepted by age too.
 _AGE_IDENTITY = re.compile(r"^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$", re.IGNORECASE)
 _KEYISH = re.compile(r"AGE-SECRET-KEY-|PRIVATE KEY", re.IGNORECASE)
+_PGP_BEGIN = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
+_PGP_END = "-----END PGP PRIVATE KEY BLOCK-----"
 
 
 class SopsError(ValueError):
@@ -56,10 +64,11 @@ class SopsError(ValueError):
 
 @dataclass(frozen=True)
 class SopsKeys:
-    """The age identities of one decryption Secret, joined as ``SOPS_AGE_KEY`` wants."""
+    """The age identities and armored PGP private keys of one decryption Secret."""
 
     secret: str
     age_identities: tuple[str, ...]
+    pgp_keys: tuple[str, ...] = ()
 
     def age_env(self) -> str:
         return "\n".join(self.age_identities)
@@ -103,35 +112,64 @@ def check_document(manifest: Manifest) -> str:
 def parse_keys(secret_name: str, data: Mapping[str, Any] | None) -> SopsKeys:
     """The identities in a decryption Secret's ``data`` (base64 values, as the API gives)."""
     identities: list[str] = []
+    pgp: list[str] = []
     for entry, encoded in sorted((data or {}).items()):
         if entry.endswith(PGP_KEY_SUFFIX):
-            raise SopsError(
-                f"decryption Secret {secret_name!r}: entry {entry!r} is a PGP key;"
-                " only age keys (*.agekey) are supported"
-            )
-        if not entry.endswith(AGE_KEY_SUFFIX):
-            continue
-        identities.extend(_age_identities(secret_name, entry, encoded))
-    if not identities:
+            pgp.append(_pgp_key(secret_name, entry, encoded))
+        elif entry.endswith(AGE_KEY_SUFFIX):
+            identities.extend(_age_identities(secret_name, entry, encoded))
+    if not identities and not pgp:
         raise SopsError(
             f"decryption Secret {secret_name!r} has no age identity (an entry named"
-            " *.agekey holding AGE-SECRET-KEY-1... lines)"
+            " *.agekey holding AGE-SECRET-KEY-1... lines) and no PGP private key (*.asc)"
+        )
+    if len(pgp) > MAX_PGP_KEYS:
+        raise SopsError(
+            f"decryption Secret {secret_name!r} holds {len(pgp)} PGP keys (*.asc),"
+            f" more than {MAX_PGP_KEYS}"
         )
     if len(identities) > MAX_IDENTITIES:
         raise SopsError(
             f"decryption Secret {secret_name!r} holds {len(identities)} age identities,"
             f" more than {MAX_IDENTITIES}"
         )
-    return SopsKeys(secret_name, tuple(identities))
+    return SopsKeys(secret_name, tuple(identities), tuple(pgp))
 
 
-def _age_identities(secret_name: str, entry: str, encoded: Any) -> list[str]:
+def _decoded(secret_name: str, entry: str, encoded: Any) -> str:
     try:
-        text = base64.b64decode(str(encoded), validate=True).decode("utf-8")
+        return base64.b64decode(str(encoded), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise SopsError(
             f"decryption Secret {secret_name!r}: entry {entry!r} is not base64 UTF-8 text"
         ) from None
+
+
+def _pgp_key(secret_name: str, entry: str, encoded: Any) -> str:
+    """One armored private key block, checked for shape only (gpg parses it)."""
+    where = f"decryption Secret {secret_name!r}: entry {entry!r}"
+    if len(str(encoded)) > MAX_PGP_KEY_BYTES * 4 // 3 + 4:
+        raise SopsError(f"{where} is over the {MAX_PGP_KEY_BYTES}-byte limit of a PGP key")
+    text = _decoded(secret_name, entry, encoded).strip()
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" in text:
+        raise SopsError(
+            f"{where} is a PGP public key; decryption needs the private key"
+            " (gpg --export-secret-keys --armor)"
+        )
+    if (
+        not text.startswith(_PGP_BEGIN)
+        or not text.endswith(_PGP_END)
+        or text.count(_PGP_BEGIN) != 1
+    ):
+        raise SopsError(
+            f"{where} is not one ASCII-armored PGP private key block"
+            " (gpg --export-secret-keys --armor)"
+        )
+    return text + "\n"
+
+
+def _age_identities(secret_name: str, entry: str, encoded: Any) -> list[str]:
+    text = _decoded(secret_name, entry, encoded)
     found = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -5,12 +5,15 @@ Contract of :func:`decrypt`:
 * The encrypted document goes to sops on stdin, the age identities in the
   ``SOPS_AGE_KEY`` environment variable, the plaintext comes back on stdout:
   no key and no plaintext is ever written to a file.
-* The environment is built from scratch: no ``PATH`` (so sops cannot start
-  ``gpg``), ``HOME`` and the XDG directories pointing nowhere (no
-  ``~/.config/sops/age/keys.txt``, no keyring, no cloud configuration), and
-  nothing of the controller's own environment. A tenant's document that
-  names an AWS/GCP/Azure/Vault key therefore cannot make the controller use
-  its own cloud identity to decrypt it: only the app's age keys work.
+* The environment is built from scratch: no ``PATH``, ``HOME`` and the XDG
+  directories pointing nowhere (no ``~/.config/sops/age/keys.txt``, no
+  keyring, no cloud configuration), and nothing of the controller's own
+  environment. Only when the app's Secret holds PGP keys does sops get a
+  ``GNUPGHOME``: the in-memory keyring of ``sops_keyring`` holding those keys
+  only, and ``SOPS_GPG_EXEC`` naming gpg; otherwise it cannot reach any
+  keyring. A tenant's document that names an AWS/GCP/Azure/Vault key therefore
+  cannot make the controller use its own cloud identity to decrypt it: only
+  the app's age and PGP keys work.
 * At most ``time_limit`` seconds; a timeout or a cancellation kills sops.
 * Raises ``SopsError`` (see ``sops_docs``) naming the object and sops' reason,
   never a key or a decrypted value; ``DriftlessError`` when sops cannot start.
@@ -25,20 +28,24 @@ from driftless.core.errors import DriftlessError
 from driftless.core.resources import Manifest
 from driftless.render import sops_docs
 from driftless.render.sops_docs import SopsError, SopsKeys
+from driftless.render.sops_keyring import GnuPG
 
 DEFAULT_TIME_LIMIT = 30.0
 _NOWHERE = "/nonexistent/driftless-sops"
 
 
-def sops_environment(keys: SopsKeys) -> dict[str, str]:
+def sops_environment(keys: SopsKeys, gnupg: GnuPG | None = None) -> dict[str, str]:
     """The whole environment sops runs with (see the module contract)."""
-    return {
+    env = {
         "SOPS_AGE_KEY": keys.age_env(),
         "HOME": _NOWHERE,
         "XDG_CONFIG_HOME": _NOWHERE,
         "GNUPGHOME": _NOWHERE,
         "LC_ALL": "C",
     }
+    if gnupg is not None:
+        env |= {"GNUPGHOME": gnupg.home, "SOPS_GPG_EXEC": gnupg.gpg}
+    return env
 
 
 def sops_argv(sops: str) -> list[str]:
@@ -49,7 +56,12 @@ def sops_argv(sops: str) -> list[str]:
 
 
 async def decrypt(
-    manifest: Manifest, keys: SopsKeys, *, sops: str, time_limit: float = DEFAULT_TIME_LIMIT
+    manifest: Manifest,
+    keys: SopsKeys,
+    *,
+    sops: str,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    gnupg: GnuPG | None = None,
 ) -> Manifest:
     """``manifest`` decrypted (see the module contract)."""
     document = sops_docs.check_document(manifest)
@@ -59,7 +71,7 @@ async def decrypt(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=sops_environment(keys),
+            env=sops_environment(keys, gnupg),
             start_new_session=True,
         )
     except OSError as exc:
