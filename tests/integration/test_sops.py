@@ -5,6 +5,8 @@ them to a real git repository, and the controller syncs the decrypted Secret;
 a wrong key, a missing key Secret and garbage metadata stop the render with
 ``DecryptionFailed`` and nothing is applied or pruned; the plaintext never
 shows in ``driftless app diff``, the app's status, its Events or the logs.
+PGP keys (made by the real gpg) are imported into a keyring in /dev/shm that
+is gone, with its gpg-agent, once the decryption is done.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import base64
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from driftless.controller.manager import Controller
+from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
@@ -66,6 +72,79 @@ class Age:
         )
         self.recipient = done.stderr.split("Public key:", 1)[1].strip()
         self.identity_text = self.file.read_text()
+
+
+class Pgp:
+    """One PGP key pair made by the real gpg in a throwaway GNUPGHOME (the test's own)."""
+
+    def __init__(self, home: Path, *, passphrase: str | None = None) -> None:
+        self.home = home
+        home.mkdir(mode=0o700)
+        protection = f"Passphrase: {passphrase}" if passphrase else "%no-protection"
+        params = (
+            "Key-Type: eddsa\nKey-Curve: ed25519\nSubkey-Type: ecdh\nSubkey-Curve: cv25519\n"
+            f"Name-Real: driftless test\nExpire-Date: 0\n{protection}\n%commit\n"
+        )
+        self.gpg("--gen-key", stdin=params)
+        listing = self.gpg("--with-colons", "--list-secret-keys")
+        self.fingerprint = next(
+            line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")
+        )
+        loopback = ["--pinentry-mode", "loopback", "--passphrase", passphrase or ""]
+        self.armored = self.gpg(*loopback, "--armor", "--export-secret-keys", self.fingerprint)
+        assert self.armored.startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----")
+
+    def env(self) -> dict[str, str]:
+        return {"GNUPGHOME": str(self.home), "PATH": os.environ.get("PATH", "")}
+
+    def gpg(self, *args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            ["gpg", "--batch", *args], input=stdin, env=self.env(),
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout
+
+
+@pytest.fixture
+def gpg_homes() -> Iterator[Path]:
+    """A short directory for the test's keyrings (agent sockets have a path length limit)."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed (scripts/system-deps.sh installs gnupg)")
+    top = Path(tempfile.mkdtemp(prefix="dlgpg-", dir="/tmp"))
+    try:
+        yield top
+    finally:
+        for home in top.iterdir():
+            subprocess.run(["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(home)}, check=False)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def encrypt_pgp(plain: str, pgp: Pgp, workdir: Path) -> str:
+    source = workdir / "plain.yaml"
+    source.write_text(plain)
+    done = subprocess.run(
+        [
+            str(binaries.ensure(versions.SOPS)), "encrypt", "--pgp", pgp.fingerprint,
+            "--encrypted-regex", "^(data|stringData)$", str(source),
+        ],
+        capture_output=True, text=True, check=True, cwd=workdir, env=pgp.env(),
+    )  # fmt: skip
+    source.unlink()
+    assert PLAINTEXT not in done.stdout and "pgp:" in done.stdout
+    return done.stdout
+
+
+def keyring_leftovers() -> list[str]:
+    """The controller's in-memory keyrings and their gpg-agents still present."""
+    found = [str(p) for p in Path("/dev/shm").glob("driftless-gnupg-*")]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if "gpg-agent" in text and "/dev/shm/driftless-gnupg-" in text:
+            found.append(text)
+    return found
 
 
 def encrypt(plain: str, age: Age, workdir: Path) -> str:
@@ -242,3 +321,55 @@ async def test_the_server_diffs_and_shows_the_decrypted_secret_masked(
     (secret,) = [m for m in manifests["manifests"] if m["kind"] == "Secret"]
     assert "sops" not in secret and secret["stringData"]["password"].startswith("<")
     assert not any(leaks(text) for text in answers)
+
+
+def pgp_secret(name: str, pgp: Pgp) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": APPS_NAMESPACE},
+        "data": {"team.asc": base64.b64encode(pgp.armored.encode()).decode()},
+    }
+
+
+async def test_pgp_keys_decrypt_in_a_keyring_in_memory_that_is_gone_afterwards(
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    gpg_homes: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    name = unique("sops-pgp")
+    pgp = await asyncio.to_thread(Pgp, gpg_homes / "team")
+    locked = await asyncio.to_thread(Pgp, gpg_homes / "locked", passphrase="s3cret-pass")
+    repo = make_git_repo(
+        {"secret.yaml": encrypt_pgp(SECRET, pgp, tmp_path), "cm.yaml": configmap_manifest("c", {})}
+    )
+    await kube.apply(pgp_secret(f"{name}-keys", pgp), field_manager="test")
+    await create_app(kube, sops_app(name, repo.url, f"{name}-keys", prune=True))
+    await wait_for(kube, name, ready, what="the Secret decrypted with the PGP key synced")
+    live = await kube.get("v1", "Secret", "db", name)
+    assert live is not None
+    assert base64.b64decode(live["data"]["password"]).decode() == PLAINTEXT
+
+    # A passphrase-protected key: a clear condition; git drops the ConfigMap, nothing is pruned.
+    await kube.apply(pgp_secret(f"{name}-keys", locked), field_manager="test")
+    repo.commit({"secret.yaml": encrypt_pgp(SECRET, locked, tmp_path)}, delete=["cm.yaml"])
+    app = await wait_for(kube, name, ready_false_with("DecryptionFailed"), what="protected key")
+    message = (condition(app, "Ready") or {}).get("message", "")
+    assert "is passphrase-protected" in message and f"{name}-keys" in message, message
+    assert await kube.get("v1", "ConfigMap", "c", name) is not None  # not pruned
+    for text in (json.dumps(app), caplog.text):
+        assert "PGP PRIVATE KEY" not in text and pgp.armored.splitlines()[2] not in text
+        assert not leaks(text)
+
+    # Once the app is gone, no keyring directory and no gpg-agent of the controller remain.
+    await kube.delete(API_VERSION, APPLICATION_KIND, name, APPS_NAMESPACE)
+    for _ in range(60):
+        left = keyring_leftovers()
+        if not left:
+            break
+        await asyncio.sleep(0.5)
+    assert left == []
