@@ -31,6 +31,8 @@ from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster import binaries, versions
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
+from driftless.render import sops_docs, sops_keyring
+from driftless.render.sops_docs import SopsError
 from tests.fixtures.git import MakeGitRepo
 from tests.fixtures.git_http import GitHttpServer
 from tests.integration.helpers import (
@@ -373,3 +375,39 @@ async def test_pgp_keys_decrypt_in_a_keyring_in_memory_that_is_gone_afterwards(
             break
         await asyncio.sleep(0.5)
     assert left == []
+
+
+async def test_a_garbage_pgp_key_fails_cleanly_and_a_cancelled_decryption_leaves_no_keyring(
+    gpg_homes: Path,
+) -> None:
+    """The real gpg on hostile key input; cleanup when the render is cancelled mid-way."""
+    garbage = (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nbm90IGEga2V5IGF0IGFsbA==\n=AAAA\n"
+        "-----END PGP PRIVATE KEY BLOCK-----\n"
+    )
+    keys = sops_docs.parse_keys("demo/k", {"k.asc": base64.b64encode(garbage.encode()).decode()})
+    with pytest.raises(SopsError, match="'demo/k': gpg could not import its PGP keys") as caught:
+        async with sops_keyring.pgp_home(keys, gpg=shutil.which("gpg"), time_limit=30):
+            pytest.fail("a garbage key must not yield a keyring")
+    assert "bm90IGEga2V5" not in str(caught.value)
+    assert keyring_leftovers() == []
+
+    pgp = await asyncio.to_thread(Pgp, gpg_homes / "team")
+    keys = sops_docs.parse_keys(
+        "demo/k", {"k.asc": base64.b64encode(pgp.armored.encode()).decode()}
+    )
+    entered = asyncio.Event()
+
+    async def decrypting() -> None:
+        async with sops_keyring.pgp_home(keys, gpg=shutil.which("gpg"), time_limit=30) as gnupg:
+            assert gnupg is not None and Path(gnupg.home, "pubring.kbx").exists()
+            entered.set()
+            await asyncio.Event().wait()  # a long decryption, cancelled below
+
+    task = asyncio.create_task(decrypting())
+    await asyncio.wait_for(entered.wait(), timeout=60)
+    assert len(keyring_leftovers()) >= 1  # the keyring and its agent exist while in use
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert keyring_leftovers() == []
