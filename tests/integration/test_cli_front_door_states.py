@@ -88,6 +88,7 @@ ARGS: dict[str, list[str]] = {
     "devcluster status": ["--name", "front-door-none"],
     "devcluster up": ["--help"],
     "diff": ["--local", "{dir}", "--app", APP],
+    "import": ["-f", "{dir}"],
     "install": [],
     # A loopback port nothing listens on: never a real server, never a stored login.
     "login": [NO_SERVER, "--password-stdin"],
@@ -120,6 +121,8 @@ OFFLINE: dict[str, Expect] = {
     "devcluster kubeconfig": Expect(1, "is not running"),
     "devcluster status": Expect(1, "not running", on_stdout=True),
     "devcluster up": Expect(0, "Usage:", on_stdout=True),
+    # Files only: no kubeconfig read; a plain manifest is no peer object to convert.
+    "import": Expect(0),
     "login": Expect(1, f"cannot reach the server {NO_SERVER}"),
     "logout": Expect(1, f"not logged in to {NO_SERVER}"),
     "quickstart": Expect(1, "run from the driftless checkout"),

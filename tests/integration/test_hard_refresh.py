@@ -81,6 +81,8 @@ async def test_a_refresh_asks_git_and_a_hard_one_also_renders_again(
     revision_cache: None,
 ) -> None:
     renderer = controller.reconciler.planner.renderer
+    # The SOPS decryption wraps the git renderer (pipeline.decryption).
+    renderer = getattr(renderer, "inner", renderer)
     assert isinstance(renderer, GitRenderer) and renderer.cache is not None
     git = controller.reconciler.git
     name = unique("hard")
