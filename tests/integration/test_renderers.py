@@ -11,14 +11,8 @@ repositories are real too: a Helm repository served over HTTP on 127.0.0.1
 from __future__ import annotations
 
 import copy
-import functools
-import http.server
 import shutil
-import socket
 import subprocess
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +24,9 @@ import yaml
 from driftless.core.errors import RenderError, SourceError, SourceUnavailableError
 from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
-from driftless.devcluster import binaries, versions
+from driftless.devcluster import binaries
 from driftless.render import KubeTarget, RenderCache, RenderTools, render
+from tests.fixtures.chart_servers import HelmRepository, OciRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -530,28 +525,12 @@ def packaged_charts(tmp_path_factory: pytest.TempPathFactory, helm: str, tool_ho
     return out
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def helm_repository(packaged_charts: Path, helm: str, tool_home: Path) -> Iterator[str]:
     """A Helm repository (index.yaml with relative URLs) on 127.0.0.1."""
-    run([helm, "repo", "index", str(packaged_charts)], tool_home)
-    handler = functools.partial(_QuietHandler, directory=str(packaged_charts))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    repository = HelmRepository(helm, tool_home, packaged_charts)
+    yield f"{repository.url}/"
+    repository.stop()
 
 
 @pytest.fixture(scope="module")
@@ -559,43 +538,13 @@ def oci_registry(
     tmp_path_factory: pytest.TempPathFactory, packaged_charts: Path, helm: str, tool_home: Path
 ) -> Iterator[str]:
     """distribution's registry with in-memory storage, the charts pushed with ``helm push``."""
-    registry = binaries.ensure(versions.REGISTRY)
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("registry")
-    config = workdir / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  inmemory: {{}}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = (workdir / "registry.log").open("wb")
-    proc = subprocess.Popen(
-        [str(registry), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
+    registry = OciRegistry.start(tmp_path_factory.mktemp("registry"))
     try:
-        _wait_for(f"http://127.0.0.1:{port}/v2/")
         for version in ("1.2.0", "1.3.0", "2.0.0"):
-            archive = packaged_charts / f"demo-{version}.tgz"
-            run(
-                [helm, "push", str(archive), f"oci://127.0.0.1:{port}/charts", "--plain-http"],
-                tool_home,
-            )
-        yield f"127.0.0.1:{port}"
+            registry.push(helm, tool_home, packaged_charts / f"demo-{version}.tgz")
+        yield registry.host
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-def _wait_for(url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+        registry.stop()
 
 
 def expected_chart_render(
