@@ -196,9 +196,7 @@ def _source(raw: JSON, where: str, path: str, out: Conversion) -> JSON:
         "plugin": "config management plugins do not exist in driftless",
         "ref": "multi-source value references do not exist in driftless",
     }
-    for key in raw:
-        if key not in _SOURCE_KEYS:
-            out.unsupported(where, f"{path}.{key}", reasons.get(key, _NO_EQUIVALENT))
+    leftover(out, where, path, raw, _SOURCE_KEYS, _NO_EQUIVALENT, reasons)
     return source
 
 
@@ -232,9 +230,7 @@ def _helm(raw: JSON, where: str, path: str, out: Conversion) -> JSON:
         "ignoreMissingValueFiles": "driftless fails on a missing values file",
         "version": "driftless renders with Helm 3 only",
     }
-    for key in raw:
-        if key not in _HELM_KEYS:
-            out.unsupported(where, f"{path}.{key}", reasons.get(key, _NO_EQUIVALENT))
+    leftover(out, where, path, raw, _HELM_KEYS, _NO_EQUIVALENT, reasons)
     return helm
 
 
@@ -249,9 +245,7 @@ def _kustomize(raw: JSON, where: str, path: str, out: Conversion) -> JSON:
     for key in ("commonLabels", "commonAnnotations"):
         if isinstance(raw.get(key), dict) and raw[key]:
             kustomize[key] = {str(k): str(v) for k, v in raw[key].items()}
-    for key in raw:
-        if key not in _KUSTOMIZE_KEYS:
-            out.unsupported(where, f"{path}.{key}", _NO_EQUIVALENT)
+    leftover(out, where, path, raw, _KUSTOMIZE_KEYS, _NO_EQUIVALENT)
     return kustomize
 
 
@@ -489,9 +483,7 @@ def app_project(obj: JSON, target: Target, out: Conversion) -> None:
     roles = _roles(spec.get("roles"), where, out)
     if roles:
         project["roles"] = roles
-    for key in spec:
-        if key not in _PROJECT_KEYS:
-            out.unsupported(where, f"spec.{key}", _PROJECT_REASONS.get(key, _NO_EQUIVALENT))
+    leftover(out, where, "spec", spec, _PROJECT_KEYS, _NO_EQUIVALENT, _PROJECT_REASONS)
     out.objects.append(
         {
             "apiVersion": API_VERSION,

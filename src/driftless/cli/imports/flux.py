@@ -265,9 +265,7 @@ def kustomization(obj: JSON, namespace: str, flux: FluxInput, out: Conversion) -
             "spec.wait/healthChecks",
             "driftless assesses the health of every object it applies",
         )
-    for key in spec:
-        if key not in _KS_KEYS:
-            out.unsupported(where, f"spec.{key}", _KS_REASONS.get(key, _NO_EQUIVALENT))
+    leftover(out, where, "spec", spec, _KS_KEYS, _NO_EQUIVALENT, _KS_REASONS)
     out.objects.append(_app(obj, namespace, app_spec))
 
 
@@ -369,9 +367,7 @@ def helm_release(obj: JSON, namespace: str, flux: FluxInput, out: Conversion) ->
         "driftless applies rendered objects; Helm upgrade options do not apply",
     )
     leftover(out, where, "spec.driftDetection", drift, frozenset({"mode"}), _NO_EQUIVALENT)
-    for key in spec:
-        if key not in _HR_KEYS:
-            out.unsupported(where, f"spec.{key}", _HR_REASONS.get(key, _NO_EQUIVALENT))
+    leftover(out, where, "spec", spec, _HR_KEYS, _NO_EQUIVALENT, _HR_REASONS)
     out.objects.append(_app(obj, namespace, app_spec))
 
 

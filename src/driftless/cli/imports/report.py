@@ -18,6 +18,7 @@ output follows the order of the input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,14 +81,23 @@ def describe(obj: JSON) -> str:
 
 
 def leftover(
-    out: Conversion, source: str, prefix: str, body: Any, handled: frozenset[str], reason: str
+    out: Conversion,
+    source: str,
+    prefix: str,
+    body: Any,
+    handled: frozenset[str],
+    reason: str,
+    reasons: Mapping[str, str] | None = None,
 ) -> None:
-    """List every key of ``body`` not in ``handled``: nothing is dropped silently."""
+    """List every key of ``body`` not in ``handled``: nothing is dropped silently.
+
+    Each is listed with its own entry of ``reasons`` when it has one, else ``reason``.
+    """
     if not isinstance(body, dict):
         return
     for key in body:
         if key not in handled:
-            out.unsupported(source, f"{prefix}.{key}", reason)
+            out.unsupported(source, f"{prefix}.{key}", (reasons or {}).get(key, reason))
 
 
 def mapping(value: Any) -> JSON:
