@@ -113,6 +113,27 @@ def test_not_a_mapping_and_missing_inputs_are_usage_errors(tmp_path: Path) -> No
     assert run().exit_code == 2
 
 
+def test_an_empty_input_and_a_device_say_what_is_wrong(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n")
+    result = run("-f", str(empty))
+    assert result.exit_code == 2 and "the input holds no objects" in result.stderr
+    # /dev/zero exists: it is refused as a special file, never read (it has no end).
+    device = run("-f", "/dev/zero")
+    assert device.exit_code == 2 and "not a regular file" in device.stderr
+
+
+def test_a_plain_manifest_is_listed_not_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: web}\n"
+        "data: {a: b}\n"
+    )
+    result = run("-f", str(path))
+    assert result.exit_code == 1
+    assert "not expressible: ConfigMap web/settings" in result.stderr
+
+
 def test_apply_with_something_inexpressible_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
     path.write_text(

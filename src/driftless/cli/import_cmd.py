@@ -111,6 +111,12 @@ async def import_command(
         objects = read_inputs(files)
     else:
         objects = await with_client(globals_, read_cluster)
+    if not objects:
+        raise UsageFailedError(
+            "nothing to import: the input holds no objects"
+            if files
+            else "nothing to import: the cluster serves no Argo CD or Flux objects"
+        )
     result = convert_all(objects, namespace=target, include_secrets=include_secrets)
     for finding in result.findings:
         click.echo(finding.line(), err=True)
@@ -191,8 +197,11 @@ def _files(path: Path) -> list[Path]:
         if len(found) > MAX_FILES:
             raise UsageFailedError(f"{path}: more than {MAX_FILES} files to read")
         return found
-    if not path.is_file():
+    if not path.exists():
         raise UsageFailedError(f"{path}: no such file or directory")
+    if not path.is_file():
+        # A device or a pipe (/dev/zero) could be read forever: only regular files.
+        raise UsageFailedError(f"{path}: not a regular file or directory")
     return [path]
 
 

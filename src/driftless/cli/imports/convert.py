@@ -49,6 +49,8 @@ def convert_all(objects: list[JSON], *, namespace: str, include_secrets: bool) -
         elif obj.get("apiVersion") == "v1" and obj.get("kind") == "ConfigMap":
             key = flux.key_of(obj)
             inputs.config_maps[(key[1], key[2])] = obj
+        elif group == flux.HELM_GROUP and obj.get("kind") == "HelmRelease":
+            flux.note_values_config_maps(obj, inputs)
     for obj in objects:
         try:
             _convert_one(obj, target, inputs, include_secrets, out)

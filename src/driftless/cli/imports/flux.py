@@ -57,6 +57,7 @@ class FluxInput:
     sources: dict[Key, JSON] = field(default_factory=dict)
     config_maps: dict[tuple[str, str], JSON] = field(default_factory=dict)
     used: set[Key] = field(default_factory=set)
+    used_config_maps: set[tuple[str, str]] = field(default_factory=set)
     reported: set[Key] = field(default_factory=set)
 
 
@@ -495,7 +496,29 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
             into[key] = value
 
 
+def note_values_config_maps(obj: JSON, flux: FluxInput) -> None:
+    """Record the ConfigMaps a HelmRelease names in ``valuesFrom`` (converted or not)."""
+    values_from = _spec(obj).get("valuesFrom")
+    for item in values_from if isinstance(values_from, list) else []:
+        if isinstance(item, dict) and item.get("kind") == "ConfigMap":
+            flux.used_config_maps.add((_ns(obj), str(item.get("name"))))
+
+
 def unused_sources(flux: FluxInput, out: Conversion) -> None:
+    """Note the sources no deployer uses; list the ConfigMaps no HelmRelease reads.
+
+    A ConfigMap is read from the input only as a HelmRelease's values: one
+    that no HelmRelease names is a plain manifest, which an import cannot
+    express (it belongs in the repository an Application deploys).
+    """
+    for (namespace, name), config_map in flux.config_maps.items():
+        if (namespace, name) not in flux.used_config_maps:
+            out.unsupported(
+                describe(config_map),
+                "",
+                "a plain ConfigMap (no HelmRelease in the input takes values from it) is not an"
+                " Argo CD or Flux object driftless can import",
+            )
     for key, source in flux.sources.items():
         if key not in flux.used:
             out.note(
