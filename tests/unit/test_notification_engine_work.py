@@ -10,6 +10,7 @@ from typing import Any, cast
 from driftless.kube.client import KubeApiError, KubeClient
 from driftless.notifications.engine import (
     NOTIFICATION_SECRET_SELECTOR,
+    SECRET_MISS_RELIST_SECONDS,
     WORKERS,
     Job,
     NotificationEngine,
@@ -162,3 +163,22 @@ async def test_a_failed_list_is_not_kept() -> None:
     assert await engine._secret("team-a", "chat") is None
     assert await engine._secret("team-a", "chat") is None
     assert calls == 2
+
+
+async def test_a_secret_created_after_the_list_is_found_without_waiting_for_the_cache() -> None:
+    client = CountingClient()
+    created, client.secrets = client.secrets, []
+    engine = NotificationEngine(cast(KubeClient, client), home=HOME, delivery=Recorder())
+    assert await engine._secret("team-a", "chat") is None
+    # A miss right after a list does not list again (a missing Secret costs no storm) ...
+    assert await engine._secret("team-a", "chat") is None
+    assert len(client.lists) == 1
+    # ... but once that list is older than the miss interval, the new Secret is seen at once.
+    client.secrets = created
+    engine._secrets = {
+        ns: (until - SECRET_MISS_RELIST_SECONDS, task)
+        for ns, (until, task) in engine._secrets.items()
+    }
+    found = await engine._secret("team-a", "chat")
+    assert found is not None and found["url"].endswith("/x")
+    assert len(client.lists) == 2

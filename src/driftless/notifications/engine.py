@@ -86,6 +86,10 @@ QUEUE_SIZE = 1000  # jobs waiting, all workers' queues together
 WORKERS = 4
 # How long one list of a namespace's notification Secrets is used (rotations show within it).
 SECRET_CACHE_SECONDS = 10.0
+# A Secret missing from the cached list is looked for again in a fresh list
+# (it may have been created a moment ago), but at most this often per
+# namespace, so a rule naming a Secret that does not exist costs no list storm.
+SECRET_MISS_RELIST_SECONDS = 1.0
 RECHECK_SECONDS = 30.0
 RELIST_DELAY_SECONDS = 5.0
 COMMIT_INFO_TIMEOUT = 5.0
@@ -505,11 +509,12 @@ class NotificationEngine:
         at all; ``None`` for one that is missing, unlabelled or of a refused type.
         """
         try:
-            found = await self._listed_secrets(namespace)
+            obj = notification_secret(await self._listed_secrets(namespace), name)
+            if obj is None:
+                obj = notification_secret(await self._listed_secrets(namespace, miss=True), name)
         except KubeApiError as exc:
             log.warning("notifications: cannot read a Secret in %s: HTTP %s", namespace, exc.status)
             return None
-        obj = notification_secret(found, name)
         if obj is None:
             return None
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
@@ -523,14 +528,21 @@ class NotificationEngine:
                     continue
         return out
 
-    async def _listed_secrets(self, namespace: str) -> list[JSON]:
+    async def _listed_secrets(self, namespace: str, *, miss: bool = False) -> list[JSON]:
         """The namespace's labelled Secrets, listed at most once per ``SECRET_CACHE_SECONDS``.
 
-        Concurrent callers share one request; a failed one is not kept.
+        Concurrent callers share one request; a failed one is not kept. With
+        ``miss`` (a Secret was not in the list), a list older than
+        ``SECRET_MISS_RELIST_SECONDS`` is replaced by a fresh one.
         """
         now = time.monotonic()
         cached = self._secrets.get(namespace)
-        if cached is None or cached[0] <= now or _failed(cached[1]):
+        stale_for_miss = (
+            miss
+            and cached is not None
+            and cached[0] - SECRET_CACHE_SECONDS + SECRET_MISS_RELIST_SECONDS <= now
+        )
+        if cached is None or cached[0] <= now or _failed(cached[1]) or stale_for_miss:
             request = asyncio.ensure_future(
                 self.client.list(
                     "v1", "Secret", namespace, label_selector=NOTIFICATION_SECRET_SELECTOR
