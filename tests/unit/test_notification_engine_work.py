@@ -182,3 +182,23 @@ async def test_a_secret_created_after_the_list_is_found_without_waiting_for_the_
     found = await engine._secret("team-a", "chat")
     assert found is not None and found["url"].endswith("/x")
     assert len(client.lists) == 2
+
+
+async def test_a_replica_writes_only_the_conditions_of_the_objects_it_owns() -> None:
+    client = CountingClient()
+    patched: list[tuple[Any, ...]] = []
+
+    async def merge_patch(*args: Any, **kwargs: Any) -> JSON:
+        patched.append((args[1], args[2], kwargs.get("namespace")))
+        return {}
+
+    client.merge_patch = merge_patch  # type: ignore[method-assign]
+    engine = NotificationEngine(cast(KubeClient, client), home=HOME, delivery=Recorder())
+    for n in range(4):
+        rule = {"services": ["missing"], "triggers": ["on-sync-failed"]}
+        engine._on_rule(
+            "ADDED", {"metadata": {"namespace": "team-a", "name": f"r{n}"}, "spec": rule}
+        )
+    engine.writes_status = lambda key: key[1] in ("r1", "r3")
+    await engine.check_all()
+    assert sorted(name for _, name, _ in patched) == ["r1", "r3"]

@@ -94,6 +94,9 @@ async def run_controller(
             else None
         )
         controller = Controller(client, git, settings, tools=tools, observer=engine)
+        if engine is not None and controller.keeper is not None:
+            keeper = controller.keeper
+            engine.writes_status = lambda key: keeper.owns(key, None)
         listener = await _endpoints(controller, metrics_address)
         try:
             hooks = (

@@ -172,6 +172,9 @@ class NotificationEngine:
         self._problems: dict[tuple[str, Key], str] = {}  # (kind, key) -> last problem told
         # rule -> ((uid, generation) when quarantined, the problem its status shows)
         self.quarantined: dict[Key, tuple[Any, tuple[str, str]]] = {}
+        # With sharded replicas, one replica writes each object's condition and
+        # Events (the owner of the object's key's shard), not every replica.
+        self.writes_status: Callable[[Key], bool] = lambda _key: True
 
     # -- the controller's side (synchronous, never blocks) --------------------
 
@@ -318,9 +321,13 @@ class NotificationEngine:
     async def check_all(self) -> None:
         """Check every service, then every rule; write conditions and Events on change."""
         for key, obj in list(self.services.items()):
+            if not self.writes_status(key):
+                continue
             problem = await self._service_problem(key, obj)
             await self._tell(SERVICE_KIND, key, obj, problem)
         for key, rule in list(self.rules.items()):
+            if not self.writes_status(key):
+                continue
             problem = await self._rule_problem(key, rule)
             await self._tell(RULE_KIND, key, rule.obj, problem)
 
