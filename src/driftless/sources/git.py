@@ -9,12 +9,20 @@ Contract:
   An exact ref name always wins over reading the same string as a range.
 * ``GitCache.checkout(url, revision)`` resolves and returns an ``Artifact``
   whose directory holds the tree of that commit.
-* Cost: one ``git ls-remote`` per call (or none, see "revision cache"); a
-  fetch only when the commit is not already in the local clone; a checkout
-  only when that commit's tree is not already on disk. Apps on the same
-  repository share one clone, and
-  concurrent calls for one repository are serialized by an ``asyncio.Lock``,
-  so N apps that see the same new commit cause one fetch. A clone made for a
+* Cost: at most one ``git ls-remote`` per call (or none, see "revision
+  cache"); a fetch only when the commit is not already in the local clone; a
+  checkout only when that commit's tree is not already on disk. Apps on the
+  same repository share one clone, and work on it is *single-flight* per
+  canonical URL (``singleflight``): concurrent resolves share one
+  ``ls-remote`` (its answer or its failure), concurrent resolves of one
+  commit share one lookup-and-fetch, and every caller holding the same
+  ``ls-remote`` answer shares that answer's one fetch (a failed fetch is
+  raised to each of them, not retried once per app); concurrent checkouts of
+  one commit share one checkout. Changes to a clone are serialized by an
+  ``asyncio.Lock``, so N apps that see the same new commit cause one fetch. A
+  commit found in the clone is remembered for a while, so the common pass (a
+  known commit) runs no git command but the shared ``ls-remote``. Cancelling
+  one caller never cancels work others wait for. A clone made for a
   branch or tag is shallow (``--depth=1`` of every branch and tag, a subset
   of a full clone's objects) and its later fetches stay shallow; the first
   lookup of a commit id the clone lacks deepens it to full history once, so
@@ -24,10 +32,14 @@ Contract:
   repository, and the passes a sync or a live change causes, cost one
   ``ls-remote`` per repository per ``revision_ttl``; a push is then seen up
   to ``revision_ttl`` later. ``fresh=True`` (a hard refresh) always asks the
-  repository and renews the cached answer; ``forget_refs(url)`` (a
-  refresh, a webhook's push) drops a repository's cached answer. ``0`` (the
-  default): every call asks. Only the refs are reused: a commit the clone
-  lacks is still fetched.
+  repository (never joining an ``ls-remote`` already in flight) and renews
+  the cached answer; ``forget_refs(url)`` (a refresh, a webhook's push) drops
+  a repository's cached answer, and later callers never join an
+  ``ls-remote`` that was in flight then. ``0`` (the constructor's default):
+  every call asks, concurrent calls still share one ``ls-remote``. A failed
+  ``ls-remote`` is remembered for the same time (N apps on an unreachable
+  repository wait for one timeout per ``revision_ttl``, not N). Only the
+  refs are reused: a commit the clone lacks is still fetched.
 * Errors: the repository cannot be reached, refuses us or times out →
   ``SourceUnavailableError`` (transient, retried); the repository answered but
   has no such revision → ``SourceError`` (stalling); the local cache itself
@@ -95,6 +107,7 @@ from driftless.sources.artifact import Artifact, resolve_app_path
 from driftless.sources.gitauth import NO_AUTH, GitAuth
 from driftless.sources.gitexec import ALLOWED_PROTOCOLS, GitCommandError, run_git
 from driftless.sources.gitlimits import GitLimits
+from driftless.sources.singleflight import SingleFlight
 from driftless.sources.urls import parse_repo_url, redact, repo_cache_key
 
 __all__ = [
@@ -107,6 +120,9 @@ __all__ = [
     "default_cache_root",
     "resolve_app_path",
 ]
+
+SourceFailure = SourceError | SourceUnavailableError
+"""What a remote's answer can fail with: remembered and shared (see the contract)."""
 
 CredentialEnv = Callable[[str], AbstractAsyncContextManager[GitAuth]]
 """Given a repository URL, a context yielding what git needs to authenticate to it."""
@@ -144,6 +160,14 @@ _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _DETACHED_HEAD_REF = "refs/driftless/HEAD"
 # Repositories whose last ``forget_refs`` time is kept (the oldest go first).
 _FORGOTTEN_KEPT = 1024
+# A commit seen in a clone is trusted to be there this long without asking git
+# (gc prunes only objects unreachable for two weeks, and a clone is removed
+# only by ``_too_large``, which forgets them).
+_PRESENT_SECONDS = 600.0
+_PRESENT_KEPT = 4096
+# A tree's "last used" mtime is renewed at most this often (well below
+# ``_IN_USE_SECONDS``), so a pass over a known commit costs no syscall storm.
+_TOUCH_SECONDS = 60.0
 # What git, git-remote-http(s) and ssh print when a server refuses us.
 _AUTH_FAILED = re.compile(
     r"Authentication failed|could not read (Username|Password)|terminal prompts disabled"
@@ -195,6 +219,19 @@ class GitCache:
         # When ``forget_refs`` last dropped a repository's refs, by ``core.repourl`` key: an
         # ls-remote that started earlier (in flight then) must not be cached as fresh.
         self._forgotten: dict[str, float] = {}
+        # A failed ls-remote, remembered like an answer (see "Revision cache").
+        self._refs_failed: dict[str, tuple[float, SourceFailure]] = {}
+        # Single-flight runs: ls-remote by (URL, forget generation); lookups by commit;
+        # checkouts by (URL, commit).
+        self._ls_remotes: SingleFlight[tuple[str, int], refs.RemoteRefs] = SingleFlight()
+        self._generation: dict[str, int] = {}
+        self._lookups: SingleFlight[tuple[str, str, str | None], str] = SingleFlight()
+        self._checkouts: SingleFlight[tuple[str, str], None] = SingleFlight()
+        # The ls-remote answer each clone was last fetched for, and the outcome.
+        self._fetched: dict[str, tuple[refs.RemoteRefs, SourceFailure | None]] = {}
+        # Commits known to be in a URL's clone, with when that was seen.
+        self._present: dict[tuple[str, str], float] = {}
+        self._touched: dict[Path, float] = {}
         self.trees = self.root / "trees"
         self.keep_trees = max(1, keep_trees)
         self.limits = limits if limits is not None else GitLimits.from_env()
@@ -213,16 +250,17 @@ class GitCache:
         the revision cache)."""
         url = self._fetch_url(repo_url)
         wanted = _check_revision(revision, url)
-        async with self._auth(url) as auth:
-            remote = await self._remote_refs(url, auth, fresh)
-            match = _match(remote, wanted, url)
-            async with self._lock(url):
-                clone = await self._ensure_clone(url)
-                if match is not None:
-                    return await self._commit_of_ref(clone, url, auth, remote, match, wanted)
-                if wanted is not None and refs.looks_like_sha(wanted):
-                    return await self._commit_by_id(clone, url, auth, remote, wanted)
-        raise SourceError(_not_found(wanted, url))
+        remote = await self._remote_refs(url, fresh)
+        match = _match(remote, wanted, url)
+        if match is not None:
+            if self._is_present(url, match.sha):
+                return match.sha
+            key = (url, match.sha, match.ref)
+        elif wanted is not None and refs.looks_like_sha(wanted):
+            key = (url, wanted, None)
+        else:
+            raise SourceError(_not_found(wanted, url))
+        return await self._lookups.run(key, lambda: self._locate(url, remote, match, wanted))
 
     async def checkout(
         self, repo_url: str, revision: str | None, *, fresh: bool = False
@@ -231,14 +269,10 @@ class GitCache:
         sha = await self.resolve(repo_url, revision, fresh=fresh)
         url = self._fetch_url(repo_url)
         tree = self.trees / sha
-        async with self._lock(url):
-            if tree.is_dir():
-                # mtime is the "last used" clock of the bounded tree cache.
-                with contextlib.suppress(OSError):
-                    os.utime(tree)
-            else:
-                await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
-            await asyncio.to_thread(self._prune_trees, tree)
+        if tree.is_dir():
+            self._touch(tree)
+        else:
+            await self._checkouts.run((url, sha), lambda: self._checkout(url, sha, tree))
         return Artifact(repo_url=repo_url, revision=sha, path=tree)
 
     def forget_refs(self, repo_url: str) -> int:
@@ -257,6 +291,10 @@ class GitCache:
         stale = [url for url in self._refs if parse_repo_url(url).key == key]
         for url in stale:
             del self._refs[url]
+        for url in [url for url in self._refs_failed if parse_repo_url(url).key == key]:
+            del self._refs_failed[url]
+        # Later callers start a new ls-remote instead of joining one asked before now.
+        self._generation[key] = self._generation.get(key, 0) + 1
         return len(stale)
 
     async def commit_info(self, repo_url: str, sha: str) -> CommitInfo | None:
@@ -327,7 +365,7 @@ class GitCache:
         """The commit of an advertised ref, fetching it if the clone lacks it."""
         if await self._commit_id(clone, match.sha) is not None:
             return match.sha
-        await self._fetch(clone, url, auth, remote, shallow=True)
+        await self._fetch_for(clone, url, auth, remote)
         if await self._commit_id(clone, match.sha) is not None:
             return match.sha
         # The ref moved (or was force-pushed) between ls-remote and fetch: what
@@ -393,16 +431,35 @@ class GitCache:
 
     # -- talking to the remote ------------------------------------------------
 
-    async def _remote_refs(self, url: str, auth: GitAuth, fresh: bool) -> refs.RemoteRefs:
-        """The repository's refs: the cached answer while younger than ``revision_ttl``
-        (unless ``fresh``), else ``ls-remote`` now (and cached)."""
-        cached = self._refs.get(url)
-        now = time.monotonic()
-        if not fresh and cached is not None and now - cached[0] < self.revision_ttl:
-            return cached[1]
-        remote = await self._ls_remote(url, auth)
-        if self._forgotten.get(parse_repo_url(url).key, -1.0) < now:
-            self._refs[url] = (now, remote)  # aged from when it was asked
+    async def _remote_refs(self, url: str, fresh: bool) -> refs.RemoteRefs:
+        """The repository's refs: the cached answer (or failure) while younger than
+        ``revision_ttl`` (unless ``fresh``), else one ``ls-remote`` shared with every
+        concurrent caller (and cached)."""
+        key = parse_repo_url(url).key
+        if not fresh:
+            now = time.monotonic()
+            cached = self._refs.get(url)
+            if cached is not None and now - cached[0] < self.revision_ttl:
+                return cached[1]
+            failed = self._refs_failed.get(url)
+            if failed is not None and now - failed[0] < self.revision_ttl:
+                raise _copy_error(failed[1])
+        flight = (url, self._generation.get(key, 0))
+        return await self._ls_remotes.run(flight, lambda: self._ask_refs(url, key), join=not fresh)
+
+    async def _ask_refs(self, url: str, key: str) -> refs.RemoteRefs:
+        """``ls-remote`` now; its answer (or its failure to reach the repository) cached."""
+        asked = time.monotonic()  # aged from when it was asked
+        try:
+            async with self._auth(url) as auth:
+                remote = await self._ls_remote(url, auth)
+        except (SourceError, SourceUnavailableError) as exc:
+            if self._forgotten.get(key, -1.0) < asked:
+                self._refs_failed[url] = (asked, exc)
+            raise
+        self._refs_failed.pop(url, None)
+        if self._forgotten.get(key, -1.0) < asked:
+            self._refs[url] = (asked, remote)
         return remote
 
     async def _ls_remote(self, url: str, auth: GitAuth) -> refs.RemoteRefs:
@@ -451,10 +508,33 @@ class GitCache:
             _clear_stale_locks(clone)
             raise
 
+    async def _fetch_for(
+        self, clone: Path, url: str, auth: GitAuth, remote: refs.RemoteRefs
+    ) -> None:
+        """One shallow fetch per ``ls-remote`` answer (caller holds the clone's lock).
+
+        Everyone holding the same answer wants a commit it advertised: after the
+        first fetch for it, the clone has them all, and a failure would fail the
+        same way again, so it is raised to each caller instead of fetched again.
+        A new answer (the next poll, a refresh) fetches again.
+        """
+        done = self._fetched.get(url)
+        if done is not None and done[0] is remote:
+            if done[1] is not None:
+                raise _copy_error(done[1])
+            return
+        try:
+            await self._fetch(clone, url, auth, remote, shallow=True)
+        except (SourceError, SourceUnavailableError) as exc:
+            self._fetched[url] = (remote, exc)
+            raise
+        self._fetched[url] = (remote, None)
+
     async def _too_large(self, clone: Path, url: str, exc: GitCommandError) -> SourceError:
         """Drop the over-sized clone (caller holds its lock) and say why."""
         # What was received stays on no disk: the next attempt starts empty.
         self._checked_clones.discard(clone)
+        self._present.clear()
         await asyncio.to_thread(shutil.rmtree, clone, True)
         return SourceError(
             f"repository {redact(url)} is too large: the fetch was stopped because {exc.limit}"
@@ -503,6 +583,53 @@ class GitCache:
         return self._credentials(url)
 
     # -- local state ----------------------------------------------------------
+
+    async def _locate(
+        self,
+        url: str,
+        remote: refs.RemoteRefs,
+        match: refs.RefMatch | None,
+        wanted: str | None,
+    ) -> str:
+        """The commit ``match`` (or the commit id ``wanted``) in the clone, fetched if needed."""
+        async with self._auth(url) as auth, self._lock(url):
+            clone = await self._ensure_clone(url)
+            if match is not None:
+                sha = await self._commit_of_ref(clone, url, auth, remote, match, wanted)
+            else:
+                assert wanted is not None
+                sha = await self._commit_by_id(clone, url, auth, remote, wanted)
+        self._note_present(url, sha)
+        return sha
+
+    def _is_present(self, url: str, sha: str) -> bool:
+        seen = self._present.get((url, sha))
+        return seen is not None and time.monotonic() - seen < _PRESENT_SECONDS
+
+    def _note_present(self, url: str, sha: str) -> None:
+        self._present.pop((url, sha), None)
+        self._present[(url, sha)] = time.monotonic()
+        while len(self._present) > _PRESENT_KEPT:
+            del self._present[next(iter(self._present))]
+
+    async def _checkout(self, url: str, sha: str, tree: Path) -> None:
+        """Write commit ``sha``'s tree (once, however many apps wait) and prune old trees."""
+        async with self._lock(url):
+            if not tree.is_dir():
+                await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
+            await asyncio.to_thread(self._prune_trees, tree)
+        self._touched[tree] = time.monotonic()
+
+    def _touch(self, tree: Path) -> None:
+        """Renew ``tree``'s mtime, the "last used" clock of the bounded tree cache."""
+        now = time.monotonic()
+        if now - self._touched.get(tree, -_TOUCH_SECONDS) < _TOUCH_SECONDS:
+            return
+        with contextlib.suppress(OSError):
+            os.utime(tree)
+        if len(self._touched) > 4 * _PRESENT_KEPT:
+            self._touched.clear()
+        self._touched[tree] = now
 
     def _lock(self, url: str) -> asyncio.Lock:
         key = repo_cache_key(url)
@@ -697,6 +824,12 @@ def _check_revision(revision: str | None, url: str) -> str | None:
     if problem is not None:
         raise SourceError(f"revision {wanted!r} for {redact(url)}: {problem}")
     return wanted
+
+
+def _copy_error(exc: SourceFailure) -> SourceFailure:
+    """A new exception like ``exc`` (one instance raised in many tasks would pile up
+    their tracebacks)."""
+    return type(exc)(exc.message, reason=exc.reason)
 
 
 def _not_found(wanted: str | None, url: str) -> str:
