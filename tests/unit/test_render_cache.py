@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from driftless.core.errors import DriftlessError
 from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
-from driftless.render.cache import RenderCache, RenderKey, approximate_size
+from driftless.render.cache import RenderCache, RenderKey, stored_size
 from driftless.render.context import KubeTarget, RenderTools
 from driftless.render.detect import Renderer
-from driftless.render.pipeline import cache_key
+from driftless.render.pipeline import cache_key, render
 
 
 def key(content: str = "c1", **overrides: object) -> RenderKey:
@@ -80,7 +83,7 @@ def test_lru_eviction_by_count() -> None:
 
 
 def test_eviction_by_bytes() -> None:
-    one = approximate_size(manifests(size=1000))
+    one = stored_size(manifests(size=1000))
     cache = RenderCache(max_bytes=2 * one + 10)
     for name in "abc":
         cache.put(key(name), manifests(size=1000))
@@ -99,7 +102,7 @@ def test_put_replaces_and_accounts_bytes() -> None:
     cache = RenderCache()
     cache.put(key(), manifests(size=100))
     cache.put(key(), manifests(size=10))
-    assert cache.size_bytes == approximate_size(manifests(size=10))
+    assert cache.size_bytes == stored_size(manifests(size=10))
 
 
 def test_pipeline_key_ignores_what_a_renderer_does_not_read(tmp_path: Path) -> None:
@@ -123,3 +126,131 @@ def test_pipeline_key_ignores_what_a_renderer_does_not_read(tmp_path: Path) -> N
     # ... a chart depends on the release name and the cluster version
     assert for_(Renderer.HELM, "a", "v1.30.0") != for_(Renderer.HELM, "b", "v1.30.0")
     assert for_(Renderer.HELM, "a", "v1.30.0") != for_(Renderer.HELM, "a", "v1.31.0")
+
+
+# -- the cache through the render entry point (real files, no external tool) ---------------
+
+KUBE = KubeTarget("v1.36.0")
+NO_TOOLS = RenderTools(kustomize="/nonexistent/kustomize", helm="/nonexistent/helm")
+ODD_TYPES = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: odd
+  labels: {tier: web}
+data:
+  text: "007"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  paused: false
+  minReadySeconds: 0
+  progressDeadlineSeconds: 600
+  template:
+    metadata: {annotations: {ratio: "0.5", empty: null}}
+    spec: {containers: [{name: c, image: nginx, args: [a, "1", "2.5"]}]}
+"""
+GREETING = "function(who) {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'hi'},"
+GREETING += " data: {who: who}}"
+
+
+async def render_at(
+    tree: Path, src: ApplicationSource, cache: RenderCache | None, *, app: str = "app"
+) -> list[Manifest]:
+    return await render(
+        src, tree, tree / src.path, revision="c" * 40, app_name=app, namespace="ns",
+        kube=KUBE, tools=NO_TOOLS, cache=cache,
+    )  # fmt: skip
+
+
+def as_rows(manifests: list[Manifest]) -> list[tuple[object, ...]]:
+    return [(m.obj, m.source_file, m.line, m.extra) for m in manifests]
+
+
+async def test_a_cached_render_equals_a_fresh_one_type_for_type(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "all.yaml").write_text(ODD_TYPES)
+    src = ApplicationSource.model_validate({"repoURL": "https://x/r.git", "path": "app"})
+    cache = RenderCache()
+    first = await render_at(tmp_path, src, cache)
+    hit = await render_at(tmp_path, src, cache)
+    fresh = await render_at(tmp_path, src, None)
+    assert cache.stats.hits == 1
+    assert as_rows(hit) == as_rows(fresh) == as_rows(first)
+    spec = hit[1].obj["spec"]
+    assert type(spec["replicas"]) is int and spec["paused"] is False
+    assert spec["template"]["metadata"]["annotations"]["empty"] is None
+    assert hit[0].obj["data"]["text"] == "007"
+
+
+async def test_one_apps_arguments_never_reach_another_apps_cached_render(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.jsonnet").write_text(GREETING)
+    cache = RenderCache()
+
+    def for_(who: str) -> ApplicationSource:
+        return ApplicationSource.model_validate(
+            {"repoURL": "https://x/r.git", "path": "app",
+             "jsonnet": {"tlas": [{"name": "who", "value": who}]}}
+        )  # fmt: skip
+
+    alice = await render_at(tmp_path, for_("alice"), cache, app="a")
+    bob = await render_at(tmp_path, for_("bob"), cache, app="b")
+    again = await render_at(tmp_path, for_("alice"), cache, app="a2")
+    assert [m.obj["data"]["who"] for m in (*alice, *bob, *again)] == ["alice", "bob", "alice"]
+    assert cache.stats.hits == 1 and len(cache) == 2
+
+
+def test_every_source_setting_is_in_the_key(tmp_path: Path) -> None:
+    tools = RenderTools(kustomize="/bin/true", helm="/bin/false", chart_cache=tmp_path)
+    base: dict[str, object] = {"repoURL": "https://x/r.git", "path": "app"}
+
+    def for_(renderer: Renderer, **extra: object) -> RenderKey:
+        src = ApplicationSource.model_validate({**base, **extra})
+        return cache_key(
+            src, renderer, content="sha", path="app", app_name="a", namespace="ns",
+            kube=KUBE, tools=tools,
+        )  # fmt: skip
+
+    helm = for_(Renderer.HELM)
+    assert helm != for_(Renderer.HELM, helm={"values": "replicas: 2"})
+    assert helm != for_(Renderer.HELM, helm={"parameters": [{"name": "a", "value": "1"}]})
+    assert helm != for_(Renderer.HELM, helm={"valueFiles": ["prod.yaml"]})
+    directory = for_(Renderer.DIRECTORY)
+    decrypting = {"decryption": {"provider": "sops", "secretRef": {"name": "keys"}}}
+    assert directory != for_(Renderer.DIRECTORY, **decrypting)
+    assert directory != for_(Renderer.DIRECTORY, directory={"recurse": True})
+    assert for_(Renderer.KUSTOMIZE) != for_(Renderer.KUSTOMIZE, kustomize={"namePrefix": "p-"})
+
+
+async def test_the_same_commit_of_two_repositories_is_two_entries(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "all.yaml").write_text(ODD_TYPES)
+    cache = RenderCache()
+    for url in ("https://x/one.git", "https://x/two.git"):
+        src = ApplicationSource.model_validate({"repoURL": url, "path": "app"})
+        await render_at(tmp_path, src, cache)
+    assert len(cache) == 2 and cache.stats.hits == 0
+
+
+async def test_a_failed_render_is_not_cached(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "bad.yaml").write_text("kind: [unclosed\n")
+    src = ApplicationSource.model_validate({"repoURL": "https://x/r.git", "path": "app"})
+    cache = RenderCache()
+    for _ in range(2):
+        with pytest.raises(DriftlessError):
+            await render_at(tmp_path, src, cache)
+    assert len(cache) == 0 and cache.stats.hits == 0
+
+
+def test_a_monorepo_of_a_thousand_apps_fits_the_default_bounds() -> None:
+    cache = RenderCache()
+    for i in range(1000):
+        objs = [manifests(f"cm-{i}-{j}", size=100)[0] for j in range(10)]
+        cache.put(key(f"app-{i}"), objs)
+    assert len(cache) == 1000 and cache.stats.evictions == 0
+    assert cache.size_bytes < 8 * 1024 * 1024

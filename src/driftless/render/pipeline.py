@@ -40,6 +40,11 @@ Contract of ``render(source, tree, app_dir, ...)``:
   ``SourceUnavailableError`` (chart repository unreachable), ``TransientError``
   (a tool or the render timed out, the render server is unreachable),
   ``DriftlessError`` (a tool is missing or cannot start).
+* Helm lookup (``spec.source.helm.lookup``, ``render.lookup_proxy``): the
+  render gets a token of the lookup proxy of the current context
+  (``lookup_server.granting``, set by whoever planned the app against its
+  cluster and Project) for its lifetime; without one it is a
+  ``RenderError``. Such renders are never cached (they read live state).
 * Every render run (not a cache hit) is timed and its failures counted by
   renderer (``render.metrics``).
 """
@@ -47,16 +52,17 @@ Contract of ``render(source, tree, app_dir, ...)``:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 import _jsonnet  # type: ignore[import-untyped]
 
-from driftless.core.errors import DriftlessError
+from driftless.core.errors import DriftlessError, RenderError
 from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
-from driftless.render import chart_deps, chart_repo, detect
+from driftless.render import chart_deps, chart_repo, detect, lookup_server
 from driftless.render import manifests as checks
 from driftless.render import metrics as render_metrics
 from driftless.render.cache import RenderCache, RenderKey
@@ -103,11 +109,13 @@ async def render(
             app_dir, path, tools, check_repository, root=tree, fresh=fresh
         )
     key = None
-    if cache is not None and revision is not None:
+    if cache is not None and revision is not None and not looks_up(source):
         key = cache_key(
             source,
             renderer,
-            content=f"{revision} {prepared.identity}" if prepared else revision,
+            # The URL too: a commit id names content, but one app's repository must
+            # never be read through another's entry.
+            content=f"{source.repo_url} {revision}" + (f" {prepared.identity}" if prepared else ""),
             path=path,
             app_name=app_name,
             namespace=namespace,
@@ -127,7 +135,31 @@ async def render(
     return rendered
 
 
+def looks_up(source: ApplicationSource) -> bool:
+    """Whether the app lets its chart's templates ``lookup`` live objects."""
+    return source.helm is not None and source.helm.lookup
+
+
 async def _run(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
+    """The render of ``request``, with a lookup grant for its lifetime when it asks."""
+    if request.renderer is not Renderer.HELM or not looks_up(request.source):
+        return await _run_isolated(request, tools)
+    granter = lookup_server.current()
+    if granter is None:
+        raise RenderError(
+            "spec.source.helm.lookup: this render cannot reach the app's destination cluster;"
+            " Helm lookup works where the app is planned against it (the controller, app diff)"
+        )
+    # The token outlives the render by the render server's own deadline at most.
+    lifetime = 2 * request.time_limit + 30.0
+    async with granter.proxy.grant(granter.scope, lifetime) as grant:
+        try:
+            return await _run_isolated(dataclasses.replace(request, lookup=grant.access), tools)
+        except DriftlessError as exc:
+            raise grant.explain(exc) from None
+
+
+async def _run_isolated(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
     """The render of ``request``: in the render server when ``tools`` has one."""
     with render_metrics.measured(request.renderer.value):
         if tools.isolation is not None:
@@ -209,6 +241,7 @@ async def render_request(request: RenderRequest, tools: RenderTools) -> list[Man
             scratch_dir=tools.scratch_dir,
             display=request.display,
             dependencies=request.dependencies,
+            lookup=request.lookup,
         )
     raise DriftlessError(f"internal error: unknown renderer {request.renderer.value}")
 
@@ -258,7 +291,7 @@ async def _render_repository_chart(
     display = f"{source.chart}@{fetched.version}"
     prepared = await chart_deps.prepare(fetched.path, display, tools, check_repository, fresh=fresh)
     key = None
-    if cache is not None:
+    if cache is not None and not looks_up(source):
         key = cache_key(
             source,
             Renderer.HELM,
