@@ -2,18 +2,24 @@
 
 Contract:
 
-* ``compare`` reads every desired object's live state and a server-side
-  dry-run of applying it, and decides per object whether it is in sync. A
-  dry-run that the server refuses (schema error, admission denial, missing
-  namespace) raises ``ValidationError`` naming the object and its file, so a
-  broken render never reaches the cluster: the sync runner only writes after
-  a ``compare`` that succeeded for every object. Objects bound for a namespace
-  this sync will create are dry-run in ``default`` instead (a request into a
-  missing namespace is refused), and custom resources whose CRD is part of
-  the same render cannot be validated before that CRD exists. An object of a
-  kind the cluster does not serve is refused, unless its sync options say
-  ``SkipDryRunOnMissingResource=true`` (its CRD comes from elsewhere): it is
-  then reported out of sync and applied when its step runs.
+* ``compare`` reads every desired object's live state and decides per
+  object whether it is in sync. An object that exists live is compared with
+  a server-side dry-run of applying it; a dry-run that the server refuses
+  (schema error, admission denial) raises ``ValidationError`` naming the
+  object and its file, so a refused change never reaches the cluster: the
+  sync runner only writes after a ``compare`` that succeeded for every
+  object. An object that does not exist yet is *not* dry-run: a create's
+  dry-run predicts nothing a diff needs (the diff of a new object is its
+  desired body) and costs the API server as much as the create itself, so
+  the apply that creates it is its validation — a refusal then fails the
+  operation naming the object and the server's message (``sync.runner``),
+  after the earlier waves were applied and before anything is pruned. The
+  same holds for objects bound for a namespace this sync will create, and
+  custom resources whose CRD is part of the same render cannot be validated
+  before that CRD exists. An object of a kind the cluster does not serve is
+  refused, unless its sync options say ``SkipDryRunOnMissingResource=true``
+  (its CRD comes from elsewhere): it is then reported out of sync and
+  applied when its step runs.
 * ``validate_new`` dry-runs objects that do not exist yet (hooks; a hook
   template written with ``generateName`` as an instance of it).
 * ``wait_established`` waits for CRDs the sync applied (``sync.runner``
@@ -47,6 +53,8 @@ JSON = dict[str, Any]
 CRD_KIND = "CustomResourceDefinition"
 SKIP_DRY_RUN = argocd.SKIP_DRY_RUN_OPTION
 VALIDATION_NAMESPACE = "default"
+#: The message of an object that does not exist yet.
+MISSING = "missing from the cluster"
 
 
 async def compare(
@@ -121,16 +129,19 @@ async def _compare_one(
         # Its CRD is part of this render and not established yet: nothing to compare.
         return ObjectState(obj, None, in_sync=False, message="CRD not yet applied")
     if ref.namespace in pending_namespaces:
-        await _validate_elsewhere(client, obj)
+        # New by definition: validated by its apply, once its namespace exists.
         return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
     try:
         live = await reader.get(obj.api_version, ref.kind, ref.name, ref.namespace)
         # Ignored fields are left out of what is applied, so their owner keeps them.
         obj.body = strip_ignored(obj.body, obj.ignore, live)
+        if live is None:
+            # A create: its apply is its validation (see the module docstring).
+            return ObjectState(obj, None, False, MISSING)
         digest = body_hash(obj.body)
-        version = live_fingerprint(live) if live is not None else ""
-        known = verdicts.lookup(ref, digest, version) if verdicts and live else None
-        if known is not None and live is not None:
+        version = live_fingerprint(live)
+        known = verdicts.lookup(ref, digest, version) if verdicts else None
+        if known is not None:
             message = "" if known.in_sync else "differs from git"
             return ObjectState(obj, live, known.in_sync, message, known.predicted)
         predicted = await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
@@ -143,8 +154,6 @@ async def _compare_one(
         ) from None
     except KubeApiError as exc:
         raise _dry_run_failure(_redacted(exc, obj), obj) from None
-    if live is None:
-        return ObjectState(obj, None, False, "missing from the cluster", predicted)
     in_sync = equivalent(
         strip_ignored(predicted, obj.ignore, live), strip_ignored(live, obj.ignore, live)
     )
@@ -248,12 +257,22 @@ def _dry_run_failure(exc: KubeApiError, obj: DesiredObject) -> DriftlessError:
     refusal that says how to fix it, not a missing object.
     """
     failure = exc.in_context(f"dry-run of {obj.describe()} failed")
+    hint = missing_namespace_hint(exc)
+    return ValidationError(f"{failure.message}{hint}") if hint else failure
+
+
+def missing_namespace_hint(exc: KubeApiError) -> str:
+    """How to fix a request refused because its namespace does not exist ("" otherwise).
+
+    The API server answers such a request 404 "namespaces ... not found": the
+    render is wrong (or lacks CreateNamespace), not the object missing.
+    """
     if isinstance(exc, KubeNotFoundError) and "namespaces" in exc.message:
-        return ValidationError(
-            f"{failure.message} (create the namespace in git or set syncOptions "
+        return (
+            f" (create the namespace in git or set syncOptions "
             f"{AppSyncOption.CREATE_NAMESPACE}=true)"
         )
-    return failure
+    return ""
 
 
 async def _bounded(limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]) -> list[R]:

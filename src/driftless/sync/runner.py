@@ -63,7 +63,7 @@ from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.kube.errors import KubeConflictError
 from driftless.sync import plan as sp
-from driftless.sync.execute import wait_established
+from driftless.sync.execute import missing_namespace_hint, wait_established
 from driftless.sync.live import LiveReader
 from driftless.sync.prune import prune
 from driftless.sync.redact import redact_api_error
@@ -243,7 +243,8 @@ class SyncRunner:
             except KubeApiError as exc:
                 # Whatever the class: the write may have half-happened (a webhook
                 # timing out after admitting it), so the operation fails here.
-                message = redact_api_error(exc.message, task.obj.ref)
+                # A new object was not dry-run (``sync.execute``): this is its validation.
+                message = redact_api_error(exc.message, task.obj.ref) + missing_namespace_hint(exc)
                 result.status, result.message = ResultCode.SYNC_FAILED, message
                 raise DriftlessError(f"{task.obj.describe()}: {message}") from None
             except UnknownKindError as exc:
