@@ -64,6 +64,7 @@ bench: $(STAMP) ui system-deps
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/ui_bench.py
 	$(BIN)/python bench/notify_bench.py
+	$(BIN)/python bench/monorepo_bench.py --controller
 
 clean:
 	rm -rf $(VENV) build *.egg-info web/node_modules src/driftless/server/static
