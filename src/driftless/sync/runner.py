@@ -224,9 +224,10 @@ class SyncRunner:
 
     async def _apply_step(self, state: OperationState, step_tasks: list[sp.Task]) -> None:
         dry_run = state.operation.sync.dry_run
+        results = {id(t): r for t, r in zip(step_tasks, _results(state, step_tasks), strict=True)}
 
         async def one(task: sp.Task) -> None:
-            result = _result(state, task)
+            result = results[id(task)]
             if task.hook and result.hook_phase is not None:
                 return  # created by an earlier pass of this operation
             try:
@@ -348,10 +349,10 @@ class SyncRunner:
             return Gate(done=True)
         waiting = False
         unhealthy: list[str] = []
-        for task in sp.tasks_of(tasks, step):
-            if not task.hook and not needs_health:
-                continue  # nothing depends on it: its health is the app's, not the sync's
-            verdict = await self._task_gate(state, task)
+        gated = [t for t in sp.tasks_of(tasks, step) if t.hook or needs_health]
+        # Other tasks: nothing depends on them; their health is the app's, not the sync's.
+        for task, result in zip(gated, _results(state, gated), strict=True):
+            verdict = await self._task_gate(task, result)
             if verdict.failure:
                 return verdict
             waiting = waiting or not verdict.done
@@ -383,7 +384,7 @@ class SyncRunner:
             f"{step.wave} (syncPolicy.healthTimeout); still waiting for: {named}{more}",
         )
 
-    async def _task_gate(self, state: OperationState, task: sp.Task) -> Gate:
+    async def _task_gate(self, task: sp.Task, result: ResourceResult) -> Gate:
         ref = task.obj.ref
         try:
             live = await self.client.get(
@@ -391,7 +392,6 @@ class SyncRunner:
             )
         except KubeApiError as exc:
             raise exc.in_context(f"cannot read {ref} to check its health") from None
-        result = _result(state, task)
         if live is None:
             if task.hook and result.hook_phase in _HOOK_ENDED:
                 done = result.hook_phase == HookPhase.SUCCEEDED
@@ -516,30 +516,41 @@ def _next(step: sp.Step, pool: list[sp.Step]) -> sp.Step | None:
 
 
 def _result(state: OperationState, task: sp.Task) -> ResourceResult:
-    ref = task.obj.ref
-    hook_type = task.phase if task.hook else None
+    return _results(state, [task])[0]
+
+
+def _results(state: OperationState, tasks: list[sp.Task]) -> list[ResourceResult]:
+    """Each task's result in ``state`` (added as Pending when it has none yet).
+
+    One pass over ``state.resources`` for all tasks: a step of a large app
+    looks up hundreds of results, and a scan per task would be quadratic.
+    """
+    index: dict[tuple[str, str, str, str, str | None], ResourceResult] = {}
     for result in state.resources:
-        same = (result.group, result.kind, result.namespace, result.name) == (
-            ref.group,
-            ref.kind,
-            ref.namespace,
-            ref.name,
-        )
-        if same and result.hook_type == hook_type:
-            return result
-    result = ResourceResult(
-        group=ref.group,
-        version=task.obj.api_version.rpartition("/")[2],
-        kind=ref.kind,
-        namespace=ref.namespace,
-        name=ref.name,
-        status=ResultCode.PENDING,
-        hook_type=hook_type,
-        sync_phase=task.phase,
-        wave=task.wave,
-    )
-    state.resources.append(result)
-    return result
+        key = (result.group, result.kind, result.namespace, result.name, result.hook_type)
+        index.setdefault(key, result)  # the first match, as ever
+    found: list[ResourceResult] = []
+    for task in tasks:
+        ref = task.obj.ref
+        hook_type = task.phase if task.hook else None
+        key = (ref.group, ref.kind, ref.namespace, ref.name, hook_type)
+        known = index.get(key)
+        if known is None:
+            known = ResourceResult(
+                group=ref.group,
+                version=task.obj.api_version.rpartition("/")[2],
+                kind=ref.kind,
+                namespace=ref.namespace,
+                name=ref.name,
+                status=ResultCode.PENDING,
+                hook_type=hook_type,
+                sync_phase=task.phase,
+                wave=task.wave,
+            )
+            state.resources.append(known)
+            index[key] = known
+        found.append(known)
+    return found
 
 
 def _orphan_result(
