@@ -65,6 +65,7 @@ bench: $(STAMP) ui system-deps
 	$(BIN)/python bench/ui_bench.py
 	$(BIN)/python bench/notify_bench.py
 	$(BIN)/python bench/monorepo_bench.py --controller
+	$(BIN)/python bench/scale_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info web/node_modules src/driftless/server/static

@@ -220,7 +220,12 @@ class Controller:
         tracked = tracking_of(obj)
         if tracked is None:
             return
-        for key in self.apps:
+        if tracked.app_namespace is not None:  # O(1): a cold start sees one event per object
+            key = (tracked.app_namespace, tracked.app_name)
+            if key in self.apps:
+                self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
+            return
+        for key in self.apps:  # an old-format id names every app of that name
             if tracked.names(*key):  # a wake-up only: ownership is checked by the sync
                 self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
 

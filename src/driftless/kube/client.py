@@ -19,6 +19,9 @@ Contracts:
   that looks at status codes and connection errors; unknown kinds raise
   ``UnknownKindError`` from discovery.
 * Every request is counted by verb and status code (``kube.metrics``).
+* The proxy for the API server comes from the environment (``HTTPS_PROXY``,
+  ``NO_PROXY``...) as aiohttp reads it, but looked up once per client
+  (``_env_once``), not per request.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client import rest as k8s_rest
 from kubernetes_asyncio.client.exceptions import ApiException
+from yarl import URL
 
 from driftless.kube import metrics
 from driftless.kube.discovery import Discovery, ResourceType, UnknownKindError
@@ -87,6 +92,7 @@ class KubeClient:
 
     def __init__(self, api: k8s_client.ApiClient) -> None:
         self._api = api
+        _env_once(api.rest_client, str(api.configuration.host))
         self.discovery = Discovery(self._get_json)
 
     # -- construction -------------------------------------------------
@@ -133,7 +139,7 @@ class KubeClient:
         api = k8s_client.ApiClient(configuration)
         await api.rest_client.close()  # the pool sized by the configuration, never used
         api.rest_client = k8s_rest.RESTClientObject(configuration, maxsize=pool_size)
-        return KubeClient(api)
+        return KubeClient(api)  # its __init__ applies _env_once to the new pool
 
     @property
     def server(self) -> str:
@@ -153,6 +159,7 @@ class KubeClient:
         timeout: float | aiohttp.ClientTimeout | None = 60,
     ) -> aiohttp.ClientResponse:
         verb = metrics.verb_of(method, query, content_type)
+        dry_run = (query or {}).get("dryRun") == "All"
         started = time.perf_counter()
         try:
             response = await self._api.call_api(
@@ -167,14 +174,14 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except ApiException as exc:
-            metrics.observe(verb, exc.status or 0, time.perf_counter() - started)
+            metrics.observe(verb, exc.status or 0, time.perf_counter() - started, dry_run=dry_run)
             raise api_error(exc.status or 0, exc.body, exc.reason or "") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            metrics.observe(verb, 0, time.perf_counter() - started)
+            metrics.observe(verb, 0, time.perf_counter() - started, dry_run=dry_run)
             where = f"cannot reach the API server at {self.server}"
             raise unavailable(f"{where}: {_why(exc)}") from None
         resp = cast(aiohttp.ClientResponse, response)
-        metrics.observe(verb, resp.status, time.perf_counter() - started)
+        metrics.observe(verb, resp.status, time.perf_counter() - started, dry_run=dry_run)
         if resp.status >= 400:
             payload = await resp.read()
             resp.release()
@@ -406,6 +413,35 @@ class KubeClient:
             raise unavailable(f"watch of {kind} interrupted: {_why(exc)}") from None
         finally:
             resp.release()
+
+
+def _env_once(rest: k8s_rest.RESTClientObject, host: str) -> None:
+    """Look the API server's proxy up in the environment once, not for every request.
+
+    kubernetes_asyncio's session has ``trust_env=True``, so aiohttp, for every
+    request, parses ``~/.netrc`` and reads the proxy variables, each in a
+    thread-pool job: two thread hops and a file read per request, among the top
+    costs of a controller's cold start (``bench/scale_bench.py``'s profile).
+    The server is one URL, so its proxy is the same each time: it is resolved
+    here (the same ``get_env_proxy_for_url`` aiohttp uses, so ``NO_PROXY`` is
+    honoured) and set on the client, and the session stops asking. A proxy
+    that needs credentials keeps aiohttp's per-request lookup (kubernetes_asyncio
+    passes no proxy credentials). A proxy set in the kubeconfig is kept as is;
+    netrc credentials are never sent to an API server.
+    """
+    session = rest.pool_manager
+    if not session.trust_env:
+        return
+    if rest.proxy is None:
+        try:
+            proxy, auth = get_env_proxy_for_url(URL(host))
+        except (LookupError, ValueError):
+            pass  # no proxy for this server
+        else:
+            if auth is not None or proxy.user:
+                return
+            rest.proxy = str(proxy)
+    session._trust_env = False  # one of aiohttp's ATTRS: settable on purpose
 
 
 def _watch_error(status: object) -> KubeApiError:

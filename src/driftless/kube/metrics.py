@@ -8,6 +8,8 @@ of the process, every cluster, counts into the same series):
   timeout). A watch counts once, when it is opened.
 * ``driftless_kube_request_duration_seconds{verb}``: time to the response's
   headers (for a watch: to the stream being opened, not its lifetime).
+* ``driftless_kube_dry_runs_total{verb}``: the requests above sent with
+  ``dryRun=All`` (they change nothing: a bench tells them from writes).
 
 ``verb_of`` names a request the way the API server's own audit and metrics
 do (get, list, watch, create, update, patch, apply, delete); it is pure.
@@ -30,6 +32,12 @@ REQUESTS = Counter(
 DURATION = Histogram(
     "driftless_kube_request_duration_seconds",
     "Time from sending a Kubernetes API request to its response's headers.",
+    ["verb"],
+)
+
+DRY_RUNS = Counter(
+    "driftless_kube_dry_runs",
+    "Kubernetes API requests sent with dryRun=All (also counted in driftless_kube_requests).",
     ["verb"],
 )
 
@@ -56,7 +64,9 @@ def verb_of(method: str, query: Mapping[str, str] | None, content_type: str) -> 
     return _BY_METHOD.get(method, "other")
 
 
-def observe(verb: str, code: int | str, seconds: float) -> None:
+def observe(verb: str, code: int | str, seconds: float, *, dry_run: bool = False) -> None:
     """Count one request and its duration."""
     REQUESTS.labels(verb, str(code) if code else "error").inc()
     DURATION.labels(verb).observe(seconds)
+    if dry_run:
+        DRY_RUNS.labels(verb).inc()
