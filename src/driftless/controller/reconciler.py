@@ -194,6 +194,8 @@ class Reconciler:
         """Stop the watches of remote clusters and close their clients."""
         for planner in [*self._remote_planners.values(), *self._retired.values()]:
             await planner.close()
+        # The local planner's watches belong to the manager; its lookup proxy to it.
+        await self.planner.lookups.close()
         self._remote_planners.clear()
         self._retired.clear()
         await self.destinations.close()

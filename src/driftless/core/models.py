@@ -144,6 +144,12 @@ class HelmSource(ApiModel):
     values: str | None = Field(None, description="Inline values, as a YAML document.")
     parameters: list[HelmParameter] = Field(default_factory=list, description="--set values.")
     skip_crds: bool = Field(False, description="Do not render the chart's crds/ directory.")
+    lookup: bool = Field(
+        False,
+        description="Let templates' lookup read live objects of the destination (read-only,"
+        " within the Project's namespaces and kinds, never Secrets); the Project must allow"
+        " it with allowHelmLookup. Default: lookup returns empty maps, as in helm template.",
+    )
 
 
 class JsonnetVar(ApiModel):

@@ -9,6 +9,9 @@ A Project fences what its Applications may do:
 * ``namespaceResourceDenyList``: namespaced (group, kind) an app may not create,
 * ``sourceNamespaces``: globs of the namespaces whose Applications may use the
   project.
+* ``allowHelmLookup``: whether its apps may let Helm templates ``lookup`` live
+  objects (``spec.source.helm.lookup``); off by default, because reading is a
+  grant of its own: see ``driftless.render.lookup_proxy``.
 
 Projects are the administrator's objects: the controller reads them only from
 its own namespace (``driftless`` by default), never from the app's. An app in
@@ -101,6 +104,11 @@ class ProjectSpec(ApiModel):
     )
     roles: list[ProjectRole] = Field(
         default_factory=list, description="Roles for the API and UI: policies and groups."
+    )
+    allow_helm_lookup: bool = Field(
+        False,
+        description="Let apps set spec.source.helm.lookup: charts read live objects of the"
+        " destination, within these namespaces and kinds, never Secrets. Default: refused.",
     )
 
 
@@ -217,3 +225,12 @@ def check_resource(
 
 def _gk(group: str, kind: str) -> str:
     return f"{kind}.{group}" if group else kind
+
+
+def check_helm_lookup(project: Project) -> None:
+    """Raise unless the project lets its apps' charts ``lookup`` live objects."""
+    if not project.spec.allow_helm_lookup:
+        raise ProjectViolationError(
+            f"spec.source.helm.lookup is not allowed in project {project.name}"
+            " (the project must set allowHelmLookup: true)"
+        )

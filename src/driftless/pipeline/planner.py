@@ -9,6 +9,11 @@ Trust: on the local cluster the controller's namespace (``home``) is a
 protected destination (see ``core.project``). Whether a kind is namespaced —
 which decides the Project rule that applies — comes from discovery, never
 from the render (``sync.scope``).
+Helm lookup: an app whose chart may ``lookup`` live objects
+(``spec.source.helm.lookup``) needs a Project with ``allowHelmLookup``;
+its renders then read through this planner's ``LookupProxy`` (on its
+destination client, started on first use, stopped by ``close``), limited to
+what that Project may see there (``render.lookup_proxy``).
 Writes happen only in ``sync.runner``, driven by ``pipeline.drive`` with the
 tasks of a plan that succeeded as a whole — so a failed fetch, render or
 policy check changes nothing. ``driftless app diff`` runs ``plan`` alone;
@@ -37,6 +42,7 @@ from driftless.core.project import (
     LOCAL_SERVER,
     Project,
     check_destination,
+    check_helm_lookup,
     check_resource,
     check_source,
 )
@@ -53,7 +59,9 @@ from driftless.pipeline.health_config import HealthConfig
 from driftless.pipeline.plan import Plan
 from driftless.pipeline.projects import ProjectSource
 from driftless.pipeline.renderers import Renderer
-from driftless.render import KubeTarget, chart_deps
+from driftless.render import KubeTarget, chart_deps, lookup_server
+from driftless.render.lookup_proxy import LookupScope
+from driftless.render.pipeline import looks_up
 from driftless.sync import execute, ownership, prune, scope
 from driftless.sync import plan as sync_plan
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
@@ -95,9 +103,11 @@ class Planner:
         self.verdicts = VerdictCache()
         self.health_checks = HealthConfig(client)
         self._target: tuple[float, KubeTarget] | None = None
+        self.lookups = lookup_server.LookupProxy(client)
 
     async def close(self) -> None:
-        """Stop this planner's watches (the client belongs to the caller)."""
+        """Stop this planner's watches and lookup proxy (the client belongs to the caller)."""
+        await self.lookups.close()
         if self.live.cache is not None:
             await self.live.cache.close()
 
@@ -115,10 +125,16 @@ class Planner:
         project = await self.projects.project_for(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
+        if looks_up(app.spec.source):
+            check_helm_lookup(project)
         # A cluster failure is not a render failure: the target is read first.
         target = await self.kube_target()
+        scope = LookupScope(project, self.server_url, self.protected)
         # Chart dependencies' repositories are held to the same sourceRepos rule.
-        with chart_deps.checking_repositories(lambda url: check_source(project, url)):
+        with (
+            chart_deps.checking_repositories(lambda url: check_source(project, url)),
+            lookup_server.granting(self.lookups, scope),
+        ):
             revision_used, manifests = await self.renderer.render(
                 app, revision, target, fresh=fresh
             )

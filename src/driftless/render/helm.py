@@ -34,6 +34,11 @@ Contract of ``render_helm(chart_dir, root, options, ...)``:
   root, or ``<chart>@<version>/…`` for repository charts) and ``line`` None.
   Helm hooks are mapped by ``helm_hooks`` (test hooks and delete/rollback-only
   hooks dropped).
+* Lookup: with ``lookup`` (the app opted in, ``render.lookup_proxy``), a
+  kubeconfig naming only the lookup proxy and the render's token is written
+  (mode 0600) in the render's private directory and ``helm template`` runs
+  with ``--dry-run=server --kubeconfig=...``, so ``lookup`` reads through the
+  proxy. Without it, neither flag: ``lookup`` returns empty maps.
 * Errors: a missing chart, values file or dependency, invalid inline values,
   a symlink in the chart leading out of ``root`` (Helm's loader would follow
   it), ``helm template`` failing → ``RenderError`` with the template file and line
@@ -57,7 +62,7 @@ from typing import Any
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import HelmParameter, HelmSource
 from driftless.core.resources import Manifest
-from driftless.render import argv, helm_hooks, scratch, yaml_docs
+from driftless.render import argv, helm_hooks, lookup_proxy, scratch, yaml_docs
 from driftless.render import manifests as checks
 from driftless.render import output as tool_output
 from driftless.render.context import KubeTarget
@@ -100,6 +105,7 @@ async def render_helm(
     scratch_dir: Path | None = None,
     display: str | None = None,
     dependencies: Path | None = None,
+    lookup: lookup_proxy.LookupAccess | None = None,
 ) -> list[Manifest]:
     """Render the chart in ``chart_dir`` (see the module contract).
 
@@ -118,6 +124,8 @@ async def render_helm(
     with tempfile.TemporaryDirectory(prefix="driftless-helm-") as private:
         inline = _write_inline_values(opts.values, Path(private))
         args = template_arguments(opts, release, kube, [*value_files, *inline])
+        if lookup is not None:
+            args += lookup_arguments(_write_kubeconfig(lookup, Path(private)))
         aliases = {f"{real_root}/": "", f"{private}/": ""}
         if not missing and dependencies is None:
             output = await _template(
@@ -178,7 +186,27 @@ def _write_inline_values(values: str | None, directory: Path) -> list[Path]:
     return [path]
 
 
+def _write_kubeconfig(lookup: lookup_proxy.LookupAccess, directory: Path) -> Path:
+    """The lookup kubeconfig, readable by this user only (it holds the render's token)."""
+    path = directory / "lookup-kubeconfig"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(lookup_proxy.kubeconfig(lookup))
+    return path
+
+
 # --------------------------------------------------------------- pure parts
+
+
+def lookup_arguments(kubeconfig: Path) -> list[str]:
+    """Flags that make ``lookup`` read through the proxy the kubeconfig names.
+
+    ``--dry-run=server`` is what lets ``helm template`` contact a cluster at
+    all; without ``--validate`` it still takes ``.Capabilities`` from the
+    flags and checks nothing against the cluster, so lookups are its only
+    requests.
+    """
+    return ["--dry-run=server", f"--kubeconfig={argv.safe_arg(str(kubeconfig), 'kubeconfig')}"]
 
 
 def check_symlinks(real_chart: Path, real_root: Path, shown: str) -> None:

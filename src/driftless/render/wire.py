@@ -10,7 +10,10 @@ Contract:
   render server can read), the release name and namespace, the destination's
   capabilities and the time limit, and for Helm the directory of the chart's
   repository dependencies already fetched by the controller
-  (``chart_deps``), or none. ``to_json``/``from_json`` round-trip it.
+  (``chart_deps``), or none; and for a Helm render that may ``lookup`` live
+  objects, the lookup proxy's URL and this render's token
+  (``lookup_proxy.LookupAccess``; never in a repr or a message).
+  ``to_json``/``from_json`` round-trip it.
 * A reply is ``{"manifests": [...]}`` or ``{"error": {...}}``;
   ``reply_manifests`` turns it back into ``Manifest`` objects or raises the
   typed error it describes (``RenderError`` with file and line,
@@ -40,6 +43,7 @@ from driftless.core.reasons import Reason
 from driftless.core.resources import Manifest
 from driftless.render.context import KubeTarget
 from driftless.render.detect import Renderer
+from driftless.render.lookup_proxy import LookupAccess
 
 JSON = dict[str, Any]
 HEADER = struct.Struct(">Q")
@@ -64,6 +68,7 @@ class RenderRequest:
     time_limit: float
     display: str | None = None
     dependencies: Path | None = None
+    lookup: LookupAccess | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -77,6 +82,7 @@ class RenderRequest:
             "timeLimit": self.time_limit,
             "display": self.display,
             "dependencies": str(self.dependencies) if self.dependencies else None,
+            "lookup": self.lookup.to_json() if self.lookup else None,
         }
 
     @classmethod
@@ -94,6 +100,7 @@ class RenderRequest:
             time_limit=float(data["timeLimit"]),
             display=data.get("display"),
             dependencies=Path(data["dependencies"]) if data.get("dependencies") else None,
+            lookup=LookupAccess.from_json(data["lookup"]) if data.get("lookup") else None,
         )
 
 

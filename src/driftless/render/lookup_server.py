@@ -1,0 +1,300 @@
+"""The lookup proxy's server: per-render tokens, answers read from the destination.
+
+The design and what is answered are ``render.lookup_proxy``'s docstring; this
+module is the I/O around it.
+
+Contract:
+
+* ``LookupProxy(client)`` serves the cluster ``client`` reaches. It starts
+  on first use (``grant``), listening on ``127.0.0.1`` at a port the kernel
+  picks, over TLS with a certificate made for it then (an EC key that never
+  touches a file but for the instant ``ssl`` loads it from a private
+  directory), with no access log (nothing of a request is logged).
+  ``close()`` stops it; a later ``grant`` starts it again, with a new key.
+* ``async with proxy.grant(scope, lifetime) as grant`` mints a random token
+  (256 bits) for ``scope``; ``grant.access`` is what the render needs. The
+  token is revoked when the block exits and refused past ``lifetime``
+  seconds anyway. Requests with no token, another or an old one get 401.
+* Every answer is read with the proxy's client through ``kube.client``
+  (typed get and list, discovery from its cache): no request is forwarded
+  as sent, so nothing but what ``lookup_proxy.parse_request`` accepts can
+  reach the destination.
+* The grant records what happened for the render's error: ``refusals`` (the
+  403 messages, in order) and ``unavailable`` (why the destination could not
+  be reached). ``explain(error)`` turns a failed render into the error to
+  report (``lookup_proxy``'s docstring).
+* ``granting(proxy, scope)`` makes the pair the current context's
+  (``current()``), so the render pipeline, several calls below whoever knows
+  the Project and the cluster, finds it; it mirrors
+  ``chart_deps.checking_repositories``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime
+import ipaddress
+import os
+import secrets
+import socket
+import ssl
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from driftless.core.errors import DriftlessError, RenderError, TransientError
+from driftless.kube.client import (
+    KubeApiError,
+    KubeClient,
+    KubeForbiddenError,
+    KubeNotFoundError,
+    KubeUnavailableError,
+)
+from driftless.render import lookup_proxy
+from driftless.render.lookup_proxy import ApiPath, LookupAccess, LookupScope, RefusedError
+
+JSON = dict[str, Any]
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Grant:
+    """One render's access: its token, scope, deadline and what the proxy saw."""
+
+    access: LookupAccess
+    scope: LookupScope
+    expires: float
+    requests: int = 0
+    refusals: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def explain(self, error: DriftlessError) -> DriftlessError:
+        """The error to report for a render that failed with ``error``."""
+        if self.unavailable is not None:
+            return TransientError(f"Helm lookup could not read the destination: {self.unavailable}")
+        if self.refusals and isinstance(error, RenderError):
+            return RenderError(
+                f"Helm lookup refused: {self.refusals[0]}", file=error.file, line=error.line
+            )
+        return error
+
+
+class LookupProxy:
+    """A read-only proxy to the cluster ``client`` reaches (see the module contract)."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+        self._grants: dict[str, Grant] = {}
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._ca = ""
+        self._lock = asyncio.Lock()
+
+    async def url(self) -> str:
+        """The proxy's base URL (starting it if needed)."""
+        async with self._lock:
+            if self._url is None:
+                self._url = await self._start()
+            return self._url
+
+    @asynccontextmanager
+    async def grant(self, scope: LookupScope, lifetime: float) -> AsyncIterator[Grant]:
+        """A fresh token for ``scope``, valid inside the block and for ``lifetime`` s."""
+        token = secrets.token_urlsafe(32)
+        url = await self.url()
+        grant = Grant(LookupAccess(url, self._ca, token), scope, time.monotonic() + lifetime)
+        self._grants[token] = grant
+        try:
+            yield grant
+        finally:
+            self._grants.pop(token, None)
+
+    async def close(self) -> None:
+        async with self._lock:
+            runner, self._runner, self._url = self._runner, None, None
+            self._grants.clear()
+            if runner is not None:
+                await runner.cleanup()
+
+    async def _start(self) -> str:
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        # Bound here, so the port the kernel picked is known without aiohttp's internals.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            context, self._ca = await asyncio.to_thread(_tls)
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+            await web.SockSite(runner, sock, ssl_context=context).start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        return f"https://{HOST}:{port}"
+
+    # ---------------------------------------------------------- requests
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        grant = self._grant_of(request.headers.get("Authorization", ""))
+        if grant is None:
+            return _json(lookup_proxy.status(401, "Unauthorized"), 401)
+        grant.requests += 1
+        try:
+            if grant.requests > lookup_proxy.MAX_REQUESTS:
+                too_many = f"more than {lookup_proxy.MAX_REQUESTS} lookups in one render"
+                raise RefusedError(403, too_many)
+            path = lookup_proxy.parse_request(request.method, request.raw_path)
+            return _json(await self._answer(grant, path), 200)
+        except RefusedError as exc:
+            if exc.status == 403:
+                grant.refusals.append(exc.message)
+            return _json(lookup_proxy.status(exc.status, exc.message), exc.status)
+        except KubeUnavailableError as exc:
+            grant.unavailable = exc.message
+            return _json(lookup_proxy.status(503, "the destination cluster is unavailable"), 503)
+        except KubeForbiddenError:
+            message = "the destination refused the read to driftless itself (its RBAC)"
+            grant.refusals.append(message)
+            return _json(lookup_proxy.status(403, message), 403)
+        except KubeNotFoundError:
+            return _json(lookup_proxy.status(404, "not found"), 404)
+        except KubeApiError as exc:
+            code = exc.status if 400 <= exc.status < 600 else 500
+            return _json(lookup_proxy.status(code, "the destination failed the read"), code)
+
+    def _grant_of(self, header: str) -> Grant | None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        grant = self._grants.get(token.strip())
+        if grant is None or time.monotonic() > grant.expires:
+            return None
+        return grant
+
+    async def _answer(self, grant: Grant, path: ApiPath) -> JSON:
+        if path.what == "version":
+            return await self.client.version()
+        await self.client.discovery.refresh(force=False)
+        served: list[lookup_proxy.ServedType] = list(self.client.discovery.served())
+        if path.what == "api":
+            return lookup_proxy.api_versions(served)
+        if path.what == "apis":
+            return lookup_proxy.api_groups(served)
+        if path.what == "discovery":
+            found = lookup_proxy.resource_list(path.group, path.version, served)
+            if not found["resources"]:
+                raise RefusedError(404, "the server could not find the requested resource")
+            return found
+        rtype = lookup_proxy.served_type(path, served)
+        lookup_proxy.check_read(grant.scope, rtype, path.namespace)
+        api_version = f"{rtype.group}/{rtype.version}" if rtype.group else rtype.version
+        if path.name is not None:
+            obj = await self.client.get(api_version, rtype.kind, path.name, path.namespace)
+            if obj is None:
+                raise RefusedError(404, f'{rtype.plural} "{path.name}" not found')
+            return obj
+        return await self._list(rtype, api_version, path.namespace)
+
+    async def _list(
+        self, rtype: lookup_proxy.ServedType, api_version: str, namespace: str | None
+    ) -> JSON:
+        items: list[JSON] = []
+        version = ""
+        async for page, page_version in self.client.list_pages(api_version, rtype.kind, namespace):
+            items += page
+            version = page_version or version
+            if len(items) > lookup_proxy.MAX_LIST_ITEMS:
+                raise RefusedError(
+                    403,
+                    f"{rtype.kind} list has more than {lookup_proxy.MAX_LIST_ITEMS} objects",
+                )
+        return lookup_proxy.list_body(rtype, items, version)
+
+
+def _json(body: JSON, code: int) -> web.Response:
+    return web.json_response(body, status=code)
+
+
+def _tls() -> tuple[ssl.SSLContext, str]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and its PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "driftless lookup proxy")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        # The key lives in memory as long as the proxy; a restart makes a new one.
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # ``ssl`` loads keys from files only: a private directory, removed at once.
+    with tempfile.TemporaryDirectory(prefix="driftless-lookup-") as private:
+        cert_file, key_file = Path(private) / "tls.crt", Path(private) / "tls.key"
+        cert_file.write_bytes(cert_pem)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(key_pem)
+        context.load_cert_chain(cert_file, key_file)
+    return context, cert_pem.decode()
+
+
+# ----------------------------------------------------------- the context
+
+
+@dataclass(frozen=True)
+class Granter:
+    """The proxy and scope renders in this context get their lookup grants from."""
+
+    proxy: LookupProxy
+    scope: LookupScope
+
+
+_CURRENT: contextvars.ContextVar[Granter | None] = contextvars.ContextVar(
+    "driftless_lookup_granter", default=None
+)
+
+
+@contextmanager
+def granting(proxy: LookupProxy, scope: LookupScope) -> Iterator[None]:
+    """Renders in this block may grant Helm lookups for ``scope`` through ``proxy``."""
+    token = _CURRENT.set(Granter(proxy, scope))
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def current() -> Granter | None:
+    """The granter of the current context, if any."""
+    return _CURRENT.get()
