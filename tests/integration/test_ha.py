@@ -17,6 +17,8 @@ them (``--shards``, ``--replica-id``). What a user would check:
   the replica holding that shard;
 * a replica whose shard Lease someone else holds starts no reconcile of its
   apps any more (within one renew period);
+* taken while it applies a 2,500-object sync, it cancels that reconcile:
+  no object is created and no status written after it logs the loss;
 * SIGTERM releases the Leases at once (a successor holds them in seconds, not
   after the Lease duration), and ends the process within ~5 s even when the
   API server cannot be reached (connections refused, or hanging).
@@ -718,3 +720,63 @@ async def _runs_since(replicas: Replicas, app: str, since: datetime, count: int)
 
 async def _logged(replicas: Replicas, replica: str, text: str) -> bool | None:
     return True if text in replicas.log(replica) else None
+
+
+BULK = 2500  # ConfigMaps of one app: its first sync takes seconds, time to cut it
+
+
+async def test_a_replica_whose_lease_is_taken_mid_sync_stops_writing_at_once(
+    kube: KubeClient, apps_namespace: str, make_git_repo: MakeGitRepo, replicas: Replicas
+) -> None:
+    """The Lease taken while the leader applies: its reconcile is cancelled, no write follows.
+
+    The leader sees the loss at its next round (one period); from then on no
+    object of the app is created, and its status is not written.
+    """
+    docs = [configmap_manifest(f"bulk-{i:04d}", {"i": str(i)}) for i in range(BULK)]
+    repo = make_git_repo({"bulk/cms.yaml": "---\n".join(docs)})
+    target = f"{NS}-bulk-{int(time.time())}"
+    app = application("bulk-0", repo.url, path="bulk", namespace=target)
+    app["metadata"]["namespace"] = NS
+    replicas.start("writer", shards=1)
+    await eventually(
+        lambda: _all_held_by(kube, 1, "writer"), timeout=30, what="the Lease", why=replicas.tails
+    )
+    await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target}},
+                     field_manager="test")  # fmt: skip
+    _, version = await kube.list_with_version("v1", "ConfigMap", target)
+    await kube.apply(app, field_manager="test")
+    intruder: asyncio.Task[None] | None = None
+    try:
+        async for event in kube.watch(
+            "v1", "ConfigMap", target, resource_version=version, timeout_seconds=120
+        ):
+            if event.type == "ADDED" and event.obj["metadata"]["name"].startswith("bulk-"):
+                break  # the sync is applying: take the Lease now
+        intruder = asyncio.create_task(_hold(kube, shard_lease(0), "intruder"))
+        await eventually(
+            lambda: _logged(replicas, "writer", "lost shard 0 ("),
+            timeout=10,  # one period (2 s) and a round, on a loaded machine
+            what="the leader giving up",
+            why=replicas.tails,
+        )
+        assert "held by another replica); cancelled 1 reconciles" in replicas.log("writer")
+        made = len(await kube.list("v1", "ConfigMap", target))
+        status_version = (await kube.get(API_VERSION, "Application", "bulk-0", NS) or {})[
+            "metadata"
+        ]["resourceVersion"]
+        assert 0 < made < BULK, f"{made} made: the Lease was not lost mid-sync"
+        await asyncio.sleep(3)  # a window in which a write would show
+        # Requests sent before the cancel may land (at most --apply-concurrency, 16).
+        assert len(await kube.list("v1", "ConfigMap", target)) - made <= 16
+        found = await kube.get(API_VERSION, "Application", "bulk-0", NS)
+        assert found is not None and found["metadata"]["resourceVersion"] == status_version
+    finally:
+        if intruder is not None:
+            intruder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await intruder
+        with contextlib.suppress(KubeApiError):
+            await kube.delete(API_VERSION, "Application", "bulk-0", NS)
+        with contextlib.suppress(KubeApiError):
+            await kube.delete("v1", "Namespace", target)
