@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import ApplicationSource
 from driftless.core.project import Project, ProjectViolationError, check_helm_lookup
 from driftless.render import KubeTarget, helm, wire
@@ -25,6 +26,7 @@ from driftless.render.lookup_proxy import (
     served_type,
     status,
 )
+from driftless.render.lookup_server import Grant
 
 SERVER = "https://kubernetes.default.svc"
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -283,3 +285,30 @@ def test_a_request_whose_lookup_is_not_a_loopback_proxy_is_malformed(lookup: obj
     data["lookup"] = lookup
     with pytest.raises((ValueError, KeyError, TypeError)):
         wire.RenderRequest.from_json(data)
+
+
+def grant(**seen: object) -> Grant:
+    access = LookupAccess("https://127.0.0.1:1", CA, "t")
+    return Grant(access, scope(), expires=0.0, **seen)  # type: ignore[arg-type]
+
+
+def test_a_refused_lookup_names_the_refusal_where_helm_failed() -> None:
+    helm_failed = RenderError("helm template failed: ... forbidden", file="c/t.yaml", line=3)
+    error = grant(refusals=["Secret in namespace a: Secrets are never readable"]).explain(
+        helm_failed
+    )
+    assert isinstance(error, RenderError)
+    assert error.file == "c/t.yaml" and error.line == 3
+    assert "Helm lookup refused: Secret in namespace a" in error.message
+
+
+def test_an_unreachable_destination_makes_the_failure_transient() -> None:
+    helm_failed = RenderError("helm template failed: ... 503", file="c/t.yaml")
+    error = grant(unavailable="cannot reach the API server").explain(helm_failed)
+    assert isinstance(error, TransientError) and not isinstance(error, RenderError)
+    assert "could not read the destination" in error.message
+
+
+def test_a_failure_without_lookup_trouble_is_left_as_it_is() -> None:
+    helm_failed = RenderError("helm template failed: parse error", file="c/t.yaml")
+    assert grant().explain(helm_failed) is helm_failed

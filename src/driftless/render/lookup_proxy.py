@@ -73,6 +73,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -209,7 +210,7 @@ def _check_query(query: str) -> None:
         raise RefusedError(403, f"query parameter {_shown(names[0])} is not supported")
 
 
-def served_type(path: ApiPath, served: list[ServedType]) -> ServedType:
+def served_type(path: ApiPath, served: Sequence[ServedType]) -> ServedType:
     """The served type ``path`` names; ``RefusedError(404)`` when there is none at that scope."""
     for rtype in served:
         if (rtype.group, rtype.version, rtype.plural) == (path.group, path.version, path.resource):
@@ -261,7 +262,7 @@ def status(code: int, message: str) -> JSON:
     }
 
 
-def resource_list(group: str, version: str, served: list[ServedType]) -> JSON:
+def resource_list(group: str, version: str, served: Sequence[ServedType]) -> JSON:
     """The discovery document of one group version (``APIResourceList``), read verbs only."""
     return {
         "kind": "APIResourceList",
@@ -281,13 +282,13 @@ def resource_list(group: str, version: str, served: list[ServedType]) -> JSON:
     }
 
 
-def api_versions(served: list[ServedType]) -> JSON:
+def api_versions(served: Sequence[ServedType]) -> JSON:
     """``/api``: the core group's versions."""
     versions = sorted({rtype.version for rtype in served if rtype.group == ""})
     return {"kind": "APIVersions", "versions": versions, "serverAddressByClientCIDRs": []}
 
 
-def api_groups(served: list[ServedType]) -> JSON:
+def api_groups(served: Sequence[ServedType]) -> JSON:
     """``/apis``: every named group and its versions (the first seen preferred)."""
     groups: dict[str, list[str]] = {}
     for rtype in served:
