@@ -6,9 +6,13 @@ The planner is given one ``Renderer``; it never fetches or renders itself.
   Helm/OCI repository (no git; the chart version is the revision), or the
   app's git repository checked out at the revision, rendered at its path.
   Renders are memoized in a ``RenderCache`` (keyed by everything a render
-  reads, see ``driftless.render.cache``). ``fresh=True`` (a hard refresh)
+  reads, see ``driftless.render.cache``); a plain directory by the git tree
+  id of the app's folder (``GitCache.subtree``), so in a monorepo a commit
+  re-renders only the folders it changed. ``fresh=True`` (a hard refresh)
   asks the repository for its refs now (never the git cache's revision
   cache) and renders again instead of reading the render cache.
+  Git work is shared by every app on a repository (``GitCache``: one
+  ``ls-remote`` and one fetch per poll, one checkout per commit, read-only).
 * ``LocalRenderer`` — push mode's and ``diff --local``'s: a directory on
   disk rendered as it is (uncommitted edits count); the revision is ``local``.
 
@@ -73,9 +77,14 @@ class GitRenderer:
             return Rendered(f"{source.chart}@{wanted}", manifests)
         artifact = await self.git.checkout(source.repo_url, wanted, fresh=fresh)
         app_dir = resolve_app_path(artifact, source.path)
+        subtree = None
+        if self.cache is not None:
+            folder = app_dir.relative_to(artifact.path.resolve()).as_posix()
+            subtree = await self.git.subtree(source.repo_url, artifact.revision, folder)
         manifests = await render(
             source, artifact.path, app_dir, revision=artifact.revision, app_name=app.name,
             namespace=namespace, kube=kube, tools=self.tools, cache=self.cache, fresh=fresh,
+            subtree=subtree,
         )  # fmt: skip
         return Rendered(artifact.revision, manifests)
 

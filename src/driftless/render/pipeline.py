@@ -14,7 +14,11 @@ Contract of ``render(source, tree, app_dir, ...)``:
   destination namespace) Helm's default release namespace; ``kube`` is what
   ``.Capabilities`` reports.
 * With a ``cache``, a render whose ``RenderKey`` was seen is served from it
-  (a deep copy); git renders are cached only when ``revision`` is given.
+  (a copy); git renders are cached only when ``revision`` is given, and keyed
+  by the repository URL and ``revision`` — except a plain-directory render
+  given ``subtree`` (the git tree id of ``app_dir``, see
+  ``sources.subtrees``): it reads nothing outside ``app_dir``, so it is keyed
+  by that id, and survives a commit that changes other folders only.
   Chart-repository renders are keyed by the resolved chart version, so a
   range that starts matching a newer release renders again. ``fresh=True``
   (a hard refresh) never reads the cache: it renders, and stores the new
@@ -91,6 +95,7 @@ async def render(
     cache: RenderCache | None = None,
     fresh: bool = False,
     check_repository: chart_deps.RepositoryCheck | None = None,
+    subtree: str | None = None,
 ) -> list[Manifest]:
     """Render an app's source (see the module contract)."""
     if source.chart:
@@ -110,12 +115,15 @@ async def render(
         )
     key = None
     if cache is not None and revision is not None and not looks_up(source):
+        # The URL too: a commit id names content, but one app's repository must
+        # never be read through another's entry.
+        content = f"{source.repo_url} {revision}"
+        if subtree is not None and renderer is Renderer.DIRECTORY:
+            content = f"{source.repo_url} tree:{subtree}"
         key = cache_key(
             source,
             renderer,
-            # The URL too: a commit id names content, but one app's repository must
-            # never be read through another's entry.
-            content=f"{source.repo_url} {revision}" + (f" {prepared.identity}" if prepared else ""),
+            content=content + (f" {prepared.identity}" if prepared else ""),
             path=path,
             app_name=app_name,
             namespace=namespace,

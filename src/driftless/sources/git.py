@@ -9,6 +9,12 @@ Contract:
   An exact ref name always wins over reading the same string as a range.
 * ``GitCache.checkout(url, revision)`` resolves and returns an ``Artifact``
   whose directory holds the tree of that commit.
+* ``GitCache.subtree(url, commit, path)`` is the git tree id of directory
+  ``path`` of a commit the clone has, when it names that directory's whole
+  content (``subtrees``), else ``None``: one ``git ls-tree`` per commit,
+  shared by every app, the newest ``_INDEXES_KEPT`` commits remembered;
+  local, never fetches, and a git failure is ``None`` (it only costs the
+  caller a cache miss).
 * Cost: at most one ``git ls-remote`` per call (or none, see "revision
   cache"); a fetch only when the commit is not already in the local clone; a
   checkout only when that commit's tree is not already on disk. Apps on the
@@ -108,6 +114,7 @@ from driftless.sources.gitauth import NO_AUTH, GitAuth
 from driftless.sources.gitexec import ALLOWED_PROTOCOLS, GitCommandError, run_git
 from driftless.sources.gitlimits import GitLimits
 from driftless.sources.singleflight import SingleFlight
+from driftless.sources.subtrees import SubtreeIndex
 from driftless.sources.urls import parse_repo_url, redact, repo_cache_key
 
 __all__ = [
@@ -168,6 +175,8 @@ _PRESENT_KEPT = 4096
 # A tree's "last used" mtime is renewed at most this often (well below
 # ``_IN_USE_SECONDS``), so a pass over a known commit costs no syscall storm.
 _TOUCH_SECONDS = 60.0
+# Commits whose directory index (``subtree``) is kept: the current one and a few before.
+_INDEXES_KEPT = 8
 # What git, git-remote-http(s) and ssh print when a server refuses us.
 _AUTH_FAILED = re.compile(
     r"Authentication failed|could not read (Username|Password)|terminal prompts disabled"
@@ -232,6 +241,8 @@ class GitCache:
         # Commits known to be in a URL's clone, with when that was seen.
         self._present: dict[tuple[str, str], float] = {}
         self._touched: dict[Path, float] = {}
+        self._indexes: dict[tuple[str, str], SubtreeIndex] = {}
+        self._indexing: SingleFlight[tuple[str, str], SubtreeIndex] = SingleFlight()
         self.trees = self.root / "trees"
         self.keep_trees = max(1, keep_trees)
         self.limits = limits if limits is not None else GitLimits.from_env()
@@ -274,6 +285,35 @@ class GitCache:
         else:
             await self._checkouts.run((url, sha), lambda: self._checkout(url, sha, tree))
         return Artifact(repo_url=repo_url, revision=sha, path=tree)
+
+    async def subtree(self, repo_url: str, sha: str, path: str) -> str | None:
+        """The tree id of directory ``path`` at commit ``sha`` when it names all of its
+        content, else ``None`` (see the module contract)."""
+        url = self._fetch_url(repo_url)
+        key = (url, sha)
+        index = self._indexes.pop(key, None)
+        if index is None:
+            index = await self._indexing.run(key, lambda: self._index(url, sha))
+        self._indexes[key] = index  # most recently used last
+        while len(self._indexes) > _INDEXES_KEPT:
+            del self._indexes[next(iter(self._indexes))]
+        return index.tree_of(path)
+
+    async def _index(self, url: str, sha: str) -> SubtreeIndex:
+        if not refs.is_full_sha(sha):
+            return SubtreeIndex()
+        # ~ one line per entry; a listing past this is over the checkout limit anyway.
+        cap = self.limits.max_checkout_files * 512 + (1 << 20)
+        try:
+            out = await run_git(
+                ["ls-tree", "-r", "-t", "-z", "--full-tree", "--end-of-options", sha],
+                git_dir=self.root / repo_cache_key(url),
+                time_limit=_LOCAL_TIMEOUT,
+                max_stdout=cap,
+            )
+        except GitCommandError:
+            return SubtreeIndex()
+        return await asyncio.to_thread(SubtreeIndex.parse, out)
 
     def forget_refs(self, repo_url: str) -> int:
         """Drop the revision cache's refs of ``repo_url`` (any URL form of it: the
