@@ -28,6 +28,9 @@ client libraries expect. Rendering (helm, kustomize, Jsonnet, YAML parsing of
 repository content) runs in a second container, ``renderer``
 (``driftless render-server``), which has no token and sees the git/chart
 cache read-only; the two talk over a Unix socket in a shared ``emptyDir``.
+A chart that may Helm ``lookup`` (opted in by app and Project) reaches the
+controller's read-only lookup proxy over the Pod's loopback with a token
+valid for that render only (``render.lookup_proxy``): still no credential.
 Both run as non-root with a read-only root file system, no capabilities,
 no privilege escalation, the runtime's default seccomp profile, and
 resource limits. The controller serves ``/metrics`` on port ``metrics``

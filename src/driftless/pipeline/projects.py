@@ -74,4 +74,7 @@ class PermissiveProjects:
     """Push mode: the allow-everything ``default`` project, whatever the app names."""
 
     async def project_for(self, app: Application) -> Project:
-        return Project.model_validate(default_project(app.namespace))
+        project = Project.model_validate(default_project(app.namespace))
+        # Push mode reads with the user's own credentials: Helm lookup sees what they may.
+        project.spec.allow_helm_lookup = True
+        return project
