@@ -12,6 +12,7 @@ renders are refused.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -27,11 +28,14 @@ from yarl import URL
 from driftless.cli.install import install
 from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
-from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.errors import RenderError, TransientError
+from driftless.core.models import API_VERSION, APPLICATION_KIND, ApplicationSource
 from driftless.core.project import PROJECT_KIND, Project
 from driftless.kube.client import KubeClient
+from driftless.render import KubeTarget, render
+from driftless.render.isolation import LocalRenderServer
 from driftless.render.lookup_proxy import LookupScope
-from driftless.render.lookup_server import LookupProxy
+from driftless.render.lookup_server import LookupProxy, granting
 from driftless.sources.git import GitCache
 from tests.fixtures.git import GitRepo, MakeGitRepo
 from tests.integration.helpers import MIN_WAIT, application, condition
@@ -253,3 +257,53 @@ async def test_the_proxy_refuses_writes_watches_and_other_renders_tokens(
             assert len(grant.refusals) == 9
     finally:
         await proxy.close()
+
+
+async def test_an_unreachable_destination_is_a_transient_failure(tmp_path: Path) -> None:
+    """The proxy's cluster is down: helm's lookup fails, and the render is retried later."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "down", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "u"}}],
+        "current-context": "down",
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+    down = await KubeClient.from_kubeconfig(str(tmp_path / "kubeconfig"))
+    tree = tmp_path / "repo"
+    for name, text in {
+        "reader/Chart.yaml": yaml.safe_dump(CHART),
+        "reader/values.yaml": yaml.safe_dump(reads("team-a")),
+        "reader/templates/copied.yaml": TEMPLATE,
+    }.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    source = ApplicationSource.model_validate(
+        {"repoURL": "file:///repo", "path": "reader", "helm": {"lookup": True}}
+    )
+    everywhere = Project.model_validate({"spec": {"destinations": [{"namespace": "*"}]}})
+    proxy, tools = LookupProxy(down), render_tools()
+    try:
+        scope = LookupScope(everywhere, "https://kubernetes.default.svc")
+        with granting(proxy, scope), pytest.raises(TransientError) as caught:
+            await render(
+                source, tree, tree / "reader", revision=None, app_name="reader",
+                namespace="team-a", kube=KubeTarget("v1.36.3"), tools=tools,
+            )  # fmt: skip
+        assert not isinstance(caught.value, RenderError)
+        assert "Helm lookup could not read the destination" in caught.value.message
+        # Outside a planner's context there is no proxy to grant: a clear refusal.
+        with pytest.raises(RenderError, match="cannot reach the app's destination cluster"):
+            await render(
+                source, tree, tree / "reader", revision=None, app_name="reader",
+                namespace="team-a", kube=KubeTarget("v1.36.3"), tools=tools,
+            )  # fmt: skip
+    finally:
+        await proxy.close()
+        await down.close()
+        if isinstance(tools.isolation, LocalRenderServer):
+            tools.isolation.close()
