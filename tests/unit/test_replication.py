@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
-from driftless.core.deployment import controller_manifests, rbac
+from driftless.cli.main import cli
+from driftless.controller import shutdown
+from driftless.core.deployment import controller_manifests, rbac, safe_strategy
 from driftless.core.replication import replicate_controller
 
 
@@ -58,3 +62,73 @@ def test_the_controller_may_manage_leases_in_its_namespace(scope: str) -> None:
     )
     if scope == "namespace":
         assert role["kind"] == "Role" and role["metadata"]["namespace"] == "driftless"
+
+
+# -- how the controller pods are replaced -------------------------------------------
+
+ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+# What README promises for SIGTERM in every state (controller.shutdown).
+SIGTERM_PROMISE_SECONDS = 5
+
+
+def _dry_run(*args: str) -> dict:  # type: ignore[type-arg]
+    result = CliRunner().invoke(cli, ["install", "--dry-run", *args])
+    assert result.exit_code == 0, result.output
+    docs = [d for d in yaml.safe_load_all(result.output) if d and d["kind"] == "Deployment"]
+    return next(d for d in docs if d["metadata"]["name"] == "driftless-controller")
+
+
+def test_one_controller_holds_no_lease_so_it_is_recreated_never_overlapped() -> None:
+    assert _dry_run()["spec"]["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize("args", [("--replicas", "3"), ("--replicas", "2", "--shards", "1")])
+def test_replicas_holding_leases_are_rolled_one_new_pod_before_an_old_one_goes(
+    args: tuple[str, ...],
+) -> None:
+    assert _dry_run(*args)["spec"]["strategy"] == ROLLING
+
+
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_sigterm_ends_the_controller_well_before_the_kubelet_kills_it(replicas: int) -> None:
+    pod = _dry_run("--replicas", str(replicas))["spec"]["template"]["spec"]
+    worst = (
+        shutdown.DEFAULT_GRACE_SECONDS
+        + shutdown.CANCEL_WAIT_SECONDS
+        + shutdown.LEASES_SECONDS
+        + 2 * shutdown.CLOSE_STEP_SECONDS
+    )
+    assert worst <= SIGTERM_PROMISE_SECONDS
+    # Twice the promise: a loaded node still frees the Leases instead of being SIGKILLed.
+    assert pod["terminationGracePeriodSeconds"] >= 2 * SIGTERM_PROMISE_SECONDS
+
+
+def _sharded() -> dict:  # type: ignore[type-arg]
+    return _deployment(replicate_controller(controller_manifests("driftless"), 3, 32))
+
+
+@pytest.mark.parametrize(
+    ("live", "rolled"),
+    [
+        (None, True),  # a first install: nothing to overlap
+        ("sharded", True),  # Leases on both sides
+        ("plain", False),  # one Lease-less controller: stopped first
+        ({}, False),  # something unreadable counts as Lease-less
+        ({"spec": {"template": {"spec": {"containers": "x"}}}}, False),
+        ({"spec": {"template": {"spec": {"containers": [{"name": "controller"}]}}}}, False),
+    ],
+)
+def test_a_rollout_from_pods_without_leases_is_recreate(live: object, rolled: bool) -> None:
+    known = {"sharded": _sharded(), "plain": _deployment(controller_manifests("driftless"))}
+    current = known.get(live, live) if isinstance(live, str) else live
+    wanted = _sharded()
+    before = repr(wanted)
+    chosen = safe_strategy(current, wanted)  # type: ignore[arg-type]
+    assert chosen["spec"]["strategy"] == (ROLLING if rolled else {"type": "Recreate"})
+    assert repr(wanted) == before  # pure
+    assert {**chosen["spec"], "strategy": None} == {**wanted["spec"], "strategy": None}
+
+
+def test_going_back_to_one_controller_is_recreate_whatever_runs() -> None:
+    plain = _deployment(controller_manifests("driftless"))
+    assert safe_strategy(_sharded(), plain)["spec"]["strategy"] == {"type": "Recreate"}

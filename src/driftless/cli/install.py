@@ -32,6 +32,7 @@ from driftless.core.deployment import (
     all_server_rbac,
     binds_this_install,
     controller_manifests,
+    safe_strategy,
     server_manifests,
 )
 from driftless.core.project import DEFAULT_PROJECT, default_project
@@ -180,6 +181,10 @@ async def install_command(
     async def run(client: KubeClient) -> list[str]:
         lines = await install(client, namespace=namespace, scope=scope)
         for obj in controller:
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"] == NAME:
+                # Pods without Leases are replaced by Recreate, never rolled over.
+                live = await client.get("apps/v1", "Deployment", NAME, namespace)
+                obj = safe_strategy(live, obj)
             await client.apply(obj, field_manager=FIELD_MANAGER)
             lines.append(f"{obj['kind'].lower()}/{obj['metadata']['name']} applied")
         if controller:

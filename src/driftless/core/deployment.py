@@ -38,6 +38,14 @@ resource limits. The controller serves ``/metrics`` on port ``metrics``
 (the Applications are listed); the server serves its ``/metrics`` on a port
 of its own, ``metrics`` (8084), not on the Service's.
 
+Updates (``strategy``, ``safe_strategy``): ``Recreate`` for one controller
+(it holds no Lease, so an old and a new pod must never overlap),
+``RollingUpdate`` (one pod more, none less) for replicas that hold Leases
+(``core.replication``); a rollout from Lease-less pods to Lease-holding ones
+is ``Recreate`` too (``driftless install`` reads the live Deployment). The
+pod gets ``terminationGracePeriodSeconds`` 15: SIGTERM ends the controller
+within ~5 s, so the kubelet's SIGKILL never cuts the release of its Leases.
+
 The server (``driftless-server``) has its own ServiceAccount and a pod of the
 same shape: the ``server`` container alone holds the token; its ``renderer``
 renders the diffs and manifests the UI shows, with no token, reading the
@@ -95,6 +103,9 @@ RENDER_SOCKET = f"{SOCKET_DIR}/render.sock"
 CACHE_DIR = "/cache"
 USER_ID = 65532
 TOKEN_SECONDS = 3607  # what the kubelet uses for automounted tokens
+# SIGTERM ends the controller within ~5 s in every state (``controller.shutdown``):
+# Kubernetes' SIGKILL comes well after, so the Leases are always freed, not left to expire.
+CONTROLLER_GRACE_SECONDS = 15
 _RULES_ALL = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 _RBAC_API = "rbac.authorization.k8s.io"
 
@@ -332,21 +343,61 @@ def _pod_spec(account: str, main: JSON, image: str) -> JSON:
 
 
 def _deployment(meta: JSON, namespace: str, image: str, scope: Scope) -> JSON:
+    pod = _pod_spec(NAME, _controller(namespace, image, scope), image)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta,
         "spec": {
             "replicas": 1,
-            # One writer at a time: a rolling update would briefly run two controllers.
-            "strategy": {"type": "Recreate"},
+            # One replica runs without Leases (``--shards``): see ``strategy``.
+            "strategy": strategy(leases=False),
             "selector": {"matchLabels": LABELS},
             "template": {
                 "metadata": {"labels": LABELS},
-                "spec": _pod_spec(NAME, _controller(namespace, image, scope), image),
+                "spec": {**pod, "terminationGracePeriodSeconds": CONTROLLER_GRACE_SECONDS},
             },
         },
     }
+
+
+def strategy(*, leases: bool) -> JSON:
+    """The controller Deployment's update strategy: rolling only where pods hold Leases.
+
+    Controllers with Leases (``--shards``/``--ha``) may overlap: an app is
+    reconciled only under its shard's Lease, and replicas started with another
+    number of shards all stand by while both are alive. So a new pod comes up
+    (and becomes ready) before an old one is stopped: no pause in reconciling.
+    A controller without Leases reconciles every app whatever else runs, so
+    an old and a new one side by side would both write: ``Recreate`` stops the
+    old pod first.
+    """
+    if not leases:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+def holds_leases(deployment: JSON | None) -> bool:
+    """Whether the pods of a controller ``deployment`` (as applied or live) hold Leases."""
+    pod = (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod.get("containers")
+    for container in containers if isinstance(containers, list) else []:
+        if isinstance(container, dict) and container.get("name") == "controller":
+            args = container.get("args")
+            return isinstance(args, list) and ("--shards" in args or "--ha" in args)
+    return False
+
+
+def safe_strategy(live: JSON | None, wanted: JSON) -> JSON:
+    """``wanted`` (the controller Deployment) with a strategy safe from the ``live`` one.
+
+    A rollout runs with the new spec's strategy, so one from pods without
+    Leases (one replica) to pods with Leases (``--replicas N``) would overlap
+    a controller that ignores Leases with those that obey them: that rollout
+    is ``Recreate``. Pure; ``wanted`` is not changed.
+    """
+    leases = holds_leases(wanted) and (live is None or holds_leases(live))
+    return {**wanted, "spec": {**wanted["spec"], "strategy": strategy(leases=leases)}}
 
 
 # ---------------------------------------------------------------- the API server

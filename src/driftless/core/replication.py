@@ -11,11 +11,11 @@ that share the apps in ``shards`` shards (``controller.shards``):
   election, one active replica and hot standbys);
 * RBAC needs nothing more: both scopes of ``core.deployment`` already grant
   the controller every verb in its own namespace, where the Leases live;
-* the update strategy stays ``Recreate``: during a rolling update old and
-  new pods would run side by side, which the Leases make safe only while
-  both use the same number of shards — an upgrade that changes ``--shards``
-  would briefly map apps to shards two ways. Availability during failures is
-  what the replicas give; an upgrade still stops the controllers briefly.
+* the update strategy is ``RollingUpdate`` (``core.deployment.strategy``):
+  old and new pods side by side are safe under the Leases, also when an
+  upgrade changes ``--shards`` (replicas disagreeing on it all stand by until
+  the old ones are gone: an upgrade that changes ``--shards`` pauses
+  reconciling while old and new pods are mixed, one that keeps it does not).
 
 With ``replicas == 1`` the Deployment is returned unchanged (no Leases at all).
 """
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+
+from driftless.core import deployment as controller_deployment
 
 JSON = dict[str, Any]
 
@@ -41,6 +43,7 @@ def replicated(deployment: JSON, replicas: int, shards: int = DEFAULT_SHARDS) ->
     result = copy.deepcopy(deployment)
     spec = result["spec"]
     spec["replicas"] = replicas
+    spec["strategy"] = controller_deployment.strategy(leases=True)
     container = next(c for c in spec["template"]["spec"]["containers"] if c["name"] == "controller")
     container["args"] = [*container["args"], "--shards", str(shards)]
     container["env"] = [*container.get("env", []), POD_NAME_ENV]
