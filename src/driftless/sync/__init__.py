@@ -19,6 +19,11 @@ Phases
     refusing a request (RBAC, admission, schema) is such a failure; the API
     server being unreachable, throttling or losing a write race is not: the
     pass ends where it got to and the step is sent again by a later pass.
+    A change to a live object is validated before anything is written (the
+    plan's dry-run); an object that does not exist yet is validated by the
+    apply that creates it (``sync.execute``): a refused one fails the
+    operation naming it and the server's message, its wave's other objects
+    and the earlier waves stay applied, later waves and pruning do not run.
 
 Tasks
     Each rendered object is a task of the ``Sync`` phase, unless it carries

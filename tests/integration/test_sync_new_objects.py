@@ -1,0 +1,109 @@
+"""A new object is validated by the apply that creates it; a change to a live one by a dry-run.
+
+``sync.execute`` sends no dry-run for an object that does not exist yet (it
+would cost the API server as much as the create and predict nothing a diff
+needs). What a user must still see, on the real control plane:
+
+* an invalid *new* object in a 50-object app: the operation fails naming the
+  object, its file and the API server's message; the earlier wave and the
+  other objects of its own wave are applied and each says so in the
+  operation's results; nothing is pruned and no later wave runs;
+* an invalid *change* to a live object: refused before anything is written
+  (the plan's dry-run), as before.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from driftless.controller.manager import Controller
+from driftless.kube.client import KubeClient
+from tests.fixtures.git import MakeGitRepo
+from tests.integration.helpers import (
+    application,
+    condition,
+    create_app,
+    ready,
+    ready_false_with,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+JSON = dict[str, object]
+
+
+def configmap(name: str, wave: int, data: str = "{key: value}") -> str:
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+        f"  annotations: {{driftless.dev/sync-wave: '{wave}'}}\ndata: {data}\n"
+    )
+
+
+def results(app: JSON) -> dict[str, JSON]:
+    """The operation's result of each object, by name."""
+    state = (app.get("status") or {}).get("operationState") or {}  # type: ignore[attr-defined]
+    return {r["name"]: r for r in state.get("resources") or []}
+
+
+def operation_failed(app: JSON) -> bool:
+    state = (app.get("status") or {}).get("operationState") or {}  # type: ignore[attr-defined]
+    return bool(state.get("phase") == "Failed")
+
+
+async def test_an_invalid_new_object_fails_the_sync_naming_it_and_prunes_nothing(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("newbad")
+    # Synced first with an object the next commit drops: pruning would delete it.
+    repo = make_git_repo({"old.yaml": configmap("old", 0)})
+    app = application(name, repo.url)
+    app["spec"]["syncPolicy"]["automated"]["prune"] = True
+    await create_app(kube, app)
+    await wait_for(kube, name, ready)
+
+    # 50 objects: wave 0 (30), wave 1 (19 valid + 1 the schema refuses), wave 2 (1).
+    files = {f"w0-{i:02d}.yaml": configmap(f"w0-{i:02d}", 0) for i in range(30)}
+    files |= {f"w1-{i:02d}.yaml": configmap(f"w1-{i:02d}", 1) for i in range(19)}
+    files["w1-bad.yaml"] = configmap("w1-bad", 1, data="5")  # data must be a map
+    files["w2.yaml"] = configmap("w2", 2)
+    repo.commit(files, "fifty objects, one invalid", delete=["old.yaml"])
+
+    app_now = await wait_for(kube, name, operation_failed, timeout=60, what="a failed sync")
+    message = str(app_now["status"]["operationState"]["message"])
+    assert f"ConfigMap {name}/w1-bad" in message
+    assert "w1-bad.yaml" in message
+    assert "data" in message  # the API server's own words about the refused field
+    found = condition(app_now, "Ready")
+    assert found is not None and found["status"] == "False"
+    assert found["reason"] == "SyncFailed" and f"{name}/w1-bad" in str(found["message"])
+
+    by_name = results(app_now)
+    assert by_name["w1-bad"]["status"] == "SyncFailed"
+    assert "data" in str(by_name["w1-bad"]["message"])
+    for obj in [f"w0-{i:02d}" for i in range(30)] + [f"w1-{i:02d}" for i in range(19)]:
+        assert by_name[obj]["status"] == "Synced", obj
+        assert await kube.get("v1", "ConfigMap", obj, name) is not None, obj
+    assert await kube.get("v1", "ConfigMap", "w1-bad", name) is None
+    # The wave after the failure never ran, and the orphan was not pruned.
+    assert await kube.get("v1", "ConfigMap", "w2", name) is None
+    assert await kube.get("v1", "ConfigMap", "old", name) is not None
+    assert "old" not in by_name or by_name["old"]["status"] != "Pruned"
+
+
+async def test_an_invalid_change_to_a_live_object_applies_nothing(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("livebad")
+    repo = make_git_repo({"a.yaml": configmap("a", 0), "b.yaml": configmap("b", 0)})
+    await create_app(kube, application(name, repo.url, interval="2s"))
+    await wait_for(kube, name, ready)
+
+    # "a" changes validly, "b" (live) invalidly: the dry-run refuses "b" before any write.
+    repo.commit({"a.yaml": configmap("a", 0, "{key: changed}"), "b.yaml": configmap("b", 0, "5")})
+    app = await wait_for(kube, name, ready_false_with("ValidationFailed"), timeout=60)
+    found = condition(app, "Ready")
+    assert found is not None and f"ConfigMap {name}/b" in str(found["message"])
+    live = await kube.get("v1", "ConfigMap", "a", name)
+    assert live is not None and live["data"] == {"key": "value"}
