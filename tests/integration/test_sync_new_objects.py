@@ -107,3 +107,24 @@ async def test_an_invalid_change_to_a_live_object_applies_nothing(
     assert found is not None and f"ConfigMap {name}/b" in str(found["message"])
     live = await kube.get("v1", "ConfigMap", "a", name)
     assert live is not None and live["data"] == {"key": "value"}
+
+
+async def test_a_refused_new_secret_never_shows_its_value(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("newleak")
+    leak = "hunter2-new-secret"
+    # Not dry-run (it does not exist): its apply is refused, echoing the bad value.
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n"
+        f"stringData:\n  password: {{nested: {leak}}}\n"
+    )
+    repo = make_git_repo({"a.yaml": configmap("a", 0), "secret.yaml": secret})
+    await create_app(kube, application(name, repo.url))
+    app = await wait_for(kube, name, operation_failed, timeout=60, what="a failed sync")
+    assert f"Secret {name}/token" in str(app["status"]["operationState"]["message"])
+    assert results(app)["token"]["status"] == "SyncFailed"
+    assert leak not in str(app["status"])
+    events = await kube.list("v1", "Event", app["metadata"]["namespace"])
+    mine = [e for e in events if (e.get("involvedObject") or {}).get("name") == name]
+    assert mine and all(leak not in str(e.get("message")) for e in mine)
