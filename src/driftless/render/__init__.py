@@ -11,7 +11,9 @@ Public surface (everything else is private to the package)::
 Modules, one concept each: ``detect`` (which renderer), ``directory``,
 ``kustomize`` (+ ``kustomize_paths``, the repository fence), ``helm``
 (+ ``helm_hooks``, ``chart_repo``, ``chart_http``, ``chart_versions``,
-``chart_deps``: a chart's dependencies from chart repositories),
+``chart_deps``: a chart's dependencies from chart repositories;
+``lookup_proxy``/``lookup_server``: the read-only proxy Helm ``lookup`` reads
+the destination through, when an app and its Project opt in),
 ``jsonnet``, ``cache``, ``exec`` (the only place that starts a process),
 ``scratch`` (private copies of trees), ``manifests``/``yaml_docs`` (checks and
 bounded parsing shared by all renderers), ``pipeline`` (the entry point).
