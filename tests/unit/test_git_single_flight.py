@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,29 @@ async def test_a_fresh_resolve_does_not_take_an_answer_asked_before_it(
     assert await cache.resolve(repo.url, "main", fresh=True) == second
     release.set()
     await early
+
+
+async def test_apps_refreshed_together_share_one_ls_remote(
+    tmp_path: Path, make_git_repo: MakeGitRepo
+) -> None:
+    repo = make_git_repo({"cm.yaml": CM.format(value="1")})
+    cache = GitCache(tmp_path / "cache", allow_local=True, revision_ttl=3600)
+    await cache.resolve(repo.url, "main")
+    second = repo.commit({"cm.yaml": CM.format(value="2")})
+    seen = time.monotonic()  # the controller sees every app's refresh annotation now
+
+    async def refreshed_pass() -> str:
+        cache.forget_refs(repo.url, since=seen)
+        return await cache.resolve(repo.url, "main")
+
+    assert set(await asyncio.gather(*(refreshed_pass() for _ in range(APPS)))) == {second}
+    assert cache.stats.ls_remotes == 2
+    # One after another too: the answer asked after the request satisfies it.
+    for _ in range(3):
+        assert await refreshed_pass() == second
+    assert cache.stats.ls_remotes == 2
+    # A request seen after that answer asks again.
+    third = repo.commit({"cm.yaml": CM.format(value="3")})
+    cache.forget_refs(repo.url, since=time.monotonic())
+    assert await cache.resolve(repo.url, "main") == third
+    assert cache.stats.ls_remotes == 3

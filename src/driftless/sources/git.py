@@ -230,6 +230,8 @@ class GitCache:
         self._forgotten: dict[str, float] = {}
         # A failed ls-remote, remembered like an answer (see "Revision cache").
         self._refs_failed: dict[str, tuple[float, SourceFailure]] = {}
+        # When the newest ls-remote of each URL started.
+        self._asking: dict[str, float] = {}
         # Single-flight runs: ls-remote by (URL, forget generation); lookups by commit;
         # checkouts by (URL, commit).
         self._ls_remotes: SingleFlight[tuple[str, int], refs.RemoteRefs] = SingleFlight()
@@ -315,17 +317,27 @@ class GitCache:
             return SubtreeIndex()
         return await asyncio.to_thread(SubtreeIndex.parse, out)
 
-    def forget_refs(self, repo_url: str) -> int:
+    def forget_refs(self, repo_url: str, *, since: float | None = None) -> int:
         """Drop the revision cache's refs of ``repo_url`` (any URL form of it: the
         ``core.repourl`` key is compared), so the next resolve asks the repository;
         returns how many entries went. An ``ls-remote`` already in flight then is not
-        cached either (it may predate the push). A webhook's push calls it."""
+        cached either (it may predate the push). A webhook's push calls it.
+
+        ``since`` (a ``time.monotonic()`` value: when this process first saw the
+        request to look again, e.g. an app's refresh annotation): an answer for
+        ``repo_url`` asked at or after it, or an ``ls-remote`` started at or after
+        it, already satisfies the request and is kept (returns 0), so N apps
+        refreshed together share one ``ls-remote`` instead of each forgetting the
+        answer the previous one just got.
+        """
         try:
             key = parse_repo_url(repo_url).key
         except SourceError:
             return 0
-        self._forgotten.pop(key, None)
-        self._forgotten[key] = time.monotonic()
+        if since is not None and self._asked_since(repo_url, key, since):
+            return 0
+        cutoff = time.monotonic() if since is None else since
+        self._forgotten[key] = max(cutoff, self._forgotten.pop(key, cutoff))
         while len(self._forgotten) > _FORGOTTEN_KEPT:
             del self._forgotten[next(iter(self._forgotten))]
         stale = [url for url in self._refs if parse_repo_url(url).key == key]
@@ -336,6 +348,19 @@ class GitCache:
         # Later callers start a new ls-remote instead of joining one asked before now.
         self._generation[key] = self._generation.get(key, 0) + 1
         return len(stale)
+
+    def _asked_since(self, repo_url: str, key: str, since: float) -> bool:
+        """Whether the refs of ``repo_url`` were asked for at or after ``since`` (a cached
+        answer or failure, or the ``ls-remote`` that a resolve would join now)."""
+        try:
+            url = parse_repo_url(repo_url).check_fetchable()
+        except SourceError:
+            return False
+        for remembered in (self._refs.get(url), self._refs_failed.get(url)):
+            if remembered is not None and remembered[0] >= since:
+                return True
+        flight = (url, self._generation.get(key, 0))
+        return self._ls_remotes.in_flight(flight) and self._asking.get(url, -1.0) >= since
 
     async def commit_info(self, repo_url: str, sha: str) -> CommitInfo | None:
         """Author, date and message (first 4 KiB) of commit ``sha`` if the clone has it.
@@ -485,6 +510,8 @@ class GitCache:
             if failed is not None and now - failed[0] < self.revision_ttl:
                 raise _copy_error(failed[1])
         flight = (url, self._generation.get(key, 0))
+        if fresh or not self._ls_remotes.in_flight(flight):
+            self._asking[url] = time.monotonic()  # this call starts the ls-remote
         return await self._ls_remotes.run(flight, lambda: self._ask_refs(url, key), join=not fresh)
 
     async def _ask_refs(self, url: str, key: str) -> refs.RemoteRefs:
