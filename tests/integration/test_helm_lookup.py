@@ -236,6 +236,9 @@ async def test_the_proxy_refuses_writes_watches_and_other_renders_tokens(
             assert code == 200 and body["data"] == {"value": "from-cluster"}
             stale = {"Authorization": f"Bearer {finished.access.token}"}
             assert (await call("GET", settings, stale))[0] == 401
+            async with proxy.grant(scope, 0.0) as expired:  # a render past its deadline
+                late = {"Authorization": f"Bearer {expired.access.token}"}
+                assert (await call("GET", settings, late))[0] == 401
             assert (await call("GET", settings, {}))[0] == 401
             assert (await call("GET", settings, {"Authorization": "Bearer guessed"}))[0] == 401
             for method in ("POST", "PUT", "PATCH", "DELETE"):
