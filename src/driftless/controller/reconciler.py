@@ -10,6 +10,9 @@ Guarantees:
   object of the render (fetch, render, discovery, server-side dry-run).
 * An unchanged app costs reads only: the status is written only when it
   changed, objects only when they differ from git.
+* A resync of an app where nothing changed since its last settled full
+  pass skips the plan altogether (``controller.fastpath``: the conditions,
+  and the periodic full pass that stays the safety net).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from driftless import __version__
+from driftless.controller import fastpath
 from driftless.controller.destinations import Destination, Destinations
 from driftless.controller.events import EventRecorder, events_for
 from driftless.controller.repeats import Repeats
@@ -91,7 +96,8 @@ class Reconciler:
         self.git = git
         self.tools = tools
         self.home = home
-        self.projects = ClusterProjects(client, home)
+        # Projects from a watch of ``home``: no GET per plan (falls back to GETs if refused).
+        self.projects = ClusterProjects(client, home, watched=True)
         self.planner = Planner(
             client, self._renderer(), self.projects, concurrency=concurrency, cache=cache,
             home=home,
@@ -113,6 +119,8 @@ class Reconciler:
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         # Many apps failing alike (git host down) log one line per backoff step.
         self.repeats = Repeats(log)
+        # The last settled full pass of each app (``controller.fastpath``).
+        self.fast = fastpath.Memory()
 
     async def reconcile(
         self, raw: dict[str, Any], *, default_interval: float, hard: bool = False
@@ -132,19 +140,24 @@ class Reconciler:
             await self._write_status(raw, outcomes.failed(raw, err))
             return outcomes.Outcome(requeue_after=default_interval, error=err)
         interval = outcomes.interval_of(app, default_interval)
+        key = (app.namespace, app.name)
         try:
-            run = await self._run(app, fresh=hard)
+            run = await self._run(app, raw, fresh=hard)
         except DriftlessError as err:
+            self.fast.forget(key)
             label = f"app {app.namespace}/{name}"
             message = f"{err.reason}: {redact(str(err))}"
             self.repeats.log(logging.INFO, (app.namespace, name), label, message)
             await self._write_failure(raw, app, err)
             return outcomes.Outcome(requeue_after=interval, error=err)
+        if run is None:  # the fast path: nothing changed since the last settled pass
+            return outcomes.after_run(raw.get("status") or {}, interval, False, 0.0)
         paused = run.interrupted.message if run.interrupted is not None else None
         status = outcomes.succeeded(
             app, run.plan, operation=run.state, history=run.history, paused=paused
         )
-        await self._write_status(raw, status, run=run)
+        shown = await self._write_status(raw, status, run=run)
+        self._remember(app, run, shown)
         if ops.terminate_request(app) is not None:
             # Served by this pass, or stale (it names no running operation):
             # never left behind to stop a later operation.
@@ -199,6 +212,7 @@ class Reconciler:
         self._remote_planners.clear()
         self._retired.clear()
         await self.destinations.close()
+        await self.projects.close()
 
     def _renderer(self) -> Renderer:
         # Each planner has its own bounded render cache, dropped with the planner.
@@ -290,14 +304,112 @@ class Reconciler:
         await planner.close()
         await self.destinations.release(planner.client)
 
-    async def _run(self, app: Application, *, fresh: bool = False) -> RunResult:
+    async def _run(
+        self, app: Application, raw: dict[str, Any], *, fresh: bool = False
+    ) -> RunResult | None:
         """Plan, then start, advance or end a sync operation as policy and requests say.
 
         The status always compares with the current target revision, also while
         an operation of an older revision runs (see ``driftless.sync``).
+        None: the fast path was taken (``controller.fastpath``), nothing to report.
         """
         async with self.using_planner(app) as planner:
-            return await self._run_on(planner, app, fresh)
+            if await self._unchanged(planner, app, raw, fresh):
+                return None
+            before = await self._environment(planner, app)
+            result = await self._run_on(planner, app, fresh)
+            after = await self._environment(planner, app)
+            if before is not None and before == after:
+                result.snapshot = _snapshot_of(app, raw, result.plan, before)
+            return result
+
+    # -- the fast path (controller.fastpath) ------------------------------
+
+    async def _unchanged(
+        self, planner: Planner, app: Application, raw: dict[str, Any], hard: bool
+    ) -> bool:
+        """Is this resync answered by the app's last settled full pass?"""
+        key = (app.namespace, app.name)
+        record = self.fast.get(key)
+        if record is None:
+            return False
+        blocker = fastpath.app_blocker(app, raw, hard)
+        if blocker is None:
+            now = await self._snapshot_now(planner, app, raw, record.snapshot)
+            decision = fastpath.decide(record, now, raw.get("status") or {}, time.monotonic())
+        else:
+            decision = fastpath.Decision(False, blocker)
+        if not decision.fast:
+            log.debug("app %s/%s: full reconcile: %s", app.namespace, app.name, decision.reason)
+            return False
+        self.fast.took(key)
+        log.debug("app %s/%s: fast path, nothing changed", app.namespace, app.name)
+        return True
+
+    async def _snapshot_now(
+        self, planner: Planner, app: Application, raw: dict[str, Any], old: fastpath.Snapshot
+    ) -> fastpath.Snapshot | None:
+        """The snapshot of the app now, over the objects ``old`` covers; None: unknown."""
+        project_version = self.projects.version(app.spec.project)
+        cache = planner.live.cache
+        if project_version is None or cache is None:
+            return None
+        objects = []
+        for object_key, _ in old.objects:
+            api_version, kind, namespace, name = object_key
+            if not cache.synced(api_version, kind):
+                return None  # not watched (any more): only a full pass can tell
+            live = cache.get(api_version, kind, namespace, name)
+            objects.append((object_key, fastpath.live_version(live)))
+        environment = await self._environment(planner, app)
+        if environment is None:
+            return None
+        source = app.spec.source
+        try:
+            # As the render resolves it: the same ls-remote or revision cache.
+            revision = await self.git.resolve(source.repo_url, source.target_revision)
+        except DriftlessError:
+            return None  # the full path reports it
+        return fastpath.Snapshot(
+            revision=revision,
+            generation=app.generation,
+            annotations=fastpath.annotations_of(raw),
+            project_version=project_version,
+            environment=environment,
+            objects=tuple(objects),
+        )
+
+    async def _environment(self, planner: Planner, app: Application) -> tuple[object, ...] | None:
+        """What else a plan depends on: Project, destination, Capabilities, health checks."""
+        project_version = self.projects.version(app.spec.project)
+        if project_version is None:
+            return None
+        try:
+            target = await planner.kube_target()
+            registry = await planner.health_checks.registry(app.namespace)
+        except DriftlessError:
+            return None
+        settings = (__version__, self.home, self.concurrency)
+        client = id(planner.client)  # a replaced destination client is a new planner
+        custom = tuple(registry.custom_checks)
+        return (project_version, settings, planner.server_url, client, target, custom)
+
+    def _remember(self, app: Application, run: RunResult, shown: dict[str, Any] | None) -> None:
+        """Keep this full pass for the fast path if it ended settled, else forget the app."""
+        key = (app.namespace, app.name)
+        automated = app.spec.sync_policy.automated is not None
+        quiet = (
+            run.started is None and run.ended is None and not run.advanced and not run.healed
+            and run.interrupted is None and run.wait <= 0 and not run.running
+        )  # fmt: skip
+        if (
+            run.snapshot is None
+            or shown is None
+            or not fastpath.settled(shown, automated=automated, quiet=quiet)
+        ):
+            self.fast.forget(key)
+            return
+        self.fast.remember(key, run.snapshot, shown, time.monotonic())
 
     async def _run_on(self, planner: Planner, app: Application, fresh: bool) -> RunResult:
         """``_run`` on the planner of the app's destination."""
@@ -424,6 +536,7 @@ class Reconciler:
                 applied = await StatusInventory(app).read()
                 orphans = await find_orphans(planner.client, app.namespace, app.name, applied)
                 deleted = await prune_objects(planner.client, orphans)
+            self.fast.forget((app.namespace, app.name))
         except (DriftlessError, PydanticValidationError) as exc:
             log.warning(
                 "app %s/%s: cannot delete its resources: %s",
@@ -450,12 +563,16 @@ class Reconciler:
 
     async def _write_status(
         self, raw: dict[str, Any], status: dict[str, Any], *, run: RunResult | None = None
-    ) -> None:
-        """Patch the status subresource (skipped when nothing changed) and record events."""
+    ) -> dict[str, Any] | None:
+        """Patch the status subresource (skipped when nothing changed) and record events.
+
+        Returns the status as the app shows it now (None: the app is gone).
+        """
         meta = raw.get("metadata", {})
         await self._record_events(raw, status, run)
         if outcomes.same_status(raw.get("status") or {}, status):
-            return
+            shown: dict[str, Any] = raw.get("status") or {}
+            return shown
         # Replace the whole status: a merge patch would keep fields that are gone
         # from the new status (a finished operation's cursor, an old message).
         replace: list[dict[str, Any]] = [{"op": "add", "path": "/status", "value": status}]
@@ -469,8 +586,10 @@ class Reconciler:
                 subresource="status",
             )
         except KubeNotFoundError:
-            return  # deleted while we worked: nothing to report on
+            return None  # deleted while we worked: nothing to report on
         self._written[_app_key(written)] = written
+        written_status: dict[str, Any] = written.get("status") or {}
+        return written_status
 
     def _freshest(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The newer of ``raw`` and the object our last status write returned.
@@ -591,6 +710,8 @@ class RunResult:
     wait: float = 0.0
     # A transient API failure that ended this pass's sync step early.
     interrupted: DriftlessError | None = None
+    # What the plan saw (``controller.fastpath``); None: something moved while it planned.
+    snapshot: fastpath.Snapshot | None = None
 
     @property
     def running(self) -> bool:
@@ -611,6 +732,29 @@ def unused_remote(
 ) -> set[tuple[str, str]]:
     """The remote planners no owned app uses (an app's planner: ``planner_of``). Pure."""
     return planners - {planner for app, planner in planner_of.items() if owned(app)}
+
+
+def _snapshot_of(
+    app: Application, raw: dict[str, Any], plan: Plan, environment: tuple[object, ...]
+) -> fastpath.Snapshot:
+    """The snapshot of a full pass: the live objects as its plan compared them."""
+    entries = [
+        ((s.desired.api_version, s.desired.ref.kind, s.desired.ref.namespace, s.desired.ref.name),
+         fastpath.live_version(s.live))
+        for s in plan.states
+    ]  # fmt: skip
+    entries += [
+        ((o.api_version, o.ref.kind, o.ref.namespace, o.ref.name), fastpath.live_version(o.live))
+        for o in plan.orphans
+    ]
+    return fastpath.Snapshot(
+        revision=plan.revision,
+        generation=app.generation,
+        annotations=fastpath.annotations_of(raw),
+        project_version=str(environment[0]),
+        environment=environment,
+        objects=fastpath.objects_of(entries),
+    )
 
 
 def _app_key(obj: dict[str, Any]) -> tuple[str, str]:
