@@ -15,6 +15,8 @@ sends no dry-run: a no-op reconcile costs memory lookups instead of requests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections import OrderedDict
@@ -39,13 +41,19 @@ class LiveReader:
         objects exist (the first sync creates them; drift must be seen afterwards)."""
         if self.cache is None:
             return
-        for api_version, kind in sorted(kinds):
-            if self.cache.synced(api_version, kind):
-                continue
-            try:
-                await self.cache.ensure(api_version, kind)
-            except (UnknownKindError, TimeoutError):
-                continue  # not served yet (its CRD comes with this sync): polled instead
+        cache = self.cache
+
+        async def ensure(api_version: str, kind: str) -> None:
+            # Not served yet (its CRD comes with this sync): polled instead.
+            with contextlib.suppress(UnknownKindError, TimeoutError):
+                await cache.ensure(api_version, kind)
+
+        # The kinds' first lists run together: each is a round trip before any compare.
+        missing = [key for key in sorted(kinds) if not cache.synced(*key)]
+        outcomes = await asyncio.gather(*(ensure(*key) for key in missing), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str) -> JSON | None:
         if self.cache is not None and not self.fresh:
