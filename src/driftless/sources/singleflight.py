@@ -14,8 +14,10 @@ Contract of ``SingleFlight.run(key, work)``:
 * Cancelling one waiter does not cancel the work while other waiters remain
   (each awaits it through ``asyncio.shield``); when the last waiter goes, the
   work is cancelled (nobody wants its result, and shutdown must not wait for
-  it) and the key is freed at once, so a later caller starts afresh instead
-  of joining a dying run.
+  it), that caller returns once the work has ended (its clean-up, such as
+  killing a git process, is done: nothing outlives the call), and the key is
+  freed at once, so a later caller starts afresh instead of joining a dying
+  run.
 * Event-loop only; not thread-safe.
 """
 
@@ -63,6 +65,8 @@ class SingleFlight(Generic[K, V]):
                 # The last one waiting: nobody wants the result any more.
                 self._forget(key, flight)
                 flight.task.cancel()
+                # Nothing outlives the call: the work's own clean-up (a killed git) ends first.
+                await asyncio.wait([flight.task])
             raise
         finally:
             flight.waiters -= 1
