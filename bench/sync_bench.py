@@ -171,7 +171,10 @@ async def bench_sync(
         raw = await fetch_app(client, name)
         await reconciler.reconcile(raw, default_interval=3600)
         op = (raw.get("status") or {}).get("operationState") or {}
-        if op.get("phase") == "Succeeded" and raw["status"]["sync"]["status"] == "Synced":
+        # A rollout still progressing is polled every pass: not a no-op yet.
+        healthy = (raw.get("status") or {}).get("health", {}).get("status") == "Healthy"
+        synced = op.get("phase") == "Succeeded" and raw["status"]["sync"]["status"] == "Synced"
+        if synced and healthy:
             break
         await asyncio.sleep(0.5)
     raw = await fetch_app(client, name)
