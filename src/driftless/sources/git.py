@@ -28,7 +28,8 @@ Contract:
   ``asyncio.Lock``, so N apps that see the same new commit cause one fetch. A
   commit found in the clone is remembered for a while, so the common pass (a
   known commit) runs no git command but the shared ``ls-remote``. Cancelling
-  one caller never cancels work others wait for. A clone made for a
+  one caller never cancels work others wait for; cancelling the last one
+  kills its git before it returns. A clone made for a
   branch or tag is shallow (``--depth=1`` of every branch and tag, a subset
   of a full clone's objects) and its later fetches stay shallow; the first
   lookup of a commit id the clone lacks deepens it to full history once, so
@@ -41,8 +42,11 @@ Contract:
   repository (never joining an ``ls-remote`` already in flight) and renews
   the cached answer; ``forget_refs(url)`` (a refresh, a webhook's push) drops
   a repository's cached answer, and later callers never join an
-  ``ls-remote`` that was in flight then. ``0`` (the constructor's default):
-  every call asks, concurrent calls still share one ``ls-remote``. A failed
+  ``ls-remote`` that was in flight then; ``forget_refs(url, since=t)`` keeps
+  an answer asked (or an ``ls-remote`` started) at or after ``t``, so apps
+  refreshed together share one. ``0`` (the constructor's default; the
+  controller's ``--revision-cache`` is 2 s, see ``cli.controller``): every
+  call asks, concurrent calls still share one ``ls-remote``. A failed
   ``ls-remote`` is remembered for the same time (N apps on an unreachable
   repository wait for one timeout per ``revision_ttl``, not N). Only the
   refs are reused: a commit the clone lacks is still fetched.
