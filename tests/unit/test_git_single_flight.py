@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from driftless.core.errors import SourceError, SourceUnavailableError
+from driftless.core.errors import DriftlessError, SourceError, SourceUnavailableError
 from driftless.sources import refs
 from driftless.sources.git import GitAuth, GitCache, GitLimits
 from tests.fixtures.git import MakeGitRepo
@@ -213,3 +213,18 @@ async def test_apps_refreshed_together_share_one_ls_remote(
     cache.forget_refs(repo.url, since=time.monotonic())
     assert await cache.resolve(repo.url, "main") == third
     assert cache.stats.ls_remotes == 3
+
+
+async def test_a_cache_directory_removed_under_the_controller_recovers_at_the_next_pass(
+    tmp_path: Path, make_git_repo: MakeGitRepo
+) -> None:
+    import shutil
+
+    repo = make_git_repo({"cm.yaml": CM.format(value="1")})
+    cache = GitCache(tmp_path / "cache", allow_local=True)
+    await cache.checkout(repo.url, "main")
+    shutil.rmtree(tmp_path / "cache")
+    with pytest.raises(DriftlessError):
+        await cache.checkout(repo.url, "main")  # the memo trusted a clone that is gone
+    artifact = await cache.checkout(repo.url, "main")
+    assert (artifact.path / "cm.yaml").read_text() == CM.format(value="1")

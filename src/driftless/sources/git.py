@@ -687,7 +687,13 @@ class GitCache:
         """Write commit ``sha``'s tree (once, however many apps wait) and prune old trees."""
         async with self._lock(url):
             if not tree.is_dir():
-                await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
+                try:
+                    await self._materialize(self.root / repo_cache_key(url), url, sha, tree)
+                except DriftlessError:
+                    # The clone may be gone (a cache directory removed under us): the
+                    # next resolve looks in git again instead of trusting the memo.
+                    self._present.clear()
+                    raise
             await asyncio.to_thread(self._prune_trees, tree)
         self._touched[tree] = time.monotonic()
 
