@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from driftless.core import argocd
@@ -127,16 +129,9 @@ class Planner:
         project = await self.projects.project_for(app)
         self._check_destination(app, project)
         check_source(project, app.spec.source.repo_url)
-        if looks_up(app.spec.source):
-            check_helm_lookup(project)
         # A cluster failure is not a render failure: the target is read first.
         target = await self.kube_target()
-        scope = LookupScope(project, self.server_url, self.protected)
-        # Chart dependencies' repositories are held to the same sourceRepos rule.
-        with (
-            chart_deps.checking_repositories(lambda url: check_source(project, url)),
-            lookup_server.granting(self.lookups, scope),
-        ):
+        with self.render_scope(app, project):
             revision_used, manifests = await self.renderer.render(
                 app, revision, target, fresh=fresh
             )
@@ -171,6 +166,21 @@ class Planner:
         )
         await self._find_orphans(plan)
         return plan
+
+    @contextmanager
+    def render_scope(self, app: Application, project: Project) -> Iterator[None]:
+        """What renders of ``app`` in this block may reach: chart dependencies from
+        repositories its Project allows (``sourceRepos``, like the app's own source)
+        and, when the app opted in and the Project allows it, Helm lookups of this
+        planner's cluster within the Project (``ProjectViolationError`` otherwise)."""
+        if looks_up(app.spec.source):
+            check_helm_lookup(project)
+        scope = LookupScope(project, self.server_url, self.protected)
+        with (
+            chart_deps.checking_repositories(lambda url: check_source(project, url)),
+            lookup_server.granting(self.lookups, scope),
+        ):
+            yield
 
     async def _all_predicted(self, resources: list[DesiredObject]) -> list[ObjectState]:
         slots = asyncio.Semaphore(self.concurrency)

@@ -74,7 +74,7 @@ from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Rendered
 from driftless.pipeline.requests import checked_revision
-from driftless.render import RenderTools, chart_deps
+from driftless.render import RenderTools
 from driftless.server import metrics
 from driftless.server.errors import UnavailableError
 from driftless.sources.git import GitCache
@@ -350,8 +350,9 @@ class Planning:
                 check_source(project, app.spec.source.repo_url)
                 async with self._planner(app) as planner:
                     target = await planner.kube_target()
-                with chart_deps.checking_repositories(lambda url: check_source(project, url)):
-                    return masked(await self.renderer.render(app, wanted, target))
+                    # The planner's rules for renders (chart repositories, Helm lookup).
+                    with planner.render_scope(app, project):
+                        return masked(await self.renderer.render(app, wanted, target))
 
         key = result_key("manifests", app, wanted)
         with metrics.plan_request("manifests"):
