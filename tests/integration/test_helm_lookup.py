@@ -310,3 +310,47 @@ async def test_an_unreachable_destination_is_a_transient_failure(tmp_path: Path)
         await down.close()
         if isinstance(tools.isolation, LocalRenderServer):
             tools.isolation.close()
+
+
+LIST_TEMPLATE = """\
+{{- $all := lookup "v1" "ConfigMap" .Values.ns "" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: listed
+data:
+  names: {{ range $all.items }}{{ .metadata.name }} {{ end }}
+"""
+
+
+async def test_a_list_lookup_reads_the_namespace_through_the_proxy(
+    kube: KubeClient, source: str, tmp_path: Path
+) -> None:
+    """Helm's list request (lookup with no name) passes the proxy as helm sends it."""
+    tree = tmp_path / "repo"
+    files = {
+        "lister/Chart.yaml": yaml.safe_dump({**CHART, "name": "lister"}),
+        "lister/values.yaml": yaml.safe_dump({"ns": source}),
+        "lister/templates/listed.yaml": LIST_TEMPLATE,
+    }
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    source_spec = ApplicationSource.model_validate(
+        {"repoURL": "file:///repo", "path": "lister", "helm": {"lookup": True}}
+    )
+    allowed = Project.model_validate({"spec": {"destinations": [{"namespace": source}]}})
+    proxy, tools = LookupProxy(kube), render_tools()
+    try:
+        with granting(proxy, LookupScope(allowed, "https://kubernetes.default.svc")):
+            rendered = await render(
+                source_spec, tree, tree / "lister", revision=None, app_name="lister",
+                namespace=source, kube=KubeTarget("v1.36.3"), tools=tools,
+            )  # fmt: skip
+    finally:
+        await proxy.close()
+        if isinstance(tools.isolation, LocalRenderServer):
+            tools.isolation.close()
+    names = rendered[0].obj["data"]["names"].split()
+    assert "settings" in names and "kube-root-ca.crt" in names
+    assert "db" not in names  # the Secret is no ConfigMap, and never readable anyway
