@@ -147,6 +147,9 @@ async def bench_sync(
         check=True, capture_output=True,
     )  # fmt: skip
     kubectl_seconds = time.perf_counter() - started
+    # kubectl's Deployments roll out (ReplicaSets, Pods: hundreds of writes) before
+    # driftless is timed, so neither run pays for the other's aftermath.
+    await settle(client, "kubectl-ns")
 
     name = "bench-sync"
     await client.apply(app_object(name, repo, "driftless-ns"), field_manager="bench")
