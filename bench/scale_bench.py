@@ -1,7 +1,8 @@
 """Benchmark of issue 14: one controller, many apps (cold start, no-op resync, memory, profile).
 
 Usage: ``python bench/scale_bench.py [--apps 100,1000,3000] [--baseline 1000]
-[--profile 1000] [--resync auto] [--log-dir DIR] [--controller-arg=--workers=8 ...]``
+[--profile 1000] [--resync auto] [--sweep-workers 4,16] [--log-dir DIR]
+[--controller-arg=--workers=8 ...]``
 
 For development, small figures run in a minute: ``--apps 50 --baseline 200 --profile 0``.
 
@@ -35,12 +36,20 @@ use), and prints, each measured in this one run:
   ``driftless_kube_dry_runs_total``), per pass, and its CPU ms per pass
   (/proc/PID/stat utime+stime of the controller and its reaped children:
   git, renders). Target: 0 writes, 0 dry-runs, < 50 ms CPU per app.
+* **workers** (``--sweep-workers 4,16,32``): more cold starts of the last
+  N of ``--apps``, one per ``--workers`` value (how the default was chosen).
 * **profile** (``--profile N``, 0: off): one more cold start of N apps with
   the controller under ``py-spy record`` (a dev dependency; sampling, the
   render server's children included), a per-app time breakdown grouped as
   render / git / plan+dry-run / apply / status write / events / watch+queue /
   kube client I/O / Python overhead, and the top 15 functions by own time.
   Written to ``--profile-out`` (default ``scale-profile.md``) too.
+* **faults** (``--faults N``, 0: off, the default): N one-ConfigMap apps and
+  3 whose sync waits on a PreSync hook Job, cold; the kube-apiserver is
+  SIGKILLed once a quarter of the apps is Ready and started again 5 s later
+  (``DevCluster.stop_apiserver``/``start_apiserver``); prints how long until
+  every app is Ready, the syncs in each app's history, and whether a hook Job
+  was made twice. The 300-app version is ``tests/integration/test_scale_faults.py``.
 
 The machine is shared: run it on a quiet machine, or read the ratios (both
 sides measured in this same run), not the absolute figures.
@@ -118,6 +127,29 @@ def descendants(root: int) -> list[int]:
         found.append(pid)
         todo += children.get(pid, [])
     return found
+
+
+def cpu_by_role(roots: dict[str, int], marker: str) -> dict[str, float]:
+    """CPU seconds (with reaped children) of each process tree in ``roots``, and of this
+    cluster's kube-apiserver and etcd (their command lines hold ``marker``, the state dir)."""
+    out = {role: proc_cpu_seconds(pid) + sum(proc_cpu_seconds(p) for p in descendants(pid))
+           for role, pid in roots.items() if pid != os.getpid()}  # fmt: skip
+    # This process's children are the cluster and the controller: only its own time here
+    # (and its reaped children's: git http-backend).
+    out["bench (git server, watch)"] = proc_cpu_seconds(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            line = _cmdline(int(entry.name))
+            for role in ("kube-apiserver", "etcd"):
+                if marker in line and Path(line.split(" ", 1)[0]).name.startswith(role):
+                    out[role] = out.get(role, 0.0) + proc_cpu_seconds(int(entry.name))
+    return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy (not idle or iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_rss_mib(root: int) -> float:
@@ -309,6 +341,7 @@ class Round:
     n: int
     namespace: str
     url: str
+    git: GitHttpServer
 
 
 async def prepare_round(
@@ -333,7 +366,7 @@ async def prepare_round(
         for i in range(n)
     ]  # fmt: skip
     await gather_limited(apps, 32)
-    return Round(n, ns, url)
+    return Round(n, ns, url, git)
 
 
 class ReadyWatch:
@@ -385,19 +418,23 @@ def resync_seconds(args: argparse.Namespace, n: int) -> float:
 
 async def cold_round(
     client: KubeClient, kubeconfig: Path, tmp: Path, rnd: Round, args: argparse.Namespace,
-    baseline_rate: float, *, profile_to: Path | None = None,
+    baseline_rate: float, *, profile_to: Path | None = None, extra: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     interval = resync_seconds(args, rnd.n)
     port = free_port()
     watch = ReadyWatch(client, rnd.namespace)
     await asyncio.sleep(1.0)  # the watch's list is in
     ctl_args = [f"--namespace={rnd.namespace}", f"--interval={interval:g}s",
-                f"--metrics-address=127.0.0.1:{port}", *args.controller_arg]  # fmt: skip
-    tag = f"{rnd.n}{'-profile' if profile_to else ''}"
+                f"--metrics-address=127.0.0.1:{port}", *args.controller_arg, *extra]  # fmt: skip
+    tag = rnd.namespace.removeprefix("bench-")
     started = time.monotonic()
     controller = ControllerProcess(kubeconfig, tmp, tag, ctl_args, profile_to)
     pid = await asyncio.to_thread(lambda: controller.pid)
     sampler = Sampler(pid)
+    marker = str(tmp / "cluster")
+    cpu_before = cpu_by_role({"controller tree": pid}, marker)
+    busy_before = machine_busy_seconds()
+    git_before = len(rnd.git.requests)
     try:
         next_print = started + 10
         while len(watch.ready) < rnd.n:
@@ -410,15 +447,30 @@ async def cold_round(
             await asyncio.sleep(0.02)
         seconds = time.monotonic() - started
         cpu_cold = proc_cpu_seconds(pid)
+        busy = machine_busy_seconds() - busy_before
+        cpu_after = cpu_by_role({"controller tree": pid}, marker)
         peak = await sampler.stop()
         rate = rnd.n / seconds
-        what = "under py-spy (not a figure to compare)" if profile_to else ""
+        what = "under py-spy (not a figure to compare)" if profile_to else " ".join(extra)
         print(f"(b) cold {rnd.n} apps {what}: all Ready {seconds:.2f} s after the controller's"
               f" start, {rate:.0f} apps/s, {rate / baseline_rate:.2f}x the baseline's rate"
               f" (target >= 0.5x), controller peak RSS {peak:.0f} MiB (VmHWM; target <= 120 at"
               f" 1,000), tree RSS now {tree_rss_mib(pid):.0f} MiB, controller CPU"
               f" {cpu_cold:.1f} s ({cpu_cold / rnd.n * 1000:.1f} ms/app)", flush=True)  # fmt: skip
-        if profile_to is None and args.resync != "0":
+        shares = ", ".join(f"{role} {cpu_after[role] - cpu_before.get(role, 0.0):.1f}"
+                           for role in cpu_after)  # fmt: skip
+        git_requests = len(rnd.git.requests) - git_before
+        print(f"    CPU s meanwhile: {shares}; the machine busy {busy:.1f} of"
+              f" {seconds * (os.cpu_count() or 1):.1f} core-s (other users included);"
+              f" git HTTP requests {git_requests} ({git_requests / rnd.n:.1f} per app)",
+              flush=True)  # fmt: skip
+        with contextlib.suppress(OSError):
+            sent = await asyncio.to_thread(scrape, port)
+            verbs = ", ".join(f"{v} {c / rnd.n:.2f}" for v, c in sorted(sent.requests.items()))
+            dry = sum(sent.dry_runs.values()) / rnd.n
+            print(f"    API requests per app in the cold start: {verbs}; dry-runs {dry:.2f}",
+                  flush=True)  # fmt: skip
+        if profile_to is None and args.resync != "0" and not extra:
             await noop_resync(controller, pid, port, rnd, interval)
     finally:
         await watch.close()
@@ -521,6 +573,118 @@ def breakdown(path: Path, n: int, rate: int = 200) -> str:
     return "\n".join(lines)
 
 
+# -- (e) the API server restarted mid-sync (issue 14, faults) ---------------------------------
+
+FAULT_HOOK = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: prep
+  annotations: {driftless.dev/hook: PreSync}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {hook: prep}
+    spec:
+      restartPolicy: Never
+      nodeSelector: {bench-faults-hook: go}
+      containers: [{name: prep, image: example.com/prep:1}]
+"""
+FAULT_HOOK_APPS = 3
+FAULT_OUTAGE_SECONDS = 5.0
+
+
+async def fault_hook_apps(client: KubeClient, git: GitHttpServer, tmp: Path, ns: str) -> list[str]:
+    """Apps whose sync waits on a PreSync hook Job until a node has the label."""
+    tree = tmp / "src-faults-hook" / "hook"
+    tree.mkdir(parents=True)
+    (tree / "hook.yaml").write_text(FAULT_HOOK)
+    await seed_repository(tree.parent, tmp / "repo-faults-hook")
+    url = git.publish(tmp / "repo-faults-hook", "scale-faults-hook")
+    names = [f"hook-{i}" for i in range(FAULT_HOOK_APPS)]
+    for name in names:
+        await client.apply(namespace_object(f"{ns}-{name}"), field_manager="bench")
+        app = app_object(name, ns, url, "hook", f"{ns}-{name}")
+        await client.apply(app, field_manager="bench")
+    return names
+
+
+async def until_answered(what: Any) -> Any:
+    """``what()`` retried while the API server is coming back."""
+    for _ in range(300):
+        try:
+            return await what()
+        except Exception:  # connections reset by the restart
+            await asyncio.sleep(0.2)
+    return await what()
+
+
+async def faults_round(
+    client: KubeClient, cluster: DevCluster, tmp: Path, git: GitHttpServer, n: int,
+    args: argparse.Namespace,
+) -> None:  # fmt: skip
+    """``n`` one-ConfigMap apps and a few with a PreSync hook, cold; the API server SIGKILLed
+    once a quarter is Ready, started again 5 s later: until every app is Ready, how many syncs
+    each app's history has, and whether a hook Job was made twice (its uid)."""
+    rnd = await prepare_round(client, git, tmp, n, f"faults-{n}")
+    hooks = await fault_hook_apps(client, git, tmp, rnd.namespace)
+    total = n + len(hooks)
+    watch = ReadyWatch(client, rnd.namespace)
+    await asyncio.sleep(1.0)
+    ctl_args = [f"--namespace={rnd.namespace}", "--interval=1h", *args.controller_arg]
+    started = time.monotonic()
+    controller = ControllerProcess(cluster.kubeconfig, tmp, f"faults-{n}", ctl_args, None)
+    node = (await client.list("v1", "Node"))[0]["metadata"]["name"]
+    try:
+        while len(watch.ready) < n // 4:
+            controller.check_alive()
+            if time.monotonic() - started > args.timeout:
+                raise TimeoutError(f"only {len(watch.ready)}/{total} apps Ready")
+            await asyncio.sleep(0.02)
+        at_kill, killed = len(watch.ready), time.monotonic()
+        uids = {}
+        for name in hooks:
+            job = await client.get("batch/v1", "Job", "prep", f"{rnd.namespace}-{name}")
+            if job is not None:
+                uids[name] = job["metadata"]["uid"]
+        await asyncio.to_thread(cluster.stop_apiserver, kill=True)
+        await asyncio.sleep(FAULT_OUTAGE_SECONDS)
+        controller.check_alive()
+        await asyncio.to_thread(cluster.start_apiserver)
+        back = time.monotonic()
+        label = {"metadata": {"labels": {"bench-faults-hook": "go"}}}
+        await until_answered(lambda: client.merge_patch("v1", "Node", node, label))
+        while len(watch.ready) < total:
+            controller.check_alive()
+            if time.monotonic() - started > args.timeout:
+                raise TimeoutError(f"only {len(watch.ready)}/{total} apps Ready after the outage")
+            await asyncio.sleep(0.05)
+        done = time.monotonic()
+        apps = await client.list(API_VERSION, APPLICATION_KIND, rnd.namespace)
+        syncs = Counter(len((a.get("status") or {}).get("history") or []) for a in apps)
+        again = 0
+        for name, uid in uids.items():
+            job = await client.get("batch/v1", "Job", "prep", f"{rnd.namespace}-{name}")
+            again += job is None or job["metadata"]["uid"] != uid
+        pods = [len(await client.list("v1", "Pod", f"{rnd.namespace}-{h}")) for h in hooks]
+        print(f"(e) faults: {n} one-ConfigMap apps + {len(hooks)} with a PreSync hook, cold; the"
+              f" API server SIGKILLed when {at_kill} were Ready ({killed - started:.1f} s after"
+              f" the controller's start), down {FAULT_OUTAGE_SECONDS:g} s, answering again"
+              f" {back - killed:.1f} s after the kill (controller manager and scheduler"
+              f" restarted too); every app Ready {done - started:.1f} s after the start,"
+              f" {done - back:.1f} s after the API server was back; apps by syncs in their"
+              f" history {dict(sorted(syncs.items()))}; hook Jobs made again {again} of"
+              f" {len(uids)} seen before the kill, hook Pods per app {pods}",
+              flush=True)  # fmt: skip
+    finally:
+        await watch.close()
+        await controller.stop()
+        unlabel = {"metadata": {"labels": {"bench-faults-hook": None}}}
+        with contextlib.suppress(Exception):  # never hide why the round failed
+            await until_answered(lambda: client.merge_patch("v1", "Node", node, unlabel))
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -540,6 +704,11 @@ async def main_async(args: argparse.Namespace) -> None:
             for n in sizes:
                 rnd = await prepare_round(client, git, tmp, n, f"cold-{n}")
                 await cold_round(client, cluster.kubeconfig, tmp, rnd, args, base_rate)
+            for workers in [w for w in args.sweep_workers.split(",") if w.strip()]:
+                n = sizes[-1]
+                rnd = await prepare_round(client, git, tmp, n, f"w{workers}-{n}")
+                await cold_round(client, cluster.kubeconfig, tmp, rnd, args, base_rate,
+                                 extra=(f"--workers={workers}",))  # fmt: skip
             if args.profile:
                 out = tmp / "profile.raw"
                 rnd = await prepare_round(client, git, tmp, args.profile, f"prof-{args.profile}")
@@ -550,6 +719,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 args.profile_out.write_text(text + "\n")
                 if LOG_DIR:
                     (LOG_DIR / "profile.raw").write_bytes(out.read_bytes())
+            if args.faults:
+                await faults_round(client, cluster, tmp, git, args.faults, args)
         finally:
             await client.close()
             git.stop()
@@ -562,9 +733,11 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=1000, help="parallel applies")
     parser.add_argument("--profile", type=int, default=1000, help="apps profiled; 0: off")
     parser.add_argument("--profile-out", type=Path, default=Path("scale-profile.md"))
+    parser.add_argument("--faults", type=int, default=0, help="apps of (e); 0: off")
     parser.add_argument(
         "--resync", default="auto", help="controller --interval (s), auto; 0: no (c)"
     )
+    parser.add_argument("--sweep-workers", default="", help="e.g. 4,16,32: more cold rounds")
     parser.add_argument("--timeout", type=float, default=900, help="s for a cold start")
     parser.add_argument(
         "--controller-arg", action="append", default=[], help="extra flag: --controller-arg=-v"

@@ -17,6 +17,8 @@ import time
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from driftless.controller.fastpath import Record
 from driftless.controller.manager import Controller
@@ -114,6 +116,13 @@ async def server_side_state(kube: KubeClient, name: str) -> JSON:
     return {"app": app["metadata"]["resourceVersion"], "objects": objects, "events": sorted(mine)}
 
 
+def fast_paths(controller: Controller) -> float:
+    """``driftless_reconcile_fast_path_total`` as the controller's /metrics says."""
+    text = generate_latest(controller.metrics.registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    return families["driftless_reconcile_fast_path"].samples[0].value
+
+
 def consulted(controller: Controller) -> int:
     """How often the local planner looked up a dry-run verdict (one per object per plan)."""
     verdicts = controller.reconciler.planner.verdicts
@@ -125,11 +134,12 @@ async def test_an_unchanged_app_resyncs_without_a_write_and_drift_is_still_repor
 ) -> None:
     name, _ = await converged_app(kube, controller, make_git_repo, "noop")
     before = await server_side_state(kube, name)
-    planned = consulted(controller)
+    planned, counted = consulted(controller), fast_paths(controller)
     for _ in range(3):
         await resync(controller, name)
     assert await server_side_state(kube, name) == before
     assert consulted(controller) == planned, "a resync planned the app"
+    assert fast_paths(controller) >= counted + 3
 
     drift = {"data": {"value": "edited by hand"}}
     await kube.merge_patch("v1", "ConfigMap", "beta", drift, namespace=name)
@@ -138,7 +148,7 @@ async def test_an_unchanged_app_resyncs_without_a_write_and_drift_is_still_repor
     assert differing == ["beta"]
 
 
-async def test_a_project_change_is_seen_by_the_next_resync(
+async def test_a_project_change_is_seen_at_once(
     kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
 ) -> None:
     name, _ = await converged_app(kube, controller, make_git_repo, "noop-proj")
@@ -146,7 +156,7 @@ async def test_a_project_change_is_seen_by_the_next_resync(
     # The admin narrows the Project: the app's namespace is no longer a destination.
     narrowed = project(name, [{"server": "*", "namespace": "elsewhere"}])
     await kube.apply(narrowed, field_manager="test", force=True)
-    controller.queue.add((APPS_NAMESPACE, name))
+    # No resync asked: the Projects watch queues the apps of the Project that changed.
     app = await wait_for(kube, name, ready_false_with(Reason.PROJECT_VIOLATION))
     ready_condition = next(c for c in app["status"]["conditions"] if c["type"] == "Ready")
     assert name in ready_condition["message"]

@@ -145,7 +145,9 @@ def test_a_hostile_project_cannot_forge_a_series() -> None:
     )
     apps = {("team", "shop"): app}
     planner = SimpleNamespace(live=SimpleNamespace(cache=None), server_url=LOCAL_SERVER)
-    reconciler = SimpleNamespace(planner=planner, remote_planners=dict)
+    reconciler = SimpleNamespace(
+        planner=planner, remote_planners=dict, fast=SimpleNamespace(taken=3)
+    )
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
     metrics = ControllerMetrics(lambda: apps, queue, reconciler)  # type: ignore[arg-type]
     running = _app({"operationState": {"phase": "Running", "startedAt": "t"}})
@@ -162,5 +164,6 @@ def test_a_hostile_project_cannot_forge_a_series() -> None:
     assert sync.labels["phase"] == "Failed" and sync.value == 1
     assert families["driftless_workqueue_depth"].samples[0].value == 1
     assert families["driftless_workqueue_adds"].samples[0].value == 1
+    assert families["driftless_reconcile_fast_path"].samples[0].value == 3
     metrics.forget(("team", "shop"))
     assert "driftless_app_sync_total{" not in generate_latest(metrics.registry).decode()

@@ -1,8 +1,8 @@
 """When a resync may skip the plan (``driftless.controller.fastpath``).
 
 Tables of every input that must force the full path: the app itself (refresh,
-hard refresh, operation, termination, deletion, chart source, decryption, an
-unfinished operation), the last full pass (settled or not), each part of the
+hard refresh, operation, termination, deletion, chart source, decryption, Helm
+lookup, an operation not Succeeded), the last full pass (settled or not), each part of the
 snapshot, the status on the app, and the periodic full pass. Expected values
 are written out, never computed by the code under test.
 """
@@ -157,6 +157,17 @@ def app_object(
             False,
             "SOPS decryption",
         ),
+        (
+            app_object(
+                source={
+                    "repoURL": "https://example.com/r.git",
+                    "path": "chart",
+                    "helm": {"lookup": True},
+                }
+            ),
+            False,
+            "Helm lookup",
+        ),
         (app_object(phase="Running"), False, "last operation"),
         (app_object(phase="Failed"), False, "last operation"),
         (app_object(phase="Error"), False, "last operation"),
@@ -238,3 +249,11 @@ def test_memory_counts_fast_passes_and_forgets() -> None:
     assert memory.get(key) == Record(SNAPSHOT, STATUS, T0 + 10, 0)
     memory.forget(key)
     assert memory.get(key) is None and len(memory) == 0
+
+
+def test_memory_is_bounded_dropping_the_oldest_full_pass_first() -> None:
+    memory = Memory(max_records=2)
+    for i, name in enumerate(("a", "b", "a", "c")):
+        memory.remember(("ns", name), SNAPSHOT, STATUS, T0 + i)
+    assert memory.get(("ns", "b")) is None  # "a" was refreshed after "b"
+    assert memory.get(("ns", "a")) is not None and memory.get(("ns", "c")) is not None

@@ -153,7 +153,12 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     show_default=True,
     help="Default re-check interval of every app (jittered by 10%).",
 )
-@click.option("--workers", default=4, show_default=True, help="Apps reconciled in parallel.")
+@click.option(
+    "--workers",
+    default=ControllerSettings.workers,
+    show_default=True,
+    help="Apps reconciled in parallel (a pass mostly waits on git, renders and the API server).",
+)
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),

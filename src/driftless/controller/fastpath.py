@@ -13,7 +13,8 @@ Contract (every condition must hold, else the full path runs):
   annotation, no operation requested, no termination request, not being
   deleted, a git source (a chart's version range is resolved by the render
   only) without SOPS decryption (its keys live in a Secret the fingerprint
-  does not cover), and the operation in its status, if any, Succeeded.
+  does not cover) or Helm lookup (its render reads live objects of the
+  cluster), and the operation in its status, if any, Succeeded.
 * The last full pass of this process ended settled (``settled``): no error,
   no sync step started, advanced or ended, no retry or self-heal wait
   pending, health neither Progressing nor Missing (those are polled), and
@@ -67,6 +68,8 @@ ABSENT: LiveVersion = ("", "")
 
 MAX_FAST_PASSES = 9
 MAX_AGE_SECONDS = 1800.0
+# Apps remembered at most (the oldest record goes first): deleted apps must not pile up.
+MAX_RECORDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def app_blocker(app: Application, raw: Mapping[str, Any], hard: bool) -> str | N
         (bool((raw.get("metadata") or {}).get("deletionTimestamp")), "being deleted"),
         (bool(source.chart), "chart source"),
         (source.decryption is not None, "SOPS decryption"),
+        # Its render reads live objects no snapshot covers (never render-cached either).
+        (source.helm is not None and source.helm.lookup, "Helm lookup"),
         (state is not None and state.phase != OperationPhase.SUCCEEDED, "last operation"),
     )
     return next((why for blocked, why in reasons if blocked), None)
@@ -187,15 +192,19 @@ def _difference(old: Snapshot, new: Snapshot) -> str:
 class Memory:
     """Per-app ``Record`` of the last settled full pass, in this process only."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
         self._records: dict[tuple[str, str], Record] = {}
+        self.max_records = max_records
         self.taken = 0  # fast passes so far (for metrics and logs)
 
     def get(self, key: tuple[str, str]) -> Record | None:
         return self._records.get(key)
 
     def remember(self, key: tuple[str, str], snapshot: Snapshot, status: JSON, now: float) -> None:
+        self._records.pop(key, None)  # re-inserted last: the oldest record is the first
         self._records[key] = Record(snapshot, status, now)
+        while len(self._records) > self.max_records:
+            del self._records[next(iter(self._records))]
 
     def forget(self, key: tuple[str, str]) -> None:
         self._records.pop(key, None)

@@ -22,6 +22,8 @@ Series (names and labels as Argo CD's where they mean the same):
 * ``driftless_watch_cache_objects{cluster}``: objects held by the watch
   caches, by destination server URL (this cluster is
   ``https://kubernetes.default.svc``).
+* ``driftless_reconcile_fast_path_total``: resyncs answered without a plan
+  because nothing changed (``controller.fastpath``).
 
 With sharding (several replicas) the two per-app families carry only the
 apps this replica owns at scrape time (``shown``), so a sum over replicas
@@ -159,6 +161,20 @@ class _AppCollector(Collector):
         yield syncs
 
 
+class _FastPathCollector(Collector):
+    """``driftless_reconcile_fast_path_total``, read from the reconciler at scrape time."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "driftless_reconcile_fast_path",
+            "Resyncs answered without a plan: nothing changed since the last full pass.",
+            value=self._reconciler.fast.taken,
+        )
+
+
 class _QueueCacheCollector(Collector):
     """Work queue depth and adds, watch cache sizes: read at scrape time."""
 
@@ -205,6 +221,7 @@ class ControllerMetrics:
         self.registry.register(self._apps)
         self._reconciler = reconciler
         self.registry.register(_QueueCacheCollector(queue, self._cache_sizes))
+        self.registry.register(_FastPathCollector(reconciler))
         self.reconcile_duration = Histogram(
             "driftless_app_reconcile_duration_seconds",
             "Duration of one reconcile pass of an app.",

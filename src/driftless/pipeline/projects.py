@@ -12,6 +12,8 @@
   A name the watch does not hold is read with a GET all the same (a
   Project created a moment ago); a watch that cannot start (RBAC, no CRD
   yet) falls back to GETs and is tried again on the next read.
+  ``subscribe(callback)`` hears of every Project changed or deleted once the
+  watch runs (not of the first list: that is no change).
 * ``PermissiveProjects`` — push mode's: no Project object exists; the
   pipeline's own RBAC is the fence, so every app gets the allow-everything
   ``default`` project, in memory (nothing is read from the cluster).
@@ -20,6 +22,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import ValidationError as PydanticValidationError
@@ -71,6 +74,18 @@ class ClusterProjects:
         raw = self._cache.get(API_VERSION, PROJECT_KIND, self.home, name)
         version = ((raw or {}).get("metadata") or {}).get("resourceVersion")
         return str(version) if version else None
+
+    def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``callback(event_type, project)`` on each change the watch sees (keep it cheap)."""
+        cache = self._cache
+        if cache is None:
+            return
+
+        def changed(event_type: str, obj: dict[str, Any]) -> None:
+            if cache.synced(API_VERSION, PROJECT_KIND):  # the first list is no change
+                callback(event_type, obj)
+
+        cache.subscribe(changed)
 
     async def close(self) -> None:
         """Stop the watch of Projects, if any."""
