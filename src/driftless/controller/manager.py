@@ -26,7 +26,8 @@
   step's duration).
 * Projects are read from the controller's own namespace (``home``: the
   ``controller_namespace`` setting, else the watched namespace, else
-  ``driftless``), which is also off-limits to apps as a destination.
+  ``driftless``), which is also off-limits to apps as a destination. They
+  come from a watch (``pipeline.projects``); a Project's change queues its apps.
 * SIGTERM ends the controller in bounded time in every state (see
   ``controller.shutdown``): no new work, passes in flight get
   ``shutdown_grace`` to store their step, the rest is cancelled. Failures
@@ -64,6 +65,7 @@ from driftless.controller.shards import ShardKeeper
 from driftless.core.conditions import now_rfc3339
 from driftless.core.errors import DriftlessError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.project import DEFAULT_PROJECT
 from driftless.core.resources import (
     CONTROLLER_CONFIGMAP,
     CONTROLLER_VERSION_KEY,
@@ -163,6 +165,7 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
         self._failures: dict[Key, int] = {}
+        self.reconciler.projects.subscribe(self._on_project_change)
         # Per-app series only where the app is owned: sums over replicas count each app once.
         self.metrics = ControllerMetrics(
             lambda: self.apps, self.queue, self.reconciler, shown=self.owned
@@ -232,6 +235,13 @@ class Controller:
             return
         for key in self.apps:  # an old-format id names every app of that name
             if tracked.names(*key):  # a wake-up only: ownership is checked by the sync
+                self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
+
+    def _on_project_change(self, event_type: str, obj: JSON) -> None:
+        """A Project changed: its apps are planned again soon (not at their next resync)."""
+        name = obj.get("metadata", {}).get("name")
+        for key, app in self.apps.items():
+            if ((app.get("spec") or {}).get("project") or DEFAULT_PROJECT) == name:
                 self.queue.add(key, LIVE_CHANGE_DELAY_SECONDS)
 
     # -- informer -----------------------------------------------------
