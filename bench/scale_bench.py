@@ -89,6 +89,7 @@ JSON = dict[str, Any]
 WRITE_VERBS = ("create", "update", "patch", "apply", "delete")
 PAGE = 4096
 LOG_DIR: Path | None = None
+CONTROLLER_ENV: list[str] = []  # --controller-env NAME=VALUE
 
 
 # -- /proc -----------------------------------------------------------------------------------
@@ -184,8 +185,9 @@ class ControllerProcess:
             command = [spy, "record", "--format", "raw", "--rate", "200", "--subprocesses",
                        "--nonblocking", "-o", str(profile_to), "--", *command]  # fmt: skip
         self.log_path = (LOG_DIR or work) / f"controller-{name}.log"
+        env = {**os.environ, **dict(e.split("=", 1) for e in CONTROLLER_ENV)}
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.spied = profile_to is not None
 
     @property
@@ -455,7 +457,8 @@ async def cold_round(
         print(f"(b) cold {rnd.n} apps {what}: all Ready {seconds:.2f} s after the controller's"
               f" start, {rate:.0f} apps/s, {rate / baseline_rate:.2f}x the baseline's rate"
               f" (target >= 0.5x), controller peak RSS {peak:.0f} MiB (VmHWM; target <= 120 at"
-              f" 1,000), tree RSS now {tree_rss_mib(pid):.0f} MiB, controller CPU"
+              f" 1,000), RSS now {proc_status_kib(pid, 'VmRSS') / 1024:.0f} MiB (tree"
+              f" {tree_rss_mib(pid):.0f} MiB), controller CPU"
               f" {cpu_cold:.1f} s ({cpu_cold / rnd.n * 1000:.1f} ms/app)", flush=True)  # fmt: skip
         shares = ", ".join(f"{role} {cpu_after[role] - cpu_before.get(role, 0.0):.1f}"
                            for role in cpu_after)  # fmt: skip
@@ -600,9 +603,10 @@ async def fault_hook_apps(client: KubeClient, git: GitHttpServer, tmp: Path, ns:
     tree = tmp / "src-faults-hook" / "hook"
     tree.mkdir(parents=True)
     (tree / "hook.yaml").write_text(FAULT_HOOK)
+    (tree / "cm.yaml").write_text(configmap("after-hook", "1"))  # hooks alone need no sync
     await seed_repository(tree.parent, tmp / "repo-faults-hook")
     url = git.publish(tmp / "repo-faults-hook", "scale-faults-hook")
-    names = [f"hook-{i}" for i in range(FAULT_HOOK_APPS)]
+    names = [f"0-hook-{i}" for i in range(FAULT_HOOK_APPS)]  # listed (so queued) first
     for name in names:
         await client.apply(namespace_object(f"{ns}-{name}"), field_manager="bench")
         app = app_object(name, ns, url, "hook", f"{ns}-{name}")
@@ -637,21 +641,23 @@ async def faults_round(
     controller = ControllerProcess(cluster.kubeconfig, tmp, f"faults-{n}", ctl_args, None)
     node = (await client.list("v1", "Node"))[0]["metadata"]["name"]
     try:
-        while len(watch.ready) < n // 4:
+        uids: dict[str, str] = {}
+        while len(watch.ready) < n // 4 or len(uids) < len(hooks):  # hooks waiting too
             controller.check_alive()
             if time.monotonic() - started > args.timeout:
                 raise TimeoutError(f"only {len(watch.ready)}/{total} apps Ready")
-            await asyncio.sleep(0.02)
+            for name in hooks:
+                job = await client.get("batch/v1", "Job", "prep", f"{rnd.namespace}-{name}")
+                if job is not None:
+                    uids[name] = job["metadata"]["uid"]
+            await asyncio.sleep(0.05)
         at_kill, killed = len(watch.ready), time.monotonic()
-        uids = {}
-        for name in hooks:
-            job = await client.get("batch/v1", "Job", "prep", f"{rnd.namespace}-{name}")
-            if job is not None:
-                uids[name] = job["metadata"]["uid"]
-        await asyncio.to_thread(cluster.stop_apiserver, kill=True)
+        cluster.stop_apiserver(kill=True)
         await asyncio.sleep(FAULT_OUTAGE_SECONDS)
         controller.check_alive()
-        await asyncio.to_thread(cluster.start_apiserver)
+        # From the main thread (an attached cluster's processes die with their thread);
+        # this loop waits meanwhile, the controller (another process) does not.
+        cluster.start_apiserver()
         back = time.monotonic()
         label = {"metadata": {"labels": {"bench-faults-hook": "go"}}}
         await until_answered(lambda: client.merge_patch("v1", "Node", node, label))
@@ -675,7 +681,7 @@ async def faults_round(
               f" restarted too); every app Ready {done - started:.1f} s after the start,"
               f" {done - back:.1f} s after the API server was back; apps by syncs in their"
               f" history {dict(sorted(syncs.items()))}; hook Jobs made again {again} of"
-              f" {len(uids)} seen before the kill, hook Pods per app {pods}",
+              f" {len(uids)}, hook Pods per app {pods}",
               flush=True)  # fmt: skip
     finally:
         await watch.close()
@@ -742,10 +748,12 @@ def main() -> None:
     parser.add_argument(
         "--controller-arg", action="append", default=[], help="extra flag: --controller-arg=-v"
     )
+    parser.add_argument("--controller-env", action="append", default=[], help="NAME=VALUE")
     parser.add_argument("--log-dir", type=Path, help="keep the controllers' logs there")
     args = parser.parse_args()
     global LOG_DIR
     LOG_DIR = args.log_dir
+    CONTROLLER_ENV.extend(args.controller_env)
     if LOG_DIR:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
     asyncio.run(main_async(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -267,6 +268,9 @@ async def controller_command(
       driftless controller --interval 1m --log-level debug
     """
     configure_logging(log_level)
+    # Everything imported so far lives as long as the process: the collector's full passes
+    # (frequent while a cold start allocates) need not walk it again and again.
+    gc.freeze()
     if scope == "namespace" and not namespace:
         raise click.BadParameter("--scope namespace needs --namespace", param_hint="--scope")
     settings = ControllerSettings(
