@@ -73,7 +73,7 @@ async def compare(
     async def one(obj: DesiredObject) -> ObjectState:
         return await _compare_one(client, obj, pending_namespaces, pending_kinds, reader, verdicts)
 
-    return await _bounded(concurrency, desired, one)
+    return await bounded_map(concurrency, desired, one)
 
 
 async def validate_new(
@@ -113,7 +113,7 @@ async def validate_new(
         except KubeApiError as exc:
             raise _dry_run_failure(_redacted(exc, obj), obj) from None
 
-    await _bounded(concurrency, objects, one)
+    await bounded_map(concurrency, objects, one)
 
 
 async def _compare_one(
@@ -275,8 +275,9 @@ def missing_namespace_hint(exc: KubeApiError) -> str:
     return ""
 
 
-async def _bounded(limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]) -> list[R]:
-    """``func`` over ``items`` with at most ``limit`` running; first error cancels the rest."""
+async def bounded_map(limit: int, items: Iterable[T], func: Callable[[T], Awaitable[R]]) -> list[R]:
+    """``func`` over ``items`` with at most ``limit`` running, results in order; the first
+    error cancels the rest and is raised."""
     semaphore = asyncio.Semaphore(limit)
 
     async def guarded(item: T) -> R:

@@ -63,7 +63,7 @@ from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
 from driftless.kube.errors import KubeConflictError
 from driftless.sync import plan as sp
-from driftless.sync.execute import missing_namespace_hint, wait_established
+from driftless.sync.execute import bounded_map, missing_namespace_hint, wait_established
 from driftless.sync.live import LiveReader
 from driftless.sync.prune import prune
 from driftless.sync.redact import redact_api_error
@@ -351,8 +351,9 @@ class SyncRunner:
         unhealthy: list[str] = []
         gated = [t for t in sp.tasks_of(tasks, step) if t.hook or needs_health]
         # Other tasks: nothing depends on them; their health is the app's, not the sync's.
-        for task, result in zip(gated, _results(state, gated), strict=True):
-            verdict = await self._task_gate(task, result)
+        lives = await bounded_map(self.concurrency, gated, self._read_for_gate)
+        for task, result, live in zip(gated, _results(state, gated), lives, strict=True):
+            verdict = _task_gate(task, result, live, self.assess)
             if verdict.failure:
                 return verdict
             waiting = waiting or not verdict.done
@@ -384,27 +385,15 @@ class SyncRunner:
             f"{step.wave} (syncPolicy.healthTimeout); still waiting for: {named}{more}",
         )
 
-    async def _task_gate(self, task: sp.Task, result: ResourceResult) -> Gate:
+    async def _read_for_gate(self, task: sp.Task) -> JSON | None:
+        """The task's object as it is now (a GET: the watch cache may not have seen our apply)."""
         ref = task.obj.ref
         try:
-            live = await self.client.get(
+            return await self.client.get(
                 task.obj.api_version, ref.kind, ref.name, ref.namespace or None
             )
         except KubeApiError as exc:
             raise exc.in_context(f"cannot read {ref} to check its health") from None
-        if live is None:
-            if task.hook and result.hook_phase in _HOOK_ENDED:
-                done = result.hook_phase == HookPhase.SUCCEEDED
-                return Gate(done=done, failure=_hook_failure(result))
-            return Gate(done=False, waiting="" if task.hook else f"{ref}: missing")
-        if task.hook:
-            return _hook_gate(result, live)
-        verdict = self.assess(live)
-        if verdict.status == HealthStatusCode.DEGRADED:
-            return Gate(done=False, failure=f"{ref} is Degraded: {verdict.message}")
-        if verdict.status in DONE_HEALTH:
-            return Gate(done=True)
-        return Gate(done=False, waiting=f"{ref}: {verdict.message or verdict.status}")
 
     async def _after_hooks(
         self, state: OperationState, step: sp.Step, tasks: list[sp.Task]
@@ -569,6 +558,29 @@ def _orphan_result(
             sync_phase=SyncPhase.SYNC,
         )
     )
+
+
+def _task_gate(
+    task: sp.Task,
+    result: ResourceResult,
+    live: JSON | None,
+    assess: Callable[[JSON], HealthResult],
+) -> Gate:
+    """One task's verdict from its live object (None: it does not exist)."""
+    ref = task.obj.ref
+    if live is None:
+        if task.hook and result.hook_phase in _HOOK_ENDED:
+            done = result.hook_phase == HookPhase.SUCCEEDED
+            return Gate(done=done, failure=_hook_failure(result))
+        return Gate(done=False, waiting="" if task.hook else f"{ref}: missing")
+    if task.hook:
+        return _hook_gate(result, live)
+    verdict = assess(live)
+    if verdict.status == HealthStatusCode.DEGRADED:
+        return Gate(done=False, failure=f"{ref} is Degraded: {verdict.message}")
+    if verdict.status in DONE_HEALTH:
+        return Gate(done=True)
+    return Gate(done=False, waiting=f"{ref}: {verdict.message or verdict.status}")
 
 
 def _hook_gate(result: ResourceResult, live: JSON) -> Gate:
