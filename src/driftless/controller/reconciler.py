@@ -146,8 +146,7 @@ class Reconciler:
         except DriftlessError as err:
             self.fast.forget(key)
             label = f"app {app.namespace}/{name}"
-            message = f"{err.reason}: {redact(str(err))}"
-            self.repeats.log(logging.INFO, (app.namespace, name), label, message)
+            self.repeats.log(logging.INFO, (app.namespace, name), label, _logged(err))
             await self._write_failure(raw, app, err)
             return outcomes.Outcome(requeue_after=interval, error=err)
         if run is None:  # the fast path: nothing changed since the last settled pass
@@ -755,6 +754,25 @@ def _snapshot_of(
         environment=environment,
         objects=fastpath.objects_of(entries),
     )
+
+
+# How ``kube.client`` words a request that got no answer at all (refused, reset, timed out).
+_UNREACHABLE = "cannot reach the API server"
+
+
+def _logged(err: DriftlessError) -> str:
+    """A failed pass as the log says it (``controller.repeats`` collapses equal texts).
+
+    An API server that does not answer fails every app alike, whatever request
+    each one was making (its Project once, now often a read naming the app's own
+    namespace): that context is left out of the line, so one line stands for
+    every app. The app's condition keeps the whole message.
+    """
+    text = redact(str(err))
+    if isinstance(err, KubeApiError) and err.status == 0:
+        at = text.find(_UNREACHABLE)
+        text = text[at:] if at > 0 else text
+    return f"{err.reason}: {text}"
 
 
 def _app_key(obj: dict[str, Any]) -> tuple[str, str]:
