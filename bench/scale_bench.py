@@ -43,7 +43,7 @@ use), and prints, each measured in this one run:
   render server's children included), a per-app time breakdown grouped as
   render / git / plan+dry-run / apply / status write / events / watch+queue /
   kube client I/O / Python overhead, and the top 15 functions by own time.
-  Written to ``--profile-out`` (default ``scale-profile.md``) too.
+  Written to ``--profile-out`` too when given.
 * **faults** (``--faults N``, 0: off, the default): N one-ConfigMap apps and
   3 whose sync waits on a PreSync hook Job, cold; the kube-apiserver is
   SIGKILLed once a quarter of the apps is Ready and started again 5 s later
@@ -722,7 +722,8 @@ async def main_async(args: argparse.Namespace) -> None:
                                  profile_to=out)  # fmt: skip
                 text = breakdown(out, args.profile)
                 print(f"(d) {text}", flush=True)
-                args.profile_out.write_text(text + "\n")
+                if args.profile_out:
+                    args.profile_out.write_text(text + "\n")
                 if LOG_DIR:
                     (LOG_DIR / "profile.raw").write_bytes(out.read_bytes())
             if args.faults:
@@ -738,7 +739,7 @@ def main() -> None:
     parser.add_argument("--apps", default="100,1000,3000", help="cold-start sizes, commas")
     parser.add_argument("--baseline", type=int, default=1000, help="parallel applies")
     parser.add_argument("--profile", type=int, default=1000, help="apps profiled; 0: off")
-    parser.add_argument("--profile-out", type=Path, default=Path("scale-profile.md"))
+    parser.add_argument("--profile-out", type=Path, help="also write (d) there (markdown)")
     parser.add_argument("--faults", type=int, default=0, help="apps of (e); 0: off")
     parser.add_argument(
         "--resync", default="auto", help="controller --interval (s), auto; 0: no (c)"
