@@ -114,6 +114,7 @@ def test_build_spec_adds_flags_to_file_spec() -> None:
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
         "sourceNamespaces": ["team-*"],
         "roles": [],
+        "allowHelmLookup": False,
     }
     with pytest.raises(click.UsageError, match=r"spec\.sourceRepos"):
         project.build_spec(
