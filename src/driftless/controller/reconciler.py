@@ -30,7 +30,13 @@ from pydantic import ValidationError as PydanticValidationError
 from driftless import __version__
 from driftless.controller import fastpath
 from driftless.controller.destinations import Destination, Destinations
-from driftless.controller.events import EventRecorder, events_for
+from driftless.controller.events import (
+    Ended,
+    EventRecorder,
+    Finished,
+    PassOperation,
+    pass_events,
+)
 from driftless.controller.repeats import Repeats
 from driftless.core.errors import DriftlessError, StallingError, TransientError
 from driftless.core.models import (
@@ -606,28 +612,10 @@ class Reconciler:
     async def _record_events(
         self, raw: dict[str, Any], status: dict[str, Any], run: RunResult | None
     ) -> None:
-        for event in events_for(raw.get("status") or {}, status):
+        """Record what this pass deserves (``events.pass_events``); best-effort."""
+        op = _pass_operation(run) if run is not None else None
+        for event in pass_events(raw.get("status") or {}, status, op):
             await self.events.record(raw, *event)
-        if run is None:
-            return
-        if run.started is not None:
-            by = run.started.operation.initiated_by
-            who = "self-heal" if run.healed else ("auto-sync" if by.automated else by.username)
-            revision = run.started.revision[:12]
-            message = f"sync to {revision} started by {who or 'a user'}"
-            await self.events.record(raw, "Normal", Reason.SYNC_STARTED, message)
-        if run.ended is not None:
-            superseded = run.ended.phase == OperationPhase.SUPERSEDED
-            kind = "Normal" if superseded else "Warning"
-            reason = Reason.SYNC_SUPERSEDED if superseded else Reason.SYNC_TERMINATED
-            message = f"sync to {run.ended.revision[:12]}: {run.ended.message}"
-            await self.events.record(raw, kind, reason, message)
-        if run.finished and run.state is not None:
-            kind = "Normal" if run.state.phase == OperationPhase.SUCCEEDED else "Warning"
-            reason = Reason.SYNCED if kind == "Normal" else Reason.SYNC_FAILED
-            pruned = sum(1 for r in run.state.resources if r.status == ResultCode.PRUNED)
-            extra = f"; pruned {pruned} object(s)" if pruned else ""
-            await self.events.record(raw, kind, reason, f"{run.state.message}{extra}")
 
     async def _clear_operation(self, raw: dict[str, Any], ran: Operation) -> None:
         """Remove the request that just finished, unless someone replaced it meanwhile.
@@ -758,6 +746,31 @@ def _snapshot_of(
 
 # How ``kube.client`` words a request that got no answer at all (refused, reset, timed out).
 _UNREACHABLE = "cannot reach the API server"
+
+
+def _pass_operation(run: RunResult) -> PassOperation:
+    """What ``run`` did to its operation, as ``events.pass_events`` reads it."""
+    started_by: str | None = None
+    if run.started is not None:
+        by = run.started.operation.initiated_by
+        who = "self-heal" if run.healed else ("auto-sync" if by.automated else by.username)
+        started_by = who or "a user"
+    ended = None
+    if run.ended is not None:
+        superseded = run.ended.phase == OperationPhase.SUPERSEDED
+        ended = Ended(superseded, run.ended.revision, run.ended.message)
+    finished = None
+    if run.finished and run.state is not None:
+        codes = Counter(r.status for r in run.state.resources)
+        finished = Finished(
+            succeeded=run.state.phase == OperationPhase.SUCCEEDED,
+            revision=run.state.revision,
+            message=run.state.message,
+            synced=codes[ResultCode.SYNCED],
+            pruned=codes[ResultCode.PRUNED],
+        )
+    revision = run.started.revision if run.started is not None else ""
+    return PassOperation(started_by, revision, ended, finished)
 
 
 def _logged(err: DriftlessError) -> str:
