@@ -107,11 +107,25 @@ export interface HistoryEntry {
   result?: string;
 }
 
+/** A Helm source's options (`spec.source.helm`). */
+export interface HelmSource {
+  releaseName?: string | null;
+  namespace?: string | null;
+  valueFiles?: string[] | null;
+  values?: string | null;
+  parameters?: { name: string; value: string; forceString?: boolean }[] | null;
+  skipCrds?: boolean | null;
+  /** Templates' `lookup` reads live objects through a read-only proxy (never Secrets); the
+   * app's Project must set `allowHelmLookup`. Absent or false: lookup returns empty maps. */
+  lookup?: boolean | null;
+}
+
 export interface ApplicationSource {
   repoURL?: string;
   targetRevision?: string;
   path?: string;
   chart?: string;
+  helm?: HelmSource | null;
 }
 
 export interface Application {
@@ -190,6 +204,8 @@ export interface ProjectSpec {
   sourceNamespaces?: string[] | null;
   clusterResourceAllowList?: GroupKind[] | null;
   namespaceResourceDenyList?: GroupKind[] | null;
+  /** Whether its apps may set `spec.source.helm.lookup`; absent: not allowed. */
+  allowHelmLookup?: boolean | null;
 }
 
 /** A repository credential as the API lists it: never a secret value. */

@@ -10,6 +10,7 @@ import {
   fieldErrors,
   fieldOf,
   formFromApp,
+  helmLookupNote,
   hints,
   rebase,
   specFromForm,
@@ -118,6 +119,60 @@ test("an edit shows the stored app and keeps what the form does not show", () =>
   assert.equal(manual.spec.source.helm, undefined);
 });
 
+test("Helm lookup: sent only when asked, shown from the stored app, turned off on edit", () => {
+  const on = specFromForm(form({ renderer: "helm", helmLookup: true }));
+  assert.deepEqual(on.source.helm, { lookup: true });
+  // Off is the default: not sent at all (a spec the CLI would make).
+  assert.deepEqual(specFromForm(form({ renderer: "helm" })).source.helm, {});
+  // Another renderer never carries it, even when the box was ticked before switching.
+  assert.equal(specFromForm(form({ renderer: "kustomize", helmLookup: true })).source.helm, undefined);
+
+  const stored = structuredClone(STORED);
+  stored.spec.source.helm.lookup = true;
+  const shown = formFromApp(stored);
+  assert.equal(shown.helmLookup, true);
+  assert.deepEqual(editBody(shown, stored).spec, stored.spec, "saved unchanged: still on");
+  const off = editBody({ ...shown, helmLookup: false }, stored).spec.source.helm;
+  assert.deepEqual(off, {
+    parameters: [{ name: "replicaCount", value: "2", forceString: true }],
+    values: "debug: true\n",
+  });
+  assert.equal(formFromApp(STORED).helmLookup, false);
+});
+
+test("Helm lookup from a hostile or odd stored app is off unless exactly true", () => {
+  for (const lookup of ["true", 1, null, {}, ["true"]]) {
+    const app = { metadata: {}, spec: { source: { repoURL: REPO, helm: { lookup } } } };
+    assert.equal(formFromApp(app).helmLookup, false, JSON.stringify(lookup));
+  }
+  for (const helm of [null, "lookup", ["lookup"], 7]) {
+    const app = { metadata: {}, spec: { source: { repoURL: REPO, helm } } };
+    assert.equal(formFromApp(app).helmLookup, false, JSON.stringify(helm));
+  }
+});
+
+test("a note when the chosen project does not allow Helm lookup", () => {
+  const projects = [
+    { metadata: { name: "default" } },
+    { metadata: { name: "team" }, spec: { allowHelmLookup: true } },
+    { metadata: { name: "strict" }, spec: { allowHelmLookup: false } },
+    { metadata: { name: "odd" }, spec: { allowHelmLookup: "true" } },
+    { metadata: { name: "empty" }, spec: null },
+  ];
+  const asked = (fields) => helmLookupNote(form({ renderer: "helm", helmLookup: true, ...fields }), projects);
+  assert.equal(asked({ project: "team" }), undefined);
+  for (const project of ["default", "", "  ", "strict", "odd", "empty"]) {
+    assert.match(asked({ project }), /does not allow Helm lookup \(allowHelmLookup/, project);
+  }
+  assert.match(asked({ project: "" }), /^Project default /);
+  // A project the list does not have (not readable, not loaded yet): the server decides.
+  assert.equal(asked({ project: "elsewhere" }), undefined);
+  assert.equal(helmLookupNote(form({ renderer: "helm", helmLookup: true, project: "strict" }), []), undefined);
+  // Not asked, or not a Helm app: no note.
+  assert.equal(helmLookupNote(form({ renderer: "helm", project: "strict" }), projects), undefined);
+  assert.equal(helmLookupNote(form({ renderer: "auto", helmLookup: true, project: "strict" }), projects), undefined);
+});
+
 const HINTS = [
   [{ name: "Web_App" }, "name"],
   [{ namespace: "Apps" }, "namespace"],
@@ -153,6 +208,8 @@ const FIELDS = [
   ["spec.source.targetRevision", "targetRevision"],
   ["spec.source", "renderer"],
   ["spec.source.helm.parameters[0].name", "helmParameters"],
+  ["spec.source.helm.lookup", "helmLookup"],
+  ["spec.source.helm.lookupX", "helmParameters"],
   ["spec.source.kustomize.images", "kustomizeImages"],
   ["spec.destination", "destNamespace"],
   ["spec.destination.server", "destServer"],

@@ -16,6 +16,7 @@ import {
   emptyForm,
   fieldErrors,
   formFromApp,
+  helmLookupNote,
   hints,
   rebase,
   type AppForm,
@@ -196,6 +197,11 @@ export function AppEditPage({ target }: { target: EditTarget }) {
               <TextField label="Helm values files (one a line)" multiline
                 value={form.helmValueFiles} onChange={(v) => set("helmValueFiles", v)}
                 {...field("helmValueFiles")} />
+              <CheckField label="Let templates look up live objects (Helm lookup)"
+                checked={form.helmLookup} onChange={(v) => set("helmLookup", v)}
+                error={errors.helmLookup} hint={helmLookupNote(form, projects)}
+                help={"Read-only, within the project's namespaces and kinds, never Secrets. " +
+                  "The project must allow it (allowHelmLookup); off: lookup returns empty maps."} />
             </>
           )}
           {form.renderer === "kustomize" && (
@@ -376,14 +382,18 @@ function CheckField(props: {
   onChange: (value: boolean) => void;
   disabled?: boolean;
   error?: string | undefined;
+  hint?: string | undefined;
+  help?: string;
 }) {
   const id = useId();
+  const described = Described({ id, help: props.help, hint: props.hint, error: props.error });
   return (
     <div className="edit-check">
       <input id={id} type="checkbox" checked={props.checked} disabled={props.disabled ?? false}
+        aria-invalid={props.error !== undefined} aria-describedby={described.describedBy}
         onChange={(e) => props.onChange(e.target.checked)} />
       <label htmlFor={id}>{props.label}</label>
-      {props.error !== undefined && <p className="field-error">{props.error}</p>}
+      {described.node}
     </div>
   );
 }

@@ -23,6 +23,8 @@ export interface AppForm {
   helmParameters: string;
   /** Helm values files, one a line. */
   helmValueFiles: string;
+  /** Helm `lookup` reads live objects (`spec.source.helm.lookup`); the Project must allow it. */
+  helmLookup: boolean;
   /** Kustomize image overrides, one a line (`nginx=nginx:1.27`). */
   kustomizeImages: string;
   destServer: string;
@@ -52,6 +54,7 @@ export function emptyForm(): AppForm {
     directoryRecurse: false,
     helmParameters: "",
     helmValueFiles: "",
+    helmLookup: false,
     kustomizeImages: "",
     destServer: "",
     destNamespace: "",
@@ -107,6 +110,7 @@ export function formFromApp(app: { metadata: object; spec: object }): AppForm {
       .map((p) => `${text(record(p).name)}=${text(record(p).value)}`)
       .join("\n"),
     helmValueFiles: strings(helm.valueFiles).join("\n"),
+    helmLookup: helm.lookup === true,
     kustomizeImages: strings(record(source.kustomize).images).join("\n"),
     destServer: text(destination.server),
     destNamespace: text(destination.namespace),
@@ -199,6 +203,8 @@ function helmFromForm(form: AppForm, helm: JSON): JSON {
   setOrDrop(result, "parameters", parameters.length ? parameters : undefined);
   const files = lines(form.helmValueFiles);
   setOrDrop(result, "valueFiles", files.length ? files : undefined);
+  // Off is the default: left out rather than sent as false, like the CLI's specs.
+  setOrDrop(result, "lookup", form.helmLookup ? true : undefined);
   return result;
 }
 
@@ -263,6 +269,27 @@ export function hints(form: AppForm, creating: boolean): Partial<Record<keyof Ap
   return found;
 }
 
+/** What the form knows of a Project: its name and whether it allows Helm lookup. */
+export interface ProjectLookupGrant {
+  metadata: { name: string };
+  spec?: { allowHelmLookup?: boolean | null } | null;
+}
+
+/**
+ * A note when the form asks for Helm lookup but the chosen Project (as listed
+ * by the server) does not allow it: the controller would refuse to render the
+ * app. A Project missing from `projects` (not readable, not loaded) gets no
+ * note: the server's check is the one that counts.
+ */
+export function helmLookupNote(form: AppForm, projects: ProjectLookupGrant[]): string | undefined {
+  if (form.renderer !== "helm" || !form.helmLookup) return undefined;
+  const name = form.project.trim() || "default";
+  const project = projects.find((p) => p.metadata.name === name);
+  if (project === undefined || project.spec?.allowHelmLookup === true) return undefined;
+  return `Project ${name} does not allow Helm lookup (allowHelmLookup: false): ` +
+    "the app will not render until an administrator allows it.";
+}
+
 /** Which form field a server field path (`spec.source.repoURL`) belongs to. */
 export function fieldOf(path: string): FieldKey {
   const exact: Record<string, keyof AppForm> = {
@@ -273,6 +300,7 @@ export function fieldOf(path: string): FieldKey {
     "spec.source.targetRevision": "targetRevision",
     "spec.source.path": "path",
     "spec.source.chart": "chart",
+    "spec.source.helm.lookup": "helmLookup",
     "spec.source": "renderer",
     "spec.destination.server": "destServer",
     "spec.destination.name": "destServer",

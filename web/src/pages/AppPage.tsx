@@ -182,6 +182,13 @@ function AppDetails({
           <Field label="Repository">{source.repoURL || "—"}</Field>
           <Field label={source.chart ? "Chart" : "Path"}>{source.chart || source.path || "."}</Field>
           <Field label="Target revision">{source.targetRevision || "HEAD"}</Field>
+          {(source.helm || source.chart) && (
+            <Field label="Helm lookup">
+              {source.helm?.lookup === true
+                ? "on: templates read live objects (read-only, never Secrets; the project must allow it)"
+                : "off: lookup returns empty maps"}
+            </Field>
+          )}
           <Field label="Compared revision">
             <span className="mono" title={status.sync?.revision ?? ""}>
               {shortRevision(status.sync?.revision) || "—"}

@@ -219,6 +219,11 @@ function ProjectFields({ item }: { item: ProjectWithCount }) {
         <Field label="Namespaced kinds denied">
           <Lines values={groupKinds(spec.namespaceResourceDenyList)} empty="none" />
         </Field>
+        <Field label="Helm lookup">
+          {spec.allowHelmLookup === true
+            ? "allowed: its apps' charts may read live objects (read-only, never Secrets)"
+            : "not allowed"}
+        </Field>
       </dl>
     </section>
   );
