@@ -8,9 +8,11 @@ from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError as PydanticValidationError
 
-from driftless.cli import app_edit, objects, project
+from driftless.cli import app_edit, objects, project, toggle
+from driftless.cli.main import cli
 from driftless.core.models import Application, ApplicationSource, ApplicationSpec
 from driftless.core.project import ProjectSpec
 
@@ -330,3 +332,139 @@ def test_apps_from_file(tmp_path: Path) -> None:
     path.write_text("kind: ConfigMap\nmetadata: {name: x}\n")
     with pytest.raises(click.UsageError, match="expected kind Application"):
         app_edit.apps_from_file(str(path), None)
+
+
+# -- Helm lookup: the project's grant and the app's opt-in ---------------------------
+
+
+def test_toggle_value_refuses_both_ways() -> None:
+    assert toggle.toggle_value((), "x") is None
+    assert toggle.toggle_value((True, True), "x") is True
+    assert toggle.toggle_value((False,), "x") is False
+    with pytest.raises(click.UsageError, match="--x and --no-x contradict"):
+        toggle.toggle_value((True, False), "x")
+
+
+def test_project_allow_helm_lookup_create_and_set() -> None:
+    empty: dict[str, Any] = {
+        "description": None,
+        "source_repos": (),
+        "destinations": (),
+        "allow_cluster": (),
+        "deny_namespaced": (),
+    }
+    assert project.build_spec({}, **empty).allow_helm_lookup is False
+    assert project.build_spec({}, **empty, allow_helm_lookup=True).allow_helm_lookup is True
+    from_file = project.build_spec({"allowHelmLookup": True}, **empty)
+    assert from_file.allow_helm_lookup is True, "no flag leaves the file's grant"
+
+    current = {"spec": {"sourceRepos": ["a"]}}
+    assert project.spec_patch(current, lambda s: _edit(s, allow_helm_lookup=True)) == {
+        "spec": {"allowHelmLookup": True}
+    }
+    granted = {"spec": {"sourceRepos": ["a"], "allowHelmLookup": True}}
+    assert project.spec_patch(granted, lambda s: _edit(s, allow_helm_lookup=True)) == {}
+    assert project.spec_patch(granted, lambda s: _edit(s)) == {}
+    assert project.spec_patch(granted, lambda s: _edit(s, allow_helm_lookup=False)) == {
+        "spec": {"allowHelmLookup": False}
+    }
+
+
+def test_project_get_says_whether_helm_lookup_is_allowed() -> None:
+    def shown(spec: dict[str, Any]) -> list[str]:
+        text = project.describe_project({"metadata": {"name": "p"}, "spec": spec}, [])
+        return [line for line in text.splitlines() if line.startswith("Helm lookup:")]
+
+    assert shown({}) == ["Helm lookup:   refused"]
+    assert shown({"allowHelmLookup": True}) == ["Helm lookup:   allowed"]
+    assert shown({"allowHelmLookup": "yes please"}) == ["Helm lookup:   refused"], "invalid spec"
+
+
+def test_app_helm_lookup_on_and_off() -> None:
+    on = app_edit.AppEdits(helm_lookup=True).apply_to(_spec(path="chart"))
+    assert on.to_api()["source"]["helm"]["lookup"] is True
+    assert app_edit.AppEdits(helm_lookup=True).apply_to(on) == on, "idempotent"
+    off = app_edit.AppEdits(helm_lookup=False).apply_to(on)
+    assert off.source.helm is not None and off.source.helm.lookup is False
+    plain = _spec(path="manifests")
+    assert app_edit.AppEdits(helm_lookup=False).apply_to(plain) == plain, "no Helm block made"
+
+    current = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a", "resourceVersion": "7"},
+        "spec": {"source": {"repoURL": "https://git/x.git", "helm": {"parameters": []}}},
+    }
+    patch = app_edit.app_spec_patch(current, app_edit.AppEdits(helm_lookup=True))
+    assert patch == {"spec": {"source": {"helm": {"lookup": True}}}}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"kustomize": {"images": ["nginx:1"]}},
+        {"directory": {"recurse": True}},
+        {"jsonnet": {"libs": ["lib"]}},
+    ],
+)
+def test_helm_lookup_on_a_non_helm_app_is_a_usage_error(source: dict[str, Any]) -> None:
+    current = {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a"},
+        "spec": {"source": {"repoURL": "https://git/x.git", **source}},
+    }
+    with pytest.raises(click.UsageError, match=r"^--helm-lookup: the app's source has"):
+        app_edit.app_spec_patch(current, app_edit.AppEdits(helm_lookup=True))
+    with pytest.raises(click.UsageError, match=r"--helm-set, --helm-lookup: .* not a Helm chart"):
+        app_edit.app_spec_patch(current, app_edit.AppEdits(helm_sets=("a=b",), helm_lookup=True))
+    # Turning lookup off where there is no Helm block is a no-op, not an error.
+    assert app_edit.app_spec_patch(current, app_edit.AppEdits(helm_lookup=False)) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["app", "set", "web", "--helm-lookup", "--no-helm-lookup"],
+            "--helm-lookup and --no-helm-lookup contradict each other",
+        ),
+        (
+            [
+                "app",
+                "create",
+                "web",
+                "--repo",
+                "https://git/x.git",
+                "--no-helm-lookup",
+                "--helm-lookup",
+            ],
+            "--helm-lookup and --no-helm-lookup contradict each other",
+        ),
+        (
+            [
+                "app",
+                "create",
+                "web",
+                "--repo",
+                "https://git/x.git",
+                "--helm-lookup",
+                "--kustomize-image",
+                "nginx:1",
+            ],
+            "--helm-lookup: the app's source has kustomize options",
+        ),
+        (
+            ["project", "set", "team", "--no-allow-helm-lookup", "--allow-helm-lookup"],
+            "--allow-helm-lookup and --no-allow-helm-lookup contradict each other",
+        ),
+    ],
+)
+def test_contradictory_lookup_flags_fail_before_any_cluster_call(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No cluster: a kubeconfig that names nothing reachable; the usage error comes first.
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output

@@ -14,6 +14,11 @@ group. Contracts:
   ``resourceVersion`` it read (``cli.objects.update``), so a concurrent edit is
   never lost. Edits are idempotent, so replaying them on a fresher object after
   a conflict is safe.
+* Helm flags (``--helm-set``, ``--helm-values-file``, ``--helm-unset``,
+  ``--helm-lookup``) on a source holding another renderer's options are a usage
+  error naming the flags. ``--no-helm-lookup`` only clears ``helm.lookup`` where
+  it is set: on a source without Helm options it changes nothing. Giving both
+  ``--helm-lookup`` and ``--no-helm-lookup`` is a usage error (``cli.toggle``).
 * ``delete`` cascades by default: it adds the resources finalizer before
   deleting, and the controller deletes every object the app manages before the
   Application goes away. ``--no-cascade`` removes the finalizer first, so the
@@ -46,6 +51,7 @@ from driftless.cli.objects import (
     validation_message,
 )
 from driftless.cli.options import namespace_option, timeout_option
+from driftless.cli.toggle import toggle_option, toggle_value
 from driftless.core.models import (
     API_VERSION,
     APPLICATION_KIND,
@@ -85,6 +91,7 @@ class AppEdits:
     helm_sets: tuple[str, ...] = ()
     helm_unsets: tuple[str, ...] = ()
     helm_values_files: tuple[str, ...] = ()
+    helm_lookup: bool | None = None
     kustomize_images: tuple[str, ...] = ()
     interval: str | None = None
 
@@ -129,11 +136,38 @@ class AppEdits:
         if self.directory_recurse is not None:
             source.directory = source.directory or DirectorySource()
             source.directory.recurse = self.directory_recurse
-        if self.helm_sets or self.helm_unsets or self.helm_values_files:
+        if self._helm_flags():
             source.helm = _helm(source.helm or HelmSource(), self)
+        elif self.helm_lookup is False and source.helm is not None:
+            source.helm.lookup = False
         if self.kustomize_images:
             source.kustomize = source.kustomize or KustomizeSource()
             source.kustomize.images = set_images(source.kustomize.images, self.kustomize_images)
+        self._check_helm_target(source)
+
+    def _helm_flags(self) -> list[str]:
+        """The flags given that make or change Helm options (``--no-helm-lookup`` does not)."""
+        given = {
+            "--helm-set": self.helm_sets,
+            "--helm-unset": self.helm_unsets,
+            "--helm-values-file": self.helm_values_files,
+            "--helm-lookup": self.helm_lookup,
+        }
+        return [flag for flag, value in given.items() if value]
+
+    def _check_helm_target(self, source: ApplicationSource) -> None:
+        """A usage error naming the Helm flags when the source is another renderer's.
+
+        Only options tell: a plain path's renderer is detected at render time, so a
+        source without any options may still become a Helm one.
+        """
+        others = [k for k in app_spec.RENDERERS if k != "helm" and getattr(source, k)]
+        flags = self._helm_flags()
+        if flags and others:
+            raise click.UsageError(
+                f"{', '.join(flags)}: the app's source has {' and '.join(others)} options,"
+                " not a Helm chart (a source has one renderer)"
+            )
 
     def _sync_policy(self, spec: ApplicationSpec) -> None:
         policy = spec.sync_policy
@@ -159,6 +193,8 @@ def _helm(helm: HelmSource, edits: AppEdits) -> HelmSource:
         params[key] = HelmParameter(name=key, value=value)
     helm.parameters = list(params.values())
     helm.value_files += [f for f in edits.helm_values_files if f not in helm.value_files]
+    if edits.helm_lookup is not None:
+        helm.lookup = edits.helm_lookup
     return helm
 
 
@@ -196,7 +232,7 @@ def validated(spec: ApplicationSpec) -> ApplicationSpec:
 
 def _spec_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The flags ``create`` and ``set`` share (``--repo`` is required only by create)."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--repo", default=None, help="Git repository URL (https://, ssh://, file://)."
         ),
@@ -249,6 +285,11 @@ def _spec_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., 
             metavar="FILE",
             help="Values file in the repository, relative to the chart (repeatable).",
         ),
+        toggle_option(
+            "helm-lookup",
+            "Let the chart's lookup read live objects of the destination (read-only, never"
+            " Secrets); the project must allow it (allowHelmLookup).",
+        ),
         click.option(
             "--kustomize-image",
             "kustomize_images",
@@ -281,7 +322,9 @@ def _spec_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., 
 
 def _edits(params: dict[str, Any]) -> AppEdits:
     fields = AppEdits.__dataclass_fields__
-    edits = AppEdits(**{k: v for k, v in params.items() if k in fields})
+    values = {k: v for k, v in params.items() if k in fields}
+    values["helm_lookup"] = toggle_value(params.get("helm_lookup", ()), "helm-lookup")
+    edits = AppEdits(**values)
     edits.check()
     return edits
 
@@ -439,6 +482,7 @@ async def set_app(globals_: Globals, /, name: str, namespace: str | None, **flag
       driftless app set guestbook --revision v1.4.0
       driftless app set guestbook --path overlays/prod --sync-policy manual
       driftless app set podinfo --helm-set replicaCount=3 --helm-unset debug
+      driftless app set podinfo --helm-lookup
       driftless app set guestbook --kustomize-image nginx=nginx:1.27 --interval 1m
     """
     edits = _edits(flags)

@@ -10,6 +10,10 @@ by the object's ``resourceVersion`` (see ``cli.objects.update``), so two
 people adding repositories at once both keep their change. ``delete`` refuses
 while Applications still name the project, unless ``--force``.
 
+``--allow-helm-lookup`` (create, set) lets the project's apps set
+``spec.source.helm.lookup`` (``allowHelmLookup``); ``set --no-allow-helm-lookup``
+takes it back, and giving both is a usage error (``cli.toggle``).
+
 Flag formats: ``--destination SERVER_GLOB,NAMESPACE_GLOB`` (e.g.
 ``https://kubernetes.default.svc,team-*``) and ``GROUP/KIND`` for resource
 lists, where the core group is empty (``/Namespace``, or just ``Namespace``).
@@ -38,6 +42,7 @@ from driftless.cli.objects import (
 )
 from driftless.cli.options import namespace_option, no_headers_option, output_option
 from driftless.cli.output import age, dump, table
+from driftless.cli.toggle import toggle_option, toggle_value
 from driftless.core.models import API_VERSION, APPLICATION_KIND, GROUP
 from driftless.core.project import PROJECT_KIND, GroupKind, ProjectDestination, ProjectSpec
 from driftless.kube.client import KubeClient, KubeForbiddenError
@@ -129,9 +134,12 @@ def build_spec(
     allow_cluster: tuple[str, ...],
     deny_namespaced: tuple[str, ...],
     source_namespaces: tuple[str, ...] = (),
+    allow_helm_lookup: bool = False,
 ) -> ProjectSpec:
     """The spec of ``base`` (a file's spec or ``{}``) with the flags' values added."""
     spec = validated_spec(base)
+    # Only adds, like the other flags: without it a file's allowHelmLookup stands.
+    spec.allow_helm_lookup = spec.allow_helm_lookup or allow_helm_lookup
     spec.source_namespaces += [n for n in source_namespaces if n not in spec.source_namespaces]
     if description is not None:
         spec.description = description
@@ -195,6 +203,12 @@ def project_object(name: str, namespace: str, spec: ProjectSpec) -> JSON:
     "controller's namespace always may).",
 )
 @click.option(
+    "--allow-helm-lookup",
+    is_flag=True,
+    help="Let its apps' Helm charts lookup live objects of their destinations (read-only,"
+    " within the project's namespaces and kinds, never Secrets; off by default).",
+)
+@click.option(
     "--from-file",
     default=None,
     metavar="FILE",
@@ -213,6 +227,7 @@ async def create_project(
     allow_cluster: tuple[str, ...],
     deny_namespaced: tuple[str, ...],
     source_namespaces: tuple[str, ...],
+    allow_helm_lookup: bool,
     from_file: str | None,
     upsert_: bool,
     namespace: str | None,
@@ -241,6 +256,7 @@ async def create_project(
         allow_cluster=allow_cluster,
         deny_namespaced=deny_namespaced,
         source_namespaces=source_namespaces,
+        allow_helm_lookup=allow_helm_lookup,
     )
     obj = project_object(name, app_namespace(namespace), spec)
     write = upsert if upsert_ else create_only
@@ -376,6 +392,7 @@ def describe_project(project: JSON, app_names: list[str]) -> str:
     lines = [
         f"Name:          {meta.get('namespace')}/{meta['name']}",
         f"Description:   {spec.description or '-'}",
+        f"Helm lookup:   {'allowed' if spec.allow_helm_lookup else 'refused'}",
         *block("Source Repos", spec.source_repos),
         *block(
             "Destinations (server, namespace)", [show_destination(d) for d in spec.destinations]
@@ -440,12 +457,15 @@ def edited_spec(
     remove_destinations: tuple[str, ...],
     add_source_namespaces: tuple[str, ...] = (),
     remove_source_namespaces: tuple[str, ...] = (),
+    allow_helm_lookup: bool | None = None,
 ) -> ProjectSpec:
     """``spec`` with the edits applied; adding what is there and removing what is not are
     no-ops, so the edit can be replayed on a fresher object after a conflict."""
     new = spec.model_copy(deep=True)
     if description is not None:
         new.description = description or None
+    if allow_helm_lookup is not None:
+        new.allow_helm_lookup = allow_helm_lookup
     new.source_repos = [r for r in new.source_repos if r not in remove_repos]
     new.source_repos += [r for r in dict.fromkeys(add_repos) if r not in new.source_repos]
     new.source_namespaces = [n for n in new.source_namespaces if n not in remove_source_namespaces]
@@ -482,6 +502,10 @@ def spec_patch(current: JSON, edit: Callable[[ProjectSpec], ProjectSpec]) -> JSO
 @click.option(
     "--remove-source-namespace", "remove_source_namespaces", multiple=True, metavar="GLOB"
 )
+@toggle_option(
+    "allow-helm-lookup",
+    "Allow (or refuse again) its apps' Helm charts to lookup live objects (never Secrets).",
+)
 @namespace_option("the Project")
 @click.pass_obj
 @run_async
@@ -495,9 +519,11 @@ async def set_project(
     remove_destinations: tuple[str, ...],
     add_source_namespaces: tuple[str, ...],
     remove_source_namespaces: tuple[str, ...],
+    allow_helm_lookup: tuple[bool, ...],
     namespace: str | None,
 ) -> None:
-    """Change a Project's repositories, destinations, source namespaces or description.
+    """Change a Project's repositories, destinations, source namespaces, Helm lookup or
+    description.
 
     Concurrent edits are safe: the change is written against the version
     read, and recomputed on the newer one if someone else changed it meanwhile.
@@ -508,9 +534,11 @@ async def set_project(
       driftless project set team-a --add-source-namespace 'team-a-*'
       driftless project set team-a --remove-destination 'https://kubernetes.default.svc,team-a-*' \\
           --add-destination 'https://kubernetes.default.svc,team-a'
+      driftless project set team-a --allow-helm-lookup
     """
     for text in (*add_destinations, *remove_destinations):
         parse_destination(text)  # a bad flag fails before the cluster is contacted
+    lookup = toggle_value(allow_helm_lookup, "allow-helm-lookup")
     ns = app_namespace(namespace)
 
     def edit(spec: ProjectSpec) -> ProjectSpec:
@@ -523,6 +551,7 @@ async def set_project(
             remove_destinations=remove_destinations,
             add_source_namespaces=add_source_namespaces,
             remove_source_namespaces=remove_source_namespaces,
+            allow_helm_lookup=lookup,
         )
 
     _, changed = await with_client(
