@@ -298,6 +298,7 @@ class Controller:
     def _observe(self, obj: JSON) -> None:
         obj = slim_app(obj)
         key = _key(obj)
+        self.reconciler.seen(obj)  # our own status write shown: its copy is not needed
         previous = self.apps.get(key)
         self.metrics.observed(previous, obj)
         self.apps[key] = obj
