@@ -2,7 +2,7 @@
 
 Usage: ``python bench/scale_bench.py [--apps 100,1000,3000] [--baseline 1000]
 [--profile 1000] [--resync auto] [--sweep-workers 4,16] [--log-dir DIR]
-[--controller-arg=--workers=8 ...]``
+[--controller-arg=--workers=8 ...] [--renders N]``
 
 For development, small figures run in a minute: ``--apps 50 --baseline 200 --profile 0``.
 
@@ -50,6 +50,11 @@ use), and prints, each measured in this one run:
   (``DevCluster.stop_apiserver``/``start_apiserver``); prints how long until
   every app is Ready, the syncs in each app's history, and whether a hook Job
   was made twice. The 300-app version is ``tests/integration/test_scale_faults.py``.
+* **renders** (``--renders N``, 0: off, no cluster needed): N one-ConfigMap
+  plain-directory renders through a ``LocalRenderServer`` (the controller's
+  render server), one at a time then 16 at a time: ms per render, the render
+  server's own CPU per render (its loop and ``fork()``, whose cost grows with
+  its RSS), its children's CPU per render, and the render server's RSS.
 
 The machine is shared: run it on a quiet machine, or read the ratios (both
 sides measured in this same run), not the absolute figures.
@@ -77,12 +82,15 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftless.cli.install import install
-from driftless.core.models import API_VERSION, APPLICATION_KIND
+from driftless.core.models import API_VERSION, APPLICATION_KIND, ApplicationSource
 from driftless.core.project import default_project
 from driftless.devcluster import binaries
 from driftless.devcluster.cluster import DevCluster
 from driftless.devcluster.githttp import GitHttpServer
 from driftless.kube.client import KubeClient
+from driftless.render import KubeTarget, Renderer, RenderTools
+from driftless.render.isolation import LocalRenderServer
+from driftless.render.wire import RenderRequest
 from driftless.sources.seed import seed_repository
 
 JSON = dict[str, Any]
@@ -691,6 +699,42 @@ async def faults_round(
             await until_answered(lambda: client.merge_patch("v1", "Node", node, unlabel))
 
 
+# -- (f) the render server's cost per plain-directory render -----------------------------------
+
+
+def own_and_children_cpu(pid: int) -> tuple[float, float]:
+    """(utime+stime, cutime+cstime) of ``pid`` in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
+
+
+async def renders_part(count: int, tmp: Path) -> None:
+    app = tmp / "render-tree" / "app"
+    app.mkdir(parents=True)
+    (app / "cm.yaml").write_text(configmap("cm", "v"))
+    source = ApplicationSource.model_validate({"repoURL": "file:///bench", "path": "app"})
+    request = RenderRequest(Renderer.DIRECTORY, source, app.parent, app, "bench", "default",
+                            KubeTarget("v1.30.0"), 30.0)  # fmt: skip
+    server = LocalRenderServer(RenderTools())
+    try:
+        await server.render(request)  # started (and warmed up) before the clock runs
+        assert server.pid is not None
+        for at_once in (1, 16):
+            own, kids = own_and_children_cpu(server.pid)
+            started = time.monotonic()
+            await gather_limited([server.render(request) for _ in range(count)], at_once)
+            wall = time.monotonic() - started
+            own2, kids2 = own_and_children_cpu(server.pid)
+            print(f"(f) {count} directory renders, {at_once} at a time: "
+                  f"{wall / count * 1000:.2f} ms/render; render server own CPU "
+                  f"{(own2 - own) / count * 1000:.2f} ms/render (loop + fork), children "
+                  f"{(kids2 - kids) / count * 1000:.2f} ms/render; render server RSS "
+                  f"{proc_status_kib(server.pid, 'VmRSS') / 1024:.1f} MiB", flush=True)  # fmt: skip
+    finally:
+        server.close()
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -699,6 +743,10 @@ async def main_async(args: argparse.Namespace) -> None:
     sizes = [int(x) for x in args.apps.split(",") if x.strip()]
     with tempfile.TemporaryDirectory(prefix="driftless-bench-scale-") as name:
         tmp = Path(name)
+        if args.renders:
+            await renders_part(args.renders, tmp)
+            if not sizes and not args.profile and not args.faults:
+                return  # nothing else asked for: no cluster needed
         cluster = DevCluster("bench-scale", state_dir=tmp / "cluster")
         cluster.up(attached=True)
         git = GitHttpServer(tmp / "git-root").start()
@@ -741,6 +789,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=1000, help="apps profiled; 0: off")
     parser.add_argument("--profile-out", type=Path, help="also write (d) there (markdown)")
     parser.add_argument("--faults", type=int, default=0, help="apps of (e); 0: off")
+    parser.add_argument("--renders", type=int, default=0, help="renders of (f); 0: off")
     parser.add_argument(
         "--resync", default="auto", help="controller --interval (s), auto; 0: no (c)"
     )

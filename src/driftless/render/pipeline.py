@@ -49,6 +49,9 @@ Contract of ``render(source, tree, app_dir, ...)``:
   (``lookup_server.granting``, set by whoever planned the app against its
   cluster and Project) for its lifetime; without one it is a
   ``RenderError``. Such renders are never cached (they read live state).
+  ``lookup_server`` is imported by the first lookup render only: the render
+  server imports this module, and must not carry the proxy's aiohttp server
+  and kube client into every fork.
 * Every render run (not a cache hit) is timed and its failures counted by
   renderer (``render.metrics``).
 """
@@ -66,7 +69,7 @@ import _jsonnet  # type: ignore[import-untyped]
 from driftless.core.errors import DriftlessError, RenderError
 from driftless.core.models import ApplicationSource
 from driftless.core.resources import Manifest
-from driftless.render import chart_deps, chart_repo, detect, lookup_server
+from driftless.render import chart_deps, chart_repo, detect
 from driftless.render import manifests as checks
 from driftless.render import metrics as render_metrics
 from driftless.render.cache import RenderCache, RenderKey
@@ -152,6 +155,11 @@ async def _run(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
     """The render of ``request``, with a lookup grant for its lifetime when it asks."""
     if request.renderer is not Renderer.HELM or not looks_up(request.source):
         return await _run_isolated(request, tools)
+    # Imported here: the lookup proxy's server (aiohttp.web, the kube client) would
+    # otherwise load into the render server too, and every fork of it copies the
+    # page tables of that memory. Only a lookup render in the planning process needs it.
+    from driftless.render import lookup_server
+
     granter = lookup_server.current()
     if granter is None:
         raise RenderError(

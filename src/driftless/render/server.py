@@ -13,7 +13,10 @@ so forking is safe):
   connection; the server reads it, then forks a child that renders it
   (``worker.answer``) and writes the reply frame on the connection itself.
   Children are forked from this process with every module already imported:
-  no interpreter start per render.
+  no interpreter start per render. Only what rendering needs is imported
+  (not the Helm lookup proxy's server, the kube client, kubernetes_asyncio:
+  ``tests/unit/test_render_server_imports.py``): a fork costs in proportion
+  to this process's memory.
 * Each child gets its own process group and, before rendering:
   ``RLIMIT_AS`` (``memory_bytes``), ``RLIMIT_CPU`` (the time limit), no core
   files, a file-size limit; tools it starts stay in its group
