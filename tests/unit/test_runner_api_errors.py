@@ -11,10 +11,12 @@ would, with a class of ``driftless.kube.errors``: no API server, no timing.
 
 The rule each row checks (module docstring of ``driftless.sync.runner``):
 ``advance`` never raises, and what happens depends on the call, not on the
-error's class. A failed send (apply, hook delete-and-wait, prune delete)
-fails the operation as a refused apply always did — phase Failed, the
-message naming what failed, the SyncFail hooks run — be it a 403 or a 503.
-A failed read (CRD established read, discovery refresh, health-gate read,
+error's class, except that a send without any answer is not a failure.
+A send the API server answered with an error (apply, hook delete-and-wait,
+prune delete) fails the operation as a refused apply always did — phase
+Failed, the message naming what failed, the SyncFail hooks run — be it a
+403 or a 503. A send that got no answer (``kube.errors.unreachable``) and a
+failed read (CRD established read, discovery refresh, health-gate read,
 delete policy of a finished hook) ends the pass with the operation still
 Running where it got to, nothing recorded as failed, and the error in
 ``runner.interrupted`` — and the next pass finishes the operation without
@@ -55,7 +57,10 @@ class FakeCluster:
     """Stores applied objects; the call named by ``failing`` raises ``error`` (once)."""
 
     def __init__(self, failing: str = "", error: KubeApiError | None = None) -> None:
-        self.objects: dict[Key, JSON] = {}
+        # The run of hook ``migrate`` by an earlier operation (BeforeHookCreation deletes it).
+        earlier = {"apiVersion": "batch/v1", "kind": "Job",
+                   "metadata": {"name": "migrate", "namespace": "app"}}  # fmt: skip
+        self.objects: dict[Key, JSON] = {("Job", "app", "migrate"): earlier}
         self.failing = failing
         self.error = error
         self.calls: list[str] = []  # "apply migrate", "get settings", "refresh", ...
@@ -178,13 +183,14 @@ async def test_the_fixture_runs_every_call_kind_once_without_failures() -> None:
         assert call in cluster.calls
 
 
-ERRORS = [
+NO_ANSWER = "cannot reach the API server at https://127.0.0.1:6443: Connection refused"
+ANSWERED = [
     pytest.param(KubeUnavailableError(503, OUTAGE), id="unavailable"),
     pytest.param(KubeUnavailableError(500, WEBHOOK), id="webhook"),
-    pytest.param(KubeUnavailableError(0, "cannot reach the API server"), id="no answer"),
     pytest.param(KubeConflictError(409, "the object has been modified"), id="conflict"),
     pytest.param(KubeRefusedError(403, FORBIDDEN), id="refused"),
 ]
+ERRORS = [*ANSWERED, pytest.param(KubeUnavailableError(0, NO_ANSWER), id="no answer")]
 
 SENDS = [
     # (call that fails, the operation's message before the server's words)
@@ -206,9 +212,9 @@ READS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize("error", ANSWERED)
 @pytest.mark.parametrize(("call", "context"), SENDS)
-async def test_a_failed_send_fails_the_operation_whatever_the_error(
+async def test_an_answered_failed_send_fails_the_operation_whatever_the_error(
     call: str, context: str, error: KubeApiError
 ) -> None:
     cluster = FakeCluster(call, error)
@@ -241,6 +247,76 @@ async def test_a_failed_read_interrupts_the_pass_and_the_next_pass_finishes(
     assert "apply cleanup" not in cluster.calls
 
 
+SENT_WITHOUT_ANSWER = [
+    # (call that gets no answer, where it leaves the cursor, the message's context)
+    pytest.param("apply settings", "Sync 0 unsent", "cannot apply ConfigMap app/settings: ",
+                 id="apply"),
+    pytest.param("apply migrate", "PreSync 0 unsent", "cannot apply Job.batch app/migrate: ",
+                 id="hook apply"),
+    pytest.param("delete migrate", "PreSync 0 unsent", "cannot apply Job.batch app/migrate: ",
+                 id="hook delete before creation"),
+    pytest.param("delete old", "Sync prune unsent", "cannot prune ConfigMap app/old: ",
+                 id="prune delete"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "cursor", "context"), SENT_WITHOUT_ANSWER)
+async def test_a_send_without_answer_interrupts_the_pass_and_the_next_pass_finishes(
+    call: str, cursor: str, context: str
+) -> None:
+    """The API server gone mid-sync: the operation waits for it, Running, not Failed."""
+    cluster = FakeCluster(call, KubeUnavailableError(0, NO_ANSWER))
+    state, runner = await advance(cluster, operation(), on_fail_hook())
+    assert (state.phase, state.message, where(state)) == ("Running", "", cursor)
+    assert "SyncFailed" not in results(state).values()
+    assert isinstance(runner.interrupted, KubeUnavailableError)
+    assert runner.interrupted.message == context + NO_ANSWER
+
+    state, runner = await advance(cluster, state, on_fail_hook())
+    assert (state.phase, state.message, runner.interrupted) == (
+        "Succeeded", "successfully synced", None,
+    )  # fmt: skip
+    assert "apply cleanup" not in cluster.calls  # nothing failed
+
+
+class AppliedButNoAnswer(FakeCluster):
+    """Applies hook ``migrate``, then loses the answer (the API server died meanwhile)."""
+
+    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
+        applied = await super().apply(body, field_manager=field_manager, dry_run=dry_run)
+        if body["metadata"]["name"] == "migrate" and self.failing == "lose answer":
+            self.failing = ""
+            raise KubeUnavailableError(0, NO_ANSWER)
+        return applied
+
+
+async def test_a_hook_whose_creation_was_not_recorded_is_found_not_run_again() -> None:
+    """Its Job exists with this operation's stamp: applied again, never deleted."""
+    cluster = AppliedButNoAnswer("lose answer")
+    state, runner = await advance(cluster, operation())
+    assert (state.phase, where(state)) == ("Running", "PreSync 0 unsent")
+    assert runner.interrupted is not None
+    assert cluster.calls.count("delete migrate") == 1  # the earlier operation's run
+
+    state, runner = await advance(cluster, state)
+    assert (state.phase, runner.interrupted) == ("Succeeded", None)
+    assert cluster.calls.count("delete migrate") == 1  # this operation's run was kept
+    job = cluster.objects[("Job", "app", "migrate")]
+    assert job["metadata"]["annotations"]["driftless.dev/hook-operation"].endswith("|PreSync")
+
+
+async def test_a_new_operation_deletes_the_hook_run_of_the_previous_one() -> None:
+    cluster = FakeCluster()
+    await advance(cluster, operation())
+    second = operation()
+    second.started_at = "2026-12-03T10:00:00Z"
+    state, _ = await advance(cluster, second)
+    assert state.phase == "Succeeded"
+    assert cluster.calls.count("delete migrate") == 2  # before each operation's own run
+    job = cluster.objects[("Job", "app", "migrate")]
+    assert "2026-12-03T10:00:00Z" in job["metadata"]["annotations"]["driftless.dev/hook-operation"]
+
+
 async def test_refused_apply_is_recorded_on_the_object() -> None:
     """What a user reads per object: the refused one SyncFailed with the server's words."""
     cluster = FakeCluster("apply settings", KubeRefusedError(422, "spec.x: Invalid value"))
@@ -259,6 +335,26 @@ class TwoFailures(FakeCluster):
         if name == "widgets.example.com":
             raise KubeUnavailableError(503, OUTAGE)
         return await super().apply(body, field_manager=field_manager, dry_run=dry_run)
+
+
+class RefusedAndNoAnswer(FakeCluster):
+    """One wave meets a refusal on one object and no answer on another."""
+
+    async def apply(self, body: JSON, *, field_manager: str, dry_run: bool = False) -> JSON:
+        name = body["metadata"]["name"]
+        if name == "settings":
+            raise KubeRefusedError(403, FORBIDDEN)
+        if name == "widgets.example.com":
+            raise KubeUnavailableError(0, NO_ANSWER)
+        return await super().apply(body, field_manager=field_manager, dry_run=dry_run)
+
+
+async def test_a_refusal_fails_the_operation_though_another_send_got_no_answer() -> None:
+    state, runner = await advance(RefusedAndNoAnswer(), operation())
+    assert (state.phase, runner.interrupted) == ("Failed", None)
+    assert state.message == f"ConfigMap app/settings: {FORBIDDEN}"
+    status = {r.name: r.status for r in state.resources}
+    assert (status["settings"], status["widgets.example.com"]) == ("SyncFailed", "Pending")
 
 
 async def test_every_failed_apply_of_a_wave_is_recorded_and_fails_the_operation() -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from driftless import __version__
+from driftless.controller import durable as durable_writes
 from driftless.controller import fastpath
 from driftless.controller.destinations import Destination, Destinations
 from driftless.controller.events import (
@@ -568,6 +569,23 @@ class Reconciler:
             return False  # a conflict is retried with the newer object
         return True
 
+    async def _patch_status(
+        self, meta: dict[str, Any], patch: list[dict[str, Any]], *, durable: bool
+    ) -> dict[str, Any]:
+        """Apply ``patch`` to the status; ``durable``: retried through an outage
+        (``controller.durable``: the operation's record must not be lost)."""
+        name, namespace = meta["name"], meta.get("namespace")
+
+        async def write() -> dict[str, Any]:
+            return await self.client.json_patch(
+                API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace,
+                subresource="status",
+            )  # fmt: skip
+
+        if not durable:
+            return await write()
+        return await durable_writes.retried(write, f"status of app {namespace}/{name}")
+
     async def _write_status(
         self, raw: dict[str, Any], status: dict[str, Any], *, run: RunResult | None = None
     ) -> dict[str, Any] | None:
@@ -584,14 +602,7 @@ class Reconciler:
         # from the new status (a finished operation's cursor, an old message).
         replace: list[dict[str, Any]] = [{"op": "add", "path": "/status", "value": status}]
         try:
-            written = await self.client.json_patch(
-                API_VERSION,
-                APPLICATION_KIND,
-                meta["name"],
-                replace,
-                namespace=meta.get("namespace"),
-                subresource="status",
-            )
+            written = await self._patch_status(meta, replace, durable=_records_operation(run))
         except KubeNotFoundError:
             return None  # deleted while we worked: nothing to report on
         self._written[_app_key(written)] = _Written.of(written)
@@ -800,6 +811,11 @@ def _pass_operation(run: RunResult) -> PassOperation:
         )
     revision = run.started.revision if run.started is not None else ""
     return PassOperation(started_by, revision, ended, finished)
+
+
+def _records_operation(run: RunResult | None) -> bool:
+    """Does this pass's status write hold an operation's progress or end (and history)?"""
+    return run is not None and (run.advanced or run.ended is not None)
 
 
 def _logged(err: DriftlessError) -> str:

@@ -31,6 +31,13 @@ manifest is at fault; every other 4xx says the request itself is wrong and
 sending it again cannot help. A status outside 4xx/5xx from a server is not
 Kubernetes speaking (a proxy, a redirect), so it counts as unavailable.
 
+``unreachable(err)`` is the one test for "no answer at all" (connection
+refused or reset, timed out before any response, status 0). The request
+most likely never reached the server; at worst its answer was lost, so a
+caller sends it again only where a repeat is harmless (a server-side apply,
+a hook found again by its name). An answered 5xx is not unreachable: the
+server spoke (a webhook that failed, an internal error) and stays a failure.
+
 ``UnknownKindError`` (discovery) is not a ``KubeApiError``: a kind the cluster
 does not serve is answered by discovery, not by a failed request.
 
@@ -64,6 +71,7 @@ __all__ = [
     "api_error",
     "error_class",
     "unavailable",
+    "unreachable",
 ]
 
 # Long enough for a dry-run listing several field errors, short enough that a
@@ -184,6 +192,15 @@ def api_error(status: int, payload: bytes | str | None, fallback: str = "") -> K
 def unavailable(message: str) -> KubeUnavailableError:
     """No answer at all (connection refused, reset, timed out)."""
     return KubeUnavailableError(0, _bounded(message))
+
+
+def unreachable(error: BaseException) -> bool:
+    """Did the request get no answer at all (refused, reset, timed out)? Pure.
+
+    Only ``unavailable`` makes such errors (status 0); any HTTP answer, a 5xx
+    included, is the API server speaking.
+    """
+    return isinstance(error, KubeUnavailableError) and error.status == 0
 
 
 def _text(value: object) -> str:

@@ -14,14 +14,22 @@ pure rules by which the controller supersedes or terminates an operation
 between two passes.
 
 API failures (``kube.errors``) never escape ``advance``; what happens
-depends on the request, not on the error's class:
+depends on the request and on whether the API server answered at all:
 
-* a failed **send** (apply, replace, the delete-and-wait of a hook before it
-  is created again, the delete of an orphan) fails the operation, whatever
-  the class — a 503 "failed calling webhook" as much as a 403: the redacted
-  message goes to the operation, the SyncFail phase runs and the app's retry
-  policy decides whether it is tried again (a send may have half-happened,
-  so only a new operation may repeat it);
+* a **send** (apply, replace, the delete-and-wait of a hook before it is
+  created again, the delete of an orphan) that got no answer
+  (``kube.errors.unreachable``: refused, reset, timed out) interrupts the
+  pass like a failed read below: the step stays unsent and a later pass
+  sends it again, once the API server answers. That repeat is harmless: an
+  apply or a delete is idempotent, a generated hook instance is found again
+  by its name, and a named hook is found again by its operation stamp
+  (``OPERATION_ANNOTATION``), never deleted and created a second time;
+* a send the API server answered with an error fails the operation,
+  whatever the class — a 503 "failed calling webhook" as much as a 403: the
+  redacted message goes to the operation, the SyncFail phase runs and the
+  app's retry policy decides whether it is tried again (an answered send
+  may have half-happened, so only a new operation may repeat it); in a wave
+  where one send was refused and another got no answer, the refusal wins;
 * a failed **read** (the health-gate read, the read of an applied CRD until
   it is Established, the discovery refresh after it, the delete policy of a
   hook that already ended) ends the pass where it stands — whatever was
@@ -29,6 +37,10 @@ depends on the request, not on the error's class:
   next pass (applies are idempotent; hooks already created are not
   re-created) — and is exposed as ``SyncRunner.interrupted`` so the caller
   stores the progress, shows the message and retries later.
+
+The caller must store the state a pass returns before the next pass of the
+same operation runs (the controller retries that status write: see
+``controller.reconciler``): a hook's creation is recorded only there.
 """
 
 from __future__ import annotations
@@ -61,7 +73,7 @@ from driftless.core.wellknown import HOOK_TEMPLATE_LABEL
 from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
-from driftless.kube.errors import KubeConflictError
+from driftless.kube.errors import KubeConflictError, unreachable
 from driftless.sync import plan as sp
 from driftless.sync.execute import bounded_map, missing_namespace_hint, wait_established
 from driftless.sync.live import LiveReader
@@ -75,6 +87,10 @@ _HOOK_ENDED = frozenset({HookPhase.SUCCEEDED, HookPhase.FAILED})
 DEFAULT_HEALTH_TIMEOUT = 300.0
 # How many waiting objects a deadline message names before "(+N more)".
 NAMED_WAITING = 10
+# On a named hook as applied: the operation (``plan.operation_seed``) and phase
+# that created it, so a pass whose record of the creation was lost (no answer
+# to the apply, a status write lost) finds it instead of re-creating it.
+OPERATION_ANNOTATION = "driftless.dev/hook-operation"
 
 
 @dataclass
@@ -115,6 +131,8 @@ class SyncRunner:
         self.applied: dict[ResourceRef, JSON] = {}
         # Why the last advance() stopped early, None when it ran as far as it could.
         self.interrupted: DriftlessError | None = None
+        # The operation advance() works on (``plan.operation_seed``): stamps its hooks.
+        self._seed = ""
 
     async def advance(
         self,
@@ -134,6 +152,7 @@ class SyncRunner:
         self.interrupted = None
         operation = state.operation
         seed = sp.operation_seed(state.started_at, operation.retry, operation.requested_at)
+        self._seed = seed
         # Hook templates (generateName) get this operation's names: the same on every pass.
         tasks = sp.instances(tasks, seed)
         sync = state.operation.sync
@@ -147,7 +166,8 @@ class SyncRunner:
                 pools = (normal, failing)
                 waiting = await self._step(state, step, tasks, orphans, prune_blocked, pools)
             except KubeApiError as exc:
-                # Only a read gets here (``_send`` fails the operation itself).
+                # A read, or a send without answer (``_send`` fails the operation
+                # on an answered error itself).
                 self.interrupted = exc
                 return state
             if waiting:
@@ -198,9 +218,10 @@ class SyncRunner:
     ) -> bool:
         """Send the step's objects once; False when that failed (cursor already moved).
 
-        A failed send fails the operation whatever the error's class; the
-        reads after applying CRDs raise their ``KubeApiError`` (``advance``
-        interrupts the pass and the step stays unsent).
+        A send the API server answered with an error fails the operation
+        whatever the error's class; a send without answer and the reads after
+        applying CRDs raise their ``KubeApiError`` (``advance`` interrupts the
+        pass and the step stays unsent).
         """
         state.step = SyncStep(phase=step.phase, wave=step.wave, applied=False)
         step_tasks = sp.tasks_of(tasks, step)
@@ -209,7 +230,12 @@ class SyncRunner:
                 await self._prune(state, orphans, prune_blocked)
             else:
                 await self._apply_step(state, step_tasks)
-        except DriftlessError as err:  # every KubeApiError of a send as well
+        except KubeApiError as exc:
+            if unreachable(exc):
+                raise  # no answer: advance() interrupts the pass, a later pass re-sends
+            self._fail(state, exc.message, sp.fail_steps(tasks))
+            return False
+        except DriftlessError as err:
             self._fail(state, err.message, sp.fail_steps(tasks))
             return False
         try:
@@ -233,15 +259,15 @@ class SyncRunner:
             try:
                 if task.generated and not dry_run:
                     await self._create_instance(task)
+                elif task.hook and not dry_run:
+                    await self._create_named_hook(task)
                 else:
-                    if (
-                        task.hook
-                        and HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies
-                        and not dry_run
-                    ):
-                        await self._delete_and_wait(task)
-                    await self._apply(task, dry_run=dry_run)
+                    await self._apply(task, task.obj.body, dry_run=dry_run)
             except KubeApiError as exc:
+                if unreachable(exc):
+                    # No answer: nothing to record; the pass is interrupted and a
+                    # later pass sends this task again (see the module docstring).
+                    raise exc.in_context(f"cannot apply {task.obj.describe()}") from None
                 # Whatever the class: the write may have half-happened (a webhook
                 # timing out after admitting it), so the operation fails here.
                 # A new object was not dry-run (``sync.execute``): this is its validation.
@@ -270,8 +296,7 @@ class SyncRunner:
         except KubeApiError as exc:
             raise exc.in_context("cannot refresh API discovery after applying CRDs") from None
 
-    async def _apply(self, task: sp.Task, *, dry_run: bool) -> None:
-        body = task.obj.body
+    async def _apply(self, task: sp.Task, body: JSON, *, dry_run: bool) -> None:
         if ObjectOption.REPLACE in sp.object_options(task.obj) and not dry_run:
             self.applied[task.obj.ref] = await self.client.replace(body)
             return
@@ -295,6 +320,26 @@ class SyncRunner:
             await asyncio.sleep(0.2)
         shown = ResourceRef(ref.group, ref.kind, ref.namespace, name)
         raise DriftlessError(f"previous instance of hook {shown} was not deleted in {timeout:.0f}s")
+
+    async def _create_named_hook(self, task: sp.Task) -> None:
+        """Apply a named hook, stamped with this operation (``OPERATION_ANNOTATION``).
+
+        ``BeforeHookCreation`` first deletes the hook's previous run, unless
+        the live object carries this operation's stamp: then an earlier pass
+        of this operation created it and its record was lost (an apply whose
+        answer never came, a status write the API server did not take), and
+        it is this run, applied again unchanged instead of run a second time.
+        """
+        stamp = f"{self._seed}|{task.phase}"
+        body = _stamped(task.obj.body, stamp)
+        if HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies:
+            ref = task.obj.ref
+            live = await self.client.get(
+                task.obj.api_version, ref.kind, ref.name, ref.namespace or None
+            )
+            if live is not None and _stamp_of(live) != stamp:
+                await self._delete_and_wait(task)
+        await self._apply(task, body, dry_run=False)
 
     async def _create_instance(self, task: sp.Task) -> None:
         """Create this operation's instance of a hook template with POST.
@@ -474,6 +519,19 @@ def end_early(state: OperationState, phase: OperationPhase, message: str) -> Ope
     return state
 
 
+def _stamped(body: JSON, stamp: str) -> JSON:
+    """``body`` with ``OPERATION_ANNOTATION: stamp`` (a copy; ``body`` is left alone)."""
+    meta = dict(body.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), OPERATION_ANNOTATION: stamp}
+    return {**body, "metadata": meta}
+
+
+def _stamp_of(live: JSON) -> str | None:
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(OPERATION_ANNOTATION) if isinstance(annotations, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -629,5 +687,7 @@ async def _bounded(
                 failures.append(exc)
 
     await asyncio.gather(*(guarded(item) for item in items))
-    if failures:
-        raise failures[0]
+    # An answered refusal fails the operation; a send without answer only when alone.
+    answered = [f for f in failures if not unreachable(f)]
+    if answered or failures:
+        raise (answered or failures)[0]
