@@ -62,6 +62,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "namespaceResourceDenyList": [{"group": "", "kind": "ResourceQuota"}],
         "sourceNamespaces": ["team-a"],
         "roles": [],
+        "allowHelmLookup": False,
     }
     managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
     assert objects.CLI_FIELD_MANAGER in managers
@@ -87,6 +88,7 @@ async def test_project_lifecycle(devcluster: DevCluster, kube: KubeClient) -> No
         "namespaceResourceDenyList": [],
         "sourceNamespaces": [],
         "roles": [],
+        "allowHelmLookup": False,
     }, "upsert replaces the spec"
 
     listed = await invoke(kc, "project", "list")
@@ -355,7 +357,7 @@ async def test_app_user_mistakes_are_one_line(devcluster: DevCluster, kube: Kube
         (("app", "create", "x", "--repo", "r", "--sync-policy", "manual", "--self-heal"), 2,
          "Error: --auto-prune and --self-heal need --sync-policy automated"),
         (("app", "create", "x", "--repo", "r", "--helm-set", "a=1", "--directory-recurse"), 2,
-         "Error: options for directory and helm cannot be combined"),
+         "Error: --helm-set: the app's source has directory options, not a Helm chart"),
         (("app", "create", "-f", "/does/not/exist.yaml"), 2,
          "Error: Invalid value for '-f': cannot read /does/not/exist.yaml"),
         (("app", "set", "x"), 2, "Error: nothing to change"),
@@ -364,6 +366,57 @@ async def test_app_user_mistakes_are_one_line(devcluster: DevCluster, kube: Kube
         result = await invoke(kc, *args)
         assert result.exit_code == code, (args, result.output)
         assert result.output.strip().splitlines()[-1].startswith(message), (args, result.output)
+
+
+async def test_helm_lookup_flags_reach_the_stored_specs(
+    devcluster: DevCluster, kube: KubeClient
+) -> None:
+    """The grant and the opt-in survive the API server (the CRD schema keeps them)."""
+    kc = devcluster.kubeconfig
+    proj, chart, kust = unique("lookup"), unique("cli-chart"), unique("cli-kust")
+
+    async def stored(kind: str, name: str) -> dict[str, Any]:
+        obj = await kube.get(API_VERSION, kind, name, APPS_NAMESPACE)
+        assert obj is not None
+        return dict(obj["spec"])
+
+    created = await invoke(kc, "project", "create", proj, "--allow-helm-lookup")
+    assert created.exit_code == 0, created.output
+    assert (await stored(PROJECT_KIND, proj))["allowHelmLookup"] is True
+    assert "Helm lookup:   allowed" in (await invoke(kc, "project", "get", proj)).stdout
+    both = await invoke(kc, "project", "set", proj, "--no-allow-helm-lookup", "--allow-helm-lookup")
+    assert both.exit_code == 2, both.output
+    assert "--allow-helm-lookup and --no-allow-helm-lookup contradict" in both.output
+    assert (await stored(PROJECT_KIND, proj))["allowHelmLookup"] is True, "nothing written"
+    refused = await invoke(kc, "project", "set", proj, "--no-allow-helm-lookup")
+    assert refused.stdout.strip() == f"project.driftless.dev/{proj} updated"
+    assert (await stored(PROJECT_KIND, proj))["allowHelmLookup"] is False
+    assert "Helm lookup:   refused" in (await invoke(kc, "project", "get", proj)).stdout
+
+    repo = "https://git.example.com/team/deploy.git"
+    made = await invoke(kc, "app", "create", chart, "--repo", repo, "--path", "chart",
+                        "--project", proj, "--helm-lookup")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert (await stored(APPLICATION_KIND, chart))["source"]["helm"]["lookup"] is True
+    off = await invoke(kc, "app", "set", chart, "--no-helm-lookup")
+    assert off.stdout.strip() == f"application.driftless.dev/{chart} updated"
+    assert (await stored(APPLICATION_KIND, chart))["source"]["helm"]["lookup"] is False
+
+    made = await invoke(kc, "app", "create", kust, "--repo", repo, "--kustomize-image", "nginx:1")
+    assert made.exit_code == 0, made.output
+    before = await stored(APPLICATION_KIND, kust)
+    not_helm = await invoke(kc, "app", "set", kust, "--helm-lookup")
+    assert not_helm.exit_code == 2, not_helm.output
+    assert not_helm.output.strip().splitlines()[-1] == (
+        "Error: --helm-lookup: the app's source has kustomize options, not a Helm chart"
+        " (a source has one renderer)"
+    )
+    assert await stored(APPLICATION_KIND, kust) == before, "nothing written"
+
+    for app in (chart, kust):
+        deleted = await invoke(kc, "app", "delete", app, "--no-cascade", "--wait")
+        assert deleted.exit_code == 0, deleted.output
+    assert (await invoke(kc, "project", "delete", proj)).exit_code == 0
 
 
 async def test_every_new_command_has_examples(devcluster: DevCluster) -> None:
