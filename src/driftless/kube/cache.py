@@ -11,6 +11,13 @@ Contract:
 * ``get`` returns ``None`` for "not cached" *and* "does not exist" only
   after ``ensure`` succeeded for the kind; callers check ``synced`` first.
 * Objects are the API server's dicts; callers must not mutate them.
+* Kept objects carry ``metadata.managedFields`` as the API server sent it
+  (diff prediction, ``managedFieldsManagers`` and the dry-run verdict's
+  fingerprint read the managers, operations and ``fieldsV1`` trees) except
+  each entry's ``time``, which nothing reads; equal lists are shared between
+  objects (``FieldsInterner``): objects applied alike own the same fields, so
+  a thousand such objects hold one copy instead of a thousand (about half of
+  a small object's memory).
 * With a ``namespace`` (a namespaced install, whose RBAC allows nothing
   else), informers list and watch only that namespace. A kind this identity
   may not list at all (a cluster-scoped kind there) fails ``ensure`` at once
@@ -23,6 +30,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +51,48 @@ JSON = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
 Subscriber = Callable[[str, JSON], None]
 RELIST_DELAY_SECONDS = 1.0
+# Distinct managedFields lists shared at most; past it the table starts afresh
+# (objects keep what they hold): bounded memory whatever the cluster holds.
+MAX_INTERNED = 4096
+
+
+class FieldsInterner:
+    """Shares equal ``metadata.managedFields`` lists (less ``time``) between objects.
+
+    Pure apart from its table. The shared lists are never mutated (module
+    contract), so sharing cannot leak one object's change into another.
+    """
+
+    def __init__(self, limit: int = MAX_INTERNED) -> None:
+        self.limit = limit
+        self._table: dict[str, list[JSON]] = {}
+
+    def compact(self, obj: JSON) -> JSON:
+        """``obj`` with its managedFields replaced by the shared equal list (in place)."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            return obj
+        entries = meta.get("managedFields")
+        if not isinstance(entries, list) or not entries:
+            return obj
+        kept = [
+            {k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict) else entry
+            for entry in entries
+        ]
+        try:
+            key = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):  # not JSON (never from the API server): keep as is
+            return obj
+        shared = self._table.get(key)
+        if shared is None:
+            if len(self._table) >= self.limit:
+                self._table.clear()
+            shared = self._table[key] = kept
+        meta["managedFields"] = shared
+        return obj
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 class ListForbiddenError(UnknownKindError):
@@ -57,12 +107,18 @@ class _Informer:
     """List+watch of one kind, cluster-wide or in one namespace."""
 
     def __init__(
-        self, client: KubeClient, kind: Kind, notify: Subscriber, namespace: str | None = None
+        self,
+        client: KubeClient,
+        kind: Kind,
+        notify: Subscriber,
+        namespace: str | None = None,
+        fields: FieldsInterner | None = None,
     ) -> None:
         self.client = client
         self.kind = kind
         self.notify = notify
         self.namespace = namespace
+        self.fields = fields or FieldsInterner()
         self.objects: dict[tuple[str, str], JSON] = {}
         self.synced = asyncio.Event()
         self.failed: BaseException | None = None
@@ -105,7 +161,7 @@ class _Informer:
 
     async def _relist(self) -> str:
         items, version = await self.client.list_with_version(*self.kind, self.namespace)
-        fresh = {_key(obj): obj for obj in items}
+        fresh = {_key(obj): self.fields.compact(obj) for obj in items}
         for key, old in self.objects.items():
             if key not in fresh:
                 self.notify("DELETED", old)
@@ -127,7 +183,7 @@ class _Informer:
         if event.type == "DELETED":
             self.objects.pop(_key(obj), None)
         else:
-            self.objects[_key(obj)] = obj
+            self.objects[_key(obj)] = self.fields.compact(obj)
         self.notify(event.type, obj)
         return version
 
@@ -140,6 +196,9 @@ class WatchCache:
         self.namespace = namespace
         self._informers: dict[Kind, _Informer] = {}
         self._subscribers: list[Subscriber] = []
+        # One table for every kind of this cluster (kinds rarely share lists, but
+        # one bound is simpler to reason about than one per informer).
+        self._fields = FieldsInterner()
 
     def subscribe(self, callback: Subscriber) -> None:
         self._subscribers.append(callback)
@@ -149,7 +208,7 @@ class WatchCache:
         key = (api_version, kind)
         informer = self._informers.get(key)
         if informer is None:
-            informer = _Informer(self.client, key, self._notify, self.namespace)
+            informer = _Informer(self.client, key, self._notify, self.namespace, self._fields)
             self._informers[key] = informer
             informer.start()
         await asyncio.wait_for(informer.synced.wait(), timeout)
