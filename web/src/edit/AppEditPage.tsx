@@ -200,8 +200,8 @@ export function AppEditPage({ target }: { target: EditTarget }) {
               <CheckField label="Let templates look up live objects (Helm lookup)"
                 checked={form.helmLookup} onChange={(v) => set("helmLookup", v)}
                 error={errors.helmLookup} hint={helmLookupNote(form, projects)}
-                help={"Read-only, within the project's namespaces and kinds, never Secrets. " +
-                  "The project must allow it (allowHelmLookup); off: lookup returns empty maps."} />
+                help={"Read-only, within the project's namespaces and kinds, never Secrets; " +
+                  "the project must allow it (allowHelmLookup). Unticked, lookup returns empty maps."} />
             </>
           )}
           {form.renderer === "kustomize" && (
