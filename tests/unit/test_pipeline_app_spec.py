@@ -247,6 +247,9 @@ TEAM = project(
         ("team-apps", {"repoURL": f"{GIT}/team/../other/a"}, "spec.source.repoURL", "not perm"),
         ("team-apps", {"repoURL": f"{GIT}/team/a", "dest": "prod"}, "spec.destination", "not perm"),
         ("team-apps", {"repoURL": f"{GIT}/team/a", "dest": HOME}, "spec.destination", "by name"),
+        ("team-apps", {"repoURL": f"{GIT}/team/a", "helm": {"lookup": True}},
+         "spec.source.helm.lookup", "allowHelmLookup"),
+        ("team-apps", {"repoURL": f"{GIT}/team/a", "helm": {"lookup": False}}, "", ""),
     ],
 )  # fmt: skip
 def test_the_project_refuses_with_its_own_message(

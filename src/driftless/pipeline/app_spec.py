@@ -57,6 +57,7 @@ from driftless.core.project import (
     ProjectViolationError,
     check_app_namespace,
     check_destination,
+    check_helm_lookup,
     check_source,
 )
 
@@ -400,6 +401,8 @@ def project_problem(
         ("metadata.namespace", lambda: check_app_namespace(project, namespace, home)),
         ("spec.source.repoURL", lambda: check_source(project, spec.source.repo_url)),
     ]
+    if spec.source.helm is not None and spec.source.helm.lookup:
+        checks.append(("spec.source.helm.lookup", lambda: check_helm_lookup(project)))
     if server:
         protected = frozenset({home}) if server == LOCAL_SERVER else frozenset()
         checks.insert(
