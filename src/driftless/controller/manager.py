@@ -15,7 +15,8 @@
 * A refresh annotation is removed once its pass ran, and only if it still
   holds the value served. Any refresh (``app refresh``, a git webhook's)
   makes that pass ask the repository for its refs, whatever the revision
-  cache holds (``GitCache.forget_refs``); a hard one
+  cache holds (``GitCache.forget_refs``, ``since`` the moment the watch first
+  showed that refresh value: apps refreshed together share one ``ls-remote``); a hard one
   (``pipeline.requests.is_hard_refresh``) also bypasses the render cache.
 * Every reconcile runs under a deadline (``reconcile_timeout``, 5 min by
   default): past it the reconcile is cancelled, the app gets ``Ready=False``
@@ -165,6 +166,9 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.apps: dict[Key, JSON] = {}
         self._failures: dict[Key, int] = {}
+        # (refresh annotation value, when the watch first showed it) per app: the refs
+        # asked after that moment answer the refresh, so apps refreshed together share them.
+        self._refresh_seen: dict[Key, tuple[str, float]] = {}
         self.reconciler.projects.subscribe(self._on_project_change)
         # Per-app series only where the app is owned: sums over replicas count each app once.
         self.metrics = ControllerMetrics(
@@ -302,6 +306,7 @@ class Controller:
         previous = self.apps.get(key)
         self.metrics.observed(previous, obj)
         self.apps[key] = obj
+        self._note_refresh(key, obj)
         if self.observer is not None:
             self._notify(self.observer, key, previous, obj)
         if previous is None or _needs_reconcile(previous, obj) or self._moved(previous, obj):
@@ -333,8 +338,18 @@ class Controller:
             key, current.get("metadata", {}).get("labels")
         )
 
+    def _note_refresh(self, key: Key, obj: JSON) -> None:
+        """Remember when a refresh value was first seen (a value seen again keeps its time:
+        an older time only makes ``forget_refs`` ask the repository more often, never less)."""
+        value = (obj.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+        if value is None:
+            self._refresh_seen.pop(key, None)
+        elif (seen := self._refresh_seen.get(key)) is None or seen[0] != str(value):
+            self._refresh_seen[key] = (str(value), time.monotonic())
+
     def _forget(self, key: Key) -> None:
         gone = self.apps.pop(key, None)
+        self._refresh_seen.pop(key, None)
         if gone is not None and self.observer is not None:
             self.observer.forget(gone)
         self._failures.pop(key, None)
@@ -418,7 +433,11 @@ class Controller:
             return
         refresh = (raw.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
         if refresh is not None:
-            self.reconciler.git.forget_refs(_repo_url(raw))  # a push is never seen late
+            # A push is never seen late: refs asked after the watch showed this refresh
+            # were asked after the push it follows, so only older ones are dropped.
+            seen = self._refresh_seen.get(key)
+            since = seen[1] if seen is not None and seen[0] == str(refresh) else None
+            self.reconciler.git.forget_refs(_repo_url(raw), since=since)
         started = time.monotonic()
         try:
             async with asyncio.timeout(limit):
