@@ -1,8 +1,10 @@
 """Ending the controller in bounded time, whatever state it is in.
 
-Kubernetes gives a pod 30 s between SIGTERM and SIGKILL; a controller whose
-API server went away, or whose workers are deep in a sync, must still end
-within a few seconds and leave the cluster in a state a successor can resume.
+The installed controller pod gets 15 s between SIGTERM and SIGKILL
+(``terminationGracePeriodSeconds``: ``core.deployment.CONTROLLER_GRACE_SECONDS``;
+Kubernetes' default is 30 s); a controller whose API server went away, or whose
+workers are deep in a sync, must still end within a few seconds and leave the
+cluster in a state a successor can resume.
 The order is:
 
 1. stop taking work (``Drain.stopping``): workers take no new key;
@@ -27,7 +29,7 @@ from collections.abc import Awaitable, Iterable, Iterator
 log = logging.getLogger(__name__)
 
 # The worst case adds up to 5 s (grace, cancel, Leases, watches, remote clusters), well
-# inside the 30 s a pod gets, even when every request hangs.
+# inside the 15 s the installed pod gets, even when every request hangs.
 DEFAULT_GRACE_SECONDS = 2.0
 CANCEL_WAIT_SECONDS = 0.5
 CLOSE_STEP_SECONDS = 0.5
