@@ -317,3 +317,46 @@ async def test_an_edit_keeps_a_repository_an_administrator_set_and_refuses_a_new
     patch = {"metadata": {}, "spec": {"source": {"repoURL": url}, "nope": 1}}
     status, refused = await api.call("PATCH", path, patch)
     assert status == 422 and "body.spec.nope: unknown field" in refused["error"]["message"]
+
+
+async def test_a_status_write_between_the_servers_read_and_write_is_not_the_users_conflict(
+    api: Api, kube: KubeClient, repo_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The controller writes status at any moment: a PATCH without a resourceVersion (and one
+    whose generation is current) must not fail because of it; a changed spec still does."""
+    url, _ = repo_url
+    name = unique("race")
+    status, _created = await api.call("POST", API, new_app(name, url))
+    assert status == 201, _created
+    real_get = kube.get
+    raced: list[str] = []
+
+    async def get_then_status_write(*args: Any, **kwargs: Any) -> Any:
+        found = await real_get(*args, **kwargs)
+        if found is not None and args[:3] == (API_VERSION, APPLICATION_KIND, name) and not raced:
+            raced.append(name)  # once: a status write lands right after the server's read
+            await kube.merge_patch(
+                API_VERSION,
+                APPLICATION_KIND,
+                name,
+                {"status": {"lastSyncedAt": "2001-02-03T04:05:06Z"}},
+                namespace=APPS_NAMESPACE,
+                subresource="status",
+            )
+        return found
+
+    monkeypatch.setattr(kube, "get", get_then_status_write)
+    path = f"{API}/{APPS_NAMESPACE}/{name}"
+    status, edited = await api.call("PATCH", path, {"metadata": {}, "spec": {"interval": "2m"}})
+    assert raced == [name]
+    assert status == 200, edited
+    assert edited["spec"]["interval"] == "2m"
+    # A version the user read before someone else changed the spec is still refused.
+    stale = edited["metadata"]["resourceVersion"]
+    monkeypatch.setattr(kube, "get", real_get)
+    status, _ = await api.call("PATCH", path, {"metadata": {}, "spec": {"interval": "3m"}})
+    assert status == 200
+    status, refused = await api.call(
+        "PATCH", path, {"metadata": {"resourceVersion": stale}, "spec": {"interval": "4m"}}
+    )
+    assert status == 409 and "changed since it was read" in refused["error"]["message"]

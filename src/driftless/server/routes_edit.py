@@ -24,7 +24,9 @@ route                                                      answer
   resourceVersion given, so a change made meanwhile is 409, never lost. The
   controller's status writes change the resourceVersion too: a client that
   also sends the ``generation`` it read is not refused for those (a spec that
-  has not changed since keeps its generation).
+  has not changed since keeps its generation). A status write landing between
+  the server's own read and write is not the client's conflict: the edit is
+  read and made again (``EDIT_ATTEMPTS`` times at most).
 * ``?dryRun=true`` checks everything, then asks the API server to validate
   the write as a server-side dry run; nothing is stored.
 
@@ -45,6 +47,7 @@ when refused) and an Event on the Application).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -86,6 +89,7 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 # Server-side apply's field manager of what the server creates (the CLI's is driftless-cli).
 FIELD_MANAGER = "driftless-server"
+EDIT_ATTEMPTS = 3  # reads and writes of one edit, when only our own read went stale
 
 DryRun = Annotated[
     bool, Query(description="Check everything and validate on the API server; store nothing.")
@@ -265,6 +269,16 @@ def router(
         action = "edit-dry-run" if dry_run else "edit"
 
         async def run() -> JSON:
+            # A conflict between our own read and write (the controller wrote
+            # status meanwhile) is not the user's: read again and redo the
+            # edit, where ``_guard`` still refuses a spec changed since the
+            # version the user gave.
+            for _ in range(EDIT_ATTEMPTS - 1):
+                with contextlib.suppress(_OwnRaceError):
+                    return await attempt()
+            return await attempt()
+
+        async def attempt() -> JSON:
             current = await client.get(API_VERSION, APPLICATION_KIND, name, namespace)
             if current is None:
                 raise NotFoundError(f"application {namespace}/{name} not found")
@@ -296,7 +310,7 @@ def router(
                     API_VERSION, APPLICATION_KIND, name, patch, namespace=namespace
                 )
             except KubeConflictError:
-                raise _stale(namespace, name) from None
+                raise _OwnRaceError(namespace, name) from None
             except KubeNotFoundError:
                 raise NotFoundError(f"application {namespace}/{name} not found") from None
 
@@ -361,6 +375,13 @@ def _guard(current: JSON, given: EditMetadata, namespace: str, name: str) -> str
     if given.generation is not None and given.generation == meta.get("generation"):
         return now  # only status (or metadata) changed since: the spec read is current
     raise _stale(namespace, name)
+
+
+class _OwnRaceError(ConflictError):
+    """The app changed between this edit's own read and write (409 if it keeps happening)."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(_stale(namespace, name).message)
 
 
 def _stale(namespace: str, name: str) -> ConflictError:
