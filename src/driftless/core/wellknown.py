@@ -32,6 +32,9 @@ TRACKING_ANNOTATION: Final = "driftless.dev/tracking-id"
 # template (app and generateName), so the next sync finds the earlier runs
 # that ``BeforeHookCreation`` deletes.
 HOOK_TEMPLATE_LABEL: Final = "driftless.dev/hook-template"
+# On a named hook as applied: the operation and phase that created it, so a
+# pass whose record of the creation was lost finds it instead of re-creating it.
+HOOK_OPERATION_ANNOTATION: Final = "driftless.dev/hook-operation"
 
 # ------------------------------------------------------ on Applications (requests)
 

@@ -69,7 +69,7 @@ from driftless.core.vocabulary import (
     ResultCode,
     SyncPhase,
 )
-from driftless.core.wellknown import HOOK_TEMPLATE_LABEL
+from driftless.core.wellknown import HOOK_OPERATION_ANNOTATION, HOOK_TEMPLATE_LABEL
 from driftless.health import DONE_HEALTH, HealthResult
 from driftless.health import assess as builtin_assess
 from driftless.kube.client import KubeApiError, KubeClient, UnknownKindError
@@ -90,7 +90,7 @@ NAMED_WAITING = 10
 # On a named hook as applied: the operation (``plan.operation_seed``) and phase
 # that created it, so a pass whose record of the creation was lost (no answer
 # to the apply, a status write lost) finds it instead of re-creating it.
-OPERATION_ANNOTATION = "driftless.dev/hook-operation"
+OPERATION_ANNOTATION = HOOK_OPERATION_ANNOTATION
 
 
 @dataclass
