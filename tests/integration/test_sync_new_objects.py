@@ -58,7 +58,10 @@ async def test_an_invalid_new_object_fails_the_sync_naming_it_and_prunes_nothing
     name = unique("newbad")
     # Synced first with an object the next commit drops: pruning would delete it.
     repo = make_git_repo({"old.yaml": configmap("old", 0)})
-    app = application(name, repo.url)
+    # Polled every 2 s: the commit below is seen by a resync, not by a pass that a
+    # live change of the first sync happened to queue (one Event per one-pass sync
+    # now writes the status sooner, so that pass often ran before the commit).
+    app = application(name, repo.url, interval="2s")
     app["spec"]["syncPolicy"]["automated"]["prune"] = True
     await create_app(kube, app)
     await wait_for(kube, name, ready)
