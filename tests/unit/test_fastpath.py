@@ -9,14 +9,19 @@ are written out, never computed by the code under test.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from driftless.controller import fastpath
 from driftless.controller.fastpath import Decision, Memory, Record, Snapshot
+from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import Application
+from driftless.sources.git import GitCache
 
 JSON = dict[str, Any]
 SHA = "a" * 40
@@ -84,6 +89,17 @@ def test_no_record_unknown_snapshot_age_or_status_force_the_full_path(
 
 def test_eight_fast_passes_still_allow_a_ninth() -> None:
     assert fastpath.decide(record(fast_passes=8), SNAPSHOT, STATUS, T0 + 60).fast
+
+
+def test_a_chart_dependency_range_due_again_forces_the_full_path() -> None:
+    # The last render resolved a dependency's range at T0 - 100 (expires at T0 + 200):
+    # at the same commit a new upstream release may render otherwise from then on.
+    ranged = record(snapshot=replace(SNAPSHOT, renders_until=T0 + 200))
+    # The snapshot taken at a resync knows no deadline: equal all the same.
+    assert fastpath.decide(ranged, SNAPSHOT, STATUS, T0 + 199) == Decision(True, "")
+    due = Decision(False, "chart dependency ranges to resolve again")
+    assert fastpath.decide(ranged, SNAPSHOT, STATUS, T0 + 200) == due
+    assert fastpath.decide(ranged, SNAPSHOT, STATUS, T0 + 1000) == due
 
 
 def app_object(
@@ -257,3 +273,39 @@ def test_memory_is_bounded_dropping_the_oldest_full_pass_first() -> None:
         memory.remember(("ns", name), SNAPSHOT, STATUS, T0 + i)
     assert memory.get(("ns", "b")) is None  # "a" was refreshed after "b"
     assert memory.get(("ns", "a")) is not None and memory.get(("ns", "c")) is not None
+
+
+class _Watch:
+    """A stand-in kube client: lists ``listed``, then its watch delivers ``events``."""
+
+    def __init__(self, listed: list[JSON], events: list[tuple[str, JSON]]) -> None:
+        self.listed = listed
+        self.events = events
+
+    async def list_with_version(self, *args: Any) -> tuple[list[JSON], str]:
+        return self.listed, "1"
+
+    async def watch(self, *args: Any, **kwargs: Any) -> AsyncIterator[SimpleNamespace]:
+        for kind, obj in self.events:
+            yield SimpleNamespace(type=kind, obj=obj)
+
+
+def _app(name: str) -> JSON:
+    return {"metadata": {"namespace": "team-a", "name": name, "resourceVersion": "5"}}
+
+
+async def test_a_deleted_app_s_record_is_dropped(tmp_path: Path) -> None:
+    client = _Watch([_app("kept"), _app("relisted-away")], [("DELETED", _app("deleted"))])
+    settings = ControllerSettings(namespace="team-a")
+    controller = Controller(client, GitCache(tmp_path), settings)  # type: ignore[arg-type]
+    memory = controller.reconciler.fast
+    for name in ("kept", "relisted-away", "deleted"):
+        controller.apps[("team-a", name)] = _app(name)
+        memory.remember(("team-a", name), SNAPSHOT, STATUS, T0)
+    client.listed = [_app("kept"), _app("deleted")]
+    await controller._relist()  # "relisted-away" is gone from the list
+    await controller._watch_from("1")  # "deleted" is deleted
+    assert memory.get(("team-a", "kept")) is not None
+    assert memory.get(("team-a", "relisted-away")) is None
+    assert memory.get(("team-a", "deleted")) is None
+    assert len(memory) == 1

@@ -355,6 +355,7 @@ class Controller:
         self._failures.pop(key, None)
         self.queue.forget(key)
         self.metrics.forget(key)
+        self.reconciler.fast.forget(key)  # a deleted app's last settled pass: never asked again
 
     # -- workers ------------------------------------------------------
 
