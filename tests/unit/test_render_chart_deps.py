@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -392,3 +393,34 @@ async def test_credentials_never_follow_an_archive_to_another_host(
         assert fetched(prepared) == ["db-1.0.0"]
         assert [auth is not None for _, auth in repo.requests] == [True]
         assert elsewhere.requests == [("/db-1.0.0.tgz", None)]
+
+
+async def test_a_range_is_resolved_again_range_ttl_after_resolving_however_often_rendered(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(chart_deps, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    publish(repo, {("db", "1.1.0"): chart_archive("db", "1.1.0")})
+    chart = umbrella(tmp_path, [{"name": "db", "version": "^1", "repository": repo.url}])
+    tools = tools_for(tmp_path)
+    with chart_deps.noting_resolutions() as first:
+        assert fetched(await chart_deps.prepare(chart, "u", tools)) == ["db-1.1.0"]
+    assert first.changes_at == 1000.0 + chart_deps.RANGE_TTL
+    publish(repo, {("db", v): chart_archive("db", v) for v in ("1.1.0", "1.2.0")})
+    clock[0] = 1200.0  # rendered again within the TTL: the remembered resolution
+    with chart_deps.noting_resolutions() as again:
+        assert fetched(await chart_deps.prepare(chart, "u", tools)) == ["db-1.1.0"]
+    assert again.changes_at == 1000.0 + chart_deps.RANGE_TTL  # not pushed back
+    clock[0] = 1000.0 + chart_deps.RANGE_TTL + 1  # the new release is picked up
+    with chart_deps.noting_resolutions() as later:
+        assert fetched(await chart_deps.prepare(chart, "u", tools)) == ["db-1.2.0"]
+    assert later.changes_at == clock[0] + chart_deps.RANGE_TTL
+
+
+async def test_a_matching_lock_never_expires(repo: Repo, tmp_path: Path) -> None:
+    publish(repo, {("db", "1.0.0"): chart_archive("db", "1.0.0")})
+    deps = [{"name": "db", "version": "^1", "repository": repo.url}]
+    lock = [{"name": "db", "version": "1.0.0", "repository": repo.url}]
+    with chart_deps.noting_resolutions() as notes:
+        await chart_deps.prepare(umbrella(tmp_path, deps, lock), "u", tools_for(tmp_path))
+    assert notes.changes_at is None

@@ -29,6 +29,11 @@ Contract (every condition must hold, else the full path runs):
   orphan it reports, read from the watch cache (a kind not fully watched
   → full path). The live side is captured from the very objects the plan
   compared, so an edit made while the plan ran is seen by the next resync.
+* A Helm chart in git whose dependencies were resolved by version range
+  (no matching lock, ``render.chart_deps``) renders differently at the
+  same commit once a new release matches: the snapshot records when the
+  resolution expires (``renders_until``, ``RANGE_TTL`` after it) and from
+  then on the full path runs, which resolves the range again.
 * The status on the Application is the one the full pass computed (someone
   else writing the status → full path, which rewrites it).
 * A safety net: a full pass at least every ``MAX_FAST_PASSES + 1`` resyncs
@@ -48,7 +53,7 @@ breaks the snapshot. Pure: no I/O; the reconciler gathers the inputs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from driftless.core.models import (
@@ -83,6 +88,9 @@ class Snapshot:
     # Opaque, compared by equality: destination, Capabilities, health checks, settings.
     environment: tuple[object, ...]
     objects: tuple[tuple[ObjectKey, LiveVersion], ...]
+    # time.monotonic() from which the same commit may render otherwise (a chart
+    # dependency's range is resolved again); None: never. A deadline, not compared.
+    renders_until: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,9 @@ def decide(
         return Decision(False, "periodic full pass (count)")
     if now - record.at > MAX_AGE_SECONDS:
         return Decision(False, "periodic full pass (age)")
+    until = record.snapshot.renders_until
+    if until is not None and now >= until:
+        return Decision(False, "chart dependency ranges to resolve again")
     why = _difference(record.snapshot, now_snapshot)
     if why:
         return Decision(False, f"{why} changed")

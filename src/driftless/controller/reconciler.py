@@ -76,7 +76,7 @@ from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Renderer
-from driftless.render import RenderTools
+from driftless.render import RenderTools, chart_deps
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
 from driftless.sync.prune import prune as prune_objects
@@ -325,10 +325,11 @@ class Reconciler:
             if await self._unchanged(planner, app, raw, fresh):
                 return None
             before = await self._environment(planner, app)
-            result = await self._run_on(planner, app, fresh)
+            with chart_deps.noting_resolutions() as ranges:
+                result = await self._run_on(planner, app, fresh)
             after = await self._environment(planner, app)
             if before is not None and before == after:
-                result.snapshot = _snapshot_of(app, raw, result.plan, before)
+                result.snapshot = _snapshot_of(app, raw, result.plan, before, ranges.changes_at)
             return result
 
     # -- the fast path (controller.fastpath) ------------------------------
@@ -762,7 +763,11 @@ def unused_remote(
 
 
 def _snapshot_of(
-    app: Application, raw: dict[str, Any], plan: Plan, environment: tuple[object, ...]
+    app: Application,
+    raw: dict[str, Any],
+    plan: Plan,
+    environment: tuple[object, ...],
+    renders_until: float | None = None,
 ) -> fastpath.Snapshot:
     """The snapshot of a full pass: the live objects as its plan compared them."""
     entries = [
@@ -781,6 +786,7 @@ def _snapshot_of(
         project_version=str(environment[0]),
         environment=environment,
         objects=fastpath.objects_of(entries),
+        renders_until=renders_until,
     )
 
 

@@ -42,10 +42,16 @@ Contract of ``prepare(chart_dir, shown, tools, check_repository)``:
 * Cache: the versions resolved for a chart are remembered by (digest of its
   declared dependencies, digest of its lock file); with a matching lock the
   entry never expires, with ranges it lasts ``RANGE_TTL`` seconds so a new
-  release is picked up like a new ``helm dependency update``. Archives are
+  release is picked up like a new ``helm dependency update`` (a resolution
+  served from the memo keeps its expiry: ranges are resolved again every
+  ``RANGE_TTL`` however often the chart renders). Archives are
   cached on disk per credential by ``chart_repo``, and the assembled
   dependency tree under ``<chart cache>/dependencies/<digest>`` keyed by
   every chart it holds (and the credential that fetched it).
+* ``noting_resolutions()``: within the block, the ``Resolutions`` it yields
+  learns the earliest moment a range its renders resolved is resolved again
+  (``changes_at``): the same commit may render differently from then on (the
+  controller's fast path takes a full pass then, ``controller.fastpath``).
 * A dependency that cannot be fetched (repository down, chart or version
   unknown, refused credentials, over a limit) is a ``RenderError`` on
   ``Chart.yaml`` naming the dependency, its repository and the version asked
@@ -83,6 +89,22 @@ _LOCK_FILES = {"Chart.yaml": "Chart.lock", "requirements.yaml": "requirements.lo
 RepositoryCheck = Callable[[str], None]
 _CHECK: contextvars.ContextVar[RepositoryCheck | None] = contextvars.ContextVar(
     "driftless_chart_repository_check", default=None
+)
+
+
+@dataclass
+class Resolutions:
+    """What the renders within ``noting_resolutions`` resolved by range (mutable, shared)."""
+
+    # time.monotonic() when the first of their range resolutions expires; None: only locks.
+    changes_at: float | None = None
+
+    def expire_at(self, at: float) -> None:
+        self.changes_at = at if self.changes_at is None else min(self.changes_at, at)
+
+
+_NOTES: contextvars.ContextVar[Resolutions | None] = contextvars.ContextVar(
+    "driftless_chart_resolutions", default=None
 )
 
 
@@ -125,6 +147,18 @@ def checking_repositories(check: RepositoryCheck) -> Iterator[None]:
         yield
     finally:
         _CHECK.reset(token)
+
+
+@contextlib.contextmanager
+def noting_resolutions() -> Iterator[Resolutions]:
+    """Within the block, renders note their range resolutions in the object yielded."""
+    # One mutable object: tasks and threads started in the block copy the context, not it.
+    notes = Resolutions()
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
 
 
 async def prepare(
@@ -206,7 +240,9 @@ class _Walk:
                 else ()
             )
             nodes.append(_Node(req.name, fetched, children))
-        _remember(declared, picked)
+        if not memo:  # a remembered resolution keeps its expiry (RANGE_TTL from resolving)
+            _remember(declared, picked)
+        _note(declared)
         return tuple(nodes)
 
     def _allowed(self, req: Requirement, where: str) -> None:
@@ -414,6 +450,16 @@ def _remember(declared: Declared, picked: dict[Requirement, str]) -> None:
         _MEMO.pop(next(iter(_MEMO)))
     expiry = None if declared.locked else time.monotonic() + RANGE_TTL
     _MEMO[key] = (expiry, dict(picked))
+
+
+def _note(declared: Declared) -> None:
+    """Tell ``noting_resolutions`` when this resolution of ranges expires (never for a lock)."""
+    notes = _NOTES.get()
+    if notes is None or declared.locked:
+        return
+    entry = _MEMO.get(declared.digest)
+    # Not remembered (evicted meanwhile): resolved again by the next render.
+    notes.expire_at(entry[0] if entry is not None and entry[0] is not None else time.monotonic())
 
 
 def forget_resolutions() -> None:
