@@ -16,12 +16,17 @@ from driftless.core.project import Project, ProjectViolationError, check_helm_lo
 from driftless.render import KubeTarget, helm, wire
 from driftless.render.detect import Renderer
 from driftless.render.lookup_proxy import (
+    MAX_LIST_BYTES,
     ApiPath,
     LookupAccess,
     LookupScope,
     RefusedError,
     check_read,
+    encoded_item,
     kubeconfig,
+    list_body,
+    list_chunks,
+    on_destination_server,
     parse_request,
     served_type,
     status,
@@ -217,6 +222,51 @@ def test_the_namespaced_deny_list_applies_to_reads() -> None:
     assert "Deployment.apps in namespace team-a" in message and "not allowed" in message
 
 
+def test_a_project_of_another_cluster_reads_nothing_here_cluster_scoped_kinds_included() -> None:
+    """The allow list names kinds, not clusters: a Project that deploys to another
+    cluster only reads no Namespace or ClusterRole of this one."""
+    elsewhere = scope(
+        destinations=[{"server": "https://team-cluster:6443", "namespace": "*"}],
+        clusterResourceAllowList=[{"group": "*", "kind": "*"}],
+    )
+    for raw in (
+        "/api/v1/namespaces/kube-system",
+        "/api/v1/namespaces",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin",
+        "/api/v1/namespaces/team-a/configmaps/x",
+    ):
+        message = refused_read(elsewhere, raw)
+        assert f"cluster {SERVER} is not a destination of project team" in message, raw
+    # The same Project on its own cluster reads them.
+    here = LookupScope(elsewhere.project, "https://team-cluster:6443")
+    read(here, "/api/v1/namespaces/kube-system")
+    read(here, "/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin")
+
+
+def test_a_project_with_no_destination_reads_nothing() -> None:
+    none = scope(destinations=[], clusterResourceAllowList=[{"group": "*", "kind": "*"}])
+    assert "is not a destination" in refused_read(none, "/api/v1/namespaces/kube-system")
+
+
+def test_a_list_is_written_as_the_api_server_writes_it_from_encoded_items() -> None:
+    config_maps = SERVED[0]
+    items = [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}, "data": {"k": "\u00e9"}}]
+    encoded = [encoded_item(item) for item in items]
+    whole = json.loads(b"".join(list_chunks(config_maps, encoded, "42")))
+    assert whole == list_body(config_maps, items, "42")
+    assert json.loads(b"".join(list_chunks(config_maps, [], "7")))["items"] == []
+    assert sum(map(len, encoded)) < MAX_LIST_BYTES
+
+
+def test_the_destination_server_is_matched_as_for_deploying() -> None:
+    assert on_destination_server(scope().project, SERVER)
+    glob = scope(destinations=[{"server": "https://*.prod:6443", "namespace": "*"}]).project
+    assert on_destination_server(glob, "https://eu.prod:6443")
+    assert not on_destination_server(glob, "https://eu.PROD:6443")  # case-sensitive, as deploying
+    assert not on_destination_server(glob, "https://eu.prod.evil:6443")
+    assert not on_destination_server(glob, SERVER)
+
+
 def test_cluster_scoped_kinds_need_the_allow_list() -> None:
     message = refused_read(scope(), "/api/v1/namespaces/team-a")
     assert "cluster-scoped kind Namespace" in message
@@ -289,7 +339,25 @@ def test_a_request_whose_lookup_is_not_a_loopback_proxy_is_malformed(lookup: obj
 
 def grant(**seen: object) -> Grant:
     access = LookupAccess("https://127.0.0.1:1", CA, "t")
-    return Grant(access, scope(), expires=0.0, **seen)  # type: ignore[arg-type]
+    return Grant(access, scope(), lifetime=60.0, **seen)  # type: ignore[arg-type]
+
+
+def test_a_token_s_lifetime_starts_at_its_first_use_not_at_the_grant() -> None:
+    """A render queued for a render server slot longer than the lifetime still reads."""
+    queued = grant()
+    assert queued.valid(1000.0)  # first lookup, long after the grant was made
+    assert queued.valid(1060.0)
+    assert not queued.valid(1060.5) and queued.expired
+
+
+def test_a_render_that_outlived_its_token_is_a_transient_failure() -> None:
+    late = grant()
+    late.valid(0.0)
+    late.valid(61.0)
+    helm_failed = RenderError("helm template failed: ... Unauthorized", file="c/t.yaml")
+    error = late.explain(helm_failed)
+    assert isinstance(error, TransientError) and not isinstance(error, RenderError)
+    assert "past its token's 60 s lifetime" in error.message
 
 
 def test_a_refused_lookup_names_the_refusal_where_helm_failed() -> None:

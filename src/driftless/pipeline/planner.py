@@ -127,8 +127,7 @@ class Planner:
         the renderer's caches are bypassed (a hard refresh); ``dry_run=False``: no dry
         run, applies predicted client-side (see the module docstring)."""
         project = await self.projects.project_for(app)
-        self._check_destination(app, project)
-        check_source(project, app.spec.source.repo_url)
+        self.check_app(app, project)
         # A cluster failure is not a render failure: the target is read first.
         target = await self.kube_target()
         with self.render_scope(app, project):
@@ -167,12 +166,22 @@ class Planner:
         await self._find_orphans(plan)
         return plan
 
+    def check_app(self, app: Application, project: Project) -> None:
+        """The Project's rules an app passes before anything of it is rendered: its
+        destination (this planner's cluster, the app's namespace) and its repository
+        (``ProjectViolationError`` otherwise). Every view that renders goes through it."""
+        self._check_destination(app, project)
+        check_source(project, app.spec.source.repo_url)
+
     @contextmanager
     def render_scope(self, app: Application, project: Project) -> Iterator[None]:
         """What renders of ``app`` in this block may reach: chart dependencies from
         repositories its Project allows (``sourceRepos``, like the app's own source)
         and, when the app opted in and the Project allows it, Helm lookups of this
-        planner's cluster within the Project (``ProjectViolationError`` otherwise)."""
+        planner's cluster within the Project (``ProjectViolationError`` otherwise).
+        The app must pass ``check_app`` first: a render for a destination its
+        Project does not allow would read (lookup) a cluster it has no right to."""
+        self.check_app(app, project)
         if looks_up(app.spec.source):
             check_helm_lookup(project)
         scope = LookupScope(project, self.server_url, self.protected)

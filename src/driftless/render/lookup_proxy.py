@@ -45,18 +45,23 @@ The design, end to end:
   that is a destination of the Project on this cluster (the controller's own
   namespace never, unless named literally, as for deploying), never across
   all namespaces, never a kind of ``namespaceResourceDenyList``; a
-  cluster-scoped kind only if ``clusterResourceAllowList`` allows it.
+  cluster-scoped kind only if ``clusterResourceAllowList`` allows it. Either
+  way the Project must have a destination on this cluster (its ``server``
+  glob matching the destination's URL): a Project confined to one cluster
+  reads nothing of another, cluster-scoped kinds included.
   **Secrets never**, and there is no opt-in: lookup output is rendered
   output, so a tenant's chart could copy any Secret it can name (other
   apps' credentials, ServiceAccount tokens, which live in Secrets) into a
   ConfigMap, an annotation or the diff that everyone who reads the app sees.
   Token requests are creates, refused as every write is.
 * Answers: the object or list as the destination serves it (a list of at
-  most ``MAX_LIST_ITEMS`` objects); 404 for a missing object (``lookup``
-  then gives an empty map, as Helm documents); 401 for an unknown, revoked
-  or expired token; 403 with a Kubernetes ``Status`` naming the kind and
-  namespace for a refusal; 503 when the destination cannot be reached; at
-  most ``MAX_REQUESTS`` requests per render.
+  most ``MAX_LIST_ITEMS`` objects and ``MAX_LIST_BYTES`` of them serialized,
+  refused with 403 past either, which fails the render naming the limit);
+  404 for a missing object (``lookup`` then gives an empty map, as Helm
+  documents); 401 for an unknown, revoked or expired token; 403 with a
+  Kubernetes ``Status`` naming the kind and namespace for a refusal; 503
+  when the destination cannot be reached; at most ``MAX_REQUESTS`` requests
+  per render.
 * The render's outcome: the proxy notes every refusal and every
   unreachable destination on the grant. A refused lookup fails the render
   with a ``RenderError`` "Helm lookup refused: ..." (a silent empty map would
@@ -73,8 +78,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -87,6 +93,10 @@ from driftless.core.project import (
 
 JSON = dict[str, Any]
 MAX_LIST_ITEMS = 2000
+# A list answer's objects, serialized, at most (the render server caps a render's
+# output at 16 MiB too): 2,000 ConfigMaps of 1 MiB each would otherwise be 2 GiB
+# in the planning process. Past it the list is refused (403), the render fails.
+MAX_LIST_BYTES = 16 * 1024 * 1024
 MAX_REQUESTS = 500
 # Path segments as the API server's object and resource names need them;
 # anything else (``%``, ``.``/``..``, empty) is refused before any routing.
@@ -231,6 +241,16 @@ def check_read(scope: LookupScope, rtype: ServedType, namespace: str | None) -> 
             " (their data would end up in rendered output)",
         )
     project = scope.project
+    # Reading a cluster is a grant of that cluster: the Project must deploy there
+    # (a destination whose server matches), whatever the kind's scope. Without this a
+    # cluster-scoped read would rest on clusterResourceAllowList alone, which names
+    # kinds, not clusters: any registered cluster would do.
+    if not on_destination_server(project, scope.server_url):
+        raise RefusedError(
+            403,
+            f"{kind}{where}: cluster {scope.server_url} is not a destination of project"
+            f" {project.name}",
+        )
     if rtype.namespaced:
         if not namespace:
             raise RefusedError(403, f"{kind}: lookup across all namespaces is not allowed")
@@ -246,6 +266,12 @@ def check_read(scope: LookupScope, rtype: ServedType, namespace: str | None) -> 
         scoped = "" if rtype.namespaced else "cluster-scoped "
         message = f"{kind}{where}: {scoped}kind {kind} is not allowed in project {project.name}"
         raise RefusedError(403, message)
+
+
+def on_destination_server(project: Project, server_url: str) -> bool:
+    """Whether any destination of ``project`` is on the cluster at ``server_url``
+    (its server glob matched as ``core.project.check_destination`` does)."""
+    return any(fnmatchcase(server_url, dest.server) for dest in project.spec.destinations)
 
 
 def status(code: int, message: str) -> JSON:
@@ -322,6 +348,23 @@ def list_body(rtype: ServedType, items: list[JSON], resource_version: str) -> JS
         "metadata": {"resourceVersion": resource_version},
         "items": items,
     }
+
+
+def encoded_item(item: JSON) -> bytes:
+    """One list item as it goes on the wire (its size is what ``MAX_LIST_BYTES`` counts)."""
+    return json.dumps(item, separators=(",", ":")).encode()
+
+
+def list_chunks(rtype: ServedType, items: list[bytes], resource_version: str) -> Iterator[bytes]:
+    """``list_body`` of already encoded items, in pieces: the answer is written out
+    as they come, never joined into a second copy of every object."""
+    head = list_body(rtype, [], resource_version)
+    del head["items"]
+    # ``{...head}`` reopened for the items: ``{...head,"items":[`` item, item ``]}``.
+    yield json.dumps(head, separators=(",", ":")).encode()[:-1] + b',"items":['
+    for index, item in enumerate(items):
+        yield b"," + item if index else item
+    yield b"]}"
 
 
 def kubeconfig(access: LookupAccess) -> str:

@@ -14,7 +14,15 @@ Contract:
 * ``async with proxy.grant(scope, lifetime) as grant`` mints a random token
   (256 bits) for ``scope``; ``grant.access`` is what the render needs. The
   token is revoked when the block exits and refused past ``lifetime``
-  seconds anyway. Requests with no token, another or an old one get 401.
+  seconds from its first use anyway (the clock starts at first use because
+  a render may queue for the render server long after its grant). Requests
+  with no token, another or an old one get 401; a render whose own token
+  expired fails with a ``TransientError`` (it is retried), not a
+  ``RenderError``.
+* A list is read ``LIST_PAGE`` objects at a time, each encoded as it comes
+  and held only as those bytes; past ``MAX_LIST_ITEMS`` objects or
+  ``MAX_LIST_BYTES`` of them it is refused (403), so a namespace of huge
+  ConfigMaps cannot blow up the planning process.
 * Every answer is read with the proxy's client through ``kube.client``
   (typed get and list, discovery from its cache): no request is forwarded
   as sent, so nothing but what ``lookup_proxy.parse_request`` accepts can
@@ -41,7 +49,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,23 +74,48 @@ from driftless.render.lookup_proxy import ApiPath, LookupAccess, LookupScope, Re
 
 JSON = dict[str, Any]
 HOST = "127.0.0.1"
+# Objects per page read from the destination: a page is held parsed while it is
+# encoded, and the API server lets an object be ~1.5 MiB.
+LIST_PAGE = 50
 
 
 @dataclass
 class Grant:
-    """One render's access: its token, scope, deadline and what the proxy saw."""
+    """One render's access: its token, scope, lifetime and what the proxy saw.
+
+    The lifetime runs from the token's first use, not from the grant: a render
+    waits for a slot of the render server after it got its grant (behind up to
+    ``max_in_flight`` others), and a clock started then would expire under load
+    before helm asked anything. The token is revoked when the render ends anyway.
+    """
 
     access: LookupAccess
     scope: LookupScope
-    expires: float
+    lifetime: float
+    first_use: float | None = None
     requests: int = 0
     refusals: list[str] = field(default_factory=list)
     unavailable: str | None = None
+    expired: bool = False
+
+    def valid(self, now: float) -> bool:
+        """Whether a request at ``now`` may use the token (starting its clock if first)."""
+        if self.first_use is None:
+            self.first_use = now
+        if now - self.first_use > self.lifetime:
+            self.expired = True
+            return False
+        return True
 
     def explain(self, error: DriftlessError) -> DriftlessError:
         """The error to report for a render that failed with ``error``."""
         if self.unavailable is not None:
             return TransientError(f"Helm lookup could not read the destination: {self.unavailable}")
+        if self.expired:
+            # Helm got 401 because the render outlived its token: its input was not wrong.
+            return TransientError(
+                f"Helm lookup: the render ran past its token's {self.lifetime:.0f} s lifetime"
+            )
         if self.refusals and isinstance(error, RenderError):
             return RenderError(
                 f"Helm lookup refused: {self.refusals[0]}", file=error.file, line=error.line
@@ -110,10 +143,11 @@ class LookupProxy:
 
     @asynccontextmanager
     async def grant(self, scope: LookupScope, lifetime: float) -> AsyncIterator[Grant]:
-        """A fresh token for ``scope``, valid inside the block and for ``lifetime`` s."""
+        """A fresh token for ``scope``, valid inside the block and for ``lifetime`` s
+        from its first use."""
         token = secrets.token_urlsafe(32)
         url = await self.url()
-        grant = Grant(LookupAccess(url, self._ca, token), scope, time.monotonic() + lifetime)
+        grant = Grant(LookupAccess(url, self._ca, token), scope, lifetime)
         self._grants[token] = grant
         try:
             yield grant
@@ -148,7 +182,7 @@ class LookupProxy:
 
     # ---------------------------------------------------------- requests
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         grant = self._grant_of(request.headers.get("Authorization", ""))
         if grant is None:
             return _json(lookup_proxy.status(401, "Unauthorized"), 401)
@@ -158,7 +192,10 @@ class LookupProxy:
                 too_many = f"more than {lookup_proxy.MAX_REQUESTS} lookups in one render"
                 raise RefusedError(403, too_many)
             path = lookup_proxy.parse_request(request.method, request.raw_path)
-            return _json(await self._answer(grant, path), 200)
+            answer = await self._answer(grant, path)
+            if isinstance(answer, Chunks):
+                return await _stream(request, answer)
+            return _json(answer, 200)
         except RefusedError as exc:
             if exc.status == 403:
                 grant.refusals.append(exc.message)
@@ -181,11 +218,11 @@ class LookupProxy:
         if scheme.lower() != "bearer" or not token:
             return None
         grant = self._grants.get(token.strip())
-        if grant is None or time.monotonic() > grant.expires:
+        if grant is None or not grant.valid(time.monotonic()):
             return None
         return grant
 
-    async def _answer(self, grant: Grant, path: ApiPath) -> JSON:
+    async def _answer(self, grant: Grant, path: ApiPath) -> JSON | Chunks:
         if path.what == "version":
             return await self.client.version()
         await self.client.discovery.refresh(force=False)
@@ -211,22 +248,49 @@ class LookupProxy:
 
     async def _list(
         self, rtype: lookup_proxy.ServedType, api_version: str, namespace: str | None
-    ) -> JSON:
-        items: list[JSON] = []
-        version = ""
-        async for page, page_version in self.client.list_pages(api_version, rtype.kind, namespace):
-            items += page
+    ) -> Chunks:
+        """The list, its items encoded as they arrive: one page of objects is held
+        parsed at a time, and all of them once, as the bytes that are sent."""
+        items: list[bytes] = []
+        size, version = 0, ""
+        where = f" in namespace {namespace}" if namespace else ""
+        pages = self.client.list_pages(api_version, rtype.kind, namespace, page_size=LIST_PAGE)
+        async for page, page_version in pages:
             version = page_version or version
+            for item in page:
+                items.append(lookup_proxy.encoded_item(item))
+                size += len(items[-1])
+            page.clear()
             if len(items) > lookup_proxy.MAX_LIST_ITEMS:
                 raise RefusedError(
                     403,
-                    f"{rtype.kind} list has more than {lookup_proxy.MAX_LIST_ITEMS} objects",
+                    f"{rtype.kind} list{where} has more than {lookup_proxy.MAX_LIST_ITEMS} objects",
                 )
-        return lookup_proxy.list_body(rtype, items, version)
+            if size > lookup_proxy.MAX_LIST_BYTES:
+                limit = lookup_proxy.MAX_LIST_BYTES // (1024 * 1024)
+                raise RefusedError(403, f"{rtype.kind} list{where} is larger than {limit} MiB")
+        return Chunks(lookup_proxy.list_chunks(rtype, items, version))
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """An answer already encoded, written out piece by piece (a list)."""
+
+    parts: Iterable[bytes]
 
 
 def _json(body: JSON, code: int) -> web.Response:
     return web.json_response(body, status=code)
+
+
+async def _stream(request: web.Request, answer: Chunks) -> web.StreamResponse:
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    await response.prepare(request)
+    for part in answer.parts:
+        await response.write(part)
+    await response.write_eof()
+    return response
 
 
 def _tls() -> tuple[ssl.SSLContext, str]:

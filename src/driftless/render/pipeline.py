@@ -47,7 +47,9 @@ Contract of ``render(source, tree, app_dir, ...)``:
 * Helm lookup (``spec.source.helm.lookup``, ``render.lookup_proxy``): the
   render gets a token of the lookup proxy of the current context
   (``lookup_server.granting``, set by whoever planned the app against its
-  cluster and Project) for its lifetime; without one it is a
+  cluster and Project) for its lifetime (revoked when the render ends,
+  expiring ``time_limit`` plus a grace period after helm's first lookup, so
+  time queued for a render slot does not count); without one it is a
   ``RenderError``. Such renders are never cached (they read live state).
   ``lookup_server`` is imported by the first lookup render only: the render
   server imports this module, and must not carry the proxy's aiohttp server
@@ -83,6 +85,8 @@ from driftless.render.wire import RenderRequest
 
 # Renderers that need no external tool and no event loop.
 FILE_RENDERERS = frozenset({Renderer.DIRECTORY, Renderer.JSONNET})
+# A lookup token's life past the render's time limit (kubeconfig writing, helm start).
+LOOKUP_GRACE_SECONDS = 30.0
 
 
 async def render(
@@ -166,8 +170,10 @@ async def _run(request: RenderRequest, tools: RenderTools) -> list[Manifest]:
             "spec.source.helm.lookup: this render cannot reach the app's destination cluster;"
             " Helm lookup works where the app is planned against it (the controller, app diff)"
         )
-    # The token outlives the render by the render server's own deadline at most.
-    lifetime = 2 * request.time_limit + 30.0
+    # Counted from helm's first lookup (``lookup_server.Grant``), not from now: the
+    # render may still wait for a render server slot. Helm runs within the time
+    # limit, so the token outlives its render by the grace period at most.
+    lifetime = request.time_limit + LOOKUP_GRACE_SECONDS
     async with granter.proxy.grant(granter.scope, lifetime) as grant:
         try:
             return await _run_isolated(dataclasses.replace(request, lookup=grant.access), tools)

@@ -6,7 +6,9 @@ it, a render in the render server, a server-side dry-run of every object)
 and diffs it with ``pipeline.diffs.plan_diffs`` -- the diff ``driftless app
 diff`` prints, Secret values masked by ``diff.report``. ``manifests`` renders
 the app at a revision without planning (nothing dry-run), each Secret masked
-by ``diff.secrets.mask``.
+by ``diff.secrets.mask``, after the same Project checks as a plan
+(``Planner.check_app``: destination and source; a render must not look up a
+cluster the app's Project does not deploy to).
 
 What it is given (``driftless server`` builds them, see ``cli/server.py``):
 its OWN git cache (never the controller's or the CLI's; local repositories
@@ -29,7 +31,9 @@ says which way it was computed (``predicted``: ``dry-run`` or
 
 Remote destinations are planned against their cluster, found as the
 controller finds it (``controller.destinations``); a client replaced by a
-newer one (its Secret changed) is closed once no plan uses it.
+newer one (its Secret changed) is closed once no plan uses it. A remote
+destination's planner lives for one request and is closed with it (its Helm
+lookup proxy, a TLS listener, with it); ``close`` closes the local one's.
 
 Planning is expensive, so ``Results``: at most ``CONCURRENCY`` plans or
 renders run at once, identical requests made while one runs share it, and a
@@ -62,7 +66,6 @@ from typing import Any, Final, Generic, TypeVar
 
 from driftless.controller.destinations import Destinations
 from driftless.core.models import Application
-from driftless.core.project import check_source
 from driftless.core.resources import DEFAULT_APP_NAMESPACE
 from driftless.diff.secrets import mask
 from driftless.kube.client import KubeClient
@@ -347,8 +350,10 @@ class Planning:
         async def compute() -> Manifests:
             with metrics.plan_timed("manifests"):
                 project = await self.projects.project_for(app)
-                check_source(project, app.spec.source.repo_url)
                 async with self._planner(app) as planner:
+                    # The controller's rules before any render: destination and source
+                    # (a view must not render, or look up, what the controller would refuse).
+                    planner.check_app(app, project)
                     target = await planner.kube_target()
                     # The planner's rules for renders (chart repositories, Helm lookup).
                     with planner.render_scope(app, project):
@@ -373,7 +378,9 @@ class Planning:
         return await planner.plan(app, revision=revision, dry_run=False)
 
     async def close(self) -> None:
-        """Close the remote clients (the control client and the tools are the caller's)."""
+        """Close the local planner's lookup proxy and the remote clients (the control
+        client and the tools are the caller's)."""
+        await self.local.close()
         await self.destinations.close()
 
     @asynccontextmanager
@@ -385,12 +392,16 @@ class Planning:
             return
         client = destination.client
         self.leases.take((app.namespace, destination.server), client)
+        # No watches (cache None), but a lookup proxy (a TLS listener once a lookup
+        # render started it): closed with the request; the client is shared, leased.
+        planner = Planner(
+            client, self.renderer, self.projects, server_url=destination.server, home=self.home
+        )
         try:
-            # No watches (cache None): nothing to close but the client, which is shared.
-            yield Planner(
-                client, self.renderer, self.projects, server_url=destination.server,
-                home=self.home,
-            )  # fmt: skip
+            yield planner
         finally:
-            for stale in self.leases.give_back(client):
-                await self.destinations.release(stale)
+            try:
+                await planner.close()
+            finally:
+                for stale in self.leases.give_back(client):
+                    await self.destinations.release(stale)
