@@ -2,10 +2,11 @@
 
 ``Planner.plan`` resolves the app's Project (through its ``ProjectSource``),
 checks the destination and source against it, renders the revision (through
-its ``Renderer``), dry-runs every object that exists live (an object that
-does not exist yet is validated by the apply that creates it, see
-``sync.execute``), checks that no live object belongs to another app
-(``sync.ownership``) and finds orphans. It writes nothing.
+its ``Renderer``), dry-runs every object that exists live and every new
+one that a hook runs before or beside (any other new object is validated by
+the apply that creates it, see ``sync.execute``), checks that no live
+object belongs to another app (``sync.ownership``) and finds orphans. It
+writes nothing.
 
 Trust: on the local cluster the controller's namespace (``home``) is a
 protected destination (see ``core.project``). Whether a kind is namespaced —
@@ -145,6 +146,7 @@ class Planner:
                 concurrency=self.concurrency,
                 live=self.live,
                 verdicts=self.verdicts,
+                hooks=hooks,
             )
         else:
             states = await self._all_predicted(resources)

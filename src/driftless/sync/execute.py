@@ -8,18 +8,24 @@ Contract:
   (schema error, admission denial) raises ``ValidationError`` naming the
   object and its file, so a refused change never reaches the cluster: the
   sync runner only writes after a ``compare`` that succeeded for every
-  object. An object that does not exist yet is *not* dry-run: a create's
-  dry-run predicts nothing a diff needs (the diff of a new object is its
-  desired body) and costs the API server as much as the create itself, so
-  the apply that creates it is its validation — a refusal then fails the
-  operation naming the object and the server's message (``sync.runner``),
-  after the earlier waves were applied and before anything is pruned. The
-  same holds for objects bound for a namespace this sync will create, and
-  custom resources whose CRD is part of the same render cannot be validated
-  before that CRD exists. An object of a kind the cluster does not serve is
-  refused, unless its sync options say ``SkipDryRunOnMissingResource=true``
-  (its CRD comes from elsewhere): it is then reported out of sync and
-  applied when its step runs.
+  object. An object that does not exist yet is dry-run only when a hook of
+  the operation runs before it or beside it (``hooked_from``: a PreSync hook,
+  or a Sync hook of its wave or an earlier one): a hook is a side effect
+  (a database migration Job) that no later refusal can take back, so such a
+  refusal fails the plan before anything is written, as for a live object.
+  Otherwise it is *not* dry-run: a create's dry-run predicts nothing a diff
+  needs (the diff of a new object is its desired body) and costs the API
+  server as much as the create itself, so the apply that creates it is its
+  validation — a refusal then fails the operation naming the object and the
+  server's message (``sync.runner``), after the earlier waves were applied
+  and before anything is pruned. Objects bound for a namespace this sync
+  will create are, when dry-run, dry-run in ``default`` instead (a request
+  into a missing namespace is refused), and custom resources whose CRD is
+  part of the same render cannot be validated before that CRD exists. An
+  object of a kind the cluster does not serve is refused, unless its sync
+  options say ``SkipDryRunOnMissingResource=true`` (its CRD comes from
+  elsewhere): it is then reported out of sync and applied when its step
+  runs.
 * ``validate_new`` dry-runs objects that do not exist yet (hooks; a hook
   template written with ``generateName`` as an instance of it).
 * ``wait_established`` waits for CRDs the sync applied (``sync.runner``
@@ -30,16 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from driftless.core import argocd
 from driftless.core.crd import kinds_defined
 from driftless.core.errors import DriftlessError, TransientError, ValidationError
-from driftless.core.vocabulary import AppSyncOption
+from driftless.core.vocabulary import AppSyncOption, SyncPhase
 from driftless.diff.ignore import strip_ignored
 from driftless.diff.normalize import equivalent
 from driftless.kube.client import KubeApiError, KubeClient, KubeNotFoundError, UnknownKindError
+from driftless.sync import plan as sp
 from driftless.sync.live import LiveReader, Verdict, VerdictCache, body_hash, live_fingerprint
 from driftless.sync.prepare import DesiredObject, instance
 from driftless.sync.redact import redact_api_error
@@ -64,14 +71,23 @@ async def compare(
     concurrency: int = 16,
     live: LiveReader | None = None,
     verdicts: VerdictCache | None = None,
+    hooks: Sequence[sp.Task] = (),
 ) -> list[ObjectState]:
-    """Live state and in-sync verdict for every desired object, in the same order."""
+    """Live state and in-sync verdict for every desired object, in the same order.
+
+    ``hooks`` are the operation's hook tasks: a new object that one of them
+    runs before or beside is dry-run too (see the module docstring).
+    """
     reader = live or LiveReader(client, None)
     pending_namespaces = await _namespaces_to_create(client, desired, reader)
     pending_kinds = await _kinds_defined_by(client, desired)
+    hooked = hooked_from(hooks)
 
     async def one(obj: DesiredObject) -> ObjectState:
-        return await _compare_one(client, obj, pending_namespaces, pending_kinds, reader, verdicts)
+        check_new = hooked is not None and hooked <= _step_of(obj)
+        return await _compare_one(
+            client, obj, (pending_namespaces, pending_kinds), reader, verdicts, check_new=check_new
+        )
 
     return await bounded_map(concurrency, desired, one)
 
@@ -116,27 +132,55 @@ async def validate_new(
     await bounded_map(concurrency, objects, one)
 
 
+def hooked_from(hooks: Sequence[sp.Task]) -> sp.Step | None:
+    """The first step at which a hook runs (None without hooks): a new object of
+    that step or a later one is dry-run before the operation starts.
+
+    A hook is a side effect (a migration Job) that a later refusal cannot take
+    back; a hook runs beside the objects of its own step (they are sent
+    together). ``SyncFail`` hooks run only after a failure: they never count.
+    """
+    steps = [h.step for h in hooks if h.phase != SyncPhase.SYNC_FAIL]
+    return min(steps, default=None)
+
+
+def _step_of(obj: DesiredObject) -> sp.Step:
+    """The step at which the operation applies a resource (``sync.plan``)."""
+    [task] = sp.resource_tasks([obj])
+    return task.step
+
+
 async def _compare_one(
     client: KubeClient,
     obj: DesiredObject,
-    pending_namespaces: set[str],
-    pending_kinds: set[tuple[str, str]],
+    pending: tuple[set[str], set[tuple[str, str]]],
     reader: LiveReader,
     verdicts: VerdictCache | None,
+    *,
+    check_new: bool,
 ) -> ObjectState:
+    """``check_new``: a hook runs before this object, so if it is new it is dry-run too."""
+    pending_namespaces, pending_kinds = pending
     ref = obj.ref
     if (obj.api_version, ref.kind) in pending_kinds:
         # Its CRD is part of this render and not established yet: nothing to compare.
         return ObjectState(obj, None, in_sync=False, message="CRD not yet applied")
     if ref.namespace in pending_namespaces:
-        # New by definition: validated by its apply, once its namespace exists.
+        # New by definition: validated by its apply, once its namespace exists,
+        # unless a hook runs first.
+        if check_new:
+            await _validate_elsewhere(client, obj)
         return ObjectState(obj, None, in_sync=False, message="namespace not yet created")
     try:
         live = await reader.get(obj.api_version, ref.kind, ref.name, ref.namespace)
         # Ignored fields are left out of what is applied, so their owner keeps them.
         obj.body = strip_ignored(obj.body, obj.ignore, live)
         if live is None:
-            # A create: its apply is its validation (see the module docstring).
+            # A create: its apply is its validation, unless a hook runs first (see
+            # the module docstring). The dry-run's answer is not kept: a new
+            # object's diff is its desired body either way.
+            if check_new:
+                await client.apply(obj.body, field_manager=obj.field_manager, dry_run=True)
             return ObjectState(obj, None, False, MISSING)
         digest = body_hash(obj.body)
         version = live_fingerprint(live)
