@@ -1,4 +1,5 @@
-"""``sync.execute.compare`` dry-runs what exists live, never what it would create.
+"""``sync.execute.compare`` dry-runs what exists live, and what it would create
+only when a hook of the operation runs before or beside it.
 
 The cluster here is a dictionary that records every request (no API server):
 the test checks which objects get a dry-run and what state each is given.
@@ -13,9 +14,12 @@ from typing import Any, cast
 
 import pytest
 
+from driftless.core.errors import ValidationError
 from driftless.core.resources import Manifest, ResourceRef
+from driftless.core.vocabulary import SyncPhase
 from driftless.kube.client import KubeClient, KubeInvalidError, KubeNotFoundError
 from driftless.sync import execute
+from driftless.sync import plan as sp
 from driftless.sync.prepare import DesiredObject
 
 JSON = dict[str, Any]
@@ -28,6 +32,7 @@ class RecordingCluster:
         self.live = live
         self.refuse = refuse
         self.dry_runs: list[str] = []
+        self.namespaces: dict[str, str] = {}  # the namespace each dry-run was sent to
 
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
@@ -38,6 +43,7 @@ class RecordingCluster:
         assert dry_run, "compare never writes"
         name = body["metadata"]["name"]
         self.dry_runs.append(name)
+        self.namespaces[name] = body["metadata"].get("namespace", "")
         if name == self.refuse:
             raise KubeInvalidError(422, f'ConfigMap "{name}" is invalid: data: expected map')
         return body
@@ -110,3 +116,65 @@ async def test_a_refused_change_to_a_live_object_still_fails_the_plan_naming_it(
 def test_the_missing_namespace_hint(error: Any, hint: bool) -> None:
     said = execute.missing_namespace_hint(error)
     assert ("CreateNamespace=true" in said) is hint
+
+
+# -- a hook runs before it: the new object is dry-run in the plan ------------------------
+
+
+def hook(phase: SyncPhase, wave: int = 0) -> sp.Task:
+    return sp.Task(configmap(f"hook-{phase}-{wave}"), phase, wave, hook=True)
+
+
+def waved(name: str, wave: int) -> DesiredObject:
+    obj = configmap(name)
+    obj.body["metadata"]["annotations"] = {"driftless.dev/sync-wave": str(wave)}
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("hooks", "dry_run"),
+    [
+        ([], []),
+        ([hook(SyncPhase.PRE_SYNC, 5)], ["w0", "w1", "w2"]),
+        ([hook(SyncPhase.SYNC, 1)], ["w1", "w2"]),  # beside w1 (sent together), before w2
+        ([hook(SyncPhase.SYNC, 3)], []),
+        ([hook(SyncPhase.POST_SYNC, -9)], []),  # PostSync runs after every Sync wave
+        ([hook(SyncPhase.SYNC_FAIL, -9)], []),  # runs only after a failure
+        ([hook(SyncPhase.POST_SYNC), hook(SyncPhase.SYNC, 2)], ["w2"]),
+    ],
+    ids=["none", "presync", "sync-w1", "sync-after", "postsync", "syncfail", "earliest-counts"],
+)
+async def test_new_objects_a_hook_runs_before_or_beside_are_dry_run(
+    hooks: list[sp.Task], dry_run: list[str]
+) -> None:
+    cluster = RecordingCluster({})
+    desired = [waved("w0", 0), waved("w1", 1), waved("w2", 2)]
+    states = await execute.compare(cast(KubeClient, cluster), desired, hooks=hooks)
+    assert sorted(cluster.dry_runs) == dry_run
+    # Validation only: a new object's state is the same either way.
+    assert [(s.live, s.message, s.predicted) for s in states] == [(None, execute.MISSING, None)] * 3
+
+
+async def test_a_presync_hook_makes_a_refused_new_object_fail_the_plan_naming_it() -> None:
+    cluster = RecordingCluster({}, refuse="bad")
+    with pytest.raises(ValidationError) as raised:
+        await execute.compare(
+            cast(KubeClient, cluster),
+            [configmap("good"), configmap("bad")],
+            hooks=[hook(SyncPhase.PRE_SYNC)],
+        )
+    assert "dry-run of ConfigMap app/bad (bad.yaml) failed" in str(raised.value)
+    assert "expected map" in str(raised.value)
+
+
+async def test_with_a_presync_hook_a_new_namespace_s_objects_are_dry_run_in_default() -> None:
+    cluster = RecordingCluster({}, refuse="bad")
+    with pytest.raises(ValidationError) as raised:
+        await execute.compare(
+            cast(KubeClient, cluster),
+            [namespace("fresh"), configmap("bad", "fresh")],
+            hooks=[hook(SyncPhase.PRE_SYNC)],
+        )
+    # The namespace the user wrote, not the stand-in ``default``.
+    assert "ConfigMap fresh/bad" in str(raised.value)
+    assert cluster.namespaces == {"fresh": "", "bad": "default"}
