@@ -236,9 +236,16 @@ async def test_the_proxy_refuses_writes_watches_and_other_renders_tokens(
             assert code == 200 and body["data"] == {"value": "from-cluster"}
             stale = {"Authorization": f"Bearer {finished.access.token}"}
             assert (await call("GET", settings, stale))[0] == 401
-            async with proxy.grant(scope, 0.0) as expired:  # a render past its deadline
-                late = {"Authorization": f"Bearer {expired.access.token}"}
+            async with proxy.grant(scope, 0.5) as queued:
+                # A render that waited for a render slot past its token's lifetime still
+                # reads: the clock starts at the first lookup, not at the grant.
+                await asyncio.sleep(1.0)
+                late = {"Authorization": f"Bearer {queued.access.token}"}
+                assert (await call("GET", settings, late))[0] == 200
+                await asyncio.sleep(0.7)  # a render past its deadline
                 assert (await call("GET", settings, late))[0] == 401
+                failed = queued.explain(RenderError("helm template failed: Unauthorized"))
+                assert isinstance(failed, TransientError) and not isinstance(failed, RenderError)
             assert (await call("GET", settings, {}))[0] == 401
             assert (await call("GET", settings, {"Authorization": "Bearer guessed"}))[0] == 401
             for method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -354,3 +361,59 @@ async def test_a_list_lookup_reads_the_namespace_through_the_proxy(
     names = rendered[0].obj["data"]["names"].split()
     assert "settings" in names and "kube-root-ca.crt" in names
     assert "db" not in names  # the Secret is no ConfigMap, and never readable anyway
+
+
+async def test_a_list_larger_than_16_mib_is_refused_and_fails_the_render_saying_so(
+    kube: KubeClient, tmp_path: Path
+) -> None:
+    """Hostile: a namespace of 18 ConfigMaps of ~1 MB each (the API server's object limit),
+    2,000 items under the count cap: the list is refused by size, not held in memory."""
+    name = f"big-{uuid.uuid4().hex[:6]}"
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="test"
+    )
+    for index in range(18):
+        filler = {"data": {"blob": f"{index}" + "x" * 990_000}}
+        body = {"apiVersion": "v1", "kind": "ConfigMap", **filler}
+        await kube.apply({**body, "metadata": {"name": f"cm-{index}", "namespace": name}},
+                         field_manager="test")  # fmt: skip
+    tree = tmp_path / "repo"
+    files = {
+        "lister/Chart.yaml": yaml.safe_dump({**CHART, "name": "lister"}),
+        "lister/values.yaml": yaml.safe_dump({"ns": name}),
+        "lister/templates/listed.yaml": LIST_TEMPLATE,
+    }
+    for path, text in files.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text)
+    source_spec = ApplicationSource.model_validate(
+        {"repoURL": "file:///repo", "path": "lister", "helm": {"lookup": True}}
+    )
+    allowed = Project.model_validate({"spec": {"destinations": [{"namespace": name}]}})
+    scope = LookupScope(allowed, "https://kubernetes.default.svc")
+    proxy, tools = LookupProxy(kube), render_tools()
+    try:
+        async with proxy.grant(scope, 60) as grant, aiohttp.ClientSession() as http:
+            trusted = ssl.create_default_context(cadata=grant.access.ca)
+            mine = {"Authorization": f"Bearer {grant.access.token}"}
+            url = f"{grant.access.url}/api/v1/namespaces/{name}/configmaps"
+            async with http.get(url, headers=mine, ssl=trusted) as resp:
+                assert resp.status == 403
+                body = await resp.json(content_type=None)
+            assert body["kind"] == "Status" and body["reason"] == "Forbidden"
+            assert f"ConfigMap list in namespace {name} is larger than 16 MiB" in body["message"]
+            # One object is still readable: only the whole list is too big.
+            async with http.get(f"{url}/cm-0", headers=mine, ssl=trusted) as resp:
+                assert resp.status == 200
+        with granting(proxy, scope), pytest.raises(RenderError) as caught:
+            await render(
+                source_spec, tree, tree / "lister", revision=None, app_name="lister",
+                namespace=name, kube=KubeTarget("v1.36.3"), tools=tools,
+            )  # fmt: skip
+        assert "Helm lookup refused: ConfigMap list in namespace" in caught.value.message
+        assert "larger than 16 MiB" in caught.value.message
+    finally:
+        await proxy.close()
+        if isinstance(tools.isolation, LocalRenderServer):
+            tools.isolation.close()
+        await kube.delete("v1", "Namespace", name)
