@@ -2,14 +2,18 @@
 
 ``sync.execute`` sends no dry-run for an object that does not exist yet (it
 would cost the API server as much as the create and predict nothing a diff
-needs). What a user must still see, on the real control plane:
+needs), unless a hook runs before it. What a user must still see, on the
+real control plane:
 
 * an invalid *new* object in a 50-object app: the operation fails naming the
   object, its file and the API server's message; the earlier wave and the
   other objects of its own wave are applied and each says so in the
   operation's results; nothing is pruned and no later wave runs;
 * an invalid *change* to a live object: refused before anything is written
-  (the plan's dry-run), as before.
+  (the plan's dry-run), as before;
+* an invalid new object of an app with a PreSync hook (a migration Job):
+  refused by the plan's dry-run before the hook runs, naming the object and
+  the API server's message; the Job is never created, nothing is applied.
 """
 
 from __future__ import annotations
@@ -131,3 +135,47 @@ async def test_a_refused_new_secret_never_shows_its_value(
     events = await kube.list("v1", "Event", app["metadata"]["namespace"])
     mine = [e for e in events if (e.get("involvedObject") or {}).get("name") == name]
     assert mine and all(leak not in str(e.get("message")) for e in mine)
+
+
+PRESYNC_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {driftless.dev/hook: PreSync}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {nowhere: 'true'}
+      containers: [{name: m, image: example.com/migrate:1}]
+"""
+
+
+async def test_an_invalid_new_object_is_refused_before_a_presync_hook_runs(
+    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo
+) -> None:
+    name = unique("hookbad")
+    repo = make_git_repo({"a.yaml": configmap("a", 0)})
+    await create_app(kube, application(name, repo.url, interval="2s"))
+    await wait_for(kube, name, ready)
+
+    # A migration Job runs first; a new valid object and a new one the schema refuses.
+    files = {"migrate.yaml": PRESYNC_JOB, "b.yaml": configmap("b", 0)}
+    files["bad.yaml"] = configmap("bad", 1, data="5")  # data must be a map
+    repo.commit(files, "a migration, one invalid new object")
+
+    def refused_or_hook_ran(app: JSON) -> bool:
+        return ready_false_with("ValidationFailed")(app) or "migrate" in results(app)
+
+    app = await wait_for(kube, name, refused_or_hook_ran, timeout=60, what="the refusal")
+    assert "migrate" not in results(app), "the PreSync hook ran before the refusal"
+    found = condition(app, "Ready")
+    assert found is not None and found["reason"] == "ValidationFailed"
+    message = str(found["message"])
+    assert f"ConfigMap {name}/bad" in message and "bad.yaml" in message
+    assert "data" in message  # the API server's own words about the refused field
+    # Nothing of the commit reached the cluster: no Job, not even the valid object.
+    assert await kube.list("batch/v1", "Job", name) == []
+    assert await kube.get("v1", "ConfigMap", "b", name) is None
