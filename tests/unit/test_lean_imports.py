@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def run(code: str) -> str:
@@ -75,3 +76,124 @@ def test_a_missing_attribute_is_still_an_attribute_error() -> None:
             print("AttributeError", "NoSuchThing" in str(exc))
     """)
     assert out == "AttributeError True"
+
+
+def test_many_threads_asking_at_once_all_get_the_whole_package() -> None:
+    # Before the lock, the first thread marked the package loaded before its
+    # __init__ finished and most of the others got AttributeError.
+    out = run("""
+        import threading
+        import driftless
+        from kubernetes_asyncio import client
+        barrier, got, errors = threading.Barrier(8), [], []
+        def ask():
+            barrier.wait()
+            try:
+                got.append(client.V1Pod)
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join(timeout=60) for t in threads]
+        print(errors, len(got), len({id(c) for c in got}), got[0].__name__)
+    """)
+    assert out == "[] 8 1 V1Pod"
+
+
+PACKAGES = {
+    # slowpkg: an __init__ that takes a while and imports its own submodules (re-entry);
+    # flakypkg: an __init__ that fails the first time only.
+    "slowpkg/__init__.py": """
+        import time
+        from . import counter
+        counter.runs += 1
+        time.sleep(0.2)
+        from .part import PART
+        WHOLE = "whole"
+        __version__ = "1.2.3"
+    """,
+    "slowpkg/counter.py": "runs = 0\n",
+    "slowpkg/part.py": "PART = 'part'\n",
+    "flakypkg/__init__.py": """
+        import os
+        if not os.environ.pop("FLAKY_ONCE_DONE", None):
+            os.environ["FLAKY_ONCE_DONE"] = "1"
+            raise RuntimeError("first import fails")
+        WHOLE = "whole"
+    """,
+}
+
+
+def run_with_packages(tmp_path: Path, code: str) -> str:
+    for name, text in PACKAGES.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    return run(f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + textwrap.dedent(code))
+
+
+def test_the_init_runs_once_while_the_other_threads_wait(tmp_path: Path) -> None:
+    out = run_with_packages(
+        tmp_path,
+        """
+        import threading
+        from driftless.core.lean_imports import lazy_package
+        lazy_package("slowpkg")
+        import slowpkg
+        barrier, got = threading.Barrier(6), []
+        def ask():
+            barrier.wait()
+            got.append((slowpkg.WHOLE, slowpkg.PART))
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        [t.start() for t in threads]
+        [t.join(timeout=30) for t in threads]
+        print(sorted(set(got)), len(got), slowpkg.counter.runs)
+    """,
+    )
+    assert out == "[('whole', 'part')] 6 1"
+
+
+def test_an_init_that_fails_fails_loudly_and_is_retried(tmp_path: Path) -> None:
+    out = run_with_packages(
+        tmp_path,
+        """
+        from driftless.core.lean_imports import lazy_package
+        lazy_package("flakypkg")
+        import flakypkg
+        try:
+            flakypkg.WHOLE
+        except RuntimeError as exc:
+            print("RuntimeError", exc)
+        print(flakypkg.WHOLE)
+    """,
+    )
+    assert out.splitlines() == ["RuntimeError first import fails", "whole"]
+
+
+def test_a_dunder_of_the_package_runs_its_init(tmp_path: Path) -> None:
+    out = run_with_packages(
+        tmp_path,
+        """
+        import importlib.metadata
+        import driftless, kubernetes_asyncio
+        print(kubernetes_asyncio.__version__ == importlib.metadata.version("kubernetes_asyncio"))
+        from driftless.core.lean_imports import lazy_package
+        lazy_package("slowpkg")
+        import slowpkg
+        print(slowpkg.__version__, slowpkg.__all__ if hasattr(slowpkg, "__all__") else "no __all__")
+    """,
+    )
+    assert out.splitlines() == ["True", "1.2.3 no __all__"]
+
+
+def test_the_import_systems_dunders_do_not_run_the_init() -> None:
+    out = run("""
+        import sys
+        import driftless
+        from kubernetes_asyncio import client
+        import cel
+        probed = [getattr(m, d, None) is not None for m in (client, cel)
+                  for d in ("__path__", "__spec__", "__file__", "__loader__", "__name__")]
+        print(all(probed), hasattr(client, "__cached__") == (client.__spec__.cached is not None))
+        print("kubernetes_asyncio.client.models.v1_pod" in sys.modules, "cel.cli" in sys.modules)
+    """)
+    assert out.splitlines() == ["True True", "False False"]

@@ -26,7 +26,15 @@ Contract of ``lazy_package(name, light={submodule: names})``:
   and hands that name over, as the real ``__init__`` would have.
 * Asking it for any other attribute runs the real ``__init__`` then, once, in
   the same module object: code that uses the whole package (tests,
-  ``kubernetes_asyncio.client.V1Pod``) still works, it only pays later.
+  ``kubernetes_asyncio.client.V1Pod``) still works, it only pays later. Dunder
+  names count as "any other" (``__version__``, ``__all__``), except the import
+  system's own (``__path__``, ``__spec__``, ...), which the ``__init__`` never
+  sets and which tools probe: those stay plain ``AttributeError``s.
+* Thread-safe: one thread runs the ``__init__`` under the package's lock while
+  the others wait for it to finish, so none sees a half-initialised package.
+  The lock is re-entrant: the ``__init__`` importing its own submodules (or
+  asking its module for a name it has not set yet) gets what a normal import
+  would, not a deadlock.
 * A package already imported is left alone (nothing is lost, nothing saved).
   Parents of a dotted ``name`` are made lazy first, with nothing light.
 
@@ -39,26 +47,57 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+# Set by the import system from the spec, never by a package's ``__init__``: running
+# the ``__init__`` cannot supply them, and tools probe them on every module.
+_IMPORT_SYSTEM_DUNDERS = frozenset(
+    {"__path__", "__spec__", "__file__", "__loader__", "__name__", "__package__", "__cached__"}
+)
 
 
 class _LazyPackage(types.ModuleType):
     """A package module whose ``__init__`` runs on the first attribute it lacks."""
 
     def __getattr__(self, attr: str) -> Any:
+        if attr in _IMPORT_SYSTEM_DUNDERS or self._init_done_or_mine():
+            raise self._missing(attr)
+        if not attr.startswith("__"):  # a dunder is the package's own (``__version__``)
+            found = self._light(attr)
+            if found is not None:
+                setattr(self, attr, found[0])
+                return found[0]
+        self._run_init()
+        # The plain lookup now: it also honours a module ``__getattr__`` the ``__init__`` set.
+        return super().__getattribute__(attr)
+
+    def _missing(self, attr: str) -> AttributeError:
+        return AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
+
+    def _init_done_or_mine(self) -> bool:
+        """The real ``__init__`` has run, or is running in this thread (re-entry from it).
+
+        Read without the lock: the owner is set under it before the ``__init__``
+        starts, so a thread can only ever match its own id here."""
         state = self.__dict__
-        if state.get("_lean_loaded") or attr.startswith("__"):
-            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
-        found = self._light(attr)
-        if found is not None:
-            setattr(self, attr, found[0])
-            return found[0]
-        state["_lean_loaded"] = True
-        spec = state["__spec__"]
-        spec.loader.exec_module(self)  # the real __init__, in this same module
-        return getattr(self, attr)
+        return bool(state.get("_lean_loaded")) or state.get("_lean_owner") == threading.get_ident()
+
+    def _run_init(self) -> None:
+        """Run the real ``__init__`` in this module, once, whichever thread asks first."""
+        state = self.__dict__
+        with state["_lean_lock"]:
+            if state.get("_lean_loaded"):
+                return  # another thread ran it while this one waited
+            state["_lean_owner"] = threading.get_ident()
+            try:
+                state["__spec__"].loader.exec_module(self)
+                state["_lean_loaded"] = True
+            finally:
+                # On failure the next access retries, as a re-import would.
+                del state["_lean_owner"]
 
     def _light(self, attr: str) -> tuple[Any] | None:
         """``(value,)`` of a submodule or a light name, without the ``__init__``."""
@@ -93,6 +132,7 @@ def lazy_package(name: str, light: Mapping[str, Sequence[str]] | None = None) ->
     module = importlib.util.module_from_spec(spec)
     module.__class__ = _LazyPackage
     module.__dict__["_lean_light"] = dict(light or {})
+    module.__dict__["_lean_lock"] = threading.RLock()
     sys.modules[name] = module
     if parent:
         setattr(sys.modules[parent], child, module)  # what the import system would do
