@@ -20,10 +20,14 @@ Phases
     server being unreachable, throttling or losing a write race is not: the
     pass ends where it got to and the step is sent again by a later pass.
     A change to a live object is validated before anything is written (the
-    plan's dry-run); an object that does not exist yet is validated by the
-    apply that creates it (``sync.execute``): a refused one fails the
-    operation naming it and the server's message, its wave's other objects
-    and the earlier waves stay applied, later waves and pruning do not run.
+    plan's dry-run), and so is an object that does not exist yet when a hook
+    runs before or beside it (a PreSync hook, or a Sync hook of its wave or
+    an earlier one; a custom resource whose CRD this sync creates excepted):
+    a hook's side effect cannot be taken back. Any other new object is
+    validated by the apply that creates it (``sync.execute``): a refused one
+    fails the operation naming it and the server's message, its wave's other
+    objects and the earlier waves stay applied, later waves and pruning do
+    not run.
 
 Tasks
     Each rendered object is a task of the ``Sync`` phase, unless it carries
