@@ -5,7 +5,9 @@ the API server: the objects' resourceVersion and managedFields, the app's
 resourceVersion and its Events stay as they were) and plans nothing (no
 dry-run: the planner's verdict cache is not even consulted). What must still
 be seen is: an out-of-band edit of a live object (drift), a Project change,
-a new commit, whatever annotations a tenant writes on the app.
+a new commit, whatever annotations a tenant writes on the app, a new upstream
+release matching the range of a chart dependency (no lock) once the range's
+resolution expires.
 
 A resync is what the interval timer does: the app's key is queued again.
 """
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,7 +29,10 @@ from driftless.controller.manager import Controller
 from driftless.core.models import API_VERSION
 from driftless.core.project import PROJECT_KIND
 from driftless.core.reasons import Reason
+from driftless.devcluster import binaries
 from driftless.kube.client import KubeClient
+from driftless.render import chart_deps
+from tests.fixtures.chart_servers import HelmRepository, package, run
 from tests.fixtures.git import GitRepo, MakeGitRepo
 from tests.integration.helpers import (
     APPS_NAMESPACE,
@@ -59,12 +66,17 @@ def project(name: str, destinations: list[JSON]) -> JSON:
 
 
 async def converged_app(
-    kube: KubeClient, controller: Controller, make_git_repo: MakeGitRepo, prefix: str
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    prefix: str,
+    files: dict[str, str] | None = None,
 ) -> tuple[str, GitRepo]:
-    """A Synced/Healthy app of three ConfigMaps under its own Project, settled for the fast path."""
+    """A Synced/Healthy app (``files``, default three ConfigMaps, in app/) under its own
+    Project, settled for the fast path."""
     name = unique(prefix)
     repo = make_git_repo(
-        {f"app/{cm}.yaml": configmap_manifest(cm, {"value": cm}) for cm in CONFIGMAPS}
+        files or {f"app/{cm}.yaml": configmap_manifest(cm, {"value": cm}) for cm in CONFIGMAPS}
     )
     await kube.apply(project(name, [{"server": "*", "namespace": name}]), field_manager="test")
     app = application(name, repo.url, path="app")
@@ -198,3 +210,57 @@ async def test_a_tenant_s_annotations_never_hide_a_new_commit_or_drift(
     await resync(controller, name)
     await kube.merge_patch("v1", "ConfigMap", "delta", {"data": {"value": "x"}}, namespace=name)
     await wait_for(kube, name, lambda a: a["status"]["sync"]["status"] == "OutOfSync")
+
+
+DB_TEMPLATE = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\n"
+    "data:\n  version: {{ .Chart.Version | quote }}\n"
+)
+
+
+async def test_a_new_release_matching_a_chart_dependency_s_range_is_seen_within_the_range_ttl(
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A chart in git depending on a repository chart by range, with no lock: the
+    # commit stays the same when upstream publishes 1.1.0, only the range moves.
+    monkeypatch.setattr(chart_deps, "RANGE_TTL", 3.0)  # 300 s in production
+    helm = str(binaries.tool("helm"))
+    packages = tmp_path / "packages"
+    package(helm, tmp_path, packages, "db", "1.0.0", {"cm.yaml": DB_TEMPLATE})
+    upstream = HelmRepository(helm, tmp_path, packages)
+    try:
+        dependency = {"name": "db", "version": "^1.0.0", "repository": upstream.url}
+        chart = {
+            "apiVersion": "v2",
+            "name": "shop",
+            "version": "0.1.0",
+            "dependencies": [dependency],
+        }
+        files = {"app/Chart.yaml": yaml.safe_dump(chart), "app/values.yaml": "{}\n"}
+        name, _ = await converged_app(kube, controller, make_git_repo, "noop-range", files)
+        live = await kube.get("v1", "ConfigMap", f"{name}-db", name)
+        assert live is not None and live["data"]["version"] == "1.0.0"
+
+        package(helm, tmp_path, packages, "db", "1.1.0", {"cm.yaml": DB_TEMPLATE})
+        run([helm, "repo", "index", str(packages)], tmp_path)
+        record = controller.reconciler.fast.get((APPS_NAMESPACE, name))
+        assert record is not None and record.snapshot.renders_until is not None
+        # One resync once the resolution expired: nothing else changed, yet it must
+        # render (not the fast path) and report the release the range now picks. (An
+        # automated sync does not sync the same commit twice: OutOfSync is the news.)
+        await asyncio.sleep(max(0.0, record.snapshot.renders_until - time.monotonic()) + 0.1)
+        controller.queue.add((APPS_NAMESPACE, name))
+        app = await wait_for(
+            kube,
+            name,
+            lambda a: a["status"]["sync"]["status"] == "OutOfSync",
+            what="the new release of the dependency seen",
+        )
+        differing = [r["name"] for r in app["status"]["resources"] if r["status"] == "OutOfSync"]
+        assert differing == [f"{name}-db"]
+    finally:
+        upstream.stop()
