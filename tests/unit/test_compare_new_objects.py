@@ -178,3 +178,14 @@ async def test_with_a_presync_hook_a_new_namespace_s_objects_are_dry_run_in_defa
     # The namespace the user wrote, not the stand-in ``default``.
     assert "ConfigMap fresh/bad" in str(raised.value)
     assert cluster.namespaces == {"fresh": "", "bad": "default"}
+
+
+async def test_with_a_hook_a_bad_wave_still_fails_the_plan_naming_the_object() -> None:
+    cluster = RecordingCluster({})
+    bad = configmap("odd")
+    bad.body["metadata"]["annotations"] = {"driftless.dev/sync-wave": "1; rm -rf /"}
+    with pytest.raises(ValidationError) as raised:
+        await execute.compare(cast(KubeClient, cluster), [bad], hooks=[hook(SyncPhase.SYNC, 0)])
+    assert "ConfigMap app/odd (odd.yaml)" in str(raised.value)
+    assert "sync-wave must be an integer" in str(raised.value)
+    assert cluster.dry_runs == []
