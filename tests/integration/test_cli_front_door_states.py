@@ -121,8 +121,9 @@ OFFLINE: dict[str, Expect] = {
     "devcluster kubeconfig": Expect(1, "is not running"),
     "devcluster status": Expect(1, "not running", on_stdout=True),
     "devcluster up": Expect(0, "Usage:", on_stdout=True),
-    # Files only: no kubeconfig read; a plain manifest is no peer object to convert.
-    "import": Expect(0),
+    # Files only: no kubeconfig read; a plain manifest is no peer object to convert,
+    # and import says so naming it (--allow-partial goes on without it).
+    "import": Expect(1, "not expressible: ConfigMap front-door"),
     "login": Expect(1, f"cannot reach the server {NO_SERVER}"),
     "logout": Expect(1, f"not logged in to {NO_SERVER}"),
     "quickstart": Expect(1, "run from the driftless checkout"),
