@@ -115,6 +115,7 @@ class DevCluster:
         state_dir: Path | None = None,
         nodes: int = 3,
         addresses: bool = True,
+        flow_control: bool = False,
         progress: Progress = _stderr,
     ) -> None:
         self.name = name
@@ -122,6 +123,8 @@ class DevCluster:
         self.nodes = nodes
         #: run the address stand-in (see ``addresses``); False gives a bare cluster
         self.addresses = addresses
+        #: run API Priority and Fairness, as production clusters do (429s under load)
+        self.flow_control = flow_control
         self.progress = progress
         self.server: str | None = None
         self._etcd_url: str | None = None
@@ -369,8 +372,9 @@ class DevCluster:
             # The `kubernetes` Service cannot point at a loopback address, so the
             # endpoint reconciler would only log errors; nothing here needs it.
             "--endpoint-reconciler-type=none",
-            # API priority and fairness costs startup time and memory; one user needs none.
-            "--enable-priority-and-fairness=false",
+            # API priority and fairness costs startup time and memory; one user needs
+            # none, except a test of how driftless meets a server shedding load.
+            f"--enable-priority-and-fairness={str(self.flow_control).lower()}",
             "--profiling=false",
         ]
 

@@ -19,6 +19,8 @@ Contracts:
   that looks at status codes and connection errors; unknown kinds raise
   ``UnknownKindError`` from discovery.
 * Every request is counted by verb and status code (``kube.metrics``).
+* An answer asking to come back later (429, or a 5xx with ``Retry-After``) is
+  sent again after the wait it names, as client-go does (``kube.retry_after``).
 * The proxy for the API server comes from the environment (``HTTPS_PROXY``,
   ``NO_PROXY``...) as aiohttp reads it, but looked up once per client
   (``_env_once``), not per request.
@@ -26,6 +28,7 @@ Contracts:
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import time
@@ -56,6 +59,7 @@ from driftless.kube.errors import (
     api_error,
     unavailable,
 )
+from driftless.kube.retry_after import retry_wait
 
 __all__ = [
     "KubeApiError",
@@ -158,6 +162,38 @@ class KubeClient:
         accept: str = "application/json",
         timeout: float | aiohttp.ClientTimeout | None = 60,
     ) -> aiohttp.ClientResponse:
+        """Send one request; an answer that asks to come back later (429 or 5xx with
+        ``Retry-After``) is sent again after that wait (``kube.retry_after``)."""
+        attempt = 1
+        while True:
+            try:
+                return await self._send(
+                    method,
+                    path,
+                    query=query,
+                    body=body,
+                    content_type=content_type,
+                    accept=accept,
+                    timeout=timeout,
+                )
+            except _AnswerError as answer:
+                wait = retry_wait(answer.error.status, answer.retry_after, attempt)
+                if wait is None:
+                    raise answer.error from None
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float | aiohttp.ClientTimeout | None = 60,
+    ) -> aiohttp.ClientResponse:
         verb = metrics.verb_of(method, query, content_type)
         dry_run = (query or {}).get("dryRun") == "All"
         started = time.perf_counter()
@@ -185,7 +221,8 @@ class KubeClient:
         if resp.status >= 400:
             payload = await resp.read()
             resp.release()
-            raise api_error(resp.status, payload, resp.reason or "")
+            error = api_error(resp.status, payload, resp.reason or "")
+            raise _AnswerError(error, resp.headers.get("Retry-After"))
         return resp
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
@@ -413,6 +450,16 @@ class KubeClient:
             raise unavailable(f"watch of {kind} interrupted: {_why(exc)}") from None
         finally:
             resp.release()
+
+
+class _AnswerError(Exception):
+    """An error answer (``error``) and its ``Retry-After`` header: ``_request``
+    either sends the request again or raises ``error``."""
+
+    def __init__(self, error: KubeApiError, retry_after: str | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
 
 
 def _env_once(rest: k8s_rest.RESTClientObject, host: str) -> None:
