@@ -352,3 +352,98 @@ async def test_an_unreachable_render_server_is_a_transient_error(tmp_path: Path)
     tree = app_tree(tmp_path, {"app/cm.yaml": CM})
     with pytest.raises(TransientError, match=rf"render server is not reachable at {socket_path}"):
         await render_app(tools, tree)
+
+
+# --------------------------------------------------------------------------- batches
+# With one render slot, a render that holds it (endless Jsonnet, killed at the 4 s
+# limit) makes every plain-directory render sent meanwhile wait; when the slot
+# frees, the waiting ones share one child (render.server, "Batches").
+
+
+@pytest.fixture
+def one_slot() -> Iterator[LocalRenderServer]:
+    base = dataclasses.replace(local_tools(), time_limit=TIME_LIMIT)
+    instance = LocalRenderServer(base, memory_limit_mib=MEMORY_MIB, max_concurrent=1)
+    yield instance
+    instance.close()
+
+
+def named_configmaps(root: Path, count: int) -> Path:
+    """``count`` apps, ``app-<i>/cm.yaml`` each holding ConfigMap ``cm-<i>``."""
+    return app_tree(root, {f"app-{i}/cm.yaml": CM.replace("{name: ok}", f"{{name: cm-{i}}}")
+                           for i in range(count)})  # fmt: skip
+
+
+async def hold_the_slot(
+    server: LocalRenderServer, tools: RenderTools, root: Path
+) -> tuple[asyncio.Task[list[Manifest]], int]:
+    """A render that keeps the one slot until its time limit, and its child's pid;
+    returns once it runs (and is the server's only child)."""
+    await render_app(tools, app_tree(root / "warm", {"app/cm.yaml": CM}))  # the server is up
+    assert server.pid is not None
+    pid = server.pid
+    await wait_for(lambda: not children_of(pid), "the warm-up render's child to be gone")
+    tree = app_tree(root, {"loop/x.jsonnet": ENDLESS_JSONNET})
+    blocker = asyncio.create_task(render_app(tools, tree, "loop"))
+    await wait_for(lambda: children_of(pid), "the blocking render")
+    return blocker, children_of(pid)[0]
+
+
+async def test_waiting_plain_renders_share_a_child_each_answered_its_own(
+    one_slot: LocalRenderServer, tmp_path: Path
+) -> None:
+    tools = dataclasses.replace(one_slot.tools, isolation=one_slot)
+    blocker, _ = await hold_the_slot(one_slot, tools, tmp_path / "block")
+    tree = named_configmaps(tmp_path, 40)
+    bomb = "\n".join(["l0: &l0 [lol]"] + [
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)])  # fmt: skip
+    app_tree(tree, {"bomb/x.yaml": CM + bomb + "\n", "bad/x.yaml": "a: [\n"})
+    paths = [f"app-{i}" for i in range(40)]
+    paths[7], paths[20] = "bomb", "bad"  # hostile members of a batch answer for themselves
+    results = await asyncio.gather(
+        *[render_app(tools, tree, path) for path in paths], return_exceptions=True
+    )
+    with pytest.raises(TransientError):
+        await blocker
+    for path, result in zip(paths, results, strict=True):
+        if path == "bomb":
+            assert isinstance(result, RenderError), result
+            assert "invalid YAML: the document expands" in str(result)
+        elif path == "bad":
+            assert isinstance(result, RenderError), result
+            assert str(result).startswith("bad/x.yaml:"), result
+        else:
+            assert not isinstance(result, BaseException), (path, result)
+            assert [m.obj["metadata"]["name"] for m in result] == [f"cm-{path[4:]}"]
+
+
+async def test_a_batch_whose_child_dies_is_rendered_again_one_by_one(
+    one_slot: LocalRenderServer, tmp_path: Path
+) -> None:
+    """A crash costs the batch's other members nothing: the ones not yet answered
+    are rendered again, each alone, and every render gets its own manifests."""
+    tools = dataclasses.replace(one_slot.tools, isolation=one_slot)
+    blocker, blocking_child = await hold_the_slot(one_slot, tools, tmp_path / "block")
+    assert one_slot.pid is not None
+    server_pid = one_slot.pid
+    # First in the batch, and slow to parse: its child is still at it when killed.
+    big = "".join(f"---\n{CM.replace('{name: ok}', f'{{name: big-{i}}}')}" for i in range(8000))
+    tree = named_configmaps(tmp_path, 20)
+    app_tree(tree, {"big/cms.yaml": big})
+    slow = asyncio.create_task(render_app(tools, tree, "big"))
+    await asyncio.sleep(0.3)  # it arrives, and waits, first
+    quick = [asyncio.create_task(render_app(tools, tree, f"app-{i}")) for i in range(20)]
+    await asyncio.sleep(0.3)
+
+    def batch_child() -> list[int]:
+        return [pid for pid in children_of(server_pid) if pid != blocking_child]
+
+    await wait_for(batch_child, "the batch's child", timeout=TIME_LIMIT + 10)
+    os.kill(batch_child()[0], signal.SIGSEGV)
+    with pytest.raises(TransientError):
+        await blocker
+    assert len(await slow) == 8000
+    for i, task in enumerate(quick):
+        assert [m.obj["metadata"]["name"] for m in await task] == [f"cm-{i}"]
+    assert one_slot.pid == server_pid
+    await wait_for(lambda: not children_of(server_pid), "no render child")

@@ -31,9 +31,23 @@ so forking is safe):
 * A child's stderr comes back through a pipe: its first 64 KiB go to the
   server's log, and its end is read for the words native code prints when an
   allocation fails (Jsonnet aborts), so that death says "memory limit".
-* At most ``max_concurrent`` renders run at once; further requests wait in
+* At most ``max_concurrent`` children run at once; further requests wait in
   arrival order. Before serving, one tiny render warms the server up, so
   lazily built state is inherited by every child instead of rebuilt in each.
+* Batches: when requests wait, plain-directory renders (YAML files read and
+  parsed with bounds, no tool and no code of the repository run) share a
+  child, up to ``BATCH_MAX`` of them, the waiting ones spread over as many
+  children as there are free slots and cores, one after the other: the fork,
+  its copy-on-write faults and its exit, most of such a render's cost, are
+  paid once for the batch. Every other render, and
+  any render when nothing waits, has a child of its own. A batch child says
+  on a pipe when it starts and ends sending each answer; if it dies or runs
+  past its deadline (the smallest time limit of its members), the members it
+  had not started answering wait again, at the head of the queue, each to be
+  rendered alone: whatever killed the batch is reported to its own render
+  only, and the others lose nothing but time. A member whose answer was
+  being sent has its connection closed (the client sees a broken answer, a
+  transient error).
 * The server stops on SIGTERM/SIGINT, or when its stdin reaches EOF with
   ``exit_with_stdin`` (the controller that started it died or let go): running
   renders are killed and reaped, the socket removed.
@@ -46,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import gc
 import json
@@ -56,6 +71,7 @@ import resource
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -68,6 +84,7 @@ from driftless.core.errors import DriftlessError, RenderError, TransientError
 from driftless.render import exec as tool_exec
 from driftless.render import wire, worker
 from driftless.render.context import DEFAULT_TIME_LIMIT, RenderTools
+from driftless.render.detect import Renderer
 
 MIB = 1024 * 1024
 EXIT_OUT_OF_MEMORY = 3
@@ -77,6 +94,10 @@ _MAX_FILE_BYTES = 1024 * MIB
 _BACKLOG = 1024
 _STDERR_TAIL = 8 * 1024
 _STDERR_FORWARD = 64 * 1024
+#: Most renders one batch child runs (see the module contract).
+BATCH_MAX = 16
+_SENDING, _SENT = b"s", b"d"  # progress marks of a batch child, each followed by the index
+_MARK = struct.Struct(">cH")
 _MEMORY_WORDS = re.compile(
     rb"memory allocation|bad_alloc|out of memory|MemoryError|Cannot allocate memory", re.I
 )
@@ -109,19 +130,43 @@ class _Incoming:
     buffer: bytearray = field(default_factory=bytearray)
 
 
-@dataclass
-class _Job:
-    """A running render child."""
+@dataclass(frozen=True)
+class _Request:
+    """A request read whole, waiting for a child."""
 
     conn: socket.socket
+    body: bytes
+    time_limit: float
+    batchable: bool  # a plain-directory render: no tool, no code of the repository runs
+    solo: bool = False  # its batch died: rendered alone from now on
+
+
+@dataclass
+class _Job:
+    """A running render child and the requests it answers (more than one: a batch)."""
+
+    requests: list[_Request]
     pid: int
     deadline: float
     time_limit: float
     stderr: int = -1  # read end of the child's stderr pipe
+    progress: int = -1  # read end of a batch child's progress pipe
     stderr_tail: bytearray = field(default_factory=bytearray)
     stderr_forwarded: int = 0
     expired: bool = False
-    abandoned: bool = False
+    abandoned: set[int] = field(default_factory=set)  # members whose client hung up
+
+    @property
+    def batch(self) -> bool:
+        return len(self.requests) > 1
+
+
+@dataclass(frozen=True)
+class _Member:
+    """Selector tag of a job's request connection."""
+
+    job: _Job
+    index: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +185,8 @@ class _Server:
         self.limits = limits
         self.selector = selectors.DefaultSelector()
         self.jobs: dict[int, _Job] = {}
-        self.waiting: deque[tuple[socket.socket, bytes, float]] = deque()
+        self.waiting: deque[_Request] = deque()
+        self.cores = len(os.sched_getaffinity(0))
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -194,7 +240,7 @@ class _Server:
                 self.stopping = True
         elif isinstance(data, _Incoming):
             self._read_request(data)
-        elif isinstance(data, _Job):
+        elif isinstance(data, _Member):
             self._check_hangup(data)
         elif isinstance(data, _StderrOf):
             self._read_stderr(data.job)
@@ -230,16 +276,19 @@ class _Server:
             return
         body = bytes(incoming.buffer[header : header + length])
         self.selector.unregister(incoming.conn)
-        self.waiting.append((incoming.conn, body, self._time_limit(body)))
+        self.waiting.append(self._request(incoming.conn, body))
 
-    def _time_limit(self, body: bytes) -> float:
+    def _request(self, conn: socket.socket, body: bytes) -> _Request:
+        """The request of ``body``: its time limit, and whether it may share a child."""
         try:
-            wanted = float(json.loads(body)["timeLimit"])
-        except Exception:  # malformed: the child will say so
-            wanted = self.limits.time_limit
+            data = json.loads(body)
+            wanted = float(data["timeLimit"])
+            batchable = data.get("renderer") == Renderer.DIRECTORY.value
+        except Exception:  # malformed: a child of its own will say so
+            wanted, batchable = self.limits.time_limit, False
         if not math.isfinite(wanted) or wanted <= 0:
             wanted = self.limits.time_limit
-        return min(wanted, self.limits.time_limit)
+        return _Request(conn, body, min(wanted, self.limits.time_limit), batchable)
 
     def _drop_slow_requests(self) -> None:
         now = time.monotonic()
@@ -250,29 +299,61 @@ class _Server:
 
     def _start_waiting(self) -> None:
         while self.waiting and len(self.jobs) < self.limits.max_concurrent:
-            conn, body, time_limit = self.waiting.popleft()
-            self._fork(conn, body, time_limit)
+            free = self.limits.max_concurrent - len(self.jobs)
+            first = self.waiting.popleft()
+            requests = [first]
+            if first.batchable and not first.solo:
+                # Spread over the free slots, but no wider than the cores: past them
+                # children only take turns, and each one pays its fork again.
+                spread = max(1, min(free, self.cores))
+                size = min(BATCH_MAX, math.ceil((len(self.waiting) + 1) / spread))
+                requests += self._take_batchable(size - 1)
+            self._fork(requests)
+
+    def _take_batchable(self, count: int) -> list[_Request]:
+        """Up to ``count`` waiting requests that may share a child, in arrival order;
+        the others keep their places."""
+        taken: list[_Request] = []
+        kept: deque[_Request] = deque()
+        for request in self.waiting:
+            if len(taken) < count and request.batchable and not request.solo:
+                taken.append(request)
+            else:
+                kept.append(request)
+        self.waiting = kept
+        return taken
 
     # ------------------------------------------------------------ children
 
-    def _fork(self, conn: socket.socket, body: bytes, time_limit: float) -> None:
+    def _fork(self, requests: list[_Request]) -> None:
+        time_limit = min(request.time_limit for request in requests)
         # The child's stderr comes back through a pipe: logged here, and read
         # for the words native code prints when an allocation fails.
         err_r, err_w = os.pipe()
+        progress = os.pipe() if len(requests) > 1 else None
         pid = os.fork()
         if pid == 0:
-            self._child(conn, body, time_limit, (err_r, err_w))  # never returns
+            self._child(requests, time_limit, (err_r, err_w), progress)  # never returns
         os.close(err_w)
         os.set_blocking(err_r, False)
+        if progress is not None:
+            os.close(progress[1])
+            os.set_blocking(progress[0], False)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
-        job = _Job(conn, pid, time.monotonic() + time_limit, time_limit, stderr=err_r)
+        job = _Job(requests, pid, time.monotonic() + time_limit, time_limit, stderr=err_r)
+        job.progress = progress[0] if progress is not None else -1
         self.jobs[pid] = job
-        self.selector.register(conn, selectors.EVENT_READ, job)
+        for index, request in enumerate(requests):
+            self.selector.register(request.conn, selectors.EVENT_READ, _Member(job, index))
         self.selector.register(err_r, selectors.EVENT_READ, _StderrOf(job))
 
     def _child(
-        self, conn: socket.socket, body: bytes, time_limit: float, stderr: tuple[int, int]
+        self,
+        requests: list[_Request],
+        time_limit: float,
+        stderr: tuple[int, int],
+        progress: tuple[int, int] | None,
     ) -> None:
         code = EXIT_FAILED
         try:
@@ -280,13 +361,21 @@ class _Server:
             os.dup2(stderr[1], 2)
             os.close(stderr[0])
             os.close(stderr[1])
-            self._become_child(conn)
+            self._become_child({request.conn.fileno() for request in requests})
+            marks = -1
+            if progress is not None:
+                os.close(progress[0])
+                marks = progress[1]
             _apply_limits(self.limits.memory_bytes, time_limit)
             tool_exec.stay_in_process_group()
-            reply = worker.answer(body, self.tools, self.limits.output())
-            conn.setblocking(True)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                conn.sendall(reply)  # the client may have given up: nobody to tell
+            for index, request in enumerate(requests):
+                reply = worker.answer(request.body, self.tools, self.limits.output())
+                _mark(marks, _SENDING, index)
+                request.conn.setblocking(True)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    request.conn.sendall(reply)  # the client may have given up: nobody to tell
+                _mark(marks, _SENT, index)
+                request.conn.close()
             code = 0
         except MemoryError:
             code = EXIT_OUT_OF_MEMORY
@@ -296,19 +385,22 @@ class _Server:
         finally:
             os._exit(code)
 
-    def _become_child(self, conn: socket.socket) -> None:
+    def _become_child(self, keep: set[int]) -> None:
         """Drop what belongs to the server: signal handlers, the loop's descriptors."""
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
-        keep = conn.fileno()
         for key in list(self.selector.get_map().values()):
-            if key.fd != keep and key.data not in ("stdin",):
+            if key.fd not in keep and key.data not in ("stdin",):
                 with contextlib.suppress(OSError):
                     os.close(key.fd)
         self.selector.close()
-        for waiting_conn, _, _ in self.waiting:
-            waiting_conn.close()
+        for job in self.jobs.values():  # pipes of other children, not in the selector
+            if job.progress >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(job.progress)
+        for waiting in self.waiting:
+            waiting.conn.close()
         with contextlib.suppress(OSError):
             os.close(self.wake_w)
         with contextlib.suppress(OSError):
@@ -339,23 +431,26 @@ class _Server:
                     sys.stderr.buffer.write(part)
                     sys.stderr.flush()
 
-    def _check_hangup(self, job: _Job) -> None:
-        """The client closed its end: nobody waits for this render any more.
+    def _check_hangup(self, member: _Member) -> None:
+        """The client closed its end: nobody waits for this render any more; a
+        child nobody waits for is killed.
 
         Bytes sent after the request are read and dropped (the child has its
         request already), so they cannot keep the connection readable forever.
         """
+        job, conn = member.job, member.job.requests[member.index].conn
         try:
-            data = job.conn.recv(64 * 1024, socket.MSG_DONTWAIT)
+            data = conn.recv(64 * 1024, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
         if data:
             return
-        job.abandoned = True
-        self.selector.unregister(job.conn)
-        _kill_group(job.pid)
+        job.abandoned.add(member.index)
+        self.selector.unregister(conn)
+        if len(job.abandoned) == len(job.requests):
+            _kill_group(job.pid)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -385,13 +480,33 @@ class _Server:
                 self.selector.unregister(job.stderr)
             os.close(job.stderr)
             job.stderr = -1
+        error = self._failure(job, status)
+        if job.batch:
+            self._finish_batch(job, error is not None)
+            return
+        request = job.requests[0]
         if not job.abandoned:
             with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(job.conn)
-            error = self._failure(job, status)
+                self.selector.unregister(request.conn)
             if error is not None:
-                _send_quietly(job.conn, wire.encode_frame(wire.error_reply(error)))
-        job.conn.close()
+                _send_quietly(request.conn, wire.encode_frame(wire.error_reply(error)))
+        request.conn.close()
+
+    def _finish_batch(self, job: _Job, failed: bool) -> None:
+        """A batch child ended: members it never started answering, when it failed,
+        wait again at the head of the queue, to be rendered alone."""
+        sending = _read_marks(job.progress)
+        os.close(job.progress)
+        job.progress = -1
+        again: list[_Request] = []
+        for index, request in enumerate(job.requests):
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(request.conn)
+            if failed and index not in sending and index not in job.abandoned:
+                again.append(dataclasses.replace(request, solo=True))
+            else:
+                request.conn.close()  # answered, abandoned, or its answer cut short
+        self.waiting.extendleft(reversed(again))
 
     def _failure(self, job: _Job, status: int) -> DriftlessError | None:
         if job.expired:
@@ -439,9 +554,10 @@ class _Server:
                 break
             job = self.jobs.pop(pid, None)
             if job is not None:
-                job.conn.close()
-        for conn, _, _ in self.waiting:
-            conn.close()
+                for request in job.requests:
+                    request.conn.close()
+        for waiting in self.waiting:
+            waiting.conn.close()
         self.selector.close()
         self.listener.close()
 
@@ -453,6 +569,22 @@ def _apply_limits(memory_bytes: int, time_limit: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES, _MAX_FILE_BYTES))
+
+
+def _mark(fd: int, kind: bytes, index: int) -> None:
+    """Tell the server (batch children only: ``fd`` >= 0) where the batch is."""
+    if fd >= 0:
+        os.write(fd, _MARK.pack(kind, index))
+
+
+def _read_marks(fd: int) -> set[int]:
+    """The members a dead batch child started sending an answer to."""
+    data = bytearray()
+    with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    whole = len(data) - len(data) % _MARK.size
+    return {index for kind, index in _MARK.iter_unpack(bytes(data[:whole])) if kind == _SENDING}
 
 
 def _kill_group(pid: int) -> None:
