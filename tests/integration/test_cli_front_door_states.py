@@ -136,14 +136,16 @@ def commands() -> list[str]:
     """Every leaf command of ``driftless``, as typed (``app sync``)."""
     found: list[str] = []
 
-    def walk(command: click.Command, path: list[str]) -> None:
+    def walk(command: click.Command, path: list[str], ctx: click.Context) -> None:
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                walk(sub, [*path, name])
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, name
+                walk(sub, [*path, name], click.Context(sub, parent=ctx, info_name=name))
         else:
             found.append(" ".join(path))
 
-    walk(cli, [])
+    walk(cli, [], click.Context(cli, info_name="driftless"))
     return sorted(found)
 
 

@@ -22,8 +22,10 @@ def test_the_controller_imports_none_of_the_heavy_parts() -> None:
     out = run("""
         import sys
         import driftless.cli.controller
+        # cryptography (~9 MiB) only for a Helm lookup's TLS or the dev cluster's PKI.
         heavy = ["kubernetes_asyncio.client.models.v1_pod", "kubernetes_asyncio.client.api",
-                 "cel.cli", "rich", "pygments", "prompt_toolkit"]
+                 "cel.cli", "rich", "pygments", "prompt_toolkit", "cryptography",
+                 "driftless.devcluster.cluster"]
         print(sorted(m for m in heavy if m in sys.modules))
     """)
     assert out == "[]"

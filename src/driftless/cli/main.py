@@ -4,30 +4,40 @@ from __future__ import annotations
 
 import click
 
-# Importing these modules registers their subcommands on ``app_group``.
-import driftless.cli.app_edit
-import driftless.cli.app_ops
-import driftless.cli.project_token  # noqa: F401
 from driftless import __version__
-from driftless.cli.app import app_group
-from driftless.cli.cluster import cluster_group
-from driftless.cli.completion import completion_command
 from driftless.cli.context import Globals
-from driftless.cli.controller import controller_command
-from driftless.cli.import_cmd import import_command
-from driftless.cli.install import install_command, uninstall_command
-from driftless.cli.login import login_command, logout_command
-from driftless.cli.project import project_group
-from driftless.cli.push import apply_command, diff_local_command, render_command
-from driftless.cli.quickstart import quickstart_command
-from driftless.cli.render_server import render_server_command
-from driftless.cli.repo import repo_group
-from driftless.cli.server import server_command
-from driftless.cli.version import version_command
-from driftless.devcluster.cli import devcluster
+from driftless.cli.lazy_group import LazyGroup
+
+# Each subcommand's module, imported when that subcommand is asked for
+# (``cli.lazy_group``): "module:command", then modules that add subcommands to it.
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {
+    "app": ("driftless.cli.app:app_group", "driftless.cli.app_edit", "driftless.cli.app_ops"),
+    "apply": ("driftless.cli.push:apply_command",),
+    "cluster": ("driftless.cli.cluster:cluster_group",),
+    "completion": ("driftless.cli.completion:completion_command",),
+    "controller": ("driftless.cli.controller:controller_command",),
+    "devcluster": ("driftless.devcluster.cli:devcluster",),
+    "diff": ("driftless.cli.push:diff_local_command",),
+    "import": ("driftless.cli.import_cmd:import_command",),
+    "install": ("driftless.cli.install:install_command",),
+    "login": ("driftless.cli.login:login_command",),
+    "logout": ("driftless.cli.login:logout_command",),
+    "project": ("driftless.cli.project:project_group", "driftless.cli.project_token"),
+    "quickstart": ("driftless.cli.quickstart:quickstart_command",),
+    "render": ("driftless.cli.push:render_command",),
+    "render-server": ("driftless.cli.render_server:render_server_command",),
+    "repo": ("driftless.cli.repo:repo_group",),
+    "server": ("driftless.cli.server:server_command",),
+    "uninstall": ("driftless.cli.install:uninstall_command",),
+    "version": ("driftless.cli.version:version_command",),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--kubeconfig",
     envvar="KUBECONFIG",
@@ -64,27 +74,6 @@ def cli(
         server_from_flag=ctx.get_parameter_source("server") == given,
         kubeconfig_from_flag=ctx.get_parameter_source("kubeconfig") == given,
     )
-
-
-cli.add_command(app_group)
-cli.add_command(install_command)
-cli.add_command(uninstall_command)
-cli.add_command(controller_command)
-cli.add_command(render_server_command)
-cli.add_command(server_command)
-cli.add_command(login_command)
-cli.add_command(logout_command)
-cli.add_command(devcluster)
-cli.add_command(quickstart_command)
-cli.add_command(project_group)
-cli.add_command(repo_group)
-cli.add_command(cluster_group)
-cli.add_command(version_command)
-cli.add_command(completion_command)
-cli.add_command(render_command)
-cli.add_command(diff_local_command)
-cli.add_command(apply_command)
-cli.add_command(import_command)
 
 
 def main() -> None:

@@ -14,9 +14,26 @@ Public surface:
 This package depends on nothing in driftless but ``driftless.core``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from driftless.devcluster.binaries import Tools, ensure_tools, tool
-from driftless.devcluster.cluster import ClusterStatus, DevCluster
 from driftless.devcluster.errors import BuildError, DevClusterError
+
+if TYPE_CHECKING:
+    from driftless.devcluster.cluster import ClusterStatus, DevCluster
+
+
+def __getattr__(name: str) -> Any:
+    # The cluster (its PKI: ``cryptography``, ~10 MiB) loads on first use only:
+    # the controller imports this package for ``binaries`` alone.
+    if name in ("ClusterStatus", "DevCluster"):
+        from driftless.devcluster import cluster
+
+        return getattr(cluster, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BuildError",

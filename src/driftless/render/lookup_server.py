@@ -56,10 +56,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from driftless.core.errors import DriftlessError, RenderError, TransientError
 from driftless.kube.client import (
@@ -295,6 +291,13 @@ async def _stream(request: web.Request, answer: Chunks) -> web.StreamResponse:
 
 def _tls() -> tuple[ssl.SSLContext, str]:
     """A server context with a fresh self-signed certificate for 127.0.0.1, and its PEM."""
+    # Imported here, on the first Helm lookup: ``cryptography`` adds ~9 MiB to
+    # a controller, and most never serve a lookup.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "driftless lookup proxy")])
     now = datetime.datetime.now(datetime.UTC)
