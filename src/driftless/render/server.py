@@ -34,20 +34,20 @@ so forking is safe):
 * At most ``max_concurrent`` children run at once; further requests wait in
   arrival order. Before serving, one tiny render warms the server up, so
   lazily built state is inherited by every child instead of rebuilt in each.
-* Batches: when requests wait, plain-directory renders (YAML files read and
-  parsed with bounds, no tool and no code of the repository run) share a
-  child, up to ``BATCH_MAX`` of them, the waiting ones spread over as many
-  children as there are free slots and cores, one after the other: the fork,
-  its copy-on-write faults and its exit, most of such a render's cost, are
-  paid once for the batch. Every other render, and
-  any render when nothing waits, has a child of its own. A batch child says
-  on a pipe when it starts and ends sending each answer; if it dies or runs
-  past its deadline (the smallest time limit of its members), the members it
-  had not started answering wait again, at the head of the queue, each to be
-  rendered alone: whatever killed the batch is reported to its own render
-  only, and the others lose nothing but time. A member whose answer was
-  being sent has its connection closed (the client sees a broken answer, a
-  transient error).
+* Batches: plain-directory renders (YAML files read and parsed with bounds,
+  no tool and no code of the repository run) take at most as many children
+  at once as there are cores (a child past ``_QUICK_SECONDS`` no longer
+  counts); the ones that wait share those children, up to ``BATCH_MAX`` each,
+  one after the other, so the fork, its copy-on-write faults and its exit,
+  most of such a render's cost, are paid once for the batch. Every other
+  render has a child of its own, started in arrival order as soon as a slot
+  is free. A batch child says on a pipe when it starts and ends sending each
+  answer; if it dies or runs past its deadline (the smallest time limit of
+  its members), the members it had not started answering wait again, at the
+  head of the queue, each to be rendered alone: whatever killed the batch is
+  reported to its own render only, and the others lose nothing but time. A
+  member whose answer was being sent has its connection closed (the client
+  sees a broken answer, a transient error).
 * The server stops on SIGTERM/SIGINT, or when its stdin reaches EOF with
   ``exit_with_stdin`` (the controller that started it died or let go): running
   renders are killed and reaped, the socket removed.
@@ -96,6 +96,8 @@ _STDERR_TAIL = 8 * 1024
 _STDERR_FORWARD = 64 * 1024
 #: Most renders one batch child runs (see the module contract).
 BATCH_MAX = 16
+#: A plain-directory child older than this is a slow one: it leaves its core to others.
+_QUICK_SECONDS = 0.5
 _SENDING, _SENT = b"s", b"d"  # progress marks of a batch child, each followed by the index
 _MARK = struct.Struct(">cH")
 _MEMORY_WORDS = re.compile(
@@ -140,6 +142,11 @@ class _Request:
     batchable: bool  # a plain-directory render: no tool, no code of the repository runs
     solo: bool = False  # its batch died: rendered alone from now on
 
+    @property
+    def shareable(self) -> bool:
+        """May it share a child with other renders?"""
+        return self.batchable and not self.solo
+
 
 @dataclass
 class _Job:
@@ -149,6 +156,7 @@ class _Job:
     pid: int
     deadline: float
     time_limit: float
+    started: float = field(default_factory=time.monotonic)
     stderr: int = -1  # read end of the child's stderr pipe
     progress: int = -1  # read end of a batch child's progress pipe
     stderr_tail: bytearray = field(default_factory=bytearray)
@@ -298,25 +306,44 @@ class _Server:
                 self._forget(data.conn)
 
     def _start_waiting(self) -> None:
-        while self.waiting and len(self.jobs) < self.limits.max_concurrent:
-            free = self.limits.max_concurrent - len(self.jobs)
-            first = self.waiting.popleft()
-            requests = [first]
-            if first.batchable and not first.solo:
-                # Spread over the free slots, but no wider than the cores: past them
-                # children only take turns, and each one pays its fork again.
-                spread = max(1, min(free, self.cores))
-                size = min(BATCH_MAX, math.ceil((len(self.waiting) + 1) / spread))
-                requests += self._take_batchable(size - 1)
+        while len(self.jobs) < self.limits.max_concurrent:
+            requests = self._next_child()
+            if not requests:
+                return
             self._fork(requests)
 
-    def _take_batchable(self, count: int) -> list[_Request]:
+    def _next_child(self) -> list[_Request]:
+        """The requests of the next child to start, taken from the queue; none when
+        nothing waiting may start now.
+
+        Plain-directory renders are short and all CPU: they take at most as many
+        children at once as there are cores (more only take turns, each paying its
+        fork again), and the ones that wait share those children, spread evenly.
+        A child running for over ``_QUICK_SECONDS`` no longer counts, so a huge
+        directory (one tenant's) does not hold the others' renders back.
+        Any other render starts in arrival order as soon as a slot is free.
+        """
+        since = time.monotonic() - _QUICK_SECONDS
+        sharing = sum(
+            1 for job in self.jobs.values() if job.requests[0].shareable and job.started > since
+        )
+        spread = min(self.cores - sharing, self.limits.max_concurrent - len(self.jobs))
+        for position, request in enumerate(self.waiting):
+            if not request.shareable:
+                del self.waiting[position]
+                return [request]
+            if spread > 0:
+                shareable = sum(1 for waiting in self.waiting if waiting.shareable)
+                return self._take_shareable(min(BATCH_MAX, math.ceil(shareable / spread)))
+        return []
+
+    def _take_shareable(self, count: int) -> list[_Request]:
         """Up to ``count`` waiting requests that may share a child, in arrival order;
         the others keep their places."""
         taken: list[_Request] = []
         kept: deque[_Request] = deque()
         for request in self.waiting:
-            if len(taken) < count and request.batchable and not request.solo:
+            if len(taken) < count and request.shareable:
                 taken.append(request)
             else:
                 kept.append(request)
