@@ -447,3 +447,29 @@ async def test_a_batch_whose_child_dies_is_rendered_again_one_by_one(
         assert [m.obj["metadata"]["name"] for m in await task] == [f"cm-{i}"]
     assert one_slot.pid == server_pid
     await wait_for(lambda: not children_of(server_pid), "no render child")
+
+
+async def test_huge_directories_do_not_hold_back_the_others(tmp_path: Path) -> None:
+    """Plain-directory renders share as many children as there are cores; one
+    tenant's huge directories, as many as the cores, still leave room: past half a
+    second their children no longer count, and a small render starts beside them."""
+    cores = len(os.sched_getaffinity(0))
+    base = dataclasses.replace(local_tools(), time_limit=120)
+    server = LocalRenderServer(base, memory_limit_mib=2048, max_concurrent=cores + 2)
+    try:
+        tools = dataclasses.replace(server.tools, isolation=server)
+        data = "".join(f"  key{k}: value {k} of a big ConfigMap\n" for k in range(16))
+        big = CM.replace("data: {a: b}\n", "data:\n" + data)
+        huge = "".join(
+            f"---\n{big.replace('{name: ok}', f'{{name: big-{i}}}')}" for i in range(19_000)
+        )
+        tree = app_tree(tmp_path, {"big/cms.yaml": huge, "small/cm.yaml": CM})
+        await render_app(tools, tree, "small")  # the server is up
+        slow = [asyncio.create_task(render_app(tools, tree, "big")) for _ in range(cores)]
+        await asyncio.sleep(0.2)
+        small = await asyncio.wait_for(render_app(tools, tree, "small"), timeout=30)
+        assert [m.obj["metadata"]["name"] for m in small] == ["ok"]
+        assert not any(task.done() for task in slow), "the huge renders were not slower"
+        assert all(len(result) == 19_000 for result in await asyncio.gather(*slow))
+    finally:
+        server.close()

@@ -231,6 +231,13 @@ class _Server:
 
     def _timeout(self) -> float:
         deadlines = [job.deadline for job in self.jobs.values() if not job.expired]
+        if self.waiting:
+            # A plain-directory child turning slow frees its core for a waiting render.
+            deadlines += [
+                job.started + _QUICK_SECONDS
+                for job in self.jobs.values()
+                if job.requests[0].shareable
+            ]
         if not deadlines:
             return 1.0
         return max(0.0, min(1.0, min(deadlines) - time.monotonic()))
