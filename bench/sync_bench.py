@@ -329,14 +329,16 @@ async def main_async(args: argparse.Namespace) -> None:
             write_tree(tree, manifests(args.objects))
             repo = await seed_repository(tree, Path(tmp) / "repo-sync")
             await bench_sync(cluster, client, repo, tree, args.objects)
-            drift_tree = Path(tmp) / "src-drift"
-            write_tree(drift_tree, manifests(50, configmaps_only=True))
-            drift_repo = await seed_repository(drift_tree, Path(tmp) / "repo-drift")
-            await bench_drift(client, drift_repo, args.drift_samples)
-            diff_tree = Path(tmp) / "src-diff"
-            write_tree(diff_tree, manifests(args.diff_objects, configmaps_only=True))
-            diff_repo = await seed_repository(diff_tree, Path(tmp) / "repo-diff")
-            await bench_diff(client, diff_repo, args.diff_objects)
+            if args.drift_samples:  # 0: that part is skipped
+                drift_tree = Path(tmp) / "src-drift"
+                write_tree(drift_tree, manifests(50, configmaps_only=True))
+                drift_repo = await seed_repository(drift_tree, Path(tmp) / "repo-drift")
+                await bench_drift(client, drift_repo, args.drift_samples)
+            if args.diff_objects:
+                diff_tree = Path(tmp) / "src-diff"
+                write_tree(diff_tree, manifests(args.diff_objects, configmaps_only=True))
+                diff_repo = await seed_repository(diff_tree, Path(tmp) / "repo-diff")
+                await bench_diff(client, diff_repo, args.diff_objects)
             await client.close()
         finally:
             cluster.down()
@@ -345,8 +347,8 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=500)
-    parser.add_argument("--diff-objects", type=int, default=1000)
-    parser.add_argument("--drift-samples", type=int, default=20)
+    parser.add_argument("--diff-objects", type=int, default=1000, help="0: no diff part")
+    parser.add_argument("--drift-samples", type=int, default=20, help="0: no drift part")
     asyncio.run(main_async(parser.parse_args()))
 
 
