@@ -473,3 +473,33 @@ async def test_huge_directories_do_not_hold_back_the_others(tmp_path: Path) -> N
         assert all(len(result) == 19_000 for result in await asyncio.gather(*slow))
     finally:
         server.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_a_render_waiting_behind_a_slow_one_costs_the_server_no_cpu(
+    one_slot: LocalRenderServer, tmp_path: Path
+) -> None:
+    """The server sleeps while a request waits for a slot a slow render holds (it
+    wakes up when a child turns slow, and never spins on a moment in the past)."""
+    tools = dataclasses.replace(one_slot.tools, isolation=one_slot)
+    data = "".join(f"  key{k}: value {k} of a big ConfigMap\n" for k in range(16))
+    big = CM.replace("data: {a: b}\n", "data:\n" + data)
+    huge = "".join(f"---\n{big.replace('{name: ok}', f'{{name: big-{i}}}')}" for i in range(19_000))
+    tree = app_tree(tmp_path, {"big/cms.yaml": huge, "small/cm.yaml": CM})
+    await render_app(tools, tree, "small")  # the server is up
+    assert one_slot.pid is not None
+    slow = asyncio.create_task(render_app(tools, tree, "big"))
+    await asyncio.sleep(0.2)
+    waiting = asyncio.create_task(render_app(tools, tree, "small"))
+    await asyncio.sleep(0.5)  # past the slow child's half second: both wait on it
+    before = cpu_seconds(one_slot.pid)
+    await asyncio.sleep(1.0)
+    assert not slow.done(), "the huge render was not slower than this test's window"
+    assert cpu_seconds(one_slot.pid) - before < 0.3
+    assert len(await slow) == 19_000
+    assert len(await waiting) == 1

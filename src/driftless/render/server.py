@@ -41,8 +41,8 @@ so forking is safe):
   one after the other, so the fork, its copy-on-write faults and its exit,
   most of such a render's cost, are paid once for the batch. Every other
   render has a child of its own, started in arrival order as soon as a slot
-  is free. A batch child says on a pipe when it starts and ends sending each
-  answer; if it dies or runs past its deadline (the smallest time limit of
+  is free. A batch child says on a pipe when it starts sending each answer;
+  if it dies or runs past its deadline (the smallest time limit of
   its members), the members it had not started answering wait again, at the
   head of the queue, each to be rendered alone: whatever killed the batch is
   reported to its own render only, and the others lose nothing but time. A
@@ -98,8 +98,7 @@ _STDERR_FORWARD = 64 * 1024
 BATCH_MAX = 16
 #: A plain-directory child older than this is a slow one: it leaves its core to others.
 _QUICK_SECONDS = 0.5
-_SENDING, _SENT = b"s", b"d"  # progress marks of a batch child, each followed by the index
-_MARK = struct.Struct(">cH")
+_MARK = struct.Struct(">H")  # a batch child's progress: the index of the answer it starts sending
 _MEMORY_WORDS = re.compile(
     rb"memory allocation|bad_alloc|out of memory|MemoryError|Cannot allocate memory", re.I
 )
@@ -230,17 +229,20 @@ class _Server:
         self.stopping = True
 
     def _timeout(self) -> float:
+        now = time.monotonic()
         deadlines = [job.deadline for job in self.jobs.values() if not job.expired]
         if self.waiting:
-            # A plain-directory child turning slow frees its core for a waiting render.
-            deadlines += [
+            # A plain-directory child turning slow frees its core for a waiting
+            # render: wake up then (only for the future: a past one would spin).
+            turns_slow = (
                 job.started + _QUICK_SECONDS
                 for job in self.jobs.values()
                 if job.requests[0].shareable
-            ]
+            )
+            deadlines += [moment for moment in turns_slow if moment > now]
         if not deadlines:
             return 1.0
-        return max(0.0, min(1.0, min(deadlines) - time.monotonic()))
+        return max(0.0, min(1.0, min(deadlines) - now))
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         data = key.data
@@ -404,11 +406,10 @@ class _Server:
             tool_exec.stay_in_process_group()
             for index, request in enumerate(requests):
                 reply = worker.answer(request.body, self.tools, self.limits.output())
-                _mark(marks, _SENDING, index)
+                _mark(marks, index)
                 request.conn.setblocking(True)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     request.conn.sendall(reply)  # the client may have given up: nobody to tell
-                _mark(marks, _SENT, index)
                 request.conn.close()
             code = 0
         except MemoryError:
@@ -605,20 +606,21 @@ def _apply_limits(memory_bytes: int, time_limit: float) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES, _MAX_FILE_BYTES))
 
 
-def _mark(fd: int, kind: bytes, index: int) -> None:
-    """Tell the server (batch children only: ``fd`` >= 0) where the batch is."""
+def _mark(fd: int, index: int) -> None:
+    """Tell the server (batch children only: ``fd`` >= 0) that the answer to member
+    ``index`` starts going out: from then on it must never be rendered again."""
     if fd >= 0:
-        os.write(fd, _MARK.pack(kind, index))
+        os.write(fd, _MARK.pack(index))
 
 
 def _read_marks(fd: int) -> set[int]:
-    """The members a dead batch child started sending an answer to."""
+    """The members an ended batch child started sending an answer to."""
     data = bytearray()
     with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
         while chunk := os.read(fd, 4096):
             data += chunk
     whole = len(data) - len(data) % _MARK.size
-    return {index for kind, index in _MARK.iter_unpack(bytes(data[:whole])) if kind == _SENDING}
+    return {index for (index,) in _MARK.iter_unpack(bytes(data[:whole]))}
 
 
 def _kill_group(pid: int) -> None:
