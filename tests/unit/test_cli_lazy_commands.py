@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import click
 import pytest
 from click.testing import CliRunner
 
 from driftless.cli.lazy_group import LazyGroup
 from driftless.cli.main import SUBCOMMANDS, cli
-
-
-def fresh(code: str) -> str:
-    """``code`` run in a fresh interpreter (this one has imported everything already)."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+from tests.fixtures.interpreter import run_fresh
 
 
 def test_the_controller_command_loads_without_the_other_commands() -> None:
-    out = fresh("""
+    out = run_fresh("""
         import sys
         import click
         from driftless.cli.main import cli

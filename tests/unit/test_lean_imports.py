@@ -3,23 +3,14 @@ until something asks for them, and then everything still works."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-
-def run(code: str) -> str:
-    """``code`` in a fresh interpreter (this one has imported everything already)."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+from tests.fixtures.interpreter import run_fresh
 
 
 def test_the_controller_imports_none_of_the_heavy_parts() -> None:
-    out = run("""
+    out = run_fresh("""
         import sys
         import driftless.cli.controller
         # cryptography (~9 MiB) only for a Helm lookup's TLS or the dev cluster's PKI.
@@ -32,7 +23,7 @@ def test_the_controller_imports_none_of_the_heavy_parts() -> None:
 
 
 def test_the_light_parts_are_the_real_ones() -> None:
-    out = run("""
+    out = run_fresh("""
         import driftless
         from kubernetes_asyncio import client
         from kubernetes_asyncio.client.api_client import ApiClient
@@ -46,7 +37,7 @@ def test_the_light_parts_are_the_real_ones() -> None:
 
 
 def test_asking_for_anything_else_loads_the_whole_package() -> None:
-    out = run("""
+    out = run_fresh("""
         import sys
         import driftless
         from kubernetes_asyncio import client
@@ -59,7 +50,7 @@ def test_asking_for_anything_else_loads_the_whole_package() -> None:
 
 
 def test_a_package_imported_before_driftless_is_left_whole() -> None:
-    out = run("""
+    out = run_fresh("""
         import kubernetes_asyncio.client as before
         import driftless
         import kubernetes_asyncio.client as after
@@ -69,7 +60,7 @@ def test_a_package_imported_before_driftless_is_left_whole() -> None:
 
 
 def test_a_missing_attribute_is_still_an_attribute_error() -> None:
-    out = run("""
+    out = run_fresh("""
         import driftless
         from kubernetes_asyncio import client
         try:
@@ -83,7 +74,7 @@ def test_a_missing_attribute_is_still_an_attribute_error() -> None:
 def test_many_threads_asking_at_once_all_get_the_whole_package() -> None:
     # Before the lock, the first thread marked the package loaded before its
     # __init__ finished and most of the others got AttributeError.
-    out = run("""
+    out = run_fresh("""
         import threading
         import driftless
         from kubernetes_asyncio import client
@@ -130,7 +121,7 @@ def run_with_packages(tmp_path: Path, code: str) -> str:
     for name, text in PACKAGES.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(textwrap.dedent(text))
-    return run(f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + textwrap.dedent(code))
+    return run_fresh(f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + textwrap.dedent(code))
 
 
 def test_the_init_runs_once_while_the_other_threads_wait(tmp_path: Path) -> None:
@@ -188,7 +179,7 @@ def test_a_dunder_of_the_package_runs_its_init(tmp_path: Path) -> None:
 
 
 def test_the_import_systems_dunders_do_not_run_the_init() -> None:
-    out = run("""
+    out = run_fresh("""
         import sys
         import driftless
         from kubernetes_asyncio import client

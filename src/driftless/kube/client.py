@@ -164,18 +164,11 @@ class KubeClient:
     ) -> aiohttp.ClientResponse:
         """Send one request; an answer that asks to come back later (429 or 5xx with
         ``Retry-After``) is sent again after that wait (``kube.retry_after``)."""
+        call = _Call(method, path, dict(query or {}), body, content_type, accept, timeout)
         attempt = 1
         while True:
             try:
-                return await self._send(
-                    method,
-                    path,
-                    query=query,
-                    body=body,
-                    content_type=content_type,
-                    accept=accept,
-                    timeout=timeout,
-                )
+                return await self._send(call)
             except _AnswerError as answer:
                 wait = retry_wait(answer.error.status, answer.retry_after, attempt)
                 if wait is None:
@@ -183,31 +176,21 @@ class KubeClient:
             await asyncio.sleep(wait)
             attempt += 1
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-        accept: str = "application/json",
-        timeout: float | aiohttp.ClientTimeout | None = 60,
-    ) -> aiohttp.ClientResponse:
-        verb = metrics.verb_of(method, query, content_type)
-        dry_run = (query or {}).get("dryRun") == "All"
+    async def _send(self, call: _Call) -> aiohttp.ClientResponse:
+        verb = metrics.verb_of(call.method, call.query, call.content_type)
+        dry_run = call.query.get("dryRun") == "All"
         started = time.perf_counter()
         try:
             response = await self._api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": accept, "Content-Type": content_type},
-                body=body,
+                call.path,
+                call.method,
+                query_params=list(call.query.items()),
+                header_params={"Accept": call.accept, "Content-Type": call.content_type},
+                body=call.body,
                 auth_settings=["BearerToken"],
                 _return_http_data_only=True,
                 _preload_content=False,
-                _request_timeout=timeout,
+                _request_timeout=call.timeout,
             )
         except ApiException as exc:
             metrics.observe(verb, exc.status or 0, time.perf_counter() - started, dry_run=dry_run)
@@ -450,6 +433,19 @@ class KubeClient:
             raise unavailable(f"watch of {kind} interrupted: {_why(exc)}") from None
         finally:
             resp.release()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as ``_request`` was asked for it, sent once or more by ``_send``."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    content_type: str
+    accept: str
+    timeout: float | aiohttp.ClientTimeout | None
 
 
 class _AnswerError(Exception):
