@@ -27,10 +27,7 @@ from __future__ import annotations
 
 RETRY_AFTER_ATTEMPTS = 10
 MAX_RETRY_AFTER = 10.0
-
-# An HTTP date form of Retry-After is legal HTTP but never sent by Kubernetes;
-# client-go ignores it too, and so does this module (no retry).
-_MAX_DIGITS = 6
+_MAX_DIGITS = 6  # longer is no wait a server means; it is capped anyway
 
 
 def retry_wait(status: int, retry_after: str | None, attempt: int) -> float | None:
@@ -50,7 +47,10 @@ def retry_wait(status: int, retry_after: str | None, attempt: int) -> float | No
 
 
 def _whole_seconds(value: str | None) -> int | None:
-    """The header's non-negative whole seconds, or ``None`` when it is not that."""
+    """The header's non-negative whole seconds, or ``None`` when it is not that.
+
+    The HTTP-date form of ``Retry-After`` is legal HTTP but never sent by
+    Kubernetes; client-go ignores it too, and so does this (no retry)."""
     text = (value or "").strip()
     if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
         return None

@@ -167,6 +167,11 @@ class _Job:
     def batch(self) -> bool:
         return len(self.requests) > 1
 
+    @property
+    def shared(self) -> bool:
+        """A plain-directory child: one of those limited to the cores."""
+        return self.requests[0].shareable
+
 
 @dataclass(frozen=True)
 class _Member:
@@ -234,11 +239,7 @@ class _Server:
         if self.waiting:
             # A plain-directory child turning slow frees its core for a waiting
             # render: wake up then (only for the future: a past one would spin).
-            turns_slow = (
-                job.started + _QUICK_SECONDS
-                for job in self.jobs.values()
-                if job.requests[0].shareable
-            )
+            turns_slow = (job.started + _QUICK_SECONDS for job in self.jobs.values() if job.shared)
             deadlines += [moment for moment in turns_slow if moment > now]
         if not deadlines:
             return 1.0
@@ -333,9 +334,7 @@ class _Server:
         Any other render starts in arrival order as soon as a slot is free.
         """
         since = time.monotonic() - _QUICK_SECONDS
-        sharing = sum(
-            1 for job in self.jobs.values() if job.requests[0].shareable and job.started > since
-        )
+        sharing = sum(1 for job in self.jobs.values() if job.shared and job.started > since)
         spread = min(self.cores - sharing, self.limits.max_concurrent - len(self.jobs))
         for position, request in enumerate(self.waiting):
             if not request.shareable:
