@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime
-import ipaddress
 import os
 import secrets
 import socket
@@ -293,35 +292,11 @@ def _tls() -> tuple[ssl.SSLContext, str]:
     """A server context with a fresh self-signed certificate for 127.0.0.1, and its PEM."""
     # Imported here, on the first Helm lookup: ``cryptography`` adds ~9 MiB to
     # a controller, and most never serve a lookup.
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from driftless.core.selfsigned import self_signed_pem
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "driftless lookup proxy")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        # The key lives in memory as long as the proxy; a restart makes a new one.
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    # The key lives in memory as long as the proxy; a restart makes a new one.
+    cert_pem, key_pem = self_signed_pem(
+        "driftless lookup proxy", [], [HOST], datetime.timedelta(days=3650)
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
