@@ -38,6 +38,11 @@ def state(**fields: Any) -> OperationState:
         ),
         ({"phase": "Succeeded", "step": {"phase": "PostSync"}}, 2, 2,
          "operation=Succeeded phase=PostSync wave=- applied=0/2 healthy=2/2"),
+        # A large app's plain results are counted, not listed (pipeline.status_budget).
+        ({"phase": "Succeeded", "resourcesOmitted": 700,
+          "resources": [{"kind": "ConfigMap", "name": "x", "status": "Synced"},
+                        {"kind": "Secret", "name": "old", "status": "Pruned"}]}, 701, 701,
+         "operation=Succeeded phase=- wave=- applied=701/701 healthy=701/701"),
     ],
 )  # fmt: skip
 def test_operation_body(fields: JSON, total: int, healthy: int, expected: str) -> None:

@@ -76,6 +76,8 @@ export interface OperationState {
   /** Where a running sync is (kept after it ended). */
   step?: OperationStep | null;
   resources?: OperationResource[];
+  /** Plain synced results left out of `resources` to keep a large app's status small. */
+  resourcesOmitted?: number | null;
 }
 
 export interface OperationStep {

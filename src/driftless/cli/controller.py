@@ -15,6 +15,7 @@ import click
 
 from driftless.cli.context import Globals, run_async
 from driftless.cli.options import (
+    ByteSize,
     Duration,
     checked_namespace,
     log_level_option,
@@ -29,6 +30,8 @@ from driftless.controller.endpoints import HttpListener, serve_endpoints
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.controller.webhooks import serve_webhooks
 from driftless.notifications.engine import NotificationEngine
+from driftless.pipeline.status_budget import DEFAULT_BUDGET as DEFAULT_STATUS_BUDGET
+from driftless.pipeline.status_budget import MAX_BUDGET as MAX_STATUS_BUDGET
 from driftless.render.isolation import LocalRenderServer
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
@@ -208,6 +211,16 @@ def _ui_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
     show_default=True,
     help="Deadline of one reconcile; past it the reconcile is cancelled and retried with backoff.",
 )
+@click.option(
+    "--status-budget",
+    type=ByteSize(MAX_STATUS_BUDGET),
+    default=DEFAULT_STATUS_BUDGET,
+    show_default="512KiB",
+    envvar="DRIFTLESS_STATUS_BUDGET",
+    help="Past this size an app's status lists only the notable results of its last operation"
+    " (failed, pruned, hooks) and counts the plain synced ones; status.resources keeps every"
+    " object. etcd stores the whole Application in at most 1.5 MiB by default.",
+)
 @metrics_address_option("/metrics (Prometheus), /healthz and /readyz")
 @webhook_address_option("git webhooks (POST /api/v1/webhooks/<provider>; no server needed)")
 @webhook_max_body_option
@@ -252,6 +265,7 @@ async def controller_command(
     scope: str,
     controller_namespace: str | None,
     reconcile_timeout: float,
+    status_budget: int,
     metrics_address: tuple[str, int] | None,
     webhook_address: tuple[str, int] | None,
     webhook_max_body: int,
@@ -280,6 +294,7 @@ async def controller_command(
         scope_namespace=namespace if scope == "namespace" else None,
         controller_namespace=controller_namespace,
         reconcile_timeout=reconcile_timeout,
+        status_budget=status_budget,
         shards=replicas.shards,
         replica_id=replicas.replica_id,
     )

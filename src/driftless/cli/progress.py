@@ -24,7 +24,7 @@ JSON = dict[str, Any]
 def operation_body(state: OperationState, total: int, healthy: int) -> str:
     """``operation=Running phase=Sync wave=0 applied=2/3 healthy=1/3 [hooks=Job/x]``. Pure."""
     step = state.step
-    applied = sum(
+    applied = (state.resources_omitted or 0) + sum(
         1 for r in state.resources if r.hook_type is None and r.status == ResultCode.SYNCED
     )
     hooks = [f"{r.kind}/{r.name}" for r in state.resources if r.hook_phase == HookPhase.RUNNING]

@@ -79,6 +79,7 @@ from driftless.kube.cache import WatchCache
 from driftless.kube.client import KubeApiError, KubeClient, KubeExpiredError, UnknownKindError
 from driftless.pipeline import requests
 from driftless.pipeline.status import Outcome, jittered
+from driftless.pipeline.status_budget import DEFAULT_BUDGET as DEFAULT_STATUS_BUDGET
 from driftless.render import RenderTools
 from driftless.render.isolation import isolated
 from driftless.sources.git import GitCache
@@ -105,6 +106,9 @@ class ControllerSettings:
     workers: int = 16
     default_interval: float = 180.0
     apply_concurrency: int = 16
+    # Bytes an app's status may take before its last operation's plain results are
+    # left out (``pipeline.status_budget``).
+    status_budget: int = DEFAULT_STATUS_BUDGET
     # The controller's own namespace (Projects, credentials); default: see ``home``.
     controller_namespace: str | None = None
     reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT
@@ -157,6 +161,7 @@ class Controller:
             client,
             git,
             concurrency=settings.apply_concurrency,
+            status_budget=settings.status_budget,
             cache=self.cache,
             # Never in this process: a hostile render must not crash or stall the controller.
             tools=isolated(tools or RenderTools()),

@@ -76,6 +76,8 @@ from driftless.pipeline.plan import Plan
 from driftless.pipeline.planner import Planner
 from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Renderer
+from driftless.pipeline.status_budget import DEFAULT_BUDGET as DEFAULT_STATUS_BUDGET
+from driftless.pipeline.status_budget import fit as fit_status
 from driftless.render import RenderTools, chart_deps
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
@@ -94,6 +96,7 @@ class Reconciler:
         git: GitCache,
         *,
         concurrency: int = 16,
+        status_budget: int = DEFAULT_STATUS_BUDGET,
         cache: WatchCache | None = None,
         tools: RenderTools | None = None,
         on_live_change: Subscriber | None = None,
@@ -121,6 +124,7 @@ class Reconciler:
         self._retired: dict[int, Planner] = {}
         self._on_live_change = on_live_change
         self.concurrency = concurrency
+        self.status_budget = status_budget
         self.events = EventRecorder(client)
         self._heals: dict[tuple[str, str], ops.HealRecord] = {}
         # Per app, (resourceVersion, status) of our last status write, until the
@@ -595,6 +599,7 @@ class Reconciler:
         Returns the status as the app shows it now (None: the app is gone).
         """
         meta = raw.get("metadata", {})
+        status = fit_status(status, self.status_budget)
         await self._record_events(raw, status, run)
         if outcomes.same_status(raw.get("status") or {}, status):
             shown: dict[str, Any] = raw.get("status") or {}

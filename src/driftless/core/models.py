@@ -502,6 +502,11 @@ class OperationState(ApiModel):
     revision: str = Field("", description="The commit this operation syncs.")
     step: SyncStep | None = None
     resources: list[ResourceResult] = Field(default_factory=list)
+    resources_omitted: int | None = Field(
+        None,
+        description="Objects this finished operation synced without note that ``resources`` "
+        "leaves out to keep the status under its size budget; status.resources lists them all.",
+    )
 
 
 class HistoryEntry(ApiModel):

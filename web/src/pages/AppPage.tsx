@@ -291,6 +291,7 @@ function AppDetails({
 /** The current or last operation: its step and what it did to each object. */
 function OperationCard({ operation }: { operation: OperationState }) {
   const { step, resources = [] } = operation;
+  const omitted = operation.resourcesOmitted ?? 0;
   const running = operation.phase === undefined || operation.phase === "Running";
   return (
     <section aria-labelledby="operation-title" className="card">
@@ -308,9 +309,14 @@ function OperationCard({ operation }: { operation: OperationState }) {
         )}
         {operation.message ? `: ${operation.message}` : ""}
       </p>
-      {resources.length === 0
-        ? <p className="muted">No object applied yet.</p>
-        : (
+      {omitted > 0 && (
+        <p className="muted">
+          {`${omitted} more objects synced without note are not listed, to keep the status`
+            + " small; each is under Resources."}
+        </p>
+      )}
+      {resources.length === 0 && omitted === 0 && <p className="muted">No object applied yet.</p>}
+      {resources.length > 0 && (
           <table className="plain" aria-label="Operation resources">
             <thead>
               <tr><th scope="col">Kind</th><th scope="col">Name</th><th scope="col">Status</th>
