@@ -38,6 +38,7 @@ from driftless.kube.client import (
     KubeInvalidError,
     KubeNotFoundError,
     KubeRefusedError,
+    KubeTooLargeError,
     KubeUnavailableError,
     UnknownKindError,
 )
@@ -52,6 +53,7 @@ INVALID = (KubeInvalidError, "ValidationFailed")
 NOT_FOUND = (KubeNotFoundError, "ReconciliationFailed")
 EXPIRED = (KubeExpiredError, "ReconciliationFailed")
 CONFLICT = (KubeConflictError, "ReconciliationFailed")
+TOO_LARGE = (KubeTooLargeError, "ValidationFailed")
 SCHEMA = ".spec.replicas: expected numeric, got string; failed to create typed patch object"
 
 
@@ -73,12 +75,22 @@ def status(code: int, message: str, reason: str = "") -> str:
         pytest.param(408, "request timeout", UNAVAILABLE, id="408"),
         pytest.param(409, "already exists", CONFLICT, id="409"),
         pytest.param(410, "too old resource version", EXPIRED, id="410 watch expired"),
-        pytest.param(413, "request entity too large", REFUSED, id="413"),
+        pytest.param(413, "Request entity too large: limit is 3145728", TOO_LARGE, id="413"),
         pytest.param(415, "unsupported media type", REFUSED, id="415"),
         pytest.param(422, "spec.x: Invalid value", INVALID, id="422 invalid"),
         pytest.param(429, "too many requests", UNAVAILABLE, id="429 throttled"),
         pytest.param(500, "etcdserver: request timed out", UNAVAILABLE, id="500"),
         pytest.param(500, SCHEMA, REFUSED, id="500 apply schema mismatch"),
+        # Sending an object too large to store again cannot help, whatever the limits.
+        pytest.param(500, "etcdserver: request is too large", TOO_LARGE, id="500 etcd limit"),
+        pytest.param(
+            500,
+            "rpc error: code = ResourceExhausted desc = trying to send message larger than max"
+            " (2142873 vs. 2097152)",
+            TOO_LARGE,
+            id="500 the API server's etcd client limit",
+        ),
+        pytest.param(500, "request is too", UNAVAILABLE, id="500 a part of the words"),
         pytest.param(502, "bad gateway", UNAVAILABLE, id="502"),
         pytest.param(503, "unavailable", UNAVAILABLE, id="503"),
         pytest.param(504, "gateway timeout", UNAVAILABLE, id="504"),

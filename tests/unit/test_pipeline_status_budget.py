@@ -64,6 +64,19 @@ def test_over_budget_only_notable_results_stay_and_the_plain_ones_are_counted() 
     ApplicationStatus.model_validate(fitted)  # still a valid status for the CRD's model
 
 
+def test_still_over_budget_with_only_notable_results_it_lists_none_and_counts_all() -> None:
+    pruned = [result(f"old-{i}", "Pruned", message="pruned") for i in range(300)]
+    status = app_status([result(f"cm-{i}") for i in range(10)] + pruned, resourcesOmitted=5)
+    notable_only = size(fit(status, size(status) - 1))
+    fitted = fit(status, notable_only - 1)
+    operation = fitted["operationState"]
+    assert operation["resources"] == []
+    assert operation["resourcesOmitted"] == 5 + 310
+    assert (operation["phase"], operation["startedAt"]) == ("Succeeded", "2026-12-04T10:00:00Z")
+    assert fitted["resources"] == status["resources"]
+    assert size(fitted) < notable_only
+
+
 def test_a_running_operation_is_never_shortened() -> None:
     status = app_status([result(f"cm-{i}") for i in range(50)], phase="Running")
     assert fit(status, 100) is status
@@ -96,7 +109,7 @@ def test_a_malformed_operation_is_left_alone(operation: Any) -> None:
 
 def test_entries_that_are_not_objects_stay() -> None:
     status = app_status(["garbage", 7, result("cm-0")])
-    fitted = fit(status, 10)
+    fitted = fit(status, size(status) - 1)
     assert fitted["operationState"]["resources"] == ["garbage", 7]
     assert fitted["operationState"]["resourcesOmitted"] == 1
 

@@ -65,6 +65,7 @@ from driftless.kube.client import (
     KubeInvalidError,
     KubeNotFoundError,
     KubeRefusedError,
+    KubeTooLargeError,
 )
 from driftless.pipeline import policy as ops
 from driftless.pipeline import requests
@@ -78,6 +79,7 @@ from driftless.pipeline.projects import ClusterProjects
 from driftless.pipeline.renderers import GitRenderer, Renderer
 from driftless.pipeline.status_budget import DEFAULT_BUDGET as DEFAULT_STATUS_BUDGET
 from driftless.pipeline.status_budget import fit as fit_status
+from driftless.pipeline.status_budget import size as fitted_size
 from driftless.render import RenderTools, chart_deps
 from driftless.sources.git import GitCache
 from driftless.sync.prune import find_orphans
@@ -168,7 +170,15 @@ class Reconciler:
         status = outcomes.succeeded(
             app, run.plan, operation=run.state, history=run.history, paused=paused
         )
-        shown = await self._write_status(raw, status, run=run)
+        try:
+            shown = await self._write_status(raw, status, run=run)
+        except KubeTooLargeError as exc:
+            too_large = _status_too_large(fit_status(status, self.status_budget), exc)
+            self.fast.forget(key)
+            label = f"app {app.namespace}/{name}"
+            self.repeats.log(logging.WARNING, (app.namespace, name), label, too_large.message)
+            await self._write_failure(raw, app, too_large)
+            return outcomes.Outcome(requeue_after=interval, error=too_large)
         self._remember(app, run, shown)
         if ops.terminate_request(app) is not None:
             # Served by this pass, or stale (it names no running operation):
@@ -822,6 +832,22 @@ def _pass_operation(run: RunResult) -> PassOperation:
         )
     revision = run.started.revision if run.started is not None else ""
     return PassOperation(started_by, revision, ended, finished)
+
+
+def _status_too_large(status: dict[str, Any], exc: KubeTooLargeError) -> StallingError:
+    """The failure of a pass whose status the API server would not store.
+
+    The objects were applied; the status it reports stays the previous one,
+    so nothing of the inventory is lost (objects applied since are only left
+    unpruned) and the pass runs again at the app's interval, for a smaller app.
+    """
+    objects = len(status.get("resources") or [])
+    return StallingError(
+        f"the status of this app ({fitted_size(status)} bytes for {objects} objects) is more"
+        f" than the API server stores: {exc.message}; split the app into smaller ones (or"
+        " raise etcd's --max-request-bytes)",
+        reason=Reason.STATUS_TOO_LARGE,
+    )
 
 
 def _records_operation(run: RunResult | None) -> bool:

@@ -50,6 +50,8 @@ class Reason(StrEnum):
     RESOURCE_OWNED_ELSEWHERE = "ResourceOwnedElsewhere"
     # Ready=False: a reconcile ran past its deadline and was cancelled; retried with backoff.
     RECONCILE_TIMED_OUT = "ReconcileTimedOut"
+    # Ready=False, Stalled=True: the app's status is larger than the API server stores.
+    STATUS_TOO_LARGE = "StatusTooLarge"
     # Ready=False after a failed sync operation; also the Warning Event it ends with.
     SYNC_FAILED = "SyncFailed"
     # Normal Event: a sync operation started (by a user, auto-sync or self-heal).

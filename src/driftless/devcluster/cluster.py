@@ -116,6 +116,7 @@ class DevCluster:
         nodes: int = 3,
         addresses: bool = True,
         flow_control: bool = False,
+        etcd_max_request_bytes: int | None = None,
         progress: Progress = _stderr,
     ) -> None:
         self.name = name
@@ -125,6 +126,8 @@ class DevCluster:
         self.addresses = addresses
         #: run API Priority and Fairness, as production clusters do (429s under load)
         self.flow_control = flow_control
+        #: etcd's --max-request-bytes (None: etcd's default, 1.5 MiB): what one write may hold
+        self.etcd_max_request_bytes = etcd_max_request_bytes
         self.progress = progress
         self.server: str | None = None
         self._etcd_url: str | None = None
@@ -351,6 +354,11 @@ class DevCluster:
             # Throwaway data: skipping fsync makes every write (and the start) much faster.
             "--unsafe-no-fsync",
             "--log-level=warn",
+            *(
+                [f"--max-request-bytes={self.etcd_max_request_bytes}"]
+                if self.etcd_max_request_bytes is not None
+                else []
+            ),
         ]
 
     def _apiserver_args(self, etcd_url: str, port: int, certs: Pki) -> list[str]:

@@ -82,6 +82,11 @@ MAX_API_REASON = 100
 # The API server answers 500 when an applied body does not fit the kind's
 # schema; that is the manifest's fault, not an outage.
 SCHEMA_MISMATCH = "failed to create typed patch object"
+# Answers to an object too large to store, whatever the server's limits are set to:
+# etcd's own (--max-request-bytes, 1.5 MiB by default) and the API server's client of
+# etcd (its gRPC message cap) answer 500 with these words; the API server's body
+# limit (3 MiB) answers 413. Sending the same object again cannot help.
+TOO_LARGE_MESSAGES = ("etcdserver: request is too large", "trying to send message larger than max")
 
 
 class KubeApiError(DriftlessError):
@@ -126,6 +131,10 @@ class KubeInvalidError(KubeRefusedError):
     """422: the request is invalid, or a JSON-patch ``test`` operation failed."""
 
 
+class KubeTooLargeError(KubeRefusedError):
+    """The object (or the request) is larger than the API server or etcd stores."""
+
+
 class KubeNotFoundError(KubeApiError, NotFoundError):
     """The object (or, for 410, the watched resource version) is gone."""
 
@@ -157,6 +166,8 @@ def error_class(status: int, message: str = "") -> type[KubeApiError]:
         return KubeForbiddenError
     if status == 422:
         return KubeInvalidError
+    if status == 413 or (status == 500 and any(m in message for m in TOO_LARGE_MESSAGES)):
+        return KubeTooLargeError
     if 400 <= status < 500:
         return KubeRefusedError
     if status == 500 and SCHEMA_MISMATCH in message:

@@ -19,7 +19,10 @@ Contract of ``fit(status, budget)``:
   entries worth reading: hooks, every result other than Synced (failed,
   pruned, prune-skipped, pending) and any entry with a message. The plain
   Synced ones are dropped and counted in ``resourcesOmitted``: each is also
-  in ``status.resources``, synced. The input is not modified.
+  in ``status.resources``, synced. Still over (thousands of objects pruned
+  or failed at once), it lists none and counts them all: the operation's
+  phase and message, its events and the history stay. The input is not
+  modified.
 * A running operation is never shortened: its entries are the step
   machine's record of what was applied (``driftless.sync``).
 * ``status.resources`` is never shortened (pruning reads it), so a status
@@ -52,7 +55,17 @@ def fit(status: JSON, budget: int = DEFAULT_BUDGET) -> JSON:
     if not isinstance(operation, dict) or operation.get("phase") == OperationPhase.RUNNING:
         return status
     entries = operation.get("resources") or []
-    kept = [entry for entry in entries if not _plain(entry)]
+    if not isinstance(entries, list) or not entries:
+        return status
+    notable = _listing(status, operation, [entry for entry in entries if not _plain(entry)])
+    if size(notable) <= budget:
+        return notable
+    return _listing(status, operation, [])
+
+
+def _listing(status: JSON, operation: JSON, kept: list[Any]) -> JSON:
+    """``status`` whose operation lists ``kept`` of its results and counts the others."""
+    entries = operation.get("resources") or []
     if len(kept) == len(entries):
         return status
     omitted = len(entries) - len(kept) + _count(operation.get("resourcesOmitted"))
