@@ -627,3 +627,48 @@ def _revision(app: JSON) -> str:
     revision = str(((app.get("status") or {}).get("sync") or {}).get("revision") or "")
     assert len(revision) == 40, f"no synced revision: {app.get('status')}"
     return revision
+
+
+async def test_a_large_app_s_operation_counts_what_it_does_not_list(
+    server: ServerProcess,
+    browser: Browser,
+    kube: KubeClient,
+    controller: Controller,
+    make_git_repo: MakeGitRepo,
+    screenshots: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 4 KiB status budget makes these 30 ConfigMaps a "large" app (pipeline.status_budget).
+    monkeypatch.setattr(controller.reconciler, "status_budget", 4 * 1024)
+    name = unique("ui-large")
+    names = [f"cm-{i:02d}" for i in range(30)]
+    repo = make_git_repo(
+        {f"app/{n}.yaml": CONFIGMAP.replace("name: settings", f"name: {n}") for n in names}
+    )
+    await create_app(kube, application(name, repo.url, path="app"))
+    app = await wait_for(
+        kube,
+        name,
+        lambda a: ((a.get("status") or {}).get("operationState") or {}).get("resourcesOmitted"),
+        what="an operation that counts its plain results",
+    )
+    omitted = app["status"]["operationState"]["resourcesOmitted"]
+    assert omitted >= len(names)
+
+    dialogs: list[str] = []
+    page = await _new_page(browser, dialogs)
+    await _log_in(page, server, kube, f"/applications/{APPS_NAMESPACE}/{name}")
+    operation = page.get_by_role("region", name="Operation")
+    await expect(operation).to_contain_text(
+        f"{omitted} objects synced without note are not listed", timeout=SEEN
+    )
+    # None is listed (each was a plain apply), and nothing claims that none was applied.
+    await expect(operation.get_by_role("table", name="Operation resources")).to_have_count(0)
+    await expect(operation).not_to_contain_text("No object applied yet")
+    # Every object is still under Resources.
+    resources = page.get_by_role("region", name="Resources")
+    for listed in (names[0], names[-1]):
+        await expect(resources).to_contain_text(listed, timeout=SEEN)
+    await page.screenshot(path=screenshots / "40-large-app-operation.png", full_page=True)
+    assert dialogs == [], f"the page opened dialogs: {dialogs}"
+    await page.context.close()

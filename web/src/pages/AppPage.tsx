@@ -311,8 +311,8 @@ function OperationCard({ operation }: { operation: OperationState }) {
       </p>
       {omitted > 0 && (
         <p className="muted">
-          {`${omitted} more objects synced without note are not listed, to keep the status`
-            + " small; each is under Resources."}
+          {`${omitted}${resources.length > 0 ? " more" : ""} objects synced without note`
+            + " are not listed, to keep the status small; each is under Resources."}
         </p>
       )}
       {resources.length === 0 && omitted === 0 && <p className="muted">No object applied yet.</p>}
