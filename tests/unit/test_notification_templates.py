@@ -4,6 +4,7 @@ hostile ones finish fast and are refused without hurting the caller."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import time
 from pathlib import Path
@@ -68,6 +69,19 @@ def test_context_has_what_templates_document_and_no_credentials() -> None:
         {"kind": "ConfigMap", "namespace": "shop", "name": "old", "status": "Pruned", "message": ""}
     ]
     assert v["operation"]["finishedAt"] == "2026-01-01T00:00:05Z"
+    assert v["operation"]["resourcesOmitted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("stored", "seen"), [(640, 640), ("640", 0), (-1, 0), (True, 0), (None, 0)]
+)
+def test_the_count_of_unlisted_results_is_a_plain_number(stored: Any, seen: int) -> None:
+    app = copy.deepcopy(APP)
+    app["status"]["operationState"]["resourcesOmitted"] = stored
+    v = context.variables(app, "on-sync-succeeded", SHA, Commit(), None)
+    assert v["operation"]["resourcesOmitted"] == seen
+    rendered = templates.render({"body": "{{ operation.resourcesOmitted + 1 }} more"}, v)
+    assert rendered == {"body": f"{seen + 1} more"}
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)

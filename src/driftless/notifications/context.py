@@ -17,7 +17,9 @@ plain JSON-able data (the template worker gets it over a pipe):
 * ``resources``: the operation's results (kind, namespace, name, status,
   message), at most ``MAX_RESOURCES``;
 * ``operation``: phase, message, startedAt, finishedAt (empty strings when
-  the app has no operation);
+  the app has no operation), and resourcesOmitted: how many plain synced
+  results a large app's status counts instead of listing them in
+  ``resources`` (``pipeline.status_budget``; 0 otherwise);
 * ``app_url``: ``<ui_url>/applications/<namespace>/<name>`` or None.
 
 ``notification(...)`` wraps rendered text into ``message.Notification`` with
@@ -91,6 +93,11 @@ def app_variables(app: JSON) -> JSON:
     }
 
 
+def _count(value: Any) -> int:
+    """A count from the status; anything else (a hand-edited status) is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def operation_variables(app: JSON) -> tuple[JSON, list[JSON]]:
     op = _dict(_dict(app.get("status")).get("operationState"))
     operation = {
@@ -98,6 +105,7 @@ def operation_variables(app: JSON) -> tuple[JSON, list[JSON]]:
         "message": _text(op.get("message")),
         "startedAt": str(op.get("startedAt") or ""),
         "finishedAt": str(op.get("finishedAt") or ""),
+        "resourcesOmitted": _count(op.get("resourcesOmitted")),
     }
     results = op.get("resources") if isinstance(op.get("resources"), list) else []
     resources = [
