@@ -77,9 +77,19 @@ def test_still_over_budget_with_only_notable_results_it_lists_none_and_counts_al
     assert size(fitted) < notable_only
 
 
-def test_a_running_operation_is_never_shortened() -> None:
+@pytest.mark.parametrize("phase", ["Running", None, "Paused", 3])
+def test_a_running_operation_is_never_shortened(phase: Any) -> None:
     status = app_status([result(f"cm-{i}") for i in range(50)], phase="Running")
+    status["operationState"]["phase"] = phase
+    if phase is None:  # no phase: the model reads Running
+        del status["operationState"]["phase"]
     assert fit(status, 100) is status
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed", "Error", "Superseded", "Terminated"])
+def test_every_finished_operation_may_be_shortened(phase: str) -> None:
+    status = app_status([result(f"cm-{i}") for i in range(50)], phase=phase)
+    assert fit(status, size(status) - 1)["operationState"]["resourcesOmitted"] == 50
 
 
 def test_a_status_already_fitted_keeps_its_count_and_is_stable() -> None:

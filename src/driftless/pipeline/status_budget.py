@@ -23,8 +23,9 @@ Contract of ``fit(status, budget)``:
   or failed at once), it lists none and counts them all: the operation's
   phase and message, its events and the history stay. The input is not
   modified.
-* A running operation is never shortened: its entries are the step
-  machine's record of what was applied (``driftless.sync``).
+* A running operation (or one whose phase is missing or unknown) is never
+  shortened: its entries are the step machine's record of what was applied
+  (``driftless.sync``).
 * ``status.resources`` is never shortened (pruning reads it), so a status
   can stay over the budget; the write then fails and is reported like any
   failed write.
@@ -45,6 +46,17 @@ JSON = dict[str, Any]
 DEFAULT_BUDGET = 512 * 1024
 # The API server refuses a request body over 3 MiB: a larger budget would mean nothing.
 MAX_BUDGET = 3 * 1024 * 1024
+# Operations whose results are history, not a record a later pass resumes from. A
+# status without a phase reads as Running (the model's default): never shortened.
+_FINISHED = frozenset(
+    {
+        OperationPhase.SUCCEEDED,
+        OperationPhase.FAILED,
+        OperationPhase.ERROR,
+        OperationPhase.SUPERSEDED,
+        OperationPhase.TERMINATED,
+    }
+)
 
 
 def fit(status: JSON, budget: int = DEFAULT_BUDGET) -> JSON:
@@ -52,7 +64,7 @@ def fit(status: JSON, budget: int = DEFAULT_BUDGET) -> JSON:
     if size(status) <= budget:
         return status
     operation = status.get("operationState")
-    if not isinstance(operation, dict) or operation.get("phase") == OperationPhase.RUNNING:
+    if not isinstance(operation, dict) or operation.get("phase") not in _FINISHED:
         return status
     entries = operation.get("resources") or []
     if not isinstance(entries, list) or not entries:
