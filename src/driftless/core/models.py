@@ -509,6 +509,13 @@ class OperationState(ApiModel):
     )
 
 
+def resources_omitted(operation: Any) -> int:
+    """``resourcesOmitted`` of a stored ``operationState`` as read by code that takes the raw
+    status: anything but a positive integer (a hand-edited status) counts 0."""
+    value = operation.get("resourcesOmitted") if isinstance(operation, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 class HistoryEntry(ApiModel):
     """One finished sync, for rollback."""
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from driftless.core.models import resources_omitted
 from driftless.core.repourl import redact
 from driftless.notifications.message import Notification
 
@@ -93,11 +94,6 @@ def app_variables(app: JSON) -> JSON:
     }
 
 
-def _count(value: Any) -> int:
-    """A count from the status; anything else (a hand-edited status) is 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def operation_variables(app: JSON) -> tuple[JSON, list[JSON]]:
     op = _dict(_dict(app.get("status")).get("operationState"))
     operation = {
@@ -105,7 +101,7 @@ def operation_variables(app: JSON) -> tuple[JSON, list[JSON]]:
         "message": _text(op.get("message")),
         "startedAt": str(op.get("startedAt") or ""),
         "finishedAt": str(op.get("finishedAt") or ""),
-        "resourcesOmitted": _count(op.get("resourcesOmitted")),
+        "resourcesOmitted": resources_omitted(op),
     }
     results = op.get("resources") if isinstance(op.get("resources"), list) else []
     resources = [

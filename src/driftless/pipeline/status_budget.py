@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from driftless.core.models import OperationPhase
+from driftless.core.models import OperationPhase, resources_omitted
 from driftless.core.vocabulary import ResultCode
 
 JSON = dict[str, Any]
@@ -80,7 +80,7 @@ def _listing(status: JSON, operation: JSON, kept: list[Any]) -> JSON:
     entries = operation.get("resources") or []
     if len(kept) == len(entries):
         return status
-    omitted = len(entries) - len(kept) + _count(operation.get("resourcesOmitted"))
+    omitted = len(entries) - len(kept) + resources_omitted(operation)
     return {
         **status,
         "operationState": {**operation, "resources": kept, "resourcesOmitted": omitted},
@@ -90,11 +90,6 @@ def _listing(status: JSON, operation: JSON, kept: list[Any]) -> JSON:
 def size(status: JSON) -> int:
     """Bytes of ``status`` in compact JSON (the API server stores about as many)."""
     return len(json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def _count(value: Any) -> int:
-    """A count left by an earlier pass; anything else (a hand-edited status) counts 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _plain(entry: Any) -> bool:
