@@ -3,7 +3,6 @@ installed, and a controller running in the test process."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,13 @@ import pytest
 import pytest_asyncio
 
 from driftless.cli.install import install
-from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
 from driftless.sources.credstore import CredentialStore
 from driftless.sources.git import GitCache
-from tests.integration.helpers import APPS_NAMESPACE
+from tests.integration.helpers import APPS_NAMESPACE, running_controller
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -80,9 +78,5 @@ async def controller(
         Path(tmp_path_factory.mktemp("git-cache")), credentials=store.auth, allow_local=True
     )
     settings = ControllerSettings(namespace=APPS_NAMESPACE, workers=4, default_interval=3600)
-    instance = Controller(kube, cache, settings, tools=render_tools())
-    stop = asyncio.Event()
-    task = asyncio.create_task(instance.run(stop))
-    yield instance
-    stop.set()
-    await task
+    async with running_controller(kube, cache, settings) as instance:
+        yield instance

@@ -1,18 +1,23 @@
-"""Helpers for controller tests: build Applications, read them back, wait for status, and
-write the manifests a test repository holds (``deployment``, ``configmap``)."""
+"""Helpers for controller tests: build Applications, read them back, wait for status,
+write the manifests a test repository holds (``deployment``, ``configmap``), and run a
+controller in the test's event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import yaml
 
+from driftless.cli.tools import render_tools
+from driftless.controller.manager import Controller, ControllerSettings
 from driftless.core.models import API_VERSION, APPLICATION_KIND
 from driftless.kube.client import KubeClient
+from driftless.sources.git import GitCache
 
 JSON = dict[str, Any]
 APPS_NAMESPACE = "driftless"
@@ -154,3 +159,19 @@ def ready_false_with(reason: str) -> Callable[[JSON], bool]:
         return found is not None and found["status"] == "False" and found["reason"] == reason
 
     return check
+
+
+@asynccontextmanager
+async def running_controller(
+    kube: KubeClient, git: GitCache, settings: ControllerSettings
+) -> AsyncIterator[Controller]:
+    """A controller (isolated renders, as in production) running in this event loop until
+    the block ends; then it is stopped and its run awaited."""
+    instance = Controller(kube, git, settings, tools=render_tools())
+    stop = asyncio.Event()
+    task = asyncio.create_task(instance.run(stop))
+    try:
+        yield instance
+    finally:
+        stop.set()
+        await task

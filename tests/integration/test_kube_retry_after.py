@@ -47,17 +47,13 @@ HOLD = {"driftless.dev/test-hold": "yes"}
 def flow_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     """A dev cluster with API Priority and Fairness on; no nodes: only the API server
     is asked anything here."""
-    cluster = DevCluster(
+    with DevCluster(
         "pytest-apf",
         state_dir=tmp_path_factory.mktemp("devcluster-apf"),
         nodes=0,
         flow_control=True,
-    )
-    cluster.up(attached=True)
-    try:
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 async def test_an_apply_shed_with_429_is_sent_again_and_lands(

@@ -12,7 +12,6 @@ app is smaller.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 import pytest
 
 from driftless.cli.install import install
-from driftless.cli.tools import render_tools
 from driftless.controller.manager import Controller, ControllerSettings
 from driftless.devcluster.cluster import DevCluster
 from driftless.kube.client import KubeClient
@@ -36,6 +34,7 @@ from tests.integration.helpers import (
     get_app,
     ready,
     ready_false_with,
+    running_controller,
     unique,
     wait_for,
 )
@@ -126,17 +125,13 @@ SMALL_BUDGET = 32 * 1024
 @pytest.fixture(scope="module")
 def small_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     """A dev cluster whose etcd takes at most 64 KiB per write (no nodes: ConfigMaps only)."""
-    cluster = DevCluster(
+    with DevCluster(
         "pytest-small-etcd",
         state_dir=tmp_path_factory.mktemp("devcluster-small-etcd"),
         nodes=0,
         etcd_max_request_bytes=ETCD_LIMIT,
-    )
-    cluster.up(attached=True)
-    try:
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 @asynccontextmanager
@@ -148,14 +143,10 @@ async def controller_on(cluster: DevCluster, cache_dir: Path) -> AsyncIterator[K
     settings = ControllerSettings(
         namespace=APPS_NAMESPACE, workers=2, default_interval=3600, status_budget=SMALL_BUDGET
     )
-    instance = Controller(kube, git, settings, tools=render_tools())
-    stop = asyncio.Event()
-    task = asyncio.create_task(instance.run(stop))
     try:
-        yield kube
+        async with running_controller(kube, git, settings):
+            yield kube
     finally:
-        stop.set()
-        await task
         await kube.close()
 
 
