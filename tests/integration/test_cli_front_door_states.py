@@ -235,12 +235,9 @@ def test_a_without_kubeconfig(command: str, places: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     """A second dev cluster of this module's own: nothing of driftless installed."""
-    cluster = DevCluster("front-door", state_dir=tmp_path_factory.mktemp("devcluster-front"))
-    cluster.up(attached=True)
-    try:
+    state_dir = tmp_path_factory.mktemp("devcluster-front")
+    with DevCluster("front-door", state_dir=state_dir) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 def cluster_env(cluster: DevCluster) -> dict[str, str]:

@@ -27,7 +27,7 @@ from yarl import URL
 
 from driftless.cli.install import install
 from driftless.cli.tools import render_tools
-from driftless.controller.manager import Controller, ControllerSettings
+from driftless.controller.manager import ControllerSettings
 from driftless.core.errors import RenderError, TransientError
 from driftless.core.models import API_VERSION, APPLICATION_KIND, ApplicationSource
 from driftless.core.project import PROJECT_KIND, Project
@@ -38,7 +38,7 @@ from driftless.render.lookup_proxy import LookupScope
 from driftless.render.lookup_server import LookupProxy, granting
 from driftless.sources.git import GitCache
 from tests.fixtures.git import GitRepo, MakeGitRepo
-from tests.integration.helpers import MIN_WAIT, application, condition
+from tests.integration.helpers import MIN_WAIT, application, condition, running_controller
 
 pytestmark = pytest.mark.integration
 
@@ -65,12 +65,8 @@ async def lookup_controller(
     await install(kube, namespace=NS)
     cache = GitCache(Path(tmp_path_factory.mktemp("git-cache")), allow_local=True)
     settings = ControllerSettings(namespace=NS, workers=2, default_interval=3600)
-    instance = Controller(kube, cache, settings, tools=render_tools())
-    stop = asyncio.Event()
-    task = asyncio.create_task(instance.run(stop))
-    yield
-    stop.set()
-    await task
+    async with running_controller(kube, cache, settings):
+        yield
 
 
 @pytest_asyncio.fixture(loop_scope="session")
